@@ -1,0 +1,359 @@
+//! The command line: `kpid run | ingest | compute | report | kpis | check | migrate`.
+
+use crate::config::{self, redacted_toml, Settings};
+use crate::connectors::Window;
+use crate::daemon::{self, build_connectors, run_connector};
+use crate::kpi::catalogue::INPUTS;
+use crate::period::{Period, PeriodKind};
+use crate::report::{self, Format};
+use crate::schedule::CronSchedule;
+use crate::snapshot::compute;
+use crate::store::{redact_url, Store};
+use anyhow::{bail, Context};
+use chrono::{NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(name = "kpid", version, about = "E-commerce KPI daemon")]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "KPID_CONFIG", default_value = "config/kpid.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: connectors on their schedules and the nightly snapshot job.
+    Run {
+        /// Run every connector once, compute, and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Run connectors once now, optionally over a backfill range.
+    Ingest {
+        /// Only this connector (repeatable).
+        #[arg(long = "connector")]
+        connectors: Vec<String>,
+        /// First local day of a backfill (YYYY-MM-DD).
+        #[arg(long, requires = "to")]
+        from: Option<NaiveDate>,
+        /// Last local day of a backfill, inclusive.
+        #[arg(long, requires = "from")]
+        to: Option<NaiveDate>,
+    },
+    /// Compute KPI snapshots for a period (a new revision only when values changed).
+    Compute {
+        #[command(flatten)]
+        period: PeriodArgs,
+        #[arg(long)]
+        shop: Option<String>,
+    },
+    /// Print the latest snapshot revision of a period.
+    Report {
+        #[command(flatten)]
+        period: PeriodArgs,
+        #[arg(long)]
+        shop: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// A given revision instead of the latest.
+        #[arg(long)]
+        revision: Option<i64>,
+    },
+    /// List the KPI catalogue (built-in and configured).
+    Kpis {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// List the inputs (daily CSV columns) instead.
+        #[arg(long)]
+        inputs: bool,
+    },
+    /// Validate the configuration and show what would run when.
+    Check,
+    /// Apply database migrations.
+    Migrate,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PeriodArgs {
+    /// A local day, YYYY-MM-DD.
+    #[arg(long)]
+    pub day: Option<String>,
+    /// A month, YYYY-MM.
+    #[arg(long)]
+    pub month: Option<String>,
+    /// A year, YYYY.
+    #[arg(long)]
+    pub year: Option<String>,
+}
+
+impl PeriodArgs {
+    pub fn period(&self) -> anyhow::Result<Period> {
+        let (kind, text) = match (&self.day, &self.month, &self.year) {
+            (Some(d), _, _) => (PeriodKind::Day, d),
+            (_, Some(m), _) => (PeriodKind::Month, m),
+            (_, _, Some(y)) => (PeriodKind::Year, y),
+            _ => bail!("give --day, --month or --year"),
+        };
+        Ok(Period::parse(kind, text)?)
+    }
+}
+
+/// Loads the configuration, printing every problem, and sets up logging.
+fn settings(path: &std::path::Path) -> anyhow::Result<Settings> {
+    match config::load(path) {
+        Ok(s) => {
+            crate::telemetry::init(s.config.log.format.as_deref(), s.config.log.level.as_deref());
+            Ok(s)
+        }
+        Err(e) => {
+            crate::telemetry::init(None, None);
+            bail!("{e}")
+        }
+    }
+}
+
+async fn open_store(s: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(s.storage_url()).await?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("migrating {}", redact_url(s.storage_url())))?;
+    Ok(store)
+}
+
+fn selected_shops<'a>(s: &'a Settings, shop: &Option<String>) -> anyhow::Result<Vec<&'a config::Shop>> {
+    match shop {
+        Some(id) => Ok(vec![s
+            .shop(id)
+            .with_context(|| format!("no shop `{id}` in {}", s.file.display()))?]),
+        None => Ok(s.shops.iter().collect()),
+    }
+}
+
+/// Runs a parsed command line; the error is printed by `main`.
+pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run { once } => {
+            let s = Arc::new(settings(&cli.config)?);
+            let store = open_store(&s).await?;
+            let shutdown = CancellationToken::new();
+            let trigger = shutdown.clone();
+            tokio::spawn(async move {
+                daemon::stop_signal().await;
+                trigger.cancel();
+            });
+            daemon::run(s, store, once, shutdown).await
+        }
+        Command::Ingest { connectors, from, to } => {
+            let s = settings(&cli.config)?;
+            if let (Some(f), Some(t)) = (from, to) {
+                if f > t {
+                    bail!("--from {f} is after --to {t}");
+                }
+            }
+            let store = open_store(&s).await?;
+            let built = build_connectors(&s, &connectors)?;
+            let window = Window { from, to };
+            let mut failed = Vec::new();
+            for c in &built {
+                let run = run_connector(&store, c, window).await;
+                println!(
+                    "{}: {} records read, {} stored or changed, {} rejected, {} files imported, {} unchanged files skipped ({:.1}s)",
+                    run.connector,
+                    run.stats.records,
+                    run.stats.changed,
+                    run.stats.rejects,
+                    run.stats.files_imported,
+                    run.stats.files_skipped,
+                    run.elapsed.as_secs_f64()
+                );
+                for r in run.rejects.iter().take(20) {
+                    println!("  rejected {} {}: {}", r.source, r.locator, r.reason);
+                }
+                if run.rejects.len() > 20 {
+                    println!("  … and {} more (table `rejects`)", run.rejects.len() - 20);
+                }
+                if let Some(e) = run.error {
+                    println!("  FAILED: {e}");
+                    failed.push(run.connector);
+                }
+            }
+            if !failed.is_empty() {
+                bail!("connector(s) failed: {}", failed.join(", "));
+            }
+            Ok(())
+        }
+        Command::Compute { period, shop } => {
+            let s = settings(&cli.config)?;
+            let period = period.period()?;
+            let store = open_store(&s).await?;
+            for shop in selected_shops(&s, &shop)? {
+                let c = compute(&s, &store, shop, period).await?;
+                println!(
+                    "{} {}: revision {} ({})",
+                    c.shop,
+                    c.period,
+                    c.revision,
+                    if c.new_revision { "new" } else { "unchanged" }
+                );
+            }
+            Ok(())
+        }
+        Command::Report {
+            period,
+            shop,
+            format,
+            revision,
+        } => {
+            let s = settings(&cli.config)?;
+            let period = period.period()?;
+            let store = open_store(&s).await?;
+            let shops: Vec<String> = match &shop {
+                Some(id) => vec![selected_shops(&s, &Some(id.clone()))?[0].id.clone()],
+                None => store.snapshot_shops(period).await?,
+            };
+            let mut snaps = Vec::new();
+            for id in &shops {
+                match store.snapshot(id, period, revision).await? {
+                    Some(snap) => snaps.push(snap),
+                    None => bail!(
+                        "no snapshot of {id} for {period}{}; run `kpid compute --{} {period} --shop {id}`",
+                        revision.map(|r| format!(" revision {r}")).unwrap_or_default(),
+                        period.kind().as_str()
+                    ),
+                }
+            }
+            if snaps.is_empty() {
+                bail!("no snapshots for {period}; run `kpid compute --{} {period}`", period.kind().as_str());
+            }
+            match format {
+                Format::Table => {
+                    for snap in &snaps {
+                        println!("{}", report::snapshot_table(snap, &s.catalogue));
+                    }
+                }
+                Format::Json => {
+                    let objs: Vec<_> = snaps.iter().map(|x| report::snapshot_json(x, &s.catalogue)).collect();
+                    let value = if shop.is_some() {
+                        objs.into_iter().next().unwrap_or_default()
+                    } else {
+                        serde_json::Value::Array(objs)
+                    };
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                }
+                Format::Csv => {
+                    let mut w = csv::Writer::from_writer(Vec::new());
+                    w.write_record(report::CSV_HEADER)?;
+                    for snap in &snaps {
+                        report::snapshot_csv(snap, &s.catalogue, &mut w)?;
+                    }
+                    print!("{}", String::from_utf8(w.into_inner()?)?);
+                }
+            }
+            Ok(())
+        }
+        Command::Kpis { format, inputs } => {
+            // The catalogue includes user KPIs when a valid config is at hand.
+            let cat = match config::load(&cli.config) {
+                Ok(s) => s.catalogue,
+                Err(_) => crate::kpi::Catalogue::builtin(),
+            };
+            print_catalogue(&cat, format, inputs)
+        }
+        Command::Check => {
+            let s = match config::load(&cli.config) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprint!("{e}");
+                    bail!("{} is not valid", cli.config.display());
+                }
+            };
+            println!("# {} is valid. Effective configuration (secrets hidden):\n", cli.config.display());
+            println!("{}", redacted_toml(&s.config));
+            println!("# Next runs:");
+            let now = Utc::now();
+            for c in &s.config.connectors {
+                match s.connector_schedules.get(&c.name).and_then(|x| x.as_ref()) {
+                    Some(sched) => println!("{:<28} {:<18} {}", c.name, sched.source(), runs(sched, now)),
+                    None => println!("{:<28} (no schedule: start-up and `kpid ingest` only)", c.name),
+                }
+            }
+            for shop in &s.shops {
+                let sched = CronSchedule::parse(&s.config.snapshot.schedule, shop.tz)?;
+                println!(
+                    "{:<28} {:<18} {}",
+                    format!("snapshot:{}", shop.id),
+                    sched.source(),
+                    runs(&sched, now)
+                );
+            }
+            Ok(())
+        }
+        Command::Migrate => {
+            let s = settings(&cli.config)?;
+            open_store(&s).await?;
+            println!("migrations applied to {}", redact_url(s.storage_url()));
+            Ok(())
+        }
+    }
+}
+
+fn runs(sched: &CronSchedule, now: chrono::DateTime<Utc>) -> String {
+    sched
+        .upcoming(now, 3)
+        .iter()
+        .map(|t| t.with_timezone(&sched.timezone()).format("%Y-%m-%d %H:%M:%S %Z").to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_catalogue(cat: &crate::kpi::Catalogue, format: Format, inputs: bool) -> anyhow::Result<()> {
+    if inputs {
+        match format {
+            Format::Json => println!("{}", serde_json::to_string_pretty(INPUTS)?),
+            _ => {
+                for i in INPUTS {
+                    println!("{:<34} {:<10} {:<9} {} / {}", i.id, i.unit.as_str(), format!("{:?}", i.aggregation).to_lowercase(), i.name_zh, i.name_en);
+                }
+            }
+        }
+        return Ok(());
+    }
+    match format {
+        Format::Json => {
+            let list: Vec<_> = cat
+                .iter()
+                .map(|k| {
+                    serde_json::json!({
+                        "id": k.id, "name_zh": k.name_zh, "name_en": k.name_en, "formula": k.formula,
+                        "unit": k.unit.as_str(), "direction": k.direction, "category": k.category,
+                        "builtin": k.builtin,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        Format::Table | Format::Csv => {
+            for k in cat.iter() {
+                println!(
+                    "{:<26} {:<8} {:<5} {:<13} {:<56} {} / {}",
+                    k.id,
+                    k.unit.as_str(),
+                    format!("{:?}", k.direction).to_lowercase(),
+                    k.category,
+                    k.formula,
+                    k.name_zh,
+                    k.name_en
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,673 @@
+//! Configuration: defaults, then the TOML file, then `KPID_…` environment
+//! variables (`__` between levels, e.g. `KPID_STORAGE__URL`).
+//!
+//! Loading never stops at the first problem: `kpid check` wants them all, each
+//! naming the file, the key, the line where known, and what is wrong.
+
+use crate::kpi::Catalogue;
+use crate::period::Period;
+use crate::schedule::CronSchedule;
+use crate::store::redact_url;
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Environment variables that start with `KPID_` but are not configuration.
+const NOT_CONFIG_ENV: &[&str] = &["KPID_CONFIG", "KPID_LOG", "KPID_TEST_POSTGRES_URL"];
+
+fn default_timezone() -> String {
+    "Asia/Shanghai".into()
+}
+fn default_storage_url() -> String {
+    "sqlite://data/kpid.db".into()
+}
+fn default_currency() -> String {
+    "CNY".into()
+}
+fn default_snapshot_schedule() -> String {
+    "30 0 * * *".into()
+}
+fn default_score_cap() -> Decimal {
+    Decimal::new(12, 1)
+}
+fn default_true() -> bool {
+    true
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Default IANA time zone of shops that name none.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub shops: Vec<ShopConfig>,
+    #[serde(default)]
+    pub connectors: Vec<ConnectorConfig>,
+    #[serde(default)]
+    pub targets: Vec<TargetConfig>,
+    #[serde(default)]
+    pub kpis: Vec<UserKpiConfig>,
+    #[serde(default)]
+    pub snapshot: SnapshotConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// Where the data lives. `Debug` and `kpid check` hide the password.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    #[serde(default = "default_storage_url")]
+    pub url: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            url: default_storage_url(),
+        }
+    }
+}
+
+impl fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StorageConfig")
+            .field("url", &redact_url(&self.url))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopConfig {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+}
+
+/// A connector: the keys every kind shares, plus the kind's own options.
+#[derive(Clone, Deserialize, Serialize)]
+pub struct ConnectorConfig {
+    pub name: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop: Option<String>,
+    #[serde(flatten)]
+    pub options: BTreeMap<String, serde_json::Value>,
+}
+
+/// Option keys whose values are credentials.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    !k.ends_with("_file")
+        && !k.ends_with("_env")
+        && (k.contains("secret")
+            || k.contains("token")
+            || k.contains("password")
+            || k == "session"
+            || k == "api_key")
+}
+
+impl ConnectorConfig {
+    /// Options with credentials replaced, for printing.
+    pub fn redacted_options(&self) -> BTreeMap<String, serde_json::Value> {
+        self.options
+            .iter()
+            .map(|(k, v)| {
+                let v = if is_secret_key(k) {
+                    serde_json::Value::String("***".into())
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect()
+    }
+}
+
+impl fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectorConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("schedule", &self.schedule)
+            .field("shop", &self.shop)
+            .field("options", &self.redacted_options())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub kpi: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop: Option<String>,
+    /// `2026-10`, `2026`, `2026-10-01`, or `*` for every month.
+    pub period: String,
+    #[serde(with = "decimal_text")]
+    pub value: Decimal,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserKpiConfig {
+    pub id: String,
+    pub formula: String,
+    pub unit: String,
+    pub direction: String,
+    pub category: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_zh: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_en: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotConfig {
+    /// When the nightly snapshot job runs, in each shop's zone.
+    #[serde(default = "default_snapshot_schedule")]
+    pub schedule: String,
+    /// Attainment above this counts no more (score = 100 × min(attainment, cap)).
+    #[serde(default = "default_score_cap", with = "decimal_text")]
+    pub score_cap: Decimal,
+    /// Print the last complete month's report after the start-up pass.
+    #[serde(default = "default_true")]
+    pub report_on_start: bool,
+}
+
+impl Default for SnapshotConfig {
+    fn default() -> Self {
+        SnapshotConfig {
+            schedule: default_snapshot_schedule(),
+            score_cap: default_score_cap(),
+            report_on_start: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (default) or `json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// A tracing filter such as `info` or `kpid=debug`; `KPID_LOG` overrides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+}
+
+/// Decimals are written as strings (`"1000000"`); integers and floats are
+/// taken through their shortest text form so `1.2` stays exactly 1.2.
+mod decimal_text {
+    use rust_decimal::Decimal;
+    use serde::{de, Deserialize, Deserializer, Serializer};
+    use std::str::FromStr;
+
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&d.normalize().to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            S(String),
+            I(i64),
+            F(f64),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::S(s) => s,
+            Raw::I(i) => i.to_string(),
+            Raw::F(f) => f.to_string(),
+        };
+        crate::money::parse_decimal(&text)
+            .or_else(|_| Decimal::from_str(text.trim()))
+            .map_err(|_| de::Error::custom(format!("`{text}` is not a decimal number")))
+    }
+}
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub key: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: `{}`: {}", self.file, l, self.key, self.message),
+            None => write!(f, "{}: `{}`: {}", self.file, self.key, self.message),
+        }
+    }
+}
+
+/// Every problem found while loading.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<Problem>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has {} problem(s):", self.0.len())?;
+        for p in &self.0 {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A shop with its zone resolved.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    pub id: String,
+    pub tz: Tz,
+    pub currency: String,
+}
+
+/// A configuration that passed validation, with parsed parts ready for use.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    pub file: PathBuf,
+    pub shops: Vec<Shop>,
+    pub default_tz: Tz,
+    pub catalogue: Catalogue,
+    pub connector_schedules: BTreeMap<String, Option<CronSchedule>>,
+    pub targets: Vec<Target>,
+}
+
+/// A validated target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub kpi: String,
+    pub shop: Option<String>,
+    pub period: TargetPeriod,
+    pub value: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TargetPeriod {
+    Exact(Period),
+    EveryMonth,
+}
+
+impl Settings {
+    pub fn shop(&self, id: &str) -> Option<&Shop> {
+        self.shops.iter().find(|s| s.id == id)
+    }
+
+    /// The zone a connector's schedule runs in: its shop's, else the global one.
+    pub fn connector_tz(&self, c: &ConnectorConfig) -> Tz {
+        c.shop
+            .as_deref()
+            .and_then(|s| self.shop(s))
+            .map(|s| s.tz)
+            .unwrap_or(self.default_tz)
+    }
+
+    /// The target of a KPI for a shop and period: an exact period for this
+    /// shop, then for all shops, then "every month" for this shop, then for all.
+    pub fn target(&self, kpi: &str, shop: &str, period: Period) -> Option<Decimal> {
+        let exact = TargetPeriod::Exact(period);
+        let every = matches!(period, Period::Month { .. }).then_some(TargetPeriod::EveryMonth);
+        let candidates = [
+            (Some(shop), Some(&exact)),
+            (None, Some(&exact)),
+            (Some(shop), every.as_ref()),
+            (None, every.as_ref()),
+        ];
+        candidates.iter().find_map(|(s, p)| {
+            let p = (*p)?;
+            self.targets
+                .iter()
+                .find(|t| t.kpi == kpi && t.shop.as_deref() == *s && &t.period == p)
+                .map(|t| t.value)
+        })
+    }
+
+    pub fn storage_url(&self) -> &str {
+        &self.config.storage.url
+    }
+}
+
+/// Loads, merges the environment over the file, and validates.
+pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
+    let file = path.display().to_string();
+    let problem = |key: &str, line: Option<usize>, message: String| Problem {
+        file: file.clone(),
+        key: key.to_string(),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors(vec![problem("(file)", None, format!("cannot read the file: {e}"))]))?;
+    if let Err(e) = text.parse::<toml_edit::ImDocument<String>>() {
+        let line = e.span().map(|s| line_of_offset(&text, s.start));
+        let msg = e.message().to_string();
+        return Err(ConfigErrors(vec![problem("(syntax)", line, format!("invalid TOML: {msg}"))]));
+    }
+    let env: config::Map<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("KPID_") && !NOT_CONFIG_ENV.contains(&k.as_str()))
+        .collect();
+    let merged = config::Config::builder()
+        .add_source(config::File::from_str(&text, config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix("KPID")
+                .prefix_separator("_")
+                .separator("__")
+                .source(Some(env)),
+        )
+        .build()
+        .and_then(|c| c.try_deserialize::<Config>());
+    let config = match merged {
+        Ok(c) => c,
+        Err(e) => {
+            let (key, msg) = describe_config_error(&e);
+            let line = key.as_deref().and_then(|k| line_of_key(&text, k));
+            return Err(ConfigErrors(vec![problem(
+                key.as_deref().unwrap_or("(file)"),
+                line,
+                msg,
+            )]));
+        }
+    };
+    validate(config, path, &text)
+}
+
+fn describe_config_error(e: &config::ConfigError) -> (Option<String>, String) {
+    match e {
+        config::ConfigError::Type {
+            key,
+            unexpected,
+            expected,
+            ..
+        } => (key.clone(), format!("invalid type: {unexpected}, expected {expected}")),
+        config::ConfigError::At { error, key, .. } => {
+            let (_, msg) = describe_config_error(error);
+            (key.clone(), msg)
+        }
+        config::ConfigError::Message(m) => {
+            // serde's unknown-field message names the field in backticks.
+            let key = m
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next())
+                .map(str::to_string);
+            (key, m.clone())
+        }
+        other => (None, other.to_string()),
+    }
+}
+
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Finds the line of a dotted key such as `connectors[1].schedule`.
+pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let doc = text.parse::<toml_edit::ImDocument<String>>().ok()?;
+    let mut item: &toml_edit::Item = doc.as_item();
+    let mut last_span = None;
+    for seg in key.split('.') {
+        let (name, index) = match seg.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (seg, None),
+        };
+        item = item.get(name)?;
+        if let Some(i) = index {
+            item = match item {
+                toml_edit::Item::ArrayOfTables(a) => {
+                    let t = a.get(i)?;
+                    last_span = t.span().or(last_span);
+                    return descend_table(t, key, last_span, text);
+                }
+                other => other.get(i)?,
+            };
+        }
+        last_span = item.span().or(last_span);
+    }
+    last_span.map(|s| line_of_offset(text, s.start))
+}
+
+fn descend_table(
+    table: &toml_edit::Table,
+    key: &str,
+    span: Option<std::ops::Range<usize>>,
+    text: &str,
+) -> Option<usize> {
+    // Only one level below an array of tables is needed by kpid's layout.
+    let field = key.rsplit_once("].").map(|(_, f)| f);
+    let span = match field {
+        Some(f) if !f.contains('.') => table
+            .get(f)
+            .and_then(|i| i.span())
+            .or_else(|| table.key(f).and_then(|k| k.span()))
+            .or(span),
+        _ => span,
+    };
+    span.map(|s| line_of_offset(text, s.start))
+}
+
+const CONNECTOR_KINDS: &[&str] = &["csv", "demo"];
+
+fn parse_tz(name: &str) -> Result<Tz, String> {
+    Tz::from_str(name).map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Asia/Shanghai)"))
+}
+
+/// Checks everything that can be checked without touching the network.
+pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, ConfigErrors> {
+    let file = path.display().to_string();
+    let mut problems = Vec::new();
+    let mut report = |key: String, message: String| {
+        let line = line_of_key(text, &key);
+        problems.push(Problem {
+            file: file.clone(),
+            key,
+            line,
+            message,
+        });
+    };
+
+    let default_tz = parse_tz(&config.timezone).unwrap_or_else(|m| {
+        report("timezone".into(), m);
+        chrono_tz::UTC
+    });
+    if crate::store::Backend::of_url(&config.storage.url).is_none() {
+        report(
+            "storage.url".into(),
+            format!(
+                "`{}` must start with sqlite:// or postgres://",
+                redact_url(&config.storage.url)
+            ),
+        );
+    }
+
+    let mut shops = Vec::new();
+    let mut shop_ids = HashSet::new();
+    if config.shops.is_empty() {
+        report("shops".into(), "at least one [[shops]] entry is needed".into());
+    }
+    for (i, s) in config.shops.iter().enumerate() {
+        if s.id.trim().is_empty() {
+            report(format!("shops[{i}].id"), "must not be empty".into());
+        }
+        if !shop_ids.insert(s.id.clone()) {
+            report(format!("shops[{i}].id"), format!("shop `{}` is defined twice", s.id));
+        }
+        let tz = match &s.timezone {
+            Some(name) => parse_tz(name).unwrap_or_else(|m| {
+                report(format!("shops[{i}].timezone"), m);
+                default_tz
+            }),
+            None => default_tz,
+        };
+        if s.currency.len() != 3 || !s.currency.chars().all(|c| c.is_ascii_uppercase()) {
+            report(
+                format!("shops[{i}].currency"),
+                format!("`{}` is not an ISO 4217 code such as CNY", s.currency),
+            );
+        }
+        shops.push(Shop {
+            id: s.id.clone(),
+            tz,
+            currency: s.currency.clone(),
+        });
+    }
+
+    let catalogue = match Catalogue::new(&config.kpis) {
+        Ok(c) => c,
+        Err(errs) => {
+            for e in errs {
+                report(format!("kpis[{}].{}", e.index, e.field), e.message);
+            }
+            Catalogue::builtin()
+        }
+    };
+
+    let mut names = HashSet::new();
+    let mut connector_schedules = BTreeMap::new();
+    for (i, c) in config.connectors.iter().enumerate() {
+        if c.name.trim().is_empty() {
+            report(format!("connectors[{i}].name"), "must not be empty".into());
+        }
+        if !names.insert(c.name.clone()) {
+            report(format!("connectors[{i}].name"), format!("connector `{}` is defined twice", c.name));
+        }
+        if !CONNECTOR_KINDS.contains(&c.kind.as_str()) {
+            report(
+                format!("connectors[{i}].kind"),
+                format!("unknown kind `{}` (known: {})", c.kind, CONNECTOR_KINDS.join(", ")),
+            );
+        }
+        let tz = match c.shop.as_deref() {
+            Some(s) if !shop_ids.contains(s) => {
+                report(format!("connectors[{i}].shop"), format!("no shop `{s}` in [[shops]]"));
+                default_tz
+            }
+            Some(s) => shops.iter().find(|x| x.id == s).map(|x| x.tz).unwrap_or(default_tz),
+            None => default_tz,
+        };
+        let schedule = c.schedule.as_deref().and_then(|expr| {
+            CronSchedule::parse(expr, tz)
+                .map_err(|e| report(format!("connectors[{i}].schedule"), e.to_string()))
+                .ok()
+        });
+        connector_schedules.insert(c.name.clone(), schedule);
+        if let Err((field, msg)) = crate::connectors::check_options(c, &shop_ids) {
+            report(format!("connectors[{i}].{field}"), msg);
+        }
+    }
+
+    if let Err(e) = CronSchedule::parse(&config.snapshot.schedule, default_tz) {
+        report("snapshot.schedule".into(), e.to_string());
+    }
+    if config.snapshot.score_cap < Decimal::ONE {
+        report("snapshot.score_cap".into(), "must be at least 1".into());
+    }
+    if let Some(f) = &config.log.format {
+        if f != "text" && f != "json" {
+            report("log.format".into(), format!("`{f}` must be `text` or `json`"));
+        }
+    }
+
+    let mut targets = Vec::new();
+    let mut seen_targets = HashSet::new();
+    for (i, t) in config.targets.iter().enumerate() {
+        if catalogue.get(&t.kpi).is_none() {
+            report(format!("targets[{i}].kpi"), format!("unknown KPI `{}` (see `kpid kpis`)", t.kpi));
+        }
+        if let Some(s) = &t.shop {
+            if !shop_ids.contains(s) {
+                report(format!("targets[{i}].shop"), format!("no shop `{s}` in [[shops]]"));
+            }
+        }
+        let period = if t.period.trim() == "*" {
+            Some(TargetPeriod::EveryMonth)
+        } else {
+            Period::parse_any(&t.period)
+                .map(TargetPeriod::Exact)
+                .map_err(|e| {
+                    report(
+                        format!("targets[{i}].period"),
+                        format!("{e}; use YYYY-MM, YYYY, YYYY-MM-DD or *"),
+                    )
+                })
+                .ok()
+        };
+        if let Some(period) = period {
+            if !seen_targets.insert((t.kpi.clone(), t.shop.clone(), period.clone())) {
+                report(
+                    format!("targets[{i}].period"),
+                    format!("a target for `{}` in {} is already set above", t.kpi, t.period),
+                );
+            }
+            targets.push(Target {
+                kpi: t.kpi.clone(),
+                shop: t.shop.clone(),
+                period,
+                value: t.value,
+            });
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(ConfigErrors(problems));
+    }
+    Ok(Settings {
+        config,
+        file: path.to_path_buf(),
+        shops,
+        default_tz,
+        catalogue,
+        connector_schedules,
+        targets,
+    })
+}
+
+/// The configuration as TOML with credentials hidden, for `kpid check`.
+pub fn redacted_toml(config: &Config) -> String {
+    let mut c = config.clone();
+    c.storage.url = redact_url(&c.storage.url);
+    for conn in &mut c.connectors {
+        conn.options = conn.redacted_options();
+    }
+    toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_lines_of_nested_keys() {
+        let text = "timezone = \"UTC\"\n[[shops]]\nid = \"a\"\n\n[[connectors]]\nname = \"x\"\nkind = \"csv\"\nschedule = \"bad\"\n";
+        assert_eq!(line_of_key(text, "timezone"), Some(1));
+        assert_eq!(line_of_key(text, "connectors[0].schedule"), Some(8));
+        assert_eq!(line_of_key(text, "shops[0].id"), Some(3));
+    }
+
+    #[test]
+    fn secret_keys_are_recognised() {
+        for k in ["access_token", "consumer_secret", "app_secret", "password", "session", "api_token"] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in ["credentials_file", "access_token_env", "path", "app_key_id"] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+}

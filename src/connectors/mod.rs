@@ -1,0 +1,168 @@
+//! Connectors turn a source (an API or exported files) into typed facts for
+//! a window. They never compute KPIs and never write SQL: they hand batches
+//! to a [`Sink`], which commits them idempotently.
+
+pub mod csv;
+pub mod demo;
+
+use crate::config::{ConnectorConfig, Settings};
+use crate::facts::{Batch, IngestStats, Reject};
+use crate::store::{Store, StoreError};
+use chrono::NaiveDate;
+use std::collections::HashSet;
+
+/// Why a connector run failed (rejected records are not failures).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("connector `{connector}`: {message}")]
+    Config { connector: String, message: String },
+    #[error("connector `{connector}`: cannot read {path}: {source}")]
+    Io {
+        connector: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("connector `{connector}`: {path}: {message}")]
+    File {
+        connector: String,
+        path: String,
+        message: String,
+    },
+    #[error("connector `{connector}`: {source}")]
+    Store {
+        connector: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// The days a run should cover; open ends mean "the connector's default".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// Where a connector delivers its batches.
+pub struct Sink<'a> {
+    store: &'a Store,
+    connector: &'a str,
+    pub stats: IngestStats,
+    /// Rejected records of this run, for the summary printed to the user.
+    pub rejects: Vec<Reject>,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(store: &'a Store, connector: &'a str) -> Self {
+        Sink {
+            store,
+            connector,
+            stats: IngestStats::default(),
+            rejects: Vec::new(),
+        }
+    }
+
+    /// Commits a batch (records, rejects and file mark) atomically.
+    pub async fn commit(&mut self, batch: Batch) -> Result<(), ConnectorError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let changed = self
+            .store
+            .commit_batch(self.connector, &batch)
+            .await
+            .map_err(|source| ConnectorError::Store {
+                connector: self.connector.to_string(),
+                source,
+            })?;
+        self.stats.records += batch.records() as u64;
+        self.stats.changed += changed;
+        self.stats.rejects += batch.rejects.len() as u64;
+        if batch.file.is_some() {
+            self.stats.files_imported += 1;
+        }
+        for r in &batch.rejects {
+            tracing::warn!(connector = self.connector, source = %r.source, at = %r.locator, reason = %r.reason, "record rejected");
+        }
+        self.rejects.extend(batch.rejects);
+        Ok(())
+    }
+
+    /// True when this exact file content was imported before.
+    pub async fn already_imported(&self, path: &str, sha256: &str) -> Result<bool, ConnectorError> {
+        self.store
+            .file_imported(self.connector, path, sha256)
+            .await
+            .map_err(|source| ConnectorError::Store {
+                connector: self.connector.to_string(),
+                source,
+            })
+    }
+}
+
+/// A configured connector, ready to run.
+#[derive(Debug, Clone)]
+pub enum Connector {
+    Csv(csv::CsvConnector),
+    Demo(demo::DemoConnector),
+}
+
+impl Connector {
+    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
+        match cfg.kind.as_str() {
+            "csv" => csv::CsvConnector::build(cfg, settings).map(Connector::Csv),
+            "demo" => demo::DemoConnector::build(cfg, settings).map(Connector::Demo),
+            other => Err(ConnectorError::Config {
+                connector: cfg.name.clone(),
+                message: format!("unknown kind `{other}`"),
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Connector::Csv(c) => &c.name,
+            Connector::Demo(c) => &c.name,
+        }
+    }
+
+    /// Fetches the window and commits what it finds.
+    pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
+        match self {
+            Connector::Csv(c) => c.run(window, sink).await,
+            Connector::Demo(c) => c.run(window, sink).await,
+        }
+    }
+}
+
+/// Checks a connector's kind-specific options; returns the offending key.
+pub fn check_options(cfg: &ConnectorConfig, shops: &HashSet<String>) -> Result<(), (String, String)> {
+    match cfg.kind.as_str() {
+        "csv" => csv::CsvOptions::from_config(cfg).map(|_| ()),
+        "demo" => demo::DemoOptions::from_config(cfg).and_then(|_| {
+            if cfg.shop.as_deref().is_some_and(|s| shops.contains(s)) {
+                Ok(())
+            } else {
+                Err(("shop".into(), "a demo connector needs the `shop` it generates data for".into()))
+            }
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Reads a connector's own options into a typed struct, naming the bad key.
+pub(crate) fn typed_options<T: serde::de::DeserializeOwned>(cfg: &ConnectorConfig) -> Result<T, (String, String)> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        cfg.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
+        let msg = e.to_string();
+        let key = msg
+            .split('`')
+            .nth(1)
+            .filter(|_| msg.starts_with("unknown field") || msg.starts_with("missing field"))
+            .unwrap_or("kind")
+            .to_string();
+        (key, msg)
+    })
+}

@@ -1,0 +1,140 @@
+//! Facts: what connectors deliver, already typed and filed under local days.
+//!
+//! Record streams (orders, refunds) are keyed by the platform's id so a
+//! re-fetch replaces rather than duplicates; daily series are keyed by shop,
+//! day, input and dimension (campaign, agent, ...).
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Whether an order counts towards sales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    Paid,
+    Cancelled,
+    Closed,
+    /// Placed but not (yet) paid.
+    Unpaid,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Paid => "paid",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Closed => "closed",
+            OrderStatus::Unpaid => "unpaid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "paid" => Some(OrderStatus::Paid),
+            "cancelled" | "canceled" => Some(OrderStatus::Cancelled),
+            "closed" => Some(OrderStatus::Closed),
+            "unpaid" | "pending" => Some(OrderStatus::Unpaid),
+            _ => None,
+        }
+    }
+}
+
+/// One order as the platform reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub shop: String,
+    pub order_id: String,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// Local day of `paid_at` in the shop's zone.
+    pub local_day: Option<NaiveDate>,
+    pub amount_micros: i64,
+    /// `None` for guest checkouts: such an order counts as its own buyer.
+    pub buyer_id: Option<String>,
+    pub status: OrderStatus,
+}
+
+/// One refund, counted on its own local day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub shop: String,
+    pub refund_id: String,
+    pub order_id: String,
+    pub refunded_at: DateTime<Utc>,
+    pub local_day: NaiveDate,
+    pub amount_micros: i64,
+}
+
+/// One value of a daily series. `value_micros: None` clears a stored value
+/// (an empty cell in a re-imported file means "no value").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyValue {
+    pub shop: String,
+    pub day: NaiveDate,
+    pub input: String,
+    pub dimension: String,
+    pub value_micros: Option<i64>,
+}
+
+/// A record that could not be taken, kept aside with its raw text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// File path or endpoint.
+    pub source: String,
+    /// Where in the source: `line 12`, `page 3 record 7`, an id.
+    pub locator: String,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// A file whose content was imported whole, recorded with the batch so a
+/// re-run skips it only once its rows are committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMark {
+    pub path: String,
+    pub sha256: String,
+    pub rows: i64,
+}
+
+/// What a connector commits at once (a file, a page, a window).
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    pub orders: Vec<Order>,
+    pub refunds: Vec<Refund>,
+    pub daily: Vec<DailyValue>,
+    pub rejects: Vec<Reject>,
+    pub file: Option<FileMark>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+            && self.refunds.is_empty()
+            && self.daily.is_empty()
+            && self.rejects.is_empty()
+            && self.file.is_none()
+    }
+
+    pub fn records(&self) -> usize {
+        self.orders.len() + self.refunds.len() + self.daily.len()
+    }
+}
+
+/// Counts of one ingestion run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Records read from the source.
+    pub records: u64,
+    /// Rows inserted or changed in storage (0 when re-ingesting the same data).
+    pub changed: u64,
+    pub rejects: u64,
+    pub files_imported: u64,
+    pub files_skipped: u64,
+}
+
+impl IngestStats {
+    pub fn add(&mut self, other: &IngestStats) {
+        self.records += other.records;
+        self.changed += other.changed;
+        self.rejects += other.rejects;
+        self.files_imported += other.files_imported;
+        self.files_skipped += other.files_skipped;
+    }
+}

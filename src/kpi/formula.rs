@@ -1,0 +1,272 @@
+//! The formula language of KPI definitions.
+//!
+//! `+ - * /`, parentheses, decimal numbers, input and KPI ids, and three
+//! functions: `prev(expr)` evaluates `expr` over the previous period of the same
+//! kind, `target(kpi)` is the configured target of a KPI, and `peer_mean(input)`
+//! is the mean of an input over all peers (CS agents) of the scope.
+//! Built-in KPIs are written in the same language as user KPIs.
+
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+/// A parsed formula.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Num(Decimal),
+    Ref(String),
+    Neg(Box<Expr>),
+    Bin(Op, Box<Expr>, Box<Expr>),
+    Prev(Box<Expr>),
+    Target(String),
+    PeerMean(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// A formula that could not be read, with the 1-based character position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at position {position}: {message}")]
+pub struct FormulaError {
+    pub position: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Num(Decimal),
+    Ident(String),
+    Sym(char),
+}
+
+fn lex(src: &str) -> Result<Vec<(usize, Tok)>, FormulaError> {
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let pos = i + 1;
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() || c == '.' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            let text: String = chars[start..i].iter().collect();
+            let n = Decimal::from_str(&text).map_err(|_| FormulaError {
+                position: pos,
+                message: format!("`{text}` is not a number"),
+            })?;
+            out.push((pos, Tok::Num(n)));
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            out.push((pos, Tok::Ident(chars[start..i].iter().collect())));
+        } else if "+-*/()".contains(c) {
+            out.push((pos, Tok::Sym(c)));
+            i += 1;
+        } else {
+            return Err(FormulaError {
+                position: pos,
+                message: format!("unexpected character `{c}`"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    toks: Vec<(usize, Tok)>,
+    at: usize,
+    end: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.at).map(|(_, t)| t)
+    }
+
+    fn pos(&self) -> usize {
+        self.toks.get(self.at).map(|(p, _)| *p).unwrap_or(self.end)
+    }
+
+    fn err<T>(&self, message: impl Into<String>) -> Result<T, FormulaError> {
+        Err(FormulaError {
+            position: self.pos(),
+            message: message.into(),
+        })
+    }
+
+    fn eat(&mut self, sym: char) -> bool {
+        if self.peek() == Some(&Tok::Sym(sym)) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expr(&mut self) -> Result<Expr, FormulaError> {
+        let mut left = self.term()?;
+        loop {
+            let op = if self.eat('+') {
+                Op::Add
+            } else if self.eat('-') {
+                Op::Sub
+            } else {
+                return Ok(left);
+            };
+            left = Expr::Bin(op, Box::new(left), Box::new(self.term()?));
+        }
+    }
+
+    fn term(&mut self) -> Result<Expr, FormulaError> {
+        let mut left = self.unary()?;
+        loop {
+            let op = if self.eat('*') {
+                Op::Mul
+            } else if self.eat('/') {
+                Op::Div
+            } else {
+                return Ok(left);
+            };
+            left = Expr::Bin(op, Box::new(left), Box::new(self.unary()?));
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, FormulaError> {
+        if self.eat('-') {
+            return Ok(Expr::Neg(Box::new(self.unary()?)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Expr, FormulaError> {
+        match self.peek().cloned() {
+            Some(Tok::Num(n)) => {
+                self.at += 1;
+                Ok(Expr::Num(n))
+            }
+            Some(Tok::Sym('(')) => {
+                self.at += 1;
+                let e = self.expr()?;
+                if !self.eat(')') {
+                    return self.err("expected `)`");
+                }
+                Ok(e)
+            }
+            Some(Tok::Ident(name)) => {
+                self.at += 1;
+                if !self.eat('(') {
+                    return Ok(Expr::Ref(name));
+                }
+                let call = match name.as_str() {
+                    "prev" => Expr::Prev(Box::new(self.expr()?)),
+                    "target" | "peer_mean" => {
+                        let arg = match self.peek().cloned() {
+                            Some(Tok::Ident(a)) => a,
+                            _ => return self.err(format!("`{name}` takes an id")),
+                        };
+                        self.at += 1;
+                        if name == "target" {
+                            Expr::Target(arg)
+                        } else {
+                            Expr::PeerMean(arg)
+                        }
+                    }
+                    other => {
+                        self.at -= 2;
+                        return self.err(format!(
+                            "unknown function `{other}` (known: prev, target, peer_mean)"
+                        ));
+                    }
+                };
+                if !self.eat(')') {
+                    return self.err("expected `)`");
+                }
+                Ok(call)
+            }
+            Some(Tok::Sym(c)) => self.err(format!("unexpected `{c}`")),
+            None => self.err("unexpected end of formula"),
+        }
+    }
+}
+
+/// Parses a formula; identifiers are checked later against the catalogue.
+pub fn parse(src: &str) -> Result<Expr, FormulaError> {
+    let toks = lex(src)?;
+    let mut p = Parser {
+        toks,
+        at: 0,
+        end: src.chars().count() + 1,
+    };
+    let e = p.expr()?;
+    if p.at < p.toks.len() {
+        return p.err("unexpected text after the end of the formula");
+    }
+    Ok(e)
+}
+
+impl Expr {
+    /// Every id the formula names, in order of appearance (ids inside
+    /// `target()` and `peer_mean()` included).
+    pub fn ids(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Expr::Num(_) => {}
+            Expr::Ref(id) | Expr::Target(id) | Expr::PeerMean(id) => out.push(id),
+            Expr::Neg(e) | Expr::Prev(e) => e.collect(out),
+            Expr::Bin(_, l, r) => {
+                l.collect(out);
+                r.collect(out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_and_parentheses() {
+        let e = parse("(gmv - prev(gmv)) / prev(gmv)").unwrap();
+        assert!(matches!(e, Expr::Bin(Op::Div, _, _)));
+        let e = parse("a + b * 2").unwrap();
+        match e {
+            Expr::Bin(Op::Add, _, r) => assert!(matches!(*r, Expr::Bin(Op::Mul, _, _))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_position() {
+        let err = parse("gmv - ").unwrap_err();
+        assert_eq!(err.position, 7);
+        let err = parse("gmv $ 2").unwrap_err();
+        assert_eq!(err.position, 5);
+        let err = parse("(gmv - 1").unwrap_err();
+        assert!(err.message.contains("`)`"));
+        let err = parse("sqrt(gmv)").unwrap_err();
+        assert_eq!(err.position, 1);
+    }
+
+    #[test]
+    fn lists_ids() {
+        let e = parse("gmv / target(gmv) + peer_mean(cs_gmv)").unwrap();
+        assert_eq!(e.ids(), vec!["gmv", "gmv", "cs_gmv"]);
+    }
+}

@@ -1,0 +1,352 @@
+//! The KPI engine: the catalogue (built-in and user KPIs), the inputs of a
+//! period, and formula evaluation.
+
+pub mod catalogue;
+pub mod formula;
+pub mod inputs;
+
+pub use catalogue::{Direction, Unit};
+pub use inputs::InputValues;
+
+use crate::config::UserKpiConfig;
+use catalogue::{builtin_kpi, input_def, CATEGORIES, INPUTS, KPIS};
+use formula::{Expr, Op};
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::collections::HashMap;
+
+/// Decimal places kept for derived values (ratios, averages).
+pub const VALUE_DP: u32 = 6;
+
+/// A KPI ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct KpiSpec {
+    pub id: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub formula: String,
+    pub expr: Expr,
+    pub unit: Unit,
+    pub direction: Direction,
+    pub category: String,
+    pub builtin: bool,
+}
+
+/// Built-in KPIs followed by the user's, in order.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    kpis: Vec<KpiSpec>,
+    index: HashMap<String, usize>,
+}
+
+/// A user KPI that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KpiConfigError {
+    pub index: usize,
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Catalogue {
+    pub fn builtin() -> Self {
+        Self::new(&[]).expect("built-in catalogue is valid")
+    }
+
+    /// Adds the user's KPIs to the built-in ones, checking every formula.
+    pub fn new(user: &[UserKpiConfig]) -> Result<Self, Vec<KpiConfigError>> {
+        let mut kpis: Vec<KpiSpec> = KPIS
+            .iter()
+            .map(|k| KpiSpec {
+                id: k.id.into(),
+                name_zh: k.name_zh.into(),
+                name_en: k.name_en.into(),
+                formula: k.formula.into(),
+                expr: formula::parse(k.formula).expect("built-in formula parses"),
+                unit: k.unit,
+                direction: k.direction,
+                category: k.category.into(),
+                builtin: true,
+            })
+            .collect();
+        let mut errors = Vec::new();
+        for (index, u) in user.iter().enumerate() {
+            let mut err = |field, message: String| errors.push(KpiConfigError { index, field, message });
+            if !valid_kpi_id(&u.id) {
+                err("id", format!("`{}` must be lowercase letters, digits and _", u.id));
+            } else if builtin_kpi(&u.id).is_some() || input_def(&u.id).is_some() {
+                err("id", format!("`{}` is already a built-in KPI or input", u.id));
+            } else if kpis.iter().any(|k| k.id == u.id) {
+                err("id", format!("`{}` is defined twice", u.id));
+            }
+            let unit = Unit::parse(&u.unit).unwrap_or_else(|| {
+                err(
+                    "unit",
+                    format!("`{}` is not a unit (money, count, ratio, percent, seconds, score, rank)", u.unit),
+                );
+                Unit::Ratio
+            });
+            let direction = Direction::parse(&u.direction).unwrap_or_else(|| {
+                err("direction", format!("`{}` must be `up` or `down`", u.direction));
+                Direction::Up
+            });
+            if !CATEGORIES.contains(&u.category.as_str()) {
+                err(
+                    "category",
+                    format!("`{}` is not a category ({})", u.category, CATEGORIES.join(", ")),
+                );
+            }
+            let expr = match formula::parse(&u.formula) {
+                Ok(e) => e,
+                Err(e) => {
+                    err("formula", format!("`{}` {e}", u.formula));
+                    continue;
+                }
+            };
+            kpis.push(KpiSpec {
+                id: u.id.clone(),
+                name_zh: u.name_zh.clone().unwrap_or_else(|| u.id.clone()),
+                name_en: u.name_en.clone().unwrap_or_else(|| u.id.clone()),
+                formula: u.formula.clone(),
+                expr,
+                unit,
+                direction,
+                category: u.category.clone(),
+                builtin: false,
+            });
+        }
+        let index: HashMap<String, usize> = kpis.iter().enumerate().map(|(i, k)| (k.id.clone(), i)).collect();
+        let builtin_count = KPIS.len();
+        for (i, k) in kpis.iter().enumerate().skip(builtin_count) {
+            let user_index = i - builtin_count;
+            for id in k.expr.ids() {
+                if input_def(id).is_none() && !index.contains_key(id) {
+                    errors.push(KpiConfigError {
+                        index: user_index,
+                        field: "formula",
+                        message: format!(
+                            "`{}` at position {}: unknown id `{id}` (not an input or KPI; see `kpid kpis`)",
+                            k.formula,
+                            k.formula.find(id).map(|p| p + 1).unwrap_or(1)
+                        ),
+                    });
+                }
+            }
+        }
+        let cat = Catalogue { kpis, index };
+        if errors.is_empty() {
+            for (i, k) in cat.kpis.iter().enumerate().skip(builtin_count) {
+                if cat.reaches(&k.id, &k.expr, &mut Vec::new()) {
+                    errors.push(KpiConfigError {
+                        index: i - builtin_count,
+                        field: "formula",
+                        message: format!("`{}` refers back to `{}` (a cycle)", k.formula, k.id),
+                    });
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(cat)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// True when `expr` depends on KPI `target` (through other KPIs).
+    fn reaches<'a>(&'a self, target: &str, expr: &'a Expr, seen: &mut Vec<&'a str>) -> bool {
+        expr.ids().into_iter().any(|id| {
+            if input_def(id).is_some() || seen.contains(&id) {
+                return false;
+            }
+            if id == target {
+                return true;
+            }
+            seen.push(id);
+            self.get(id).is_some_and(|k| self.reaches(target, &k.expr, seen))
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&KpiSpec> {
+        self.index.get(id).map(|i| &self.kpis[*i])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &KpiSpec> {
+        self.kpis.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.kpis.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kpis.is_empty()
+    }
+
+    /// Evaluates every KPI. `previous` holds the inputs of the previous period
+    /// of the same kind; `target` looks up a KPI's target for this period.
+    pub fn evaluate(
+        &self,
+        current: &InputValues,
+        previous: &InputValues,
+        target: &dyn Fn(&str) -> Option<Decimal>,
+    ) -> Vec<(String, Option<Decimal>)> {
+        let mut ev = Evaluator {
+            cat: self,
+            current,
+            previous,
+            target,
+            memo: HashMap::new(),
+        };
+        (0..self.kpis.len())
+            .map(|i| {
+                let v = ev.kpi(i, false).map(round_value);
+                (self.kpis[i].id.clone(), v)
+            })
+            .collect()
+    }
+}
+
+fn valid_kpi_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Rounds a derived value half away from zero and drops trailing zeros.
+pub fn round_value(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(VALUE_DP, RoundingStrategy::MidpointAwayFromZero)
+        .normalize()
+}
+
+struct Evaluator<'a> {
+    cat: &'a Catalogue,
+    current: &'a InputValues,
+    previous: &'a InputValues,
+    target: &'a dyn Fn(&str) -> Option<Decimal>,
+    memo: HashMap<(usize, bool), Option<Decimal>>,
+}
+
+impl Evaluator<'_> {
+    fn kpi(&mut self, i: usize, prev: bool) -> Option<Decimal> {
+        if let Some(v) = self.memo.get(&(i, prev)) {
+            return *v;
+        }
+        // Marks the KPI as in progress: a cycle (prevented by validation)
+        // would read "no value" instead of recursing forever.
+        self.memo.insert((i, prev), None);
+        let expr = self.cat.kpis[i].expr.clone();
+        let v = self.eval(&expr, prev);
+        self.memo.insert((i, prev), v);
+        v
+    }
+
+    fn eval(&mut self, e: &Expr, prev: bool) -> Option<Decimal> {
+        match e {
+            Expr::Num(n) => Some(*n),
+            Expr::Ref(id) => {
+                if input_def(id).is_some() {
+                    self.inputs(prev).get(id)
+                } else {
+                    let i = *self.cat.index.get(id)?;
+                    self.kpi(i, prev)
+                }
+            }
+            Expr::Neg(x) => self.eval(x, prev).map(|v| -v),
+            Expr::Bin(op, l, r) => {
+                let (l, r) = (self.eval(l, prev)?, self.eval(r, prev)?);
+                match op {
+                    Op::Add => l.checked_add(r),
+                    Op::Sub => l.checked_sub(r),
+                    Op::Mul => l.checked_mul(r),
+                    // A zero denominator is "no value", never 0 or infinity.
+                    Op::Div if r.is_zero() => None,
+                    Op::Div => l.checked_div(r),
+                }
+            }
+            Expr::Prev(x) => self.eval(x, true),
+            Expr::Target(id) => (self.target)(id),
+            Expr::PeerMean(id) => self.inputs(prev).peer_mean(id),
+        }
+    }
+
+    fn inputs(&self, prev: bool) -> &InputValues {
+        if prev {
+            self.previous
+        } else {
+            self.current
+        }
+    }
+}
+
+/// All input ids, for CSV headers and validation.
+pub fn input_ids() -> impl Iterator<Item = &'static str> {
+    INPUTS.iter().map(|i| i.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn user(id: &str, formula: &str) -> UserKpiConfig {
+        UserKpiConfig {
+            id: id.into(),
+            formula: formula.into(),
+            unit: "money".into(),
+            direction: "up".into(),
+            category: "sales".into(),
+            name_zh: None,
+            name_en: None,
+        }
+    }
+
+    fn value(results: &[(String, Option<Decimal>)], id: &str) -> Option<Decimal> {
+        results.iter().find(|(k, _)| k == id).unwrap().1
+    }
+
+    #[test]
+    fn zero_denominators_are_no_value() {
+        let cat = Catalogue::builtin();
+        let cur = InputValues::from_pairs(&[("gmv", d("100")), ("buyers", d("0")), ("uv", d("0"))]);
+        let r = cat.evaluate(&cur, &InputValues::default(), &|_| None);
+        assert_eq!(value(&r, "aov"), None);
+        assert_eq!(value(&r, "conversion_rate"), None);
+        assert_eq!(value(&r, "gmv"), Some(d("100")));
+        assert_eq!(value(&r, "gmv_growth_mom"), None);
+    }
+
+    #[test]
+    fn growth_uses_previous_period_and_targets_feed_attainment() {
+        let cat = Catalogue::builtin();
+        let cur = InputValues::from_pairs(&[("gmv", d("150"))]);
+        let prev = InputValues::from_pairs(&[("gmv", d("120"))]);
+        let r = cat.evaluate(&cur, &prev, &|k| (k == "gmv").then(|| d("200")));
+        assert_eq!(value(&r, "gmv_growth_mom"), Some(d("0.25")));
+        assert_eq!(value(&r, "gmv_attainment"), Some(d("0.75")));
+    }
+
+    #[test]
+    fn user_formulas_compose_inputs_and_kpis() {
+        let cat = Catalogue::new(&[user("net_sales", "gmv - refund_amount"), user("net_aov", "net_sales / buyers")])
+            .unwrap();
+        let cur = InputValues::from_pairs(&[("gmv", d("1000.10")), ("refund_amount", d("100.05")), ("buyers", d("3"))]);
+        let r = cat.evaluate(&cur, &InputValues::default(), &|_| None);
+        assert_eq!(value(&r, "net_sales"), Some(d("900.05")));
+        assert_eq!(value(&r, "net_aov"), Some(d("300.016667")));
+    }
+
+    #[test]
+    fn bad_user_formulas_are_refused_with_positions() {
+        let errs = Catalogue::new(&[user("x", "gmv * (2 +")]).unwrap_err();
+        assert_eq!(errs[0].field, "formula");
+        assert!(errs[0].message.contains("position 11"), "{}", errs[0].message);
+        let errs = Catalogue::new(&[user("x", "gmv / nothing")]).unwrap_err();
+        assert!(errs[0].message.contains("unknown id `nothing`"), "{}", errs[0].message);
+        let errs = Catalogue::new(&[user("a", "b + 1"), user("b", "a + 1")]).unwrap_err();
+        assert!(errs[0].message.contains("cycle"));
+        let errs = Catalogue::new(&[user("gmv", "orders")]).unwrap_err();
+        assert_eq!(errs[0].field, "id");
+    }
+}

@@ -1,0 +1,19 @@
+//! kpid: an e-commerce KPI daemon.
+//!
+//! The modules follow the data: connectors fetch records, facts hold them,
+//! the KPI engine derives values, snapshots keep them, reports read them, and
+//! the daemon schedules it all.
+
+pub mod config;
+pub mod connectors;
+pub mod facts;
+pub mod money;
+pub mod period;
+pub mod kpi;
+pub mod snapshot;
+pub mod report;
+pub mod schedule;
+pub mod store;
+pub mod daemon;
+pub mod cli;
+pub mod telemetry;

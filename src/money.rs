@@ -1,0 +1,97 @@
+//! Exact decimal amounts.
+//!
+//! Amounts travel through kpid as [`rust_decimal::Decimal`] and are stored as
+//! integer *micros* (value × 10⁶). Six places hold every currency's minor unit
+//! and Google Ads' `costMicros` exactly, and integer columns let both SQLite and
+//! PostgreSQL sum them without ever going through a float.
+
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+/// Decimal places kept in storage.
+pub const SCALE: u32 = 6;
+const FACTOR: i64 = 1_000_000;
+
+/// Why a decimal could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("`{0}` is not a decimal number")]
+    NotDecimal(String),
+    #[error("`{0}` has more than 6 decimal places")]
+    TooPrecise(String),
+    #[error("`{0}` is too large to store")]
+    TooLarge(String),
+}
+
+/// Parses a decimal string as written by platforms and CSV exports ("129.90",
+/// "-3", "1e3" is refused: exponents hide typos in money columns).
+pub fn parse_decimal(text: &str) -> Result<Decimal, AmountError> {
+    let t = text.trim();
+    if t.is_empty() || t.contains(['e', 'E']) {
+        return Err(AmountError::NotDecimal(text.to_string()));
+    }
+    Decimal::from_str(t).map_err(|_| AmountError::NotDecimal(text.to_string()))
+}
+
+/// Converts to stored micros, refusing (rather than rounding) anything finer.
+pub fn to_micros(value: Decimal) -> Result<i64, AmountError> {
+    let normalized = value.normalize();
+    if normalized.scale() > SCALE {
+        return Err(AmountError::TooPrecise(value.to_string()));
+    }
+    let scaled = normalized
+        .checked_mul(Decimal::from(FACTOR))
+        .ok_or_else(|| AmountError::TooLarge(value.to_string()))?;
+    i64::try_from(scaled).map_err(|_| AmountError::TooLarge(value.to_string()))
+}
+
+/// Parses a decimal string straight into micros.
+pub fn parse_micros(text: &str) -> Result<i64, AmountError> {
+    to_micros(parse_decimal(text)?)
+}
+
+/// Turns stored micros back into a decimal, without trailing zeros.
+pub fn from_micros(micros: i64) -> Decimal {
+    Decimal::new(micros, SCALE).normalize()
+}
+
+/// Integer minor units (e.g. fen, cents) into micros.
+pub fn minor_units_to_micros(units: i64, decimals: u32) -> Option<i64> {
+    let factor = 10_i64.checked_pow(SCALE.checked_sub(decimals)?)?;
+    units.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_cents_exactly() {
+        let m = parse_micros("129.90").unwrap();
+        assert_eq!(m, 129_900_000);
+        assert_eq!(from_micros(m).to_string(), "129.9");
+    }
+
+    #[test]
+    fn sums_that_floats_get_wrong_stay_exact() {
+        let total: i64 = ["0.1", "0.2"].iter().map(|s| parse_micros(s).unwrap()).sum();
+        assert_eq!(from_micros(total), parse_decimal("0.3").unwrap());
+    }
+
+    #[test]
+    fn refuses_sub_micro_precision_and_junk() {
+        assert_eq!(
+            parse_micros("1.0000001"),
+            Err(AmountError::TooPrecise("1.0000001".into()))
+        );
+        assert!(matches!(parse_micros("12,5"), Err(AmountError::NotDecimal(_))));
+        assert!(matches!(parse_micros("1e3"), Err(AmountError::NotDecimal(_))));
+        assert!(matches!(parse_micros(""), Err(AmountError::NotDecimal(_))));
+    }
+
+    #[test]
+    fn google_ads_micros_fit() {
+        assert_eq!(parse_micros("10610.836202").unwrap(), 10_610_836_202);
+        assert_eq!(minor_units_to_micros(1999, 2), Some(19_990_000));
+    }
+}

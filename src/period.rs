@@ -1,0 +1,247 @@
+//! Local days and reporting periods.
+//!
+//! Every fact is filed under the local calendar day of its shop's IANA time zone,
+//! decided once at ingestion. Periods are ranges of those days.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use std::fmt;
+
+/// A calendar day in a shop's time zone.
+pub type LocalDay = NaiveDate;
+
+/// The local day on which `instant` falls in `tz`.
+pub fn local_day(instant: DateTime<Utc>, tz: Tz) -> LocalDay {
+    instant.with_timezone(&tz).date_naive()
+}
+
+/// Today in `tz`.
+pub fn today(tz: Tz) -> LocalDay {
+    local_day(Utc::now(), tz)
+}
+
+/// The kind of a period, as written on the command line and in storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PeriodKind {
+    Day,
+    Month,
+    Year,
+}
+
+impl PeriodKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeriodKind::Day => "day",
+            PeriodKind::Month => "month",
+            PeriodKind::Year => "year",
+        }
+    }
+}
+
+/// A day, a calendar month or a calendar year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Period {
+    Day(NaiveDate),
+    Month { year: i32, month: u32 },
+    Year(i32),
+}
+
+/// Why a period could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not a {kind} (expected {expected})")]
+pub struct PeriodError {
+    text: String,
+    kind: &'static str,
+    expected: &'static str,
+}
+
+impl Period {
+    pub fn parse_day(text: &str) -> Result<Self, PeriodError> {
+        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map(Period::Day)
+            .map_err(|_| PeriodError {
+                text: text.into(),
+                kind: "day",
+                expected: "YYYY-MM-DD",
+            })
+    }
+
+    pub fn parse_month(text: &str) -> Result<Self, PeriodError> {
+        let err = || PeriodError {
+            text: text.into(),
+            kind: "month",
+            expected: "YYYY-MM",
+        };
+        let (y, m) = text.trim().split_once('-').ok_or_else(err)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(err());
+        }
+        let year: i32 = y.parse().map_err(|_| err())?;
+        let month: u32 = m.parse().map_err(|_| err())?;
+        if !(1..=12).contains(&month) {
+            return Err(err());
+        }
+        Ok(Period::Month { year, month })
+    }
+
+    pub fn parse_year(text: &str) -> Result<Self, PeriodError> {
+        let t = text.trim();
+        match t.parse::<i32>() {
+            Ok(y) if t.len() == 4 => Ok(Period::Year(y)),
+            _ => Err(PeriodError {
+                text: text.into(),
+                kind: "year",
+                expected: "YYYY",
+            }),
+        }
+    }
+
+    /// Reads a period of `kind` from its label.
+    pub fn parse(kind: PeriodKind, text: &str) -> Result<Self, PeriodError> {
+        match kind {
+            PeriodKind::Day => Self::parse_day(text),
+            PeriodKind::Month => Self::parse_month(text),
+            PeriodKind::Year => Self::parse_year(text),
+        }
+    }
+
+    /// Reads any label: `2026-10-01`, `2026-10` or `2026`.
+    pub fn parse_any(text: &str) -> Result<Self, PeriodError> {
+        match text.trim().len() {
+            10 => Self::parse_day(text),
+            7 => Self::parse_month(text),
+            _ => Self::parse_year(text),
+        }
+    }
+
+    pub fn month_of(day: NaiveDate) -> Self {
+        Period::Month {
+            year: day.year(),
+            month: day.month(),
+        }
+    }
+
+    pub fn kind(&self) -> PeriodKind {
+        match self {
+            Period::Day(_) => PeriodKind::Day,
+            Period::Month { .. } => PeriodKind::Month,
+            Period::Year(_) => PeriodKind::Year,
+        }
+    }
+
+    pub fn first_day(&self) -> NaiveDate {
+        match *self {
+            Period::Day(d) => d,
+            Period::Month { year, month } => {
+                NaiveDate::from_ymd_opt(year, month, 1).expect("validated month")
+            }
+            Period::Year(y) => NaiveDate::from_ymd_opt(y, 1, 1).expect("valid year"),
+        }
+    }
+
+    /// The last day, inclusive.
+    pub fn last_day(&self) -> NaiveDate {
+        match *self {
+            Period::Day(d) => d,
+            Period::Month { .. } => self.next().first_day() - Duration::days(1),
+            Period::Year(y) => NaiveDate::from_ymd_opt(y, 12, 31).expect("valid year"),
+        }
+    }
+
+    /// The period of the same kind just before this one.
+    pub fn previous(&self) -> Self {
+        match *self {
+            Period::Day(d) => Period::Day(d - Duration::days(1)),
+            Period::Month { year, month: 1 } => Period::Month {
+                year: year - 1,
+                month: 12,
+            },
+            Period::Month { year, month } => Period::Month {
+                year,
+                month: month - 1,
+            },
+            Period::Year(y) => Period::Year(y - 1),
+        }
+    }
+
+    /// The period of the same kind just after this one.
+    pub fn next(&self) -> Self {
+        match *self {
+            Period::Day(d) => Period::Day(d + Duration::days(1)),
+            Period::Month { year, month: 12 } => Period::Month {
+                year: year + 1,
+                month: 1,
+            },
+            Period::Month { year, month } => Period::Month {
+                year,
+                month: month + 1,
+            },
+            Period::Year(y) => Period::Year(y + 1),
+        }
+    }
+
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.first_day() <= day && day <= self.last_day()
+    }
+
+    /// The first instant of the period in `tz` (for fetch windows).
+    pub fn start_instant(&self, tz: Tz) -> DateTime<Utc> {
+        day_start(self.first_day(), tz)
+    }
+}
+
+/// Midnight at the start of `day` in `tz`, in UTC. Zones that skip midnight
+/// (DST at 00:00) start the day at the first instant that exists.
+pub fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
+        chrono::LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
+        chrono::LocalResult::None => {
+            let later = naive + Duration::hours(1);
+            tz.from_local_datetime(&later)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Period::Day(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Period::Month { year, month } => write!(f, "{year:04}-{month:02}"),
+            Period::Year(y) => write!(f, "{y:04}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_boundaries_and_previous() {
+        let p = Period::parse_month("2026-03").unwrap();
+        assert_eq!(p.last_day().to_string(), "2026-03-31");
+        assert_eq!(p.previous().to_string(), "2026-02");
+        assert_eq!(Period::parse_month("2026-01").unwrap().previous().to_string(), "2025-12");
+        assert_eq!(Period::parse_month("2024-02").unwrap().last_day().to_string(), "2024-02-29");
+    }
+
+    #[test]
+    fn utc_instant_falls_on_next_local_day_in_shanghai() {
+        let t = DateTime::parse_from_rfc3339("2026-10-31T16:30:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(local_day(t, chrono_tz::Asia::Shanghai).to_string(), "2026-11-01");
+        assert_eq!(local_day(t, chrono_tz::America::Los_Angeles).to_string(), "2026-10-31");
+    }
+
+    #[test]
+    fn rejects_malformed_labels() {
+        assert!(Period::parse_month("2026-13").is_err());
+        assert!(Period::parse_month("2026-1").is_err());
+        assert!(Period::parse_year("26").is_err());
+        assert!(Period::parse_day("2026-02-30").is_err());
+    }
+}

@@ -1,0 +1,375 @@
+//! Writing facts idempotently and reading them back aggregated per period.
+
+use super::{now_unix, Result, Store, StoreError};
+use crate::facts::{Batch, DailyValue, Order, Refund, Reject};
+use chrono::NaiveDate;
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Arguments, Row, Transaction};
+use std::collections::{BTreeMap, HashMap};
+
+/// Rows per multi-row statement; keeps parameters well under SQLite's 32766.
+const CHUNK: usize = 1000;
+
+/// Totals of a shop's order and refund records over a range of local days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordTotals {
+    pub orders: i64,
+    pub gmv_micros: i64,
+    pub buyers: i64,
+    pub refund_orders: i64,
+    pub refund_micros: i64,
+}
+
+/// One input's daily values over a range, folded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyAggregate {
+    pub sum_micros: i64,
+    pub count: i64,
+    /// Per dimension sums (campaign, agent …), for peer comparisons.
+    pub by_dimension: BTreeMap<String, i64>,
+    /// Best (lowest) value on the latest day that has one.
+    pub latest_min_micros: i64,
+}
+
+fn day_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push(',');
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// Keeps the last of several records with the same key (a later file or page
+/// wins) so one statement never touches a row twice.
+fn last_by_key<'a, T, K: std::hash::Hash + Eq>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<&'a T> {
+    let mut pos: HashMap<K, usize> = HashMap::with_capacity(items.len());
+    for (i, it) in items.iter().enumerate() {
+        pos.insert(key(it), i);
+    }
+    let mut keep: Vec<usize> = pos.into_values().collect();
+    keep.sort_unstable();
+    keep.into_iter().map(|i| &items[i]).collect()
+}
+
+fn add<'q, T>(args: &mut AnyArguments<'q>, v: T) -> Result<()>
+where
+    T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
+{
+    args.add(v)
+        .map_err(|e| StoreError::Corrupt(format!("cannot bind value: {e}")))
+}
+
+impl Store {
+    /// Commits a batch in one transaction; returns the rows actually inserted
+    /// or changed (re-committing the same data returns 0).
+    pub async fn commit_batch(&self, connector: &str, batch: &Batch) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut changed = 0;
+        changed += upsert_orders(&mut tx, connector, &batch.orders).await?;
+        changed += upsert_refunds(&mut tx, connector, &batch.refunds).await?;
+        changed += upsert_daily(&mut tx, connector, &batch.daily).await?;
+        insert_rejects(&mut tx, connector, &batch.rejects).await?;
+        if let Some(file) = &batch.file {
+            sqlx::query(
+                "INSERT INTO imported_files (connector, path, sha256, rows, imported_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector, path) DO UPDATE SET \
+                 sha256 = excluded.sha256, rows = excluded.rows, imported_at = excluded.imported_at",
+            )
+            .bind(connector)
+            .bind(&file.path)
+            .bind(&file.sha256)
+            .bind(file.rows)
+            .bind(now_unix())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// True when this exact file content was already imported at this path.
+    pub async fn file_imported(&self, connector: &str, path: &str, sha256: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM imported_files WHERE connector = $1 AND path = $2 AND sha256 = $3",
+        )
+        .bind(connector)
+        .bind(path)
+        .bind(sha256)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    /// True when the shop has any order record (then record-derived inputs
+    /// are known, possibly zero, for every period).
+    pub async fn shop_has_orders(&self, shop: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE shop = $1 LIMIT 1) t")
+            .bind(shop)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    /// Paid orders, GMV and distinct buyers (a guest order is its own buyer)
+    /// by the local day of payment; refunds by their own local day.
+    pub async fn record_totals(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<RecordTotals> {
+        let (from, to) = (day_text(from), day_text(to));
+        let o = sqlx::query(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
+             COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
+             FROM orders WHERE shop = $1 AND status = 'paid' AND local_day >= $2 AND local_day <= $3",
+        )
+        .bind(shop)
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&self.pool)
+        .await?;
+        let r = sqlx::query(
+            "SELECT COUNT(DISTINCT order_id), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) \
+             FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3",
+        )
+        .bind(shop)
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(RecordTotals {
+            orders: o.try_get(0)?,
+            gmv_micros: o.try_get(1)?,
+            buyers: o.try_get(2)?,
+            refund_orders: r.try_get(0)?,
+            refund_micros: r.try_get(1)?,
+        })
+    }
+
+    /// Daily series of a shop over a range, per input.
+    pub async fn daily_aggregates(
+        &self,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<HashMap<String, DailyAggregate>> {
+        let rows = sqlx::query(
+            "SELECT input, day, dimension, value_micros FROM daily_values \
+             WHERE shop = $1 AND day >= $2 AND day <= $3 ORDER BY input, day",
+        )
+        .bind(shop)
+        .bind(day_text(from))
+        .bind(day_text(to))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: HashMap<String, DailyAggregate> = HashMap::new();
+        let mut latest_day: HashMap<String, String> = HashMap::new();
+        for row in rows {
+            let input: String = row.try_get(0)?;
+            let day: String = row.try_get(1)?;
+            let dimension: String = row.try_get(2)?;
+            let v: i64 = row.try_get(3)?;
+            let agg = out.entry(input.clone()).or_insert_with(|| DailyAggregate {
+                sum_micros: 0,
+                count: 0,
+                by_dimension: BTreeMap::new(),
+                latest_min_micros: v,
+            });
+            agg.sum_micros = agg
+                .sum_micros
+                .checked_add(v)
+                .ok_or_else(|| StoreError::Corrupt(format!("sum of {input} overflows")))?;
+            agg.count += 1;
+            *agg.by_dimension.entry(dimension).or_insert(0) += v;
+            // Rows come ordered by day: a later day replaces, the same day keeps the best.
+            match latest_day.get(&input) {
+                Some(d) if *d == day => agg.latest_min_micros = agg.latest_min_micros.min(v),
+                _ => {
+                    agg.latest_min_micros = v;
+                    latest_day.insert(input, day);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rejected records of a connector (newest first), for `kpid ingest` and tests.
+    pub async fn rejects(&self, connector: &str) -> Result<Vec<Reject>> {
+        let rows = sqlx::query(
+            "SELECT source, locator, reason, raw FROM rejects WHERE connector = $1 \
+             ORDER BY source, id",
+        )
+        .bind(connector)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Reject {
+                    source: r.try_get(0)?,
+                    locator: r.try_get(1)?,
+                    reason: r.try_get(2)?,
+                    raw: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Reads the stored cursor of a connector's stream.
+    pub async fn cursor(&self, connector: &str, stream: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT cursor FROM connector_state WHERE connector = $1 AND stream = $2")
+            .bind(connector)
+            .bind(stream)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
+    }
+
+    /// Advances a stream's cursor; call only after the window's records are committed.
+    pub async fn set_cursor(&self, connector: &str, stream: &str, cursor: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO connector_state (connector, stream, cursor, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (connector, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        )
+        .bind(connector)
+        .bind(stream)
+        .bind(cursor)
+        .bind(now_unix())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn upsert_orders(tx: &mut Transaction<'_, Any>, connector: &str, orders: &[Order]) -> Result<u64> {
+    let orders = last_by_key(orders, |o| (o.shop.as_str(), o.order_id.as_str()));
+    let mut changed = 0;
+    for chunk in orders.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO orders (shop, order_id, paid_at, local_day, amount_micros, buyer_id, status, connector) \
+             VALUES {} ON CONFLICT (shop, order_id) DO UPDATE SET paid_at = excluded.paid_at, \
+             local_day = excluded.local_day, amount_micros = excluded.amount_micros, \
+             buyer_id = excluded.buyer_id, status = excluded.status, connector = excluded.connector \
+             WHERE orders.paid_at IS DISTINCT FROM excluded.paid_at \
+                OR orders.local_day IS DISTINCT FROM excluded.local_day \
+                OR orders.amount_micros <> excluded.amount_micros \
+                OR orders.buyer_id IS DISTINCT FROM excluded.buyer_id \
+                OR orders.status <> excluded.status",
+            placeholders(chunk.len(), 8)
+        );
+        let mut args = AnyArguments::default();
+        for o in chunk {
+            add(&mut args, o.shop.clone())?;
+            add(&mut args, o.order_id.clone())?;
+            add(&mut args, o.paid_at.map(|t| t.timestamp()))?;
+            add(&mut args, o.local_day.map(day_text))?;
+            add(&mut args, o.amount_micros)?;
+            add(&mut args, o.buyer_id.clone())?;
+            add(&mut args, o.status.as_str().to_string())?;
+            add(&mut args, connector.to_string())?;
+        }
+        changed += sqlx::query_with(&sql, args).execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(changed)
+}
+
+async fn upsert_refunds(tx: &mut Transaction<'_, Any>, connector: &str, refunds: &[Refund]) -> Result<u64> {
+    let refunds = last_by_key(refunds, |r| (r.shop.as_str(), r.refund_id.as_str()));
+    let mut changed = 0;
+    for chunk in refunds.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO refunds (shop, refund_id, order_id, refunded_at, local_day, amount_micros, connector) \
+             VALUES {} ON CONFLICT (shop, refund_id) DO UPDATE SET order_id = excluded.order_id, \
+             refunded_at = excluded.refunded_at, local_day = excluded.local_day, \
+             amount_micros = excluded.amount_micros, connector = excluded.connector \
+             WHERE refunds.order_id <> excluded.order_id OR refunds.refunded_at <> excluded.refunded_at \
+                OR refunds.local_day <> excluded.local_day OR refunds.amount_micros <> excluded.amount_micros",
+            placeholders(chunk.len(), 7)
+        );
+        let mut args = AnyArguments::default();
+        for r in chunk {
+            add(&mut args, r.shop.clone())?;
+            add(&mut args, r.refund_id.clone())?;
+            add(&mut args, r.order_id.clone())?;
+            add(&mut args, r.refunded_at.timestamp())?;
+            add(&mut args, day_text(r.local_day))?;
+            add(&mut args, r.amount_micros)?;
+            add(&mut args, connector.to_string())?;
+        }
+        changed += sqlx::query_with(&sql, args).execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(changed)
+}
+
+async fn upsert_daily(tx: &mut Transaction<'_, Any>, connector: &str, values: &[DailyValue]) -> Result<u64> {
+    let values = last_by_key(values, |v| {
+        (v.shop.as_str(), v.day, v.input.as_str(), v.dimension.as_str())
+    });
+    let (set, clear): (Vec<&DailyValue>, Vec<&DailyValue>) =
+        values.into_iter().partition(|v| v.value_micros.is_some());
+    let mut changed = 0;
+    for v in clear {
+        changed += sqlx::query(
+            "DELETE FROM daily_values WHERE shop = $1 AND day = $2 AND input = $3 AND dimension = $4",
+        )
+        .bind(&v.shop)
+        .bind(day_text(v.day))
+        .bind(&v.input)
+        .bind(&v.dimension)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    for chunk in set.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO daily_values (shop, day, input, dimension, value_micros, connector) VALUES {} \
+             ON CONFLICT (shop, day, input, dimension) DO UPDATE SET value_micros = excluded.value_micros, \
+             connector = excluded.connector WHERE daily_values.value_micros <> excluded.value_micros",
+            placeholders(chunk.len(), 6)
+        );
+        let mut args = AnyArguments::default();
+        for v in chunk {
+            add(&mut args, v.shop.clone())?;
+            add(&mut args, day_text(v.day))?;
+            add(&mut args, v.input.clone())?;
+            add(&mut args, v.dimension.clone())?;
+            add(&mut args, v.value_micros.unwrap_or_default())?;
+            add(&mut args, connector.to_string())?;
+        }
+        changed += sqlx::query_with(&sql, args).execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(changed)
+}
+
+async fn insert_rejects(tx: &mut Transaction<'_, Any>, connector: &str, rejects: &[Reject]) -> Result<()> {
+    let now = now_unix();
+    for r in last_by_key(rejects, |r| (r.source.as_str(), r.locator.as_str())) {
+        sqlx::query(
+            "INSERT INTO rejects (connector, source, locator, reason, raw, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (connector, source, locator) DO UPDATE SET \
+             reason = excluded.reason, raw = excluded.raw, last_seen = excluded.last_seen",
+        )
+        .bind(connector)
+        .bind(&r.source)
+        .bind(&r.locator)
+        .bind(&r.reason)
+        .bind(&r.raw)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Append-only KPI snapshots: a new revision only when a value changed.
+
+use super::{now_unix, Result, Store, StoreError};
+use crate::period::Period;
+use rust_decimal::Decimal;
+use sqlx::Row;
+use std::str::FromStr;
+
+/// One KPI line of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKpi {
+    pub kpi: String,
+    pub value: Option<Decimal>,
+    pub target: Option<Decimal>,
+    pub attainment: Option<Decimal>,
+    pub score: Option<Decimal>,
+}
+
+/// A revision of a shop's snapshot for a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSnapshot {
+    pub shop: String,
+    pub period: Period,
+    pub revision: i64,
+    pub computed_at: i64,
+    pub kpis: Vec<StoredKpi>,
+}
+
+fn dec(text: Option<String>) -> Result<Option<Decimal>> {
+    text.map(|t| Decimal::from_str(&t).map_err(|_| StoreError::Corrupt(format!("snapshot value `{t}`"))))
+        .transpose()
+}
+
+fn text(d: Option<Decimal>) -> Option<String> {
+    d.map(|d| d.normalize().to_string())
+}
+
+impl Store {
+    /// The latest revision (or a given one) of a shop's snapshot.
+    pub async fn snapshot(
+        &self,
+        shop: &str,
+        period: Period,
+        revision: Option<i64>,
+    ) -> Result<Option<StoredSnapshot>> {
+        let head = sqlx::query(
+            "SELECT id, revision, computed_at FROM snapshots \
+             WHERE shop = $1 AND period_kind = $2 AND period = $3 AND ($4 < 0 OR revision = $4) \
+             ORDER BY revision DESC LIMIT 1",
+        )
+        .bind(shop)
+        .bind(period.kind().as_str())
+        .bind(period.to_string())
+        .bind(revision.unwrap_or(-1))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(head) = head else { return Ok(None) };
+        let id: i64 = head.try_get(0)?;
+        let rows = sqlx::query(
+            "SELECT kpi, value, target, attainment, score FROM snapshot_values WHERE snapshot_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut kpis = Vec::with_capacity(rows.len());
+        for r in rows {
+            kpis.push(StoredKpi {
+                kpi: r.try_get(0)?,
+                value: dec(r.try_get(1)?)?,
+                target: dec(r.try_get(2)?)?,
+                attainment: dec(r.try_get(3)?)?,
+                score: dec(r.try_get(4)?)?,
+            });
+        }
+        Ok(Some(StoredSnapshot {
+            shop: shop.to_string(),
+            period,
+            revision: head.try_get(1)?,
+            computed_at: head.try_get(2)?,
+            kpis,
+        }))
+    }
+
+    /// Shops that have a snapshot for the period.
+    pub async fn snapshot_shops(&self, period: Period) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT shop FROM snapshots WHERE period_kind = $1 AND period = $2 ORDER BY shop",
+        )
+        .bind(period.kind().as_str())
+        .bind(period.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Writes `kpis` as a new revision unless the latest revision holds the
+    /// same lines. Returns the revision now current and whether it is new.
+    pub async fn write_snapshot(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<(i64, bool)> {
+        let mut sorted: Vec<StoredKpi> = kpis
+            .iter()
+            .map(|k| StoredKpi {
+                kpi: k.kpi.clone(),
+                value: k.value.map(|d| d.normalize()),
+                target: k.target.map(|d| d.normalize()),
+                attainment: k.attainment.map(|d| d.normalize()),
+                score: k.score.map(|d| d.normalize()),
+            })
+            .collect();
+        sorted.sort_by(|a, b| a.kpi.cmp(&b.kpi));
+        // Two replicas may compute the same period at once: the unique key on
+        // (shop, period, revision) makes the loser retry against the winner.
+        for _ in 0..3 {
+            if let Some(latest) = self.snapshot(shop, period, None).await? {
+                let mut current = latest.kpis.clone();
+                current.sort_by(|a, b| a.kpi.cmp(&b.kpi));
+                if current == sorted {
+                    return Ok((latest.revision, false));
+                }
+            }
+            match self.insert_revision(shop, period, &sorted).await {
+                Ok(rev) => return Ok((rev, true)),
+                Err(StoreError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Corrupt(format!(
+            "could not write a snapshot revision for {shop} {period}: concurrent writers kept winning"
+        )))
+    }
+
+    async fn insert_revision(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM snapshots \
+             WHERE shop = $1 AND period_kind = $2 AND period = $3",
+        )
+        .bind(shop)
+        .bind(period.kind().as_str())
+        .bind(period.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let revision: i64 = row.try_get::<i64, _>(0)? + 1;
+        let id: i64 = sqlx::query(
+            "INSERT INTO snapshots (shop, period_kind, period, revision, computed_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(shop)
+        .bind(period.kind().as_str())
+        .bind(period.to_string())
+        .bind(revision)
+        .bind(now_unix())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        for k in kpis {
+            sqlx::query(
+                "INSERT INTO snapshot_values (snapshot_id, kpi, value, target, attainment, score) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(&k.kpi)
+            .bind(text(k.value))
+            .bind(text(k.target))
+            .bind(text(k.attainment))
+            .bind(text(k.score))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(revision)
+    }
+}
