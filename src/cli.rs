@@ -20,7 +20,12 @@ use tokio_util::sync::CancellationToken;
 #[command(name = "kpid", version, about = "E-commerce KPI daemon")]
 pub struct Cli {
     /// Configuration file (TOML).
-    #[arg(long, global = true, env = "KPID_CONFIG", default_value = "config/kpid.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "KPID_CONFIG",
+        default_value = "config/kpid.toml"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -109,7 +114,10 @@ impl PeriodArgs {
 fn settings(path: &std::path::Path) -> anyhow::Result<Settings> {
     match config::load(path) {
         Ok(s) => {
-            crate::telemetry::init(s.config.log.format.as_deref(), s.config.log.level.as_deref());
+            crate::telemetry::init(
+                s.config.log.format.as_deref(),
+                s.config.log.level.as_deref(),
+            );
             Ok(s)
         }
         Err(e) => {
@@ -128,7 +136,10 @@ async fn open_store(s: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-fn selected_shops<'a>(s: &'a Settings, shop: &Option<String>) -> anyhow::Result<Vec<&'a config::Shop>> {
+fn selected_shops<'a>(
+    s: &'a Settings,
+    shop: &Option<String>,
+) -> anyhow::Result<Vec<&'a config::Shop>> {
     match shop {
         Some(id) => Ok(vec![s
             .shop(id)
@@ -151,7 +162,11 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             });
             daemon::run(s, store, once, shutdown).await
         }
-        Command::Ingest { connectors, from, to } => {
+        Command::Ingest {
+            connectors,
+            from,
+            to,
+        } => {
             let s = settings(&cli.config)?;
             if let (Some(f), Some(t)) = (from, to) {
                 if f > t {
@@ -231,7 +246,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             if snaps.is_empty() {
-                bail!("no snapshots for {period}; run `kpid compute --{} {period}`", period.kind().as_str());
+                bail!(
+                    "no snapshots for {period}; run `kpid compute --{} {period}`",
+                    period.kind().as_str()
+                );
             }
             match format {
                 Format::Table => {
@@ -240,7 +258,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 Format::Json => {
-                    let objs: Vec<_> = snaps.iter().map(|x| report::snapshot_json(x, &s.catalogue)).collect();
+                    let objs: Vec<_> = snaps
+                        .iter()
+                        .map(|x| report::snapshot_json(x, &s.catalogue))
+                        .collect();
                     let value = if shop.is_some() {
                         objs.into_iter().next().unwrap_or_default()
                     } else {
@@ -275,14 +296,22 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     bail!("{} is not valid", cli.config.display());
                 }
             };
-            println!("# {} is valid. Effective configuration (secrets hidden):\n", cli.config.display());
+            println!(
+                "# {} is valid. Effective configuration (secrets hidden):\n",
+                cli.config.display()
+            );
             println!("{}", redacted_toml(&s.config));
             println!("# Next runs:");
             let now = Utc::now();
             for c in &s.config.connectors {
                 match s.connector_schedules.get(&c.name).and_then(|x| x.as_ref()) {
-                    Some(sched) => println!("{:<28} {:<18} {}", c.name, sched.source(), runs(sched, now)),
-                    None => println!("{:<28} (no schedule: start-up and `kpid ingest` only)", c.name),
+                    Some(sched) => {
+                        println!("{:<28} {:<18} {}", c.name, sched.source(), runs(sched, now))
+                    }
+                    None => println!(
+                        "{:<28} (no schedule: start-up and `kpid ingest` only)",
+                        c.name
+                    ),
                 }
             }
             for shop in &s.shops {
@@ -309,18 +338,33 @@ fn runs(sched: &CronSchedule, now: chrono::DateTime<Utc>) -> String {
     sched
         .upcoming(now, 3)
         .iter()
-        .map(|t| t.with_timezone(&sched.timezone()).format("%Y-%m-%d %H:%M:%S %Z").to_string())
+        .map(|t| {
+            t.with_timezone(&sched.timezone())
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn print_catalogue(cat: &crate::kpi::Catalogue, format: Format, inputs: bool) -> anyhow::Result<()> {
+fn print_catalogue(
+    cat: &crate::kpi::Catalogue,
+    format: Format,
+    inputs: bool,
+) -> anyhow::Result<()> {
     if inputs {
         match format {
             Format::Json => println!("{}", serde_json::to_string_pretty(INPUTS)?),
             _ => {
                 for i in INPUTS {
-                    println!("{:<34} {:<10} {:<9} {} / {}", i.id, i.unit.as_str(), format!("{:?}", i.aggregation).to_lowercase(), i.name_zh, i.name_en);
+                    println!(
+                        "{:<34} {:<10} {:<9} {} / {}",
+                        i.id,
+                        i.unit.as_str(),
+                        format!("{:?}", i.aggregation).to_lowercase(),
+                        i.name_zh,
+                        i.name_en
+                    );
                 }
             }
         }

@@ -355,12 +355,21 @@ pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
         line,
         message,
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigErrors(vec![problem("(file)", None, format!("cannot read the file: {e}"))]))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![problem(
+            "(file)",
+            None,
+            format!("cannot read the file: {e}"),
+        )])
+    })?;
     if let Err(e) = text.parse::<toml_edit::ImDocument<String>>() {
         let line = e.span().map(|s| line_of_offset(&text, s.start));
         let msg = e.message().to_string();
-        return Err(ConfigErrors(vec![problem("(syntax)", line, format!("invalid TOML: {msg}"))]));
+        return Err(ConfigErrors(vec![problem(
+            "(syntax)",
+            line,
+            format!("invalid TOML: {msg}"),
+        )]));
     }
     let env: config::Map<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("KPID_") && !NOT_CONFIG_ENV.contains(&k.as_str()))
@@ -397,7 +406,10 @@ fn describe_config_error(e: &config::ConfigError) -> (Option<String>, String) {
             unexpected,
             expected,
             ..
-        } => (key.clone(), format!("invalid type: {unexpected}, expected {expected}")),
+        } => (
+            key.clone(),
+            format!("invalid type: {unexpected}, expected {expected}"),
+        ),
         config::ConfigError::At { error, key, .. } => {
             let (_, msg) = describe_config_error(error);
             (key.clone(), msg)
@@ -466,7 +478,8 @@ fn descend_table(
 const CONNECTOR_KINDS: &[&str] = &["csv", "demo"];
 
 fn parse_tz(name: &str) -> Result<Tz, String> {
-    Tz::from_str(name).map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Asia/Shanghai)"))
+    Tz::from_str(name)
+        .map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Asia/Shanghai)"))
 }
 
 /// Checks everything that can be checked without touching the network.
@@ -500,14 +513,20 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
     let mut shops = Vec::new();
     let mut shop_ids = HashSet::new();
     if config.shops.is_empty() {
-        report("shops".into(), "at least one [[shops]] entry is needed".into());
+        report(
+            "shops".into(),
+            "at least one [[shops]] entry is needed".into(),
+        );
     }
     for (i, s) in config.shops.iter().enumerate() {
         if s.id.trim().is_empty() {
             report(format!("shops[{i}].id"), "must not be empty".into());
         }
         if !shop_ids.insert(s.id.clone()) {
-            report(format!("shops[{i}].id"), format!("shop `{}` is defined twice", s.id));
+            report(
+                format!("shops[{i}].id"),
+                format!("shop `{}` is defined twice", s.id),
+            );
         }
         let tz = match &s.timezone {
             Some(name) => parse_tz(name).unwrap_or_else(|m| {
@@ -546,20 +565,34 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
             report(format!("connectors[{i}].name"), "must not be empty".into());
         }
         if !names.insert(c.name.clone()) {
-            report(format!("connectors[{i}].name"), format!("connector `{}` is defined twice", c.name));
+            report(
+                format!("connectors[{i}].name"),
+                format!("connector `{}` is defined twice", c.name),
+            );
         }
         if !CONNECTOR_KINDS.contains(&c.kind.as_str()) {
             report(
                 format!("connectors[{i}].kind"),
-                format!("unknown kind `{}` (known: {})", c.kind, CONNECTOR_KINDS.join(", ")),
+                format!(
+                    "unknown kind `{}` (known: {})",
+                    c.kind,
+                    CONNECTOR_KINDS.join(", ")
+                ),
             );
         }
         let tz = match c.shop.as_deref() {
             Some(s) if !shop_ids.contains(s) => {
-                report(format!("connectors[{i}].shop"), format!("no shop `{s}` in [[shops]]"));
+                report(
+                    format!("connectors[{i}].shop"),
+                    format!("no shop `{s}` in [[shops]]"),
+                );
                 default_tz
             }
-            Some(s) => shops.iter().find(|x| x.id == s).map(|x| x.tz).unwrap_or(default_tz),
+            Some(s) => shops
+                .iter()
+                .find(|x| x.id == s)
+                .map(|x| x.tz)
+                .unwrap_or(default_tz),
             None => default_tz,
         };
         let schedule = c.schedule.as_deref().and_then(|expr| {
@@ -581,7 +614,10 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
     }
     if let Some(f) = &config.log.format {
         if f != "text" && f != "json" {
-            report("log.format".into(), format!("`{f}` must be `text` or `json`"));
+            report(
+                "log.format".into(),
+                format!("`{f}` must be `text` or `json`"),
+            );
         }
     }
 
@@ -589,11 +625,17 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
     let mut seen_targets = HashSet::new();
     for (i, t) in config.targets.iter().enumerate() {
         if catalogue.get(&t.kpi).is_none() {
-            report(format!("targets[{i}].kpi"), format!("unknown KPI `{}` (see `kpid kpis`)", t.kpi));
+            report(
+                format!("targets[{i}].kpi"),
+                format!("unknown KPI `{}` (see `kpid kpis`)", t.kpi),
+            );
         }
         if let Some(s) = &t.shop {
             if !shop_ids.contains(s) {
-                report(format!("targets[{i}].shop"), format!("no shop `{s}` in [[shops]]"));
+                report(
+                    format!("targets[{i}].shop"),
+                    format!("no shop `{s}` in [[shops]]"),
+                );
             }
         }
         let period = if t.period.trim() == "*" {
@@ -613,7 +655,10 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
             if !seen_targets.insert((t.kpi.clone(), t.shop.clone(), period.clone())) {
                 report(
                     format!("targets[{i}].period"),
-                    format!("a target for `{}` in {} is already set above", t.kpi, t.period),
+                    format!(
+                        "a target for `{}` in {} is already set above",
+                        t.kpi, t.period
+                    ),
                 );
             }
             targets.push(Target {
@@ -646,7 +691,8 @@ pub fn redacted_toml(config: &Config) -> String {
     for conn in &mut c.connectors {
         conn.options = conn.redacted_options();
     }
-    toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
+    toml::to_string_pretty(&c)
+        .unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
 }
 
 #[cfg(test)]
@@ -663,7 +709,14 @@ mod tests {
 
     #[test]
     fn secret_keys_are_recognised() {
-        for k in ["access_token", "consumer_secret", "app_secret", "password", "session", "api_token"] {
+        for k in [
+            "access_token",
+            "consumer_secret",
+            "app_secret",
+            "password",
+            "session",
+            "api_token",
+        ] {
             assert!(is_secret_key(k), "{k}");
         }
         for k in ["credentials_file", "access_token_env", "path", "app_key_id"] {

@@ -29,7 +29,10 @@ pub struct ConnectorRun {
 }
 
 /// Builds every configured connector (named ones only, when `only` is not empty).
-pub fn build_connectors(settings: &Settings, only: &[String]) -> Result<Vec<Connector>, ConnectorError> {
+pub fn build_connectors(
+    settings: &Settings,
+    only: &[String],
+) -> Result<Vec<Connector>, ConnectorError> {
     for name in only {
         if !settings.config.connectors.iter().any(|c| &c.name == name) {
             return Err(ConnectorError::Config {
@@ -52,7 +55,8 @@ pub fn build_connectors(settings: &Settings, only: &[String]) -> Result<Vec<Conn
 pub async fn run_connector(store: &Store, connector: &Connector, window: Window) -> ConnectorRun {
     let started = Instant::now();
     let mut sink = Sink::new(store, connector.name());
-    let span = tracing::info_span!("connector_run", connector = connector.name(), run_id = %run_id());
+    let span =
+        tracing::info_span!("connector_run", connector = connector.name(), run_id = %run_id());
     let result = connector.run(window, &mut sink).instrument(span).await;
     let run = ConnectorRun {
         connector: connector.name().to_string(),
@@ -80,11 +84,19 @@ pub async fn run_connector(store: &Store, connector: &Connector, window: Window)
 fn run_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%S"),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The nightly snapshot job for one shop: yesterday, its month and year.
-pub async fn snapshot_shop(settings: &Settings, store: &Store, shop: &Shop) -> Result<Vec<Computed>, StoreError> {
+pub async fn snapshot_shop(
+    settings: &Settings,
+    store: &Store,
+    shop: &Shop,
+) -> Result<Vec<Computed>, StoreError> {
     let mut out = Vec::new();
     for period in nightly_periods(today(shop.tz)) {
         out.push(compute(settings, store, shop, period).await?);
@@ -105,7 +117,12 @@ pub fn last_complete_month(shop: &Shop) -> Period {
 /// `kpid run`: a start-up pass (every connector once, then the snapshot job),
 /// then the schedules until `shutdown` fires. With `once`, only the start-up
 /// pass; the result is an error if any connector failed.
-pub async fn run(settings: Arc<Settings>, store: Store, once: bool, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Arc<Settings>,
+    store: Store,
+    once: bool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let connectors = build_connectors(&settings, &[])?;
     tracing::info!(
         config = %settings.file.display(),
@@ -115,7 +132,10 @@ pub async fn run(settings: Arc<Settings>, store: Store, once: bool, shutdown: Ca
         "kpid starting"
     );
     for c in &settings.config.connectors {
-        let sched = settings.connector_schedules.get(&c.name).and_then(|s| s.as_ref());
+        let sched = settings
+            .connector_schedules
+            .get(&c.name)
+            .and_then(|s| s.as_ref());
         tracing::info!(
             connector = %c.name,
             kind = %c.kind,
@@ -130,7 +150,11 @@ pub async fn run(settings: Arc<Settings>, store: Store, once: bool, shutdown: Ca
         if shutdown.is_cancelled() {
             break;
         }
-        if run_connector(&store, c, Window::default()).await.error.is_some() {
+        if run_connector(&store, c, Window::default())
+            .await
+            .error
+            .is_some()
+        {
             failed += 1;
         }
     }
@@ -156,7 +180,9 @@ pub async fn run(settings: Arc<Settings>, store: Store, once: bool, shutdown: Ca
 
     let mut tasks = tokio::task::JoinSet::new();
     for c in connectors {
-        let Some(Some(sched)) = settings.connector_schedules.get(c.name()).cloned() else { continue };
+        let Some(Some(sched)) = settings.connector_schedules.get(c.name()).cloned() else {
+            continue;
+        };
         let (store, shutdown) = (store.clone(), shutdown.clone());
         tasks.spawn(async move {
             scheduled(sched, shutdown, || {
@@ -184,7 +210,10 @@ pub async fn run(settings: Arc<Settings>, store: Store, once: bool, shutdown: Ca
             .await
         });
     }
-    tracing::info!(jobs = tasks.len(), "scheduler running; Ctrl-C or SIGTERM stops");
+    tracing::info!(
+        jobs = tasks.len(),
+        "scheduler running; Ctrl-C or SIGTERM stops"
+    );
     shutdown.cancelled().await;
     tracing::info!("stopping: waiting for running jobs to finish");
     let drain = async { while tasks.join_next().await.is_some() {} };
@@ -205,7 +234,9 @@ where
 {
     loop {
         let now = Utc::now();
-        let Some(next) = sched.next_after(now) else { return };
+        let Some(next) = sched.next_after(now) else {
+            return;
+        };
         let wait = (next - now).to_std().unwrap_or_default();
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -220,13 +251,14 @@ pub async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -4,16 +4,16 @@
 //! the KPI engine derives values, snapshots keep them, reports read them, and
 //! the daemon schedules it all.
 
+pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod daemon;
 pub mod facts;
+pub mod kpi;
 pub mod money;
 pub mod period;
-pub mod kpi;
-pub mod snapshot;
 pub mod report;
 pub mod schedule;
+pub mod snapshot;
 pub mod store;
-pub mod daemon;
-pub mod cli;
 pub mod telemetry;

@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn sums_that_floats_get_wrong_stay_exact() {
-        let total: i64 = ["0.1", "0.2"].iter().map(|s| parse_micros(s).unwrap()).sum();
+        let total: i64 = ["0.1", "0.2"]
+            .iter()
+            .map(|s| parse_micros(s).unwrap())
+            .sum();
         assert_eq!(from_micros(total), parse_decimal("0.3").unwrap());
     }
 
@@ -84,8 +87,14 @@ mod tests {
             parse_micros("1.0000001"),
             Err(AmountError::TooPrecise("1.0000001".into()))
         );
-        assert!(matches!(parse_micros("12,5"), Err(AmountError::NotDecimal(_))));
-        assert!(matches!(parse_micros("1e3"), Err(AmountError::NotDecimal(_))));
+        assert!(matches!(
+            parse_micros("12,5"),
+            Err(AmountError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            parse_micros("1e3"),
+            Err(AmountError::NotDecimal(_))
+        ));
         assert!(matches!(parse_micros(""), Err(AmountError::NotDecimal(_))));
     }
 

@@ -226,15 +226,35 @@ mod tests {
         let p = Period::parse_month("2026-03").unwrap();
         assert_eq!(p.last_day().to_string(), "2026-03-31");
         assert_eq!(p.previous().to_string(), "2026-02");
-        assert_eq!(Period::parse_month("2026-01").unwrap().previous().to_string(), "2025-12");
-        assert_eq!(Period::parse_month("2024-02").unwrap().last_day().to_string(), "2024-02-29");
+        assert_eq!(
+            Period::parse_month("2026-01")
+                .unwrap()
+                .previous()
+                .to_string(),
+            "2025-12"
+        );
+        assert_eq!(
+            Period::parse_month("2024-02")
+                .unwrap()
+                .last_day()
+                .to_string(),
+            "2024-02-29"
+        );
     }
 
     #[test]
     fn utc_instant_falls_on_next_local_day_in_shanghai() {
-        let t = DateTime::parse_from_rfc3339("2026-10-31T16:30:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(local_day(t, chrono_tz::Asia::Shanghai).to_string(), "2026-11-01");
-        assert_eq!(local_day(t, chrono_tz::America::Los_Angeles).to_string(), "2026-10-31");
+        let t = DateTime::parse_from_rfc3339("2026-10-31T16:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            local_day(t, chrono_tz::Asia::Shanghai).to_string(),
+            "2026-11-01"
+        );
+        assert_eq!(
+            local_day(t, chrono_tz::America::Los_Angeles).to_string(),
+            "2026-10-31"
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub fn json_number(d: Option<Decimal>) -> Value {
     match d {
         Some(d) => {
             let text = d.normalize().to_string();
-            text.parse::<Number>().map(Value::Number).unwrap_or(Value::Null)
+            text.parse::<Number>()
+                .map(Value::Number)
+                .unwrap_or(Value::Null)
         }
         None => Value::Null,
     }
@@ -49,7 +51,10 @@ pub fn snapshot_json(s: &StoredSnapshot, cat: &Catalogue) -> Value {
 }
 
 /// Snapshot lines in catalogue order (KPIs no longer configured go last).
-fn ordered<'a>(s: &'a StoredSnapshot, cat: &Catalogue) -> Vec<(&'a crate::store::StoredKpi, Option<Unit>)> {
+fn ordered<'a>(
+    s: &'a StoredSnapshot,
+    cat: &Catalogue,
+) -> Vec<(&'a crate::store::StoredKpi, Option<Unit>)> {
     let mut lines: Vec<_> = s.kpis.iter().collect();
     let pos = |id: &str| cat.iter().position(|k| k.id == id).unwrap_or(usize::MAX);
     lines.sort_by_key(|k| (pos(&k.kpi), k.kpi.clone()));
@@ -72,7 +77,10 @@ pub fn display_value(d: Option<Decimal>, unit: Option<Unit>) -> String {
 
 fn pad(s: &str, width: usize) -> String {
     // CJK characters take two terminal columns.
-    let w: usize = s.chars().map(|c| if (c as u32) > 0x2E80 { 2 } else { 1 }).sum();
+    let w: usize = s
+        .chars()
+        .map(|c| if (c as u32) > 0x2E80 { 2 } else { 1 })
+        .sum();
     format!("{s}{}", " ".repeat(width.saturating_sub(w)))
 }
 
@@ -100,16 +108,30 @@ pub fn snapshot_table(s: &StoredSnapshot, cat: &Catalogue) -> String {
             pad(spec.map(|s| s.name_zh.as_str()).unwrap_or(""), 22),
             pad(spec.map(|s| s.name_en.as_str()).unwrap_or(""), 32),
             display_value(k.value, unit),
-            if k.target.is_some() { display_value(k.target, unit) } else { "-".into() },
-            if k.attainment.is_some() { display_value(k.attainment, Some(Unit::Percent)) } else { "-".into() },
-            k.score.map(|s| s.round_dp(1).normalize().to_string()).unwrap_or_else(|| "-".into()),
+            if k.target.is_some() {
+                display_value(k.target, unit)
+            } else {
+                "-".into()
+            },
+            if k.attainment.is_some() {
+                display_value(k.attainment, Some(Unit::Percent))
+            } else {
+                "-".into()
+            },
+            k.score
+                .map(|s| s.round_dp(1).normalize().to_string())
+                .unwrap_or_else(|| "-".into()),
         );
     }
     out
 }
 
 /// CSV lines (without header) of a snapshot.
-pub fn snapshot_csv(s: &StoredSnapshot, cat: &Catalogue, w: &mut csv::Writer<Vec<u8>>) -> csv::Result<()> {
+pub fn snapshot_csv(
+    s: &StoredSnapshot,
+    cat: &Catalogue,
+    w: &mut csv::Writer<Vec<u8>>,
+) -> csv::Result<()> {
     let text = |d: Option<Decimal>| d.map(|d| d.normalize().to_string()).unwrap_or_default();
     for (k, unit) in ordered(s, cat) {
         let spec = cat.get(&k.kpi);
@@ -131,7 +153,17 @@ pub fn snapshot_csv(s: &StoredSnapshot, cat: &Catalogue, w: &mut csv::Writer<Vec
 }
 
 pub const CSV_HEADER: [&str; 11] = [
-    "period", "shop", "revision", "kpi", "name_zh", "name_en", "unit", "value", "target", "attainment", "score",
+    "period",
+    "shop",
+    "revision",
+    "kpi",
+    "name_zh",
+    "name_en",
+    "unit",
+    "value",
+    "target",
+    "attainment",
+    "score",
 ];
 
 #[cfg(test)]

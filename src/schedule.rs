@@ -94,12 +94,20 @@ impl CronSchedule {
         let (sec, rest) = match fields.len() {
             5 => ("0", &fields[..]),
             6 => (fields[0], &fields[1..]),
-            _ => return Err(err("expected 5 fields (minute hour day month weekday) or 6 with seconds first")),
+            _ => {
+                return Err(err(
+                    "expected 5 fields (minute hour day month weekday) or 6 with seconds first",
+                ))
+            }
         };
         let (min, hour, dom, month, dow) = (rest[0], rest[1], rest[2], rest[3], rest[4]);
         let days = expand_weekdays(dow).ok_or_else(|| err("bad weekday field (0-7 or sun-sat)"))?;
         let dow_names: Vec<&str> = (0..7).filter(|d| days[*d]).map(|d| DAY_NAMES[d]).collect();
-        let dow_expr = if dow_names.len() == 7 { "*".to_string() } else { dow_names.join(",") };
+        let dow_expr = if dow_names.len() == 7 {
+            "*".to_string()
+        } else {
+            dow_names.join(",")
+        };
         let dom_restricted = !dom.starts_with('*');
         let dow_restricted = !dow.starts_with('*');
         let build = |d: &str, w: &str| {
@@ -168,7 +176,16 @@ mod tests {
         // 2026-11-27 is a Friday.
         let runs = s.upcoming(at("2026-11-27T10:00:00Z"), 5);
         let days: Vec<Weekday> = runs.iter().map(|t| t.weekday()).collect();
-        assert_eq!(days, [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri]);
+        assert_eq!(
+            days,
+            [
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri
+            ]
+        );
     }
 
     #[test]
@@ -184,7 +201,12 @@ mod tests {
     fn evaluated_in_the_shop_time_zone() {
         let s = CronSchedule::parse("30 0 * * *", chrono_tz::Asia::Shanghai).unwrap();
         let next = s.next_after(at("2026-11-27T10:00:00Z")).unwrap();
-        assert_eq!(next, chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 11, 28, 0, 30, 0).unwrap());
+        assert_eq!(
+            next,
+            chrono_tz::Asia::Shanghai
+                .with_ymd_and_hms(2026, 11, 28, 0, 30, 0)
+                .unwrap()
+        );
     }
 
     #[test]
@@ -200,11 +222,20 @@ mod tests {
     #[test]
     fn shorthands_steps_and_seconds() {
         let s = CronSchedule::parse("@daily", chrono_tz::UTC).unwrap();
-        assert_eq!(s.next_after(at("2026-11-27T10:00:00Z")).unwrap(), at("2026-11-28T00:00:00Z"));
+        assert_eq!(
+            s.next_after(at("2026-11-27T10:00:00Z")).unwrap(),
+            at("2026-11-28T00:00:00Z")
+        );
         let s = CronSchedule::parse("*/15 * * * *", chrono_tz::UTC).unwrap();
-        assert_eq!(s.next_after(at("2026-11-27T10:01:00Z")).unwrap(), at("2026-11-27T10:15:00Z"));
+        assert_eq!(
+            s.next_after(at("2026-11-27T10:01:00Z")).unwrap(),
+            at("2026-11-27T10:15:00Z")
+        );
         let s = CronSchedule::parse("*/10 * * * * *", chrono_tz::UTC).unwrap();
-        assert_eq!(s.next_after(at("2026-11-27T10:00:01Z")).unwrap(), at("2026-11-27T10:00:10Z"));
+        assert_eq!(
+            s.next_after(at("2026-11-27T10:00:01Z")).unwrap(),
+            at("2026-11-27T10:00:10Z")
+        );
         assert!(CronSchedule::parse("* * *", chrono_tz::UTC).is_err());
         assert!(CronSchedule::parse("0 9 * * 8", chrono_tz::UTC).is_err());
     }

@@ -21,7 +21,12 @@ pub struct Computed {
 
 /// Attainment of `actual` against `target`: actual/target for `up` KPIs,
 /// target/actual for `down` ones, where an actual of 0 is full attainment (the cap).
-pub fn attainment(direction: Direction, actual: Decimal, target: Decimal, cap: Decimal) -> Option<Decimal> {
+pub fn attainment(
+    direction: Direction,
+    actual: Decimal,
+    target: Decimal,
+    cap: Decimal,
+) -> Option<Decimal> {
     match direction {
         Direction::Up if target.is_zero() => None,
         Direction::Up => actual.checked_div(target),
@@ -36,7 +41,12 @@ pub fn score(attainment: Decimal, cap: Decimal) -> Decimal {
     round_value(Decimal::ONE_HUNDRED * attainment.min(cap).max(Decimal::ZERO))
 }
 
-fn line(spec: &KpiSpec, value: Option<Decimal>, target: Option<Decimal>, cap: Decimal) -> StoredKpi {
+fn line(
+    spec: &KpiSpec,
+    value: Option<Decimal>,
+    target: Option<Decimal>,
+    cap: Decimal,
+) -> StoredKpi {
     let attainment = match (value, target) {
         (Some(v), Some(t)) => attainment(spec.direction, v, t, cap),
         _ => None,
@@ -51,7 +61,12 @@ fn line(spec: &KpiSpec, value: Option<Decimal>, target: Option<Decimal>, cap: De
 }
 
 /// Computes one shop's KPIs for a period and stores them if they changed.
-pub async fn compute(settings: &Settings, store: &Store, shop: &Shop, period: Period) -> Result<Computed, StoreError> {
+pub async fn compute(
+    settings: &Settings,
+    store: &Store,
+    shop: &Shop,
+    period: Period,
+) -> Result<Computed, StoreError> {
     let current = InputValues::load(store, &shop.id, period).await?;
     let previous = InputValues::load(store, &shop.id, period.previous()).await?;
     let target = |kpi: &str| settings.target(kpi, &shop.id, period);
@@ -86,7 +101,11 @@ pub async fn compute(settings: &Settings, store: &Store, shop: &Shop, period: Pe
 pub fn nightly_periods(today: NaiveDate) -> Vec<Period> {
     let yesterday = today - Duration::days(1);
     let month = Period::month_of(yesterday);
-    let mut out = vec![Period::Day(yesterday), month, Period::Year(yesterday.year())];
+    let mut out = vec![
+        Period::Day(yesterday),
+        month,
+        Period::Year(yesterday.year()),
+    ];
     if yesterday.day() <= 7 {
         out.push(month.previous());
     }
@@ -106,7 +125,10 @@ mod tests {
     fn down_kpi_with_zero_actual_is_full_attainment() {
         let cap = d("1.2");
         assert_eq!(attainment(Direction::Down, d("0"), d("30"), cap), Some(cap));
-        assert_eq!(attainment(Direction::Down, d("60"), d("30"), cap), Some(d("0.5")));
+        assert_eq!(
+            attainment(Direction::Down, d("60"), d("30"), cap),
+            Some(d("0.5"))
+        );
         assert_eq!(attainment(Direction::Up, d("5"), d("0"), cap), None);
     }
 

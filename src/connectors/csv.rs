@@ -39,7 +39,8 @@ pub struct CsvOptions {
 impl CsvOptions {
     pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
         let o: CsvOptions = typed_options(cfg)?;
-        glob::Pattern::new(&o.path).map_err(|e| ("path".to_string(), format!("bad glob `{}`: {e}", o.path)))?;
+        glob::Pattern::new(&o.path)
+            .map_err(|e| ("path".to_string(), format!("bad glob `{}`: {e}", o.path)))?;
         Ok(o)
     }
 }
@@ -62,7 +63,11 @@ impl CsvConnector {
             name: cfg.name.clone(),
             options,
             default_shop: cfg.shop.clone(),
-            shops: settings.shops.iter().map(|s| (s.id.clone(), s.tz)).collect(),
+            shops: settings
+                .shops
+                .iter()
+                .map(|s| (s.id.clone(), s.tz))
+                .collect(),
         })
     }
 
@@ -81,11 +86,13 @@ impl CsvConnector {
         }
         let mut failures = Vec::new();
         for path in paths {
-            let bytes = tokio::fs::read(&path).await.map_err(|source| ConnectorError::Io {
-                connector: self.name.clone(),
-                path: path.clone(),
-                source,
-            })?;
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|source| ConnectorError::Io {
+                    connector: self.name.clone(),
+                    path: path.clone(),
+                    source,
+                })?;
             let sha = hex(&Sha256::digest(&bytes));
             if sink.already_imported(&path, &sha).await? {
                 sink.stats.files_skipped += 1;
@@ -114,7 +121,13 @@ impl CsvConnector {
         }
     }
 
-    async fn import_file(&self, path: &str, sha: &str, bytes: &[u8], sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
+    async fn import_file(
+        &self,
+        path: &str,
+        sha: &str,
+        bytes: &[u8],
+        sink: &mut Sink<'_>,
+    ) -> Result<(), ConnectorError> {
         // Excel writes a UTF-8 byte order mark; it is not part of the first column name.
         let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let file_err = |message: String| ConnectorError::File {
@@ -150,13 +163,19 @@ impl CsvConnector {
                 }
             }
             rows += 1;
-            let line = record.position().map(|p| p.line()).unwrap_or(position.line());
+            let line = record
+                .position()
+                .map(|p| p.line())
+                .unwrap_or(position.line());
             if let Err(reason) = self.parse_row(&layout, &record, &mut batch) {
                 batch.rejects.push(Reject {
                     source: path.to_string(),
                     locator: format!("line {line}"),
                     reason,
-                    raw: raw_line(body, record.position().map(|p| p.byte() as usize).unwrap_or(0)),
+                    raw: raw_line(
+                        body,
+                        record.position().map(|p| p.byte() as usize).unwrap_or(0),
+                    ),
                 });
             }
             if batch.records() >= ROWS_PER_COMMIT {
@@ -174,18 +193,36 @@ impl CsvConnector {
     }
 
     fn shop_of(&self, layout: &Layout, rec: &::csv::StringRecord) -> Result<(String, Tz), String> {
-        let from_row = layout.shop.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
+        let from_row = layout
+            .shop
+            .and_then(|i| rec.get(i))
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let shop = from_row
             .map(str::to_string)
             .or_else(|| self.default_shop.clone())
             .ok_or("shop: empty, and the connector names no `shop`")?;
-        let tz = *self.shops.get(&shop).ok_or_else(|| format!("shop: unknown shop `{shop}`"))?;
+        let tz = *self
+            .shops
+            .get(&shop)
+            .ok_or_else(|| format!("shop: unknown shop `{shop}`"))?;
         Ok((shop, tz))
     }
 
-    fn parse_row(&self, layout: &Layout, rec: &::csv::StringRecord, batch: &mut Batch) -> Result<(), String> {
+    fn parse_row(
+        &self,
+        layout: &Layout,
+        rec: &::csv::StringRecord,
+        batch: &mut Batch,
+    ) -> Result<(), String> {
         let (shop, tz) = self.shop_of(layout, rec)?;
-        let cell = |name: &str| -> &str { layout.col(name).and_then(|i| rec.get(i)).map(str::trim).unwrap_or("") };
+        let cell = |name: &str| -> &str {
+            layout
+                .col(name)
+                .and_then(|i| rec.get(i))
+                .map(str::trim)
+                .unwrap_or("")
+        };
         let required = |name: &str| -> Result<&str, String> {
             let v = cell(name);
             if v.is_empty() {
@@ -204,10 +241,12 @@ impl CsvConnector {
         match layout.stream {
             Stream::Orders => {
                 let order_id = required("order_id")?.to_string();
-                let paid_at = parse_instant(required("paid_at")?, tz).map_err(|e| format!("paid_at: {e}"))?;
+                let paid_at =
+                    parse_instant(required("paid_at")?, tz).map_err(|e| format!("paid_at: {e}"))?;
                 let status_text = cell("status");
-                let status = OrderStatus::parse(status_text)
-                    .ok_or_else(|| format!("status: `{status_text}` is not paid, cancelled or closed"))?;
+                let status = OrderStatus::parse(status_text).ok_or_else(|| {
+                    format!("status: `{status_text}` is not paid, cancelled or closed")
+                })?;
                 let amount_micros = amount("amount")?;
                 let buyer = cell("buyer_id");
                 batch.orders.push(Order {
@@ -223,7 +262,8 @@ impl CsvConnector {
             Stream::Refunds => {
                 let refund_id = required("refund_id")?.to_string();
                 let order_id = required("order_id")?.to_string();
-                let at = parse_instant(required("refunded_at")?, tz).map_err(|e| format!("refunded_at: {e}"))?;
+                let at = parse_instant(required("refunded_at")?, tz)
+                    .map_err(|e| format!("refunded_at: {e}"))?;
                 let amount_micros = amount("amount")?;
                 batch.refunds.push(Refund {
                     shop,
@@ -273,8 +313,14 @@ struct Layout {
 impl Layout {
     fn new(stream: Stream, header: &[String]) -> Result<Self, String> {
         let (required, optional): (&[&str], &[&str]) = match stream {
-            Stream::Orders => (&["order_id", "paid_at", "amount"], &["shop", "status", "buyer_id"]),
-            Stream::Refunds => (&["refund_id", "order_id", "refunded_at", "amount"], &["shop"]),
+            Stream::Orders => (
+                &["order_id", "paid_at", "amount"],
+                &["shop", "status", "buyer_id"],
+            ),
+            Stream::Refunds => (
+                &["refund_id", "order_id", "refunded_at", "amount"],
+                &["shop"],
+            ),
             Stream::Daily => (&["date"], &["shop", "dimension"]),
         };
         let mut columns = HashMap::new();
@@ -296,7 +342,12 @@ impl Layout {
             } else {
                 return Err(format!(
                     "unknown column `{h}` (expected {})",
-                    required.iter().chain(optional).copied().collect::<Vec<_>>().join(",")
+                    required
+                        .iter()
+                        .chain(optional)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(",")
                 ));
             }
         }
@@ -341,7 +392,9 @@ pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
 fn raw_line(body: &[u8], start: usize) -> String {
     let rest = body.get(start..).unwrap_or_default();
     let end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
-    String::from_utf8_lossy(&rest[..end]).trim_end_matches('\r').to_string()
+    String::from_utf8_lossy(&rest[..end])
+        .trim_end_matches('\r')
+        .to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -357,7 +410,10 @@ mod tests {
         let t = parse_instant("2026-11-01 00:30:00", chrono_tz::Asia::Shanghai).unwrap();
         assert_eq!(t.to_rfc3339(), "2026-10-31T16:30:00+00:00");
         let t = parse_instant("2026-10-31T16:30:00Z", chrono_tz::Asia::Shanghai).unwrap();
-        assert_eq!(local_day(t, chrono_tz::Asia::Shanghai).to_string(), "2026-11-01");
+        assert_eq!(
+            local_day(t, chrono_tz::Asia::Shanghai).to_string(),
+            "2026-11-01"
+        );
         assert!(parse_instant("2026-03-08 02:30:00", chrono_tz::America::New_York).is_err());
         assert!(parse_instant("31/10/2026", chrono_tz::UTC).is_err());
     }
@@ -365,11 +421,19 @@ mod tests {
     #[test]
     fn headers_are_checked_against_the_contract() {
         let h = |s: &str| s.split(',').map(String::from).collect::<Vec<_>>();
-        assert!(Layout::new(Stream::Orders, &h("order_id,shop,paid_at,amount,buyer_id,status")).is_ok());
+        assert!(Layout::new(
+            Stream::Orders,
+            &h("order_id,shop,paid_at,amount,buyer_id,status")
+        )
+        .is_ok());
         assert!(Layout::new(Stream::Orders, &h("order_id,paid_at,amount,buyer_id")).is_ok());
-        let e = Layout::new(Stream::Daily, &h("date,shop,pv,page_views")).err().unwrap();
+        let e = Layout::new(Stream::Daily, &h("date,shop,pv,page_views"))
+            .err()
+            .unwrap();
         assert!(e.contains("`page_views`"), "{e}");
-        let e = Layout::new(Stream::Orders, &h("order_id,paid_at,buyer_id")).err().unwrap();
+        let e = Layout::new(Stream::Orders, &h("order_id,paid_at,buyer_id"))
+            .err()
+            .unwrap();
         assert!(e.contains("`amount`"), "{e}");
     }
 }

@@ -85,7 +85,9 @@ impl Rng {
 }
 
 fn hash_str(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Prices in fen; demo amounts are exact decimals.
@@ -100,8 +102,14 @@ impl DemoConnector {
             message,
         };
         let options = DemoOptions::from_config(cfg).map_err(|(k, m)| err(format!("{k}: {m}")))?;
-        let shop = cfg.shop.clone().ok_or_else(|| err("needs a `shop`".into()))?;
-        let tz = settings.shop(&shop).ok_or_else(|| err(format!("unknown shop `{shop}`")))?.tz;
+        let shop = cfg
+            .shop
+            .clone()
+            .ok_or_else(|| err("needs a `shop`".into()))?;
+        let tz = settings
+            .shop(&shop)
+            .ok_or_else(|| err(format!("unknown shop `{shop}`")))?
+            .tz;
         Ok(DemoConnector {
             name: cfg.name.clone(),
             shop,
@@ -112,7 +120,10 @@ impl DemoConnector {
 
     /// The days this connector covers, clipped to the window.
     pub fn days(&self, window: Window) -> Vec<NaiveDate> {
-        let end = self.options.end_date.unwrap_or_else(|| today(self.tz) - Duration::days(1));
+        let end = self
+            .options
+            .end_date
+            .unwrap_or_else(|| today(self.tz) - Duration::days(1));
         let start = end - Duration::days(self.options.days as i64 - 1);
         let from = window.from.map_or(start, |f| f.max(start));
         let to = window.to.map_or(end, |t| t.min(end));
@@ -146,16 +157,24 @@ impl DemoConnector {
         for k in 0..n_orders {
             let paid_at = midnight + Duration::seconds(rng.range(0, 86_399));
             let items = 1 + (rng.unit() * rng.unit() * 3.0) as i64;
-            let amount_fen: i64 = (0..items).map(|_| PRICES_FEN[rng.range(0, 7) as usize]).sum();
+            let amount_fen: i64 = (0..items)
+                .map(|_| PRICES_FEN[rng.range(0, 7) as usize])
+                .sum();
             // Squaring skews towards low buyer numbers: loyal customers come back.
             let buyer = (rng.unit() * rng.unit() * buyer_pool as f64) as u64;
             let guest = rng.unit() < 0.02;
-            let status = if rng.unit() < 0.03 { OrderStatus::Cancelled } else { OrderStatus::Paid };
+            let status = if rng.unit() < 0.03 {
+                OrderStatus::Cancelled
+            } else {
+                OrderStatus::Paid
+            };
             let order_id = format!("{}-{}-{k:04}", self.shop, day.format("%Y%m%d"));
             if status == OrderStatus::Paid {
                 if rng.unit() < 0.06 {
                     let refund_day_offset = rng.range(1, 5);
-                    let refunded_at = paid_at + Duration::days(refund_day_offset) + Duration::seconds(rng.range(0, 3600));
+                    let refunded_at = paid_at
+                        + Duration::days(refund_day_offset)
+                        + Duration::seconds(rng.range(0, 3600));
                     let refund_local = refunded_at.with_timezone(&self.tz).date_naive();
                     // Refunds after the last generated day have not happened yet.
                     if refund_local <= last_day {
@@ -206,7 +225,11 @@ impl DemoConnector {
         put("exchange_orders", "", n_orders * rng.range(0, 2) / 100 * U);
         let reviews = n_orders * rng.range(30, 50) / 100;
         put("reviews_total", "", reviews * U);
-        put("reviews_positive", "", reviews * rng.range(88, 98) / 100 * U);
+        put(
+            "reviews_positive",
+            "",
+            reviews * rng.range(88, 98) / 100 * U,
+        );
         put("shares", "", rng.range(20, 120) * U);
         put("keyword_rank", "", rng.range(1, 12) * U);
         put("campaign_participants", "", rng.range(200, 600) * U);
@@ -230,7 +253,11 @@ impl DemoConnector {
         for a in AGENTS {
             let sessions = rng.range(40, 120);
             put("cs_sessions", a, sessions * U);
-            put("cs_first_response_seconds_total", a, sessions * rng.range(8, 40) * U);
+            put(
+                "cs_first_response_seconds_total",
+                a,
+                sessions * rng.range(8, 40) * U,
+            );
             let paid = sessions * rng.range(15, 40) / 100;
             put("cs_paid_uv", a, paid * U);
             put("cs_gmv", a, paid * rng.range(9_000, 20_000) * 10_000);

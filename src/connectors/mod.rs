@@ -137,14 +137,20 @@ impl Connector {
 }
 
 /// Checks a connector's kind-specific options; returns the offending key.
-pub fn check_options(cfg: &ConnectorConfig, shops: &HashSet<String>) -> Result<(), (String, String)> {
+pub fn check_options(
+    cfg: &ConnectorConfig,
+    shops: &HashSet<String>,
+) -> Result<(), (String, String)> {
     match cfg.kind.as_str() {
         "csv" => csv::CsvOptions::from_config(cfg).map(|_| ()),
         "demo" => demo::DemoOptions::from_config(cfg).and_then(|_| {
             if cfg.shop.as_deref().is_some_and(|s| shops.contains(s)) {
                 Ok(())
             } else {
-                Err(("shop".into(), "a demo connector needs the `shop` it generates data for".into()))
+                Err((
+                    "shop".into(),
+                    "a demo connector needs the `shop` it generates data for".into(),
+                ))
             }
         }),
         _ => Ok(()),
@@ -152,9 +158,14 @@ pub fn check_options(cfg: &ConnectorConfig, shops: &HashSet<String>) -> Result<(
 }
 
 /// Reads a connector's own options into a typed struct, naming the bad key.
-pub(crate) fn typed_options<T: serde::de::DeserializeOwned>(cfg: &ConnectorConfig) -> Result<T, (String, String)> {
-    let map: serde_json::Map<String, serde_json::Value> =
-        cfg.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+pub(crate) fn typed_options<T: serde::de::DeserializeOwned>(
+    cfg: &ConnectorConfig,
+) -> Result<T, (String, String)> {
+    let map: serde_json::Map<String, serde_json::Value> = cfg
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
         let msg = e.to_string();
         let key = msg

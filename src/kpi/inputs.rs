@@ -54,16 +54,16 @@ impl InputValues {
         let mut out = InputValues::default();
         let daily = store.daily_aggregates(shop, from, to).await?;
         for def in INPUTS {
-            let Some(agg) = daily.get(def.id) else { continue };
+            let Some(agg) = daily.get(def.id) else {
+                continue;
+            };
             let v = match def.aggregation {
                 Aggregation::Sum => Some(from_micros(agg.sum_micros)),
                 Aggregation::Mean => Some(round_value(
                     from_micros(agg.sum_micros) / Decimal::from(agg.count.max(1)),
                 )),
                 Aggregation::Latest => Some(from_micros(agg.latest_min_micros)),
-                Aggregation::Distinct => {
-                    (from == to).then(|| from_micros(agg.sum_micros))
-                }
+                Aggregation::Distinct => (from == to).then(|| from_micros(agg.sum_micros)),
             };
             if let Some(v) = v {
                 out.set(def.id, v);

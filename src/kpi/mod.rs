@@ -69,29 +69,51 @@ impl Catalogue {
             .collect();
         let mut errors = Vec::new();
         for (index, u) in user.iter().enumerate() {
-            let mut err = |field, message: String| errors.push(KpiConfigError { index, field, message });
+            let mut err = |field, message: String| {
+                errors.push(KpiConfigError {
+                    index,
+                    field,
+                    message,
+                })
+            };
             if !valid_kpi_id(&u.id) {
-                err("id", format!("`{}` must be lowercase letters, digits and _", u.id));
+                err(
+                    "id",
+                    format!("`{}` must be lowercase letters, digits and _", u.id),
+                );
             } else if builtin_kpi(&u.id).is_some() || input_def(&u.id).is_some() {
-                err("id", format!("`{}` is already a built-in KPI or input", u.id));
+                err(
+                    "id",
+                    format!("`{}` is already a built-in KPI or input", u.id),
+                );
             } else if kpis.iter().any(|k| k.id == u.id) {
                 err("id", format!("`{}` is defined twice", u.id));
             }
             let unit = Unit::parse(&u.unit).unwrap_or_else(|| {
                 err(
                     "unit",
-                    format!("`{}` is not a unit (money, count, ratio, percent, seconds, score, rank)", u.unit),
+                    format!(
+                        "`{}` is not a unit (money, count, ratio, percent, seconds, score, rank)",
+                        u.unit
+                    ),
                 );
                 Unit::Ratio
             });
             let direction = Direction::parse(&u.direction).unwrap_or_else(|| {
-                err("direction", format!("`{}` must be `up` or `down`", u.direction));
+                err(
+                    "direction",
+                    format!("`{}` must be `up` or `down`", u.direction),
+                );
                 Direction::Up
             });
             if !CATEGORIES.contains(&u.category.as_str()) {
                 err(
                     "category",
-                    format!("`{}` is not a category ({})", u.category, CATEGORIES.join(", ")),
+                    format!(
+                        "`{}` is not a category ({})",
+                        u.category,
+                        CATEGORIES.join(", ")
+                    ),
                 );
             }
             let expr = match formula::parse(&u.formula) {
@@ -113,7 +135,11 @@ impl Catalogue {
                 builtin: false,
             });
         }
-        let index: HashMap<String, usize> = kpis.iter().enumerate().map(|(i, k)| (k.id.clone(), i)).collect();
+        let index: HashMap<String, usize> = kpis
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.id.clone(), i))
+            .collect();
         let builtin_count = KPIS.len();
         for (i, k) in kpis.iter().enumerate().skip(builtin_count) {
             let user_index = i - builtin_count;
@@ -160,7 +186,8 @@ impl Catalogue {
                 return true;
             }
             seen.push(id);
-            self.get(id).is_some_and(|k| self.reaches(target, &k.expr, seen))
+            self.get(id)
+                .is_some_and(|k| self.reaches(target, &k.expr, seen))
         })
     }
 
@@ -329,9 +356,16 @@ mod tests {
 
     #[test]
     fn user_formulas_compose_inputs_and_kpis() {
-        let cat = Catalogue::new(&[user("net_sales", "gmv - refund_amount"), user("net_aov", "net_sales / buyers")])
-            .unwrap();
-        let cur = InputValues::from_pairs(&[("gmv", d("1000.10")), ("refund_amount", d("100.05")), ("buyers", d("3"))]);
+        let cat = Catalogue::new(&[
+            user("net_sales", "gmv - refund_amount"),
+            user("net_aov", "net_sales / buyers"),
+        ])
+        .unwrap();
+        let cur = InputValues::from_pairs(&[
+            ("gmv", d("1000.10")),
+            ("refund_amount", d("100.05")),
+            ("buyers", d("3")),
+        ]);
         let r = cat.evaluate(&cur, &InputValues::default(), &|_| None);
         assert_eq!(value(&r, "net_sales"), Some(d("900.05")));
         assert_eq!(value(&r, "net_aov"), Some(d("300.016667")));
@@ -341,9 +375,17 @@ mod tests {
     fn bad_user_formulas_are_refused_with_positions() {
         let errs = Catalogue::new(&[user("x", "gmv * (2 +")]).unwrap_err();
         assert_eq!(errs[0].field, "formula");
-        assert!(errs[0].message.contains("position 11"), "{}", errs[0].message);
+        assert!(
+            errs[0].message.contains("position 11"),
+            "{}",
+            errs[0].message
+        );
         let errs = Catalogue::new(&[user("x", "gmv / nothing")]).unwrap_err();
-        assert!(errs[0].message.contains("unknown id `nothing`"), "{}", errs[0].message);
+        assert!(
+            errs[0].message.contains("unknown id `nothing`"),
+            "{}",
+            errs[0].message
+        );
         let errs = Catalogue::new(&[user("a", "b + 1"), user("b", "a + 1")]).unwrap_err();
         assert!(errs[0].message.contains("cycle"));
         let errs = Catalogue::new(&[user("gmv", "orders")]).unwrap_err();

@@ -56,7 +56,10 @@ fn placeholders(rows: usize, cols: usize) -> String {
 
 /// Keeps the last of several records with the same key (a later file or page
 /// wins) so one statement never touches a row twice.
-fn last_by_key<'a, T, K: std::hash::Hash + Eq>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<&'a T> {
+fn last_by_key<'a, T, K: std::hash::Hash + Eq>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<&'a T> {
     let mut pos: HashMap<K, usize> = HashMap::with_capacity(items.len());
     for (i, it) in items.iter().enumerate() {
         pos.insert(key(it), i);
@@ -118,16 +121,22 @@ impl Store {
     /// True when the shop has any order record (then record-derived inputs
     /// are known, possibly zero, for every period).
     pub async fn shop_has_orders(&self, shop: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE shop = $1 LIMIT 1) t")
-            .bind(shop)
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE shop = $1 LIMIT 1) t")
+                .bind(shop)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(row.try_get::<i64, _>(0)? > 0)
     }
 
     /// Paid orders, GMV and distinct buyers (a guest order is its own buyer)
     /// by the local day of payment; refunds by their own local day.
-    pub async fn record_totals(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<RecordTotals> {
+    pub async fn record_totals(
+        &self,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<RecordTotals> {
         let (from, to) = (day_text(from), day_text(to));
         let o = sqlx::query(
             "SELECT COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
@@ -227,11 +236,12 @@ impl Store {
 
     /// Reads the stored cursor of a connector's stream.
     pub async fn cursor(&self, connector: &str, stream: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT cursor FROM connector_state WHERE connector = $1 AND stream = $2")
-            .bind(connector)
-            .bind(stream)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT cursor FROM connector_state WHERE connector = $1 AND stream = $2")
+                .bind(connector)
+                .bind(stream)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match row {
             Some(r) => Some(r.try_get(0)?),
             None => None,
@@ -254,7 +264,11 @@ impl Store {
     }
 }
 
-async fn upsert_orders(tx: &mut Transaction<'_, Any>, connector: &str, orders: &[Order]) -> Result<u64> {
+async fn upsert_orders(
+    tx: &mut Transaction<'_, Any>,
+    connector: &str,
+    orders: &[Order],
+) -> Result<u64> {
     let orders = last_by_key(orders, |o| (o.shop.as_str(), o.order_id.as_str()));
     let mut changed = 0;
     for chunk in orders.chunks(CHUNK) {
@@ -281,12 +295,19 @@ async fn upsert_orders(tx: &mut Transaction<'_, Any>, connector: &str, orders: &
             add(&mut args, o.status.as_str().to_string())?;
             add(&mut args, connector.to_string())?;
         }
-        changed += sqlx::query_with(&sql, args).execute(&mut **tx).await?.rows_affected();
+        changed += sqlx::query_with(&sql, args)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
     }
     Ok(changed)
 }
 
-async fn upsert_refunds(tx: &mut Transaction<'_, Any>, connector: &str, refunds: &[Refund]) -> Result<u64> {
+async fn upsert_refunds(
+    tx: &mut Transaction<'_, Any>,
+    connector: &str,
+    refunds: &[Refund],
+) -> Result<u64> {
     let refunds = last_by_key(refunds, |r| (r.shop.as_str(), r.refund_id.as_str()));
     let mut changed = 0;
     for chunk in refunds.chunks(CHUNK) {
@@ -309,14 +330,26 @@ async fn upsert_refunds(tx: &mut Transaction<'_, Any>, connector: &str, refunds:
             add(&mut args, r.amount_micros)?;
             add(&mut args, connector.to_string())?;
         }
-        changed += sqlx::query_with(&sql, args).execute(&mut **tx).await?.rows_affected();
+        changed += sqlx::query_with(&sql, args)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
     }
     Ok(changed)
 }
 
-async fn upsert_daily(tx: &mut Transaction<'_, Any>, connector: &str, values: &[DailyValue]) -> Result<u64> {
+async fn upsert_daily(
+    tx: &mut Transaction<'_, Any>,
+    connector: &str,
+    values: &[DailyValue],
+) -> Result<u64> {
     let values = last_by_key(values, |v| {
-        (v.shop.as_str(), v.day, v.input.as_str(), v.dimension.as_str())
+        (
+            v.shop.as_str(),
+            v.day,
+            v.input.as_str(),
+            v.dimension.as_str(),
+        )
     });
     let (set, clear): (Vec<&DailyValue>, Vec<&DailyValue>) =
         values.into_iter().partition(|v| v.value_micros.is_some());
@@ -349,12 +382,19 @@ async fn upsert_daily(tx: &mut Transaction<'_, Any>, connector: &str, values: &[
             add(&mut args, v.value_micros.unwrap_or_default())?;
             add(&mut args, connector.to_string())?;
         }
-        changed += sqlx::query_with(&sql, args).execute(&mut **tx).await?.rows_affected();
+        changed += sqlx::query_with(&sql, args)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
     }
     Ok(changed)
 }
 
-async fn insert_rejects(tx: &mut Transaction<'_, Any>, connector: &str, rejects: &[Reject]) -> Result<()> {
+async fn insert_rejects(
+    tx: &mut Transaction<'_, Any>,
+    connector: &str,
+    rejects: &[Reject],
+) -> Result<()> {
     let now = now_unix();
     for r in last_by_key(rejects, |r| (r.source.as_str(), r.locator.as_str())) {
         sqlx::query(

@@ -190,7 +190,10 @@ mod tests {
             redact_url("postgres://kpid:s3cret@db:5432/kpid"),
             "postgres://kpid:***@db:5432/kpid"
         );
-        assert_eq!(redact_url("postgres://kpid@db/kpid"), "postgres://kpid@db/kpid");
+        assert_eq!(
+            redact_url("postgres://kpid@db/kpid"),
+            "postgres://kpid@db/kpid"
+        );
         assert_eq!(redact_url("sqlite://data/kpid.db"), "sqlite://data/kpid.db");
     }
 }

@@ -27,8 +27,10 @@ pub struct StoredSnapshot {
 }
 
 fn dec(text: Option<String>) -> Result<Option<Decimal>> {
-    text.map(|t| Decimal::from_str(&t).map_err(|_| StoreError::Corrupt(format!("snapshot value `{t}`"))))
-        .transpose()
+    text.map(|t| {
+        Decimal::from_str(&t).map_err(|_| StoreError::Corrupt(format!("snapshot value `{t}`")))
+    })
+    .transpose()
 }
 
 fn text(d: Option<Decimal>) -> Option<String> {
@@ -95,7 +97,12 @@ impl Store {
 
     /// Writes `kpis` as a new revision unless the latest revision holds the
     /// same lines. Returns the revision now current and whether it is new.
-    pub async fn write_snapshot(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<(i64, bool)> {
+    pub async fn write_snapshot(
+        &self,
+        shop: &str,
+        period: Period,
+        kpis: &[StoredKpi],
+    ) -> Result<(i64, bool)> {
         let mut sorted: Vec<StoredKpi> = kpis
             .iter()
             .map(|k| StoredKpi {
@@ -119,7 +126,9 @@ impl Store {
             }
             match self.insert_revision(shop, period, &sorted).await {
                 Ok(rev) => return Ok((rev, true)),
-                Err(StoreError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
+                Err(StoreError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                    continue
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -1,0 +1,120 @@
+//! Shared test harness: every storage test runs on a fresh SQLite file and,
+//! when `KPID_TEST_POSTGRES_URL` is set, on a fresh PostgreSQL database.
+#![allow(dead_code)]
+
+use kpid::config::{self, Settings};
+use kpid::store::Store;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A database for one test, dropped (PostgreSQL) or deleted (SQLite) after.
+pub struct TestDb {
+    pub backend: &'static str,
+    pub url: String,
+    pub store: Store,
+    pub dir: tempfile::TempDir,
+    admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// Writes `toml` (with `{db}` replaced by this database's URL and `{dir}`
+    /// by the temp directory) to a file and loads it as a real config.
+    pub fn settings(&self, toml: &str) -> Settings {
+        let text = toml
+            .replace("{db}", &self.url)
+            .replace("{dir}", &self.dir.path().display().to_string());
+        let path = self.dir.path().join("kpid.toml");
+        std::fs::write(&path, text).unwrap();
+        config::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub async fn drop_db(self) {
+        self.store.close().await;
+        if let Some((admin_url, name)) = &self.admin {
+            if let Ok(admin) = Store::connect(admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(admin.pool())
+                    .await;
+                admin.close().await;
+            }
+        }
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/kpid.db", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    TestDb {
+        backend: "sqlite",
+        url,
+        store,
+        dir,
+        admin: None,
+    }
+}
+
+/// The PostgreSQL server for tests, or `None` with a printed notice.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("KPID_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            eprintln!("NOTICE: KPID_TEST_POSTGRES_URL is not set; the PostgreSQL half of this test is skipped");
+            None
+        }
+    }
+}
+
+async fn postgres(admin_url: &str) -> TestDb {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let name = format!(
+        "kpid_test_{}_{}_{}",
+        std::process::id(),
+        n,
+        chrono::Utc::now().timestamp_micros() % 1_000_000
+    );
+    let admin = Store::connect(admin_url).await.unwrap_or_else(|e| {
+        panic!("KPID_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}")
+    });
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.close().await;
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("postgres url has a database");
+    let url = format!("{base}/{name}");
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    TestDb {
+        backend: "postgres",
+        url,
+        store,
+        dir: tempfile::tempdir().unwrap(),
+        admin: Some((admin_url.to_string(), name)),
+    }
+}
+
+/// Fresh databases of every available backend.
+pub async fn backends() -> Vec<TestDb> {
+    let mut out = vec![sqlite().await];
+    if let Some(url) = postgres_url() {
+        out.push(postgres(&url).await);
+    }
+    out
+}
