@@ -475,7 +475,7 @@ fn descend_table(
     span.map(|s| line_of_offset(text, s.start))
 }
 
-const CONNECTOR_KINDS: &[&str] = &["csv", "demo"];
+const CONNECTOR_KINDS: &[&str] = &["csv", "demo", "shopify"];
 
 fn parse_tz(name: &str) -> Result<Tz, String> {
     Tz::from_str(name)

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connectors;
 pub mod daemon;
 pub mod facts;
+pub mod http;
 pub mod kpi;
 pub mod money;
 pub mod period;

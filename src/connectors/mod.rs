@@ -4,6 +4,7 @@
 
 pub mod csv;
 pub mod demo;
+pub mod shopify;
 
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, IngestStats, Reject};
@@ -28,6 +29,12 @@ pub enum ConnectorError {
         connector: String,
         path: String,
         message: String,
+    },
+    #[error("connector `{connector}`: {source}")]
+    Http {
+        connector: String,
+        #[source]
+        source: crate::http::HttpError,
     },
     #[error("connector `{connector}`: {source}")]
     Store {
@@ -89,6 +96,28 @@ impl<'a> Sink<'a> {
         Ok(())
     }
 
+    /// The stored cursor of one of this connector's streams.
+    pub async fn cursor(&self, stream: &str) -> Result<Option<String>, ConnectorError> {
+        self.store
+            .cursor(self.connector, stream)
+            .await
+            .map_err(|source| ConnectorError::Store {
+                connector: self.connector.to_string(),
+                source,
+            })
+    }
+
+    /// Moves a stream's cursor; call after the window's batches are committed.
+    pub async fn set_cursor(&self, stream: &str, cursor: &str) -> Result<(), ConnectorError> {
+        self.store
+            .set_cursor(self.connector, stream, cursor)
+            .await
+            .map_err(|source| ConnectorError::Store {
+                connector: self.connector.to_string(),
+                source,
+            })
+    }
+
     /// True when this exact file content was imported before.
     pub async fn already_imported(&self, path: &str, sha256: &str) -> Result<bool, ConnectorError> {
         self.store
@@ -106,6 +135,7 @@ impl<'a> Sink<'a> {
 pub enum Connector {
     Csv(csv::CsvConnector),
     Demo(demo::DemoConnector),
+    Shopify(std::sync::Arc<shopify::ShopifyConnector>),
 }
 
 impl Connector {
@@ -113,6 +143,8 @@ impl Connector {
         match cfg.kind.as_str() {
             "csv" => csv::CsvConnector::build(cfg, settings).map(Connector::Csv),
             "demo" => demo::DemoConnector::build(cfg, settings).map(Connector::Demo),
+            "shopify" => shopify::ShopifyConnector::build(cfg, settings)
+                .map(|c| Connector::Shopify(c.into())),
             other => Err(ConnectorError::Config {
                 connector: cfg.name.clone(),
                 message: format!("unknown kind `{other}`"),
@@ -124,6 +156,7 @@ impl Connector {
         match self {
             Connector::Csv(c) => &c.name,
             Connector::Demo(c) => &c.name,
+            Connector::Shopify(c) => &c.name,
         }
     }
 
@@ -132,6 +165,7 @@ impl Connector {
         match self {
             Connector::Csv(c) => c.run(window, sink).await,
             Connector::Demo(c) => c.run(window, sink).await,
+            Connector::Shopify(c) => c.run(window, sink).await,
         }
     }
 }
@@ -153,7 +187,51 @@ pub fn check_options(
                 ))
             }
         }),
+        "shopify" => shopify::ShopifyOptions::from_config(cfg).and_then(|_| {
+            if cfg.shop.as_deref().is_some_and(|s| shops.contains(s)) {
+                Ok(())
+            } else {
+                Err((
+                    "shop".into(),
+                    "a platform connector needs the `shop` its data belongs to".into(),
+                ))
+            }
+        }),
         _ => Ok(()),
+    }
+}
+
+/// A credential given inline, by environment variable (`<key>_env`) or by
+/// file (`<key>_file`, trailing newline trimmed). Exactly one must be set.
+pub(crate) fn secret_option(
+    connector: &str,
+    key: &str,
+    inline: Option<secrecy::SecretString>,
+    env: &Option<String>,
+    file: &Option<String>,
+) -> Result<secrecy::SecretString, ConnectorError> {
+    let err = |message: String| ConnectorError::Config {
+        connector: connector.to_string(),
+        message,
+    };
+    match (inline, env, file) {
+        (Some(s), None, None) => Ok(s),
+        (None, Some(var), None) => std::env::var(var)
+            .map(|v| secrecy::SecretString::from(v.trim().to_string()))
+            .map_err(|_| {
+                err(format!(
+                    "{key}_env names `{var}`, which is not set in the environment"
+                ))
+            }),
+        (None, None, Some(path)) => std::fs::read_to_string(path)
+            .map(|v| secrecy::SecretString::from(v.trim().to_string()))
+            .map_err(|e| err(format!("{key}_file `{path}` cannot be read: {e}"))),
+        (None, None, None) => Err(err(format!(
+            "set one of `{key}`, `{key}_env` or `{key}_file`"
+        ))),
+        _ => Err(err(format!(
+            "set only one of `{key}`, `{key}_env` and `{key}_file`"
+        ))),
     }
 }
 

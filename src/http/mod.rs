@@ -1,0 +1,263 @@
+//! The HTTP runtime shared by platform connectors: one client with timeouts,
+//! gzip and a user agent; a per-connector request rate; retries with
+//! exponential backoff and jitter (`backon`) that honour `Retry-After`; and
+//! errors that say whether trying again can help.
+
+pub mod pagination;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Client, RequestBuilder, StatusCode};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{url}: cannot connect or read: {message}")]
+    Transport { url: String, message: String },
+    #[error("{url}: throttled (HTTP {status}){}", retry_after.map(|d| format!(", retry after {:.1}s", d.as_secs_f64())).unwrap_or_default())]
+    Throttled {
+        url: String,
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("{url}: server error HTTP {status}: {body}")]
+    Server {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{url}: the response is not the JSON expected ({message}); body starts `{snippet}`")]
+    Malformed {
+        url: String,
+        message: String,
+        snippet: String,
+    },
+    #[error("{url}: HTTP {status}: {body} — {hint}")]
+    Rejected {
+        url: String,
+        status: u16,
+        body: String,
+        hint: String,
+    },
+}
+
+impl HttpError {
+    /// Throttling, server errors, broken pages and network faults may pass.
+    pub fn retryable(&self) -> bool {
+        !matches!(self, HttpError::Rejected { .. })
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            HttpError::Throttled { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Reads `Retry-After` as integer or decimal seconds (Shopify sends `2.0`).
+pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs: f64 = v.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
+}
+
+/// Retry policy of a connector.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    pub max_total: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(30),
+            max_total: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Spaces requests evenly: at most `rate` per second.
+#[derive(Debug)]
+struct RateLimiter {
+    gap: Duration,
+    next: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    async fn wait(&self) {
+        if self.gap.is_zero() {
+            return;
+        }
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.gap;
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+    }
+}
+
+/// A connector's HTTP client.
+#[derive(Debug)]
+pub struct HttpClient {
+    client: Client,
+    limiter: RateLimiter,
+    policy: RetryPolicy,
+    connector: String,
+}
+
+/// A successful response: its headers and parsed body.
+pub struct Page<T> {
+    pub headers: HeaderMap,
+    pub body: T,
+}
+
+impl HttpClient {
+    /// `requests_per_second` of 0 means unlimited.
+    pub fn new(
+        connector: &str,
+        requests_per_second: f64,
+        policy: RetryPolicy,
+    ) -> Result<Self, HttpError> {
+        let client = Client::builder()
+            .user_agent(concat!("kpid/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .gzip(true)
+            .build()
+            .map_err(|e| HttpError::Transport {
+                url: String::new(),
+                message: e.to_string(),
+            })?;
+        let gap = if requests_per_second > 0.0 {
+            Duration::from_secs_f64(1.0 / requests_per_second)
+        } else {
+            Duration::ZERO
+        };
+        Ok(HttpClient {
+            client,
+            limiter: RateLimiter {
+                gap,
+                next: Mutex::new(Instant::now()),
+            },
+            policy,
+            connector: connector.to_string(),
+        })
+    }
+
+    pub fn inner(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends the request built by `build` (again on each attempt) and parses
+    /// the JSON body as `T`, retrying what may pass. `hint` explains what to
+    /// fix when the platform refuses the credentials.
+    pub async fn get_json<T, B>(&self, build: B, hint: &str) -> Result<Page<T>, HttpError>
+    where
+        T: serde::de::DeserializeOwned,
+        B: Fn(&Client) -> RequestBuilder,
+    {
+        let policy = self.policy;
+        let backoff = ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.max_attempts.saturating_sub(1))
+            .with_total_delay(Some(policy.max_total));
+        let attempt = || async {
+            self.limiter.wait().await;
+            self.once::<T>(build(&self.client), hint).await
+        };
+        attempt
+            .retry(backoff)
+            .when(HttpError::retryable)
+            .adjust(|e, d| e.retry_after().or(d))
+            .notify(|e, d| {
+                tracing::warn!(connector = %self.connector, error = %e, wait_ms = d.as_millis() as u64, "request failed; retrying")
+            })
+            .await
+    }
+
+    async fn once<T: serde::de::DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+        hint: &str,
+    ) -> Result<Page<T>, HttpError> {
+        let resp = req.send().await.map_err(|e| HttpError::Transport {
+            url: String::new(),
+            message: e.without_url().to_string(),
+        })?;
+        let url = strip_query(resp.url().as_str());
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.map_err(|e| HttpError::Transport {
+            url: url.clone(),
+            message: e.without_url().to_string(),
+        })?;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(HttpError::Throttled {
+                url,
+                status: status.as_u16(),
+                retry_after: parse_retry_after(&headers),
+            });
+        }
+        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            return Err(HttpError::Server {
+                url,
+                status: status.as_u16(),
+                body: snippet(&bytes),
+            });
+        }
+        if !status.is_success() {
+            return Err(HttpError::Rejected {
+                url,
+                status: status.as_u16(),
+                body: snippet(&bytes),
+                hint: hint.to_string(),
+            });
+        }
+        let body = serde_json::from_slice(&bytes).map_err(|e| HttpError::Malformed {
+            url,
+            message: e.to_string(),
+            snippet: snippet(&bytes),
+        })?;
+        Ok(Page { headers, body })
+    }
+}
+
+/// Query strings may carry keys and signatures: logs and errors show the path only.
+pub fn strip_query(url: &str) -> String {
+    url.split('?').next().unwrap_or(url).to_string()
+}
+
+fn snippet(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(160)]);
+    text.replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_takes_integers_and_decimals() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("2.0"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(1)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(parse_retry_after(&h), None);
+    }
+}
