@@ -169,26 +169,24 @@ impl DemoConnector {
                 OrderStatus::Paid
             };
             let order_id = format!("{}-{}-{k:04}", self.shop, day.format("%Y%m%d"));
-            if status == OrderStatus::Paid {
-                if rng.unit() < 0.06 {
-                    let refund_day_offset = rng.range(1, 5);
-                    let refunded_at = paid_at
-                        + Duration::days(refund_day_offset)
-                        + Duration::seconds(rng.range(0, 3600));
-                    let refund_local = refunded_at.with_timezone(&self.tz).date_naive();
-                    // Refunds after the last generated day have not happened yet.
-                    if refund_local <= last_day {
-                        let partial = rng.unit() < 0.3;
-                        let amount = if partial { amount_fen / 2 } else { amount_fen };
-                        batch.refunds.push(Refund {
-                            shop: self.shop.clone(),
-                            refund_id: format!("{order_id}-r1"),
-                            order_id: order_id.clone(),
-                            refunded_at,
-                            local_day: refund_local,
-                            amount_micros: amount * 10_000,
-                        });
-                    }
+            if status == OrderStatus::Paid && rng.unit() < 0.06 {
+                let refund_day_offset = rng.range(1, 5);
+                let refunded_at = paid_at
+                    + Duration::days(refund_day_offset)
+                    + Duration::seconds(rng.range(0, 3600));
+                let refund_local = refunded_at.with_timezone(&self.tz).date_naive();
+                // Refunds after the last generated day have not happened yet.
+                if refund_local <= last_day {
+                    let partial = rng.unit() < 0.3;
+                    let amount = if partial { amount_fen / 2 } else { amount_fen };
+                    batch.refunds.push(Refund {
+                        shop: self.shop.clone(),
+                        refund_id: format!("{order_id}-r1"),
+                        order_id: order_id.clone(),
+                        refunded_at,
+                        local_day: refund_local,
+                        amount_micros: amount * 10_000,
+                    });
                 }
             }
             batch.orders.push(Order {

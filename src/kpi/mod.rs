@@ -68,6 +68,9 @@ impl Catalogue {
             })
             .collect();
         let mut errors = Vec::new();
+        // Position in `user` of each user KPI kept (one whose formula failed
+        // to parse is left out, so catalogue positions do not map directly).
+        let mut user_index_of = Vec::new();
         for (index, u) in user.iter().enumerate() {
             let mut err = |field, message: String| {
                 errors.push(KpiConfigError {
@@ -123,6 +126,7 @@ impl Catalogue {
                     continue;
                 }
             };
+            user_index_of.push(index);
             kpis.push(KpiSpec {
                 id: u.id.clone(),
                 name_zh: u.name_zh.clone().unwrap_or_else(|| u.id.clone()),
@@ -142,7 +146,7 @@ impl Catalogue {
             .collect();
         let builtin_count = KPIS.len();
         for (i, k) in kpis.iter().enumerate().skip(builtin_count) {
-            let user_index = i - builtin_count;
+            let user_index = user_index_of[i - builtin_count];
             for id in k.expr.ids() {
                 if input_def(id).is_none() && !index.contains_key(id) {
                     errors.push(KpiConfigError {
@@ -162,7 +166,7 @@ impl Catalogue {
             for (i, k) in cat.kpis.iter().enumerate().skip(builtin_count) {
                 if cat.reaches(&k.id, &k.expr, &mut Vec::new()) {
                     errors.push(KpiConfigError {
-                        index: i - builtin_count,
+                        index: user_index_of[i - builtin_count],
                         field: "formula",
                         message: format!("`{}` refers back to `{}` (a cycle)", k.formula, k.id),
                     });
