@@ -245,7 +245,7 @@ impl CsvConnector {
                     parse_instant(required("paid_at")?, tz).map_err(|e| format!("paid_at: {e}"))?;
                 let status_text = cell("status");
                 let status = OrderStatus::parse(status_text).ok_or_else(|| {
-                    format!("status: `{status_text}` is not paid, cancelled or closed")
+                    format!("status: `{status_text}` is not paid, cancelled, closed or unpaid")
                 })?;
                 let amount_micros = amount("amount")?;
                 let buyer = cell("buyer_id");

@@ -79,7 +79,10 @@ impl ShopifyOptions {
         if !(o.base_url.starts_with("http://") || o.base_url.starts_with("https://")) {
             return Err((
                 "base_url".into(),
-                format!("`{}` must start with https://", o.base_url),
+                format!(
+                    "`{}` must start with https:// (or http:// for a local mock or proxy)",
+                    o.base_url
+                ),
             ));
         }
         if !(1..=250).contains(&o.page_size) {
