@@ -601,7 +601,7 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
                 .ok()
         });
         connector_schedules.insert(c.name.clone(), schedule);
-        if let Err((field, msg)) = crate::connectors::check_options(c, &shop_ids) {
+        if let Err((field, msg)) = crate::connectors::check_options(c) {
             report(format!("connectors[{i}].{field}"), msg);
         }
     }

@@ -5,7 +5,7 @@
 //! A day's data depends only on (seed, shop, day), so re-running, or running
 //! on a later date, produces the same facts for the days already covered.
 
-use super::{typed_options, ConnectorError, Sink, Window};
+use super::{connector_shop, typed_options, ConnectorError, Sink, Window};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, DailyValue, Order, OrderStatus, Refund};
 use crate::period::{day_start, today};
@@ -102,14 +102,7 @@ impl DemoConnector {
             message,
         };
         let options = DemoOptions::from_config(cfg).map_err(|(k, m)| err(format!("{k}: {m}")))?;
-        let shop = cfg
-            .shop
-            .clone()
-            .ok_or_else(|| err("needs a `shop`".into()))?;
-        let tz = settings
-            .shop(&shop)
-            .ok_or_else(|| err(format!("unknown shop `{shop}`")))?
-            .tz;
+        let (shop, tz) = connector_shop(cfg, settings)?;
         Ok(DemoConnector {
             name: cfg.name.clone(),
             shop,

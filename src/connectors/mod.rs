@@ -10,7 +10,6 @@ use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, IngestStats, Reject};
 use crate::store::{Store, StoreError};
 use chrono::NaiveDate;
-use std::collections::HashSet;
 
 /// Why a connector run failed (rejected records are not failures).
 #[derive(Debug, thiserror::Error)]
@@ -171,34 +170,48 @@ impl Connector {
 }
 
 /// Checks a connector's kind-specific options; returns the offending key.
-pub fn check_options(
-    cfg: &ConnectorConfig,
-    shops: &HashSet<String>,
-) -> Result<(), (String, String)> {
+pub fn check_options(cfg: &ConnectorConfig) -> Result<(), (String, String)> {
     match cfg.kind.as_str() {
         "csv" => csv::CsvOptions::from_config(cfg).map(|_| ()),
-        "demo" => demo::DemoOptions::from_config(cfg).and_then(|_| {
-            if cfg.shop.as_deref().is_some_and(|s| shops.contains(s)) {
-                Ok(())
-            } else {
-                Err((
-                    "shop".into(),
-                    "a demo connector needs the `shop` it generates data for".into(),
-                ))
-            }
-        }),
-        "shopify" => shopify::ShopifyOptions::from_config(cfg).and_then(|_| {
-            if cfg.shop.as_deref().is_some_and(|s| shops.contains(s)) {
-                Ok(())
-            } else {
-                Err((
-                    "shop".into(),
-                    "a platform connector needs the `shop` its data belongs to".into(),
-                ))
-            }
-        }),
+        "demo" => demo::DemoOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
+        "shopify" => shopify::ShopifyOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
         _ => Ok(()),
     }
+}
+
+/// Kinds whose data belongs to one shop must name it; whether the shop
+/// exists is checked with the keys every kind shares.
+fn require_shop(cfg: &ConnectorConfig) -> Result<(), (String, String)> {
+    match cfg.shop {
+        Some(_) => Ok(()),
+        None => Err((
+            "shop".into(),
+            format!(
+                "a `{}` connector needs the `shop` its data belongs to",
+                cfg.kind
+            ),
+        )),
+    }
+}
+
+/// The shop a connector's data belongs to, with its time zone.
+pub(crate) fn connector_shop(
+    cfg: &ConnectorConfig,
+    settings: &Settings,
+) -> Result<(String, chrono_tz::Tz), ConnectorError> {
+    let err = |message: String| ConnectorError::Config {
+        connector: cfg.name.clone(),
+        message,
+    };
+    let shop = cfg
+        .shop
+        .clone()
+        .ok_or_else(|| err("needs a `shop`".into()))?;
+    let tz = settings
+        .shop(&shop)
+        .ok_or_else(|| err(format!("unknown shop `{shop}`")))?
+        .tz;
+    Ok((shop, tz))
 }
 
 /// A credential given inline, by environment variable (`<key>_env`) or by

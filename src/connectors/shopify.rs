@@ -7,7 +7,7 @@
 //! was *updated* since the stored cursor minus the lookback, so late refunds
 //! are picked up. Each page is committed as it arrives.
 
-use super::{secret_option, typed_options, ConnectorError, Sink, Window};
+use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
 use crate::http::{pagination::next_link, strip_query, HttpClient, RetryPolicy};
@@ -172,14 +172,7 @@ impl ShopifyConnector {
             &options.access_token_env,
             &options.access_token_file,
         )?;
-        let shop = cfg
-            .shop
-            .clone()
-            .ok_or_else(|| err("needs a `shop`".into()))?;
-        let tz = settings
-            .shop(&shop)
-            .ok_or_else(|| err(format!("unknown shop `{shop}`")))?
-            .tz;
+        let (shop, tz) = connector_shop(cfg, settings)?;
         let http = HttpClient::new(
             &cfg.name,
             options.requests_per_second,
