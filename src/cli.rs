@@ -192,8 +192,8 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 for r in run.rejects.iter().take(20) {
                     println!("  rejected {} {}: {}", r.source, r.locator, r.reason);
                 }
-                if run.rejects.len() > 20 {
-                    println!("  … and {} more (table `rejects`)", run.rejects.len() - 20);
+                if run.stats.rejects > 20 {
+                    println!("  … and {} more (table `rejects`)", run.stats.rejects - 20);
                 }
                 if let Some(e) = run.error {
                     println!("  FAILED: {e}");

@@ -50,12 +50,16 @@ pub struct Window {
     pub to: Option<NaiveDate>,
 }
 
+/// Rejected records a run keeps in memory for its summary.
+const REJECTS_KEPT: usize = 100;
+
 /// Where a connector delivers its batches.
 pub struct Sink<'a> {
     store: &'a Store,
     connector: &'a str,
     pub stats: IngestStats,
-    /// Rejected records of this run, for the summary printed to the user.
+    /// The first rejected records of this run, for the summary printed to
+    /// the user (all of them are in the `rejects` table; the count is in `stats`).
     pub rejects: Vec<Reject>,
 }
 
@@ -91,7 +95,8 @@ impl<'a> Sink<'a> {
         for r in &batch.rejects {
             tracing::warn!(connector = self.connector, source = %r.source, at = %r.locator, reason = %r.reason, "record rejected");
         }
-        self.rejects.extend(batch.rejects);
+        let room = REJECTS_KEPT.saturating_sub(self.rejects.len());
+        self.rejects.extend(batch.rejects.into_iter().take(room));
         Ok(())
     }
 

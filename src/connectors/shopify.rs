@@ -258,15 +258,26 @@ impl ShopifyConnector {
         slice: Slice,
         tx: &mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
-        let first = format!(
-            "{}?limit={}&status=any&{}_min={}&{}_max={}",
-            self.orders_url(),
-            self.options.page_size,
-            slice.field,
-            urlencode(&ts(slice.min, self.tz)),
-            slice.field,
-            urlencode(&ts(slice.max, self.tz)),
+        let (min, max) = (ts(slice.min, self.tz), ts(slice.max, self.tz));
+        let (min_key, max_key) = (
+            format!("{}_min", slice.field),
+            format!("{}_max", slice.field),
         );
+        let limit = self.options.page_size.to_string();
+        let first = reqwest::Url::parse_with_params(
+            &self.orders_url(),
+            [
+                ("limit", limit.as_str()),
+                ("status", "any"),
+                (min_key.as_str(), min.as_str()),
+                (max_key.as_str(), max.as_str()),
+            ],
+        )
+        .map_err(|e| ConnectorError::Config {
+            connector: self.name.clone(),
+            message: format!("base_url: {e}"),
+        })?
+        .to_string();
         let mut next = Some(first);
         let mut page_no = 0;
         while let Some(url) = next.take() {
@@ -379,16 +390,4 @@ impl ShopifyConnector {
             refunds,
         ))
     }
-}
-
-/// Percent-encodes a query value (timestamps carry `+` and `:`).
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
