@@ -78,6 +78,16 @@ pub enum Command {
         #[arg(long)]
         inputs: bool,
     },
+    /// List recent scheduled runs: job, tick, replica, status and counts.
+    Runs {
+        /// Only this job (a connector name or `snapshot:<shop>`).
+        #[arg(long)]
+        job: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// Validate the configuration and show what would run when.
     Check,
     /// Apply database migrations.
@@ -160,7 +170,11 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 daemon::stop_signal().await;
                 trigger.cancel();
             });
-            daemon::run(s, store, once, shutdown).await
+            if once {
+                daemon::run_once(s, store, shutdown).await
+            } else {
+                daemon::run(s, store, shutdown).await
+            }
         }
         Command::Ingest {
             connectors,
@@ -325,6 +339,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Runs { job, limit, format } => {
+            let s = settings(&cli.config)?;
+            let store = open_store(&s).await?;
+            let runs = store.recent_runs(job.as_deref(), limit).await?;
+            print_runs(&runs, format)
+        }
         Command::Migrate => {
             let s = settings(&cli.config)?;
             open_store(&s).await?;
@@ -395,6 +415,54 @@ fn print_catalogue(
                     k.formula,
                     k.name_zh,
                     k.name_en
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_runs(runs: &[crate::store::JobRun], format: Format) -> anyhow::Result<()> {
+    let time = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|d| d.to_rfc3339())
+            .unwrap_or_default()
+    };
+    match format {
+        Format::Json => {
+            let list: Vec<_> = runs
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "job": r.job, "tick": time(r.tick), "owner": r.owner, "status": r.status,
+                        "attempts": r.attempts, "started_at": time(r.started_at),
+                        "finished_at": r.finished_at.map(time), "records": r.records,
+                        "changed": r.changed, "rejects": r.rejects, "detail": r.detail, "error": r.error,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        Format::Table | Format::Csv => {
+            println!(
+                "{:<26} {:<26} {:<12} {:>8} {:>8} {:>8} {:>9}  error",
+                "job", "tick", "status", "records", "changed", "rejects", "seconds"
+            );
+            for r in runs {
+                let secs = r
+                    .finished_at
+                    .map(|f| (f - r.started_at).to_string())
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<26} {:<26} {:<12} {:>8} {:>8} {:>8} {:>9}  {}",
+                    r.job,
+                    time(r.tick),
+                    r.status,
+                    r.records,
+                    r.changed,
+                    r.rejects,
+                    secs,
+                    r.error.as_deref().unwrap_or("")
                 );
             }
         }

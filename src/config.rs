@@ -58,7 +58,74 @@ pub struct Config {
     #[serde(default)]
     pub snapshot: SnapshotConfig,
     #[serde(default)]
+    pub scheduler: SchedulerConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
     pub log: LogConfig,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9187".into()
+}
+
+/// The HTTP listener for `/healthz`, `/readyz` and `/metrics`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `host:port`; loopback by default so metrics are not exposed by accident.
+    /// An empty string turns the listener off.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_lease_seconds() -> u64 {
+    60
+}
+fn default_catchup_hours() -> u64 {
+    24
+}
+fn default_grace_seconds() -> u64 {
+    30
+}
+
+/// How scheduled jobs are shared, caught up and stopped.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// A claimed tick's lease; renewed every third of it while the job runs.
+    /// A replica that dies has its tick taken over once the lease expires.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
+    /// Ticks missed while no daemon ran are caught up at start when younger
+    /// than this (connectors once, snapshot days each once).
+    #[serde(default = "default_catchup_hours")]
+    pub max_catchup_hours: u64,
+    /// Each tick waits a random 0..jitter seconds so many jobs do not fire together.
+    #[serde(default)]
+    pub jitter_seconds: u64,
+    /// After SIGTERM, how long running jobs may take to commit their current page.
+    #[serde(default = "default_grace_seconds")]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            lease_seconds: default_lease_seconds(),
+            max_catchup_hours: default_catchup_hours(),
+            jitter_seconds: 0,
+            shutdown_grace_seconds: default_grace_seconds(),
+        }
+    }
 }
 
 /// Where the data lives. `Debug` and `kpid check` hide the password.
@@ -117,7 +184,9 @@ pub fn is_secret_key(key: &str) -> bool {
             || k.contains("token")
             || k.contains("password")
             || k == "session"
-            || k == "api_key")
+            || k == "api_key"
+            || k == "consumer_key"
+            || k == "private_key")
 }
 
 impl ConnectorConfig {
@@ -475,7 +544,7 @@ fn descend_table(
     span.map(|s| line_of_offset(text, s.start))
 }
 
-const CONNECTOR_KINDS: &[&str] = &["csv", "demo", "shopify"];
+const CONNECTOR_KINDS: &[&str] = &["csv", "xlsx", "demo", "shopify", "woocommerce", "ga4"];
 
 fn parse_tz(name: &str) -> Result<Tz, String> {
     Tz::from_str(name)
@@ -611,6 +680,27 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
     }
     if config.snapshot.score_cap < Decimal::ONE {
         report("snapshot.score_cap".into(), "must be at least 1".into());
+    }
+    if config.scheduler.lease_seconds < 3 {
+        report(
+            "scheduler.lease_seconds".into(),
+            "must be at least 3".into(),
+        );
+    }
+    if !config.server.listen.is_empty()
+        && config
+            .server
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+    {
+        report(
+            "server.listen".into(),
+            format!(
+                "`{}` is not host:port such as 127.0.0.1:9187",
+                config.server.listen
+            ),
+        );
     }
     if let Some(f) = &config.log.format {
         if f != "text" && f != "json" {
@@ -758,6 +848,8 @@ mod tests {
         for k in [
             "access_token",
             "consumer_secret",
+            "consumer_key",
+            "private_key",
             "app_secret",
             "password",
             "session",

@@ -1,22 +1,24 @@
-//! The daemon: runs every connector on its schedule and the snapshot job
-//! nightly in each shop's zone, until Ctrl-C or SIGTERM.
+//! The daemon: the HTTP listener, start-up catch-up, and the scheduler that
+//! runs every connector and each shop's nightly snapshot job until Ctrl-C or
+//! SIGTERM.
 
 use crate::config::{Settings, Shop};
 use crate::connectors::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{IngestStats, Reject};
+use crate::metrics::Metrics;
 use crate::period::{today, Period};
 use crate::report::snapshot_table;
-use crate::schedule::CronSchedule;
+use crate::scheduler::Scheduler;
+use crate::server::AppState;
 use crate::snapshot::{compute, nightly_periods, Computed};
-use crate::store::{redact_url, Store, StoreError};
-use chrono::{Datelike, Utc};
+use crate::store::{redact_url, Backend, Store, StoreError};
+use anyhow::Context;
+use chrono::{Datelike, NaiveDate, Utc};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-
-/// How long running jobs may take to finish after a stop signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// The outcome of running one connector once.
 #[derive(Debug)]
@@ -53,8 +55,21 @@ pub fn build_connectors(
 /// Runs one connector over a window; failures are returned, not raised, so
 /// one broken source never stops the others.
 pub async fn run_connector(store: &Store, connector: &Connector, window: Window) -> ConnectorRun {
+    run_connector_until(store, connector, window, None).await
+}
+
+/// As [`run_connector`], ending after the page in hand once `stop` fires.
+pub async fn run_connector_until(
+    store: &Store,
+    connector: &Connector,
+    window: Window,
+    stop: Option<CancellationToken>,
+) -> ConnectorRun {
     let started = Instant::now();
     let mut sink = Sink::new(store, connector.name());
+    if let Some(stop) = stop {
+        sink = sink.stop_on(stop);
+    }
     let span =
         tracing::info_span!("connector_run", connector = connector.name(), run_id = %run_id());
     let result = connector.run(window, &mut sink).instrument(span).await;
@@ -91,14 +106,16 @@ fn run_id() -> String {
     )
 }
 
-/// The nightly snapshot job for one shop: yesterday, its month and year.
+/// The nightly snapshot job for one shop on local day `today`: yesterday,
+/// its month and year (see [`nightly_periods`]).
 pub async fn snapshot_shop(
     settings: &Settings,
     store: &Store,
     shop: &Shop,
+    today: NaiveDate,
 ) -> Result<Vec<Computed>, StoreError> {
     let mut out = Vec::new();
-    for period in nightly_periods(today(shop.tz)) {
+    for period in nightly_periods(today) {
         out.push(compute(settings, store, shop, period).await?);
     }
     Ok(out)
@@ -114,21 +131,103 @@ pub fn last_complete_month(shop: &Shop) -> Period {
     .previous()
 }
 
-/// `kpid run`: a start-up pass (every connector once, then the snapshot job),
-/// then the schedules until `shutdown` fires. With `once`, only the start-up
-/// pass; the result is an error if any connector failed.
+/// `kpid run --once`: every connector once over its default window, then
+/// the snapshot job for today in each shop's zone; an error if any connector failed.
+pub async fn run_once(
+    settings: Arc<Settings>,
+    store: Store,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    log_start(&settings);
+    let mut failed = 0;
+    for c in build_connectors(&settings, &[])? {
+        if stop.is_cancelled() {
+            anyhow::bail!("stopped before every connector ran");
+        }
+        let run = run_connector_until(&store, &c, Window::default(), Some(stop.clone())).await;
+        if run.error.is_some() {
+            failed += 1;
+        }
+    }
+    for shop in &settings.shops {
+        snapshot_shop(&settings, &store, shop, today(shop.tz)).await?;
+    }
+    print_start_report(&settings, &store).await?;
+    if failed > 0 {
+        anyhow::bail!("{failed} connector(s) failed; see the log above");
+    }
+    Ok(())
+}
+
+/// `kpid run`: the scheduler with its HTTP listener until `stop` fires.
 pub async fn run(
     settings: Arc<Settings>,
     store: Store,
-    once: bool,
-    shutdown: CancellationToken,
+    stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let connectors = build_connectors(&settings, &[])?;
+    let _lock = match store.backend() {
+        Backend::Sqlite => Some(lock_sqlite(settings.storage_url())?),
+        Backend::Postgres => None,
+    };
+    log_start(&settings);
+    let started = Utc::now();
+    let metrics = Arc::new(Metrics::new(
+        &settings
+            .shops
+            .iter()
+            .map(|s| s.id.clone())
+            .collect::<Vec<_>>(),
+        started.timestamp() as f64,
+    ));
+    let running = Arc::new(AtomicBool::new(false));
+    let server_stop = CancellationToken::new();
+    let server = if settings.config.server.listen.is_empty() {
+        None
+    } else {
+        let state = AppState {
+            store: store.clone(),
+            metrics: metrics.clone(),
+            scheduler_running: running.clone(),
+        };
+        let (addr, handle) =
+            crate::server::serve(&settings.config.server.listen, state, server_stop.clone())
+                .await
+                .with_context(|| format!("cannot listen on {}", settings.config.server.listen))?;
+        tracing::info!(%addr, "http listening: /healthz /readyz /metrics");
+        Some(handle)
+    };
+
+    let scheduler = Scheduler::new(settings.clone(), store.clone(), metrics, stop.clone())?;
+    scheduler.catch_up().await;
+    if settings.config.snapshot.report_on_start {
+        print_start_report(&settings, &store).await?;
+    }
+    let loops = scheduler.start();
+    running.store(true, Ordering::SeqCst);
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    spawn_watchdog(stop.clone());
+    tracing::info!(jobs = scheduler.job_count(), owner = %scheduler.owner(), "scheduler running; Ctrl-C or SIGTERM stops");
+
+    stop.cancelled().await;
+    running.store(false, Ordering::SeqCst);
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopping: no new claims; running jobs commit their current page");
+    scheduler.drain(loops).await;
+    server_stop.cancel();
+    if let Some(h) = server {
+        let _ = h.await;
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn log_start(settings: &Settings) {
     tracing::info!(
         config = %settings.file.display(),
         storage = %redact_url(settings.storage_url()),
         shops = settings.shops.len(),
-        connectors = connectors.len(),
+        connectors = settings.config.connectors.len(),
         "kpid starting"
     );
     for c in &settings.config.connectors {
@@ -139,111 +238,72 @@ pub async fn run(
         tracing::info!(
             connector = %c.name,
             kind = %c.kind,
-            schedule = sched.map(|s| s.source()).unwrap_or("(none: start-up and `kpid ingest` only)"),
+            schedule = sched.map(|s| s.source()).unwrap_or("(none: `kpid ingest` and `run --once` only)"),
             next = %sched.and_then(|s| s.next_after(Utc::now())).map(|t| t.to_rfc3339()).unwrap_or_default(),
             "connector configured"
         );
     }
+}
 
-    let mut failed = 0;
-    for c in &connectors {
-        if shutdown.is_cancelled() {
-            break;
-        }
-        if run_connector(&store, c, Window::default())
-            .await
-            .error
-            .is_some()
-        {
-            failed += 1;
-        }
-    }
+/// Prints each shop's last complete month, computing it first.
+async fn print_start_report(settings: &Settings, store: &Store) -> anyhow::Result<()> {
     for shop in &settings.shops {
-        let computed = snapshot_shop(&settings, &store, shop).await?;
-        for c in &computed {
-            tracing::info!(shop = %c.shop, period = %c.period, revision = c.revision, new = c.new_revision, "snapshot");
-        }
-        if settings.config.snapshot.report_on_start {
-            let month = last_complete_month(shop);
-            let snap = compute(&settings, &store, shop, month).await?;
-            if let Some(s) = store.snapshot(&shop.id, month, Some(snap.revision)).await? {
-                println!("{}", snapshot_table(&s, &settings.catalogue));
-            }
+        let month = last_complete_month(shop);
+        let snap = compute(settings, store, shop, month).await?;
+        if let Some(s) = store.snapshot(&shop.id, month, Some(snap.revision)).await? {
+            println!("{}", snapshot_table(&s, &settings.catalogue));
         }
     }
-    if once {
-        if failed > 0 {
-            anyhow::bail!("{failed} connector(s) failed; see the log above");
-        }
-        return Ok(());
-    }
-
-    let mut tasks = tokio::task::JoinSet::new();
-    for c in connectors {
-        let Some(Some(sched)) = settings.connector_schedules.get(c.name()).cloned() else {
-            continue;
-        };
-        let (store, shutdown) = (store.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            scheduled(sched, shutdown, || {
-                let store = store.clone();
-                let c = c.clone();
-                async move {
-                    run_connector(&store, &c, Window::default()).await;
-                }
-            })
-            .await
-        });
-    }
-    for shop in settings.shops.clone() {
-        let sched = CronSchedule::parse(&settings.config.snapshot.schedule, shop.tz)?;
-        let (store, shutdown, settings) = (store.clone(), shutdown.clone(), settings.clone());
-        tasks.spawn(async move {
-            scheduled(sched, shutdown, || {
-                let (store, settings, shop) = (store.clone(), settings.clone(), shop.clone());
-                async move {
-                    if let Err(e) = snapshot_shop(&settings, &store, &shop).await {
-                        tracing::error!(shop = %shop.id, error = %e, "snapshot job failed");
-                    }
-                }
-            })
-            .await
-        });
-    }
-    tracing::info!(
-        jobs = tasks.len(),
-        "scheduler running; Ctrl-C or SIGTERM stops"
-    );
-    shutdown.cancelled().await;
-    tracing::info!("stopping: waiting for running jobs to finish");
-    let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-        tracing::warn!("jobs still running after the grace period; stopping anyway");
-    }
-    store.close().await;
-    tracing::info!("stopped");
     Ok(())
 }
 
-/// Runs `job` at every tick of `sched` until `shutdown`. A tick that comes
-/// while the job still runs is skipped, never run twice at once.
-async fn scheduled<F, Fut>(sched: CronSchedule, shutdown: CancellationToken, mut job: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    loop {
-        let now = Utc::now();
-        let Some(next) = sched.next_after(now) else {
-            return;
-        };
-        let wait = (next - now).to_std().unwrap_or_default();
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
+/// Holds an exclusive lock beside the SQLite file for the daemon's life: a
+/// second daemon on the same file would double every scheduled run.
+fn lock_sqlite(url: &str) -> anyhow::Result<std::fs::File> {
+    let path = url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open the lock file {lock_path}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another kpid daemon already runs on {path} (it holds {lock_path}); stop it first, \
+             or use PostgreSQL to run several replicas"
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {lock_path}"))
         }
-        job().await;
     }
+}
+
+fn notify_systemd(state: &[sd_notify::NotifyState]) {
+    // Outside systemd NOTIFY_SOCKET is unset and this does nothing.
+    let _ = sd_notify::notify(state);
+}
+
+/// Pings systemd's watchdog at half its interval while the process lives.
+fn spawn_watchdog(stop: CancellationToken) {
+    let Some(interval) = sd_notify::watchdog_enabled() else {
+        return;
+    };
+    let every = interval / 2;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => notify_systemd(&[sd_notify::NotifyState::Watchdog]),
+            }
+        }
+    });
 }
 
 /// Resolves when the process receives Ctrl-C or SIGTERM.

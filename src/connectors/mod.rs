@@ -4,7 +4,12 @@
 
 pub mod csv;
 pub mod demo;
+pub mod ga4;
 pub mod shopify;
+pub mod woocommerce;
+pub mod xlsx;
+
+mod tabular;
 
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, IngestStats, Reject};
@@ -35,6 +40,8 @@ pub enum ConnectorError {
         #[source]
         source: crate::http::HttpError,
     },
+    #[error("connector `{connector}`: stopped by shutdown after committing the page in hand")]
+    Interrupted { connector: String },
     #[error("connector `{connector}`: {source}")]
     Store {
         connector: String,
@@ -61,6 +68,7 @@ pub struct Sink<'a> {
     /// The first rejected records of this run, for the summary printed to
     /// the user (all of them are in the `rejects` table; the count is in `stats`).
     pub rejects: Vec<Reject>,
+    stop: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl<'a> Sink<'a> {
@@ -70,7 +78,15 @@ impl<'a> Sink<'a> {
             connector,
             stats: IngestStats::default(),
             rejects: Vec::new(),
+            stop: None,
         }
+    }
+
+    /// Makes commits stop the run once `stop` fires: the batch in hand is
+    /// committed, the next one is refused, and the run ends `Interrupted`.
+    pub fn stop_on(mut self, stop: tokio_util::sync::CancellationToken) -> Self {
+        self.stop = Some(stop);
+        self
     }
 
     /// Commits a batch (records, rejects and file mark) atomically.
@@ -97,6 +113,11 @@ impl<'a> Sink<'a> {
         }
         let room = REJECTS_KEPT.saturating_sub(self.rejects.len());
         self.rejects.extend(batch.rejects.into_iter().take(room));
+        if self.stop.as_ref().is_some_and(|s| s.is_cancelled()) {
+            return Err(ConnectorError::Interrupted {
+                connector: self.connector.to_string(),
+            });
+        }
         Ok(())
     }
 
@@ -138,17 +159,24 @@ impl<'a> Sink<'a> {
 #[derive(Debug, Clone)]
 pub enum Connector {
     Csv(csv::CsvConnector),
+    Xlsx(xlsx::XlsxConnector),
     Demo(demo::DemoConnector),
     Shopify(std::sync::Arc<shopify::ShopifyConnector>),
+    WooCommerce(std::sync::Arc<woocommerce::WooCommerceConnector>),
+    Ga4(std::sync::Arc<ga4::Ga4Connector>),
 }
 
 impl Connector {
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
         match cfg.kind.as_str() {
             "csv" => csv::CsvConnector::build(cfg, settings).map(Connector::Csv),
+            "xlsx" => xlsx::XlsxConnector::build(cfg, settings).map(Connector::Xlsx),
             "demo" => demo::DemoConnector::build(cfg, settings).map(Connector::Demo),
             "shopify" => shopify::ShopifyConnector::build(cfg, settings)
                 .map(|c| Connector::Shopify(c.into())),
+            "woocommerce" => woocommerce::WooCommerceConnector::build(cfg, settings)
+                .map(|c| Connector::WooCommerce(c.into())),
+            "ga4" => ga4::Ga4Connector::build(cfg, settings).map(|c| Connector::Ga4(c.into())),
             other => Err(ConnectorError::Config {
                 connector: cfg.name.clone(),
                 message: format!("unknown kind `{other}`"),
@@ -159,8 +187,11 @@ impl Connector {
     pub fn name(&self) -> &str {
         match self {
             Connector::Csv(c) => &c.name,
+            Connector::Xlsx(c) => &c.name,
             Connector::Demo(c) => &c.name,
             Connector::Shopify(c) => &c.name,
+            Connector::WooCommerce(c) => &c.name,
+            Connector::Ga4(c) => &c.name,
         }
     }
 
@@ -168,8 +199,11 @@ impl Connector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         match self {
             Connector::Csv(c) => c.run(window, sink).await,
+            Connector::Xlsx(c) => c.run(window, sink).await,
             Connector::Demo(c) => c.run(window, sink).await,
             Connector::Shopify(c) => c.run(window, sink).await,
+            Connector::WooCommerce(c) => c.run(window, sink).await,
+            Connector::Ga4(c) => c.run(window, sink).await,
         }
     }
 }
@@ -178,8 +212,13 @@ impl Connector {
 pub fn check_options(cfg: &ConnectorConfig) -> Result<(), (String, String)> {
     match cfg.kind.as_str() {
         "csv" => csv::CsvOptions::from_config(cfg).map(|_| ()),
+        "xlsx" => xlsx::XlsxOptions::from_config(cfg).map(|_| ()),
         "demo" => demo::DemoOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
         "shopify" => shopify::ShopifyOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
+        "woocommerce" => {
+            woocommerce::WooCommerceOptions::from_config(cfg).and_then(|_| require_shop(cfg))
+        }
+        "ga4" => ga4::Ga4Options::from_config(cfg).and_then(|_| require_shop(cfg)),
         _ => Ok(()),
     }
 }

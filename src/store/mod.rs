@@ -6,8 +6,10 @@
 //! so there is one code path to test. Each backend keeps its own migrations.
 
 mod facts;
+mod runs;
 mod snapshots;
 
+pub use runs::{JobRun, RunResult};
 pub use snapshots::{StoredKpi, StoredSnapshot};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -1,0 +1,557 @@
+//! Google Analytics 4 Data API: `POST /v1beta/properties/{id}:runReport`
+//! with the `date` dimension and the traffic metrics, `limit`/`offset`
+//! pagination bounded by `rowCount`, metric values as strings, dates as
+//! `YYYYMMDD` in the property's time zone.
+//!
+//! Inputs, for the connector's shop: `pv` = screenPageViews, `uv` =
+//! activeUsers, `new_uv` = newUsers, `visits` = sessions, `bounces` =
+//! sessions − engagedSessions (GA4 has no bounce count), and
+//! `stay_seconds_total` = userEngagementDuration. Days GA4 returns no row for
+//! are left alone, not written as zeros.
+//!
+//! GA4 keeps processing a day for up to 48 hours, so a scheduled run
+//! re-fetches the last `lookback_days` through yesterday (in the shop's
+//! zone); a backfill fetches `--from..--to`. The property's reporting zone
+//! should be the shop's: a mismatch is logged.
+//!
+//! Credentials: an OAuth `access_token` (Bearer), or a service-account key
+//! (`credentials_file`) exchanged for an access token with a signed RS256 JWT
+//! (RFC 7523). That token is cached until shortly before it expires and is
+//! renewed early when the API answers 401.
+
+use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use crate::config::{ConnectorConfig, Settings};
+use crate::facts::{Batch, DailyValue, Reject};
+use crate::http::{strip_query, HttpClient, HttpError, RetryPolicy};
+use crate::money::parse_micros;
+use crate::period::today;
+use chrono::{Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::time::Instant;
+use tokio::sync::Mutex;
+
+const HINT: &str = "check the connector's property_id (the numeric GA4 property id, not a G- measurement id) and that its credentials (the service account's client_email from credentials_file, or the access_token's user) have at least Viewer access to that property with the Analytics Data API enabled";
+const TOKEN_HINT: &str = "check the connector's credentials_file: a service-account JSON key that is still valid (not deleted or disabled) for a project with the Analytics Data API enabled";
+const SCOPE: &str = "https://www.googleapis.com/auth/analytics.readonly";
+const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+/// A cached token is renewed this long before Google says it expires.
+const TOKEN_MARGIN_SECS: u64 = 120;
+
+/// The metrics requested, in order.
+const METRICS: [&str; 6] = [
+    "screenPageViews",
+    "activeUsers",
+    "newUsers",
+    "sessions",
+    "engagedSessions",
+    "userEngagementDuration",
+];
+
+/// Metrics stored as they come, with their input.
+const DIRECT: [(&str, &str); 5] = [
+    ("screenPageViews", "pv"),
+    ("activeUsers", "uv"),
+    ("newUsers", "new_uv"),
+    ("sessions", "visits"),
+    ("userEngagementDuration", "stay_seconds_total"),
+];
+
+fn default_base_url() -> String {
+    "https://analyticsdata.googleapis.com".into()
+}
+fn default_lookback() -> i64 {
+    3
+}
+fn default_rps() -> f64 {
+    5.0
+}
+fn default_page_size() -> u32 {
+    10_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ga4Options {
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// The numeric GA4 property id.
+    pub property_id: String,
+    #[serde(default)]
+    pub access_token: Option<SecretString>,
+    #[serde(default)]
+    pub access_token_env: Option<String>,
+    #[serde(default)]
+    pub access_token_file: Option<String>,
+    /// A service-account JSON key (instead of `access_token`).
+    #[serde(default)]
+    pub credentials_file: Option<String>,
+    /// Days up to yesterday re-fetched by each scheduled run.
+    #[serde(default = "default_lookback")]
+    pub lookback_days: i64,
+    /// Request rate (0 = unlimited).
+    #[serde(default = "default_rps")]
+    pub requests_per_second: f64,
+    /// Rows per request (`limit`; GA4 allows at most 250000).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+}
+
+impl Ga4Options {
+    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
+        let o: Ga4Options = typed_options(cfg)?;
+        if !(o.base_url.starts_with("http://") || o.base_url.starts_with("https://")) {
+            return Err((
+                "base_url".into(),
+                format!(
+                    "`{}` must start with https:// (or http:// for a local mock or proxy)",
+                    o.base_url
+                ),
+            ));
+        }
+        if o.property_id.is_empty() || !o.property_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err((
+                "property_id".into(),
+                format!(
+                    "`{}` is not a GA4 property id (digits only, e.g. 123456789; Admin → Property settings)",
+                    o.property_id
+                ),
+            ));
+        }
+        let token_given = o.access_token.is_some()
+            || o.access_token_env.is_some()
+            || o.access_token_file.is_some();
+        if token_given && o.credentials_file.is_some() {
+            return Err((
+                "credentials_file".into(),
+                "set either `credentials_file` or an `access_token` (`_env`, `_file`), not both"
+                    .into(),
+            ));
+        }
+        if !(1..=250_000).contains(&o.page_size) {
+            return Err(("page_size".into(), "must be between 1 and 250000".into()));
+        }
+        if o.lookback_days < 1 {
+            return Err(("lookback_days".into(), "must be at least 1".into()));
+        }
+        Ok(o)
+    }
+}
+
+/// The fields of a Google service-account key that the JWT flow needs.
+#[derive(Deserialize)]
+struct ServiceAccountKey {
+    client_email: String,
+    private_key: SecretString,
+    #[serde(default)]
+    private_key_id: Option<String>,
+    #[serde(default)]
+    token_uri: Option<String>,
+}
+
+struct CachedToken {
+    token: SecretString,
+    renew_at: Instant,
+}
+
+enum Auth {
+    Token(SecretString),
+    ServiceAccount {
+        client_email: String,
+        key: jsonwebtoken::EncodingKey,
+        key_id: Option<String>,
+        token_uri: String,
+        cached: Mutex<Option<CachedToken>>,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Token(_) => f.write_str("Auth::Token(***)"),
+            Auth::ServiceAccount {
+                client_email,
+                token_uri,
+                ..
+            } => f
+                .debug_struct("Auth::ServiceAccount")
+                .field("client_email", client_email)
+                .field("token_uri", token_uri)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    scope: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: SecretString,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct Ga4Connector {
+    pub name: String,
+    shop: String,
+    tz: Tz,
+    options: Ga4Options,
+    auth: Auth,
+    http: HttpClient,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    #[serde(default)]
+    metric_headers: Vec<Header>,
+    /// Each row kept raw so one bad row is set aside, not the page.
+    #[serde(default)]
+    rows: Vec<Box<RawValue>>,
+    #[serde(default)]
+    row_count: Option<u64>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metadata {
+    #[serde(default)]
+    time_zone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Row {
+    dimension_values: Vec<Cell>,
+    metric_values: Vec<Cell>,
+}
+
+#[derive(Deserialize)]
+struct Cell {
+    value: String,
+}
+
+impl Ga4Connector {
+    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
+        let err = |message: String| ConnectorError::Config {
+            connector: cfg.name.clone(),
+            message,
+        };
+        let options = Ga4Options::from_config(cfg).map_err(|(k, m)| err(format!("{k}: {m}")))?;
+        let auth = match &options.credentials_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| err(format!("credentials_file `{path}` cannot be read: {e}")))?;
+                let sa: ServiceAccountKey = serde_json::from_str(&text).map_err(|e| {
+                    err(format!(
+                        "credentials_file `{path}` is not a service-account JSON key: {e}"
+                    ))
+                })?;
+                let key = jsonwebtoken::EncodingKey::from_rsa_pem(
+                    sa.private_key.expose_secret().as_bytes(),
+                )
+                .map_err(|e| {
+                    err(format!(
+                        "credentials_file `{path}`: private_key is not an RSA PEM key: {e}"
+                    ))
+                })?;
+                Auth::ServiceAccount {
+                    client_email: sa.client_email,
+                    key,
+                    key_id: sa.private_key_id,
+                    token_uri: sa
+                        .token_uri
+                        .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_string()),
+                    cached: Mutex::new(None),
+                }
+            }
+            None => Auth::Token(secret_option(
+                &cfg.name,
+                "access_token",
+                options.access_token.clone(),
+                &options.access_token_env,
+                &options.access_token_file,
+            )?),
+        };
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = HttpClient::new(
+            &cfg.name,
+            options.requests_per_second,
+            RetryPolicy::default(),
+        )
+        .map_err(|e| err(e.to_string()))?;
+        Ok(Ga4Connector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options,
+            auth,
+            http,
+        })
+    }
+
+    fn report_url(&self) -> String {
+        format!(
+            "{}/v1beta/properties/{}:runReport",
+            self.options.base_url.trim_end_matches('/'),
+            self.options.property_id
+        )
+    }
+
+    fn http_err(&self, source: HttpError) -> ConnectorError {
+        ConnectorError::Http {
+            connector: self.name.clone(),
+            source,
+        }
+    }
+
+    pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
+        let (from, to) = if window.from.is_none() && window.to.is_none() {
+            let yesterday = today(self.tz) - Duration::days(1);
+            (
+                yesterday - Duration::days(self.options.lookback_days - 1),
+                yesterday,
+            )
+        } else {
+            let to = window.to.unwrap_or_else(|| today(self.tz));
+            (window.from.unwrap_or(to), to)
+        };
+        if from > to {
+            return Ok(());
+        }
+        let url = self.report_url();
+        let source = strip_query(&url);
+        let mut offset: u64 = 0;
+        let mut zone_checked = false;
+        loop {
+            let report = self.report_page(&url, from, to, offset).await?;
+            if !zone_checked {
+                zone_checked = true;
+                if let Some(zone) = report
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.time_zone.as_deref())
+                {
+                    if zone != self.tz.name() {
+                        tracing::warn!(
+                            connector = %self.name,
+                            property_zone = zone,
+                            shop_zone = self.tz.name(),
+                            "the GA4 property reports days in another time zone than the shop's; its days are stored as they come"
+                        );
+                    }
+                }
+            }
+            let served = report.rows.len() as u64;
+            let batch = self.to_facts(&report, &source, offset);
+            sink.commit(batch).await?;
+            offset += served;
+            // `rowCount` is the total over all pages; a page without rows ends
+            // the report whatever it claims, so a wrong count cannot loop.
+            if served == 0 || offset >= report.row_count.unwrap_or(0) {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn report_page(
+        &self,
+        url: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        offset: u64,
+    ) -> Result<Report, ConnectorError> {
+        let body = serde_json::json!({
+            "dateRanges": [{
+                "startDate": from.format("%Y-%m-%d").to_string(),
+                "endDate": to.format("%Y-%m-%d").to_string(),
+            }],
+            "dimensions": [{ "name": "date" }],
+            "metrics": METRICS.iter().map(|m| serde_json::json!({ "name": m })).collect::<Vec<_>>(),
+            // A fixed order keeps offsets stable from page to page.
+            "orderBys": [{ "dimension": { "dimensionName": "date" } }],
+            "limit": self.options.page_size,
+            "offset": offset,
+        });
+        let mut renewed = false;
+        loop {
+            let token = self.access_token(renewed).await?;
+            let result = self
+                .http
+                .get_json::<Report, _>(
+                    |c| {
+                        c.post(url)
+                            .bearer_auth(token.expose_secret())
+                            .header("Accept", "application/json")
+                            .json(&body)
+                    },
+                    HINT,
+                )
+                .await;
+            match result {
+                Ok(page) => return Ok(page.body),
+                // A minted token may be revoked or expire early: mint one more.
+                Err(HttpError::Rejected { status: 401, .. })
+                    if !renewed && matches!(self.auth, Auth::ServiceAccount { .. }) =>
+                {
+                    tracing::info!(connector = %self.name, "access token refused (HTTP 401); requesting a new one");
+                    renewed = true;
+                }
+                Err(e) => return Err(self.http_err(e)),
+            }
+        }
+    }
+
+    /// The token for the next request; `renew` discards a cached one.
+    async fn access_token(&self, renew: bool) -> Result<SecretString, ConnectorError> {
+        let (client_email, key, key_id, token_uri, cached) = match &self.auth {
+            Auth::Token(t) => return Ok(t.clone()),
+            Auth::ServiceAccount {
+                client_email,
+                key,
+                key_id,
+                token_uri,
+                cached,
+            } => (client_email, key, key_id, token_uri, cached),
+        };
+        let mut cached = cached.lock().await;
+        if let Some(c) = cached.as_ref() {
+            if !renew && Instant::now() < c.renew_at {
+                return Ok(c.token.clone());
+            }
+        }
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            iss: client_email,
+            scope: SCOPE,
+            aud: token_uri,
+            iat: now,
+            exp: now + 3600,
+        };
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = key_id.clone();
+        let assertion =
+            SecretString::from(jsonwebtoken::encode(&header, &claims, key).map_err(|e| {
+                ConnectorError::Config {
+                    connector: self.name.clone(),
+                    message: format!("credentials_file: cannot sign the token request: {e}"),
+                }
+            })?);
+        let fetched = Instant::now();
+        let page = self
+            .http
+            .get_json::<TokenResponse, _>(
+                |c| {
+                    c.post(token_uri.as_str()).form(&[
+                        ("grant_type", GRANT_TYPE),
+                        ("assertion", assertion.expose_secret()),
+                    ])
+                },
+                TOKEN_HINT,
+            )
+            .await
+            .map_err(|e| self.http_err(e))?;
+        let lifetime = page.body.expires_in.unwrap_or(3600);
+        let token = page.body.access_token;
+        *cached = Some(CachedToken {
+            token: token.clone(),
+            renew_at: fetched
+                + std::time::Duration::from_secs(lifetime.saturating_sub(TOKEN_MARGIN_SECS)),
+        });
+        tracing::debug!(connector = %self.name, expires_in = lifetime, "obtained a GA4 access token");
+        Ok(token)
+    }
+
+    fn to_facts(&self, report: &Report, source: &str, offset: u64) -> Batch {
+        let mut batch = Batch::default();
+        for (i, raw) in report.rows.iter().enumerate() {
+            let reject = |locator: String, reason: String| Reject {
+                source: source.to_string(),
+                locator,
+                reason,
+                raw: raw.get().to_string(),
+            };
+            let row_locator = format!("row {}", offset + i as u64 + 1);
+            let row: Row = match serde_json::from_str(raw.get()) {
+                Ok(r) => r,
+                Err(e) => {
+                    batch.rejects.push(reject(row_locator, format!("row: {e}")));
+                    continue;
+                }
+            };
+            match self.row_facts(&report.metric_headers, &row) {
+                Ok(values) => batch.daily.extend(values),
+                Err((Some(day), reason)) => {
+                    batch.rejects.push(reject(format!("day {day}"), reason))
+                }
+                Err((None, reason)) => batch.rejects.push(reject(row_locator, reason)),
+            }
+        }
+        batch
+    }
+
+    /// One row's daily values, or why it cannot be taken (with its day when known).
+    fn row_facts(
+        &self,
+        headers: &[Header],
+        row: &Row,
+    ) -> Result<Vec<DailyValue>, (Option<NaiveDate>, String)> {
+        let text = &row
+            .dimension_values
+            .first()
+            .ok_or((None, "the row has no date".to_string()))?
+            .value;
+        let day = NaiveDate::parse_from_str(text, "%Y%m%d")
+            .map_err(|_| (None, format!("date `{text}` is not YYYYMMDD")))?;
+        let metric = |name: &str| -> Result<Option<i64>, (Option<NaiveDate>, String)> {
+            let Some(i) = headers.iter().position(|h| h.name == name) else {
+                return Ok(None);
+            };
+            let cell = row
+                .metric_values
+                .get(i)
+                .ok_or_else(|| (Some(day), format!("{name} is missing")))?;
+            parse_micros(&cell.value)
+                .map(Some)
+                .map_err(|e| (Some(day), format!("{name}: {e}")))
+        };
+        let mut values = Vec::with_capacity(DIRECT.len() + 1);
+        let put = |values: &mut Vec<DailyValue>, input: &str, micros: i64| {
+            values.push(DailyValue {
+                shop: self.shop.clone(),
+                day,
+                input: input.to_string(),
+                dimension: String::new(),
+                value_micros: Some(micros),
+            })
+        };
+        for (name, input) in DIRECT {
+            if let Some(v) = metric(name)? {
+                put(&mut values, input, v);
+            }
+        }
+        if let (Some(sessions), Some(engaged)) = (metric("sessions")?, metric("engagedSessions")?) {
+            // Both are estimates on large properties; never store a negative count.
+            put(&mut values, "bounces", (sessions - engaged).max(0));
+        }
+        Ok(values)
+    }
+}

@@ -1,0 +1,665 @@
+//! What the file connectors (CSV and XLSX) share: each stream's header
+//! contract, the `columns` mapping and `skip_rows`, parsing a row of cell
+//! texts into facts, and the loop over the files a glob matches.
+//!
+//! A source only turns its file into a header and rows of cell texts with a
+//! locator (`line 7`, `sheet 订单 row 7`) and the raw text to keep with a
+//! reject; everything after that happens here, once.
+
+use super::{ConnectorError, Sink};
+use crate::config::{ConnectorConfig, Settings};
+use crate::facts::{Batch, DailyValue, FileMark, Order, OrderStatus, Refund, Reject};
+use crate::kpi::catalogue::input_def;
+use crate::money::parse_micros;
+use crate::period::local_day;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+
+/// Rows committed per transaction inside a large file.
+pub const ROWS_PER_COMMIT: usize = 5000;
+
+/// What the rows of a file are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Orders,
+    Refunds,
+    Daily,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Orders => "orders",
+            Stream::Refunds => "refunds",
+            Stream::Daily => "daily",
+        }
+    }
+
+    /// The stream's required and optional columns (daily also takes input ids).
+    fn contract(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Stream::Orders => (
+                &["order_id", "paid_at", "amount"],
+                &["shop", "status", "buyer_id"],
+            ),
+            Stream::Refunds => (
+                &["refund_id", "order_id", "refunded_at", "amount"],
+                &["shop"],
+            ),
+            Stream::Daily => (&["date"], &["shop", "dimension"]),
+        }
+    }
+
+    fn knows(self, name: &str) -> bool {
+        let (required, optional) = self.contract();
+        required.contains(&name)
+            || optional.contains(&name)
+            || (self == Stream::Daily && input_def(name).is_some())
+    }
+
+    fn expected(self) -> String {
+        let (required, optional) = self.contract();
+        required
+            .iter()
+            .chain(optional)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// The `columns` option: kpid's column name → the header text in the export.
+pub type ColumnMap = BTreeMap<String, String>;
+
+/// Checks a `columns` option against the stream, at configuration load.
+pub fn check_columns(stream: Stream, columns: &ColumnMap) -> Result<(), (String, String)> {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for (name, header) in columns {
+        let err = |m: String| Err((format!("columns.{name}"), m));
+        if !stream.knows(name) {
+            return err(match stream {
+                Stream::Daily => format!(
+                    "`{name}` is neither date, shop, dimension nor an input id (see `kpid kpis --inputs`)"
+                ),
+                _ => format!(
+                    "`{name}` is not a column of the {} stream (expected {})",
+                    stream.as_str(),
+                    stream.expected()
+                ),
+            });
+        }
+        let text = normalize(header);
+        if text.is_empty() {
+            return err("is mapped to an empty header".into());
+        }
+        if let Some(other) = seen.insert(text, name) {
+            return err(format!(
+                "`{other}` and `{name}` are both mapped to the header `{header}`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Header texts compare trimmed and ASCII case-insensitively.
+fn normalize(header: &str) -> String {
+    header.trim().to_ascii_lowercase()
+}
+
+/// How a column's cells are read; lets a typed source (XLSX) render a cell
+/// in the form the row parser expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Ids, shop, status, dimension: taken as text.
+    Text,
+    /// Amounts and daily input values: exact decimals.
+    Number,
+    /// `paid_at`, `refunded_at`: an instant, naive ones in the shop's zone.
+    Instant,
+    /// The daily `date`: a calendar day.
+    Date,
+}
+
+fn kind_of(name: &str) -> ColumnKind {
+    match name {
+        "amount" => ColumnKind::Number,
+        "paid_at" | "refunded_at" => ColumnKind::Instant,
+        "date" => ColumnKind::Date,
+        "order_id" | "refund_id" | "buyer_id" | "shop" | "status" | "dimension" => ColumnKind::Text,
+        _ => ColumnKind::Number,
+    }
+}
+
+/// Column positions of a file, checked against the stream's contract.
+///
+/// Without a `columns` mapping the header must use kpid's names and nothing
+/// else (an unknown column fails the file). With one, the mapped headers
+/// carry kpid's names, unmapped headers that are kpid names keep them, and
+/// every other column is ignored: platform exports carry dozens. Empty
+/// header cells are always ignored.
+#[derive(Debug)]
+pub struct Layout {
+    stream: Stream,
+    columns: HashMap<String, usize>,
+    /// kpid's name of each header position; `None` for ignored columns.
+    names: Vec<Option<String>>,
+    shop: Option<usize>,
+    inputs: Vec<(usize, String)>,
+}
+
+impl Layout {
+    pub fn new(stream: Stream, header: &[String], map: &ColumnMap) -> Result<Self, String> {
+        let header: Vec<String> = header.iter().map(|h| normalize(h)).collect();
+        let mut names: Vec<Option<String>> = vec![None; header.len()];
+        let mut columns = HashMap::new();
+        for (name, text) in map {
+            let want = normalize(text);
+            let mut hits = header
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| **h == want)
+                .map(|(i, _)| i);
+            let i = hits.next().ok_or_else(|| {
+                format!("column `{name}` is mapped to the header `{text}`, which the file lacks")
+            })?;
+            if hits.next().is_some() {
+                return Err(format!(
+                    "the header `{text}` (mapped to `{name}`) appears twice"
+                ));
+            }
+            names[i] = Some(name.clone());
+            columns.insert(name.clone(), i);
+        }
+        for (i, h) in header.iter().enumerate() {
+            if names[i].is_some() || h.is_empty() {
+                continue;
+            }
+            if stream.knows(h) {
+                if columns.contains_key(h) {
+                    if map.is_empty() {
+                        return Err(format!("column `{h}` appears twice in the header"));
+                    }
+                    // A column of the same name as a mapped one: the mapping wins.
+                    continue;
+                }
+                names[i] = Some(h.clone());
+                columns.insert(h.clone(), i);
+            } else if !map.is_empty() {
+                continue;
+            } else if header[..i].contains(h) {
+                return Err(format!("column `{h}` appears twice in the header"));
+            } else if stream == Stream::Daily {
+                return Err(format!(
+                    "unknown column `{h}` (not an input id; see the inputs in `kpid kpis --inputs`)"
+                ));
+            } else {
+                return Err(format!(
+                    "unknown column `{h}` (expected {})",
+                    stream.expected()
+                ));
+            }
+        }
+        let (required, _) = stream.contract();
+        for r in required {
+            if !columns.contains_key(*r) {
+                return Err(format!("the header has no `{r}` column"));
+            }
+        }
+        if stream == Stream::Orders && !columns.contains_key("buyer_id") {
+            return Err("the header has no `buyer_id` column".into());
+        }
+        let (_, optional) = stream.contract();
+        let inputs: Vec<(usize, String)> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let n = n.as_ref()?;
+                (stream == Stream::Daily
+                    && !required.contains(&n.as_str())
+                    && !optional.contains(&n.as_str()))
+                .then(|| (i, n.clone()))
+            })
+            .collect();
+        if stream == Stream::Daily && inputs.is_empty() {
+            return Err("the header names no input column (pv, uv, ad_spend, …)".into());
+        }
+        Ok(Layout {
+            stream,
+            shop: columns.get("shop").copied(),
+            columns,
+            names,
+            inputs,
+        })
+    }
+
+    fn col(&self, name: &str) -> Option<usize> {
+        self.columns.get(name).copied()
+    }
+
+    /// kpid's name and kind of the column at a position; `None` when ignored.
+    pub fn column(&self, i: usize) -> Option<(&str, ColumnKind)> {
+        let name = self.names.get(i)?.as_deref()?;
+        Some((name, kind_of(name)))
+    }
+}
+
+/// The cells of one row, as text.
+pub trait Cells {
+    fn cell(&self, i: usize) -> Option<&str>;
+}
+
+impl Cells for ::csv::StringRecord {
+    fn cell(&self, i: usize) -> Option<&str> {
+        self.get(i)
+    }
+}
+
+impl Cells for [String] {
+    fn cell(&self, i: usize) -> Option<&str> {
+        self.get(i).map(String::as_str)
+    }
+}
+
+/// Turns rows of cell texts into facts for the shops of the configuration.
+#[derive(Debug, Clone)]
+pub struct RowParser {
+    default_shop: Option<String>,
+    shops: HashMap<String, Tz>,
+}
+
+impl RowParser {
+    pub fn new(cfg: &ConnectorConfig, settings: &Settings) -> Self {
+        RowParser {
+            default_shop: cfg.shop.clone(),
+            shops: settings
+                .shops
+                .iter()
+                .map(|s| (s.id.clone(), s.tz))
+                .collect(),
+        }
+    }
+
+    fn shop_of<C: Cells + ?Sized>(&self, layout: &Layout, rec: &C) -> Result<(String, Tz), String> {
+        let from_row = layout
+            .shop
+            .and_then(|i| rec.cell(i))
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let shop = from_row
+            .map(str::to_string)
+            .or_else(|| self.default_shop.clone())
+            .ok_or("shop: empty, and the connector names no `shop`")?;
+        let tz = *self
+            .shops
+            .get(&shop)
+            .ok_or_else(|| format!("shop: unknown shop `{shop}`"))?;
+        Ok((shop, tz))
+    }
+
+    /// Parses one row into `batch`, or says why it cannot be taken.
+    pub fn parse<C: Cells + ?Sized>(
+        &self,
+        layout: &Layout,
+        rec: &C,
+        batch: &mut Batch,
+    ) -> Result<(), String> {
+        let (shop, tz) = self.shop_of(layout, rec)?;
+        let cell = |name: &str| -> &str {
+            layout
+                .col(name)
+                .and_then(|i| rec.cell(i))
+                .map(str::trim)
+                .unwrap_or("")
+        };
+        let required = |name: &str| -> Result<&str, String> {
+            let v = cell(name);
+            if v.is_empty() {
+                Err(format!("{name}: missing"))
+            } else {
+                Ok(v)
+            }
+        };
+        let amount = |name: &str| -> Result<i64, String> {
+            let micros = parse_micros(required(name)?).map_err(|e| format!("{name}: {e}"))?;
+            if micros < 0 {
+                return Err(format!("{name}: must not be negative"));
+            }
+            Ok(micros)
+        };
+        match layout.stream {
+            Stream::Orders => {
+                let order_id = required("order_id")?.to_string();
+                let paid_at =
+                    parse_instant(required("paid_at")?, tz).map_err(|e| format!("paid_at: {e}"))?;
+                let status_text = cell("status");
+                let status = OrderStatus::parse(status_text).ok_or_else(|| {
+                    format!("status: `{status_text}` is not paid, cancelled, closed or unpaid")
+                })?;
+                let amount_micros = amount("amount")?;
+                let buyer = cell("buyer_id");
+                batch.orders.push(Order {
+                    shop,
+                    order_id,
+                    paid_at: Some(paid_at),
+                    local_day: Some(local_day(paid_at, tz)),
+                    amount_micros,
+                    buyer_id: (!buyer.is_empty()).then(|| buyer.to_string()),
+                    status,
+                });
+            }
+            Stream::Refunds => {
+                let refund_id = required("refund_id")?.to_string();
+                let order_id = required("order_id")?.to_string();
+                let at = parse_instant(required("refunded_at")?, tz)
+                    .map_err(|e| format!("refunded_at: {e}"))?;
+                let amount_micros = amount("amount")?;
+                batch.refunds.push(Refund {
+                    shop,
+                    refund_id,
+                    order_id,
+                    refunded_at: at,
+                    local_day: local_day(at, tz),
+                    amount_micros,
+                });
+            }
+            Stream::Daily => {
+                let day_text = required("date")?;
+                let day = NaiveDate::parse_from_str(day_text, "%Y-%m-%d")
+                    .map_err(|_| format!("date: `{day_text}` is not YYYY-MM-DD"))?;
+                let dimension = cell("dimension").to_string();
+                let mut values = Vec::with_capacity(layout.inputs.len());
+                for (i, input) in &layout.inputs {
+                    let text = rec.cell(*i).map(str::trim).unwrap_or("");
+                    let value_micros = if text.is_empty() {
+                        None
+                    } else {
+                        Some(parse_micros(text).map_err(|e| format!("{input}: {e}"))?)
+                    };
+                    values.push(DailyValue {
+                        shop: shop.clone(),
+                        day,
+                        input: input.clone(),
+                        dimension: dimension.clone(),
+                        value_micros,
+                    });
+                }
+                batch.daily.extend(values);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// RFC 3339 with an offset, or a local `YYYY-MM-DD HH:MM:SS` in the shop's zone.
+pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| format!("`{text}` is neither RFC 3339 nor YYYY-MM-DD HH:MM:SS"))?;
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("`{text}` does not exist in {tz} (a daylight-saving gap)"))
+}
+
+/// The rows of one file on their way to the store: good rows are batched
+/// and committed every [`ROWS_PER_COMMIT`], bad ones kept aside as rejects.
+pub struct FileImport {
+    connector: String,
+    path: String,
+    batch: Batch,
+    rows: i64,
+}
+
+impl FileImport {
+    pub fn new(connector: &str, path: &str) -> Self {
+        FileImport {
+            connector: connector.to_string(),
+            path: path.to_string(),
+            batch: Batch::default(),
+            rows: 0,
+        }
+    }
+
+    /// One data row: parsed into the batch, or rejected with where it was
+    /// (`locator`), why and its raw text.
+    pub fn row<C: Cells + ?Sized>(
+        &mut self,
+        parser: &RowParser,
+        layout: &Layout,
+        cells: &C,
+        locator: impl FnOnce() -> String,
+        raw: impl FnOnce() -> String,
+    ) {
+        self.rows += 1;
+        if let Err(reason) = parser.parse(layout, cells, &mut self.batch) {
+            self.reject(locator(), reason, raw());
+        }
+    }
+
+    /// One data row the source could not turn into cell texts.
+    pub fn bad_row(&mut self, locator: String, reason: String, raw: String) {
+        self.rows += 1;
+        self.reject(locator, reason, raw);
+    }
+
+    /// Something that is not a row (an unreadable record) kept aside.
+    pub fn reject(&mut self, locator: String, reason: String, raw: String) {
+        self.batch.rejects.push(Reject {
+            source: self.path.clone(),
+            locator,
+            reason,
+            raw,
+        });
+    }
+
+    /// Commits what is batched once it is large enough.
+    pub async fn commit_if_full(&mut self, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
+        if self.batch.records() >= ROWS_PER_COMMIT {
+            sink.commit(std::mem::take(&mut self.batch)).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits the rest with the file's mark, so an unchanged file is skipped next time.
+    pub async fn finish(mut self, sha256: &str, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
+        self.batch.file = Some(FileMark {
+            path: self.path.clone(),
+            sha256: sha256.to_string(),
+            rows: self.rows,
+        });
+        sink.commit(self.batch).await?;
+        tracing::info!(connector = %self.connector, path = %self.path, rows = self.rows, "file imported");
+        Ok(())
+    }
+}
+
+/// A connector that imports whole files.
+pub(crate) trait FileSource {
+    fn name(&self) -> &str;
+
+    /// Imports one file whose content changed since its last import.
+    fn import_file(
+        &self,
+        path: &str,
+        sha256: &str,
+        bytes: Vec<u8>,
+        sink: &mut Sink<'_>,
+    ) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+}
+
+/// Imports every file matching `pattern` not yet imported with this content,
+/// in lexical order of their paths (so a later file's rows win). A file that
+/// fails (bad header, unreadable) lands nothing and is tried again next run;
+/// the others still land, and the first failure is returned.
+pub(crate) async fn import_files<S: FileSource>(
+    source: &S,
+    pattern: &str,
+    sink: &mut Sink<'_>,
+) -> Result<(), ConnectorError> {
+    let name = source.name();
+    let mut paths: Vec<String> = glob::glob(pattern)
+        .map_err(|e| ConnectorError::Config {
+            connector: name.to_string(),
+            message: format!("bad glob `{pattern}`: {e}"),
+        })?
+        .filter_map(|p| p.ok())
+        .filter(|p| p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        tracing::info!(connector = %name, %pattern, "no files match");
+    }
+    let mut failures = Vec::new();
+    for path in paths {
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|source| ConnectorError::Io {
+                connector: name.to_string(),
+                path: path.clone(),
+                source,
+            })?;
+        let sha = hex(&Sha256::digest(&bytes));
+        if sink.already_imported(&path, &sha).await? {
+            sink.stats.files_skipped += 1;
+            tracing::debug!(connector = %name, %path, "unchanged since last import, skipped");
+            continue;
+        }
+        match source.import_file(&path, &sha, bytes, sink).await {
+            Ok(()) => {}
+            Err(e @ ConnectorError::File { .. }) => {
+                tracing::error!(error = %e, "file not imported");
+                failures.push(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match failures.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(()),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(s: &str) -> Vec<String> {
+        s.split(',').map(String::from).collect()
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> ColumnMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn local_times_are_read_in_the_shop_zone() {
+        let t = parse_instant("2026-11-01 00:30:00", chrono_tz::Asia::Shanghai).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-10-31T16:30:00+00:00");
+        let t = parse_instant("2026-10-31T16:30:00Z", chrono_tz::Asia::Shanghai).unwrap();
+        assert_eq!(
+            local_day(t, chrono_tz::Asia::Shanghai).to_string(),
+            "2026-11-01"
+        );
+        assert!(parse_instant("2026-03-08 02:30:00", chrono_tz::America::New_York).is_err());
+        assert!(parse_instant("31/10/2026", chrono_tz::UTC).is_err());
+    }
+
+    #[test]
+    fn headers_are_checked_against_the_contract() {
+        let none = ColumnMap::new();
+        assert!(Layout::new(
+            Stream::Orders,
+            &h("order_id,shop,paid_at,amount,buyer_id,status"),
+            &none
+        )
+        .is_ok());
+        assert!(Layout::new(
+            Stream::Orders,
+            &h("order_id,paid_at,amount,buyer_id"),
+            &none
+        )
+        .is_ok());
+        let e = Layout::new(Stream::Daily, &h("date,shop,pv,page_views"), &none)
+            .err()
+            .unwrap();
+        assert!(e.contains("`page_views`"), "{e}");
+        let e = Layout::new(Stream::Orders, &h("order_id,paid_at,buyer_id"), &none)
+            .err()
+            .unwrap();
+        assert!(e.contains("`amount`"), "{e}");
+        let e = Layout::new(
+            Stream::Orders,
+            &h("order_id,paid_at,amount,buyer_id,extra"),
+            &none,
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("`extra`"), "{e}");
+        let e = Layout::new(Stream::Daily, &h("date,pv,pv"), &none)
+            .err()
+            .unwrap();
+        assert!(e.contains("twice"), "{e}");
+    }
+
+    #[test]
+    fn a_mapping_renames_headers_and_ignores_the_rest() {
+        let m = map(&[
+            ("order_id", "订单编号"),
+            ("paid_at", "付款时间"),
+            ("amount", "实付金额"),
+            ("buyer_id", "买家会员名"),
+        ]);
+        let l = Layout::new(
+            Stream::Orders,
+            &h("买家会员名,订单编号, 付款时间 ,宝贝标题,实付金额,status,运费"),
+            &m,
+        )
+        .unwrap();
+        assert_eq!(l.col("buyer_id"), Some(0));
+        assert_eq!(l.col("order_id"), Some(1));
+        assert_eq!(l.col("paid_at"), Some(2));
+        assert_eq!(l.col("amount"), Some(4));
+        assert_eq!(l.col("status"), Some(5), "an unmapped kpid name keeps it");
+        assert_eq!(l.column(3), None, "ignored");
+        assert_eq!(l.column(4), Some(("amount", ColumnKind::Number)));
+        assert_eq!(l.column(2), Some(("paid_at", ColumnKind::Instant)));
+
+        let e = Layout::new(Stream::Orders, &h("订单编号,付款时间,金额,买家会员名"), &m)
+            .err()
+            .unwrap();
+        assert!(e.contains("`amount`") && e.contains("`实付金额`"), "{e}");
+
+        let daily = map(&[("date", "统计日期"), ("pv", "浏览量"), ("uv", "访客数")]);
+        let l = Layout::new(Stream::Daily, &h("统计日期,访客数,浏览量,跳失率,"), &daily).unwrap();
+        assert_eq!(l.inputs, vec![(1, "uv".into()), (2, "pv".into())]);
+        assert_eq!(l.column(0), Some(("date", ColumnKind::Date)));
+    }
+
+    #[test]
+    fn column_options_are_checked_at_load() {
+        assert!(check_columns(Stream::Daily, &map(&[("pv", "浏览量")])).is_ok());
+        let (k, m) = check_columns(Stream::Orders, &map(&[("pv", "浏览量")])).unwrap_err();
+        assert_eq!(k, "columns.pv");
+        assert!(m.contains("not a column of the orders stream"), "{m}");
+        let (_, m) =
+            check_columns(Stream::Daily, &map(&[("pv", "浏览量"), ("uv", "浏览量")])).unwrap_err();
+        assert!(m.contains("both mapped"), "{m}");
+        assert!(check_columns(Stream::Daily, &map(&[("page_views", "x")])).is_err());
+    }
+}

@@ -1,0 +1,397 @@
+//! The XLSX connector: Excel workbooks dropped in a folder.
+//!
+//! The same rules as the CSV connector: files in lexical order of their
+//! paths, an unchanged file skipped (by sha256), a later file's rows winning,
+//! a bad row rejected (locator `sheet NAME row N`, raw the row's cell values
+//! joined with ` | `) while the good rows land. One sheet is read per file:
+//! `sheet`, or the first one. `skip_rows` sheet rows above the header (an
+//! export's title rows) are ignored, then blank rows until the header; row
+//! numbers are the sheet's own, as Excel shows them.
+//!
+//! Cells arrive typed and are rendered as the text the shared row parser
+//! (see [`super::tabular`]) expects, by the kind of the column they are in:
+//!
+//! - **Numbers** (amounts, daily values). A numeric cell is a binary float;
+//!   it is read as Excel shows it at full precision, 15 significant digits,
+//!   then rounded (half away from zero) to at most 6 decimal places, the
+//!   micros kept in storage. So a money cell keeps its 2 places — 19.99
+//!   stored as 19.989999999999998 (or 19.989999999) reads exactly 19.99 —
+//!   unless the cell's text form truly has more (0.125 stays 0.125; a 7th
+//!   place is rounded away). A text cell holding a number is read exactly,
+//!   as in CSV (more than 6 places is refused, not rounded).
+//! - **Instants** (`paid_at`, `refunded_at`). A date-time cell (or a bare
+//!   number, taken as an Excel serial date in the 1900 system) is a naive
+//!   local time, rounded to the second and read in the shop's time zone; a
+//!   text cell is parsed as in CSV (RFC 3339, or local `YYYY-MM-DD HH:MM:SS`).
+//! - **Dates** (the daily `date`). A date cell (or serial number) without a
+//!   time of day, or text `YYYY-MM-DD`.
+//! - **Text** (ids, shop, status, dimension). A whole number is written
+//!   without decimals; one above 2⁵³ cannot be an exact id and is refused.
+//!
+//! A cell holding an Excel error (`#N/A`, `#VALUE!`, …) in a used column
+//! rejects its row.
+
+use super::tabular::{
+    self, check_columns, ColumnKind, ColumnMap, FileImport, FileSource, Layout, RowParser, Stream,
+};
+use super::{typed_options, ConnectorError, Sink, Window};
+use crate::config::{ConnectorConfig, Settings};
+use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Range, Reader, Xlsx};
+use chrono::{NaiveDate, NaiveDateTime};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Deserialize;
+use std::io::Cursor;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XlsxOptions {
+    pub stream: Stream,
+    /// A glob such as `imports/orders/*.xlsx`.
+    pub path: String,
+    /// The sheet to read; the first one when unset.
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// kpid's column name → the header text in the export.
+    #[serde(default)]
+    pub columns: ColumnMap,
+    /// Sheet rows above the header (an export's title rows).
+    #[serde(default)]
+    pub skip_rows: usize,
+}
+
+impl XlsxOptions {
+    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
+        let o: XlsxOptions = typed_options(cfg)?;
+        glob::Pattern::new(&o.path)
+            .map_err(|e| ("path".to_string(), format!("bad glob `{}`: {e}", o.path)))?;
+        if o.sheet.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err(("sheet".into(), "must not be empty".into()));
+        }
+        check_columns(o.stream, &o.columns)?;
+        Ok(o)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct XlsxConnector {
+    pub name: String,
+    pub options: XlsxOptions,
+    parser: RowParser,
+}
+
+impl XlsxConnector {
+    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
+        let options = XlsxOptions::from_config(cfg).map_err(|(k, m)| ConnectorError::Config {
+            connector: cfg.name.clone(),
+            message: format!("{k}: {m}"),
+        })?;
+        Ok(XlsxConnector {
+            name: cfg.name.clone(),
+            options,
+            parser: RowParser::new(cfg, settings),
+        })
+    }
+
+    /// Imports every matching workbook not yet imported. The window does not
+    /// apply: a file is imported whole or not at all.
+    pub async fn run(&self, _window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
+        tabular::import_files(self, &self.options.path, sink).await
+    }
+}
+
+impl FileSource for XlsxConnector {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn import_file(
+        &self,
+        path: &str,
+        sha: &str,
+        bytes: Vec<u8>,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), ConnectorError> {
+        let file_err = |message: String| ConnectorError::File {
+            connector: self.name.clone(),
+            path: path.to_string(),
+            message,
+        };
+        let wanted = self.options.sheet.clone();
+        // Unzipping and parsing the sheet is CPU work: keep it off the runtime.
+        let (sheet, range) = tokio::task::spawn_blocking(move || read_sheet(bytes, wanted))
+            .await
+            .map_err(|e| file_err(format!("reading the workbook failed: {e}")))?
+            .map_err(&file_err)?;
+        let sheet_err = |m: String| file_err(format!("sheet `{sheet}`: {m}"));
+        let Some((first_row, _)) = range.start() else {
+            return Err(sheet_err("the sheet is empty".into()));
+        };
+        let skip = self.options.skip_rows;
+        // Rows numbered as Excel shows them (1-based, absolute).
+        let mut rows = range
+            .rows()
+            .enumerate()
+            .map(|(k, cells)| (first_row as usize + k + 1, cells))
+            .filter(|(n, cells)| *n > skip && !cells.iter().all(is_blank));
+        let Some((header_row, header_cells)) = rows.next() else {
+            return Err(sheet_err(format!(
+                "no header row below the {skip} skipped row(s)"
+            )));
+        };
+        let header: Vec<String> = header_cells.iter().map(raw_text).collect();
+        let layout = Layout::new(self.options.stream, &header, &self.options.columns)
+            .map_err(|m| sheet_err(format!("header row {header_row}: {m}")))?;
+        let mut file = FileImport::new(&self.name, path);
+        let locator = |n: usize| format!("sheet {sheet} row {n}");
+        let raw = |cells: &[Data]| {
+            cells
+                .iter()
+                .map(raw_text)
+                .collect::<Vec<_>>()
+                .join(" | ")
+                .trim_end_matches([' ', '|'])
+                .to_string()
+        };
+        for (n, cells) in rows {
+            match row_texts(&layout, cells) {
+                Ok(texts) => file.row(
+                    &self.parser,
+                    &layout,
+                    texts.as_slice(),
+                    || locator(n),
+                    || raw(cells),
+                ),
+                Err(reason) => file.bad_row(locator(n), reason, raw(cells)),
+            }
+            file.commit_if_full(sink).await?;
+        }
+        file.finish(sha, sink).await
+    }
+}
+
+/// Opens the workbook and reads the wanted (or first) sheet.
+fn read_sheet(bytes: Vec<u8>, wanted: Option<String>) -> Result<(String, Range<Data>), String> {
+    let mut book: Xlsx<_> =
+        Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("not a readable .xlsx workbook: {e}"))?;
+    let names = book.sheet_names();
+    let sheet = match wanted {
+        Some(w) => names
+            .iter()
+            .find(|n| n.trim() == w.trim())
+            .cloned()
+            .ok_or_else(|| format!("no sheet `{w}` (the sheets are: {})", names.join(", ")))?,
+        None => names.first().cloned().ok_or("the workbook has no sheet")?,
+    };
+    let range = book
+        .worksheet_range(&sheet)
+        .map_err(|e| format!("sheet `{sheet}` cannot be read: {e}"))?;
+    Ok((sheet, range))
+}
+
+fn is_blank(cell: &Data) -> bool {
+    match cell {
+        Data::Empty => true,
+        Data::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+/// The cells of the columns kpid reads, rendered for the row parser; the
+/// ignored columns are left empty.
+fn row_texts(layout: &Layout, cells: &[Data]) -> Result<Vec<String>, String> {
+    cells
+        .iter()
+        .enumerate()
+        .map(|(i, cell)| match layout.column(i) {
+            Some((name, kind)) => cell_text(cell, kind).map_err(|e| format!("{name}: {e}")),
+            None => Ok(String::new()),
+        })
+        .collect()
+}
+
+/// One cell as the text the row parser reads for a column of this kind.
+fn cell_text(cell: &Data, kind: ColumnKind) -> Result<String, String> {
+    match (cell, kind) {
+        (Data::Empty, _) => Ok(String::new()),
+        (Data::Error(e), _) => Err(format!("the cell holds the error {e}")),
+        (Data::String(s), _) | (Data::DateTimeIso(s), ColumnKind::Instant) => Ok(s.clone()),
+        (Data::DateTimeIso(s), ColumnKind::Date) => match s.split_once('T') {
+            Some((day, time)) if time.trim_start_matches(['0', ':', '.']).is_empty() => {
+                Ok(day.to_string())
+            }
+            _ => Ok(s.clone()),
+        },
+        (Data::DateTime(dt), ColumnKind::Instant) => excel_datetime(dt).map(format_instant),
+        (Data::DateTime(dt), ColumnKind::Date) => excel_datetime(dt).and_then(date_only),
+        (Data::DateTime(_), _) => Err(format!(
+            "a date cell ({}) where {} is expected",
+            raw_text(cell),
+            if kind == ColumnKind::Number {
+                "a number"
+            } else {
+                "text"
+            },
+        )),
+        (Data::Float(f), ColumnKind::Instant) => serial(*f).map(format_instant),
+        (Data::Float(f), ColumnKind::Date) => serial(*f).and_then(date_only),
+        (Data::Int(i), ColumnKind::Instant) => serial(*i as f64).map(format_instant),
+        (Data::Int(i), ColumnKind::Date) => serial(*i as f64).and_then(date_only),
+        (Data::Float(f), ColumnKind::Number) => float_decimal(*f).map(|d| d.to_string()),
+        (Data::Float(f), ColumnKind::Text) => id_text(*f),
+        (Data::Int(i), _) => Ok(i.to_string()),
+        (Data::Bool(b), _) => Ok(b.to_string()),
+        (Data::DateTimeIso(s), _) | (Data::DurationIso(s), _) => Ok(s.clone()),
+    }
+}
+
+/// A numeric cell as an exact decimal: 15 significant digits (what Excel
+/// itself keeps and shows), then at most 6 decimal places.
+pub fn float_decimal(f: f64) -> Result<Decimal, String> {
+    if !f.is_finite() {
+        return Err(format!("`{f}` is not a number"));
+    }
+    if f.abs() < 5e-7 {
+        return Ok(Decimal::ZERO);
+    }
+    let text = format!("{f:.14e}");
+    let d = Decimal::from_scientific(&text).map_err(|_| format!("`{f}` is too large to store"))?;
+    Ok(
+        d.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero)
+            .normalize(),
+    )
+}
+
+/// A numeric cell in an id column: a whole number, written without decimals.
+fn id_text(f: f64) -> Result<String, String> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if f.fract() == 0.0 && f.abs() <= EXACT {
+        return Ok(format!("{}", f as i64));
+    }
+    if f.abs() > EXACT {
+        return Err(format!(
+            "`{f}` is a number too large to be an exact id (store the column as text)"
+        ));
+    }
+    float_decimal(f).map(|d| d.to_string())
+}
+
+/// An Excel date-time as a naive local time, rounded to the second.
+fn excel_datetime(dt: &ExcelDateTime) -> Result<NaiveDateTime, String> {
+    if dt.is_duration() {
+        return Err(format!("`{}` is a duration, not a date", dt.as_f64()));
+    }
+    let t = dt
+        .as_datetime()
+        .ok_or_else(|| format!("`{}` is not a date", dt.as_f64()))?;
+    let ms = t.and_utc().timestamp_millis();
+    chrono::DateTime::from_timestamp(
+        ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) >= 500),
+        0,
+    )
+    .map(|t| t.naive_utc())
+    .ok_or_else(|| format!("`{}` is not a date", dt.as_f64()))
+}
+
+/// A bare number in a date column: an Excel serial date (1900 system).
+fn serial(f: f64) -> Result<NaiveDateTime, String> {
+    // 1 is 1900-01-01; 2958465 is 9999-12-31.
+    if !(1.0..2_958_466.0).contains(&f) {
+        return Err(format!("`{f}` is not an Excel date"));
+    }
+    excel_datetime(&ExcelDateTime::new(f, ExcelDateTimeType::DateTime, false))
+}
+
+fn format_instant(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn date_only(t: NaiveDateTime) -> Result<String, String> {
+    if t.time() != chrono::NaiveTime::MIN {
+        return Err(format!(
+            "`{}` has a time of day; a date is expected",
+            format_instant(t)
+        ));
+    }
+    Ok(date_text(t.date()))
+}
+
+fn date_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// A cell as the user sees it in a reject: numbers as stored, dates as
+/// date-times, errors as Excel writes them.
+fn raw_text(cell: &Data) -> String {
+    match cell {
+        Data::DateTime(dt) => match excel_datetime(dt) {
+            Ok(t) if t.time() == chrono::NaiveTime::MIN => date_text(t.date()),
+            Ok(t) => format_instant(t),
+            Err(_) => dt.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(f: f64) -> String {
+        float_decimal(f).unwrap().to_string()
+    }
+
+    #[test]
+    fn float_cells_become_exact_decimals() {
+        assert_eq!(dec(19.99), "19.99");
+        assert_eq!(dec(19.989999999), "19.99");
+        // The double just below 19.99, as a formula result may leave it.
+        assert_eq!(dec(f64::from_bits(19.99f64.to_bits() - 1)), "19.99");
+        assert_eq!(dec(0.1 + 0.2), "0.3");
+        assert_eq!(dec(129.9), "129.9");
+        assert_eq!(dec(0.125), "0.125");
+        assert_eq!(dec(10610.836202), "10610.836202");
+        assert_eq!(dec(1.0000004), "1");
+        assert_eq!(dec(2.0000005), "2.000001");
+        assert_eq!(dec(123456789012.34), "123456789012.34");
+        assert_eq!(dec(123456789012.33998), "123456789012.34");
+        assert_eq!(dec(1234.0), "1234");
+        assert_eq!(dec(-3.5), "-3.5");
+        assert_eq!(dec(1e-9), "0");
+        assert!(float_decimal(f64::NAN).is_err());
+        assert!(float_decimal(1e30).is_err());
+    }
+
+    #[test]
+    fn ids_stay_whole() {
+        assert_eq!(id_text(12345.0).unwrap(), "12345");
+        assert_eq!(id_text(12.5).unwrap(), "12.5");
+        assert!(id_text(4.012345678901234e18).is_err());
+    }
+
+    #[test]
+    fn serial_dates_are_naive_local_times() {
+        // 46296 is 2026-10-01; .5 is noon.
+        let t = serial(46296.5).unwrap();
+        assert_eq!(format_instant(t), "2026-10-01 12:00:00");
+        // Ten o'clock is not exact in binary; it still lands on the second.
+        let t = serial(46296.0 + 10.0 / 24.0).unwrap();
+        assert_eq!(format_instant(t), "2026-10-01 10:00:00");
+        assert_eq!(date_only(serial(46296.0).unwrap()).unwrap(), "2026-10-01");
+        assert!(date_only(t).is_err());
+        assert!(serial(-1.0).is_err());
+        assert_eq!(
+            cell_text(&Data::Float(46296.0), ColumnKind::Date).unwrap(),
+            "2026-10-01"
+        );
+        assert_eq!(
+            cell_text(&Data::Float(19.99), ColumnKind::Number).unwrap(),
+            "19.99"
+        );
+        assert!(cell_text(
+            &Data::Error(calamine::CellErrorType::NA),
+            ColumnKind::Number
+        )
+        .unwrap_err()
+        .contains("#N/A"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Prometheus metrics, exposed on `/metrics` in the text format. Counters
+//! follow the `*_total` convention; every series is labelled by job or shop.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConnectorLabel {
+    pub connector: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShopLabel {
+    pub shop: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabel {
+    version: String,
+}
+
+type Seconds = Gauge<f64, AtomicU64>;
+
+/// Every metric kpid exports.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub runs: Family<ConnectorLabel, Counter>,
+    pub failures: Family<ConnectorLabel, Counter>,
+    pub records: Family<ConnectorLabel, Counter>,
+    pub rejects: Family<ConnectorLabel, Counter>,
+    pub duration: Family<ConnectorLabel, Histogram, fn() -> Histogram>,
+    pub last_success: Family<ConnectorLabel, Seconds>,
+    pub snapshot_last_success: Family<ShopLabel, Seconds>,
+    pub snapshot_lag: Family<ShopLabel, Seconds>,
+    pub takeovers: Counter,
+    pub alerts_sent: Counter,
+    /// Shops whose snapshot lag is reported, and when the process started
+    /// (the lag before a shop's first success).
+    shops: Vec<ShopLabel>,
+    started: f64,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.0, 16))
+}
+
+impl Metrics {
+    pub fn new(shops: &[String], started: f64) -> Self {
+        let mut r = Registry::default();
+        let m = Metrics {
+            registry: Mutex::new(Registry::default()),
+            runs: Family::default(),
+            failures: Family::default(),
+            records: Family::default(),
+            rejects: Family::default(),
+            duration: Family::new_with_constructor(duration_histogram),
+            last_success: Family::default(),
+            snapshot_last_success: Family::default(),
+            snapshot_lag: Family::default(),
+            takeovers: Counter::default(),
+            alerts_sent: Counter::default(),
+            shops: shops
+                .iter()
+                .map(|s| ShopLabel { shop: s.clone() })
+                .collect(),
+            started,
+        };
+        r.register(
+            "kpid_connector_runs",
+            "Connector runs finished",
+            m.runs.clone(),
+        );
+        r.register(
+            "kpid_connector_failures",
+            "Connector runs that failed",
+            m.failures.clone(),
+        );
+        r.register(
+            "kpid_connector_records",
+            "Records read by connectors",
+            m.records.clone(),
+        );
+        r.register(
+            "kpid_connector_rejects",
+            "Records rejected by connectors",
+            m.rejects.clone(),
+        );
+        r.register(
+            "kpid_connector_run_duration_seconds",
+            "Duration of connector runs",
+            m.duration.clone(),
+        );
+        r.register(
+            "kpid_connector_last_success_timestamp_seconds",
+            "Unix time of each connector's last successful run",
+            m.last_success.clone(),
+        );
+        r.register(
+            "kpid_snapshot_last_success_timestamp_seconds",
+            "Unix time of each shop's last successful snapshot job",
+            m.snapshot_last_success.clone(),
+        );
+        r.register(
+            "kpid_snapshot_lag_seconds",
+            "Seconds since each shop's last successful snapshot job",
+            m.snapshot_lag.clone(),
+        );
+        r.register(
+            "kpid_job_takeovers",
+            "Ticks taken over after another replica's lease expired",
+            m.takeovers.clone(),
+        );
+        r.register("kpid_alerts_sent", "Alerts sent", m.alerts_sent.clone());
+        let build = Family::<BuildLabel, Gauge>::default();
+        build
+            .get_or_create(&BuildLabel {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
+        r.register("kpid_build_info", "kpid version", build);
+        *m.registry.lock().expect("fresh mutex") = r;
+        m
+    }
+
+    pub fn connector(name: &str) -> ConnectorLabel {
+        ConnectorLabel {
+            connector: name.to_string(),
+        }
+    }
+
+    /// The text exposition, with lag gauges brought up to date.
+    pub fn render(&self, now: f64) -> String {
+        // Lag is derived at scrape time so it keeps growing while nothing succeeds.
+        for shop in &self.shops {
+            let last = self.snapshot_last_success.get_or_create(shop).get();
+            let since = if last > 0.0 { last } else { self.started };
+            self.snapshot_lag
+                .get_or_create(shop)
+                .set((now - since).max(0.0));
+        }
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// Records a successful snapshot job of a shop.
+    pub fn snapshot_done(&self, shop: &str, at: f64) {
+        let label = ShopLabel {
+            shop: shop.to_string(),
+        };
+        self.snapshot_last_success.get_or_create(&label).set(at);
+    }
+}

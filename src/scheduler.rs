@@ -1,0 +1,411 @@
+//! The scheduler: every job (each connector with a schedule, each shop's
+//! snapshot job) fires on its crontab ticks. A tick runs on exactly one
+//! replica: it is claimed in the database (`job_runs`), its lease renewed while
+//! the job works, and taken over by another replica if the lease expires.
+
+use crate::config::{Settings, Shop};
+use crate::connectors::{Connector, ConnectorError, Window};
+use crate::daemon::{build_connectors, run_connector_until, snapshot_shop};
+use crate::metrics::Metrics;
+use crate::schedule::CronSchedule;
+use crate::store::{RunResult, Store};
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What a job does on a tick.
+pub enum Work {
+    Connector(Connector),
+    Snapshot(Shop),
+}
+
+/// A scheduled job.
+pub struct Job {
+    pub name: String,
+    pub schedule: CronSchedule,
+    pub work: Work,
+}
+
+struct Inner {
+    settings: Arc<Settings>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+    owner: String,
+    jobs: Vec<Arc<Job>>,
+    /// Jobs running in this process: a tick that comes while its job still
+    /// runs is skipped, never started twice.
+    running: Mutex<HashSet<String>>,
+    tracker: TaskTracker,
+    /// The instant the start-up catch-up covered ticks up to: the job loops
+    /// start from it, so a tick that came while catch-up ran is not lost.
+    caught_up_to: Mutex<Option<DateTime<Utc>>>,
+}
+
+/// Runs the jobs of one process; several processes on one PostgreSQL
+/// database share the work.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+/// A name unique to this process, stored as the owner of its claims.
+fn owner_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "kpid".into());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros() % 1_000_000
+    )
+}
+
+/// A stable spread of `0..max` for a job, so jobs with the same schedule
+/// start at different moments but each always at the same offset.
+fn jitter(job: &str, max_seconds: u64) -> Duration {
+    if max_seconds == 0 {
+        return Duration::ZERO;
+    }
+    let h = job.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    Duration::from_millis(h % (max_seconds * 1000))
+}
+
+impl Scheduler {
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Store,
+        metrics: Arc<Metrics>,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let mut jobs = Vec::new();
+        for c in build_connectors(&settings, &[])? {
+            if let Some(Some(schedule)) = settings.connector_schedules.get(c.name()).cloned() {
+                jobs.push(Arc::new(Job {
+                    name: c.name().to_string(),
+                    schedule,
+                    work: Work::Connector(c),
+                }));
+            }
+        }
+        for shop in &settings.shops {
+            jobs.push(Arc::new(Job {
+                name: format!("snapshot:{}", shop.id),
+                schedule: CronSchedule::parse(&settings.config.snapshot.schedule, shop.tz)?,
+                work: Work::Snapshot(shop.clone()),
+            }));
+        }
+        Ok(Scheduler {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                metrics,
+                stop,
+                owner: owner_id(),
+                jobs,
+                running: Mutex::new(HashSet::new()),
+                tracker: TaskTracker::new(),
+                caught_up_to: Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.inner.owner
+    }
+
+    pub fn job_count(&self) -> usize {
+        self.inner.jobs.len()
+    }
+
+    fn max_age(&self) -> ChronoDuration {
+        ChronoDuration::hours(self.inner.settings.config.scheduler.max_catchup_hours as i64)
+    }
+
+    /// Runs the ticks missed while no daemon ran, younger than the maximum
+    /// catch-up age: a connector's latest missed tick once (its cursor covers
+    /// the gap), a snapshot job's latest tick of each missed local day.
+    pub async fn catch_up(&self) {
+        let now = Utc::now();
+        *self.inner.caught_up_to.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
+        for job in &self.inner.jobs {
+            let mut t = now - self.max_age();
+            let mut ticks: BTreeMap<NaiveDate, DateTime<Utc>> = BTreeMap::new();
+            while let Some(next) = job.schedule.next_after(t) {
+                if next > now {
+                    break;
+                }
+                let day = next.with_timezone(&job.schedule.timezone()).date_naive();
+                ticks.insert(day, next);
+                t = next;
+            }
+            let due: Vec<DateTime<Utc>> = match job.work {
+                Work::Connector(_) => ticks.values().last().copied().into_iter().collect(),
+                Work::Snapshot(_) => ticks.into_values().collect(),
+            };
+            for tick in due {
+                if self.inner.stop.is_cancelled() {
+                    return;
+                }
+                execute(self.inner.clone(), job.clone(), tick, false).await;
+            }
+        }
+    }
+
+    /// Starts one loop per job and the takeover sweeper.
+    pub fn start(&self) -> JoinSet<()> {
+        let mut loops = JoinSet::new();
+        for job in &self.inner.jobs {
+            loops.spawn(job_loop(self.inner.clone(), job.clone()));
+        }
+        loops.spawn(sweeper(self.inner.clone()));
+        loops
+    }
+
+    /// After the stop signal: the loops end, running jobs get the grace period
+    /// to commit their current page and release their leases.
+    pub async fn drain(&self, mut loops: JoinSet<()>) {
+        while loops.join_next().await.is_some() {}
+        self.inner.tracker.close();
+        let grace =
+            Duration::from_secs(self.inner.settings.config.scheduler.shutdown_grace_seconds);
+        if tokio::time::timeout(grace, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_seconds = grace.as_secs(),
+                "jobs still running after the grace period; their leases expire and another replica takes over"
+            );
+        }
+    }
+}
+
+async fn job_loop(inner: Arc<Inner>, job: Arc<Job>) {
+    // From where catch-up stopped looking: a tick that came while it ran is due now.
+    let caught_up_to = *inner.caught_up_to.lock().unwrap_or_else(|e| e.into_inner());
+    let mut after = caught_up_to.unwrap_or_else(Utc::now);
+    loop {
+        let Some(mut tick) = job.schedule.next_after(after) else {
+            return;
+        };
+        // Of several ticks already past (a long catch-up), only the latest runs.
+        let now = Utc::now();
+        while let Some(next) = job.schedule.next_after(tick).filter(|n| *n <= now) {
+            tick = next;
+        }
+        after = tick;
+        let wait = (tick - Utc::now()).to_std().unwrap_or_default()
+            + jitter(&job.name, inner.settings.config.scheduler.jitter_seconds);
+        tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        inner
+            .tracker
+            .spawn(execute(inner.clone(), job.clone(), tick, false));
+    }
+}
+
+/// Takes over ticks whose owner stopped renewing the lease (a replica died).
+async fn sweeper(inner: Arc<Inner>) {
+    let every = Duration::from_secs((inner.settings.config.scheduler.lease_seconds / 2).max(1));
+    loop {
+        tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let expired = match inner.store.expired_ticks(Utc::now().timestamp()).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for expired leases");
+                continue;
+            }
+        };
+        for (name, tick) in expired {
+            if let Some(job) = inner.jobs.iter().find(|j| j.name == name) {
+                let Some(at) = Utc.timestamp_opt(tick, 0).single() else {
+                    continue;
+                };
+                inner
+                    .tracker
+                    .spawn(execute(inner.clone(), job.clone(), at, true));
+            }
+        }
+    }
+}
+
+/// Removes a job from the local running set when its run ends, however it ends.
+struct RunningGuard<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    name: String,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.set.lock() {
+            s.remove(&self.name);
+        }
+    }
+}
+
+/// Claims (or takes over) one tick and runs it with a renewed lease.
+async fn execute(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, takeover: bool) {
+    if inner.stop.is_cancelled() {
+        return;
+    }
+    {
+        let mut running = inner.running.lock().unwrap_or_else(|e| e.into_inner());
+        if !running.insert(job.name.clone()) {
+            tracing::warn!(job = %job.name, tick = %tick, "still running from an earlier tick; this tick is skipped");
+            return;
+        }
+    }
+    let _guard = RunningGuard {
+        set: &inner.running,
+        name: job.name.clone(),
+    };
+    let lease = inner.settings.config.scheduler.lease_seconds as i64;
+    let now = Utc::now().timestamp();
+    let t = tick.timestamp();
+    let claimed = if takeover {
+        inner
+            .store
+            .take_over(&job.name, t, &inner.owner, now + lease, now)
+            .await
+    } else {
+        inner
+            .store
+            .claim_tick(&job.name, t, &inner.owner, now + lease, now)
+            .await
+    };
+    match claimed {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!(job = %job.name, tick = %tick, "claimed by another replica");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(job = %job.name, error = %e, "cannot claim the tick; skipped");
+            return;
+        }
+    }
+    if takeover {
+        inner.metrics.takeovers.inc();
+        tracing::warn!(job = %job.name, tick = %tick, "took over a tick whose lease expired");
+    }
+    let renew = async {
+        let every = Duration::from_secs((lease as u64 / 3).max(1));
+        loop {
+            tokio::time::sleep(every).await;
+            let until = Utc::now().timestamp() + lease;
+            match inner
+                .store
+                .renew_lease(&job.name, t, &inner.owner, until)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(job = %job.name, "lease lost to another replica"),
+                Err(e) => tracing::warn!(job = %job.name, error = %e, "cannot renew the lease"),
+            }
+        }
+    };
+    let result = tokio::select! {
+        r = run_work(&inner, &job, tick) => r,
+        _ = renew => unreachable!("the renewal loop never ends"),
+    };
+    if let Err(e) = inner
+        .store
+        .finish_tick(&job.name, t, &inner.owner, &result, Utc::now().timestamp())
+        .await
+    {
+        tracing::error!(job = %job.name, error = %e, "cannot record the run; its lease will expire");
+    }
+}
+
+async fn run_work(inner: &Inner, job: &Job, tick: DateTime<Utc>) -> RunResult {
+    let now = || Utc::now().timestamp_millis() as f64 / 1000.0;
+    match &job.work {
+        Work::Connector(c) => {
+            let run =
+                run_connector_until(&inner.store, c, Window::default(), Some(inner.stop.clone()))
+                    .await;
+            let label = Metrics::connector(&run.connector);
+            let m = &inner.metrics;
+            m.runs.get_or_create(&label).inc();
+            m.records.get_or_create(&label).inc_by(run.stats.records);
+            m.rejects.get_or_create(&label).inc_by(run.stats.rejects);
+            // Exported at 0 from the first run, so `increase()` sees the first failure.
+            m.failures.get_or_create(&label).inc_by(0);
+            m.duration
+                .get_or_create(&label)
+                .observe(run.elapsed.as_secs_f64());
+            let status = match &run.error {
+                None => {
+                    m.last_success.get_or_create(&label).set(now());
+                    "ok"
+                }
+                Some(ConnectorError::Interrupted { .. }) => "interrupted",
+                Some(_) => {
+                    m.failures.get_or_create(&label).inc();
+                    "failed"
+                }
+            };
+            RunResult {
+                status,
+                records: run.stats.records as i64,
+                changed: run.stats.changed as i64,
+                rejects: run.stats.rejects as i64,
+                detail: format!(
+                    "files imported {}, skipped {}",
+                    run.stats.files_imported, run.stats.files_skipped
+                ),
+                error: run.error.map(|e| e.to_string()),
+            }
+        }
+        Work::Snapshot(shop) => {
+            let day = tick.with_timezone(&shop.tz).date_naive();
+            match snapshot_shop(&inner.settings, &inner.store, shop, day).await {
+                Ok(done) => {
+                    inner.metrics.snapshot_done(&shop.id, now());
+                    let new = done.iter().filter(|c| c.new_revision).count();
+                    RunResult {
+                        status: "ok",
+                        records: done.len() as i64,
+                        changed: new as i64,
+                        detail: done
+                            .iter()
+                            .map(|c| format!("{} r{}", c.period, c.revision))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        ..Default::default()
+                    }
+                }
+                Err(e) => RunResult {
+                    status: "failed",
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_is_stable_and_bounded() {
+        assert_eq!(jitter("a", 0), Duration::ZERO);
+        assert_eq!(jitter("orders", 30), jitter("orders", 30));
+        assert!(jitter("orders", 30) < Duration::from_secs(30));
+        assert_ne!(jitter("orders", 30), jitter("refunds", 30));
+    }
+}
