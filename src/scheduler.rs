@@ -133,7 +133,9 @@ impl Scheduler {
     /// the gap), a snapshot job's latest tick of each missed local day.
     pub async fn catch_up(&self) {
         let now = Utc::now();
-        *self.inner.caught_up_to.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
+        if let Ok(mut caught_up_to) = self.inner.caught_up_to.lock() {
+            *caught_up_to = Some(now);
+        }
         for job in &self.inner.jobs {
             let mut t = now - self.max_age();
             let mut ticks: BTreeMap<NaiveDate, DateTime<Utc>> = BTreeMap::new();
