@@ -111,6 +111,12 @@ struct OrdersPage {
     orders: Vec<Box<RawValue>>,
 }
 
+/// The same page read straight into orders: one pass, the common case.
+#[derive(Deserialize)]
+struct TypedPage {
+    orders: Vec<ShopifyOrder>,
+}
+
 #[derive(Deserialize)]
 struct ShopifyOrder {
     id: u64,
@@ -282,15 +288,22 @@ impl ShopifyConnector {
         let mut page_no = 0;
         while let Some(url) = next.take() {
             page_no += 1;
+            let mapper = Mapper {
+                shop: self.shop.clone(),
+                tz: self.tz,
+                source: strip_query(&url),
+                page_no,
+            };
             let page = self
                 .http
-                .get_json::<OrdersPage, _>(
+                .get_parsed(
                     |c| {
                         c.get(&url)
                             .header("X-Shopify-Access-Token", self.token.expose_secret())
                             .header("Accept", "application/json")
                     },
                     HINT,
+                    move |bytes: &[u8]| mapper.page_facts(bytes),
                 )
                 .await
                 .map_err(|e| ConnectorError::Http {
@@ -298,7 +311,7 @@ impl ShopifyConnector {
                     source: e,
                 })?;
             next = next_link(&page.headers);
-            let batch = self.to_facts(&page.body.orders, &strip_query(&url), page_no);
+            let batch = page.body;
             if tx.send(batch).await.is_err() {
                 // The committer stopped on an error; it reports it.
                 return Ok(());
@@ -306,13 +319,46 @@ impl ShopifyConnector {
         }
         Ok(())
     }
+}
 
-    fn to_facts(&self, raws: &[Box<RawValue>], source: &str, page_no: u32) -> Batch {
+/// Turns pages into facts on a blocking thread: owns what it needs.
+struct Mapper {
+    shop: String,
+    tz: Tz,
+    source: String,
+    page_no: u32,
+}
+
+impl Mapper {
+    /// One page into facts. Most pages parse in one typed pass; a page with a
+    /// record that does not fit is re-read record by record so only that
+    /// record is set aside, with its raw JSON.
+    fn page_facts(&self, bytes: &[u8]) -> Result<Batch, String> {
+        if let Ok(page) = serde_json::from_slice::<TypedPage>(bytes) {
+            let mut batch = Batch::default();
+            let all_fit = page.orders.iter().all(|o| match self.order_facts(o) {
+                Ok((order, refunds)) => {
+                    batch.orders.push(order);
+                    batch.refunds.extend(refunds);
+                    true
+                }
+                Err(_) => false,
+            });
+            if all_fit {
+                return Ok(batch);
+            }
+        }
+        let page: OrdersPage =
+            serde_json::from_slice(bytes).map_err(|e| format!("not an orders page: {e}"))?;
+        Ok(self.to_facts(&page.orders))
+    }
+
+    fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {
         let mut batch = Batch::default();
         for (i, raw) in raws.iter().enumerate() {
             let reject = |reason: String| Reject {
-                source: source.to_string(),
-                locator: format!("page {page_no} record {}", i + 1),
+                source: self.source.clone(),
+                locator: format!("page {} record {}", self.page_no, i + 1),
                 reason,
                 raw: raw.get().to_string(),
             };

@@ -164,8 +164,28 @@ impl HttpClient {
     /// fix when the platform refuses the credentials.
     pub async fn get_json<T, B>(&self, build: B, hint: &str) -> Result<Page<T>, HttpError>
     where
-        T: serde::de::DeserializeOwned,
+        T: serde::de::DeserializeOwned + Send + 'static,
         B: Fn(&Client) -> RequestBuilder,
+    {
+        self.get_parsed(build, hint, |bytes: &[u8]| {
+            serde_json::from_slice(bytes).map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    /// As [`get_json`](Self::get_json) with the caller's parser, which runs on
+    /// a blocking thread so large pages parse in parallel with fetching and
+    /// committing. A parser error is a malformed page: retried, then failed.
+    pub async fn get_parsed<T, B, P>(
+        &self,
+        build: B,
+        hint: &str,
+        parse: P,
+    ) -> Result<Page<T>, HttpError>
+    where
+        T: Send + 'static,
+        B: Fn(&Client) -> RequestBuilder,
+        P: Fn(&[u8]) -> Result<T, String> + Send + Sync + 'static,
     {
         let policy = self.policy;
         let backoff = ExponentialBuilder::default()
@@ -174,9 +194,10 @@ impl HttpClient {
             .with_max_delay(policy.max_delay)
             .with_max_times(policy.max_attempts.saturating_sub(1))
             .with_total_delay(Some(policy.max_total));
+        let parse = std::sync::Arc::new(parse);
         let attempt = || async {
             self.limiter.wait().await;
-            self.once::<T>(build(&self.client), hint).await
+            self.once(build(&self.client), hint, parse.clone()).await
         };
         attempt
             .retry(backoff)
@@ -188,11 +209,16 @@ impl HttpClient {
             .await
     }
 
-    async fn once<T: serde::de::DeserializeOwned>(
+    async fn once<T, P>(
         &self,
         req: RequestBuilder,
         hint: &str,
-    ) -> Result<Page<T>, HttpError> {
+        parse: std::sync::Arc<P>,
+    ) -> Result<Page<T>, HttpError>
+    where
+        T: Send + 'static,
+        P: Fn(&[u8]) -> Result<T, String> + Send + Sync + 'static,
+    {
         let resp = req.send().await.map_err(|e| HttpError::Transport {
             url: String::new(),
             message: e.without_url().to_string(),
@@ -226,11 +252,27 @@ impl HttpClient {
                 hint: hint.to_string(),
             });
         }
-        let body = serde_json::from_slice(&bytes).map_err(|e| HttpError::Malformed {
-            url,
-            message: e.to_string(),
-            snippet: snippet(&bytes),
-        })?;
+        let parsed = {
+            let bytes = bytes.clone();
+            tokio::task::spawn_blocking(move || parse(&bytes)).await
+        };
+        let body = match parsed {
+            Ok(Ok(body)) => body,
+            Ok(Err(message)) => {
+                return Err(HttpError::Malformed {
+                    url,
+                    message,
+                    snippet: snippet(&bytes),
+                })
+            }
+            Err(join) => {
+                return Err(HttpError::Malformed {
+                    url,
+                    message: format!("the parser failed: {join}"),
+                    snippet: snippet(&bytes),
+                })
+            }
+        };
         Ok(Page { headers, body })
     }
 }

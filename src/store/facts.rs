@@ -1,6 +1,6 @@
 //! Writing facts idempotently and reading them back aggregated per period.
 
-use super::{now_unix, Result, Store, StoreError};
+use super::{now_unix, Backend, Result, Store, StoreError};
 use crate::facts::{Batch, DailyValue, Order, Refund, Reject};
 use chrono::NaiveDate;
 use sqlx::any::AnyArguments;
@@ -35,7 +35,10 @@ fn day_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-fn placeholders(rows: usize, cols: usize) -> String {
+/// `(…),(…)` value lists for a multi-row insert. SQLite gets anonymous `?`:
+/// with numbered `$N` it looks every parameter name up by a linear scan,
+/// which made a 1000-row statement quadratic (43% of a 100k-order ingest).
+fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -46,8 +49,13 @@ fn placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push(',');
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            match backend {
+                Backend::Sqlite => s.push('?'),
+                Backend::Postgres => {
+                    s.push('$');
+                    s.push_str(&(r * cols + c + 1).to_string());
+                }
+            }
         }
         s.push(')');
     }
@@ -83,9 +91,9 @@ impl Store {
     pub async fn commit_batch(&self, connector: &str, batch: &Batch) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
         let mut changed = 0;
-        changed += upsert_orders(&mut tx, connector, &batch.orders).await?;
-        changed += upsert_refunds(&mut tx, connector, &batch.refunds).await?;
-        changed += upsert_daily(&mut tx, connector, &batch.daily).await?;
+        changed += upsert_orders(&mut tx, self.backend, connector, &batch.orders).await?;
+        changed += upsert_refunds(&mut tx, self.backend, connector, &batch.refunds).await?;
+        changed += upsert_daily(&mut tx, self.backend, connector, &batch.daily).await?;
         insert_rejects(&mut tx, connector, &batch.rejects).await?;
         if let Some(file) = &batch.file {
             sqlx::query(
@@ -266,6 +274,7 @@ impl Store {
 
 async fn upsert_orders(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     connector: &str,
     orders: &[Order],
 ) -> Result<u64> {
@@ -282,7 +291,7 @@ async fn upsert_orders(
                 OR orders.amount_micros <> excluded.amount_micros \
                 OR orders.buyer_id IS DISTINCT FROM excluded.buyer_id \
                 OR orders.status <> excluded.status",
-            placeholders(chunk.len(), 8)
+            placeholders(backend, chunk.len(), 8)
         );
         let mut args = AnyArguments::default();
         for o in chunk {
@@ -305,6 +314,7 @@ async fn upsert_orders(
 
 async fn upsert_refunds(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     connector: &str,
     refunds: &[Refund],
 ) -> Result<u64> {
@@ -318,7 +328,7 @@ async fn upsert_refunds(
              amount_micros = excluded.amount_micros, connector = excluded.connector \
              WHERE refunds.order_id <> excluded.order_id OR refunds.refunded_at <> excluded.refunded_at \
                 OR refunds.local_day <> excluded.local_day OR refunds.amount_micros <> excluded.amount_micros",
-            placeholders(chunk.len(), 7)
+            placeholders(backend, chunk.len(), 7)
         );
         let mut args = AnyArguments::default();
         for r in chunk {
@@ -340,6 +350,7 @@ async fn upsert_refunds(
 
 async fn upsert_daily(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     connector: &str,
     values: &[DailyValue],
 ) -> Result<u64> {
@@ -371,7 +382,7 @@ async fn upsert_daily(
             "INSERT INTO daily_values (shop, day, input, dimension, value_micros, connector) VALUES {} \
              ON CONFLICT (shop, day, input, dimension) DO UPDATE SET value_micros = excluded.value_micros, \
              connector = excluded.connector WHERE daily_values.value_micros <> excluded.value_micros",
-            placeholders(chunk.len(), 6)
+            placeholders(backend, chunk.len(), 6)
         );
         let mut args = AnyArguments::default();
         for v in chunk {
