@@ -323,7 +323,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                         println!("{:<28} {:<18} {}", c.name, sched.source(), runs(sched, now))
                     }
                     None => println!(
-                        "{:<28} (no schedule: start-up and `kpid ingest` only)",
+                        "{:<28} (no schedule: `kpid ingest` and `run --once` only)",
                         c.name
                     ),
                 }
@@ -404,7 +404,33 @@ fn print_catalogue(
                 .collect();
             println!("{}", serde_json::to_string_pretty(&list)?);
         }
-        Format::Table | Format::Csv => {
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record([
+                "id",
+                "name_zh",
+                "name_en",
+                "formula",
+                "unit",
+                "direction",
+                "category",
+                "builtin",
+            ])?;
+            for k in cat.iter() {
+                w.write_record([
+                    k.id.as_str(),
+                    &k.name_zh,
+                    &k.name_en,
+                    &k.formula,
+                    k.unit.as_str(),
+                    &format!("{:?}", k.direction).to_lowercase(),
+                    &k.category,
+                    if k.builtin { "true" } else { "false" },
+                ])?;
+            }
+            print!("{}", String::from_utf8(w.into_inner()?)?);
+        }
+        Format::Table => {
             for k in cat.iter() {
                 println!(
                     "{:<26} {:<8} {:<5} {:<13} {:<56} {} / {}",
@@ -443,10 +469,44 @@ fn print_runs(runs: &[crate::store::JobRun], format: Format) -> anyhow::Result<(
                 .collect();
             println!("{}", serde_json::to_string_pretty(&list)?);
         }
-        Format::Table | Format::Csv => {
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record([
+                "job",
+                "tick",
+                "owner",
+                "status",
+                "attempts",
+                "started_at",
+                "finished_at",
+                "records",
+                "changed",
+                "rejects",
+                "detail",
+                "error",
+            ])?;
+            for r in runs {
+                w.write_record([
+                    r.job.clone(),
+                    time(r.tick),
+                    r.owner.clone(),
+                    r.status.clone(),
+                    r.attempts.to_string(),
+                    time(r.started_at),
+                    r.finished_at.map(time).unwrap_or_default(),
+                    r.records.to_string(),
+                    r.changed.to_string(),
+                    r.rejects.to_string(),
+                    r.detail.clone(),
+                    r.error.clone().unwrap_or_default(),
+                ])?;
+            }
+            print!("{}", String::from_utf8(w.into_inner()?)?);
+        }
+        Format::Table => {
             println!(
-                "{:<26} {:<26} {:<12} {:>8} {:>8} {:>8} {:>9}  error",
-                "job", "tick", "status", "records", "changed", "rejects", "seconds"
+                "{:<26} {:<26} {:<28} {:<12} {:>8} {:>8} {:>8} {:>9}  error",
+                "job", "tick", "owner", "status", "records", "changed", "rejects", "seconds"
             );
             for r in runs {
                 let secs = r
@@ -454,9 +514,10 @@ fn print_runs(runs: &[crate::store::JobRun], format: Format) -> anyhow::Result<(
                     .map(|f| (f - r.started_at).to_string())
                     .unwrap_or_else(|| "-".into());
                 println!(
-                    "{:<26} {:<26} {:<12} {:>8} {:>8} {:>8} {:>9}  {}",
+                    "{:<26} {:<26} {:<28} {:<12} {:>8} {:>8} {:>8} {:>9}  {}",
                     r.job,
                     time(r.tick),
+                    r.owner,
                     r.status,
                     r.records,
                     r.changed,

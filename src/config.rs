@@ -109,7 +109,8 @@ pub struct SchedulerConfig {
     /// than this (connectors once, snapshot days each once).
     #[serde(default = "default_catchup_hours")]
     pub max_catchup_hours: u64,
-    /// Each tick waits a random 0..jitter seconds so many jobs do not fire together.
+    /// Each job's ticks wait a fixed offset in 0..jitter seconds, derived from
+    /// the job's name, so many jobs on one schedule do not fire together.
     #[serde(default)]
     pub jitter_seconds: u64,
     /// After SIGTERM, how long running jobs may take to commit their current page.

@@ -1,5 +1,5 @@
 //! Prometheus metrics, exposed on `/metrics` in the text format. Counters
-//! follow the `*_total` convention; every series is labelled by job or shop.
+//! follow the `*_total` convention; connector series are labelled by connector, snapshot series by shop.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// What a job does on a tick.
 pub enum Work {
@@ -85,13 +86,23 @@ impl Scheduler {
         stop: CancellationToken,
     ) -> anyhow::Result<Self> {
         let mut jobs = Vec::new();
-        for c in build_connectors(&settings, &[])? {
-            if let Some(Some(schedule)) = settings.connector_schedules.get(c.name()).cloned() {
-                jobs.push(Arc::new(Job {
-                    name: c.name().to_string(),
-                    schedule,
-                    work: Work::Connector(c),
-                }));
+        // Only scheduled connectors are built: one that runs by hand only
+        // (a missing secret, say) must not stop the daemon.
+        let scheduled: Vec<String> = settings
+            .connector_schedules
+            .iter()
+            .filter(|(_, s)| s.is_some())
+            .map(|(name, _)| name.clone())
+            .collect();
+        if !scheduled.is_empty() {
+            for c in build_connectors(&settings, &scheduled)? {
+                if let Some(Some(schedule)) = settings.connector_schedules.get(c.name()).cloned() {
+                    jobs.push(Arc::new(Job {
+                        name: c.name().to_string(),
+                        schedule,
+                        work: Work::Connector(c),
+                    }));
+                }
             }
         }
         for shop in &settings.shops {
@@ -257,8 +268,16 @@ impl Drop for RunningGuard<'_> {
     }
 }
 
-/// Claims (or takes over) one tick and runs it with a renewed lease.
+/// Claims (or takes over) one tick and runs it with a renewed lease, inside
+/// a span naming the job and tick so every log line of the run carries them.
 async fn execute(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, takeover: bool) {
+    let span = tracing::info_span!("job", job = %job.name, tick = %tick.to_rfc3339(), owner = %inner.owner);
+    execute_in_span(inner, job, tick, takeover)
+        .instrument(span)
+        .await
+}
+
+async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, takeover: bool) {
     if inner.stop.is_cancelled() {
         return;
     }

@@ -959,3 +959,62 @@ path = "{{dir}}/imports/orders/*.csv"
     d.stop(Duration::from_secs(15)).await;
     db.drop_db().await;
 }
+
+/// Replicas that start together on an empty PostgreSQL database migrate it
+/// once between them (sqlx holds an advisory lock while migrating).
+#[tokio::test]
+async fn replicas_starting_together_migrate_an_empty_database_once() {
+    let Some(admin_url) = common::postgres_url() else {
+        return;
+    };
+    let name = format!("kpid_mig_{}", std::process::id());
+    let admin = kpid::store::Store::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kpid.toml");
+    std::fs::write(
+        &config,
+        format!("[storage]\nurl = \"{url}\"\n[[shops]]\nid = \"s\"\n"),
+    )
+    .unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
+                .arg("--config")
+                .arg(&config)
+                .arg("migrate")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let store = kpid::store::Store::connect(&url).await.unwrap();
+    assert!(store.migrations_applied().await.unwrap());
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 3, "each migration applied exactly once");
+    store.close().await;
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(admin.pool())
+        .await;
+    admin.close().await;
+}
