@@ -13,8 +13,10 @@ mod tabular;
 
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, IngestStats, Reject};
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, Store, StoreError};
 use chrono::NaiveDate;
+use futures::{StreamExt, TryStreamExt};
+use tokio::sync::mpsc;
 
 /// Why a connector run failed (rejected records are not failures).
 #[derive(Debug, thiserror::Error)]
@@ -94,14 +96,74 @@ impl<'a> Sink<'a> {
         if batch.is_empty() {
             return Ok(());
         }
-        let changed = self
-            .store
-            .commit_batch(self.connector, &batch)
-            .await
-            .map_err(|source| ConnectorError::Store {
-                connector: self.connector.to_string(),
-                source,
-            })?;
+        let changed = self.store.commit_batch(self.connector, &batch).await;
+        self.account(batch, changed)
+    }
+
+    /// Fetches `slices` of a window, `concurrency` at a time, while committing
+    /// each page as it arrives; at most two pages per fetcher wait in memory.
+    /// On PostgreSQL several pages commit at once on separate connections (the
+    /// slices of a window hold different records); SQLite has one writer.
+    pub async fn fetch_and_commit<S, F, Fut>(
+        &mut self,
+        slices: Vec<S>,
+        concurrency: usize,
+        fetch: F,
+    ) -> Result<(), ConnectorError>
+    where
+        F: Fn(S, mpsc::Sender<Batch>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), ConnectorError>>,
+    {
+        let (tx, rx) = mpsc::channel::<Batch>(concurrency.max(1) * 2);
+        let fetching = async move {
+            let result = futures::stream::iter(slices)
+                .map(|s| fetch(s, tx.clone()))
+                .buffer_unordered(concurrency.max(1))
+                .try_collect::<Vec<()>>()
+                .await;
+            drop(tx);
+            result
+        };
+        let parallel = match self.store.backend() {
+            Backend::Postgres => 4,
+            Backend::Sqlite => 1,
+        };
+        let committing = async {
+            let mut rx = rx;
+            let mut in_flight = futures::stream::FuturesUnordered::new();
+            let mut open = true;
+            loop {
+                tokio::select! {
+                    next = rx.recv(), if open && in_flight.len() < parallel => match next {
+                        Some(batch) => in_flight.push(commit_one(self.store, self.connector, batch)),
+                        None => open = false,
+                    },
+                    Some((batch, changed)) = in_flight.next(), if !in_flight.is_empty() => {
+                        // An error returns and drops the receiver: fetchers see a
+                        // closed channel and stop.
+                        self.account(batch, changed)?;
+                    }
+                    else => break,
+                }
+            }
+            Ok::<_, ConnectorError>(())
+        };
+        let (fetched, committed) = tokio::join!(fetching, committing);
+        committed?;
+        fetched.map(|_| ())
+    }
+
+    /// Counts a committed batch, logs its rejects, and ends the run when a
+    /// stop was requested (the batch is already committed).
+    fn account(
+        &mut self,
+        batch: Batch,
+        changed: Result<u64, StoreError>,
+    ) -> Result<(), ConnectorError> {
+        let changed = changed.map_err(|source| ConnectorError::Store {
+            connector: self.connector.to_string(),
+            source,
+        })?;
         self.stats.records += batch.records() as u64;
         self.stats.changed += changed;
         self.stats.rejects += batch.rejects.len() as u64;
@@ -153,6 +215,15 @@ impl<'a> Sink<'a> {
                 source,
             })
     }
+}
+
+async fn commit_one(
+    store: &Store,
+    connector: &str,
+    batch: Batch,
+) -> (Batch, Result<u64, StoreError>) {
+    let changed = store.commit_batch(connector, &batch).await;
+    (batch, changed)
 }
 
 /// A configured connector, ready to run.

@@ -18,7 +18,6 @@ use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use futures::{StreamExt, TryStreamExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -239,25 +238,10 @@ impl WooCommerceConnector {
             self.day_slices(("after", "before"), from, to)
         };
         let started = Utc::now();
-        let (tx, mut rx) = mpsc::channel::<Batch>(self.options.concurrency * 2);
-        let fetch = async move {
-            let result = futures::stream::iter(slices)
-                .map(|s| self.fetch_slice(s, &tx))
-                .buffer_unordered(self.options.concurrency)
-                .try_collect::<Vec<()>>()
-                .await;
-            drop(tx);
-            result
-        };
-        let commit = async {
-            while let Some(batch) = rx.recv().await {
-                sink.commit(batch).await?;
-            }
-            Ok::<_, ConnectorError>(())
-        };
-        let (fetched, committed) = tokio::join!(fetch, commit);
-        committed?;
-        fetched?;
+        sink.fetch_and_commit(slices, self.options.concurrency, |slice, tx| {
+            self.fetch_slice(slice, tx)
+        })
+        .await?;
         if incremental {
             // The window reached the end of today, so everything modified
             // before the run started is stored; the cursor moves only now.
@@ -270,7 +254,7 @@ impl WooCommerceConnector {
     async fn fetch_slice(
         &self,
         slice: Slice,
-        tx: &mpsc::Sender<Batch>,
+        tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
         let (after, before) = (gmt(slice.after), gmt(slice.before));
         let per_page = self.options.page_size.to_string();
