@@ -9,6 +9,7 @@
 //! [`Layout`]); `skip_rows` lines above the header (title lines) are ignored,
 //! and line numbers in rejects still count from the top of the file.
 
+use super::options::config_error;
 use super::tabular::{self, check_columns, ColumnMap, FileImport, FileSource, Layout, RowParser};
 use super::{typed_options, ConnectorError, Sink, Window};
 use crate::config::{ConnectorConfig, Settings};
@@ -49,10 +50,7 @@ pub struct CsvConnector {
 
 impl CsvConnector {
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = CsvOptions::from_config(cfg).map_err(|(k, m)| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message: format!("{k}: {m}"),
-        })?;
+        let options = CsvOptions::from_config(cfg).map_err(config_error(cfg))?;
         Ok(CsvConnector {
             name: cfg.name.clone(),
             options,

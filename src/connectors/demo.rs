@@ -5,6 +5,7 @@
 //! A day's data depends only on (seed, shop, day), so re-running, or running
 //! on a later date, produces the same facts for the days already covered.
 
+use super::options::config_error;
 use super::{connector_shop, typed_options, ConnectorError, Sink, Window};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, DailyValue, Order, OrderStatus, Refund};
@@ -97,11 +98,7 @@ const AGENTS: &[&str] = &["agent-li", "agent-wang", "agent-zhao"];
 
 impl DemoConnector {
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let err = |message: String| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message,
-        };
-        let options = DemoOptions::from_config(cfg).map_err(|(k, m)| err(format!("{k}: {m}")))?;
+        let options = DemoOptions::from_config(cfg).map_err(config_error(cfg))?;
         let (shop, tz) = connector_shop(cfg, settings)?;
         Ok(DemoConnector {
             name: cfg.name.clone(),
@@ -126,12 +123,14 @@ impl DemoConnector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let days = self.days(window);
         let last = days.last().copied();
+        sink.expect_steps(days.len() as u64);
         for week in days.chunks(7) {
             let mut batch = Batch::default();
             for day in week {
                 self.generate_day(*day, last.unwrap_or(*day), &mut batch);
             }
             sink.commit(batch).await?;
+            sink.step(week.len() as u64);
         }
         Ok(())
     }

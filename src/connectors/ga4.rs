@@ -19,6 +19,7 @@
 //! (RFC 7523). That token is cached until shortly before it expires and is
 //! renewed early when the API answers 401.
 
+use super::options::{check_base_url, config_error};
 use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, DailyValue, Reject};
@@ -103,15 +104,7 @@ pub struct Ga4Options {
 impl Ga4Options {
     pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
         let o: Ga4Options = typed_options(cfg)?;
-        if !(o.base_url.starts_with("http://") || o.base_url.starts_with("https://")) {
-            return Err((
-                "base_url".into(),
-                format!(
-                    "`{}` must start with https:// (or http:// for a local mock or proxy)",
-                    o.base_url
-                ),
-            ));
-        }
+        check_base_url(&o.base_url)?;
         if o.property_id.is_empty() || !o.property_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err((
                 "property_id".into(),
@@ -255,7 +248,7 @@ impl Ga4Connector {
             connector: cfg.name.clone(),
             message,
         };
-        let options = Ga4Options::from_config(cfg).map_err(|(k, m)| err(format!("{k}: {m}")))?;
+        let options = Ga4Options::from_config(cfg).map_err(config_error(cfg))?;
         let auth = match &options.credentials_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)

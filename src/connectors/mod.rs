@@ -9,10 +9,12 @@ pub mod shopify;
 pub mod woocommerce;
 pub mod xlsx;
 
+mod options;
 mod tabular;
 
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, IngestStats, Reject};
+use crate::progress::Progress;
 use crate::store::{Backend, Store, StoreError};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
@@ -71,6 +73,7 @@ pub struct Sink<'a> {
     /// the user (all of them are in the `rejects` table; the count is in `stats`).
     pub rejects: Vec<Reject>,
     stop: Option<tokio_util::sync::CancellationToken>,
+    progress: Progress,
 }
 
 impl<'a> Sink<'a> {
@@ -81,6 +84,7 @@ impl<'a> Sink<'a> {
             stats: IngestStats::default(),
             rejects: Vec::new(),
             stop: None,
+            progress: Progress::off(),
         }
     }
 
@@ -89,6 +93,28 @@ impl<'a> Sink<'a> {
     pub fn stop_on(mut self, stop: tokio_util::sync::CancellationToken) -> Self {
         self.stop = Some(stop);
         self
+    }
+
+    /// Reports the run's progress as batches commit (`kpid ingest`).
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Announces `n` more slices of work for the progress report (days,
+    /// weeks...); [`Sink::fetch_and_commit`] announces its own slices.
+    pub fn expect_steps(&self, n: u64) {
+        self.progress.add_total(n);
+    }
+
+    /// `n` of the announced slices are done.
+    pub fn step(&self, n: u64) {
+        self.progress.step(n);
+    }
+
+    /// Ends the progress report (clears the bar or logs the final figures).
+    pub fn finish_progress(&self) {
+        self.progress.finish();
     }
 
     /// Commits a batch (records, rejects and file mark) atomically.
@@ -104,6 +130,7 @@ impl<'a> Sink<'a> {
     /// each page as it arrives; at most two pages per fetcher wait in memory.
     /// On PostgreSQL several pages commit at once on separate connections (the
     /// slices of a window hold different records); SQLite has one writer.
+    /// Each slice is a step of the progress report once all its pages are fetched.
     pub async fn fetch_and_commit<S, F, Fut>(
         &mut self,
         slices: Vec<S>,
@@ -115,9 +142,19 @@ impl<'a> Sink<'a> {
         Fut: std::future::Future<Output = Result<(), ConnectorError>>,
     {
         let (tx, rx) = mpsc::channel::<Batch>(concurrency.max(1) * 2);
+        self.progress.add_total(slices.len() as u64);
+        let progress = self.progress.clone();
         let fetching = async move {
             let result = futures::stream::iter(slices)
-                .map(|s| fetch(s, tx.clone()))
+                .map(|s| {
+                    let fetched = fetch(s, tx.clone());
+                    let progress = progress.clone();
+                    async move {
+                        fetched.await?;
+                        progress.step(1);
+                        Ok(())
+                    }
+                })
                 .buffer_unordered(concurrency.max(1))
                 .try_collect::<Vec<()>>()
                 .await;
@@ -170,6 +207,7 @@ impl<'a> Sink<'a> {
         if batch.file.is_some() {
             self.stats.files_imported += 1;
         }
+        self.progress.records(batch.records() as u64);
         for r in &batch.rejects {
             tracing::warn!(connector = self.connector, source = %r.source, at = %r.locator, reason = %r.reason, "record rejected");
         }

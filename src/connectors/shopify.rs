@@ -7,6 +7,7 @@
 //! was *updated* since the stored cursor minus the lookback, so late refunds
 //! are picked up. Each page is committed as it arrives.
 
+use super::options::{check_base_url, check_paging, config_error};
 use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
@@ -75,21 +76,8 @@ pub struct ShopifyOptions {
 impl ShopifyOptions {
     pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
         let o: ShopifyOptions = typed_options(cfg)?;
-        if !(o.base_url.starts_with("http://") || o.base_url.starts_with("https://")) {
-            return Err((
-                "base_url".into(),
-                format!(
-                    "`{}` must start with https:// (or http:// for a local mock or proxy)",
-                    o.base_url
-                ),
-            ));
-        }
-        if !(1..=250).contains(&o.page_size) {
-            return Err(("page_size".into(), "must be between 1 and 250".into()));
-        }
-        if o.concurrency == 0 {
-            return Err(("concurrency".into(), "must be at least 1".into()));
-        }
+        check_base_url(&o.base_url)?;
+        check_paging(o.page_size, 250, o.concurrency, o.lookback_days)?;
         Ok(o)
     }
 }
@@ -168,8 +156,7 @@ impl ShopifyConnector {
             connector: cfg.name.clone(),
             message,
         };
-        let options =
-            ShopifyOptions::from_config(cfg).map_err(|(k, m)| err(format!("{k}: {m}")))?;
+        let options = ShopifyOptions::from_config(cfg).map_err(config_error(cfg))?;
         let token = secret_option(
             &cfg.name,
             "access_token",

@@ -10,6 +10,7 @@
 //! picked up. Every time filter is sent in UTC with `dates_are_gmt=true`.
 //! Each page is committed as it arrives.
 
+use super::options::{check_base_url, check_paging, config_error};
 use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
@@ -82,24 +83,8 @@ pub struct WooCommerceOptions {
 impl WooCommerceOptions {
     pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
         let o: WooCommerceOptions = typed_options(cfg)?;
-        if !(o.base_url.starts_with("http://") || o.base_url.starts_with("https://")) {
-            return Err((
-                "base_url".into(),
-                format!(
-                    "`{}` must start with https:// (or http:// for a local mock or proxy)",
-                    o.base_url
-                ),
-            ));
-        }
-        if !(1..=100).contains(&o.page_size) {
-            return Err(("page_size".into(), "must be between 1 and 100".into()));
-        }
-        if o.concurrency == 0 {
-            return Err(("concurrency".into(), "must be at least 1".into()));
-        }
-        if o.lookback_days < 0 {
-            return Err(("lookback_days".into(), "must not be negative".into()));
-        }
+        check_base_url(&o.base_url)?;
+        check_paging(o.page_size, 100, o.concurrency, o.lookback_days)?;
         Ok(o)
     }
 }
@@ -159,8 +144,7 @@ impl WooCommerceConnector {
             connector: cfg.name.clone(),
             message,
         };
-        let options =
-            WooCommerceOptions::from_config(cfg).map_err(|(k, m)| err(format!("{k}: {m}")))?;
+        let options = WooCommerceOptions::from_config(cfg).map_err(config_error(cfg))?;
         let consumer_key = secret_option(
             &cfg.name,
             "consumer_key",

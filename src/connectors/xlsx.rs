@@ -31,6 +31,7 @@
 //! A cell holding an Excel error (`#N/A`, `#VALUE!`, …) in a used column
 //! rejects its row.
 
+use super::options::config_error;
 use super::tabular::{
     self, check_columns, ColumnKind, ColumnMap, FileImport, FileSource, Layout, RowParser, Stream,
 };
@@ -81,10 +82,7 @@ pub struct XlsxConnector {
 
 impl XlsxConnector {
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = XlsxOptions::from_config(cfg).map_err(|(k, m)| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message: format!("{k}: {m}"),
-        })?;
+        let options = XlsxOptions::from_config(cfg).map_err(config_error(cfg))?;
         Ok(XlsxConnector {
             name: cfg.name.clone(),
             options,
