@@ -3,7 +3,10 @@
 //! exponential backoff and jitter (`backon`) that honour `Retry-After`; and
 //! errors that say whether trying again can help.
 
+pub mod oauth;
 pub mod pagination;
+pub mod platform_errors;
+pub mod sign;
 
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -54,6 +57,43 @@ impl HttpError {
             HttpError::Throttled { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+
+    /// Fills in what a body classifier cannot know: the URL, the HTTP status
+    /// (where it left 0) and, for throttling without a named wait, the
+    /// response's `Retry-After`.
+    fn locate(mut self, at: &str, code: u16, header_wait: Option<Duration>) -> Self {
+        match &mut self {
+            HttpError::Transport { url, .. } | HttpError::Malformed { url, .. } => {
+                if url.is_empty() {
+                    *url = at.to_string();
+                }
+            }
+            HttpError::Throttled {
+                url,
+                status,
+                retry_after,
+            } => {
+                if url.is_empty() {
+                    *url = at.to_string();
+                }
+                if *status == 0 {
+                    *status = code;
+                }
+                if retry_after.is_none() {
+                    *retry_after = header_wait;
+                }
+            }
+            HttpError::Server { url, status, .. } | HttpError::Rejected { url, status, .. } => {
+                if url.is_empty() {
+                    *url = at.to_string();
+                }
+                if *status == 0 {
+                    *status = code;
+                }
+            }
+        }
+        self
     }
 }
 
@@ -173,6 +213,28 @@ impl HttpClient {
         .await
     }
 
+    /// As [`get_json`](Self::get_json), with a platform classifier `check`
+    /// run on every response body (see [`get_checked`](Self::get_checked)).
+    pub async fn get_json_checked<T, B, C>(
+        &self,
+        build: B,
+        hint: &str,
+        check: C,
+    ) -> Result<Page<T>, HttpError>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        B: Fn(&Client) -> RequestBuilder,
+        C: Fn(&[u8]) -> Option<HttpError> + Send + Sync + 'static,
+    {
+        self.get_checked(
+            build,
+            hint,
+            |bytes: &[u8]| serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+            check,
+        )
+        .await
+    }
+
     /// As [`get_json`](Self::get_json) with the caller's parser, which runs on
     /// a blocking thread so large pages parse in parallel with fetching and
     /// committing. A parser error is a malformed page: retried, then failed.
@@ -187,6 +249,36 @@ impl HttpClient {
         B: Fn(&Client) -> RequestBuilder,
         P: Fn(&[u8]) -> Result<T, String> + Send + Sync + 'static,
     {
+        self.get_checked(build, hint, parse, |_: &[u8]| None).await
+    }
+
+    /// As [`get_parsed`](Self::get_parsed), with `check` classifying bodies
+    /// by the platform's own error envelope (see [`platform_errors`]): on a
+    /// success status it runs before `parse` (on the blocking thread) so an
+    /// HTTP 200 that says "throttled" becomes a retryable
+    /// [`HttpError::Throttled`] and one that says "bad signature" a
+    /// [`HttpError::Rejected`] naming the credential; on an error status it
+    /// refines the status-based classification (Meta's throttling arrives
+    /// as HTTP 400). `None` leaves the response to the usual handling. The
+    /// classifier may leave `url` empty and `status` 0: they are filled in.
+    ///
+    /// A wait named by the platform (`Retry-After`, "ban will last for N
+    /// more seconds") replaces the backoff delay; one longer than the
+    /// policy's `max_total` ends the retries at once, as does running out of
+    /// attempts.
+    pub async fn get_checked<T, B, P, C>(
+        &self,
+        build: B,
+        hint: &str,
+        parse: P,
+        check: C,
+    ) -> Result<Page<T>, HttpError>
+    where
+        T: Send + 'static,
+        B: Fn(&Client) -> RequestBuilder,
+        P: Fn(&[u8]) -> Result<T, String> + Send + Sync + 'static,
+        C: Fn(&[u8]) -> Option<HttpError> + Send + Sync + 'static,
+    {
         let policy = self.policy;
         let backoff = ExponentialBuilder::default()
             .with_jitter()
@@ -195,29 +287,33 @@ impl HttpClient {
             .with_max_times(policy.max_attempts.saturating_sub(1))
             .with_total_delay(Some(policy.max_total));
         let parse = std::sync::Arc::new(parse);
+        let check = std::sync::Arc::new(check);
         let attempt = || async {
             self.limiter.wait().await;
-            self.once(build(&self.client), hint, parse.clone()).await
+            self.once(build(&self.client), hint, parse.clone(), check.clone())
+                .await
         };
         attempt
             .retry(backoff)
             .when(HttpError::retryable)
-            .adjust(|e, d| e.retry_after().or(d))
+            .adjust(|e, d| next_wait(e.retry_after(), d, policy.max_total))
             .notify(|e, d| {
                 tracing::warn!(connector = %self.connector, error = %e, wait_ms = d.as_millis() as u64, "request failed; retrying")
             })
             .await
     }
 
-    async fn once<T, P>(
+    async fn once<T, P, C>(
         &self,
         req: RequestBuilder,
         hint: &str,
         parse: std::sync::Arc<P>,
+        check: std::sync::Arc<C>,
     ) -> Result<Page<T>, HttpError>
     where
         T: Send + 'static,
         P: Fn(&[u8]) -> Result<T, String> + Send + Sync + 'static,
+        C: Fn(&[u8]) -> Option<HttpError> + Send + Sync + 'static,
     {
         let resp = req.send().await.map_err(|e| HttpError::Transport {
             url: String::new(),
@@ -230,11 +326,17 @@ impl HttpClient {
             url: url.clone(),
             message: e.without_url().to_string(),
         })?;
+        let header_wait = parse_retry_after(&headers);
+        if !status.is_success() {
+            if let Some(e) = check(&bytes) {
+                return Err(e.locate(&url, status.as_u16(), header_wait));
+            }
+        }
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(HttpError::Throttled {
                 url,
                 status: status.as_u16(),
-                retry_after: parse_retry_after(&headers),
+                retry_after: header_wait,
             });
         }
         if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
@@ -254,11 +356,18 @@ impl HttpClient {
         }
         let parsed = {
             let bytes = bytes.clone();
-            tokio::task::spawn_blocking(move || parse(&bytes)).await
+            tokio::task::spawn_blocking(move || match check(&bytes) {
+                Some(e) => Err(Err(e)),
+                None => parse(&bytes).map_err(Ok),
+            })
+            .await
         };
         let body = match parsed {
             Ok(Ok(body)) => body,
-            Ok(Err(message)) => {
+            Ok(Err(Err(platform))) => {
+                return Err(platform.locate(&url, status.as_u16(), header_wait))
+            }
+            Ok(Err(Ok(message))) => {
                 return Err(HttpError::Malformed {
                     url,
                     message,
@@ -277,12 +386,37 @@ impl HttpClient {
     }
 }
 
+/// The wait before the next attempt: none when the backoff is spent
+/// (attempts or total time) or the platform's named wait exceeds the whole
+/// retry budget (a daily quota ban is not waited out); else the named wait,
+/// or the backoff's delay.
+fn next_wait(
+    named: Option<Duration>,
+    backoff: Option<Duration>,
+    budget: Duration,
+) -> Option<Duration> {
+    let backoff = backoff?;
+    match named {
+        Some(w) if w > budget => None,
+        Some(w) => Some(w),
+        None => Some(backoff),
+    }
+}
+
+/// Adds an API key as the query parameter `name` (e.g. `key=`). The URL then
+/// carries a secret: everything logged or put in errors goes through
+/// [`strip_query`], as [`HttpClient`] does.
+pub fn query_key(req: RequestBuilder, name: &str, key: &secrecy::SecretString) -> RequestBuilder {
+    use secrecy::ExposeSecret;
+    req.query(&[(name, key.expose_secret())])
+}
+
 /// Query strings may carry keys and signatures: logs and errors show the path only.
 pub fn strip_query(url: &str) -> String {
     url.split('?').next().unwrap_or(url).to_string()
 }
 
-fn snippet(bytes: &[u8]) -> String {
+pub(crate) fn snippet(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(160)]);
     text.replace(['\n', '\r'], " ")
 }
@@ -301,5 +435,35 @@ mod tests {
         assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(1)));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn named_waits_replace_the_backoff_within_its_budget() {
+        let s = Duration::from_secs;
+        let budget = s(300);
+        // The platform's wait replaces the backoff delay.
+        assert_eq!(next_wait(Some(s(2)), Some(s(1)), budget), Some(s(2)));
+        assert_eq!(next_wait(None, Some(s(1)), budget), Some(s(1)));
+        // A spent backoff ends the retries even when the platform names a
+        // wait (a server always sending Retry-After must not loop forever).
+        assert_eq!(next_wait(Some(s(2)), None, budget), None);
+        // A ban longer than the whole budget is not waited out.
+        assert_eq!(next_wait(Some(s(71915)), Some(s(1)), budget), None);
+    }
+
+    #[test]
+    fn query_key_is_stripped_from_logged_urls() {
+        let client = Client::new();
+        let key = secrecy::SecretString::from("AIzaSECRETKEY123");
+        let req = query_key(client.get("https://api.example/v1/report?x=1"), "key", &key)
+            .build()
+            .unwrap();
+        assert_eq!(
+            req.url().as_str(),
+            "https://api.example/v1/report?x=1&key=AIzaSECRETKEY123"
+        );
+        let logged = strip_query(req.url().as_str());
+        assert_eq!(logged, "https://api.example/v1/report");
+        assert!(!logged.contains("AIzaSECRETKEY123"));
     }
 }

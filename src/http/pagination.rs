@@ -1,6 +1,7 @@
 //! Pagination primitives.
 
 use reqwest::header::{HeaderMap, LINK};
+use serde_json::Value;
 
 /// The `rel="next"` target of an RFC 8288 `Link` header (Shopify `page_info`,
 /// GitHub-style APIs).
@@ -24,10 +25,155 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
         })
 }
 
+fn non_empty(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Google APIs' `nextPageToken` (absent or empty on the last page).
+pub fn next_page_token(body: &Value) -> Option<String> {
+    non_empty(body.get("nextPageToken"))
+}
+
+/// Meta Graph `paging.next`: the full URL of the next page, absent on the
+/// last page. It repeats the request's query, `access_token` included: log
+/// it only through [`strip_query`](super::strip_query).
+pub fn graph_next_url(body: &Value) -> Option<String> {
+    non_empty(body.pointer("/paging/next"))
+}
+
+/// Meta Graph `paging.cursors.after`, for rebuilding the next request
+/// (`after=`) instead of following `paging.next`. Graph returns cursors on
+/// the last page too; only the presence of `paging.next` says there is
+/// more, so the cursor is given only then.
+pub fn graph_after_cursor(body: &Value) -> Option<String> {
+    graph_next_url(body)?;
+    non_empty(body.pointer("/paging/cursors/after"))
+}
+
+/// Zendesk-style cursors: the incremental cursor export
+/// (`after_cursor` + `end_of_stream`) and cursor pagination
+/// (`meta.after_cursor` + `meta.has_more`). `None` once the stream says it
+/// has ended; a cursor with no end marker at all is followed.
+pub fn after_cursor(body: &Value) -> Option<String> {
+    if let Some(cursor) = non_empty(body.get("after_cursor")) {
+        let ended = body.get("end_of_stream").and_then(Value::as_bool) == Some(true)
+            || body.get("has_more").and_then(Value::as_bool) == Some(false);
+        return (!ended).then_some(cursor);
+    }
+    let meta = body.get("meta")?;
+    if meta.get("has_more").and_then(Value::as_bool) == Some(false) {
+        return None;
+    }
+    non_empty(meta.get("after_cursor"))
+}
+
+/// Guards a cursor loop against a platform that hands back the cursor it
+/// was given (which would loop forever): the next cursor, or an error text.
+pub fn advance_cursor(
+    previous: Option<&str>,
+    next: Option<String>,
+) -> Result<Option<String>, String> {
+    match (previous, next) {
+        (Some(p), Some(n)) if p == n => Err(format!(
+            "the platform returned the same page cursor again (`{n}`); stopping instead of looping"
+        )),
+        (_, n) => Ok(n),
+    }
+}
+
+/// The number of pages of `total` records at `page_size` per page.
+pub fn page_count(total: u64, page_size: u64) -> u64 {
+    if page_size == 0 {
+        return 0;
+    }
+    total.div_ceil(page_size)
+}
+
+/// Reverse paging for increment APIs (TOP `taobao.trades.sold.increment.get`,
+/// PDD `pdd.order.number.list.increment.get`): after a first request
+/// (`page_no=1`) gives the total count, fetch pages from the last to the
+/// first. Records modified during paging move out of the window's order,
+/// toward its end; walking backwards means a record that moves shifts
+/// pages already read, never one still to read, so none is skipped (the
+/// platforms document this order). Yields 1-based page numbers; nothing for
+/// a total of 0. When there is one page, the first response is that page.
+pub fn reverse_pages(total: u64, page_size: u64) -> impl Iterator<Item = u64> {
+    (1..=page_count(total, page_size)).rev()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+    use serde_json::json;
+
+    #[test]
+    fn next_page_token_ends_when_absent_or_empty() {
+        assert_eq!(
+            next_page_token(&json!({"rows": [], "nextPageToken": "CAE"})).as_deref(),
+            Some("CAE")
+        );
+        assert_eq!(next_page_token(&json!({"nextPageToken": ""})), None);
+        assert_eq!(next_page_token(&json!({"rows": []})), None);
+    }
+
+    #[test]
+    fn graph_paging_follows_next_only() {
+        let more = json!({
+            "data": [{}],
+            "paging": {
+                "cursors": {"before": "QVFI-b", "after": "QVFI-a"},
+                "next": "https://graph.facebook.com/v19.0/act_1/insights?access_token=SECRET&after=QVFI-a"
+            }
+        });
+        assert_eq!(graph_after_cursor(&more).as_deref(), Some("QVFI-a"));
+        assert!(graph_next_url(&more).unwrap().contains("after=QVFI-a"));
+        assert!(!super::super::strip_query(&graph_next_url(&more).unwrap()).contains("SECRET"));
+        let last = json!({"data": [{}], "paging": {"cursors": {"before": "b", "after": "a"}}});
+        assert_eq!(graph_after_cursor(&last), None);
+        assert_eq!(graph_next_url(&last), None);
+        assert_eq!(graph_next_url(&json!({"data": []})), None);
+    }
+
+    #[test]
+    fn after_cursor_reads_export_and_cursor_pagination() {
+        let page = json!({"tickets": [], "after_cursor": "MTU3", "end_of_stream": false});
+        assert_eq!(after_cursor(&page).as_deref(), Some("MTU3"));
+        let end = json!({"tickets": [], "after_cursor": "MTU4", "end_of_stream": true});
+        assert_eq!(after_cursor(&end), None);
+        let meta = json!({"meta": {"has_more": true, "after_cursor": "xyz"}});
+        assert_eq!(after_cursor(&meta).as_deref(), Some("xyz"));
+        let meta_end = json!({"meta": {"has_more": false, "after_cursor": "xyz"}});
+        assert_eq!(after_cursor(&meta_end), None);
+        let flat_end = json!({"after_cursor": "c", "has_more": false});
+        assert_eq!(after_cursor(&flat_end), None);
+        assert_eq!(after_cursor(&json!({"after_cursor": null})), None);
+    }
+
+    #[test]
+    fn advance_cursor_refuses_a_repeated_cursor() {
+        assert_eq!(advance_cursor(None, Some("a".into())), Ok(Some("a".into())));
+        assert_eq!(
+            advance_cursor(Some("a"), Some("b".into())),
+            Ok(Some("b".into()))
+        );
+        assert_eq!(advance_cursor(Some("a"), None), Ok(None));
+        assert!(advance_cursor(Some("a"), Some("a".into())).is_err());
+    }
+
+    #[test]
+    fn reverse_pages_run_from_last_to_first() {
+        assert_eq!(reverse_pages(250, 100).collect::<Vec<_>>(), vec![3, 2, 1]);
+        assert_eq!(reverse_pages(200, 100).collect::<Vec<_>>(), vec![2, 1]);
+        assert_eq!(reverse_pages(1, 100).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(reverse_pages(0, 100).count(), 0);
+        assert_eq!(reverse_pages(5, 0).count(), 0);
+        assert_eq!(page_count(101, 50), 3);
+    }
 
     #[test]
     fn finds_next_among_previous_and_next() {
