@@ -2,9 +2,10 @@
 
 use crate::config::{self, redacted_toml, Settings};
 use crate::connectors::Window;
-use crate::daemon::{self, build_connectors, run_connector};
+use crate::daemon::{self, build_connectors, run_connector_with};
 use crate::kpi::catalogue::INPUTS;
 use crate::period::{Period, PeriodKind};
+use crate::progress::Progress;
 use crate::report::{self, Format};
 use crate::schedule::CronSchedule;
 use crate::snapshot::compute;
@@ -192,7 +193,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             let window = Window { from, to };
             let mut failed = Vec::new();
             for c in &built {
-                let run = run_connector(&store, c, window).await;
+                // A bar on a terminal, log lines otherwise; both on stderr.
+                let progress = Progress::auto(c.name());
+                let run = run_connector_with(&store, c, window, None, progress).await;
                 println!(
                     "{}: {} records read, {} stored or changed, {} rejected, {} files imported, {} unchanged files skipped ({:.1}s)",
                     run.connector,

@@ -7,6 +7,7 @@ use crate::connectors::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{IngestStats, Reject};
 use crate::metrics::Metrics;
 use crate::period::{today, Period};
+use crate::progress::Progress;
 use crate::report::snapshot_table;
 use crate::scheduler::Scheduler;
 use crate::server::AppState;
@@ -65,14 +66,27 @@ pub async fn run_connector_until(
     window: Window,
     stop: Option<CancellationToken>,
 ) -> ConnectorRun {
+    run_connector_with(store, connector, window, stop, Progress::off()).await
+}
+
+/// As [`run_connector_until`], reporting progress while it runs (`kpid
+/// ingest`); scheduled runs report none, their summary line is enough.
+pub async fn run_connector_with(
+    store: &Store,
+    connector: &Connector,
+    window: Window,
+    stop: Option<CancellationToken>,
+    progress: Progress,
+) -> ConnectorRun {
     let started = Instant::now();
-    let mut sink = Sink::new(store, connector.name());
+    let mut sink = Sink::new(store, connector.name()).with_progress(progress);
     if let Some(stop) = stop {
         sink = sink.stop_on(stop);
     }
     let span =
         tracing::info_span!("connector_run", connector = connector.name(), run_id = %run_id());
     let result = connector.run(window, &mut sink).instrument(span).await;
+    sink.finish_progress();
     let run = ConnectorRun {
         connector: connector.name().to_string(),
         stats: sink.stats,

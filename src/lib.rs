@@ -14,6 +14,7 @@ pub mod kpi;
 pub mod metrics;
 pub mod money;
 pub mod period;
+pub mod progress;
 pub mod report;
 pub mod schedule;
 pub mod scheduler;

@@ -1,5 +1,6 @@
 //! Logging: human-readable on a terminal, JSON for journald or Loki. Logs go
-//! to stderr so `kpid report --format json` keeps stdout clean.
+//! to stderr so `kpid report --format json` keeps stdout clean, above the
+//! progress bar of `kpid ingest` when one is drawn.
 
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
@@ -14,7 +15,7 @@ pub fn init(format: Option<&str>, level: Option<&str>) {
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(crate::progress::stderr);
     let result = if format == Some("json") {
         builder.json().with_current_span(true).try_init()
     } else {
