@@ -293,28 +293,43 @@ async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, 
         name: job.name.clone(),
     };
     let lease = inner.settings.config.scheduler.lease_seconds as i64;
-    let now = Utc::now().timestamp();
     let t = tick.timestamp();
-    let claimed = if takeover {
-        inner
-            .store
-            .take_over(&job.name, t, &inner.owner, now + lease, now)
-            .await
-    } else {
-        inner
-            .store
-            .claim_tick(&job.name, t, &inner.owner, now + lease, now)
-            .await
-    };
-    match claimed {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::debug!(job = %job.name, tick = %tick, "claimed by another replica");
-            return;
-        }
-        Err(e) => {
-            tracing::error!(job = %job.name, error = %e, "cannot claim the tick; skipped");
-            return;
+    // A database that is briefly away must not cost a tick (a nightly
+    // snapshot would otherwise wait for the next restart's catch-up): the
+    // claim is retried for up to one lease period, then the tick is skipped.
+    let give_up = Utc::now().timestamp() + lease;
+    let mut wait = Duration::from_millis(500);
+    loop {
+        let now = Utc::now().timestamp();
+        let claimed = if takeover {
+            inner
+                .store
+                .take_over(&job.name, t, &inner.owner, now + lease, now)
+                .await
+        } else {
+            inner
+                .store
+                .claim_tick(&job.name, t, &inner.owner, now + lease, now)
+                .await
+        };
+        match claimed {
+            Ok(true) => break,
+            Ok(false) => {
+                tracing::debug!(job = %job.name, tick = %tick, "claimed by another replica");
+                return;
+            }
+            Err(e) if now + (wait.as_secs() as i64) < give_up && !inner.stop.is_cancelled() => {
+                tracing::warn!(job = %job.name, error = %e, retry_in_ms = wait.as_millis() as u64, "cannot claim the tick; retrying");
+                tokio::select! {
+                    _ = inner.stop.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => {
+                tracing::error!(job = %job.name, error = %e, "cannot claim the tick; skipped");
+                return;
+            }
         }
     }
     if takeover {

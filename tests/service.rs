@@ -1018,3 +1018,87 @@ async fn replicas_starting_together_migrate_an_empty_database_once() {
         .await;
     admin.close().await;
 }
+
+/// A tick that falls while the database is unreachable for longer than the
+/// pool's 10 s acquire timeout is claimed once it returns (within a lease
+/// period), not lost. (Shorter outages are absorbed by the pool's acquire.)
+#[tokio::test]
+async fn a_tick_during_a_short_database_outage_still_runs() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    let (prefix, hostport, path) = pg_address(&db.url);
+    let target = tokio::net::lookup_host(&hostport)
+        .await
+        .unwrap()
+        .next()
+        .expect("the postgres host resolves");
+    let proxy = Proxy {
+        port: free_port(),
+        target,
+        tasks: Arc::default(),
+    };
+    proxy.up().await;
+    std::fs::create_dir_all(db.path("imports/orders")).unwrap();
+    let url = format!("{prefix}127.0.0.1:{}/{path}", proxy.port);
+    let config = write_config(
+        &db,
+        &url,
+        r#"
+[scheduler]
+lease_seconds = 40
+
+[server]
+listen = ""
+
+[[connectors]]
+name = "orders"
+kind = "csv"
+stream = "orders"
+schedule = "*/30 * * * * *"
+path = "{dir}/imports/orders/*.csv"
+"#,
+    );
+    let mut d = Daemon::start(&config, "kpid");
+    wait_for!(
+        Duration::from_secs(45),
+        {
+            d.assert_alive();
+            (!db.store.tick_attempts("orders").await.unwrap().is_empty()).then_some(())
+        },
+        "no tick ran:\n{}",
+        d.log()
+    );
+    // Take the database away from one second before the next tick to twelve
+    // seconds after it.
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut tick = (now / 30_000 + 1) * 30_000;
+    if tick - now < 2_000 {
+        tick += 30_000;
+    }
+    tokio::time::sleep(Duration::from_millis((tick - now - 1_000) as u64)).await;
+    proxy.down();
+    tokio::time::sleep(Duration::from_secs(13)).await;
+    proxy.up().await;
+    let outage_tick = tick / 1000;
+    wait_for!(
+        Duration::from_secs(30),
+        {
+            d.assert_alive();
+            let ticks = db.store.tick_attempts("orders").await.unwrap();
+            ticks
+                .iter()
+                .find(|(t, _, status)| *t == outage_tick && status == "ok")
+                .map(|_| ())
+        },
+        "the tick at {outage_tick} (during the outage) never ran: {:?}\n{}",
+        db.store.tick_attempts("orders").await.unwrap(),
+        d.log()
+    );
+    assert!(
+        d.log().contains("cannot claim the tick; retrying"),
+        "the claim was retried:\n{}",
+        d.log()
+    );
+    d.stop(Duration::from_secs(15)).await;
+}
