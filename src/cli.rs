@@ -17,6 +17,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+mod scorecards;
+use scorecards::{AppealCommand, InputCommand, TargetsCommand};
+
+fn default_by() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "kpid", version, about = "E-commerce KPI daemon")]
 pub struct Cli {
@@ -59,17 +66,51 @@ pub enum Command {
         #[arg(long)]
         shop: Option<String>,
     },
-    /// Print the latest snapshot revision of a period.
+    /// Print the latest snapshot revision of a period (or, with
+    /// --scorecards, the people's scorecards).
     Report {
         #[command(flatten)]
         period: PeriodArgs,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "scorecards")]
         shop: Option<String>,
+        /// People's scorecards instead of shop snapshots.
+        #[arg(long)]
+        scorecards: bool,
+        /// One person's scorecard (with --scorecards).
+        #[arg(long, requires = "scorecards")]
+        person: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        /// Write to this file instead of standard output (needed for xlsx).
+        #[arg(long)]
+        output: Option<PathBuf>,
         /// A given revision instead of the latest.
         #[arg(long)]
         revision: Option<i64>,
+    },
+    /// Close a month: compute its final scorecards and freeze them.
+    Close {
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// Who closes it (recorded); defaults to $USER.
+        #[arg(long, default_value_t = default_by())]
+        by: String,
+    },
+    /// Appeals against closed scorecards.
+    Appeal {
+        #[command(subcommand)]
+        action: AppealCommand,
+    },
+    /// Manual inputs (teamwork reviews, surveys, complaints), audited.
+    Input {
+        #[command(subcommand)]
+        action: InputCommand,
+    },
+    /// Targets in force; bulk import from CSV/XLSX.
+    Targets {
+        #[command(subcommand)]
+        action: TargetsCommand,
     },
     /// List the KPI catalogue (built-in and configured).
     Kpis {
@@ -236,14 +277,43 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     if c.new_revision { "new" } else { "unchanged" }
                 );
             }
-            Ok(())
+            scorecards::compute(&s, &store, period, shop.as_deref()).await
+        }
+        Command::Report {
+            period,
+            shop,
+            scorecards: true,
+            person,
+            format,
+            output,
+            revision,
+        } => {
+            let _ = shop;
+            let s = settings(&cli.config)?;
+            let period = period.period()?;
+            let store = open_store(&s).await?;
+            scorecards::report(
+                &s,
+                &store,
+                period,
+                person.as_deref(),
+                revision,
+                format,
+                output.as_deref(),
+            )
+            .await
         }
         Command::Report {
             period,
             shop,
             format,
             revision,
+            output,
+            ..
         } => {
+            if output.is_some() || format == Format::Xlsx {
+                bail!("--output and --format xlsx are for --scorecards");
+            }
             let s = settings(&cli.config)?;
             let period = period.period()?;
             let store = open_store(&s).await?;
@@ -294,8 +364,29 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     }
                     print!("{}", String::from_utf8(w.into_inner()?)?);
                 }
+                Format::Xlsx => unreachable!("refused above"),
             }
             Ok(())
+        }
+        Command::Close { month, by } => {
+            let s = settings(&cli.config)?;
+            let store = open_store(&s).await?;
+            scorecards::close(&s, &store, &month, &by).await
+        }
+        Command::Appeal { action } => {
+            let s = settings(&cli.config)?;
+            let store = open_store(&s).await?;
+            scorecards::appeal(&s, &store, action).await
+        }
+        Command::Input { action } => {
+            let s = settings(&cli.config)?;
+            let store = open_store(&s).await?;
+            scorecards::input(&s, &store, action).await
+        }
+        Command::Targets { action } => {
+            let s = settings(&cli.config)?;
+            let store = open_store(&s).await?;
+            scorecards::targets(&s, &store, action).await
         }
         Command::Kpis { format, inputs } => {
             // The catalogue includes user KPIs when a valid config is at hand.
@@ -340,6 +431,13 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     runs(&sched, now)
                 );
             }
+            let warnings = scorecards::check_warnings(&s).await;
+            if !warnings.is_empty() {
+                println!("\n# Warnings:");
+                for w in &warnings {
+                    println!("warning: {w}");
+                }
+            }
             Ok(())
         }
         Command::Runs { job, limit, format } => {
@@ -375,6 +473,9 @@ fn print_catalogue(
     format: Format,
     inputs: bool,
 ) -> anyhow::Result<()> {
+    if format == Format::Xlsx {
+        bail!("--format xlsx is for `report --scorecards`");
+    }
     if inputs {
         match format {
             Format::Json => println!("{}", serde_json::to_string_pretty(INPUTS)?),
@@ -433,7 +534,7 @@ fn print_catalogue(
             }
             print!("{}", String::from_utf8(w.into_inner()?)?);
         }
-        Format::Table => {
+        Format::Table | Format::Xlsx => {
             for k in cat.iter() {
                 println!(
                     "{:<26} {:<8} {:<5} {:<13} {:<56} {} / {}",
@@ -452,6 +553,9 @@ fn print_catalogue(
 }
 
 fn print_runs(runs: &[crate::store::JobRun], format: Format) -> anyhow::Result<()> {
+    if format == Format::Xlsx {
+        bail!("--format xlsx is for `report --scorecards`");
+    }
     let time = |t: i64| {
         chrono::DateTime::from_timestamp(t, 0)
             .map(|d| d.to_rfc3339())
@@ -506,7 +610,7 @@ fn print_runs(runs: &[crate::store::JobRun], format: Format) -> anyhow::Result<(
             }
             print!("{}", String::from_utf8(w.into_inner()?)?);
         }
-        Format::Table => {
+        Format::Table | Format::Xlsx => {
             println!(
                 "{:<26} {:<26} {:<28} {:<12} {:>8} {:>8} {:>8} {:>9}  error",
                 "job", "tick", "owner", "status", "records", "changed", "rejects", "seconds"

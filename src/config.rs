@@ -5,9 +5,10 @@
 //! naming the file, the key, the line where known, and what is wrong.
 
 use crate::kpi::Catalogue;
-use crate::period::Period;
 use crate::schedule::CronSchedule;
+use crate::scorecard::roles::{self, Person, Role, Scoring};
 use crate::store::redact_url;
+use crate::targets::{Target, TargetPeriod, TargetScope, TargetSource};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -55,6 +56,14 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     #[serde(default)]
     pub kpis: Vec<UserKpiConfig>,
+    /// Scorecard roles; built-in ones are replaced by an entry with their id.
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
+    /// People assessed by scorecards.
+    #[serde(default)]
+    pub people: Vec<PersonConfig>,
+    #[serde(default)]
+    pub scoring: ScoringConfig,
     #[serde(default)]
     pub snapshot: SnapshotConfig,
     #[serde(default)]
@@ -223,9 +232,14 @@ impl fmt::Debug for ConnectorConfig {
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     pub kpi: String,
+    /// At most one of `shop`, `person` and `role`; none means everyone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shop: Option<String>,
-    /// `2026-10`, `2026`, `2026-10-01`, or `*` for every month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// `2026-10`, `2026-01..2026-03`, `2026`, `2026-10-01`, or `*` for every month.
     pub period: String,
     #[serde(with = "decimal_text")]
     pub value: Decimal,
@@ -243,6 +257,126 @@ pub struct UserKpiConfig {
     pub name_zh: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_en: Option<String>,
+}
+
+fn default_weight() -> Decimal {
+    Decimal::ONE
+}
+
+/// A scorecard role: its KPIs with weights, or (a team scorecard) weights by
+/// KPI category shared among the category's KPIs.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_zh: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_en: Option<String>,
+    pub kpis: Vec<RoleKpiConfig>,
+    /// Category → weight (e.g. `{ sales = 40, satisfaction = 20 }`).
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        with = "decimal_map"
+    )]
+    pub category_weights: BTreeMap<String, Decimal>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleKpiConfig {
+    pub kpi: String,
+    /// Relative weight (within its category for a category-weighted role).
+    #[serde(default = "default_weight", with = "decimal_text")]
+    pub weight: Decimal,
+}
+
+/// A person assessed by a scorecard, with the data that is theirs.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonConfig {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    /// Shops whose data counts; empty means every shop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shops: Vec<String>,
+    /// Ad campaign ids (the `dimension` of ad_* inputs); empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<String>,
+    /// Customer-service agent ids (the `dimension` of cs_* inputs); empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<String>,
+}
+
+fn default_grades() -> Vec<GradeConfig> {
+    let g = |id: &str, zh: &str, en: &str, min: i64, bonus: i64| GradeConfig {
+        id: id.into(),
+        name_zh: zh.into(),
+        name_en: en.into(),
+        min: Decimal::from(min),
+        bonus: Decimal::new(bonus, 1),
+    };
+    vec![
+        g("excellent", "优秀", "Excellent", 90, 12),
+        g("good", "良好", "Good", 80, 10),
+        g("pass", "合格", "Pass", 60, 8),
+        g("fail", "不合格", "Fail", 0, 0),
+    ]
+}
+fn default_close_days() -> u32 {
+    3
+}
+fn default_appeal_days() -> u32 {
+    5
+}
+
+/// How scorecards score, grade, close and take appeals.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringConfig {
+    /// Attainment above this counts no more: score = 100 × min(attainment, cap).
+    #[serde(default = "default_score_cap", with = "decimal_text")]
+    pub cap: Decimal,
+    /// Grade bands from the best down; a total reaches a grade at its `min`.
+    #[serde(default = "default_grades")]
+    pub grades: Vec<GradeConfig>,
+    /// Working days after month end by which a month should be closed.
+    #[serde(default = "default_close_days")]
+    pub close_working_days: u32,
+    /// Working days after the close during which appeals are taken.
+    #[serde(default = "default_appeal_days")]
+    pub appeal_working_days: u32,
+    /// Days that are not working days besides weekends (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holidays: Vec<String>,
+}
+
+impl Default for ScoringConfig {
+    fn default() -> Self {
+        ScoringConfig {
+            cap: default_score_cap(),
+            grades: default_grades(),
+            close_working_days: default_close_days(),
+            appeal_working_days: default_appeal_days(),
+            holidays: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradeConfig {
+    pub id: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// The lowest total with this grade.
+    #[serde(with = "decimal_text")]
+    pub min: Decimal,
+    /// Bonus coefficient paid with this grade.
+    #[serde(with = "decimal_text")]
+    pub bonus: Decimal,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -310,6 +444,33 @@ mod decimal_text {
     }
 }
 
+/// A table of decimals, each read like [`decimal_text`].
+mod decimal_map {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    #[derive(Deserialize, Serialize)]
+    struct D(#[serde(with = "super::decimal_text")] Decimal);
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<String, Decimal>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        m.iter()
+            .map(|(k, v)| (k.clone(), D(*v)))
+            .collect::<BTreeMap<_, _>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D2: Deserializer<'de>>(
+        d: D2,
+    ) -> Result<BTreeMap<String, Decimal>, D2::Error> {
+        let m = BTreeMap::<String, D>::deserialize(d)?;
+        Ok(m.into_iter().map(|(k, v)| (k, v.0)).collect())
+    }
+}
+
 /// One thing wrong with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -359,22 +520,12 @@ pub struct Settings {
     pub default_tz: Tz,
     pub catalogue: Catalogue,
     pub connector_schedules: BTreeMap<String, Option<CronSchedule>>,
+    /// Configured targets (imported ones are in the database).
     pub targets: Vec<Target>,
-}
-
-/// A validated target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub kpi: String,
-    pub shop: Option<String>,
-    pub period: TargetPeriod,
-    pub value: Decimal,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TargetPeriod {
-    Exact(Period),
-    EveryMonth,
+    /// Built-in roles with the configured ones applied.
+    pub roles: Vec<Role>,
+    pub people: Vec<Person>,
+    pub scoring: Scoring,
 }
 
 impl Settings {
@@ -391,24 +542,12 @@ impl Settings {
             .unwrap_or(self.default_tz)
     }
 
-    /// The target of a KPI for a shop and period: an exact period for this
-    /// shop, then for all shops, then "every month" for this shop, then for all.
-    pub fn target(&self, kpi: &str, shop: &str, period: Period) -> Option<Decimal> {
-        let exact = TargetPeriod::Exact(period);
-        let every = matches!(period, Period::Month { .. }).then_some(TargetPeriod::EveryMonth);
-        let candidates = [
-            (Some(shop), Some(&exact)),
-            (None, Some(&exact)),
-            (Some(shop), every.as_ref()),
-            (None, every.as_ref()),
-        ];
-        candidates.iter().find_map(|(s, p)| {
-            let p = (*p)?;
-            self.targets
-                .iter()
-                .find(|t| t.kpi == kpi && t.shop.as_deref() == *s && &t.period == p)
-                .map(|t| t.value)
-        })
+    pub fn role(&self, id: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.id == id)
+    }
+
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        self.people.iter().find(|p| p.id == id)
     }
 
     pub fn storage_url(&self) -> &str {
@@ -712,8 +851,66 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
         }
     }
 
-    let mut targets = Vec::new();
-    let mut seen_targets = HashSet::new();
+    let (roles, role_problems) = roles::resolve(&config.roles, &catalogue);
+    for (key, msg) in role_problems {
+        report(key, msg);
+    }
+    let mut people = Vec::new();
+    let mut person_ids = HashSet::new();
+    for (i, p) in config.people.iter().enumerate() {
+        if p.id.trim().is_empty() {
+            report(format!("people[{i}].id"), "must not be empty".into());
+        }
+        if !person_ids.insert(p.id.clone()) {
+            report(
+                format!("people[{i}].id"),
+                format!("person `{}` is defined twice", p.id),
+            );
+        }
+        if !roles.iter().any(|r| r.id == p.role) {
+            report(
+                format!("people[{i}].role"),
+                format!(
+                    "no role `{}` (known: {})",
+                    p.role,
+                    roles
+                        .iter()
+                        .map(|r| r.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        for s in &p.shops {
+            if !shop_ids.contains(s) {
+                report(
+                    format!("people[{i}].shops"),
+                    format!("no shop `{s}` in [[shops]]"),
+                );
+            }
+        }
+        let shops = if p.shops.is_empty() {
+            config.shops.iter().map(|s| s.id.clone()).collect()
+        } else {
+            p.shops.clone()
+        };
+        people.push(Person {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            role: p.role.clone(),
+            shops,
+            campaigns: p.campaigns.clone(),
+            agents: p.agents.clone(),
+        });
+    }
+    let scoring = roles::scoring(&config.scoring).unwrap_or_else(|errs| {
+        for (key, msg) in errs {
+            report(key, msg);
+        }
+        Scoring::from_config(&ScoringConfig::default())
+    });
+
+    let mut targets: Vec<Target> = Vec::new();
     for (i, t) in config.targets.iter().enumerate() {
         if catalogue.get(&t.kpi).is_none() {
             report(
@@ -721,43 +918,75 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
                 format!("unknown KPI `{}` (see `kpid kpis`)", t.kpi),
             );
         }
-        if let Some(s) = &t.shop {
-            if !shop_ids.contains(s) {
-                report(
-                    format!("targets[{i}].shop"),
-                    format!("no shop `{s}` in [[shops]]"),
-                );
-            }
-        }
-        let period = if t.period.trim() == "*" {
-            Some(TargetPeriod::EveryMonth)
-        } else {
-            Period::parse_any(&t.period)
-                .map(TargetPeriod::Exact)
-                .map_err(|e| {
+        let scope = match (&t.shop, &t.person, &t.role) {
+            (None, None, None) => Some(TargetScope::All),
+            (Some(s), None, None) => {
+                if !shop_ids.contains(s) {
                     report(
-                        format!("targets[{i}].period"),
-                        format!("{e}; use YYYY-MM, YYYY, YYYY-MM-DD or *"),
-                    )
-                })
-                .ok()
+                        format!("targets[{i}].shop"),
+                        format!("no shop `{s}` in [[shops]]"),
+                    );
+                }
+                Some(TargetScope::Shop(s.clone()))
+            }
+            (None, Some(p), None) => {
+                if !person_ids.contains(p) {
+                    report(
+                        format!("targets[{i}].person"),
+                        format!("no person `{p}` in [[people]]"),
+                    );
+                }
+                Some(TargetScope::Person(p.clone()))
+            }
+            (None, None, Some(r)) => {
+                if !roles.iter().any(|x| &x.id == r) {
+                    report(format!("targets[{i}].role"), format!("no role `{r}`"));
+                }
+                Some(TargetScope::Role(r.clone()))
+            }
+            _ => {
+                report(
+                    format!("targets[{i}].kpi"),
+                    "set at most one of `shop`, `person` and `role`".into(),
+                );
+                None
+            }
         };
-        if let Some(period) = period {
-            if !seen_targets.insert((t.kpi.clone(), t.shop.clone(), period.clone())) {
+        let period = TargetPeriod::parse(&t.period)
+            .map_err(|e| report(format!("targets[{i}].period"), e))
+            .ok();
+        if let (Some(scope), Some(period)) = (scope, period) {
+            let target = Target {
+                kpi: t.kpi.clone(),
+                scope,
+                period,
+                value: t.value,
+                source: TargetSource::Config(i),
+            };
+            if let Some(prev) = targets.iter().find(|x| {
+                x.kpi == target.kpi && x.scope == target.scope && x.period == target.period
+            }) {
                 report(
                     format!("targets[{i}].period"),
                     format!(
-                        "a target for `{}` in {} is already set above",
-                        t.kpi, t.period
+                        "a target for `{}` ({}) in {} is already set in {}",
+                        t.kpi, target.scope, t.period, prev.source
                     ),
                 );
             }
-            targets.push(Target {
-                kpi: t.kpi.clone(),
-                shop: t.shop.clone(),
-                period,
-                value: t.value,
-            });
+            targets.push(target);
+        }
+    }
+    let book = crate::targets::TargetBook::new(targets.clone(), Vec::new());
+    for (a, b) in book.overlaps() {
+        if let TargetSource::Config(i) = b.source {
+            report(
+                format!("targets[{i}].period"),
+                format!(
+                    "the months {} overlap {} of {} for `{}` ({}): which one applies is ambiguous",
+                    b.period, a.period, a.source, b.kpi, b.scope
+                ),
+            );
         }
     }
 
@@ -772,6 +1001,9 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
         catalogue,
         connector_schedules,
         targets,
+        roles,
+        people,
+        scoring,
     })
 }
 

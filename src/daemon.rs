@@ -129,10 +129,37 @@ pub async fn snapshot_shop(
     today: NaiveDate,
 ) -> Result<Vec<Computed>, StoreError> {
     let mut out = Vec::new();
-    for period in nightly_periods(today) {
-        out.push(compute(settings, store, shop, period).await?);
+    let periods = nightly_periods(today);
+    for period in &periods {
+        out.push(compute(settings, store, shop, *period).await?);
+    }
+    if !settings.people.is_empty() {
+        // Scorecards of the people covering this shop: month and year to date
+        // (closed months stay frozen).
+        for period in crate::scorecard::nightly_scorecard_periods(&periods) {
+            crate::scorecard::refresh_all(settings, store, period, Some(&shop.id))
+                .await
+                .map_err(scorecard_store_error)?;
+        }
+        match crate::scorecard::overdue_months(settings, store, today).await {
+            Ok(months) => {
+                for (month, due) in months {
+                    tracing::warn!(month = %month, due = %due, "month not closed past the scheme's deadline; run `kpid close --month {month}`");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check for months past their closing deadline")
+            }
+        }
     }
     Ok(out)
+}
+
+fn scorecard_store_error(e: crate::scorecard::ScorecardError) -> StoreError {
+    match e {
+        crate::scorecard::ScorecardError::Store(e) => e,
+        other => StoreError::Corrupt(other.to_string()),
+    }
 }
 
 /// The last month that has fully ended in the shop's zone.

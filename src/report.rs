@@ -12,6 +12,8 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// A workbook (`report --scorecards` only, with `--output`).
+    Xlsx,
 }
 
 /// A decimal as an exact JSON number (no float round trip), or null.
@@ -75,7 +77,7 @@ pub fn display_value(d: Option<Decimal>, unit: Option<Unit>) -> String {
     }
 }
 
-fn pad(s: &str, width: usize) -> String {
+pub(crate) fn pad(s: &str, width: usize) -> String {
     // CJK characters take two terminal columns.
     let w: usize = s
         .chars()

@@ -5,6 +5,7 @@ use crate::config::{Settings, Shop};
 use crate::kpi::{round_value, Direction, InputValues, KpiSpec};
 use crate::period::Period;
 use crate::store::{Store, StoreError, StoredKpi};
+use crate::targets::TargetScope;
 use chrono::{Datelike, Duration, NaiveDate};
 use rust_decimal::Decimal;
 
@@ -69,7 +70,9 @@ pub async fn compute(
 ) -> Result<Computed, StoreError> {
     let current = InputValues::load(store, &shop.id, period).await?;
     let previous = InputValues::load(store, &shop.id, period.previous()).await?;
-    let target = |kpi: &str| settings.target(kpi, &shop.id, period);
+    let book = crate::scorecard::target_book(settings, store).await?;
+    let scopes = [TargetScope::Shop(shop.id.clone()), TargetScope::All];
+    let target = |kpi: &str| book.lookup(kpi, period, &scopes);
     let values = settings.catalogue.evaluate(&current, &previous, &target);
     let cap = settings.config.snapshot.score_cap;
     let kpis: Vec<StoredKpi> = values

@@ -4,7 +4,7 @@ use super::catalogue::{Aggregation, INPUTS};
 use super::round_value;
 use crate::money::from_micros;
 use crate::period::Period;
-use crate::store::{Store, StoreError};
+use crate::store::{DailyAggregate, RecordTotals, Store, StoreError};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 
@@ -51,8 +51,21 @@ impl InputValues {
     /// over days, so a daily `buyers` series answers only single-day periods.
     pub async fn load(store: &Store, shop: &str, period: Period) -> Result<Self, StoreError> {
         let (from, to) = (period.first_day(), period.last_day());
-        let mut out = InputValues::default();
         let daily = store.daily_aggregates(shop, from, to).await?;
+        let mut out = Self::from_daily(&daily, from == to);
+        if store.shop_has_orders(shop).await? {
+            // Records replace any daily series of the same inputs.
+            for id in RECORD_INPUTS {
+                out.values.remove(*id);
+            }
+            out.add_records(&store.record_totals(shop, from, to).await?);
+        }
+        Ok(out)
+    }
+
+    /// Period values of folded daily series (see [`Aggregation`]).
+    pub fn from_daily(daily: &HashMap<String, DailyAggregate>, single_day: bool) -> Self {
+        let mut out = InputValues::default();
         for def in INPUTS {
             let Some(agg) = daily.get(def.id) else {
                 continue;
@@ -63,20 +76,26 @@ impl InputValues {
                     from_micros(agg.sum_micros) / Decimal::from(agg.count.max(1)),
                 )),
                 Aggregation::Latest => Some(from_micros(agg.latest_min_micros)),
-                Aggregation::Distinct => (from == to).then(|| from_micros(agg.sum_micros)),
+                Aggregation::Distinct => single_day.then(|| from_micros(agg.sum_micros)),
             };
             if let Some(v) = v {
                 out.set(def.id, v);
             }
         }
-        if store.shop_has_orders(shop).await? {
-            let t = store.record_totals(shop, from, to).await?;
-            out.set("orders", Decimal::from(t.orders));
-            out.set("gmv", from_micros(t.gmv_micros));
-            out.set("buyers", Decimal::from(t.buyers));
-            out.set("refund_orders", Decimal::from(t.refund_orders));
-            out.set("refund_amount", from_micros(t.refund_micros));
-        }
-        Ok(out)
+        out
+    }
+
+    /// Adds a shop's record totals (several shops add up; a person's
+    /// distinct buyers are the sum of each shop's).
+    pub fn add_records(&mut self, t: &RecordTotals) {
+        let mut add = |id: &str, v: Decimal| {
+            let sum = self.values.get(id).copied().unwrap_or_default() + v;
+            self.values.insert(id.to_string(), sum);
+        };
+        add("orders", Decimal::from(t.orders));
+        add("gmv", from_micros(t.gmv_micros));
+        add("buyers", Decimal::from(t.buyers));
+        add("refund_orders", Decimal::from(t.refund_orders));
+        add("refund_amount", from_micros(t.refund_micros));
     }
 }

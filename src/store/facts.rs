@@ -31,6 +31,54 @@ pub struct DailyAggregate {
     pub latest_min_micros: i64,
 }
 
+/// One stored daily value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyRow {
+    pub input: String,
+    /// `YYYY-MM-DD`, the shop's local day.
+    pub day: String,
+    pub dimension: String,
+    pub value_micros: i64,
+}
+
+/// Folds daily rows ordered by input and day (rows of several shops may be
+/// merged first, then sorted) into per-input aggregates.
+pub fn fold_daily(
+    rows: impl IntoIterator<Item = DailyRow>,
+) -> Result<HashMap<String, DailyAggregate>> {
+    let mut out: HashMap<String, DailyAggregate> = HashMap::new();
+    let mut latest_day: HashMap<String, String> = HashMap::new();
+    for DailyRow {
+        input,
+        day,
+        dimension,
+        value_micros: v,
+    } in rows
+    {
+        let agg = out.entry(input.clone()).or_insert_with(|| DailyAggregate {
+            sum_micros: 0,
+            count: 0,
+            by_dimension: BTreeMap::new(),
+            latest_min_micros: v,
+        });
+        agg.sum_micros = agg
+            .sum_micros
+            .checked_add(v)
+            .ok_or_else(|| StoreError::Corrupt(format!("sum of {input} overflows")))?;
+        agg.count += 1;
+        *agg.by_dimension.entry(dimension).or_insert(0) += v;
+        // Rows come ordered by day: a later day replaces, the same day keeps the best.
+        match latest_day.get(&input) {
+            Some(d) if *d == day => agg.latest_min_micros = agg.latest_min_micros.min(v),
+            _ => {
+                agg.latest_min_micros = v;
+                latest_day.insert(input, day);
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn day_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
@@ -172,6 +220,16 @@ impl Store {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<String, DailyAggregate>> {
+        fold_daily(self.daily_rows(shop, from, to).await?)
+    }
+
+    /// A shop's daily values over a range, ordered by input and day.
+    pub async fn daily_rows(
+        &self,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DailyRow>> {
         let rows = sqlx::query(
             "SELECT input, day, dimension, value_micros FROM daily_values \
              WHERE shop = $1 AND day >= $2 AND day <= $3 ORDER BY input, day",
@@ -181,35 +239,16 @@ impl Store {
         .bind(day_text(to))
         .fetch_all(&self.pool)
         .await?;
-        let mut out: HashMap<String, DailyAggregate> = HashMap::new();
-        let mut latest_day: HashMap<String, String> = HashMap::new();
-        for row in rows {
-            let input: String = row.try_get(0)?;
-            let day: String = row.try_get(1)?;
-            let dimension: String = row.try_get(2)?;
-            let v: i64 = row.try_get(3)?;
-            let agg = out.entry(input.clone()).or_insert_with(|| DailyAggregate {
-                sum_micros: 0,
-                count: 0,
-                by_dimension: BTreeMap::new(),
-                latest_min_micros: v,
-            });
-            agg.sum_micros = agg
-                .sum_micros
-                .checked_add(v)
-                .ok_or_else(|| StoreError::Corrupt(format!("sum of {input} overflows")))?;
-            agg.count += 1;
-            *agg.by_dimension.entry(dimension).or_insert(0) += v;
-            // Rows come ordered by day: a later day replaces, the same day keeps the best.
-            match latest_day.get(&input) {
-                Some(d) if *d == day => agg.latest_min_micros = agg.latest_min_micros.min(v),
-                _ => {
-                    agg.latest_min_micros = v;
-                    latest_day.insert(input, day);
-                }
-            }
-        }
-        Ok(out)
+        rows.into_iter()
+            .map(|row| {
+                Ok(DailyRow {
+                    input: row.try_get(0)?,
+                    day: row.try_get(1)?,
+                    dimension: row.try_get(2)?,
+                    value_micros: row.try_get(3)?,
+                })
+            })
+            .collect()
     }
 
     /// Rejected records of a connector (newest first), for `kpid ingest` and tests.

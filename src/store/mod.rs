@@ -6,10 +6,15 @@
 //! so there is one code path to test. Each backend keeps its own migrations.
 
 mod facts;
+mod manual;
 mod runs;
+mod scorecards;
 mod snapshots;
 
+pub use facts::{fold_daily, DailyAggregate, DailyRow, RecordTotals};
+pub use manual::{ManualChange, ManualInput};
 pub use runs::{JobRun, RunResult};
+pub use scorecards::{Appeal, MonthClose, ScoreLine, StoredScorecard};
 pub use snapshots::{StoredKpi, StoredSnapshot};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -1,0 +1,226 @@
+//! Bulk files of targets and manual inputs (CSV or XLSX, a header row then
+//! one record per row). A bad row is reported with its line and kept aside;
+//! the good rows are taken.
+
+use crate::config::Settings;
+use crate::kpi::catalogue::input_def;
+use crate::money::parse_decimal;
+use crate::period::Period;
+use crate::targets::{Target, TargetPeriod, TargetScope, TargetSource};
+use calamine::{Data, Reader};
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// One data row: its line (as a spreadsheet shows it), cells by lowercase
+/// header, and the raw text for the rejects table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub line: usize,
+    pub cells: HashMap<String, String>,
+    pub raw: String,
+}
+
+impl Row {
+    fn get(&self, col: &str) -> &str {
+        self.cells.get(col).map(|s| s.trim()).unwrap_or("")
+    }
+
+    fn opt(&self, col: &str) -> Option<String> {
+        Some(self.get(col).to_string()).filter(|s| !s.is_empty())
+    }
+}
+
+/// Reads every data row of a `.csv` or `.xlsx` file (first sheet).
+pub fn read_rows(path: &Path) -> Result<Vec<Row>, String> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("csv") => read_csv(path),
+        Some("xlsx") => read_xlsx(path),
+        _ => Err(format!(
+            "{}: only .csv and .xlsx files can be imported",
+            path.display()
+        )),
+    }
+}
+
+fn read_csv(path: &Path) -> Result<Vec<Row>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|e| format!("{}: header: {e}", path.display()))?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let mut rows = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        rows.push(Row {
+            line,
+            cells: header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect(),
+            raw: rec.iter().collect::<Vec<_>>().join(","),
+        });
+    }
+    Ok(rows)
+}
+
+/// A cell as text. A date cell on the 1st reads as its month (`2026-10`),
+/// which is what Excel makes of a typed `2026-10`.
+fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        // The shortest text that reads back as the same double: what Excel shows.
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::Error(e) => format!("#{e:?}"),
+        Data::DateTime(dt) => match dt.as_datetime() {
+            Some(d) if d.format("%d").to_string() == "01" => d.format("%Y-%m").to_string(),
+            Some(d) => d.format("%Y-%m-%d").to_string(),
+            None => dt.to_string(),
+        },
+    }
+}
+
+fn read_xlsx(path: &Path) -> Result<Vec<Row>, String> {
+    let mut wb =
+        calamine::open_workbook_auto(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let sheet = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| format!("{}: the workbook has no sheet", path.display()))?;
+    let range = wb
+        .worksheet_range(&sheet)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
+    let mut rows = range.rows();
+    let header: Vec<String> = match rows.next() {
+        Some(h) => h
+            .iter()
+            .map(|c| cell_text(c).trim().to_ascii_lowercase())
+            .collect(),
+        None => return Ok(Vec::new()),
+    };
+    let mut out = Vec::new();
+    for (i, row) in rows.enumerate() {
+        let texts: Vec<String> = row.iter().map(cell_text).collect();
+        if texts.iter().all(|t| t.trim().is_empty()) {
+            continue;
+        }
+        out.push(Row {
+            // Excel's row numbers: 1-based, header first.
+            line: first_row + i + 2,
+            cells: header.iter().cloned().zip(texts.iter().cloned()).collect(),
+            raw: texts.join(" | "),
+        });
+    }
+    Ok(out)
+}
+
+fn decimal(row: &Row, col: &str) -> Result<Decimal, String> {
+    let text = row.get(col);
+    if text.is_empty() {
+        return Err(format!("`{col}` is empty"));
+    }
+    parse_decimal(text).map_err(|_| format!("`{col}`: `{text}` is not a decimal number"))
+}
+
+/// A target row: `kpi, period, value` and at most one of `shop`, `person`, `role`.
+pub fn target_row(settings: &Settings, row: &Row, file: &str) -> Result<Target, String> {
+    let kpi = row.get("kpi");
+    if settings.catalogue.get(kpi).is_none() {
+        return Err(format!("`kpi`: unknown KPI `{kpi}`"));
+    }
+    let scope = match (row.opt("shop"), row.opt("person"), row.opt("role")) {
+        (None, None, None) => TargetScope::All,
+        (Some(s), None, None) if settings.shop(&s).is_some() => TargetScope::Shop(s),
+        (Some(s), None, None) => return Err(format!("`shop`: no shop `{s}`")),
+        (None, Some(p), None) if settings.person(&p).is_some() => TargetScope::Person(p),
+        (None, Some(p), None) => return Err(format!("`person`: no person `{p}`")),
+        (None, None, Some(r)) if settings.role(&r).is_some() => TargetScope::Role(r),
+        (None, None, Some(r)) => return Err(format!("`role`: no role `{r}`")),
+        _ => return Err("set at most one of `shop`, `person` and `role`".into()),
+    };
+    let period = TargetPeriod::parse(row.get("period")).map_err(|e| format!("`period`: {e}"))?;
+    Ok(Target {
+        kpi: kpi.to_string(),
+        scope,
+        period,
+        value: decimal(row, "value")?,
+        source: TargetSource::Imported {
+            file: file.to_string(),
+            at: 0,
+        },
+    })
+}
+
+/// A manual input: who, which input, which period (a month or a year).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualEntry {
+    pub person: String,
+    pub input: String,
+    pub period: String,
+    pub value: Decimal,
+    pub note: Option<String>,
+}
+
+/// Checks a manual input whatever its origin (command line or file).
+pub fn check_manual(
+    settings: &Settings,
+    person: &str,
+    input: &str,
+    period: &str,
+    value: Decimal,
+) -> Result<String, String> {
+    if settings.person(person).is_none() {
+        return Err(format!("`person`: no person `{person}` in [[people]]"));
+    }
+    if input_def(input).is_none() {
+        return Err(format!(
+            "`input`: `{input}` is not an input (see `kpid kpis --inputs`)"
+        ));
+    }
+    let period = match Period::parse_any(period) {
+        Ok(p @ (Period::Month { .. } | Period::Year(_))) => p.to_string(),
+        _ => {
+            return Err(format!(
+                "`period`: `{period}` is not a month YYYY-MM or a year YYYY"
+            ))
+        }
+    };
+    if value < Decimal::ZERO {
+        return Err(format!("`value`: {value} is negative"));
+    }
+    if input.starts_with("peer_review") && value > Decimal::ONE_HUNDRED {
+        return Err(format!(
+            "`value`: {value} is above 100 (reviews score 0–100)"
+        ));
+    }
+    Ok(period)
+}
+
+/// A manual input row: `person, input, period, value[, note]`.
+pub fn manual_row(settings: &Settings, row: &Row) -> Result<ManualEntry, String> {
+    let value = decimal(row, "value")?;
+    let (person, input) = (row.get("person"), row.get("input"));
+    let period = check_manual(settings, person, input, row.get("period"), value)?;
+    Ok(ManualEntry {
+        person: person.to_string(),
+        input: input.to_string(),
+        period,
+        value,
+        note: row.opt("note"),
+    })
+}

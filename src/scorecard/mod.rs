@@ -1,0 +1,572 @@
+//! Scorecards: each assessed person's KPIs of their role, from the data of
+//! their scope, against their targets, weighted into a total with a grade
+//! and a bonus coefficient (the scheme's articles 3 and 4).
+//!
+//! A KPI line scores 100 × min(attainment, cap); a KPI without a value or a
+//! target is listed as missing and left out of the weighted total, never
+//! scored 0. Months are closed (frozen) once assessed; an accepted appeal
+//! writes a new revision and every revision stays readable.
+
+pub mod export;
+pub mod imports;
+pub mod roles;
+pub mod scope;
+pub mod workdays;
+
+use crate::config::Settings;
+use crate::kpi::catalogue::{input_def, Aggregation};
+use crate::kpi::{round_value, InputValues};
+use crate::period::Period;
+use crate::snapshot::{attainment, score};
+use crate::store::{ManualInput, ScoreLine, Store, StoreError, StoredScorecard};
+use crate::targets::{TargetBook, TargetScope};
+use chrono::NaiveDate;
+use roles::{Person, Role};
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScorecardError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no person `{0}` in [[people]]")]
+    UnknownPerson(String),
+    #[error("{0} is not a month (use --month YYYY-MM)")]
+    NotAMonth(Period),
+    #[error("{month} was already closed on {on} by {by}")]
+    AlreadyClosed {
+        month: Period,
+        on: NaiveDate,
+        by: String,
+    },
+    #[error("{month} is not over yet (its last day is {last})")]
+    NotOver { month: Period, last: NaiveDate },
+    #[error(
+        "{0} is not closed: appeals are taken against a closed month (`kpid close --month {0}`)"
+    )]
+    NotClosed(Period),
+    #[error(
+        "the appeal period for {month} ended on {deadline} ({days} working days after the close on {closed_on}); this appeal is late"
+    )]
+    Late {
+        month: Period,
+        deadline: NaiveDate,
+        days: u32,
+        closed_on: NaiveDate,
+    },
+    #[error("{person} has no scorecard for {month}")]
+    NoScorecard { person: String, month: Period },
+    #[error("no appeal #{0}")]
+    NoAppeal(i64),
+    #[error("appeal #{id} is already {status}")]
+    AppealDone { id: i64, status: String },
+    #[error("`{kpi}` is not a KPI of role `{role}`")]
+    NotInRole { kpi: String, role: String },
+}
+
+type Result<T, E = ScorecardError> = std::result::Result<T, E>;
+
+/// Configured and imported targets together.
+pub async fn target_book(settings: &Settings, store: &Store) -> Result<TargetBook, StoreError> {
+    Ok(TargetBook::new(
+        settings.targets.clone(),
+        store.imported_targets().await?,
+    ))
+}
+
+/// The scopes whose targets apply to a person, most specific first; a shop's
+/// targets apply to a person who covers exactly that shop.
+pub fn target_scopes(person: &Person) -> Vec<TargetScope> {
+    let mut scopes = vec![
+        TargetScope::Person(person.id.clone()),
+        TargetScope::Role(person.role.clone()),
+    ];
+    if let [shop] = person.shops.as_slice() {
+        scopes.push(TargetScope::Shop(shop.clone()));
+    }
+    scopes.push(TargetScope::All);
+    scopes
+}
+
+/// Sets the manual inputs of `period`. A year without a yearly entry folds
+/// its months' entries the way the input folds days (mean of survey scores,
+/// sum of counts).
+pub fn apply_manual(values: &mut InputValues, manual: &[ManualInput], period: Period) {
+    let key = period.to_string();
+    let mut months: HashMap<&str, Vec<(&str, Decimal)>> = HashMap::new();
+    for m in manual {
+        if m.period == key {
+            values.set(&m.input, m.value);
+        } else if let Period::Year(y) = period {
+            if m.period.len() == 7 && m.period.starts_with(&format!("{y:04}-")) {
+                months
+                    .entry(m.input.as_str())
+                    .or_default()
+                    .push((m.period.as_str(), m.value));
+            }
+        }
+    }
+    for (input, mut vals) in months {
+        if manual.iter().any(|m| m.input == input && m.period == key) {
+            continue;
+        }
+        vals.sort();
+        let sum: Decimal = vals.iter().map(|(_, v)| *v).sum();
+        let v = match input_def(input).map(|d| d.aggregation) {
+            Some(Aggregation::Mean) => round_value(sum / Decimal::from(vals.len() as i64)),
+            Some(Aggregation::Latest) => vals.last().map(|(_, v)| *v).unwrap_or_default(),
+            _ => sum,
+        };
+        values.set(input, v);
+    }
+}
+
+async fn person_inputs(
+    store: &Store,
+    person: &Person,
+    manual: &[ManualInput],
+    period: Period,
+) -> Result<InputValues> {
+    let mut v = scope::load_person(store, person, period).await?;
+    apply_manual(&mut v, manual, period);
+    Ok(v)
+}
+
+/// Each line's weight in the total: the role's weight, or for a
+/// category-weighted role the category's weight shared among its KPIs that
+/// have a score, in proportion to their own weights.
+fn weigh(role: &Role, settings: &Settings, lines: &mut [ScoreLine]) {
+    if role.category_weights.is_empty() {
+        for (l, k) in lines.iter_mut().zip(&role.kpis) {
+            l.weight = k.weight;
+        }
+        return;
+    }
+    let category = |kpi: &str| {
+        settings
+            .catalogue
+            .get(kpi)
+            .map(|s| s.category.clone())
+            .unwrap_or_default()
+    };
+    let cats: Vec<String> = role.kpis.iter().map(|k| category(&k.kpi)).collect();
+    for (cat, cw) in &role.category_weights {
+        let members: Vec<usize> = (0..lines.len()).filter(|i| &cats[*i] == cat).collect();
+        let scored: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|i| lines[*i].score.is_some())
+            .collect();
+        // With nothing scored the weights shown are the nominal shares.
+        let share_of = if scored.is_empty() { &members } else { &scored };
+        let denom: Decimal = share_of.iter().map(|i| role.kpis[*i].weight).sum();
+        for i in members {
+            lines[i].weight = if denom.is_zero() {
+                Decimal::ZERO
+            } else {
+                round_value(*cw * role.kpis[i].weight / denom)
+            };
+        }
+    }
+}
+
+/// Σ weight × score / Σ weight over the lines that have a score.
+pub fn weighted_total(lines: &[ScoreLine]) -> Option<Decimal> {
+    let scored: Vec<&ScoreLine> = lines.iter().filter(|l| l.score.is_some()).collect();
+    let weights: Decimal = scored.iter().map(|l| l.weight).sum();
+    if weights.is_zero() {
+        return None;
+    }
+    let sum: Decimal = scored
+        .iter()
+        .map(|l| l.weight * l.score.unwrap_or_default())
+        .sum();
+    Some(round_value(sum / weights))
+}
+
+/// Computes (does not store) a person's scorecard for a period.
+pub async fn compute_card(
+    settings: &Settings,
+    store: &Store,
+    book: &TargetBook,
+    person: &Person,
+    period: Period,
+    reason: &str,
+) -> Result<StoredScorecard> {
+    let role = settings
+        .role(&person.role)
+        .ok_or_else(|| ScorecardError::UnknownPerson(person.id.clone()))?;
+    let manual = store.manual_inputs(Some(&person.id)).await?;
+    let current = person_inputs(store, person, &manual, period).await?;
+    let previous = person_inputs(store, person, &manual, period.previous()).await?;
+    let scopes = target_scopes(person);
+    let target = |kpi: &str| book.lookup(kpi, period, &scopes);
+    let mut values: HashMap<String, Option<Decimal>> = settings
+        .catalogue
+        .evaluate(&current, &previous, &target)
+        .into_iter()
+        .collect();
+    if let Period::Month { .. } = period {
+        for (kpi, v) in store.accepted_adjustments(&person.id, period).await? {
+            values.insert(kpi, Some(v));
+        }
+    }
+    let cap = settings.scoring.cap;
+    let mut lines: Vec<ScoreLine> = role
+        .kpis
+        .iter()
+        .map(|k| {
+            let value = values.get(&k.kpi).copied().flatten();
+            let target = target(&k.kpi);
+            let direction = settings.catalogue.get(&k.kpi).map(|s| s.direction);
+            let att = match (value, target, direction) {
+                (Some(v), Some(t), Some(d)) => attainment(d, v, t, cap),
+                _ => None,
+            };
+            ScoreLine {
+                kpi: k.kpi.clone(),
+                value,
+                target,
+                attainment: att,
+                weight: k.weight,
+                score: att.map(|a| score(a, cap)),
+            }
+        })
+        .collect();
+    weigh(role, settings, &mut lines);
+    let total = weighted_total(&lines);
+    let grade = total.map(|t| settings.scoring.grade(t));
+    let monthly_mean = match period {
+        Period::Year(y) => monthly_mean(store, &person.id, y).await?,
+        _ => None,
+    };
+    Ok(StoredScorecard {
+        person: person.id.clone(),
+        period,
+        revision: 0,
+        role: role.id.clone(),
+        total,
+        grade: grade.map(|g| g.id.clone()),
+        bonus: grade.map(|g| g.bonus),
+        monthly_mean,
+        reason: reason.to_string(),
+        computed_at: 0,
+        lines,
+    })
+}
+
+/// A scorecard with some KPI values replaced, each line's attainment and
+/// score and the total, grade and bonus worked out again.
+pub fn rescore(
+    settings: &Settings,
+    card: &StoredScorecard,
+    sets: &[(String, Decimal)],
+) -> StoredScorecard {
+    let cap = settings.scoring.cap;
+    let mut out = card.clone();
+    for line in &mut out.lines {
+        let Some((_, v)) = sets.iter().rev().find(|(k, _)| *k == line.kpi) else {
+            continue;
+        };
+        line.value = Some(*v);
+        let direction = settings.catalogue.get(&line.kpi).map(|s| s.direction);
+        line.attainment = match (line.target, direction) {
+            (Some(t), Some(d)) => attainment(d, *v, t, cap),
+            _ => None,
+        };
+        line.score = line.attainment.map(|a| score(a, cap));
+    }
+    if let Some(role) = settings.role(&card.role) {
+        if role.kpis.len() == out.lines.len() {
+            weigh(role, settings, &mut out.lines);
+        }
+    }
+    out.total = weighted_total(&out.lines);
+    let grade = out.total.map(|t| settings.scoring.grade(t));
+    out.grade = grade.map(|g| g.id.clone());
+    out.bonus = grade.map(|g| g.bonus);
+    out
+}
+
+/// The mean of the year's closed monthly totals (latest revisions).
+async fn monthly_mean(store: &Store, person: &str, year: i32) -> Result<Option<Decimal>> {
+    let mut totals = Vec::new();
+    for month in store.closed_months(year).await? {
+        if let Some(t) = store
+            .scorecard(person, month, None)
+            .await?
+            .and_then(|c| c.total)
+        {
+            totals.push(t);
+        }
+    }
+    if totals.is_empty() {
+        return Ok(None);
+    }
+    let n = Decimal::from(totals.len() as i64);
+    Ok(Some(round_value(totals.iter().sum::<Decimal>() / n)))
+}
+
+/// What refreshing one scorecard did.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub card: StoredScorecard,
+    pub new_revision: bool,
+    /// The month is closed: nothing was computed.
+    pub frozen: bool,
+}
+
+/// Recomputes a person's scorecard and stores a revision when it changed;
+/// a closed month is left as it is.
+pub async fn refresh(
+    settings: &Settings,
+    store: &Store,
+    book: &TargetBook,
+    person: &Person,
+    period: Period,
+) -> Result<Option<Refreshed>> {
+    if let Period::Month { .. } = period {
+        if store.month_close(period).await?.is_some() {
+            return Ok(store
+                .scorecard(&person.id, period, None)
+                .await?
+                .map(|card| Refreshed {
+                    card,
+                    new_revision: false,
+                    frozen: true,
+                }));
+        }
+    }
+    let mut card = compute_card(settings, store, book, person, period, "computed").await?;
+    let (revision, new_revision) = store.write_scorecard(&card, false).await?;
+    card.revision = revision;
+    if new_revision {
+        tracing::info!(person = %person.id, period = %period, revision, "scorecard revision written");
+    }
+    Ok(Some(Refreshed {
+        card,
+        new_revision,
+        frozen: false,
+    }))
+}
+
+/// Refreshes the scorecards of every person (or those covering `shop`).
+pub async fn refresh_all(
+    settings: &Settings,
+    store: &Store,
+    period: Period,
+    shop: Option<&str>,
+) -> Result<Vec<Refreshed>> {
+    let book = target_book(settings, store).await?;
+    let mut out = Vec::new();
+    for person in &settings.people {
+        if shop.is_some_and(|s| !person.shops.iter().any(|x| x == s)) {
+            continue;
+        }
+        if let Some(r) = refresh(settings, store, &book, person, period).await? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The months a nightly run refreshes scorecards for, from the shop
+/// snapshot periods: months and years only (days are not assessed).
+pub fn nightly_scorecard_periods(periods: &[Period]) -> Vec<Period> {
+    periods
+        .iter()
+        .copied()
+        .filter(|p| !matches!(p, Period::Day(_)))
+        .collect()
+}
+
+/// `kpid close`: computes the month's final scorecards and freezes them.
+pub async fn close_month(
+    settings: &Settings,
+    store: &Store,
+    month: Period,
+    by: &str,
+    today: NaiveDate,
+) -> Result<Vec<Refreshed>> {
+    if !matches!(month, Period::Month { .. }) {
+        return Err(ScorecardError::NotAMonth(month));
+    }
+    if let Some(c) = store.month_close(month).await? {
+        return Err(ScorecardError::AlreadyClosed {
+            month,
+            on: c.closed_on,
+            by: c.closed_by,
+        });
+    }
+    if today <= month.last_day() {
+        return Err(ScorecardError::NotOver {
+            month,
+            last: month.last_day(),
+        });
+    }
+    let cards = refresh_all(settings, store, month, None).await?;
+    if !store.close_month(month, today, by).await? {
+        let c = store.month_close(month).await?.expect("closed meanwhile");
+        return Err(ScorecardError::AlreadyClosed {
+            month,
+            on: c.closed_on,
+            by: c.closed_by,
+        });
+    }
+    tracing::info!(month = %month, by, people = cards.len(), "month closed");
+    Ok(cards)
+}
+
+/// Months before `today`'s that have scorecards, are not closed and are
+/// past the scheme's closing deadline, with that deadline.
+pub async fn overdue_months(
+    settings: &Settings,
+    store: &Store,
+    today: NaiveDate,
+) -> Result<Vec<(Period, NaiveDate)>> {
+    let mut out = Vec::new();
+    let mut month = Period::month_of(today).previous();
+    for _ in 0..12 {
+        let due = workdays::close_due(
+            month,
+            settings.scoring.close_working_days,
+            &settings.scoring.holidays,
+        );
+        if today > due
+            && store.month_close(month).await?.is_none()
+            && !store.scorecard_people(month).await?.is_empty()
+        {
+            out.push((month, due));
+        }
+        month = month.previous();
+    }
+    Ok(out)
+}
+
+/// `kpid appeal open`: refused when the month is not closed or the appeal
+/// period (working days after the close) is over.
+pub async fn open_appeal(
+    settings: &Settings,
+    store: &Store,
+    person: &str,
+    month: Period,
+    reason: &str,
+    today: NaiveDate,
+) -> Result<i64> {
+    settings
+        .person(person)
+        .ok_or_else(|| ScorecardError::UnknownPerson(person.into()))?;
+    if !matches!(month, Period::Month { .. }) {
+        return Err(ScorecardError::NotAMonth(month));
+    }
+    let close = store
+        .month_close(month)
+        .await?
+        .ok_or(ScorecardError::NotClosed(month))?;
+    let days = settings.scoring.appeal_working_days;
+    let deadline = workdays::add_working_days(close.closed_on, days, &settings.scoring.holidays);
+    if today > deadline {
+        return Err(ScorecardError::Late {
+            month,
+            deadline,
+            days,
+            closed_on: close.closed_on,
+        });
+    }
+    let card =
+        store
+            .scorecard(person, month, None)
+            .await?
+            .ok_or_else(|| ScorecardError::NoScorecard {
+                person: person.into(),
+                month,
+            })?;
+    Ok(store
+        .open_appeal(person, month, reason, today, card.revision)
+        .await?)
+}
+
+/// How an appeal ended.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub accepted: bool,
+    /// The revision an accepted appeal wrote.
+    pub card: Option<StoredScorecard>,
+}
+
+/// `kpid appeal resolve`: a rejection records the decision; an acceptance
+/// records the KPI values it sets and writes a new revision of the
+/// scorecard (recomputed from the data, with every accepted adjustment).
+pub async fn resolve_appeal(
+    settings: &Settings,
+    store: &Store,
+    id: i64,
+    accept: bool,
+    sets: &[(String, Decimal)],
+    by: &str,
+    note: &str,
+) -> Result<Resolution> {
+    let appeal = store
+        .appeal(id)
+        .await?
+        .ok_or(ScorecardError::NoAppeal(id))?;
+    if appeal.status != "open" {
+        return Err(ScorecardError::AppealDone {
+            id,
+            status: appeal.status,
+        });
+    }
+    let person = settings
+        .person(&appeal.person)
+        .ok_or_else(|| ScorecardError::UnknownPerson(appeal.person.clone()))?;
+    if !accept {
+        if !store.resolve_appeal(id, "rejected", by, note, None).await? {
+            return Err(ScorecardError::AppealDone {
+                id,
+                status: "resolved".into(),
+            });
+        }
+        return Ok(Resolution {
+            accepted: false,
+            card: None,
+        });
+    }
+    let current = store
+        .scorecard(&person.id, appeal.period, None)
+        .await?
+        .ok_or_else(|| ScorecardError::NoScorecard {
+            person: person.id.clone(),
+            month: appeal.period,
+        })?;
+    let mut adjustments = Vec::new();
+    for (kpi, value) in sets {
+        let line = current
+            .lines
+            .iter()
+            .find(|l| &l.kpi == kpi)
+            .ok_or_else(|| ScorecardError::NotInRole {
+                kpi: kpi.clone(),
+                role: current.role.clone(),
+            })?;
+        adjustments.push((kpi.clone(), line.value, *value));
+    }
+    store.add_adjustments(id, &adjustments).await?;
+    if !store.resolve_appeal(id, "accepted", by, note, None).await? {
+        return Err(ScorecardError::AppealDone {
+            id,
+            status: "resolved".into(),
+        });
+    }
+    // The closed revision with the appealed values re-scored: data that
+    // arrived after the close does not ride in on an appeal.
+    let mut card = rescore(settings, &current, sets);
+    card.reason = format!("appeal #{id}: {note}");
+    let (revision, _) = store.write_scorecard(&card, true).await?;
+    card.revision = revision;
+    store.set_appeal_revision(id, revision).await?;
+    tracing::info!(appeal = id, person = %person.id, month = %appeal.period, revision, by, "appeal accepted");
+    Ok(Resolution {
+        accepted: true,
+        card: Some(card),
+    })
+}
