@@ -684,7 +684,21 @@ fn descend_table(
     span.map(|s| line_of_offset(text, s.start))
 }
 
-const CONNECTOR_KINDS: &[&str] = &["csv", "xlsx", "demo", "shopify", "woocommerce", "ga4"];
+const CONNECTOR_KINDS: &[&str] = &[
+    "csv",
+    "xlsx",
+    "demo",
+    "shopify",
+    "woocommerce",
+    "ga4",
+    "taobao",
+    "pinduoduo",
+    "jd",
+    "douyin",
+    "zendesk",
+    "google_ads",
+    "meta_ads",
+];
 
 fn parse_tz(name: &str) -> Result<Tz, String> {
     Tz::from_str(name)

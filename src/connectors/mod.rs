@@ -4,11 +4,20 @@
 
 pub mod csv;
 pub mod demo;
+pub mod douyin;
 pub mod ga4;
+pub mod jd;
+pub mod pinduoduo;
+pub mod google_ads;
+pub mod meta_ads;
 pub mod shopify;
+pub mod taobao;
 pub mod woocommerce;
 pub mod xlsx;
+pub mod zendesk;
 
+mod cn_fields;
+mod ad_days;
 mod options;
 mod tabular;
 
@@ -243,6 +252,25 @@ impl<'a> Sink<'a> {
             })
     }
 
+    /// The `(day, dimension)` pairs of `input` this connector has stored for
+    /// `shop` over `[from, to]`, so a connector that recomputes whole days
+    /// can clear the dimensions (agents, campaigns) that are gone.
+    pub async fn stored_dimensions(
+        &self,
+        shop: &str,
+        input: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, String)>, ConnectorError> {
+        self.store
+            .daily_dimensions(self.connector, shop, input, from, to)
+            .await
+            .map_err(|source| ConnectorError::Store {
+                connector: self.connector.to_string(),
+                source,
+            })
+    }
+
     /// True when this exact file content was imported before.
     pub async fn already_imported(&self, path: &str, sha256: &str) -> Result<bool, ConnectorError> {
         self.store
@@ -273,6 +301,13 @@ pub enum Connector {
     Shopify(std::sync::Arc<shopify::ShopifyConnector>),
     WooCommerce(std::sync::Arc<woocommerce::WooCommerceConnector>),
     Ga4(std::sync::Arc<ga4::Ga4Connector>),
+    Taobao(std::sync::Arc<taobao::TaobaoConnector>),
+    Pinduoduo(std::sync::Arc<pinduoduo::PinduoduoConnector>),
+    Jd(std::sync::Arc<jd::JdConnector>),
+    Douyin(std::sync::Arc<douyin::DouyinConnector>),
+    Zendesk(std::sync::Arc<zendesk::ZendeskConnector>),
+    GoogleAds(std::sync::Arc<google_ads::GoogleAdsConnector>),
+    MetaAds(std::sync::Arc<meta_ads::MetaAdsConnector>),
 }
 
 impl Connector {
@@ -286,6 +321,21 @@ impl Connector {
             "woocommerce" => woocommerce::WooCommerceConnector::build(cfg, settings)
                 .map(|c| Connector::WooCommerce(c.into())),
             "ga4" => ga4::Ga4Connector::build(cfg, settings).map(|c| Connector::Ga4(c.into())),
+            "taobao" => {
+                taobao::TaobaoConnector::build(cfg, settings).map(|c| Connector::Taobao(c.into()))
+            }
+            "pinduoduo" => pinduoduo::PinduoduoConnector::build(cfg, settings)
+                .map(|c| Connector::Pinduoduo(c.into())),
+            "jd" => jd::JdConnector::build(cfg, settings).map(|c| Connector::Jd(c.into())),
+            "douyin" => {
+                douyin::DouyinConnector::build(cfg, settings).map(|c| Connector::Douyin(c.into()))
+            }
+            "zendesk" => zendesk::ZendeskConnector::build(cfg, settings)
+                .map(|c| Connector::Zendesk(c.into())),
+            "google_ads" => google_ads::GoogleAdsConnector::build(cfg, settings)
+                .map(|c| Connector::GoogleAds(c.into())),
+            "meta_ads" => meta_ads::MetaAdsConnector::build(cfg, settings)
+                .map(|c| Connector::MetaAds(c.into())),
             other => Err(ConnectorError::Config {
                 connector: cfg.name.clone(),
                 message: format!("unknown kind `{other}`"),
@@ -301,6 +351,13 @@ impl Connector {
             Connector::Shopify(c) => &c.name,
             Connector::WooCommerce(c) => &c.name,
             Connector::Ga4(c) => &c.name,
+            Connector::Taobao(c) => &c.name,
+            Connector::Pinduoduo(c) => &c.name,
+            Connector::Jd(c) => &c.name,
+            Connector::Douyin(c) => &c.name,
+            Connector::Zendesk(c) => &c.name,
+            Connector::GoogleAds(c) => &c.name,
+            Connector::MetaAds(c) => &c.name,
         }
     }
 
@@ -313,6 +370,13 @@ impl Connector {
             Connector::Shopify(c) => c.run(window, sink).await,
             Connector::WooCommerce(c) => c.run(window, sink).await,
             Connector::Ga4(c) => c.run(window, sink).await,
+            Connector::Taobao(c) => c.run(window, sink).await,
+            Connector::Pinduoduo(c) => c.run(window, sink).await,
+            Connector::Jd(c) => c.run(window, sink).await,
+            Connector::Douyin(c) => c.run(window, sink).await,
+            Connector::Zendesk(c) => c.run(window, sink).await,
+            Connector::GoogleAds(c) => c.run(window, sink).await,
+            Connector::MetaAds(c) => c.run(window, sink).await,
         }
     }
 }
@@ -328,6 +392,17 @@ pub fn check_options(cfg: &ConnectorConfig) -> Result<(), (String, String)> {
             woocommerce::WooCommerceOptions::from_config(cfg).and_then(|_| require_shop(cfg))
         }
         "ga4" => ga4::Ga4Options::from_config(cfg).and_then(|_| require_shop(cfg)),
+        "taobao" => taobao::TaobaoOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
+        "pinduoduo" => {
+            pinduoduo::PinduoduoOptions::from_config(cfg).and_then(|_| require_shop(cfg))
+        }
+        "jd" => jd::JdOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
+        "douyin" => douyin::DouyinOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
+        "zendesk" => zendesk::ZendeskOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
+        "google_ads" => {
+            google_ads::GoogleAdsOptions::from_config(cfg).and_then(|_| require_shop(cfg))
+        }
+        "meta_ads" => meta_ads::MetaAdsOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
         _ => Ok(()),
     }
 }

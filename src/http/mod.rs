@@ -154,6 +154,9 @@ pub struct HttpClient {
     limiter: RateLimiter,
     policy: RetryPolicy,
     connector: String,
+    /// Reads a platform's own "wait this long" header (Meta's
+    /// `X-Business-Use-Case-Usage`) where `Retry-After` is absent.
+    header_wait: Option<fn(&HeaderMap) -> Option<Duration>>,
 }
 
 /// A successful response: its headers and parsed body.
@@ -192,7 +195,15 @@ impl HttpClient {
             },
             policy,
             connector: connector.to_string(),
+            header_wait: None,
         })
+    }
+
+    /// Adds a reader for a platform's own wait header, used for throttled
+    /// responses that carry no `Retry-After` and whose body names no wait.
+    pub fn with_header_wait(mut self, read: fn(&HeaderMap) -> Option<Duration>) -> Self {
+        self.header_wait = Some(read);
+        self
     }
 
     pub fn inner(&self) -> &Client {
@@ -326,7 +337,8 @@ impl HttpClient {
             url: url.clone(),
             message: e.without_url().to_string(),
         })?;
-        let header_wait = parse_retry_after(&headers);
+        let header_wait = parse_retry_after(&headers)
+            .or_else(|| self.header_wait.and_then(|read| read(&headers)));
         if !status.is_success() {
             if let Some(e) = check(&bytes) {
                 return Err(e.locate(&url, status.as_u16(), header_wait));

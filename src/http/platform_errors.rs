@@ -20,7 +20,8 @@
 //! Graph "Error codes" and "Rate limiting" (4, 17, 32, 613, 80000–80014
 //! throttling; 1, 2 and `is_transient` temporary; 190 token; 10, 200–299
 //! permission); Google APIs "Errors" (`status` as google.rpc.Code names,
-//! `RetryInfo.retryDelay`).
+//! `RetryInfo.retryDelay`); JD JOS "网关系统错误码" (2 App Call Limited,
+//! 11/12 signature, 18/19 access_token, 20/21 app_key, 24 permission).
 
 use super::{snippet, HttpError};
 use serde_json::Value;
@@ -191,6 +192,104 @@ pub fn pdd(body: &[u8]) -> Option<HttpError> {
     Some(rejected(
         body,
         "Pinduoduo refused the call: check the connector's options (the message says which)",
+    ))
+}
+
+/// A wait a message names: "This ban will last for N more seconds", "N秒",
+/// "N seconds".
+fn named_wait(message: &str) -> Option<Duration> {
+    if let Some(d) = ban_seconds(message) {
+        return Some(d);
+    }
+    let lower = message.to_ascii_lowercase();
+    let at = lower.find('秒').or_else(|| lower.find(" second"))?;
+    let digits: String = lower[..at]
+        .trim_end()
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// JD 京东 JOS: gateway errors as `{"error_response":{"code":"19",
+/// "zh_desc":"无效access_token","en_desc":"Invalid access_token"}}`
+/// (codes from JOS "网关系统错误码": 2 App Call Limited; 7/8 timestamp;
+/// 11/12 signature; 18/19 access_token; 20/21 app_key; 24 no permission
+/// for the API; 1 and 65–67 the platform's back end unavailable or timing
+/// out), and API errors inside the method's envelope as
+/// `{"…_responce":{"…_result":{"apiResult":{"success":false,
+/// "numberCode":…,"chineseErrCode":…}}}}`.
+pub fn jd(body: &[u8]) -> Option<HttpError> {
+    if let Some(e) = error_response(body) {
+        let code = number(&e, "code");
+        let all = format!(
+            "{} {} {}",
+            text(&e, "zh_desc"),
+            text(&e, "en_desc"),
+            text(&e, "msg")
+        );
+        if code == Some(2) || mentions_rate_limit(&all) || all.contains("超限") {
+            return Some(throttled(named_wait(&all)));
+        }
+        if matches!(code, Some(1 | 65 | 66 | 67))
+            || all.contains("超时")
+            || all.to_ascii_lowercase().contains("timeout")
+        {
+            return Some(server(body));
+        }
+        let hint = match code {
+            Some(11 | 12) => "JD refused the signature: check the connector's app_secret (the App Secret of this app_key)".to_string(),
+            Some(18 | 19) => "JD refused the access_token (invalid or expired): have the shop authorize the app again and set the new access_token".to_string(),
+            Some(20 | 21) => "JD does not know this app: check the connector's app_key (a production app, not a sandbox one)".to_string(),
+            Some(24) => "the app may not call this API: apply for its permission for this app_key in the JOS console".to_string(),
+            Some(7 | 8) => "JD refused the timestamp: check this machine's clock (JD allows 6 minutes of drift from GMT+8)".to_string(),
+            _ => format!(
+                "JD refused the call (code {}, {}): check the connector's options",
+                code.map(|c| c.to_string()).unwrap_or_else(|| "?".into()),
+                all.trim()
+            ),
+        };
+        return Some(rejected(body, hint));
+    }
+    // API errors come without orders: a large body is a page.
+    if body.len() > SMALL_BODY {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let envelope = v.as_object()?.values().next()?.as_object()?;
+    let result = envelope
+        .values()
+        .find_map(|r| r.as_object()?.get("apiResult")?.as_object())?;
+    let success = match result.get("success") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => return None,
+    };
+    if success {
+        return None;
+    }
+    let all = format!(
+        "{} {}",
+        text(result, "chineseErrCode"),
+        text(result, "englishErrCode")
+    );
+    if mentions_rate_limit(&all) || all.contains("超限") {
+        return Some(throttled(named_wait(&all)));
+    }
+    if all.contains("系统") || all.contains("超时") {
+        return Some(server(body));
+    }
+    Some(rejected(
+        body,
+        format!(
+            "JD refused the search (numberCode {}, {}): check the connector's options",
+            text(result, "numberCode"),
+            all.trim()
+        ),
     ))
 }
 
@@ -435,6 +534,61 @@ mod tests {
             br#"{"order_number_list_increment_get_response":{"total_count":0,"order_list":[]}}"#
         )
         .is_none());
+    }
+
+    #[test]
+    fn jd_gateway_codes() {
+        let e = jd(r#"{"error_response":{"code":"2","zh_desc":"限制时间内调用失败次数","en_desc":"App Call Limited"}}"#.as_bytes()).unwrap();
+        assert!(matches!(
+            e,
+            HttpError::Throttled {
+                retry_after: None,
+                ..
+            }
+        ));
+        let e = jd(r#"{"error_response":{"code":"85","zh_desc":"调用频率超限，请1秒后重试","en_desc":"call frequency limited"}}"#.as_bytes()).unwrap();
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
+        let e = jd(r#"{"error_response":{"code":"12","zh_desc":"无效签名","en_desc":"Invalid Signature"}}"#.as_bytes()).unwrap();
+        assert!(!e.retryable());
+        assert!(hint(&e).contains("app_secret"));
+        let e = jd(r#"{"error_response":{"code":19,"zh_desc":"无效access_token","en_desc":"Invalid access_token"}}"#.as_bytes()).unwrap();
+        assert!(hint(&e).contains("access_token"));
+        let e = jd(r#"{"error_response":{"code":"21","zh_desc":"无效app_key","en_desc":"Invalid app_key"}}"#.as_bytes()).unwrap();
+        assert!(hint(&e).contains("app_key"));
+        let e = jd(r#"{"error_response":{"code":"24","zh_desc":"无权调用API","en_desc":"cannot use this API"}}"#.as_bytes()).unwrap();
+        assert!(hint(&e).contains("permission"));
+        let e = jd(r#"{"error_response":{"code":"67","zh_desc":"平台连接后端服务不可用","en_desc":"backend unavailable"}}"#.as_bytes()).unwrap();
+        assert!(matches!(e, HttpError::Server { .. }));
+    }
+
+    #[test]
+    fn jd_api_results() {
+        let ok = br#"{"jingdong_pop_order_search_responce":{"code":"0","searchorderinfo_result":{"apiResult":{"success":true,"numberCode":0},"orderTotal":0,"orderInfoList":[]}}}"#;
+        assert!(jd(ok).is_none());
+        let bad = r#"{"jingdong_pop_order_search_responce":{"code":"0","searchorderinfo_result":{"apiResult":{"success":false,"numberCode":"10100021","chineseErrCode":"订单状态参数错误","englishErrCode":"invalid state"}}}}"#;
+        let e = jd(bad.as_bytes()).unwrap();
+        assert!(!e.retryable());
+        assert!(hint(&e).contains("10100021"));
+        let busy = r#"{"jingdong_pop_order_search_responce":{"searchorderinfo_result":{"apiResult":{"success":"false","chineseErrCode":"系统繁忙"}}}}"#;
+        assert!(matches!(
+            jd(busy.as_bytes()).unwrap(),
+            HttpError::Server { .. }
+        ));
+        assert!(jd(b"<html>502</html>").is_none());
+    }
+
+    #[test]
+    fn named_waits_in_messages() {
+        assert_eq!(named_wait("请3秒后重试"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            named_wait("retry in 2 seconds"),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            named_wait("This ban will last for 5 more seconds"),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(named_wait("调用频率超限"), None);
     }
 
     #[test]

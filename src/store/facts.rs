@@ -251,6 +251,37 @@ impl Store {
             .collect()
     }
 
+    /// The `(day, dimension)` pairs of one input a connector stored for a
+    /// shop over a range of days.
+    pub async fn daily_dimensions(
+        &self,
+        connector: &str,
+        shop: &str,
+        input: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, String)>> {
+        let rows = sqlx::query(
+            "SELECT day, dimension FROM daily_values WHERE connector = $1 AND shop = $2 \
+             AND input = $3 AND day >= $4 AND day <= $5 ORDER BY day, dimension",
+        )
+        .bind(connector)
+        .bind(shop)
+        .bind(input)
+        .bind(day_text(from))
+        .bind(day_text(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let day: String = row.try_get(0)?;
+                let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                    .map_err(|_| StoreError::Corrupt(format!("daily_values day `{day}`")))?;
+                Ok((day, row.try_get(1)?))
+            })
+            .collect()
+    }
+
     /// Rejected records of a connector (newest first), for `kpid ingest` and tests.
     pub async fn rejects(&self, connector: &str) -> Result<Vec<Reject>> {
         let rows = sqlx::query(

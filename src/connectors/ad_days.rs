@@ -1,0 +1,74 @@
+//! The days an ad-platform report run covers. Ad platforms keep attributing
+//! conversions to a day for days after it, so a scheduled run re-fetches the
+//! last `lookback_days` before the day it last reached (and through today);
+//! a backfill takes `--from..--to`. Long ranges are cut into slices so no
+//! single report is huge and several can be fetched at once.
+
+use super::{Sink, Window};
+use crate::connectors::ConnectorError;
+use chrono::{Duration, NaiveDate};
+
+/// The stream whose cursor holds the last day a scheduled run reached.
+pub(crate) const STREAM: &str = "daily";
+
+/// `[from, to]` for a run: the window given, or for a scheduled run
+/// `lookback_days` before the stored cursor (or before today on a first
+/// run) through today. Returns whether the run is scheduled (its cursor is
+/// to be moved to `to` once committed).
+pub(crate) async fn run_days(
+    window: Window,
+    today: NaiveDate,
+    lookback_days: i64,
+    sink: &Sink<'_>,
+) -> Result<(NaiveDate, NaiveDate, bool), ConnectorError> {
+    if window.from.is_some() || window.to.is_some() {
+        let to = window.to.unwrap_or(today);
+        return Ok((window.from.unwrap_or(to), to, false));
+    }
+    let reached = sink
+        .cursor(STREAM)
+        .await?
+        .and_then(|c| NaiveDate::parse_from_str(&c, "%Y-%m-%d").ok())
+        .unwrap_or(today)
+        .min(today);
+    Ok((reached - Duration::days(lookback_days), today, true))
+}
+
+/// `[from, to]` cut into consecutive ranges of at most `days` days.
+pub(crate) fn slices(from: NaiveDate, to: NaiveDate, days: u32) -> Vec<(NaiveDate, NaiveDate)> {
+    let step = Duration::days(i64::from(days.max(1)));
+    let mut out = Vec::new();
+    let mut start = from;
+    while start <= to {
+        let end = (start + step - Duration::days(1)).min(to);
+        out.push((start, end));
+        start = end + Duration::days(1);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn slices_cover_the_range_without_overlap() {
+        assert_eq!(
+            slices(d("2024-06-01"), d("2024-06-07"), 4),
+            vec![
+                (d("2024-06-01"), d("2024-06-04")),
+                (d("2024-06-05"), d("2024-06-07"))
+            ]
+        );
+        assert_eq!(
+            slices(d("2024-06-01"), d("2024-06-01"), 30),
+            vec![(d("2024-06-01"), d("2024-06-01"))]
+        );
+        assert!(slices(d("2024-06-02"), d("2024-06-01"), 30).is_empty());
+        assert_eq!(slices(d("2024-01-01"), d("2024-12-31"), 31).len(), 12);
+    }
+}

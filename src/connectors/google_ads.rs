@@ -1,0 +1,745 @@
+//! Google Ads API: `POST /{api_version}/customers/{customer_id}/googleAds:searchStream`
+//! with a GAQL query over `campaign` segmented by `segments.date`. The answer
+//! is a JSON array of batches (`results`, `fieldMask`, `requestId`), each
+//! committed as it is read. int64 metrics come as strings, `conversions` and
+//! `conversionsValue` as JSON doubles, and proto3 JSON leaves out metrics
+//! that are zero.
+//!
+//! Inputs, per campaign (`dimension` = campaign id) on the report's date (the
+//! ad account's day), for the connector's shop: `ad_spend` = cost_micros (the
+//! account currency), `ad_impressions`, `ad_clicks`, `ad_orders` =
+//! conversions, `ad_gmv` = conversions_value. Google Ads has no landing or
+//! visitor count that matches `ad_arrivals` / `ad_uv`, so they are not written.
+//! Conversions are fractional under data-driven attribution and arrive as
+//! doubles: their exact decimal text is rounded to six places (micros).
+//!
+//! Credentials: a `developer_token`, and either an OAuth2 `refresh_token`
+//! with `client_id`/`client_secret` (access tokens are minted, cached and
+//! renewed once on a 401) or a fixed `access_token`. `login_customer_id`
+//! names the manager account when access goes through one.
+
+use super::ad_days::{run_days, slices, STREAM};
+use super::options::{check_base_url, config_error};
+use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use crate::config::{ConnectorConfig, Settings};
+use crate::facts::{Batch, DailyValue, Reject};
+use crate::http::oauth::RefreshTokenSource;
+use crate::http::{platform_errors, strip_query, HttpClient, HttpError, RetryPolicy};
+use crate::money::to_micros;
+use crate::period::today;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use rust_decimal::{Decimal, RoundingStrategy};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+const HINT: &str = "check the connector's customer_id (the account's 10-digit id), login_customer_id (the manager account's id, when access goes through one), developer_token and OAuth credentials";
+const REFRESHED_HINT: &str = "Google Ads refused the access token minted from the refresh_token: check that refresh_token, client_id and client_secret belong to a Google user with access to customer_id";
+const STATIC_HINT: &str = "Google Ads refused the access_token (expired, revoked or for a user without access): set a fresh one, or set refresh_token with client_id and client_secret so kpid renews it";
+
+fn default_base_url() -> String {
+    "https://googleads.googleapis.com".into()
+}
+fn default_api_version() -> String {
+    "v24".into()
+}
+fn default_token_url() -> String {
+    "https://oauth2.googleapis.com/token".into()
+}
+fn default_lookback() -> i64 {
+    3
+}
+fn default_slice_days() -> u32 {
+    30
+}
+fn default_concurrency() -> usize {
+    2
+}
+fn default_rps() -> f64 {
+    2.0
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleAdsOptions {
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// The API version in the path (`v24`).
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// The OAuth2 token endpoint (for a mock or proxy).
+    #[serde(default = "default_token_url")]
+    pub token_url: String,
+    /// The advertiser's account id (`123-456-7890` or `1234567890`).
+    pub customer_id: String,
+    /// The manager account the access goes through, if any.
+    #[serde(default)]
+    pub login_customer_id: Option<String>,
+    #[serde(default)]
+    pub developer_token: Option<SecretString>,
+    #[serde(default)]
+    pub developer_token_env: Option<String>,
+    #[serde(default)]
+    pub developer_token_file: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<SecretString>,
+    #[serde(default)]
+    pub refresh_token_env: Option<String>,
+    #[serde(default)]
+    pub refresh_token_file: Option<String>,
+    #[serde(default)]
+    pub access_token: Option<SecretString>,
+    #[serde(default)]
+    pub access_token_env: Option<String>,
+    #[serde(default)]
+    pub access_token_file: Option<String>,
+    /// Days before the last reached day re-fetched by each scheduled run.
+    #[serde(default = "default_lookback")]
+    pub lookback_days: i64,
+    /// Days per searchStream request.
+    #[serde(default = "default_slice_days")]
+    pub slice_days: u32,
+    /// Slices fetched at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Request rate (0 = unlimited).
+    #[serde(default = "default_rps")]
+    pub requests_per_second: f64,
+}
+
+/// A customer id without its dashes, or `None` if it is not one.
+fn customer_digits(id: &str) -> Option<String> {
+    let digits: String = id.trim().chars().filter(|c| *c != '-').collect();
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+}
+
+impl GoogleAdsOptions {
+    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
+        let o: GoogleAdsOptions = typed_options(cfg)?;
+        check_base_url(&o.base_url)?;
+        check_base_url(&o.token_url).map_err(|(_, m)| ("token_url".to_string(), m))?;
+        let bad_id = |key: &str, v: &str| {
+            (
+                key.to_string(),
+                format!("`{v}` is not a Google Ads customer id (digits, e.g. 123-456-7890)"),
+            )
+        };
+        if customer_digits(&o.customer_id).is_none() {
+            return Err(bad_id("customer_id", &o.customer_id));
+        }
+        if let Some(l) = &o.login_customer_id {
+            if customer_digits(l).is_none() {
+                return Err(bad_id("login_customer_id", l));
+            }
+        }
+        let given =
+            |a: bool, b: &Option<String>, c: &Option<String>| a || b.is_some() || c.is_some();
+        let refresh = given(
+            o.refresh_token.is_some(),
+            &o.refresh_token_env,
+            &o.refresh_token_file,
+        );
+        let access = given(
+            o.access_token.is_some(),
+            &o.access_token_env,
+            &o.access_token_file,
+        );
+        match (refresh, access) {
+            (true, true) => {
+                return Err((
+                    "access_token".into(),
+                    "set either `refresh_token` (with client_id and client_secret) or `access_token`, not both".into(),
+                ))
+            }
+            (false, false) => {
+                return Err((
+                    "refresh_token".into(),
+                    "set `refresh_token` (with client_id and client_secret), or `access_token`"
+                        .into(),
+                ))
+            }
+            (true, false) if o.client_id.as_deref().unwrap_or("").is_empty() => {
+                return Err((
+                    "client_id".into(),
+                    "a refresh_token needs the OAuth client's client_id".into(),
+                ))
+            }
+            (true, false)
+                if !given(
+                    o.client_secret.is_some(),
+                    &o.client_secret_env,
+                    &o.client_secret_file,
+                ) =>
+            {
+                return Err((
+                    "client_secret".into(),
+                    "a refresh_token needs the OAuth client's client_secret".into(),
+                ))
+            }
+            _ => {}
+        }
+        if !(1..=366).contains(&o.slice_days) {
+            return Err(("slice_days".into(), "must be between 1 and 366".into()));
+        }
+        if o.concurrency == 0 {
+            return Err(("concurrency".into(), "must be at least 1".into()));
+        }
+        if o.lookback_days < 0 {
+            return Err(("lookback_days".into(), "must not be negative".into()));
+        }
+        Ok(o)
+    }
+}
+
+enum Auth {
+    Static(SecretString),
+    Refresh(RefreshTokenSource),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Static(_) => f.write_str("Auth::Static(***)"),
+            Auth::Refresh(s) => write!(f, "Auth::Refresh({s:?})"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct GoogleAdsConnector {
+    pub name: String,
+    shop: String,
+    tz: Tz,
+    options: GoogleAdsOptions,
+    customer_id: String,
+    login_customer_id: Option<String>,
+    developer_token: SecretString,
+    auth: Auth,
+    http: Arc<HttpClient>,
+}
+
+impl GoogleAdsConnector {
+    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
+        let options = GoogleAdsOptions::from_config(cfg).map_err(config_error(cfg))?;
+        let developer_token = secret_option(
+            &cfg.name,
+            "developer_token",
+            options.developer_token.clone(),
+            &options.developer_token_env,
+            &options.developer_token_file,
+        )?;
+        let refresh_given = options.refresh_token.is_some()
+            || options.refresh_token_env.is_some()
+            || options.refresh_token_file.is_some();
+        let auth = if refresh_given {
+            Auth::Refresh(RefreshTokenSource::new(
+                options.token_url.clone(),
+                options.client_id.clone().unwrap_or_default(),
+                secret_option(
+                    &cfg.name,
+                    "client_secret",
+                    options.client_secret.clone(),
+                    &options.client_secret_env,
+                    &options.client_secret_file,
+                )?,
+                secret_option(
+                    &cfg.name,
+                    "refresh_token",
+                    options.refresh_token.clone(),
+                    &options.refresh_token_env,
+                    &options.refresh_token_file,
+                )?,
+            ))
+        } else {
+            Auth::Static(secret_option(
+                &cfg.name,
+                "access_token",
+                options.access_token.clone(),
+                &options.access_token_env,
+                &options.access_token_file,
+            )?)
+        };
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = HttpClient::new(
+            &cfg.name,
+            options.requests_per_second,
+            RetryPolicy::default(),
+        )
+        .map_err(|e| ConnectorError::Config {
+            connector: cfg.name.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(GoogleAdsConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            customer_id: customer_digits(&options.customer_id).unwrap_or_default(),
+            login_customer_id: options
+                .login_customer_id
+                .as_deref()
+                .and_then(customer_digits),
+            options,
+            developer_token,
+            auth,
+            http: Arc::new(http),
+        })
+    }
+
+    fn stream_url(&self) -> String {
+        format!(
+            "{}/{}/customers/{}/googleAds:searchStream",
+            self.options.base_url.trim_end_matches('/'),
+            self.options.api_version,
+            self.customer_id
+        )
+    }
+
+    fn http_err(&self, source: HttpError) -> ConnectorError {
+        ConnectorError::Http {
+            connector: self.name.clone(),
+            source,
+        }
+    }
+
+    pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
+        let (from, to, scheduled) =
+            run_days(window, today(self.tz), self.options.lookback_days, sink).await?;
+        if from > to {
+            return Ok(());
+        }
+        sink.fetch_and_commit(
+            slices(from, to, self.options.slice_days),
+            self.options.concurrency,
+            |(from, to), tx| self.fetch_slice(from, to, tx),
+        )
+        .await?;
+        if scheduled {
+            sink.set_cursor(STREAM, &to.format("%Y-%m-%d").to_string())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn access_token(&self) -> Result<SecretString, ConnectorError> {
+        match &self.auth {
+            Auth::Static(t) => Ok(t.clone()),
+            Auth::Refresh(source) => source.token(&self.http).await.map_err(|e| self.http_err(e)),
+        }
+    }
+
+    async fn fetch_slice(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        tx: mpsc::Sender<Batch>,
+    ) -> Result<(), ConnectorError> {
+        let url = self.stream_url();
+        let body = serde_json::json!({ "query": gaql(from, to) });
+        let auth_hint = match self.auth {
+            Auth::Static(_) => STATIC_HINT,
+            Auth::Refresh(_) => REFRESHED_HINT,
+        };
+        let mut renewed = false;
+        let batches = loop {
+            let token = self.access_token().await?;
+            let mapper = Mapper {
+                shop: self.shop.clone(),
+                source: strip_query(&url),
+                from,
+                to,
+            };
+            let result = self
+                .http
+                .get_checked(
+                    |c| {
+                        let mut req = c
+                            .post(&url)
+                            .bearer_auth(token.expose_secret())
+                            .header("developer-token", self.developer_token.expose_secret())
+                            .header("Accept", "application/json")
+                            .json(&body);
+                        if let Some(login) = &self.login_customer_id {
+                            req = req.header("login-customer-id", login);
+                        }
+                        req
+                    },
+                    HINT,
+                    move |bytes: &[u8]| mapper.stream_facts(bytes),
+                    move |bytes: &[u8]| ads_error(bytes, auth_hint),
+                )
+                .await;
+            match (result, &self.auth) {
+                (Ok(page), _) => break page.body,
+                // A cached token may be revoked or expire early: mint one more,
+                // unless Google says the developer token is what it refuses.
+                (
+                    Err(HttpError::Rejected {
+                        status: 401, hint, ..
+                    }),
+                    Auth::Refresh(source),
+                ) if !renewed && !hint.contains("developer_token") => {
+                    tracing::info!(connector = %self.name, "access token refused (HTTP 401); requesting a new one");
+                    source.invalidate(&token).await;
+                    renewed = true;
+                }
+                (Err(e), _) => return Err(self.http_err(e)),
+            }
+        };
+        for batch in batches {
+            if tx.send(batch).await.is_err() {
+                // The committer stopped on an error; it reports it.
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The report query for `[from, to]` (inclusive).
+fn gaql(from: NaiveDate, to: NaiveDate) -> String {
+    format!(
+        "SELECT segments.date, campaign.id, metrics.cost_micros, metrics.impressions, \
+         metrics.clicks, metrics.conversions, metrics.conversions_value FROM campaign \
+         WHERE segments.date BETWEEN '{}' AND '{}'",
+        from.format("%Y-%m-%d"),
+        to.format("%Y-%m-%d")
+    )
+}
+
+/// Classifies Google Ads error bodies (a `{"error":…}` object or a stream
+/// array holding one): throttling and passing faults as Google APIs do, and
+/// refusals with a hint naming what `details[].errors[].errorCode` blames.
+fn ads_error(body: &[u8], auth_hint: &str) -> Option<HttpError> {
+    // Report pages are large and error envelopes rare: skip the full parse
+    // unless an `"error"` key can be there.
+    if !body.windows(7).any(|w| w == b"\"error\"") {
+        return None;
+    }
+    if let Some(e) = platform_errors::google(body) {
+        return Some(e);
+    }
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let e = match &v {
+        Value::Array(items) => items.iter().find_map(|i| i.get("error"))?,
+        other => other.get("error")?,
+    };
+    let status = e.get("status").and_then(Value::as_str).unwrap_or_default();
+    let message = e.get("message").and_then(Value::as_str).unwrap_or_default();
+    let codes: Vec<(String, String)> = e
+        .get("details")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("errors").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|err| err.get("errorCode").and_then(Value::as_object))
+        .flat_map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        })
+        .collect();
+    let named = codes
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let has = |pred: &dyn Fn(&str, &str) -> bool| codes.iter().any(|(k, v)| pred(k, v));
+    let hint = if has(&|_, v| v.starts_with("DEVELOPER_TOKEN")) {
+        format!("Google Ads refused the developer_token ({named}): check the connector's developer_token (API Center of the manager account) and that its access level allows this account")
+    } else if has(&|_, v| v == "USER_PERMISSION_DENIED") {
+        format!("the OAuth user has no access to customer_id ({named}): when access goes through a manager account, set login_customer_id to that manager's id")
+    } else if has(&|_, v| {
+        matches!(
+            v,
+            "CUSTOMER_NOT_ENABLED" | "CUSTOMER_NOT_FOUND" | "CLIENT_CUSTOMER_ID_INVALID"
+        )
+    }) {
+        format!("Google Ads does not serve this customer_id ({named}): check the connector's customer_id")
+    } else if status == "UNAUTHENTICATED" || has(&|k, _| k == "authenticationError") {
+        if named.is_empty() {
+            auth_hint.to_string()
+        } else {
+            format!("{auth_hint} ({named})")
+        }
+    } else {
+        format!(
+            "Google Ads refused the request ({status}{}{}): {message}",
+            if named.is_empty() { "" } else { ", " },
+            named
+        )
+    };
+    Some(HttpError::Rejected {
+        url: String::new(),
+        status: 0,
+        body: crate::http::snippet(body),
+        hint,
+    })
+}
+
+/// One batch of the stream, each result kept raw so one bad result is set
+/// aside, not the batch.
+#[derive(Deserialize)]
+struct StreamBatch {
+    #[serde(default)]
+    results: Vec<Box<RawValue>>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct AdsResult {
+    #[serde(default)]
+    campaign: Option<Campaign>,
+    #[serde(default)]
+    segments: Option<Segments>,
+    #[serde(default)]
+    metrics: Metrics,
+}
+
+#[derive(Deserialize)]
+struct Campaign {
+    #[serde(default)]
+    id: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Segments {
+    #[serde(default)]
+    date: Option<String>,
+}
+
+/// Metrics as they come: proto3 JSON omits zeros, so an absent one is 0.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metrics {
+    #[serde(default)]
+    cost_micros: Option<Value>,
+    #[serde(default)]
+    impressions: Option<Value>,
+    #[serde(default)]
+    clicks: Option<Value>,
+    #[serde(default)]
+    conversions: Option<Value>,
+    #[serde(default)]
+    conversions_value: Option<Value>,
+}
+
+/// The exact text of a JSON string or number (serde_json keeps a number's
+/// digits with `arbitrary_precision`).
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An int64 metric (sent as a string); absent is 0.
+fn int64(name: &str, v: &Option<Value>) -> Result<i64, String> {
+    let Some(v) = v else { return Ok(0) };
+    let t = text(v).ok_or_else(|| format!("{name}: `{v}` is not a number"))?;
+    t.parse::<i64>()
+        .map_err(|_| format!("{name}: `{t}` is not a whole number"))
+}
+
+/// An int64 count as micros of itself.
+fn count_micros(name: &str, v: &Option<Value>) -> Result<i64, String> {
+    int64(name, v)?
+        .checked_mul(1_000_000)
+        .ok_or_else(|| format!("{name}: too large to store"))
+}
+
+/// A double metric from its exact decimal text, rounded to micros.
+fn double_micros(name: &str, v: &Option<Value>) -> Result<i64, String> {
+    let Some(v) = v else { return Ok(0) };
+    let t = text(v).ok_or_else(|| format!("{name}: `{v}` is not a number"))?;
+    let d = Decimal::from_str(&t)
+        .or_else(|_| Decimal::from_scientific(&t))
+        .map_err(|_| format!("{name}: `{t}` is not a number"))?;
+    to_micros(d.round_dp_with_strategy(6, RoundingStrategy::MidpointNearestEven))
+        .map_err(|e| format!("{name}: {e}"))
+}
+
+/// Turns a searchStream response into batches on a blocking thread.
+struct Mapper {
+    shop: String,
+    source: String,
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+impl Mapper {
+    fn stream_facts(&self, bytes: &[u8]) -> Result<Vec<Batch>, String> {
+        let stream: Vec<StreamBatch> = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a searchStream response: {e}"))?;
+        let mut out = Vec::with_capacity(stream.len());
+        for (i, b) in stream.iter().enumerate() {
+            if let Some(e) = &b.error {
+                return Err(format!("the stream ended with an error: {e}"));
+            }
+            let mut batch = Batch::default();
+            for (j, raw) in b.results.iter().enumerate() {
+                match self.result_facts(raw.get()) {
+                    Ok(values) => batch.daily.extend(values),
+                    Err((where_, reason)) => batch.rejects.push(Reject {
+                        source: self.source.clone(),
+                        locator: where_.unwrap_or_else(|| {
+                            format!(
+                                "{}..{} batch {} result {}",
+                                self.from,
+                                self.to,
+                                i + 1,
+                                j + 1
+                            )
+                        }),
+                        reason,
+                        raw: raw.get().to_string(),
+                    }),
+                }
+            }
+            out.push(batch);
+        }
+        Ok(out)
+    }
+
+    /// One result's daily values, or why it cannot be taken (with its
+    /// campaign and day when known).
+    fn result_facts(&self, raw: &str) -> Result<Vec<DailyValue>, (Option<String>, String)> {
+        let r: AdsResult = serde_json::from_str(raw).map_err(|e| (None, format!("result: {e}")))?;
+        let campaign = r
+            .campaign
+            .and_then(|c| c.id)
+            .as_ref()
+            .and_then(text)
+            .filter(|id| !id.is_empty())
+            .ok_or((None, "the result has no campaign.id".to_string()))?;
+        let date = r
+            .segments
+            .and_then(|s| s.date)
+            .ok_or((None, "the result has no segments.date".to_string()))?;
+        let day = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+            .map_err(|_| (None, format!("segments.date `{date}` is not YYYY-MM-DD")))?;
+        let at = Some(format!("campaign {campaign} day {day}"));
+        let fail = |reason: String| (at.clone(), reason);
+        let m = &r.metrics;
+        // cost_micros is already micros of the account currency.
+        let spend = int64("costMicros", &m.cost_micros).map_err(fail)?;
+        let values = [
+            ("ad_spend", spend),
+            (
+                "ad_impressions",
+                count_micros("impressions", &m.impressions).map_err(fail)?,
+            ),
+            (
+                "ad_clicks",
+                count_micros("clicks", &m.clicks).map_err(fail)?,
+            ),
+            (
+                "ad_orders",
+                double_micros("conversions", &m.conversions).map_err(fail)?,
+            ),
+            (
+                "ad_gmv",
+                double_micros("conversionsValue", &m.conversions_value).map_err(fail)?,
+            ),
+        ];
+        Ok(values
+            .into_iter()
+            .map(|(input, micros)| DailyValue {
+                shop: self.shop.clone(),
+                day,
+                input: input.to_string(),
+                dimension: campaign.clone(),
+                value_micros: Some(micros),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapper() -> Mapper {
+        Mapper {
+            shop: "s".into(),
+            source: "u".into(),
+            from: NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
+            to: NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
+        }
+    }
+
+    #[test]
+    fn doubles_keep_their_exact_text_and_absent_metrics_are_zero() {
+        let raw = r#"{"campaign":{"id":"42"},"segments":{"date":"2024-06-01"},
+            "metrics":{"costMicros":"10610836202","clicks":"3","conversions":2.5,
+            "conversionsValue":123456789012.345678}}"#;
+        let v = mapper().result_facts(raw).unwrap();
+        let get = |i: &str| v.iter().find(|d| d.input == i).unwrap().value_micros;
+        assert_eq!(get("ad_spend"), Some(10_610_836_202));
+        assert_eq!(get("ad_impressions"), Some(0));
+        assert_eq!(get("ad_clicks"), Some(3_000_000));
+        assert_eq!(get("ad_orders"), Some(2_500_000));
+        assert_eq!(get("ad_gmv"), Some(123_456_789_012_345_678));
+        assert!(v.iter().all(|d| d.dimension == "42"));
+        // A data-driven fraction is rounded to micros, not refused.
+        let raw = r#"{"campaign":{"id":"42"},"segments":{"date":"2024-06-01"},
+            "metrics":{"conversions":0.3333333333333333}}"#;
+        let v = mapper().result_facts(raw).unwrap();
+        assert_eq!(
+            v.iter()
+                .find(|d| d.input == "ad_orders")
+                .unwrap()
+                .value_micros,
+            Some(333_333)
+        );
+    }
+
+    #[test]
+    fn cost_micros_must_be_whole() {
+        let raw = r#"{"campaign":{"id":"42"},"segments":{"date":"2024-06-01"},"metrics":{"costMicros":"12.5"}}"#;
+        let (at, reason) = mapper().result_facts(raw).unwrap_err();
+        assert_eq!(at.as_deref(), Some("campaign 42 day 2024-06-01"));
+        assert!(reason.contains("costMicros"), "{reason}");
+    }
+
+    #[test]
+    fn errors_name_what_google_blames() {
+        let dev = br#"{"error":{"code":401,"status":"UNAUTHENTICATED","message":"x","details":[{"@type":"type.googleapis.com/google.ads.googleads.v24.errors.GoogleAdsFailure","errors":[{"errorCode":{"authenticationError":"DEVELOPER_TOKEN_INVALID"},"message":"The developer token is not valid."}]}]}}"#;
+        let e = ads_error(dev, STATIC_HINT).unwrap();
+        assert!(!e.retryable());
+        assert!(e.to_string().contains("developer_token"), "{e}");
+        let oauth = br#"[{"error":{"code":401,"status":"UNAUTHENTICATED","details":[{"errors":[{"errorCode":{"authenticationError":"OAUTH_TOKEN_INVALID"}}]}]}}]"#;
+        let e = ads_error(oauth, REFRESHED_HINT).unwrap();
+        assert!(e.to_string().contains("refresh_token"), "{e}");
+        assert!(e.to_string().contains("OAUTH_TOKEN_INVALID"), "{e}");
+        let login = br#"{"error":{"code":403,"status":"PERMISSION_DENIED","details":[{"errors":[{"errorCode":{"authorizationError":"USER_PERMISSION_DENIED"}}]}]}}"#;
+        assert!(ads_error(login, STATIC_HINT)
+            .unwrap()
+            .to_string()
+            .contains("login_customer_id"));
+        let quota = br#"[{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"retryDelay":"1s"}]}}]"#;
+        assert!(matches!(
+            ads_error(quota, STATIC_HINT).unwrap(),
+            HttpError::Throttled { .. }
+        ));
+        assert!(ads_error(
+            br#"[{"results":[],"fieldMask":"segments.date"}]"#,
+            STATIC_HINT
+        )
+        .is_none());
+    }
+}

@@ -1,0 +1,542 @@
+//! Pinduoduo (拼多多) 开放平台 orders: form POSTs to the router
+//! (`https://gw-api.pinduoduo.com/api/router`) with `type`, `client_id`,
+//! `access_token`, `timestamp` (Unix seconds), `data_type=JSON` and an MD5
+//! `sign` ([`crate::http::sign::pdd_signed`]). Errors, throttling included,
+//! arrive inside HTTP 200 bodies as `error_response`
+//! ([`crate::http::platform_errors::pdd`]).
+//!
+//! A scheduled run reads `pdd.order.number.list.increment.get`: orders whose
+//! `updated_at` falls since the stored cursor minus the lookback, in windows
+//! of at most 30 minutes (the API refuses wider ones). Each window is read
+//! backwards — page 1 for the count, then the last page to the first — as
+//! Pinduoduo asks, so an order updated while paging moves onto pages already
+//! read instead of being skipped. A backfill (`--from/--to`) reads
+//! `pdd.order.list.get` by deal time (`start_confirm_at`/`end_confirm_at`),
+//! one local day per slice (the API allows 24 hours).
+//!
+//! Records: `order_sn` is the id (text, even when a number is sent);
+//! `pay_amount` (yuan, string or number) the amount; `pay_time` — else
+//! `confirm_time`, else `created_time` — the time it counts on, as Beijing
+//! wall-clock text or Unix seconds. Pinduoduo exposes no buyer identity in
+//! order lists, so every order counts as its own buyer.
+
+use super::cn_fields::{self, slices};
+use super::options::{check_base_url, check_paging, config_error};
+use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use crate::config::{ConnectorConfig, Settings};
+use crate::facts::{Batch, Order, OrderStatus, Reject};
+use crate::http::pagination::{page_count, reverse_pages};
+use crate::http::sign::{pdd_signed, Params};
+use crate::http::{platform_errors, HttpClient, RetryPolicy};
+use crate::period::{day_start, local_day, today};
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+const STREAM: &str = "orders";
+const INCREMENT_API: &str = "pdd.order.number.list.increment.get";
+const LIST_API: &str = "pdd.order.list.get";
+const HINT: &str = "check the connector's base_url (the Pinduoduo router), client_id, client_secret and access_token";
+/// Widest `updated_at` window the increment API accepts.
+const INCREMENT_MAX_MINUTES: i64 = 30;
+/// Widest `confirm_at` window `pdd.order.list.get` accepts.
+const LIST_MAX_HOURS: i64 = 24;
+
+fn default_base_url() -> String {
+    "https://gw-api.pinduoduo.com/api/router".into()
+}
+fn default_lookback() -> i64 {
+    2
+}
+fn default_initial_days() -> i64 {
+    30
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_rps() -> f64 {
+    5.0
+}
+fn default_page_size() -> u32 {
+    100
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinduoduoOptions {
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// The app's `client_id` (not a secret: it is sent in every request).
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<String>,
+    /// The shop's authorization of the app.
+    #[serde(default)]
+    pub access_token: Option<SecretString>,
+    #[serde(default)]
+    pub access_token_env: Option<String>,
+    #[serde(default)]
+    pub access_token_file: Option<String>,
+    /// Days re-read before the cursor on each scheduled run.
+    #[serde(default = "default_lookback")]
+    pub lookback_days: i64,
+    /// History read by the first scheduled run.
+    #[serde(default = "default_initial_days")]
+    pub initial_days: i64,
+    /// Windows fetched at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Request rate (0 = unlimited).
+    #[serde(default = "default_rps")]
+    pub requests_per_second: f64,
+    /// `page_size` (Pinduoduo allows at most 100).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+}
+
+impl PinduoduoOptions {
+    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
+        let o: PinduoduoOptions = typed_options(cfg)?;
+        check_base_url(&o.base_url)?;
+        check_paging(o.page_size, 100, o.concurrency, o.lookback_days)?;
+        if o.client_id.trim().is_empty() {
+            return Err(("client_id".into(), "must not be empty".into()));
+        }
+        Ok(o)
+    }
+}
+
+#[derive(Debug)]
+pub struct PinduoduoConnector {
+    pub name: String,
+    shop: String,
+    tz: Tz,
+    options: PinduoduoOptions,
+    client_secret: SecretString,
+    access_token: SecretString,
+    http: Arc<HttpClient>,
+}
+
+/// Which list a window is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// `pdd.order.number.list.increment.get`, by `updated_at`, read backwards.
+    Increment,
+    /// `pdd.order.list.get`, by deal time, read forwards.
+    List,
+}
+
+impl Api {
+    fn name(self) -> &'static str {
+        match self {
+            Api::Increment => INCREMENT_API,
+            Api::List => LIST_API,
+        }
+    }
+}
+
+/// One window of one list; both bounds inclusive.
+#[derive(Debug, Clone, Copy)]
+struct Slice {
+    api: Api,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+/// `{"order_sn_increment_get_response": {...}}` or
+/// `{"order_list_get_response": {...}}`, records kept raw so one bad record
+/// is set aside, not the page.
+#[derive(Deserialize)]
+struct Envelope {
+    order_sn_increment_get_response: Option<PageBody>,
+    order_list_get_response: Option<PageBody>,
+}
+
+#[derive(Deserialize)]
+struct PageBody {
+    total_count: Option<u64>,
+    #[serde(default)]
+    order_sn_list: Vec<Box<RawValue>>,
+    #[serde(default)]
+    order_list: Vec<Box<RawValue>>,
+}
+
+/// The fields kpid reads; the rest of a record is ignored.
+#[derive(Deserialize)]
+struct PddOrder {
+    order_sn: Option<Value>,
+    pay_amount: Option<Value>,
+    pay_time: Option<Value>,
+    confirm_time: Option<Value>,
+    created_time: Option<Value>,
+    confirm_status: Option<Value>,
+    group_status: Option<Value>,
+}
+
+/// A page's records and the window's total count.
+struct PageFacts {
+    total: u64,
+    batch: Batch,
+}
+
+impl PinduoduoConnector {
+    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
+        let options = PinduoduoOptions::from_config(cfg).map_err(config_error(cfg))?;
+        let client_secret = secret_option(
+            &cfg.name,
+            "client_secret",
+            options.client_secret.clone(),
+            &options.client_secret_env,
+            &options.client_secret_file,
+        )?;
+        let access_token = secret_option(
+            &cfg.name,
+            "access_token",
+            options.access_token.clone(),
+            &options.access_token_env,
+            &options.access_token_file,
+        )?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = HttpClient::new(
+            &cfg.name,
+            options.requests_per_second,
+            RetryPolicy::default(),
+        )
+        .map_err(|e| ConnectorError::Config {
+            connector: cfg.name.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(PinduoduoConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options,
+            client_secret,
+            access_token,
+            http: Arc::new(http),
+        })
+    }
+
+    pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
+        let incremental = window.from.is_none() && window.to.is_none();
+        if incremental {
+            // Whole minutes: the end of this run's window is the next run's
+            // cursor, and the seconds still being written are left to it.
+            let until = Utc::now()
+                .duration_trunc(Duration::minutes(1))
+                .unwrap_or_else(|_| Utc::now());
+            let since = match sink.cursor(STREAM).await? {
+                Some(c) => DateTime::parse_from_rfc3339(&c)
+                    .map(|t| t.with_timezone(&Utc) - Duration::days(self.options.lookback_days))
+                    .unwrap_or_else(|_| until - Duration::days(self.options.initial_days)),
+                None => until - Duration::days(self.options.initial_days),
+            };
+            let windows = slices(since, until, Duration::minutes(INCREMENT_MAX_MINUTES))
+                .into_iter()
+                .map(|(start, end)| Slice {
+                    api: Api::Increment,
+                    start,
+                    end,
+                })
+                .collect();
+            self.fetch(windows, sink).await?;
+            // Every order updated up to `until` is committed; only now may
+            // the cursor move.
+            sink.set_cursor(STREAM, &until.to_rfc3339_opts(SecondsFormat::Secs, true))
+                .await?;
+        } else {
+            let to = window.to.unwrap_or_else(|| today(self.tz));
+            let from = window.from.unwrap_or(to);
+            self.fetch(self.day_slices(from, to), sink).await?;
+        }
+        Ok(())
+    }
+
+    /// Local days of `[from, to]` for the deal-time list, each cut to the
+    /// API's 24 hours (a day with a DST change can be 25).
+    fn day_slices(&self, from: NaiveDate, to: NaiveDate) -> Vec<Slice> {
+        from.iter_days()
+            .take_while(|d| *d <= to)
+            .flat_map(|d| {
+                let start = day_start(d, self.tz);
+                let end = day_start(d + Duration::days(1), self.tz) - Duration::seconds(1);
+                slices(start, end, Duration::hours(LIST_MAX_HOURS))
+            })
+            .map(|(start, end)| Slice {
+                api: Api::List,
+                start,
+                end,
+            })
+            .collect()
+    }
+
+    async fn fetch(&self, windows: Vec<Slice>, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
+        sink.fetch_and_commit(windows, self.options.concurrency, |slice, tx| {
+            self.fetch_slice(slice, tx)
+        })
+        .await
+    }
+
+    async fn fetch_slice(
+        &self,
+        slice: Slice,
+        tx: mpsc::Sender<Batch>,
+    ) -> Result<(), ConnectorError> {
+        let size = u64::from(self.options.page_size);
+        let first = self.page(slice, 1).await?;
+        let pages = page_count(first.total, size);
+        if pages <= 1 {
+            let _ = tx.send(first.batch).await;
+            return Ok(());
+        }
+        let order: Vec<u64> = match slice.api {
+            // Page 1 answered the count; it is read again last, after the
+            // pages an update could have pushed records onto.
+            Api::Increment => reverse_pages(first.total, size).collect(),
+            Api::List => {
+                if tx.send(first.batch).await.is_err() {
+                    return Ok(());
+                }
+                (2..=pages).collect()
+            }
+        };
+        for page_no in order {
+            let page = self.page(slice, page_no).await?;
+            if tx.send(page.batch).await.is_err() {
+                // The committer stopped on an error; it reports it.
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn business(&self, slice: Slice, page_no: u64) -> Params {
+        let (start_key, end_key) = match slice.api {
+            Api::Increment => ("start_updated_at", "end_updated_at"),
+            Api::List => ("start_confirm_at", "end_confirm_at"),
+        };
+        let mut p = Params::new();
+        p.insert(start_key.into(), slice.start.timestamp().to_string());
+        p.insert(end_key.into(), slice.end.timestamp().to_string());
+        // 5: every shipping state; 5: every after-sales state.
+        p.insert("order_status".into(), "5".into());
+        p.insert("refund_status".into(), "5".into());
+        if slice.api == Api::Increment {
+            // 0: lottery and ordinary orders alike.
+            p.insert("is_lucky_flag".into(), "0".into());
+        }
+        p.insert("page".into(), page_no.to_string());
+        p.insert("page_size".into(), self.options.page_size.to_string());
+        p
+    }
+
+    async fn page(&self, slice: Slice, page_no: u64) -> Result<PageFacts, ConnectorError> {
+        let business = self.business(slice, page_no);
+        let mapper = Mapper {
+            shop: self.shop.clone(),
+            tz: self.tz,
+            api: slice.api,
+            page_no,
+        };
+        let url = self.options.base_url.as_str();
+        self.http
+            .get_checked(
+                |c| {
+                    // Signed per attempt: the timestamp must be current.
+                    let params = pdd_signed(
+                        slice.api.name(),
+                        &self.options.client_id,
+                        Some(&self.access_token),
+                        &self.client_secret,
+                        &business,
+                        Utc::now(),
+                    );
+                    c.post(url).form(&params)
+                },
+                HINT,
+                move |bytes: &[u8]| mapper.page_facts(bytes),
+                platform_errors::pdd,
+            )
+            .await
+            .map(|p| p.body)
+            .map_err(|e| ConnectorError::Http {
+                connector: self.name.clone(),
+                source: e,
+            })
+    }
+}
+
+/// Turns pages into facts on a blocking thread: owns what it needs.
+struct Mapper {
+    shop: String,
+    tz: Tz,
+    api: Api,
+    page_no: u64,
+}
+
+impl Mapper {
+    fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, String> {
+        let env: Envelope = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a {} answer: {e}", self.api.name()))?;
+        let body = match self.api {
+            Api::Increment => env.order_sn_increment_get_response,
+            Api::List => env.order_list_get_response,
+        }
+        .ok_or_else(|| format!("no response object for {}", self.api.name()))?;
+        let total = body
+            .total_count
+            .ok_or_else(|| "total_count is missing".to_string())?;
+        let records = match self.api {
+            Api::Increment => &body.order_sn_list,
+            Api::List => &body.order_list,
+        };
+        Ok(PageFacts {
+            total,
+            batch: self.to_facts(records),
+        })
+    }
+
+    fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {
+        let mut batch = Batch::default();
+        for (i, raw) in raws.iter().enumerate() {
+            let mut reject = Reject {
+                source: self.api.name().to_string(),
+                locator: format!("page {} record {}", self.page_no, i + 1),
+                reason: String::new(),
+                raw: raw.get().to_string(),
+            };
+            let o: PddOrder = match serde_json::from_str(raw.get()) {
+                Ok(o) => o,
+                Err(e) => {
+                    reject.reason = format!("order: {e}");
+                    batch.rejects.push(reject);
+                    continue;
+                }
+            };
+            if let Some(sn) = cn_fields::text(o.order_sn.as_ref()) {
+                reject.locator = format!("order {sn}");
+            }
+            match self.order(&o) {
+                Ok(order) => batch.orders.push(order),
+                Err(reason) => {
+                    reject.reason = reason;
+                    batch.rejects.push(reject);
+                }
+            }
+        }
+        batch
+    }
+
+    /// One order.
+    ///
+    /// Status: `confirm_status` 2 (已取消, cancelled) or `group_status` 2
+    /// (团失败, the group-buy failed and the money went back) is
+    /// *cancelled*; no `pay_time`, or `confirm_status` 0 (未成交, a group
+    /// still forming) is *unpaid*; anything else — `confirm_status` 1
+    /// (已成交), or a paid order without the field — is *paid*. An order
+    /// refunded after the deal stays paid (GMV counts the sale; refunds are
+    /// their own records, which this connector does not read yet).
+    fn order(&self, o: &PddOrder) -> Result<Order, String> {
+        let order_id = cn_fields::id(o.order_sn.as_ref(), "order_sn")?;
+        let amount_micros = cn_fields::yuan_micros(o.pay_amount.as_ref(), "pay_amount")?;
+        let pay_time = cn_fields::time(o.pay_time.as_ref(), "pay_time")?;
+        let confirm_time = cn_fields::time(o.confirm_time.as_ref(), "confirm_time")?;
+        let created = cn_fields::time(o.created_time.as_ref(), "created_time")?;
+        let confirm = cn_fields::code(o.confirm_status.as_ref());
+        let group = cn_fields::code(o.group_status.as_ref());
+        let status = if confirm == Some(2) || group == Some(2) {
+            OrderStatus::Cancelled
+        } else if pay_time.is_none() || confirm == Some(0) {
+            OrderStatus::Unpaid
+        } else {
+            OrderStatus::Paid
+        };
+        let at = pay_time
+            .or(confirm_time)
+            .or(created)
+            .ok_or_else(|| "none of pay_time, confirm_time, created_time is set".to_string())?;
+        Ok(Order {
+            shop: self.shop.clone(),
+            order_id,
+            paid_at: Some(at),
+            local_day: Some(local_day(at, self.tz)),
+            amount_micros,
+            buyer_id: None,
+            status,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapper(api: Api) -> Mapper {
+        Mapper {
+            shop: "sh".into(),
+            tz: chrono_tz::Asia::Shanghai,
+            api,
+            page_no: 1,
+        }
+    }
+
+    #[test]
+    fn statuses_follow_confirm_and_group_status() {
+        let page = br#"{"order_sn_increment_get_response":{"total_count":5,"has_next":false,"order_sn_list":[
+            {"order_sn":"a","pay_amount":"1.00","pay_time":"2026-03-01 10:00:00","confirm_status":1,"group_status":1},
+            {"order_sn":"b","pay_amount":1,"pay_time":"2026-03-01 10:00:00","confirm_status":2},
+            {"order_sn":"c","pay_amount":"1","pay_time":"2026-03-01 10:00:00","confirm_status":1,"group_status":2},
+            {"order_sn":"d","pay_amount":"1","pay_time":"","created_time":"2026-03-01 10:00:00"},
+            {"order_sn":"e","pay_amount":"1","pay_time":"2026-03-01 10:00:00","confirm_status":"0"}
+        ]}}"#;
+        let facts = mapper(Api::Increment).page_facts(page).unwrap();
+        assert_eq!(facts.total, 5);
+        let statuses: Vec<_> = facts.batch.orders.iter().map(|o| o.status).collect();
+        assert_eq!(
+            statuses,
+            vec![
+                OrderStatus::Paid,
+                OrderStatus::Cancelled,
+                OrderStatus::Cancelled,
+                OrderStatus::Unpaid,
+                OrderStatus::Unpaid
+            ]
+        );
+    }
+
+    #[test]
+    fn a_page_without_its_response_object_or_count_is_malformed() {
+        let m = mapper(Api::List);
+        assert!(m
+            .page_facts(br#"{"order_list_get_response":{"order_list":[]}}"#)
+            .is_err());
+        assert!(m
+            .page_facts(br#"{"order_sn_increment_get_response":{"total_count":0}}"#)
+            .is_err());
+        assert!(m.page_facts(b"<html>").is_err());
+        let ok = m
+            .page_facts(br#"{"order_list_get_response":{"total_count":0,"order_list":[]}}"#)
+            .unwrap();
+        assert_eq!(ok.total, 0);
+        assert!(ok.batch.is_empty());
+    }
+
+    #[test]
+    fn a_record_without_any_time_is_set_aside_with_its_id() {
+        let page = br#"{"order_list_get_response":{"total_count":1,"order_list":[
+            {"order_sn":"260301-1","pay_amount":"3.00"}]}}"#;
+        let facts = mapper(Api::List).page_facts(page).unwrap();
+        assert_eq!(facts.batch.rejects.len(), 1);
+        assert_eq!(facts.batch.rejects[0].locator, "order 260301-1");
+        assert!(facts.batch.rejects[0].raw.contains("\"3.00\""));
+    }
+}

@@ -1,0 +1,775 @@
+//! Taobao/Tmall Open Platform (TOP): orders and refunds of one shop through
+//! the `router/rest` gateway, every call signed (`md5`, `hmac` or
+//! `hmac-sha256`) with the app's secret and carrying the shop's `session`.
+//!
+//! - A scheduled run asks `taobao.trades.sold.increment.get` for trades
+//!   *modified* since the stored cursor minus the lookback, and
+//!   `taobao.refunds.receive.get` for refunds modified in the same window.
+//!   TOP refuses increment windows wider than one day: the window is cut at
+//!   GMT+8 midnights, so no slice is ever wider than a platform day. Both
+//!   APIs are read last page first (the documented way not to miss records
+//!   modified while paging).
+//! - A backfill (`--from/--to`) asks `taobao.trades.sold.get` for trades
+//!   *created* on those days (and refunds modified on them), one platform day
+//!   per slice, paging forward with `has_next`.
+//!
+//! TOP speaks GMT+8 without an offset (`yyyy-MM-dd HH:mm:ss`) whatever the
+//! shop's zone; money is a decimal string in yuan; `tid` and `refund_id` are
+//! JSON numbers beyond 2^53, read as their digits (never through f64).
+//! Throttling (code 7, "This ban will last for N more seconds") and bad
+//! credentials arrive inside HTTP 200 bodies and are classified by
+//! [`platform_errors::top`].
+
+use super::options::{check_base_url, check_paging, config_error};
+use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use crate::config::{ConnectorConfig, Settings};
+use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
+use crate::http::pagination::{page_count, reverse_pages};
+use crate::http::sign::{top_signed, Params, TopSignMethod};
+use crate::http::{platform_errors, HttpClient, RetryPolicy};
+use crate::money::parse_micros;
+use crate::period::{day_start, local_day, today};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The cursor: the end of the last scheduled window that was committed.
+const STREAM: &str = "trades";
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+const TRADE_FIELDS: &str = "tid,status,payment,created,modified,pay_time,buyer_open_uid";
+const REFUND_FIELDS: &str = "refund_id,tid,refund_fee,status,created,modified";
+/// The largest `page_size` the three APIs accept.
+const MAX_PAGE_SIZE: u32 = 100;
+const HINT: &str = "TOP refused the request: check the connector's base_url (the TOP gateway, https://eco.taobao.com/router/rest), app_key, app_secret and session";
+
+fn default_base_url() -> String {
+    "https://eco.taobao.com/router/rest".into()
+}
+fn default_lookback() -> i64 {
+    2
+}
+fn default_initial_days() -> i64 {
+    30
+}
+fn default_concurrency() -> usize {
+    2
+}
+fn default_rps() -> f64 {
+    5.0
+}
+fn default_page_size() -> u32 {
+    MAX_PAGE_SIZE
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaobaoOptions {
+    /// The TOP gateway (or a proxy / mock).
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    pub app_key: String,
+    #[serde(default)]
+    pub app_secret: Option<SecretString>,
+    #[serde(default)]
+    pub app_secret_env: Option<String>,
+    #[serde(default)]
+    pub app_secret_file: Option<String>,
+    /// The shop's authorization (access token) for this app.
+    #[serde(default)]
+    pub session: Option<SecretString>,
+    #[serde(default)]
+    pub session_env: Option<String>,
+    #[serde(default)]
+    pub session_file: Option<String>,
+    #[serde(default)]
+    pub sign_method: TopSignMethod,
+    /// Days re-fetched before the cursor on each scheduled run.
+    #[serde(default = "default_lookback")]
+    pub lookback_days: i64,
+    /// History fetched by the first scheduled run (TOP keeps three months).
+    #[serde(default = "default_initial_days")]
+    pub initial_days: i64,
+    /// Slices fetched at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Request rate (0 = unlimited); TOP quotas are per app and API.
+    #[serde(default = "default_rps")]
+    pub requests_per_second: f64,
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// TOP `type` (comma-separated trade types); unset, TOP returns its
+    /// default types only.
+    #[serde(default)]
+    pub trade_type: Option<String>,
+}
+
+impl TaobaoOptions {
+    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
+        let o: TaobaoOptions = typed_options(cfg)?;
+        check_base_url(&o.base_url)?;
+        check_paging(o.page_size, MAX_PAGE_SIZE, o.concurrency, o.lookback_days)?;
+        if o.app_key.trim().is_empty() {
+            return Err(("app_key".into(), "must not be empty".into()));
+        }
+        if o.initial_days < 0 {
+            return Err(("initial_days".into(), "must not be negative".into()));
+        }
+        Ok(o)
+    }
+}
+
+#[derive(Debug)]
+pub struct TaobaoConnector {
+    pub name: String,
+    shop: String,
+    tz: Tz,
+    options: TaobaoOptions,
+    app_secret: SecretString,
+    session: SecretString,
+    http: Arc<HttpClient>,
+}
+
+/// The three TOP calls this connector makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// Trades by modification time, at most one day per call.
+    Increment,
+    /// Trades by creation time (backfill).
+    Sold,
+    /// Refunds received by the seller, by modification time.
+    Refunds,
+}
+
+impl Api {
+    fn method(self) -> &'static str {
+        match self {
+            Api::Increment => "taobao.trades.sold.increment.get",
+            Api::Sold => "taobao.trades.sold.get",
+            Api::Refunds => "taobao.refunds.receive.get",
+        }
+    }
+
+    /// The key wrapping a successful answer.
+    fn response_key(self) -> &'static str {
+        match self {
+            Api::Increment => "trades_sold_increment_get_response",
+            Api::Sold => "trades_sold_get_response",
+            Api::Refunds => "refunds_receive_get_response",
+        }
+    }
+
+    /// The time filter's parameter names.
+    fn range_keys(self) -> (&'static str, &'static str) {
+        match self {
+            Api::Sold => ("start_created", "end_created"),
+            Api::Increment | Api::Refunds => ("start_modified", "end_modified"),
+        }
+    }
+
+    /// The list inside the answer: `trades.trade` or `refunds.refund`.
+    fn list_keys(self) -> (&'static str, &'static str) {
+        match self {
+            Api::Refunds => ("refunds", "refund"),
+            Api::Increment | Api::Sold => ("trades", "trade"),
+        }
+    }
+}
+
+/// One call plan: an API over a piece of the window in GMT+8 wall-clock
+/// time (both ends included, as TOP reads them).
+#[derive(Debug, Clone, Copy)]
+struct Slice {
+    api: Api,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+}
+
+fn gmt8() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("GMT+8 is a valid offset")
+}
+
+/// `[start, end]` cut at GMT+8 midnights: pieces in GMT+8 wall-clock time,
+/// each within one platform day, so never wider than TOP's one-day limit.
+pub(crate) fn platform_days(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Vec<(NaiveDateTime, NaiveDateTime)> {
+    let (start, end) = (
+        start.with_timezone(&gmt8()).naive_local(),
+        end.with_timezone(&gmt8()).naive_local(),
+    );
+    let mut out = Vec::new();
+    let mut cur = start;
+    while cur <= end {
+        let day = cur.date();
+        let last_second = day.and_hms_opt(23, 59, 59).expect("a valid time");
+        out.push((cur, last_second.min(end)));
+        cur = (day + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .expect("a valid time");
+    }
+    out
+}
+
+/// A TOP time (`yyyy-MM-dd HH:mm:ss`, GMT+8, no offset).
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    let naive = NaiveDateTime::parse_from_str(text.trim(), TIME_FORMAT)
+        .map_err(|e| format!("`{text}` is not yyyy-MM-dd HH:mm:ss ({e})"))?;
+    Ok((naive - Duration::hours(8)).and_utc())
+}
+
+impl TaobaoConnector {
+    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
+        let options = TaobaoOptions::from_config(cfg).map_err(config_error(cfg))?;
+        let app_secret = secret_option(
+            &cfg.name,
+            "app_secret",
+            options.app_secret.clone(),
+            &options.app_secret_env,
+            &options.app_secret_file,
+        )?;
+        let session = secret_option(
+            &cfg.name,
+            "session",
+            options.session.clone(),
+            &options.session_env,
+            &options.session_file,
+        )?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = HttpClient::new(
+            &cfg.name,
+            options.requests_per_second,
+            RetryPolicy::default(),
+        )
+        .map_err(|e| ConnectorError::Config {
+            connector: cfg.name.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(TaobaoConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options,
+            app_secret,
+            session,
+            http: Arc::new(http),
+        })
+    }
+
+    fn slices(&self, trades: Api, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<Slice> {
+        let days = platform_days(start, end);
+        [trades, Api::Refunds]
+            .into_iter()
+            .flat_map(|api| {
+                days.iter()
+                    .map(move |&(start, end)| Slice { api, start, end })
+            })
+            .collect()
+    }
+
+    pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
+        let incremental = window.from.is_none() && window.to.is_none();
+        let now = Utc::now();
+        let slices = if incremental {
+            let fresh = now - Duration::days(self.options.initial_days);
+            let since = match sink.cursor(STREAM).await? {
+                Some(c) => DateTime::parse_from_rfc3339(&c)
+                    .map(|t| t.with_timezone(&Utc) - Duration::days(self.options.lookback_days))
+                    .unwrap_or(fresh),
+                None => fresh,
+            };
+            self.slices(Api::Increment, since, now)
+        } else {
+            let to = window.to.unwrap_or_else(|| today(self.tz));
+            let from = window.from.unwrap_or(to);
+            let start = day_start(from, self.tz);
+            let end = day_start(to + Duration::days(1), self.tz) - Duration::seconds(1);
+            self.slices(Api::Sold, start, end.min(now))
+        };
+        sink.fetch_and_commit(slices, self.options.concurrency, |slice, tx| {
+            self.fetch_slice(slice, tx)
+        })
+        .await?;
+        if incremental {
+            // Everything modified up to `now` is committed; only now may the
+            // cursor move.
+            sink.set_cursor(STREAM, &now.to_rfc3339_opts(SecondsFormat::Secs, true))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn fetch_slice(
+        &self,
+        slice: Slice,
+        tx: mpsc::Sender<Batch>,
+    ) -> Result<(), ConnectorError> {
+        let size = u64::from(self.options.page_size);
+        match slice.api {
+            Api::Sold => {
+                // Creation times do not change: forward paging cannot skip.
+                let mut page_no = 1;
+                loop {
+                    let page = self.call(slice, page_no).await?;
+                    let more = page.has_next == Some(true) && page.listed > 0;
+                    if tx.send(page.batch).await.is_err() {
+                        return Ok(());
+                    }
+                    if !more {
+                        return Ok(());
+                    }
+                    page_no += 1;
+                }
+            }
+            Api::Increment | Api::Refunds => {
+                let first = self.call(slice, 1).await?;
+                let total = first.total.unwrap_or(0);
+                if page_count(total, size) <= 1 {
+                    let _ = tx.send(first.batch).await;
+                    return Ok(());
+                }
+                // The first answer only gave the count: page 1 is read again
+                // last, after every later page.
+                for page_no in reverse_pages(total, size) {
+                    let page = self.call(slice, page_no).await?;
+                    if tx.send(page.batch).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// One signed call for one page of a slice. The parameters are signed
+    /// again on each attempt: a retry after a ban needs a fresh timestamp.
+    async fn call(&self, slice: Slice, page_no: u64) -> Result<ParsedPage, ConnectorError> {
+        let (start_key, end_key) = slice.api.range_keys();
+        let mut business = Params::new();
+        let fields = match slice.api {
+            Api::Refunds => REFUND_FIELDS,
+            Api::Increment | Api::Sold => TRADE_FIELDS,
+        };
+        business.insert("fields".into(), fields.into());
+        business.insert(
+            start_key.into(),
+            slice.start.format(TIME_FORMAT).to_string(),
+        );
+        business.insert(end_key.into(), slice.end.format(TIME_FORMAT).to_string());
+        business.insert("page_no".into(), page_no.to_string());
+        business.insert("page_size".into(), self.options.page_size.to_string());
+        if slice.api == Api::Sold {
+            business.insert("use_has_next".into(), "true".into());
+        }
+        if let (Some(t), Api::Increment | Api::Sold) = (&self.options.trade_type, slice.api) {
+            business.insert("type".into(), t.clone());
+        }
+        let mapper = Mapper {
+            shop: self.shop.clone(),
+            tz: self.tz,
+            api: slice.api,
+            source: format!(
+                "{} {}..{}",
+                slice.api.method(),
+                slice.start.format(TIME_FORMAT),
+                slice.end.format(TIME_FORMAT)
+            ),
+            page_no,
+        };
+        self.http
+            .get_checked(
+                |c| {
+                    let params = top_signed(
+                        slice.api.method(),
+                        &self.options.app_key,
+                        Some(&self.session),
+                        &self.app_secret,
+                        self.options.sign_method,
+                        &business,
+                        Utc::now(),
+                    );
+                    c.post(&self.options.base_url).form(&params)
+                },
+                HINT,
+                move |bytes: &[u8]| mapper.page(bytes),
+                platform_errors::top,
+            )
+            .await
+            .map(|p| p.body)
+            .map_err(|e| ConnectorError::Http {
+                connector: self.name.clone(),
+                source: e,
+            })
+    }
+}
+
+/// A page read into facts, with what paging needs.
+struct ParsedPage {
+    total: Option<u64>,
+    has_next: Option<bool>,
+    /// Records listed on the page, taken or rejected.
+    listed: usize,
+    batch: Batch,
+}
+
+/// A platform id (`tid`, `refund_id`): a JSON number of any size (or a
+/// string of digits), kept as its digits.
+struct TopId(String);
+
+impl<'de> Deserialize<'de> for TopId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // With serde_json's arbitrary_precision, a number keeps its text.
+        let text = match Value::deserialize(d)? {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s,
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "expected an id, got {other}"
+                )))
+            }
+        };
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(serde::de::Error::custom(format!(
+                "`{text}` is not an id of digits"
+            )));
+        }
+        Ok(TopId(text))
+    }
+}
+
+/// Money in yuan: a decimal string (or, tolerated, a JSON number's text).
+struct Yuan(String);
+
+impl<'de> Deserialize<'de> for Yuan {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) => Ok(Yuan(n.to_string())),
+            Value::String(s) => Ok(Yuan(s)),
+            other => Err(serde::de::Error::custom(format!(
+                "expected an amount, got {other}"
+            ))),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Trade {
+    tid: TopId,
+    status: String,
+    payment: Yuan,
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    pay_time: Option<String>,
+    #[serde(default)]
+    buyer_open_uid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TopRefund {
+    refund_id: TopId,
+    tid: TopId,
+    refund_fee: Yuan,
+    status: String,
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    modified: Option<String>,
+}
+
+/// Turns pages into facts on a blocking thread: owns what it needs.
+struct Mapper {
+    shop: String,
+    tz: Tz,
+    api: Api,
+    source: String,
+    page_no: u64,
+}
+
+/// A count TOP may send as a number or a numeric string.
+fn count(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64().or_else(|| n.to_string().parse().ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn flag(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+impl Mapper {
+    /// One answer into facts; each record is read on its own so a bad one
+    /// is set aside with its raw JSON while the rest of the page lands.
+    fn page(&self, bytes: &[u8]) -> Result<ParsedPage, String> {
+        let key = self.api.response_key();
+        let mut envelope: HashMap<String, Box<RawValue>> =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a TOP answer: {e}"))?;
+        let body = envelope
+            .remove(key)
+            .ok_or_else(|| format!("no `{key}` in the answer"))?;
+        let mut body: HashMap<String, Box<RawValue>> =
+            serde_json::from_str(body.get()).map_err(|e| format!("`{key}`: {e}"))?;
+        let scalar = |name: &str| -> Result<Option<Value>, String> {
+            body.get(name)
+                .map(|raw| serde_json::from_str::<Value>(raw.get()))
+                .transpose()
+                .map_err(|e| format!("`{name}`: {e}"))
+        };
+        let total = count(scalar("total_results")?.as_ref());
+        let has_next = flag(scalar("has_next")?.as_ref());
+        if total.is_none() && self.api != Api::Sold {
+            // Reverse paging cannot start without the count.
+            return Err(format!("no total_results in `{key}`"));
+        }
+        let (outer, inner) = self.api.list_keys();
+        // TOP leaves the list out when nothing matched.
+        let records: Vec<Box<RawValue>> = match body.remove(outer) {
+            None => Vec::new(),
+            Some(raw) => {
+                let mut wrapper: HashMap<String, Box<RawValue>> =
+                    serde_json::from_str(raw.get()).map_err(|e| format!("`{outer}`: {e}"))?;
+                match wrapper.remove(inner) {
+                    None => Vec::new(),
+                    Some(list) => serde_json::from_str(list.get())
+                        .map_err(|e| format!("`{outer}.{inner}`: {e}"))?,
+                }
+            }
+        };
+        let mut batch = Batch::default();
+        for (i, raw) in records.iter().enumerate() {
+            let reject = |locator: String, reason: String| Reject {
+                source: self.source.clone(),
+                locator,
+                reason,
+                raw: raw.get().to_string(),
+            };
+            let at = format!("page {} record {}", self.page_no, i + 1);
+            match self.api {
+                Api::Refunds => match serde_json::from_str::<TopRefund>(raw.get()) {
+                    Err(e) => batch.rejects.push(reject(at, format!("refund: {e}"))),
+                    Ok(r) => match self.refund_fact(&r) {
+                        Ok(Some(fact)) => batch.refunds.push(fact),
+                        Ok(None) => {}
+                        Err(reason) => batch
+                            .rejects
+                            .push(reject(format!("refund {}", r.refund_id.0), reason)),
+                    },
+                },
+                Api::Increment | Api::Sold => match serde_json::from_str::<Trade>(raw.get()) {
+                    Err(e) => batch.rejects.push(reject(at, format!("trade: {e}"))),
+                    Ok(t) => match self.order_fact(&t) {
+                        Ok(order) => batch.orders.push(order),
+                        Err(reason) => batch
+                            .rejects
+                            .push(reject(format!("tid {}", t.tid.0), reason)),
+                    },
+                },
+            }
+        }
+        Ok(ParsedPage {
+            total,
+            has_next,
+            listed: records.len(),
+            batch,
+        })
+    }
+
+    fn order_fact(&self, t: &Trade) -> Result<Order, String> {
+        let amount_micros = parse_micros(&t.payment.0).map_err(|e| format!("payment: {e}"))?;
+        let pay_time = t
+            .pay_time
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| parse_time(s).map_err(|e| format!("pay_time: {e}")))
+            .transpose()?;
+        let status = trade_status(&t.status, pay_time.is_some())
+            .ok_or_else(|| format!("status: `{}` is not a known TOP trade status", t.status))?;
+        let at = match (status, pay_time) {
+            (_, Some(p)) => p,
+            (OrderStatus::Paid, None) => {
+                return Err(format!("status {} but no pay_time", t.status));
+            }
+            // Never paid: filed under its creation day, it counts nowhere.
+            _ => parse_time(t.created.as_deref().ok_or("neither pay_time nor created")?)
+                .map_err(|e| format!("created: {e}"))?,
+        };
+        Ok(Order {
+            shop: self.shop.clone(),
+            order_id: t.tid.0.clone(),
+            paid_at: Some(at),
+            local_day: Some(local_day(at, self.tz)),
+            amount_micros,
+            buyer_id: t
+                .buyer_open_uid
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            status,
+        })
+    }
+
+    /// A refund counts once TOP says `SUCCESS`, on the day it got there
+    /// (its last modification); other states are not money returned yet.
+    fn refund_fact(&self, r: &TopRefund) -> Result<Option<Refund>, String> {
+        if r.status != "SUCCESS" {
+            return Ok(None);
+        }
+        let amount_micros =
+            parse_micros(&r.refund_fee.0).map_err(|e| format!("refund_fee: {e}"))?;
+        let (name, text) = match (&r.modified, &r.created) {
+            (Some(m), _) if !m.trim().is_empty() => ("modified", m),
+            (_, Some(c)) => ("created", c),
+            _ => return Err("neither modified nor created".into()),
+        };
+        let at = parse_time(text).map_err(|e| format!("{name}: {e}"))?;
+        Ok(Some(Refund {
+            shop: self.shop.clone(),
+            refund_id: r.refund_id.0.clone(),
+            order_id: r.tid.0.clone(),
+            refunded_at: at,
+            local_day: local_day(at, self.tz),
+            amount_micros,
+        }))
+    }
+}
+
+/// TOP trade statuses. Unpaid: no payment yet (`WAIT_BUYER_PAY`,
+/// `TRADE_NO_CREATE_PAY`, `PAY_PENDING` card payment being confirmed,
+/// `WAIT_PRE_AUTH_CONFIRM`) or closed before payment
+/// (`TRADE_CLOSED_BY_TAOBAO`). `TRADE_CLOSED` is "closed after a full
+/// refund": the sale stays a paid order on its paid day and the money going
+/// back is the refund fact on the refund's day, as for other platforms'
+/// refunded orders (counting it unpaid as well would take the money off
+/// twice); without a `pay_time` it is closed.
+fn trade_status(status: &str, has_pay_time: bool) -> Option<OrderStatus> {
+    Some(match status {
+        "WAIT_BUYER_PAY"
+        | "TRADE_NO_CREATE_PAY"
+        | "PAY_PENDING"
+        | "WAIT_PRE_AUTH_CONFIRM"
+        | "TRADE_CLOSED_BY_TAOBAO" => OrderStatus::Unpaid,
+        "WAIT_SELLER_SEND_GOODS"
+        | "SELLER_CONSIGNED_PART"
+        | "WAIT_BUYER_CONFIRM_GOODS"
+        | "TRADE_BUYER_SIGNED"
+        | "TRADE_FINISHED"
+        | "PAID_FORBID_CONSIGN" => OrderStatus::Paid,
+        "TRADE_CLOSED" if has_pay_time => OrderStatus::Paid,
+        "TRADE_CLOSED" => OrderStatus::Closed,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn mapper(api: Api) -> Mapper {
+        Mapper {
+            shop: "sh".into(),
+            tz: chrono_tz::Asia::Shanghai,
+            api,
+            source: "test".into(),
+            page_no: 1,
+        }
+    }
+
+    fn naive(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, TIME_FORMAT).unwrap()
+    }
+
+    #[test]
+    fn windows_are_cut_at_gmt8_midnights_and_never_exceed_a_day() {
+        // 2024-03-01 06:30 GMT+8 .. 2024-03-03 10:00 GMT+8.
+        let start = Utc.with_ymd_and_hms(2024, 2, 29, 22, 30, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2024, 3, 3, 2, 0, 0).unwrap();
+        let pieces = platform_days(start, end);
+        assert_eq!(
+            pieces,
+            vec![
+                (naive("2024-03-01 06:30:00"), naive("2024-03-01 23:59:59")),
+                (naive("2024-03-02 00:00:00"), naive("2024-03-02 23:59:59")),
+                (naive("2024-03-03 00:00:00"), naive("2024-03-03 10:00:00")),
+            ]
+        );
+        for (a, b) in pieces {
+            assert!(b - a < Duration::days(1));
+        }
+        assert!(platform_days(end, start).is_empty());
+    }
+
+    #[test]
+    fn times_without_offset_are_gmt8() {
+        assert_eq!(
+            parse_time("2024-03-01 07:59:59").unwrap(),
+            Utc.with_ymd_and_hms(2024, 2, 29, 23, 59, 59).unwrap()
+        );
+        assert!(parse_time("2024-03-01T07:59:59+08:00").is_err());
+    }
+
+    #[test]
+    fn tids_beyond_2_pow_53_keep_every_digit() {
+        let body = br#"{"trades_sold_get_response":{"total_results":2,"has_next":false,"trades":{"trade":[
+            {"tid":3876543210123456781,"status":"TRADE_FINISHED","payment":"1.00","pay_time":"2024-03-01 10:00:00"},
+            {"tid":3876543210123456789,"status":"TRADE_FINISHED","payment":"2.00","pay_time":"2024-03-01 10:00:00"}]}}}"#;
+        // Through f64 the two would be one number.
+        assert_eq!(3876543210123456781u64 as f64, 3876543210123456789u64 as f64);
+        let page = mapper(Api::Sold).page(body).unwrap();
+        let ids: Vec<_> = page
+            .batch
+            .orders
+            .iter()
+            .map(|o| o.order_id.as_str())
+            .collect();
+        assert_eq!(ids, ["3876543210123456781", "3876543210123456789"]);
+        assert_eq!(page.has_next, Some(false));
+    }
+
+    #[test]
+    fn statuses_map_to_paid_unpaid_and_closed() {
+        assert_eq!(
+            trade_status("WAIT_BUYER_PAY", false),
+            Some(OrderStatus::Unpaid)
+        );
+        assert_eq!(
+            trade_status("TRADE_CLOSED_BY_TAOBAO", false),
+            Some(OrderStatus::Unpaid)
+        );
+        assert_eq!(
+            trade_status("TRADE_FINISHED", true),
+            Some(OrderStatus::Paid)
+        );
+        assert_eq!(trade_status("TRADE_CLOSED", true), Some(OrderStatus::Paid));
+        assert_eq!(
+            trade_status("TRADE_CLOSED", false),
+            Some(OrderStatus::Closed)
+        );
+        assert_eq!(trade_status("SOMETHING_NEW", true), None);
+    }
+
+    #[test]
+    fn an_empty_answer_has_no_list() {
+        let page = mapper(Api::Increment)
+            .page(br#"{"trades_sold_increment_get_response":{"total_results":0,"request_id":"x"}}"#)
+            .unwrap();
+        assert_eq!(page.total, Some(0));
+        assert_eq!(page.listed, 0);
+        assert!(mapper(Api::Increment)
+            .page(br#"{"trades_sold_get_response":{}}"#)
+            .is_err());
+    }
+}

@@ -1,0 +1,498 @@
+//! 抖店 connector against a loopback mock speaking the open platform's wire
+//! format: `POST /order/searchList` with the signed system parameters in the
+//! query, `param_json` compact with sorted keys, HMAC-SHA256 signatures
+//! checked by the mock with an HMAC written here (not kpid's signer),
+//! errors and throttling inside HTTP-200 bodies, 0-based pages, Unix-second
+//! times, money in fen.
+
+mod common;
+
+use kpid::connectors::Window;
+use kpid::daemon::{build_connectors, run_connector};
+use kpid::kpi::InputValues;
+use kpid::period::Period;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const APP_KEY: &str = "7301234567890123456";
+const SECRET: &str = "dy-app-secret-SECRET-9f8e7d";
+const TOKEN: &str = "dy-access-token-TOKEN-1a2b3c";
+
+/// HMAC-SHA256 (RFC 2104) from the SHA-256 primitive, lowercase hex.
+fn hmac_sha256_hex(key: &[u8], msg: &[u8]) -> String {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let ipad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new()
+        .chain_update(&ipad)
+        .chain_update(msg)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn the_test_hmac_matches_rfc_4231_case_2() {
+    assert_eq!(
+        hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+}
+
+/// What 抖店 says when a call is refused or throttled (HTTP 200 bodies).
+fn douyin_error(code: i64, msg: &str, sub_code: &str, sub_msg: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg,
+        "log_id": "2026100112000001", "data": null
+    }))
+}
+
+fn order(id: &str, fen: Value, created: i64, paid: i64, status: i64, buyer: &str) -> Value {
+    json!({
+        "order_id": id, "shop_id": 4463798, "order_status": status,
+        "order_status_desc": "", "pay_amount": fen, "order_amount": fen,
+        "create_time": created, "pay_time": paid, "update_time": paid.max(created),
+        "doudian_open_id": buyer, "sku_order_list": []
+    })
+}
+
+/// Unix seconds of a Shanghai wall-clock time.
+fn cst(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> i64 {
+    use chrono::TimeZone;
+    chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(y, m, d, h, min, s)
+        .unwrap()
+        .timestamp()
+}
+
+/// The mock 抖店 gateway: checks every request the way the gateway does
+/// (signature, token, timestamp, parameter form) and serves pages by the
+/// slice start and page number.
+struct Gateway {
+    secret: String,
+    /// (time field start, page) → `data`.
+    pages: HashMap<(i64, u64), Value>,
+    /// Pages throttled once before they are served.
+    throttle_once: Mutex<Vec<(i64, u64)>>,
+    seen: Arc<Mutex<Vec<Value>>>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Respond for Gateway {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let q: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
+        let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+        if req.method.as_str() != "POST" || req.url.path() != "/order/searchList" {
+            return ResponseTemplate::new(404);
+        }
+        if get("app_key") != APP_KEY
+            || get("method") != "order.searchList"
+            || get("v") != "2"
+            || get("sign_method") != "hmac-sha256"
+        {
+            return douyin_error(40003, "非法的参数", "isv.parameter-invalid", "公共参数错误");
+        }
+        let ts: i64 = get("timestamp").parse().unwrap_or(0);
+        if (chrono::Utc::now().timestamp() - ts).abs() > 600 {
+            return douyin_error(
+                40003,
+                "非法的参数",
+                "isv.timestamp-invalid",
+                "timestamp超出范围",
+            );
+        }
+        let param_json = get("param_json");
+        let signed = format!(
+            "{s}app_key{APP_KEY}methodorder.searchListparam_json{param_json}timestamp{ts}v2{s}",
+            s = self.secret
+        );
+        if get("sign") != hmac_sha256_hex(self.secret.as_bytes(), signed.as_bytes()) {
+            return douyin_error(40003, "非法的参数", "isv.signature-invalid", "签名校验失败");
+        }
+        if get("access_token") != TOKEN {
+            return douyin_error(
+                40003,
+                "非法的参数",
+                "isv.access-token-no-exist",
+                "access_token不存在，请使用最新的access_token访问",
+            );
+        }
+        // `param_json` is compact JSON with sorted keys, and is also the body.
+        let params: BTreeMap<String, Value> = match serde_json::from_str(&param_json) {
+            Ok(p) => p,
+            Err(_) => {
+                return douyin_error(40003, "非法的参数", "isv.parameter-invalid", "param_json")
+            }
+        };
+        if serde_json::to_string(&params).unwrap() != param_json
+            || req.body != param_json.as_bytes()
+        {
+            return douyin_error(
+                40003,
+                "非法的参数",
+                "isv.parameter-invalid",
+                "param_json 格式错误",
+            );
+        }
+        self.seen.lock().unwrap().push(json!(params));
+        let field = params["order_by"].as_str().unwrap_or_default().to_string();
+        let start = params
+            .get(&format!("{field}_start"))
+            .and_then(Value::as_i64)
+            .unwrap_or(-1);
+        let page = params["page"].as_u64().unwrap_or(999);
+        {
+            let mut once = self.throttle_once.lock().unwrap();
+            if let Some(i) = once.iter().position(|k| *k == (start, page)) {
+                once.remove(i);
+                return douyin_error(60000, "触发限流，请稍后重试", "", "");
+            }
+        }
+        let data = self.pages.get(&(start, page)).cloned().unwrap_or_else(
+            || json!({"shop_order_list": [], "page": page, "size": params["size"], "total": 0}),
+        );
+        ResponseTemplate::new(200).set_body_json(json!({
+            "code": 10000, "msg": "success", "sub_code": "", "sub_msg": "",
+            "log_id": "2026100112000002", "data": data
+        }))
+    }
+}
+
+struct Mocked {
+    server: MockServer,
+    seen: Arc<Mutex<Vec<Value>>>,
+    calls: Arc<AtomicUsize>,
+}
+
+async fn gateway(
+    secret: &str,
+    pages: HashMap<(i64, u64), Value>,
+    throttle: Vec<(i64, u64)>,
+) -> Mocked {
+    let server = MockServer::start().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    Mock::given(wiremock::matchers::any())
+        .respond_with(Gateway {
+            secret: secret.to_string(),
+            pages,
+            throttle_once: Mutex::new(throttle),
+            seen: seen.clone(),
+            calls: calls.clone(),
+        })
+        .mount(&server)
+        .await;
+    Mocked {
+        server,
+        seen,
+        calls,
+    }
+}
+
+fn config(server: &MockServer, secret: &str, token: &str) -> String {
+    format!(
+        r#"
+timezone = "Asia/Shanghai"
+[storage]
+url = "{{db}}"
+[[shops]]
+id = "dy"
+[[connectors]]
+name = "douyin-main"
+kind = "douyin"
+shop = "dy"
+base_url = "{}"
+app_key = "{APP_KEY}"
+app_secret = "{secret}"
+access_token = "{token}"
+requests_per_second = 0
+page_size = 2
+"#,
+        server.uri()
+    )
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Two days of orders (Asia/Shanghai), three pages on the first day.
+fn backfill_pages() -> HashMap<(i64, u64), Value> {
+    let oct1 = cst(2026, 10, 1, 0, 0, 0);
+    let oct2 = cst(2026, 10, 2, 0, 0, 0);
+    let mut pages = HashMap::new();
+    pages.insert(
+        (oct1, 0),
+        json!({"page": 0, "size": 2, "total": 5, "shop_order_list": [
+            // Ids above 2^53 must stay exact.
+            order("7350000000000000001", json!(12345), cst(2026, 10, 1, 10, 0, 0), cst(2026, 10, 1, 10, 1, 0), 2, "buyerA"),
+            order("7350000000000000002", json!(1), cst(2026, 10, 1, 11, 0, 0), cst(2026, 10, 1, 11, 0, 5), 105, "buyerB"),
+        ]}),
+    );
+    pages.insert(
+        (oct1, 1),
+        json!({"page": 1, "size": 2, "total": 5, "shop_order_list": [
+            // Created on Oct 1, paid just after midnight: filed under Oct 2.
+            order("7350000000000000003", json!("10000"), cst(2026, 10, 1, 23, 59, 0), cst(2026, 10, 2, 0, 0, 30), 3, "buyerA"),
+            // Fen are whole numbers: this record is set aside.
+            order("7350000000000000004", json!("12.34"), cst(2026, 10, 1, 12, 0, 0), cst(2026, 10, 1, 12, 1, 0), 2, "buyerD"),
+        ]}),
+    );
+    pages.insert(
+        (oct1, 2),
+        json!({"page": 2, "size": 2, "total": 5, "shop_order_list": [
+            order("7350000000000000005", json!(50000), cst(2026, 10, 1, 13, 0, 0), cst(2026, 10, 1, 13, 1, 0), 4, "buyerE"),
+        ]}),
+    );
+    pages.insert(
+        (oct2, 0),
+        json!({"page": 0, "size": 2, "total": 2, "shop_order_list": [
+            order("7350000000000000006", json!(99), cst(2026, 10, 2, 8, 0, 0), cst(2026, 10, 2, 8, 0, 9), 5, "buyerC"),
+            order("7350000000000000007", json!(777), cst(2026, 10, 2, 9, 0, 0), 0, 1, "buyerF"),
+        ]}),
+    );
+    pages
+}
+
+fn backfill_window() -> Window {
+    Window {
+        from: chrono::NaiveDate::from_ymd_opt(2026, 10, 1),
+        to: chrono::NaiveDate::from_ymd_opt(2026, 10, 2),
+    }
+}
+
+async fn inputs(db: &common::TestDb, day: &str) -> InputValues {
+    InputValues::load(&db.store, "dy", Period::parse_any(day).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn backfill_pages_through_a_throttle_and_keeps_bad_records_aside() {
+    let logs = Logs::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("debug")
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for db in common::backends().await {
+        let oct1 = cst(2026, 10, 1, 0, 0, 0);
+        // The second page of Oct 1 is throttled once, in an HTTP 200 body.
+        let mock = gateway(SECRET, backfill_pages(), vec![(oct1, 1)]).await;
+        let settings = db.settings(&config(&mock.server, SECRET, TOKEN));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        let run = run_connector(&db.store, &connectors[0], backfill_window()).await;
+        assert!(run.error.is_none(), "{}: {:?}", db.backend, run.error);
+        // Oct 1: pages 0, 1 (throttled, then served), 2; Oct 2: one page.
+        assert_eq!(mock.calls.load(Ordering::SeqCst), 5, "{}", db.backend);
+        let seen = mock.seen.lock().unwrap().clone();
+        let oct1_pages: Vec<u64> = seen
+            .iter()
+            .filter(|p| p["create_time_start"] == json!(oct1))
+            .map(|p| p["page"].as_u64().unwrap())
+            .collect();
+        // Pages count from 0; page 1 was asked again, signed again, after the throttle.
+        assert_eq!(oct1_pages, vec![0, 1, 1, 2]);
+        let first = seen
+            .iter()
+            .find(|p| p["create_time_start"] == json!(oct1))
+            .unwrap();
+        assert_eq!(
+            first["create_time_end"],
+            json!(cst(2026, 10, 1, 23, 59, 59))
+        );
+        assert_eq!(first["order_by"], json!("create_time"));
+        assert_eq!(first["size"], json!(2));
+
+        let rejects = db.store.rejects("douyin-main").await.unwrap();
+        assert_eq!(rejects.len(), 1, "{}", db.backend);
+        assert_eq!(rejects[0].locator, "order 7350000000000000004");
+        assert!(
+            rejects[0].reason.contains("pay_amount"),
+            "{}",
+            rejects[0].reason
+        );
+        assert!(rejects[0].raw.contains("\"12.34\""), "{}", rejects[0].raw);
+
+        let ids: Vec<String> =
+            sqlx::query("SELECT order_id FROM orders WHERE shop = 'dy' ORDER BY order_id")
+                .fetch_all(db.store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>(0))
+                .collect();
+        assert_eq!(
+            ids,
+            [
+                "7350000000000000001",
+                "7350000000000000002",
+                "7350000000000000003",
+                "7350000000000000005",
+                "7350000000000000006",
+                "7350000000000000007"
+            ]
+        );
+
+        // Oct 1: 123.45 + 0.01 paid (the cancelled 500.00 does not count).
+        let day1 = inputs(&db, "2026-10-01").await;
+        assert_eq!(day1.get("orders"), Some(d("2")), "{}", db.backend);
+        assert_eq!(day1.get("gmv"), Some(d("123.46")), "{}", db.backend);
+        assert_eq!(day1.get("buyers"), Some(d("2")), "{}", db.backend);
+        // Oct 2: the order paid after midnight (100.00) and 0.99; the unpaid
+        // 7.77 does not count.
+        let day2 = inputs(&db, "2026-10-02").await;
+        assert_eq!(day2.get("orders"), Some(d("2")), "{}", db.backend);
+        assert_eq!(day2.get("gmv"), Some(d("100.99")), "{}", db.backend);
+        assert_eq!(day2.get("buyers"), Some(d("2")), "{}", db.backend);
+        // Over both days buyerA bought twice.
+        let month = inputs(&db, "2026-10").await;
+        assert_eq!(month.get("orders"), Some(d("4")));
+        assert_eq!(month.get("gmv"), Some(d("224.45")));
+        assert_eq!(month.get("buyers"), Some(d("3")));
+
+        // The same window again stores nothing new.
+        let again = run_connector(&db.store, &connectors[0], backfill_window()).await;
+        assert!(again.error.is_none(), "{:?}", again.error);
+        assert_eq!(again.stats.changed, 0, "{}", db.backend);
+        assert_eq!(again.stats.records, 6);
+        db.drop_db().await;
+    }
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("retrying"),
+        "the throttle was logged and retried"
+    );
+    assert!(
+        !text.contains(SECRET),
+        "the app_secret leaked into the logs"
+    );
+    assert!(
+        !text.contains(TOKEN),
+        "the access_token leaked into the logs"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_secret_or_token_fails_at_once_naming_it() {
+    for db in common::backends().await {
+        // The gateway knows the real secret; the connector signs with another.
+        let mock = gateway(SECRET, backfill_pages(), vec![]).await;
+        let settings = db.settings(&config(&mock.server, "not-the-secret-XYZ", TOKEN));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1);
+        let window = Window { from: day, to: day };
+        let run = run_connector(&db.store, &connectors[0], window).await;
+        let msg = run
+            .error
+            .expect("a bad signature fails the run")
+            .to_string();
+        assert!(
+            msg.contains("douyin-main")
+                && msg.contains("app_secret")
+                && msg.contains("isv.signature-invalid"),
+            "{msg}"
+        );
+        assert!(!msg.contains("not-the-secret-XYZ"), "{msg}");
+        assert_eq!(mock.calls.load(Ordering::SeqCst), 1, "not retried");
+
+        let mock = gateway(SECRET, backfill_pages(), vec![]).await;
+        let settings = db.settings(&config(&mock.server, SECRET, "expired-token-ABC"));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        let run = run_connector(&db.store, &connectors[0], window).await;
+        let msg = run.error.expect("a bad token fails the run").to_string();
+        assert!(msg.contains("access_token"), "{msg}");
+        assert!(!msg.contains("expired-token-ABC"), "{msg}");
+        assert_eq!(mock.calls.load(Ordering::SeqCst), 1, "not retried");
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn scheduled_run_fetches_updates_within_the_lookback_and_moves_the_cursor() {
+    for db in common::backends().await {
+        let tz = chrono_tz::Asia::Shanghai;
+        let now = chrono::Utc::now();
+        // The last run was a day ago: the 2-day lookback starts 3 days back.
+        let cursor = (now - chrono::Duration::days(1)).to_rfc3339();
+        let first_day = (now - chrono::Duration::days(3))
+            .with_timezone(&tz)
+            .date_naive();
+        let first_start = kpid::period::day_start(first_day, tz).timestamp();
+        let created = first_start + 3600;
+        let paid = now.timestamp() - 7200;
+        let mut pages = HashMap::new();
+        pages.insert(
+            (first_start, 0),
+            json!({"page": 0, "size": 2, "total": 1, "shop_order_list": [
+                order("7350000000000000100", json!(250), created, paid, 2, "buyerZ"),
+            ]}),
+        );
+        let mock = gateway(SECRET, pages, vec![]).await;
+        let settings = db.settings(&config(&mock.server, SECRET, TOKEN));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        db.store
+            .set_cursor("douyin-main", "orders", &cursor)
+            .await
+            .unwrap();
+        let run = run_connector(&db.store, &connectors[0], Window::default()).await;
+        assert!(run.error.is_none(), "{:?}", run.error);
+        let seen = mock.seen.lock().unwrap().clone();
+        assert!(seen.iter().all(|p| p["order_by"] == json!("update_time")));
+        let starts: Vec<i64> = seen
+            .iter()
+            .map(|p| p["update_time_start"].as_i64().unwrap())
+            .collect();
+        assert_eq!(starts.iter().min(), Some(&first_start), "{starts:?}");
+        // No slice reaches past the start of the run.
+        assert!(seen
+            .iter()
+            .all(|p| p["update_time_end"].as_i64().unwrap() <= chrono::Utc::now().timestamp()));
+        let paid_day = chrono::DateTime::from_timestamp(paid, 0)
+            .unwrap()
+            .with_timezone(&tz)
+            .format("%Y-%m-%d")
+            .to_string();
+        let v = inputs(&db, &paid_day).await;
+        assert_eq!(v.get("gmv"), Some(d("2.50")), "{}", db.backend);
+        let new_cursor = db
+            .store
+            .cursor("douyin-main", "orders")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(new_cursor > cursor, "{new_cursor} vs {cursor}");
+        db.drop_db().await;
+    }
+}
