@@ -6,18 +6,18 @@ pub mod csv;
 pub mod demo;
 pub mod douyin;
 pub mod ga4;
-pub mod jd;
-pub mod pinduoduo;
 pub mod google_ads;
+pub mod jd;
 pub mod meta_ads;
+pub mod pinduoduo;
 pub mod shopify;
 pub mod taobao;
 pub mod woocommerce;
 pub mod xlsx;
 pub mod zendesk;
 
-mod cn_fields;
 mod ad_days;
+mod cn_fields;
 mod options;
 mod tabular;
 
