@@ -409,7 +409,11 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 cli.config.display()
             );
             println!("{}", redacted_toml(&s.config));
-            println!("# Next runs:");
+            println!("# Connector kinds from definitions:");
+            for d in s.definitions.iter() {
+                println!("{:<28} {} [{}]", d.kind, d.description, d.source);
+            }
+            println!("\n# Next runs:");
             let now = Utc::now();
             for c in &s.config.connectors {
                 match s.connector_schedules.get(&c.name).and_then(|x| x.as_ref()) {

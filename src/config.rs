@@ -72,6 +72,10 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// Folders of connector definitions (`*.toml`) for platforms kpid has
+    /// no built-in kind for, relative to this file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub definitions: Vec<String>,
 }
 
 fn default_listen() -> String {
@@ -185,12 +189,28 @@ pub struct ConnectorConfig {
     pub options: BTreeMap<String, serde_json::Value>,
 }
 
+/// Credential names that connector definitions declare secret, whatever
+/// they are called; hiding a key in every connector is always safe.
+static DECLARED_SECRET_KEYS: std::sync::RwLock<std::collections::BTreeSet<String>> =
+    std::sync::RwLock::new(std::collections::BTreeSet::new());
+
+/// Makes [`is_secret_key`] hide `key` (a definition's secret credential).
+pub fn declare_secret_key(key: &str) {
+    if let Ok(mut keys) = DECLARED_SECRET_KEYS.write() {
+        keys.insert(key.to_ascii_lowercase());
+    }
+}
+
 /// Option keys whose values are credentials.
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     !k.ends_with("_file")
         && !k.ends_with("_env")
-        && (k.contains("secret")
+        && (DECLARED_SECRET_KEYS
+            .read()
+            .map(|keys| keys.contains(&k))
+            .unwrap_or(true)
+            || k.contains("secret")
             || k.contains("token")
             || k.contains("password")
             || k == "session"
@@ -526,6 +546,8 @@ pub struct Settings {
     pub roles: Vec<Role>,
     pub people: Vec<Person>,
     pub scoring: Scoring,
+    /// Connector kinds from definitions: the built-in ones and the user's.
+    pub definitions: std::sync::Arc<crate::connectors::declarative::Definitions>,
 }
 
 impl Settings {
@@ -684,7 +706,8 @@ fn descend_table(
     span.map(|s| line_of_offset(text, s.start))
 }
 
-const CONNECTOR_KINDS: &[&str] = &[
+/// Kinds implemented in Rust (definitions may not take these names).
+pub const CONNECTOR_KINDS: &[&str] = &[
     "csv",
     "xlsx",
     "demo",
@@ -709,6 +732,8 @@ fn parse_tz(name: &str) -> Result<Tz, String> {
 pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, ConfigErrors> {
     let file = path.display().to_string();
     let mut problems = Vec::new();
+    // Problems inside definition files name those files, not this one.
+    let mut problems_from_definitions = Vec::new();
     let mut report = |key: String, message: String| {
         let line = line_of_key(text, &key);
         problems.push(Problem {
@@ -781,6 +806,17 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
         }
     };
 
+    let folders = crate::connectors::declarative::folders(path, &config.definitions);
+    let (definitions, definition_problems) =
+        crate::connectors::declarative::Definitions::load(&folders);
+    for p in definition_problems {
+        if p.file.is_empty() {
+            report(p.key, p.message);
+        } else {
+            problems_from_definitions.push(p);
+        }
+    }
+
     let mut names = HashSet::new();
     let mut connector_schedules = BTreeMap::new();
     for (i, c) in config.connectors.iter().enumerate() {
@@ -793,14 +829,13 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
                 format!("connector `{}` is defined twice", c.name),
             );
         }
-        if !CONNECTOR_KINDS.contains(&c.kind.as_str()) {
+        let definition = definitions.get(&c.kind);
+        if !CONNECTOR_KINDS.contains(&c.kind.as_str()) && definition.is_none() {
+            let mut known: Vec<&str> = CONNECTOR_KINDS.to_vec();
+            known.extend(definitions.iter().map(|d| d.kind.as_str()));
             report(
                 format!("connectors[{i}].kind"),
-                format!(
-                    "unknown kind `{}` (known: {})",
-                    c.kind,
-                    CONNECTOR_KINDS.join(", ")
-                ),
+                format!("unknown kind `{}` (known: {})", c.kind, known.join(", ")),
             );
         }
         let tz = match c.shop.as_deref() {
@@ -824,7 +859,13 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
                 .ok()
         });
         connector_schedules.insert(c.name.clone(), schedule);
-        if let Err((field, msg)) = crate::connectors::check_options(c) {
+        let checked = match definition {
+            Some(def) => crate::connectors::declarative::engine::Options::from_config(def, c)
+                .map(|_| ())
+                .and_then(|_| crate::connectors::require_shop(c)),
+            None => crate::connectors::check_options(c),
+        };
+        if let Err((field, msg)) = checked {
             report(format!("connectors[{i}].{field}"), msg);
         }
     }
@@ -1004,6 +1045,7 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
         }
     }
 
+    problems.extend(problems_from_definitions);
     if !problems.is_empty() {
         return Err(ConfigErrors(problems));
     }
@@ -1018,6 +1060,7 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
         roles,
         people,
         scoring,
+        definitions: std::sync::Arc::new(definitions),
     })
 }
 

@@ -295,6 +295,14 @@ async fn print_start_report(settings: &Settings, store: &Store) -> anyhow::Resul
             println!("{}", snapshot_table(&s, &settings.catalogue));
         }
     }
+    if let Some(shop) = settings.shops.first() {
+        // People's scorecards of the same month (frozen if already closed).
+        let month = last_complete_month(shop);
+        for r in crate::scorecard::refresh_all(settings, store, month, None).await? {
+            let view = crate::scorecard::export::CardView::new(settings, &r.card);
+            println!("{}", crate::scorecard::export::card_table(settings, &view));
+        }
+    }
     Ok(())
 }
 

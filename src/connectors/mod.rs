@@ -3,6 +3,7 @@
 //! to a [`Sink`], which commits them idempotently.
 
 pub mod csv;
+pub mod declarative;
 pub mod demo;
 pub mod douyin;
 pub mod ga4;
@@ -308,6 +309,8 @@ pub enum Connector {
     Zendesk(std::sync::Arc<zendesk::ZendeskConnector>),
     GoogleAds(std::sync::Arc<google_ads::GoogleAdsConnector>),
     MetaAds(std::sync::Arc<meta_ads::MetaAdsConnector>),
+    /// A kind from a definition file (`connectors/`, or the user's folders).
+    Declarative(std::sync::Arc<declarative::DeclarativeConnector>),
 }
 
 impl Connector {
@@ -336,10 +339,14 @@ impl Connector {
                 .map(|c| Connector::GoogleAds(c.into())),
             "meta_ads" => meta_ads::MetaAdsConnector::build(cfg, settings)
                 .map(|c| Connector::MetaAds(c.into())),
-            other => Err(ConnectorError::Config {
-                connector: cfg.name.clone(),
-                message: format!("unknown kind `{other}`"),
-            }),
+            other => match settings.definitions.get(other) {
+                Some(def) => declarative::DeclarativeConnector::build(def.clone(), cfg, settings)
+                    .map(|c| Connector::Declarative(c.into())),
+                None => Err(ConnectorError::Config {
+                    connector: cfg.name.clone(),
+                    message: format!("unknown kind `{other}`"),
+                }),
+            },
         }
     }
 
@@ -358,6 +365,7 @@ impl Connector {
             Connector::Zendesk(c) => &c.name,
             Connector::GoogleAds(c) => &c.name,
             Connector::MetaAds(c) => &c.name,
+            Connector::Declarative(c) => &c.name,
         }
     }
 
@@ -377,6 +385,7 @@ impl Connector {
             Connector::Zendesk(c) => c.run(window, sink).await,
             Connector::GoogleAds(c) => c.run(window, sink).await,
             Connector::MetaAds(c) => c.run(window, sink).await,
+            Connector::Declarative(c) => c.run(window, sink).await,
         }
     }
 }
@@ -409,7 +418,7 @@ pub fn check_options(cfg: &ConnectorConfig) -> Result<(), (String, String)> {
 
 /// Kinds whose data belongs to one shop must name it; whether the shop
 /// exists is checked with the keys every kind shares.
-fn require_shop(cfg: &ConnectorConfig) -> Result<(), (String, String)> {
+pub(crate) fn require_shop(cfg: &ConnectorConfig) -> Result<(), (String, String)> {
     match cfg.shop {
         Some(_) => Ok(()),
         None => Err((

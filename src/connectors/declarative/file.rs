@@ -1,0 +1,264 @@
+//! The definition file format: what a definition may say, read with
+//! unknown keys refused. [`super::definition`] checks it into a plan.
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDefinition {
+    pub(super) kind: String,
+    pub(super) description: String,
+    #[serde(default)]
+    pub(super) connection: RawConnection,
+    #[serde(default)]
+    pub(super) credentials: BTreeMap<String, RawCredential>,
+    #[serde(default)]
+    pub(super) options: BTreeMap<String, RawOption>,
+    #[serde(default)]
+    pub(super) auth: RawAuth,
+    #[serde(default)]
+    pub(super) errors: Option<RawErrors>,
+    pub(super) streams: BTreeMap<String, RawStream>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConnection {
+    pub(super) base_url: Option<String>,
+    pub(super) requests_per_second: Option<f64>,
+    pub(super) page_size: Option<u32>,
+    pub(super) max_page_size: Option<u32>,
+    pub(super) lookback_days: Option<i64>,
+    pub(super) initial_days: Option<i64>,
+    pub(super) concurrency: Option<usize>,
+    #[serde(default)]
+    pub(super) headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCredential {
+    #[serde(default = "yes")]
+    pub(super) secret: bool,
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(super) description: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOption {
+    pub(super) default: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(super) description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    #[serde(default)]
+    pub(super) headers: BTreeMap<String, String>,
+    pub(super) basic: Option<RawBasic>,
+    #[serde(default)]
+    pub(super) query: BTreeMap<String, String>,
+    pub(super) hint: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBasic {
+    pub(super) username: String,
+    pub(super) password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawErrors {
+    pub(super) code: String,
+    #[serde(default)]
+    pub(super) message: Option<String>,
+    #[serde(default)]
+    pub(super) ok: Vec<String>,
+    #[serde(default)]
+    pub(super) throttled: Vec<String>,
+    #[serde(default)]
+    pub(super) auth: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStream {
+    #[serde(default = "get")]
+    pub(super) method: String,
+    pub(super) path: String,
+    #[serde(default)]
+    pub(super) records: String,
+    #[serde(default)]
+    pub(super) query: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) body: Option<toml::Table>,
+    pub(super) window: RawWindow,
+    #[serde(default)]
+    pub(super) pagination: RawPagination,
+    pub(super) order: Option<RawOrder>,
+    pub(super) refunds: Option<RawRefunds>,
+    pub(super) daily: Option<RawDaily>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWindow {
+    pub(super) format: String,
+    pub(super) zone: Option<String>,
+    #[serde(default)]
+    pub(super) bounds: Option<String>,
+    #[serde(default)]
+    pub(super) slice: Option<String>,
+    #[serde(default)]
+    pub(super) backfill: BTreeMap<String, String>,
+    pub(super) incremental: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPagination {
+    pub(super) style: Option<String>,
+    pub(super) first_page: Option<u64>,
+    pub(super) total_pages_header: Option<String>,
+    pub(super) total_pages: Option<String>,
+    pub(super) has_next: Option<String>,
+    pub(super) total: Option<String>,
+    pub(super) total_header: Option<String>,
+    pub(super) next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOrder {
+    pub(super) id: RawField,
+    pub(super) paid_at: RawField,
+    pub(super) amount: RawField,
+    pub(super) buyer_id: Option<RawField>,
+    pub(super) status: Option<RawField>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRefunds {
+    pub(super) each: Option<String>,
+    pub(super) id: RawField,
+    pub(super) order_id: RawField,
+    pub(super) refunded_at: RawField,
+    pub(super) amount: RawField,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDaily {
+    pub(super) day: RawField,
+    pub(super) dimension: Option<RawField>,
+    pub(super) inputs: BTreeMap<String, RawField>,
+}
+
+/// A record field: a JSON pointer, or a table with the pointer(s) and how
+/// to read the value.
+#[derive(Debug, Default)]
+pub(super) struct RawField {
+    pub(super) pointer: Vec<String>,
+    pub(super) format: Option<String>,
+    pub(super) zone: Option<String>,
+    pub(super) scale: Option<String>,
+    pub(super) absolute: bool,
+    pub(super) none_if: Vec<String>,
+    pub(super) map: BTreeMap<String, String>,
+    pub(super) default: Option<String>,
+    pub(super) sum: Option<String>,
+    pub(super) filter: BTreeMap<String, Vec<String>>,
+    pub(super) if_present: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFieldTable {
+    pub(super) pointer: OneOrMany,
+    pub(super) format: Option<String>,
+    pub(super) zone: Option<String>,
+    pub(super) scale: Option<String>,
+    #[serde(default)]
+    pub(super) absolute: bool,
+    #[serde(default)]
+    pub(super) none_if: Vec<String>,
+    #[serde(default)]
+    pub(super) map: BTreeMap<String, String>,
+    pub(super) default: Option<String>,
+    pub(super) sum: Option<String>,
+    #[serde(default, rename = "where")]
+    pub(super) filter: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub(super) if_present: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawField;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON pointer such as \"/id\" or a table with `pointer`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawField, E> {
+                Ok(RawField {
+                    pointer: vec![v.to_string()],
+                    ..RawField::default()
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RawField, A::Error> {
+                let pointer =
+                    Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(RawField {
+                    pointer,
+                    ..RawField::default()
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawField, A::Error> {
+                let t = RawFieldTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawField {
+                    pointer: match t.pointer {
+                        OneOrMany::One(p) => vec![p],
+                        OneOrMany::Many(p) => p,
+                    },
+                    format: t.format,
+                    zone: t.zone,
+                    scale: t.scale,
+                    absolute: t.absolute,
+                    none_if: t.none_if,
+                    map: t.map,
+                    default: t.default,
+                    sum: t.sum,
+                    filter: t.filter,
+                    if_present: t.if_present,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

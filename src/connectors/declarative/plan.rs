@@ -1,0 +1,252 @@
+//! The checked plan of a definition that the engine runs: every template,
+//! pointer, time format, zone and status table validated once.
+
+use super::template::Template;
+use crate::facts::OrderStatus;
+use chrono_tz::Tz;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A checked definition, ready to run.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    pub kind: String,
+    pub description: String,
+    /// Where it came from: `connectors/woocommerce.toml (built in)` or a path.
+    pub source: String,
+    pub base_url: Option<String>,
+    pub defaults: Defaults,
+    pub credentials: Vec<Credential>,
+    /// The definition's own options and their defaults (`None`: required).
+    pub options: Vec<(String, Option<String>)>,
+    pub headers: Vec<(String, Template)>,
+    pub basic: Option<(Template, Template)>,
+    pub auth_query: Vec<(String, Template)>,
+    pub hint: String,
+    pub errors: Option<BodyErrors>,
+    pub streams: Vec<StreamPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub requests_per_second: f64,
+    pub page_size: u32,
+    pub max_page_size: u32,
+    pub lookback_days: i64,
+    pub initial_days: i64,
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub name: String,
+    pub secret: bool,
+}
+
+/// Error envelopes inside successful responses.
+#[derive(Debug, Clone)]
+pub struct BodyErrors {
+    pub code: String,
+    pub message: Option<String>,
+    pub ok: Vec<String>,
+    pub throttled: Vec<String>,
+    pub auth: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StreamPlan {
+    pub name: String,
+    pub method: reqwest::Method,
+    pub path: Template,
+    pub records: String,
+    pub query: Vec<(String, Template)>,
+    pub body: Option<serde_json::Value>,
+    pub window: WindowPlan,
+    pub pagination: PagePlan,
+    pub order: Option<OrderPlan>,
+    pub refunds: Option<RefundPlan>,
+    pub daily: Option<DailyPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WindowPlan {
+    pub format: TimeFormat,
+    pub zone: Zone,
+    pub bounds: Bounds,
+    pub slice: SliceLength,
+    pub backfill: Vec<(String, Template)>,
+    pub incremental: Vec<(String, Template)>,
+}
+
+/// How `{from}` and `{to}` relate to the slice `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bounds {
+    /// `from = start`, `to = end`.
+    HalfOpen,
+    /// Both exclusive: `from = start − 1 s`, `to = end` (WooCommerce).
+    Exclusive,
+    /// Both inclusive: `from = start`, `to = end − 1 s` (Shopify, TOP).
+    Inclusive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliceLength {
+    /// Whole local days, this many per request.
+    Days(u32),
+    /// Parts of a local day, this many seconds each.
+    Seconds(u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeFormat {
+    Rfc3339,
+    UnixSeconds,
+    UnixMillis,
+    /// A chrono `strftime` pattern without an offset, read in a zone.
+    Pattern(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    Named(Tz),
+    /// The zone of the connector's shop.
+    Shop,
+}
+
+impl Zone {
+    pub fn resolve(self, shop: Tz) -> Tz {
+        match self {
+            Zone::Named(tz) => tz,
+            Zone::Shop => shop,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStyle {
+    None,
+    Link,
+    Page { first: u64 },
+    Offset,
+    Cursor { next: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct PagePlan {
+    pub style: PageStyle,
+    pub total_pages_header: Option<String>,
+    pub total_pages: Option<String>,
+    pub has_next: Option<String>,
+    pub total: Option<String>,
+    pub total_header: Option<String>,
+}
+
+/// Where a value is: pointers tried in order, `../` ones in the enclosing record.
+#[derive(Debug, Clone)]
+pub struct FieldPlan {
+    /// The definition key, for reject reasons (`amount`, `inputs.ad_spend`).
+    pub name: String,
+    pub pointers: Vec<Pointer>,
+    pub none_if: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pointer {
+    pub parent: bool,
+    pub path: String,
+}
+
+impl fmt::Display for FieldPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ps: Vec<String> = self
+            .pointers
+            .iter()
+            .map(|p| {
+                if p.parent {
+                    format!("..{}", p.path)
+                } else {
+                    p.path.clone()
+                }
+            })
+            .collect();
+        write!(f, "{} ({})", self.name, ps.join(", "))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TimePlan {
+    pub field: FieldPlan,
+    pub format: TimeFormat,
+    pub zone: Zone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// A decimal in the currency's main unit (`"129.90"`, `129.9`).
+    Decimal,
+    /// Integer hundredths (fen, cents).
+    Hundredths,
+    /// Integer millionths (Google Ads' `costMicros`).
+    Micros,
+}
+
+#[derive(Debug, Clone)]
+pub struct AmountPlan {
+    pub field: FieldPlan,
+    pub scale: Scale,
+    pub absolute: bool,
+    /// Summed over a list in the record, its items filtered.
+    pub sum: Option<SumPlan>,
+}
+
+/// `sum = "/transactions"` with `where = { "/kind" = ["refund"] }`: the
+/// field's pointers are read in each item whose filtered values (missing
+/// reads as "") are among those listed.
+#[derive(Debug, Clone)]
+pub struct SumPlan {
+    pub each: String,
+    pub filters: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusPlan {
+    pub field: FieldPlan,
+    pub map: BTreeMap<String, OrderStatus>,
+    pub default: Option<OrderStatus>,
+    /// Pointers that decide the status when they hold a value
+    /// (`"/cancelled_at" = "cancelled"`), checked before the map.
+    pub if_present: Vec<(String, OrderStatus)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderPlan {
+    pub id: FieldPlan,
+    pub paid_at: TimePlan,
+    pub amount: AmountPlan,
+    pub buyer_id: Option<FieldPlan>,
+    pub status: Option<StatusPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundPlan {
+    pub each: Option<String>,
+    pub id: FieldPlan,
+    pub order_id: FieldPlan,
+    pub refunded_at: TimePlan,
+    pub amount: AmountPlan,
+}
+
+#[derive(Debug, Clone)]
+pub enum DayPlan {
+    /// A calendar date as written (`%Y-%m-%d`).
+    Date { field: FieldPlan, pattern: String },
+    /// An instant, filed under the shop's local day.
+    Instant(TimePlan),
+}
+
+#[derive(Debug, Clone)]
+pub struct DailyPlan {
+    pub day: DayPlan,
+    pub dimension: Option<FieldPlan>,
+    pub inputs: Vec<(String, AmountPlan)>,
+}
