@@ -1029,3 +1029,136 @@ async fn the_command_line_imports_closes_appeals_and_reports() {
         db.drop_db().await;
     }
 }
+
+#[tokio::test]
+async fn bulk_files_of_targets_and_manual_inputs_keep_good_rows() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let _ = load(&db).await;
+        let config = db.path("kpid.toml");
+        // An XLSX of targets as HR would type it: `2026-11` becomes a date cell.
+        let path = db.path("targets.xlsx");
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let sheet = wb.add_worksheet();
+        for (c, h) in ["KPI", "Period", "Value", "Person"].iter().enumerate() {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        sheet.write_string(1, 0, "aov").unwrap();
+        let nov = rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 11, 1).unwrap();
+        sheet
+            .write_datetime_with_format(
+                1,
+                1,
+                &nov,
+                &rust_xlsxwriter::Format::new().set_num_format("yyyy-mm"),
+            )
+            .unwrap();
+        sheet.write_number(1, 2, 260.5).unwrap();
+        sheet.write_string(1, 3, "li").unwrap();
+        sheet.write_string(2, 0, "aov").unwrap();
+        sheet.write_string(2, 1, "2026-12").unwrap();
+        sheet.write_string(2, 2, "lots").unwrap();
+        sheet.write_string(2, 3, "li").unwrap();
+        wb.save(&path).unwrap();
+        let (ok, out, _) = kpid(&config, &["targets", "import", path.to_str().unwrap()]);
+        assert!(!ok, "{b}: {out}");
+        assert!(
+            out.contains("line 3: `value`: `lots` is not a decimal number"),
+            "{b}: {out}"
+        );
+        let s = settings(&db, PEOPLE);
+        let book = scorecard::target_book(&s, &db.store).await.unwrap();
+        let scopes = scorecard::target_scopes(s.person("li").unwrap());
+        assert_eq!(
+            book.lookup("aov", period("2026-11"), &scopes),
+            Some(d("260.5")),
+            "{b}"
+        );
+        assert_eq!(book.lookup("aov", period("2026-12"), &scopes), None, "{b}");
+
+        let inputs = db.write(
+            "inputs.csv",
+            "person,input,period,value,note\n\
+             wang,csat_score,2026-10,4.8,survey\n\
+             wang,peer_review_internal,2026-10,130,\n\
+             ghost,csat_score,2026-10,4,\n\
+             chen,csat_score,2026,4.5,annual survey\n",
+        );
+        let (ok, out, err) = kpid(
+            &config,
+            &[
+                "input",
+                "import",
+                inputs.to_str().unwrap(),
+                "--by",
+                "hr-zhou",
+            ],
+        );
+        assert!(!ok, "{b}: rejected rows make the import exit non-zero");
+        assert!(out.contains("4 rows, 2 changed, 2 rejected"), "{b}: {out}");
+        assert!(
+            out.contains("line 3: `value`: 130 is above 100"),
+            "{b}: {out}"
+        );
+        assert!(
+            out.contains("line 4: `person`: no person `ghost`"),
+            "{b}: {out}"
+        );
+        assert!(err.contains("the others were imported"), "{b}: {err}");
+        let manual = db.store.manual_inputs(None).await.unwrap();
+        let wang = manual.iter().find(|m| m.person == "wang").unwrap();
+        assert_eq!(
+            (wang.value, wang.updated_by.as_str()),
+            (d("4.8"), "hr-zhou"),
+            "{b}"
+        );
+        assert!(
+            manual
+                .iter()
+                .any(|m| m.person == "chen" && m.period == "2026"),
+            "{b}"
+        );
+        let history = db.store.manual_history(Some("wang")).await.unwrap();
+        assert!(history[0].source.ends_with("inputs.csv"), "{b}");
+        assert_eq!(
+            db.store.rejects("input-import").await.unwrap().len(),
+            2,
+            "{b}"
+        );
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn the_nightly_job_refreshes_scorecards_of_the_shops_people() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = load(&db).await;
+        // On 2 November the nightly job covers 1 November, November, 2026
+        // and (first week) October.
+        kpid::daemon::snapshot_shop(&s, &db.store, s.shop("sh").unwrap(), day("2026-11-02"))
+            .await
+            .unwrap();
+        for p in ["2026-10", "2026-11", "2026"] {
+            let people = db.store.scorecard_people(period(p)).await.unwrap();
+            assert_eq!(people.len(), 5, "{b} {p}: {people:?}");
+        }
+        let li = db
+            .store
+            .scorecard("li", period("2026-10"), None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(li.total, Some(d("89.705882")), "{b}");
+        // Days are not assessed.
+        assert!(
+            db.store
+                .scorecard_people(period("2026-11-01"))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b}"
+        );
+        db.drop_db().await;
+    }
+}
