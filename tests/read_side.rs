@@ -62,3 +62,67 @@ async fn kpi_latest_shows_only_the_newest_revision_of_each_period() {
         db.drop_db().await;
     }
 }
+
+#[tokio::test]
+async fn scorecard_latest_shows_only_the_newest_revision() {
+    use kpid::store::{ScoreLine, StoredScorecard};
+    for db in common::backends().await {
+        let oct = Period::parse_month("2026-10").unwrap();
+        let card = |total: i64, reason: &str| StoredScorecard {
+            person: "li".into(),
+            period: oct,
+            revision: 0,
+            role: "customer_service".into(),
+            total: Some(Decimal::from(total)),
+            grade: Some("pass".into()),
+            bonus: Some(Decimal::new(8, 1)),
+            monthly_mean: None,
+            reason: reason.into(),
+            computed_at: 0,
+            lines: vec![ScoreLine {
+                kpi: "cs_violations".into(),
+                value: Some(Decimal::from(total)),
+                target: Some(Decimal::ONE),
+                attainment: None,
+                weight: Decimal::from(15),
+                score: Some(Decimal::from(total)),
+            }],
+        };
+        db.store
+            .write_scorecard(&card(70, "computed"), false)
+            .await
+            .unwrap();
+        db.store
+            .write_scorecard(&card(85, "appeal #1: ok"), true)
+            .await
+            .unwrap();
+        let rows = sqlx::query(
+            "SELECT revision, total, reason, kpi, weight FROM scorecard_latest WHERE person = 'li'",
+        )
+        .fetch_all(db.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 1, "{}", db.backend);
+        let r = &rows[0];
+        let got: (i64, String, String, String, String) = (
+            r.try_get(0).unwrap(),
+            r.try_get(1).unwrap(),
+            r.try_get(2).unwrap(),
+            r.try_get(3).unwrap(),
+            r.try_get(4).unwrap(),
+        );
+        assert_eq!(
+            got,
+            (
+                2,
+                "85".into(),
+                "appeal #1: ok".into(),
+                "cs_violations".into(),
+                "15".into()
+            ),
+            "{}",
+            db.backend
+        );
+        db.drop_db().await;
+    }
+}
