@@ -8,16 +8,14 @@
 mod common;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use common::facts::{d, failure};
+use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::daemon::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use sqlx::Row;
-use std::io::Write;
-use std::str::FromStr;
-use std::sync::{Arc, Mutex};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -99,25 +97,8 @@ refunded_at = { pointer = "/refund_time", format = "%Y-%m-%d %H:%M:%S", zone = "
 amount = { pointer = "/refund_fee", scale = "fen" }
 "#;
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
 fn unix(rfc3339: &str) -> i64 {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp()
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn erp_config(db: &common::TestDb, server: &MockServer) -> kpid::config::Settings {
@@ -329,12 +310,7 @@ fn one_day(day: &str) -> Window {
 #[tokio::test(flavor = "current_thread")]
 async fn in_house_definition_pages_through_throttling_and_keeps_bad_records_aside() {
     let logs = Logs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     for db in common::backends().await {
         let server = MockServer::start().await;
         mount_erp(&server).await;
@@ -484,7 +460,7 @@ async fn in_house_definition_pages_through_throttling_and_keeps_bad_records_asid
         assert_eq!(orders(&db, "sh").await, o, "{}", db.backend);
         db.drop_db().await;
     }
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("retrying") && text.contains("429"),
         "the 429 was logged and retried"
@@ -493,7 +469,7 @@ async fn in_house_definition_pages_through_throttling_and_keeps_bad_records_asid
         text.contains("not the JSON expected"),
         "the broken page was retried"
     );
-    assert!(!text.contains(KEY), "the access key leaked into the logs");
+    logs.assert_free_of(&[KEY]);
 }
 
 #[tokio::test]
@@ -582,12 +558,12 @@ async fn a_refused_key_fails_at_once_naming_the_credential() {
         let settings = erp_config(&db, &server);
         let connectors = build_connectors(&settings, &[]).unwrap();
         let run = run_connector(&db.store, &connectors[0], one_day("2026-10-01")).await;
-        let msg = run.error.expect("a 401 fails the run").to_string();
-        assert!(
-            msg.contains("acme-erp") && msg.contains("access_key") && msg.contains("401"),
-            "{msg}"
+        failure(
+            &run,
+            "a 401 fails the run",
+            &["acme-erp", "access_key", "401"],
+            &[KEY],
         );
-        assert!(!msg.contains(KEY), "{msg}");
         db.drop_db().await;
     }
 }

@@ -7,17 +7,16 @@
 
 mod common;
 
+use common::facts::{d, failure};
+use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::daemon::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -229,23 +228,6 @@ page_size = 2
     )
 }
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Two days of orders (Asia/Shanghai), three pages on the first day.
 fn backfill_pages() -> HashMap<(i64, u64), Value> {
     let oct1 = cst(2026, 10, 1, 0, 0, 0);
@@ -300,12 +282,7 @@ async fn inputs(db: &common::TestDb, day: &str) -> InputValues {
 #[tokio::test(flavor = "current_thread")]
 async fn backfill_pages_through_a_throttle_and_keeps_bad_records_aside() {
     let logs = Logs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     for db in common::backends().await {
         let oct1 = cst(2026, 10, 1, 0, 0, 0);
         // The second page of Oct 1 is throttled once, in an HTTP 200 body.
@@ -389,19 +366,12 @@ async fn backfill_pages_through_a_throttle_and_keeps_bad_records_aside() {
         assert_eq!(again.stats.records, 6);
         db.drop_db().await;
     }
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("retrying"),
         "the throttle was logged and retried"
     );
-    assert!(
-        !text.contains(SECRET),
-        "the app_secret leaked into the logs"
-    );
-    assert!(
-        !text.contains(TOKEN),
-        "the access_token leaked into the logs"
-    );
+    logs.assert_free_of(&[SECRET, TOKEN]);
 }
 
 #[tokio::test]
@@ -414,26 +384,24 @@ async fn a_wrong_secret_or_token_fails_at_once_naming_it() {
         let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1);
         let window = Window { from: day, to: day };
         let run = run_connector(&db.store, &connectors[0], window).await;
-        let msg = run
-            .error
-            .expect("a bad signature fails the run")
-            .to_string();
-        assert!(
-            msg.contains("douyin-main")
-                && msg.contains("app_secret")
-                && msg.contains("isv.signature-invalid"),
-            "{msg}"
+        failure(
+            &run,
+            "a bad signature fails the run",
+            &["douyin-main", "app_secret", "isv.signature-invalid"],
+            &["not-the-secret-XYZ"],
         );
-        assert!(!msg.contains("not-the-secret-XYZ"), "{msg}");
         assert_eq!(mock.calls.load(Ordering::SeqCst), 1, "not retried");
 
         let mock = gateway(SECRET, backfill_pages(), vec![]).await;
         let settings = db.settings(&config(&mock.server, SECRET, "expired-token-ABC"));
         let connectors = build_connectors(&settings, &[]).unwrap();
         let run = run_connector(&db.store, &connectors[0], window).await;
-        let msg = run.error.expect("a bad token fails the run").to_string();
-        assert!(msg.contains("access_token"), "{msg}");
-        assert!(!msg.contains("expired-token-ABC"), "{msg}");
+        failure(
+            &run,
+            "a bad token fails the run",
+            &["access_token"],
+            &["expired-token-ABC"],
+        );
         assert_eq!(mock.calls.load(Ordering::SeqCst), 1, "not retried");
         db.drop_db().await;
     }

@@ -7,12 +7,12 @@
 mod common;
 
 use chrono::{Duration, NaiveDate};
+use common::facts::{d, failure};
+use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::daemon::{build_connectors, run_connector};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use std::io::Write;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use wiremock::matchers::{body_string_contains, header, method, path};
@@ -27,10 +27,6 @@ const CLIENT_SECRET: &str = "GOCSPX-client-SECRET-9931";
 const REFRESH_TOKEN: &str = "1//0refresh-SECRET-7781";
 const FIELD_MASK: &str = "segments.date,campaign.id,metrics.costMicros,metrics.impressions,metrics.clicks,metrics.conversions,metrics.conversionsValue";
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
@@ -41,19 +37,6 @@ fn gaql(from: &str, to: &str) -> String {
          metrics.clicks, metrics.conversions, metrics.conversions_value FROM campaign \
          WHERE segments.date BETWEEN '{from}' AND '{to}'"
     )
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A JSON number from its exact text (serde_json keeps the digits).
@@ -355,26 +338,14 @@ requests_per_second = 0
 
 /// Stored value of one input for one campaign on one day.
 async fn fact(db: &common::TestDb, on: &str, input: &str, campaign: &str) -> Option<Decimal> {
-    let aggs = db
-        .store
-        .daily_aggregates("pl", day(on), day(on))
-        .await
-        .unwrap();
-    aggs.get(input)
-        .and_then(|a| a.by_dimension.get(campaign))
-        .map(|m| Decimal::new(*m, 6).normalize())
+    common::facts::daily_value(db, "pl", day(on), input, campaign).await
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn refresh_token_backfill_streams_batches_renews_token_retries_throttle_and_sets_bad_rows_aside(
 ) {
     let logs = Logs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     for db in common::backends().await {
         let server = MockServer::start().await;
         let bad_requests = Arc::new(Mutex::new(Vec::new()));
@@ -519,12 +490,10 @@ async fn refresh_token_backfill_streams_batches_renews_token_retries_throttle_an
         server.verify().await;
         db.drop_db().await;
     }
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("retrying"), "the 429 was logged and retried");
     assert!(text.contains("401"), "the token renewal was logged");
-    for secret in ["ya29.", DEVELOPER_TOKEN, CLIENT_SECRET, REFRESH_TOKEN] {
-        assert!(!text.contains(secret), "`{secret}` leaked into the logs");
-    }
+    logs.assert_free_of(&["ya29.", DEVELOPER_TOKEN, CLIENT_SECRET, REFRESH_TOKEN]);
 }
 
 #[tokio::test]
@@ -556,17 +525,12 @@ async fn refused_refresh_token_fails_at_once_naming_it() {
         let connectors = build_connectors(&settings, &[]).unwrap();
         let one = Some(day("2024-06-01"));
         let run = run_connector(&db.store, &connectors[0], Window { from: one, to: one }).await;
-        let msg = run
-            .error
-            .expect("a refused refresh token fails the run")
-            .to_string();
-        assert!(
-            msg.contains("gads") && msg.contains("refresh_token") && msg.contains("invalid_grant"),
-            "{msg}"
+        failure(
+            &run,
+            "a refused refresh token fails the run",
+            &["gads", "refresh_token", "invalid_grant"],
+            &[REFRESH_TOKEN, CLIENT_SECRET, DEVELOPER_TOKEN],
         );
-        for secret in [REFRESH_TOKEN, CLIENT_SECRET, DEVELOPER_TOKEN] {
-            assert!(!msg.contains(secret), "{msg}");
-        }
         server.verify().await;
         db.drop_db().await;
     }
@@ -608,17 +572,12 @@ async fn refused_developer_token_fails_at_once_naming_it() {
         let connectors = build_connectors(&settings, &[]).unwrap();
         let one = Some(day("2024-06-01"));
         let run = run_connector(&db.store, &connectors[0], Window { from: one, to: one }).await;
-        let msg = run
-            .error
-            .expect("a refused developer token fails the run")
-            .to_string();
-        assert!(
-            msg.contains("401")
-                && msg.contains("developer_token")
-                && msg.contains("DEVELOPER_TOKEN_INVALID"),
-            "{msg}"
+        failure(
+            &run,
+            "a refused developer token fails the run",
+            &["401", "developer_token", "DEVELOPER_TOKEN_INVALID"],
+            &[DEVELOPER_TOKEN],
         );
-        assert!(!msg.contains(DEVELOPER_TOKEN), "{msg}");
         server.verify().await;
         db.drop_db().await;
     }
@@ -717,16 +676,12 @@ requests_per_second = 0
 /// Option mistakes are reported when the configuration loads, naming the key.
 #[test]
 fn configuration_errors_name_the_key() {
-    let dir = tempfile::tempdir().unwrap();
     let load = |options: &str| {
-        let path = dir.path().join("kpid.toml");
-        std::fs::write(
-            &path,
-            format!(
-                r#"
+        common::facts::load_config(&format!(
+            r#"
 timezone = "Asia/Shanghai"
 [storage]
-url = "sqlite://{}/kpid.db"
+url = "sqlite://{{dir}}/kpid.db"
 [[shops]]
 id = "pl"
 [[connectors]]
@@ -735,14 +690,8 @@ kind = "google_ads"
 shop = "pl"
 developer_token = "x"
 {options}
-"#,
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        kpid::config::load(&path)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+"#
+        ))
     };
     assert!(load("customer_id = \"123-456-7890\"\naccess_token = \"t\"").is_ok());
     let e = load("customer_id = \"123-456-7890\"\nrefresh_token = \"r\"\nclient_id = \"c\"")

@@ -8,12 +8,12 @@
 mod common;
 
 use chrono::{Duration, NaiveDate};
+use common::facts::{d, failure};
+use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::daemon::{build_connectors, run_connector};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use std::io::Write;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use wiremock::matchers::{method, path, query_param};
@@ -27,25 +27,8 @@ const INSIGHTS_2: &str = include_str!("fixtures/meta/insights_2.json");
 const A: &str = "23851000000000001";
 const B: &str = "23851000000000002";
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A campaign-day row on the shape of a fixture's row (its string
@@ -256,25 +239,13 @@ page_size = 2
 }
 
 async fn fact(db: &common::TestDb, on: &str, input: &str, campaign: &str) -> Option<Decimal> {
-    let aggs = db
-        .store
-        .daily_aggregates("uk", day(on), day(on))
-        .await
-        .unwrap();
-    aggs.get(input)
-        .and_then(|a| a.by_dimension.get(campaign))
-        .map(|m| Decimal::new(*m, 6).normalize())
+    common::facts::daily_value(db, "uk", day(on), input, campaign).await
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn insights_pages_follow_the_cursor_retry_throttle_and_set_bad_rows_aside() {
     let logs = Logs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     for db in common::backends().await {
         let server = MockServer::start().await;
         let bad_requests = Arc::new(Mutex::new(Vec::new()));
@@ -403,20 +374,13 @@ async fn insights_pages_follow_the_cursor_retry_throttle_and_set_bad_rows_aside(
         server.verify().await;
         db.drop_db().await;
     }
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("retrying"),
         "the throttle was logged and retried"
     );
     assert!(text.contains("throttled"), "{text}");
-    assert!(
-        !text.contains(TOKEN),
-        "the access token leaked into the logs"
-    );
-    assert!(
-        !text.contains("SECRET"),
-        "the access token leaked into the logs"
-    );
+    logs.assert_free_of(&[TOKEN, "SECRET"]);
 }
 
 #[tokio::test]
@@ -443,16 +407,12 @@ async fn expired_access_token_fails_at_once_naming_it() {
         let connectors = build_connectors(&settings, &[]).unwrap();
         let one = Some(day("2024-06-21"));
         let run = run_connector(&db.store, &connectors[0], Window { from: one, to: one }).await;
-        let msg = run
-            .error
-            .expect("an expired token fails the run")
-            .to_string();
-        assert!(
-            msg.contains("meta") && msg.contains("access_token") && msg.contains("400"),
-            "{msg}"
+        failure(
+            &run,
+            "an expired token fails the run",
+            &["meta", "access_token", "400"],
+            &[TOKEN, "SECRET"],
         );
-        assert!(!msg.contains(TOKEN), "{msg}");
-        assert!(!msg.contains("SECRET"), "{msg}");
         server.verify().await;
         db.drop_db().await;
     }
@@ -510,16 +470,12 @@ async fn scheduled_run_asks_for_the_lookback_through_today() {
 /// Option mistakes are reported when the configuration loads, naming the key.
 #[test]
 fn configuration_errors_name_the_key() {
-    let dir = tempfile::tempdir().unwrap();
     let load = |options: &str| {
-        let path = dir.path().join("kpid.toml");
-        std::fs::write(
-            &path,
-            format!(
-                r#"
+        common::facts::load_config(&format!(
+            r#"
 timezone = "Asia/Shanghai"
 [storage]
-url = "sqlite://{}/kpid.db"
+url = "sqlite://{{dir}}/kpid.db"
 [[shops]]
 id = "uk"
 [[connectors]]
@@ -527,14 +483,8 @@ name = "meta"
 kind = "meta_ads"
 shop = "uk"
 {options}
-"#,
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        kpid::config::load(&path)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+"#
+        ))
     };
     assert!(load("ad_account_id = \"act_1\"\naccess_token = \"t\"").is_ok());
     assert!(load("ad_account_id = \"1\"\naccess_token = \"t\"").is_ok());

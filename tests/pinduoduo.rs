@@ -9,15 +9,15 @@ mod cn_router;
 mod common;
 
 use chrono::{DateTime, Duration, DurationRound, SecondsFormat, Utc};
-use cn_router::{expected_sign, form, Logs};
+use cn_router::{expected_sign, form};
+use common::facts::{d, failure};
+use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::daemon::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use sqlx::Row;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -27,10 +27,6 @@ const SECRET: &str = "pdd_secret_SHOULD_NOT_LEAK_91";
 const TOKEN: &str = "pdd_token_SHOULD_NOT_LEAK_42";
 const INCREMENT: &str = "pdd.order.number.list.increment.get";
 const LIST: &str = "pdd.order.list.get";
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
 
 /// One request the fake answered with orders.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -434,14 +430,7 @@ async fn scheduled_run_reads_two_hours_as_four_windows_backwards_through_throttl
         text.contains("retrying"),
         "the throttled request was logged and retried"
     );
-    assert!(
-        !text.contains(SECRET),
-        "the client_secret leaked into the logs"
-    );
-    assert!(
-        !text.contains(TOKEN),
-        "the access_token leaked into the logs"
-    );
+    logs.assert_free_of(&[SECRET, TOKEN]);
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -547,11 +536,7 @@ async fn backfill_reads_deal_time_by_local_day_and_pages_forward() {
         assert_eq!(again.stats.changed, 0, "{}", db.backend);
         db.drop_db().await;
     }
-    let text = logs.text();
-    assert!(
-        !text.contains(SECRET) && !text.contains(TOKEN),
-        "a secret leaked into the logs"
-    );
+    logs.assert_free_of(&[SECRET, TOKEN]);
 }
 
 #[tokio::test]
@@ -593,15 +578,12 @@ requests_per_second = 0
         };
 
         let run = run_connector(&db.store, &connectors[0], window).await;
-        let msg = run
-            .error
-            .expect("a refused signature fails the run")
-            .to_string();
-        assert!(
-            msg.contains("pdd-main") && msg.contains("client_secret"),
-            "{msg}"
+        failure(
+            &run,
+            "a refused signature fails the run",
+            &["pdd-main", "client_secret"],
+            &["wrong_secret_value_123"],
         );
-        assert!(!msg.contains("wrong_secret_value_123"), "{msg}");
         assert_eq!(
             seen.lock().unwrap().requests,
             1,
@@ -609,15 +591,12 @@ requests_per_second = 0
         );
 
         let run = run_connector(&db.store, &connectors[1], window).await;
-        let msg = run
-            .error
-            .expect("an expired token fails the run")
-            .to_string();
-        assert!(
-            msg.contains("pdd-stale") && msg.contains("access_token"),
-            "{msg}"
+        failure(
+            &run,
+            "an expired token fails the run",
+            &["pdd-stale", "access_token"],
+            &["expired_token_value_456"],
         );
-        assert!(!msg.contains("expired_token_value_456"), "{msg}");
         assert_eq!(
             seen.lock().unwrap().requests,
             2,

@@ -4,15 +4,13 @@
 
 mod common;
 
+use common::facts::{d, failure};
+use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::daemon::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use std::io::Write;
-use std::str::FromStr;
-use std::sync::{Arc, Mutex};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -43,23 +41,6 @@ fn page(orders: Vec<Value>, next: Option<String>) -> ResponseTemplate {
         r = r.insert_header("Link", format!("<{n}>; rel=\"next\"").as_str());
     }
     r
-}
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 async fn mount_backfill(server: &MockServer) {
@@ -197,12 +178,7 @@ requests_per_second = 0
 #[tokio::test(flavor = "current_thread")]
 async fn backfill_pages_through_throttling_and_keeps_bad_records_aside() {
     let logs = Logs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     for db in common::backends().await {
         let server = MockServer::start().await;
         mount_backfill(&server).await;
@@ -251,12 +227,9 @@ async fn backfill_pages_through_throttling_and_keeps_bad_records_aside() {
         assert_eq!(again.stats.changed, 0, "{}", db.backend);
         db.drop_db().await;
     }
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("retrying"), "the 429 was logged and retried");
-    assert!(
-        !text.contains(TOKEN),
-        "the access token leaked into the logs"
-    );
+    logs.assert_free_of(&[TOKEN]);
 }
 
 #[tokio::test]
@@ -282,12 +255,12 @@ async fn wrong_token_fails_at_once_naming_what_to_fix() {
             },
         )
         .await;
-        let msg = run.error.expect("a 401 fails the run").to_string();
-        assert!(
-            msg.contains("shopify-main") && msg.contains("access_token") && msg.contains("401"),
-            "{msg}"
+        failure(
+            &run,
+            "a 401 fails the run",
+            &["shopify-main", "access_token", "401"],
+            &[TOKEN],
         );
-        assert!(!msg.contains(TOKEN));
         db.drop_db().await;
     }
 }

@@ -8,15 +8,13 @@
 mod common;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use common::facts::{d, failure};
+use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::daemon::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
 use kpid::period::{day_start, local_day, Period};
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use std::io::Write;
-use std::str::FromStr;
-use std::sync::{Arc, Mutex};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -53,23 +51,6 @@ fn page(orders: Vec<Value>, total_pages: u32, total: u32) -> ResponseTemplate {
         .set_body_json(Value::Array(orders))
         .insert_header("X-WP-Total", total.to_string().as_str())
         .insert_header("X-WP-TotalPages", total_pages.to_string().as_str())
-}
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The requests of the 2026-10-01 backfill (São Paulo, UTC−3): the local day
@@ -228,12 +209,7 @@ page_size = 2
 #[tokio::test(flavor = "current_thread")]
 async fn backfill_pages_through_throttling_and_keeps_bad_records_aside() {
     let logs = Logs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     for db in common::backends().await {
         let server = MockServer::start().await;
         mount_backfill(&server).await;
@@ -290,18 +266,10 @@ async fn backfill_pages_through_throttling_and_keeps_bad_records_aside() {
         assert_eq!(again.stats.changed, 0, "{}", db.backend);
         db.drop_db().await;
     }
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("retrying"), "the 429 was logged and retried");
     assert!(text.contains("429"), "the throttle is named in the log");
-    assert!(
-        !text.contains(SECRET),
-        "the consumer secret leaked into the logs"
-    );
-    assert!(!text.contains(KEY), "the consumer key leaked into the logs");
-    assert!(
-        !text.contains(&BASIC["Basic ".len()..]),
-        "the Basic credentials leaked into the logs"
-    );
+    logs.assert_free_of(&[SECRET, KEY, &BASIC["Basic ".len()..]]);
 }
 
 #[tokio::test]
@@ -329,16 +297,18 @@ async fn wrong_keys_fail_at_once_naming_what_to_fix() {
             },
         )
         .await;
-        let msg = run.error.expect("a 401 fails the run").to_string();
-        assert!(
-            msg.contains("woo-main")
-                && msg.contains("consumer_key")
-                && msg.contains("consumer_secret")
-                && msg.contains("401")
-                && msg.contains("woocommerce_rest_authentication_error"),
-            "{msg}"
+        failure(
+            &run,
+            "a 401 fails the run",
+            &[
+                "woo-main",
+                "consumer_key",
+                "consumer_secret",
+                "401",
+                "woocommerce_rest_authentication_error",
+            ],
+            &[SECRET, KEY],
         );
-        assert!(!msg.contains(SECRET) && !msg.contains(KEY), "{msg}");
         db.drop_db().await;
     }
 }

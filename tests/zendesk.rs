@@ -5,16 +5,15 @@
 
 mod common;
 
+use common::facts::{d, failure};
+use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::daemon::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -198,23 +197,6 @@ requests_per_minute = 0
     )
 }
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Three pages of changed tickets; times in UTC, the shop is in Asia/Shanghai.
 fn export() -> Export {
     Export {
@@ -304,12 +286,7 @@ const T: &str = "cs_first_response_seconds_total";
 #[tokio::test(flavor = "current_thread")]
 async fn export_pages_through_a_429_and_totals_per_agent_and_local_day() {
     let logs = Logs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     for db in common::backends().await {
         // The second page answers 429 + Retry-After: 1 once.
         let mock = zendesk(export(), vec![1]).await;
@@ -404,13 +381,10 @@ async fn export_pages_through_a_429_and_totals_per_agent_and_local_day() {
         );
         db.drop_db().await;
     }
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("retrying"), "the 429 was logged and retried");
-    assert!(!text.contains(TOKEN), "the api_token leaked into the logs");
-    assert!(
-        !text.contains(&base64(format!("{EMAIL}/token:{TOKEN}").as_bytes())),
-        "the Basic credentials leaked into the logs"
-    );
+    let basic = base64(format!("{EMAIL}/token:{TOKEN}").as_bytes());
+    logs.assert_free_of(&[TOKEN, &basic]);
 }
 
 #[tokio::test]
@@ -420,12 +394,12 @@ async fn a_wrong_api_token_fails_at_once_naming_it() {
         let settings = db.settings(&config(&mock.server, "wrong-token-QQQ"));
         let connectors = build_connectors(&settings, &[]).unwrap();
         let run = run_connector(&db.store, &connectors[0], window()).await;
-        let msg = run.error.expect("a 401 fails the run").to_string();
-        assert!(
-            msg.contains("zendesk-cs") && msg.contains("api_token") && msg.contains("401"),
-            "{msg}"
+        failure(
+            &run,
+            "a 401 fails the run",
+            &["zendesk-cs", "api_token", "401"],
+            &["wrong-token-QQQ"],
         );
-        assert!(!msg.contains("wrong-token-QQQ"), "{msg}");
         assert_eq!(mock.calls.load(Ordering::SeqCst), 1, "not retried");
         assert!(stored(&db).await.is_empty());
         db.drop_db().await;

@@ -6,7 +6,10 @@
 
 use super::{Sink, Window};
 use crate::connectors::ConnectorError;
+use crate::facts::Batch;
 use chrono::{Duration, NaiveDate};
+use std::future::Future;
+use tokio::sync::mpsc;
 
 /// The stream whose cursor holds the last day a scheduled run reached.
 pub(crate) const STREAM: &str = "daily";
@@ -32,6 +35,35 @@ pub(crate) async fn run_days(
         .unwrap_or(today)
         .min(today);
     Ok((reached - Duration::days(lookback_days), today, true))
+}
+
+/// A report run: its days (see [`run_days`]) cut into slices of
+/// `slice_days`, fetched `concurrency` at a time by `fetch`; a scheduled run
+/// moves its cursor to the last day only once every slice is committed.
+pub(crate) async fn run_report<F, Fut>(
+    window: Window,
+    today: NaiveDate,
+    lookback_days: i64,
+    slice_days: u32,
+    concurrency: usize,
+    sink: &mut Sink<'_>,
+    fetch: F,
+) -> Result<(), ConnectorError>
+where
+    F: Fn((NaiveDate, NaiveDate), mpsc::Sender<Batch>) -> Fut,
+    Fut: Future<Output = Result<(), ConnectorError>>,
+{
+    let (from, to, scheduled) = run_days(window, today, lookback_days, sink).await?;
+    if from > to {
+        return Ok(());
+    }
+    sink.fetch_and_commit(slices(from, to, slice_days), concurrency, fetch)
+        .await?;
+    if scheduled {
+        sink.set_cursor(STREAM, &to.format("%Y-%m-%d").to_string())
+            .await?;
+    }
+    Ok(())
 }
 
 /// `[from, to]` cut into consecutive ranges of at most `days` days.

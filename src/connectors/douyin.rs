@@ -41,14 +41,18 @@
 //! Any other code counts as `paid` when the order has a `pay_time`, else as
 //! `unpaid` (new codes have so far been stages after payment).
 
-use super::options::{check_base_url, check_paging, config_error};
-use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::records::map_records;
+use super::{
+    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
+    ConnectorError, Sink, Window,
+};
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, Order, OrderStatus, Reject};
+use crate::facts::{Batch, Order, OrderStatus};
 use crate::http::pagination::page_count;
 use crate::http::platform_errors;
 use crate::http::sign::douyin_signed;
-use crate::http::{HttpClient, RetryPolicy};
+use crate::http::HttpClient;
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -70,9 +74,6 @@ fn default_base_url() -> String {
 }
 fn default_lookback() -> i64 {
     2
-}
-fn default_initial_days() -> i64 {
-    30
 }
 fn default_concurrency() -> usize {
     2
@@ -210,15 +211,7 @@ impl DouyinConnector {
             &options.access_token_file,
         )?;
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = HttpClient::new(
-            &cfg.name,
-            options.requests_per_second,
-            RetryPolicy::default(),
-        )
-        .map_err(|e| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message: e.to_string(),
-        })?;
+        let http = connector_http(cfg, options.requests_per_second)?;
         Ok(DouyinConnector {
             name: cfg.name.clone(),
             shop,
@@ -264,12 +257,12 @@ impl DouyinConnector {
         let incremental = window.from.is_none() && window.to.is_none();
         let started = Utc::now();
         let slices = if incremental {
-            let since = match sink.cursor(STREAM).await? {
-                Some(c) => DateTime::parse_from_rfc3339(&c)
-                    .map(|t| t.with_timezone(&Utc) - Duration::days(self.options.lookback_days))
-                    .unwrap_or_else(|_| started - Duration::days(self.options.initial_days)),
-                None => started - Duration::days(self.options.initial_days),
-            };
+            let since = resume_since(
+                sink.cursor(STREAM).await?,
+                started,
+                self.options.lookback_days,
+                self.options.initial_days,
+            );
             self.day_slices(
                 TimeField::Update,
                 local_day(since, self.tz),
@@ -341,10 +334,7 @@ impl DouyinConnector {
                     platform_errors::douyin,
                 )
                 .await
-                .map_err(|e| ConnectorError::Http {
-                    connector: self.name.clone(),
-                    source: e,
-                })?
+                .map_err(http_error(&self.name))?
                 .body;
             let served = parsed.served as u64;
             let total = parsed.total;
@@ -384,36 +374,26 @@ impl Mapper {
             .shop_order_list
             .ok_or("data has no shop_order_list")?;
         let total = env.data.total.as_ref().and_then(count);
-        let mut batch = Batch::default();
-        for (i, raw) in list.iter().enumerate() {
-            let reject = |locator: String, reason: String| Reject {
-                source: self.source.clone(),
-                locator,
-                reason,
-                raw: raw.get().to_string(),
-            };
-            let record: Map<String, Value> = match serde_json::from_str(raw.get()) {
-                Ok(r) => r,
-                Err(e) => {
-                    let at = format!("{} record {}", self.place, i + 1);
-                    batch.rejects.push(reject(at, format!("order: {e}")));
-                    continue;
-                }
-            };
-            match self.order(&record) {
-                Ok(order) => batch.orders.push(order),
-                Err(reason) => {
-                    let at = match id_text(record.get("order_id")) {
-                        Some(id) => format!("order {id}"),
-                        None => format!("{} record {}", self.place, i + 1),
-                    };
-                    batch.rejects.push(reject(at, reason));
-                }
-            }
-        }
+        let (orders, rejects) = map_records(
+            &self.source,
+            &list,
+            |i| format!("{} record {}", self.place, i + 1),
+            |raw| {
+                let record: Map<String, Value> =
+                    serde_json::from_str(raw).map_err(|e| (None, format!("order: {e}")))?;
+                self.order(&record).map_err(|reason| {
+                    let at = id_text(record.get("order_id")).map(|id| format!("order {id}"));
+                    (at, reason)
+                })
+            },
+        );
         Ok(PageFacts {
             served: list.len(),
-            batch,
+            batch: Batch {
+                orders,
+                rejects,
+                ..Batch::default()
+            },
             total,
         })
     }

@@ -20,10 +20,13 @@
 //! renewed early when the API answers 401.
 
 use super::options::{check_base_url, config_error};
-use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use super::{
+    connector_http, connector_shop, http_error, secret_option, typed_options, ConnectorError, Sink,
+    Window,
+};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, DailyValue, Reject};
-use crate::http::{strip_query, HttpClient, HttpError, RetryPolicy};
+use crate::http::{strip_query, HttpClient, HttpError};
 use crate::money::parse_micros;
 use crate::period::today;
 use chrono::{Duration, NaiveDate, Utc};
@@ -285,12 +288,7 @@ impl Ga4Connector {
             )?),
         };
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = HttpClient::new(
-            &cfg.name,
-            options.requests_per_second,
-            RetryPolicy::default(),
-        )
-        .map_err(|e| err(e.to_string()))?;
+        let http = connector_http(cfg, options.requests_per_second)?;
         Ok(Ga4Connector {
             name: cfg.name.clone(),
             shop,
@@ -310,10 +308,7 @@ impl Ga4Connector {
     }
 
     fn http_err(&self, source: HttpError) -> ConnectorError {
-        ConnectorError::Http {
-            connector: self.name.clone(),
-            source,
-        }
+        http_error(&self.name)(source)
     }
 
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {

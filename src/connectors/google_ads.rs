@@ -18,13 +18,17 @@
 //! renewed once on a 401) or a fixed `access_token`. `login_customer_id`
 //! names the manager account when access goes through one.
 
-use super::ad_days::{run_days, slices, STREAM};
+use super::ad_days::run_report;
 use super::options::{check_base_url, config_error};
-use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use super::records::{map_records, Rejected};
+use super::{
+    connector_http, connector_shop, http_error, secret_option, typed_options, ConnectorError, Sink,
+    Window,
+};
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, DailyValue, Reject};
+use crate::facts::{Batch, DailyValue};
 use crate::http::oauth::RefreshTokenSource;
-use crate::http::{platform_errors, strip_query, HttpClient, HttpError, RetryPolicy};
+use crate::http::{platform_errors, strip_query, HttpClient, HttpError};
 use crate::money::to_micros;
 use crate::period::today;
 use chrono::NaiveDate;
@@ -273,15 +277,7 @@ impl GoogleAdsConnector {
             )?)
         };
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = HttpClient::new(
-            &cfg.name,
-            options.requests_per_second,
-            RetryPolicy::default(),
-        )
-        .map_err(|e| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message: e.to_string(),
-        })?;
+        let http = connector_http(cfg, options.requests_per_second)?;
         Ok(GoogleAdsConnector {
             name: cfg.name.clone(),
             shop,
@@ -308,29 +304,20 @@ impl GoogleAdsConnector {
     }
 
     fn http_err(&self, source: HttpError) -> ConnectorError {
-        ConnectorError::Http {
-            connector: self.name.clone(),
-            source,
-        }
+        http_error(&self.name)(source)
     }
 
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let (from, to, scheduled) =
-            run_days(window, today(self.tz), self.options.lookback_days, sink).await?;
-        if from > to {
-            return Ok(());
-        }
-        sink.fetch_and_commit(
-            slices(from, to, self.options.slice_days),
+        run_report(
+            window,
+            today(self.tz),
+            self.options.lookback_days,
+            self.options.slice_days,
             self.options.concurrency,
+            sink,
             |(from, to), tx| self.fetch_slice(from, to, tx),
         )
-        .await?;
-        if scheduled {
-            sink.set_cursor(STREAM, &to.format("%Y-%m-%d").to_string())
-                .await?;
-        }
-        Ok(())
+        .await
     }
 
     async fn access_token(&self) -> Result<SecretString, ConnectorError> {
@@ -590,34 +577,32 @@ impl Mapper {
             if let Some(e) = &b.error {
                 return Err(format!("the stream ended with an error: {e}"));
             }
-            let mut batch = Batch::default();
-            for (j, raw) in b.results.iter().enumerate() {
-                match self.result_facts(raw.get()) {
-                    Ok(values) => batch.daily.extend(values),
-                    Err((where_, reason)) => batch.rejects.push(Reject {
-                        source: self.source.clone(),
-                        locator: where_.unwrap_or_else(|| {
-                            format!(
-                                "{}..{} batch {} result {}",
-                                self.from,
-                                self.to,
-                                i + 1,
-                                j + 1
-                            )
-                        }),
-                        reason,
-                        raw: raw.get().to_string(),
-                    }),
-                }
-            }
-            out.push(batch);
+            let (values, rejects) = map_records(
+                &self.source,
+                &b.results,
+                |j| {
+                    format!(
+                        "{}..{} batch {} result {}",
+                        self.from,
+                        self.to,
+                        i + 1,
+                        j + 1
+                    )
+                },
+                |raw| self.result_facts(raw),
+            );
+            out.push(Batch {
+                daily: values.into_iter().flatten().collect(),
+                rejects,
+                ..Batch::default()
+            });
         }
         Ok(out)
     }
 
     /// One result's daily values, or why it cannot be taken (with its
     /// campaign and day when known).
-    fn result_facts(&self, raw: &str) -> Result<Vec<DailyValue>, (Option<String>, String)> {
+    fn result_facts(&self, raw: &str) -> Result<Vec<DailyValue>, Rejected> {
         let r: AdsResult = serde_json::from_str(raw).map_err(|e| (None, format!("result: {e}")))?;
         let campaign = r
             .campaign

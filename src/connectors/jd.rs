@@ -18,13 +18,17 @@
 //! `pin`.
 
 use super::cn_fields::{self, beijing_text};
-use super::options::{check_base_url, check_paging, config_error};
-use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::records::map_records;
+use super::{
+    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
+    ConnectorError, Sink, Window,
+};
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, Order, OrderStatus, Reject};
+use crate::facts::{Batch, Order, OrderStatus};
 use crate::http::pagination::page_count;
 use crate::http::sign::jd_signed;
-use crate::http::{platform_errors, HttpClient, RetryPolicy};
+use crate::http::{platform_errors, HttpClient};
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -51,9 +55,6 @@ fn default_order_state() -> String {
 }
 fn default_lookback() -> i64 {
     2
-}
-fn default_initial_days() -> i64 {
-    30
 }
 fn default_concurrency() -> usize {
     4
@@ -198,15 +199,7 @@ impl JdConnector {
             &options.access_token_file,
         )?;
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = HttpClient::new(
-            &cfg.name,
-            options.requests_per_second,
-            RetryPolicy::default(),
-        )
-        .map_err(|e| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message: e.to_string(),
-        })?;
+        let http = connector_http(cfg, options.requests_per_second)?;
         Ok(JdConnector {
             name: cfg.name.clone(),
             shop,
@@ -233,12 +226,12 @@ impl JdConnector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let incremental = window.from.is_none() && window.to.is_none();
         let slices = if incremental {
-            let since = match sink.cursor(STREAM).await? {
-                Some(c) => DateTime::parse_from_rfc3339(&c)
-                    .map(|t| t.with_timezone(&Utc) - Duration::days(self.options.lookback_days))
-                    .unwrap_or_else(|_| Utc::now() - Duration::days(self.options.initial_days)),
-                None => Utc::now() - Duration::days(self.options.initial_days),
-            };
+            let since = resume_since(
+                sink.cursor(STREAM).await?,
+                Utc::now(),
+                self.options.lookback_days,
+                self.options.initial_days,
+            );
             self.day_slices(0, local_day(since, self.tz), today(self.tz))
         } else {
             let to = window.to.unwrap_or_else(|| today(self.tz));
@@ -319,10 +312,7 @@ impl JdConnector {
             )
             .await
             .map(|p| p.body)
-            .map_err(|e| ConnectorError::Http {
-                connector: self.name.clone(),
-                source: e,
-            })
+            .map_err(http_error(&self.name))
     }
 }
 
@@ -350,34 +340,24 @@ impl Mapper {
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {
-        let mut batch = Batch::default();
-        for (i, raw) in raws.iter().enumerate() {
-            let mut reject = Reject {
-                source: METHOD.to_string(),
-                locator: format!("page {} record {}", self.page_no, i + 1),
-                reason: String::new(),
-                raw: raw.get().to_string(),
-            };
-            let o: JdOrder = match serde_json::from_str(raw.get()) {
-                Ok(o) => o,
-                Err(e) => {
-                    reject.reason = format!("order: {e}");
-                    batch.rejects.push(reject);
-                    continue;
-                }
-            };
-            if let Some(id) = cn_fields::text(o.order_id.as_ref()) {
-                reject.locator = format!("order {id}");
-            }
-            match self.order(&o) {
-                Ok(order) => batch.orders.push(order),
-                Err(reason) => {
-                    reject.reason = reason;
-                    batch.rejects.push(reject);
-                }
-            }
+        let (orders, rejects) = map_records(
+            METHOD,
+            raws,
+            |i| format!("page {} record {}", self.page_no, i + 1),
+            |raw| {
+                let o: JdOrder =
+                    serde_json::from_str(raw).map_err(|e| (None, format!("order: {e}")))?;
+                self.order(&o).map_err(|reason| {
+                    let at = cn_fields::text(o.order_id.as_ref()).map(|id| format!("order {id}"));
+                    (at, reason)
+                })
+            },
+        );
+        Batch {
+            orders,
+            rejects,
+            ..Batch::default()
         }
-        batch
     }
 
     /// One order.

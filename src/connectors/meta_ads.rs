@@ -21,13 +21,17 @@
 //! same rule picks the value in `action_values`. Meta omits actions with no
 //! count, so a row without one stores 0.
 
-use super::ad_days::{run_days, slices, STREAM};
+use super::ad_days::run_report;
 use super::options::{check_base_url, check_paging, config_error};
-use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use super::records::{map_records, Rejected};
+use super::{
+    connector_http, connector_shop, http_error, secret_option, typed_options, ConnectorError, Sink,
+    Window,
+};
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, DailyValue, Reject};
+use crate::facts::{Batch, DailyValue};
 use crate::http::pagination::{advance_cursor, graph_after_cursor, graph_next_url};
-use crate::http::{platform_errors, query_key, strip_query, HttpClient, HttpError, RetryPolicy};
+use crate::http::{platform_errors, query_key, strip_query, HttpClient, HttpError};
 use crate::money::parse_micros;
 use crate::period::today;
 use chrono::NaiveDate;
@@ -171,16 +175,7 @@ impl MetaAdsConnector {
             &options.access_token_file,
         )?;
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = HttpClient::new(
-            &cfg.name,
-            options.requests_per_second,
-            RetryPolicy::default(),
-        )
-        .map_err(|e| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message: e.to_string(),
-        })?
-        .with_header_wait(usage_wait);
+        let http = connector_http(cfg, options.requests_per_second)?.with_header_wait(usage_wait);
         Ok(MetaAdsConnector {
             name: cfg.name.clone(),
             shop,
@@ -202,29 +197,20 @@ impl MetaAdsConnector {
     }
 
     fn http_err(&self, source: HttpError) -> ConnectorError {
-        ConnectorError::Http {
-            connector: self.name.clone(),
-            source,
-        }
+        http_error(&self.name)(source)
     }
 
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let (from, to, scheduled) =
-            run_days(window, today(self.tz), self.options.lookback_days, sink).await?;
-        if from > to {
-            return Ok(());
-        }
-        sink.fetch_and_commit(
-            slices(from, to, self.options.slice_days),
+        run_report(
+            window,
+            today(self.tz),
+            self.options.lookback_days,
+            self.options.slice_days,
             self.options.concurrency,
+            sink,
             |(from, to), tx| self.fetch_slice(from, to, tx),
         )
-        .await?;
-        if scheduled {
-            sink.set_cursor(STREAM, &to.format("%Y-%m-%d").to_string())
-                .await?;
-        }
-        Ok(())
+        .await
     }
 
     async fn fetch_slice(
@@ -388,24 +374,21 @@ impl Mapper {
         if next.is_none() && graph_next_url(&paging).is_some() {
             return Err("paging.next without paging.cursors.after".into());
         }
-        let mut batch = Batch::default();
-        for (i, raw) in page.data.iter().enumerate() {
-            match self.row_facts(raw.get()) {
-                Ok(values) => batch.daily.extend(values),
-                Err((at, reason)) => batch.rejects.push(Reject {
-                    source: self.source.clone(),
-                    locator: at.unwrap_or_else(|| {
-                        format!("from {} page {} row {}", self.from, self.page_no, i + 1)
-                    }),
-                    reason,
-                    raw: raw.get().to_string(),
-                }),
-            }
-        }
+        let (values, rejects) = map_records(
+            &self.source,
+            &page.data,
+            |i| format!("from {} page {} row {}", self.from, self.page_no, i + 1),
+            |raw| self.row_facts(raw),
+        );
+        let batch = Batch {
+            daily: values.into_iter().flatten().collect(),
+            rejects,
+            ..Batch::default()
+        };
         Ok((batch, next))
     }
 
-    fn row_facts(&self, raw: &str) -> Result<Vec<DailyValue>, (Option<String>, String)> {
+    fn row_facts(&self, raw: &str) -> Result<Vec<DailyValue>, Rejected> {
         let r: InsightRow = serde_json::from_str(raw).map_err(|e| (None, format!("row: {e}")))?;
         let campaign = r
             .campaign_id

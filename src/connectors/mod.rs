@@ -20,6 +20,7 @@ pub mod zendesk;
 mod ad_days;
 mod cn_fields;
 mod options;
+mod records;
 mod tabular;
 
 use crate::config::{ConnectorConfig, Settings};
@@ -451,6 +452,49 @@ pub(crate) fn connector_shop(
     Ok((shop, tz))
 }
 
+/// The connector's HTTP client: `requests_per_second` (0 = unlimited) and the
+/// default retries, its log lines and errors named after the connector.
+pub(crate) fn connector_http(
+    cfg: &ConnectorConfig,
+    requests_per_second: f64,
+) -> Result<crate::http::HttpClient, ConnectorError> {
+    crate::http::HttpClient::new(
+        &cfg.name,
+        requests_per_second,
+        crate::http::RetryPolicy::default(),
+    )
+    .map_err(|e| ConnectorError::Config {
+        connector: cfg.name.clone(),
+        message: e.to_string(),
+    })
+}
+
+/// Names the connector on a failed request (`.map_err(http_error(&name))`).
+pub(crate) fn http_error(
+    connector: &str,
+) -> impl Fn(crate::http::HttpError) -> ConnectorError + '_ {
+    move |source| ConnectorError::Http {
+        connector: connector.to_string(),
+        source,
+    }
+}
+
+/// Where a scheduled run starts reading: the stored cursor less
+/// `lookback_days`, so changes that arrived late are fetched again, or
+/// `initial_days` before `now` on a first run (or when the cursor cannot be
+/// read).
+pub(crate) fn resume_since(
+    cursor: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+    lookback_days: i64,
+    initial_days: i64,
+) -> chrono::DateTime<chrono::Utc> {
+    cursor
+        .and_then(|c| chrono::DateTime::parse_from_rfc3339(&c).ok())
+        .map(|t| t.with_timezone(&chrono::Utc) - chrono::Duration::days(lookback_days))
+        .unwrap_or_else(|| now - chrono::Duration::days(initial_days))
+}
+
 /// A credential given inline, by environment variable (`<key>_env`) or by
 /// file (`<key>_file`, trailing newline trimmed). Exactly one must be set.
 pub(crate) fn secret_option(
@@ -504,4 +548,23 @@ pub(crate) fn typed_options<T: serde::de::DeserializeOwned>(
             .to_string();
         (key, msg)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn a_run_resumes_before_its_cursor_or_starts_initial_days_back() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
+        let cursor = Some("2026-03-08T06:30:00Z".to_string());
+        assert_eq!(
+            resume_since(cursor, now, 2, 30),
+            Utc.with_ymd_and_hms(2026, 3, 6, 6, 30, 0).unwrap()
+        );
+        let first = Utc.with_ymd_and_hms(2026, 2, 8, 12, 0, 0).unwrap();
+        assert_eq!(resume_since(None, now, 2, 30), first);
+        assert_eq!(resume_since(Some("garbled".into()), now, 2, 30), first);
+    }
 }

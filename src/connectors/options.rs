@@ -3,6 +3,12 @@
 use super::ConnectorError;
 use crate::config::ConnectorConfig;
 
+/// `initial_days` of the order and ticket connectors: the history, in days,
+/// their first scheduled run fetches.
+pub(crate) fn default_initial_days() -> i64 {
+    30
+}
+
 /// Turns an option problem (key, message) into the connector's config error.
 pub(crate) fn config_error(
     cfg: &ConnectorConfig,

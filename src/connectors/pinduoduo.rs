@@ -21,13 +21,17 @@
 //! order lists, so every order counts as its own buyer.
 
 use super::cn_fields::{self, slices};
-use super::options::{check_base_url, check_paging, config_error};
-use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::records::map_records;
+use super::{
+    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
+    ConnectorError, Sink, Window,
+};
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, Order, OrderStatus, Reject};
+use crate::facts::{Batch, Order, OrderStatus};
 use crate::http::pagination::{page_count, reverse_pages};
 use crate::http::sign::{pdd_signed, Params};
-use crate::http::{platform_errors, HttpClient, RetryPolicy};
+use crate::http::{platform_errors, HttpClient};
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -52,9 +56,6 @@ fn default_base_url() -> String {
 }
 fn default_lookback() -> i64 {
     2
-}
-fn default_initial_days() -> i64 {
-    30
 }
 fn default_concurrency() -> usize {
     4
@@ -206,15 +207,7 @@ impl PinduoduoConnector {
             &options.access_token_file,
         )?;
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = HttpClient::new(
-            &cfg.name,
-            options.requests_per_second,
-            RetryPolicy::default(),
-        )
-        .map_err(|e| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message: e.to_string(),
-        })?;
+        let http = connector_http(cfg, options.requests_per_second)?;
         Ok(PinduoduoConnector {
             name: cfg.name.clone(),
             shop,
@@ -234,12 +227,12 @@ impl PinduoduoConnector {
             let until = Utc::now()
                 .duration_trunc(Duration::minutes(1))
                 .unwrap_or_else(|_| Utc::now());
-            let since = match sink.cursor(STREAM).await? {
-                Some(c) => DateTime::parse_from_rfc3339(&c)
-                    .map(|t| t.with_timezone(&Utc) - Duration::days(self.options.lookback_days))
-                    .unwrap_or_else(|_| until - Duration::days(self.options.initial_days)),
-                None => until - Duration::days(self.options.initial_days),
-            };
+            let since = resume_since(
+                sink.cursor(STREAM).await?,
+                until,
+                self.options.lookback_days,
+                self.options.initial_days,
+            );
             let windows = slices(since, until, Duration::minutes(INCREMENT_MAX_MINUTES))
                 .into_iter()
                 .map(|(start, end)| Slice {
@@ -368,10 +361,7 @@ impl PinduoduoConnector {
             )
             .await
             .map(|p| p.body)
-            .map_err(|e| ConnectorError::Http {
-                connector: self.name.clone(),
-                source: e,
-            })
+            .map_err(http_error(&self.name))
     }
 }
 
@@ -406,34 +396,24 @@ impl Mapper {
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {
-        let mut batch = Batch::default();
-        for (i, raw) in raws.iter().enumerate() {
-            let mut reject = Reject {
-                source: self.api.name().to_string(),
-                locator: format!("page {} record {}", self.page_no, i + 1),
-                reason: String::new(),
-                raw: raw.get().to_string(),
-            };
-            let o: PddOrder = match serde_json::from_str(raw.get()) {
-                Ok(o) => o,
-                Err(e) => {
-                    reject.reason = format!("order: {e}");
-                    batch.rejects.push(reject);
-                    continue;
-                }
-            };
-            if let Some(sn) = cn_fields::text(o.order_sn.as_ref()) {
-                reject.locator = format!("order {sn}");
-            }
-            match self.order(&o) {
-                Ok(order) => batch.orders.push(order),
-                Err(reason) => {
-                    reject.reason = reason;
-                    batch.rejects.push(reject);
-                }
-            }
+        let (orders, rejects) = map_records(
+            self.api.name(),
+            raws,
+            |i| format!("page {} record {}", self.page_no, i + 1),
+            |raw| {
+                let o: PddOrder =
+                    serde_json::from_str(raw).map_err(|e| (None, format!("order: {e}")))?;
+                self.order(&o).map_err(|reason| {
+                    let at = cn_fields::text(o.order_sn.as_ref()).map(|sn| format!("order {sn}"));
+                    (at, reason)
+                })
+            },
+        );
+        Batch {
+            orders,
+            rejects,
+            ..Batch::default()
         }
-        batch
     }
 
     /// One order.

@@ -7,11 +7,14 @@
 //! was *updated* since the stored cursor minus the lookback, so late refunds
 //! are picked up. Each page is committed as it arrives.
 
-use super::options::{check_base_url, check_paging, config_error};
-use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::{
+    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
+    ConnectorError, Sink, Window,
+};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
-use crate::http::{pagination::next_link, strip_query, HttpClient, RetryPolicy};
+use crate::http::{pagination::next_link, strip_query, HttpClient};
 use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, SecondsFormat, Utc};
@@ -30,9 +33,6 @@ fn default_api_version() -> String {
 }
 fn default_lookback() -> i64 {
     2
-}
-fn default_initial_days() -> i64 {
-    30
 }
 fn default_concurrency() -> usize {
     4
@@ -152,10 +152,6 @@ fn ts(t: DateTime<Utc>, tz: Tz) -> String {
 
 impl ShopifyConnector {
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let err = |message: String| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message,
-        };
         let options = ShopifyOptions::from_config(cfg).map_err(config_error(cfg))?;
         let token = secret_option(
             &cfg.name,
@@ -165,12 +161,7 @@ impl ShopifyConnector {
             &options.access_token_file,
         )?;
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = HttpClient::new(
-            &cfg.name,
-            options.requests_per_second,
-            RetryPolicy::default(),
-        )
-        .map_err(|e| err(e.to_string()))?;
+        let http = connector_http(cfg, options.requests_per_second)?;
         Ok(ShopifyConnector {
             name: cfg.name.clone(),
             shop,
@@ -204,12 +195,12 @@ impl ShopifyConnector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let incremental = window.from.is_none() && window.to.is_none();
         let slices = if incremental {
-            let since = match sink.cursor(STREAM).await? {
-                Some(c) => DateTime::parse_from_rfc3339(&c)
-                    .map(|t| t.with_timezone(&Utc) - Duration::days(self.options.lookback_days))
-                    .unwrap_or_else(|_| Utc::now() - Duration::days(self.options.initial_days)),
-                None => Utc::now() - Duration::days(self.options.initial_days),
-            };
+            let since = resume_since(
+                sink.cursor(STREAM).await?,
+                Utc::now(),
+                self.options.lookback_days,
+                self.options.initial_days,
+            );
             self.day_slices("updated_at", local_day(since, self.tz), today(self.tz))
         } else {
             let to = window.to.unwrap_or_else(|| today(self.tz));
@@ -277,10 +268,7 @@ impl ShopifyConnector {
                     move |bytes: &[u8]| mapper.page_facts(bytes),
                 )
                 .await
-                .map_err(|e| ConnectorError::Http {
-                    connector: self.name.clone(),
-                    source: e,
-                })?;
+                .map_err(http_error(&self.name))?;
             next = next_link(&page.headers);
             let batch = page.body;
             if tx.send(batch).await.is_err() {

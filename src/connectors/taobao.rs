@@ -20,13 +20,17 @@
 //! credentials arrive inside HTTP 200 bodies and are classified by
 //! [`platform_errors::top`].
 
-use super::options::{check_base_url, check_paging, config_error};
-use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::records::map_records;
+use super::{
+    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
+    ConnectorError, Sink, Window,
+};
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
+use crate::facts::{Batch, Order, OrderStatus, Refund};
 use crate::http::pagination::{page_count, reverse_pages};
 use crate::http::sign::{top_signed, Params, TopSignMethod};
-use crate::http::{platform_errors, HttpClient, RetryPolicy};
+use crate::http::{platform_errors, HttpClient};
 use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
@@ -53,9 +57,6 @@ fn default_base_url() -> String {
 }
 fn default_lookback() -> i64 {
     2
-}
-fn default_initial_days() -> i64 {
-    30
 }
 fn default_concurrency() -> usize {
     2
@@ -242,15 +243,7 @@ impl TaobaoConnector {
             &options.session_file,
         )?;
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = HttpClient::new(
-            &cfg.name,
-            options.requests_per_second,
-            RetryPolicy::default(),
-        )
-        .map_err(|e| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message: e.to_string(),
-        })?;
+        let http = connector_http(cfg, options.requests_per_second)?;
         Ok(TaobaoConnector {
             name: cfg.name.clone(),
             shop,
@@ -277,13 +270,12 @@ impl TaobaoConnector {
         let incremental = window.from.is_none() && window.to.is_none();
         let now = Utc::now();
         let slices = if incremental {
-            let fresh = now - Duration::days(self.options.initial_days);
-            let since = match sink.cursor(STREAM).await? {
-                Some(c) => DateTime::parse_from_rfc3339(&c)
-                    .map(|t| t.with_timezone(&Utc) - Duration::days(self.options.lookback_days))
-                    .unwrap_or(fresh),
-                None => fresh,
-            };
+            let since = resume_since(
+                sink.cursor(STREAM).await?,
+                now,
+                self.options.lookback_days,
+                self.options.initial_days,
+            );
             self.slices(Api::Increment, since, now)
         } else {
             let to = window.to.unwrap_or_else(|| today(self.tz));
@@ -402,10 +394,7 @@ impl TaobaoConnector {
             )
             .await
             .map(|p| p.body)
-            .map_err(|e| ConnectorError::Http {
-                connector: self.name.clone(),
-                source: e,
-            })
+            .map_err(http_error(&self.name))
     }
 }
 
@@ -547,37 +536,35 @@ impl Mapper {
                 }
             }
         };
-        let mut batch = Batch::default();
-        for (i, raw) in records.iter().enumerate() {
-            let reject = |locator: String, reason: String| Reject {
-                source: self.source.clone(),
-                locator,
-                reason,
-                raw: raw.get().to_string(),
-            };
-            let at = format!("page {} record {}", self.page_no, i + 1);
-            match self.api {
-                Api::Refunds => match serde_json::from_str::<TopRefund>(raw.get()) {
-                    Err(e) => batch.rejects.push(reject(at, format!("refund: {e}"))),
-                    Ok(r) => match self.refund_fact(&r) {
-                        Ok(Some(fact)) => batch.refunds.push(fact),
-                        Ok(None) => {}
-                        Err(reason) => batch
-                            .rejects
-                            .push(reject(format!("refund {}", r.refund_id.0), reason)),
-                    },
-                },
-                Api::Increment | Api::Sold => match serde_json::from_str::<Trade>(raw.get()) {
-                    Err(e) => batch.rejects.push(reject(at, format!("trade: {e}"))),
-                    Ok(t) => match self.order_fact(&t) {
-                        Ok(order) => batch.orders.push(order),
-                        Err(reason) => batch
-                            .rejects
-                            .push(reject(format!("tid {}", t.tid.0), reason)),
-                    },
-                },
+        let place = |i: usize| format!("page {} record {}", self.page_no, i + 1);
+        let batch = match self.api {
+            Api::Refunds => {
+                let (refunds, rejects) = map_records(&self.source, &records, place, |raw| {
+                    let r: TopRefund =
+                        serde_json::from_str(raw).map_err(|e| (None, format!("refund: {e}")))?;
+                    self.refund_fact(&r)
+                        .map_err(|reason| (Some(format!("refund {}", r.refund_id.0)), reason))
+                });
+                Batch {
+                    refunds: refunds.into_iter().flatten().collect(),
+                    rejects,
+                    ..Batch::default()
+                }
             }
-        }
+            Api::Increment | Api::Sold => {
+                let (orders, rejects) = map_records(&self.source, &records, place, |raw| {
+                    let t: Trade =
+                        serde_json::from_str(raw).map_err(|e| (None, format!("trade: {e}")))?;
+                    self.order_fact(&t)
+                        .map_err(|reason| (Some(format!("tid {}", t.tid.0)), reason))
+                });
+                Batch {
+                    orders,
+                    rejects,
+                    ..Batch::default()
+                }
+            }
+        };
         Ok(ParsedPage {
             total,
             has_next,

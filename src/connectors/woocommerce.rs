@@ -10,11 +10,14 @@
 //! picked up. Every time filter is sent in UTC with `dates_are_gmt=true`.
 //! Each page is committed as it arrives.
 
-use super::options::{check_base_url, check_paging, config_error};
-use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::{
+    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
+    ConnectorError, Sink, Window,
+};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
-use crate::http::{strip_query, HttpClient, RetryPolicy};
+use crate::http::{strip_query, HttpClient};
 use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
@@ -31,9 +34,6 @@ const TOTAL_PAGES: &str = "x-wp-totalpages";
 
 fn default_lookback() -> i64 {
     2
-}
-fn default_initial_days() -> i64 {
-    30
 }
 fn default_concurrency() -> usize {
     4
@@ -140,10 +140,6 @@ fn gmt(t: DateTime<Utc>) -> String {
 
 impl WooCommerceConnector {
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let err = |message: String| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message,
-        };
         let options = WooCommerceOptions::from_config(cfg).map_err(config_error(cfg))?;
         let consumer_key = secret_option(
             &cfg.name,
@@ -160,12 +156,7 @@ impl WooCommerceConnector {
             &options.consumer_secret_file,
         )?;
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = HttpClient::new(
-            &cfg.name,
-            options.requests_per_second,
-            RetryPolicy::default(),
-        )
-        .map_err(|e| err(e.to_string()))?;
+        let http = connector_http(cfg, options.requests_per_second)?;
         Ok(WooCommerceConnector {
             name: cfg.name.clone(),
             shop,
@@ -205,12 +196,12 @@ impl WooCommerceConnector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let incremental = window.from.is_none() && window.to.is_none();
         let slices = if incremental {
-            let since = match sink.cursor(STREAM).await? {
-                Some(c) => DateTime::parse_from_rfc3339(&c)
-                    .map(|t| t.with_timezone(&Utc) - Duration::days(self.options.lookback_days))
-                    .unwrap_or_else(|_| Utc::now() - Duration::days(self.options.initial_days)),
-                None => Utc::now() - Duration::days(self.options.initial_days),
-            };
+            let since = resume_since(
+                sink.cursor(STREAM).await?,
+                Utc::now(),
+                self.options.lookback_days,
+                self.options.initial_days,
+            );
             self.day_slices(
                 ("modified_after", "modified_before"),
                 local_day(since, self.tz),
@@ -279,10 +270,7 @@ impl WooCommerceConnector {
                     HINT,
                 )
                 .await
-                .map_err(|e| ConnectorError::Http {
-                    connector: self.name.clone(),
-                    source: e,
-                })?;
+                .map_err(http_error(&self.name))?;
             if let Some(n) = page
                 .headers
                 .get(TOTAL_PAGES)

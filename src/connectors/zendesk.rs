@@ -38,12 +38,15 @@
 //! minute ago (it leaves out the last minute's changes, which the next run
 //! covers).
 
-use super::options::{check_base_url, config_error};
-use super::{connector_shop, secret_option, typed_options, ConnectorError, Sink, Window};
+use super::options::{check_base_url, config_error, default_initial_days};
+use super::{
+    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
+    ConnectorError, Sink, Window,
+};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, DailyValue, Reject};
 use crate::http::pagination::{advance_cursor, after_cursor};
-use crate::http::{strip_query, HttpClient, RetryPolicy};
+use crate::http::{strip_query, HttpClient};
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -63,9 +66,6 @@ const MICROS: i64 = 1_000_000;
 
 fn default_lookback() -> i64 {
     7
-}
-fn default_initial_days() -> i64 {
-    30
 }
 fn default_rpm() -> f64 {
     10.0
@@ -217,15 +217,7 @@ impl ZendeskConnector {
             &options.api_token_file,
         )?;
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = HttpClient::new(
-            &cfg.name,
-            options.requests_per_minute / 60.0,
-            RetryPolicy::default(),
-        )
-        .map_err(|e| ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message: e.to_string(),
-        })?;
+        let http = connector_http(cfg, options.requests_per_minute / 60.0)?;
         Ok(ZendeskConnector {
             name: cfg.name.clone(),
             shop,
@@ -240,12 +232,12 @@ impl ZendeskConnector {
         let incremental = window.from.is_none() && window.to.is_none();
         let started = Utc::now();
         let (from, to) = if incremental {
-            let since = match sink.cursor(STREAM).await? {
-                Some(c) => DateTime::parse_from_rfc3339(&c)
-                    .map(|t| t.with_timezone(&Utc) - Duration::days(self.options.lookback_days))
-                    .unwrap_or_else(|_| started - Duration::days(self.options.initial_days)),
-                None => started - Duration::days(self.options.initial_days),
-            };
+            let since = resume_since(
+                sink.cursor(STREAM).await?,
+                started,
+                self.options.lookback_days,
+                self.options.initial_days,
+            );
             (local_day(since, self.tz), today(self.tz))
         } else {
             let to = window.to.unwrap_or_else(|| today(self.tz));
@@ -347,10 +339,7 @@ impl ZendeskConnector {
                     move |bytes: &[u8]| mapper.page_facts(bytes),
                 )
                 .await
-                .map_err(|e| ConnectorError::Http {
-                    connector: self.name.clone(),
-                    source: e,
-                })?
+                .map_err(http_error(&self.name))?
                 .body;
             // A ticket changed during the export appears again: the later state wins.
             tickets.extend(page.tickets);

@@ -1,12 +1,10 @@
 //! What the fakes of the Chinese platforms' routers share: an MD5 written
 //! here from RFC 1321 (so a signature is checked by code that is not
-//! kpid's signer nor the crate it uses), the form body of a request, and
-//! log capture for the secret checks.
+//! kpid's signer nor the crate it uses), and the form body of a request
+//! (log capture for the secret checks is in `common::logs`).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 /// Per-round shift amounts (RFC 1321, 3.4).
 const SHIFTS: [u32; 64] = [
@@ -87,35 +85,6 @@ pub fn form(body: &[u8]) -> BTreeMap<String, String> {
     url.query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-/// Everything the tracing subscriber writes.
-#[derive(Clone, Default)]
-pub struct Logs(pub Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// A debug-level subscriber writing here, for `set_default`.
-    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
-        let sink = self.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter("debug")
-            .with_writer(move || sink.clone())
-            .finish()
-    }
 }
 
 #[test]

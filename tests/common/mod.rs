@@ -2,6 +2,9 @@
 //! when `KPID_TEST_POSTGRES_URL` is set, on a fresh PostgreSQL database.
 #![allow(dead_code)]
 
+pub mod facts;
+pub mod logs;
+
 use kpid::config::{self, Settings};
 use kpid::store::Store;
 use std::path::PathBuf;

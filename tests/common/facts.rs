@@ -1,0 +1,58 @@
+//! What the connector tests read back: exact decimals, the error a failed
+//! run reports, stored per-dimension daily values, and configuration errors.
+
+use super::TestDb;
+use chrono::NaiveDate;
+use kpid::daemon::ConnectorRun;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+/// An exact decimal from its text.
+pub fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// The error that ended `run` (`why` says why the run must have failed).
+/// It names each of `named` — the connector, the credential to check, the
+/// platform's code — and none of `secrets`: a credential never appears in
+/// an error.
+pub fn failure(run: &ConnectorRun, why: &str, named: &[&str], secrets: &[&str]) -> String {
+    let msg = run.error.as_ref().expect(why).to_string();
+    for n in named {
+        assert!(msg.contains(n), "`{n}` is not named: {msg}");
+    }
+    for s in secrets {
+        assert!(!msg.contains(s), "a credential leaked: {msg}");
+    }
+    msg
+}
+
+/// The value stored for `input` of one dimension (a campaign, an agent) on
+/// `day` of `shop`, in units (facts hold micros).
+pub async fn daily_value(
+    db: &TestDb,
+    shop: &str,
+    day: NaiveDate,
+    input: &str,
+    dimension: &str,
+) -> Option<Decimal> {
+    let aggs = db.store.daily_aggregates(shop, day, day).await.unwrap();
+    aggs.get(input)
+        .and_then(|a| a.by_dimension.get(dimension))
+        .map(|m| Decimal::new(*m, 6).normalize())
+}
+
+/// Loads `toml` (`{dir}` replaced by a fresh temporary directory) as a
+/// configuration file; the error it reports, if any.
+pub fn load_config(toml: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.toml");
+    std::fs::write(
+        &path,
+        toml.replace("{dir}", &dir.path().display().to_string()),
+    )
+    .unwrap();
+    kpid::config::load(&path)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
