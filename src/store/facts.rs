@@ -1,6 +1,6 @@
 //! Writing facts idempotently and reading them back aggregated per period.
 
-use super::{now_unix, Backend, Result, Store, StoreError};
+use super::{now_unix, Result, Store, StoreError};
 use crate::facts::{Batch, DailyValue, Order, Refund, Reject};
 use chrono::NaiveDate;
 use sqlx::any::AnyArguments;
@@ -79,7 +79,7 @@ pub fn fold_daily(
     Ok(out)
 }
 
-fn day_text(d: NaiveDate) -> String {
+pub(super) fn day_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
@@ -93,7 +93,7 @@ fn placeholders(rows: usize, cols: usize) -> String {
 
 /// Keeps the last of several records with the same key (a later file or page
 /// wins) so one statement never touches a row twice.
-fn last_by_key<'a, T, K: std::hash::Hash + Eq>(
+pub(super) fn last_by_key<'a, T, K: std::hash::Hash + Eq>(
     items: &'a [T],
     key: impl Fn(&'a T) -> K,
 ) -> Vec<&'a T> {
@@ -115,38 +115,39 @@ where
 }
 
 impl Store {
-    /// Commits a batch in one transaction; returns the rows actually inserted
-    /// or changed (re-committing the same data returns 0).
+    /// Commits a batch atomically (one transaction on SQLite; see
+    /// `facts_pg` for PostgreSQL); returns the rows actually inserted or
+    /// changed (re-committing the same data returns 0).
     pub async fn commit_batch(&self, connector: &str, batch: &Batch) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            // A page commit need not wait for its WAL flush: facts can be
-            // fetched again, and the cursor is written by a synchronous commit,
-            // which flushes the WAL of every page committed before it. A crash
-            // loses at most pages whose cursor never moved. (SQLite in WAL mode
-            // with synchronous=NORMAL makes the same trade.)
-            sqlx::query("SET LOCAL synchronous_commit = off")
-                .execute(&mut *tx)
-                .await?;
+        if let Some(pg) = &self.facts_pg {
+            return super::facts_pg::commit_batch(pg, connector, batch).await;
         }
+        let mut tx = self.pool.begin().await?;
         let mut changed = 0;
-        changed += upsert_orders(&mut tx, self.backend, connector, &batch.orders).await?;
-        changed += upsert_refunds(&mut tx, self.backend, connector, &batch.refunds).await?;
-        changed += upsert_daily(&mut tx, self.backend, connector, &batch.daily).await?;
+        changed += upsert_rows(&mut tx, &ORDERS, order_rows(connector, &batch.orders)).await?;
+        changed += upsert_rows(&mut tx, &REFUNDS, refund_rows(connector, &batch.refunds)).await?;
+        let (set, clear) = daily_rows(connector, &batch.daily);
+        for v in clear {
+            changed += sqlx::query(DELETE_DAILY)
+                .bind(&v.shop)
+                .bind(day_text(v.day))
+                .bind(&v.input)
+                .bind(&v.dimension)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        changed += upsert_rows(&mut tx, &DAILY, set).await?;
         insert_rejects(&mut tx, connector, &batch.rejects).await?;
         if let Some(file) = &batch.file {
-            sqlx::query(
-                "INSERT INTO imported_files (connector, path, sha256, rows, imported_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector, path) DO UPDATE SET \
-                 sha256 = excluded.sha256, rows = excluded.rows, imported_at = excluded.imported_at",
-            )
-            .bind(connector)
-            .bind(&file.path)
-            .bind(&file.sha256)
-            .bind(file.rows)
-            .bind(now_unix())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(MARK_FILE)
+                .bind(connector)
+                .bind(&file.path)
+                .bind(&file.sha256)
+                .bind(file.rows)
+                .bind(now_unix())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(changed)
@@ -334,20 +335,20 @@ impl Store {
 }
 
 /// A value bound into an upsert: kpid stores only text and integers.
-enum Cell {
+pub(super) enum Cell {
     Text(Option<String>),
     Int(Option<i64>),
 }
 
 /// One table's upsert: columns with their PostgreSQL types, and the
 /// conflict clause that replaces changed rows and leaves identical ones.
-struct Upsert {
-    table: &'static str,
-    columns: &'static [(&'static str, &'static str)],
-    on_conflict: &'static str,
+pub(super) struct Upsert {
+    pub table: &'static str,
+    pub columns: &'static [(&'static str, &'static str)],
+    pub on_conflict: &'static str,
 }
 
-const ORDERS: Upsert = Upsert {
+pub(super) const ORDERS: Upsert = Upsert {
     table: "orders",
     columns: &[
         ("shop", "text"),
@@ -369,7 +370,7 @@ const ORDERS: Upsert = Upsert {
             OR orders.status <> excluded.status",
 };
 
-const REFUNDS: Upsert = Upsert {
+pub(super) const REFUNDS: Upsert = Upsert {
     table: "refunds",
     columns: &[
         ("shop", "text"),
@@ -387,7 +388,7 @@ const REFUNDS: Upsert = Upsert {
             OR refunds.local_day <> excluded.local_day OR refunds.amount_micros <> excluded.amount_micros",
 };
 
-const DAILY: Upsert = Upsert {
+pub(super) const DAILY: Upsert = Upsert {
     table: "daily_values",
     columns: &[
         ("shop", "text"),
@@ -402,104 +403,57 @@ const DAILY: Upsert = Upsert {
          WHERE daily_values.value_micros <> excluded.value_micros",
 };
 
-/// Rows sent to PostgreSQL in one JSON parameter per statement.
-const PG_CHUNK: usize = 5000;
+/// Deletes a daily value that the source now reports as absent.
+pub(super) const DELETE_DAILY: &str =
+    "DELETE FROM daily_values WHERE shop = $1 AND day = $2 AND input = $3 AND dimension = $4";
 
-/// Inserts or replaces rows; returns how many were inserted or changed.
-///
-/// SQLite takes multi-row `VALUES` lists. PostgreSQL takes the rows as one
-/// JSON array: the statement text stays the same whatever the row count, so
-/// it is prepared once per connection instead of once per page size.
+/// Records an imported file with its content hash.
+pub(super) const MARK_FILE: &str =
+    "INSERT INTO imported_files (connector, path, sha256, rows, imported_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector, path) DO UPDATE SET \
+     sha256 = excluded.sha256, rows = excluded.rows, imported_at = excluded.imported_at";
+
+/// Keeps a rejected record, once per source and locator.
+pub(super) const INSERT_REJECT: &str =
+    "INSERT INTO rejects (connector, source, locator, reason, raw, first_seen, last_seen) \
+     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (connector, source, locator) DO UPDATE SET \
+     reason = excluded.reason, raw = excluded.raw, last_seen = excluded.last_seen";
+
+/// Inserts or replaces rows through SQLite's multi-row `VALUES` lists;
+/// returns how many were inserted or changed.
 async fn upsert_rows(
     tx: &mut Transaction<'_, Any>,
-    backend: Backend,
     spec: &Upsert,
     rows: Vec<Vec<Cell>>,
 ) -> Result<u64> {
     let columns: Vec<&str> = spec.columns.iter().map(|(c, _)| *c).collect();
     let columns = columns.join(", ");
     let mut changed = 0;
-    match backend {
-        Backend::Sqlite => {
-            for chunk in rows.chunks(CHUNK) {
-                let sql = format!(
-                    "INSERT INTO {} ({columns}) VALUES {} {}",
-                    spec.table,
-                    placeholders(chunk.len(), spec.columns.len()),
-                    spec.on_conflict
-                );
-                let mut args = AnyArguments::default();
-                for cell in chunk.iter().flatten() {
-                    match cell {
-                        Cell::Text(t) => add(&mut args, t.clone())?,
-                        Cell::Int(i) => add(&mut args, *i)?,
-                    }
-                }
-                changed += sqlx::query_with(&sql, args)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO {} ({columns}) VALUES {} {}",
+            spec.table,
+            placeholders(chunk.len(), spec.columns.len()),
+            spec.on_conflict
+        );
+        let mut args = AnyArguments::default();
+        for cell in chunk.iter().flatten() {
+            match cell {
+                Cell::Text(t) => add(&mut args, t.clone())?,
+                Cell::Int(i) => add(&mut args, *i)?,
             }
         }
-        Backend::Postgres => {
-            let select: Vec<String> = spec
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, (_, ty))| format!("(e->>{i})::{ty}"))
-                .collect();
-            let sql = format!(
-                "INSERT INTO {} ({columns}) SELECT {} FROM json_array_elements($1::json) AS e {}",
-                spec.table,
-                select.join(", "),
-                spec.on_conflict
-            );
-            for chunk in rows.chunks(PG_CHUNK) {
-                changed += sqlx::query(&sql)
-                    .bind(rows_json(chunk))
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
-            }
-        }
+        changed += sqlx::query_with(&sql, args)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
     }
     Ok(changed)
 }
 
-/// `[[cell, …], …]` with strings escaped by serde_json.
-fn rows_json(rows: &[Vec<Cell>]) -> String {
-    let mut out = String::with_capacity(rows.len() * 128);
-    out.push('[');
-    for (r, row) in rows.iter().enumerate() {
-        if r > 0 {
-            out.push(',');
-        }
-        out.push('[');
-        for (c, cell) in row.iter().enumerate() {
-            if c > 0 {
-                out.push(',');
-            }
-            match cell {
-                Cell::Text(Some(t)) => {
-                    out.push_str(&serde_json::Value::from(t.as_str()).to_string())
-                }
-                Cell::Int(Some(i)) => out.push_str(&i.to_string()),
-                Cell::Text(None) | Cell::Int(None) => out.push_str("null"),
-            }
-        }
-        out.push(']');
-    }
-    out.push(']');
-    out
-}
-
-async fn upsert_orders(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
-    connector: &str,
-    orders: &[Order],
-) -> Result<u64> {
-    let rows = last_by_key(orders, |o| (o.shop.as_str(), o.order_id.as_str()))
+/// Order rows in `ORDERS` column order, the last record of each key only.
+pub(super) fn order_rows(connector: &str, orders: &[Order]) -> Vec<Vec<Cell>> {
+    last_by_key(orders, |o| (o.shop.as_str(), o.order_id.as_str()))
         .into_iter()
         .map(|o| {
             vec![
@@ -513,17 +467,12 @@ async fn upsert_orders(
                 Cell::Text(Some(connector.to_string())),
             ]
         })
-        .collect();
-    upsert_rows(tx, backend, &ORDERS, rows).await
+        .collect()
 }
 
-async fn upsert_refunds(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
-    connector: &str,
-    refunds: &[Refund],
-) -> Result<u64> {
-    let rows = last_by_key(refunds, |r| (r.shop.as_str(), r.refund_id.as_str()))
+/// Refund rows in `REFUNDS` column order, the last record of each key only.
+pub(super) fn refund_rows(connector: &str, refunds: &[Refund]) -> Vec<Vec<Cell>> {
+    last_by_key(refunds, |r| (r.shop.as_str(), r.refund_id.as_str()))
         .into_iter()
         .map(|r| {
             vec![
@@ -536,16 +485,15 @@ async fn upsert_refunds(
                 Cell::Text(Some(connector.to_string())),
             ]
         })
-        .collect();
-    upsert_rows(tx, backend, &REFUNDS, rows).await
+        .collect()
 }
 
-async fn upsert_daily(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
+/// Daily rows to upsert in `DAILY` column order, and the values to delete
+/// (reported as absent); the last value of each key only.
+pub(super) fn daily_rows<'a>(
     connector: &str,
-    values: &[DailyValue],
-) -> Result<u64> {
+    values: &'a [DailyValue],
+) -> (Vec<Vec<Cell>>, Vec<&'a DailyValue>) {
     let values = last_by_key(values, |v| {
         (
             v.shop.as_str(),
@@ -556,17 +504,6 @@ async fn upsert_daily(
     });
     let (set, clear): (Vec<&DailyValue>, Vec<&DailyValue>) =
         values.into_iter().partition(|v| v.value_micros.is_some());
-    let mut changed = 0;
-    for v in clear {
-        changed += sqlx::query("DELETE FROM daily_values WHERE shop = $1 AND day = $2 AND input = $3 AND dimension = $4")
-            .bind(&v.shop)
-            .bind(day_text(v.day))
-            .bind(&v.input)
-            .bind(&v.dimension)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-    }
     let rows = set
         .into_iter()
         .map(|v| {
@@ -580,8 +517,7 @@ async fn upsert_daily(
             ]
         })
         .collect();
-    changed += upsert_rows(tx, backend, &DAILY, rows).await?;
-    Ok(changed)
+    (rows, clear)
 }
 
 async fn insert_rejects(
@@ -591,19 +527,15 @@ async fn insert_rejects(
 ) -> Result<()> {
     let now = now_unix();
     for r in last_by_key(rejects, |r| (r.source.as_str(), r.locator.as_str())) {
-        sqlx::query(
-            "INSERT INTO rejects (connector, source, locator, reason, raw, first_seen, last_seen) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (connector, source, locator) DO UPDATE SET \
-             reason = excluded.reason, raw = excluded.raw, last_seen = excluded.last_seen",
-        )
-        .bind(connector)
-        .bind(&r.source)
-        .bind(&r.locator)
-        .bind(&r.reason)
-        .bind(&r.raw)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(INSERT_REJECT)
+            .bind(connector)
+            .bind(&r.source)
+            .bind(&r.locator)
+            .bind(&r.reason)
+            .bind(&r.raw)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -611,21 +543,6 @@ async fn insert_rejects(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rows_json_escapes_text_and_keeps_nulls() {
-        let rows = vec![vec![
-            Cell::Text(Some("买家 \"A\"\\\n".into())),
-            Cell::Int(Some(-19_990_000)),
-            Cell::Text(None),
-            Cell::Int(None),
-        ]];
-        let json = rows_json(&rows);
-        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(back[0][0], "买家 \"A\"\\\n");
-        assert_eq!(back[0][1].to_string(), "-19990000");
-        assert!(back[0][2].is_null() && back[0][3].is_null());
-    }
 
     #[test]
     fn sqlite_placeholders_are_anonymous() {

@@ -4,8 +4,11 @@
 //! Both backends take the same SQL: `$N` placeholders (SQLite accepts them),
 //! `ON CONFLICT … DO UPDATE`, `RETURNING`, and only BIGINT and TEXT columns,
 //! so there is one code path to test. Each backend keeps its own migrations.
+//! The one exception is committing facts on PostgreSQL (`facts_pg`), which
+//! binds columns as arrays through the native driver for bulk speed.
 
 mod facts;
+mod facts_pg;
 mod manual;
 mod runs;
 mod scorecards;
@@ -18,6 +21,7 @@ pub use scorecards::{Appeal, MonthClose, ScoreLine, StoredScorecard};
 pub use snapshots::{StoredKpi, StoredSnapshot};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
 use std::time::Duration;
@@ -73,6 +77,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL only: a native pool for fact commits, which bind whole
+    /// columns as binary arrays (the `Any` driver has no array types).
+    facts_pg: Option<facts_pg::FactsPg>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -128,7 +135,37 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(connect_err)?;
-        Ok(Store { pool, backend })
+        let facts_pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(&url).map_err(connect_err)?;
+                // Lazy: commands that never commit facts open no connection.
+                Some(facts_pg::FactsPg::new(
+                    PgPoolOptions::new()
+                        .max_connections(8)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                // Fact commits need not wait for their WAL flush:
+                                // facts can be fetched again, and the cursor is
+                                // written through the main pool by a synchronous
+                                // commit, which flushes the WAL of every page
+                                // committed before it. A crash loses at most pages
+                                // whose cursor never moved. (SQLite in WAL mode with
+                                // synchronous=NORMAL makes the same trade.)
+                                conn.execute("SET synchronous_commit = off").await?;
+                                Ok(())
+                            })
+                        })
+                        .connect_lazy_with(options),
+                ))
+            }
+        };
+        Ok(Store {
+            pool,
+            backend,
+            facts_pg,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -156,6 +193,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(pg) = &self.facts_pg {
+            pg.pool.close().await;
+        }
         self.pool.close().await;
     }
 }
