@@ -31,6 +31,8 @@ pub enum ScorecardError {
     Store(#[from] StoreError),
     #[error("no person `{0}` in [[people]]")]
     UnknownPerson(String),
+    #[error("no role `{0}` (see [[roles]] and the built-in roles)")]
+    UnknownRole(String),
     #[error("{0} is not a month (use --month YYYY-MM)")]
     NotAMonth(Period),
     #[error("{month} was already closed on {on} by {by}")]
@@ -195,7 +197,7 @@ pub async fn compute_card(
 ) -> Result<StoredScorecard> {
     let role = settings
         .role(&person.role)
-        .ok_or_else(|| ScorecardError::UnknownPerson(person.id.clone()))?;
+        .ok_or_else(|| ScorecardError::UnknownRole(person.role.clone()))?;
     let manual = store.manual_inputs(Some(&person.id)).await?;
     let current = person_inputs(store, person, &manual, period).await?;
     let previous = person_inputs(store, person, &manual, period.previous()).await?;
