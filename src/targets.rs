@@ -183,12 +183,19 @@ pub struct TargetBook {
 impl TargetBook {
     /// Configured targets overlaid by imported ones with the same key.
     pub fn new(configured: Vec<Target>, imported: Vec<Target>) -> Self {
-        let mut targets: Vec<Target> = configured
-            .into_iter()
-            .filter(|c| !imported.iter().any(|i| i.key() == c.key()))
-            .collect();
-        targets.extend(imported);
-        TargetBook { targets }
+        let mut book = TargetBook {
+            targets: configured,
+        };
+        for t in imported {
+            book.insert(t);
+        }
+        book
+    }
+
+    /// Adds a target, replacing one with the same KPI, scope and period.
+    pub fn insert(&mut self, target: Target) {
+        self.targets.retain(|t| t.key() != target.key());
+        self.targets.push(target);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Target> {

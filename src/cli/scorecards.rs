@@ -516,10 +516,7 @@ pub async fn targets(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow
                             ),
                         )),
                         None => {
-                            book = crate::targets::TargetBook::new(
-                                book.iter().cloned().collect(),
-                                vec![t.clone()],
-                            );
+                            book.insert(t.clone());
                             good.push(t);
                         }
                     },

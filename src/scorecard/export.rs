@@ -288,7 +288,6 @@ pub fn workbook(settings: &Settings, views: &[CardView]) -> Result<Vec<u8>, Xlsx
     summary.set_freeze_panes(1, 0)?;
 
     let mut roles: Vec<&str> = views.iter().map(|v| v.card.role.as_str()).collect();
-    roles.dedup();
     roles.sort_unstable();
     roles.dedup();
     for role_id in roles {

@@ -203,16 +203,13 @@ pub async fn compute_card(
     let previous = person_inputs(store, person, &manual, period.previous()).await?;
     let scopes = target_scopes(person);
     let target = |kpi: &str| book.lookup(kpi, period, &scopes);
-    let mut values: HashMap<String, Option<Decimal>> = settings
+    // Appeal adjustments never enter here: appeals are taken only against
+    // closed months, which are not recomputed (see `refresh` and `rescore`).
+    let values: HashMap<String, Option<Decimal>> = settings
         .catalogue
         .evaluate(&current, &previous, &target)
         .into_iter()
         .collect();
-    if let Period::Month { .. } = period {
-        for (kpi, v) in store.accepted_adjustments(&person.id, period).await? {
-            values.insert(kpi, Some(v));
-        }
-    }
     let cap = settings.scoring.cap;
     let mut lines: Vec<ScoreLine> = role
         .kpis
@@ -498,7 +495,7 @@ pub struct Resolution {
 
 /// `kpid appeal resolve`: a rejection records the decision; an acceptance
 /// records the KPI values it sets and writes a new revision of the
-/// scorecard (recomputed from the data, with every accepted adjustment).
+/// scorecard: the closed revision re-scored with the corrected values.
 pub async fn resolve_appeal(
     settings: &Settings,
     store: &Store,

@@ -354,13 +354,28 @@ impl Store {
         person: Option<&str>,
         month: Option<Period>,
     ) -> Result<Vec<Appeal>> {
+        self.appeals_where(person, month, None).await
+    }
+
+    pub async fn appeal(&self, id: i64) -> Result<Option<Appeal>> {
+        Ok(self.appeals_where(None, None, Some(id)).await?.pop())
+    }
+
+    async fn appeals_where(
+        &self,
+        person: Option<&str>,
+        month: Option<Period>,
+        id: Option<i64>,
+    ) -> Result<Vec<Appeal>> {
         let rows = sqlx::query(
             "SELECT id, person, period, reason, opened_at, opened_on, status, revision_before, \
              revision_after, resolved_at, resolved_by, note FROM appeals \
-             WHERE ($1 = '' OR person = $1) AND ($2 = '' OR period = $2) ORDER BY id DESC",
+             WHERE ($1 = '' OR person = $1) AND ($2 = '' OR period = $2) AND ($3 < 0 OR id = $3) \
+             ORDER BY id DESC",
         )
         .bind(person.unwrap_or(""))
         .bind(month.map(|m| m.to_string()).unwrap_or_default())
+        .bind(id.unwrap_or(-1))
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -397,14 +412,6 @@ impl Store {
             });
         }
         Ok(out)
-    }
-
-    pub async fn appeal(&self, id: i64) -> Result<Option<Appeal>> {
-        Ok(self
-            .appeals(None, None)
-            .await?
-            .into_iter()
-            .find(|a| a.id == id))
     }
 
     /// Records the KPI values an appeal sets, before the revision is written.
@@ -462,25 +469,5 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    /// KPI values set by accepted appeals of a person's month, oldest first
-    /// (a later appeal's value for the same KPI wins).
-    pub async fn accepted_adjustments(
-        &self,
-        person: &str,
-        month: Period,
-    ) -> Result<Vec<(String, Decimal)>> {
-        let rows = sqlx::query(
-            "SELECT j.kpi, j.new_value FROM appeal_adjustments j JOIN appeals a ON a.id = j.appeal_id \
-             WHERE a.person = $1 AND a.period = $2 AND a.status = 'accepted' ORDER BY a.id",
-        )
-        .bind(person)
-        .bind(month.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, dec(Some(r.try_get(1)?))?.unwrap_or_default())))
-            .collect()
     }
 }
