@@ -1,6 +1,6 @@
 //! Append-only scorecards, month closes and appeals.
 
-use super::{now_unix, Result, Store, StoreError};
+use super::{append_revision, now_unix, Result, Store, StoreError};
 use crate::period::Period;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -205,26 +205,18 @@ impl Store {
             l.weight = l.weight.normalize();
             l.score = norm(l.score);
         }
-        // Replicas computing the same card race on the unique key; the loser
-        // compares again with the winner's revision.
-        for _ in 0..3 {
-            if let Some(latest) = self.scorecard(&card.person, card.period, None).await? {
-                if !force && latest.same_content(&card) {
-                    return Ok((latest.revision, false));
-                }
-            }
-            match self.insert_scorecard(&card).await {
-                Ok(rev) => return Ok((rev, true)),
-                Err(StoreError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                    continue
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Corrupt(format!(
-            "could not write a scorecard revision for {} {}: concurrent writers kept winning",
-            card.person, card.period
-        )))
+        append_revision(
+            format!("a scorecard revision for {} {}", card.person, card.period),
+            || async {
+                Ok(self
+                    .scorecard(&card.person, card.period, None)
+                    .await?
+                    .filter(|latest| !force && latest.same_content(&card))
+                    .map(|latest| latest.revision))
+            },
+            || self.insert_scorecard(&card),
+        )
+        .await
     }
 
     async fn insert_scorecard(&self, card: &StoredScorecard) -> Result<i64> {

@@ -1,10 +1,10 @@
 //! Append-only KPI snapshots: a new revision only when a value changed.
 
-use super::{now_unix, Result, Store, StoreError};
+use super::scorecards::{dec, text};
+use super::{append_revision, now_unix, Result, Store};
 use crate::period::Period;
 use rust_decimal::Decimal;
 use sqlx::Row;
-use std::str::FromStr;
 
 /// One KPI line of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,17 +24,6 @@ pub struct StoredSnapshot {
     pub revision: i64,
     pub computed_at: i64,
     pub kpis: Vec<StoredKpi>,
-}
-
-fn dec(text: Option<String>) -> Result<Option<Decimal>> {
-    text.map(|t| {
-        Decimal::from_str(&t).map_err(|_| StoreError::Corrupt(format!("snapshot value `{t}`")))
-    })
-    .transpose()
-}
-
-fn text(d: Option<Decimal>) -> Option<String> {
-    d.map(|d| d.normalize().to_string())
 }
 
 impl Store {
@@ -114,27 +103,18 @@ impl Store {
             })
             .collect();
         sorted.sort_by(|a, b| a.kpi.cmp(&b.kpi));
-        // Two replicas may compute the same period at once: the unique key on
-        // (shop, period, revision) makes the loser retry against the winner.
-        for _ in 0..3 {
-            if let Some(latest) = self.snapshot(shop, period, None).await? {
-                let mut current = latest.kpis.clone();
-                current.sort_by(|a, b| a.kpi.cmp(&b.kpi));
-                if current == sorted {
-                    return Ok((latest.revision, false));
-                }
-            }
-            match self.insert_revision(shop, period, &sorted).await {
-                Ok(rev) => return Ok((rev, true)),
-                Err(StoreError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                    continue
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Corrupt(format!(
-            "could not write a snapshot revision for {shop} {period}: concurrent writers kept winning"
-        )))
+        append_revision(
+            format!("a snapshot revision for {shop} {period}"),
+            || async {
+                Ok(self.snapshot(shop, period, None).await?.and_then(|latest| {
+                    let mut current = latest.kpis;
+                    current.sort_by(|a, b| a.kpi.cmp(&b.kpi));
+                    (current == sorted).then_some(latest.revision)
+                }))
+            },
+            || self.insert_revision(shop, period, &sorted),
+        )
+        .await
     }
 
     async fn insert_revision(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<i64> {
