@@ -613,12 +613,11 @@ pub async fn check_warnings(s: &Settings) -> Vec<String> {
         (true, Ok(Ok(st))) if st.migrations_applied().await.unwrap_or(false) => Some(st),
         _ => None,
     };
-    let book = match &store {
-        Some(st) => target_book(s, st)
-            .await
-            .unwrap_or_else(|_| crate::targets::TargetBook::new(s.targets.clone(), Vec::new())),
-        None => crate::targets::TargetBook::new(s.targets.clone(), Vec::new()),
+    let imported = match &store {
+        Some(st) => st.imported_targets().await.unwrap_or_default(),
+        None => Vec::new(),
     };
+    let book = crate::targets::TargetBook::new(s.targets.clone(), imported);
     let this_month = Period::month_of(today_local(s));
     for p in &s.people {
         let Some(role) = s.role(&p.role) else {
