@@ -2,8 +2,9 @@
 //! (bearer token, cursor and page-number pagination, amounts in fen, Unix
 //! seconds and zoned local times, ids too large for a u64) served by a
 //! loopback mock; definition errors that name the file and key; and the
-//! built-in WooCommerce definition storing exactly what the Rust
-//! `woocommerce` kind stores from the same server.
+//! built-in WooCommerce, Shopify and GA4 definitions storing exactly what
+//! the Rust `woocommerce`, `shopify` and `ga4` kinds store from the same
+//! server.
 
 mod common;
 
@@ -16,6 +17,7 @@ use kpid::kpi::InputValues;
 use kpid::period::Period;
 use serde_json::{json, Value};
 use sqlx::Row;
+use std::sync::{Arc, Mutex};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -1480,4 +1482,310 @@ async fn shopify_definition_stores_what_the_rust_connector_stores() {
         assert_eq!(rq, dq, "{}: requests differ", db.backend);
         db.drop_db().await;
     }
+}
+
+// ------------------------------------------------------------ GA4 parity
+
+fn ga4_connector(name: &str, kind: &str, shop: &str, server: &MockServer, auth: &str) -> String {
+    format!(
+        "[[connectors]]\nname = \"{name}\"\nkind = \"{kind}\"\nshop = \"{shop}\"\nbase_url = \"{}\"\n\
+         property_id = \"{}\"\n{auth}\nrequests_per_second = 0\npage_size = 2\n",
+        server.uri(),
+        common::ga4::PROPERTY
+    )
+}
+
+async fn daily_rows(db: &common::TestDb, shop: &str) -> Vec<(String, String, String, i64)> {
+    sqlx::query(
+        "SELECT day, input, dimension, value_micros FROM daily_values \
+         WHERE shop = $1 ORDER BY day, input, dimension",
+    )
+    .bind(shop)
+    .fetch_all(db.store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect()
+}
+
+/// The runReport bodies a server received, parsed, without repeats.
+async fn report_bodies(server: &MockServer) -> Vec<Value> {
+    let mut out: Vec<Value> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == common::ga4::REPORT)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    out.sort_by_key(|b| b.to_string());
+    out.dedup();
+    out
+}
+
+/// Both kinds against the same GA4 mock: a service-account token (its JWT
+/// verified with the public key), three pages by `offset` up to `rowCount`
+/// (the last one empty although `rowCount` says more), the first token
+/// revoked mid-way (401, renewed once), a 429 RESOURCE_EXHAUSTED with
+/// `Retry-After`, a row whose metric is not a number.
+#[tokio::test(flavor = "current_thread")]
+async fn ga4_definition_stores_what_the_rust_connector_stores() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    let assertions = Arc::new(Mutex::new(Vec::new()));
+    let mut backends = 0;
+    for db in common::backends().await {
+        backends += 1;
+        let (rust_server, decl_server) = (MockServer::start().await, MockServer::start().await);
+        let (rust_key, rust_bad) =
+            common::ga4::mount_service_account_report(&rust_server, &assertions).await;
+        let (decl_key, decl_bad) =
+            common::ga4::mount_service_account_report(&decl_server, &assertions).await;
+        let rust_key = db.write("sa-rust.json", &rust_key.to_string());
+        let decl_key = db.write("sa-decl.json", &decl_key.to_string());
+        let settings = db.settings(&format!(
+            "timezone = \"Asia/Shanghai\"\n[storage]\nurl = \"{{db}}\"\n[[shops]]\nid = \"rust\"\n[[shops]]\nid = \"decl\"\n{}{}",
+            ga4_connector(
+                "ga4-rust",
+                "ga4",
+                "rust",
+                &rust_server,
+                &format!("credentials_file = \"{}\"", rust_key.display())
+            ),
+            ga4_connector(
+                "ga4-decl",
+                "ga4_rest",
+                "decl",
+                &decl_server,
+                &format!("credentials_file = \"{}\"", decl_key.display())
+            ),
+        ));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        let window = Window {
+            from: NaiveDate::from_ymd_opt(2026, 10, 1),
+            to: NaiveDate::from_ymd_opt(2026, 10, 5),
+        };
+        let rust = run_connector(&db.store, &connectors[0], window).await;
+        let decl = run_connector(&db.store, &connectors[1], window).await;
+        assert!(
+            rust.error.is_none() && decl.error.is_none(),
+            "{}: {:?} {:?} {:?}",
+            db.backend,
+            rust.error,
+            decl.error,
+            decl_bad.lock().unwrap()
+        );
+        assert!(rust_bad.lock().unwrap().is_empty());
+        assert!(decl_bad.lock().unwrap().is_empty());
+        assert_eq!(rust.stats, decl.stats, "{}", db.backend);
+        // Three days of six inputs; the 10-03 row is set aside whole.
+        assert_eq!(decl.stats.records, 18, "{}", db.backend);
+        assert_eq!(decl.stats.rejects, 1, "{}", db.backend);
+
+        let (rd, dd) = (daily_rows(&db, "rust").await, daily_rows(&db, "decl").await);
+        assert_eq!(rd, dd, "{}: daily values differ", db.backend);
+        let m = |v: i64| v * 1_000_000;
+        let expected: Vec<(String, String, String, i64)> = [
+            ("2026-10-01", "bounces", 150),
+            ("2026-10-01", "new_uv", 120),
+            ("2026-10-01", "pv", 1200),
+            ("2026-10-01", "stay_seconds_total", 36000),
+            ("2026-10-01", "uv", 300),
+            ("2026-10-01", "visits", 400),
+            ("2026-10-02", "bounces", 130),
+            ("2026-10-02", "new_uv", 100),
+            ("2026-10-02", "pv", 1000),
+            ("2026-10-02", "stay_seconds_total", 29999),
+            ("2026-10-02", "uv", 250),
+            ("2026-10-02", "visits", 330),
+            ("2026-10-05", "bounces", 100),
+            ("2026-10-05", "new_uv", 80),
+            ("2026-10-05", "pv", 800),
+            ("2026-10-05", "stay_seconds_total", 20000),
+            ("2026-10-05", "uv", 200),
+            ("2026-10-05", "visits", 260),
+        ]
+        .into_iter()
+        .map(|(day, input, v)| (day.to_string(), input.to_string(), String::new(), m(v)))
+        .collect();
+        assert_eq!(dd, expected, "{}", db.backend);
+
+        // The same row set aside by both, its raw JSON kept.
+        let (rr, dr) = (
+            db.store.rejects("ga4-rust").await.unwrap(),
+            db.store.rejects("ga4-decl").await.unwrap(),
+        );
+        assert_eq!((rr.len(), dr.len()), (1, 1), "{}", db.backend);
+        let raw = |r: &kpid::facts::Reject| serde_json::from_str::<Value>(&r.raw).unwrap();
+        assert_eq!(raw(&rr[0]), raw(&dr[0]));
+        assert_eq!(raw(&dr[0])["dimensionValues"][0]["value"], "20261003");
+        assert!(
+            dr[0].reason.contains("inputs.pv (/metricValues/0/value)")
+                && dr[0].reason.contains("n/a"),
+            "{}",
+            dr[0].reason
+        );
+
+        // Identical request bodies: the whole range at once, `limit` and
+        // `offset` as JSON numbers, pages at offsets 0, 2 and 4.
+        let (rb, db_) = (
+            report_bodies(&rust_server).await,
+            report_bodies(&decl_server).await,
+        );
+        assert_eq!(rb, db_, "{}: request bodies differ", db.backend);
+        let offsets: Vec<&Value> = db_.iter().map(|b| &b["offset"]).collect();
+        assert_eq!(offsets, [&json!(0), &json!(2), &json!(4)]);
+        assert!(db_.iter().all(|b| b["limit"] == json!(2)));
+
+        // The same window again changes nothing, and reuses the token
+        // (each token endpoint expects exactly two grants).
+        let rust = run_connector(&db.store, &connectors[0], window).await;
+        let decl = run_connector(&db.store, &connectors[1], window).await;
+        assert!(rust.error.is_none() && decl.error.is_none());
+        assert_eq!(
+            (rust.stats.changed, decl.stats.changed),
+            (0, 0),
+            "{}",
+            db.backend
+        );
+        rust_server.verify().await;
+        decl_server.verify().await;
+        db.drop_db().await;
+    }
+    let text = logs.text();
+    assert!(text.contains("ga4-decl") && text.contains("retrying"));
+    assert!(text.contains("401"), "the token renewal was logged");
+    logs.assert_free_of(&["ya29.", &common::ga4::private_key_body()]);
+    let assertions = assertions.lock().unwrap();
+    // Two grants per connector per backend: the first and the renewal.
+    assert_eq!(assertions.len(), 4 * backends);
+    let signed: Vec<&str> = assertions.iter().map(String::as_str).collect();
+    logs.assert_free_of(&signed);
+}
+
+/// A scheduled run of either kind asks for the last three days through
+/// yesterday in the shop's zone (Kiritimati is UTC+14, so its yesterday is
+/// often UTC's today), with a plain access token.
+#[tokio::test]
+async fn ga4_definition_schedules_the_same_lookback_through_yesterday() {
+    const TOKEN: &str = "ya29.a0STATIC_parity_token_2718";
+    for db in common::backends().await {
+        let server = MockServer::start().await;
+        let today = Utc::now()
+            .with_timezone(&chrono_tz::Pacific::Kiritimati)
+            .date_naive();
+        let yesterday = today - chrono::Duration::days(1);
+        let ymd = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        Mock::given(method("POST"))
+            .and(path(common::ga4::REPORT))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .and(wiremock::matchers::body_partial_json(json!({
+                "dateRanges": [{ "startDate": ymd(today - chrono::Duration::days(3)), "endDate": ymd(yesterday) }],
+                "limit": 2, "offset": 0
+            })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(common::ga4::report(
+                vec![common::ga4::row(
+                    &yesterday.format("%Y%m%d").to_string(),
+                    ["50", "20", "5", "25", "30", "700"],
+                )],
+                1,
+            )))
+            // One request per kind.
+            .expect(2)
+            .mount(&server)
+            .await;
+        let token_file = db.write("ga4.token", &format!("{TOKEN}\n"));
+        let auth = format!("access_token_file = \"{}\"", token_file.display());
+        let settings = db.settings(&format!(
+            "timezone = \"Pacific/Kiritimati\"\n[storage]\nurl = \"{{db}}\"\n[[shops]]\nid = \"rust\"\n[[shops]]\nid = \"decl\"\n{}{}",
+            ga4_connector("ga4-rust", "ga4", "rust", &server, &auth),
+            ga4_connector("ga4-decl", "ga4_rest", "decl", &server, &auth),
+        ));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        for c in &connectors {
+            let run = run_connector(&db.store, c, Window::default()).await;
+            assert!(run.error.is_none(), "{}: {:?}", db.backend, run.error);
+            assert_eq!(run.stats.records, 6, "{}", db.backend);
+        }
+        let (rd, dd) = (daily_rows(&db, "rust").await, daily_rows(&db, "decl").await);
+        assert_eq!(rd, dd, "{}", db.backend);
+        let decl = day_inputs(&db, "decl", &ymd(yesterday)).await;
+        assert_eq!(decl.get("pv"), Some(d("50")), "{}", db.backend);
+        // 25 sessions, 30 engaged (estimates): no negative bounce count.
+        assert_eq!(decl.get("bounces"), Some(d("0")), "{}", db.backend);
+        server.verify().await;
+        db.drop_db().await;
+    }
+}
+
+#[test]
+fn ga4_definition_checks_its_credentials_like_the_rust_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |extra: &str| {
+        let cfg = dir.path().join("kpid.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[storage]\nurl = \"sqlite://{}/k.db\"\n[[shops]]\nid = \"sh\"\n\
+                 [[connectors]]\nname = \"g\"\nkind = \"ga4_rest\"\nshop = \"sh\"\n{extra}\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        kpid::config::load(&cfg)
+    };
+    let key = dir.path().join("sa.json");
+    std::fs::write(&key, common::ga4::KEY_FILE).unwrap();
+    let sa = format!("credentials_file = \"{}\"", key.display());
+    let err = load(&format!(
+        "property_id = \"1\"\n{sa}\naccess_token = \"ya29.BOTH_given_1\""
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("credentials_file") && err.contains("access_token") && err.contains("both"),
+        "{err}"
+    );
+    assert!(!err.contains("ya29.BOTH_given_1"), "{err}");
+    let err = load("property_id = \"1\"").unwrap_err().to_string();
+    assert!(
+        err.contains("`connectors[0].access_token`") && err.contains("credentials_file"),
+        "{err}"
+    );
+    let err = load(&format!("property_id = \"G-12345\"\n{sa}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`connectors[0].property_id`") && err.contains("G-12345"),
+        "{err}"
+    );
+    let err = load(&format!("property_id = \"1\"\n{sa}\nlookback_days = 0"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`connectors[0].lookback_days`"), "{err}");
+
+    // A key file that is not a service-account key fails the build naming
+    // the option and the file, without quoting what the file holds.
+    std::fs::write(&key, "{\"type\": \"service_account\", \"client_email\": \"x@y\", \"private_key\": \"NOT-A-PEM-4242\"}").unwrap();
+    let settings = load(&format!("property_id = \"1\"\n{sa}")).unwrap();
+    let err = build_connectors(&settings, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("credentials_file") && err.contains("sa.json") && err.contains("RSA"),
+        "{err}"
+    );
+    assert!(!err.contains("NOT-A-PEM-4242"), "{err}");
+    std::fs::write(&key, "not json at all").unwrap();
+    let err = build_connectors(&settings, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("credentials_file") && err.contains("not a service-account JSON key"),
+        "{err}"
+    );
+    assert!(!err.contains("not json at all"), "{err}");
+    std::fs::remove_file(&key).unwrap();
+    let err = build_connectors(&settings, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("credentials_file") && err.contains("cannot be read"),
+        "{err}"
+    );
 }

@@ -17,7 +17,11 @@
 //! Credentials: an OAuth `access_token` (Bearer), or a service-account key
 //! (`credentials_file`) exchanged for an access token with a signed RS256 JWT
 //! (RFC 7523). That token is cached until shortly before it expires and is
-//! renewed early when the API answers 401.
+//! renewed early when the API answers 401
+//! ([`ServiceAccountTokenSource`], shared with definitions).
+//!
+//! `connectors/ga4.toml` (kind `ga4_rest`) is this module as a definition;
+//! tests/declarative.rs checks both store the same facts.
 
 use super::options::{check_base_url, config_error};
 use super::{
@@ -26,24 +30,19 @@ use super::{
 };
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, DailyValue, Reject};
+use crate::http::oauth::ServiceAccountTokenSource;
 use crate::http::{strip_query, HttpClient, HttpError};
 use crate::money::parse_micros;
 use crate::period::today;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::time::Instant;
-use tokio::sync::Mutex;
 
 const HINT: &str = "check the connector's property_id (the numeric GA4 property id, not a G- measurement id) and that its credentials (the service account's client_email from credentials_file, or the access_token's user) have at least Viewer access to that property with the Analytics Data API enabled";
 const TOKEN_HINT: &str = "check the connector's credentials_file: a service-account JSON key that is still valid (not deleted or disabled) for a project with the Analytics Data API enabled";
 const SCOPE: &str = "https://www.googleapis.com/auth/analytics.readonly";
-const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
-/// A cached token is renewed this long before Google says it expires.
-const TOKEN_MARGIN_SECS: u64 = 120;
 
 /// The metrics requested, in order.
 const METRICS: [&str; 6] = [
@@ -137,64 +136,11 @@ impl Ga4Options {
     }
 }
 
-/// The fields of a Google service-account key that the JWT flow needs.
-#[derive(Deserialize)]
-struct ServiceAccountKey {
-    client_email: String,
-    private_key: SecretString,
-    #[serde(default)]
-    private_key_id: Option<String>,
-    #[serde(default)]
-    token_uri: Option<String>,
-}
-
-struct CachedToken {
-    token: SecretString,
-    renew_at: Instant,
-}
-
+/// How requests are authorized.
+#[derive(Debug)]
 enum Auth {
     Token(SecretString),
-    ServiceAccount {
-        client_email: String,
-        key: jsonwebtoken::EncodingKey,
-        key_id: Option<String>,
-        token_uri: String,
-        cached: Mutex<Option<CachedToken>>,
-    },
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Auth::Token(_) => f.write_str("Auth::Token(***)"),
-            Auth::ServiceAccount {
-                client_email,
-                token_uri,
-                ..
-            } => f
-                .debug_struct("Auth::ServiceAccount")
-                .field("client_email", client_email)
-                .field("token_uri", token_uri)
-                .finish_non_exhaustive(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct Claims<'a> {
-    iss: &'a str,
-    scope: &'a str,
-    aud: &'a str,
-    iat: i64,
-    exp: i64,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: SecretString,
-    #[serde(default)]
-    expires_in: Option<u64>,
+    ServiceAccount(Box<ServiceAccountTokenSource>),
 }
 
 #[derive(Debug)]
@@ -256,28 +202,9 @@ impl Ga4Connector {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| err(format!("credentials_file `{path}` cannot be read: {e}")))?;
-                let sa: ServiceAccountKey = serde_json::from_str(&text).map_err(|e| {
-                    err(format!(
-                        "credentials_file `{path}` is not a service-account JSON key: {e}"
-                    ))
-                })?;
-                let key = jsonwebtoken::EncodingKey::from_rsa_pem(
-                    sa.private_key.expose_secret().as_bytes(),
-                )
-                .map_err(|e| {
-                    err(format!(
-                        "credentials_file `{path}`: private_key is not an RSA PEM key: {e}"
-                    ))
-                })?;
-                Auth::ServiceAccount {
-                    client_email: sa.client_email,
-                    key,
-                    key_id: sa.private_key_id,
-                    token_uri: sa
-                        .token_uri
-                        .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_string()),
-                    cached: Mutex::new(None),
-                }
+                let source = ServiceAccountTokenSource::from_key_json(&text, SCOPE, TOKEN_HINT)
+                    .map_err(|e| err(format!("credentials_file `{path}` {e}")))?;
+                Auth::ServiceAccount(Box::new(source))
             }
             None => Auth::Token(secret_option(
                 &cfg.name,
@@ -379,93 +306,27 @@ impl Ga4Connector {
             "limit": self.options.page_size,
             "offset": offset,
         });
-        let mut renewed = false;
-        loop {
-            let token = self.access_token(renewed).await?;
-            let result = self
-                .http
-                .get_json::<Report, _>(
-                    |c| {
-                        c.post(url)
-                            .bearer_auth(token.expose_secret())
-                            .header("Accept", "application/json")
-                            .json(&body)
-                    },
-                    HINT,
-                )
-                .await;
-            match result {
-                Ok(page) => return Ok(page.body),
-                // A minted token may be revoked or expire early: mint one more.
-                Err(HttpError::Rejected { status: 401, .. })
-                    if !renewed && matches!(self.auth, Auth::ServiceAccount { .. }) =>
-                {
-                    tracing::info!(connector = %self.name, "access token refused (HTTP 401); requesting a new one");
-                    renewed = true;
-                }
-                Err(e) => return Err(self.http_err(e)),
+        let send = |token: SecretString| {
+            let body = &body;
+            async move {
+                self.http
+                    .get_json::<Report, _>(
+                        |c| {
+                            c.post(url)
+                                .bearer_auth(token.expose_secret())
+                                .header("Accept", "application/json")
+                                .json(body)
+                        },
+                        HINT,
+                    )
+                    .await
             }
-        }
-    }
-
-    /// The token for the next request; `renew` discards a cached one.
-    async fn access_token(&self, renew: bool) -> Result<SecretString, ConnectorError> {
-        let (client_email, key, key_id, token_uri, cached) = match &self.auth {
-            Auth::Token(t) => return Ok(t.clone()),
-            Auth::ServiceAccount {
-                client_email,
-                key,
-                key_id,
-                token_uri,
-                cached,
-            } => (client_email, key, key_id, token_uri, cached),
         };
-        let mut cached = cached.lock().await;
-        if let Some(c) = cached.as_ref() {
-            if !renew && Instant::now() < c.renew_at {
-                return Ok(c.token.clone());
-            }
-        }
-        let now = Utc::now().timestamp();
-        let claims = Claims {
-            iss: client_email,
-            scope: SCOPE,
-            aud: token_uri,
-            iat: now,
-            exp: now + 3600,
+        let page = match &self.auth {
+            Auth::Token(t) => send(t.clone()).await,
+            Auth::ServiceAccount(source) => source.authorized(&self.http, send).await,
         };
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = key_id.clone();
-        let assertion =
-            SecretString::from(jsonwebtoken::encode(&header, &claims, key).map_err(|e| {
-                ConnectorError::Config {
-                    connector: self.name.clone(),
-                    message: format!("credentials_file: cannot sign the token request: {e}"),
-                }
-            })?);
-        let fetched = Instant::now();
-        let page = self
-            .http
-            .get_json::<TokenResponse, _>(
-                |c| {
-                    c.post(token_uri.as_str()).form(&[
-                        ("grant_type", GRANT_TYPE),
-                        ("assertion", assertion.expose_secret()),
-                    ])
-                },
-                TOKEN_HINT,
-            )
-            .await
-            .map_err(|e| self.http_err(e))?;
-        let lifetime = page.body.expires_in.unwrap_or(3600);
-        let token = page.body.access_token;
-        *cached = Some(CachedToken {
-            token: token.clone(),
-            renew_at: fetched
-                + std::time::Duration::from_secs(lifetime.saturating_sub(TOKEN_MARGIN_SECS)),
-        });
-        tracing::debug!(connector = %self.name, expires_in = lifetime, "obtained a GA4 access token");
-        Ok(token)
+        page.map(|p| p.body).map_err(|e| self.http_err(e))
     }
 
     fn to_facts(&self, report: &Report, source: &str, offset: u64) -> Batch {

@@ -206,6 +206,11 @@ impl HttpClient {
         self
     }
 
+    /// The connector whose requests this client sends (for log lines).
+    pub fn connector(&self) -> &str {
+        &self.connector
+    }
+
     pub fn inner(&self) -> &Client {
         &self.client
     }

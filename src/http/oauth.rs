@@ -1,11 +1,17 @@
-//! OAuth2 refresh-token flow (RFC 6749 §6), as Google Ads uses it: POST
-//! `grant_type=refresh_token&refresh_token=…&client_id=…&client_secret=…`
-//! (form-encoded) to the token URL, cache the `access_token` until shortly
-//! before `expires_in`, and refresh early when the API answers 401.
+//! OAuth2 access tokens that are minted, cached until shortly before
+//! `expires_in` and renewed early when the API answers 401:
+//!
+//! - [`RefreshTokenSource`]: the refresh-token flow (RFC 6749 §6), as Google
+//!   Ads uses it: POST `grant_type=refresh_token&refresh_token=…&client_id=…
+//!   &client_secret=…` (form-encoded) to the token URL;
+//! - [`ServiceAccountTokenSource`]: a Google service-account key exchanged
+//!   for a token with a signed RS256 JWT (the JWT-bearer grant, RFC 7523),
+//!   as GA4 (the Rust `ga4` kind and the `ga4_rest` definition) uses it.
 
 use super::{HttpClient, HttpError};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -30,6 +36,31 @@ struct TokenResponse {
 struct Cached {
     token: SecretString,
     renew_at: Instant,
+}
+
+impl Cached {
+    /// A token fetched at `fetched` that lives `expires_in` seconds (or
+    /// [`DEFAULT_LIFETIME`]): renewed [`MARGIN`] early, or halfway through a
+    /// shorter life.
+    fn new(token: SecretString, fetched: Instant, expires_in: Option<u64>) -> (Self, Duration) {
+        let lifetime = expires_in
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_LIFETIME);
+        let early = MARGIN.min(lifetime / 2);
+        let cached = Cached {
+            token,
+            renew_at: fetched + lifetime.saturating_sub(early),
+        };
+        (cached, lifetime)
+    }
+
+    fn fresh(&self) -> Option<SecretString> {
+        (Instant::now() < self.renew_at).then(|| self.token.clone())
+    }
+
+    fn is(&self, token: &SecretString) -> bool {
+        self.token.expose_secret() == token.expose_secret()
+    }
 }
 
 struct State {
@@ -107,10 +138,8 @@ impl RefreshTokenSource {
     /// A valid access token: the cached one, or a new one from the token URL.
     pub async fn token(&self, http: &HttpClient) -> Result<SecretString, HttpError> {
         let mut state = self.state.lock().await;
-        if let Some(c) = &state.cached {
-            if Instant::now() < c.renew_at {
-                return Ok(c.token.clone());
-            }
+        if let Some(token) = state.cached.as_ref().and_then(Cached::fresh) {
+            return Ok(token);
         }
         let fetched = Instant::now();
         let refresh_token = state.refresh_token.clone();
@@ -130,20 +159,12 @@ impl RefreshTokenSource {
                 token_error,
             )
             .await?;
-        let lifetime = page
-            .body
-            .expires_in
-            .map(Duration::from_secs)
-            .unwrap_or(DEFAULT_LIFETIME);
-        let early = MARGIN.min(lifetime / 2);
         if let Some(rotated) = page.body.refresh_token {
             state.refresh_token = rotated;
         }
         let token = page.body.access_token;
-        state.cached = Some(Cached {
-            token: token.clone(),
-            renew_at: fetched + lifetime.saturating_sub(early),
-        });
+        let (cached, lifetime) = Cached::new(token.clone(), fetched, page.body.expires_in);
+        state.cached = Some(cached);
         tracing::debug!(
             token_url = %super::strip_query(&self.token_url),
             expires_in = lifetime.as_secs(),
@@ -157,12 +178,180 @@ impl RefreshTokenSource {
     /// cached one (already replaced by a concurrent caller) changes nothing.
     pub async fn invalidate(&self, stale: &SecretString) {
         let mut state = self.state.lock().await;
-        if state
-            .cached
-            .as_ref()
-            .is_some_and(|c| c.token.expose_secret() == stale.expose_secret())
-        {
+        if state.cached.as_ref().is_some_and(|c| c.is(stale)) {
             state.cached = None;
+        }
+    }
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+/// Lifetime asked for in the assertion (Google's maximum).
+const ASSERTION_LIFETIME_SECS: i64 = 3600;
+
+/// The fields of a Google service-account JSON key that the JWT flow needs.
+#[derive(Deserialize)]
+struct ServiceAccountKey {
+    client_email: String,
+    private_key: SecretString,
+    #[serde(default)]
+    private_key_id: Option<String>,
+    #[serde(default)]
+    token_uri: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    scope: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
+#[derive(Deserialize)]
+struct AssertionTokenResponse {
+    access_token: SecretString,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+/// Access tokens for a Google service account: a JWT signed with the key's
+/// RS256 private key is exchanged at the key's `token_uri` (RFC 7523), and
+/// the token is cached and renewed.
+pub struct ServiceAccountTokenSource {
+    client_email: String,
+    key: jsonwebtoken::EncodingKey,
+    key_id: Option<String>,
+    token_uri: String,
+    scope: String,
+    /// What to check when the token endpoint refuses the key.
+    hint: String,
+    cached: Mutex<Option<Cached>>,
+}
+
+impl std::fmt::Debug for ServiceAccountTokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountTokenSource")
+            .field("client_email", &self.client_email)
+            .field("token_uri", &super::strip_query(&self.token_uri))
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceAccountTokenSource {
+    /// Reads a service-account JSON key. The error says what is wrong
+    /// without quoting the key; `hint` is what a refusal by the token
+    /// endpoint tells the user to check (it names the option).
+    pub fn from_key_json(text: &str, scope: &str, hint: &str) -> Result<Self, String> {
+        let sa: ServiceAccountKey = serde_json::from_str(text).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Data if e.to_string().starts_with("missing field") => {
+                    e.to_string()
+                }
+                serde_json::error::Category::Data => format!(
+                    "a field has the wrong type at line {} column {}",
+                    e.line(),
+                    e.column()
+                ),
+                _ => format!("not JSON (line {} column {})", e.line(), e.column()),
+            };
+            format!("is not a service-account JSON key: {what}")
+        })?;
+        let key =
+            jsonwebtoken::EncodingKey::from_rsa_pem(sa.private_key.expose_secret().as_bytes())
+                .map_err(|e| format!("private_key is not an RSA PEM key: {e}"))?;
+        Ok(ServiceAccountTokenSource {
+            client_email: sa.client_email,
+            key,
+            key_id: sa.private_key_id,
+            token_uri: sa.token_uri.unwrap_or_else(|| GOOGLE_TOKEN_URI.to_string()),
+            scope: scope.to_string(),
+            hint: hint.to_string(),
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// A valid access token: the cached one, or a new one for a fresh
+    /// signed assertion.
+    pub async fn token(&self, http: &HttpClient) -> Result<SecretString, HttpError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(token) = cached.as_ref().and_then(Cached::fresh) {
+            return Ok(token);
+        }
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            iss: &self.client_email,
+            scope: &self.scope,
+            aud: &self.token_uri,
+            iat: now,
+            exp: now + ASSERTION_LIFETIME_SECS,
+        };
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = self.key_id.clone();
+        let assertion = SecretString::from(
+            jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| HttpError::Rejected {
+                url: super::strip_query(&self.token_uri),
+                status: 0,
+                body: format!("cannot sign the token request: {e}"),
+                hint: self.hint.clone(),
+            })?,
+        );
+        let fetched = Instant::now();
+        let page = http
+            .get_json::<AssertionTokenResponse, _>(
+                |c| {
+                    c.post(self.token_uri.as_str())
+                        .header("Accept", "application/json")
+                        .form(&[
+                            ("grant_type", JWT_BEARER),
+                            ("assertion", assertion.expose_secret()),
+                        ])
+                },
+                &self.hint,
+            )
+            .await?;
+        let token = page.body.access_token;
+        let (fresh, lifetime) = Cached::new(token.clone(), fetched, page.body.expires_in);
+        *cached = Some(fresh);
+        tracing::debug!(
+            client_email = %self.client_email,
+            expires_in = lifetime.as_secs(),
+            "obtained a service-account access token"
+        );
+        Ok(token)
+    }
+
+    /// Says that `stale` was refused: the next [`token`](Self::token) mints
+    /// a new one (unless a concurrent caller already did).
+    pub async fn invalidate(&self, stale: &SecretString) {
+        let mut cached = self.cached.lock().await;
+        if cached.as_ref().is_some_and(|c| c.is(stale)) {
+            *cached = None;
+        }
+    }
+
+    /// Runs `call` with a token; when the API refuses it with HTTP 401 (a
+    /// minted token may be revoked or expire early) the token is discarded
+    /// and `call` runs once more with a new one.
+    pub async fn authorized<T, F, Fut>(&self, http: &HttpClient, call: F) -> Result<T, HttpError>
+    where
+        F: Fn(SecretString) -> Fut,
+        Fut: Future<Output = Result<T, HttpError>>,
+    {
+        let token = self.token(http).await?;
+        match call(token.clone()).await {
+            Err(HttpError::Rejected { status: 401, .. }) => {
+                tracing::info!(
+                    connector = %http.connector(),
+                    client_email = %self.client_email,
+                    "access token refused (HTTP 401); requesting a new one"
+                );
+                self.invalidate(&token).await;
+                call(self.token(http).await?).await
+            }
+            other => other,
         }
     }
 }
@@ -182,6 +371,35 @@ mod tests {
             .unwrap()
             .retryable());
         assert!(token_error(br#"{"access_token":"x"}"#).is_none());
+    }
+
+    #[test]
+    fn service_account_keys_are_read_without_quoting_them() {
+        const KEY: &str = include_str!("../../tests/fixtures/ga4_throwaway_service_account.json");
+        let s = ServiceAccountTokenSource::from_key_json(KEY, "https://scope", "check k").unwrap();
+        let d = format!("{s:?}");
+        assert!(d.contains("client_email"), "{d}");
+        assert!(!d.contains("PRIVATE KEY"), "{d}");
+        let e = ServiceAccountTokenSource::from_key_json(
+            r#"{"client_email":"a@b","private_key":"SECRET-PEM-77"}"#,
+            "s",
+            "h",
+        )
+        .unwrap_err();
+        assert!(e.contains("RSA") && !e.contains("SECRET-PEM-77"), "{e}");
+        let e = ServiceAccountTokenSource::from_key_json(
+            r#"{"client_email":"a@b","private_key":["SECRET-PEM-78"]}"#,
+            "s",
+            "h",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("wrong type") && !e.contains("SECRET-PEM-78"),
+            "{e}"
+        );
+        let e = ServiceAccountTokenSource::from_key_json(r#"{"private_key":"x"}"#, "s", "h")
+            .unwrap_err();
+        assert!(e.contains("client_email"), "{e}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod facts;
+pub mod ga4;
 pub mod logs;
 
 use kpid::config::{self, Settings};

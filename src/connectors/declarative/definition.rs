@@ -31,6 +31,8 @@ struct Checker {
     problems: Vec<Problem>,
     /// Names templates may use, and whether each is a secret.
     names: BTreeMap<String, bool>,
+    /// Credentials and options some template uses.
+    used: BTreeSet<String>,
 }
 
 impl Checker {
@@ -50,6 +52,9 @@ impl Checker {
             }
         };
         for v in t.vars() {
+            if self.names.contains_key(v) {
+                self.used.insert(v.to_string());
+            }
             match self.names.get(v) {
                 Some(true) if !secrets => self.report(
                     key,
@@ -141,6 +146,8 @@ impl Checker {
             (f.sum.is_some(), "sum"),
             (!f.filter.is_empty(), "where"),
             (!f.if_present.is_empty(), "if_present"),
+            (f.minus.is_some(), "minus"),
+            (f.at_least.is_some(), "at_least"),
         ] {
             if set && !allowed.contains(&what) {
                 self.report(
@@ -223,7 +230,12 @@ impl Checker {
     }
 
     fn amount(&mut self, key: &str, name: &str, f: &RawField, nested: bool) -> AmountPlan {
-        self.only(key, name, f, &["scale", "absolute", "sum", "where"]);
+        self.only(
+            key,
+            name,
+            f,
+            &["scale", "absolute", "sum", "where", "minus", "at_least"],
+        );
         let sum = match &f.sum {
             Some(each) => {
                 self.pointer(&format!("{key}.sum"), each, false);
@@ -264,11 +276,33 @@ impl Checker {
                 Scale::Decimal
             }
         };
+        let minus = f.minus.as_ref().and_then(|p| {
+            if sum.is_some() {
+                self.report(format!("{key}.minus"), "does not apply to a `sum`");
+            }
+            self.pointer(&format!("{key}.minus"), p, nested)
+                .map(|pointer| FieldPlan {
+                    name: format!("{name} minus"),
+                    pointers: vec![pointer],
+                    none_if: Vec::new(),
+                })
+        });
+        let at_least = f.at_least.as_deref().and_then(|v| {
+            match super::mapping::amount_micros(v.trim(), scale) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    self.report(format!("{key}.at_least"), e);
+                    None
+                }
+            }
+        });
         AmountPlan {
             field,
             scale,
             absolute: f.absolute,
             sum,
+            minus,
+            at_least,
         }
     }
 
@@ -423,6 +457,9 @@ fn page_plan(c: &mut Checker, key: &str, p: &RawPagination) -> PagePlan {
 
 fn slice_length(c: &mut Checker, key: &str, s: Option<&str>) -> SliceLength {
     let s = s.unwrap_or("1d");
+    if s == "all" {
+        return SliceLength::All;
+    }
     let (n, unit) = s.split_at(s.len().saturating_sub(1));
     let n: Option<u32> = n.parse().ok().filter(|n| *n > 0);
     match (n, unit) {
@@ -432,7 +469,7 @@ fn slice_length(c: &mut Checker, key: &str, s: Option<&str>) -> SliceLength {
         _ => {
             c.report(
                 key,
-                format!("`{s}` is not a slice length such as 1d, 7d, 6h or 15m (at most a day in hours or minutes)"),
+                format!("`{s}` is not a slice length such as 1d, 7d, 6h or 15m (at most a day in hours or minutes), or `all`"),
             );
             SliceLength::Days(1)
         }
@@ -472,6 +509,7 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
     let mut c = Checker {
         problems: Vec::new(),
         names: BTreeMap::new(),
+        used: BTreeSet::new(),
     };
     let kind_ok = !raw.kind.is_empty()
         && raw
@@ -509,7 +547,17 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
         }
         c.names.insert(name.clone(), cred.secret);
     }
-    for name in raw.options.keys() {
+    for (name, o) in &raw.options {
+        if o.digits
+            && o.default
+                .as_deref()
+                .is_some_and(|d| d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit()))
+        {
+            c.report(
+                format!("options.{name}.default"),
+                "is not digits only, as `digits = true` requires",
+            );
+        }
         if !taken.insert(name.clone())
             || WINDOW_VARS.contains(&name.as_str())
             || PAGE_VARS.contains(&name.as_str())
@@ -567,6 +615,11 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
         )
     });
     let auth_query = c.params("auth.query", &raw.auth.query, &[]);
+    let service_account = raw
+        .auth
+        .service_account
+        .as_ref()
+        .map(|sa| service_account_plan(&mut c, sa, &raw));
     let cred_names: Vec<&str> = raw.credentials.keys().map(String::as_str).collect();
     let hint = match &raw.auth.hint {
         Some(h) => h.clone(),
@@ -606,6 +659,26 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
         .iter()
         .map(|(name, s)| stream_plan(&mut c, name, s))
         .collect();
+    if let Some(sa) = &service_account {
+        if c.used.contains(&sa.key) {
+            c.report(
+                format!("credentials.{}", sa.key),
+                format!(
+                    "`{{{}}}` is the service-account key: kpid signs with it and sends only `{{{}}}`",
+                    sa.key, sa.token
+                ),
+            );
+        }
+        if !c.used.contains(&sa.token) {
+            c.report(
+                "auth.service_account.token",
+                format!(
+                    "no template uses `{{{}}}`, so the minted token would never be sent (e.g. `headers = {{ Authorization = \"Bearer {{{}}}\" }}`)",
+                    sa.token, sa.token
+                ),
+            );
+        }
+    }
     if !c.problems.is_empty() {
         return Err(c.problems);
     }
@@ -633,15 +706,59 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
         options: raw
             .options
             .iter()
-            .map(|(n, o)| (n.clone(), o.default.clone()))
+            .map(|(n, o)| OptionSpec {
+                name: n.clone(),
+                default: o.default.clone(),
+                digits: o.digits,
+                description: o.description.clone(),
+            })
             .collect(),
         headers,
         basic,
         auth_query,
+        service_account,
         hint,
         errors,
         streams,
     })
+}
+
+/// Checks `[auth.service_account]`: two distinct credentials, the key one
+/// given as a file (its name + `_file`), and the token's scope.
+fn service_account_plan(
+    c: &mut Checker,
+    sa: &RawServiceAccount,
+    raw: &RawDefinition,
+) -> ServiceAccountPlan {
+    let k = "auth.service_account";
+    for (what, name) in [("key", &sa.key), ("token", &sa.token)] {
+        if !raw.credentials.contains_key(name) {
+            c.report(
+                format!("{k}.{what}"),
+                format!("`{name}` is not one of the definition's [credentials]"),
+            );
+        }
+    }
+    if sa.key == sa.token {
+        c.report(
+            format!("{k}.token"),
+            "the key and the token are two credentials (a connector gives one of them)",
+        );
+    }
+    if !sa.scope.starts_with("https://") {
+        c.report(
+            format!("{k}.scope"),
+            format!(
+                "`{}` is not an OAuth scope URL (e.g. https://www.googleapis.com/auth/analytics.readonly)",
+                sa.scope
+            ),
+        );
+    }
+    ServiceAccountPlan {
+        key: sa.key.clone(),
+        token: sa.token.clone(),
+        scope: sa.scope.clone(),
+    }
 }
 
 /// Checks one stream: its request, window, pagination and mapping.
@@ -702,14 +819,41 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
         }
     };
     let slice = slice_length(c, &format!("{wk}.slice"), s.window.slice.as_deref());
+    let scheduled = match s.window.scheduled.as_deref().unwrap_or("cursor") {
+        "cursor" => Scheduled::Cursor,
+        "lookback" => Scheduled::Lookback,
+        other => {
+            c.report(
+                format!("{wk}.scheduled"),
+                format!("`{other}` is not cursor or lookback"),
+            );
+            Scheduled::Cursor
+        }
+    };
+    let through = match s.window.through.as_deref().unwrap_or("today") {
+        "today" => Through::Today,
+        "yesterday" => Through::Yesterday,
+        other => {
+            c.report(
+                format!("{wk}.through"),
+                format!("`{other}` is not today or yesterday"),
+            );
+            Through::Today
+        }
+    };
     let backfill = c.params(&format!("{wk}.backfill"), &s.window.backfill, &all_vars);
     let incremental = match &s.window.incremental {
         Some(m) => c.params(&format!("{wk}.incremental"), m, &all_vars),
         None => backfill.clone(),
     };
+    let body_vars = body.as_ref().map(body_vars).unwrap_or_default();
     let windowed =
         |ps: &[(String, Template)]| ps.iter().any(|(_, t)| t.uses("from") || t.uses("to"));
-    if !windowed(&query) && !windowed(&backfill) && !path.uses("from") && body.is_none() {
+    if !windowed(&query)
+        && !windowed(&backfill)
+        && !path.uses("from")
+        && !body_vars.iter().any(|v| v == "from" || v == "to")
+    {
         c.report(
             format!("{wk}.backfill"),
             "no parameter uses {from} or {to}: every request would fetch everything",
@@ -725,9 +869,7 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
     if let Some(v) = page_var {
         let used = query.iter().any(|(_, t)| t.uses(v))
             || path.uses(v)
-            || s.body
-                .as_ref()
-                .is_some_and(|b| toml::to_string(b).is_ok_and(|t| t.contains(&format!("{{{v}}}"))));
+            || body_vars.iter().any(|b| b == v);
         if !used {
             c.report(
                 format!("{key}.query"),
@@ -842,6 +984,7 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
         method,
         path,
         records: s.records.clone(),
+        records_optional: s.records_optional,
         query,
         body,
         window: WindowPlan {
@@ -851,6 +994,8 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
             slice,
             backfill,
             incremental,
+            scheduled,
+            through,
         },
         pagination,
         order,
@@ -867,6 +1012,18 @@ fn is_date_pattern(p: &str) -> bool {
     .iter()
     .any(|t| p.contains(t))
         && !matches!(p, "rfc3339" | "unix" | "unix_ms")
+}
+
+/// The variables the string values of a body use (checked templates).
+fn body_vars(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::String(s) => Template::parse(s)
+            .map(|t| t.vars().map(str::to_string).collect())
+            .unwrap_or_default(),
+        serde_json::Value::Array(a) => a.iter().flat_map(body_vars).collect(),
+        serde_json::Value::Object(o) => o.values().flat_map(body_vars).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn check_body(c: &mut Checker, key: &str, v: &serde_json::Value, vars: &[&str]) {
@@ -973,6 +1130,123 @@ amount = "/total"
         assert_eq!(
             keys(&with("token = {}", "token = {}\npage = {}")),
             ["credentials.page"]
+        );
+        assert_eq!(
+            keys(&with(
+                "id = \"/id\"",
+                "id = { pointer = \"/id\", minus = \"/x\" }"
+            )),
+            ["streams.orders.order.id.minus"]
+        );
+        assert_eq!(
+            keys(&with(
+                "amount = \"/total\"",
+                "amount = { pointer = \"/total\", at_least = \"zero\" }"
+            )),
+            ["streams.orders.order.amount.at_least"]
+        );
+        assert_eq!(
+            keys(&with(
+                "format = \"rfc3339\"\n[streams.orders.pagination]",
+                "format = \"rfc3339\"\nscheduled = \"always\"\nslice = \"all\"\n[streams.orders.pagination]"
+            )),
+            ["streams.orders.window.scheduled"]
+        );
+    }
+
+    /// A POST stream paged by offset in its body, with a service account as
+    /// the alternative to a token (the shape of connectors/ga4.toml).
+    const POSTED: &str = r#"
+kind = "p"
+description = "test"
+[credentials]
+access_token = {}
+key = {}
+[options]
+account = { digits = true }
+[auth]
+headers = { Authorization = "Bearer {access_token}" }
+[auth.service_account]
+key = "key"
+token = "access_token"
+scope = "https://example.com/auth/read"
+[streams.daily]
+method = "POST"
+path = "/report/{account}"
+records = "/rows"
+records_optional = true
+body = { range = { start = "{from}", end = "{to}" }, limit = "{page_size}", offset = "{offset}" }
+[streams.daily.window]
+format = "%Y-%m-%d"
+zone = "shop"
+slice = "all"
+scheduled = "lookback"
+through = "yesterday"
+[streams.daily.pagination]
+style = "offset"
+total = "/rowCount"
+[streams.daily.daily]
+day = { pointer = "/day", format = "%Y%m%d" }
+inputs = { bounces = { pointer = "/m/0", minus = "/m/1", at_least = 0 } }
+"#;
+
+    #[test]
+    fn post_bodies_and_service_accounts_are_checked() {
+        let d = compile(POSTED, "p.toml").unwrap();
+        let s = &d.streams[0];
+        assert_eq!(s.method, reqwest::Method::POST);
+        assert_eq!(s.window.slice, SliceLength::All);
+        assert_eq!(s.window.scheduled, Scheduled::Lookback);
+        assert_eq!(s.window.through, Through::Yesterday);
+        assert!(s.records_optional);
+        let bounces = &s.daily.as_ref().unwrap().inputs[0].1;
+        assert_eq!(bounces.at_least, Some(0));
+        assert!(bounces.minus.is_some());
+        assert_eq!(d.service_account.as_ref().unwrap().token, "access_token");
+        assert!(d.options[0].digits);
+
+        let with = |from: &str, to: &str| {
+            assert!(POSTED.contains(from), "{from}");
+            keys(&POSTED.replace(from, to))
+        };
+        // The offset must reach the request.
+        assert_eq!(
+            with(", offset = \"{offset}\" }", " }"),
+            ["streams.daily.query"]
+        );
+        assert_eq!(
+            with("key = \"key\"", "key = \"keys\""),
+            ["auth.service_account.key"]
+        );
+        assert_eq!(
+            with(
+                "scope = \"https://example.com/auth/read\"",
+                "scope = \"read\""
+            ),
+            ["auth.service_account.scope"]
+        );
+        // The key is only signed with; the minted token must be sent.
+        assert_eq!(
+            with(
+                "path = \"/report/{account}\"",
+                "path = \"/report/{account}\"\nquery = { k = \"{key}\" }"
+            ),
+            ["credentials.key"]
+        );
+        assert_eq!(
+            with("Bearer {access_token}", "Bearer"),
+            ["auth.service_account.token"]
+        );
+        assert_eq!(
+            with(
+                "account = { digits = true }",
+                "account = { digits = true, default = \"G-1\" }"
+            ),
+            ["options.account.default"]
+        );
+        assert_eq!(
+            with("method = \"POST\"", "method = \"GET\""),
+            ["streams.daily.body"]
         );
     }
 }

@@ -5,18 +5,25 @@
 //!
 //! A backfill (`--from/--to`) sends the `backfill` window parameters for
 //! each slice of the range. A scheduled run sends the `incremental` ones
-//! from the stream's stored cursor minus the lookback to the end of today;
-//! the cursor moves to the run's start only once every page is committed.
+//! from the stream's stored cursor minus the lookback to the end of today
+//! (or yesterday, with `through`); the cursor moves to the run's start only
+//! once every page is committed. With `scheduled = "lookback"` it covers
+//! the last `lookback_days` days instead, and keeps no cursor.
+//!
+//! With `[auth.service_account]` and a key given, each page is requested
+//! with a minted token in place of the token credential; a 401 renews it
+//! once ([`ServiceAccountTokenSource::authorized`]).
 
 use super::mapping::{classify, format_time, Mapper, PageInfo};
-use super::plan::{Bounds, Definition, PageStyle, SliceLength, StreamPlan};
+use super::plan::{Bounds, Definition, PageStyle, Scheduled, SliceLength, StreamPlan, Through};
 use super::template::Template;
 use crate::config::{ConnectorConfig, Settings};
 use crate::connectors::options::check_base_url;
 use crate::connectors::{connector_shop, secret_option, ConnectorError, Sink, Window};
 use crate::facts::Batch;
+use crate::http::oauth::ServiceAccountTokenSource;
 use crate::http::pagination::{advance_cursor, next_link};
-use crate::http::{strip_query, HttpClient, RetryPolicy};
+use crate::http::{strip_query, HttpClient, HttpError, Page, RetryPolicy};
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -143,8 +150,8 @@ impl Options {
                             Some("env") => src.env = Some(t),
                             Some(_) => src.file = Some(t),
                         }
-                    } else if let Some((name, _)) = def.options.iter().find(|(n, _)| n == k) {
-                        o.values.insert(name.clone(), string(k, v)?);
+                    } else if let Some(spec) = def.options.iter().find(|x| &x.name == k) {
+                        o.values.insert(spec.name.clone(), string(k, v)?);
                     } else {
                         return bad(
                             k,
@@ -158,15 +165,22 @@ impl Options {
                 }
             }
         }
-        for (name, default) in &def.options {
-            if !o.values.contains_key(name) {
-                match default {
-                    Some(d) => {
-                        o.values.insert(name.clone(), d.clone());
-                    }
-                    None => return bad(name, format!("`{}` needs `{name}`", def.kind)),
-                }
+        for spec in &def.options {
+            let name = &spec.name;
+            let about = spec
+                .description
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            let value = match (o.values.get(name), &spec.default) {
+                (Some(v), _) => v.clone(),
+                (None, Some(d)) => d.clone(),
+                (None, None) => return bad(name, format!("`{}` needs `{name}`{about}", def.kind)),
+            };
+            if spec.digits && (value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit())) {
+                return bad(name, format!("`{value}` is not digits only{about}"));
             }
+            o.values.insert(name.clone(), value);
         }
         if o.base_url.is_empty() {
             return bad(
@@ -181,20 +195,59 @@ impl Options {
             o.concurrency,
             o.lookback_days,
         )?;
+        let lookback = def
+            .streams
+            .iter()
+            .any(|s| o.streams.contains(&s.name) && s.window.scheduled == Scheduled::Lookback);
+        if lookback && o.lookback_days < 1 {
+            return bad(
+                "lookback_days",
+                "must be at least 1: a scheduled run fetches the last lookback_days days".into(),
+            );
+        }
         for c in &def.credentials {
-            let src = o
-                .credential_sources
-                .get(&c.name)
-                .cloned()
-                .unwrap_or_default();
-            let set = [src.inline.is_some(), src.env.is_some(), src.file.is_some()];
-            match set.iter().filter(|x| **x).count() {
-                1 => {}
-                0 => {
+            let given = o.given_keys(&c.name);
+            // A service account's key and token: exactly one of the two.
+            let alternative = def.service_account.as_ref().and_then(|sa| {
+                let other = if sa.key == c.name {
+                    &sa.token
+                } else if sa.token == c.name {
+                    &sa.key
+                } else {
+                    return None;
+                };
+                Some((sa, other))
+            });
+            match (given.len(), alternative) {
+                (1, None) => {}
+                (0, None) => {
                     return bad(
                         &c.name,
                         format!("set one of `{0}`, `{0}_env` or `{0}_file`", c.name),
                     )
+                }
+                (1, Some((sa, other))) => {
+                    let others = o.given_keys(other);
+                    if !others.is_empty() {
+                        return bad(
+                            &given[0],
+                            format!(
+                                "`{}` and `{}` are both set: give either `{}_file` (a service-account key) or `{}`, not both",
+                                given[0], others[0], sa.key, sa.token
+                            ),
+                        );
+                    }
+                }
+                (0, Some((sa, other))) => {
+                    if o.given_keys(other).is_empty() {
+                        return bad(
+                            &sa.token,
+                            format!(
+                                "set `{0}` (or `{0}_env`, `{0}_file`), or `{1}_file`, a service-account JSON key",
+                                sa.token, sa.key
+                            ),
+                        );
+                    }
                 }
                 _ => {
                     return bad(
@@ -205,6 +258,23 @@ impl Options {
             }
         }
         Ok(o)
+    }
+
+    /// How a credential was given: `name`, `name_env` and/or `name_file`.
+    fn given_keys(&self, name: &str) -> Vec<String> {
+        let src = self
+            .credential_sources
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        [
+            (src.inline.is_some(), name.to_string()),
+            (src.env.is_some(), format!("{name}_env")),
+            (src.file.is_some(), format!("{name}_file")),
+        ]
+        .into_iter()
+        .filter_map(|(set, k)| set.then_some(k))
+        .collect()
     }
 }
 
@@ -224,7 +294,7 @@ fn known_keys(def: &Definition) -> String {
     for c in &def.credentials {
         keys.push(format!("{0} (or {0}_env, {0}_file)", c.name));
     }
-    keys.extend(def.options.iter().map(|(n, _)| n.clone()));
+    keys.extend(def.options.iter().map(|o| o.name.clone()));
     keys.join(", ")
 }
 
@@ -237,6 +307,8 @@ pub struct DeclarativeConnector {
     tz: Tz,
     options: Options,
     credentials: BTreeMap<String, SecretString>,
+    /// With `[auth.service_account]` and a key given: mints the token.
+    token_source: Option<ServiceAccountTokenSource>,
     http: Arc<HttpClient>,
 }
 
@@ -257,6 +329,19 @@ struct Position {
     next_url: Option<String>,
 }
 
+/// What a page's templates are filled from.
+struct Vars<'a> {
+    s: &'a StreamPlan,
+    slice: &'a Slice,
+    pos: &'a Position,
+    /// A minted access token, standing in for its credential.
+    token: Option<&'a SecretString>,
+}
+
+/// Page variables that are numbers: alone in a body string they are sent
+/// as JSON numbers (`"limit": 100`), as typed APIs expect.
+const NUMERIC_VARS: &[&str] = &["page", "offset", "page_size"];
+
 impl DeclarativeConnector {
     pub fn build(
         def: Arc<Definition>,
@@ -275,9 +360,38 @@ impl DeclarativeConnector {
                 .get(&c.name)
                 .cloned()
                 .unwrap_or_default();
+            if src.inline.is_none() && src.env.is_none() && src.file.is_none() {
+                // The unused alternative of a service account (checked above).
+                continue;
+            }
             let secret = secret_option(&cfg.name, &c.name, src.inline, &src.env, &src.file)?;
             credentials.insert(c.name.clone(), secret);
         }
+        let token_source = match &def.service_account {
+            Some(sa) => match credentials.remove(&sa.key) {
+                Some(key) => {
+                    let given = options.given_keys(&sa.key).join(", ");
+                    let src = options
+                        .credential_sources
+                        .get(&sa.key)
+                        .and_then(|s| s.file.as_deref().map(|f| format!(" `{f}`")))
+                        .unwrap_or_default();
+                    let hint = format!(
+                        "check the connector's {given}: a service-account JSON key that is still valid (not deleted or disabled), for a project with the API enabled"
+                    );
+                    Some(
+                        ServiceAccountTokenSource::from_key_json(
+                            key.expose_secret(),
+                            &sa.scope,
+                            &hint,
+                        )
+                        .map_err(|e| err(format!("{given}{src} {e}")))?,
+                    )
+                }
+                None => None,
+            },
+            None => None,
+        };
         let (shop, tz) = connector_shop(cfg, settings)?;
         let http = HttpClient::new(
             &cfg.name,
@@ -292,6 +406,7 @@ impl DeclarativeConnector {
             tz,
             options,
             credentials,
+            token_source,
             http: Arc::new(http),
         })
     }
@@ -299,7 +414,7 @@ impl DeclarativeConnector {
     fn slice_label(&self, s: &StreamPlan, slice: &Slice) -> String {
         let local = slice.start.with_timezone(&self.tz);
         match s.window.slice {
-            SliceLength::Days(_) => local.format("%Y-%m-%d").to_string(),
+            SliceLength::Days(_) | SliceLength::All => local.format("%Y-%m-%d").to_string(),
             SliceLength::Seconds(_) => local.format("%Y-%m-%d %H:%M").to_string(),
         }
     }
@@ -309,7 +424,8 @@ impl DeclarativeConnector {
     }
 
     /// A template variable's value: page position, window, options, credentials.
-    fn var(&self, name: &str, slice: &Slice, pos: &Position, s: &StreamPlan) -> Option<String> {
+    fn var(&self, name: &str, v: &Vars) -> Option<String> {
+        let (s, slice, pos) = (v.s, v.slice, v.pos);
         let (from, to) = match s.window.bounds {
             Bounds::HalfOpen => (slice.start, slice.end),
             Bounds::Exclusive => (slice.start - Duration::seconds(1), slice.end),
@@ -323,16 +439,18 @@ impl DeclarativeConnector {
             "offset" => Some(pos.offset.to_string()),
             "page_size" => Some(self.options.page_size.to_string()),
             "cursor" => pos.cursor.clone(),
-            _ => self.options.values.get(name).cloned().or_else(|| {
-                self.credentials
-                    .get(name)
-                    .map(|c| c.expose_secret().to_string())
-            }),
+            _ => self.fixed_var(name, v.token),
         }
     }
 
-    /// Credentials and options only (auth templates).
-    fn fixed_var(&self, name: &str) -> Option<String> {
+    /// Credentials and options only (auth templates); a minted token
+    /// stands in for the credential it replaces.
+    fn fixed_var(&self, name: &str, token: Option<&SecretString>) -> Option<String> {
+        if let (Some(sa), Some(t)) = (&self.def.service_account, token) {
+            if sa.token == name {
+                return Some(t.expose_secret().to_string());
+            }
+        }
         self.options.values.get(name).cloned().or_else(|| {
             self.credentials
                 .get(name)
@@ -351,16 +469,20 @@ impl DeclarativeConnector {
     ) -> Vec<Slice> {
         let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
         let mut out = Vec::new();
+        let group = |out: &mut Vec<Slice>, group: &[NaiveDate]| {
+            if let (Some(first), Some(last)) = (group.first(), group.last()) {
+                out.push(Slice {
+                    incremental,
+                    start: day_start(*first, self.tz),
+                    end: day_start(*last + Duration::days(1), self.tz),
+                });
+            }
+        };
         match s.window.slice {
+            SliceLength::All => group(&mut out, &days),
             SliceLength::Days(n) => {
-                for group in days.chunks(n as usize) {
-                    let first = group[0];
-                    let last = group[group.len() - 1];
-                    out.push(Slice {
-                        incremental,
-                        start: day_start(first, self.tz),
-                        end: day_start(last + Duration::days(1), self.tz),
-                    });
+                for g in days.chunks(n as usize) {
+                    group(&mut out, g);
                 }
             }
             SliceLength::Seconds(secs) => {
@@ -393,14 +515,29 @@ impl DeclarativeConnector {
         {
             let plan = Arc::new(s.clone());
             let incremental = window.from.is_none() && window.to.is_none();
+            let last = match s.window.through {
+                Through::Today => today(self.tz),
+                Through::Yesterday => today(self.tz) - Duration::days(1),
+            };
             let slices = if incremental {
-                let since = match sink.cursor(&s.name).await? {
-                    Some(c) => DateTime::parse_from_rfc3339(&c)
-                        .map(|t| t.with_timezone(&Utc) - Duration::days(self.options.lookback_days))
-                        .unwrap_or_else(|_| Utc::now() - Duration::days(self.options.initial_days)),
-                    None => Utc::now() - Duration::days(self.options.initial_days),
+                let from = match s.window.scheduled {
+                    Scheduled::Cursor => {
+                        let since = match sink.cursor(&s.name).await? {
+                            Some(c) => DateTime::parse_from_rfc3339(&c)
+                                .map(|t| {
+                                    t.with_timezone(&Utc)
+                                        - Duration::days(self.options.lookback_days)
+                                })
+                                .unwrap_or_else(|_| {
+                                    Utc::now() - Duration::days(self.options.initial_days)
+                                }),
+                            None => Utc::now() - Duration::days(self.options.initial_days),
+                        };
+                        local_day(since, self.tz)
+                    }
+                    Scheduled::Lookback => last - Duration::days(self.options.lookback_days - 1),
                 };
-                self.slices(s, true, local_day(since, self.tz), today(self.tz))
+                self.slices(s, true, from, last)
             } else {
                 let to = window.to.unwrap_or_else(|| today(self.tz));
                 let from = window.from.unwrap_or(to);
@@ -411,11 +548,15 @@ impl DeclarativeConnector {
                 self.fetch_slice(plan.clone(), slice, tx)
             })
             .await?;
-            if incremental {
-                // The window reached the end of today, so everything changed
-                // before the run started is stored; the cursor moves only now.
-                sink.set_cursor(&s.name, &started.to_rfc3339_opts(SecondsFormat::Secs, true))
-                    .await?;
+            if incremental && s.window.scheduled == Scheduled::Cursor {
+                // Everything changed before the run started, up to the end
+                // of the window, is stored; the cursor moves only now.
+                let end = day_start(last + Duration::days(1), self.tz);
+                sink.set_cursor(
+                    &s.name,
+                    &started.min(end).to_rfc3339_opts(SecondsFormat::Secs, true),
+                )
+                .await?;
             }
         }
         Ok(())
@@ -429,15 +570,16 @@ impl DeclarativeConnector {
     }
 
     /// The URL of a page built from the stream's templates.
-    fn url(&self, s: &StreamPlan, slice: &Slice, pos: &Position) -> Result<String, ConnectorError> {
-        let var = |n: &str| self.var(n, slice, pos, s);
+    fn url(&self, v: &Vars) -> Result<String, ConnectorError> {
+        let s = v.s;
+        let var = |n: &str| self.var(n, v);
         let path = s.path.render(&var).ok_or_else(|| {
             self.config_error(format!(
                 "stream `{}`: the path needs a value it has not got",
                 s.name
             ))
         })?;
-        let window_params = if slice.incremental {
+        let window_params = if v.slice.incremental {
             &s.window.incremental
         } else {
             &s.window.backfill
@@ -460,22 +602,34 @@ impl DeclarativeConnector {
             .map_err(|e| self.config_error(format!("base_url: {e}")))
     }
 
-    fn body(&self, v: &Value, slice: &Slice, pos: &Position, s: &StreamPlan) -> Value {
-        match v {
-            Value::String(t) => Template::parse(t)
-                .ok()
-                .and_then(|t| t.render(&|n| self.var(n, slice, pos, s)))
-                .map(Value::String)
-                .unwrap_or(Value::Null),
-            Value::Array(a) => {
-                Value::Array(a.iter().map(|x| self.body(x, slice, pos, s)).collect())
+    /// The JSON body: string values are templates; one that is a numeric
+    /// page variable alone becomes a number; a member whose variable has no
+    /// value (`{cursor}` on the first page) is left out.
+    fn body(&self, value: &Value, v: &Vars) -> Option<Value> {
+        match value {
+            Value::String(t) => {
+                let t = Template::parse(t).ok()?;
+                let text = t.render(&|n| self.var(n, v))?;
+                match t.only_var() {
+                    Some(n) if NUMERIC_VARS.contains(&n) => {
+                        serde_json::from_str::<serde_json::Number>(&text)
+                            .ok()
+                            .map(Value::Number)
+                    }
+                    _ => Some(Value::String(text)),
+                }
             }
-            Value::Object(o) => Value::Object(
-                o.iter()
-                    .map(|(k, x)| (k.clone(), self.body(x, slice, pos, s)))
+            Value::Array(a) => Some(Value::Array(
+                a.iter()
+                    .map(|x| self.body(x, v).unwrap_or(Value::Null))
                     .collect(),
-            ),
-            other => other.clone(),
+            )),
+            Value::Object(o) => Some(Value::Object(
+                o.iter()
+                    .filter_map(|(k, x)| self.body(x, v).map(|x| (k.clone(), x)))
+                    .collect(),
+            )),
+            other => Some(other.clone()),
         }
     }
 
@@ -485,8 +639,9 @@ impl DeclarativeConnector {
         s: &StreamPlan,
         url: &str,
         body: Option<&Value>,
+        token: Option<&SecretString>,
     ) -> reqwest::RequestBuilder {
-        let var = |n: &str| self.fixed_var(n);
+        let var = |n: &str| self.fixed_var(n, token);
         let mut req = c
             .request(s.method.clone(), url)
             .header("Accept", "application/json");
@@ -523,6 +678,54 @@ impl DeclarativeConnector {
         req
     }
 
+    /// One page, with `token` when a service account mints them. The outer
+    /// error is the HTTP failure (a 401 renews the token); the inner one a
+    /// request the templates cannot build.
+    async fn fetch_page(
+        &self,
+        s: &Arc<StreamPlan>,
+        slice: &Slice,
+        pos: &Position,
+        page_no: u32,
+        token: Option<SecretString>,
+    ) -> Result<Result<(Page<(Batch, PageInfo)>, String), ConnectorError>, HttpError> {
+        let v = Vars {
+            s,
+            slice,
+            pos,
+            token: token.as_ref(),
+        };
+        let url = match &pos.next_url {
+            Some(u) => u.clone(),
+            None => match self.url(&v) {
+                Ok(u) => u,
+                Err(e) => return Ok(Err(e)),
+            },
+        };
+        let body = s.body.as_ref().and_then(|b| self.body(b, &v));
+        let mapper = Mapper {
+            stream: s.clone(),
+            shop: self.shop.clone(),
+            tz: self.tz,
+            source: strip_query(&url),
+            page_no,
+            slice: self.slice_label(s, slice),
+            errors: self.def.errors.clone(),
+        };
+        let errors = self.def.errors.clone();
+        let hint = self.def.hint.clone();
+        let page = self
+            .http
+            .get_checked(
+                |c| self.request(c, s, &url, body.as_ref(), token.as_ref()),
+                &self.def.hint,
+                move |bytes: &[u8]| mapper.page(bytes),
+                move |bytes: &[u8]| errors.as_ref().and_then(|e| classify(e, &hint, bytes)),
+            )
+            .await?;
+        Ok(Ok((page, url)))
+    }
+
     async fn fetch_slice(
         &self,
         s: Arc<StreamPlan>,
@@ -546,35 +749,20 @@ impl DeclarativeConnector {
                     s.name
                 )));
             }
-            let url = match &pos.next_url {
-                Some(u) => u.clone(),
-                None => self.url(&s, &slice, &pos)?,
+            let fetched = match &self.token_source {
+                Some(source) => {
+                    source
+                        .authorized(&self.http, |t| {
+                            self.fetch_page(&s, &slice, &pos, page_no, Some(t))
+                        })
+                        .await
+                }
+                None => self.fetch_page(&s, &slice, &pos, page_no, None).await,
             };
-            let body = s.body.as_ref().map(|b| self.body(b, &slice, &pos, &s));
-            let mapper = Mapper {
-                stream: s.clone(),
-                shop: self.shop.clone(),
-                tz: self.tz,
-                source: strip_query(&url),
-                page_no,
-                slice: self.slice_label(&s, &slice),
-                errors: self.def.errors.clone(),
-            };
-            let errors = self.def.errors.clone();
-            let hint = self.def.hint.clone();
-            let page = self
-                .http
-                .get_checked(
-                    |c| self.request(c, &s, &url, body.as_ref()),
-                    &self.def.hint,
-                    move |bytes: &[u8]| mapper.page(bytes),
-                    move |bytes: &[u8]| errors.as_ref().and_then(|e| classify(e, &hint, bytes)),
-                )
-                .await
-                .map_err(|e| ConnectorError::Http {
-                    connector: self.name.clone(),
-                    source: e,
-                })?;
+            let (page, url) = fetched.map_err(|e| ConnectorError::Http {
+                connector: self.name.clone(),
+                source: e,
+            })??;
             let (batch, info) = page.body;
             if tx.send(batch).await.is_err() {
                 // The committer stopped on an error; it reports it.
@@ -586,7 +774,7 @@ impl DeclarativeConnector {
                 Err(message) => {
                     return Err(ConnectorError::Http {
                         connector: self.name.clone(),
-                        source: crate::http::HttpError::Malformed {
+                        source: HttpError::Malformed {
                             url: strip_query(&url),
                             message,
                             snippet: String::new(),

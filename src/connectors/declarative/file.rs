@@ -56,8 +56,10 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOption {
     pub(super) default: Option<String>,
+    /// The value must be digits only (a numeric account or property id).
     #[serde(default)]
-    #[allow(dead_code)]
+    pub(super) digits: bool,
+    #[serde(default)]
     pub(super) description: Option<String>,
 }
 
@@ -70,6 +72,18 @@ pub(super) struct RawAuth {
     #[serde(default)]
     pub(super) query: BTreeMap<String, String>,
     pub(super) hint: Option<String>,
+    pub(super) service_account: Option<RawServiceAccount>,
+}
+
+/// A Google service-account key as the alternative to a token credential.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServiceAccount {
+    /// The credential holding the JSON key (given as `<key>_file`).
+    pub(super) key: String,
+    /// The credential the minted access token stands in for.
+    pub(super) token: String,
+    pub(super) scope: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +115,9 @@ pub(super) struct RawStream {
     pub(super) path: String,
     #[serde(default)]
     pub(super) records: String,
+    /// The platform leaves the list out when it has no records (GA4 `rows`).
+    #[serde(default)]
+    pub(super) records_optional: bool,
     #[serde(default)]
     pub(super) query: BTreeMap<String, String>,
     #[serde(default)]
@@ -129,6 +146,8 @@ pub(super) struct RawWindow {
     #[serde(default)]
     pub(super) backfill: BTreeMap<String, String>,
     pub(super) incremental: Option<BTreeMap<String, String>>,
+    pub(super) scheduled: Option<String>,
+    pub(super) through: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -187,6 +206,10 @@ pub(super) struct RawField {
     pub(super) sum: Option<String>,
     pub(super) filter: BTreeMap<String, Vec<String>>,
     pub(super) if_present: BTreeMap<String, String>,
+    /// A pointer whose amount is subtracted (`sessions − engagedSessions`).
+    pub(super) minus: Option<String>,
+    /// The smallest amount stored; less is raised to it.
+    pub(super) at_least: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +231,8 @@ pub(super) struct RawFieldTable {
     pub(super) filter: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub(super) if_present: BTreeMap<String, String>,
+    pub(super) minus: Option<String>,
+    pub(super) at_least: Option<TextOrNumber>,
 }
 
 #[derive(Deserialize)]
@@ -215,6 +240,23 @@ pub(super) struct RawFieldTable {
 pub(super) enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(p) => vec![p],
+            OneOrMany::Many(p) => p,
+        }
+    }
+}
+
+/// `at_least = 0` or `at_least = "0.5"`: kept as written.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum TextOrNumber {
+    Text(String),
+    Integer(i64),
 }
 
 impl<'de> Deserialize<'de> for RawField {
@@ -242,10 +284,7 @@ impl<'de> Deserialize<'de> for RawField {
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawField, A::Error> {
                 let t = RawFieldTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(RawField {
-                    pointer: match t.pointer {
-                        OneOrMany::One(p) => vec![p],
-                        OneOrMany::Many(p) => p,
-                    },
+                    pointer: t.pointer.into_vec(),
                     format: t.format,
                     zone: t.zone,
                     scale: t.scale,
@@ -256,6 +295,11 @@ impl<'de> Deserialize<'de> for RawField {
                     sum: t.sum,
                     filter: t.filter,
                     if_present: t.if_present,
+                    minus: t.minus,
+                    at_least: t.at_least.map(|v| match v {
+                        TextOrNumber::Text(t) => t,
+                        TextOrNumber::Integer(n) => n.to_string(),
+                    }),
                 })
             }
         }

@@ -27,6 +27,7 @@ pub struct PageInfo {
 }
 
 /// Owns what mapping a page needs, so it can move to a blocking thread.
+#[derive(Clone)]
 pub struct Mapper {
     pub stream: Arc<StreamPlan>,
     pub shop: String,
@@ -92,7 +93,7 @@ impl Record<'_> {
     }
 
     fn amount(&self, a: &AmountPlan) -> Result<i64, String> {
-        let micros = match &a.sum {
+        let mut micros = match &a.sum {
             None => {
                 let raw = self.required(&a.field)?;
                 amount_micros(raw.trim(), a.scale).map_err(|e| format!("{}: {e}", a.field))?
@@ -129,6 +130,16 @@ impl Record<'_> {
                 total
             }
         };
+        if let Some(m) = &a.minus {
+            let raw = self.required(m)?;
+            let sub = amount_micros(raw.trim(), a.scale).map_err(|e| format!("{m}: {e}"))?;
+            micros = micros
+                .checked_sub(sub)
+                .ok_or_else(|| format!("{}: the difference is out of range", a.field))?;
+        }
+        if let Some(floor) = a.at_least {
+            micros = micros.max(floor);
+        }
         if a.absolute {
             micros
                 .checked_abs()
@@ -200,6 +211,7 @@ impl Mapper {
         let records: &[Value] = match body.pointer(&s.records) {
             Some(Value::Array(a)) => a,
             Some(Value::Null) => &[],
+            None if s.records_optional => &[],
             Some(_) => return Err(format!("`{}` is not a list of records", s.records)),
             None => {
                 let platform = self

@@ -17,11 +17,12 @@ pub struct Definition {
     pub base_url: Option<String>,
     pub defaults: Defaults,
     pub credentials: Vec<Credential>,
-    /// The definition's own options and their defaults (`None`: required).
-    pub options: Vec<(String, Option<String>)>,
+    /// The definition's own options.
+    pub options: Vec<OptionSpec>,
     pub headers: Vec<(String, Template)>,
     pub basic: Option<(Template, Template)>,
     pub auth_query: Vec<(String, Template)>,
+    pub service_account: Option<ServiceAccountPlan>,
     pub hint: String,
     pub errors: Option<BodyErrors>,
     pub streams: Vec<StreamPlan>,
@@ -43,6 +44,26 @@ pub struct Credential {
     pub secret: bool,
 }
 
+#[derive(Debug, Clone)]
+pub struct OptionSpec {
+    pub name: String,
+    /// `None`: a connector must set it.
+    pub default: Option<String>,
+    /// Digits only (a numeric id).
+    pub digits: bool,
+    pub description: Option<String>,
+}
+
+/// A Google service-account key (credential `key`, given as `<key>_file`)
+/// as the alternative to the credential `token`: a connector gives exactly
+/// one of the two, and with the key `{token}` is a minted access token.
+#[derive(Debug, Clone)]
+pub struct ServiceAccountPlan {
+    pub key: String,
+    pub token: String,
+    pub scope: String,
+}
+
 /// Error envelopes inside successful responses.
 #[derive(Debug, Clone)]
 pub struct BodyErrors {
@@ -59,6 +80,8 @@ pub struct StreamPlan {
     pub method: reqwest::Method,
     pub path: Template,
     pub records: String,
+    /// A missing record list is an empty page, not a malformed one.
+    pub records_optional: bool,
     pub query: Vec<(String, Template)>,
     pub body: Option<serde_json::Value>,
     pub window: WindowPlan,
@@ -76,6 +99,26 @@ pub struct WindowPlan {
     pub slice: SliceLength,
     pub backfill: Vec<(String, Template)>,
     pub incremental: Vec<(String, Template)>,
+    pub scheduled: Scheduled,
+    /// The last local day a scheduled run covers.
+    pub through: Through,
+}
+
+/// Where a scheduled run starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduled {
+    /// The stored cursor less `lookback_days` (`initial_days` back at first).
+    Cursor,
+    /// The last `lookback_days` days, whatever ran before (platforms that
+    /// revise recent days, such as GA4's 48-hour processing).
+    Lookback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Through {
+    Today,
+    /// Today is not over (or not processed): stop at yesterday.
+    Yesterday,
 }
 
 /// How `{from}` and `{to}` relate to the slice `[start, end)`.
@@ -93,6 +136,8 @@ pub enum Bounds {
 pub enum SliceLength {
     /// Whole local days, this many per request.
     Days(u32),
+    /// The whole window in one request series.
+    All,
     /// Parts of a local day, this many seconds each.
     Seconds(u32),
 }
@@ -197,6 +242,10 @@ pub struct AmountPlan {
     pub absolute: bool,
     /// Summed over a list in the record, its items filtered.
     pub sum: Option<SumPlan>,
+    /// An amount subtracted (read with the same scale).
+    pub minus: Option<FieldPlan>,
+    /// The floor, in micros: a smaller result is raised to it.
+    pub at_least: Option<i64>,
 }
 
 /// `sum = "/transactions"` with `where = { "/kind" = ["refund"] }`: the

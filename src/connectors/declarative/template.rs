@@ -72,6 +72,14 @@ impl Template {
         self.vars().any(|v| v == var)
     }
 
+    /// The variable when the template is that variable alone (`"{offset}"`).
+    pub fn only_var(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Var(v)] => Some(v),
+            _ => None,
+        }
+    }
+
     /// The text with every variable filled in; `None` when one has no value
     /// (a `{cursor}` parameter on the first page is left out).
     pub fn render(&self, value: &dyn Fn(&str) -> Option<String>) -> Option<String> {
@@ -97,6 +105,11 @@ mod tests {
         let out = t.render(&|v| (v == "token").then(|| "abc".to_string()));
         assert_eq!(out.as_deref(), Some("Bearer abc {x}"));
         assert_eq!(t.render(&|_| None), None);
+        assert_eq!(t.only_var(), None);
+        assert_eq!(
+            Template::parse("{offset}").unwrap().only_var(),
+            Some("offset")
+        );
     }
 
     #[test]
