@@ -115,6 +115,21 @@ impl Batch {
     pub fn records(&self) -> usize {
         self.orders.len() + self.refunds.len() + self.daily.len()
     }
+
+    /// Appends `later`'s facts, which win over this batch's for the same key
+    /// as if committed after it. Only a batch without a file mark can absorb
+    /// (one commit records one file).
+    pub fn absorb(&mut self, later: Batch) {
+        debug_assert!(
+            self.file.is_none(),
+            "a batch with a file mark absorbs nothing"
+        );
+        self.orders.extend(later.orders);
+        self.refunds.extend(later.refunds);
+        self.daily.extend(later.daily);
+        self.rejects.extend(later.rejects);
+        self.file = later.file;
+    }
 }
 
 /// Counts of one ingestion run.

@@ -183,7 +183,7 @@ impl<'a> Sink<'a> {
             loop {
                 tokio::select! {
                     next = rx.recv(), if open && in_flight.len() < parallel => match next {
-                        Some(batch) => in_flight.push(commit_one(self.store, self.connector, batch)),
+                        Some(batch) => in_flight.push(commit_one(self.store, self.connector, group(batch, &mut rx))),
                         None => open = false,
                     },
                     Some((batch, changed)) = in_flight.next(), if !in_flight.is_empty() => {
@@ -285,13 +285,47 @@ impl<'a> Sink<'a> {
     }
 }
 
+/// Records one group commit takes at most: a few pages, and within one
+/// PostgreSQL statement's arrays (`facts_pg`).
+const GROUP_RECORDS: usize = 2_000;
+
+/// Adds the pages already waiting behind `batch` to it, so a committer that
+/// falls behind writes them in one transaction instead of one each (SQLite
+/// rewrites the same index pages into its log at every commit). A committer
+/// that keeps up finds nothing waiting and commits page by page.
+fn group(mut batch: Batch, rx: &mut mpsc::Receiver<Batch>) -> Batch {
+    // A group holds at most one file mark: it stops at the first.
+    while batch.file.is_none() && batch.records() < GROUP_RECORDS {
+        match rx.try_recv() {
+            Ok(next) => batch.absorb(next),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// Commits on a runtime worker: the task driving the fetchers (and parsing
+/// nothing itself) is not also the one turning rows into statements.
 async fn commit_one(
     store: &Store,
     connector: &str,
     batch: Batch,
 ) -> (Batch, Result<u64, StoreError>) {
-    let changed = store.commit_batch(connector, &batch).await;
-    (batch, changed)
+    let (store, connector) = (store.clone(), connector.to_string());
+    let task = tokio::spawn(async move {
+        let changed = store.commit_batch(&connector, &batch).await;
+        (batch, changed)
+    });
+    match task.await {
+        Ok(done) => done,
+        // A panic in a commit is a defect: surface it where it happened.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only a runtime shutting down cancels the task; the run ends.
+        Err(_) => (
+            Batch::default(),
+            Err(StoreError::Sql(sqlx::Error::WorkerCrashed)),
+        ),
+    }
 }
 
 /// A configured connector, ready to run.
@@ -554,6 +588,64 @@ pub(crate) fn typed_options<T: serde::de::DeserializeOwned>(
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+
+    fn page(first_id: usize, n: usize) -> Batch {
+        Batch {
+            orders: (first_id..first_id + n)
+                .map(|i| crate::facts::Order {
+                    shop: "s".into(),
+                    order_id: i.to_string(),
+                    paid_at: None,
+                    local_day: None,
+                    amount_micros: 1,
+                    buyer_id: None,
+                    status: crate::facts::OrderStatus::Paid,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_commit_takes_the_pages_waiting_behind_it_up_to_a_bound() {
+        let (tx, mut rx) = mpsc::channel(16);
+        for i in 0..10 {
+            tx.send(page(i * 250, 250)).await.unwrap();
+        }
+        let first = rx.recv().await.unwrap();
+        let grouped = group(first, &mut rx);
+        // 250 + 7 × 250 reaches GROUP_RECORDS; later pages wait for the next commit.
+        assert_eq!(grouped.orders.len(), GROUP_RECORDS);
+        assert_eq!(
+            grouped.orders[250].order_id, "250",
+            "pages stay in arrival order"
+        );
+        let rest = group(rx.recv().await.unwrap(), &mut rx);
+        assert_eq!(rest.orders.len(), 500);
+        // Nothing waiting: the page commits alone.
+        tx.send(page(0, 3)).await.unwrap();
+        assert_eq!(group(rx.recv().await.unwrap(), &mut rx).orders.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_group_holds_at_most_one_file_mark() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let mut marked = page(10, 1);
+        marked.file = Some(crate::facts::FileMark {
+            path: "b.csv".into(),
+            sha256: "x".into(),
+            rows: 1,
+        });
+        tx.send(marked.clone()).await.unwrap();
+        tx.send(page(20, 1)).await.unwrap();
+        let grouped = group(page(0, 1), &mut rx);
+        assert_eq!(grouped.orders.len(), 2, "stops after the marked batch");
+        assert_eq!(
+            grouped.file.as_ref().map(|f| f.path.as_str()),
+            Some("b.csv")
+        );
+        assert_eq!(rx.recv().await.unwrap().orders[0].order_id, "20");
+    }
 
     #[test]
     fn a_run_resumes_before_its_cursor_or_starts_initial_days_back() {

@@ -8,7 +8,20 @@ use sqlx::{Any, Arguments, Row, Transaction};
 use std::collections::{BTreeMap, HashMap};
 
 /// Rows per multi-row statement; keeps parameters well under SQLite's 32766.
-const CHUNK: usize = 1000;
+/// Most rows per SQLite statement.
+const CHUNK: usize = 512;
+
+/// Rows for the next statement: `CHUNK`, or the largest power of two that
+/// fits. Each distinct row count is its own prepared statement, kept in the
+/// connection's cache; powers of two bound them to ten shapes per table, so
+/// pages of any size reuse statements instead of preparing new large ones.
+fn chunk_len(left: usize) -> usize {
+    if left >= CHUNK {
+        CHUNK
+    } else {
+        1 << left.ilog2()
+    }
+}
 
 /// Totals of a shop's order and refund records over a range of local days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +92,10 @@ pub fn fold_daily(
     Ok(out)
 }
 
+/// `YYYY-MM-DD`: `NaiveDate`'s `Display` writes the same text as the
+/// `%Y-%m-%d` pattern without parsing a pattern per row.
 pub(super) fn day_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    d.to_string()
 }
 
 /// `(?,…),(?,…)` value lists for SQLite's multi-row inserts. Anonymous `?`:
@@ -92,18 +107,15 @@ fn placeholders(rows: usize, cols: usize) -> String {
 }
 
 /// Keeps the last of several records with the same key (a later file or page
-/// wins) so one statement never touches a row twice.
-pub(super) fn last_by_key<'a, T, K: std::hash::Hash + Eq>(
-    items: &'a [T],
-    key: impl Fn(&'a T) -> K,
-) -> Vec<&'a T> {
-    let mut pos: HashMap<K, usize> = HashMap::with_capacity(items.len());
-    for (i, it) in items.iter().enumerate() {
-        pos.insert(key(it), i);
+/// wins) so one statement never touches a row twice, in key order: commits
+/// running side by side on PostgreSQL then lock shared rows in the same
+/// order and cannot deadlock.
+pub(super) fn last_by_key<'a, T, K: Ord>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<&'a T> {
+    let mut last: BTreeMap<K, &'a T> = BTreeMap::new();
+    for it in items {
+        last.insert(key(it), it);
     }
-    let mut keep: Vec<usize> = pos.into_values().collect();
-    keep.sort_unstable();
-    keep.into_iter().map(|i| &items[i]).collect()
+    last.into_values().collect()
 }
 
 fn add<'q, T>(args: &mut AnyArguments<'q>, v: T) -> Result<()>
@@ -429,7 +441,10 @@ async fn upsert_rows(
     let columns: Vec<&str> = spec.columns.iter().map(|(c, _)| *c).collect();
     let columns = columns.join(", ");
     let mut changed = 0;
-    for chunk in rows.chunks(CHUNK) {
+    let mut rest = rows.as_slice();
+    while !rest.is_empty() {
+        let (chunk, after) = rest.split_at(chunk_len(rest.len()));
+        rest = after;
         let sql = format!(
             "INSERT INTO {} ({columns}) VALUES {} {}",
             spec.table,
@@ -547,5 +562,30 @@ mod tests {
     #[test]
     fn sqlite_placeholders_are_anonymous() {
         assert_eq!(placeholders(2, 3), "(?,?,?),(?,?,?)");
+    }
+
+    #[test]
+    fn statements_take_power_of_two_row_counts() {
+        let split = |mut n: usize| {
+            let mut sizes = Vec::new();
+            while n > 0 {
+                sizes.push(chunk_len(n));
+                n -= chunk_len(n);
+            }
+            sizes
+        };
+        assert_eq!(split(1), [1]);
+        assert_eq!(split(250), [128, 64, 32, 16, 8, 2]);
+        assert_eq!(split(1300), [512, 512, 256, 16, 4]);
+        // Every size of page maps onto the same few statements.
+        let shapes: std::collections::BTreeSet<usize> = (1..3000).flat_map(split).collect();
+        assert_eq!(shapes.len(), 10);
+    }
+
+    #[test]
+    fn the_last_record_of_a_key_wins_and_rows_come_in_key_order() {
+        let items = [("b", 1), ("a", 2), ("b", 3), ("c", 4)];
+        let kept: Vec<_> = last_by_key(&items, |i| i.0).into_iter().copied().collect();
+        assert_eq!(kept, [("a", 2), ("b", 3), ("c", 4)]);
     }
 }

@@ -159,6 +159,7 @@ impl Store {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA cache_size = -16384").await?;
                     }
                     Ok(())
                 })
