@@ -138,7 +138,8 @@ impl<'a> Sink<'a> {
     }
 
     /// Fetches `slices` of a window, `concurrency` at a time, while committing
-    /// each page as it arrives; at most two pages per fetcher wait in memory.
+    /// each page as it arrives; at most two pages per fetcher wait in memory,
+    /// besides the commits in flight (each at most `GROUP_RECORDS` records).
     /// On PostgreSQL several pages commit at once on separate connections (the
     /// slices of a window hold different records); SQLite has one writer.
     /// Each slice is a step of the progress report once all its pages are fetched.
@@ -321,10 +322,7 @@ async fn commit_one(
         // A panic in a commit is a defect: surface it where it happened.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         // Only a runtime shutting down cancels the task; the run ends.
-        Err(_) => (
-            Batch::default(),
-            Err(StoreError::Sql(sqlx::Error::WorkerCrashed)),
-        ),
+        Err(_) => (Batch::default(), Err(StoreError::Cancelled)),
     }
 }
 

@@ -7,8 +7,7 @@ use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Row, Transaction};
 use std::collections::{BTreeMap, HashMap};
 
-/// Rows per multi-row statement; keeps parameters well under SQLite's 32766.
-/// Most rows per SQLite statement.
+/// Most rows per SQLite statement; keeps parameters well under SQLite's 32766.
 const CHUNK: usize = 512;
 
 /// Rows for the next statement: `CHUNK`, or the largest power of two that

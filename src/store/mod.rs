@@ -60,6 +60,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("a commit was cancelled: the runtime is shutting down")]
+    Cancelled,
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
     #[error("cannot create the database directory {path}: {source}")]
