@@ -196,16 +196,7 @@ struct TokenEndpoint {
 
 impl Respond for TokenEndpoint {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let form = reqwest::Url::parse(&format!(
-            "http://form/?{}",
-            String::from_utf8_lossy(&req.body)
-        ))
-        .unwrap();
-        let field = |k: &str| {
-            form.query_pairs()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.into_owned())
-        };
+        let field = |k: &str| common::form_field(&req.body, k);
         let form_type = req
             .headers
             .get("content-type")

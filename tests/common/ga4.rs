@@ -86,16 +86,7 @@ impl Respond for TokenEndpoint {
         {
             return invalid("not a form");
         }
-        let form = reqwest::Url::parse(&format!(
-            "http://form/?{}",
-            String::from_utf8_lossy(&req.body)
-        ))
-        .unwrap();
-        let field = |k: &str| {
-            form.query_pairs()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.into_owned())
-        };
+        let field = |k: &str| super::form_field(&req.body, k);
         if field("grant_type").as_deref() != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
             return invalid("unsupported grant_type");
         }

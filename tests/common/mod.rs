@@ -11,6 +11,17 @@ use kpid::store::Store;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// One field of an `application/x-www-form-urlencoded` request body, as a
+/// token endpoint reads it.
+pub fn form_field(body: &[u8], key: &str) -> Option<String> {
+    // A form body is a query string: reqwest's `Url` decodes it.
+    let form =
+        reqwest::Url::parse(&format!("http://form/?{}", String::from_utf8_lossy(body))).ok()?;
+    form.query_pairs()
+        .find(|(n, _)| n == key)
+        .map(|(_, v)| v.into_owned())
+}
+
 /// A database for one test, dropped (PostgreSQL) or deleted (SQLite) after.
 pub struct TestDb {
     pub backend: &'static str,
