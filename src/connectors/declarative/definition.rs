@@ -3,6 +3,7 @@
 
 use super::file::*;
 use super::plan::*;
+use super::projection::Projection;
 use super::template::Template;
 use crate::facts::OrderStatus;
 use chrono_tz::Tz;
@@ -979,7 +980,7 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
         ),
         _ => {}
     }
-    StreamPlan {
+    let mut plan = StreamPlan {
         name: name.to_string(),
         method,
         path,
@@ -1001,7 +1002,10 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
         order,
         refunds,
         daily,
-    }
+        projection: Projection::default(),
+    };
+    plan.projection = Projection::of(&plan);
+    plan
 }
 
 /// A pattern with no time of day reads as a calendar date.

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod file;
 pub mod mapping;
 pub mod plan;
+pub mod projection;
 pub mod template;
 
 pub use engine::DeclarativeConnector;

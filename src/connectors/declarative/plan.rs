@@ -1,6 +1,7 @@
 //! The checked plan of a definition that the engine runs: every template,
 //! pointer, time format, zone and status table validated once.
 
+use super::projection::Projection;
 use super::template::Template;
 use crate::facts::OrderStatus;
 use chrono_tz::Tz;
@@ -89,6 +90,8 @@ pub struct StreamPlan {
     pub order: Option<OrderPlan>,
     pub refunds: Option<RefundPlan>,
     pub daily: Option<DailyPlan>,
+    /// What the mapping reads of a page, built from the fields above.
+    pub projection: Projection,
 }
 
 #[derive(Debug, Clone)]
