@@ -4,6 +4,7 @@
 //! the KPI engine derives values, snapshots keep them, reports read them, and
 //! the daemon schedules it all.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod connectors;
