@@ -5,6 +5,7 @@
 //! day, input and dimension (campaign, agent, ...).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use std::borrow::Cow;
 
 /// Whether an order counts towards sales.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +74,39 @@ pub struct DailyValue {
     pub value_micros: Option<i64>,
 }
 
+/// The longest id (order, refund, buyer) kept, in bytes: longer is not an
+/// id but a broken export (a whole line in one cell), and is rejected.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// Checks an id's length; the error names the field.
+pub fn check_id(field: &str, id: &str) -> Result<(), String> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!(
+            "{field}: `{}` is {} bytes long, more than the {MAX_ID_BYTES} bytes an id may have",
+            echo(id),
+            id.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Characters of a bad value that a reject's reason or a log line repeats.
+pub const ECHO_CHARS: usize = 200;
+
+/// A bad value as a reason or a log line repeats it: cut to [`ECHO_CHARS`]
+/// characters, so a cell holding a whole pasted file does not flood the
+/// logs and the `rejects` table (the reject's `raw` keeps the full text).
+pub fn echo(value: &str) -> Cow<'_, str> {
+    match value.char_indices().nth(ECHO_CHARS) {
+        None => Cow::Borrowed(value),
+        Some((cut, _)) => Cow::Owned(format!(
+            "{}… ({} characters)",
+            &value[..cut],
+            value.chars().count()
+        )),
+    }
+}
+
 /// A record that could not be taken, kept aside with its raw text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
@@ -100,6 +134,9 @@ pub struct Batch {
     pub refunds: Vec<Refund>,
     pub daily: Vec<DailyValue>,
     pub rejects: Vec<Reject>,
+    /// A source (a file's path) whose stored rejects are dropped before this
+    /// batch's are kept: a file imported again keeps only its new rejects.
+    pub replaces_rejects_of: Option<String>,
     pub file: Option<FileMark>,
 }
 
@@ -109,6 +146,7 @@ impl Batch {
             && self.refunds.is_empty()
             && self.daily.is_empty()
             && self.rejects.is_empty()
+            && self.replaces_rejects_of.is_none()
             && self.file.is_none()
     }
 
@@ -123,6 +161,12 @@ impl Batch {
         debug_assert!(
             self.file.is_none(),
             "a batch with a file mark absorbs nothing"
+        );
+        // Dropping a source's rejects happens before a batch's own are kept:
+        // only the first batch of a group may ask for it.
+        debug_assert!(
+            later.replaces_rejects_of.is_none(),
+            "a batch that drops rejects is not absorbed"
         );
         self.orders.extend(later.orders);
         self.refunds.extend(later.refunds);
@@ -142,6 +186,8 @@ pub struct IngestStats {
     pub rejects: u64,
     pub files_imported: u64,
     pub files_skipped: u64,
+    /// Rows whose key an earlier row of the same file had (the last row won).
+    pub duplicates: u64,
 }
 
 impl IngestStats {
@@ -151,5 +197,6 @@ impl IngestStats {
         self.rejects += other.rejects;
         self.files_imported += other.files_imported;
         self.files_skipped += other.files_skipped;
+        self.duplicates += other.duplicates;
     }
 }

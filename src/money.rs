@@ -5,6 +5,7 @@
 //! and Google Ads' `costMicros` exactly, and integer columns let both SQLite and
 //! PostgreSQL sum them without ever going through a float.
 
+use crate::facts::echo;
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -24,13 +25,18 @@ pub enum AmountError {
 }
 
 /// Parses a decimal string as written by platforms and CSV exports ("129.90",
-/// "-3", "1e3" is refused: exponents hide typos in money columns).
+/// "-3"): an optional sign, digits and at most one `.`. Anything else is
+/// refused, though `Decimal` would take it: exponents (`1e3`) and
+/// underscores (`1_000`) hide typos in money columns.
 pub fn parse_decimal(text: &str) -> Result<Decimal, AmountError> {
     let t = text.trim();
-    if t.is_empty() || t.contains(['e', 'E']) {
-        return Err(AmountError::NotDecimal(text.to_string()));
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let plain = digits.bytes().any(|b| b.is_ascii_digit())
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if !plain {
+        return Err(AmountError::NotDecimal(echo(text).into_owned()));
     }
-    Decimal::from_str(t).map_err(|_| AmountError::NotDecimal(text.to_string()))
+    Decimal::from_str(t).map_err(|_| AmountError::NotDecimal(echo(text).into_owned()))
 }
 
 /// Converts to stored micros, refusing (rather than rounding) anything finer.
@@ -96,6 +102,17 @@ mod tests {
             Err(AmountError::NotDecimal(_))
         ));
         assert!(matches!(parse_micros(""), Err(AmountError::NotDecimal(_))));
+        for junk in [
+            "1_000", "1__0", "_1", "0x10", "1.2.3", ".", "-", "+-1", "١٢",
+        ] {
+            assert!(
+                matches!(parse_micros(junk), Err(AmountError::NotDecimal(_))),
+                "{junk}"
+            );
+        }
+        assert_eq!(parse_micros(" -3 "), Ok(-3_000_000));
+        assert_eq!(parse_micros("+.5"), Ok(500_000));
+        assert_eq!(parse_micros("7."), Ok(7_000_000));
     }
 
     #[test]

@@ -283,3 +283,509 @@ async fn daily_rows_use_the_connector_shop_and_an_empty_cell_clears_a_value() {
         db.drop_db().await;
     }
 }
+
+/// The stored orders of a shop: id, paid_at (Unix seconds), local day,
+/// amount, buyer, status.
+async fn stored_orders(
+    db: &common::TestDb,
+    shop: &str,
+) -> Vec<(
+    String,
+    i64,
+    String,
+    rust_decimal::Decimal,
+    Option<String>,
+    String,
+)> {
+    use sqlx::Row;
+    sqlx::query(
+        "SELECT order_id, paid_at, local_day, amount_micros, buyer_id, status FROM orders \
+         WHERE shop = $1 ORDER BY order_id",
+    )
+    .bind(shop)
+    .fetch_all(db.store.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| {
+        (
+            r.get(0),
+            r.get(1),
+            r.get(2),
+            kpid::money::from_micros(r.get(3)),
+            r.get(4),
+            r.get(5),
+        )
+    })
+    .collect()
+}
+
+fn unix(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp()
+}
+
+#[tokio::test]
+async fn rows_with_too_many_or_too_few_fields_are_rejected_with_both_counts() {
+    for db in common::backends().await {
+        let s = settings(&db, "");
+        let b = db.backend;
+        // `1,234.50` unquoted: one field too many, not amount 1 and buyer "234.50".
+        let path = db.write(
+            "imports/orders/a.csv",
+            "order_id,shop,paid_at,amount,buyer_id\n\
+             A1,sh,2026-11-01 10:00:00,1,234.50,u1\n\
+             A2,sh,2026-11-01 10:00:00,99.00,u2,extra,cells\n\
+             A3,sh,2026-11-01 10:00:00,5\n\
+             A4,sh,2026-11-01 11:00:00,7.50,u4\n",
+        );
+        let path = path.display().to_string();
+        let run = ingest_one(&db, &s, "orders").await;
+        assert!(run.error.is_none(), "{b}: {:?}", run.error);
+        assert_eq!(run.stats.rejects, 3, "{b}: {:#?}", run.rejects);
+        let stored = db.store.rejects("orders").await.unwrap();
+        for (locator, found, raw) in [
+            ("line 2", 6, "A1,sh,2026-11-01 10:00:00,1,234.50,u1"),
+            (
+                "line 3",
+                7,
+                "A2,sh,2026-11-01 10:00:00,99.00,u2,extra,cells",
+            ),
+            ("line 4", 4, "A3,sh,2026-11-01 10:00:00,5"),
+        ] {
+            let r = stored
+                .iter()
+                .find(|r| r.locator == locator)
+                .unwrap_or_else(|| panic!("{b}: no reject at {locator}: {stored:#?}"));
+            assert_eq!(r.source, path, "{b}");
+            assert!(
+                r.reason
+                    .contains(&format!("expected 5 fields, found {found}")),
+                "{b}: {locator}: {}",
+                r.reason
+            );
+            assert_eq!(r.raw, raw, "{b}");
+        }
+        let v = inputs(&db, "sh", "2026-11").await;
+        assert_eq!(v.get("orders"), Some(d("1")), "{b}");
+        assert_eq!(v.get("gmv"), Some(d("7.5")), "{b}");
+        db.drop_db().await;
+    }
+}
+
+const TITLED: &str = r#"
+[[connectors]]
+name = "titled"
+kind = "csv"
+stream = "orders"
+path = "{dir}/imports/titled/*.csv"
+skip_rows = 2
+"#;
+
+#[tokio::test]
+async fn crlf_files_reject_a_row_at_its_own_line_with_its_raw_text() {
+    for db in common::backends().await {
+        let s = settings(&db, TITLED);
+        let b = db.backend;
+        let header = ORDERS_HEADER.trim_end();
+        // A quoted cell spanning two lines moves the rows below it down one.
+        db.write(
+            "imports/orders/a.csv",
+            &format!(
+                "{header}\r\n\
+                 o1,sh,2026-10-01 10:00:00,10,a,paid\r\n\
+                 o2,sh,2026-10-01 10:00:00,abc,a,paid\r\n\
+                 o3,sh,2026-10-01 10:00:00,1,\"two\r\nlines\",paid\r\n\
+                 o4,sh,2026-10-01 10:00:00,xyz,a,paid\r\n"
+            ),
+        );
+        db.write(
+            "imports/titled/a.csv",
+            &format!(
+                "Orders export 2026-10\r\n\r\n{header}\r\n\
+                 t1,sh,2026-10-01 10:00:00,10,a,paid\r\n\
+                 t2,sh,2026-10-01 10:00:00,abc,a,paid\r\n"
+            ),
+        );
+        for (connector, expected) in [
+            (
+                "orders",
+                vec![
+                    ("line 3", "o2,sh,2026-10-01 10:00:00,abc,a,paid"),
+                    ("line 6", "o4,sh,2026-10-01 10:00:00,xyz,a,paid"),
+                ],
+            ),
+            (
+                "titled",
+                vec![("line 5", "t2,sh,2026-10-01 10:00:00,abc,a,paid")],
+            ),
+        ] {
+            let run = ingest_one(&db, &s, connector).await;
+            assert!(run.error.is_none(), "{b}: {:?}", run.error);
+            let stored = db.store.rejects(connector).await.unwrap();
+            let mut got: Vec<(&str, &str)> = stored
+                .iter()
+                .map(|r| (r.locator.as_str(), r.raw.as_str()))
+                .collect();
+            got.sort();
+            assert_eq!(got, expected, "{b}: {connector}");
+        }
+        assert_eq!(
+            inputs(&db, "sh", "2026-10").await.get("orders"),
+            Some(d("3")),
+            "{b}: o1, o3 and t1"
+        );
+        db.drop_db().await;
+    }
+}
+
+const TMALL_COLUMNS: &str = r#"columns = { order_id = "订单编号", paid_at = "订单付款时间", amount = "买家实际支付金额", buyer_id = "买家会员名" }"#;
+
+/// A Tmall order export as Excel saves it on a Chinese Windows: GBK with
+/// CRLF line ends, written by iconv (`tests/fixtures/csv`).
+const GBK_EXPORT: &[u8] = include_bytes!("fixtures/csv/tmall-orders-gbk.csv");
+
+#[tokio::test]
+async fn a_gbk_export_imports_through_the_encoding_option_and_a_column_mapping() {
+    for db in common::backends().await {
+        let s = settings(
+            &db,
+            &format!(
+                "[[connectors]]\nname = \"tmall\"\nkind = \"csv\"\nstream = \"orders\"\nshop = \"sh\"\n\
+                 path = \"{{dir}}/imports/tmall/*.csv\"\nencoding = \"gbk\"\n{TMALL_COLUMNS}\n"
+            ),
+        );
+        let b = db.backend;
+        let path = db.path("imports/tmall/orders.csv");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, GBK_EXPORT).unwrap();
+        let run = ingest_one(&db, &s, "tmall").await;
+        assert!(run.error.is_none(), "{b}: {:?}", run.error);
+        assert_eq!(run.stats.records, 2, "{b}");
+        assert_eq!(
+            stored_orders(&db, "sh").await,
+            vec![
+                (
+                    "T1001".into(),
+                    unix("2026-11-01T00:30:00+08:00"),
+                    "2026-11-01".into(),
+                    d("129.9"),
+                    Some("张三".into()),
+                    "paid".into()
+                ),
+                (
+                    "T1002".into(),
+                    unix("2026-11-01T10:00:00+08:00"),
+                    "2026-11-01".into(),
+                    d("59.9"),
+                    None,
+                    "paid".into()
+                ),
+            ],
+            "{b}"
+        );
+        // The bad row is kept as readable text, at its line.
+        let rejects = db.store.rejects("tmall").await.unwrap();
+        assert_eq!(rejects.len(), 1, "{b}: {rejects:#?}");
+        assert_eq!(rejects[0].locator, "line 4", "{b}");
+        assert!(
+            rejects[0].reason.contains("五十"),
+            "{b}: {}",
+            rejects[0].reason
+        );
+        assert_eq!(
+            rejects[0].raw, "T1003,2026-11-01 11:00:00,五十,王五,茶叶",
+            "{b}"
+        );
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_utf8_fails_suggesting_the_encoding_option() {
+    for db in common::backends().await {
+        let s = settings(
+            &db,
+            &format!(
+                "[[connectors]]\nname = \"tmall\"\nkind = \"csv\"\nstream = \"orders\"\nshop = \"sh\"\n\
+                 path = \"{{dir}}/imports/tmall/*.csv\"\n{TMALL_COLUMNS}\n"
+            ),
+        );
+        let b = db.backend;
+        let path = db.path("imports/tmall/a-gbk.csv");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, GBK_EXPORT).unwrap();
+        // An ASCII header over GBK cells (张三): the rows are what cannot be read.
+        let mut ascii_header = format!("{ORDERS_HEADER}o1,sh,2026-11-01 10:00:00,10,").into_bytes();
+        ascii_header.extend_from_slice(b"\xd5\xc5\xc8\xfd,paid\n");
+        std::fs::create_dir_all(db.path("imports/orders")).unwrap();
+        std::fs::write(db.path("imports/orders/b-gbk.csv"), &ascii_header).unwrap();
+        db.write(
+            "imports/tmall/b-utf8.csv",
+            "订单编号,订单付款时间,买家实际支付金额,买家会员名\nU1,2026-11-02 10:00:00,8,李四\n",
+        );
+        for (connector, file) in [("tmall", "a-gbk.csv"), ("orders", "b-gbk.csv")] {
+            let run = ingest_one(&db, &s, connector).await;
+            let err = run
+                .error
+                .as_ref()
+                .unwrap_or_else(|| panic!("{b}: {connector}: a GBK file fails"))
+                .to_string();
+            assert!(err.contains(file), "{b}: {err}");
+            assert!(err.contains("UTF-8"), "{b}: {err}");
+            assert!(err.contains("encoding = \"gb18030\""), "{b}: {err}");
+            assert_eq!(run.stats.rejects, 0, "{b}: the file fails, not its rows");
+        }
+        // The UTF-8 file beside it landed.
+        let v = inputs(&db, "sh", "2026-11").await;
+        assert_eq!(v.get("orders"), Some(d("1")), "{b}");
+        assert_eq!(v.get("gmv"), Some(d("8")), "{b}");
+        db.drop_db().await;
+    }
+}
+
+#[test]
+fn the_encoding_option_is_checked_at_load() {
+    let load = |encoding: &str| {
+        common::facts::load_config(&format!(
+            r#"
+timezone = "Asia/Shanghai"
+[storage]
+url = "sqlite://{{dir}}/kpid.db"
+[[shops]]
+id = "sh"
+[[connectors]]
+name = "tmall"
+kind = "csv"
+stream = "orders"
+shop = "sh"
+path = "imports/*.csv"
+{encoding}
+"#
+        ))
+    };
+    assert!(load("").is_ok());
+    for ok in ["utf-8", "UTF-8", "gbk", "gb18030", "GB18030"] {
+        assert!(load(&format!("encoding = \"{ok}\"")).is_ok(), "{ok}");
+    }
+    let e = load("encoding = \"gb2313\"").unwrap_err();
+    assert!(e.contains("encoding") && e.contains("gb2313"), "{e}");
+    assert!(e.contains("gb18030"), "the message names what works: {e}");
+}
+
+#[tokio::test]
+async fn duplicate_keys_inside_one_file_are_counted_and_the_last_row_wins() {
+    for db in common::backends().await {
+        let s = settings(&db, "");
+        let b = db.backend;
+        db.write(
+            "imports/orders/a.csv",
+            &format!(
+                "{ORDERS_HEADER}\
+                 o1,sh,2026-10-01 10:00:00,10,a,paid\n\
+                 o2,sh,2026-10-01 10:00:00,20,b,paid\n\
+                 o1,sh,2026-10-01 10:00:00,11,a,paid\n\
+                 o1,sh,2026-10-01 10:00:00,12,a,paid\n"
+            ),
+        );
+        // The same id in another file is a replacement, not a duplicate.
+        db.write(
+            "imports/orders/b.csv",
+            &format!("{ORDERS_HEADER}o2,sh,2026-10-01 10:00:00,21,b,paid\n"),
+        );
+        db.write(
+            "imports/daily/a.csv",
+            "date,dimension,pv\n2026-10-01,,5\n2026-10-01,ads,3\n2026-10-01,,7\n",
+        );
+        let run = ingest_one(&db, &s, "orders").await;
+        assert!(run.error.is_none(), "{b}: {:?}", run.error);
+        assert_eq!(run.stats.duplicates, 2, "{b}");
+        assert_eq!(run.stats.records, 5, "{b}");
+        let daily = ingest_one(&db, &s, "daily").await;
+        assert_eq!(daily.stats.duplicates, 1, "{b}");
+        let v = inputs(&db, "sh", "2026-10-01").await;
+        assert_eq!(v.get("orders"), Some(d("2")), "{b}");
+        assert_eq!(v.get("gmv"), Some(d("33")), "{b}: 12 and 21, the last rows");
+        assert_eq!(v.get("pv"), Some(d("10")), "{b}: 7 and 3");
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn long_ids_underscored_numbers_and_long_values_are_rejected_and_cut() {
+    for db in common::backends().await {
+        let s = settings(&db, "");
+        let b = db.backend;
+        let long_id = "x".repeat(257);
+        let long_buyer = "b".repeat(300);
+        let long_status = "z".repeat(5000);
+        db.write(
+            "imports/orders/a.csv",
+            &format!(
+                "{ORDERS_HEADER}\
+                 o1,sh,2026-10-01 10:00:00,1_000,a,paid\n\
+                 {long_id},sh,2026-10-01 10:00:00,1,a,paid\n\
+                 o3,sh,2026-10-01 10:00:00,1,{long_buyer},paid\n\
+                 o4,sh,2026-10-01 10:00:00,1,a,{long_status}\n\
+                 {},sh,2026-10-01 10:00:00,2,a,paid\n",
+                "y".repeat(256)
+            ),
+        );
+        let run = ingest_one(&db, &s, "orders").await;
+        assert!(run.error.is_none(), "{b}: {:?}", run.error);
+        let stored = db.store.rejects("orders").await.unwrap();
+        assert_eq!(stored.len(), 4, "{b}: {stored:#?}");
+        let at = |line: &str| {
+            stored
+                .iter()
+                .find(|r| r.locator == line)
+                .unwrap_or_else(|| panic!("{b}: no reject at {line}: {stored:#?}"))
+        };
+        assert!(at("line 2").reason.contains("amount"), "{b}");
+        assert!(at("line 2").reason.contains("1_000"), "{b}");
+        let id = &at("line 3").reason;
+        assert!(
+            id.contains("order_id") && id.contains("256 bytes"),
+            "{b}: {id}"
+        );
+        let buyer = &at("line 4").reason;
+        assert!(
+            buyer.contains("buyer_id") && buyer.contains("256 bytes"),
+            "{b}: {buyer}"
+        );
+        // The bad value is echoed cut to 200 characters; the raw row is whole.
+        let status = at("line 5");
+        assert!(status.reason.contains(&"z".repeat(200)), "{b}");
+        assert!(!status.reason.contains(&"z".repeat(201)), "{b}");
+        assert!(status.reason.len() < 400, "{b}: {}", status.reason.len());
+        assert!(status.raw.ends_with(&long_status), "{b}");
+        for r in &stored {
+            assert!(r.reason.chars().count() < 400, "{b}: {}", r.reason);
+        }
+        // A 256-byte id is still an id.
+        let v = inputs(&db, "sh", "2026-10").await;
+        assert_eq!(v.get("orders"), Some(d("1")), "{b}");
+        assert_eq!(v.get("gmv"), Some(d("2")), "{b}");
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn a_fixed_file_clears_its_old_rejects() {
+    for db in common::backends().await {
+        let s = settings(&db, "");
+        let b = db.backend;
+        let bad = |id: &str| format!("{id},sh,2026-10-01 10:00:00,abc,a,paid\n");
+        let a = db.write(
+            "imports/orders/a.csv",
+            &format!(
+                "{ORDERS_HEADER}o1,sh,2026-10-01 10:00:00,10,a,paid\n{}{}",
+                bad("o2"),
+                bad("o3")
+            ),
+        );
+        let other = db.write(
+            "imports/orders/b.csv",
+            &format!("{ORDERS_HEADER}{}", bad("p1")),
+        );
+        ingest_one(&db, &s, "orders").await;
+        assert_eq!(db.store.rejects("orders").await.unwrap().len(), 3, "{b}");
+
+        std::fs::write(
+            &a,
+            format!(
+                "{ORDERS_HEADER}o1,sh,2026-10-01 10:00:00,10,a,paid\n\
+                 o2,sh,2026-10-01 10:00:00,2,a,paid\n\
+                 o3,sh,2026-10-01 10:00:00,3,a,paid\n"
+            ),
+        )
+        .unwrap();
+        let run = ingest_one(&db, &s, "orders").await;
+        assert!(run.error.is_none(), "{b}: {:?}", run.error);
+        assert_eq!(run.stats.files_imported, 1, "{b}");
+        let left = db.store.rejects("orders").await.unwrap();
+        assert_eq!(left.len(), 1, "{b}: {left:#?}");
+        assert_eq!(
+            left[0].source,
+            other.display().to_string(),
+            "{b}: another file's rejects stay"
+        );
+        assert_eq!(
+            inputs(&db, "sh", "2026-10").await.get("gmv"),
+            Some(d("15")),
+            "{b}"
+        );
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn an_empty_file_is_skipped_with_a_warning_not_a_failure() {
+    let logs = common::logs::Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    for db in common::backends().await {
+        let s = settings(
+            &db,
+            "[[connectors]]\nname = \"xl\"\nkind = \"xlsx\"\nstream = \"orders\"\n\
+             path = \"{dir}/imports/xl/*.xlsx\"\n",
+        );
+        let b = db.backend;
+        db.write("imports/orders/a-empty.csv", "");
+        db.write(
+            "imports/orders/b.csv",
+            &format!("{ORDERS_HEADER}o1,sh,2026-10-01 10:00:00,10,a,paid\n"),
+        );
+        db.write("imports/xl/empty.xlsx", "");
+        for _ in 0..2 {
+            for name in ["orders", "xl"] {
+                let run = ingest_one(&db, &s, name).await;
+                assert!(run.error.is_none(), "{b}: {name}: {:?}", run.error);
+            }
+        }
+        assert_eq!(
+            inputs(&db, "sh", "2026-10").await.get("gmv"),
+            Some(d("10")),
+            "{b}"
+        );
+        db.drop_db().await;
+    }
+    let text = logs.text();
+    assert!(
+        text.contains("a-empty.csv") && text.contains("empty file"),
+        "the empty file is named in a warning"
+    );
+    assert!(text.contains("empty.xlsx"), "the empty workbook too");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlink_loop_under_double_star_imports_each_file_once() {
+    for db in common::backends().await {
+        let s = settings(
+            &db,
+            "[[connectors]]\nname = \"tree\"\nkind = \"csv\"\nstream = \"orders\"\n\
+             path = \"{dir}/imports/tree/**/*.csv\"\n",
+        );
+        let b = db.backend;
+        db.write(
+            "imports/tree/a.csv",
+            &format!("{ORDERS_HEADER}o1,sh,2026-10-01 10:00:00,10,a,paid\n"),
+        );
+        db.write(
+            "imports/tree/2026/10/b.csv",
+            &format!("{ORDERS_HEADER}o2,sh,2026-10-01 10:00:00,5,a,paid\n"),
+        );
+        // A link back up the tree: `2026/10/up/2026/10/up/…` never ends.
+        std::os::unix::fs::symlink(db.path("imports/tree"), db.path("imports/tree/2026/10/up"))
+            .unwrap();
+        let run = ingest_one(&db, &s, "tree").await;
+        assert!(run.error.is_none(), "{b}: {:?}", run.error);
+        assert_eq!(run.stats.files_imported, 2, "{b}");
+        assert_eq!(run.stats.records, 2, "{b}");
+        let again = ingest_one(&db, &s, "tree").await;
+        assert_eq!(again.stats.files_skipped, 2, "{b}");
+        assert_eq!(again.stats.files_imported, 0, "{b}");
+        db.drop_db().await;
+    }
+}

@@ -8,7 +8,9 @@
 
 use super::{ConnectorError, Sink};
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, DailyValue, FileMark, Order, OrderStatus, Refund, Reject};
+use crate::facts::{
+    check_id, echo, Batch, DailyValue, FileMark, Order, OrderStatus, Refund, Reject,
+};
 use crate::kpi::catalogue::input_def;
 use crate::money::parse_micros;
 use crate::period::local_day;
@@ -16,7 +18,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 
 /// Rows committed per transaction inside a large file.
@@ -297,7 +299,7 @@ impl RowParser {
         let tz = *self
             .shops
             .get(&shop)
-            .ok_or_else(|| format!("shop: unknown shop `{shop}`"))?;
+            .ok_or_else(|| format!("shop: unknown shop `{}`", echo(&shop)))?;
         Ok((shop, tz))
     }
 
@@ -324,6 +326,11 @@ impl RowParser {
                 Ok(v)
             }
         };
+        let id = |name: &str| -> Result<String, String> {
+            let v = required(name)?;
+            check_id(name, v)?;
+            Ok(v.to_string())
+        };
         let amount = |name: &str| -> Result<i64, String> {
             let micros = parse_micros(required(name)?).map_err(|e| format!("{name}: {e}"))?;
             if micros < 0 {
@@ -333,15 +340,19 @@ impl RowParser {
         };
         match layout.stream {
             Stream::Orders => {
-                let order_id = required("order_id")?.to_string();
+                let order_id = id("order_id")?;
                 let paid_at =
                     parse_instant(required("paid_at")?, tz).map_err(|e| format!("paid_at: {e}"))?;
                 let status_text = cell("status");
                 let status = OrderStatus::parse(status_text).ok_or_else(|| {
-                    format!("status: `{status_text}` is not paid, cancelled, closed or unpaid")
+                    format!(
+                        "status: `{}` is not paid, cancelled, closed or unpaid",
+                        echo(status_text)
+                    )
                 })?;
                 let amount_micros = amount("amount")?;
                 let buyer = cell("buyer_id");
+                check_id("buyer_id", buyer)?;
                 batch.orders.push(Order {
                     shop,
                     order_id,
@@ -353,8 +364,8 @@ impl RowParser {
                 });
             }
             Stream::Refunds => {
-                let refund_id = required("refund_id")?.to_string();
-                let order_id = required("order_id")?.to_string();
+                let refund_id = id("refund_id")?;
+                let order_id = id("order_id")?;
                 let at = parse_instant(required("refunded_at")?, tz)
                     .map_err(|e| format!("refunded_at: {e}"))?;
                 let amount_micros = amount("amount")?;
@@ -370,7 +381,7 @@ impl RowParser {
             Stream::Daily => {
                 let day_text = required("date")?;
                 let day = NaiveDate::parse_from_str(day_text, "%Y-%m-%d")
-                    .map_err(|_| format!("date: `{day_text}` is not YYYY-MM-DD"))?;
+                    .map_err(|_| format!("date: `{}` is not YYYY-MM-DD", echo(day_text)))?;
                 let dimension = cell("dimension").to_string();
                 let mut values = Vec::with_capacity(layout.inputs.len());
                 for (i, input) in &layout.inputs {
@@ -402,7 +413,12 @@ pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
     }
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
-        .map_err(|_| format!("`{text}` is neither RFC 3339 nor YYYY-MM-DD HH:MM:SS"))?;
+        .map_err(|_| {
+            format!(
+                "`{}` is neither RFC 3339 nor YYYY-MM-DD HH:MM:SS",
+                echo(text)
+            )
+        })?;
     tz.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
@@ -411,11 +427,19 @@ pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
 
 /// The rows of one file on their way to the store: good rows are batched
 /// and committed every [`ROWS_PER_COMMIT`], bad ones kept aside as rejects.
+/// The first commit drops the rejects an earlier import of the file left:
+/// the file's rejects are those of its latest content.
 pub struct FileImport {
     connector: String,
     path: String,
     batch: Batch,
     rows: i64,
+    /// The keys of the rows taken so far, to count rows whose key an earlier
+    /// row of the same file had (the last one wins, as across files).
+    keys: HashSet<String>,
+    duplicates: u64,
+    /// Where the first duplicate key was, for the warning.
+    first_duplicate: Option<(String, String)>,
 }
 
 impl FileImport {
@@ -423,8 +447,14 @@ impl FileImport {
         FileImport {
             connector: connector.to_string(),
             path: path.to_string(),
-            batch: Batch::default(),
+            batch: Batch {
+                replaces_rejects_of: Some(path.to_string()),
+                ..Batch::default()
+            },
             rows: 0,
+            keys: HashSet::new(),
+            duplicates: 0,
+            first_duplicate: None,
         }
     }
 
@@ -441,6 +471,37 @@ impl FileImport {
         self.rows += 1;
         if let Err(reason) = parser.parse(layout, cells, &mut self.batch) {
             self.reject(locator(), reason, raw());
+            return;
+        }
+        let Some(key) = self.last_key(layout.stream) else {
+            return;
+        };
+        if !self.keys.contains(&key) {
+            self.keys.insert(key);
+        } else {
+            self.duplicates += 1;
+            if self.first_duplicate.is_none() {
+                self.first_duplicate = Some((locator(), key));
+            }
+        }
+    }
+
+    /// The key of the row just parsed: what a later row replaces it by.
+    fn last_key(&self, stream: Stream) -> Option<String> {
+        let b = &self.batch;
+        match stream {
+            Stream::Orders => b
+                .orders
+                .last()
+                .map(|o| format!("order {} of shop {}", o.order_id, o.shop)),
+            Stream::Refunds => b
+                .refunds
+                .last()
+                .map(|r| format!("refund {} of shop {}", r.refund_id, r.shop)),
+            Stream::Daily => b
+                .daily
+                .last()
+                .map(|v| format!("{} of shop {} dimension `{}`", v.day, v.shop, v.dimension)),
         }
     }
 
@@ -476,6 +537,16 @@ impl FileImport {
             rows: self.rows,
         });
         sink.commit(self.batch).await?;
+        sink.stats.duplicates += self.duplicates;
+        if let Some((at, key)) = &self.first_duplicate {
+            tracing::warn!(
+                connector = %self.connector,
+                path = %self.path,
+                duplicates = self.duplicates,
+                first = %format!("{at}: {}", echo(key)),
+                "rows repeat the key of an earlier row of the file; the last row of each key was kept"
+            );
+        }
         tracing::info!(connector = %self.connector, path = %self.path, rows = self.rows, "file imported");
         Ok(())
     }
@@ -498,23 +569,18 @@ pub(crate) trait FileSource {
 /// Imports every file matching `pattern` not yet imported with this content,
 /// in lexical order of their paths (so a later file's rows win). A file that
 /// fails (bad header, unreadable) lands nothing and is tried again next run;
-/// the others still land, and the first failure is returned.
+/// the others still land, and the first failure is returned. An empty file
+/// (an export still being written, or a failed one) is skipped with a warning.
 pub(crate) async fn import_files<S: FileSource>(
     source: &S,
     pattern: &str,
     sink: &mut Sink<'_>,
 ) -> Result<(), ConnectorError> {
     let name = source.name();
-    let mut paths: Vec<String> = glob::glob(pattern)
-        .map_err(|e| ConnectorError::Config {
-            connector: name.to_string(),
-            message: format!("bad glob `{pattern}`: {e}"),
-        })?
-        .filter_map(|p| p.ok())
-        .filter(|p| p.is_file())
-        .map(|p| p.display().to_string())
-        .collect();
-    paths.sort();
+    let paths = matching_files(name, pattern).map_err(|e| ConnectorError::Config {
+        connector: name.to_string(),
+        message: format!("bad glob `{pattern}`: {e}"),
+    })?;
     if paths.is_empty() {
         tracing::info!(connector = %name, %pattern, "no files match");
     }
@@ -527,6 +593,10 @@ pub(crate) async fn import_files<S: FileSource>(
                 path: path.clone(),
                 source,
             })?;
+        if bytes.is_empty() {
+            tracing::warn!(connector = %name, %path, "empty file, skipped");
+            continue;
+        }
         let sha = hex(&Sha256::digest(&bytes));
         if sink.already_imported(&path, &sha).await? {
             sink.stats.files_skipped += 1;
@@ -546,6 +616,63 @@ pub(crate) async fn import_files<S: FileSource>(
         Some(first) => Err(first),
         None => Ok(()),
     }
+}
+
+/// The files `pattern` matches, sorted, each once. Folders are walked from
+/// the pattern's literal prefix following symbolic links, but not into a
+/// link back to a folder above it (a loop under `**` would otherwise yield
+/// the same files under ever longer paths), and a file reached by two
+/// paths is kept under the first.
+fn matching_files(connector: &str, pattern: &str) -> Result<Vec<String>, glob::PatternError> {
+    let matcher = glob::Pattern::new(pattern)?;
+    let options = glob::MatchOptions {
+        require_literal_separator: true,
+        ..glob::MatchOptions::new()
+    };
+    let parts: Vec<&str> = pattern.split('/').collect();
+    let literal = parts
+        .iter()
+        .take_while(|p| !p.contains(['*', '?', '[']))
+        .count();
+    let root = parts[..literal].join("/");
+    let (walk_from, relative) = match root.as_str() {
+        "" if pattern.starts_with('/') => ("/".to_string(), false),
+        "" => (".".to_string(), true),
+        _ => (root, false),
+    };
+    let mut walk = walkdir::WalkDir::new(&walk_from).follow_links(true);
+    if !pattern.contains("**") {
+        walk = walk.max_depth(parts.len().saturating_sub(literal));
+    }
+    let mut found = Vec::new();
+    for entry in walk {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                if e.loop_ancestor().is_some() {
+                    tracing::warn!(connector, error = %e, "a symbolic link loops back to a folder above it; not followed");
+                } else {
+                    tracing::debug!(connector, error = %e, "cannot read a path the pattern may match");
+                }
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let path = match relative {
+            true => path.strip_prefix(".").unwrap_or(path),
+            false => path,
+        };
+        if matcher.matches_path_with(path, options) {
+            found.push(path.display().to_string());
+        }
+    }
+    found.sort();
+    let mut seen = HashSet::new();
+    found.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.into())));
+    Ok(found)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -649,6 +776,50 @@ mod tests {
         let l = Layout::new(Stream::Daily, &h("统计日期,访客数,浏览量,跳失率,"), &daily).unwrap();
         assert_eq!(l.inputs, vec![(1, "uv".into()), (2, "pv".into())]);
         assert_eq!(l.column(0), Some(("date", ColumnKind::Date)));
+    }
+
+    #[test]
+    fn patterns_match_like_globs_and_each_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        for f in [
+            "a.csv",
+            "sub/b.csv",
+            "sub/deeper/c.csv",
+            "sub/x.txt",
+            "sub/deeper/.d.csv",
+        ] {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "x").unwrap();
+        }
+        let names = |pattern: &str| -> Vec<String> {
+            matching_files("t", &format!("{d}/{pattern}"))
+                .unwrap()
+                .iter()
+                .map(|p| p.strip_prefix(&format!("{d}/")).unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names("**/*.csv"),
+            [
+                "a.csv",
+                "sub/b.csv",
+                "sub/deeper/.d.csv",
+                "sub/deeper/c.csv"
+            ]
+        );
+        assert_eq!(names("*.csv"), ["a.csv"]);
+        assert_eq!(names("*/*.csv"), ["sub/b.csv"]);
+        assert_eq!(names("sub/**/c.csv"), ["sub/deeper/c.csv"]);
+        assert_eq!(names("sub/b.csv"), ["sub/b.csv"]);
+        assert!(names("none/*.csv").is_empty());
+        #[cfg(unix)]
+        {
+            // A second path to the same folder: its files are kept once.
+            std::os::unix::fs::symlink(dir.path().join("sub"), dir.path().join("alias")).unwrap();
+            assert_eq!(names("*/b.csv"), ["alias/b.csv"]);
+        }
     }
 
     #[test]

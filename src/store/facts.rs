@@ -149,6 +149,13 @@ impl Store {
                 .rows_affected();
         }
         changed += upsert_rows(&mut tx, &DAILY, set).await?;
+        if let Some(source) = &batch.replaces_rejects_of {
+            sqlx::query(DELETE_REJECTS)
+                .bind(connector)
+                .bind(source)
+                .execute(&mut *tx)
+                .await?;
+        }
         insert_rejects(&mut tx, connector, &batch.rejects).await?;
         if let Some(file) = &batch.file {
             sqlx::query(MARK_FILE)
@@ -423,6 +430,9 @@ pub(super) const MARK_FILE: &str =
     "INSERT INTO imported_files (connector, path, sha256, rows, imported_at) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector, path) DO UPDATE SET \
      sha256 = excluded.sha256, rows = excluded.rows, imported_at = excluded.imported_at";
+
+/// Drops the rejects an earlier import of a source (a file) left.
+pub(super) const DELETE_REJECTS: &str = "DELETE FROM rejects WHERE connector = $1 AND source = $2";
 
 /// Keeps a rejected record, once per source and locator.
 pub(super) const INSERT_REJECT: &str =

@@ -10,7 +10,7 @@
 
 use super::facts::{
     daily_rows, day_text, last_by_key, order_rows, refund_rows, Cell, Upsert, DAILY, DELETE_DAILY,
-    INSERT_REJECT, MARK_FILE, ORDERS, REFUNDS,
+    DELETE_REJECTS, INSERT_REJECT, MARK_FILE, ORDERS, REFUNDS,
 };
 use super::{now_unix, Result, StoreError};
 use crate::facts::Batch;
@@ -69,6 +69,7 @@ pub(super) async fn commit_batch(pg: &FactsPg, connector: &str, batch: &Batch) -
 async fn commit(pool: &PgPool, connector: &str, batch: &Batch, mode: Mode) -> Result<u64> {
     let records_only = batch.daily.is_empty()
         && batch.rejects.is_empty()
+        && batch.replaces_rejects_of.is_none()
         && batch.file.is_none()
         && batch.orders.len() <= PG_CHUNK
         && batch.refunds.len() <= PG_CHUNK;
@@ -110,6 +111,13 @@ async fn commit(pool: &PgPool, connector: &str, batch: &Batch, mode: Mode) -> Re
             .rows_affected();
     }
     changed += upsert(&mut tx, &DAILY, mode, set).await?;
+    if let Some(source) = &batch.replaces_rejects_of {
+        sqlx::query(DELETE_REJECTS)
+            .bind(connector)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+    }
     let now = now_unix();
     for r in last_by_key(&batch.rejects, |r| (r.source.as_str(), r.locator.as_str())) {
         sqlx::query(INSERT_REJECT)
