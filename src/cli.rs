@@ -253,6 +253,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 if run.stats.rejects > 20 {
                     println!("  … and {} more (table `rejects`)", run.stats.rejects - 20);
                 }
+                if run.stats.duplicates > 0 {
+                    println!(
+                        "  {} row(s) repeated the key of an earlier row of their file; the last row of each key was kept",
+                        run.stats.duplicates
+                    );
+                }
                 if let Some(e) = run.error {
                     println!("  FAILED: {e}");
                     failed.push(run.connector);

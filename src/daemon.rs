@@ -102,6 +102,7 @@ pub async fn run_connector_with(
             rejects = run.stats.rejects,
             files_imported = run.stats.files_imported,
             files_skipped = run.stats.files_skipped,
+            duplicates = run.stats.duplicates,
             elapsed_ms = run.elapsed.as_millis() as u64,
             "connector run finished"
         ),

@@ -399,8 +399,8 @@ async fn run_work(inner: &Inner, job: &Job, tick: DateTime<Utc>) -> RunResult {
                 changed: run.stats.changed as i64,
                 rejects: run.stats.rejects as i64,
                 detail: format!(
-                    "files imported {}, skipped {}",
-                    run.stats.files_imported, run.stats.files_skipped
+                    "files imported {}, skipped {}, duplicate keys in a file {}",
+                    run.stats.files_imported, run.stats.files_skipped, run.stats.duplicates
                 ),
                 error: run.error.map(|e| e.to_string()),
             }

@@ -90,6 +90,36 @@ async fn ingest_exits_zero_with_rejected_rows_and_prints_their_lines() {
 }
 
 #[tokio::test]
+async fn ingest_prints_how_many_rows_repeated_a_key_of_their_file() {
+    for db in common::backends().await {
+        let _ = settings(&db, "");
+        let b = db.backend;
+        db.write(
+            "imports/orders/a.csv",
+            &format!(
+                "{ORDERS_HEADER}\
+                 o1,sh,2026-10-01 10:00:00,10,a,paid\n\
+                 o1,sh,2026-10-01 10:00:00,11,a,paid\n\
+                 o1,sh,2026-10-01 10:00:00,12,a,paid\n"
+            ),
+        );
+        let out = kpid(&db.path("kpid.toml"), &["ingest", "--connector", "orders"]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{b}: {stdout}\n{stderr}");
+        assert!(
+            stdout.contains("2 row(s) repeated the key of an earlier row of their file"),
+            "{b}: {stdout}"
+        );
+        assert_eq!(
+            inputs(&db, "sh", "2026-10").await.get("gmv"),
+            Some(d("12")),
+            "{b}: the last row won"
+        );
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
 async fn ingest_exits_non_zero_when_a_file_has_an_unknown_column() {
     for db in common::backends().await {
         let _ = settings(&db, "");
