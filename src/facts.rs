@@ -200,3 +200,31 @@ impl IngestStats {
         self.duplicates += other.duplicates;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoed_values_are_cut_to_200_characters() {
+        assert_eq!(echo("abc"), "abc");
+        let exact = "z".repeat(ECHO_CHARS);
+        assert_eq!(echo(&exact), exact);
+        // Characters, not bytes: a cut never splits a character.
+        let long = "订".repeat(5000);
+        let cut = echo(&long);
+        assert!(cut.starts_with(&"订".repeat(ECHO_CHARS)));
+        assert!(!cut.contains(&"订".repeat(ECHO_CHARS + 1)));
+        assert!(cut.ends_with("… (5000 characters)"), "{cut}");
+    }
+
+    #[test]
+    fn ids_are_at_most_256_bytes() {
+        assert!(check_id("order_id", &"x".repeat(MAX_ID_BYTES)).is_ok());
+        let e = check_id("order_id", &"订".repeat(86)).unwrap_err();
+        assert!(
+            e.starts_with("order_id: ") && e.contains("258 bytes"),
+            "{e}"
+        );
+    }
+}

@@ -104,8 +104,17 @@ fn unix(rfc3339: &str) -> i64 {
 }
 
 fn erp_config(db: &common::TestDb, server: &MockServer) -> kpid::config::Settings {
+    erp_config_with(db, server, ERP_DEFINITION)
+}
+
+/// The ERP connector's configuration, its kind defined by `definition`.
+fn erp_config_with(
+    db: &common::TestDb,
+    server: &MockServer,
+    definition: &str,
+) -> kpid::config::Settings {
     std::env::set_var(KEY_ENV, KEY);
-    db.write("connectors.d/erp.toml", ERP_DEFINITION);
+    db.write("connectors.d/erp.toml", definition);
     db.write("connectors.d/README.txt", "not a definition: ignored");
     db.settings(&format!(
         r#"
@@ -472,6 +481,118 @@ async fn in_house_definition_pages_through_throttling_and_keeps_bad_records_asid
         "the broken page was retried"
     );
     logs.assert_free_of(&[KEY]);
+}
+
+/// A definition's records get the checks a file's rows get: no negative
+/// order or refund amount, no `1_000`, no id over 256 bytes, and a bad value
+/// is echoed cut to 200 characters (the reason is also what the run logs).
+#[tokio::test]
+async fn definition_records_are_checked_like_file_rows() {
+    // The same ERP, its order amounts written as decimals.
+    let definition = ERP_DEFINITION.replace(
+        r#"amount = { pointer = "/pay_amount", scale = "fen" }"#,
+        r#"amount = { pointer = "/pay_amount", scale = "decimal" }"#,
+    );
+    assert_ne!(definition, ERP_DEFINITION);
+    let long_state = "9".repeat(5000);
+    for db in common::backends().await {
+        let b = db.backend;
+        let server = MockServer::start().await;
+        let pay = unix("2026-10-01T12:00:00+08:00");
+        let order = |id: &str, amount: &str, buyer: Value, state: Value| json!({"order_no": id, "pay_time": pay, "pay_amount": amount, "buyer": {"uid": buyer}, "state": state});
+        let items = json!([
+            order("N1", "-100", json!(1), json!(20)),
+            order("N2", "1_000", json!(1), json!(20)),
+            order(&"x".repeat(257), "1", json!(1), json!(20)),
+            order("N4", "1", json!("b".repeat(300)), json!(20)),
+            order("N5", "1", json!(1), json!(long_state)),
+            order("N6", "1", json!(1), json!(20)),
+            order(&"y".repeat(256), "2.50", json!(1), json!(20)),
+        ]);
+        Mock::given(method("GET"))
+            .and(path(ORDERS))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "code": 0,
+                "data": {"items": items, "next_cursor": null, "has_more": false}
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(REFUNDS))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "code": 0,
+                "data": {"items": [{"refund_no": "R1", "order_no": "N6",
+                    "refund_time": "2026-10-01 10:00:00", "refund_fee": "-5"}], "total": 1}
+            })))
+            .mount(&server)
+            .await;
+        let settings = erp_config_with(&db, &server, &definition);
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        let run = run_connector(&db.store, &connectors[0], one_day("2026-10-01")).await;
+        assert!(run.error.is_none(), "{b}: {:?}", run.error);
+
+        let stored: Vec<(String, i64)> = orders(&db, "sh")
+            .await
+            .into_iter()
+            .map(|o| (o.0, o.3))
+            .collect();
+        assert_eq!(
+            stored,
+            vec![("N6".to_string(), 1_000_000), ("y".repeat(256), 2_500_000)],
+            "{b}: a 256-byte id is still an id"
+        );
+        assert!(refunds(&db, "sh").await.is_empty(), "{b}");
+
+        let rejects = db.store.rejects("acme-erp").await.unwrap();
+        assert_eq!(rejects.len(), 6, "{b}: {rejects:#?}");
+        let reason = |locator: &str| {
+            rejects
+                .iter()
+                .find(|r| r.locator == locator)
+                .map(|r| r.reason.as_str())
+                .unwrap_or_else(|| panic!("{b}: no reject at {locator}: {rejects:#?}"))
+        };
+        assert!(
+            reason("order N1").contains("must not be negative"),
+            "{b}: {}",
+            reason("order N1")
+        );
+        assert!(
+            reason("order N2").contains("`1_000` is not a decimal number"),
+            "{b}: {}",
+            reason("order N2")
+        );
+        let buyer = reason("order N4");
+        assert!(
+            buyer.contains("/buyer/uid") && buyer.contains("256 bytes"),
+            "{b}: {buyer}"
+        );
+        let id = rejects
+            .iter()
+            .find(|r| r.reason.contains("is 257 bytes long"))
+            .unwrap_or_else(|| panic!("{b}: the long id is a reject: {rejects:#?}"));
+        assert!(id.reason.contains("/order_no"), "{b}: {}", id.reason);
+        assert!(
+            id.locator.len() < 250,
+            "{b}: the locator echoes the id cut: {}",
+            id.locator
+        );
+        let state = reason("order N5");
+        assert!(state.contains(&"9".repeat(200)), "{b}: {state}");
+        assert!(
+            !state.contains(&"9".repeat(201)),
+            "{b}: cut to 200 characters"
+        );
+        assert!(
+            reason("refund R1").contains("must not be negative"),
+            "{b}: {}",
+            reason("refund R1")
+        );
+        for r in &rejects {
+            assert!(r.reason.chars().count() < 400, "{b}: {}", r.reason);
+        }
+        db.drop_db().await;
+    }
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! text (the `arbitrary_precision` feature), so an 18-digit order id or an
 //! amount like `100.10` never passes through a float.
 
+use crate::facts::echo;
 use crate::money::parse_micros;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
@@ -50,25 +51,25 @@ pub(crate) fn time(v: Option<&Value>, field: &str) -> Result<Option<DateTime<Utc
     if t.bytes().all(|b| b.is_ascii_digit()) {
         let secs: i64 = t
             .parse()
-            .map_err(|_| format!("{field}: `{t}` is not a time"))?;
+            .map_err(|_| format!("{field}: `{}` is not a time", echo(&t)))?;
         if secs == 0 {
             return Ok(None);
         }
         return DateTime::from_timestamp(secs, 0)
             .map(Some)
-            .ok_or_else(|| format!("{field}: `{t}` is out of range"));
+            .ok_or_else(|| format!("{field}: `{}` is out of range", echo(&t)));
     }
     if t.starts_with("0000-00-00") || t.starts_with("1970-01-01 08:00:00") {
         return Ok(None);
     }
     let naive = NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f"))
-        .map_err(|_| format!("{field}: `{t}` is not `yyyy-MM-dd HH:mm:ss`"))?;
+        .map_err(|_| format!("{field}: `{}` is not `yyyy-MM-dd HH:mm:ss`", echo(&t)))?;
     beijing()
         .from_local_datetime(&naive)
         .single()
         .map(|t| Some(t.with_timezone(&Utc)))
-        .ok_or_else(|| format!("{field}: `{t}` is not a time"))
+        .ok_or_else(|| format!("{field}: `{}` is not a time", echo(&t)))
 }
 
 /// `yyyy-MM-dd HH:mm:ss` in GMT+8, as the platforms read time filters.

@@ -184,7 +184,7 @@ impl Layout {
             if stream.knows(h) {
                 if columns.contains_key(h) {
                     if map.is_empty() {
-                        return Err(format!("column `{h}` appears twice in the header"));
+                        return Err(format!("column `{}` appears twice in the header", echo(h)));
                     }
                     // A column of the same name as a mapped one: the mapping wins.
                     continue;
@@ -194,14 +194,16 @@ impl Layout {
             } else if !map.is_empty() {
                 continue;
             } else if header[..i].contains(h) {
-                return Err(format!("column `{h}` appears twice in the header"));
+                return Err(format!("column `{}` appears twice in the header", echo(h)));
             } else if stream == Stream::Daily {
                 return Err(format!(
-                    "unknown column `{h}` (not an input id; see the inputs in `kpid kpis --inputs`)"
+                    "unknown column `{}` (not an input id; see the inputs in `kpid kpis --inputs`)",
+                    echo(h)
                 ));
             } else {
                 return Err(format!(
-                    "unknown column `{h}` (expected {})",
+                    "unknown column `{}` (expected {})",
+                    echo(h),
                     stream.expected()
                 ));
             }

@@ -7,9 +7,9 @@ use super::plan::{
     AmountPlan, BodyErrors, DailyPlan, DayPlan, FieldPlan, OrderPlan, RefundPlan, Scale,
     StatusPlan, StreamPlan, TimeFormat, TimePlan,
 };
-use crate::facts::{Batch, DailyValue, Order, OrderStatus, Refund, Reject};
+use crate::facts::{check_id, echo, Batch, DailyValue, Order, OrderStatus, Refund, Reject};
 use crate::http::HttpError;
-use crate::money::{minor_units_to_micros, parse_micros};
+use crate::money::{from_micros, minor_units_to_micros, parse_micros};
 use crate::period::local_day;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -86,10 +86,30 @@ impl Record<'_> {
         }
     }
 
+    /// A required id, at most [`crate::facts::MAX_ID_BYTES`] long.
+    fn id(&self, f: &FieldPlan) -> Result<String, String> {
+        let id = self.required(f)?;
+        check_id(&f.to_string(), &id)?;
+        Ok(id)
+    }
+
+    /// An order's or a refund's amount: never negative, as in a file.
+    fn money(&self, a: &AmountPlan) -> Result<i64, String> {
+        let micros = self.amount(a)?;
+        if micros < 0 {
+            return Err(format!(
+                "{}: must not be negative ({})",
+                a.field,
+                from_micros(micros)
+            ));
+        }
+        Ok(micros)
+    }
+
     fn time(&self, t: &TimePlan, shop: Tz) -> Result<DateTime<Utc>, String> {
         let raw = self.required(&t.field)?;
         parse_time(raw.trim(), &t.format, t.zone.resolve(shop))
-            .map_err(|e| format!("{}: `{raw}` {e}", t.field))
+            .map_err(|e| format!("{}: `{}` {e}", t.field, echo(&raw)))
     }
 
     fn amount(&self, a: &AmountPlan) -> Result<i64, String> {
@@ -194,12 +214,12 @@ pub fn format_time(t: DateTime<Utc>, format: &TimeFormat, zone: Tz) -> String {
 pub fn amount_micros(raw: &str, scale: Scale) -> Result<i64, String> {
     let whole = |what: &str| -> Result<i64, String> {
         raw.parse::<i64>()
-            .map_err(|_| format!("`{raw}` is not a whole number of {what}"))
+            .map_err(|_| format!("`{}` is not a whole number of {what}", echo(raw)))
     };
     match scale {
         Scale::Decimal => parse_micros(raw).map_err(|e| e.to_string()),
         Scale::Hundredths => minor_units_to_micros(whole("hundredths (fen, cents)")?, 2)
-            .ok_or_else(|| format!("`{raw}` is too large to store")),
+            .ok_or_else(|| format!("`{}` is too large to store", echo(raw))),
         Scale::Micros => whole("micros"),
     }
 }
@@ -267,8 +287,9 @@ impl Mapper {
                     .map(Some)
                     .ok_or_else(|| {
                         format!(
-                            "`{}` ({what}) is not a whole number: {v}",
-                            ptr.as_deref().unwrap_or("")
+                            "`{}` ({what}) is not a whole number: {}",
+                            ptr.as_deref().unwrap_or(""),
+                            echo(&v.to_string())
                         )
                     }),
             }
@@ -283,8 +304,9 @@ impl Mapper {
                 Some("false" | "0") => Some(false),
                 _ => {
                     return Err(format!(
-                        "`{}` (has next) is not true or false: {v}",
-                        p.has_next.as_deref().unwrap_or("")
+                        "`{}` (has next) is not true or false: {}",
+                        p.has_next.as_deref().unwrap_or(""),
+                        echo(&v.to_string())
                     ))
                 }
             },
@@ -324,7 +346,7 @@ impl Mapper {
                 .get(&o.id)
                 .ok()
                 .flatten()
-                .map(|id| format!("order {id}"))
+                .map(|id| format!("order {}", echo(&id)))
                 .unwrap_or_else(at);
             let mapped = self.order(&rec, o).and_then(|order| {
                 let refunds = match &s.refunds {
@@ -349,7 +371,7 @@ impl Mapper {
                             .get(&r.id)
                             .ok()
                             .flatten()
-                            .map(|id| format!("refund {id}"))
+                            .map(|id| format!("refund {}", echo(&id)))
                             .unwrap_or_else(at),
                         Some(_) => at(),
                     };
@@ -365,13 +387,16 @@ impl Mapper {
     }
 
     fn order(&self, rec: &Record, o: &OrderPlan) -> Result<Order, String> {
-        let order_id = rec.required(&o.id)?;
+        let order_id = rec.id(&o.id)?;
         let paid_at = rec.time(&o.paid_at, self.tz)?;
-        let amount_micros = rec.amount(&o.amount)?;
+        let amount_micros = rec.money(&o.amount)?;
         let buyer_id = match &o.buyer_id {
             Some(f) => rec.get(f)?.filter(|b| !b.trim().is_empty()),
             None => None,
         };
+        if let (Some(f), Some(b)) = (&o.buyer_id, &buyer_id) {
+            check_id(&f.to_string(), b)?;
+        }
         let status = match &o.status {
             None => OrderStatus::Paid,
             Some(st) => status(rec, st)?,
@@ -408,15 +433,15 @@ impl Mapper {
         items
             .iter()
             .map(|rec| {
-                let refund_id = rec.required(&r.id)?;
+                let refund_id = rec.id(&r.id)?;
                 let at = rec.time(&r.refunded_at, self.tz)?;
                 Ok(Refund {
                     shop: self.shop.clone(),
-                    order_id: rec.required(&r.order_id)?,
+                    order_id: rec.id(&r.order_id)?,
                     refunded_at: at,
                     local_day: local_day(at, self.tz),
                     amount_micros: rec
-                        .amount(&r.amount)
+                        .money(&r.amount)
                         .map_err(|e| format!("refund {refund_id}: {e}"))?,
                     refund_id,
                 })
@@ -428,8 +453,9 @@ impl Mapper {
         let day = match &d.day {
             DayPlan::Date { field, pattern } => {
                 let raw = rec.required(field)?;
-                NaiveDate::parse_from_str(raw.trim(), pattern)
-                    .map_err(|e| format!("{field}: `{raw}` does not match `{pattern}` ({e})"))?
+                NaiveDate::parse_from_str(raw.trim(), pattern).map_err(|e| {
+                    format!("{field}: `{}` does not match `{pattern}` ({e})", echo(&raw))
+                })?
             }
             DayPlan::Instant(t) => local_day(rec.time(t, self.tz)?, self.tz),
         };
@@ -463,11 +489,13 @@ fn status(rec: &Record, st: &StatusPlan) -> Result<OrderStatus, String> {
         return Ok(*s);
     }
     let v = rec.get(&st.field)?.unwrap_or_default();
-    st.map
-        .get(&v)
-        .copied()
-        .or(st.default)
-        .ok_or_else(|| format!("{}: `{v}` is not in the definition's status map", st.field))
+    st.map.get(&v).copied().or(st.default).ok_or_else(|| {
+        format!(
+            "{}: `{}` is not in the definition's status map",
+            st.field,
+            echo(&v)
+        )
+    })
 }
 
 /// The definition's error envelope, read on every response: a `throttled`
