@@ -3,6 +3,7 @@
 mod common;
 mod helpers;
 
+use common::facts::{stored_orders, StoredOrder};
 use helpers::*;
 
 #[tokio::test]
@@ -284,42 +285,6 @@ async fn daily_rows_use_the_connector_shop_and_an_empty_cell_clears_a_value() {
     }
 }
 
-/// The stored orders of a shop: id, paid_at (Unix seconds), local day,
-/// amount, buyer, status.
-async fn stored_orders(
-    db: &common::TestDb,
-    shop: &str,
-) -> Vec<(
-    String,
-    i64,
-    String,
-    rust_decimal::Decimal,
-    Option<String>,
-    String,
-)> {
-    use sqlx::Row;
-    sqlx::query(
-        "SELECT order_id, paid_at, local_day, amount_micros, buyer_id, status FROM orders \
-         WHERE shop = $1 ORDER BY order_id",
-    )
-    .bind(shop)
-    .fetch_all(db.store.pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|r| {
-        (
-            r.get(0),
-            r.get(1),
-            r.get(2),
-            kpid::money::from_micros(r.get(3)),
-            r.get(4),
-            r.get(5),
-        )
-    })
-    .collect()
-}
-
 fn unix(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .unwrap()
@@ -463,25 +428,19 @@ async fn a_gbk_export_imports_through_the_encoding_option_and_a_column_mapping()
         let run = ingest_one(&db, &s, "tmall").await;
         assert!(run.error.is_none(), "{b}: {:?}", run.error);
         assert_eq!(run.stats.records, 2, "{b}");
+        let order = |id: &str, paid: &str, amount: &str, buyer: Option<&str>| StoredOrder {
+            order_id: id.into(),
+            paid_at: unix(paid),
+            local_day: "2026-11-01".into(),
+            amount: d(amount),
+            buyer_id: buyer.map(String::from),
+            status: "paid".into(),
+        };
         assert_eq!(
             stored_orders(&db, "sh").await,
             vec![
-                (
-                    "T1001".into(),
-                    unix("2026-11-01T00:30:00+08:00"),
-                    "2026-11-01".into(),
-                    d("129.9"),
-                    Some("张三".into()),
-                    "paid".into()
-                ),
-                (
-                    "T1002".into(),
-                    unix("2026-11-01T10:00:00+08:00"),
-                    "2026-11-01".into(),
-                    d("59.9"),
-                    None,
-                    "paid".into()
-                ),
+                order("T1001", "2026-11-01T00:30:00+08:00", "129.9", Some("张三")),
+                order("T1002", "2026-11-01T10:00:00+08:00", "59.9", None),
             ],
             "{b}"
         );

@@ -6,6 +6,7 @@ mod common;
 mod helpers;
 
 use chrono::NaiveDateTime;
+use common::facts::stored_orders;
 use helpers::*;
 use kpid::money::from_micros;
 use rust_decimal::Decimal;
@@ -78,36 +79,6 @@ fn workbook(path: &Path, sheets: &[(&str, Vec<Vec<C>>)]) {
         }
     }
     book.save(path).unwrap();
-}
-
-struct StoredOrder {
-    order_id: String,
-    paid_at: i64,
-    local_day: String,
-    amount: Decimal,
-    buyer_id: Option<String>,
-    status: String,
-}
-
-async fn orders(db: &common::TestDb, shop: &str) -> Vec<StoredOrder> {
-    sqlx::query(
-        "SELECT order_id, paid_at, local_day, amount_micros, buyer_id, status FROM orders \
-         WHERE shop = $1 ORDER BY order_id",
-    )
-    .bind(shop)
-    .fetch_all(db.store.pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|r| StoredOrder {
-        order_id: r.get(0),
-        paid_at: r.get(1),
-        local_day: r.get(2),
-        amount: from_micros(r.get(3)),
-        buyer_id: r.get(4),
-        status: r.get(5),
-    })
-    .collect()
 }
 
 async fn daily(db: &common::TestDb, shop: &str) -> Vec<(String, String, Decimal)> {
@@ -290,7 +261,7 @@ async fn xlsx_orders_read_float_amounts_and_date_cells_exactly_in_the_shop_zone(
         assert_eq!(run.stats.rejects, 2, "{b}");
         assert_eq!(run.stats.files_imported, 1, "{b}");
 
-        let got = orders(&db, "la").await;
+        let got = stored_orders(&db, "la").await;
         let ids: Vec<&str> = got.iter().map(|o| o.order_id.as_str()).collect();
         assert_eq!(ids, ["1002", "T1001", "T1005"], "{b}");
         let (o1002, t1001, t1005) = (&got[0], &got[1], &got[2]);
@@ -391,7 +362,7 @@ async fn xlsx_orders_read_float_amounts_and_date_cells_exactly_in_the_shop_zone(
         );
         assert_eq!(later.stats.files_imported, 1, "{b}");
         assert_eq!(later.stats.changed, 1, "{b}");
-        let got = orders(&db, "la").await;
+        let got = stored_orders(&db, "la").await;
         assert_eq!(got.len(), 3, "{b}");
         assert_eq!(got[1].order_id, "T1001", "{b}");
         assert_eq!(got[1].amount, d("25.5"), "{b}");
@@ -416,7 +387,7 @@ async fn csv_with_a_column_mapping_ignores_extra_columns_and_skips_title_lines()
         assert!(run.error.is_none(), "{b}: {:?}", run.error);
         assert_eq!(run.stats.records, 2, "{b}");
         assert_eq!(run.stats.rejects, 1, "{b}");
-        let got = orders(&db, "sh").await;
+        let got = stored_orders(&db, "sh").await;
         assert_eq!(got.len(), 2, "{b}");
         assert_eq!(
             (

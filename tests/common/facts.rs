@@ -4,7 +4,9 @@
 use super::TestDb;
 use chrono::NaiveDate;
 use kpid::daemon::ConnectorRun;
+use kpid::money::from_micros;
 use rust_decimal::Decimal;
+use sqlx::Row;
 use std::str::FromStr;
 
 /// An exact decimal from its text.
@@ -55,4 +57,38 @@ pub fn load_config(toml: &str) -> Result<(), String> {
     kpid::config::load(&path)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOrder {
+    pub order_id: String,
+    /// Unix seconds.
+    pub paid_at: i64,
+    pub local_day: String,
+    pub amount: Decimal,
+    pub buyer_id: Option<String>,
+    pub status: String,
+}
+
+/// The stored orders of `shop`, by order id.
+pub async fn stored_orders(db: &TestDb, shop: &str) -> Vec<StoredOrder> {
+    sqlx::query(
+        "SELECT order_id, paid_at, local_day, amount_micros, buyer_id, status FROM orders \
+         WHERE shop = $1 ORDER BY order_id",
+    )
+    .bind(shop)
+    .fetch_all(db.store.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| StoredOrder {
+        order_id: r.get(0),
+        paid_at: r.get(1),
+        local_day: r.get(2),
+        amount: from_micros(r.get(3)),
+        buyer_id: r.get(4),
+        status: r.get(5),
+    })
+    .collect()
 }
