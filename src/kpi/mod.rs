@@ -29,6 +29,10 @@ pub struct KpiSpec {
     pub direction: Direction,
     pub category: String,
     pub builtin: bool,
+    /// Its values can be negative: the formula subtracts or negates, or
+    /// names a KPI that can (growth rates, differences). Such a KPI is scored
+    /// by distance to its target, never by ratio (`snapshot::attainment`).
+    pub signed: bool,
 }
 
 /// Built-in KPIs followed by the user's, in order.
@@ -65,6 +69,7 @@ impl Catalogue {
                 direction: k.direction,
                 category: k.category.into(),
                 builtin: true,
+                signed: false,
             })
             .collect();
         let mut errors = Vec::new();
@@ -137,6 +142,7 @@ impl Catalogue {
                 direction,
                 category: u.category.clone(),
                 builtin: false,
+                signed: false,
             });
         }
         let index: HashMap<String, usize> = kpis
@@ -161,7 +167,7 @@ impl Catalogue {
                 }
             }
         }
-        let cat = Catalogue { kpis, index };
+        let mut cat = Catalogue { kpis, index };
         if errors.is_empty() {
             for (i, k) in cat.kpis.iter().enumerate().skip(builtin_count) {
                 if cat.reaches(&k.id, &k.expr, &mut Vec::new()) {
@@ -174,6 +180,9 @@ impl Catalogue {
             }
         }
         if errors.is_empty() {
+            for i in 0..cat.kpis.len() {
+                cat.kpis[i].signed = cat.can_be_negative(&cat.kpis[i].expr, &mut Vec::new());
+            }
             Ok(cat)
         } else {
             Err(errors)
@@ -193,6 +202,20 @@ impl Catalogue {
             self.get(id)
                 .is_some_and(|k| self.reaches(target, &k.expr, seen))
         })
+    }
+
+    /// True when `expr` can be negative although inputs never are: it
+    /// subtracts or negates, or names a KPI (or a KPI's target) that can.
+    fn can_be_negative<'a>(&'a self, expr: &'a Expr, seen: &mut Vec<&'a str>) -> bool {
+        expr.subtracts()
+            || expr.ids().into_iter().any(|id| {
+                if input_def(id).is_some() || seen.contains(&id) {
+                    return false;
+                }
+                seen.push(id);
+                self.get(id)
+                    .is_some_and(|k| self.can_be_negative(&k.expr, seen))
+            })
     }
 
     pub fn get(&self, id: &str) -> Option<&KpiSpec> {
@@ -373,6 +396,10 @@ mod tests {
         let r = cat.evaluate(&cur, &InputValues::default(), &|_| None);
         assert_eq!(value(&r, "net_sales"), Some(d("900.05")));
         assert_eq!(value(&r, "net_aov"), Some(d("300.016667")));
+        // Both can be negative (a month of refunds): scored by distance.
+        assert!(cat.get("net_sales").unwrap().signed);
+        assert!(cat.get("net_aov").unwrap().signed);
+        assert!(!cat.get("aov").unwrap().signed);
     }
 
     #[test]

@@ -217,9 +217,9 @@ pub async fn compute_card(
         .map(|k| {
             let value = values.get(&k.kpi).copied().flatten();
             let target = target(&k.kpi);
-            let direction = settings.catalogue.get(&k.kpi).map(|s| s.direction);
-            let att = match (value, target, direction) {
-                (Some(v), Some(t), Some(d)) => attainment(d, v, t, cap),
+            let spec = settings.catalogue.get(&k.kpi);
+            let att = match (value, target, spec) {
+                (Some(v), Some(t), Some(spec)) => attainment(spec, v, t, cap),
                 _ => None,
             };
             ScoreLine {
@@ -268,9 +268,9 @@ pub fn rescore(
             continue;
         };
         line.value = Some(*v);
-        let direction = settings.catalogue.get(&line.kpi).map(|s| s.direction);
-        line.attainment = match (line.target, direction) {
-            (Some(t), Some(d)) => attainment(d, *v, t, cap),
+        let spec = settings.catalogue.get(&line.kpi);
+        line.attainment = match (line.target, spec) {
+            (Some(t), Some(spec)) => attainment(spec, *v, t, cap),
             _ => None,
         };
         line.score = line.attainment.map(|a| score(a, cap));
