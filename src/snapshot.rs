@@ -94,12 +94,15 @@ pub async fn compute(
     shop: &Shop,
     period: Period,
 ) -> Result<Computed, StoreError> {
-    let current = InputValues::load(store, &shop.id, period).await?;
-    let previous = InputValues::load(store, &shop.id, period.previous()).await?;
+    let mut inputs = Vec::new();
+    for back in 0..=settings.catalogue.prev_depth() {
+        inputs.push(InputValues::load(store, &shop.id, period.back(back)).await?);
+    }
     let book = crate::scorecard::target_book(settings, store).await?;
     let scopes = [TargetScope::Shop(shop.id.clone()), TargetScope::All];
-    let target = |kpi: &str| book.lookup(kpi, period, &scopes);
-    let values = settings.catalogue.evaluate(&current, &previous, &target);
+    let target_back = |kpi: &str, back: usize| book.lookup(kpi, period.back(back), &scopes);
+    let target = |kpi: &str| target_back(kpi, 0);
+    let values = settings.catalogue.evaluate(&inputs, &target_back);
     let cap = settings.config.snapshot.score_cap;
     let kpis: Vec<StoredKpi> = values
         .into_iter()

@@ -524,3 +524,99 @@ category = "sales"
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn prev_shifts_everything_under_it_targets_included_and_nests() {
+    for db in common::backends().await {
+        let s = settings(
+            &db,
+            r#"
+[[kpis]]
+id = "gmv_two_months_ago"
+formula = "prev(prev(gmv))"
+unit = "money"
+direction = "up"
+category = "sales"
+
+[[kpis]]
+id = "prev_gmv_attainment"
+formula = "prev(gmv_attainment)"
+unit = "percent"
+direction = "up"
+category = "sales"
+
+[[kpis]]
+id = "prev_target_gap"
+formula = "prev(target(gmv) - gmv)"
+unit = "money"
+direction = "down"
+category = "sales"
+
+[[targets]]
+kpi = "gmv"
+shop = "sh"
+period = "2026-10"
+value = "100"
+
+[[targets]]
+kpi = "gmv"
+shop = "sh"
+period = "2026-11"
+value = "1000"
+"#,
+        );
+        db.write(
+            "imports/orders/a.csv",
+            &format!(
+                "{ORDERS_HEADER}\
+                 o1,sh,2026-09-10 10:00:00,100,a,paid\n\
+                 o2,sh,2026-10-10 10:00:00,200,b,paid\n\
+                 o3,sh,2026-11-10 10:00:00,400,c,paid\n"
+            ),
+        );
+        ingest_ok(&db, &s).await;
+        let b = db.backend;
+        let nov = compute(&db, &s, "sh", "2026-11").await;
+        // September's GMV, two months back.
+        assert_eq!(
+            value(&nov.kpis, "gmv_two_months_ago"),
+            Some(d("100")),
+            "{b}"
+        );
+        // October's GMV over October's target (not November's 1000).
+        assert_eq!(value(&nov.kpis, "prev_gmv_attainment"), Some(d("2")), "{b}");
+        assert_eq!(value(&nov.kpis, "prev_target_gap"), Some(d("-100")), "{b}");
+        assert_eq!(value(&nov.kpis, "gmv_attainment"), Some(d("0.4")), "{b}");
+        // October looks back to September (no target) and August (no sales).
+        let oct = compute(&db, &s, "sh", "2026-10").await;
+        assert_eq!(value(&oct.kpis, "gmv_two_months_ago"), Some(d("0")), "{b}");
+        assert_eq!(value(&oct.kpis, "prev_gmv_attainment"), None, "{b}");
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn monthly_refund_rate_from_daily_series_sums_the_days() {
+    for db in common::backends().await {
+        let s = settings(&db, "");
+        db.write(
+            "imports/daily/a.csv",
+            "date,orders,gmv,refund_orders,refund_amount\n\
+             2026-10-01,10,1000,1,50\n\
+             2026-10-02,30,3000,2,80\n",
+        );
+        ingest_ok(&db, &s).await;
+        let b = db.backend;
+        let oct = compute(&db, &s, "sh", "2026-10").await;
+        // (1 + 2) / (10 + 30): daily refunded orders add up over days.
+        assert_eq!(value(&oct.kpis, "refund_rate"), Some(d("0.075")), "{b}");
+        assert_eq!(
+            inputs(&db, "sh", "2026-10").await.get("refund_orders"),
+            Some(d("3")),
+            "{b}"
+        );
+        let day = compute(&db, &s, "sh", "2026-10-02").await;
+        assert_eq!(value(&day.kpis, "refund_rate"), Some(d("0.066667")), "{b}");
+        db.drop_db().await;
+    }
+}

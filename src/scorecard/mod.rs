@@ -199,15 +199,18 @@ pub async fn compute_card(
         .role(&person.role)
         .ok_or_else(|| ScorecardError::UnknownRole(person.role.clone()))?;
     let manual = store.manual_inputs(Some(&person.id)).await?;
-    let current = person_inputs(store, person, &manual, period).await?;
-    let previous = person_inputs(store, person, &manual, period.previous()).await?;
+    let mut inputs = Vec::new();
+    for back in 0..=settings.catalogue.prev_depth() {
+        inputs.push(person_inputs(store, person, &manual, period.back(back)).await?);
+    }
     let scopes = target_scopes(person);
-    let target = |kpi: &str| book.lookup(kpi, period, &scopes);
+    let target_back = |kpi: &str, back: usize| book.lookup(kpi, period.back(back), &scopes);
+    let target = |kpi: &str| target_back(kpi, 0);
     // Appeal adjustments never enter here: appeals are taken only against
     // closed months, which are not recomputed (see `refresh` and `rescore`).
     let values: HashMap<String, Option<Decimal>> = settings
         .catalogue
-        .evaluate(&current, &previous, &target)
+        .evaluate(&inputs, &target_back)
         .into_iter()
         .collect();
     let cap = settings.scoring.cap;
