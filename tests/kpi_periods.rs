@@ -620,3 +620,71 @@ async fn monthly_refund_rate_from_daily_series_sums_the_days() {
         db.drop_db().await;
     }
 }
+
+#[tokio::test]
+async fn order_records_win_only_on_their_own_days() {
+    for db in common::backends().await {
+        let s = settings(
+            &db,
+            "[[people]]\nid = \"li\"\nname = \"Li\"\nrole = \"ops_specialist\"\nshops = [\"sh\"]\n",
+        );
+        let b = db.backend;
+        db.write(
+            "imports/daily/a.csv",
+            "date,orders,gmv,buyers\n2026-10-15,10,1000,8\n2026-11-02,3,300,3\n",
+        );
+        ingest_ok(&db, &s).await;
+        let oct = compute(&db, &s, "sh", "2026-10").await;
+        assert_eq!(value(&oct.kpis, "gmv"), Some(d("1000")), "{b}");
+        // One order record on 2026-11-02: that day now reads from records.
+        db.write(
+            "imports/orders/a.csv",
+            &format!("{ORDERS_HEADER}o1,sh,2026-11-02 10:00:00,120,a,paid\n"),
+        );
+        ingest_ok(&db, &s).await;
+        let oct = compute(&db, &s, "sh", "2026-10").await;
+        assert_eq!(
+            value(&oct.kpis, "gmv"),
+            Some(d("1000")),
+            "{b}: October kept"
+        );
+        assert_eq!(value(&oct.kpis, "orders"), Some(d("10")), "{b}");
+        let nov = compute(&db, &s, "sh", "2026-11").await;
+        assert_eq!(
+            value(&nov.kpis, "gmv"),
+            Some(d("120")),
+            "{b}: the record wins"
+        );
+        assert_eq!(value(&nov.kpis, "orders"), Some(d("1")), "{b}");
+        assert_eq!(value(&nov.kpis, "buyers"), Some(d("1")), "{b}");
+        let year = compute(&db, &s, "sh", "2026").await;
+        assert_eq!(
+            value(&year.kpis, "gmv"),
+            Some(d("1120")),
+            "{b}: both sources"
+        );
+        assert_eq!(value(&year.kpis, "orders"), Some(d("11")), "{b}");
+        // Distinct buyers cannot be added across the two sources: no value.
+        assert_eq!(value(&year.kpis, "buyers"), None, "{b}");
+        assert_eq!(value(&year.kpis, "aov"), None, "{b}");
+        // Single days are exact from either source.
+        let d15 = compute(&db, &s, "sh", "2026-10-15").await;
+        assert_eq!(value(&d15.kpis, "buyers"), Some(d("8")), "{b}");
+        let d2 = compute(&db, &s, "sh", "2026-11-02").await;
+        assert_eq!(value(&d2.kpis, "buyers"), Some(d("1")), "{b}");
+        // A person's scorecard folds the shop the same way.
+        let book = kpid::scorecard::target_book(&s, &db.store).await.unwrap();
+        let li = s.person("li").unwrap();
+        for (p, gmv) in [("2026-10", "1000"), ("2026-11", "120"), ("2026", "1120")] {
+            let card = kpid::scorecard::compute_card(&s, &db.store, &book, li, period(p), "t")
+                .await
+                .unwrap();
+            let l = card.lines.iter().find(|l| l.kpi == "gmv").unwrap();
+            assert_eq!(l.value, Some(d(gmv)), "{b}: li {p}");
+        }
+        // A day with neither source reads 0 once the shop has records.
+        let d3 = compute(&db, &s, "sh", "2026-11-03").await;
+        assert_eq!(value(&d3.kpis, "gmv"), Some(d("0")), "{b}");
+        db.drop_db().await;
+    }
+}
