@@ -164,6 +164,11 @@ impl Period {
         }
     }
 
+    /// The period of the same kind `n` periods before this one (itself for 0).
+    pub fn back(&self, n: usize) -> Self {
+        (0..n).fold(*self, |p, _| p.previous())
+    }
+
     /// The period of the same kind just after this one.
     pub fn next(&self) -> Self {
         match *self {

@@ -2,7 +2,7 @@
 
 use crate::kpi::{Catalogue, Unit};
 use crate::store::StoredSnapshot;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Number, Value};
 use std::fmt::Write;
 
@@ -66,14 +66,27 @@ fn ordered<'a>(
         .collect()
 }
 
+/// `d` with exactly `dp` decimal places, rounded half away from zero for
+/// display (stored values keep their precision).
+pub fn fixed(d: Decimal, dp: u32) -> String {
+    format!("{:.*}", dp as usize, round_display(d, dp))
+}
+
+/// `d` rounded half away from zero to at most `dp` places, trailing zeros dropped.
+pub fn round_display(d: Decimal, dp: u32) -> Decimal {
+    // `round_dp` alone is banker's rounding (12.505 → 12.50).
+    d.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
+        .normalize()
+}
+
 /// Human formatting: money to 2 places, percentages as %, n/a for no value.
 pub fn display_value(d: Option<Decimal>, unit: Option<Unit>) -> String {
     let Some(d) = d else { return "n/a".into() };
     match unit {
-        Some(Unit::Money) => format!("{:.2}", d.round_dp(2)),
-        Some(Unit::Percent) => format!("{:.2}%", (d * Decimal::ONE_HUNDRED).round_dp(2)),
+        Some(Unit::Money) => fixed(d, 2),
+        Some(Unit::Percent) => format!("{}%", fixed(d * Decimal::ONE_HUNDRED, 2)),
         Some(Unit::Count) | Some(Unit::Rank) => d.normalize().to_string(),
-        _ => format!("{}", d.round_dp(2).normalize()),
+        _ => round_display(d, 2).to_string(),
     }
 }
 
@@ -121,7 +134,7 @@ pub fn snapshot_table(s: &StoredSnapshot, cat: &Catalogue) -> String {
                 "-".into()
             },
             k.score
-                .map(|s| s.round_dp(1).normalize().to_string())
+                .map(|s| round_display(s, 1).to_string())
                 .unwrap_or_else(|| "-".into()),
         );
     }
@@ -188,5 +201,36 @@ mod tests {
         assert_eq!(display_value(d("0.4"), Some(Unit::Percent)), "40.00%");
         assert_eq!(display_value(d("12.5"), Some(Unit::Money)), "12.50");
         assert_eq!(display_value(None, Some(Unit::Money)), "n/a");
+    }
+
+    #[test]
+    fn display_rounds_half_away_from_zero() {
+        let d = |s| Some(Decimal::from_str(s).unwrap());
+        // Banker's rounding would give 12.50, 0.12, 0.12% and 2.
+        assert_eq!(display_value(d("12.505"), Some(Unit::Money)), "12.51");
+        assert_eq!(display_value(d("-12.505"), Some(Unit::Money)), "-12.51");
+        assert_eq!(display_value(d("0.125"), Some(Unit::Ratio)), "0.13");
+        assert_eq!(display_value(d("0.00125"), Some(Unit::Percent)), "0.13%");
+        assert_eq!(fixed(Decimal::from_str("12.505").unwrap(), 2), "12.51");
+        assert_eq!(fixed(Decimal::from_str("2.5").unwrap(), 0), "3");
+        assert_eq!(fixed(Decimal::from_str("12.5").unwrap(), 2), "12.50");
+        // The score column of the table keeps one place.
+        let snap = StoredSnapshot {
+            shop: "sh".into(),
+            period: crate::period::Period::parse_month("2026-10").unwrap(),
+            revision: 1,
+            computed_at: 0,
+            kpis: vec![crate::store::StoredKpi {
+                kpi: "gmv".into(),
+                value: d("12.505"),
+                target: d("10"),
+                attainment: d("1.2505"),
+                score: d("120.25"),
+            }],
+        };
+        let table = snapshot_table(&snap, &Catalogue::builtin());
+        assert!(table.contains("12.51"), "{table}");
+        assert!(table.contains("125.05%"), "{table}");
+        assert!(table.contains("120.3"), "{table}");
     }
 }

@@ -20,16 +20,42 @@ pub struct Computed {
     pub kpis: Vec<StoredKpi>,
 }
 
-/// Attainment of `actual` against `target`: actual/target for `up` KPIs,
-/// target/actual for `down` ones, where an actual of 0 is full attainment (the cap).
+/// Attainment of `actual` against `target` for `kpi`: the one rule used by
+/// snapshots, scorecards (and appeals) and alerts.
+///
+/// - Ratio form, for a target above 0 on a KPI whose values cannot be
+///   negative: actual/target for `up` KPIs, target/actual for `down` ones,
+///   where an actual of 0 is full attainment (the cap).
+/// - Distance form, for a target of 0 or below, or a KPI whose values can be
+///   negative (growth rates, differences; see [`KpiSpec::signed`]): a ratio
+///   of two negative numbers would invert the score, so attainment is
+///   1 + (actual − target)/|target| for `up` KPIs and
+///   1 + (target − actual)/|target| for `down` ones, never below 0. A target
+///   of exactly 0 has no width to measure by: 1 + (actual − target) (`up`),
+///   1 + (target − actual) (`down`). For an `up` KPI with a positive target
+///   both forms agree.
+///
+/// The score caps attainment (see [`score`]); attainment itself is not capped.
 pub fn attainment(
-    direction: Direction,
+    kpi: &KpiSpec,
     actual: Decimal,
     target: Decimal,
     cap: Decimal,
 ) -> Option<Decimal> {
-    match direction {
-        Direction::Up if target.is_zero() => None,
+    if kpi.signed || target <= Decimal::ZERO {
+        let width = if target.is_zero() {
+            Decimal::ONE
+        } else {
+            target.abs()
+        };
+        let ahead = match kpi.direction {
+            Direction::Up => actual.checked_sub(target)?,
+            Direction::Down => target.checked_sub(actual)?,
+        };
+        let a = Decimal::ONE.checked_add(ahead.checked_div(width)?)?;
+        return Some(round_value(a.max(Decimal::ZERO)));
+    }
+    match kpi.direction {
         Direction::Up => actual.checked_div(target),
         Direction::Down if actual.is_zero() => Some(cap),
         Direction::Down => target.checked_div(actual),
@@ -49,7 +75,7 @@ fn line(
     cap: Decimal,
 ) -> StoredKpi {
     let attainment = match (value, target) {
-        (Some(v), Some(t)) => attainment(spec.direction, v, t, cap),
+        (Some(v), Some(t)) => attainment(spec, v, t, cap),
         _ => None,
     };
     StoredKpi {
@@ -68,12 +94,15 @@ pub async fn compute(
     shop: &Shop,
     period: Period,
 ) -> Result<Computed, StoreError> {
-    let current = InputValues::load(store, &shop.id, period).await?;
-    let previous = InputValues::load(store, &shop.id, period.previous()).await?;
+    let mut inputs = Vec::new();
+    for back in 0..=settings.catalogue.prev_depth() {
+        inputs.push(InputValues::load(store, &shop.id, period.back(back)).await?);
+    }
     let book = crate::scorecard::target_book(settings, store).await?;
     let scopes = [TargetScope::Shop(shop.id.clone()), TargetScope::All];
-    let target = |kpi: &str| book.lookup(kpi, period, &scopes);
-    let values = settings.catalogue.evaluate(&current, &previous, &target);
+    let target_back = |kpi: &str, back: usize| book.lookup(kpi, period.back(back), &scopes);
+    let target = |kpi: &str| target_back(kpi, 0);
+    let values = settings.catalogue.evaluate(&inputs, &target_back);
     let cap = settings.config.snapshot.score_cap;
     let kpis: Vec<StoredKpi> = values
         .into_iter()
@@ -118,21 +147,70 @@ pub fn nightly_periods(today: NaiveDate) -> Vec<Period> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kpi::Catalogue;
     use std::str::FromStr;
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
     }
 
+    fn spec(id: &str) -> KpiSpec {
+        Catalogue::builtin().get(id).unwrap().clone()
+    }
+
     #[test]
     fn down_kpi_with_zero_actual_is_full_attainment() {
         let cap = d("1.2");
-        assert_eq!(attainment(Direction::Down, d("0"), d("30"), cap), Some(cap));
+        let first_response = spec("first_response_seconds");
+        assert_eq!(attainment(&first_response, d("0"), d("30"), cap), Some(cap));
         assert_eq!(
-            attainment(Direction::Down, d("60"), d("30"), cap),
+            attainment(&first_response, d("60"), d("30"), cap),
             Some(d("0.5"))
         );
-        assert_eq!(attainment(Direction::Up, d("5"), d("0"), cap), None);
+    }
+
+    #[test]
+    fn negative_targets_and_signed_kpis_use_the_distance_form() {
+        let cap = d("1.2");
+        let growth = spec("gmv_growth_mom");
+        assert!(growth.signed && !spec("gmv").signed);
+        // The numbers: target −0.1.
+        assert_eq!(
+            attainment(&growth, d("-0.205"), d("-0.1"), cap),
+            Some(d("0"))
+        );
+        assert_eq!(
+            attainment(&growth, d("0.083"), d("-0.1"), cap),
+            Some(d("2.83"))
+        );
+        assert_eq!(attainment(&growth, d("-0.1"), d("-0.1"), cap), Some(d("1")));
+        assert_eq!(
+            attainment(&growth, d("-0.15"), d("-0.1"), cap),
+            Some(d("0.5"))
+        );
+        // A positive growth target: the same as the ratio for `up`.
+        assert_eq!(
+            attainment(&growth, d("0.05"), d("0.1"), cap),
+            Some(d("0.5"))
+        );
+        assert_eq!(attainment(&growth, d("-0.05"), d("0.1"), cap), Some(d("0")));
+        // A target of exactly 0: 1 + (actual − target).
+        assert_eq!(attainment(&growth, d("0.2"), d("0"), cap), Some(d("1.2")));
+        assert_eq!(attainment(&growth, d("-0.3"), d("0"), cap), Some(d("0.7")));
+        let gmv = spec("gmv");
+        assert_eq!(attainment(&gmv, d("5"), d("0"), cap), Some(d("6")));
+        // `down` mirrors it: 1 + (target − actual)/|target|.
+        let violations = spec("cs_violations");
+        assert_eq!(attainment(&violations, d("0"), d("0"), cap), Some(d("1")));
+        assert_eq!(attainment(&violations, d("2"), d("0"), cap), Some(d("0")));
+        let mut falling = growth.clone();
+        falling.direction = Direction::Down;
+        assert_eq!(
+            attainment(&falling, d("-0.15"), d("-0.1"), cap),
+            Some(d("1.5"))
+        );
+        assert_eq!(attainment(&falling, d("0"), d("-0.1"), cap), Some(d("0")));
+        assert_eq!(score(d("2.83"), cap), d("120"));
     }
 
     #[test]

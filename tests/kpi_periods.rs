@@ -524,3 +524,167 @@ category = "sales"
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn prev_shifts_everything_under_it_targets_included_and_nests() {
+    for db in common::backends().await {
+        let s = settings(
+            &db,
+            r#"
+[[kpis]]
+id = "gmv_two_months_ago"
+formula = "prev(prev(gmv))"
+unit = "money"
+direction = "up"
+category = "sales"
+
+[[kpis]]
+id = "prev_gmv_attainment"
+formula = "prev(gmv_attainment)"
+unit = "percent"
+direction = "up"
+category = "sales"
+
+[[kpis]]
+id = "prev_target_gap"
+formula = "prev(target(gmv) - gmv)"
+unit = "money"
+direction = "down"
+category = "sales"
+
+[[targets]]
+kpi = "gmv"
+shop = "sh"
+period = "2026-10"
+value = "100"
+
+[[targets]]
+kpi = "gmv"
+shop = "sh"
+period = "2026-11"
+value = "1000"
+"#,
+        );
+        db.write(
+            "imports/orders/a.csv",
+            &format!(
+                "{ORDERS_HEADER}\
+                 o1,sh,2026-09-10 10:00:00,100,a,paid\n\
+                 o2,sh,2026-10-10 10:00:00,200,b,paid\n\
+                 o3,sh,2026-11-10 10:00:00,400,c,paid\n"
+            ),
+        );
+        ingest_ok(&db, &s).await;
+        let b = db.backend;
+        let nov = compute(&db, &s, "sh", "2026-11").await;
+        // September's GMV, two months back.
+        assert_eq!(
+            value(&nov.kpis, "gmv_two_months_ago"),
+            Some(d("100")),
+            "{b}"
+        );
+        // October's GMV over October's target (not November's 1000).
+        assert_eq!(value(&nov.kpis, "prev_gmv_attainment"), Some(d("2")), "{b}");
+        assert_eq!(value(&nov.kpis, "prev_target_gap"), Some(d("-100")), "{b}");
+        assert_eq!(value(&nov.kpis, "gmv_attainment"), Some(d("0.4")), "{b}");
+        // October looks back to September (no target) and August (no sales).
+        let oct = compute(&db, &s, "sh", "2026-10").await;
+        assert_eq!(value(&oct.kpis, "gmv_two_months_ago"), Some(d("0")), "{b}");
+        assert_eq!(value(&oct.kpis, "prev_gmv_attainment"), None, "{b}");
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn monthly_refund_rate_from_daily_series_sums_the_days() {
+    for db in common::backends().await {
+        let s = settings(&db, "");
+        db.write(
+            "imports/daily/a.csv",
+            "date,orders,gmv,refund_orders,refund_amount\n\
+             2026-10-01,10,1000,1,50\n\
+             2026-10-02,30,3000,2,80\n",
+        );
+        ingest_ok(&db, &s).await;
+        let b = db.backend;
+        let oct = compute(&db, &s, "sh", "2026-10").await;
+        // (1 + 2) / (10 + 30): daily refunded orders add up over days.
+        assert_eq!(value(&oct.kpis, "refund_rate"), Some(d("0.075")), "{b}");
+        assert_eq!(
+            inputs(&db, "sh", "2026-10").await.get("refund_orders"),
+            Some(d("3")),
+            "{b}"
+        );
+        let day = compute(&db, &s, "sh", "2026-10-02").await;
+        assert_eq!(value(&day.kpis, "refund_rate"), Some(d("0.066667")), "{b}");
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn order_records_win_only_on_their_own_days() {
+    for db in common::backends().await {
+        let s = settings(
+            &db,
+            "[[people]]\nid = \"li\"\nname = \"Li\"\nrole = \"ops_specialist\"\nshops = [\"sh\"]\n",
+        );
+        let b = db.backend;
+        db.write(
+            "imports/daily/a.csv",
+            "date,orders,gmv,buyers\n2026-10-15,10,1000,8\n2026-11-02,3,300,3\n",
+        );
+        ingest_ok(&db, &s).await;
+        let oct = compute(&db, &s, "sh", "2026-10").await;
+        assert_eq!(value(&oct.kpis, "gmv"), Some(d("1000")), "{b}");
+        // One order record on 2026-11-02: that day now reads from records.
+        db.write(
+            "imports/orders/a.csv",
+            &format!("{ORDERS_HEADER}o1,sh,2026-11-02 10:00:00,120,a,paid\n"),
+        );
+        ingest_ok(&db, &s).await;
+        let oct = compute(&db, &s, "sh", "2026-10").await;
+        assert_eq!(
+            value(&oct.kpis, "gmv"),
+            Some(d("1000")),
+            "{b}: October kept"
+        );
+        assert_eq!(value(&oct.kpis, "orders"), Some(d("10")), "{b}");
+        let nov = compute(&db, &s, "sh", "2026-11").await;
+        assert_eq!(
+            value(&nov.kpis, "gmv"),
+            Some(d("120")),
+            "{b}: the record wins"
+        );
+        assert_eq!(value(&nov.kpis, "orders"), Some(d("1")), "{b}");
+        assert_eq!(value(&nov.kpis, "buyers"), Some(d("1")), "{b}");
+        let year = compute(&db, &s, "sh", "2026").await;
+        assert_eq!(
+            value(&year.kpis, "gmv"),
+            Some(d("1120")),
+            "{b}: both sources"
+        );
+        assert_eq!(value(&year.kpis, "orders"), Some(d("11")), "{b}");
+        // Distinct buyers cannot be added across the two sources: no value.
+        assert_eq!(value(&year.kpis, "buyers"), None, "{b}");
+        assert_eq!(value(&year.kpis, "aov"), None, "{b}");
+        // Single days are exact from either source.
+        let d15 = compute(&db, &s, "sh", "2026-10-15").await;
+        assert_eq!(value(&d15.kpis, "buyers"), Some(d("8")), "{b}");
+        let d2 = compute(&db, &s, "sh", "2026-11-02").await;
+        assert_eq!(value(&d2.kpis, "buyers"), Some(d("1")), "{b}");
+        // A person's scorecard folds the shop the same way.
+        let book = kpid::scorecard::target_book(&s, &db.store).await.unwrap();
+        let li = s.person("li").unwrap();
+        for (p, gmv) in [("2026-10", "1000"), ("2026-11", "120"), ("2026", "1120")] {
+            let card = kpid::scorecard::compute_card(&s, &db.store, &book, li, period(p), "t")
+                .await
+                .unwrap();
+            let l = card.lines.iter().find(|l| l.kpi == "gmv").unwrap();
+            assert_eq!(l.value, Some(d(gmv)), "{b}: li {p}");
+        }
+        // A day with neither source reads 0 once the shop has records.
+        let d3 = compute(&db, &s, "sh", "2026-11-03").await;
+        assert_eq!(value(&d3.kpis, "gmv"), Some(d("0")), "{b}");
+        db.drop_db().await;
+    }
+}

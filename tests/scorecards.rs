@@ -1162,3 +1162,61 @@ async fn the_nightly_job_refreshes_scorecards_of_the_shops_people() {
         db.drop_db().await;
     }
 }
+
+#[tokio::test]
+async fn scorecards_score_a_negative_growth_target_by_distance() {
+    for db in common::backends().await {
+        let s = settings(
+            &db,
+            r#"
+[[roles]]
+id = "growth"
+kpis = [{ kpi = "gmv_growth_mom", weight = 1 }]
+
+[[people]]
+id = "li"
+name = "李雷"
+role = "growth"
+shops = ["sh"]
+
+[[targets]]
+kpi = "gmv_growth_mom"
+person = "li"
+period = "*"
+value = "-0.1"
+"#,
+        );
+        let b = db.backend;
+        db.write(
+            "imports/orders/a.csv",
+            &format!(
+                "{ORDERS_HEADER}o1,sh,2026-09-10 10:00:00,2000,a,paid\n\
+                 o2,sh,2026-10-10 10:00:00,1590,b,paid\n\
+                 o3,sh,2026-11-10 10:00:00,1721.97,c,paid\n"
+            ),
+        );
+        ingest_ok(&db, &s).await;
+        let oct = card(&db, &s, "li", "2026-10").await;
+        let l = kpi(&oct, "gmv_growth_mom");
+        assert_eq!(l.value, Some(d("-0.205")), "{b}");
+        assert_eq!((l.attainment, l.score), (Some(d("0")), Some(d("0"))), "{b}");
+        assert_eq!(oct.total, Some(d("0")), "{b}");
+        let nov = card(&db, &s, "li", "2026-11").await;
+        let l = kpi(&nov, "gmv_growth_mom");
+        assert_eq!(l.value, Some(d("0.083")), "{b}");
+        assert_eq!(
+            (l.attainment, l.score),
+            (Some(d("2.83")), Some(d("120"))),
+            "{b}"
+        );
+        // An appeal's re-score uses the same rule: −0.15 is half a target's width short.
+        let re = scorecard::rescore(&s, &nov, &[("gmv_growth_mom".into(), d("-0.15"))]);
+        let l = kpi(&re, "gmv_growth_mom");
+        assert_eq!(
+            (l.attainment, l.score),
+            (Some(d("0.5")), Some(d("50"))),
+            "{b}"
+        );
+        db.drop_db().await;
+    }
+}

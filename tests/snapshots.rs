@@ -318,3 +318,50 @@ async fn a_changed_target_writes_a_new_revision() {
         db.drop_db().await;
     }
 }
+
+/// September 2000, October 1590 (growth −0.205), November 1721.97 (growth
+/// +0.083): the issue's numbers.
+const GROWTH_ORDERS: &str = "o1,sh,2026-09-10 10:00:00,2000,a,paid\n\
+     o2,sh,2026-10-10 10:00:00,1590,b,paid\n\
+     o3,sh,2026-11-10 10:00:00,1721.97,c,paid\n";
+
+#[tokio::test]
+async fn a_negative_target_scores_by_distance_not_by_ratio() {
+    for db in common::backends().await {
+        let s = settings(
+            &db,
+            r#"
+[[targets]]
+kpi = "gmv_growth_mom"
+period = "*"
+value = "-0.1"
+"#,
+        );
+        let b = db.backend;
+        db.write(
+            "imports/orders/a.csv",
+            &format!("{ORDERS_HEADER}{GROWTH_ORDERS}"),
+        );
+        ingest_ok(&db, &s).await;
+        // A fall of 20.5% against a target of "fall at most 10%" is missed:
+        // 1 + (−0.205 − (−0.1)) / 0.1 = −0.05, floored at 0 (the ratio gave 2.05).
+        let oct = compute(&db, &s, "sh", "2026-10").await;
+        let l = line(&oct.kpis, "gmv_growth_mom");
+        assert_eq!(l.value, Some(d("-0.205")), "{b}");
+        assert_eq!(l.attainment, Some(d("0")), "{b}");
+        assert_eq!(l.score, Some(d("0")), "{b}");
+        // Growth of 8.3% beats it: 1 + (0.083 + 0.1) / 0.1 = 2.83, capped (the ratio gave −0.83).
+        let nov = compute(&db, &s, "sh", "2026-11").await;
+        let l = line(&nov.kpis, "gmv_growth_mom");
+        assert_eq!(l.value, Some(d("0.083")), "{b}");
+        assert_eq!(l.attainment, Some(d("2.83")), "{b}");
+        assert_eq!(l.score, Some(d("120")), "{b}");
+        let snap = stored(&db, "sh", "2026-11", None).await;
+        assert_eq!(
+            line(&snap.kpis, "gmv_growth_mom").score,
+            Some(d("120")),
+            "{b}"
+        );
+        db.drop_db().await;
+    }
+}

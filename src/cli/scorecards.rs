@@ -205,7 +205,7 @@ pub async fn compute(
             r.card.revision,
             r.card
                 .total
-                .map(|t| format!("{:.2}", t.round_dp(2)))
+                .map(|t| crate::report::fixed(t, 2))
                 .unwrap_or_else(|| "n/a".into()),
             r.card.grade.as_deref().unwrap_or("-")
         );
@@ -275,7 +275,7 @@ pub async fn appeal(s: &Settings, store: &Store, cmd: AppealCommand) -> anyhow::
                     card.period,
                     card.revision,
                     card.total
-                        .map(|t| format!("{:.2}", t.round_dp(2)))
+                        .map(|t| crate::report::fixed(t, 2))
                         .unwrap_or_else(|| "n/a".into()),
                     card.grade.as_deref().unwrap_or("-")
                 ),

@@ -14,8 +14,9 @@ pub enum Aggregation {
     /// The value of the latest day that has one; the best (lowest) across
     /// dimensions on that day (ranks).
     Latest,
-    /// Counted distinct over the whole period from records (`buyers`,
-    /// `refund_orders`); from daily series only for a single day.
+    /// Counted distinct over the whole period from records (`buyers`); a
+    /// daily series answers only a single day (a buyer of two days would
+    /// count twice in their sum).
     Distinct,
 }
 
@@ -135,12 +136,15 @@ pub const INPUTS: &[InputDef] = &[
     input("orders", "订单量", "Paid orders", Unit::Count, Sum),
     input("buyers", "成交人数", "Paying buyers", Unit::Count, Distinct),
     input("gmv", "成交额", "GMV", Unit::Money, Sum),
+    // Distinct orders over the period from refund records; a daily series
+    // sums its days (an order refunded on two days counts twice there), so
+    // `refund_rate` has a value for any period of daily data.
     input(
         "refund_orders",
         "退款订单数",
         "Refunded orders",
         Unit::Count,
-        Distinct,
+        Sum,
     ),
     input(
         "refund_amount",

@@ -224,6 +224,18 @@ impl Expr {
         out
     }
 
+    /// True when the formula subtracts or negates anywhere (so it can be
+    /// negative even over non-negative values).
+    pub fn subtracts(&self) -> bool {
+        match self {
+            Expr::Num(n) => n.is_sign_negative(),
+            Expr::Ref(_) | Expr::Target(_) | Expr::PeerMean(_) => false,
+            Expr::Neg(_) | Expr::Bin(Op::Sub, _, _) => true,
+            Expr::Prev(e) => e.subtracts(),
+            Expr::Bin(_, l, r) => l.subtracts() || r.subtracts(),
+        }
+    }
+
     fn collect<'a>(&'a self, out: &mut Vec<&'a str>) {
         match self {
             Expr::Num(_) => {}

@@ -4,12 +4,61 @@ use super::catalogue::{Aggregation, INPUTS};
 use super::round_value;
 use crate::money::from_micros;
 use crate::period::Period;
-use crate::store::{DailyAggregate, RecordTotals, Store, StoreError};
+use crate::store::{fold_daily, DailyAggregate, DailyRow, RecordTotals, Store, StoreError};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 
 /// Inputs that order and refund records provide when a shop has them.
 pub const RECORD_INPUTS: &[&str] = &["orders", "gmv", "buyers", "refund_orders", "refund_amount"];
+
+/// Record inputs that tell who bought: a day with one of these from a daily
+/// series makes distinct buyers over several days unknowable.
+const SALES_INPUTS: &[&str] = &["orders", "gmv", "buyers"];
+
+/// One shop's facts over a range of days as the inputs read them: records
+/// win day by day. On a local day with any order or refund record, the
+/// record inputs come from records; on a day without, from the daily series
+/// (a daily CSV of earlier months keeps counting after order records start).
+#[derive(Debug, Clone)]
+pub struct ShopFacts {
+    /// Daily values, without record inputs on days that have records.
+    pub rows: Vec<DailyRow>,
+    /// Record totals over the range when the shop has any order record.
+    pub records: Option<RecordTotals>,
+}
+
+impl ShopFacts {
+    pub async fn load(
+        store: &Store,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Self, StoreError> {
+        let mut rows = store.daily_rows(shop, from, to).await?;
+        if !store.shop_has_orders(shop).await? {
+            return Ok(ShopFacts {
+                rows,
+                records: None,
+            });
+        }
+        let record_days = store.record_days(shop, from, to).await?;
+        rows.retain(|r| {
+            !(RECORD_INPUTS.contains(&r.input.as_str()) && record_days.contains(&r.day))
+        });
+        Ok(ShopFacts {
+            rows,
+            records: Some(store.record_totals(shop, from, to).await?),
+        })
+    }
+
+    /// Some day takes its sales from a daily series.
+    pub fn daily_sales(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|r| SALES_INPUTS.contains(&r.input.as_str()))
+    }
+}
 
 /// Period totals of every input that has a value.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17,13 +66,15 @@ pub struct InputValues {
     values: HashMap<String, Decimal>,
     /// Mean over peers (CS agents) of an input; only a single agent's scope has peers.
     peer_means: HashMap<String, Decimal>,
+    /// `buyers` holds a single day's daily series value.
+    daily_buyers: bool,
 }
 
 impl InputValues {
     pub fn from_pairs(pairs: &[(&str, Decimal)]) -> Self {
         InputValues {
             values: pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            peer_means: HashMap::new(),
+            ..Default::default()
         }
     }
 
@@ -45,22 +96,32 @@ impl InputValues {
 
     /// Reads a shop's inputs for a period.
     ///
-    /// Record inputs (orders, GMV, distinct buyers, refunds) come from records
-    /// when the shop has any, so a day without sales reads 0 rather than "no
-    /// value"; otherwise from daily series. Distinct counts cannot be summed
-    /// over days, so a daily `buyers` series answers only single-day periods.
+    /// Record inputs (orders, GMV, distinct buyers, refunds) come, day by
+    /// day, from records on the days that have any and from daily series on
+    /// the others (see [`ShopFacts`]); once a shop has records, a period
+    /// without sales reads 0 rather than "no value". Distinct counts cannot
+    /// be summed over days: see [`InputValues::settle_buyers`].
     pub async fn load(store: &Store, shop: &str, period: Period) -> Result<Self, StoreError> {
         let (from, to) = (period.first_day(), period.last_day());
-        let daily = store.daily_aggregates(shop, from, to).await?;
-        let mut out = Self::from_daily(&daily, from == to);
-        if store.shop_has_orders(shop).await? {
-            // Records replace any daily series of the same inputs.
-            for id in RECORD_INPUTS {
-                out.values.remove(*id);
-            }
-            out.add_records(&store.record_totals(shop, from, to).await?);
+        let facts = ShopFacts::load(store, shop, from, to).await?;
+        let daily_sales = facts.daily_sales();
+        let mut out = Self::from_daily(&fold_daily(facts.rows)?, from == to);
+        if let Some(t) = &facts.records {
+            out.add_records(t);
         }
+        out.settle_buyers(daily_sales, from == to);
         Ok(out)
+    }
+
+    /// Distinct buyers of a period that takes some days' sales from daily
+    /// series: a buyer of a daily-series day may also have bought on another
+    /// day, so no count is exact and `buyers` has no value — except for a
+    /// single day, which its daily `buyers` answers. `daily_sales`: some day
+    /// of the period has daily `orders`, `gmv` or `buyers` (and no records).
+    pub fn settle_buyers(&mut self, daily_sales: bool, single_day: bool) {
+        if daily_sales && !(single_day && self.daily_buyers) {
+            self.values.remove("buyers");
+        }
     }
 
     /// Period values of folded daily series (see [`Aggregation`]).
@@ -78,6 +139,9 @@ impl InputValues {
                 Aggregation::Latest => Some(from_micros(agg.latest_min_micros)),
                 Aggregation::Distinct => single_day.then(|| from_micros(agg.sum_micros)),
             };
+            if def.id == "buyers" && v.is_some() {
+                out.daily_buyers = true;
+            }
             if let Some(v) = v {
                 out.set(def.id, v);
             }

@@ -29,6 +29,10 @@ pub struct KpiSpec {
     pub direction: Direction,
     pub category: String,
     pub builtin: bool,
+    /// Its values can be negative: the formula subtracts or negates, or
+    /// names a KPI that can (growth rates, differences). Such a KPI is scored
+    /// by distance to its target, never by ratio (`snapshot::attainment`).
+    pub signed: bool,
 }
 
 /// Built-in KPIs followed by the user's, in order.
@@ -65,6 +69,7 @@ impl Catalogue {
                 direction: k.direction,
                 category: k.category.into(),
                 builtin: true,
+                signed: false,
             })
             .collect();
         let mut errors = Vec::new();
@@ -137,6 +142,7 @@ impl Catalogue {
                 direction,
                 category: u.category.clone(),
                 builtin: false,
+                signed: false,
             });
         }
         let index: HashMap<String, usize> = kpis
@@ -161,7 +167,7 @@ impl Catalogue {
                 }
             }
         }
-        let cat = Catalogue { kpis, index };
+        let mut cat = Catalogue { kpis, index };
         if errors.is_empty() {
             for (i, k) in cat.kpis.iter().enumerate().skip(builtin_count) {
                 if cat.reaches(&k.id, &k.expr, &mut Vec::new()) {
@@ -174,6 +180,9 @@ impl Catalogue {
             }
         }
         if errors.is_empty() {
+            for i in 0..cat.kpis.len() {
+                cat.kpis[i].signed = cat.can_be_negative(&cat.kpis[i].expr, &mut Vec::new());
+            }
             Ok(cat)
         } else {
             Err(errors)
@@ -195,6 +204,20 @@ impl Catalogue {
         })
     }
 
+    /// True when `expr` can be negative although inputs never are: it
+    /// subtracts or negates, or names a KPI (or a KPI's target) that can.
+    fn can_be_negative<'a>(&'a self, expr: &'a Expr, seen: &mut Vec<&'a str>) -> bool {
+        expr.subtracts()
+            || expr.ids().into_iter().any(|id| {
+                if input_def(id).is_some() || seen.contains(&id) {
+                    return false;
+                }
+                seen.push(id);
+                self.get(id)
+                    .is_some_and(|k| self.can_be_negative(&k.expr, seen))
+            })
+    }
+
     pub fn get(&self, id: &str) -> Option<&KpiSpec> {
         self.index.get(id).map(|i| &self.kpis[*i])
     }
@@ -211,24 +234,51 @@ impl Catalogue {
         self.kpis.is_empty()
     }
 
-    /// Evaluates every KPI. `previous` holds the inputs of the previous period
-    /// of the same kind; `target` looks up a KPI's target for this period.
+    /// How many periods back evaluation reads: the deepest nesting of
+    /// `prev()` over every KPI, through the KPIs each one names.
+    pub fn prev_depth(&self) -> usize {
+        self.kpis
+            .iter()
+            .map(|k| self.depth(&k.expr, &mut Vec::new()))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn depth<'a>(&'a self, expr: &'a Expr, seen: &mut Vec<&'a str>) -> usize {
+        match expr {
+            Expr::Num(_) | Expr::Target(_) | Expr::PeerMean(_) => 0,
+            Expr::Ref(id) if input_def(id).is_some() || seen.contains(&id.as_str()) => 0,
+            Expr::Ref(id) => {
+                seen.push(id);
+                let d = self.get(id).map(|k| self.depth(&k.expr, seen)).unwrap_or(0);
+                seen.pop();
+                d
+            }
+            Expr::Neg(x) => self.depth(x, seen),
+            Expr::Prev(x) => 1 + self.depth(x, seen),
+            Expr::Bin(_, l, r) => self.depth(l, seen).max(self.depth(r, seen)),
+        }
+    }
+
+    /// Evaluates every KPI. `inputs[k]` holds the inputs of the period `k`
+    /// periods back (0 is the period itself; see [`Catalogue::prev_depth`]
+    /// for how many are read); `target(kpi, k)` looks up a KPI's target for
+    /// that period. `prev()` shifts everything under it by one period,
+    /// targets included, and nests; a period beyond `inputs` has no values.
     pub fn evaluate(
         &self,
-        current: &InputValues,
-        previous: &InputValues,
-        target: &dyn Fn(&str) -> Option<Decimal>,
+        inputs: &[InputValues],
+        target: &dyn Fn(&str, usize) -> Option<Decimal>,
     ) -> Vec<(String, Option<Decimal>)> {
         let mut ev = Evaluator {
             cat: self,
-            current,
-            previous,
+            inputs,
             target,
             memo: HashMap::new(),
         };
         (0..self.kpis.len())
             .map(|i| {
-                let v = ev.kpi(i, false).map(round_value);
+                let v = ev.kpi(i, 0).map(round_value);
                 (self.kpis[i].id.clone(), v)
             })
             .collect()
@@ -249,40 +299,41 @@ pub fn round_value(d: Decimal) -> Decimal {
 
 struct Evaluator<'a> {
     cat: &'a Catalogue,
-    current: &'a InputValues,
-    previous: &'a InputValues,
-    target: &'a dyn Fn(&str) -> Option<Decimal>,
-    memo: HashMap<(usize, bool), Option<Decimal>>,
+    inputs: &'a [InputValues],
+    target: &'a dyn Fn(&str, usize) -> Option<Decimal>,
+    /// Values by (KPI, periods back).
+    memo: HashMap<(usize, usize), Option<Decimal>>,
 }
 
 impl Evaluator<'_> {
-    fn kpi(&mut self, i: usize, prev: bool) -> Option<Decimal> {
-        if let Some(v) = self.memo.get(&(i, prev)) {
+    fn kpi(&mut self, i: usize, back: usize) -> Option<Decimal> {
+        if let Some(v) = self.memo.get(&(i, back)) {
             return *v;
         }
         // Marks the KPI as in progress: a cycle (prevented by validation)
         // would read "no value" instead of recursing forever.
-        self.memo.insert((i, prev), None);
+        self.memo.insert((i, back), None);
         let expr = self.cat.kpis[i].expr.clone();
-        let v = self.eval(&expr, prev);
-        self.memo.insert((i, prev), v);
+        let v = self.eval(&expr, back);
+        self.memo.insert((i, back), v);
         v
     }
 
-    fn eval(&mut self, e: &Expr, prev: bool) -> Option<Decimal> {
+    /// `back`: how many periods before the evaluated one `e` is read in.
+    fn eval(&mut self, e: &Expr, back: usize) -> Option<Decimal> {
         match e {
             Expr::Num(n) => Some(*n),
             Expr::Ref(id) => {
                 if input_def(id).is_some() {
-                    self.inputs(prev).get(id)
+                    self.inputs.get(back)?.get(id)
                 } else {
                     let i = *self.cat.index.get(id)?;
-                    self.kpi(i, prev)
+                    self.kpi(i, back)
                 }
             }
-            Expr::Neg(x) => self.eval(x, prev).map(|v| -v),
+            Expr::Neg(x) => self.eval(x, back).map(|v| -v),
             Expr::Bin(op, l, r) => {
-                let (l, r) = (self.eval(l, prev)?, self.eval(r, prev)?);
+                let (l, r) = (self.eval(l, back)?, self.eval(r, back)?);
                 match op {
                     Op::Add => l.checked_add(r),
                     Op::Sub => l.checked_sub(r),
@@ -292,17 +343,9 @@ impl Evaluator<'_> {
                     Op::Div => l.checked_div(r),
                 }
             }
-            Expr::Prev(x) => self.eval(x, true),
-            Expr::Target(id) => (self.target)(id),
-            Expr::PeerMean(id) => self.inputs(prev).peer_mean(id),
-        }
-    }
-
-    fn inputs(&self, prev: bool) -> &InputValues {
-        if prev {
-            self.previous
-        } else {
-            self.current
+            Expr::Prev(x) => self.eval(x, back + 1),
+            Expr::Target(id) => (self.target)(id, back),
+            Expr::PeerMean(id) => self.inputs.get(back)?.peer_mean(id),
         }
     }
 }
@@ -341,7 +384,7 @@ mod tests {
     fn zero_denominators_are_no_value() {
         let cat = Catalogue::builtin();
         let cur = InputValues::from_pairs(&[("gmv", d("100")), ("buyers", d("0")), ("uv", d("0"))]);
-        let r = cat.evaluate(&cur, &InputValues::default(), &|_| None);
+        let r = cat.evaluate(&[cur], &|_, _| None);
         assert_eq!(value(&r, "aov"), None);
         assert_eq!(value(&r, "conversion_rate"), None);
         assert_eq!(value(&r, "gmv"), Some(d("100")));
@@ -353,7 +396,7 @@ mod tests {
         let cat = Catalogue::builtin();
         let cur = InputValues::from_pairs(&[("gmv", d("150"))]);
         let prev = InputValues::from_pairs(&[("gmv", d("120"))]);
-        let r = cat.evaluate(&cur, &prev, &|k| (k == "gmv").then(|| d("200")));
+        let r = cat.evaluate(&[cur, prev], &|k, _| (k == "gmv").then(|| d("200")));
         assert_eq!(value(&r, "gmv_growth_mom"), Some(d("0.25")));
         assert_eq!(value(&r, "gmv_attainment"), Some(d("0.75")));
     }
@@ -370,9 +413,41 @@ mod tests {
             ("refund_amount", d("100.05")),
             ("buyers", d("3")),
         ]);
-        let r = cat.evaluate(&cur, &InputValues::default(), &|_| None);
+        let r = cat.evaluate(&[cur], &|_, _| None);
         assert_eq!(value(&r, "net_sales"), Some(d("900.05")));
         assert_eq!(value(&r, "net_aov"), Some(d("300.016667")));
+        // Both can be negative (a month of refunds): scored by distance.
+        assert!(cat.get("net_sales").unwrap().signed);
+        assert!(cat.get("net_aov").unwrap().signed);
+        assert!(!cat.get("aov").unwrap().signed);
+    }
+
+    #[test]
+    fn prev_nests_and_shifts_targets() {
+        let cat = Catalogue::new(&[
+            user("two_back", "prev(prev(gmv))"),
+            user("prev_attainment", "prev(gmv_attainment)"),
+            user("prev_growth", "prev(gmv_growth_mom)"),
+        ])
+        .unwrap();
+        assert_eq!(cat.prev_depth(), 2);
+        let gmv = |v| InputValues::from_pairs(&[("gmv", d(v))]);
+        // November 400, October 200, September 100; targets 1000 (Nov), 100 (Oct).
+        let inputs = [gmv("400"), gmv("200"), gmv("100")];
+        let target = |k: &str, back: usize| match (k, back) {
+            ("gmv", 0) => Some(d("1000")),
+            ("gmv", 1) => Some(d("100")),
+            _ => None,
+        };
+        let r = cat.evaluate(&inputs, &target);
+        assert_eq!(value(&r, "two_back"), Some(d("100")));
+        assert_eq!(value(&r, "prev_attainment"), Some(d("2")));
+        assert_eq!(value(&r, "gmv_attainment"), Some(d("0.4")));
+        assert_eq!(value(&r, "prev_growth"), Some(d("1")));
+        // Periods not loaded have no values.
+        let r = cat.evaluate(&inputs[..2], &target);
+        assert_eq!(value(&r, "two_back"), None);
+        assert_eq!(value(&r, "prev_growth"), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::roles::{Grade, Person, Role};
 use crate::config::Settings;
 use crate::kpi::Unit;
-use crate::report::{display_value, json_number, pad};
+use crate::report::{display_value, fixed, json_number, pad, round_display};
 use crate::store::StoredScorecard;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -57,8 +57,7 @@ impl<'a> CardView<'a> {
 }
 
 fn total_text(d: Option<Decimal>) -> String {
-    d.map(|d| format!("{:.2}", d.round_dp(2)))
-        .unwrap_or_else(|| "n/a".into())
+    d.map(|d| fixed(d, 2)).unwrap_or_else(|| "n/a".into())
 }
 
 /// `kpid report --scorecards --person ID --format json`.
@@ -143,9 +142,9 @@ pub fn card_table(settings: &Settings, view: &CardView) -> String {
             l.attainment
                 .map(|a| display_value(Some(a), Some(Unit::Percent)))
                 .unwrap_or_else(|| "-".into()),
-            format!("{}", l.weight.round_dp(2).normalize()),
+            round_display(l.weight, 2).to_string(),
             l.score
-                .map(|s| format!("{:.2}", s.round_dp(2)))
+                .map(|s| fixed(s, 2))
                 .unwrap_or_else(|| "missing".into()),
         );
     }
@@ -365,4 +364,54 @@ pub fn workbook(settings: &Settings, views: &[CardView]) -> Result<Vec<u8>, Xlsx
         sheet.set_freeze_panes(2, 2)?;
     }
     wb.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ScoreLine;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn settings() -> Settings {
+        let text = "[[shops]]\nid = \"sh\"\n\n[[people]]\nid = \"li\"\nname = \"Li\"\nrole = \"ops_specialist\"\n";
+        let config = toml::from_str(text).unwrap();
+        crate::config::validate(config, std::path::Path::new("kpid.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn the_table_rounds_half_away_from_zero() {
+        let s = settings();
+        let card = StoredScorecard {
+            person: "li".into(),
+            period: crate::period::Period::parse_month("2026-10").unwrap(),
+            revision: 1,
+            role: "ops_specialist".into(),
+            total: Some(d("12.505")),
+            grade: Some("fail".into()),
+            bonus: Some(d("0")),
+            monthly_mean: None,
+            reason: "computed".into(),
+            computed_at: 0,
+            lines: vec![ScoreLine {
+                kpi: "gmv".into(),
+                value: Some(d("1000.125")),
+                target: Some(d("8000")),
+                attainment: Some(d("0.00125")),
+                weight: d("0.125"),
+                score: Some(d("12.505")),
+            }],
+        };
+        let table = card_table(&s, &CardView::new(&s, &card));
+        // Banker's rounding shows 1000.12, 0.12%, 0.12 and 12.50.
+        assert!(table.contains("1000.13"), "{table}");
+        assert!(table.contains("0.13%"), "{table}");
+        assert!(table.contains(" 0.13 "), "{table}");
+        assert!(table.contains("12.51"), "{table}");
+        assert!(!table.contains("12.50"), "{table}");
+        assert!(table.contains("Total 12.51"), "{table}");
+    }
 }

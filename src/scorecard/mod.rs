@@ -199,15 +199,18 @@ pub async fn compute_card(
         .role(&person.role)
         .ok_or_else(|| ScorecardError::UnknownRole(person.role.clone()))?;
     let manual = store.manual_inputs(Some(&person.id)).await?;
-    let current = person_inputs(store, person, &manual, period).await?;
-    let previous = person_inputs(store, person, &manual, period.previous()).await?;
+    let mut inputs = Vec::new();
+    for back in 0..=settings.catalogue.prev_depth() {
+        inputs.push(person_inputs(store, person, &manual, period.back(back)).await?);
+    }
     let scopes = target_scopes(person);
-    let target = |kpi: &str| book.lookup(kpi, period, &scopes);
+    let target_back = |kpi: &str, back: usize| book.lookup(kpi, period.back(back), &scopes);
+    let target = |kpi: &str| target_back(kpi, 0);
     // Appeal adjustments never enter here: appeals are taken only against
     // closed months, which are not recomputed (see `refresh` and `rescore`).
     let values: HashMap<String, Option<Decimal>> = settings
         .catalogue
-        .evaluate(&current, &previous, &target)
+        .evaluate(&inputs, &target_back)
         .into_iter()
         .collect();
     let cap = settings.scoring.cap;
@@ -217,9 +220,9 @@ pub async fn compute_card(
         .map(|k| {
             let value = values.get(&k.kpi).copied().flatten();
             let target = target(&k.kpi);
-            let direction = settings.catalogue.get(&k.kpi).map(|s| s.direction);
-            let att = match (value, target, direction) {
-                (Some(v), Some(t), Some(d)) => attainment(d, v, t, cap),
+            let spec = settings.catalogue.get(&k.kpi);
+            let att = match (value, target, spec) {
+                (Some(v), Some(t), Some(spec)) => attainment(spec, v, t, cap),
                 _ => None,
             };
             ScoreLine {
@@ -268,9 +271,9 @@ pub fn rescore(
             continue;
         };
         line.value = Some(*v);
-        let direction = settings.catalogue.get(&line.kpi).map(|s| s.direction);
-        line.attainment = match (line.target, direction) {
-            (Some(t), Some(d)) => attainment(d, *v, t, cap),
+        let spec = settings.catalogue.get(&line.kpi);
+        line.attainment = match (line.target, spec) {
+            (Some(t), Some(spec)) => attainment(spec, *v, t, cap),
             _ => None,
         };
         line.score = line.attainment.map(|a| score(a, cap));

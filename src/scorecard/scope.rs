@@ -8,7 +8,7 @@
 //! compared with the whole desk, themselves included.
 
 use super::roles::Person;
-use crate::kpi::inputs::RECORD_INPUTS;
+use crate::kpi::inputs::ShopFacts;
 use crate::kpi::{round_value, InputValues};
 use crate::money::from_micros;
 use crate::period::Period;
@@ -49,20 +49,14 @@ pub async fn load_person(
 ) -> Result<InputValues, StoreError> {
     let (from, to) = (period.first_day(), period.last_day());
     let mut rows = Vec::new();
-    let mut with_orders = Vec::new();
+    let mut records = Vec::new();
+    let mut daily_sales = false;
     for shop in &person.shops {
-        let has_orders = store.shop_has_orders(shop).await?;
-        rows.extend(
-            store
-                .daily_rows(shop, from, to)
-                .await?
-                .into_iter()
-                // A shop's records replace its daily series of the same inputs.
-                .filter(|r| !(has_orders && RECORD_INPUTS.contains(&r.input.as_str()))),
-        );
-        if has_orders {
-            with_orders.push(shop);
-        }
+        // Each shop's records win on its own days with records.
+        let facts = ShopFacts::load(store, shop, from, to).await?;
+        daily_sales |= facts.daily_sales();
+        rows.extend(facts.rows);
+        records.extend(facts.records);
     }
     // Merged shops' rows must be in input, day order for the fold.
     rows.sort_by(|a, b| (&a.input, &a.day).cmp(&(&b.input, &b.day)));
@@ -73,9 +67,10 @@ pub async fn load_person(
     )?;
     let mine = fold_daily(rows.into_iter().filter(|r| in_scope(person, r)))?;
     let mut values = InputValues::from_daily(&mine, from == to);
-    for shop in with_orders {
-        values.add_records(&store.record_totals(shop, from, to).await?);
+    for t in &records {
+        values.add_records(t);
     }
+    values.settle_buyers(daily_sales, from == to);
     for (input, agg) in &peers {
         let agents: Vec<i64> = agg
             .by_dimension

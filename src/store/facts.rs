@@ -5,7 +5,7 @@ use crate::facts::{Batch, DailyValue, Order, Refund, Reject};
 use chrono::NaiveDate;
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Row, Transaction};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Most rows per SQLite statement; keeps parameters well under SQLite's 32766.
 const CHUNK: usize = 512;
@@ -193,6 +193,29 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    /// The local days of a range on which the shop has any order record
+    /// (whatever its status) or refund record, as `YYYY-MM-DD`: on those
+    /// days records, not daily series, give the record inputs.
+    pub async fn record_days(
+        &self,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<HashSet<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT local_day FROM orders WHERE shop = $1 AND local_day >= $2 AND local_day <= $3 \
+             UNION SELECT DISTINCT local_day FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3",
+        )
+        .bind(shop)
+        .bind(day_text(from))
+        .bind(day_text(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
     }
 
     /// Paid orders, GMV and distinct buyers (a guest order is its own buyer)
