@@ -2,7 +2,7 @@
 //! scores, written as a new revision only when something changed.
 
 use crate::config::{Settings, Shop};
-use crate::kpi::{round_value, Direction, InputValues, KpiSpec};
+use crate::kpi::{refund_sources, round_value, Direction, InputValues, KpiSpec};
 use crate::period::Period;
 use crate::store::{Store, StoreError, StoredKpi};
 use crate::targets::TargetScope;
@@ -68,8 +68,12 @@ pub async fn compute(
     shop: &Shop,
     period: Period,
 ) -> Result<Computed, StoreError> {
-    let current = InputValues::load(store, &shop.id, period).await?;
-    let previous = InputValues::load(store, &shop.id, period.previous()).await?;
+    let mut current = InputValues::load(store, &shop.id, period).await?;
+    let mut previous = InputValues::load(store, &shop.id, period.previous()).await?;
+    if !refund_sources::has_refund_source(settings, store, &shop.id).await? {
+        refund_sources::clear(&mut current);
+        refund_sources::clear(&mut previous);
+    }
     let book = crate::scorecard::target_book(settings, store).await?;
     let scopes = [TargetScope::Shop(shop.id.clone()), TargetScope::All];
     let target = |kpi: &str| book.lookup(kpi, period, &scopes);
