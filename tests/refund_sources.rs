@@ -115,10 +115,17 @@ fn kpid_check_names_the_shops_without_a_refund_source() {
     let text = CONFIG
         .replace("{db}", &format!("sqlite://{}/kpid.db", dir.path().display()))
         .replace("{dir}", &dir.path().display().to_string())
-        // A Pinduoduo shop has a refund source: its after-sales list.
+        // A Pinduoduo shop has a refund source (its after-sales list), and
+        // so has a shop read by a definition whose stream maps refunds.
         + r#"
 [[shops]]
 id = "pdd"
+
+[[shops]]
+id = "rest"
+
+[[shops]]
+id = "web"
 
 [[connectors]]
 name = "pdd"
@@ -126,6 +133,20 @@ kind = "pinduoduo"
 shop = "pdd"
 client_id = "c"
 client_secret = "s"
+access_token = "t"
+
+[[connectors]]
+name = "rest"
+kind = "shopify_rest"
+shop = "rest"
+base_url = "http://127.0.0.1:9"
+access_token = "t"
+
+[[connectors]]
+name = "web"
+kind = "ga4_rest"
+shop = "web"
+property_id = "123"
 access_token = "t"
 "#;
     let path = dir.path().join("kpid.toml");
@@ -148,7 +169,9 @@ access_token = "t"
         .lines()
         .filter(|l| l.contains("no refund source"))
         .collect();
-    assert_eq!(notes.len(), 2, "{stdout}");
+    assert_eq!(notes.len(), 3, "{stdout}");
+    // A definition without a refund stream (GA4 traffic) is no refund source.
+    assert!(notes.iter().any(|l| l.contains("`web`")), "{stdout}");
     assert!(
         notes.iter().any(|l| l.contains("`orders_only`")),
         "{stdout}"

@@ -10,7 +10,8 @@
 //!   any shop) of a built-in kind that reads refunds ([`REFUND_KINDS`]);
 //! - a `csv`/`xlsx` connector with `stream = "refunds"`, or a daily one
 //!   whose `columns` map a refund input;
-//! - a connector of a definition kind with a stream that maps refunds;
+//! - a connector of a definition kind with a stream that maps refunds
+//!   (among the connector's `streams`, when it picks some);
 //! - daily values of a refund input stored for the shop (a daily file
 //!   with `refund_orders`/`refund_amount` columns).
 
@@ -45,10 +46,14 @@ pub fn delivers_refunds(settings: &Settings, c: &ConnectorConfig) -> bool {
             _ => false,
         },
         kind if REFUND_KINDS.contains(&kind) => true,
-        kind => settings
-            .definitions
-            .get(kind)
-            .is_some_and(|d| d.streams.iter().any(|s| s.refunds.is_some())),
+        kind => settings.definitions.get(kind).is_some_and(|d| {
+            // `streams = [...]` picks some of the definition's streams.
+            let picked = c.options.get("streams").and_then(|v| v.as_array());
+            d.streams.iter().any(|s| {
+                s.refunds.is_some()
+                    && picked.is_none_or(|names| names.iter().any(|n| n.as_str() == Some(&s.name)))
+            })
+        }),
     }
 }
 
