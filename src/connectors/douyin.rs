@@ -693,6 +693,32 @@ mod tests {
     }
 
     #[test]
+    fn only_refunded_after_sales_count_in_exact_yuan() {
+        let body = br#"{"code":10000,"data":{"has_more":false,"total":3,"items":[
+            {"aftersale_info":{"aftersale_id":7400000000000000999,"refund_status":3,"refund_amount":12345,"update_time":1759248000},"order_info":{"shop_order_id":"6920000000000000123"}},
+            {"aftersale_info":{"aftersale_id":"2","refund_status":2,"refund_amount":1,"update_time":1759248000},"order_info":{"shop_order_id":"1"}},
+            {"aftersale_info":{"aftersale_id":"3","refund_status":3,"refund_amount":1,"update_time":1759248000},"order_info":{}}
+        ]}}"#;
+        let page = mapper().refund_page(body).unwrap();
+        assert_eq!((page.served, page.has_more), (3, false));
+        let r = &page.batch.refunds;
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].refund_id, "7400000000000000999");
+        assert_eq!(r[0].order_id, "6920000000000000123");
+        assert_eq!(r[0].amount_micros, 123_450_000);
+        // 2025-09-30 16:00 UTC is 1 October in Shanghai.
+        assert_eq!(
+            r[0].local_day,
+            NaiveDate::from_ymd_opt(2025, 10, 1).unwrap()
+        );
+        assert_eq!(page.batch.rejects[0].locator, "refund 3");
+        assert!(page.batch.rejects[0].reason.contains("shop_order_id"));
+        assert!(mapper()
+            .refund_page(br#"{"code":10000,"data":{}}"#)
+            .is_err());
+    }
+
+    #[test]
     fn statuses_map_by_code_then_by_payment() {
         assert_eq!(order_status(4, true), OrderStatus::Cancelled);
         assert_eq!(order_status(1, false), OrderStatus::Unpaid);

@@ -652,6 +652,32 @@ mod tests {
     }
 
     #[test]
+    fn after_sales_count_only_when_refunded_and_a_failed_query_is_an_error() {
+        let page = br#"{"jingdong_asc_serviceAndRefund_view_responce":{"code":"0","pageResult":{
+            "success":true,"code":"00000","totalCount":3,"pageNumber":1,"pageSize":50,"data":[
+            {"afsRefundId":9007199254740993,"status":13,"refoundAmount":"12.30","completeTime":"2026-03-01 00:30:00","sameOrderServiceBill":{"serviceId":1,"orderId":300}},
+            {"afsRefundId":"2","status":14,"refoundAmount":"1.00","completeTime":"","sameOrderServiceBill":{"orderId":300}},
+            {"afsRefundId":"3","status":13,"refoundAmount":"1.00","sameOrderServiceBill":{"orderId":300}}
+        ]}}}"#;
+        let p = mapper().refund_page(page).unwrap();
+        assert_eq!((p.total, p.listed), (3, 3));
+        let r = &p.batch.refunds;
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].refund_id, "9007199254740993");
+        assert_eq!(r[0].order_id, "300");
+        assert_eq!(r[0].amount_micros, 12_300_000);
+        // 00:30 in Beijing is still 1 March in Shanghai.
+        assert_eq!(r[0].local_day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(p.batch.rejects.len(), 1);
+        assert_eq!(p.batch.rejects[0].locator, "refund 3");
+        assert!(p.batch.rejects[0].reason.contains("completeTime"));
+        let failed = r#"{"jingdong_asc_serviceAndRefund_view_responce":{"code":"0","pageResult":{
+            "success":false,"code":"E1001","msg":"参数错误","data":[]}}}"#;
+        let err = mapper().refund_page(failed.as_bytes()).err().unwrap();
+        assert!(err.contains("E1001") && err.contains("参数错误"), "{err}");
+    }
+
+    #[test]
     fn a_page_without_its_count_is_malformed() {
         let m = mapper();
         assert!(m

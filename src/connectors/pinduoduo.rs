@@ -608,6 +608,24 @@ mod tests {
     }
 
     #[test]
+    fn only_succeeded_after_sales_are_refunds_on_their_update_day() {
+        let page = br#"{"refund_increment_get_response":{"total_count":3,"refund_list":[
+            {"id":9007199254740993,"order_sn":"260301-1","refund_amount":"12.30","after_sales_status":10,"updated_time":"2026-03-01 00:30:00"},
+            {"id":2,"order_sn":"260301-1","refund_amount":"1.00","after_sales_status":4,"updated_time":"2026-03-01 00:30:00"},
+            {"id":"3","order_sn":"260301-2","refund_amount":"1.00","after_sales_status":"10"}
+        ]}}"#;
+        let facts = mapper(Api::Refunds).page_facts(page).unwrap();
+        assert_eq!(facts.total, 3);
+        let r = &facts.batch.refunds;
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].refund_id, "9007199254740993");
+        assert_eq!(r[0].amount_micros, 12_300_000);
+        assert_eq!(r[0].local_day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(facts.batch.rejects[0].locator, "refund 3");
+        assert!(facts.batch.rejects[0].reason.contains("updated_time"));
+    }
+
+    #[test]
     fn a_record_without_any_time_is_set_aside_with_its_id() {
         let page = br#"{"order_list_get_response":{"total_count":1,"order_list":[
             {"order_sn":"260301-1","pay_amount":"3.00"}]}}"#;
