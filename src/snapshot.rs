@@ -2,7 +2,7 @@
 //! scores, written as a new revision only when something changed.
 
 use crate::config::{Settings, Shop};
-use crate::kpi::{round_value, Direction, InputValues, KpiSpec};
+use crate::kpi::{refund_sources, round_value, Direction, InputValues, KpiSpec};
 use crate::period::Period;
 use crate::store::{Store, StoreError, StoredKpi};
 use crate::targets::TargetScope;
@@ -94,9 +94,14 @@ pub async fn compute(
     shop: &Shop,
     period: Period,
 ) -> Result<Computed, StoreError> {
+    let refunds_known = refund_sources::has_refund_source(settings, store, &shop.id).await?;
     let mut inputs = Vec::new();
     for back in 0..=settings.catalogue.prev_depth() {
-        inputs.push(InputValues::load(store, &shop.id, period.back(back)).await?);
+        let mut values = InputValues::load(store, &shop.id, period.back(back)).await?;
+        if !refunds_known {
+            refund_sources::clear(&mut values);
+        }
+        inputs.push(values);
     }
     let book = crate::scorecard::target_book(settings, store).await?;
     let scopes = [TargetScope::Shop(shop.id.clone()), TargetScope::All];

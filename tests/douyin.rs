@@ -1,6 +1,6 @@
 //! 抖店 connector against a loopback mock speaking the open platform's wire
-//! format: `POST /order/searchList` with the signed system parameters in the
-//! query, `param_json` compact with sorted keys, HMAC-SHA256 signatures
+//! format: `POST /order/searchList` and `POST /afterSale/List` with the
+//! signed system parameters in the query, `param_json` compact with sorted keys, HMAC-SHA256 signatures
 //! checked by the mock with an HMAC written here (not kpid's signer),
 //! errors and throttling inside HTTP-200 bodies, 0-based pages, Unix-second
 //! times, money in fen.
@@ -89,20 +89,37 @@ struct Gateway {
     pages: HashMap<(i64, u64), Value>,
     /// Pages throttled once before they are served.
     throttle_once: Mutex<Vec<(i64, u64)>>,
+    /// After-sales: (update_start_time, page) → `data`.
+    after_sales: HashMap<(i64, u64), Value>,
+    /// After-sales pages throttled once before they are served.
+    throttle_after_sales_once: Mutex<Vec<(i64, u64)>>,
+    /// `param_json` of the order searches, and of the after-sales lists.
     seen: Arc<Mutex<Vec<Value>>>,
+    seen_after_sales: Arc<Mutex<Vec<Value>>>,
+    /// Order searches received, and after-sales lists.
     calls: Arc<AtomicUsize>,
+    after_sales_calls: Arc<AtomicUsize>,
 }
 
 impl Respond for Gateway {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        self.calls.fetch_add(1, Ordering::SeqCst);
         let q: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
         let get = |k: &str| q.get(k).cloned().unwrap_or_default();
-        if req.method.as_str() != "POST" || req.url.path() != "/order/searchList" {
+        let api = match req.url.path() {
+            "/order/searchList" => "order.searchList",
+            "/afterSale/List" => "afterSale.List",
+            _ => return ResponseTemplate::new(404),
+        };
+        if api == "afterSale.List" {
+            self.after_sales_calls.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+        }
+        if req.method.as_str() != "POST" {
             return ResponseTemplate::new(404);
         }
         if get("app_key") != APP_KEY
-            || get("method") != "order.searchList"
+            || get("method") != api
             || get("v") != "2"
             || get("sign_method") != "hmac-sha256"
         {
@@ -119,7 +136,7 @@ impl Respond for Gateway {
         }
         let param_json = get("param_json");
         let signed = format!(
-            "{s}app_key{APP_KEY}methodorder.searchListparam_json{param_json}timestamp{ts}v2{s}",
+            "{s}app_key{APP_KEY}method{api}param_json{param_json}timestamp{ts}v2{s}",
             s = self.secret
         );
         if get("sign") != hmac_sha256_hex(self.secret.as_bytes(), signed.as_bytes()) {
@@ -150,6 +167,9 @@ impl Respond for Gateway {
                 "param_json 格式错误",
             );
         }
+        if api == "afterSale.List" {
+            return self.after_sales_page(&params);
+        }
         self.seen.lock().unwrap().push(json!(params));
         let field = params["order_by"].as_str().unwrap_or_default().to_string();
         let start = params
@@ -174,10 +194,62 @@ impl Respond for Gateway {
     }
 }
 
+impl Gateway {
+    /// A page of `afterSale.List`: polling by update time must be ordered by
+    /// it; pages are served by `update_start_time` and `page`.
+    fn after_sales_page(&self, params: &BTreeMap<String, Value>) -> ResponseTemplate {
+        self.seen_after_sales.lock().unwrap().push(json!(params));
+        let start = params.get("update_start_time").and_then(Value::as_i64);
+        let end = params.get("update_end_time").and_then(Value::as_i64);
+        let size = params.get("size").and_then(Value::as_u64).unwrap_or(0);
+        let (Some(start), Some(end), Some(page)) =
+            (start, end, params.get("page").and_then(Value::as_u64))
+        else {
+            return douyin_error(
+                40004,
+                "非法的参数",
+                "isv.parameter-invalid:11000",
+                "参数错误",
+            );
+        };
+        if params.get("order_by") != Some(&json!(["update_time asc"]))
+            || end < start
+            || !(1..=100).contains(&size)
+        {
+            return douyin_error(
+                40004,
+                "非法的参数",
+                "isv.parameter-invalid:11000",
+                "参数错误",
+            );
+        }
+        {
+            let mut once = self.throttle_after_sales_once.lock().unwrap();
+            if let Some(i) = once.iter().position(|k| *k == (start, page)) {
+                once.remove(i);
+                return douyin_error(60000, "触发限流，请稍后重试", "", "");
+            }
+        }
+        let data = self
+            .after_sales
+            .get(&(start, page))
+            .cloned()
+            .unwrap_or_else(
+                || json!({"items": [], "has_more": false, "page": page, "size": size, "total": 0}),
+            );
+        ResponseTemplate::new(200).set_body_json(json!({
+            "code": 10000, "msg": "success", "sub_code": "", "sub_msg": "",
+            "log_id": "2026100112000003", "data": data
+        }))
+    }
+}
+
 struct Mocked {
     server: MockServer,
     seen: Arc<Mutex<Vec<Value>>>,
+    seen_after_sales: Arc<Mutex<Vec<Value>>>,
     calls: Arc<AtomicUsize>,
+    after_sales_calls: Arc<AtomicUsize>,
 }
 
 async fn gateway(
@@ -185,23 +257,41 @@ async fn gateway(
     pages: HashMap<(i64, u64), Value>,
     throttle: Vec<(i64, u64)>,
 ) -> Mocked {
+    gateway_with_after_sales(secret, pages, throttle, HashMap::new(), vec![]).await
+}
+
+async fn gateway_with_after_sales(
+    secret: &str,
+    pages: HashMap<(i64, u64), Value>,
+    throttle: Vec<(i64, u64)>,
+    after_sales: HashMap<(i64, u64), Value>,
+    throttle_after_sales: Vec<(i64, u64)>,
+) -> Mocked {
     let server = MockServer::start().await;
     let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen_after_sales = Arc::new(Mutex::new(Vec::new()));
     let calls = Arc::new(AtomicUsize::new(0));
+    let after_sales_calls = Arc::new(AtomicUsize::new(0));
     Mock::given(wiremock::matchers::any())
         .respond_with(Gateway {
             secret: secret.to_string(),
             pages,
             throttle_once: Mutex::new(throttle),
+            after_sales,
+            throttle_after_sales_once: Mutex::new(throttle_after_sales),
             seen: seen.clone(),
+            seen_after_sales: seen_after_sales.clone(),
             calls: calls.clone(),
+            after_sales_calls: after_sales_calls.clone(),
         })
         .mount(&server)
         .await;
     Mocked {
         server,
         seen,
+        seen_after_sales,
         calls,
+        after_sales_calls,
     }
 }
 
@@ -443,6 +533,19 @@ async fn scheduled_run_fetches_updates_within_the_lookback_and_moves_the_cursor(
             .map(|p| p["update_time_start"].as_i64().unwrap())
             .collect();
         assert_eq!(starts.iter().min(), Some(&first_start), "{starts:?}");
+        // The after-sales of the same days, by update time, ordered by it.
+        let after_sales = mock.seen_after_sales.lock().unwrap().clone();
+        let mut refund_starts: Vec<i64> = after_sales
+            .iter()
+            .map(|p| p["update_start_time"].as_i64().unwrap())
+            .collect();
+        refund_starts.sort();
+        let mut order_starts = starts.clone();
+        order_starts.sort();
+        assert_eq!(refund_starts, order_starts, "{}", db.backend);
+        assert!(after_sales
+            .iter()
+            .all(|p| p["order_by"] == json!(["update_time asc"])));
         // No slice reaches past the start of the run.
         assert!(seen
             .iter()
@@ -463,4 +566,142 @@ async fn scheduled_run_fetches_updates_within_the_lookback_and_moves_the_cursor(
         assert!(new_cursor > cursor, "{new_cursor} vs {cursor}");
         db.drop_db().await;
     }
+}
+
+/// An after-sales item as `afterSale.List` lists it (money in fen).
+fn after_sale(id: &str, order_id: &str, fen: Value, refund_status: i64, updated: i64) -> Value {
+    json!({
+        "aftersale_info": {
+            "aftersale_id": id, "aftersale_type": 2, "aftersale_status": 12,
+            "refund_status": refund_status, "refund_amount": fen, "refund_post_amount": 600,
+            "apply_time": updated - 3600, "create_time": updated - 3600, "update_time": updated,
+            "aftersale_status_to_final_time": 0, "related_id": order_id,
+        },
+        "order_info": {"shop_order_id": order_id, "related_order_info": []},
+        "text_part": {"aftersale_status_text": "售后成功"},
+    })
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn backfill_reads_refunded_after_sales_by_update_day() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    for db in common::backends().await {
+        let (oct1, oct2) = (cst(2026, 10, 1, 0, 0, 0), cst(2026, 10, 2, 0, 0, 0));
+        let mut after_sales = HashMap::new();
+        after_sales.insert(
+            (oct1, 0),
+            json!({"page": 0, "size": 2, "total": 4, "has_more": true, "items": [
+                after_sale("7400000000000000001", "7350000000000000001", json!(2345), 3, cst(2026, 10, 1, 12, 0, 0)),
+                // 2: still being refunded.
+                after_sale("7400000000000000002", "7350000000000000002", json!(1), 2, cst(2026, 10, 1, 13, 0, 0)),
+            ]}),
+        );
+        after_sales.insert(
+            (oct1, 1),
+            json!({"page": 1, "size": 2, "total": 4, "has_more": false, "items": [
+                // Fen are whole numbers: set aside.
+                after_sale("7400000000000000003", "7350000000000000002", json!("1.5"), 3, cst(2026, 10, 1, 14, 0, 0)),
+                after_sale("7400000000000000004", "7350000000000000002", json!("1"), 3, cst(2026, 10, 1, 23, 59, 59)),
+            ]}),
+        );
+        after_sales.insert(
+            (oct2, 0),
+            json!({"page": 0, "size": 2, "total": 1, "has_more": false, "items": [
+                after_sale("7400000000000000005", "7350000000000000006", json!(99), 3, cst(2026, 10, 2, 0, 0, 0)),
+            ]}),
+        );
+        let mock = gateway_with_after_sales(
+            SECRET,
+            backfill_pages(),
+            vec![],
+            after_sales,
+            vec![(oct1, 1)],
+        )
+        .await;
+        let settings =
+            db.settings(&(config(&mock.server, SECRET, TOKEN) + common::facts::REFUNDS_TOTAL_KPI));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        let run = run_connector(&db.store, &connectors[0], backfill_window()).await;
+        assert!(run.error.is_none(), "{}: {:?}", db.backend, run.error);
+        // Oct 1: pages 0, 1 (throttled, then served); Oct 2: one page.
+        assert_eq!(
+            mock.after_sales_calls.load(Ordering::SeqCst),
+            4,
+            "{}",
+            db.backend
+        );
+        let seen = mock.seen_after_sales.lock().unwrap().clone();
+        let first = seen
+            .iter()
+            .find(|p| p["update_start_time"] == json!(oct1))
+            .unwrap();
+        assert_eq!(first["update_end_time"], json!(oct2 - 1));
+        assert_eq!(first["size"], json!(2));
+        let mut asked: Vec<(i64, u64)> = seen
+            .iter()
+            .map(|p| {
+                (
+                    p["update_start_time"].as_i64().unwrap(),
+                    p["page"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        asked.sort();
+        assert_eq!(asked, vec![(oct1, 0), (oct1, 1), (oct1, 1), (oct2, 0)]);
+
+        let rejects = db.store.rejects("douyin-main").await.unwrap();
+        let rejects: Vec<_> = rejects
+            .iter()
+            .filter(|r| r.locator.starts_with("refund"))
+            .collect();
+        assert_eq!(rejects.len(), 1, "{}: {rejects:?}", db.backend);
+        assert_eq!(rejects[0].locator, "refund 7400000000000000003");
+        assert!(
+            rejects[0].reason.contains("refund_amount"),
+            "{}",
+            rejects[0].reason
+        );
+        assert!(rejects[0].raw.contains("\"1.5\""), "{}", rejects[0].raw);
+
+        let s = |v: &str| v.to_string();
+        assert_eq!(
+            common::facts::stored_refunds(&db, "dy").await,
+            vec![
+                (
+                    s("7400000000000000001"),
+                    s("7350000000000000001"),
+                    s("2026-10-01"),
+                    d("23.45")
+                ),
+                (
+                    s("7400000000000000004"),
+                    s("7350000000000000002"),
+                    s("2026-10-01"),
+                    d("0.01")
+                ),
+                (
+                    s("7400000000000000005"),
+                    s("7350000000000000006"),
+                    s("2026-10-02"),
+                    d("0.99")
+                ),
+            ],
+            "{}",
+            db.backend
+        );
+        // Oct 1: both paid orders refunded (23.45 + 0.01); Oct 2: one of two.
+        let (rate, amount) = common::facts::refund_kpis(&db, &settings, "dy", "2026-10-01").await;
+        assert_eq!(rate, Some(d("1")), "{}", db.backend);
+        assert_eq!(amount, Some(d("23.46")), "{}", db.backend);
+        let (rate, amount) = common::facts::refund_kpis(&db, &settings, "dy", "2026-10-02").await;
+        assert_eq!(rate, Some(d("0.5")), "{}", db.backend);
+        assert_eq!(amount, Some(d("0.99")), "{}", db.backend);
+
+        let again = run_connector(&db.store, &connectors[0], backfill_window()).await;
+        assert!(again.error.is_none(), "{:?}", again.error);
+        assert_eq!(again.stats.changed, 0, "{}", db.backend);
+        db.drop_db().await;
+    }
+    logs.assert_free_of(&[SECRET, TOKEN]);
 }

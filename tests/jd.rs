@@ -4,7 +4,9 @@
 //! (checked here with the test's own MD5), answers and gateway errors
 //! inside HTTP 200 bodies (`error_response` code 2 for call limits, 12 for
 //! a bad signature, 19 for a bad token), `jingdong_pop_order_search_responce`
-//! pages bounded by `orderTotal`.
+//! pages bounded by `orderTotal`; after-sales from
+//! `jingdong.asc.serviceAndRefund.view` by approval time, pages of at most
+//! 50 bounded by `pageResult.totalCount`.
 
 mod cn_router;
 mod common;
@@ -27,6 +29,7 @@ const APP_KEY: &str = "JDAPPKEY0001";
 const SECRET: &str = "jd_secret_SHOULD_NOT_LEAK_73";
 const TOKEN: &str = "jd_token_SHOULD_NOT_LEAK_58";
 const METHOD: &str = "jingdong.pop.order.search";
+const REFUNDS: &str = "jingdong.asc.serviceAndRefund.view";
 
 fn beijing(text: &str) -> i64 {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap();
@@ -49,6 +52,8 @@ struct Served {
 #[derive(Default)]
 struct Seen {
     served: Vec<Served>,
+    /// After-sales pages answered: (approval from, to, page).
+    refunds_served: Vec<(String, String, u64)>,
     requests: usize,
     throttled: usize,
     problems: Vec<String>,
@@ -59,6 +64,8 @@ struct Seen {
 #[derive(Clone)]
 struct FakeJd {
     orders: Arc<Vec<Value>>,
+    /// After-sales with their approval time (Beijing text).
+    after_sales: Arc<Vec<(String, Value)>>,
     /// The n-th request (1-based) is refused once for the call limit.
     throttle_at: Option<usize>,
     seen: Arc<Mutex<Seen>>,
@@ -97,7 +104,7 @@ impl Respond for FakeJd {
                 return gateway_error("8", "非法的时间戳参数", "Invalid Timestamp");
             }
         }
-        if f["v"] != "2.0" || f["method"] != METHOD {
+        if f["v"] != "2.0" || (f["method"] != METHOD && f["method"] != REFUNDS) {
             seen.problems
                 .push(format!("v {} method {}", f["v"], f["method"]));
             return gateway_error("15", "不存在的方法名", "Invalid Method");
@@ -123,6 +130,9 @@ impl Respond for FakeJd {
             }
         };
         let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        if f["method"] == REFUNDS {
+            return self.after_sales_page(&p, &mut seen);
+        }
         let (start, end) = (text("start_date"), text("end_date"));
         let page: u64 = text("page").parse().unwrap_or(0);
         let size: u64 = text("page_size").parse().unwrap_or(0);
@@ -165,6 +175,53 @@ impl Respond for FakeJd {
                     "apiResult": {"success": true, "englishErrCode": "success", "chineseErrCode": "成功", "numberCode": 10100000},
                     "orderTotal": matching.len(),
                     "orderInfoList": served,
+                }
+            }
+        });
+        ResponseTemplate::new(200).set_body_string(serde_json::to_string(&body).unwrap())
+    }
+}
+
+impl FakeJd {
+    /// A page of `jingdong.asc.serviceAndRefund.view`: leaf parameters,
+    /// approval window of at most 10 days, `pageSize` 1–50.
+    fn after_sales_page(&self, p: &Value, seen: &mut Seen) -> ResponseTemplate {
+        let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let (start, end) = (text("approveTimeBegin"), text("approveTimeEnd"));
+        let page = p.get("pageNumber").and_then(Value::as_u64).unwrap_or(0);
+        let size = p.get("pageSize").and_then(Value::as_u64).unwrap_or(0);
+        let parses = |t: &str| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").is_ok();
+        if !parses(&start)
+            || !parses(&end)
+            || page == 0
+            || !(1..=50).contains(&size)
+            || beijing(&end) < beijing(&start)
+            || beijing(&end) - beijing(&start) > 10 * 86400
+        {
+            seen.problems.push(format!("after-sales params {p}"));
+            return gateway_error("43", "参数错误", "Invalid Parameter");
+        }
+        let (lo, hi) = (beijing(&start), beijing(&end));
+        let matching: Vec<&Value> = self
+            .after_sales
+            .iter()
+            .filter(|(approved, _)| (lo..=hi).contains(&beijing(approved)))
+            .map(|(_, v)| v)
+            .collect();
+        let data: Vec<Value> = matching
+            .iter()
+            .skip(((page - 1) * size) as usize)
+            .take(size as usize)
+            .map(|v| (*v).clone())
+            .collect();
+        seen.refunds_served.push((start, end, page));
+        let body = json!({
+            "jingdong_asc_serviceAndRefund_view_responce": {
+                "code": "0",
+                "pageResult": {
+                    "success": true, "code": "00000", "msg": "成功",
+                    "totalCount": matching.len(), "pageNumber": page, "pageSize": size,
+                    "data": data,
                 }
             }
         });
@@ -339,6 +396,7 @@ async fn backfill_pages_through_the_call_limit_and_keeps_bad_records_aside() {
             &server,
             FakeJd {
                 orders: Arc::new(orders),
+                after_sales: Arc::new(vec![]),
                 throttle_at: Some(2),
                 seen: seen.clone(),
             },
@@ -446,6 +504,7 @@ async fn scheduled_run_reads_modified_days_since_the_cursor_minus_the_lookback()
             &server,
             FakeJd {
                 orders: Arc::new(orders),
+                after_sales: Arc::new(vec![]),
                 throttle_at: None,
                 seen: seen.clone(),
             },
@@ -481,6 +540,14 @@ async fn scheduled_run_reads_modified_days_since_the_cursor_minus_the_lookback()
             got.sort();
             expected.sort();
             assert_eq!(got, expected, "{}", db.backend);
+            // The same days' after-sales, by approval time.
+            let mut refund_days: Vec<(i64, String, String)> = seen
+                .refunds_served
+                .iter()
+                .map(|(start, end, _)| (0, start.clone(), end.clone()))
+                .collect();
+            refund_days.sort();
+            assert_eq!(refund_days, expected, "{}", db.backend);
         }
         assert_eq!(
             statuses(&db).await,
@@ -504,6 +571,7 @@ async fn wrong_secret_or_token_fails_at_once_naming_the_credential() {
             &server,
             FakeJd {
                 orders: Arc::new(vec![]),
+                after_sales: Arc::new(vec![]),
                 throttle_at: None,
                 seen: seen.clone(),
             },
@@ -559,4 +627,172 @@ requests_per_second = 0
         );
         db.drop_db().await;
     }
+}
+
+/// An after-sales record as `jingdong.asc.serviceAndRefund.view` lists it,
+/// with the approval time the fake files it under.
+fn after_sale(
+    refund_id: Value,
+    order_id: Value,
+    status: i64,
+    amount: &str,
+    approved: &str,
+    completed: &str,
+) -> (String, Value) {
+    (
+        approved.to_string(),
+        json!({
+            "afsRefundId": refund_id, "status": status, "refoundAmount": amount,
+            "completeTime": completed, "applyTime": "2026-03-04 20:00:00",
+            "sameOrderServiceBill": {"serviceId": 123456, "orderId": order_id, "wareId": 1, "serviceCount": 1},
+        }),
+    )
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn refunds_come_from_the_after_sales_list_on_their_completion_day() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    for db in common::backends().await {
+        let m = "2026-03-06 09:00:00";
+        let orders = vec![
+            order(
+                json!("300100000001"),
+                "FINISHED_L",
+                json!("88.80"),
+                "2026-03-05 08:00:00",
+                "2026-03-05 08:00:05",
+                m,
+                Some("buyer-a"),
+            ),
+            order(
+                json!("300100000002"),
+                "FINISHED_L",
+                json!("11.20"),
+                "2026-03-05 09:00:00",
+                "2026-03-05 09:00:05",
+                m,
+                Some("buyer-b"),
+            ),
+        ];
+        let after_sales = vec![
+            after_sale(
+                json!("880001"),
+                json!(300100000001u64),
+                13,
+                "11.11",
+                "2026-03-05 09:00:00",
+                "2026-03-05 10:00:00",
+            ),
+            // Refunded after midnight: counts on 6 March.
+            after_sale(
+                json!(880002),
+                json!("300100000002"),
+                13,
+                "5.00",
+                "2026-03-05 23:00:00",
+                "2026-03-06 00:00:01",
+            ),
+            // 14: the refund failed.
+            after_sale(
+                json!(880003),
+                json!("300100000002"),
+                14,
+                "6.00",
+                "2026-03-05 12:00:00",
+                "",
+            ),
+            after_sale(
+                json!(880004),
+                json!("300100000001"),
+                13,
+                "abc",
+                "2026-03-05 13:00:00",
+                "2026-03-05 14:00:00",
+            ),
+            after_sale(
+                json!(880006),
+                json!("300100000001"),
+                13,
+                "0.89",
+                "2026-03-05 14:00:00",
+                "2026-03-05 23:59:59",
+            ),
+            // Approved the day before: outside the window.
+            after_sale(
+                json!(880005),
+                json!("300100000001"),
+                13,
+                "1.00",
+                "2026-03-04 23:59:59",
+                "2026-03-05 01:00:00",
+            ),
+        ];
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let server = MockServer::start().await;
+        mount(
+            &server,
+            FakeJd {
+                orders: Arc::new(orders),
+                after_sales: Arc::new(after_sales),
+                // The first after-sales page hits the call limit once.
+                throttle_at: Some(2),
+                seen: seen.clone(),
+            },
+        )
+        .await;
+        let settings = db.settings(&(config(&server, "") + common::facts::REFUNDS_TOTAL_KPI));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        let day5 = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        let window = Window {
+            from: Some(day5),
+            to: Some(day5),
+        };
+        let run = run_connector(&db.store, &connectors[0], window).await;
+        assert!(run.error.is_none(), "{}: {:?}", db.backend, run.error);
+        {
+            let seen = seen.lock().unwrap();
+            assert!(seen.problems.is_empty(), "{:?}", seen.problems);
+            assert_eq!(seen.throttled, 1);
+            // Five approved that day: three pages of two, by approval time.
+            let day = (s("2026-03-05 00:00:00"), s("2026-03-05 23:59:59"));
+            let expected: Vec<(String, String, u64)> =
+                (1..=3).map(|p| (day.0.clone(), day.1.clone(), p)).collect();
+            assert_eq!(seen.refunds_served, expected, "{}", db.backend);
+        }
+        let rejects = db.store.rejects("jd-main").await.unwrap();
+        assert_eq!(rejects.len(), 1, "{}: {rejects:?}", db.backend);
+        assert_eq!(rejects[0].locator, "refund 880004");
+        assert_eq!(rejects[0].source, REFUNDS);
+        assert!(
+            rejects[0].reason.contains("refoundAmount"),
+            "{}",
+            rejects[0].reason
+        );
+        assert!(rejects[0].raw.contains("\"abc\""), "{}", rejects[0].raw);
+        assert_eq!(
+            common::facts::stored_refunds(&db, "sh").await,
+            vec![
+                (s("880001"), s("300100000001"), s("2026-03-05"), d("11.11")),
+                (s("880002"), s("300100000002"), s("2026-03-06"), d("5")),
+                (s("880006"), s("300100000001"), s("2026-03-05"), d("0.89")),
+            ],
+            "{}",
+            db.backend
+        );
+        // 5 March: one of two orders refunded, 12.00 back.
+        let (rate, amount) = common::facts::refund_kpis(&db, &settings, "sh", "2026-03-05").await;
+        assert_eq!(rate, Some(d("0.5")), "{}", db.backend);
+        assert_eq!(amount, Some(d("12")), "{}", db.backend);
+        // 6 March: money back but no order: no rate (zero denominator).
+        let (rate, amount) = common::facts::refund_kpis(&db, &settings, "sh", "2026-03-06").await;
+        assert_eq!(rate, None, "{}", db.backend);
+        assert_eq!(amount, Some(d("5")), "{}", db.backend);
+
+        let again = run_connector(&db.store, &connectors[0], window).await;
+        assert!(again.error.is_none(), "{:?}", again.error);
+        assert_eq!(again.stats.changed, 0, "{}", db.backend);
+        db.drop_db().await;
+    }
+    logs.assert_free_of(&[SECRET, TOKEN]);
 }

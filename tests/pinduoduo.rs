@@ -3,7 +3,7 @@
 //! `access_token`, Unix-second `timestamp`, `data_type=JSON` and an MD5
 //! `sign` (checked here with the test's own MD5), answers and errors inside
 //! HTTP 200 bodies, `error_code` 70031 for throttling, 30-minute windows
-//! for the increment API, pages read backwards.
+//! for the increment APIs (orders and after-sales), pages read backwards.
 
 mod cn_router;
 mod common;
@@ -27,6 +27,7 @@ const SECRET: &str = "pdd_secret_SHOULD_NOT_LEAK_91";
 const TOKEN: &str = "pdd_token_SHOULD_NOT_LEAK_42";
 const INCREMENT: &str = "pdd.order.number.list.increment.get";
 const LIST: &str = "pdd.order.list.get";
+const REFUNDS: &str = "pdd.refund.list.increment.get";
 
 /// One request the fake answered with orders.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +47,13 @@ struct Seen {
 }
 
 /// A fake router holding orders, each filed under the time its API
-/// filters on (`updated_at` for the increment API, deal time for the list).
+/// filters on (`updated_at` for the increment API, deal time for the list),
+/// and after-sales filed under their `updated_at`.
 #[derive(Clone)]
 struct FakePdd {
     increment: Arc<Vec<(i64, Value)>>,
     list: Arc<Vec<(i64, Value)>>,
+    refunds: Arc<Vec<(i64, Value)>>,
     /// The n-th request (1-based) is throttled once.
     throttle_at: Option<usize>,
     seen: Arc<Mutex<Seen>>,
@@ -110,6 +113,13 @@ impl Respond for FakePdd {
                 "order_list",
                 "order_list_get_response",
             ),
+            REFUNDS => (
+                &self.refunds,
+                "start_updated_at",
+                "end_updated_at",
+                "refund_list",
+                "refund_increment_get_response",
+            ),
             other => {
                 seen.problems.push(format!("type {other}"));
                 return error(10000, "不存在的接口");
@@ -122,20 +132,34 @@ impl Respond for FakePdd {
             seen.problems.push(format!("{api}: missing window or page"));
             return error(10000, "参数错误");
         };
-        let limit = if api == INCREMENT { 30 * 60 } else { 24 * 3600 };
+        let limit = if api == LIST { 24 * 3600 } else { 30 * 60 };
         if end < start || end - start > limit {
             seen.problems.push(format!("{api}: window {start}..{end}"));
             return error(10000, "开始时间结束时间间距超过限制");
         }
-        if f.get("order_status").map(String::as_str) != Some("5")
-            || f.get("refund_status").map(String::as_str) != Some("5")
-        {
-            seen.problems.push(format!("{api}: status filters"));
-        }
+        // The after-sales list requires its state and kind; it serves the
+        // after-sales in the state asked for.
+        let wanted_state = if api == REFUNDS {
+            let (Some(state), Some(_kind)) = (num("after_sales_status"), num("after_sales_type"))
+            else {
+                seen.problems
+                    .push(format!("{api}: after_sales_status/type"));
+                return error(10000, "参数错误: after_sales_status");
+            };
+            Some(state)
+        } else {
+            if f.get("order_status").map(String::as_str) != Some("5")
+                || f.get("refund_status").map(String::as_str) != Some("5")
+            {
+                seen.problems.push(format!("{api}: status filters"));
+            }
+            None
+        };
         let matching: Vec<&Value> = records
             .iter()
             .filter(|(t, _)| *t >= start && *t <= end)
             .map(|(_, v)| v)
+            .filter(|v| wanted_state.is_none_or(|s| v["after_sales_status"] == json!(s)))
             .collect();
         let from = ((page - 1) * size) as usize;
         let served: Vec<Value> = matching
@@ -318,6 +342,7 @@ async fn scheduled_run_reads_two_hours_as_four_windows_backwards_through_throttl
             FakePdd {
                 increment: Arc::new(increment),
                 list: Arc::new(vec![]),
+                refunds: Arc::new(vec![]),
                 throttle_at: Some(3),
                 seen: seen.clone(),
             },
@@ -338,11 +363,11 @@ async fn scheduled_run_reads_two_hours_as_four_windows_backwards_through_throttl
             let seen = seen.lock().unwrap();
             assert!(seen.problems.is_empty(), "{:?}", seen.problems);
             assert_eq!(seen.throttled, 1, "the third request was throttled once");
-            assert!(seen.served.iter().all(|s| s.api == INCREMENT));
+            let orders: Vec<&Served> = seen.served.iter().filter(|s| s.api != REFUNDS).collect();
+            assert!(orders.iter().all(|s| s.api == INCREMENT));
             // Two hours went out as four windows of at most 30 minutes,
             // covering the whole span.
-            let mut windows: Vec<(i64, i64)> =
-                seen.served.iter().map(|s| (s.start, s.end)).collect();
+            let mut windows: Vec<(i64, i64)> = orders.iter().map(|s| (s.start, s.end)).collect();
             windows.sort();
             windows.dedup();
             assert_eq!(windows.len(), 4, "{windows:?}");
@@ -354,19 +379,14 @@ async fn scheduled_run_reads_two_hours_as_four_windows_backwards_through_throttl
             }
             // The full window was read backwards after the count: 1, 3, 2, 1.
             let busy = windows[0];
-            let pages: Vec<u64> = seen
-                .served
+            let pages: Vec<u64> = orders
                 .iter()
                 .filter(|s| (s.start, s.end) == busy)
                 .map(|s| s.page)
                 .collect();
             assert_eq!(pages, vec![1, 3, 2, 1], "{}", db.backend);
             for w in &windows[1..] {
-                let n = seen
-                    .served
-                    .iter()
-                    .filter(|s| (s.start, s.end) == *w)
-                    .count();
+                let n = orders.iter().filter(|s| (s.start, s.end) == *w).count();
                 assert_eq!(n, 1, "a window of one page is read once");
             }
         }
@@ -488,6 +508,7 @@ async fn backfill_reads_deal_time_by_local_day_and_pages_forward() {
             FakePdd {
                 increment: Arc::new(vec![]),
                 list: Arc::new(list),
+                refunds: Arc::new(vec![]),
                 throttle_at: Some(2),
                 seen: seen.clone(),
             },
@@ -509,6 +530,7 @@ async fn backfill_reads_deal_time_by_local_day_and_pages_forward() {
             let served: Vec<(String, i64, i64, u64)> = seen
                 .served
                 .iter()
+                .filter(|s| s.api == LIST)
                 .map(|s| (s.api.clone(), s.start, s.end, s.page))
                 .collect();
             assert_eq!(
@@ -549,6 +571,7 @@ async fn wrong_secret_or_token_fails_at_once_naming_the_credential() {
             FakePdd {
                 increment: Arc::new(vec![]),
                 list: Arc::new(vec![]),
+                refunds: Arc::new(vec![]),
                 throttle_at: None,
                 seen: seen.clone(),
             },
@@ -604,4 +627,282 @@ requests_per_second = 0
         );
         db.drop_db().await;
     }
+}
+
+/// An after-sale as `pdd.refund.list.increment.get` lists it, filed under
+/// its `updated_time` (Beijing wall-clock time).
+fn after_sale(id: Value, order_sn: &str, amount: Value, state: i64, updated: &str) -> (i64, Value) {
+    let at = chrono::NaiveDateTime::parse_from_str(updated, "%Y-%m-%d %H:%M:%S").unwrap();
+    let ts = (at - Duration::hours(8)).and_utc().timestamp();
+    (
+        ts,
+        json!({
+            "id": id, "order_sn": order_sn, "refund_amount": amount,
+            "after_sales_status": state, "after_sales_type": 2,
+            "updated_time": updated, "created_time": "2026-03-04 09:00:00",
+            "confirm_time": "2026-03-04 08:00:00", "order_amount": "100.00",
+            "discount_amount": "0.00", "goods_id": 1, "goods_name": "商品",
+            "goods_number": "1", "goods_price": "100.00", "speed_refund_flag": 0,
+        }),
+    )
+}
+
+fn mar5_orders() -> Vec<(i64, Value)> {
+    vec![
+        (
+            1772640000,
+            order(
+                json!("260305-1"),
+                json!("33.33"),
+                json!("2026-03-05 00:00:00"),
+                1,
+            ),
+        ),
+        (
+            1772683200,
+            order(json!("260305-2"), json!("66.67"), json!(1772683200), 1),
+        ),
+        (
+            1772726399,
+            order(
+                json!("260305-3"),
+                json!("0.10"),
+                json!("2026-03-05 23:59:59"),
+                1,
+            ),
+        ),
+    ]
+}
+
+/// After-sales around 5 March (Beijing): three succeeded in its first
+/// half hour (two pages of two), one at its last second, one still being
+/// refunded, one with a bad amount and one on the next day.
+fn mar5_after_sales() -> Vec<(i64, Value)> {
+    vec![
+        after_sale(
+            json!(5001),
+            "260305-1",
+            json!("10.00"),
+            10,
+            "2026-03-05 00:00:00",
+        ),
+        after_sale(
+            json!("5002"),
+            "260305-1",
+            json!(1),
+            10,
+            "2026-03-05 00:10:00",
+        ),
+        after_sale(
+            json!(5003),
+            "260305-2",
+            json!("2.50"),
+            10,
+            "2026-03-05 00:20:00",
+        ),
+        after_sale(
+            json!(5004),
+            "260305-3",
+            json!("0.10"),
+            4,
+            "2026-03-05 12:00:00",
+        ),
+        after_sale(
+            json!(5005),
+            "260305-3",
+            json!("1,00"),
+            10,
+            "2026-03-05 13:00:00",
+        ),
+        after_sale(
+            json!(5006),
+            "260305-2",
+            json!("0.01"),
+            10,
+            "2026-03-05 23:59:59",
+        ),
+        after_sale(
+            json!(5007),
+            "260305-3",
+            json!("0.10"),
+            10,
+            "2026-03-06 00:00:00",
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn backfill_reads_succeeded_after_sales_of_each_local_day() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    for db in common::backends().await {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let server = MockServer::start().await;
+        mount(
+            &server,
+            FakePdd {
+                increment: Arc::new(vec![]),
+                list: Arc::new(mar5_orders()),
+                refunds: Arc::new(mar5_after_sales()),
+                throttle_at: Some(5),
+                seen: seen.clone(),
+            },
+        )
+        .await;
+        let settings = db.settings(&(config(&server, "") + common::facts::REFUNDS_TOTAL_KPI));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        let day5 = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        let window = Window {
+            from: Some(day5),
+            to: Some(day5),
+        };
+        let run = run_connector(&db.store, &connectors[0], window).await;
+        assert!(run.error.is_none(), "{}: {:?}", db.backend, run.error);
+        {
+            let seen = seen.lock().unwrap();
+            assert!(seen.problems.is_empty(), "{:?}", seen.problems);
+            assert_eq!(seen.throttled, 1, "a throttled after-sales page is retried");
+            // The local day as 48 windows of 30 minutes, in order, no gap.
+            let mut windows: Vec<(i64, i64)> = seen
+                .served
+                .iter()
+                .filter(|s| s.api == REFUNDS)
+                .map(|s| (s.start, s.end))
+                .collect();
+            windows.sort();
+            windows.dedup();
+            assert_eq!(windows.len(), 48, "{}", db.backend);
+            assert_eq!(windows[0].0, 1772640000);
+            assert_eq!(windows[47].1, 1772726399);
+            for w in windows.windows(2) {
+                assert_eq!(w[1].0, w[0].1 + 1, "no gap, no overlap");
+            }
+            assert!(windows.iter().all(|(s, e)| e - s <= 1800));
+            // Three succeeded after-sales in the first window: the count,
+            // then the last page to the first.
+            let pages: Vec<u64> = seen
+                .served
+                .iter()
+                .filter(|s| s.api == REFUNDS && s.start == 1772640000)
+                .map(|s| s.page)
+                .collect();
+            assert_eq!(pages, vec![1, 2, 1], "{}", db.backend);
+        }
+        let rejects = db.store.rejects("pdd-main").await.unwrap();
+        assert_eq!(rejects.len(), 1, "{}: {rejects:?}", db.backend);
+        assert_eq!(rejects[0].locator, "refund 5005");
+        assert_eq!(rejects[0].source, REFUNDS);
+        assert!(
+            rejects[0].reason.contains("refund_amount"),
+            "{}",
+            rejects[0].reason
+        );
+        assert!(rejects[0].raw.contains("\"1,00\""), "{}", rejects[0].raw);
+
+        let s = |v: &str| v.to_string();
+        assert_eq!(
+            common::facts::stored_refunds(&db, "sh").await,
+            vec![
+                (s("5001"), s("260305-1"), s("2026-03-05"), d("10")),
+                (s("5002"), s("260305-1"), s("2026-03-05"), d("1")),
+                (s("5003"), s("260305-2"), s("2026-03-05"), d("2.5")),
+                (s("5006"), s("260305-2"), s("2026-03-05"), d("0.01")),
+            ],
+            "{}",
+            db.backend
+        );
+        // Two of the day's three orders were refunded, 13.51 in all.
+        let (rate, amount) = common::facts::refund_kpis(&db, &settings, "sh", "2026-03-05").await;
+        assert_eq!(rate, Some(d("0.666667")), "{}", db.backend);
+        assert_eq!(amount, Some(d("13.51")), "{}", db.backend);
+
+        let again = run_connector(&db.store, &connectors[0], window).await;
+        assert!(again.error.is_none(), "{:?}", again.error);
+        assert_eq!(again.stats.changed, 0, "{}", db.backend);
+        assert_eq!(common::facts::stored_refunds(&db, "sh").await.len(), 4);
+        db.drop_db().await;
+    }
+    logs.assert_free_of(&[SECRET, TOKEN]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn scheduled_run_reads_after_sales_in_the_same_windows_as_orders() {
+    for db in common::backends().await {
+        let end = next_run_end().await;
+        let beijing = |t: DateTime<Utc>| {
+            (t + Duration::hours(8))
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        let refunded = end - Duration::minutes(20);
+        let refunds = vec![
+            after_sale(
+                json!(7001),
+                "260301-1",
+                json!("5.55"),
+                10,
+                &beijing(refunded),
+            ),
+            // Before the window: not asked for.
+            after_sale(
+                json!(7002),
+                "260301-2",
+                json!("9.99"),
+                10,
+                &beijing(end - Duration::hours(3)),
+            ),
+        ];
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let server = MockServer::start().await;
+        mount(
+            &server,
+            FakePdd {
+                increment: Arc::new(vec![]),
+                list: Arc::new(vec![]),
+                refunds: Arc::new(refunds),
+                throttle_at: None,
+                seen: seen.clone(),
+            },
+        )
+        .await;
+        let settings = db.settings(&config(&server, "lookback_days = 0"));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        let since = (end - Duration::hours(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
+        db.store
+            .set_cursor("pdd-main", "orders", &since)
+            .await
+            .unwrap();
+        let run = run_connector(&db.store, &connectors[0], Window::default()).await;
+        assert!(run.error.is_none(), "{}: {:?}", db.backend, run.error);
+        {
+            let seen = seen.lock().unwrap();
+            assert!(seen.problems.is_empty(), "{:?}", seen.problems);
+            let windows = |api: &str| {
+                let mut w: Vec<(i64, i64)> = seen
+                    .served
+                    .iter()
+                    .filter(|s| s.api == api)
+                    .map(|s| (s.start, s.end))
+                    .collect();
+                w.sort();
+                w
+            };
+            assert_eq!(windows(REFUNDS), windows(INCREMENT), "{}", db.backend);
+            assert_eq!(windows(REFUNDS).len(), 2);
+        }
+        let day = local_day_text(refunded);
+        let stored = common::facts::stored_refunds(&db, "sh").await;
+        assert_eq!(
+            stored,
+            vec![("7001".to_string(), "260301-1".to_string(), day, d("5.55"))],
+            "{}",
+            db.backend
+        );
+        db.drop_db().await;
+    }
+}
+
+/// The Beijing local day of `t`, as stored.
+fn local_day_text(t: DateTime<Utc>) -> String {
+    (t + Duration::hours(8)).format("%Y-%m-%d").to_string()
 }

@@ -617,6 +617,7 @@ pub async fn check_warnings(s: &Settings) -> Vec<String> {
         Some(st) => st.imported_targets().await.unwrap_or_default(),
         None => Vec::new(),
     };
+    out.extend(crate::kpi::refund_sources::check_notes(s, store.as_ref()).await);
     let book = crate::targets::TargetBook::new(s.targets.clone(), imported);
     let this_month = Period::month_of(today_local(s));
     for p in &s.people {

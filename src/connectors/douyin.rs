@@ -40,6 +40,23 @@
 //!
 //! Any other code counts as `paid` when the order has a `pay_time`, else as
 //! `unpaid` (new codes have so far been stages after payment).
+//!
+//! Refunds come from the after-sales list `afterSale.List`
+//! (`{base_url}/afterSale/List`, same signing, envelope and errors), read
+//! after the orders of the same run, by *update* time over the same local
+//! days (`update_start_time`/`update_end_time`, both included, with
+//! `order_by: ["update_time asc"]` as the API asks for update-time
+//! polling), for a backfill the range's days. Field meanings from the API's
+//! documentation (抖店开放平台 售后列表, as carried in the SDKs generated from
+//! it, e.g. `AfterSaleListReq`/`AfterSaleListRsp`): times are Unix seconds,
+//! money is fen; `page` counts from 0, `size` ≤ 100, `data.has_more` and
+//! `data.total`; each of `data.items` has `aftersale_info` (`aftersale_id`,
+//! `refund_status` — 3 is 退款成功, the money went back; 1 待退款, 2 退款中,
+//! 4 退款失败 are not (yet) refunds —, `refund_amount` in fen (the goods
+//! refund; the returned postage `refund_post_amount` is not added),
+//! `update_time`) and `order_info.shop_order_id` (the order). A refunded
+//! after-sale counts on the local day of its `update_time`, the moment it
+//! last changed, i.e. when the refund went through.
 
 use super::options::{check_base_url, check_paging, config_error, default_initial_days};
 use super::records::map_records;
@@ -48,7 +65,7 @@ use super::{
     ConnectorError, Sink, Window,
 };
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, Order, OrderStatus};
+use crate::facts::{Batch, Order, OrderStatus, Refund};
 use crate::http::pagination::page_count;
 use crate::http::platform_errors;
 use crate::http::sign::douyin_signed;
@@ -65,6 +82,10 @@ use tokio::sync::mpsc;
 const STREAM: &str = "orders";
 const METHOD: &str = "order.searchList";
 const PATH: &str = "/order/searchList";
+const REFUND_METHOD: &str = "afterSale.List";
+const REFUND_PATH: &str = "/afterSale/List";
+/// `refund_status` 3: 退款成功 (refunded).
+const REFUND_SUCCEEDED: i64 = 3;
 const HINT: &str = "check the connector's app_key, app_secret and access_token (the shop must have authorized the app, with the order permission package)";
 /// Micros per fen (1 yuan = 100 fen = 10^6 micros).
 const MICROS_PER_FEN: i64 = 10_000;
@@ -193,6 +214,36 @@ struct PageFacts {
     total: Option<u64>,
 }
 
+/// The `data` of an after-sales page, each item kept raw.
+#[derive(Deserialize)]
+struct RefundEnvelope {
+    data: RefundData,
+}
+
+#[derive(Deserialize)]
+struct RefundData {
+    #[serde(default)]
+    items: Option<Vec<Box<RawValue>>>,
+    #[serde(default)]
+    has_more: Option<bool>,
+}
+
+/// One item of an after-sales page: the after-sale and its order.
+#[derive(Deserialize)]
+struct AfterSaleItem {
+    aftersale_info: Map<String, Value>,
+    #[serde(default)]
+    order_info: Map<String, Value>,
+}
+
+/// A parsed after-sales page: its refunds, how many items it listed and
+/// whether the platform has more.
+struct RefundPage {
+    batch: Batch,
+    served: usize,
+    has_more: bool,
+}
+
 impl DouyinConnector {
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
         let options = DouyinOptions::from_config(cfg).map_err(config_error(cfg))?;
@@ -223,8 +274,8 @@ impl DouyinConnector {
         })
     }
 
-    fn url(&self) -> String {
-        format!("{}{PATH}", self.options.base_url.trim_end_matches('/'))
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.options.base_url.trim_end_matches('/'))
     }
 
     /// Day slices of `[from, to]` (local days), none reaching past `until`.
@@ -256,26 +307,28 @@ impl DouyinConnector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let incremental = window.from.is_none() && window.to.is_none();
         let started = Utc::now();
-        let slices = if incremental {
+        let (field, from, to, until) = if incremental {
             let since = resume_since(
                 sink.cursor(STREAM).await?,
                 started,
                 self.options.lookback_days,
                 self.options.initial_days,
             );
-            self.day_slices(
-                TimeField::Update,
-                local_day(since, self.tz),
-                today(self.tz),
-                Some(started),
-            )
+            let from = local_day(since, self.tz);
+            (TimeField::Update, from, today(self.tz), Some(started))
         } else {
             let to = window.to.unwrap_or_else(|| today(self.tz));
-            let from = window.from.unwrap_or(to);
-            self.day_slices(TimeField::Create, from, to, None)
+            (TimeField::Create, window.from.unwrap_or(to), to, None)
         };
+        let slices = self.day_slices(field, from, to, until);
         sink.fetch_and_commit(slices, self.options.concurrency, |slice, tx| {
             self.fetch_slice(slice, tx)
+        })
+        .await?;
+        // The same days' after-sales, by the time they last changed.
+        let refund_days = self.day_slices(TimeField::Update, from, to, until);
+        sink.fetch_and_commit(refund_days, self.options.concurrency, |slice, tx| {
+            self.fetch_refund_slice(slice, tx)
         })
         .await?;
         if incremental {
@@ -291,7 +344,7 @@ impl DouyinConnector {
         slice: Slice,
         tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
-        let url = self.url();
+        let url = self.url(PATH);
         let size = u64::from(self.options.page_size);
         let field = slice.field.name();
         let mut page: u64 = 0;
@@ -354,6 +407,68 @@ impl DouyinConnector {
             }
         }
     }
+
+    /// The after-sales of one slice by update time, page by page.
+    async fn fetch_refund_slice(
+        &self,
+        slice: Slice,
+        tx: mpsc::Sender<Batch>,
+    ) -> Result<(), ConnectorError> {
+        let url = self.url(REFUND_PATH);
+        let size = u64::from(self.options.page_size);
+        let mut page: u64 = 0;
+        loop {
+            let business = json!({
+                "update_start_time": slice.start,
+                "update_end_time": slice.end,
+                "order_by": ["update_time asc"],
+                "page": page,
+                "size": size,
+            });
+            let mapper = Mapper {
+                shop: self.shop.clone(),
+                tz: self.tz,
+                source: url.clone(),
+                place: format!("after-sales {} page {page}", slice.day),
+            };
+            let parsed = self
+                .http
+                .get_checked(
+                    |c| {
+                        let params = douyin_signed(
+                            REFUND_METHOD,
+                            &self.options.app_key,
+                            Some(&self.access_token),
+                            &self.app_secret,
+                            &business,
+                            Utc::now(),
+                        );
+                        let body = params.get("param_json").cloned().unwrap_or_default();
+                        c.post(&url)
+                            .query(&params)
+                            .header("Content-Type", "application/json")
+                            .header("Accept", "application/json")
+                            .body(body)
+                    },
+                    HINT,
+                    move |bytes: &[u8]| mapper.refund_page(bytes),
+                    platform_errors::douyin,
+                )
+                .await
+                .map_err(http_error(&self.name))?
+                .body;
+            let (served, more) = (parsed.served as u64, parsed.has_more);
+            if tx.send(parsed.batch).await.is_err() {
+                // The committer stopped on an error; it reports it.
+                return Ok(());
+            }
+            page += 1;
+            // A short or empty page ends the slice whatever `has_more` says.
+            if served < size || !more {
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// Turns pages into facts on a blocking thread: owns what it needs.
@@ -396,6 +511,64 @@ impl Mapper {
             },
             total,
         })
+    }
+
+    fn refund_page(&self, bytes: &[u8]) -> Result<RefundPage, String> {
+        let env: RefundEnvelope =
+            serde_json::from_slice(bytes).map_err(|e| format!("not an after-sales list: {e}"))?;
+        let items = env.data.items.ok_or("data has no items")?;
+        let (refunds, rejects) = map_records(
+            &self.source,
+            &items,
+            |i| format!("{} record {}", self.place, i + 1),
+            |raw| {
+                let item: AfterSaleItem =
+                    serde_json::from_str(raw).map_err(|e| (None, format!("after-sale: {e}")))?;
+                self.refund(&item).map_err(|reason| {
+                    let at = id_text(item.aftersale_info.get("aftersale_id"))
+                        .map(|id| format!("refund {id}"));
+                    (at, reason)
+                })
+            },
+        );
+        Ok(RefundPage {
+            served: items.len(),
+            has_more: env.data.has_more.unwrap_or(false),
+            batch: Batch {
+                refunds: refunds.into_iter().flatten().collect(),
+                rejects,
+                ..Batch::default()
+            },
+        })
+    }
+
+    /// One after-sale: a refund once `refund_status` is 3 (退款成功), on the
+    /// local day of its `update_time`; other states are skipped.
+    fn refund(&self, item: &AfterSaleItem) -> Result<Option<Refund>, String> {
+        let info = &item.aftersale_info;
+        if integer(info, "refund_status")? != Some(REFUND_SUCCEEDED) {
+            return Ok(None);
+        }
+        let refund_id =
+            id_text(info.get("aftersale_id")).ok_or("aftersale_id is missing or not an id")?;
+        let order_id = id_text(item.order_info.get("shop_order_id"))
+            .ok_or("order_info.shop_order_id is missing or not an id")?;
+        let fen = integer(info, "refund_amount")?.ok_or("refund_amount is missing")?;
+        if fen < 0 {
+            return Err(format!("refund_amount {fen} is negative"));
+        }
+        let amount_micros = fen
+            .checked_mul(MICROS_PER_FEN)
+            .ok_or_else(|| format!("refund_amount {fen} is out of range"))?;
+        let at = instant(info, "update_time")?.ok_or("update_time is missing")?;
+        Ok(Some(Refund {
+            shop: self.shop.clone(),
+            refund_id,
+            order_id,
+            refunded_at: at,
+            local_day: local_day(at, self.tz),
+            amount_micros,
+        }))
     }
 
     fn order(&self, r: &Map<String, Value>) -> Result<Order, String> {
@@ -517,6 +690,32 @@ mod tests {
         assert_eq!(o[1].amount_micros, 10_000);
         assert_eq!(o[1].status, OrderStatus::Unpaid);
         assert_eq!(o[1].paid_at, None);
+    }
+
+    #[test]
+    fn only_refunded_after_sales_count_in_exact_yuan() {
+        let body = br#"{"code":10000,"data":{"has_more":false,"total":3,"items":[
+            {"aftersale_info":{"aftersale_id":7400000000000000999,"refund_status":3,"refund_amount":12345,"update_time":1759248000},"order_info":{"shop_order_id":"6920000000000000123"}},
+            {"aftersale_info":{"aftersale_id":"2","refund_status":2,"refund_amount":1,"update_time":1759248000},"order_info":{"shop_order_id":"1"}},
+            {"aftersale_info":{"aftersale_id":"3","refund_status":3,"refund_amount":1,"update_time":1759248000},"order_info":{}}
+        ]}}"#;
+        let page = mapper().refund_page(body).unwrap();
+        assert_eq!((page.served, page.has_more), (3, false));
+        let r = &page.batch.refunds;
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].refund_id, "7400000000000000999");
+        assert_eq!(r[0].order_id, "6920000000000000123");
+        assert_eq!(r[0].amount_micros, 123_450_000);
+        // 2025-09-30 16:00 UTC is 1 October in Shanghai.
+        assert_eq!(
+            r[0].local_day,
+            NaiveDate::from_ymd_opt(2025, 10, 1).unwrap()
+        );
+        assert_eq!(page.batch.rejects[0].locator, "refund 3");
+        assert!(page.batch.rejects[0].reason.contains("shop_order_id"));
+        assert!(mapper()
+            .refund_page(br#"{"code":10000,"data":{}}"#)
+            .is_err());
     }
 
     #[test]

@@ -16,6 +16,28 @@
 //! `orderTotalPrice`; it counts on `paymentConfirmTime`, else
 //! `orderStartTime`; the buyer is `open_id_buyer`, else `xid_buyer`, else
 //! `pin`.
+//!
+//! Refunds come from the after-sales service API
+//! `jingdong.asc.serviceAndRefund.view` (查看售后和退款信息, JOS API 15040 in
+//! the 商家售后服务 category; its request and answer fields as the JOS page
+//! and the JOS SDKs generated from it name them), read after the orders of
+//! the same run through the same router, signing and error envelopes. JD
+//! lets the list be searched by application or by approval time only — by
+//! neither completion nor update — so kpid asks by *approval* time
+//! (`approveTimeBegin`/`approveTimeEnd`, Beijing `yyyy-MM-dd HH:mm:ss`, at
+//! most 10 days apart) over the same local days as the orders: the backfill
+//! range, or for a scheduled run the days since the cursor minus the
+//! lookback (a refund completed more than `lookback_days` after its approval
+//! is found by a backfill of its approval day). Pages: `pageNumber` from 1,
+//! `pageSize` at most 50, bounded by `pageResult.totalCount`. A record of
+//! `pageResult.data` counts when its `status` is 13 (退款成功, refunded; 14
+//! is 退款失败): the refund id is `afsRefundId`, the order
+//! `sameOrderServiceBill.orderId`, the amount `refoundAmount` (JD's
+//! spelling; the actual amount refunded, a decimal in yuan like the order
+//! amounts — the page does not name the unit), and it counts on the local
+//! day of `completeTime` (退款完成时间, Beijing time). Cancellations of
+//! unshipped orders refunded through `jingdong.pop.afs.soa.refundapply.*`
+//! carry no completed-refund amount or time there and are not read.
 
 use super::cn_fields::{self, beijing_text};
 use super::options::{check_base_url, check_paging, config_error, default_initial_days};
@@ -25,7 +47,7 @@ use super::{
     ConnectorError, Sink, Window,
 };
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, Order, OrderStatus};
+use crate::facts::{Batch, Order, OrderStatus, Refund};
 use crate::http::pagination::page_count;
 use crate::http::sign::jd_signed;
 use crate::http::{platform_errors, HttpClient};
@@ -41,6 +63,11 @@ use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
 const METHOD: &str = "jingdong.pop.order.search";
+const REFUND_METHOD: &str = "jingdong.asc.serviceAndRefund.view";
+/// `status` 13: 退款成功 (the money went back).
+const REFUND_SUCCEEDED: i64 = 13;
+/// The largest `pageSize` the after-sales list accepts.
+const REFUND_MAX_PAGE_SIZE: u32 = 50;
 const HINT: &str =
     "check the connector's base_url (the JOS router), app_key, app_secret and access_token";
 /// The fields asked for; JD returns only those named.
@@ -181,6 +208,55 @@ struct PageFacts {
     batch: Batch,
 }
 
+/// `{"jingdong_asc_serviceAndRefund_view_responce": {"pageResult": {...}}}`.
+#[derive(Deserialize)]
+struct RefundEnvelope {
+    #[serde(rename = "jingdong_asc_serviceAndRefund_view_responce")]
+    responce: RefundResponce,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefundResponce {
+    page_result: RefundResult,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefundResult {
+    success: Option<Value>,
+    code: Option<Value>,
+    msg: Option<Value>,
+    total_count: Option<Value>,
+    #[serde(default)]
+    data: Vec<Box<RawValue>>,
+}
+
+/// The fields of an after-sales record kpid reads.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JdAfterSale {
+    afs_refund_id: Option<Value>,
+    status: Option<Value>,
+    complete_time: Option<Value>,
+    refound_amount: Option<Value>,
+    same_order_service_bill: Option<ServiceBill>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceBill {
+    order_id: Option<Value>,
+}
+
+/// A page of after-sales: its refunds and rejects, how many records it
+/// listed (refunds not yet succeeded are listed but not kept) and the total.
+struct RefundPage {
+    total: u64,
+    listed: usize,
+    batch: Batch,
+}
+
 impl JdConnector {
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
         let options = JdOptions::from_config(cfg).map_err(config_error(cfg))?;
@@ -225,22 +301,28 @@ impl JdConnector {
 
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let incremental = window.from.is_none() && window.to.is_none();
-        let slices = if incremental {
+        let (date_type, from, to) = if incremental {
             let since = resume_since(
                 sink.cursor(STREAM).await?,
                 Utc::now(),
                 self.options.lookback_days,
                 self.options.initial_days,
             );
-            self.day_slices(0, local_day(since, self.tz), today(self.tz))
+            (0, local_day(since, self.tz), today(self.tz))
         } else {
             let to = window.to.unwrap_or_else(|| today(self.tz));
-            let from = window.from.unwrap_or(to);
-            self.day_slices(1, from, to)
+            (1, window.from.unwrap_or(to), to)
         };
+        let slices = self.day_slices(date_type, from, to);
         let started = Utc::now();
         sink.fetch_and_commit(slices, self.options.concurrency, |slice, tx| {
             self.fetch_slice(slice, tx)
+        })
+        .await?;
+        // The same days' refunds, by approval time.
+        let refund_days = self.day_slices(date_type, from, to);
+        sink.fetch_and_commit(refund_days, self.options.concurrency, |slice, tx| {
+            self.fetch_refund_slice(slice, tx)
         })
         .await?;
         if incremental {
@@ -272,6 +354,69 @@ impl JdConnector {
             }
             page_no += 1;
         }
+    }
+
+    /// The after-sales of one local day by approval time, page by page.
+    async fn fetch_refund_slice(
+        &self,
+        slice: Slice,
+        tx: mpsc::Sender<Batch>,
+    ) -> Result<(), ConnectorError> {
+        let size = self.options.page_size.min(REFUND_MAX_PAGE_SIZE);
+        let mut page_no = 1;
+        loop {
+            let page = self.refund_page(slice, page_no, size).await?;
+            let pages = page_count(page.total, u64::from(size));
+            if tx.send(page.batch).await.is_err() {
+                // The committer stopped on an error; it reports it.
+                return Ok(());
+            }
+            if page_no >= pages || page.listed == 0 {
+                return Ok(());
+            }
+            page_no += 1;
+        }
+    }
+
+    async fn refund_page(
+        &self,
+        slice: Slice,
+        page_no: u64,
+        size: u32,
+    ) -> Result<RefundPage, ConnectorError> {
+        // Leaf fields, as the JOS SDKs send them.
+        let business = json!({
+            "approveTimeBegin": beijing_text(slice.start),
+            "approveTimeEnd": beijing_text(slice.end),
+            "pageNumber": page_no,
+            "pageSize": size,
+        });
+        let mapper = Mapper {
+            shop: self.shop.clone(),
+            tz: self.tz,
+            page_no,
+        };
+        let url = self.options.base_url.as_str();
+        self.http
+            .get_checked(
+                |c| {
+                    let params = jd_signed(
+                        REFUND_METHOD,
+                        &self.options.app_key,
+                        Some(&self.access_token),
+                        &self.app_secret,
+                        &business,
+                        Utc::now(),
+                    );
+                    c.post(url).form(&params)
+                },
+                HINT,
+                move |bytes: &[u8]| mapper.refund_page(bytes),
+                platform_errors::jd,
+            )
+            .await
+            .map(|p| p.body)
+            .map_err(http_error(&self.name))
     }
 
     async fn page(&self, slice: Slice, page_no: u64) -> Result<PageFacts, ConnectorError> {
@@ -337,6 +482,78 @@ impl Mapper {
             total,
             batch: self.to_facts(&result.order_info_list),
         })
+    }
+
+    fn refund_page(&self, bytes: &[u8]) -> Result<RefundPage, String> {
+        let env: RefundEnvelope = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a {REFUND_METHOD} answer: {e}"))?;
+        let result = env.responce.page_result;
+        let ok = match &result.success {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "{REFUND_METHOD} did not succeed (code {}, {})",
+                cn_fields::text(result.code.as_ref()).unwrap_or_default(),
+                cn_fields::text(result.msg.as_ref()).unwrap_or_default()
+            ));
+        }
+        let total = cn_fields::code(result.total_count.as_ref())
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| "totalCount is missing".to_string())?;
+        let (refunds, rejects) = map_records(
+            REFUND_METHOD,
+            &result.data,
+            |i| format!("page {} record {}", self.page_no, i + 1),
+            |raw| {
+                let r: JdAfterSale =
+                    serde_json::from_str(raw).map_err(|e| (None, format!("after-sale: {e}")))?;
+                self.refund(&r).map_err(|reason| {
+                    let at =
+                        cn_fields::text(r.afs_refund_id.as_ref()).map(|id| format!("refund {id}"));
+                    (at, reason)
+                })
+            },
+        );
+        Ok(RefundPage {
+            total,
+            listed: result.data.len(),
+            batch: Batch {
+                refunds: refunds.into_iter().flatten().collect(),
+                rejects,
+                ..Batch::default()
+            },
+        })
+    }
+
+    /// One after-sale: a refund once its `status` is 13 (退款成功), on the
+    /// local day of `completeTime`; other states are skipped.
+    fn refund(&self, r: &JdAfterSale) -> Result<Option<Refund>, String> {
+        if cn_fields::code(r.status.as_ref()) != Some(REFUND_SUCCEEDED) {
+            return Ok(None);
+        }
+        let refund_id = cn_fields::id(r.afs_refund_id.as_ref(), "afsRefundId")?;
+        let order = r
+            .same_order_service_bill
+            .as_ref()
+            .and_then(|b| b.order_id.as_ref());
+        let order_id = cn_fields::id(order, "sameOrderServiceBill.orderId")?;
+        let amount_micros = cn_fields::yuan_micros(r.refound_amount.as_ref(), "refoundAmount")?;
+        if amount_micros < 0 {
+            return Err("refoundAmount is negative".into());
+        }
+        let at = cn_fields::time(r.complete_time.as_ref(), "completeTime")?
+            .ok_or_else(|| "completeTime is missing".to_string())?;
+        Ok(Some(Refund {
+            shop: self.shop.clone(),
+            refund_id,
+            order_id,
+            refunded_at: at,
+            local_day: local_day(at, self.tz),
+            amount_micros,
+        }))
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {
@@ -432,6 +649,32 @@ mod tests {
         assert_eq!(o[2].status, OrderStatus::Unpaid);
         assert_eq!(o[3].status, OrderStatus::Paid);
         assert_eq!(o[3].buyer_id.as_deref(), Some("x4"));
+    }
+
+    #[test]
+    fn after_sales_count_only_when_refunded_and_a_failed_query_is_an_error() {
+        let page = br#"{"jingdong_asc_serviceAndRefund_view_responce":{"code":"0","pageResult":{
+            "success":true,"code":"00000","totalCount":3,"pageNumber":1,"pageSize":50,"data":[
+            {"afsRefundId":9007199254740993,"status":13,"refoundAmount":"12.30","completeTime":"2026-03-01 00:30:00","sameOrderServiceBill":{"serviceId":1,"orderId":300}},
+            {"afsRefundId":"2","status":14,"refoundAmount":"1.00","completeTime":"","sameOrderServiceBill":{"orderId":300}},
+            {"afsRefundId":"3","status":13,"refoundAmount":"1.00","sameOrderServiceBill":{"orderId":300}}
+        ]}}}"#;
+        let p = mapper().refund_page(page).unwrap();
+        assert_eq!((p.total, p.listed), (3, 3));
+        let r = &p.batch.refunds;
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].refund_id, "9007199254740993");
+        assert_eq!(r[0].order_id, "300");
+        assert_eq!(r[0].amount_micros, 12_300_000);
+        // 00:30 in Beijing is still 1 March in Shanghai.
+        assert_eq!(r[0].local_day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(p.batch.rejects.len(), 1);
+        assert_eq!(p.batch.rejects[0].locator, "refund 3");
+        assert!(p.batch.rejects[0].reason.contains("completeTime"));
+        let failed = r#"{"jingdong_asc_serviceAndRefund_view_responce":{"code":"0","pageResult":{
+            "success":false,"code":"E1001","msg":"参数错误","data":[]}}}"#;
+        let err = mapper().refund_page(failed.as_bytes()).err().unwrap();
+        assert!(err.contains("E1001") && err.contains("参数错误"), "{err}");
     }
 
     #[test]

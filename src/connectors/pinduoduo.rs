@@ -19,6 +19,25 @@
 //! `confirm_time`, else `created_time` — the time it counts on, as Beijing
 //! wall-clock text or Unix seconds. Pinduoduo exposes no buyer identity in
 //! order lists, so every order counts as its own buyer.
+//!
+//! Refunds come from the after-sales list `pdd.refund.list.increment.get`
+//! (售后列表增量接口), read after the orders of the same run: by the
+//! after-sale's `updated_at` in the same 30-minute windows (the API's own
+//! limit), backwards like the order increment, for a scheduled run the
+//! same span as its orders, for a backfill each local day of the range.
+//! Fields, as the API's documentation describes them (the open platform's
+//! page for this API, mirrored in the public SDK typings, e.g.
+//! `pdd-node-sdk`'s `PddRefundListIncrementGet`): request
+//! `after_sales_status` (10 = 退款成功, refund succeeded: the only state
+//! asked for and the only one counted), `after_sales_type` (1 = all kinds),
+//! `start_updated_at`/`end_updated_at` (Unix seconds, at most 30 minutes
+//! apart), `page` from 1, `page_size` ≤ 100; answer
+//! `refund_increment_get_response.{total_count, refund_list}` whose
+//! records carry `id` (售后编号, the refund id), `order_sn`,
+//! `refund_amount` (退款金额, yuan), `after_sales_status` and
+//! `updated_time`/`created_time` (Beijing wall-clock text). A succeeded
+//! after-sale no longer changes, so its `updated_time` is the moment it
+//! succeeded: the refund counts on that local day of the shop.
 
 use super::cn_fields::{self, slices};
 use super::options::{check_base_url, check_paging, config_error, default_initial_days};
@@ -28,7 +47,7 @@ use super::{
     ConnectorError, Sink, Window,
 };
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, Order, OrderStatus};
+use crate::facts::{Batch, Order, OrderStatus, Refund};
 use crate::http::pagination::{page_count, reverse_pages};
 use crate::http::sign::{pdd_signed, Params};
 use crate::http::{platform_errors, HttpClient};
@@ -45,6 +64,9 @@ use tokio::sync::mpsc;
 const STREAM: &str = "orders";
 const INCREMENT_API: &str = "pdd.order.number.list.increment.get";
 const LIST_API: &str = "pdd.order.list.get";
+const REFUND_API: &str = "pdd.refund.list.increment.get";
+/// `after_sales_status` 10: 退款成功 (the refund succeeded).
+const REFUND_SUCCEEDED: i64 = 10;
 const HINT: &str = "check the connector's base_url (the Pinduoduo router), client_id, client_secret and access_token";
 /// Widest `updated_at` window the increment API accepts.
 const INCREMENT_MAX_MINUTES: i64 = 30;
@@ -134,6 +156,8 @@ enum Api {
     Increment,
     /// `pdd.order.list.get`, by deal time, read forwards.
     List,
+    /// `pdd.refund.list.increment.get`, by `updated_at`, read backwards.
+    Refunds,
 }
 
 impl Api {
@@ -141,6 +165,7 @@ impl Api {
         match self {
             Api::Increment => INCREMENT_API,
             Api::List => LIST_API,
+            Api::Refunds => REFUND_API,
         }
     }
 }
@@ -153,13 +178,15 @@ struct Slice {
     end: DateTime<Utc>,
 }
 
-/// `{"order_sn_increment_get_response": {...}}` or
-/// `{"order_list_get_response": {...}}`, records kept raw so one bad record
-/// is set aside, not the page.
+/// `{"order_sn_increment_get_response": {...}}`,
+/// `{"order_list_get_response": {...}}` or
+/// `{"refund_increment_get_response": {...}}`, records kept raw so one bad
+/// record is set aside, not the page.
 #[derive(Deserialize)]
 struct Envelope {
     order_sn_increment_get_response: Option<PageBody>,
     order_list_get_response: Option<PageBody>,
+    refund_increment_get_response: Option<PageBody>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +196,18 @@ struct PageBody {
     order_sn_list: Vec<Box<RawValue>>,
     #[serde(default)]
     order_list: Vec<Box<RawValue>>,
+    #[serde(default)]
+    refund_list: Vec<Box<RawValue>>,
+}
+
+/// The fields of an after-sale kpid reads.
+#[derive(Deserialize)]
+struct PddRefund {
+    id: Option<Value>,
+    order_sn: Option<Value>,
+    refund_amount: Option<Value>,
+    after_sales_status: Option<Value>,
+    updated_time: Option<Value>,
 }
 
 /// The fields kpid reads; the rest of a record is ignored.
@@ -233,15 +272,9 @@ impl PinduoduoConnector {
                 self.options.lookback_days,
                 self.options.initial_days,
             );
-            let windows = slices(since, until, Duration::minutes(INCREMENT_MAX_MINUTES))
-                .into_iter()
-                .map(|(start, end)| Slice {
-                    api: Api::Increment,
-                    start,
-                    end,
-                })
-                .collect();
-            self.fetch(windows, sink).await?;
+            let windows = slices(since, until, Duration::minutes(INCREMENT_MAX_MINUTES));
+            self.fetch(Self::on(Api::Increment, &windows), sink).await?;
+            self.fetch(Self::on(Api::Refunds, &windows), sink).await?;
             // Every order updated up to `until` is committed; only now may
             // the cursor move.
             sink.set_cursor(STREAM, &until.to_rfc3339_opts(SecondsFormat::Secs, true))
@@ -249,25 +282,38 @@ impl PinduoduoConnector {
         } else {
             let to = window.to.unwrap_or_else(|| today(self.tz));
             let from = window.from.unwrap_or(to);
-            self.fetch(self.day_slices(from, to), sink).await?;
+            let orders = self.day_windows(from, to, Duration::hours(LIST_MAX_HOURS));
+            self.fetch(Self::on(Api::List, &orders), sink).await?;
+            // Refunds of those days by the time they last changed, in the
+            // increment API's windows.
+            let refunds = self.day_windows(from, to, Duration::minutes(INCREMENT_MAX_MINUTES));
+            self.fetch(Self::on(Api::Refunds, &refunds), sink).await?;
         }
         Ok(())
     }
 
-    /// Local days of `[from, to]` for the deal-time list, each cut to the
-    /// API's 24 hours (a day with a DST change can be 25).
-    fn day_slices(&self, from: NaiveDate, to: NaiveDate) -> Vec<Slice> {
+    /// `windows` as slices of `api`.
+    fn on(api: Api, windows: &[(DateTime<Utc>, DateTime<Utc>)]) -> Vec<Slice> {
+        windows
+            .iter()
+            .map(|&(start, end)| Slice { api, start, end })
+            .collect()
+    }
+
+    /// Local days of `[from, to]`, each cut into windows no wider than
+    /// `max` (a day with a DST change can be 25 hours).
+    fn day_windows(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        max: Duration,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         from.iter_days()
             .take_while(|d| *d <= to)
             .flat_map(|d| {
                 let start = day_start(d, self.tz);
                 let end = day_start(d + Duration::days(1), self.tz) - Duration::seconds(1);
-                slices(start, end, Duration::hours(LIST_MAX_HOURS))
-            })
-            .map(|(start, end)| Slice {
-                api: Api::List,
-                start,
-                end,
+                slices(start, end, max)
             })
             .collect()
     }
@@ -294,7 +340,7 @@ impl PinduoduoConnector {
         let order: Vec<u64> = match slice.api {
             // Page 1 answered the count; it is read again last, after the
             // pages an update could have pushed records onto.
-            Api::Increment => reverse_pages(first.total, size).collect(),
+            Api::Increment | Api::Refunds => reverse_pages(first.total, size).collect(),
             Api::List => {
                 if tx.send(first.batch).await.is_err() {
                     return Ok(());
@@ -314,15 +360,21 @@ impl PinduoduoConnector {
 
     fn business(&self, slice: Slice, page_no: u64) -> Params {
         let (start_key, end_key) = match slice.api {
-            Api::Increment => ("start_updated_at", "end_updated_at"),
+            Api::Increment | Api::Refunds => ("start_updated_at", "end_updated_at"),
             Api::List => ("start_confirm_at", "end_confirm_at"),
         };
         let mut p = Params::new();
         p.insert(start_key.into(), slice.start.timestamp().to_string());
         p.insert(end_key.into(), slice.end.timestamp().to_string());
-        // 5: every shipping state; 5: every after-sales state.
-        p.insert("order_status".into(), "5".into());
-        p.insert("refund_status".into(), "5".into());
+        if slice.api == Api::Refunds {
+            // Only succeeded refunds count; 1: every after-sales kind.
+            p.insert("after_sales_status".into(), REFUND_SUCCEEDED.to_string());
+            p.insert("after_sales_type".into(), "1".into());
+        } else {
+            // 5: every shipping state; 5: every after-sales state.
+            p.insert("order_status".into(), "5".into());
+            p.insert("refund_status".into(), "5".into());
+        }
         if slice.api == Api::Increment {
             // 0: lottery and ordinary orders alike.
             p.insert("is_lucky_flag".into(), "0".into());
@@ -380,19 +432,64 @@ impl Mapper {
         let body = match self.api {
             Api::Increment => env.order_sn_increment_get_response,
             Api::List => env.order_list_get_response,
+            Api::Refunds => env.refund_increment_get_response,
         }
         .ok_or_else(|| format!("no response object for {}", self.api.name()))?;
         let total = body
             .total_count
             .ok_or_else(|| "total_count is missing".to_string())?;
-        let records = match self.api {
-            Api::Increment => &body.order_sn_list,
-            Api::List => &body.order_list,
+        let batch = match self.api {
+            Api::Increment => self.to_facts(&body.order_sn_list),
+            Api::List => self.to_facts(&body.order_list),
+            Api::Refunds => self.refund_facts(&body.refund_list),
         };
-        Ok(PageFacts {
-            total,
-            batch: self.to_facts(records),
-        })
+        Ok(PageFacts { total, batch })
+    }
+
+    fn refund_facts(&self, raws: &[Box<RawValue>]) -> Batch {
+        let (refunds, rejects) = map_records(
+            REFUND_API,
+            raws,
+            |i| format!("page {} record {}", self.page_no, i + 1),
+            |raw| {
+                let r: PddRefund =
+                    serde_json::from_str(raw).map_err(|e| (None, format!("refund: {e}")))?;
+                self.refund(&r).map_err(|reason| {
+                    let at = cn_fields::text(r.id.as_ref()).map(|id| format!("refund {id}"));
+                    (at, reason)
+                })
+            },
+        );
+        Batch {
+            refunds: refunds.into_iter().flatten().collect(),
+            rejects,
+            ..Batch::default()
+        }
+    }
+
+    /// One after-sale: a refund once `after_sales_status` is 10 (退款成功),
+    /// on the local day of its `updated_time`; any other state is not
+    /// money returned (yet) and is skipped.
+    fn refund(&self, r: &PddRefund) -> Result<Option<Refund>, String> {
+        if cn_fields::code(r.after_sales_status.as_ref()) != Some(REFUND_SUCCEEDED) {
+            return Ok(None);
+        }
+        let refund_id = cn_fields::id(r.id.as_ref(), "id")?;
+        let order_id = cn_fields::id(r.order_sn.as_ref(), "order_sn")?;
+        let amount_micros = cn_fields::yuan_micros(r.refund_amount.as_ref(), "refund_amount")?;
+        if amount_micros < 0 {
+            return Err("refund_amount is negative".into());
+        }
+        let at = cn_fields::time(r.updated_time.as_ref(), "updated_time")?
+            .ok_or_else(|| "updated_time is missing".to_string())?;
+        Ok(Some(Refund {
+            shop: self.shop.clone(),
+            refund_id,
+            order_id,
+            refunded_at: at,
+            local_day: local_day(at, self.tz),
+            amount_micros,
+        }))
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {
@@ -423,8 +520,8 @@ impl Mapper {
     /// *cancelled*; no `pay_time`, or `confirm_status` 0 (未成交, a group
     /// still forming) is *unpaid*; anything else — `confirm_status` 1
     /// (已成交), or a paid order without the field — is *paid*. An order
-    /// refunded after the deal stays paid (GMV counts the sale; refunds are
-    /// their own records, which this connector does not read yet).
+    /// refunded after the deal stays paid (GMV counts the sale; the refund is
+    /// its own record, from the after-sales list).
     fn order(&self, o: &PddOrder) -> Result<Order, String> {
         let order_id = cn_fields::id(o.order_sn.as_ref(), "order_sn")?;
         let amount_micros = cn_fields::yuan_micros(o.pay_amount.as_ref(), "pay_amount")?;
@@ -508,6 +605,24 @@ mod tests {
             .unwrap();
         assert_eq!(ok.total, 0);
         assert!(ok.batch.is_empty());
+    }
+
+    #[test]
+    fn only_succeeded_after_sales_are_refunds_on_their_update_day() {
+        let page = br#"{"refund_increment_get_response":{"total_count":3,"refund_list":[
+            {"id":9007199254740993,"order_sn":"260301-1","refund_amount":"12.30","after_sales_status":10,"updated_time":"2026-03-01 00:30:00"},
+            {"id":2,"order_sn":"260301-1","refund_amount":"1.00","after_sales_status":4,"updated_time":"2026-03-01 00:30:00"},
+            {"id":"3","order_sn":"260301-2","refund_amount":"1.00","after_sales_status":"10"}
+        ]}}"#;
+        let facts = mapper(Api::Refunds).page_facts(page).unwrap();
+        assert_eq!(facts.total, 3);
+        let r = &facts.batch.refunds;
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].refund_id, "9007199254740993");
+        assert_eq!(r[0].amount_micros, 12_300_000);
+        assert_eq!(r[0].local_day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(facts.batch.rejects[0].locator, "refund 3");
+        assert!(facts.batch.rejects[0].reason.contains("updated_time"));
     }
 
     #[test]

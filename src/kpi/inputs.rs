@@ -86,6 +86,11 @@ impl InputValues {
         self.values.insert(id.to_string(), v);
     }
 
+    /// Leaves `id` without a value.
+    pub fn remove(&mut self, id: &str) {
+        self.values.remove(id);
+    }
+
     pub fn peer_mean(&self, id: &str) -> Option<Decimal> {
         self.peer_means.get(id).copied()
     }

@@ -218,6 +218,24 @@ impl Store {
             .collect()
     }
 
+    /// Whether any daily value of one of `inputs` is stored for `shop`.
+    pub async fn shop_has_daily_input(&self, shop: &str, inputs: &[&str]) -> Result<bool> {
+        for input in inputs {
+            let row = sqlx::query(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM daily_values \
+                 WHERE shop = $1 AND input = $2 LIMIT 1) t",
+            )
+            .bind(shop)
+            .bind(*input)
+            .fetch_one(&self.pool)
+            .await?;
+            if row.try_get::<i64, _>(0)? > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Paid orders, GMV and distinct buyers (a guest order is its own buyer)
     /// by the local day of payment; refunds by their own local day.
     pub async fn record_totals(

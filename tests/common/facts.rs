@@ -92,3 +92,66 @@ pub async fn stored_orders(db: &TestDb, shop: &str) -> Vec<StoredOrder> {
     })
     .collect()
 }
+
+/// A shop's stored refunds as (refund id, order id, local day, amount),
+/// sorted by refund id.
+pub async fn stored_refunds(db: &TestDb, shop: &str) -> Vec<(String, String, String, Decimal)> {
+    use sqlx::Row;
+    let mut rows: Vec<(String, String, String, Decimal)> = sqlx::query(
+        "SELECT refund_id, order_id, local_day, amount_micros FROM refunds WHERE shop = $1",
+    )
+    .bind(shop)
+    .fetch_all(db.store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.get::<String, _>(0),
+            r.get::<String, _>(1),
+            r.get::<String, _>(2),
+            Decimal::new(r.get::<i64, _>(3), 6).normalize(),
+        )
+    })
+    .collect();
+    rows.sort();
+    rows
+}
+
+/// A user KPI equal to the `refund_amount` input, so a snapshot shows it
+/// (add it to a test's configuration to read it with [`refund_kpis`]).
+pub const REFUNDS_TOTAL_KPI: &str = r#"
+[[kpis]]
+id = "refunds_total"
+formula = "refund_amount"
+unit = "money"
+direction = "down"
+category = "satisfaction"
+"#;
+
+/// The snapshot of `shop` over `period` (`2026-03-05`, `2026-03`) as the
+/// nightly job computes it: its `refund_rate` and `refunds_total` (the
+/// `refund_amount` input; see [`REFUNDS_TOTAL_KPI`]), `None` where there is
+/// no value.
+pub async fn refund_kpis(
+    db: &TestDb,
+    settings: &kpid::config::Settings,
+    shop: &str,
+    period: &str,
+) -> (Option<Decimal>, Option<Decimal>) {
+    let shop_cfg = settings.shop(shop).expect("a configured shop");
+    let period = kpid::period::Period::parse_any(period).unwrap();
+    let computed = kpid::snapshot::compute(settings, &db.store, shop_cfg, period)
+        .await
+        .unwrap();
+    let value = |id: &str| {
+        computed
+            .kpis
+            .iter()
+            .find(|k| k.kpi == id)
+            .unwrap_or_else(|| panic!("no `{id}` line"))
+            .value
+            .map(|v| v.normalize())
+    };
+    (value("refund_rate"), value("refunds_total"))
+}

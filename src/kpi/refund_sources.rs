@@ -1,0 +1,115 @@
+//! Which shops have a refund source. A shop's refund inputs
+//! (`refund_orders`, `refund_amount`) are facts only where something
+//! delivers refunds: without any, "no refunds" is a claim nobody made, so
+//! the shop's refund KPIs (`refund_rate` and any formula over those inputs)
+//! have no value rather than 0, and `kpid check` names the shop. A shop
+//! with a refund source but no refund in a period has 0.
+//!
+//! A refund source of a shop is one of:
+//! - a connector of the shop (or one without `shop`, whose rows may name
+//!   any shop) of a built-in kind that reads refunds ([`REFUND_KINDS`]);
+//! - a `csv`/`xlsx` connector with `stream = "refunds"`, or a daily one
+//!   whose `columns` map a refund input;
+//! - a connector of a definition kind with a stream that maps refunds
+//!   (among the connector's `streams`, when it picks some);
+//! - daily values of a refund input stored for the shop (a daily file
+//!   with `refund_orders`/`refund_amount` columns).
+
+use crate::config::{ConnectorConfig, Settings};
+use crate::kpi::InputValues;
+use crate::store::{Store, StoreError};
+
+/// The inputs that only a refund source gives.
+pub const REFUND_INPUTS: &[&str] = &["refund_orders", "refund_amount"];
+
+/// Built-in connector kinds that read refunds (the demo generates them).
+pub const REFUND_KINDS: &[&str] = &[
+    "demo",
+    "shopify",
+    "woocommerce",
+    "taobao",
+    "pinduoduo",
+    "jd",
+    "douyin",
+];
+
+/// Whether connector `c` delivers refunds (by its configuration).
+pub fn delivers_refunds(settings: &Settings, c: &ConnectorConfig) -> bool {
+    match c.kind.as_str() {
+        "csv" | "xlsx" => match c.options.get("stream").and_then(|v| v.as_str()) {
+            Some("refunds") => true,
+            Some("daily") => c
+                .options
+                .get("columns")
+                .and_then(|v| v.as_object())
+                .is_some_and(|cols| REFUND_INPUTS.iter().any(|i| cols.contains_key(*i))),
+            _ => false,
+        },
+        kind if REFUND_KINDS.contains(&kind) => true,
+        kind => settings.definitions.get(kind).is_some_and(|d| {
+            // `streams = [...]` picks some of the definition's streams.
+            let picked = c.options.get("streams").and_then(|v| v.as_array());
+            d.streams.iter().any(|s| {
+                s.refunds.is_some()
+                    && picked.is_none_or(|names| names.iter().any(|n| n.as_str() == Some(&s.name)))
+            })
+        }),
+    }
+}
+
+/// Whether a configured connector delivers refunds for `shop`.
+pub fn configured(settings: &Settings, shop: &str) -> bool {
+    settings
+        .config
+        .connectors
+        .iter()
+        .filter(|c| c.shop.as_deref().is_none_or(|s| s == shop))
+        .any(|c| delivers_refunds(settings, c))
+}
+
+/// Whether `shop` has a refund source: a configured one, or stored daily
+/// refund values.
+pub async fn has_refund_source(
+    settings: &Settings,
+    store: &Store,
+    shop: &str,
+) -> Result<bool, StoreError> {
+    if configured(settings, shop) {
+        return Ok(true);
+    }
+    store.shop_has_daily_input(shop, REFUND_INPUTS).await
+}
+
+/// Leaves the refund inputs without a value (a shop without refund source).
+pub fn clear(values: &mut InputValues) {
+    for input in REFUND_INPUTS {
+        values.remove(input);
+    }
+}
+
+/// Notes for `kpid check`: each shop without a refund source (the stored
+/// daily values are looked at when the database is at hand).
+pub async fn check_notes(settings: &Settings, store: Option<&Store>) -> Vec<String> {
+    let mut out = Vec::new();
+    for shop in &settings.shops {
+        if configured(settings, &shop.id) {
+            continue;
+        }
+        if let Some(st) = store {
+            if st
+                .shop_has_daily_input(&shop.id, REFUND_INPUTS)
+                .await
+                .unwrap_or(false)
+            {
+                continue;
+            }
+        }
+        out.push(format!(
+            "shop `{}` has no refund source (no connector delivering refunds, no daily \
+             refund_orders/refund_amount values): its refund KPIs (refund_rate and any \
+             formula over refund_orders or refund_amount) have no value",
+            shop.id
+        ));
+    }
+    out
+}
