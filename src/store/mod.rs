@@ -56,6 +56,13 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("cannot open the database at {url} over TLS: {reason}")]
+    Tls {
+        url: String,
+        reason: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -157,9 +164,16 @@ impl Store {
             Backend::Sqlite => prepare_sqlite_url(url, create)?,
             Backend::Postgres => url.to_string(),
         };
-        let connect_err = |source| StoreError::Connect {
-            url: redact_url(&url),
-            source,
+        let connect_err = |source: sqlx::Error| match tls_failure(&source) {
+            Some(reason) => StoreError::Tls {
+                url: redact_url(&url),
+                reason,
+                source,
+            },
+            None => StoreError::Connect {
+                url: redact_url(&url),
+                source,
+            },
         };
         let options = AnyConnectOptions::from_str(&url).map_err(connect_err)?;
         let pool = AnyPoolOptions::new()
@@ -273,6 +287,31 @@ impl Store {
         }
         self.pool.close().await;
     }
+}
+
+/// What went wrong when a TLS connection failed, with what to check: sqlx
+/// reports a refused certificate only as "error communicating with database".
+fn tls_failure(e: &sqlx::Error) -> Option<String> {
+    use rustls::CertificateError as Cert;
+    let tls = match e {
+        sqlx::Error::Tls(other) => match other.downcast_ref::<rustls::Error>() {
+            Some(tls) => tls,
+            None => return Some(other.to_string()),
+        },
+        sqlx::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    let what = match tls {
+        rustls::Error::InvalidCertificate(Cert::UnknownIssuer | Cert::BadSignature) => {
+            "the server's certificate is not signed by the CA in `sslrootcert` (without one, by a public CA)"
+        }
+        rustls::Error::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => {
+            "the server's certificate does not name the URL's host (`verify-full` checks it)"
+        }
+        rustls::Error::InvalidCertificate(_) => "the server's certificate was refused",
+        _ => "the TLS handshake failed",
+    };
+    Some(format!("{what}: {tls}"))
 }
 
 /// The file of an SQLite URL (`sqlite://PATH` or `sqlite:PATH`) and its query.
