@@ -386,3 +386,53 @@ schedule = "*/15 * * * *"
     assert!(!stdout.contains("EnvSecret456") && !stderr.contains("EnvSecret456"));
     assert!(stdout.contains("u:***@db.internal/kpid"), "{stdout}");
 }
+
+#[test]
+fn check_creates_no_database_file_or_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.toml");
+    for url in [
+        format!("sqlite://{}/data/kpid.db", dir.path().display()),
+        format!("sqlite:{}/other/kpid.db?mode=rwc", dir.path().display()),
+    ] {
+        std::fs::write(
+            &path,
+            format!(
+                "[storage]\nurl = \"{url}\"\n\n[[shops]]\nid = \"sh\"\ntimezone = \"Asia/Shanghai\"\n"
+            ),
+        )
+        .unwrap();
+        let out = kpid(&path, &["check"]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{url}: {stdout}\n{stderr}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["kpid.toml"], "{url}: check created files");
+    }
+}
+
+#[test]
+fn check_refuses_schedules_that_are_not_crontab_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.toml");
+    for (schedule, says) in [
+        ("0 0 ? * mon", "day-of-month field `?`"),
+        ("0 0 31 2 *", "never runs"),
+        ("61 * * * *", "minutes are 0–59"),
+    ] {
+        std::fs::write(
+            &path,
+            format!(
+                "[[shops]]\nid = \"sh\"\ntimezone = \"Asia/Shanghai\"\n\n[snapshot]\nschedule = \"{schedule}\"\n"
+            ),
+        )
+        .unwrap();
+        let out = kpid(&path, &["check"]);
+        let (stdout, stderr) = text(&out);
+        assert!(!out.status.success(), "{schedule}: {stdout}");
+        assert!(stderr.contains("snapshot.schedule"), "{stderr}");
+        assert!(stderr.contains(says), "{schedule}: {stderr}");
+    }
+}

@@ -603,14 +603,9 @@ pub async fn targets(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow
 pub async fn check_warnings(s: &Settings) -> Vec<String> {
     let mut out = Vec::new();
     // `check` must not create a database, nor wait long for one that is down.
-    let url = s.storage_url();
-    let exists = match url.strip_prefix("sqlite://") {
-        Some(path) => Path::new(path.split('?').next().unwrap_or(path)).exists(),
-        None => true,
-    };
-    let connect = tokio::time::timeout(std::time::Duration::from_secs(3), Store::connect(url));
-    let store = match (exists, connect.await) {
-        (true, Ok(Ok(st))) if st.migrations_applied().await.unwrap_or(false) => Some(st),
+    let open = Store::open_existing(s.storage_url());
+    let store = match tokio::time::timeout(std::time::Duration::from_secs(3), open).await {
+        Ok(Ok(Some(st))) if st.migrations_applied().await.unwrap_or(false) => Some(st),
         _ => None,
     };
     let imported = match &store {

@@ -133,7 +133,7 @@ impl Store {
         if let Some(pg) = &self.facts_pg {
             return super::facts_pg::commit_batch(pg, connector, batch).await;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut changed = 0;
         changed += upsert_rows(&mut tx, &ORDERS, order_rows(connector, &batch.orders)).await?;
         changed += upsert_rows(&mut tx, &REFUNDS, refund_rows(connector, &batch.refunds)).await?;

@@ -38,7 +38,7 @@ impl Store {
     /// Sets a manual input and audits the change in one transaction. Setting
     /// the value it already has changes nothing and audits nothing.
     pub async fn set_manual_input(&self, change: &ManualChange) -> Result<Option<ManualChange>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let old = sqlx::query(
             "SELECT value FROM manual_inputs WHERE person = $1 AND input = $2 AND period = $3",
         )
@@ -146,7 +146,7 @@ impl Store {
     /// Stores imported targets (replacing earlier imports of the same key)
     /// in one transaction; returns how many rows changed.
     pub async fn import_targets(&self, targets: &[Target], file: &str) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let now = now_unix();
         let mut changed = 0;
         for t in targets {

@@ -56,6 +56,13 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("cannot open the database at {url} over TLS: {reason}")]
+    Tls {
+        url: String,
+        reason: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -135,15 +142,38 @@ where
 impl Store {
     /// Opens (creating an SQLite file and its directory when needed).
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::open(url, true).await
+    }
+
+    /// Opens an existing database and never creates one: `None` when the
+    /// SQLite file is not there (`kpid check` reads a database it finds).
+    pub async fn open_existing(url: &str) -> Result<Option<Store>> {
+        if Backend::of_url(url) == Some(Backend::Sqlite) {
+            let (path, _) = sqlite_parts(url);
+            if path != ":memory:" && !std::path::Path::new(path).is_file() {
+                return Ok(None);
+            }
+        }
+        Store::open(url, false).await.map(Some)
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url).ok_or_else(|| StoreError::BadUrl(redact_url(url)))?;
         let url = match backend {
-            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Sqlite => prepare_sqlite_url(url, create)?,
             Backend::Postgres => url.to_string(),
         };
-        let connect_err = |source| StoreError::Connect {
-            url: redact_url(&url),
-            source,
+        let connect_err = |source: sqlx::Error| match tls_failure(&source) {
+            Some(reason) => StoreError::Tls {
+                url: redact_url(&url),
+                reason,
+                source,
+            },
+            None => StoreError::Connect {
+                url: redact_url(&url),
+                source,
+            },
         };
         let options = AnyConnectOptions::from_str(&url).map_err(connect_err)?;
         let pool = AnyPoolOptions::new()
@@ -210,14 +240,39 @@ impl Store {
         &self.pool
     }
 
-    /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock
-    /// meanwhile, so replicas starting together migrate once.
+    /// Applies pending migrations once, however many processes start
+    /// together. On PostgreSQL sqlx holds an advisory lock meanwhile. On
+    /// SQLite it takes no lock, so two first starts would both create the
+    /// tables: we hold the write lock around the run (each migration's own
+    /// transaction nests as a savepoint), and a second start waits on the
+    /// busy timeout, then finds them applied.
     pub async fn migrate(&self) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => self.migrate_sqlite().await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
+    }
+
+    async fn migrate_sqlite(&self) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        // `run_direct` is what `run` calls once it has a connection; `run`
+        // itself on a borrowed connection makes the future fail to be `Send`
+        // ("implementation of `Acquire` is not general enough").
+        SQLITE_MIGRATIONS.run_direct(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`) and so waits on the busy timeout
+    /// behind another writer (an ingest); a deferred transaction that reads
+    /// before it writes would instead fail at once with "database is locked".
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Cheap liveness probe for readiness checks.
@@ -234,13 +289,46 @@ impl Store {
     }
 }
 
-fn prepare_sqlite_url(url: &str) -> Result<String> {
+/// What went wrong when a TLS connection failed, with what to check: sqlx
+/// reports a refused certificate only as "error communicating with database".
+fn tls_failure(e: &sqlx::Error) -> Option<String> {
+    use rustls::CertificateError as Cert;
+    let tls = match e {
+        sqlx::Error::Tls(other) => match other.downcast_ref::<rustls::Error>() {
+            Some(tls) => tls,
+            None => return Some(other.to_string()),
+        },
+        sqlx::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    let what = match tls {
+        rustls::Error::InvalidCertificate(Cert::UnknownIssuer | Cert::BadSignature) => {
+            "the server's certificate is not signed by the CA in `sslrootcert` (without one, by a public CA)"
+        }
+        rustls::Error::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => {
+            "the server's certificate does not name the URL's host (`verify-full` checks it)"
+        }
+        rustls::Error::InvalidCertificate(_) => "the server's certificate was refused",
+        _ => "the TLS handshake failed",
+    };
+    Some(format!("{what}: {tls}"))
+}
+
+/// The file of an SQLite URL (`sqlite://PATH` or `sqlite:PATH`) and its query.
+fn sqlite_parts(url: &str) -> (&str, Option<&str>) {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let (path, query) = match rest.split_once('?') {
+    match rest.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
-    };
-    if path != ":memory:" {
+    }
+}
+
+/// The URL sqlx opens: with `create`, the file and its directory are made
+/// when missing (`mode=rwc` unless the URL sets a mode); without, the file
+/// must exist (`mode=rw`).
+fn prepare_sqlite_url(url: &str, create: bool) -> Result<String> {
+    let (path, query) = sqlite_parts(url);
+    if create && path != ":memory:" {
         if let Some(dir) = std::path::Path::new(path).parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
@@ -250,11 +338,18 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
             }
         }
     }
-    Ok(match query {
-        Some(q) if q.contains("mode=") => format!("sqlite://{path}?{q}"),
-        Some(q) => format!("sqlite://{path}?{q}&mode=rwc"),
-        None => format!("sqlite://{path}?mode=rwc"),
-    })
+    let mut params: Vec<&str> = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|p| !p.is_empty())
+        .collect();
+    if !create {
+        params.retain(|p| !p.starts_with("mode="));
+        params.push("mode=rw");
+    } else if !params.iter().any(|p| p.starts_with("mode=")) {
+        params.push("mode=rwc");
+    }
+    Ok(format!("sqlite://{path}?{}", params.join("&")))
 }
 
 pub(crate) fn now_unix() -> i64 {

@@ -220,7 +220,7 @@ impl Store {
     }
 
     async fn insert_scorecard(&self, card: &StoredScorecard) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM scorecards \
              WHERE person = $1 AND period_kind = $2 AND period = $3",
@@ -412,7 +412,7 @@ impl Store {
         appeal: i64,
         adjustments: &[(String, Option<Decimal>, Decimal)],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (kpi, old, new) in adjustments {
             sqlx::query(
                 "INSERT INTO appeal_adjustments (appeal_id, kpi, old_value, new_value) VALUES ($1, $2, $3, $4)",

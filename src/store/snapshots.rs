@@ -118,7 +118,7 @@ impl Store {
     }
 
     async fn insert_revision(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM snapshots \
              WHERE shop = $1 AND period_kind = $2 AND period = $3",

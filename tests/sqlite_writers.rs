@@ -1,0 +1,109 @@
+//! Storage commands beside a running writer (an ingest, another replica):
+//! write transactions wait their turn instead of failing with "database is
+//! locked", and first starts on a new SQLite file migrate once.
+mod common;
+mod helpers;
+
+use helpers::*;
+use kpid::store::{Store, StoredKpi};
+use std::time::{Duration, Instant};
+
+fn kpis(gmv: &str) -> Vec<StoredKpi> {
+    vec![StoredKpi {
+        kpi: "gmv".into(),
+        value: Some(d(gmv)),
+        target: None,
+        attainment: None,
+        score: None,
+    }]
+}
+
+#[tokio::test]
+async fn a_snapshot_revision_waits_for_a_running_writer() {
+    for db in common::backends().await {
+        let b = db.backend;
+        // Revision 1 exists, so the next revision reads before it writes.
+        db.store
+            .write_snapshot("sh", period("2026-10"), &kpis("100"))
+            .await
+            .unwrap();
+        // Another process (an ingest) holds the write lock for a while.
+        let ingest = Store::connect(&db.url).await.unwrap();
+        let mut writing = ingest.pool().begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO job_runs (job, tick, owner, status, lease_until, started_at) \
+             VALUES ('csv', 1, 'other', 'running', 0, 0)",
+        )
+        .execute(&mut *writing)
+        .await
+        .unwrap();
+        let held = Duration::from_millis(700);
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(held).await;
+            writing.commit().await.unwrap();
+            ingest.close().await;
+        });
+        let started = Instant::now();
+        let written = db
+            .store
+            .write_snapshot("sh", period("2026-10"), &kpis("150"))
+            .await;
+        release.await.unwrap();
+        let (revision, new) = written.unwrap_or_else(|e| panic!("{b}: {e}"));
+        assert_eq!((revision, new), (2, true), "{b}");
+        if b == "sqlite" {
+            // It waited on the busy timeout for the writer to finish.
+            assert!(
+                started.elapsed() >= held / 2,
+                "{b}: {:?}",
+                started.elapsed()
+            );
+        }
+        let latest = db
+            .store
+            .snapshot("sh", period("2026-10"), None)
+            .await
+            .unwrap();
+        assert_eq!(latest.unwrap().kpis[0].value, Some(d("150")), "{b}");
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn first_starts_on_a_new_sqlite_file_migrate_once() {
+    // Several rounds: the race is a matter of timing.
+    for round in 0..6 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/new/kpid.db", dir.path().display());
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move {
+                    let store = Store::connect(&url).await?;
+                    let migrated = store.migrate().await;
+                    store.close().await;
+                    migrated
+                })
+            })
+            .collect();
+        for start in starts {
+            if let Err(e) = start.await.unwrap() {
+                panic!("round {round}: a first start failed: {e}");
+            }
+        }
+        let store = Store::connect(&url).await.unwrap();
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let migrations =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+                .unwrap()
+                .count() as i64;
+        assert_eq!(
+            applied, migrations,
+            "round {round}: each migration recorded once"
+        );
+        store.close().await;
+    }
+}
