@@ -356,3 +356,37 @@ schedule = "*/15 * * * *"
     assert!(!stdout.contains("EnvSecret456") && !stderr.contains("EnvSecret456"));
     assert!(stdout.contains("u:***@db.internal/kpid"), "{stdout}");
 }
+
+#[test]
+fn a_password_in_the_storage_query_string_is_hidden_by_check_and_connection_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.toml");
+    // Port 1 on loopback is closed: opening the database fails at once.
+    std::fs::write(
+        &path,
+        r#"[storage]
+url = "postgres://kpid@127.0.0.1:1/kpid?application_name=kpid&password=QuerySecret789"
+
+[[shops]]
+id = "sh"
+"#,
+    )
+    .unwrap();
+    let out = kpid(&path, &["check"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("QuerySecret789"), "{stdout}");
+    assert!(!stderr.contains("QuerySecret789"), "{stderr}");
+    assert!(
+        stdout.contains("127.0.0.1:1/kpid?application_name=kpid&password=***"),
+        "what is not secret stays readable: {stdout}"
+    );
+
+    let out = kpid(&path, &["migrate"]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("cannot open the database at"), "{stderr}");
+    assert!(!stdout.contains("QuerySecret789"), "{stdout}");
+    assert!(!stderr.contains("QuerySecret789"), "{stderr}");
+    assert!(stderr.contains("password=***"), "{stderr}");
+}
