@@ -390,3 +390,38 @@ id = "sh"
     assert!(!stderr.contains("QuerySecret789"), "{stderr}");
     assert!(stderr.contains("password=***"), "{stderr}");
 }
+
+#[test]
+fn check_refuses_formulas_too_deep_or_too_long_without_crashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.toml");
+    let deep = format!("{}gmv{}", "(".repeat(20_000), ")".repeat(20_000));
+    let wide = vec!["gmv"; 50_000].join(" + ");
+    std::fs::write(
+        &path,
+        format!(
+            "[[shops]]\nid = \"sh\"\n\n\
+             [[kpis]]\nid = \"deep\"\nformula = \"{deep}\"\nunit = \"money\"\ndirection = \"up\"\ncategory = \"sales\"\n\n\
+             [[kpis]]\nid = \"wide\"\nformula = \"{wide}\"\nunit = \"money\"\ndirection = \"up\"\ncategory = \"sales\"\n"
+        ),
+    )
+    .unwrap();
+    let out = kpid(&path, &["check"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an error, not a crash: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}:6: `kpis[0].formula`", path.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`deep`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:13: `kpis[1].formula`", path.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`wide`"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+}
