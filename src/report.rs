@@ -90,38 +90,67 @@ pub fn display_value(d: Option<Decimal>, unit: Option<Unit>) -> String {
     }
 }
 
+/// Spaces between a left-aligned column and the next one.
+const GAP: usize = 2;
+
+/// Terminal columns taken by `s` (a CJK character takes two).
+pub(crate) fn display_width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` followed by spaces up to `width` terminal columns.
 pub(crate) fn pad(s: &str, width: usize) -> String {
-    // CJK characters take two terminal columns.
-    let w: usize = s
-        .chars()
-        .map(|c| if (c as u32) > 0x2E80 { 2 } else { 1 })
-        .sum();
-    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+    format!("{s}{}", " ".repeat(width.saturating_sub(display_width(s))))
+}
+
+/// `s` after spaces up to `width` terminal columns.
+pub(crate) fn pad_left(s: &str, width: usize) -> String {
+    format!("{}{s}", " ".repeat(width.saturating_sub(display_width(s))))
+}
+
+/// Width of a left-aligned column: its widest cell (header included) plus
+/// a gap, so the longest name never runs into the next column.
+pub(crate) fn column_width<'a>(cells: impl IntoIterator<Item = &'a str>) -> usize {
+    cells.into_iter().map(display_width).max().unwrap_or(0) + GAP
 }
 
 /// The table of `kpid report`: Chinese and English names side by side.
 pub fn snapshot_table(s: &StoredSnapshot, cat: &Catalogue) -> String {
+    let lines = ordered(s, cat);
+    let names: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|(k, _)| {
+            let spec = cat.get(&k.kpi);
+            (
+                k.kpi.as_str(),
+                spec.map(|s| s.name_zh.as_str()).unwrap_or(""),
+                spec.map(|s| s.name_en.as_str()).unwrap_or(""),
+            )
+        })
+        .collect();
+    let w_id = column_width(names.iter().map(|n| n.0).chain(["KPI"]));
+    let w_zh = column_width(names.iter().map(|n| n.1).chain(["指标"]));
+    let w_en = column_width(names.iter().map(|n| n.2).chain(["name"]));
     let mut out = String::new();
     let _ = writeln!(out, "{} {} — revision {}", s.shop, s.period, s.revision);
     let _ = writeln!(
         out,
         "{}{}{}{:>16} {:>16} {:>11} {:>8}",
-        pad("KPI", 26),
-        pad("指标", 22),
-        pad("name", 32),
+        pad("KPI", w_id),
+        pad("指标", w_zh),
+        pad("name", w_en),
         "value",
         "target",
         "attainment",
         "score"
     );
-    for (k, unit) in ordered(s, cat) {
-        let spec = cat.get(&k.kpi);
+    for ((k, unit), (id, zh, en)) in lines.into_iter().zip(names) {
         let _ = writeln!(
             out,
             "{}{}{}{:>16} {:>16} {:>11} {:>8}",
-            pad(&k.kpi, 26),
-            pad(spec.map(|s| s.name_zh.as_str()).unwrap_or(""), 22),
-            pad(spec.map(|s| s.name_en.as_str()).unwrap_or(""), 32),
+            pad(id, w_id),
+            pad(zh, w_zh),
+            pad(en, w_en),
             display_value(k.value, unit),
             if k.target.is_some() {
                 display_value(k.target, unit)
@@ -232,5 +261,58 @@ mod tests {
         assert!(table.contains("12.51"), "{table}");
         assert!(table.contains("125.05%"), "{table}");
         assert!(table.contains("120.3"), "{table}");
+    }
+
+    /// Terminal columns of `s` by the Unicode East Asian Width property,
+    /// worked out here by the ranges the table's names use (CJK ideographs
+    /// and full-width forms are wide), independently of the code under test.
+    fn columns(s: &str) -> usize {
+        s.chars()
+            .map(|c| match c as u32 {
+                0x3000..=0x303F | 0x4E00..=0x9FFF | 0xFF01..=0xFF60 => 2,
+                _ => 1,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn table_columns_fit_the_widest_name_with_a_gap() {
+        let cat = Catalogue::builtin();
+        let s = StoredSnapshot {
+            shop: "sh".into(),
+            period: crate::period::Period::parse_any("2026-10").unwrap(),
+            revision: 1,
+            computed_at: 0,
+            kpis: cat
+                .iter()
+                .map(|k| crate::store::StoredKpi {
+                    kpi: k.id.clone(),
+                    value: Some(Decimal::ONE),
+                    target: None,
+                    attainment: None,
+                    score: None,
+                })
+                .collect(),
+        };
+        let table = snapshot_table(&s, &cat);
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("cs_violations "))
+            .expect("a row for cs_violations");
+        assert!(
+            row.contains("服务态度(违规用语次数)  Banned-phrase violations"),
+            "a gap after the longest Chinese name: {row}"
+        );
+        // Every English name starts in the same terminal column as `name`.
+        let start_of = |line: &str, name: &str| line.find(name).map(|i| columns(&line[..i]));
+        let header = table.lines().nth(1).unwrap();
+        let column = start_of(header, "name").unwrap();
+        for k in cat.iter() {
+            let row = table
+                .lines()
+                .find(|l| l.starts_with(&format!("{} ", k.id)))
+                .unwrap();
+            assert_eq!(start_of(row, &k.name_en), Some(column), "{row}");
+        }
     }
 }

@@ -436,3 +436,72 @@ fn check_refuses_schedules_that_are_not_crontab_naming_the_key() {
         assert!(stderr.contains(says), "{schedule}: {stderr}");
     }
 }
+
+#[test]
+fn a_password_in_the_storage_query_string_is_hidden_by_check_and_connection_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.toml");
+    // Port 1 on loopback is closed: opening the database fails at once.
+    std::fs::write(
+        &path,
+        r#"[storage]
+url = "postgres://kpid@127.0.0.1:1/kpid?application_name=kpid&password=QuerySecret789"
+
+[[shops]]
+id = "sh"
+"#,
+    )
+    .unwrap();
+    let out = kpid(&path, &["check"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("QuerySecret789"), "{stdout}");
+    assert!(!stderr.contains("QuerySecret789"), "{stderr}");
+    assert!(
+        stdout.contains("127.0.0.1:1/kpid?application_name=kpid&password=***"),
+        "what is not secret stays readable: {stdout}"
+    );
+
+    let out = kpid(&path, &["migrate"]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("cannot open the database at"), "{stderr}");
+    assert!(!stdout.contains("QuerySecret789"), "{stdout}");
+    assert!(!stderr.contains("QuerySecret789"), "{stderr}");
+    assert!(stderr.contains("password=***"), "{stderr}");
+}
+
+#[test]
+fn check_refuses_formulas_too_deep_or_too_long_without_crashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.toml");
+    let deep = format!("{}gmv{}", "(".repeat(20_000), ")".repeat(20_000));
+    let wide = vec!["gmv"; 50_000].join(" + ");
+    std::fs::write(
+        &path,
+        format!(
+            "[[shops]]\nid = \"sh\"\n\n\
+             [[kpis]]\nid = \"deep\"\nformula = \"{deep}\"\nunit = \"money\"\ndirection = \"up\"\ncategory = \"sales\"\n\n\
+             [[kpis]]\nid = \"wide\"\nformula = \"{wide}\"\nunit = \"money\"\ndirection = \"up\"\ncategory = \"sales\"\n"
+        ),
+    )
+    .unwrap();
+    let out = kpid(&path, &["check"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an error, not a crash: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}:6: `kpis[0].formula`", path.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`deep`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:13: `kpis[1].formula`", path.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`wide`"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+}

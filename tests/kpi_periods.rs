@@ -688,3 +688,65 @@ async fn order_records_win_only_on_their_own_days() {
         db.drop_db().await;
     }
 }
+
+/// A config whose user KPIs `deep` (20,000 parentheses deep) and `wide`
+/// (a sum of 50,000 terms) are too big to evaluate safely.
+fn oversized_formulas_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let deep = format!("{}gmv{}", "(".repeat(20_000), ")".repeat(20_000));
+    let wide = vec!["gmv"; 50_000].join(" + ");
+    let path = dir.join("kpid.toml");
+    let text = format!(
+        r#"[storage]
+url = "sqlite://x.db"
+
+[[shops]]
+id = "sh"
+
+[[kpis]]
+id = "deep"
+formula = "{deep}"
+unit = "money"
+direction = "up"
+category = "sales"
+
+[[kpis]]
+id = "wide"
+formula = "{wide}"
+unit = "money"
+direction = "up"
+category = "sales"
+"#
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn formulas_too_deep_or_too_long_are_config_errors_naming_the_kpi() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = oversized_formulas_config(dir.path());
+    let errs = kpid::config::load(&path).expect_err("oversized formulas must be refused");
+    for (key, id, limit) in [
+        ("kpis[0].formula", "deep", "at most 64"),
+        ("kpis[1].formula", "wide", "at most 1000"),
+    ] {
+        let p = errs
+            .0
+            .iter()
+            .find(|p| p.key == key)
+            .unwrap_or_else(|| panic!("no problem for {key}: {errs}"));
+        assert!(p.message.contains(&format!("`{id}`")), "{p}");
+        assert!(p.message.contains(limit), "{p}");
+        assert!(
+            p.message.len() < 300,
+            "the formula is not echoed whole: {p}"
+        );
+    }
+    // The library's parser refuses them too (and a formula at the limits parses).
+    let nested = |n: usize| format!("{}gmv{}", "(".repeat(n), ")".repeat(n));
+    assert!(kpid::kpi::formula::parse(&nested(20_000)).is_err());
+    assert!(kpid::kpi::formula::parse(&nested(64)).is_ok());
+    assert!(kpid::kpi::formula::parse(&vec!["gmv"; 50_000].join(" + ")).is_err());
+    assert!(kpid::kpi::formula::parse(&vec!["gmv"; 500].join(" + ")).is_ok());
+    assert!(kpid::kpi::formula::parse(&format!("{}gmv", "-".repeat(20_000))).is_err());
+}

@@ -9,6 +9,15 @@
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
+/// Deepest nesting of parentheses, function calls and signs. Parsing and
+/// evaluation recurse once per level: a bound keeps a hostile or generated
+/// formula from overflowing the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// Most numbers and ids in one formula. A long sum is a chain of that many
+/// nodes, which evaluation (and dropping the tree) walks recursively.
+pub const MAX_TERMS: usize = 1000;
+
 /// A parsed formula.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
@@ -87,6 +96,8 @@ struct Parser {
     toks: Vec<(usize, Tok)>,
     at: usize,
     end: usize,
+    /// Open parentheses, calls and signs around the current token.
+    nesting: usize,
 }
 
 impl Parser {
@@ -103,6 +114,17 @@ impl Parser {
             position: self.pos(),
             message: message.into(),
         })
+    }
+
+    /// Enters one level of nesting, refusing to go past [`MAX_NESTING`].
+    fn nest(&mut self) -> Result<(), FormulaError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return self.err(format!(
+                "nested too deep: parentheses, function calls and signs at most {MAX_NESTING} deep"
+            ));
+        }
+        Ok(())
     }
 
     fn eat(&mut self, sym: char) -> bool {
@@ -144,7 +166,10 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr, FormulaError> {
         if self.eat('-') {
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+            self.nest()?;
+            let e = Expr::Neg(Box::new(self.unary()?));
+            self.nesting -= 1;
+            return Ok(e);
         }
         self.primary()
     }
@@ -156,11 +181,13 @@ impl Parser {
                 Ok(Expr::Num(n))
             }
             Some(Tok::Sym('(')) => {
+                self.nest()?;
                 self.at += 1;
                 let e = self.expr()?;
                 if !self.eat(')') {
                     return self.err("expected `)`");
                 }
+                self.nesting -= 1;
                 Ok(e)
             }
             Some(Tok::Ident(name)) => {
@@ -168,6 +195,7 @@ impl Parser {
                 if !self.eat('(') {
                     return Ok(Expr::Ref(name));
                 }
+                self.nest()?;
                 let call = match name.as_str() {
                     "prev" => Expr::Prev(Box::new(self.expr()?)),
                     "target" | "peer_mean" => {
@@ -192,6 +220,7 @@ impl Parser {
                 if !self.eat(')') {
                     return self.err("expected `)`");
                 }
+                self.nesting -= 1;
                 Ok(call)
             }
             Some(Tok::Sym(c)) => self.err(format!("unexpected `{c}`")),
@@ -203,10 +232,21 @@ impl Parser {
 /// Parses a formula; identifiers are checked later against the catalogue.
 pub fn parse(src: &str) -> Result<Expr, FormulaError> {
     let toks = lex(src)?;
+    let terms = toks
+        .iter()
+        .filter(|(_, t)| !matches!(t, Tok::Sym(_)))
+        .count();
+    if terms > MAX_TERMS {
+        return Err(FormulaError {
+            position: 1,
+            message: format!("too long: {terms} numbers and ids, at most {MAX_TERMS}"),
+        });
+    }
     let mut p = Parser {
         toks,
         at: 0,
         end: src.chars().count() + 1,
+        nesting: 0,
     };
     let e = p.expr()?;
     if p.at < p.toks.len() {

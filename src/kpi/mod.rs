@@ -128,7 +128,10 @@ impl Catalogue {
             let expr = match formula::parse(&u.formula) {
                 Ok(e) => e,
                 Err(e) => {
-                    err("formula", format!("`{}` {e}", u.formula));
+                    err(
+                        "formula",
+                        format!("KPI `{}`: `{}` {e}", u.id, excerpt(&u.formula)),
+                    );
                     continue;
                 }
             };
@@ -283,6 +286,16 @@ impl Catalogue {
                 (self.kpis[i].id.clone(), v)
             })
             .collect()
+    }
+}
+
+/// A formula as quoted in an error: a long one is cut, so a generated
+/// formula of thousands of terms does not flood the terminal.
+fn excerpt(formula: &str) -> String {
+    const SHOWN: usize = 60;
+    match formula.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &formula[..cut]),
+        None => formula.to_string(),
     }
 }
 

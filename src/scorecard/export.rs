@@ -4,7 +4,7 @@
 use super::roles::{Grade, Person, Role};
 use crate::config::Settings;
 use crate::kpi::Unit;
-use crate::report::{display_value, fixed, json_number, pad, round_display};
+use crate::report::{column_width, display_value, fixed, json_number, pad, pad_left, round_display};
 use crate::store::StoredScorecard;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -114,27 +114,42 @@ pub fn card_table(settings: &Settings, view: &CardView) -> String {
             format!(" ({})", card.reason)
         }
     );
+    let names: Vec<(&str, &str, &str)> = card
+        .lines
+        .iter()
+        .map(|l| {
+            let spec = settings.catalogue.get(&l.kpi);
+            (
+                l.kpi.as_str(),
+                spec.map(|s| s.name_zh.as_str()).unwrap_or(""),
+                spec.map(|s| s.name_en.as_str()).unwrap_or(""),
+            )
+        })
+        .collect();
+    let w_id = column_width(names.iter().map(|n| n.0).chain(["KPI"]));
+    let w_zh = column_width(names.iter().map(|n| n.1).chain(["指标"]));
+    let w_en = column_width(names.iter().map(|n| n.2).chain(["name"]));
+    // The headers hold CJK text, so they are aligned by display width.
     let _ = writeln!(
         out,
-        "{}{}{}{:>14} {:>14} {:>11} {:>8} {:>8}",
-        pad("KPI", 26),
-        pad("指标", 20),
-        pad("name", 30),
-        "value 实际",
-        "target 目标",
-        "完成率",
+        "{}{}{}{} {} {} {:>8} {:>8}",
+        pad("KPI", w_id),
+        pad("指标", w_zh),
+        pad("name", w_en),
+        pad_left("value 实际", 14),
+        pad_left("target 目标", 14),
+        pad_left("完成率", 11),
         "weight",
         "score"
     );
-    for l in &card.lines {
-        let spec = settings.catalogue.get(&l.kpi);
-        let unit = spec.map(|s| s.unit);
+    for (l, (id, zh, en)) in card.lines.iter().zip(names) {
+        let unit = settings.catalogue.get(&l.kpi).map(|s| s.unit);
         let _ = writeln!(
             out,
             "{}{}{}{:>14} {:>14} {:>11} {:>8} {:>8}",
-            pad(&l.kpi, 26),
-            pad(spec.map(|s| s.name_zh.as_str()).unwrap_or(""), 20),
-            pad(spec.map(|s| s.name_en.as_str()).unwrap_or(""), 30),
+            pad(id, w_id),
+            pad(zh, w_zh),
+            pad(en, w_en),
             display_value(l.value, unit),
             l.target
                 .map(|t| display_value(Some(t), unit))
@@ -413,5 +428,75 @@ mod tests {
         assert!(table.contains("12.51"), "{table}");
         assert!(!table.contains("12.50"), "{table}");
         assert!(table.contains("Total 12.51"), "{table}");
+    }
+
+
+    #[test]
+    fn card_table_columns_fit_the_widest_name_with_a_gap() {
+        let text = "[[shops]]\nid = \"sh\"\n\n[[people]]\nid = \"li\"\nname = \"李雷\"\nrole = \"customer_service\"\n";
+        let config: crate::config::Config = toml::from_str(text).unwrap();
+        let settings =
+            crate::config::validate(config, std::path::Path::new("kpid.toml"), text).unwrap();
+        let role = settings.role("customer_service").unwrap();
+        let card = StoredScorecard {
+            person: "li".into(),
+            period: crate::period::Period::parse_any("2026-10").unwrap(),
+            revision: 1,
+            role: role.id.clone(),
+            total: None,
+            grade: None,
+            bonus: None,
+            monthly_mean: None,
+            reason: "computed".into(),
+            computed_at: 0,
+            lines: role
+                .kpis
+                .iter()
+                .map(|k| ScoreLine {
+                    kpi: k.kpi.clone(),
+                    value: Some(Decimal::ONE),
+                    target: None,
+                    attainment: None,
+                    weight: k.weight,
+                    score: None,
+                })
+                .collect(),
+        };
+        let table = card_table(&settings, &CardView::new(&settings, &card));
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("cs_violations "))
+            .unwrap_or_else(|| panic!("a row for cs_violations in\n{table}"));
+        assert!(
+            row.contains("服务态度(违规用语次数)  Banned-phrase violations"),
+            "a gap after the longest Chinese name: {row}"
+        );
+        // The English names all start in the header's `name` column; CJK
+        // characters count two terminal columns (East Asian Width "W").
+        let columns = |s: &str| -> usize {
+            s.chars()
+                .map(|c| {
+                    if ('\u{4E00}'..='\u{9FFF}').contains(&c) {
+                        2
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        };
+        let header = table.lines().find(|l| l.starts_with("KPI")).unwrap();
+        let name_at = columns(&header[..header.find("name").unwrap()]);
+        for l in &card.lines {
+            let en = &settings.catalogue.get(&l.kpi).unwrap().name_en;
+            let row = table
+                .lines()
+                .find(|r| r.starts_with(&format!("{} ", l.kpi)))
+                .unwrap();
+            assert_eq!(
+                columns(&row[..row.find(en.as_str()).unwrap()]),
+                name_at,
+                "{row}"
+            );
+        }
     }
 }

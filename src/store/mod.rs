@@ -94,18 +94,48 @@ pub struct Store {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Hides the password of a database URL for logs and `kpid check`.
+/// Hides the credentials of a database URL for logs, errors and `kpid
+/// check`: the password of `user:password@`, and the value of every query
+/// parameter whose name looks secret (`password`, `*token*`, `*secret*`, …;
+/// see [`is_secret_key`](crate::config::is_secret_key)). The rest stays as
+/// written so the URL can still be recognised.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
-                None => url.to_string(),
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.find("://") {
+        Some(s) => {
+            let rest = &base[s + 3..];
+            let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+            match authority.rsplit_once('@') {
+                Some((creds, host)) => {
+                    let user = creds.split_once(':').map(|(u, _)| format!("{u}:***"));
+                    format!(
+                        "{}{}@{}{}",
+                        &base[..s + 3],
+                        user.as_deref().unwrap_or(creds),
+                        host,
+                        &rest[authority.len()..]
+                    )
+                }
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        None => base.to_string(),
+    };
+    if let Some(q) = query {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if crate::config::is_secret_key(k) => format!("{k}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
 }
 
 /// Appends a revision (a snapshot, a scorecard) unless `unchanged` finds the
@@ -371,5 +401,22 @@ mod tests {
             "postgres://kpid@db/kpid"
         );
         assert_eq!(redact_url("sqlite://data/kpid.db"), "sqlite://data/kpid.db");
+    }
+
+    #[test]
+    fn redacts_secret_query_parameters() {
+        assert_eq!(
+            redact_url("postgres://db/kpid?user=kpid&password=s3cret&sslmode=require"),
+            "postgres://db/kpid?user=kpid&password=***&sslmode=require"
+        );
+        // An `@` in the query is not the end of the credentials.
+        assert_eq!(
+            redact_url("postgres://u:pw@db/kpid?PASSWORD=a@b&api_token=t"),
+            "postgres://u:***@db/kpid?PASSWORD=***&api_token=***"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/kpid.db?mode=rwc"),
+            "sqlite://data/kpid.db?mode=rwc"
+        );
     }
 }
