@@ -12,8 +12,17 @@
 //!   channel and the cause without any secret. It is cancel-safe: dropping
 //!   it abandons the message and holds nothing.
 
+pub mod alertmanager;
+pub mod dingtalk;
+pub mod email;
+pub mod feishu;
 pub mod format;
+mod http;
+mod limiter;
 pub mod render;
+pub mod slack;
+pub mod webhook;
+pub mod wecom;
 
 use super::message::{Message, RenderOptions};
 use secrecy::SecretString;
@@ -33,6 +42,8 @@ pub const KINDS: &[&str] = &[
 
 /// How long one delivery (all its attempts) may take by default.
 const DEFAULT_TIMEOUT_SECONDS: u64 = 60;
+/// Attempts after the first, by default.
+const DEFAULT_RETRIES: u32 = 3;
 
 /// A configured channel, ready to send.
 pub struct Channel {
@@ -55,6 +66,13 @@ impl std::fmt::Debug for Channel {
 
 enum Transport {
     Log,
+    DingTalk(dingtalk::DingTalk),
+    Feishu(feishu::Feishu),
+    WeCom(wecom::WeCom),
+    Slack(slack::Slack),
+    Webhook(webhook::Webhook),
+    Alertmanager(alertmanager::Alertmanager),
+    Email(email::Email),
 }
 
 /// What the service answered to a delivered message (for `kpid alerts test`
@@ -105,15 +123,24 @@ impl Channel {
     }
 
     async fn send(&self, message: &Message, options: &RenderOptions) -> Result<Receipt, String> {
+        let doc = render::doc(message, options);
+        let name = &self.name;
         match &self.transport {
-            Transport::Log => Ok(log_message(&self.name, message, options)),
+            Transport::Log => Ok(log_message(name, &doc)),
+            Transport::DingTalk(t) => t.send(name, &doc).await,
+            Transport::Feishu(t) => t.send(name, &doc).await,
+            Transport::WeCom(t) => t.send(name, &doc, options.language).await,
+            Transport::Slack(t) => t.send(name, &doc).await,
+            Transport::Webhook(t) => t.send(name, message, options, &doc).await,
+            Transport::Alertmanager(t) => t.send(name, message, options).await,
+            Transport::Email(t) => t.send(name, &doc).await,
         }
     }
 }
 
 /// `log`: the message as one WARN line with target `kpid::alerts`.
-fn log_message(channel: &str, message: &Message, options: &RenderOptions) -> Receipt {
-    let text = render::one_line(&render::doc(message, options));
+fn log_message(channel: &str, doc: &render::Doc) -> Receipt {
+    let text = render::one_line(doc);
     tracing::warn!(target: "kpid::alerts", channel = %channel, "{text}");
     Receipt {
         detail: "logged".into(),
@@ -180,8 +207,59 @@ impl ChannelConfig {
             None => Duration::from_secs(DEFAULT_TIMEOUT_SECONDS),
         };
         self.reject_unused(&self.keys_taken())?;
+        let retries = self.retries.unwrap_or(DEFAULT_RETRIES);
+        let poster = || http::Poster::new(retries, timeout).map_err(|m| err("kind", m));
+        let url = || {
+            crate::secrets::resolve("url", self.url.clone(), &self.url_env, &self.url_file)
+                .map_err(|m| err("url", m))
+        };
+        let secret = || {
+            crate::secrets::resolve_optional(
+                "secret",
+                self.secret.clone(),
+                &self.secret_env,
+                &self.secret_file,
+            )
+            .map_err(|m| err("secret", m))
+        };
+        let at_url = |m: String| err("url", m);
         let transport = match self.kind.as_str() {
             "log" => Transport::Log,
+            "dingtalk" => Transport::DingTalk(
+                dingtalk::DingTalk::new(url()?, secret()?, poster()?).map_err(at_url)?,
+            ),
+            "feishu" => Transport::Feishu(
+                feishu::Feishu::new(url()?, secret()?, poster()?).map_err(at_url)?,
+            ),
+            "wecom" => Transport::WeCom(wecom::WeCom::new(url()?, poster()?).map_err(at_url)?),
+            "slack" => Transport::Slack(slack::Slack::new(url()?, poster()?).map_err(at_url)?),
+            "webhook" => Transport::Webhook(
+                webhook::Webhook::new(url()?, secret()?, poster()?).map_err(at_url)?,
+            ),
+            "alertmanager" => Transport::Alertmanager(
+                alertmanager::Alertmanager::new(url()?, poster()?).map_err(at_url)?,
+            ),
+            "email" => {
+                let password = crate::secrets::resolve_optional(
+                    "password",
+                    self.password.clone(),
+                    &self.password_env,
+                    &self.password_file,
+                )
+                .map_err(|m| err("password", m))?;
+                let smtp_url = self
+                    .smtp_url
+                    .as_deref()
+                    .ok_or_else(|| err("smtp_url", "is required for kind `email`".into()))?;
+                let from = self
+                    .from
+                    .as_deref()
+                    .ok_or_else(|| err("from", "is required for kind `email`".into()))?;
+                Transport::Email(
+                    email::Email::new(smtp_url, from, &self.to, password, retries, timeout)
+                        .map_err(|(key, m)| err(key, m))?,
+                )
+            }
             other => {
                 return Err(err(
                     "kind",
