@@ -135,12 +135,12 @@ impl Poster {
             before().await;
             let request = build(&self.client)?;
             let response = request.send().await.map_err(|e| {
-                Failure::temporary(format!("cannot connect or send: {}", e.without_url()))
+                Failure::temporary(format!("cannot connect or send: {}", describe(e)))
             })?;
             let status = response.status();
             let headers = response.headers().clone();
             let body = response.bytes().await.map_err(|e| {
-                Failure::temporary(format!("cannot read the answer: {}", e.without_url()))
+                Failure::temporary(format!("cannot read the answer: {}", describe(e)))
             })?;
             check(&Answer {
                 status,
@@ -164,6 +164,26 @@ impl Poster {
             .await
             .map(|detail| Receipt { detail })
             .map_err(|f| f.reason)
+    }
+}
+
+/// A transport error with its root cause ("connection refused", "timed
+/// out"), without the URL.
+fn describe(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "no answer in time".into();
+    }
+    let e = e.without_url();
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    let top = e.to_string();
+    let root = cause.to_string();
+    if root == top || top.contains(&root) {
+        top
+    } else {
+        format!("{top} ({root})")
     }
 }
 

@@ -71,7 +71,10 @@ mod tests {
         for _ in 0..3 {
             limiter.acquire().await;
         }
-        assert!(start.elapsed() < Duration::from_millis(100), "3 pass at once");
+        assert!(
+            start.elapsed() < Duration::from_millis(100),
+            "3 pass at once"
+        );
         limiter.acquire().await;
         let waited = start.elapsed();
         assert!(
