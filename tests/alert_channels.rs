@@ -705,3 +705,323 @@ async fn secrets_come_from_env_and_file_and_missing_ones_are_named() {
     assert_eq!(e.key, "url");
     assert!(!e.to_string().contains(TOKEN), "{e}");
 }
+
+// ---- Alertmanager: the real one, from the Debian package ----
+
+/// A running `prometheus-alertmanager`, killed when dropped.
+struct AlertmanagerProcess {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for AlertmanagerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const ALERTMANAGER: &str = "prometheus-alertmanager";
+
+/// Starts Alertmanager on a free port, routing every alert to `receiver`
+/// with short waits; `None` (after a notice) when it is not installed,
+/// except in CI, where its absence fails the test.
+async fn start_alertmanager(receiver: &str) -> Option<AlertmanagerProcess> {
+    if std::process::Command::new(ALERTMANAGER)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        let notice = format!(
+            "{ALERTMANAGER} is not installed (Debian: apt-get install -y prometheus-alertmanager; .ci/run installs it)"
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{notice}: the Alertmanager test cannot run in CI without it");
+        }
+        // Straight to stderr: the test harness would hide an eprintln! of a passing test.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("NOTICE: {notice}; the Alertmanager test is not run\n").as_bytes(),
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "route:\n  receiver: kpid-test\n  group_by: ['alertname', 'shop']\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: kpid-test\n    webhook_configs:\n      - url: '{receiver}'\n        send_resolved: true\n"
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(ALERTMANAGER)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start alertmanager");
+    let am = AlertmanagerProcess {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = client.get(format!("{}/-/ready", am.url)).send().await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            return Some(am);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alertmanager did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for a notification from Alertmanager with `status`.
+async fn notification(receiver: &MockServer, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        for r in requests(receiver).await {
+            let body = json(&r);
+            if body["status"] == status {
+                return body;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no `{status}` notification came through Alertmanager"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn alerts_reach_a_real_alertmanager_and_the_resolve_ends_them() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let Some(am) = start_alertmanager(&format!("{}/am", receiver.uri())).await else {
+        return;
+    };
+    let ch = channel(&format!(
+        "name = \"am\"\nkind = \"alertmanager\"\nurl = \"{}/\"\n",
+        am.url
+    ));
+    let firing = Message::Alerts(AlertGroup {
+        scope: "tmall-main".into(),
+        alerts: vec![gmv_alert(AlertState::Firing)],
+    });
+    ch.deliver(&firing, &options(Language::En)).await.unwrap();
+    // Re-posting while firing (as the engine does within the resolve timeout) is harmless.
+    ch.deliver(&firing, &options(Language::En)).await.unwrap();
+
+    let body = notification(&receiver, "firing").await;
+    let alert = &body["alerts"][0];
+    assert_eq!(
+        body["alerts"].as_array().unwrap().len(),
+        1,
+        "one alert, not two"
+    );
+    for (label, value) in [
+        ("alertname", "gmv-behind"),
+        ("kpi", "gmv"),
+        ("shop", "tmall-main"),
+        ("period", "month"),
+        ("severity", "critical"),
+    ] {
+        assert_eq!(alert["labels"][label], value, "label {label}");
+    }
+    assert!(alert["annotations"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("below target"));
+    assert_eq!(alert["annotations"]["value"], "1,234,567.89");
+    assert_eq!(alert["annotations"]["target"], "5,000,000.00");
+    assert!(alert["startsAt"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-10-10T01:00:00"));
+
+    let resolved = Message::Alerts(AlertGroup {
+        scope: "tmall-main".into(),
+        alerts: vec![gmv_alert(AlertState::Resolved)],
+    });
+    ch.deliver(&resolved, &options(Language::En)).await.unwrap();
+    let body = notification(&receiver, "resolved").await;
+    let alert = &body["alerts"][0];
+    assert_eq!(alert["status"], "resolved");
+    assert_eq!(alert["labels"]["alertname"], "gmv-behind");
+    assert!(alert["endsAt"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-10-10T03:00:00"));
+
+    // A test message is a short-lived alert of its own; a digest is not posted.
+    let receipt = ch
+        .deliver(
+            &Message::Test {
+                channel: "am".into(),
+            },
+            &options(Language::En),
+        )
+        .await
+        .unwrap();
+    assert!(receipt.detail.starts_with("HTTP 200"), "{receipt:?}");
+    let receipt = ch.deliver(&digest(), &options(Language::En)).await.unwrap();
+    assert!(receipt.detail.contains("not posted"), "{receipt:?}");
+}
+
+// ---- Email into an SMTP server of the test's own ----
+
+/// One message as the SMTP server received it.
+#[derive(Debug)]
+struct Received {
+    recipients: Vec<String>,
+    data: String,
+}
+
+/// A minimal SMTP server on loopback (no TLS, no auth): it accepts mail,
+/// refusing recipients that start with `nobody` with a permanent 550.
+async fn smtp_server() -> (u16, tokio::sync::mpsc::UnboundedReceiver<Received>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write
+                    .write_all(b"220 localhost test SMTP\r\n")
+                    .await
+                    .unwrap();
+                let mut recipients = Vec::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-localhost\r\n250 8BITMIME\r\n",
+                        "HELO" | "MAIL" | "RSET" | "NOOP" => b"250 OK\r\n",
+                        "RCPT" if line.to_ascii_lowercase().contains("<nobody") => {
+                            b"550 5.1.1 no such mailbox\r\n"
+                        }
+                        "RCPT" => {
+                            recipients.push(line[8..].trim().to_string());
+                            b"250 OK\r\n"
+                        }
+                        "DATA" => {
+                            write.write_all(b"354 go ahead\r\n").await.unwrap();
+                            let mut data = String::new();
+                            while let Ok(Some(l)) = lines.next_line().await {
+                                if l == "." {
+                                    break;
+                                }
+                                data.push_str(&l);
+                                data.push('\n');
+                            }
+                            let _ = tx.send(Received {
+                                recipients: std::mem::take(&mut recipients),
+                                data,
+                            });
+                            b"250 2.0.0 queued as 42\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"502 not implemented\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn email_arrives_with_plain_text_and_html_parts() {
+    let (port, mut inbox) = smtp_server().await;
+    let ch = channel(&format!(
+        "name = \"mail\"\nkind = \"email\"\nsmtp_url = \"smtp://127.0.0.1:{port}?tls=none\"\nfrom = \"kpid <alerts@example.com>\"\nto = [\"ops@example.com\", \"lead@example.com\"]\n"
+    ));
+    let receipt = ch
+        .deliver(
+            &Message::Test {
+                channel: "mail".into(),
+            },
+            &options(Language::En),
+        )
+        .await
+        .unwrap();
+    assert!(
+        receipt.detail.contains("250") && receipt.detail.contains("queued as 42"),
+        "{receipt:?}"
+    );
+    let mail = inbox.recv().await.unwrap();
+    assert_eq!(mail.recipients, ["<ops@example.com>", "<lead@example.com>"]);
+    assert_contains_all(
+        &mail.data,
+        &[
+            "From: kpid <alerts@example.com>",
+            "Subject: kpid test message",
+            "multipart/alternative",
+            "Content-Type: text/plain",
+            "Content-Type: text/html",
+            "This is a test message from kpid through channel mail",
+            "<h2",
+            "https://kpi.example.com/d/shops",
+        ],
+    );
+
+    // A message in Chinese with alerts goes through too.
+    ch.deliver(&alerts(), &options(Language::Zh)).await.unwrap();
+    let mail = inbox.recv().await.unwrap();
+    assert_contains_all(&mail.data, &["text/plain", "text/html"]);
+    // The subject is an RFC 2047 encoded word: decode it here.
+    let word = mail.data.split("=?utf-8?b?").nth(1).unwrap();
+    let subject = base64::engine::general_purpose::STANDARD
+        .decode(word.split("?=").next().unwrap())
+        .unwrap();
+    assert!(String::from_utf8(subject).unwrap().contains("告警"));
+}
+
+#[tokio::test]
+async fn email_refused_by_the_server_fails_at_once_naming_the_reply() {
+    let (port, mut inbox) = smtp_server().await;
+    let ch = channel(&format!(
+        "name = \"mail\"\nkind = \"email\"\nsmtp_url = \"smtp://127.0.0.1:{port}?tls=none\"\nfrom = \"alerts@example.com\"\nto = [\"nobody@example.com\"]\n"
+    ));
+    let started = Instant::now();
+    let err = ch
+        .deliver(&alerts(), &options(Language::En))
+        .await
+        .unwrap_err();
+    assert!(
+        err.reason.contains("550") || err.reason.contains("no such mailbox"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "a 5xx is not retried"
+    );
+    assert!(inbox.try_recv().is_err());
+}
