@@ -6,4 +6,8 @@
 //! to say) and `channels` (which say it in each service's format).
 
 pub mod channels;
+pub mod config;
+pub mod deliver;
+pub mod evaluate;
 pub mod message;
+pub mod state;

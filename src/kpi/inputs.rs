@@ -5,6 +5,7 @@ use super::round_value;
 use crate::money::from_micros;
 use crate::period::Period;
 use crate::store::{DailyAggregate, RecordTotals, Store, StoreError};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 
@@ -50,7 +51,17 @@ impl InputValues {
     /// value"; otherwise from daily series. Distinct counts cannot be summed
     /// over days, so a daily `buyers` series answers only single-day periods.
     pub async fn load(store: &Store, shop: &str, period: Period) -> Result<Self, StoreError> {
-        let (from, to) = (period.first_day(), period.last_day());
+        Self::load_days(store, shop, period.first_day(), period.last_day()).await
+    }
+
+    /// As [`InputValues::load`], over the local days `from..=to` (alerts
+    /// watch month-to-date and today-so-far, which are not whole periods).
+    pub async fn load_days(
+        store: &Store,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Self, StoreError> {
         let daily = store.daily_aggregates(shop, from, to).await?;
         let mut out = Self::from_daily(&daily, from == to);
         if store.shop_has_orders(shop).await? {
