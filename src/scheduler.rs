@@ -55,7 +55,7 @@ pub struct Scheduler {
 }
 
 /// A name unique to this process, stored as the owner of its claims.
-fn owner_id() -> String {
+pub(crate) fn owner_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "kpid".into());

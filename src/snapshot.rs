@@ -68,20 +68,7 @@ pub async fn compute(
     shop: &Shop,
     period: Period,
 ) -> Result<Computed, StoreError> {
-    let current = InputValues::load(store, &shop.id, period).await?;
-    let previous = InputValues::load(store, &shop.id, period.previous()).await?;
-    let book = crate::scorecard::target_book(settings, store).await?;
-    let scopes = [TargetScope::Shop(shop.id.clone()), TargetScope::All];
-    let target = |kpi: &str| book.lookup(kpi, period, &scopes);
-    let values = settings.catalogue.evaluate(&current, &previous, &target);
-    let cap = settings.config.snapshot.score_cap;
-    let kpis: Vec<StoredKpi> = values
-        .into_iter()
-        .filter_map(|(id, v)| {
-            let spec = settings.catalogue.get(&id)?;
-            Some(line(spec, v, target(&id), cap))
-        })
-        .collect();
+    let kpis = values(settings, store, shop, period).await?;
     let (revision, new_revision) = store.write_snapshot(&shop.id, period, &kpis).await?;
     if new_revision {
         tracing::info!(shop = %shop.id, period = %period, revision, "snapshot revision written");
@@ -95,6 +82,30 @@ pub async fn compute(
         new_revision,
         kpis,
     })
+}
+
+/// One shop's KPI lines for a period as a snapshot holds them, without
+/// storing anything (alert digests show the same numbers as `kpid report`).
+pub async fn values(
+    settings: &Settings,
+    store: &Store,
+    shop: &Shop,
+    period: Period,
+) -> Result<Vec<StoredKpi>, StoreError> {
+    let current = InputValues::load(store, &shop.id, period).await?;
+    let previous = InputValues::load(store, &shop.id, period.previous()).await?;
+    let book = crate::scorecard::target_book(settings, store).await?;
+    let scopes = [TargetScope::Shop(shop.id.clone()), TargetScope::All];
+    let target = |kpi: &str| book.lookup(kpi, period, &scopes);
+    let values = settings.catalogue.evaluate(&current, &previous, &target);
+    let cap = settings.config.snapshot.score_cap;
+    Ok(values
+        .into_iter()
+        .filter_map(|(id, v)| {
+            let spec = settings.catalogue.get(&id)?;
+            Some(line(spec, v, target(&id), cap))
+        })
+        .collect())
 }
 
 /// The periods the nightly job refreshes on local day `today`: yesterday,

@@ -229,15 +229,35 @@ pub struct Observation {
 
 /// Values of every KPI of one scope over some days, computed once per
 /// evaluation.
-struct Values<'a> {
+pub(crate) struct Values<'a> {
     settings: &'a Settings,
     store: &'a Store,
-    book: TargetBook,
+    pub(crate) book: TargetBook,
     cache: HashMap<(Scope, NaiveDate, NaiveDate), HashMap<String, Option<Decimal>>>,
     inputs: HashMap<(Scope, NaiveDate, NaiveDate), InputValues>,
 }
 
-impl Values<'_> {
+impl<'a> Values<'a> {
+    pub(crate) async fn new(settings: &'a Settings, store: &'a Store) -> Result<Self, StoreError> {
+        Ok(Values {
+            settings,
+            store,
+            book: crate::scorecard::target_book(settings, store).await?,
+            cache: HashMap::new(),
+            inputs: HashMap::new(),
+        })
+    }
+
+    /// Every KPI of `scope` over a running period's days.
+    pub(crate) async fn of_window(
+        &mut self,
+        scope: &Scope,
+        window: &Window,
+    ) -> Result<HashMap<String, Option<Decimal>>, StoreError> {
+        self.kpis(scope, (window.from, window.to), window.previous(), window)
+            .await
+    }
+
     async fn inputs(
         &mut self,
         scope: &Scope,
@@ -338,13 +358,7 @@ pub async fn observe(
     store: &Store,
     at: DateTime<Utc>,
 ) -> Result<Vec<Observation>, StoreError> {
-    let mut values = Values {
-        settings,
-        store,
-        book: crate::scorecard::target_book(settings, store).await?,
-        cache: HashMap::new(),
-        inputs: HashMap::new(),
-    };
+    let mut values = Values::new(settings, store).await?;
     let cap = settings.config.snapshot.score_cap;
     let mut out = Vec::new();
     for rule in &settings.alerts.rules {
@@ -364,9 +378,7 @@ pub async fn observe(
             if kpis.is_empty() {
                 continue;
             }
-            let now = values
-                .kpis(&scope, (window.from, window.to), window.previous(), &window)
-                .await?;
+            let now = values.of_window(&scope, &window).await?;
             let base = match rule.compare {
                 Some(c) if matches!(rule.condition, Condition::Drop | Condition::Rise) => {
                     let days = window.compared(c);

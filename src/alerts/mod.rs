@@ -8,6 +8,7 @@
 pub mod channels;
 pub mod config;
 pub mod deliver;
+pub mod digest;
 pub mod evaluate;
 pub mod message;
 pub mod state;
