@@ -20,6 +20,7 @@ pub mod report;
 pub mod schedule;
 pub mod scheduler;
 pub mod scorecard;
+pub mod secrets;
 pub mod server;
 pub mod snapshot;
 pub mod store;

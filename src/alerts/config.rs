@@ -312,6 +312,13 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<(String, String)
                 format!("channel `{}` is defined twice", c.name),
             );
         }
+        if let Err(e) = c
+            .build()
+            .map(|_| ())
+            .or_else(|e| if e.key == "name" { Ok(()) } else { Err(e) })
+        {
+            report(format!("alerts.channels[{i}].{}", e.key), e.message);
+        }
     }
     let known_channels = || {
         let mut v: Vec<&str> = cfg.channels.iter().map(|c| c.name.as_str()).collect();

@@ -25,9 +25,9 @@ pub struct Delivered {
 
 /// The channel named in the configuration, ready to send.
 pub fn open_channel(config: &ChannelConfig) -> Result<Channel, DeliveryError> {
-    Ok(Channel {
-        name: config.name.clone(),
-        kind: config.kind.clone(),
+    config.build().map_err(|e| DeliveryError {
+        channel: e.channel,
+        reason: format!("`{}`: {}", e.key, e.message),
     })
 }
 

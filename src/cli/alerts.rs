@@ -22,7 +22,9 @@ pub enum ListFormat {
 pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("`{text}` is not an RFC 3339 instant such as 2026-10-10T09:00:00+08:00: {e}"))
+        .map_err(|e| {
+            format!("`{text}` is not an RFC 3339 instant such as 2026-10-10T09:00:00+08:00: {e}")
+        })
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,7 +108,10 @@ pub async fn evaluate_once(
     let at = at.unwrap_or_else(Utc::now);
     let transitions = evaluate(s, store, at, &owner).await?;
     if transitions.is_empty() {
-        println!("no alert changed state (evaluated as of {})", at.to_rfc3339());
+        println!(
+            "no alert changed state (evaluated as of {})",
+            at.to_rfc3339()
+        );
     }
     for t in &transitions {
         print_transition(t);
@@ -155,7 +160,15 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
                 ListFormat::Table => {
                     println!(
                         "{:<9} {:<6} {:<16} {:<24} {:<26} {:<6} {:>16} {:>16}  {:<25} last sent",
-                        "state", "scope", "id", "rule", "kpi", "period", "value", "threshold", "since"
+                        "state",
+                        "scope",
+                        "id",
+                        "rule",
+                        "kpi",
+                        "period",
+                        "value",
+                        "threshold",
+                        "since"
                     );
                     for a in &alerts {
                         println!(
@@ -239,8 +252,7 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
                 .digest(&name)
                 .with_context(|| format!("no digest `{name}` in [[alerts.digests]]"))?;
             let at = at.unwrap_or_else(Utc::now);
-            let digest =
-                crate::alerts::digest::enqueue(s, store, spec, &spec.shops, at).await?;
+            let digest = crate::alerts::digest::enqueue(s, store, spec, &spec.shops, at).await?;
             for shop in &digest.shops {
                 println!(
                     "{}: day {}, month {} ({} KPIs, {} firing)",

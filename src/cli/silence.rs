@@ -33,7 +33,10 @@ fn parse_matcher(text: &str) -> anyhow::Result<(String, String)> {
         .with_context(|| format!("matcher `{text}` is not label=value"))?;
     let (k, v) = (k.trim(), v.trim());
     if !LABELS.contains(&k) {
-        bail!("matcher `{text}`: label `{k}` is not one of {}", LABELS.join(", "));
+        bail!(
+            "matcher `{text}`: label `{k}` is not one of {}",
+            LABELS.join(", ")
+        );
     }
     if v.is_empty() {
         bail!("matcher `{text}` has no value");
@@ -62,7 +65,9 @@ pub async fn run(store: &Store, cmd: SilenceCommand) -> anyhow::Result<()> {
             let length = humantime::parse_duration(duration.trim())
                 .ok()
                 .filter(|d| !d.is_zero())
-                .with_context(|| format!("--duration `{duration}` is not a duration such as 2h or 30m"))?;
+                .with_context(|| {
+                    format!("--duration `{duration}` is not a duration such as 2h or 30m")
+                })?;
             let id = store
                 .add_silence(&Silence {
                     id: 0,
@@ -77,7 +82,10 @@ pub async fn run(store: &Store, cmd: SilenceCommand) -> anyhow::Result<()> {
             Ok(())
         }
         SilenceCommand::List => {
-            println!("{:>5} {:<25} {:<25} {:<40} comment", "id", "starts", "ends", "matchers");
+            println!(
+                "{:>5} {:<25} {:<25} {:<40} comment",
+                "id", "starts", "ends", "matchers"
+            );
             for s in store.silences(now).await? {
                 let matchers: Vec<String> =
                     s.matchers.iter().map(|(k, v)| format!("{k}={v}")).collect();

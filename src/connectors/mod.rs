@@ -536,29 +536,10 @@ pub(crate) fn secret_option(
     env: &Option<String>,
     file: &Option<String>,
 ) -> Result<secrecy::SecretString, ConnectorError> {
-    let err = |message: String| ConnectorError::Config {
+    crate::secrets::resolve(key, inline, env, file).map_err(|message| ConnectorError::Config {
         connector: connector.to_string(),
         message,
-    };
-    match (inline, env, file) {
-        (Some(s), None, None) => Ok(s),
-        (None, Some(var), None) => std::env::var(var)
-            .map(|v| secrecy::SecretString::from(v.trim().to_string()))
-            .map_err(|_| {
-                err(format!(
-                    "{key}_env names `{var}`, which is not set in the environment"
-                ))
-            }),
-        (None, None, Some(path)) => std::fs::read_to_string(path)
-            .map(|v| secrecy::SecretString::from(v.trim().to_string()))
-            .map_err(|e| err(format!("{key}_file `{path}` cannot be read: {e}"))),
-        (None, None, None) => Err(err(format!(
-            "set one of `{key}`, `{key}_env` or `{key}_file`"
-        ))),
-        _ => Err(err(format!(
-            "set only one of `{key}`, `{key}_env` and `{key}_file`"
-        ))),
-    }
+    })
 }
 
 /// Reads a connector's own options into a typed struct, naming the bad key.

@@ -4,18 +4,57 @@
 //! The contract the evaluation side relies on:
 //! - [`ChannelConfig`] is one `[[alerts.channels]]` table (deserialized by
 //!   `config`, with unknown keys rejected); [`ChannelConfig::build`] resolves
-//!   its secrets and returns a [`Channel`].
+//!   its secrets and returns a [`Channel`], or a [`ChannelConfigError`]
+//!   naming the key.
 //! - [`Channel::deliver`] sends one message, retrying what the service says
-//!   is temporary, and returns the service's answer or a [`DeliveryError`]
-//!   that names the channel and the cause without any secret.
+//!   is temporary, within the channel's time limit (`timeout_seconds`), and
+//!   returns the service's answer or a [`DeliveryError`] that names the
+//!   channel and the cause without any secret. It is cancel-safe: dropping
+//!   it abandons the message and holds nothing.
+
+pub mod format;
+pub mod render;
 
 use super::message::{Message, RenderOptions};
+use secrecy::SecretString;
+use std::time::Duration;
+
+/// Every `kind` a channel may have.
+pub const KINDS: &[&str] = &[
+    "log",
+    "webhook",
+    "dingtalk",
+    "wecom",
+    "feishu",
+    "slack",
+    "email",
+    "alertmanager",
+];
+
+/// How long one delivery (all its attempts) may take by default.
+const DEFAULT_TIMEOUT_SECONDS: u64 = 60;
 
 /// A configured channel, ready to send.
 pub struct Channel {
     pub name: String,
     pub kind: String,
-    // The channel's transport (built by `ChannelConfig::build`).
+    transport: Transport,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Channel {
+    // The transport holds the channel's URL and credentials: never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Transport {
+    Log,
 }
 
 /// What the service answered to a delivered message (for `kpid alerts test`
@@ -34,24 +73,279 @@ pub struct DeliveryError {
     pub reason: String,
 }
 
+/// A channel table that cannot be used: names the channel and the key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("channel {channel}: {key}: {message}")]
+pub struct ChannelConfigError {
+    pub channel: String,
+    pub key: String,
+    pub message: String,
+}
+
 impl Channel {
-    /// Sends one message.
+    /// Sends one message, giving up after the channel's time limit.
     pub async fn deliver(
         &self,
-        _message: &Message,
-        _options: &RenderOptions,
+        message: &Message,
+        options: &RenderOptions,
     ) -> Result<Receipt, DeliveryError> {
-        Err(DeliveryError {
-            channel: self.name.clone(),
-            reason: format!("channel kind {} cannot send yet", self.kind),
-        })
+        match tokio::time::timeout(self.timeout, self.send(message, options)).await {
+            Ok(result) => result.map_err(|reason| DeliveryError {
+                channel: self.name.clone(),
+                reason,
+            }),
+            Err(_) => Err(DeliveryError {
+                channel: self.name.clone(),
+                reason: format!(
+                    "not delivered within {}s (timeout_seconds)",
+                    self.timeout.as_secs()
+                ),
+            }),
+        }
+    }
+
+    async fn send(&self, message: &Message, options: &RenderOptions) -> Result<Receipt, String> {
+        match &self.transport {
+            Transport::Log => Ok(log_message(&self.name, message, options)),
+        }
     }
 }
 
-/// One `[[alerts.channels]]` table.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// `log`: the message as one WARN line with target `kpid::alerts`.
+fn log_message(channel: &str, message: &Message, options: &RenderOptions) -> Receipt {
+    let text = render::one_line(&render::doc(message, options));
+    tracing::warn!(target: "kpid::alerts", channel = %channel, "{text}");
+    Receipt {
+        detail: "logged".into(),
+    }
+}
+
+/// One `[[alerts.channels]]` table. Which keys a kind takes is listed in the
+/// README ("Alert channels"); a key the kind does not use is an error.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     pub name: String,
     pub kind: String,
+    /// The endpoint (a secret: robot URLs carry their token).
+    #[serde(default)]
+    pub url: Option<SecretString>,
+    #[serde(default)]
+    pub url_env: Option<String>,
+    #[serde(default)]
+    pub url_file: Option<String>,
+    /// Signing secret (DingTalk, Feishu, webhook).
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    /// Email: `smtp://host[:port]` (STARTTLS) or `smtps://host[:port]` (TLS),
+    /// with the user name in the URL.
+    #[serde(default)]
+    pub smtp_url: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Vec<String>,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<String>,
+    /// How long one delivery, retries included, may take (default 60).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// Attempts after the first when the service fails temporarily (default 3).
+    #[serde(default)]
+    pub retries: Option<u32>,
+}
+
+impl ChannelConfig {
+    /// Checks the table, resolves its secrets and builds the channel.
+    pub fn build(&self) -> Result<Channel, ChannelConfigError> {
+        let err = |key: &str, message: String| ChannelConfigError {
+            channel: self.name.clone(),
+            key: key.to_string(),
+            message,
+        };
+        if self.name.trim().is_empty() {
+            return Err(err("name", "must not be empty".into()));
+        }
+        let timeout = match self.timeout_seconds {
+            Some(0) => return Err(err("timeout_seconds", "must be at least 1".into())),
+            Some(s) => Duration::from_secs(s),
+            None => Duration::from_secs(DEFAULT_TIMEOUT_SECONDS),
+        };
+        self.reject_unused(&self.keys_taken())?;
+        let transport = match self.kind.as_str() {
+            "log" => Transport::Log,
+            other => {
+                return Err(err(
+                    "kind",
+                    format!("`{other}` is not one of {}", KINDS.join(", ")),
+                ))
+            }
+        };
+        Ok(Channel {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            transport,
+            timeout,
+        })
+    }
+
+    /// The optional keys the channel's kind reads.
+    fn keys_taken(&self) -> Vec<&'static str> {
+        let url = ["url", "url_env", "url_file"];
+        let secret = ["secret", "secret_env", "secret_file"];
+        let common = ["timeout_seconds", "retries"];
+        let mut keys: Vec<&'static str> = common.to_vec();
+        match self.kind.as_str() {
+            "log" => {}
+            "dingtalk" | "feishu" | "webhook" => {
+                keys.extend(url);
+                keys.extend(secret);
+            }
+            "wecom" | "slack" | "alertmanager" => keys.extend(url),
+            "email" => keys.extend([
+                "smtp_url",
+                "from",
+                "to",
+                "password",
+                "password_env",
+                "password_file",
+            ]),
+            _ => keys = KINDS.iter().copied().chain(url).collect(),
+        }
+        keys
+    }
+
+    /// A key set that the kind does not use is a mistake worth naming.
+    fn reject_unused(&self, taken: &[&str]) -> Result<(), ChannelConfigError> {
+        let set: [(&str, bool); 16] = [
+            ("url", self.url.is_some()),
+            ("url_env", self.url_env.is_some()),
+            ("url_file", self.url_file.is_some()),
+            ("secret", self.secret.is_some()),
+            ("secret_env", self.secret_env.is_some()),
+            ("secret_file", self.secret_file.is_some()),
+            ("smtp_url", self.smtp_url.is_some()),
+            ("from", self.from.is_some()),
+            ("to", !self.to.is_empty()),
+            ("password", self.password.is_some()),
+            ("password_env", self.password_env.is_some()),
+            ("password_file", self.password_file.is_some()),
+            ("timeout_seconds", self.timeout_seconds.is_some()),
+            ("retries", self.retries.is_some()),
+            ("name", true),
+            ("kind", true),
+        ];
+        match set.iter().find(|(key, present)| {
+            *present && !taken.contains(key) && !["name", "kind"].contains(key)
+        }) {
+            Some((key, _)) => Err(ChannelConfigError {
+                channel: self.name.clone(),
+                key: key.to_string(),
+                message: format!("is not a key of kind `{}`", self.kind),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::message::Language;
+    use std::sync::{Arc, Mutex};
+
+    fn config(toml_text: &str) -> ChannelConfig {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_log_channel_writes_the_message_as_one_warn_line_in_the_language() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let channel = config("name = \"ops-log\"\nkind = \"log\"\n")
+            .build()
+            .unwrap();
+        for language in [Language::En, Language::Zh] {
+            let options = RenderOptions {
+                language,
+                dashboard_url: Some("https://kpi.example.com".into()),
+            };
+            let receipt = channel
+                .deliver(
+                    &Message::Test {
+                        channel: "ops-log".into(),
+                    },
+                    &options,
+                )
+                .await
+                .unwrap();
+            assert_eq!(receipt.detail, "logged");
+        }
+        let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "one line per message: {out}");
+        assert!(
+            lines[0].contains("WARN") && lines[0].contains("kpid::alerts"),
+            "{out}"
+        );
+        assert!(lines[0].contains("kpid test message") && lines[0].contains("ops-log"));
+        assert!(lines[0].contains("https://kpi.example.com"));
+        assert!(lines[1].contains("kpid 测试消息"), "{out}");
+    }
+
+    #[test]
+    fn build_names_the_bad_key() {
+        let e = config("name = \"x\"\nkind = \"pager\"\n")
+            .build()
+            .unwrap_err();
+        assert_eq!((e.channel.as_str(), e.key.as_str()), ("x", "kind"));
+        let e = config("name = \"x\"\nkind = \"log\"\nurl = \"https://t\"\n")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.key, "url");
+        let e = config("name = \"x\"\nkind = \"log\"\ntimeout_seconds = 0\n")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.key, "timeout_seconds");
+        assert!(
+            toml::from_str::<ChannelConfig>("name = \"x\"\nkind = \"log\"\nuri = \"a\"\n").is_err()
+        );
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let c = config("name = \"d\"\nkind = \"dingtalk\"\nurl = \"https://oapi.dingtalk.com/robot/send?access_token=TOPSECRET\"\nsecret = \"SECSECRET\"\n");
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("TOPSECRET") && !shown.contains("SECSECRET"),
+            "{shown}"
+        );
+    }
 }

@@ -1,0 +1,115 @@
+//! Numbers as people read them in a message: money to two places with
+//! thousands separators, fractions as percentages, counts whole.
+
+use crate::kpi::catalogue::Unit;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// `1234567.891` → `1,234,567.89`.
+pub fn money(d: Decimal) -> String {
+    grouped(
+        d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
+        2,
+    )
+}
+
+/// A fraction as a percentage: `0.8345` → `83.45%`.
+pub fn percent(d: Decimal) -> String {
+    let p = (d * Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    format!("{}%", grouped(p, 2))
+}
+
+/// A change as a signed percentage: `0.05` → `+5.00%`, `-0.031` → `-3.10%`.
+pub fn change(d: Decimal) -> String {
+    if d > Decimal::ZERO {
+        format!("+{}", percent(d))
+    } else {
+        percent(d)
+    }
+}
+
+/// A KPI value in its unit; `n/a` when there is none.
+pub fn value(d: Option<Decimal>, unit: Unit) -> String {
+    let Some(d) = d else { return "n/a".into() };
+    match unit {
+        Unit::Money => money(d),
+        Unit::Percent => percent(d),
+        Unit::Count | Unit::Rank if d.fract().is_zero() => grouped(d, 0),
+        Unit::Seconds => format!("{}s", grouped(d.round_dp(1), 1).trim_end_matches(".0")),
+        _ => {
+            let r = d.round_dp(2).normalize();
+            grouped(r, r.scale())
+        }
+    }
+}
+
+/// Optional fraction as a percentage, `n/a` when there is none.
+pub fn opt_percent(d: Option<Decimal>) -> String {
+    d.map(percent).unwrap_or_else(|| "n/a".into())
+}
+
+/// Optional change, `n/a` when there is none.
+pub fn opt_change(d: Option<Decimal>) -> String {
+    d.map(change).unwrap_or_else(|| "n/a".into())
+}
+
+/// Thousands separators on the integer part, `places` decimals.
+fn grouped(d: Decimal, places: u32) -> String {
+    let text = format!("{:.*}", places as usize, d.abs());
+    let (int, frac) = match text.split_once('.') {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (text.clone(), None),
+    };
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(&f);
+    }
+    if d.is_sign_negative() && !d.is_zero() {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn money_has_two_places_and_thousands_separators() {
+        assert_eq!(money(d("1234567.891")), "1,234,567.89");
+        assert_eq!(money(d("999.995")), "1,000.00");
+        assert_eq!(money(d("12")), "12.00");
+        assert_eq!(money(d("-4321.5")), "-4,321.50");
+        assert_eq!(money(d("0")), "0.00");
+    }
+
+    #[test]
+    fn fractions_read_as_percentages_and_changes_carry_a_sign() {
+        assert_eq!(percent(d("0.8345")), "83.45%");
+        assert_eq!(percent(d("12.5")), "1,250.00%");
+        assert_eq!(change(d("0.05")), "+5.00%");
+        assert_eq!(change(d("-0.031")), "-3.10%");
+        assert_eq!(change(d("0")), "0.00%");
+    }
+
+    #[test]
+    fn values_follow_their_unit() {
+        assert_eq!(value(Some(d("12345")), Unit::Count), "12,345");
+        assert_eq!(value(Some(d("0.0345")), Unit::Percent), "3.45%");
+        assert_eq!(value(Some(d("3.456")), Unit::Ratio), "3.46");
+        assert_eq!(value(Some(d("42.0")), Unit::Seconds), "42s");
+        assert_eq!(value(None, Unit::Money), "n/a");
+    }
+}

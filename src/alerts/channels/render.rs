@@ -1,0 +1,609 @@
+//! What a message says, laid out once ([`Doc`]: a title, sections of
+//! labelled lines, a link) in the configured language; each channel turns
+//! the layout into its own format (plain text, markdown, HTML, Slack blocks,
+//! a Feishu card).
+
+use super::format;
+use crate::alerts::message::{
+    AlertGroup, AlertNotice, AlertState, Digest, DigestLine, Language, Message, RenderOptions,
+    ShopDigest, WatchPeriod,
+};
+use crate::kpi::catalogue::Direction;
+
+/// The colour of a message: red while firing, green once resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Firing,
+    Resolved,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doc {
+    pub title: String,
+    pub tone: Tone,
+    pub sections: Vec<Section>,
+    pub link: Option<Link>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    pub heading: Option<String>,
+    pub lines: Vec<Line>,
+}
+
+/// `label: text`, or a sentence when there is no label; `indent` nests it
+/// under the line before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub label: Option<String>,
+    pub text: String,
+    pub indent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub label: String,
+    pub url: String,
+}
+
+impl Line {
+    fn labelled(label: &str, text: impl Into<String>) -> Self {
+        Line {
+            label: Some(label.to_string()),
+            text: text.into(),
+            indent: false,
+        }
+    }
+
+    fn sentence(text: impl Into<String>) -> Self {
+        Line {
+            label: None,
+            text: text.into(),
+            indent: false,
+        }
+    }
+
+    fn nested(mut self) -> Self {
+        self.indent = true;
+        self
+    }
+}
+
+/// The words of one language.
+struct Words {
+    firing: &'static str,
+    resolved: &'static str,
+    rule: &'static str,
+    kpi: &'static str,
+    scope: &'static str,
+    shop: &'static str,
+    person: &'static str,
+    period: &'static str,
+    value: &'static str,
+    target: &'static str,
+    threshold: &'static str,
+    attainment: &'static str,
+    severity: &'static str,
+    since: &'static str,
+    ended: &'static str,
+    today: &'static str,
+    day: &'static str,
+    month: &'static str,
+    below_target: &'static str,
+    worse_than_target: &'static str,
+    above_target: &'static str,
+    below: &'static str,
+    above: &'static str,
+    drop: &'static str,
+    rise: &'static str,
+    back_to_normal: &'static str,
+    dashboard: &'static str,
+    yesterday: &'static str,
+    month_to_date: &'static str,
+    vs_previous_day: &'static str,
+    vs_same_day_last_week: &'static str,
+    firing_alerts: &'static str,
+    none: &'static str,
+    test_title: &'static str,
+    test_text: &'static str,
+    digest_title: &'static str,
+    no_month_to_date: &'static str,
+}
+
+const EN: Words = Words {
+    firing: "FIRING",
+    resolved: "RESOLVED",
+    rule: "Rule",
+    kpi: "KPI",
+    scope: "Scope",
+    shop: "shop",
+    person: "person",
+    period: "Period",
+    value: "Value",
+    target: "Target",
+    threshold: "Threshold",
+    attainment: "Attainment",
+    severity: "Severity",
+    since: "Since",
+    ended: "Resolved at",
+    today: "today so far",
+    day: "yesterday",
+    month: "month to date",
+    below_target: "below target",
+    worse_than_target: "worse than target",
+    above_target: "above target",
+    below: "below threshold",
+    above: "above threshold",
+    drop: "dropped",
+    rise: "rose",
+    back_to_normal: "is back within bounds",
+    dashboard: "Open the dashboard",
+    yesterday: "Yesterday",
+    month_to_date: "Month to date",
+    vs_previous_day: "vs day before",
+    vs_same_day_last_week: "vs same day last week",
+    firing_alerts: "Alerts firing",
+    none: "none",
+    test_title: "kpid test message",
+    test_text: "This is a test message from kpid through channel",
+    digest_title: "kpid digest",
+    no_month_to_date: "no month to date yet (first day of the month)",
+};
+
+const ZH: Words = Words {
+    firing: "告警中",
+    resolved: "已恢复",
+    rule: "规则",
+    kpi: "指标",
+    scope: "范围",
+    shop: "店铺",
+    person: "人员",
+    period: "周期",
+    value: "当前值",
+    target: "目标",
+    threshold: "阈值",
+    attainment: "完成率",
+    severity: "级别",
+    since: "开始时间",
+    ended: "恢复时间",
+    today: "今日截至目前",
+    day: "昨日",
+    month: "本月至今",
+    below_target: "低于目标",
+    worse_than_target: "差于目标",
+    above_target: "高于目标",
+    below: "低于阈值",
+    above: "高于阈值",
+    drop: "下降",
+    rise: "上升",
+    back_to_normal: "已恢复正常",
+    dashboard: "打开看板",
+    yesterday: "昨日",
+    month_to_date: "本月至今",
+    vs_previous_day: "较前一日",
+    vs_same_day_last_week: "较上周同日",
+    firing_alerts: "告警中的规则",
+    none: "无",
+    test_title: "kpid 测试消息",
+    test_text: "这是 kpid 通过以下通道发送的测试消息：",
+    digest_title: "kpid 日报",
+    no_month_to_date: "本月尚无累计（今天是本月第一天）",
+};
+
+fn words(language: Language) -> &'static Words {
+    match language {
+        Language::Zh => &ZH,
+        Language::En => &EN,
+    }
+}
+
+/// Both names of a KPI, the configured language's first.
+pub fn kpi_names(zh: &str, en: &str, language: Language) -> String {
+    match language {
+        Language::Zh => format!("{zh}（{en}）"),
+        Language::En => format!("{en} ({zh})"),
+    }
+}
+
+fn period_name(period: WatchPeriod, w: &Words) -> &'static str {
+    match period {
+        WatchPeriod::Today => w.today,
+        WatchPeriod::Day => w.day,
+        WatchPeriod::Month => w.month,
+    }
+}
+
+/// `shop tmall-main` / `店铺 tmall-main`.
+fn scope_of(alert: &AlertNotice, w: &Words) -> String {
+    match (&alert.person, &alert.shop) {
+        (Some(p), _) => format!("{} {p}", w.person),
+        (None, Some(s)) => format!("{} {s}", w.shop),
+        (None, None) => String::new(),
+    }
+}
+
+/// What the condition says of the value: `down` KPIs are "worse than
+/// target" when they breach `below_target`.
+fn condition_words(alert: &AlertNotice, w: &Words) -> &'static str {
+    match alert.condition.as_str() {
+        "below_target" if alert.direction == Direction::Down => w.worse_than_target,
+        "below_target" => w.below_target,
+        "above_target" => w.above_target,
+        "below" => w.below,
+        "above" => w.above,
+        "drop" => w.drop,
+        "rise" => w.rise,
+        _ => w.below_target,
+    }
+}
+
+/// One sentence about an alert, e.g. "GMV (成交额) month to date at shop
+/// tmall-main is below target: 1,234.50 against 1,500.00".
+pub fn summary(alert: &AlertNotice, language: Language) -> String {
+    let w = words(language);
+    let kpi = kpi_names(&alert.kpi_name_zh, &alert.kpi_name_en, language);
+    let value = format::value(alert.value, alert.unit);
+    let threshold = format::value(alert.threshold, alert.unit);
+    let scope = scope_of(alert, w);
+    let period = period_name(alert.period, w);
+    match (alert.state, language) {
+        (AlertState::Resolved, Language::En) => {
+            format!("{kpi} {period} at {scope} {}: {value}", w.back_to_normal)
+        }
+        (AlertState::Resolved, Language::Zh) => {
+            format!("{scope} {kpi}（{period}）{}：{value}", w.back_to_normal)
+        }
+        (_, Language::En) => format!(
+            "{kpi} {period} at {scope} is {}: {value} against {threshold}",
+            condition_words(alert, w)
+        ),
+        (_, Language::Zh) => format!(
+            "{scope} {kpi}（{period}）{}：{value}，对比 {threshold}",
+            condition_words(alert, w)
+        ),
+    }
+}
+
+/// The state word of an alert.
+pub fn state_word(state: AlertState, language: Language) -> &'static str {
+    let w = words(language);
+    match state {
+        AlertState::Resolved => w.resolved,
+        _ => w.firing,
+    }
+}
+
+/// Lays out a message in the configured language.
+pub fn doc(message: &Message, options: &RenderOptions) -> Doc {
+    let link = options
+        .dashboard_url
+        .as_ref()
+        .filter(|u| !u.trim().is_empty())
+        .map(|url| Link {
+            label: words(options.language).dashboard.to_string(),
+            url: url.clone(),
+        });
+    let mut doc = match message {
+        Message::Alerts(group) => alerts_doc(group, options.language),
+        Message::Digest(digest) => digest_doc(digest, options.language),
+        Message::Test { channel } => {
+            let w = words(options.language);
+            Doc {
+                title: w.test_title.to_string(),
+                tone: Tone::Info,
+                sections: vec![Section {
+                    heading: None,
+                    lines: vec![Line::sentence(format!("{} {channel}", w.test_text))],
+                }],
+                link: None,
+            }
+        }
+    };
+    doc.link = link;
+    doc
+}
+
+fn alerts_doc(group: &AlertGroup, language: Language) -> Doc {
+    let w = words(language);
+    let firing = group
+        .alerts
+        .iter()
+        .filter(|a| a.state != AlertState::Resolved)
+        .count();
+    let resolved = group.alerts.len() - firing;
+    let title = match language {
+        Language::En => {
+            let mut parts = Vec::new();
+            if firing > 0 {
+                parts.push(format!("{firing} firing"));
+            }
+            if resolved > 0 {
+                parts.push(format!("{resolved} resolved"));
+            }
+            format!("kpid alerts: {} — {}", parts.join(", "), group.scope)
+        }
+        Language::Zh => {
+            let mut parts = Vec::new();
+            if firing > 0 {
+                parts.push(format!("{firing} 条告警"));
+            }
+            if resolved > 0 {
+                parts.push(format!("{resolved} 条恢复"));
+            }
+            format!("kpid 告警：{} — {}", parts.join("，"), group.scope)
+        }
+    };
+    let sections = group
+        .alerts
+        .iter()
+        .map(|a| alert_section(a, language, w))
+        .collect();
+    Doc {
+        title,
+        tone: if firing > 0 {
+            Tone::Firing
+        } else {
+            Tone::Resolved
+        },
+        sections,
+        link: None,
+    }
+}
+
+fn alert_section(a: &AlertNotice, language: Language, w: &Words) -> Section {
+    let kpi = kpi_names(&a.kpi_name_zh, &a.kpi_name_en, language);
+    let mut lines = vec![
+        Line::sentence(summary(a, language)),
+        Line::labelled(w.rule, format!("{} ({})", a.rule, a.condition)),
+        Line::labelled(w.kpi, format!("{kpi} · {}", a.kpi)),
+        Line::labelled(w.scope, scope_of(a, w)),
+        Line::labelled(
+            w.period,
+            format!("{} ({})", period_name(a.period, w), a.period_label),
+        ),
+        Line::labelled(w.value, format::value(a.value, a.unit)),
+        Line::labelled(w.target, format::value(a.target, a.unit)),
+        Line::labelled(w.threshold, format::value(a.threshold, a.unit)),
+        Line::labelled(w.attainment, format::opt_percent(a.attainment)),
+        Line::labelled(w.severity, a.severity.clone()),
+        Line::labelled(
+            w.since,
+            a.starts_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        ),
+    ];
+    if let Some(end) = a.ends_at {
+        lines.push(Line::labelled(
+            w.ended,
+            end.format("%Y-%m-%d %H:%M UTC").to_string(),
+        ));
+    }
+    let state = state_word(a.state, language);
+    Section {
+        heading: Some(match language {
+            Language::En => format!("[{state}] {kpi} — {}", scope_of(a, w)),
+            Language::Zh => format!("【{state}】{kpi} — {}", scope_of(a, w)),
+        }),
+        lines,
+    }
+}
+
+fn digest_doc(digest: &Digest, language: Language) -> Doc {
+    let w = words(language);
+    Doc {
+        title: match language {
+            Language::En => format!("{} “{}”", w.digest_title, digest.name),
+            Language::Zh => format!("{}「{}」", w.digest_title, digest.name),
+        },
+        tone: Tone::Info,
+        sections: digest
+            .shops
+            .iter()
+            .map(|s| shop_section(s, language, w))
+            .collect(),
+        link: None,
+    }
+}
+
+fn shop_section(shop: &ShopDigest, language: Language, w: &Words) -> Section {
+    let mut lines = Vec::new();
+    for line in &shop.lines {
+        lines.extend(digest_lines(line, shop, language, w));
+    }
+    if shop.firing.is_empty() {
+        lines.push(Line::labelled(w.firing_alerts, w.none));
+    } else {
+        lines.push(Line::labelled(
+            w.firing_alerts,
+            shop.firing.len().to_string(),
+        ));
+        lines.extend(
+            shop.firing
+                .iter()
+                .map(|a| Line::sentence(summary(a, language)).nested()),
+        );
+    }
+    Section {
+        heading: Some(format!(
+            "{} {} · {} ({})",
+            w.shop, shop.shop, shop.day, shop.currency
+        )),
+        lines,
+    }
+}
+
+fn digest_lines(line: &DigestLine, shop: &ShopDigest, language: Language, w: &Words) -> Vec<Line> {
+    let v = |d| format::value(d, line.unit);
+    let sep = match language {
+        Language::En => ", ",
+        Language::Zh => "，",
+    };
+    let day = [
+        format!("{} {}", w.yesterday, v(line.day_value)),
+        format!("{} {}", w.target, v(line.day_target)),
+        format!(
+            "{} {}",
+            w.attainment,
+            format::opt_percent(line.day_attainment)
+        ),
+        format!(
+            "{} {}",
+            w.vs_previous_day,
+            format::opt_change(line.change_previous_day)
+        ),
+        format!(
+            "{} {}",
+            w.vs_same_day_last_week,
+            format::opt_change(line.change_same_day_last_week)
+        ),
+    ]
+    .join(sep);
+    let month = match &shop.month_to_date {
+        Some(days) => [
+            format!("{} ({days}) {}", w.month_to_date, v(line.month_value)),
+            format!("{} {}", w.target, v(line.month_target)),
+            format!(
+                "{} {}",
+                w.attainment,
+                format::opt_percent(line.month_attainment)
+            ),
+        ]
+        .join(sep),
+        None => format!("{}: {}", w.month_to_date, w.no_month_to_date),
+    };
+    let mut name = kpi_names(&line.kpi_name_zh, &line.kpi_name_en, language);
+    if line.direction == Direction::Down {
+        // Lower is better: say so, so a rise is not read as good news.
+        name.push_str(match language {
+            Language::En => " ↓ lower is better",
+            Language::Zh => " ↓ 越低越好",
+        });
+    }
+    vec![
+        Line::labelled(&name, String::new()),
+        Line::sentence(day).nested(),
+        Line::sentence(month).nested(),
+    ]
+}
+
+/// Plain text: the title, then each section's heading and lines.
+pub fn plain(doc: &Doc) -> String {
+    let mut out = doc.title.clone();
+    for s in &doc.sections {
+        out.push('\n');
+        if let Some(h) = &s.heading {
+            out.push('\n');
+            out.push_str(h);
+        }
+        for l in &s.lines {
+            out.push('\n');
+            if l.indent {
+                out.push_str("    ");
+            } else if s.heading.is_some() {
+                out.push_str("  ");
+            }
+            out.push_str(&line_text(l, |s| s.to_string()));
+        }
+    }
+    if let Some(link) = &doc.link {
+        out.push_str(&format!("\n\n{}: {}", link.label, link.url));
+    }
+    out
+}
+
+/// The whole message on one line, for a log record.
+pub fn one_line(doc: &Doc) -> String {
+    plain(doc)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn line_text(l: &Line, bold: impl Fn(&str) -> String) -> String {
+    match (&l.label, l.text.is_empty()) {
+        (Some(label), true) => bold(label),
+        (Some(label), false) => format!("{}: {}", bold(label), l.text),
+        (None, _) => l.text.clone(),
+    }
+}
+
+/// Markdown as DingTalk and WeCom robots render it: headings, bold labels,
+/// list items, a link.
+pub fn markdown(doc: &Doc) -> String {
+    let mut out = format!("### {}\n", doc.title);
+    for s in &doc.sections {
+        if let Some(h) = &s.heading {
+            out.push_str(&format!("\n#### {h}\n"));
+        }
+        out.push('\n');
+        for l in &s.lines {
+            let prefix = if l.indent { "    - " } else { "- " };
+            out.push_str(prefix);
+            out.push_str(&line_text(l, |s| format!("**{s}**")));
+            out.push('\n');
+        }
+    }
+    if let Some(link) = &doc.link {
+        out.push_str(&format!("\n[{}]({})\n", link.label, link.url));
+    }
+    out
+}
+
+/// HTML for email, every text escaped.
+pub fn html(doc: &Doc) -> String {
+    let colour = match doc.tone {
+        Tone::Firing => "#c0392b",
+        Tone::Resolved => "#27ae60",
+        Tone::Info => "#2c3e50",
+    };
+    let mut out = format!(
+        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h2 style=\"color:{colour}\">{}</h2>",
+        escape(&doc.title)
+    );
+    for s in &doc.sections {
+        if let Some(h) = &s.heading {
+            out.push_str(&format!("<h3>{}</h3>", escape(h)));
+        }
+        out.push_str("<ul>");
+        for l in &s.lines {
+            let style = if l.indent {
+                " style=\"margin-left:1.5em\""
+            } else {
+                ""
+            };
+            let text = match (&l.label, l.text.is_empty()) {
+                (Some(label), true) => format!("<b>{}</b>", escape(label)),
+                (Some(label), false) => format!("<b>{}</b>: {}", escape(label), escape(&l.text)),
+                (None, _) => escape(&l.text),
+            };
+            out.push_str(&format!("<li{style}>{text}</li>"));
+        }
+        out.push_str("</ul>");
+    }
+    if let Some(link) = &doc.link {
+        out.push_str(&format!(
+            "<p><a href=\"{}\">{}</a></p>",
+            escape(&link.url),
+            escape(&link.label)
+        ));
+    }
+    out.push_str("</body></html>");
+    out
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
