@@ -1,4 +1,4 @@
-//! The command line: `kpid run | ingest | compute | report | kpis | check | migrate`.
+//! The command line: `kpid run | ingest | compute | report | kpis | alerts | silence | check | migrate`.
 
 use crate::config::{self, redacted_toml, Settings};
 use crate::connectors::Window;
@@ -17,8 +17,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+mod alerts;
 mod scorecards;
+mod silence;
+use alerts::AlertsCommand;
 use scorecards::{AppealCommand, InputCommand, TargetsCommand};
+use silence::SilenceCommand;
 
 fn default_by() -> String {
     std::env::var("USER").unwrap_or_else(|_| "unknown".into())
@@ -129,6 +133,16 @@ pub enum Command {
         limit: i64,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+    },
+    /// Alerts: evaluate rules, list alerts and notifications, test channels, send digests.
+    Alerts {
+        #[command(subcommand)]
+        action: AlertsCommand,
+    },
+    /// Silences: alerts matching them change state but send nothing.
+    Silence {
+        #[command(subcommand)]
+        action: SilenceCommand,
     },
     /// Validate the configuration and show what would run when.
     Check,
@@ -415,6 +429,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 cli.config.display()
             );
             println!("{}", redacted_toml(&s.config));
+            if !s.alerts.channels.is_empty() {
+                // Channel tables hold secrets (robot URLs): names and kinds only.
+                println!("# Alert channels (settings hidden):");
+                for c in &s.alerts.channels {
+                    println!("{:<28} {}", c.name, c.kind);
+                }
+                println!();
+            }
             println!("# Connector kinds from definitions:");
             for d in s.definitions.iter() {
                 println!("{:<28} {} [{}]", d.kind, d.description, d.source);
@@ -441,6 +463,18 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     runs(&sched, now)
                 );
             }
+            for d in &s.alerts.digests {
+                for shop in s.shops.iter().filter(|x| d.shops.contains(&x.id)) {
+                    if let Some(sched) = d.schedule_in(shop.tz) {
+                        println!(
+                            "{:<28} {:<18} {}",
+                            format!("digest:{}:{}", d.name, shop.id),
+                            sched.source(),
+                            runs(&sched, now)
+                        );
+                    }
+                }
+            }
             let warnings = scorecards::check_warnings(&s).await;
             if !warnings.is_empty() {
                 println!("\n# Warnings:");
@@ -449,6 +483,16 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Alerts { action } => {
+            let s = settings(&cli.config)?;
+            let store = open_store(&s).await?;
+            alerts::run(&s, &store, action).await
+        }
+        Command::Silence { action } => {
+            let s = settings(&cli.config)?;
+            let store = open_store(&s).await?;
+            silence::run(&store, action).await
         }
         Command::Runs { job, limit, format } => {
             let s = settings(&cli.config)?;

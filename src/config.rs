@@ -76,6 +76,9 @@ pub struct Config {
     /// no built-in kind for, relative to this file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub definitions: Vec<String>,
+    /// Alert rules, digests and channels (`crate::alerts::config`).
+    #[serde(default)]
+    pub alerts: crate::alerts::config::AlertsConfig,
 }
 
 fn default_listen() -> String {
@@ -548,6 +551,8 @@ pub struct Settings {
     pub scoring: Scoring,
     /// Connector kinds from definitions: the built-in ones and the user's.
     pub definitions: std::sync::Arc<crate::connectors::declarative::Definitions>,
+    /// `[alerts]` validated.
+    pub alerts: crate::alerts::config::Rules,
 }
 
 impl Settings {
@@ -1045,6 +1050,20 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
         }
     }
 
+    let (alerts, alert_problems) = crate::alerts::config::resolve(
+        &config.alerts,
+        &crate::alerts::config::Context {
+            catalogue: &catalogue,
+            shops: &shops,
+            people: &people,
+            roles: &roles,
+            default_tz,
+        },
+    );
+    for (key, msg) in alert_problems {
+        report(key, msg);
+    }
+
     problems.extend(problems_from_definitions);
     if !problems.is_empty() {
         return Err(ConfigErrors(problems));
@@ -1061,6 +1080,7 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
         people,
         scoring,
         definitions: std::sync::Arc::new(definitions),
+        alerts,
     })
 }
 

@@ -21,6 +21,16 @@ pub struct ShopLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabel {
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabel {
     version: String,
 }
@@ -39,7 +49,10 @@ pub struct Metrics {
     pub snapshot_last_success: Family<ShopLabel, Seconds>,
     pub snapshot_lag: Family<ShopLabel, Seconds>,
     pub takeovers: Counter,
-    pub alerts_sent: Counter,
+    pub alerts_sent: Family<ChannelLabel, Counter>,
+    pub alert_delivery_failures: Family<ChannelLabel, Counter>,
+    /// Alerts by state (pending, firing, resolved) after the last evaluation.
+    pub alerts: Family<StateLabel, Gauge>,
     /// Shops whose snapshot lag is reported, and when the process started
     /// (the lag before a shop's first success).
     shops: Vec<ShopLabel>,
@@ -64,7 +77,9 @@ impl Metrics {
             snapshot_last_success: Family::default(),
             snapshot_lag: Family::default(),
             takeovers: Counter::default(),
-            alerts_sent: Counter::default(),
+            alerts_sent: Family::default(),
+            alert_delivery_failures: Family::default(),
+            alerts: Family::default(),
             shops: shops
                 .iter()
                 .map(|s| ShopLabel { shop: s.clone() })
@@ -116,7 +131,21 @@ impl Metrics {
             "Ticks taken over after another replica's lease expired",
             m.takeovers.clone(),
         );
-        r.register("kpid_alerts_sent", "Alerts sent", m.alerts_sent.clone());
+        r.register(
+            "kpid_alerts_sent",
+            "Notifications delivered, by channel",
+            m.alerts_sent.clone(),
+        );
+        r.register(
+            "kpid_alert_delivery_failures",
+            "Notifications a channel failed to deliver after its retries",
+            m.alert_delivery_failures.clone(),
+        );
+        r.register(
+            "kpid_alerts",
+            "Alerts by state after the latest evaluation",
+            m.alerts.clone(),
+        );
         let build = Family::<BuildLabel, Gauge>::default();
         build
             .get_or_create(&BuildLabel {
@@ -150,6 +179,38 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+
+    fn channel(name: &str) -> ChannelLabel {
+        ChannelLabel {
+            channel: name.to_string(),
+        }
+    }
+
+    /// A notification delivered through `channel`.
+    pub fn alert_sent(&self, channel: &str) {
+        let label = Self::channel(channel);
+        self.alerts_sent.get_or_create(&label).inc();
+        // Exported at 0 beside it, so `increase()` sees the first failure.
+        self.alert_delivery_failures.get_or_create(&label).inc_by(0);
+    }
+
+    /// A notification `channel` failed to deliver.
+    pub fn alert_failed(&self, channel: &str) {
+        let label = Self::channel(channel);
+        self.alert_delivery_failures.get_or_create(&label).inc();
+        self.alerts_sent.get_or_create(&label).inc_by(0);
+    }
+
+    /// Sets the gauge of alerts by state.
+    pub fn alert_states(&self, counts: &[(&str, i64)]) {
+        for (state, n) in counts {
+            self.alerts
+                .get_or_create(&StateLabel {
+                    state: state.to_string(),
+                })
+                .set(*n);
+        }
     }
 
     /// Records a successful snapshot job of a shop.

@@ -94,6 +94,30 @@ pub async fn compute(
     shop: &Shop,
     period: Period,
 ) -> Result<Computed, StoreError> {
+    let kpis = values(settings, store, shop, period).await?;
+    let (revision, new_revision) = store.write_snapshot(&shop.id, period, &kpis).await?;
+    if new_revision {
+        tracing::info!(shop = %shop.id, period = %period, revision, "snapshot revision written");
+    } else {
+        tracing::debug!(shop = %shop.id, period = %period, revision, "snapshot unchanged");
+    }
+    Ok(Computed {
+        shop: shop.id.clone(),
+        period,
+        revision,
+        new_revision,
+        kpis,
+    })
+}
+
+/// One shop's KPI lines for a period as a snapshot holds them, without
+/// storing anything (alert digests show the same numbers as `kpid report`).
+pub async fn values(
+    settings: &Settings,
+    store: &Store,
+    shop: &Shop,
+    period: Period,
+) -> Result<Vec<StoredKpi>, StoreError> {
     let refunds_known = refund_sources::has_refund_source(settings, store, &shop.id).await?;
     let mut inputs = Vec::new();
     for back in 0..=settings.catalogue.prev_depth() {
@@ -109,26 +133,13 @@ pub async fn compute(
     let target = |kpi: &str| target_back(kpi, 0);
     let values = settings.catalogue.evaluate(&inputs, &target_back);
     let cap = settings.config.snapshot.score_cap;
-    let kpis: Vec<StoredKpi> = values
+    Ok(values
         .into_iter()
         .filter_map(|(id, v)| {
             let spec = settings.catalogue.get(&id)?;
             Some(line(spec, v, target(&id), cap))
         })
-        .collect();
-    let (revision, new_revision) = store.write_snapshot(&shop.id, period, &kpis).await?;
-    if new_revision {
-        tracing::info!(shop = %shop.id, period = %period, revision, "snapshot revision written");
-    } else {
-        tracing::debug!(shop = %shop.id, period = %period, revision, "snapshot unchanged");
-    }
-    Ok(Computed {
-        shop: shop.id.clone(),
-        period,
-        revision,
-        new_revision,
-        kpis,
-    })
+        .collect())
 }
 
 /// The periods the nightly job refreshes on local day `today`: yesterday,

@@ -61,7 +61,7 @@ impl WatchPeriod {
 }
 
 /// One alert as it is delivered (a firing or a resolved notice).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertNotice {
     /// The rule's name (`alertname` in Alertmanager).
     pub rule: String,
@@ -99,7 +99,7 @@ pub struct AlertNotice {
 
 /// The alerts of one scope (a shop or a person) that changed in one
 /// evaluation: one message per channel.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertGroup {
     /// `shop` or `person` id the group is about.
     pub scope: String,
@@ -107,7 +107,7 @@ pub struct AlertGroup {
 }
 
 /// One KPI line of a digest.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigestLine {
     pub kpi: String,
     pub kpi_name_zh: String,
@@ -131,7 +131,7 @@ pub struct DigestLine {
 }
 
 /// A digest for one shop.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShopDigest {
     pub shop: String,
     pub currency: String,
@@ -146,14 +146,14 @@ pub struct ShopDigest {
 }
 
 /// A scheduled summary (`[[alerts.digests]]`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Digest {
     pub name: String,
     pub shops: Vec<ShopDigest>,
 }
 
 /// Everything a channel may be asked to deliver.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Message {
     Alerts(AlertGroup),

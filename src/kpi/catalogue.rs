@@ -21,7 +21,7 @@ pub enum Aggregation {
 }
 
 /// What a number measures; decides formatting and which values are money.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     Money,
@@ -61,7 +61,7 @@ impl Unit {
 }
 
 /// Whether higher or lower is better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Up,

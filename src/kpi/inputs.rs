@@ -107,7 +107,17 @@ impl InputValues {
     /// without sales reads 0 rather than "no value". Distinct counts cannot
     /// be summed over days: see [`InputValues::settle_buyers`].
     pub async fn load(store: &Store, shop: &str, period: Period) -> Result<Self, StoreError> {
-        let (from, to) = (period.first_day(), period.last_day());
+        Self::load_days(store, shop, period.first_day(), period.last_day()).await
+    }
+
+    /// As [`InputValues::load`], over the local days `from..=to` (alerts
+    /// watch month-to-date and today-so-far, which are not whole periods).
+    pub async fn load_days(
+        store: &Store,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Self, StoreError> {
         let facts = ShopFacts::load(store, shop, from, to).await?;
         let daily_sales = facts.daily_sales();
         let mut out = Self::from_daily(&fold_daily(facts.rows)?, from == to);

@@ -34,6 +34,10 @@ pub struct KpiSpec {
     /// names a KPI that can (growth rates, differences). Such a KPI is scored
     /// by distance to its target, never by ratio (`snapshot::attainment`).
     pub signed: bool,
+    /// The value adds up over days (gmv, orders, pv, ad spend…): a part of
+    /// a period is held against the same part of its target. Ratios,
+    /// means, ranks and distinct counts do not.
+    pub sums_over_days: bool,
 }
 
 /// Built-in KPIs followed by the user's, in order.
@@ -71,6 +75,7 @@ impl Catalogue {
                 category: k.category.into(),
                 builtin: true,
                 signed: false,
+                sums_over_days: false,
             })
             .collect();
         let mut errors = Vec::new();
@@ -147,6 +152,7 @@ impl Catalogue {
                 category: u.category.clone(),
                 builtin: false,
                 signed: false,
+                sums_over_days: false,
             });
         }
         let index: HashMap<String, usize> = kpis
@@ -173,6 +179,14 @@ impl Catalogue {
         }
         let mut cat = Catalogue { kpis, index };
         if errors.is_empty() {
+            let sums: Vec<bool> = cat
+                .kpis
+                .iter()
+                .map(|k| cat.sums_over_days(&k.expr, 0))
+                .collect();
+            for (k, s) in cat.kpis.iter_mut().zip(sums) {
+                k.sums_over_days = s;
+            }
             for (i, k) in cat.kpis.iter().enumerate().skip(builtin_count) {
                 if cat.reaches(&k.id, &k.expr, &mut Vec::new()) {
                     errors.push(KpiConfigError {
@@ -190,6 +204,30 @@ impl Catalogue {
             Ok(cat)
         } else {
             Err(errors)
+        }
+    }
+
+    /// True when `expr` adds up over days: inputs summed over days, and
+    /// sums, differences and constant multiples of such.
+    fn sums_over_days(&self, expr: &Expr, depth: usize) -> bool {
+        // Depth bounds a cycle, which validation reports separately.
+        if depth > 32 {
+            return false;
+        }
+        let sums = |e: &Expr| self.sums_over_days(e, depth + 1);
+        match expr {
+            Expr::Ref(id) => match input_def(id) {
+                Some(def) => def.aggregation == catalogue::Aggregation::Sum,
+                None => self.get(id).is_some_and(|k| sums(&k.expr)),
+            },
+            Expr::Neg(x) => sums(x),
+            Expr::Bin(Op::Add | Op::Sub, l, r) => sums(l) && sums(r),
+            Expr::Bin(Op::Mul, l, r) => match (&**l, &**r) {
+                (Expr::Num(_), x) | (x, Expr::Num(_)) => sums(x),
+                _ => false,
+            },
+            Expr::Bin(Op::Div, l, r) => matches!(&**r, Expr::Num(_)) && sums(l),
+            Expr::Num(_) | Expr::Prev(_) | Expr::Target(_) | Expr::PeerMean(_) => false,
         }
     }
 
@@ -462,6 +500,43 @@ mod tests {
         let r = cat.evaluate(&inputs[..2], &target);
         assert_eq!(value(&r, "two_back"), None);
         assert_eq!(value(&r, "prev_growth"), None);
+    }
+
+    #[test]
+    fn sums_over_days_follow_aggregations_and_formulas() {
+        let cat = Catalogue::new(&[
+            user("net_sales", "gmv - refund_amount"),
+            user("half_gmv", "gmv / 2"),
+            user("gmv_per_order", "gmv / orders"),
+        ])
+        .unwrap();
+        let sums = |id: &str| cat.get(id).unwrap().sums_over_days;
+        for id in [
+            "gmv",
+            "orders",
+            "pv",
+            "uv",
+            "visits",
+            "shares",
+            "cs_violations",
+        ] {
+            assert!(sums(id), "{id}");
+        }
+        assert!(sums("net_sales") && sums("half_gmv"));
+        for id in [
+            "buyers",
+            "aov",
+            "conversion_rate",
+            "refund_rate",
+            "ad_roi",
+            "keyword_rank",
+            "csat_score",
+            "gmv_attainment",
+            "gmv_growth_mom",
+            "gmv_per_order",
+        ] {
+            assert!(!sums(id), "{id}");
+        }
     }
 
     #[test]

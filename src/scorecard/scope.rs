@@ -13,6 +13,7 @@ use crate::kpi::{round_value, InputValues};
 use crate::money::from_micros;
 use crate::period::Period;
 use crate::store::{fold_daily, DailyRow, Store, StoreError};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 /// Which dimension an input's series are split by.
@@ -47,7 +48,16 @@ pub async fn load_person(
     person: &Person,
     period: Period,
 ) -> Result<InputValues, StoreError> {
-    let (from, to) = (period.first_day(), period.last_day());
+    load_person_days(store, person, period.first_day(), period.last_day()).await
+}
+
+/// As [`load_person`], over the local days `from..=to`.
+pub async fn load_person_days(
+    store: &Store,
+    person: &Person,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<InputValues, StoreError> {
     let mut rows = Vec::new();
     let mut records = Vec::new();
     let mut daily_sales = false;

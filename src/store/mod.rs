@@ -7,6 +7,7 @@
 //! The one exception is committing facts on PostgreSQL (`facts_pg`), which
 //! binds columns as arrays through the native driver for bulk speed.
 
+mod alerts;
 mod facts;
 mod facts_pg;
 mod manual;
@@ -14,6 +15,7 @@ mod runs;
 mod scorecards;
 mod snapshots;
 
+pub use alerts::{AlertRow, Decisions, OutboxDraft, OutboxRow, Silence};
 pub use facts::{fold_daily, DailyAggregate, DailyRow, RecordTotals};
 pub use manual::{ManualChange, ManualInput};
 pub use runs::{JobRun, RunResult};

@@ -1,0 +1,542 @@
+//! `[alerts]`: rules, digests and channels as configured, and their
+//! validation into ready-to-evaluate [`Rules`].
+//!
+//! Problems are returned as (key, message) pairs with keys such as
+//! `alerts.rules[2].kpi`, which `config::validate` turns into file:line
+//! problems like every other section's.
+
+use super::channels::ChannelConfig;
+use super::message::{Language, WatchPeriod};
+use crate::config::Shop;
+use crate::kpi::Catalogue;
+use crate::schedule::CronSchedule;
+use crate::scorecard::roles::{Person, Role};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::str::FromStr;
+
+fn default_repeat_interval() -> String {
+    "4h".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_for() -> u32 {
+    1
+}
+fn default_severity() -> String {
+    "warning".into()
+}
+
+/// The `[alerts]` table.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    #[serde(default)]
+    pub language: Language,
+    /// `4h`, `30m`, `1h 30m`: a still-firing alert is sent again after this.
+    #[serde(default = "default_repeat_interval")]
+    pub repeat_interval: String,
+    #[serde(default = "default_true")]
+    pub send_resolved: bool,
+    /// Channels of the built-in rule: every KPI with a target, month to date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub below_target: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dashboard_url: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digests: Vec<DigestConfig>,
+    /// Channels carry secrets (robot URLs hold tokens): never printed back;
+    /// `kpid check` lists their names and kinds only.
+    #[serde(default, skip_serializing)]
+    pub channels: Vec<ChannelConfig>,
+}
+
+/// A number written as a string (`"0.9"`) or a TOML number, kept as text so
+/// a bad one is reported with its key and line instead of failing the load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DecimalText(pub String);
+
+impl<'de> Deserialize<'de> for DecimalText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            S(String),
+            I(i64),
+            F(f64),
+        }
+        Ok(DecimalText(match Raw::deserialize(d)? {
+            Raw::S(s) => s,
+            Raw::I(i) => i.to_string(),
+            Raw::F(f) => f.to_string(),
+        }))
+    }
+}
+
+/// One `[[alerts.rules]]` table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub name: String,
+    pub kpi: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    pub period: String,
+    pub condition: String,
+    pub threshold: DecimalText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<String>,
+    #[serde(rename = "for", default = "default_for")]
+    pub for_evaluations: u32,
+    #[serde(default = "default_severity")]
+    pub severity: String,
+    pub channels: Vec<String>,
+}
+
+/// One `[[alerts.digests]]` table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    pub name: String,
+    /// Crontab, in each shop's zone.
+    pub schedule: String,
+    /// Default: every shop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shops: Vec<String>,
+    /// Default: every KPI with a target for the shop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kpis: Vec<String>,
+    pub channels: Vec<String>,
+}
+
+/// What a rule compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Attainment against the (pro-rated) target below `threshold`.
+    BelowTarget,
+    AboveTarget,
+    /// The value itself below / above `threshold`.
+    Below,
+    Above,
+    /// Change against the comparison period by more than `threshold` (a fraction).
+    Drop,
+    Rise,
+}
+
+impl Condition {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "below_target" => Condition::BelowTarget,
+            "above_target" => Condition::AboveTarget,
+            "below" => Condition::Below,
+            "above" => Condition::Above,
+            "drop" => Condition::Drop,
+            "rise" => Condition::Rise,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::BelowTarget => "below_target",
+            Condition::AboveTarget => "above_target",
+            Condition::Below => "below",
+            Condition::Above => "above",
+            Condition::Drop => "drop",
+            Condition::Rise => "rise",
+        }
+    }
+
+    pub fn needs_target(self) -> bool {
+        matches!(self, Condition::BelowTarget | Condition::AboveTarget)
+    }
+}
+
+/// The period a `drop`/`rise` rule compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    PreviousDay,
+    SameDayLastWeek,
+    PreviousMonth,
+}
+
+impl Compare {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "previous_day" => Compare::PreviousDay,
+            "same_day_last_week" => Compare::SameDayLastWeek,
+            "previous_month" => Compare::PreviousMonth,
+            _ => return None,
+        })
+    }
+}
+
+fn parse_watch_period(s: &str) -> Option<WatchPeriod> {
+    Some(match s {
+        "today" => WatchPeriod::Today,
+        "day" => WatchPeriod::Day,
+        "month" => WatchPeriod::Month,
+        _ => return None,
+    })
+}
+
+/// Whom a rule watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleScope {
+    EveryShop,
+    Shop(String),
+    Person(String),
+    /// Every person with this role.
+    Role(String),
+}
+
+/// Which KPIs a rule watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleKpis {
+    One(String),
+    /// The built-in rule: every KPI that has a target for the scope.
+    WithTarget,
+}
+
+/// A validated rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    pub kpis: RuleKpis,
+    pub scope: RuleScope,
+    pub period: WatchPeriod,
+    pub condition: Condition,
+    pub threshold: Decimal,
+    pub compare: Option<Compare>,
+    /// Consecutive breaching evaluations before it fires (at least 1).
+    pub for_evaluations: u32,
+    pub severity: String,
+    pub channels: Vec<String>,
+}
+
+/// The name of the built-in rule (`[alerts] below_target`).
+pub const BUILTIN_RULE: &str = "below-target";
+
+/// A validated digest.
+#[derive(Debug, Clone)]
+pub struct DigestSpec {
+    pub name: String,
+    pub schedule: String,
+    pub shops: Vec<String>,
+    pub kpis: Vec<String>,
+    pub channels: Vec<String>,
+}
+
+impl DigestSpec {
+    /// The digest's schedule in a shop's zone (validated at load).
+    pub fn schedule_in(&self, tz: Tz) -> Option<CronSchedule> {
+        CronSchedule::parse(&self.schedule, tz).ok()
+    }
+}
+
+/// `[alerts]` ready to use.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub language: Language,
+    pub repeat_interval: chrono::Duration,
+    pub send_resolved: bool,
+    pub dashboard_url: Option<String>,
+    pub rules: Vec<Rule>,
+    pub digests: Vec<DigestSpec>,
+    pub channels: Vec<ChannelConfig>,
+}
+
+impl Rules {
+    pub fn rule(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+
+    pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    pub fn digest(&self, name: &str) -> Option<&DigestSpec> {
+        self.digests.iter().find(|d| d.name == name)
+    }
+}
+
+/// What validation needs from the rest of the configuration.
+pub struct Context<'a> {
+    pub catalogue: &'a Catalogue,
+    pub shops: &'a [Shop],
+    pub people: &'a [Person],
+    pub roles: &'a [Role],
+    pub default_tz: Tz,
+}
+
+/// Validates `[alerts]`; problems are (key, message) pairs.
+pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<(String, String)>) {
+    let mut problems = Vec::new();
+    let mut report = |key: String, msg: String| problems.push((key, msg));
+
+    let repeat_interval = humantime::parse_duration(cfg.repeat_interval.trim())
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .filter(|d| *d > chrono::Duration::zero())
+        .unwrap_or_else(|| {
+            report(
+                "alerts.repeat_interval".into(),
+                format!(
+                    "`{}` is not a duration such as 4h, 30m or 1h 30m",
+                    cfg.repeat_interval
+                ),
+            );
+            chrono::Duration::hours(4)
+        });
+
+    let mut channel_names = HashSet::new();
+    for (i, c) in cfg.channels.iter().enumerate() {
+        if c.name.trim().is_empty() {
+            report(
+                format!("alerts.channels[{i}].name"),
+                "must not be empty".into(),
+            );
+        } else if !channel_names.insert(c.name.clone()) {
+            report(
+                format!("alerts.channels[{i}].name"),
+                format!("channel `{}` is defined twice", c.name),
+            );
+        }
+        if let Err(e) = c
+            .build()
+            .map(|_| ())
+            .or_else(|e| if e.key == "name" { Ok(()) } else { Err(e) })
+        {
+            report(format!("alerts.channels[{i}].{}", e.key), e.message);
+        }
+    }
+    let known_channels = || {
+        let mut v: Vec<&str> = cfg.channels.iter().map(|c| c.name.as_str()).collect();
+        v.sort();
+        if v.is_empty() {
+            "none: add [[alerts.channels]]".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let check_channels = |key: String, list: &[String], report: &mut dyn FnMut(String, String)| {
+        for name in list {
+            if !channel_names.contains(name) {
+                report(
+                    key.clone(),
+                    format!(
+                        "no channel `{name}` in [[alerts.channels]] (known: {})",
+                        known_channels()
+                    ),
+                );
+            }
+        }
+    };
+
+    let mut rules = Vec::new();
+    if !cfg.below_target.is_empty() {
+        check_channels("alerts.below_target".into(), &cfg.below_target, &mut report);
+        rules.push(Rule {
+            name: BUILTIN_RULE.into(),
+            kpis: RuleKpis::WithTarget,
+            scope: RuleScope::EveryShop,
+            period: WatchPeriod::Month,
+            condition: Condition::BelowTarget,
+            threshold: Decimal::ONE,
+            compare: None,
+            for_evaluations: 1,
+            severity: default_severity(),
+            channels: cfg.below_target.clone(),
+        });
+    }
+
+    let mut rule_names: HashSet<String> = rules.iter().map(|r| r.name.clone()).collect();
+    for (i, r) in cfg.rules.iter().enumerate() {
+        let key = |field: &str| format!("alerts.rules[{i}].{field}");
+        if r.name.trim().is_empty() {
+            report(key("name"), "must not be empty".into());
+        } else if !rule_names.insert(r.name.clone()) {
+            report(
+                key("name"),
+                if r.name == BUILTIN_RULE {
+                    format!("`{BUILTIN_RULE}` is the built-in rule of `[alerts] below_target`")
+                } else {
+                    format!("rule `{}` is defined twice", r.name)
+                },
+            );
+        }
+        if cx.catalogue.get(&r.kpi).is_none() {
+            report(
+                key("kpi"),
+                format!("unknown KPI `{}` (see `kpid kpis`)", r.kpi),
+            );
+        }
+        let scope = match (&r.shop, &r.person, &r.role) {
+            (None, None, None) => Some(RuleScope::EveryShop),
+            (Some(s), None, None) => {
+                if !cx.shops.iter().any(|x| &x.id == s) {
+                    report(key("shop"), format!("no shop `{s}` in [[shops]]"));
+                }
+                Some(RuleScope::Shop(s.clone()))
+            }
+            (None, Some(p), None) => {
+                if !cx.people.iter().any(|x| &x.id == p) {
+                    report(key("person"), format!("no person `{p}` in [[people]]"));
+                }
+                Some(RuleScope::Person(p.clone()))
+            }
+            (None, None, Some(role)) => {
+                if !cx.roles.iter().any(|x| &x.id == role) {
+                    report(key("role"), format!("no role `{role}`"));
+                }
+                Some(RuleScope::Role(role.clone()))
+            }
+            _ => {
+                report(
+                    key("name"),
+                    "set at most one of `shop`, `person` and `role`".into(),
+                );
+                None
+            }
+        };
+        let period = parse_watch_period(&r.period);
+        if period.is_none() {
+            report(
+                key("period"),
+                format!("`{}` must be today, day or month", r.period),
+            );
+        }
+        let condition = Condition::parse(&r.condition);
+        if condition.is_none() {
+            report(
+                key("condition"),
+                format!(
+                    "`{}` must be below_target, above_target, below, above, drop or rise",
+                    r.condition
+                ),
+            );
+        }
+        let threshold = crate::money::parse_decimal(&r.threshold.0)
+            .or_else(|_| Decimal::from_str(r.threshold.0.trim()))
+            .ok();
+        if threshold.is_none() {
+            report(
+                key("threshold"),
+                format!(
+                    "`{}` is not a decimal number such as \"0.9\"",
+                    r.threshold.0
+                ),
+            );
+        }
+        let compare = match (&r.compare, condition) {
+            (Some(c), Some(Condition::Drop | Condition::Rise)) => {
+                let parsed = Compare::parse(c);
+                if parsed.is_none() {
+                    report(
+                        key("compare"),
+                        format!("`{c}` must be previous_day, same_day_last_week or previous_month"),
+                    );
+                }
+                parsed
+            }
+            (Some(_), Some(other)) => {
+                report(
+                    key("compare"),
+                    format!(
+                        "`compare` is only for drop and rise (this rule's condition is {})",
+                        other.as_str()
+                    ),
+                );
+                None
+            }
+            (None, Some(Condition::Drop | Condition::Rise)) => Some(Compare::PreviousDay),
+            _ => None,
+        };
+        if r.for_evaluations == 0 {
+            report(key("for"), "must be at least 1".into());
+        }
+        if r.channels.is_empty() {
+            report(key("channels"), "name at least one channel".into());
+        }
+        check_channels(key("channels"), &r.channels, &mut report);
+        if let (Some(scope), Some(period), Some(condition), Some(threshold)) =
+            (scope, period, condition, threshold)
+        {
+            rules.push(Rule {
+                name: r.name.clone(),
+                kpis: RuleKpis::One(r.kpi.clone()),
+                scope,
+                period,
+                condition,
+                threshold,
+                compare,
+                for_evaluations: r.for_evaluations.max(1),
+                severity: r.severity.clone(),
+                channels: r.channels.clone(),
+            });
+        }
+    }
+
+    let mut digests = Vec::new();
+    let mut digest_names = HashSet::new();
+    for (i, d) in cfg.digests.iter().enumerate() {
+        let key = |field: &str| format!("alerts.digests[{i}].{field}");
+        if d.name.trim().is_empty() {
+            report(key("name"), "must not be empty".into());
+        } else if !digest_names.insert(d.name.clone()) {
+            report(key("name"), format!("digest `{}` is defined twice", d.name));
+        }
+        if let Err(e) = CronSchedule::parse(&d.schedule, cx.default_tz) {
+            report(key("schedule"), e.to_string());
+        }
+        for s in &d.shops {
+            if !cx.shops.iter().any(|x| &x.id == s) {
+                report(key("shops"), format!("no shop `{s}` in [[shops]]"));
+            }
+        }
+        for k in &d.kpis {
+            if cx.catalogue.get(k).is_none() {
+                report(key("kpis"), format!("unknown KPI `{k}` (see `kpid kpis`)"));
+            }
+        }
+        if d.channels.is_empty() {
+            report(key("channels"), "name at least one channel".into());
+        }
+        check_channels(key("channels"), &d.channels, &mut report);
+        digests.push(DigestSpec {
+            name: d.name.clone(),
+            schedule: d.schedule.clone(),
+            shops: if d.shops.is_empty() {
+                cx.shops.iter().map(|s| s.id.clone()).collect()
+            } else {
+                d.shops.clone()
+            },
+            kpis: d.kpis.clone(),
+            channels: d.channels.clone(),
+        });
+    }
+
+    let dashboard_url = Some(cfg.dashboard_url.trim().to_string()).filter(|u| !u.is_empty());
+    (
+        Rules {
+            language: cfg.language,
+            repeat_interval,
+            send_resolved: cfg.send_resolved,
+            dashboard_url,
+            rules,
+            digests,
+            channels: cfg.channels.clone(),
+        },
+        problems,
+    )
+}

@@ -1,0 +1,176 @@
+//! Digests: the morning report of each shop — yesterday and month to date,
+//! with targets, attainment and changes, plus the alerts firing.
+//!
+//! Yesterday's numbers are the ones a snapshot of that day holds (the same
+//! computation as `kpid report --day`); month to date is the 1st through
+//! yesterday, against the month target pro-rated by completed days.
+
+use super::config::DigestSpec;
+use super::evaluate::{window_target, Scope, Values, Window};
+use super::message::{AlertState, Digest, DigestLine, Message, ShopDigest, WatchPeriod};
+use super::state::{notice, parse_state};
+use crate::config::Settings;
+use crate::kpi::round_value;
+use crate::period::Period;
+use crate::snapshot::{attainment, values};
+use crate::store::{OutboxDraft, Store, StoreError, StoredKpi};
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+
+/// `(now - before) / |before|`; no value when `before` is 0 or missing.
+fn change(now: Option<Decimal>, before: Option<Decimal>) -> Option<Decimal> {
+    let (now, before) = (now?, before?);
+    if before.is_zero() {
+        return None;
+    }
+    Some(round_value((now - before) / before.abs()))
+}
+
+fn value_of(lines: &[StoredKpi], kpi: &str) -> Option<Decimal> {
+    lines.iter().find(|l| l.kpi == kpi).and_then(|l| l.value)
+}
+
+/// The digest of `shops` as of `at` (each shop's yesterday in its zone).
+pub async fn build(
+    settings: &Settings,
+    store: &Store,
+    spec: &DigestSpec,
+    shops: &[String],
+    at: DateTime<Utc>,
+) -> Result<Digest, StoreError> {
+    let mut kpi_values = Values::new(settings, store).await?;
+    let cap = settings.config.snapshot.score_cap;
+    let alerts = store.alerts().await?;
+    let mut out = Vec::new();
+    for id in shops {
+        let Some(shop) = settings.shop(id) else {
+            continue;
+        };
+        let scope = Scope::Shop(shop.id.clone());
+        let scopes = super::evaluate::target_scopes(settings, &scope);
+        let Some(day_window) = Window::at(WatchPeriod::Day, at, shop.tz) else {
+            continue;
+        };
+        let yesterday = day_window.from;
+        let day = values(settings, store, shop, Period::Day(yesterday)).await?;
+        let before = values(
+            settings,
+            store,
+            shop,
+            Period::Day(yesterday - Duration::days(1)),
+        )
+        .await?;
+        let week_ago = values(
+            settings,
+            store,
+            shop,
+            Period::Day(yesterday - Duration::days(7)),
+        )
+        .await?;
+        let month_window = Window::at(WatchPeriod::Month, at, shop.tz);
+        let month = match &month_window {
+            Some(w) => Some(kpi_values.of_window(&scope, w).await?),
+            None => None,
+        };
+        let today = at.with_timezone(&shop.tz).date_naive();
+        let kpis: Vec<String> = if spec.kpis.is_empty() {
+            settings
+                .catalogue
+                .iter()
+                .filter(|k| {
+                    kpi_values
+                        .book
+                        .lookup(&k.id, Period::month_of(today), &scopes)
+                        .is_some()
+                })
+                .map(|k| k.id.clone())
+                .collect()
+        } else {
+            spec.kpis.clone()
+        };
+        let mut lines = Vec::new();
+        for kpi in &kpis {
+            let Some(k) = settings.catalogue.get(kpi) else {
+                continue;
+            };
+            let day_value = value_of(&day, kpi);
+            let (day_target, day_due) = window_target(k, &kpi_values.book, &scopes, &day_window);
+            let (month_value, month_target, month_due) = match (&month, &month_window) {
+                (Some(m), Some(w)) => {
+                    let (full, due) = window_target(k, &kpi_values.book, &scopes, w);
+                    (m.get(kpi).copied().flatten(), full, due)
+                }
+                _ => (None, None, None),
+            };
+            let att = |v: Option<Decimal>, t: Option<Decimal>| match (v, t) {
+                (Some(v), Some(t)) => attainment(k.direction, v, t, cap),
+                _ => None,
+            };
+            lines.push(DigestLine {
+                kpi: kpi.clone(),
+                kpi_name_zh: k.name_zh.clone(),
+                kpi_name_en: k.name_en.clone(),
+                unit: k.unit,
+                direction: k.direction,
+                day_value,
+                day_target,
+                day_attainment: att(day_value, day_due),
+                change_previous_day: change(day_value, value_of(&before, kpi)),
+                change_same_day_last_week: change(day_value, value_of(&week_ago, kpi)),
+                month_value,
+                month_target,
+                month_attainment: att(month_value, month_due),
+            });
+        }
+        let firing = alerts
+            .iter()
+            .filter(|a| a.scope_kind == "shop" && a.scope_id == shop.id)
+            .filter(|a| parse_state(&a.state) == AlertState::Firing)
+            .filter_map(|a| notice(settings, a, at.timestamp()))
+            .collect();
+        out.push(ShopDigest {
+            shop: shop.id.clone(),
+            currency: shop.currency.clone(),
+            day: yesterday.to_string(),
+            month: Period::month_of(today).to_string(),
+            month_to_date: month_window.map(|w| w.label()),
+            lines,
+            firing,
+        });
+    }
+    Ok(Digest {
+        name: spec.name.clone(),
+        shops: out,
+    })
+}
+
+/// Builds the digest and puts it in the outbox for each of its channels;
+/// the caller delivers (see [`super::deliver::deliver_due`]).
+pub async fn enqueue(
+    settings: &Settings,
+    store: &Store,
+    spec: &DigestSpec,
+    shops: &[String],
+    at: DateTime<Utc>,
+) -> Result<Digest, StoreError> {
+    let digest = build(settings, store, spec, shops, at).await?;
+    let message = serde_json::to_string(&Message::Digest(digest.clone()))
+        .map_err(|e| StoreError::Corrupt(format!("digest {}: {e}", spec.name)))?;
+    let clock = Utc::now().timestamp();
+    for channel in &spec.channels {
+        store
+            .enqueue_notification(
+                clock,
+                &OutboxDraft {
+                    channel: channel.clone(),
+                    kind: "digest".into(),
+                    scope: format!("digest:{}", spec.name),
+                    alerts: Vec::new(),
+                    message: message.clone(),
+                    status: "pending".into(),
+                },
+            )
+            .await?;
+    }
+    Ok(digest)
+}

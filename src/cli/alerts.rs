@@ -1,0 +1,273 @@
+//! `kpid alerts evaluate | list | history | test | digest`.
+
+use crate::alerts::deliver::{deliver_due, send_now, Delivered};
+use crate::alerts::message::Message;
+use crate::alerts::state::{evaluate, Transition};
+use crate::config::Settings;
+use crate::report::json_number;
+use crate::store::{AlertRow, Store};
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use clap::{Subcommand, ValueEnum};
+use rust_decimal::Decimal;
+
+/// Output of `alerts list` and `alerts history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+/// An RFC 3339 instant (`2026-10-10T09:00:00+08:00`).
+pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("`{text}` is not an RFC 3339 instant such as 2026-10-10T09:00:00+08:00: {e}")
+        })
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Evaluate every rule once, update alert states, send what was decided
+    /// and print each transition.
+    Evaluate {
+        /// Evaluate as if now were this instant (RFC 3339); delivery and
+        /// signing still use the real clock.
+        #[arg(long, value_parser = parse_instant)]
+        at: Option<DateTime<Utc>>,
+    },
+    /// The current alerts (pending, firing, resolved).
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+    },
+    /// Notifications per channel, newest first: sent, failed, silenced.
+    History {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+    },
+    /// Send a test message through a channel and print its answer.
+    Test {
+        #[arg(long)]
+        channel: String,
+    },
+    /// Send a digest now.
+    Digest {
+        #[arg(long)]
+        name: String,
+        /// Build it as of this instant (RFC 3339).
+        #[arg(long, value_parser = parse_instant)]
+        at: Option<DateTime<Utc>>,
+    },
+}
+
+fn time(t: i64) -> String {
+    DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_default()
+}
+
+fn num(d: Option<Decimal>) -> String {
+    d.map(|d| d.normalize().to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn print_transition(t: &Transition) {
+    println!(
+        "{:<6} {:<16} {:<24} {:<26} {:<5} {:<23} {:>8} → {:<8} value {} threshold {}",
+        t.scope.kind(),
+        t.scope.id(),
+        t.rule,
+        t.kpi,
+        t.period.as_str(),
+        t.period_label,
+        t.from.as_str(),
+        t.to.as_str(),
+        num(t.value),
+        num(t.threshold),
+    );
+}
+
+fn print_delivered(d: &Delivered) {
+    match &d.result {
+        Ok(r) => println!("sent #{} to {}: {}", d.id, d.channel, r.detail),
+        Err(e) => println!("FAILED #{} to {}: {}", d.id, d.channel, e.reason),
+    }
+}
+
+/// Runs one evaluation and delivers; the transitions and deliveries printed.
+pub async fn evaluate_once(
+    s: &Settings,
+    store: &Store,
+    at: Option<DateTime<Utc>>,
+) -> anyhow::Result<()> {
+    let owner = crate::scheduler::owner_id();
+    let at = at.unwrap_or_else(Utc::now);
+    let transitions = evaluate(s, store, at, &owner).await?;
+    if transitions.is_empty() {
+        println!(
+            "no alert changed state (evaluated as of {})",
+            at.to_rfc3339()
+        );
+    }
+    for t in &transitions {
+        print_transition(t);
+    }
+    for d in deliver_due(s, store, &owner, None).await? {
+        print_delivered(&d);
+    }
+    Ok(())
+}
+
+fn alert_json(a: &AlertRow) -> serde_json::Value {
+    let person = (a.scope_kind == "person").then(|| a.scope_id.clone());
+    let shop = (a.scope_kind == "shop").then(|| a.scope_id.clone());
+    serde_json::json!({
+        "rule": a.rule,
+        "kpi": a.kpi,
+        "period": a.period,
+        "period_label": a.period_label,
+        "shop": shop,
+        "person": person,
+        "state": a.state,
+        "value": json_number(a.value),
+        "target": json_number(a.target),
+        "threshold": json_number(a.threshold),
+        "attainment": json_number(a.attainment),
+        "since": time(a.since),
+        "last_sent": a.last_sent_at.map(time),
+    })
+}
+
+pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()> {
+    match cmd {
+        AlertsCommand::Evaluate { at } => evaluate_once(s, store, at).await,
+        AlertsCommand::List { format } => {
+            let alerts: Vec<AlertRow> = store
+                .alerts()
+                .await?
+                .into_iter()
+                .filter(|a| a.state != "inactive")
+                .collect();
+            match format {
+                ListFormat::Json => {
+                    let list: Vec<_> = alerts.iter().map(alert_json).collect();
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                }
+                ListFormat::Table => {
+                    println!(
+                        "{:<9} {:<6} {:<16} {:<24} {:<26} {:<6} {:>16} {:>16}  {:<25} last sent",
+                        "state",
+                        "scope",
+                        "id",
+                        "rule",
+                        "kpi",
+                        "period",
+                        "value",
+                        "threshold",
+                        "since"
+                    );
+                    for a in &alerts {
+                        println!(
+                            "{:<9} {:<6} {:<16} {:<24} {:<26} {:<6} {:>16} {:>16}  {:<25} {}",
+                            a.state,
+                            a.scope_kind,
+                            a.scope_id,
+                            a.rule,
+                            a.kpi,
+                            a.period,
+                            num(a.value),
+                            num(a.threshold),
+                            time(a.since),
+                            a.last_sent_at.map(time).unwrap_or_else(|| "-".into()),
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        AlertsCommand::History { limit, format } => {
+            let rows = store.notifications(limit).await?;
+            match format {
+                ListFormat::Json => {
+                    let list: Vec<_> = rows
+                        .iter()
+                        .map(|r| {
+                            serde_json::json!({
+                                "id": r.id, "created_at": time(r.created_at), "channel": r.channel,
+                                "kind": r.kind, "scope": r.scope, "status": r.status,
+                                "attempts": r.attempts, "sent_at": r.sent_at.map(time),
+                                "detail": r.detail, "error": r.error,
+                                "message": serde_json::from_str::<serde_json::Value>(&r.message).ok(),
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                }
+                ListFormat::Table => {
+                    println!(
+                        "{:>6} {:<25} {:<20} {:<7} {:<24} {:<9}  detail",
+                        "id", "created", "channel", "kind", "scope", "status"
+                    );
+                    for r in &rows {
+                        println!(
+                            "{:>6} {:<25} {:<20} {:<7} {:<24} {:<9}  {}",
+                            r.id,
+                            time(r.created_at),
+                            r.channel,
+                            r.kind,
+                            r.scope,
+                            r.status,
+                            r.error.as_deref().or(r.detail.as_deref()).unwrap_or(""),
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        AlertsCommand::Test { channel } => {
+            if s.alerts.channel(&channel).is_none() {
+                bail!(
+                    "no channel `{channel}` in [[alerts.channels]] of {}",
+                    s.file.display()
+                );
+            }
+            let message = Message::Test {
+                channel: channel.clone(),
+            };
+            match send_now(s, &channel, &message).await {
+                Ok(receipt) => {
+                    println!("{channel}: {}", receipt.detail);
+                    Ok(())
+                }
+                Err(e) => bail!("{e}"),
+            }
+        }
+        AlertsCommand::Digest { name, at } => {
+            let spec = s
+                .alerts
+                .digest(&name)
+                .with_context(|| format!("no digest `{name}` in [[alerts.digests]]"))?;
+            let at = at.unwrap_or_else(Utc::now);
+            let digest = crate::alerts::digest::enqueue(s, store, spec, &spec.shops, at).await?;
+            for shop in &digest.shops {
+                println!(
+                    "{}: day {}, month {} ({} KPIs, {} firing)",
+                    shop.shop,
+                    shop.day,
+                    shop.month_to_date.as_deref().unwrap_or("no month to date"),
+                    shop.lines.len(),
+                    shop.firing.len()
+                );
+            }
+            let owner = crate::scheduler::owner_id();
+            for d in deliver_due(s, store, &owner, None).await? {
+                print_delivered(&d);
+            }
+            Ok(())
+        }
+    }
+}

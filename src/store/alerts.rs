@@ -1,0 +1,415 @@
+//! Alert state, history, silences and the notification outbox.
+//!
+//! Deciding is one transaction: it first takes the row lock of
+//! `alert_evaluation_lock` (so replicas decide one at a time and each sees
+//! the state the other left), reads the alerts and silences, and writes the
+//! changed alerts, their history and the decided notifications together. A
+//! crash before the commit decides nothing; after it, the outbox holds what
+//! is still to be sent.
+
+use super::scorecards::{dec, text};
+use super::{Result, Store};
+use rust_decimal::Decimal;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// The stored state of one (rule, scope, KPI).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AlertRow {
+    /// 0 for an alert not stored yet.
+    pub id: i64,
+    pub rule: String,
+    pub scope_kind: String,
+    pub scope_id: String,
+    pub kpi: String,
+    pub period: String,
+    pub state: String,
+    pub breaches: i64,
+    pub period_label: String,
+    pub value: Option<Decimal>,
+    pub target: Option<Decimal>,
+    pub threshold: Option<Decimal>,
+    pub attainment: Option<Decimal>,
+    pub since: i64,
+    pub started_at: Option<i64>,
+    pub last_notified_at: Option<i64>,
+    pub evaluated_at: i64,
+    pub last_sent_at: Option<i64>,
+}
+
+/// A silence: alerts whose labels match every matcher send nothing while
+/// it lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Silence {
+    pub id: i64,
+    pub matchers: Vec<(String, String)>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub comment: String,
+    pub created_by: String,
+}
+
+/// A notification to write with the decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxDraft {
+    pub channel: String,
+    /// `alerts`, `digest` or `test`.
+    pub kind: String,
+    pub scope: String,
+    /// Positions in [`Decisions::alerts`] of the alerts it is about.
+    pub alerts: Vec<usize>,
+    /// The message as JSON.
+    pub message: String,
+    /// `pending` (to send) or `silenced` (kept for history, never sent).
+    pub status: String,
+}
+
+/// What one evaluation decided.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decisions {
+    /// Alerts to write (new or changed).
+    pub alerts: Vec<AlertRow>,
+    /// State changes: (position in `alerts`, from, to).
+    pub history: Vec<(usize, String, String)>,
+    pub outbox: Vec<OutboxDraft>,
+}
+
+/// A row of the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub created_at: i64,
+    pub channel: String,
+    pub kind: String,
+    pub scope: String,
+    pub alert_ids: Vec<i64>,
+    pub message: String,
+    pub status: String,
+    pub attempts: i64,
+    pub sent_at: Option<i64>,
+    pub detail: Option<String>,
+    pub error: Option<String>,
+}
+
+const ALERT_COLUMNS: &str = "id, rule, scope_kind, scope_id, kpi, period, state, breaches, period_label, \
+     value, target, threshold, attainment, since, started_at, last_notified_at, evaluated_at, last_sent_at";
+
+fn alert_row(r: &AnyRow) -> Result<AlertRow> {
+    Ok(AlertRow {
+        id: r.try_get(0)?,
+        rule: r.try_get(1)?,
+        scope_kind: r.try_get(2)?,
+        scope_id: r.try_get(3)?,
+        kpi: r.try_get(4)?,
+        period: r.try_get(5)?,
+        state: r.try_get(6)?,
+        breaches: r.try_get(7)?,
+        period_label: r.try_get(8)?,
+        value: dec(r.try_get(9)?)?,
+        target: dec(r.try_get(10)?)?,
+        threshold: dec(r.try_get(11)?)?,
+        attainment: dec(r.try_get(12)?)?,
+        since: r.try_get(13)?,
+        started_at: r.try_get(14)?,
+        last_notified_at: r.try_get(15)?,
+        evaluated_at: r.try_get(16)?,
+        last_sent_at: r.try_get(17)?,
+    })
+}
+
+const OUTBOX_COLUMNS: &str =
+    "id, created_at, channel, kind, scope, alert_ids, message, status, attempts, \
+     sent_at, detail, error";
+
+fn outbox_row(r: &AnyRow) -> Result<OutboxRow> {
+    let ids: String = r.try_get(5)?;
+    Ok(OutboxRow {
+        id: r.try_get(0)?,
+        created_at: r.try_get(1)?,
+        channel: r.try_get(2)?,
+        kind: r.try_get(3)?,
+        scope: r.try_get(4)?,
+        alert_ids: ids.split(',').filter_map(|s| s.parse().ok()).collect(),
+        message: r.try_get(6)?,
+        status: r.try_get(7)?,
+        attempts: r.try_get(8)?,
+        sent_at: r.try_get(9)?,
+        detail: r.try_get(10)?,
+        error: r.try_get(11)?,
+    })
+}
+
+fn silence_row(r: &AnyRow) -> Result<Silence> {
+    let matchers: String = r.try_get(1)?;
+    let matchers: Vec<(String, String)> = serde_json::from_str(&matchers)
+        .map_err(|e| super::StoreError::Corrupt(format!("silence matchers `{matchers}`: {e}")))?;
+    Ok(Silence {
+        id: r.try_get(0)?,
+        matchers,
+        starts_at: r.try_get(2)?,
+        ends_at: r.try_get(3)?,
+        comment: r.try_get(4)?,
+        created_by: r.try_get(5)?,
+    })
+}
+
+impl Store {
+    /// Decides one evaluation under the evaluation lock: `decide` gets the
+    /// stored alerts and the silences active at `clock`, and what it returns
+    /// is written in the same transaction.
+    pub async fn decide_alerts<R>(
+        &self,
+        evaluated_at: i64,
+        clock: i64,
+        owner: &str,
+        decide: impl FnOnce(Vec<AlertRow>, Vec<Silence>) -> (Decisions, R),
+    ) -> Result<R> {
+        let mut tx = self.pool.begin().await?;
+        // The row lock comes first: a second replica waits here and then
+        // reads the state the first one committed.
+        sqlx::query("UPDATE alert_evaluation_lock SET evaluated_at = $1, owner = $2 WHERE id = 1")
+            .bind(evaluated_at)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        let rows = sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts ORDER BY id"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let alerts = rows.iter().map(alert_row).collect::<Result<Vec<_>>>()?;
+        let rows = sqlx::query(
+            "SELECT id, matchers, starts_at, ends_at, comment, created_by FROM alert_silences \
+             WHERE starts_at <= $1 AND ends_at > $1 ORDER BY id",
+        )
+        .bind(clock)
+        .fetch_all(&mut *tx)
+        .await?;
+        let silences = rows.iter().map(silence_row).collect::<Result<Vec<_>>>()?;
+
+        let (decisions, out) = decide(alerts, silences);
+        let mut ids = Vec::with_capacity(decisions.alerts.len());
+        for a in &decisions.alerts {
+            let row = sqlx::query(
+                "INSERT INTO alerts (rule, scope_kind, scope_id, kpi, period, state, breaches, period_label, \
+                 value, target, threshold, attainment, since, started_at, last_notified_at, evaluated_at, last_sent_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                 ON CONFLICT (rule, scope_kind, scope_id, kpi) DO UPDATE SET period = $5, state = $6, \
+                 breaches = $7, period_label = $8, value = $9, target = $10, threshold = $11, attainment = $12, \
+                 since = $13, started_at = $14, last_notified_at = $15, evaluated_at = $16 RETURNING id",
+            )
+            .bind(&a.rule)
+            .bind(&a.scope_kind)
+            .bind(&a.scope_id)
+            .bind(&a.kpi)
+            .bind(&a.period)
+            .bind(&a.state)
+            .bind(a.breaches)
+            .bind(&a.period_label)
+            .bind(text(a.value))
+            .bind(text(a.target))
+            .bind(text(a.threshold))
+            .bind(text(a.attainment))
+            .bind(a.since)
+            .bind(a.started_at)
+            .bind(a.last_notified_at)
+            .bind(a.evaluated_at)
+            .bind(a.last_sent_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(row.try_get::<i64, _>(0)?);
+        }
+        for (i, from, to) in &decisions.history {
+            let a = &decisions.alerts[*i];
+            sqlx::query(
+                "INSERT INTO alert_history (alert_id, from_state, to_state, at, value, threshold) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(ids[*i])
+            .bind(from)
+            .bind(to)
+            .bind(evaluated_at)
+            .bind(text(a.value))
+            .bind(text(a.threshold))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for o in &decisions.outbox {
+            let alert_ids: Vec<String> = o.alerts.iter().map(|i| ids[*i].to_string()).collect();
+            insert_outbox(&mut tx, clock, o, &alert_ids.join(",")).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Writes a notification that no evaluation decided (a digest, a test).
+    pub async fn enqueue_notification(&self, clock: i64, draft: &OutboxDraft) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let id = insert_outbox(&mut tx, clock, draft, "").await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Every stored alert.
+    pub async fn alerts(&self) -> Result<Vec<AlertRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts ORDER BY scope_kind, scope_id, rule, kpi"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert_row).collect()
+    }
+
+    /// Ids of notifications to send: pending, or claimed by a sender whose
+    /// lease ran out (it crashed mid-send).
+    pub async fn outbox_due(&self, now: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT id FROM alert_outbox WHERE status = 'pending' \
+             OR (status = 'sending' AND claimed_until < $1) ORDER BY id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Claims one notification for `owner` until `until`; `None` when
+    /// another sender has it or it is done. The conditional update is the
+    /// claim, so two replicas never both send a row.
+    pub async fn claim_notification(
+        &self,
+        id: i64,
+        owner: &str,
+        until: i64,
+        now: i64,
+    ) -> Result<Option<OutboxRow>> {
+        let done = sqlx::query(
+            "UPDATE alert_outbox SET status = 'sending', owner = $2, claimed_until = $3, attempts = attempts + 1 \
+             WHERE id = $1 AND (status = 'pending' OR (status = 'sending' AND claimed_until < $4))",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM alert_outbox WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        outbox_row(&row).map(Some)
+    }
+
+    /// Records how a claimed notification ended (`sent` or `failed`); a
+    /// sent one stamps its alerts' `last_sent_at`.
+    pub async fn finish_notification(
+        &self,
+        row: &OutboxRow,
+        owner: &str,
+        status: &str,
+        detail: Option<&str>,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE alert_outbox SET status = $3, sent_at = $4, detail = $5, error = $6, claimed_until = 0 \
+             WHERE id = $1 AND owner = $2",
+        )
+        .bind(row.id)
+        .bind(owner)
+        .bind(status)
+        .bind(now)
+        .bind(detail)
+        .bind(error)
+        .execute(&mut *tx)
+        .await?;
+        if status == "sent" {
+            for id in &row.alert_ids {
+                sqlx::query("UPDATE alerts SET last_sent_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The latest notifications, newest first.
+    pub async fn notifications(&self, limit: i64) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM alert_outbox ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(outbox_row).collect()
+    }
+
+    pub async fn add_silence(&self, s: &Silence) -> Result<i64> {
+        let matchers = serde_json::to_string(&s.matchers)
+            .map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+        let row = sqlx::query(
+            "INSERT INTO alert_silences (matchers, starts_at, ends_at, comment, created_by) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(matchers)
+        .bind(s.starts_at)
+        .bind(s.ends_at)
+        .bind(&s.comment)
+        .bind(&s.created_by)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Silences not yet ended at `now`, oldest first.
+    pub async fn silences(&self, now: i64) -> Result<Vec<Silence>> {
+        let rows = sqlx::query(
+            "SELECT id, matchers, starts_at, ends_at, comment, created_by FROM alert_silences \
+             WHERE ends_at > $1 ORDER BY id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(silence_row).collect()
+    }
+
+    /// Ends a silence now; false when there is no such silence still active.
+    pub async fn expire_silence(&self, id: i64, now: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE alert_silences SET ends_at = $2 WHERE id = $1 AND ends_at > $2")
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+async fn insert_outbox(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    clock: i64,
+    o: &OutboxDraft,
+    alert_ids: &str,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO alert_outbox (created_at, channel, kind, scope, alert_ids, message, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(clock)
+    .bind(&o.channel)
+    .bind(&o.kind)
+    .bind(&o.scope)
+    .bind(alert_ids)
+    .bind(&o.message)
+    .bind(&o.status)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get(0)?)
+}
