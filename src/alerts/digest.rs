@@ -103,7 +103,7 @@ pub async fn build(
                 _ => (None, None, None),
             };
             let att = |v: Option<Decimal>, t: Option<Decimal>| match (v, t) {
-                (Some(v), Some(t)) => attainment(k.direction, v, t, cap),
+                (Some(v), Some(t)) => attainment(k, v, t, cap),
                 _ => None,
             };
             lines.push(DigestLine {

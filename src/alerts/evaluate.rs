@@ -412,7 +412,7 @@ pub async fn observe(
                 let value = now.get(&spec.id).copied().flatten();
                 let (full, due) = window_target(spec, &values.book, &scopes, &window);
                 let attained = match (value, due) {
-                    (Some(v), Some(t)) => attainment(spec.direction, v, t, cap),
+                    (Some(v), Some(t)) => attainment(spec, v, t, cap),
                     _ => None,
                 };
                 let compared = base
