@@ -20,6 +20,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
+use std::hash::{BuildHasher, Hash, RandomState};
 
 /// Rows committed per transaction inside a large file.
 pub const ROWS_PER_COMMIT: usize = 5000;
@@ -438,7 +439,7 @@ pub struct FileImport {
     rows: i64,
     /// The keys of the rows taken so far, to count rows whose key an earlier
     /// row of the same file had (the last one wins, as across files).
-    keys: HashSet<String>,
+    keys: KeySet,
     duplicates: u64,
     /// Where the first duplicate key was, for the warning.
     first_duplicate: Option<(String, String)>,
@@ -454,7 +455,7 @@ impl FileImport {
                 ..Batch::default()
             },
             rows: 0,
-            keys: HashSet::new(),
+            keys: KeySet::default(),
             duplicates: 0,
             first_duplicate: None,
         }
@@ -475,23 +476,33 @@ impl FileImport {
             self.reject(locator(), reason, raw());
             return;
         }
-        let Some(key) = self.last_key(layout.stream) else {
-            return;
+        let b = &self.batch;
+        let new = match layout.stream {
+            Stream::Orders => b
+                .orders
+                .last()
+                .map(|o| self.keys.insert((&o.shop, &o.order_id))),
+            Stream::Refunds => b
+                .refunds
+                .last()
+                .map(|r| self.keys.insert((&r.shop, &r.refund_id))),
+            Stream::Daily => b
+                .daily
+                .last()
+                .map(|v| self.keys.insert((&v.shop, v.day, &v.dimension))),
         };
-        if !self.keys.contains(&key) {
-            self.keys.insert(key);
-        } else {
+        if new == Some(false) {
             self.duplicates += 1;
             if self.first_duplicate.is_none() {
-                self.first_duplicate = Some((locator(), key));
+                self.first_duplicate = Some((locator(), self.last_key(layout.stream)));
             }
         }
     }
 
-    /// The key of the row just parsed: what a later row replaces it by.
-    fn last_key(&self, stream: Stream) -> Option<String> {
+    /// The key of the row just parsed, for the warning about duplicates.
+    fn last_key(&self, stream: Stream) -> String {
         let b = &self.batch;
-        match stream {
+        let key = match stream {
             Stream::Orders => b
                 .orders
                 .last()
@@ -504,7 +515,8 @@ impl FileImport {
                 .daily
                 .last()
                 .map(|v| format!("{} of shop {} dimension `{}`", v.day, v.shop, v.dimension)),
-        }
+        };
+        key.unwrap_or_default()
     }
 
     /// One data row the source could not turn into cell texts.
@@ -551,6 +563,24 @@ impl FileImport {
         }
         tracing::info!(connector = %self.connector, path = %self.path, rows = self.rows, "file imported");
         Ok(())
+    }
+}
+
+/// Row keys held as two independent 64-bit SipHashes: 16 bytes a row
+/// however long the ids, and a false "seen before" needs both to collide
+/// (about 1 in 10^26 for a million-row file).
+#[derive(Default)]
+struct KeySet {
+    seeds: (RandomState, RandomState),
+    seen: HashSet<u128>,
+}
+
+impl KeySet {
+    /// True when the key was not in the set.
+    fn insert(&mut self, key: impl Hash + Copy) -> bool {
+        let (a, b) = &self.seeds;
+        let hash = (u128::from(a.hash_one(key)) << 64) | u128::from(b.hash_one(key));
+        self.seen.insert(hash)
     }
 }
 
