@@ -846,6 +846,23 @@ mod tests {
         assert_eq!(names("sub/**/c.csv"), ["sub/deeper/c.csv"]);
         assert_eq!(names("sub/b.csv"), ["sub/b.csv"]);
         assert!(names("none/*.csv").is_empty());
+        // The same paths, spelled the same way, as the glob crate finds.
+        for pattern in [
+            "**/*.csv",
+            "*/*",
+            "sub/*/*.csv",
+            "./sub/*.csv",
+            "sub/../a.csv",
+        ] {
+            let pattern = format!("{d}/{pattern}");
+            let globbed: Vec<String> = glob::glob(&pattern)
+                .unwrap()
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .map(|p| p.display().to_string())
+                .collect();
+            assert_eq!(matching_files("t", &pattern).unwrap(), globbed, "{pattern}");
+        }
         #[cfg(unix)]
         {
             // A second path to the same folder: its files are kept once.
