@@ -20,7 +20,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, RandomState};
 
 /// Rows committed per transaction inside a large file.
 pub const ROWS_PER_COMMIT: usize = 5000;
@@ -476,47 +476,15 @@ impl FileImport {
             self.reject(locator(), reason, raw());
             return;
         }
-        let b = &self.batch;
-        let new = match layout.stream {
-            Stream::Orders => b
-                .orders
-                .last()
-                .map(|o| self.keys.insert((&o.shop, &o.order_id))),
-            Stream::Refunds => b
-                .refunds
-                .last()
-                .map(|r| self.keys.insert((&r.shop, &r.refund_id))),
-            Stream::Daily => b
-                .daily
-                .last()
-                .map(|v| self.keys.insert((&v.shop, v.day, &v.dimension))),
+        let Some(key) = RowKey::last(&self.batch, layout.stream) else {
+            return;
         };
-        if new == Some(false) {
+        if !self.keys.insert(key) {
             self.duplicates += 1;
             if self.first_duplicate.is_none() {
-                self.first_duplicate = Some((locator(), self.last_key(layout.stream)));
+                self.first_duplicate = Some((locator(), key.to_string()));
             }
         }
-    }
-
-    /// The key of the row just parsed, for the warning about duplicates.
-    fn last_key(&self, stream: Stream) -> String {
-        let b = &self.batch;
-        let key = match stream {
-            Stream::Orders => b
-                .orders
-                .last()
-                .map(|o| format!("order {} of shop {}", o.order_id, o.shop)),
-            Stream::Refunds => b
-                .refunds
-                .last()
-                .map(|r| format!("refund {} of shop {}", r.refund_id, r.shop)),
-            Stream::Daily => b
-                .daily
-                .last()
-                .map(|v| format!("{} of shop {} dimension `{}`", v.day, v.shop, v.dimension)),
-        };
-        key.unwrap_or_default()
     }
 
     /// One data row the source could not turn into cell texts.
@@ -557,12 +525,47 @@ impl FileImport {
                 connector = %self.connector,
                 path = %self.path,
                 duplicates = self.duplicates,
-                first = %format!("{at}: {}", echo(key)),
+                first = %format!("{at}: {key}"),
                 "rows repeat the key of an earlier row of the file; the last row of each key was kept"
             );
         }
         tracing::info!(connector = %self.connector, path = %self.path, rows = self.rows, "file imported");
         Ok(())
+    }
+}
+
+/// What a later row with the same key replaces: the stream's key.
+#[derive(Debug, Clone, Copy, Hash)]
+enum RowKey<'a> {
+    Order(&'a str, &'a str),
+    Refund(&'a str, &'a str),
+    Daily(&'a str, NaiveDate, &'a str),
+}
+
+impl<'a> RowKey<'a> {
+    /// The key of the row parsed last into `batch`.
+    fn last(batch: &'a Batch, stream: Stream) -> Option<Self> {
+        match stream {
+            Stream::Orders => (batch.orders.last()).map(|o| RowKey::Order(&o.shop, &o.order_id)),
+            Stream::Refunds => {
+                (batch.refunds.last()).map(|r| RowKey::Refund(&r.shop, &r.refund_id))
+            }
+            Stream::Daily => {
+                (batch.daily.last()).map(|v| RowKey::Daily(&v.shop, v.day, &v.dimension))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for RowKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowKey::Order(shop, id) => write!(f, "order {} of shop {shop}", echo(id)),
+            RowKey::Refund(shop, id) => write!(f, "refund {} of shop {shop}", echo(id)),
+            RowKey::Daily(shop, day, dimension) => {
+                write!(f, "{day} of shop {shop}, dimension `{}`", echo(dimension))
+            }
+        }
     }
 }
 
@@ -577,7 +580,7 @@ struct KeySet {
 
 impl KeySet {
     /// True when the key was not in the set.
-    fn insert(&mut self, key: impl Hash + Copy) -> bool {
+    fn insert(&mut self, key: RowKey) -> bool {
         let (a, b) = &self.seeds;
         let hash = (u128::from(a.hash_one(key)) << 64) | u128::from(b.hash_one(key));
         self.seen.insert(hash)
