@@ -802,6 +802,16 @@ async fn the_command_line_imports_closes_appeals_and_reports() {
         assert!(err.contains("2 row(s)"), "{b}: {err}");
         let rejects = db.store.rejects("targets-import").await.unwrap();
         assert_eq!(rejects.len(), 2, "{b}");
+        // Fixed and imported again: the file's old rejects are gone.
+        std::fs::write(
+            &file,
+            "kpi,period,value,shop,person,role\naov,2026-10,250,,li,\n",
+        )
+        .unwrap();
+        let (ok, out, err) = run(&["targets", "import", file.to_str().unwrap()]);
+        assert!(ok, "{b}: {out}\n{err}");
+        let rejects = db.store.rejects("targets-import").await.unwrap();
+        assert!(rejects.is_empty(), "{b}: {rejects:#?}");
         let (ok, out, _) = run(&["targets", "list", "--format", "json"]);
         assert!(ok, "{b}");
         let list = json(&out);

@@ -452,3 +452,64 @@ async fn csv_with_a_column_mapping_ignores_extra_columns_and_skips_title_lines()
         db.drop_db().await;
     }
 }
+
+#[tokio::test]
+async fn text_cells_are_checked_like_csv_cells() {
+    let long_id: &'static str = Box::leak("x".repeat(257).into_boxed_str());
+    for db in common::backends().await {
+        let s = settings(&db, EXTRA);
+        let b = db.backend;
+        let order = |id: &'static str, amount: &'static str| {
+            vec![
+                C::S(id),
+                C::S("alice"),
+                C::S("碗"),
+                C::S("2026-10-02 09:15:00"),
+                C::S(amount),
+            ]
+        };
+        let header = vec![
+            C::S("订单编号"),
+            C::S("买家会员名"),
+            C::S("宝贝标题"),
+            C::S("付款时间"),
+            C::S("实付金额"),
+        ];
+        let rows = vec![
+            header,
+            order("T1", "1_000"),
+            order(long_id, "5"),
+            order("T3", "7.50"),
+        ];
+        workbook(&db.path("imports/xorders/a.xlsx"), &[("订单", rows)]);
+        let run = ingest_one(&db, &s, "xorders").await;
+        assert!(run.error.is_none(), "{b}: {:?}", run.error);
+        let rejects = db.store.rejects("xorders").await.unwrap();
+        assert_eq!(rejects.len(), 2, "{b}: {rejects:#?}");
+        let at = |loc: &str| {
+            rejects
+                .iter()
+                .find(|r| r.locator == loc)
+                .unwrap_or_else(|| panic!("{b}: no reject at {loc}: {rejects:#?}"))
+        };
+        assert!(
+            at("sheet 订单 row 2")
+                .reason
+                .contains("`1_000` is not a decimal"),
+            "{b}: {}",
+            at("sheet 订单 row 2").reason
+        );
+        assert!(
+            at("sheet 订单 row 3").reason.contains("257 bytes"),
+            "{b}: {}",
+            at("sheet 订单 row 3").reason
+        );
+        let ids: Vec<String> = stored_orders(&db, "la")
+            .await
+            .into_iter()
+            .map(|o| o.order_id)
+            .collect();
+        assert_eq!(ids, ["T3"], "{b}");
+        db.drop_db().await;
+    }
+}

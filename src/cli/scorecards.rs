@@ -341,13 +341,17 @@ pub async fn appeal(s: &Settings, store: &Store, cmd: AppealCommand) -> anyhow::
     Ok(())
 }
 
-/// Keeps bad rows of an import in `rejects` under a pseudo-connector.
-async fn keep_rejects(store: &Store, kind: &str, rejects: Vec<Reject>) -> anyhow::Result<()> {
-    if rejects.is_empty() {
-        return Ok(());
-    }
+/// Keeps bad rows of an import of `file` in `rejects` under a
+/// pseudo-connector, in place of those an earlier import of it left.
+async fn keep_rejects(
+    store: &Store,
+    kind: &str,
+    file: &str,
+    rejects: Vec<Reject>,
+) -> anyhow::Result<()> {
     let batch = Batch {
         rejects,
+        replaces_rejects_of: Some(file.to_string()),
         ..Default::default()
     };
     store.commit_batch(kind, &batch).await?;
@@ -441,7 +445,7 @@ pub async fn input(s: &Settings, store: &Store, cmd: InputCommand) -> anyhow::Re
                 rejects.len()
             );
             let bad = rejects.len();
-            keep_rejects(store, "input-import", rejects).await?;
+            keep_rejects(store, "input-import", &name, rejects).await?;
             if bad > 0 {
                 bail!("{bad} row(s) of {name} were rejected (kept in table `rejects`); the others were imported");
             }
@@ -531,7 +535,7 @@ pub async fn targets(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow
                 rejects.len()
             );
             let bad = rejects.len();
-            keep_rejects(store, "targets-import", rejects).await?;
+            keep_rejects(store, "targets-import", &name, rejects).await?;
             if bad > 0 {
                 bail!("{bad} row(s) of {name} were rejected (kept in table `rejects`); the others were imported");
             }

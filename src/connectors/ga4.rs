@@ -29,7 +29,7 @@ use super::{
     Window,
 };
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, DailyValue, Reject};
+use crate::facts::{echo, Batch, DailyValue, Reject};
 use crate::http::oauth::ServiceAccountTokenSource;
 use crate::http::{strip_query, HttpClient, HttpError};
 use crate::money::parse_micros;
@@ -369,7 +369,7 @@ impl Ga4Connector {
             .ok_or((None, "the row has no date".to_string()))?
             .value;
         let day = NaiveDate::parse_from_str(text, "%Y%m%d")
-            .map_err(|_| (None, format!("date `{text}` is not YYYYMMDD")))?;
+            .map_err(|_| (None, format!("date `{}` is not YYYYMMDD", echo(text))))?;
         let metric = |name: &str| -> Result<Option<i64>, (Option<NaiveDate>, String)> {
             let Some(i) = headers.iter().position(|h| h.name == name) else {
                 return Ok(None);

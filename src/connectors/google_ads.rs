@@ -26,7 +26,7 @@ use super::{
     Window,
 };
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, DailyValue};
+use crate::facts::{echo, Batch, DailyValue};
 use crate::http::oauth::RefreshTokenSource;
 use crate::http::{platform_errors, strip_query, HttpClient, HttpError};
 use crate::money::to_micros;
@@ -537,9 +537,9 @@ fn text(v: &Value) -> Option<String> {
 /// An int64 metric (sent as a string); absent is 0.
 fn int64(name: &str, v: &Option<Value>) -> Result<i64, String> {
     let Some(v) = v else { return Ok(0) };
-    let t = text(v).ok_or_else(|| format!("{name}: `{v}` is not a number"))?;
+    let t = text(v).ok_or_else(|| format!("{name}: `{}` is not a number", echo(&v.to_string())))?;
     t.parse::<i64>()
-        .map_err(|_| format!("{name}: `{t}` is not a whole number"))
+        .map_err(|_| format!("{name}: `{}` is not a whole number", echo(&t)))
 }
 
 /// An int64 count as micros of itself.
@@ -552,10 +552,10 @@ fn count_micros(name: &str, v: &Option<Value>) -> Result<i64, String> {
 /// A double metric from its exact decimal text, rounded to micros.
 fn double_micros(name: &str, v: &Option<Value>) -> Result<i64, String> {
     let Some(v) = v else { return Ok(0) };
-    let t = text(v).ok_or_else(|| format!("{name}: `{v}` is not a number"))?;
+    let t = text(v).ok_or_else(|| format!("{name}: `{}` is not a number", echo(&v.to_string())))?;
     let d = Decimal::from_str(&t)
         .or_else(|_| Decimal::from_scientific(&t))
-        .map_err(|_| format!("{name}: `{t}` is not a number"))?;
+        .map_err(|_| format!("{name}: `{}` is not a number", echo(&t)))?;
     to_micros(d.round_dp_with_strategy(6, RoundingStrategy::MidpointNearestEven))
         .map_err(|e| format!("{name}: {e}"))
 }
@@ -615,8 +615,12 @@ impl Mapper {
             .segments
             .and_then(|s| s.date)
             .ok_or((None, "the result has no segments.date".to_string()))?;
-        let day = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-            .map_err(|_| (None, format!("segments.date `{date}` is not YYYY-MM-DD")))?;
+        let day = NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|_| {
+            (
+                None,
+                format!("segments.date `{}` is not YYYY-MM-DD", echo(&date)),
+            )
+        })?;
         let at = Some(format!("campaign {campaign} day {day}"));
         let fail = |reason: String| (at.clone(), reason);
         let m = &r.metrics;

@@ -29,7 +29,7 @@ use super::{
     Window,
 };
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, DailyValue};
+use crate::facts::{echo, Batch, DailyValue};
 use crate::http::pagination::{advance_cursor, graph_after_cursor, graph_next_url};
 use crate::http::{platform_errors, query_key, strip_query, HttpClient, HttpError};
 use crate::money::parse_micros;
@@ -329,7 +329,7 @@ fn text(v: &Value) -> Option<String> {
 /// A decimal field (string or number) as micros; absent is 0.
 fn micros(name: &str, v: Option<&Value>) -> Result<i64, String> {
     let Some(v) = v else { return Ok(0) };
-    let t = text(v).ok_or_else(|| format!("{name}: `{v}` is not a number"))?;
+    let t = text(v).ok_or_else(|| format!("{name}: `{}` is not a number", echo(&v.to_string())))?;
     parse_micros(&t).map_err(|e| format!("{name}: {e}"))
 }
 
@@ -400,8 +400,12 @@ impl Mapper {
             .date_start
             .clone()
             .ok_or((None, "the row has no date_start".to_string()))?;
-        let day = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-            .map_err(|_| (None, format!("date_start `{date}` is not YYYY-MM-DD")))?;
+        let day = NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|_| {
+            (
+                None,
+                format!("date_start `{}` is not YYYY-MM-DD", echo(&date)),
+            )
+        })?;
         let at = Some(format!("campaign {campaign} day {day}"));
         let fail = |reason: String| (at.clone(), reason);
         if r.date_stop.as_deref().is_some_and(|s| s != date) {

@@ -27,7 +27,7 @@ use super::{
     ConnectorError, Sink, Window,
 };
 use crate::config::{ConnectorConfig, Settings};
-use crate::facts::{Batch, Order, OrderStatus, Refund};
+use crate::facts::{echo, Batch, Order, OrderStatus, Refund};
 use crate::http::pagination::{page_count, reverse_pages};
 use crate::http::sign::{top_signed, Params, TopSignMethod};
 use crate::http::{platform_errors, HttpClient};
@@ -221,7 +221,7 @@ pub(crate) fn platform_days(
 /// A TOP time (`yyyy-MM-dd HH:mm:ss`, GMT+8, no offset).
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     let naive = NaiveDateTime::parse_from_str(text.trim(), TIME_FORMAT)
-        .map_err(|e| format!("`{text}` is not yyyy-MM-dd HH:mm:ss ({e})"))?;
+        .map_err(|e| format!("`{}` is not yyyy-MM-dd HH:mm:ss ({e})", echo(text)))?;
     Ok((naive - Duration::hours(8)).and_utc())
 }
 
@@ -581,8 +581,12 @@ impl Mapper {
             .filter(|s| !s.trim().is_empty())
             .map(|s| parse_time(s).map_err(|e| format!("pay_time: {e}")))
             .transpose()?;
-        let status = trade_status(&t.status, pay_time.is_some())
-            .ok_or_else(|| format!("status: `{}` is not a known TOP trade status", t.status))?;
+        let status = trade_status(&t.status, pay_time.is_some()).ok_or_else(|| {
+            format!(
+                "status: `{}` is not a known TOP trade status",
+                echo(&t.status)
+            )
+        })?;
         let at = match (status, pay_time) {
             (_, Some(p)) => p,
             (OrderStatus::Paid, None) => {
