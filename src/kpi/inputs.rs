@@ -124,6 +124,12 @@ impl InputValues {
         }
     }
 
+    /// Drops the inputs (and peer means) `which` selects: they have no value.
+    pub fn forget(&mut self, which: impl Fn(&str) -> bool) {
+        self.values.retain(|k, _| !which(k));
+        self.peer_means.retain(|k, _| !which(k));
+    }
+
     /// Period values of folded daily series (see [`Aggregation`]).
     pub fn from_daily(daily: &HashMap<String, DailyAggregate>, single_day: bool) -> Self {
         let mut out = InputValues::default();

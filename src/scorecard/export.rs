@@ -3,6 +3,7 @@
 
 use super::roles::{Grade, Person, Role};
 use crate::config::Settings;
+use crate::currency::MoneyPlan;
 use crate::kpi::Unit;
 use crate::report::{display_value, fixed, json_number, pad, round_display};
 use crate::store::StoredScorecard;
@@ -164,6 +165,19 @@ pub fn card_table(settings: &Settings, view: &CardView) -> String {
             "月度平均 Mean of closed months {}",
             total_text(Some(m))
         );
+    }
+    // The money line: converted at which rates, or why money has no value
+    // (from today's settings: the rates the card was computed with).
+    if let Some(person) = view.person {
+        let plan = super::scope::money_plan(settings, person, card.period);
+        if let Some(note) = plan.note() {
+            let warn = if matches!(plan, MoneyPlan::NoValue(_)) {
+                "warning: "
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "货币 Currency: {warn}{note}");
+        }
     }
     let missing = card.missing();
     if !missing.is_empty() {
