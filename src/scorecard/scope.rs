@@ -68,11 +68,11 @@ pub async fn load_person(
     let plan = money_plan(settings, person, period);
     let mut rows = Vec::new();
     let mut records = Vec::new();
-    let mut daily_sales = false;
+    let mut buyers_unknown = false;
     for shop in &person.shops {
         // Each shop's records win on its own days with records.
         let mut facts = ShopFacts::load(store, shop, from, to).await?;
-        daily_sales |= facts.daily_sales();
+        buyers_unknown |= facts.buyers_unknown(from == to);
         if let Some(currency) = settings.shop(shop).map(|s| s.currency.as_str()) {
             convert(
                 store,
@@ -100,7 +100,9 @@ pub async fn load_person(
     for t in &records {
         values.add_records(t);
     }
-    values.settle_buyers(daily_sales, from == to);
+    if buyers_unknown {
+        values.forget(|id| id == "buyers");
+    }
     if let MoneyPlan::NoValue(_) = plan {
         values.forget(is_money_input);
     }
