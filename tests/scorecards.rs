@@ -1338,6 +1338,26 @@ async fn money_of_two_currencies_is_converted_at_the_configured_rate() {
         );
         assert!(ok, "{b}: {err}");
         assert!(out.contains("no rate for USD→CNY 2026-11"), "{b}: {out}");
+        let (ok, out, err) = kpid(
+            &config,
+            &[
+                "report",
+                "--scorecards",
+                "--month",
+                "2026-10",
+                "--person",
+                "li",
+                "--format",
+                "json",
+            ],
+        );
+        assert!(ok, "{b}: {err}");
+        let li = json(&out);
+        assert_eq!(
+            li["money"], "money in CNY, converted at USD 2026-10 × 7.12",
+            "{b}"
+        );
+        assert_eq!(li["kpis"][0]["value"].to_string(), "1712", "{b}");
         db.drop_db().await;
     }
 }

@@ -144,7 +144,16 @@ pub async fn report(
             .collect::<Vec<_>>()
             .join("\n"),
         Format::Json => {
-            let objs: Vec<_> = cards.iter().map(export::card_json).collect();
+            let objs: Vec<_> = views
+                .iter()
+                .map(|v| {
+                    let mut obj = export::card_json(v.card);
+                    if let Some(note) = export::money_note(s, v) {
+                        obj["money"] = serde_json::Value::String(note);
+                    }
+                    obj
+                })
+                .collect();
             let value = match (person, objs.len()) {
                 (Some(_), 1) => objs.into_iter().next().unwrap_or_default(),
                 _ => serde_json::Value::Array(objs),

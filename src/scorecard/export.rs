@@ -61,6 +61,18 @@ fn total_text(d: Option<Decimal>) -> String {
     d.map(|d| fixed(d, 2)).unwrap_or_else(|| "n/a".into())
 }
 
+/// For a person covering shops of several currencies: the currency of the
+/// money values and the rates used, or a warning that money has no value.
+/// From today's settings (the rates a card is computed with).
+pub fn money_note(settings: &Settings, view: &CardView) -> Option<String> {
+    let plan = super::scope::money_plan(settings, view.person?, view.card.period);
+    let note = plan.note()?;
+    Some(match plan {
+        MoneyPlan::NoValue(_) => format!("warning: {note}"),
+        _ => note,
+    })
+}
+
 /// `kpid report --scorecards --person ID --format json`.
 pub fn card_json(card: &StoredScorecard) -> Value {
     let kpis: Vec<Value> = card
@@ -166,18 +178,8 @@ pub fn card_table(settings: &Settings, view: &CardView) -> String {
             total_text(Some(m))
         );
     }
-    // The money line: converted at which rates, or why money has no value
-    // (from today's settings: the rates the card was computed with).
-    if let Some(person) = view.person {
-        let plan = super::scope::money_plan(settings, person, card.period);
-        if let Some(note) = plan.note() {
-            let warn = if matches!(plan, MoneyPlan::NoValue(_)) {
-                "warning: "
-            } else {
-                ""
-            };
-            let _ = writeln!(out, "货币 Currency: {warn}{note}");
-        }
+    if let Some(note) = money_note(settings, view) {
+        let _ = writeln!(out, "货币 Currency: {note}");
     }
     let missing = card.missing();
     if !missing.is_empty() {
