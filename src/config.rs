@@ -4,7 +4,9 @@
 //! Loading never stops at the first problem: `kpid check` wants them all, each
 //! naming the file, the key, the line where known, and what is wrong.
 
+use crate::currency::Rates;
 use crate::kpi::Catalogue;
+use crate::period::Period;
 use crate::schedule::CronSchedule;
 use crate::scorecard::roles::{self, Person, Role, Scoring};
 use crate::store::redact_url;
@@ -54,6 +56,9 @@ pub struct Config {
     pub connectors: Vec<ConnectorConfig>,
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
+    /// Converting money where a scope covers shops of different currencies.
+    #[serde(default)]
+    pub currency: CurrencyConfig,
     #[serde(default)]
     pub kpis: Vec<UserKpiConfig>,
     /// Scorecard roles; built-in ones are replaced by an entry with their id.
@@ -266,6 +271,32 @@ pub struct TargetConfig {
     pub period: String,
     #[serde(with = "decimal_text")]
     pub value: Decimal,
+}
+
+/// `[currency]`: the currency money of mixed-currency scopes is converted
+/// to, and the rates (see `crate::currency`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurrencyConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rates: Vec<RateConfig>,
+}
+
+/// `[[currency.rates]]`: 1 `from` is worth `rate` of the base currency in `month`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateConfig {
+    pub from: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    #[serde(with = "decimal_text")]
+    pub rate: Decimal,
+}
+
+fn is_currency_code(c: &str) -> bool {
+    c.len() == 3 && c.chars().all(|c| c.is_ascii_uppercase())
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -549,6 +580,8 @@ pub struct Settings {
     pub roles: Vec<Role>,
     pub people: Vec<Person>,
     pub scoring: Scoring,
+    /// Currency conversion rates (`[currency]`).
+    pub rates: Rates,
     /// Connector kinds from definitions: the built-in ones and the user's.
     pub definitions: std::sync::Arc<crate::connectors::declarative::Definitions>,
     /// `[alerts]` validated.
@@ -788,7 +821,7 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
             }),
             None => default_tz,
         };
-        if s.currency.len() != 3 || !s.currency.chars().all(|c| c.is_ascii_uppercase()) {
+        if !is_currency_code(&s.currency) {
             report(
                 format!("shops[{i}].currency"),
                 format!("`{}` is not an ISO 4217 code such as CNY", s.currency),
@@ -800,6 +833,8 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
             currency: s.currency.clone(),
         });
     }
+
+    let rates = currency_rates(&config.currency, &mut report);
 
     let catalogue = match Catalogue::new(&config.kpis) {
         Ok(c) => c,
@@ -1079,9 +1114,63 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
         roles,
         people,
         scoring,
+        rates,
         definitions: std::sync::Arc::new(definitions),
         alerts,
     })
+}
+
+/// Validates `[currency]` and its rates.
+fn currency_rates(c: &CurrencyConfig, report: &mut impl FnMut(String, String)) -> Rates {
+    if let Some(base) = &c.base {
+        if !is_currency_code(base) {
+            report(
+                "currency.base".into(),
+                format!("`{base}` is not an ISO 4217 code such as CNY"),
+            );
+        }
+    } else if !c.rates.is_empty() {
+        report(
+            "currency.base".into(),
+            "rates are given but no base currency to convert to (e.g. base = \"CNY\")".into(),
+        );
+    }
+    let mut out: Vec<(String, Period, Decimal)> = Vec::new();
+    for (i, r) in c.rates.iter().enumerate() {
+        let key = |f: &str| format!("currency.rates[{i}].{f}");
+        if !is_currency_code(&r.from) {
+            report(
+                key("from"),
+                format!("`{}` is not an ISO 4217 code such as USD", r.from),
+            );
+        } else if c.base.as_deref() == Some(r.from.as_str()) {
+            report(
+                key("from"),
+                format!("`{}` is the base currency itself", r.from),
+            );
+        }
+        if r.rate <= Decimal::ZERO {
+            report(
+                key("rate"),
+                format!("`{}` must be above 0", r.rate.normalize()),
+            );
+        }
+        let month = match Period::parse_month(&r.month) {
+            Ok(m) => m,
+            Err(e) => {
+                report(key("month"), e.to_string());
+                continue;
+            }
+        };
+        if out.iter().any(|(f, m, _)| *f == r.from && *m == month) {
+            report(
+                key("month"),
+                format!("a rate for {} in {month} is already set", r.from),
+            );
+        }
+        out.push((r.from.clone(), month, r.rate));
+    }
+    Rates::new(c.base.clone(), out)
 }
 
 /// The configuration as TOML with credentials hidden, for `kpid check`.

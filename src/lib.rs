@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod currency;
 pub mod daemon;
 pub mod facts;
 pub mod http;

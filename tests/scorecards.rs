@@ -1230,3 +1230,189 @@ value = "-0.1"
         db.drop_db().await;
     }
 }
+
+/// `li` covers the CNY shop `sh` and the USD shop `la`; `mei` only `la`.
+const TWO_CURRENCIES: &str = r#"
+[[connectors]]
+name = "daily_la"
+kind = "csv"
+stream = "daily"
+shop = "la"
+path = "{dir}/imports/daily_la/*.csv"
+
+[[kpis]]
+id = "spend"
+formula = "ad_spend"
+unit = "money"
+direction = "down"
+category = "marketing"
+
+[[roles]]
+id = "owner"
+kpis = [{ kpi = "gmv", weight = 1 }, { kpi = "spend", weight = 1 }, { kpi = "aov", weight = 1 }]
+
+[[people]]
+id = "li"
+name = "李雷"
+role = "owner"
+shops = ["sh", "la"]
+
+[[people]]
+id = "mei"
+name = "Mei"
+role = "owner"
+shops = ["la"]
+"#;
+
+async fn two_currencies(db: &common::TestDb, currency: &str) -> Settings {
+    let s = settings(db, &format!("{TWO_CURRENCIES}\n{currency}"));
+    db.write(
+        "imports/orders/a.csv",
+        &format!(
+            "{ORDERS_HEADER}\
+             s1,sh,2026-10-10 10:00:00,1000,a,paid\n\
+             l1,la,2026-10-10 10:00:00,100,b,paid\n\
+             s2,sh,2026-11-10 10:00:00,500,c,paid\n\
+             l2,la,2026-11-10 10:00:00,10,d,paid\n"
+        ),
+    );
+    db.write("imports/daily/a.csv", "date,ad_spend\n2026-10-03,5\n");
+    db.write("imports/daily_la/a.csv", "date,ad_spend\n2026-10-03,10\n");
+    ingest_ok(db, &s).await;
+    s
+}
+
+fn gmv_spend_aov(c: &StoredScorecard) -> [Option<rust_decimal::Decimal>; 3] {
+    ["gmv", "spend", "aov"].map(|k| kpi(c, k).value)
+}
+
+#[tokio::test]
+async fn money_of_two_currencies_is_converted_at_the_configured_rate() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = two_currencies(
+            &db,
+            "[currency]\nbase = \"CNY\"\n\n[[currency.rates]]\nfrom = \"USD\"\nmonth = \"2026-10\"\nrate = \"7.12\"\n",
+        )
+        .await;
+        // 1000 CNY + 100 USD × 7.12; ad spend 5 CNY + 10 USD × 7.12; two buyers.
+        let oct = card(&db, &s, "li", "2026-10").await;
+        assert_eq!(
+            gmv_spend_aov(&oct),
+            [Some(d("1712")), Some(d("76.2")), Some(d("856"))],
+            "{b}"
+        );
+        // November has no USD rate: no money value, never a sum of CNY and USD.
+        let nov = card(&db, &s, "li", "2026-11").await;
+        assert_eq!(gmv_spend_aov(&nov), [None, None, None], "{b}");
+        assert_eq!(kpi(&nov, "gmv").score, None, "{b}");
+        // A year needs every month's rate.
+        let year = card(&db, &s, "li", "2026").await;
+        assert_eq!(kpi(&year, "gmv").value, None, "{b}");
+        // One currency adds as it is (USD).
+        let mei = card(&db, &s, "mei", "2026-11").await;
+        assert_eq!(kpi(&mei, "gmv").value, Some(d("10")), "{b}");
+        // Shop snapshots stay in the shop's own currency.
+        let la = compute(&db, &s, "la", "2026-10").await;
+        assert_eq!(value(&la.kpis, "gmv"), Some(d("100")), "{b}");
+
+        // The report says which rate it used, and why November has no value.
+        let config = db.path("kpid.toml");
+        let (ok, out, err) = kpid(
+            &config,
+            &[
+                "report",
+                "--scorecards",
+                "--month",
+                "2026-10",
+                "--person",
+                "li",
+            ],
+        );
+        assert!(ok, "{b}: {err}");
+        assert!(
+            out.contains("money in CNY, converted at USD 2026-10 × 7.12"),
+            "{b}: {out}"
+        );
+        assert!(out.contains("1712.00"), "{b}: {out}");
+        let (ok, out, err) = kpid(
+            &config,
+            &[
+                "report",
+                "--scorecards",
+                "--month",
+                "2026-11",
+                "--person",
+                "li",
+            ],
+        );
+        assert!(ok, "{b}: {err}");
+        assert!(out.contains("no rate for USD→CNY 2026-11"), "{b}: {out}");
+        let (ok, out, err) = kpid(
+            &config,
+            &[
+                "report",
+                "--scorecards",
+                "--month",
+                "2026-10",
+                "--person",
+                "li",
+                "--format",
+                "json",
+            ],
+        );
+        assert!(ok, "{b}: {err}");
+        let li = json(&out);
+        assert_eq!(
+            li["money"], "money in CNY, converted at USD 2026-10 × 7.12",
+            "{b}"
+        );
+        assert_eq!(li["kpis"][0]["value"].to_string(), "1712", "{b}");
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn money_of_two_currencies_without_a_base_has_no_value_and_a_warning() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = two_currencies(&db, "").await;
+        let oct = card(&db, &s, "li", "2026-10").await;
+        assert_eq!(
+            gmv_spend_aov(&oct),
+            [None, None, None],
+            "{b}: 1000 CNY + 100 USD is no number"
+        );
+        let config = db.path("kpid.toml");
+        let (ok, out, err) = kpid(&config, &["check"]);
+        assert!(ok, "{b}: {err}");
+        assert!(
+            out.contains("person `li`") && out.contains("no `[currency] base`"),
+            "{b}: {out}"
+        );
+        db.drop_db().await;
+    }
+}
+
+#[test]
+fn currency_settings_are_checked_with_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.toml");
+    std::fs::write(
+        &path,
+        "[[shops]]\nid = \"sh\"\n\n[currency]\nbase = \"CNY\"\n\n\
+         [[currency.rates]]\nfrom = \"usd\"\nmonth = \"2026-10\"\nrate = \"7.12\"\n\n\
+         [[currency.rates]]\nfrom = \"EUR\"\nmonth = \"2026-13\"\nrate = \"-1\"\n",
+    )
+    .unwrap();
+    let (ok, _, err) = kpid(&path, &["check"]);
+    assert!(!ok, "{err}");
+    let file = path.display().to_string();
+    for expected in [
+        format!("{file}:8: `currency.rates[0].from`: `usd` is not an ISO 4217 code"),
+        format!("{file}:14: `currency.rates[1].month`"),
+        format!("{file}:15: `currency.rates[1].rate`: `-1` must be above 0"),
+    ] {
+        assert!(err.contains(&expected), "`{expected}` in\n{err}");
+    }
+}

@@ -279,7 +279,22 @@ impl<'a> Values<'a> {
             }
             Scope::Person(id) => match self.settings.person(id) {
                 Some(p) => {
-                    crate::scorecard::scope::load_person_days(self.store, p, from, to).await?
+                    // Windows lie within a month (one across a year's end
+                    // converts money at that year's rates).
+                    let rates_of = if (from.year(), from.month()) == (to.year(), to.month()) {
+                        Period::month_of(from)
+                    } else {
+                        Period::Year(from.year())
+                    };
+                    crate::scorecard::scope::load_person_days(
+                        self.settings,
+                        self.store,
+                        p,
+                        rates_of,
+                        from,
+                        to,
+                    )
+                    .await?
                 }
                 None => InputValues::default(),
             },

@@ -144,7 +144,16 @@ pub async fn report(
             .collect::<Vec<_>>()
             .join("\n"),
         Format::Json => {
-            let objs: Vec<_> = cards.iter().map(export::card_json).collect();
+            let objs: Vec<_> = views
+                .iter()
+                .map(|v| {
+                    let mut obj = export::card_json(v.card);
+                    if let Some(note) = export::money_note(s, v) {
+                        obj["money"] = serde_json::Value::String(note);
+                    }
+                    obj
+                })
+                .collect();
             let value = match (person, objs.len()) {
                 (Some(_), 1) => objs.into_iter().next().unwrap_or_default(),
                 _ => serde_json::Value::Array(objs),
@@ -602,6 +611,30 @@ pub async fn targets(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow
     Ok(())
 }
 
+/// People whose shops have different currencies and whose money cannot be
+/// converted for this month or the one before (no base, or a missing rate).
+fn currency_warnings(s: &Settings, this_month: Period) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &s.people {
+        let mut seen = Vec::new();
+        for month in [this_month.previous(), this_month] {
+            if let crate::currency::MoneyPlan::NoValue(why) =
+                scorecard::scope::money_plan(s, p, month)
+            {
+                let text = why.to_string();
+                if !seen.contains(&text) {
+                    out.push(format!(
+                        "person `{}`: money KPIs have no value for {month}: {text}",
+                        p.id
+                    ));
+                    seen.push(text);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Warnings for `kpid check`: role KPIs without a target this month, and
 /// months past their closing deadline (when the database can be reached).
 pub async fn check_warnings(s: &Settings) -> Vec<String> {
@@ -639,6 +672,7 @@ pub async fn check_warnings(s: &Settings) -> Vec<String> {
             ));
         }
     }
+    out.extend(currency_warnings(s, this_month));
     if let Some(st) = &store {
         if let Ok(months) = scorecard::overdue_months(s, st, today_local(s)).await {
             for (m, due) in months {

@@ -52,11 +52,15 @@ impl ShopFacts {
         })
     }
 
-    /// Some day takes its sales from a daily series.
-    pub fn daily_sales(&self) -> bool {
-        self.rows
+    /// Distinct buyers cannot be known: some day takes its sales from a
+    /// daily series, and the range is more than one day (a buyer of that
+    /// day may have bought on another) or that day has no daily `buyers`.
+    pub fn buyers_unknown(&self, single_day: bool) -> bool {
+        let daily_sales = self
+            .rows
             .iter()
-            .any(|r| SALES_INPUTS.contains(&r.input.as_str()))
+            .any(|r| SALES_INPUTS.contains(&r.input.as_str()));
+        daily_sales && (!single_day || !self.rows.iter().any(|r| r.input == "buyers"))
     }
 }
 
@@ -66,8 +70,6 @@ pub struct InputValues {
     values: HashMap<String, Decimal>,
     /// Mean over peers (CS agents) of an input; only a single agent's scope has peers.
     peer_means: HashMap<String, Decimal>,
-    /// `buyers` holds a single day's daily series value.
-    daily_buyers: bool,
 }
 
 impl InputValues {
@@ -105,7 +107,7 @@ impl InputValues {
     /// day, from records on the days that have any and from daily series on
     /// the others (see [`ShopFacts`]); once a shop has records, a period
     /// without sales reads 0 rather than "no value". Distinct counts cannot
-    /// be summed over days: see [`InputValues::settle_buyers`].
+    /// be summed over days: see [`ShopFacts::buyers_unknown`].
     pub async fn load(store: &Store, shop: &str, period: Period) -> Result<Self, StoreError> {
         Self::load_days(store, shop, period.first_day(), period.last_day()).await
     }
@@ -119,24 +121,21 @@ impl InputValues {
         to: NaiveDate,
     ) -> Result<Self, StoreError> {
         let facts = ShopFacts::load(store, shop, from, to).await?;
-        let daily_sales = facts.daily_sales();
+        let buyers_unknown = facts.buyers_unknown(from == to);
         let mut out = Self::from_daily(&fold_daily(facts.rows)?, from == to);
         if let Some(t) = &facts.records {
             out.add_records(t);
         }
-        out.settle_buyers(daily_sales, from == to);
+        if buyers_unknown {
+            out.forget(|id| id == "buyers");
+        }
         Ok(out)
     }
 
-    /// Distinct buyers of a period that takes some days' sales from daily
-    /// series: a buyer of a daily-series day may also have bought on another
-    /// day, so no count is exact and `buyers` has no value — except for a
-    /// single day, which its daily `buyers` answers. `daily_sales`: some day
-    /// of the period has daily `orders`, `gmv` or `buyers` (and no records).
-    pub fn settle_buyers(&mut self, daily_sales: bool, single_day: bool) {
-        if daily_sales && !(single_day && self.daily_buyers) {
-            self.values.remove("buyers");
-        }
+    /// Drops the inputs (and peer means) `which` selects: they have no value.
+    pub fn forget(&mut self, which: impl Fn(&str) -> bool) {
+        self.values.retain(|k, _| !which(k));
+        self.peer_means.retain(|k, _| !which(k));
     }
 
     /// Period values of folded daily series (see [`Aggregation`]).
@@ -154,9 +153,6 @@ impl InputValues {
                 Aggregation::Latest => Some(from_micros(agg.latest_min_micros)),
                 Aggregation::Distinct => single_day.then(|| from_micros(agg.sum_micros)),
             };
-            if def.id == "buyers" && v.is_some() {
-                out.daily_buyers = true;
-            }
             if let Some(v) = v {
                 out.set(def.id, v);
             }

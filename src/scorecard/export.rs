@@ -3,6 +3,7 @@
 
 use super::roles::{Grade, Person, Role};
 use crate::config::Settings;
+use crate::currency::MoneyPlan;
 use crate::kpi::Unit;
 use crate::report::{column_width, display_value, fixed, json_number, pad, pad_left, round_display};
 use crate::store::StoredScorecard;
@@ -58,6 +59,18 @@ impl<'a> CardView<'a> {
 
 fn total_text(d: Option<Decimal>) -> String {
     d.map(|d| fixed(d, 2)).unwrap_or_else(|| "n/a".into())
+}
+
+/// For a person covering shops of several currencies: the currency of the
+/// money values and the rates used, or a warning that money has no value.
+/// From today's settings (the rates a card is computed with).
+pub fn money_note(settings: &Settings, view: &CardView) -> Option<String> {
+    let plan = super::scope::money_plan(settings, view.person?, view.card.period);
+    let note = plan.note()?;
+    Some(match plan {
+        MoneyPlan::NoValue(_) => format!("warning: {note}"),
+        _ => note,
+    })
 }
 
 /// `kpid report --scorecards --person ID --format json`.
@@ -179,6 +192,9 @@ pub fn card_table(settings: &Settings, view: &CardView) -> String {
             "月度平均 Mean of closed months {}",
             total_text(Some(m))
         );
+    }
+    if let Some(note) = money_note(settings, view) {
+        let _ = writeln!(out, "货币 Currency: {note}");
     }
     let missing = card.missing();
     if !missing.is_empty() {

@@ -124,12 +124,13 @@ pub fn apply_manual(values: &mut InputValues, manual: &[ManualInput], period: Pe
 }
 
 async fn person_inputs(
+    settings: &Settings,
     store: &Store,
     person: &Person,
     manual: &[ManualInput],
     period: Period,
 ) -> Result<InputValues> {
-    let mut v = scope::load_person(store, person, period).await?;
+    let mut v = scope::load_person(settings, store, person, period).await?;
     apply_manual(&mut v, manual, period);
     Ok(v)
 }
@@ -201,7 +202,7 @@ pub async fn compute_card(
     let manual = store.manual_inputs(Some(&person.id)).await?;
     let mut inputs = Vec::new();
     for back in 0..=settings.catalogue.prev_depth() {
-        inputs.push(person_inputs(store, person, &manual, period.back(back)).await?);
+        inputs.push(person_inputs(settings, store, person, &manual, period.back(back)).await?);
     }
     let scopes = target_scopes(person);
     let target_back = |kpi: &str, back: usize| book.lookup(kpi, period.back(back), &scopes);

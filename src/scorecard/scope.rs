@@ -8,6 +8,8 @@
 //! compared with the whole desk, themselves included.
 
 use super::roles::Person;
+use crate::config::Settings;
+use crate::currency::{convert_micros, is_money_input, month_ranges, MoneyPlan, Rates};
 use crate::kpi::inputs::ShopFacts;
 use crate::kpi::{round_value, InputValues};
 use crate::money::from_micros;
@@ -42,29 +44,69 @@ fn in_scope(person: &Person, row: &DailyRow) -> bool {
     ids.is_empty() || ids.contains(&row.dimension)
 }
 
-/// The inputs of `person` over `period` (manual inputs are added by the caller).
+/// How `person`'s money adds up over `period`: their shops' currencies
+/// (see [`crate::currency`]).
+pub fn money_plan(settings: &Settings, person: &Person, period: Period) -> MoneyPlan {
+    let currencies: Vec<&str> = person
+        .shops
+        .iter()
+        .filter_map(|s| settings.shop(s))
+        .map(|s| s.currency.as_str())
+        .collect();
+    settings.rates.plan(&currencies, period)
+}
+
+/// The inputs of `person` over `period` (manual inputs are added by the
+/// caller). Money of shops in different currencies is converted to the base
+/// currency day by day at its month's rate, or has no value (see [`money_plan`]).
 pub async fn load_person(
+    settings: &Settings,
     store: &Store,
     person: &Person,
     period: Period,
 ) -> Result<InputValues, StoreError> {
-    load_person_days(store, person, period.first_day(), period.last_day()).await
+    load_person_days(
+        settings,
+        store,
+        person,
+        period,
+        period.first_day(),
+        period.last_day(),
+    )
+    .await
 }
 
-/// As [`load_person`], over the local days `from..=to`.
+/// As [`load_person`], over the local days `from..=to` inside `period`
+/// (alerts watch month to date and today so far, which are not whole
+/// periods); money is converted at the rates of `period`'s months.
 pub async fn load_person_days(
+    settings: &Settings,
     store: &Store,
     person: &Person,
+    period: Period,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<InputValues, StoreError> {
+    let plan = money_plan(settings, person, period);
     let mut rows = Vec::new();
     let mut records = Vec::new();
-    let mut daily_sales = false;
+    let mut buyers_unknown = false;
     for shop in &person.shops {
         // Each shop's records win on its own days with records.
-        let facts = ShopFacts::load(store, shop, from, to).await?;
-        daily_sales |= facts.daily_sales();
+        let mut facts = ShopFacts::load(store, shop, from, to).await?;
+        buyers_unknown |= facts.buyers_unknown(from == to);
+        if let Some(currency) = settings.shop(shop).map(|s| s.currency.as_str()) {
+            convert(
+                store,
+                &settings.rates,
+                &plan,
+                shop,
+                currency,
+                (period, from, to),
+                &mut facts,
+            )
+            .await?;
+        }
         rows.extend(facts.rows);
         records.extend(facts.records);
     }
@@ -80,7 +122,12 @@ pub async fn load_person_days(
     for t in &records {
         values.add_records(t);
     }
-    values.settle_buyers(daily_sales, from == to);
+    if buyers_unknown {
+        values.forget(|id| id == "buyers");
+    }
+    if let MoneyPlan::NoValue(_) = plan {
+        values.forget(is_money_input);
+    }
     for (input, agg) in &peers {
         let agents: Vec<i64> = agg
             .by_dimension
@@ -95,4 +142,56 @@ pub async fn load_person_days(
         }
     }
     Ok(values)
+}
+
+/// Converts a shop's money facts into the plan's base currency: daily
+/// values at the rate of their day's month, record amounts month by month.
+async fn convert(
+    store: &Store,
+    rates: &Rates,
+    plan: &MoneyPlan,
+    shop: &str,
+    currency: &str,
+    (period, from, to): (Period, NaiveDate, NaiveDate),
+    facts: &mut ShopFacts,
+) -> Result<(), StoreError> {
+    let too_large = |what: &str| {
+        StoreError::Corrupt(format!(
+            "{what} of shop {shop} converted to the base currency is too large"
+        ))
+    };
+    for row in facts.rows.iter_mut().filter(|r| is_money_input(&r.input)) {
+        if let Some(rate) = plan.rate_on(rates, currency, &row.day) {
+            row.value_micros =
+                convert_micros(row.value_micros, rate).ok_or_else(|| too_large(&row.input))?;
+        }
+    }
+    let converts = matches!(plan, MoneyPlan::Convert { base, .. } if base != currency);
+    let Some(records) = facts.records.as_mut().filter(|_| converts) else {
+        return Ok(());
+    };
+    // Amounts month by month at each month's rate (counts stay as they are:
+    // distinct buyers do not add up over months).
+    let (mut gmv, mut refunds) = (0_i64, 0_i64);
+    for (_, month_from, month_to) in month_ranges(period) {
+        let (from, to) = (month_from.max(from), month_to.min(to));
+        if from > to {
+            continue;
+        }
+        let Some(rate) = plan.rate_on(rates, currency, &from.to_string()) else {
+            continue;
+        };
+        let t = store.record_totals(shop, from, to).await?;
+        gmv = gmv
+            .checked_add(convert_micros(t.gmv_micros, rate).ok_or_else(|| too_large("gmv"))?)
+            .ok_or_else(|| too_large("gmv"))?;
+        refunds = refunds
+            .checked_add(
+                convert_micros(t.refund_micros, rate).ok_or_else(|| too_large("refund_amount"))?,
+            )
+            .ok_or_else(|| too_large("refund_amount"))?;
+    }
+    records.gmv_micros = gmv;
+    records.refund_micros = refunds;
+    Ok(())
 }
