@@ -41,18 +41,21 @@ shop = "with_refunds"
 path = "{dir}/b/orders/*.csv"
 
 [[connectors]]
-name = "refunds-b"
-kind = "csv"
-stream = "refunds"
-shop = "with_refunds"
-path = "{dir}/b/refunds/*.csv"
-
-[[connectors]]
 name = "daily-c"
 kind = "csv"
 stream = "daily"
 shop = "daily"
 path = "{dir}/c/daily/*.csv"
+"#;
+
+/// The refund file connector of `with_refunds`.
+const REFUND_CONNECTOR: &str = r#"
+[[connectors]]
+name = "refunds-b"
+kind = "csv"
+stream = "refunds"
+shop = "with_refunds"
+path = "{dir}/b/refunds/*.csv"
 "#;
 
 const ORDERS: &str = "order_id,paid_at,amount,buyer_id\n\
@@ -62,7 +65,7 @@ const ORDERS: &str = "order_id,paid_at,amount,buyer_id\n\
 #[tokio::test]
 async fn a_shop_without_refund_source_has_no_refund_kpis_and_one_with_a_source_has_zero() {
     for db in common::backends().await {
-        let s = db.settings(&format!("{CONFIG}{REFUNDS_TOTAL_KPI}"));
+        let s = db.settings(&format!("{CONFIG}{REFUND_CONNECTOR}{REFUNDS_TOTAL_KPI}"));
         let b = db.backend;
         db.write("a/orders/oct.csv", ORDERS);
         db.write("b/orders/oct.csv", ORDERS);
@@ -105,6 +108,13 @@ async fn a_shop_without_refund_source_has_no_refund_kpis_and_one_with_a_source_h
         // Other KPIs of the shop without refunds keep their values.
         let c = compute(&db, &s, "orders_only", "2026-10").await;
         assert_eq!(value(&c.kpis, "gmv"), Some(d("150")), "{b}");
+        // Refunds stored by a connector since removed still count.
+        let s2 = db.settings(&format!("{CONFIG}{REFUNDS_TOTAL_KPI}"));
+        assert_eq!(
+            refund_kpis(&db, &s2, "with_refunds", "2026-10").await,
+            (Some(d("0")), Some(d("0"))),
+            "{b}"
+        );
         db.drop_db().await;
     }
 }
@@ -112,7 +122,7 @@ async fn a_shop_without_refund_source_has_no_refund_kpis_and_one_with_a_source_h
 #[test]
 fn kpid_check_names_the_shops_without_a_refund_source() {
     let dir = tempfile::tempdir().unwrap();
-    let text = CONFIG
+    let text = (CONFIG.to_string() + REFUND_CONNECTOR)
         .replace("{db}", &format!("sqlite://{}/kpid.db", dir.path().display()))
         .replace("{dir}", &dir.path().display().to_string())
         // A Pinduoduo shop has a refund source (its after-sales list), and

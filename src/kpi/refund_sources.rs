@@ -13,7 +13,8 @@
 //! - a connector of a definition kind with a stream that maps refunds
 //!   (among the connector's `streams`, when it picks some);
 //! - daily values of a refund input stored for the shop (a daily file
-//!   with `refund_orders`/`refund_amount` columns).
+//!   with `refund_orders`/`refund_amount` columns), or refund records
+//!   stored for it (by a connector since removed from the configuration).
 
 use crate::config::{ConnectorConfig, Settings};
 use crate::kpi::InputValues;
@@ -67,17 +68,20 @@ pub fn configured(settings: &Settings, shop: &str) -> bool {
         .any(|c| delivers_refunds(settings, c))
 }
 
-/// Whether `shop` has a refund source: a configured one, or stored daily
-/// refund values.
+/// Whether `shop` has a refund source: a configured one, or stored refund
+/// facts.
 pub async fn has_refund_source(
     settings: &Settings,
     store: &Store,
     shop: &str,
 ) -> Result<bool, StoreError> {
-    if configured(settings, shop) {
-        return Ok(true);
-    }
-    store.shop_has_daily_input(shop, REFUND_INPUTS).await
+    Ok(configured(settings, shop) || stored(store, shop).await?)
+}
+
+/// Whether refund records or daily refund values are stored for `shop`.
+async fn stored(store: &Store, shop: &str) -> Result<bool, StoreError> {
+    Ok(store.shop_has_refunds(shop).await?
+        || store.shop_has_daily_input(shop, REFUND_INPUTS).await?)
 }
 
 /// Leaves the refund inputs without a value (a shop without refund source).
@@ -96,18 +100,14 @@ pub async fn check_notes(settings: &Settings, store: Option<&Store>) -> Vec<Stri
             continue;
         }
         if let Some(st) = store {
-            if st
-                .shop_has_daily_input(&shop.id, REFUND_INPUTS)
-                .await
-                .unwrap_or(false)
-            {
+            if stored(st, &shop.id).await.unwrap_or(false) {
                 continue;
             }
         }
         out.push(format!(
-            "shop `{}` has no refund source (no connector delivering refunds, no daily \
-             refund_orders/refund_amount values): its refund KPIs (refund_rate and any \
-             formula over refund_orders or refund_amount) have no value",
+            "shop `{}` has no refund source (no connector delivering refunds, no stored \
+             refunds or daily refund_orders/refund_amount values): its refund KPIs \
+             (refund_rate and any formula over refund_orders or refund_amount) have no value",
             shop.id
         ));
     }

@@ -218,6 +218,16 @@ impl Store {
             .collect()
     }
 
+    /// Whether any refund record is stored for `shop`.
+    pub async fn shop_has_refunds(&self, shop: &str) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM refunds WHERE shop = $1 LIMIT 1) t")
+                .bind(shop)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
     /// Whether any daily value of one of `inputs` is stored for `shop`.
     pub async fn shop_has_daily_input(&self, shop: &str, inputs: &[&str]) -> Result<bool> {
         for input in inputs {
