@@ -463,6 +463,18 @@ mod tests {
     }
 
     #[test]
+    fn month_and_weekday_names_in_any_case() {
+        let s = CronSchedule::parse("0 0 1 jan,JUL * ", chrono_tz::UTC).unwrap();
+        let runs = s.upcoming(at("2026-11-27T00:00:00Z"), 2);
+        assert_eq!(
+            runs,
+            [at("2027-01-01T00:00:00Z"), at("2027-07-01T00:00:00Z")]
+        );
+        assert!(CronSchedule::parse("0 9 * * MON-fri", chrono_tz::UTC).is_ok());
+        assert!(reason("0 0 1 janvier *").contains("months are 1–12 or jan–dec"));
+    }
+
+    #[test]
     fn an_expression_that_never_runs_is_refused() {
         let r = reason("0 0 31 2 *");
         assert!(r.contains("never runs"), "{r}");
