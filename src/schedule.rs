@@ -312,6 +312,25 @@ impl CronSchedule {
 
     /// The first run strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.next_at_one_offset(after)
+            .or_else(|| self.next_across_clock_changes(after))
+    }
+
+    /// The common case, when the clocks do not change near now or near the
+    /// next run: the first matching local time after now's, at the same
+    /// offset. `None` when a clock change is near (or no run is left).
+    fn next_at_one_offset(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let offset = self.offset(after);
+        let next = self.next_local(after.naive_utc() + offset)?;
+        let t = next.and_utc() - offset;
+        let steady = [after + MAX_SHIFT, t - MAX_SHIFT, t]
+            .iter()
+            .all(|x| self.offset(*x) == offset);
+        (steady && t > after).then_some(t)
+    }
+
+    /// Walks the local clock, mapping each matching time by cronie's rules.
+    fn next_across_clock_changes(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // When the clocks go back soon, local times a little before now's
         // happen again later: start the walk that much earlier.
         let back = (self.offset(after) - self.offset(after + MAX_SHIFT)).max(Duration::zero());
@@ -460,6 +479,18 @@ mod tests {
         assert!(reason("0 0 * * 5-1").contains("day-of-week"));
         assert!(reason("*/0 * * * *").contains("step"));
         assert!(reason("0 0 L * *").contains("day-of-month"));
+    }
+
+    #[test]
+    fn month_and_weekday_names_in_any_case() {
+        let s = CronSchedule::parse("0 0 1 jan,JUL * ", chrono_tz::UTC).unwrap();
+        let runs = s.upcoming(at("2026-11-27T00:00:00Z"), 2);
+        assert_eq!(
+            runs,
+            [at("2027-01-01T00:00:00Z"), at("2027-07-01T00:00:00Z")]
+        );
+        assert!(CronSchedule::parse("0 9 * * MON-fri", chrono_tz::UTC).is_ok());
+        assert!(reason("0 0 1 janvier *").contains("months are 1–12 or jan–dec"));
     }
 
     #[test]

@@ -204,6 +204,21 @@ async fn connects_over_tls_with_each_sslmode_and_refuses_a_wrong_ca() {
     let period = kpid::period::Period::parse_any("2026-10").unwrap();
     let (revision, new) = store.write_snapshot("sh", period, &kpis).await.unwrap();
     assert_eq!((revision, new), (1, true));
+    // Facts go through the native driver's own pool: TLS there too.
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let batch = kpid::facts::Batch {
+        daily: vec![kpid::facts::DailyValue {
+            shop: "sh".into(),
+            day,
+            input: "visitors".into(),
+            dimension: String::new(),
+            value_micros: Some(42_000_000),
+        }],
+        ..Default::default()
+    };
+    store.commit_batch("traffic", &batch).await.unwrap();
+    let stored = store.daily_aggregates("sh", day, day).await.unwrap();
+    assert!(!stored.is_empty(), "the committed value reads back");
     store.close().await;
 
     // verify-full checks the host name: 127.0.0.1 is not in the certificate.

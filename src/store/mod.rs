@@ -357,7 +357,7 @@ fn sqlite_parts(url: &str) -> (&str, Option<&str>) {
 
 /// The URL sqlx opens: with `create`, the file and its directory are made
 /// when missing (`mode=rwc` unless the URL sets a mode); without, the file
-/// must exist (`mode=rw`).
+/// must exist (`mode=rw`, or the URL's `mode=ro`).
 fn prepare_sqlite_url(url: &str, create: bool) -> Result<String> {
     let (path, query) = sqlite_parts(url);
     if create && path != ":memory:" {
@@ -376,10 +376,10 @@ fn prepare_sqlite_url(url: &str, create: bool) -> Result<String> {
         .filter(|p| !p.is_empty())
         .collect();
     if !create {
-        params.retain(|p| !p.starts_with("mode="));
-        params.push("mode=rw");
-    } else if !params.iter().any(|p| p.starts_with("mode=")) {
-        params.push("mode=rwc");
+        params.retain(|p| *p != "mode=rwc");
+    }
+    if !params.iter().any(|p| p.starts_with("mode=")) {
+        params.push(if create { "mode=rwc" } else { "mode=rw" });
     }
     Ok(format!("sqlite://{path}?{}", params.join("&")))
 }
@@ -391,6 +391,21 @@ pub(crate) fn now_unix() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_urls_create_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sub/kpid.db");
+        let url = format!("sqlite://{}", db.display());
+        let existing = prepare_sqlite_url(&format!("{url}?mode=rwc"), false).unwrap();
+        assert_eq!(existing, format!("sqlite://{}?mode=rw", db.display()));
+        assert!(!dir.path().join("sub").exists());
+        let read_only = prepare_sqlite_url(&format!("{url}?mode=ro"), false).unwrap();
+        assert!(read_only.ends_with("?mode=ro"), "{read_only}");
+        let created = prepare_sqlite_url(&format!("sqlite:{}", db.display()), true).unwrap();
+        assert_eq!(created, format!("sqlite://{}?mode=rwc", db.display()));
+        assert!(dir.path().join("sub").is_dir());
+    }
 
     #[test]
     fn redacts_passwords_only() {
