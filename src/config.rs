@@ -591,7 +591,7 @@ pub struct Origins {
 
 impl Origins {
     /// Keys all from `text`, the contents of `file`.
-    pub fn file(file: &Path, text: &str) -> Self {
+    pub fn of_file(file: &Path, text: &str) -> Self {
         Origins {
             file: file.display().to_string(),
             text: text.to_string(),
@@ -650,7 +650,7 @@ pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
     // Dates and times are read as their text, as every option taking one
     // expects (`end_date = 2026-09-30` is the same as `"2026-09-30"`).
     datetimes_as_text(&mut tree);
-    let mut origins = Origins::file(path, &text);
+    let mut origins = Origins::of_file(path, &text);
     let mut problems = Vec::new();
     let texts = apply_env(&mut tree, &mut origins, &mut problems);
     let (config, found) = collect::deserialize_all::<Config>(tree, &texts);
@@ -797,7 +797,7 @@ pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
     let doc = text.parse::<toml_edit::ImDocument<String>>().ok()?;
     let mut node = Node::Table(doc.as_table());
     let mut span = None;
-    for seg in parse_key(key) {
+    for seg in collect::parse_key(key) {
         let step = match seg {
             collect::Seg::Key(k) => node
                 .table()
@@ -810,23 +810,6 @@ pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
         span = at.or(span);
     }
     span.map(|s| line_of_offset(text, s.start))
-}
-
-/// `connectors[1].columns.amount` as its steps.
-fn parse_key(key: &str) -> Vec<collect::Seg> {
-    let mut segs = Vec::new();
-    for part in key.split('.') {
-        let mut pieces = part.split('[');
-        if let Some(name) = pieces.next().filter(|n| !n.is_empty()) {
-            segs.push(collect::Seg::Key(name.to_string()));
-        }
-        for index in pieces {
-            if let Ok(i) = index.trim_end_matches(']').parse() {
-                segs.push(collect::Seg::Index(i));
-            }
-        }
-    }
-    segs
 }
 
 /// Kinds implemented in Rust (definitions may not take these names).
@@ -854,7 +837,7 @@ fn parse_tz(name: &str) -> Result<Tz, String> {
 /// Checks everything that can be checked without touching the network
 /// (every key as written in `text`, the contents of `path`).
 pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, ConfigErrors> {
-    validate_from(config, path, &Origins::file(path, text))
+    validate_from(config, path, &Origins::of_file(path, text))
 }
 
 fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Settings, ConfigErrors> {
@@ -1255,6 +1238,29 @@ mod tests {
         assert_eq!(line_of_key(text, "timezone"), Some(1));
         assert_eq!(line_of_key(text, "connectors[0].schedule"), Some(8));
         assert_eq!(line_of_key(text, "shops[0].id"), Some(3));
+    }
+
+    #[test]
+    fn finds_lines_in_nested_tables_and_inline_lists() {
+        let text = r#"[[roles]]
+id = "r"
+kpis = [
+  { kpi = "gmv" },
+  { kpi = "aov", weight = "x" },
+]
+
+[[scoring.grades]]
+id = "a"
+
+[[scoring.grades]]
+id = "b"
+name_zh = 5
+"#;
+        assert_eq!(line_of_key(text, "roles[0].kpis[1].weight"), Some(5));
+        assert_eq!(line_of_key(text, "roles[0].kpis[0]"), Some(4));
+        assert_eq!(line_of_key(text, "scoring.grades[1].name_zh"), Some(13));
+        // A key not in the file: the line of the table that lacks it.
+        assert_eq!(line_of_key(text, "scoring.grades[0].min"), Some(8));
     }
 
     #[test]

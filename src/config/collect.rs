@@ -36,6 +36,23 @@ pub(crate) fn key_text(segs: &[Seg]) -> String {
     out
 }
 
+/// `connectors[1].columns.amount` as its steps.
+pub(crate) fn parse_key(key: &str) -> Vec<Seg> {
+    let mut segs = Vec::new();
+    for part in key.split('.') {
+        let mut pieces = part.split('[');
+        if let Some(name) = pieces.next().filter(|n| !n.is_empty()) {
+            segs.push(Seg::Key(name.to_string()));
+        }
+        for index in pieces {
+            if let Ok(i) = index.trim_end_matches(']').parse() {
+                segs.push(Seg::Index(i));
+            }
+        }
+    }
+    segs
+}
+
 /// Whether `key` is `prefix` or lies below it (`a.b[0]` is below `a.b`).
 pub(crate) fn is_under(key: &str, prefix: &str) -> bool {
     key == prefix
