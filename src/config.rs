@@ -4,6 +4,8 @@
 //! Loading never stops at the first problem: `kpid check` wants them all, each
 //! naming the file, the key, the line where known, and what is wrong.
 
+pub(crate) mod collect;
+
 use crate::currency::Rates;
 use crate::kpi::Catalogue;
 use crate::period::Period;
@@ -615,7 +617,48 @@ impl Settings {
     }
 }
 
-/// Loads, merges the environment over the file, and validates.
+/// Where a configuration key was set: the file (with its text, for lines)
+/// or, for keys an environment variable set, that variable.
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    file: String,
+    text: String,
+    /// Key path set by an environment variable → the variable.
+    env: BTreeMap<String, String>,
+}
+
+impl Origins {
+    /// Keys all from `text`, the contents of `file`.
+    pub fn of_file(file: &Path, text: &str) -> Self {
+        Origins {
+            file: file.display().to_string(),
+            text: text.to_string(),
+            env: BTreeMap::new(),
+        }
+    }
+
+    /// A problem under `key`, located in the file (with the key's line) or
+    /// at the environment variable that set it.
+    pub fn problem(&self, key: String, message: String) -> Problem {
+        match self.env.iter().find(|(k, _)| collect::is_under(&key, k)) {
+            Some((_, var)) => Problem {
+                file: format!("environment variable {var}"),
+                key,
+                line: None,
+                message,
+            },
+            None => Problem {
+                file: self.file.clone(),
+                line: line_of_key(&self.text, &key),
+                key,
+                message,
+            },
+        }
+    }
+}
+
+/// Loads, merges the environment over the file, and validates, reporting
+/// every problem found (not only the first).
 pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
     let file = path.display().to_string();
     let problem = |key: &str, line: Option<usize>, message: String| Problem {
@@ -631,67 +674,127 @@ pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
             format!("cannot read the file: {e}"),
         )])
     })?;
-    if let Err(e) = text.parse::<toml_edit::ImDocument<String>>() {
-        let line = e.span().map(|s| line_of_offset(&text, s.start));
-        let msg = e.message().to_string();
-        return Err(ConfigErrors(vec![problem(
-            "(syntax)",
-            line,
-            format!("invalid TOML: {msg}"),
-        )]));
-    }
-    let env: config::Map<String, String> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("KPID_") && !NOT_CONFIG_ENV.contains(&k.as_str()))
-        .collect();
-    let merged = config::Config::builder()
-        .add_source(config::File::from_str(&text, config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix("KPID")
-                .prefix_separator("_")
-                .separator("__")
-                .source(Some(env)),
-        )
-        .build()
-        .and_then(|c| c.try_deserialize::<Config>());
-    let config = match merged {
-        Ok(c) => c,
+    let mut tree = match text.parse::<toml::Table>() {
+        Ok(t) => toml::Value::Table(t),
         Err(e) => {
-            let (key, msg) = describe_config_error(&e);
-            let line = key.as_deref().and_then(|k| line_of_key(&text, k));
+            let line = e.span().map(|s| line_of_offset(&text, s.start));
             return Err(ConfigErrors(vec![problem(
-                key.as_deref().unwrap_or("(file)"),
+                "(syntax)",
                 line,
-                msg,
+                format!("invalid TOML: {}", e.message()),
             )]));
         }
     };
-    validate(config, path, &text)
+    // Dates and times are read as their text, as every option taking one
+    // expects (`end_date = 2026-09-30` is the same as `"2026-09-30"`).
+    datetimes_as_text(&mut tree);
+    let mut origins = Origins::of_file(path, &text);
+    let mut problems = Vec::new();
+    let texts = apply_env(&mut tree, &mut origins, &mut problems);
+    let (config, found) = collect::deserialize_all::<Config>(tree, &texts);
+    problems.extend(
+        found
+            .into_iter()
+            .map(|f| origins.problem(f.key.clone(), f.message_hiding(is_secret_key))),
+    );
+    let Some(config) = config else {
+        return Err(ConfigErrors(problems));
+    };
+    // Validation sees placeholders and defaults where reading failed: a key
+    // already reported is not reported again.
+    let reported: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
+    let validated = validate_from(config, path, &origins);
+    let more = match &validated {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0.clone(),
+    };
+    problems.extend(
+        more.into_iter()
+            .filter(|p| !reported.iter().any(|r| collect::is_under(&p.key, r))),
+    );
+    match validated {
+        Ok(settings) if problems.is_empty() => Ok(settings),
+        _ => {
+            // In the file's order; environment variables and other files after.
+            problems.sort_by_key(|p| (p.file != origins.file, p.line.is_none(), p.line));
+            Err(ConfigErrors(problems))
+        }
+    }
 }
 
-fn describe_config_error(e: &config::ConfigError) -> (Option<String>, String) {
-    match e {
-        config::ConfigError::Type {
-            key,
-            unexpected,
-            expected,
-            ..
-        } => (
-            key.clone(),
-            format!("invalid type: {unexpected}, expected {expected}"),
+/// Sets each `KPID_A__B` variable at key `a.b` of the tree. A value that
+/// reads as a TOML number, boolean or list is taken as one; the text is kept
+/// (returned by key) in case the key wants a string after all.
+fn apply_env(
+    tree: &mut toml::Value,
+    origins: &mut Origins,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, String> {
+    let mut texts = BTreeMap::new();
+    let mut vars: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("KPID_") && !NOT_CONFIG_ENV.contains(&k.as_str()))
+        .collect();
+    vars.sort();
+    for (var, raw) in vars {
+        let path: Vec<String> = var["KPID_".len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let key = path.join(".");
+        origins.env.insert(key.clone(), var.clone());
+        let value = match format!("v = {raw}").parse::<toml::Table>() {
+            Ok(mut t) => match t.remove("v") {
+                Some(
+                    v @ (toml::Value::Integer(_)
+                    | toml::Value::Float(_)
+                    | toml::Value::Boolean(_)
+                    | toml::Value::Array(_)),
+                ) => {
+                    texts.insert(key.clone(), raw.clone());
+                    v
+                }
+                _ => toml::Value::String(raw),
+            },
+            Err(_) => toml::Value::String(raw),
+        };
+        if !insert_path(tree, &path, value) {
+            problems.push(origins.problem(
+                key,
+                "only keys of tables can be set from the environment (not inside a list)".into(),
+            ));
+        }
+    }
+    texts
+}
+
+/// Sets `value` at `path`, making the tables on the way; false when the
+/// path runs through something other than a table.
+fn insert_path(at: &mut toml::Value, path: &[String], value: toml::Value) -> bool {
+    let Some(table) = at.as_table_mut() else {
+        return false;
+    };
+    match path {
+        [last] => {
+            table.insert(last.clone(), value);
+            true
+        }
+        [first, rest @ ..] => insert_path(
+            table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            rest,
+            value,
         ),
-        config::ConfigError::At { error, key, .. } => {
-            let (_, msg) = describe_config_error(error);
-            (key.clone(), msg)
-        }
-        config::ConfigError::Message(m) => {
-            // serde's unknown-field message names the field in backticks.
-            let key = m
-                .strip_prefix("unknown field `")
-                .and_then(|r| r.split('`').next())
-                .map(str::to_string);
-            (key, m.clone())
-        }
-        other => (None, other.to_string()),
+        [] => false,
+    }
+}
+
+fn datetimes_as_text(v: &mut toml::Value) {
+    match v {
+        toml::Value::Datetime(d) => *v = toml::Value::String(d.to_string()),
+        toml::Value::Array(a) => a.iter_mut().for_each(datetimes_as_text),
+        toml::Value::Table(t) => t.iter_mut().for_each(|(_, v)| datetimes_as_text(v)),
+        _ => {}
     }
 }
 
@@ -699,48 +802,51 @@ fn line_of_offset(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// Finds the line of a dotted key such as `connectors[1].schedule`.
+/// Finds the line of a dotted key such as `connectors[1].schedule`: the
+/// line of the key itself, or, for a key not written in the file, of the
+/// nearest table that holds it (a `[[connectors]]` header).
 pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    let doc = text.parse::<toml_edit::ImDocument<String>>().ok()?;
-    let mut item: &toml_edit::Item = doc.as_item();
-    let mut last_span = None;
-    for seg in key.split('.') {
-        let (name, index) = match seg.split_once('[') {
-            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
-            None => (seg, None),
-        };
-        item = item.get(name)?;
-        if let Some(i) = index {
-            item = match item {
-                toml_edit::Item::ArrayOfTables(a) => {
-                    let t = a.get(i)?;
-                    last_span = t.span().or(last_span);
-                    return descend_table(t, key, last_span, text);
-                }
-                other => other.get(i)?,
-            };
-        }
-        last_span = item.span().or(last_span);
+    use toml_edit::{Item, Table, TableLike, Value};
+    /// A place in the document: tables, list elements and values differ in type.
+    #[derive(Clone, Copy)]
+    enum Node<'a> {
+        Item(&'a Item),
+        Table(&'a Table),
+        Value(&'a Value),
     }
-    last_span.map(|s| line_of_offset(text, s.start))
-}
-
-fn descend_table(
-    table: &toml_edit::Table,
-    key: &str,
-    span: Option<std::ops::Range<usize>>,
-    text: &str,
-) -> Option<usize> {
-    // Only one level below an array of tables is needed by kpid's layout.
-    let field = key.rsplit_once("].").map(|(_, f)| f);
-    let span = match field {
-        Some(f) if !f.contains('.') => table
-            .get(f)
-            .and_then(|i| i.span())
-            .or_else(|| table.key(f).and_then(|k| k.span()))
-            .or(span),
-        _ => span,
-    };
+    impl<'a> Node<'a> {
+        fn table(self) -> Option<&'a dyn TableLike> {
+            match self {
+                Node::Item(i) => i.as_table_like(),
+                Node::Table(t) => Some(t),
+                Node::Value(v) => v.as_inline_table().map(|t| t as &dyn TableLike),
+            }
+        }
+        fn index(self, i: usize) -> Option<(Node<'a>, Option<std::ops::Range<usize>>)> {
+            match self {
+                Node::Item(Item::ArrayOfTables(a)) => a.get(i).map(|t| (Node::Table(t), t.span())),
+                Node::Item(Item::Value(Value::Array(a))) | Node::Value(Value::Array(a)) => {
+                    a.get(i).map(|v| (Node::Value(v), v.span()))
+                }
+                _ => None,
+            }
+        }
+    }
+    let doc = text.parse::<toml_edit::ImDocument<String>>().ok()?;
+    let mut node = Node::Table(doc.as_table());
+    let mut span = None;
+    for seg in collect::parse_key(key) {
+        let step = match seg {
+            collect::Seg::Key(k) => node
+                .table()
+                .and_then(|t| t.get_key_value(&k))
+                .map(|(k, v)| (Node::Item(v), k.span().or_else(|| v.span()))),
+            collect::Seg::Index(i) => node.index(i),
+        };
+        let Some((next, at)) = step else { break };
+        node = next;
+        span = at.or(span);
+    }
     span.map(|s| line_of_offset(text, s.start))
 }
 
@@ -766,20 +872,18 @@ fn parse_tz(name: &str) -> Result<Tz, String> {
         .map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Asia/Shanghai)"))
 }
 
-/// Checks everything that can be checked without touching the network.
+/// Checks everything that can be checked without touching the network
+/// (every key as written in `text`, the contents of `path`).
 pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, ConfigErrors> {
-    let file = path.display().to_string();
+    validate_from(config, path, &Origins::of_file(path, text))
+}
+
+fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Settings, ConfigErrors> {
     let mut problems = Vec::new();
     // Problems inside definition files name those files, not this one.
     let mut problems_from_definitions = Vec::new();
     let mut report = |key: String, message: String| {
-        let line = line_of_key(text, &key);
-        problems.push(Problem {
-            file: file.clone(),
-            key,
-            line,
-            message,
-        });
+        problems.push(origins.problem(key, message));
     };
 
     let default_tz = parse_tz(&config.timezone).unwrap_or_else(|m| {
@@ -899,13 +1003,16 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
                 .ok()
         });
         connector_schedules.insert(c.name.clone(), schedule);
-        let checked = match definition {
+        let checked: Vec<(String, String)> = match definition {
             Some(def) => crate::connectors::declarative::engine::Options::from_config(def, c)
                 .map(|_| ())
-                .and_then(|_| crate::connectors::require_shop(c)),
+                .and_then(|_| crate::connectors::require_shop(c))
+                .err()
+                .into_iter()
+                .collect(),
             None => crate::connectors::check_options(c),
         };
-        if let Err((field, msg)) = checked {
+        for (field, msg) in checked {
             report(format!("connectors[{i}].{field}"), msg);
         }
     }
@@ -1208,7 +1315,7 @@ pub fn redacted_toml(config: &Config) -> String {
         .unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
 }
 
-fn json_to_toml(v: &serde_json::Value) -> Option<toml::Value> {
+pub(crate) fn json_to_toml(v: &serde_json::Value) -> Option<toml::Value> {
     use serde_json::Value as J;
     Some(match v {
         J::Null => return None,
@@ -1240,6 +1347,29 @@ mod tests {
         assert_eq!(line_of_key(text, "timezone"), Some(1));
         assert_eq!(line_of_key(text, "connectors[0].schedule"), Some(8));
         assert_eq!(line_of_key(text, "shops[0].id"), Some(3));
+    }
+
+    #[test]
+    fn finds_lines_in_nested_tables_and_inline_lists() {
+        let text = r#"[[roles]]
+id = "r"
+kpis = [
+  { kpi = "gmv" },
+  { kpi = "aov", weight = "x" },
+]
+
+[[scoring.grades]]
+id = "a"
+
+[[scoring.grades]]
+id = "b"
+name_zh = 5
+"#;
+        assert_eq!(line_of_key(text, "roles[0].kpis[1].weight"), Some(5));
+        assert_eq!(line_of_key(text, "roles[0].kpis[0]"), Some(4));
+        assert_eq!(line_of_key(text, "scoring.grades[1].name_zh"), Some(13));
+        // A key not in the file: the line of the table that lacks it.
+        assert_eq!(line_of_key(text, "scoring.grades[0].min"), Some(8));
     }
 
     #[test]

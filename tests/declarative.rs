@@ -765,7 +765,19 @@ fn a_bad_definition_is_reported_with_its_file_key_and_line() {
         .unwrap()
         + 1;
     let err = load_with(&[("erp.toml", &typo)], "").unwrap_err();
-    assert!(err.contains(&format!("erp.toml:{line}: `record`")), "{err}");
+    assert!(
+        err.contains(&format!("erp.toml:{line}: `streams.orders.record`")),
+        "{err}"
+    );
+
+    // Every such problem of the file in one run, each on its own line.
+    let typos = typo.replace("kind = \"erp\"", "kind = \"erp\"\ncolour = \"blue\"");
+    let err = load_with(&[("erp.toml", &typos)], "").unwrap_err();
+    assert!(err.contains("erp.toml:3: `colour`"), "{err}");
+    assert!(
+        err.contains(&format!("erp.toml:{}: `streams.orders.record`", line + 1)),
+        "{err}"
+    );
 
     // A template naming a variable nobody provides.
     let var = ERP_DEFINITION.replace("cursor = \"{cursor}\"", "cursor = \"{next}\"");

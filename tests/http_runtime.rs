@@ -481,3 +481,95 @@ async fn top_hmac_sha256_request_passes_an_independent_check() {
         .unwrap();
     assert!(page.body.get("time_get_response").is_some());
 }
+
+/// One attempt, so a transport failure is reported at once.
+fn one_attempt(read_timeout: Duration) -> HttpClient {
+    let policy = RetryPolicy {
+        max_attempts: 1,
+        ..policy()
+    };
+    let timeouts = kpid::http::Timeouts {
+        connect: Duration::from_secs(5),
+        read: read_timeout,
+    };
+    HttpClient::with_timeouts("test", 0.0, policy, timeouts).unwrap()
+}
+
+async fn transport_error(client: &HttpClient, url: &str) -> String {
+    let started = Instant::now();
+    let err = client
+        .get_json::<Value, _>(|c| c.get(url), "hint")
+        .await
+        .err()
+        .expect("the request fails");
+    assert!(matches!(err, HttpError::Transport { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "reported at once: {err}"
+    );
+    err.to_string()
+}
+
+#[tokio::test]
+async fn a_closed_port_is_named_with_its_url_and_connection_refused() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url =
+        format!("http://kpid:PassWord9@127.0.0.1:{port}/admin/orders.json?access_token=SECRET42");
+    let text = transport_error(&one_attempt(Duration::from_secs(5)), &url).await;
+    assert!(
+        text.contains(&format!("http://127.0.0.1:{port}/admin/orders.json")),
+        "{text}"
+    );
+    assert!(text.contains("connection refused"), "{text}");
+    for secret in ["SECRET42", "PassWord9", "access_token"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn an_unresolvable_host_is_a_dns_failure_naming_the_host() {
+    let text = transport_error(
+        &one_attempt(Duration::from_secs(5)),
+        "http://no-such-shop.invalid/orders",
+    )
+    .await;
+    assert!(
+        text.contains("http://no-such-shop.invalid/orders"),
+        "{text}"
+    );
+    assert!(text.contains("DNS"), "{text}");
+    assert!(text.contains("`no-such-shop.invalid`"), "{text}");
+}
+
+#[tokio::test]
+async fn tls_to_a_plain_http_server_is_a_tls_failure() {
+    let server = MockServer::start().await;
+    let url = format!("{}/orders", server.uri().replace("http://", "https://"));
+    let text = transport_error(&one_attempt(Duration::from_secs(5)), &url).await;
+    assert!(text.contains(&url), "{text}");
+    assert!(text.contains("TLS"), "{text}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_naming_the_limit() {
+    // Accepts connections and reads requests, but never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let url = format!("http://{addr}/orders");
+    let text = transport_error(&one_attempt(Duration::from_millis(300)), &url).await;
+    assert!(text.contains(&url), "{text}");
+    assert!(text.contains("0.3 s"), "the limit: {text}");
+    assert!(
+        text.contains("timed out") || text.contains("no response"),
+        "{text}"
+    );
+}

@@ -424,28 +424,57 @@ impl Connector {
 }
 
 /// Checks a connector's kind-specific options; returns the offending key.
-pub fn check_options(cfg: &ConnectorConfig) -> Result<(), (String, String)> {
+pub fn check_options(cfg: &ConnectorConfig) -> Vec<(String, String)> {
+    /// Every typing problem of the options at once (unknown keys, wrong
+    /// types); when they read, the first problem of the kind's own checks.
+    fn all<T: serde::de::DeserializeOwned>(
+        cfg: &ConnectorConfig,
+        checks: impl FnOnce(&ConnectorConfig) -> Result<(), (String, String)>,
+    ) -> Vec<(String, String)> {
+        let problems = option_problems::<T>(cfg).1;
+        if !problems.is_empty() {
+            return problems;
+        }
+        checks(cfg).err().into_iter().collect()
+    }
+    let with_shop = |c: &ConnectorConfig| require_shop(c);
     match cfg.kind.as_str() {
-        "csv" => csv::CsvOptions::from_config(cfg).map(|_| ()),
-        "xlsx" => xlsx::XlsxOptions::from_config(cfg).map(|_| ()),
-        "demo" => demo::DemoOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
-        "shopify" => shopify::ShopifyOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
-        "woocommerce" => {
-            woocommerce::WooCommerceOptions::from_config(cfg).and_then(|_| require_shop(cfg))
-        }
-        "ga4" => ga4::Ga4Options::from_config(cfg).and_then(|_| require_shop(cfg)),
-        "taobao" => taobao::TaobaoOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
-        "pinduoduo" => {
-            pinduoduo::PinduoduoOptions::from_config(cfg).and_then(|_| require_shop(cfg))
-        }
-        "jd" => jd::JdOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
-        "douyin" => douyin::DouyinOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
-        "zendesk" => zendesk::ZendeskOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
-        "google_ads" => {
-            google_ads::GoogleAdsOptions::from_config(cfg).and_then(|_| require_shop(cfg))
-        }
-        "meta_ads" => meta_ads::MetaAdsOptions::from_config(cfg).and_then(|_| require_shop(cfg)),
-        _ => Ok(()),
+        "csv" => all::<csv::CsvOptions>(cfg, |c| csv::CsvOptions::from_config(c).map(|_| ())),
+        "xlsx" => all::<xlsx::XlsxOptions>(cfg, |c| xlsx::XlsxOptions::from_config(c).map(|_| ())),
+        "demo" => all::<demo::DemoOptions>(cfg, |c| {
+            demo::DemoOptions::from_config(c).and_then(|_| with_shop(c))
+        }),
+        "shopify" => all::<shopify::ShopifyOptions>(cfg, |c| {
+            shopify::ShopifyOptions::from_config(c).and_then(|_| with_shop(c))
+        }),
+        "woocommerce" => all::<woocommerce::WooCommerceOptions>(cfg, |c| {
+            woocommerce::WooCommerceOptions::from_config(c).and_then(|_| with_shop(c))
+        }),
+        "ga4" => all::<ga4::Ga4Options>(cfg, |c| {
+            ga4::Ga4Options::from_config(c).and_then(|_| with_shop(c))
+        }),
+        "taobao" => all::<taobao::TaobaoOptions>(cfg, |c| {
+            taobao::TaobaoOptions::from_config(c).and_then(|_| with_shop(c))
+        }),
+        "pinduoduo" => all::<pinduoduo::PinduoduoOptions>(cfg, |c| {
+            pinduoduo::PinduoduoOptions::from_config(c).and_then(|_| with_shop(c))
+        }),
+        "jd" => all::<jd::JdOptions>(cfg, |c| {
+            jd::JdOptions::from_config(c).and_then(|_| with_shop(c))
+        }),
+        "douyin" => all::<douyin::DouyinOptions>(cfg, |c| {
+            douyin::DouyinOptions::from_config(c).and_then(|_| with_shop(c))
+        }),
+        "zendesk" => all::<zendesk::ZendeskOptions>(cfg, |c| {
+            zendesk::ZendeskOptions::from_config(c).and_then(|_| with_shop(c))
+        }),
+        "google_ads" => all::<google_ads::GoogleAdsOptions>(cfg, |c| {
+            google_ads::GoogleAdsOptions::from_config(c).and_then(|_| with_shop(c))
+        }),
+        "meta_ads" => all::<meta_ads::MetaAdsOptions>(cfg, |c| {
+            meta_ads::MetaAdsOptions::from_config(c).and_then(|_| with_shop(c))
+        }),
+        _ => Vec::new(),
     }
 }
 
@@ -542,25 +571,42 @@ pub(crate) fn secret_option(
     })
 }
 
-/// Reads a connector's own options into a typed struct, naming the bad key.
+/// Reads a connector's own options into a typed struct, naming the bad key
+/// (the first problem; `kpid check` lists them all, see [`check_options`]).
 pub(crate) fn typed_options<T: serde::de::DeserializeOwned>(
     cfg: &ConnectorConfig,
 ) -> Result<T, (String, String)> {
-    let map: serde_json::Map<String, serde_json::Value> = cfg
+    match option_problems::<T>(cfg) {
+        (Some(options), problems) if problems.is_empty() => Ok(options),
+        (_, problems) => Err(problems
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| ("kind".into(), "the options cannot be read".into()))),
+    }
+}
+
+/// The options read as `T`, and every problem found, each under its key
+/// (`skip_rows`, `columns.amount`) with a credential's value never quoted.
+fn option_problems<T: serde::de::DeserializeOwned>(
+    cfg: &ConnectorConfig,
+) -> (Option<T>, Vec<(String, String)>) {
+    let table: toml::Table = cfg
         .options
         .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter_map(|(k, v)| Some((k.clone(), crate::config::json_to_toml(v)?)))
         .collect();
-    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
-        let msg = e.to_string();
-        let key = msg
-            .split('`')
-            .nth(1)
-            .filter(|_| msg.starts_with("unknown field") || msg.starts_with("missing field"))
-            .unwrap_or("kind")
-            .to_string();
-        (key, msg)
-    })
+    let (options, found) = crate::config::collect::deserialize_all::<T>(
+        toml::Value::Table(table),
+        &Default::default(),
+    );
+    let problems = found
+        .into_iter()
+        .map(|f| {
+            let message = f.message_hiding(crate::config::is_secret_key);
+            (f.key, message)
+        })
+        .collect();
+    (options, problems)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod oauth;
 pub mod pagination;
 pub mod platform_errors;
 pub mod sign;
+mod transport;
 
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -17,7 +18,9 @@ use tokio::sync::Mutex;
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("{url}: cannot connect or read: {message}")]
+    /// Below HTTP: `message` names the cause (refused, DNS, TLS, a timeout
+    /// with its limit).
+    #[error("{url}: {message}")]
     Transport { url: String, message: String },
     #[error("{url}: throttled (HTTP {status}){}", retry_after.map(|d| format!(", retry after {:.1}s", d.as_secs_f64())).unwrap_or_default())]
     Throttled {
@@ -147,10 +150,28 @@ impl RateLimiter {
     }
 }
 
+/// How long a request may wait: to connect, and for each read of the
+/// response (headers or body) once connected.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(60),
+        }
+    }
+}
+
 /// A connector's HTTP client.
 #[derive(Debug)]
 pub struct HttpClient {
     client: Client,
+    timeouts: Timeouts,
     limiter: RateLimiter,
     policy: RetryPolicy,
     connector: String,
@@ -172,15 +193,26 @@ impl HttpClient {
         requests_per_second: f64,
         policy: RetryPolicy,
     ) -> Result<Self, HttpError> {
+        Self::with_timeouts(connector, requests_per_second, policy, Timeouts::default())
+    }
+
+    /// As [`new`](Self::new), with other limits than the default 10 s to
+    /// connect and 60 s per read.
+    pub fn with_timeouts(
+        connector: &str,
+        requests_per_second: f64,
+        policy: RetryPolicy,
+        timeouts: Timeouts,
+    ) -> Result<Self, HttpError> {
         let client = Client::builder()
             .user_agent(concat!("kpid/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
+            .connect_timeout(timeouts.connect)
+            .read_timeout(timeouts.read)
             .gzip(true)
             .build()
             .map_err(|e| HttpError::Transport {
                 url: String::new(),
-                message: e.to_string(),
+                message: format!("cannot build the HTTP client: {e}"),
             })?;
         let gap = if requests_per_second > 0.0 {
             Duration::from_secs_f64(1.0 / requests_per_second)
@@ -189,6 +221,7 @@ impl HttpClient {
         };
         Ok(HttpClient {
             client,
+            timeouts,
             limiter: RateLimiter {
                 gap,
                 next: Mutex::new(Instant::now()),
@@ -331,17 +364,17 @@ impl HttpClient {
         P: Fn(&[u8]) -> Result<T, String> + Send + Sync + 'static,
         C: Fn(&[u8]) -> Option<HttpError> + Send + Sync + 'static,
     {
-        let resp = req.send().await.map_err(|e| HttpError::Transport {
-            url: String::new(),
-            message: e.without_url().to_string(),
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport::error(&e, self.timeouts))?;
         let url = strip_query(resp.url().as_str());
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(|e| HttpError::Transport {
-            url: url.clone(),
-            message: e.without_url().to_string(),
-        })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| transport::error(&e, self.timeouts))?;
         let header_wait = parse_retry_after(&headers)
             .or_else(|| self.header_wait.and_then(|read| read(&headers)));
         if !status.is_success() {

@@ -483,19 +483,34 @@ pub fn compile(
     text: &str,
     source: &str,
 ) -> Result<Definition, Vec<(String, Option<usize>, String)>> {
-    let raw: RawDefinition = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        let msg = e.message().to_string();
-        let key = msg
-            .split('`')
-            .nth(1)
-            .filter(|_| msg.starts_with("unknown field") || msg.starts_with("missing field"))
-            .unwrap_or("(file)")
-            .to_string();
-        vec![(key, line, msg)]
-    })?;
+    let tree = match text.parse::<toml::Table>() {
+        Ok(t) => toml::Value::Table(t),
+        Err(e) => {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            return Err(vec![(
+                "(file)".into(),
+                line,
+                format!("invalid TOML: {}", e.message()),
+            )]);
+        }
+    };
+    // Every typing problem of the file at once, each under its own key.
+    let (raw, found) =
+        crate::config::collect::deserialize_all::<RawDefinition>(tree, &BTreeMap::new());
+    let raw = match raw {
+        Some(raw) if found.is_empty() => raw,
+        _ => {
+            return Err(found
+                .into_iter()
+                .map(|f| {
+                    let line = crate::config::line_of_key(text, &f.key);
+                    (f.key, line, f.message)
+                })
+                .collect())
+        }
+    };
     check(raw, source).map_err(|ps| {
         ps.into_iter()
             .map(|(k, m)| {
