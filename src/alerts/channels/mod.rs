@@ -269,6 +269,7 @@ impl ChannelConfig {
         let poster = || http::Poster::new(retries, timeout).map_err(|m| err("kind", m));
         let url = || {
             crate::secrets::resolve("url", self.url.clone(), &self.url_env, &self.url_file)
+                .and_then(http::Endpoint::new)
                 .map_err(|m| err("url", m))
         };
         let secret = || {
@@ -280,23 +281,18 @@ impl ChannelConfig {
             )
             .map_err(|m| err("secret", m))
         };
-        let at_url = |m: String| err("url", m);
         let transport = match self.kind.as_str() {
             "log" => Transport::Log,
-            "dingtalk" => Transport::DingTalk(
-                dingtalk::DingTalk::new(url()?, secret()?, poster()?).map_err(at_url)?,
-            ),
-            "feishu" => Transport::Feishu(
-                feishu::Feishu::new(url()?, secret()?, poster()?).map_err(at_url)?,
-            ),
-            "wecom" => Transport::WeCom(wecom::WeCom::new(url()?, poster()?).map_err(at_url)?),
-            "slack" => Transport::Slack(slack::Slack::new(url()?, poster()?).map_err(at_url)?),
-            "webhook" => Transport::Webhook(
-                webhook::Webhook::new(url()?, secret()?, poster()?).map_err(at_url)?,
-            ),
-            "alertmanager" => Transport::Alertmanager(
-                alertmanager::Alertmanager::new(url()?, poster()?).map_err(at_url)?,
-            ),
+            "dingtalk" => {
+                Transport::DingTalk(dingtalk::DingTalk::new(url()?, secret()?, poster()?))
+            }
+            "feishu" => Transport::Feishu(feishu::Feishu::new(url()?, secret()?, poster()?)),
+            "wecom" => Transport::WeCom(wecom::WeCom::new(url()?, poster()?)),
+            "slack" => Transport::Slack(slack::Slack::new(url()?, poster()?)),
+            "webhook" => Transport::Webhook(webhook::Webhook::new(url()?, secret()?, poster()?)),
+            "alertmanager" => {
+                Transport::Alertmanager(alertmanager::Alertmanager::new(url()?, poster()?))
+            }
             "email" => {
                 let password = crate::secrets::resolve_optional(
                     "password",

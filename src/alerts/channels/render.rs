@@ -312,28 +312,16 @@ fn alerts_doc(group: &AlertGroup, language: Language) -> Doc {
         .filter(|a| a.state != AlertState::Resolved)
         .count();
     let resolved = group.alerts.len() - firing;
-    let title = match language {
-        Language::En => {
-            let mut parts = Vec::new();
-            if firing > 0 {
-                parts.push(format!("{firing} firing"));
-            }
-            if resolved > 0 {
-                parts.push(format!("{resolved} resolved"));
-            }
-            format!("kpid alerts: {} — {}", parts.join(", "), group.scope)
-        }
-        Language::Zh => {
-            let mut parts = Vec::new();
-            if firing > 0 {
-                parts.push(format!("{firing} 条告警"));
-            }
-            if resolved > 0 {
-                parts.push(format!("{resolved} 条恢复"));
-            }
-            format!("kpid 告警：{} — {}", parts.join("，"), group.scope)
-        }
+    let (head, firing_word, resolved_word, sep) = match language {
+        Language::En => ("kpid alerts: ", " firing", " resolved", ", "),
+        Language::Zh => ("kpid 告警：", " 条告警", " 条恢复", "，"),
     };
+    let counts: Vec<String> = [(firing, firing_word), (resolved, resolved_word)]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, word)| format!("{n}{word}"))
+        .collect();
+    let title = format!("{head}{} — {}", counts.join(sep), group.scope);
     let sections = group
         .alerts
         .iter()
@@ -502,7 +490,7 @@ pub fn plain(doc: &Doc) -> String {
             } else if s.heading.is_some() {
                 out.push_str("  ");
             }
-            out.push_str(&line_text(l, |s| s.to_string()));
+            out.push_str(&line_text(l, str::to_string, str::to_string));
         }
     }
     if let Some(link) = &doc.link {
@@ -521,11 +509,16 @@ pub fn one_line(doc: &Doc) -> String {
         .join(" | ")
 }
 
-fn line_text(l: &Line, bold: impl Fn(&str) -> String) -> String {
+/// `label: text` with the label made bold and both escaped for the format.
+pub fn line_text(
+    l: &Line,
+    bold: impl Fn(&str) -> String,
+    escape: impl Fn(&str) -> String,
+) -> String {
     match (&l.label, l.text.is_empty()) {
-        (Some(label), true) => bold(label),
-        (Some(label), false) => format!("{}: {}", bold(label), l.text),
-        (None, _) => l.text.clone(),
+        (Some(label), true) => bold(&escape(label)),
+        (Some(label), false) => format!("{}: {}", bold(&escape(label)), escape(&l.text)),
+        (None, _) => escape(&l.text),
     }
 }
 
@@ -541,7 +534,7 @@ pub fn markdown(doc: &Doc) -> String {
         for l in &s.lines {
             let prefix = if l.indent { "    - " } else { "- " };
             out.push_str(prefix);
-            out.push_str(&line_text(l, |s| format!("**{s}**")));
+            out.push_str(&line_text(l, |s| format!("**{s}**"), str::to_string));
             out.push('\n');
         }
     }
@@ -573,11 +566,7 @@ pub fn html(doc: &Doc) -> String {
             } else {
                 ""
             };
-            let text = match (&l.label, l.text.is_empty()) {
-                (Some(label), true) => format!("<b>{}</b>", escape(label)),
-                (Some(label), false) => format!("<b>{}</b>: {}", escape(label), escape(&l.text)),
-                (None, _) => escape(&l.text),
-            };
+            let text = line_text(l, |s| format!("<b>{s}</b>"), escape);
             out.push_str(&format!("<li{style}>{text}</li>"));
         }
         out.push_str("</ul>");
