@@ -130,10 +130,9 @@ fn lark_line(line: &Line) -> String {
     format!("{indent}{text}")
 }
 
-/// lark_md reads `<`/`>` as tags and `*` as emphasis.
+/// lark_md reads `<…>` as tags (`<at>`, `<font>`): names and labels must
+/// not open one. Other markdown marks are left as they are (KPI names and
+/// numbers carry none).
 fn lark_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('*', "\\*")
+    s.replace('<', "&lt;").replace('>', "&gt;")
 }

@@ -596,3 +596,91 @@ fn escape(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kpi::catalogue::Unit;
+    use chrono::{TimeZone, Utc};
+
+    fn resolved(person: Option<&str>) -> Message {
+        Message::Alerts(AlertGroup {
+            scope: "alice".into(),
+            alerts: vec![AlertNotice {
+                rule: "first-response".into(),
+                kpi: "first_response_seconds".into(),
+                kpi_name_zh: "及时响应时间".into(),
+                kpi_name_en: "First response <time>".into(),
+                unit: Unit::Seconds,
+                direction: Direction::Down,
+                period: WatchPeriod::Today,
+                period_label: "2026-10-10".into(),
+                shop: None,
+                person: person.map(str::to_string),
+                state: AlertState::Resolved,
+                severity: "warning".into(),
+                condition: "below_target".into(),
+                value: Some("42".parse().unwrap()),
+                target: Some("60".parse().unwrap()),
+                threshold: Some("60".parse().unwrap()),
+                attainment: None,
+                starts_at: Utc.with_ymd_and_hms(2026, 10, 10, 1, 0, 0).unwrap(),
+                ends_at: Some(Utc.with_ymd_and_hms(2026, 10, 10, 2, 30, 0).unwrap()),
+            }],
+        })
+    }
+
+    #[test]
+    fn a_resolved_notice_says_so_in_both_languages() {
+        let m = resolved(Some("alice"));
+        let en = doc(
+            &m,
+            &RenderOptions {
+                language: Language::En,
+                dashboard_url: None,
+            },
+        );
+        assert_eq!(en.tone, Tone::Resolved);
+        assert_eq!(en.title, "kpid alerts: 1 resolved — alice");
+        let text = plain(&en);
+        for part in [
+            "[RESOLVED]",
+            "person alice",
+            "back within bounds",
+            "42s",
+            "Resolved at: 2026-10-10 02:30 UTC",
+            "Attainment: n/a",
+        ] {
+            assert!(text.contains(part), "`{part}` missing:\n{text}");
+        }
+        assert!(en.link.is_none(), "no dashboard_url, no link");
+        let zh = plain(&doc(
+            &m,
+            &RenderOptions {
+                language: Language::Zh,
+                dashboard_url: Some(String::new()),
+            },
+        ));
+        for part in [
+            "【已恢复】",
+            "人员 alice",
+            "已恢复正常",
+            "恢复时间",
+            "今日截至目前",
+        ] {
+            assert!(zh.contains(part), "`{part}` missing:\n{zh}");
+        }
+        assert!(
+            !zh.contains("打开看板"),
+            "an empty dashboard_url is no link"
+        );
+    }
+
+    #[test]
+    fn html_escapes_what_it_shows() {
+        let html = html(&doc(&resolved(Some("alice")), &RenderOptions::default()));
+        assert!(html.contains("First response &lt;time&gt;"), "{html}");
+        assert!(!html.contains("<time>"));
+        assert!(html.contains("#27ae60"), "green once resolved");
+    }
+}
