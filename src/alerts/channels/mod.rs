@@ -259,6 +259,16 @@ impl ChannelConfig {
         if self.name.trim().is_empty() {
             return Err(err("name", "must not be empty".into()));
         }
+        let unknown_kind = || {
+            err(
+                "kind",
+                format!("`{}` is not one of {}", self.kind, KINDS.join(", ")),
+            )
+        };
+        // Before the keys: an unknown kind uses none of them.
+        if !KINDS.contains(&self.kind.as_str()) {
+            return Err(unknown_kind());
+        }
         let timeout = match self.timeout_seconds {
             Some(0) => return Err(err("timeout_seconds", "must be at least 1".into())),
             Some(s) => Duration::from_secs(s),
@@ -314,12 +324,7 @@ impl ChannelConfig {
                         .map_err(|(key, m)| err(key, m))?,
                 )
             }
-            other => {
-                return Err(err(
-                    "kind",
-                    format!("`{other}` is not one of {}", KINDS.join(", ")),
-                ))
-            }
+            _ => return Err(unknown_kind()),
         };
         Ok(Channel {
             name: self.name.clone(),
@@ -350,7 +355,7 @@ impl ChannelConfig {
                 "password_env",
                 "password_file",
             ]),
-            _ => keys = KINDS.iter().copied().chain(url).collect(),
+            _ => {}
         }
         keys
     }
