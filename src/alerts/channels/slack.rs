@@ -102,3 +102,49 @@ fn cut(s: &str, max_chars: usize) -> String {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::channels::render::{Link, Section, Tone};
+
+    #[test]
+    fn a_long_message_stays_within_slacks_limits() {
+        let doc = Doc {
+            title: "t".repeat(400),
+            tone: Tone::Info,
+            sections: (0..80)
+                .map(|i| Section {
+                    heading: Some(format!("shop-{i}")),
+                    lines: vec![Line {
+                        label: None,
+                        text: "成交额 <b> & ".repeat(400),
+                        indent: false,
+                    }],
+                })
+                .collect(),
+            link: Some(Link {
+                label: "Dashboard".into(),
+                url: "https://kpi.example.com".into(),
+            }),
+        };
+        let p = payload(&doc);
+        let blocks = p["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= MAX_BLOCKS, "{}", blocks.len());
+        assert_eq!(
+            blocks.last().unwrap()["type"],
+            "context",
+            "the link is kept"
+        );
+        for b in blocks {
+            if let Some(text) = b["text"]["text"].as_str() {
+                assert!(text.chars().count() <= MAX_SECTION_CHARS);
+                assert!(!text.contains("<b>"), "escaped");
+            }
+        }
+        assert_eq!(
+            blocks[0]["text"]["text"].as_str().unwrap().chars().count(),
+            MAX_HEADER_CHARS
+        );
+    }
+}
