@@ -174,7 +174,8 @@ pub struct ChannelConfig {
     pub smtp_url: Option<String>,
     #[serde(default)]
     pub from: Option<String>,
-    #[serde(default)]
+    /// One address or a list.
+    #[serde(default, deserialize_with = "one_or_many")]
     pub to: Vec<String>,
     #[serde(default)]
     pub password: Option<SecretString>,
@@ -190,7 +191,64 @@ pub struct ChannelConfig {
     pub retries: Option<u32>,
 }
 
+/// `to = "a@example.com"` or `to = ["a@example.com", "b@example.com"]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match <OneOrMany as serde::Deserialize>::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
 impl ChannelConfig {
+    /// The channel as `kpid check` may show it: kind and where its URL and
+    /// secrets come from, never their values.
+    pub fn describe(&self) -> String {
+        let source = |key: &str, inline: bool, env: &Option<String>, file: &Option<String>| match (
+            inline, env, file,
+        ) {
+            (true, _, _) => Some(format!("{key} inline (***)")),
+            (_, Some(var), _) => Some(format!("{key} from ${var}")),
+            (_, _, Some(path)) => Some(format!("{key} from file {path}")),
+            _ => None,
+        };
+        let mut parts = vec![format!("kind {}", self.kind)];
+        parts.extend(source(
+            "url",
+            self.url.is_some(),
+            &self.url_env,
+            &self.url_file,
+        ));
+        parts.extend(source(
+            "secret",
+            self.secret.is_some(),
+            &self.secret_env,
+            &self.secret_file,
+        ));
+        if let Some(smtp) = &self.smtp_url {
+            // No password can hide in it: `build` refuses one.
+            let host = email::parse_smtp_url(smtp)
+                .map(|e| format!("smtp {}:{}", e.host, e.port))
+                .unwrap_or_else(|_| "smtp (invalid URL)".into());
+            parts.push(host);
+        }
+        if !self.to.is_empty() {
+            parts.push(format!("to {}", self.to.join(", ")));
+        }
+        parts.extend(source(
+            "password",
+            self.password.is_some(),
+            &self.password_env,
+            &self.password_file,
+        ));
+        format!("{}: {}", self.name, parts.join(", "))
+    }
+
     /// Checks the table, resolves its secrets and builds the channel.
     pub fn build(&self) -> Result<Channel, ChannelConfigError> {
         let err = |key: &str, message: String| ChannelConfigError {
@@ -200,6 +258,16 @@ impl ChannelConfig {
         };
         if self.name.trim().is_empty() {
             return Err(err("name", "must not be empty".into()));
+        }
+        let unknown_kind = || {
+            err(
+                "kind",
+                format!("`{}` is not one of {}", self.kind, KINDS.join(", ")),
+            )
+        };
+        // Before the keys: an unknown kind uses none of them.
+        if !KINDS.contains(&self.kind.as_str()) {
+            return Err(unknown_kind());
         }
         let timeout = match self.timeout_seconds {
             Some(0) => return Err(err("timeout_seconds", "must be at least 1".into())),
@@ -211,6 +279,7 @@ impl ChannelConfig {
         let poster = || http::Poster::new(retries, timeout).map_err(|m| err("kind", m));
         let url = || {
             crate::secrets::resolve("url", self.url.clone(), &self.url_env, &self.url_file)
+                .and_then(http::Endpoint::new)
                 .map_err(|m| err("url", m))
         };
         let secret = || {
@@ -222,23 +291,18 @@ impl ChannelConfig {
             )
             .map_err(|m| err("secret", m))
         };
-        let at_url = |m: String| err("url", m);
         let transport = match self.kind.as_str() {
             "log" => Transport::Log,
-            "dingtalk" => Transport::DingTalk(
-                dingtalk::DingTalk::new(url()?, secret()?, poster()?).map_err(at_url)?,
-            ),
-            "feishu" => Transport::Feishu(
-                feishu::Feishu::new(url()?, secret()?, poster()?).map_err(at_url)?,
-            ),
-            "wecom" => Transport::WeCom(wecom::WeCom::new(url()?, poster()?).map_err(at_url)?),
-            "slack" => Transport::Slack(slack::Slack::new(url()?, poster()?).map_err(at_url)?),
-            "webhook" => Transport::Webhook(
-                webhook::Webhook::new(url()?, secret()?, poster()?).map_err(at_url)?,
-            ),
-            "alertmanager" => Transport::Alertmanager(
-                alertmanager::Alertmanager::new(url()?, poster()?).map_err(at_url)?,
-            ),
+            "dingtalk" => {
+                Transport::DingTalk(dingtalk::DingTalk::new(url()?, secret()?, poster()?))
+            }
+            "feishu" => Transport::Feishu(feishu::Feishu::new(url()?, secret()?, poster()?)),
+            "wecom" => Transport::WeCom(wecom::WeCom::new(url()?, poster()?)),
+            "slack" => Transport::Slack(slack::Slack::new(url()?, poster()?)),
+            "webhook" => Transport::Webhook(webhook::Webhook::new(url()?, secret()?, poster()?)),
+            "alertmanager" => {
+                Transport::Alertmanager(alertmanager::Alertmanager::new(url()?, poster()?))
+            }
             "email" => {
                 let password = crate::secrets::resolve_optional(
                     "password",
@@ -260,12 +324,7 @@ impl ChannelConfig {
                         .map_err(|(key, m)| err(key, m))?,
                 )
             }
-            other => {
-                return Err(err(
-                    "kind",
-                    format!("`{other}` is not one of {}", KINDS.join(", ")),
-                ))
-            }
+            _ => return Err(unknown_kind()),
         };
         Ok(Channel {
             name: self.name.clone(),
@@ -296,7 +355,7 @@ impl ChannelConfig {
                 "password_env",
                 "password_file",
             ]),
-            _ => keys = KINDS.iter().copied().chain(url).collect(),
+            _ => {}
         }
         keys
     }
@@ -414,6 +473,21 @@ mod tests {
         assert_eq!(e.key, "timeout_seconds");
         assert!(
             toml::from_str::<ChannelConfig>("name = \"x\"\nkind = \"log\"\nuri = \"a\"\n").is_err()
+        );
+    }
+
+    #[test]
+    fn describe_says_where_secrets_come_from_not_what_they_are() {
+        let c = config("name = \"d\"\nkind = \"dingtalk\"\nurl = \"https://oapi.dingtalk.com/robot/send?access_token=TOPSECRET\"\nsecret_env = \"DINGTALK_SECRET\"\n");
+        assert_eq!(
+            c.describe(),
+            "d: kind dingtalk, url inline (***), secret from $DINGTALK_SECRET"
+        );
+        let c = config("name = \"m\"\nkind = \"email\"\nsmtp_url = \"smtps://smtp.example.com\"\nfrom = \"a@example.com\"\nto = \"ops@example.com\"\npassword_file = \"/run/secrets/smtp\"\n");
+        assert_eq!(c.to, ["ops@example.com"]);
+        assert_eq!(
+            c.describe(),
+            "m: kind email, smtp smtp.example.com:465, to ops@example.com, password from file /run/secrets/smtp"
         );
     }
 

@@ -1,27 +1,38 @@
 //! WeCom (企业微信) group robot: markdown of at most 4096 bytes, cut at a
 //! character boundary with a note when longer; a non-zero `errcode` is a
-//! failure (45009, "api freq out of limit", is retried).
+//! failure (45009, "api freq out of limit", is retried). At most 20
+//! messages a minute per robot.
 
 use super::dingtalk::errcode;
-use super::http::{Answer, Failure, Poster};
+use super::http::{Answer, Endpoint, Failure, Poster};
+use super::limiter::{self, WindowLimiter};
 use super::render::{self, Doc};
 use super::Receipt;
 use crate::alerts::message::Language;
-use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The robot's limit on `markdown.content`, in UTF-8 bytes.
 pub const MAX_BYTES: usize = 4096;
 const FREQ_OUT_OF_LIMIT: i64 = 45009;
 
+/// WeCom robots take 20 messages a minute, like DingTalk's.
+const PER_MINUTE: usize = 20;
+
 pub struct WeCom {
-    url: SecretString,
+    url: Endpoint,
     poster: Poster,
+    limiter: Arc<WindowLimiter>,
 }
 
 impl WeCom {
-    pub fn new(url: SecretString, poster: Poster) -> Result<Self, String> {
-        super::http::parse_url(url.expose_secret(), "url")?;
-        Ok(WeCom { url, poster })
+    pub fn new(url: Endpoint, poster: Poster) -> Self {
+        let limiter = limiter::for_robot(url.secret_text(), PER_MINUTE, Duration::from_secs(60));
+        WeCom {
+            url,
+            poster,
+            limiter,
+        }
     }
 
     pub async fn send(
@@ -35,10 +46,9 @@ impl WeCom {
         self.poster
             .post(
                 channel,
-                super::http::no_wait,
+                || self.limiter.acquire(),
                 |client| {
-                    let url = super::http::parse_url(self.url.expose_secret(), "url")
-                        .map_err(Failure::permanent)?;
+                    let url = self.url.url()?;
                     Ok(client.post(url).json(&body))
                 },
                 check,
