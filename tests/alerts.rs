@@ -638,6 +638,48 @@ async fn cli_evaluates_at_an_instant_and_lists_alerts_as_json() {
 }
 
 #[test]
+fn the_demo_logs_alerts_and_lists_them_with_no_outside_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml"))
+        .unwrap()
+        .replace(
+            "sqlite://data/demo.db",
+            &format!("sqlite://{}/demo.db", dir.path().display()),
+        );
+    let config = dir.path().join("demo.toml");
+    std::fs::write(&config, demo).unwrap();
+    let out = kpid_cli(&config, &["run", "--once"]);
+    assert!(out.status.success(), "{out:?}");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("gmv") && l.contains("channel=ops-log")),
+        "no alert logged:\n{log}"
+    );
+    let out = kpid_cli(&config, &["alerts", "list", "--format", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    // Demo data ends yesterday: today's GMV is behind whatever the hour.
+    assert!(
+        list.iter()
+            .any(|a| a["rule"] == "gmv-today-behind" && a["state"] == "firing"),
+        "{list:?}"
+    );
+    // Firing alerts were delivered through the log channel.
+    let out = kpid_cli(&config, &["alerts", "history", "--format", "json"]);
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let history = history.as_array().unwrap();
+    assert!(!history.is_empty());
+    assert!(
+        history
+            .iter()
+            .all(|n| n["status"] == "sent" && n["channel"] == "ops-log"),
+        "{history:?}"
+    );
+}
+
+#[test]
 fn check_names_file_line_and_key_of_each_bad_rule() {
     let base = r#"
 [storage]
