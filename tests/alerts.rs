@@ -742,3 +742,97 @@ channels = ["ops"]
         assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
     }
 }
+
+/// Requests a loopback server received on `path`.
+async fn posts(server: &wiremock::MockServer, path: &str) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == path)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failing_channel_does_not_stop_the_others_and_alertmanager_hears_every_evaluation() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    for db in common::backends().await {
+        let b = db.backend;
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/broken"))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/hook"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/v2/alerts"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let channels = format!(
+            r#"
+[[alerts.channels]]
+name = "broken"
+kind = "webhook"
+url = "{uri}/broken"
+retries = 0
+
+[[alerts.channels]]
+name = "hook"
+kind = "webhook"
+url = "{uri}/hook"
+
+[[alerts.channels]]
+name = "am"
+kind = "alertmanager"
+url = "{uri}"
+"#,
+            uri = server.uri()
+        );
+        let config = month_rule(1).replace(LOG_CHANNEL, &channels).replace(
+            r#"channels = ["ops"]"#,
+            r#"channels = ["broken", "hook", "am"]"#,
+        );
+        let s = settings(&db, &config);
+        write_behind_orders(&db);
+        ingest_ok(&db, &s).await;
+
+        let (_, sent) = eval(&db.store, &s, "2026-10-10T09:00:00+08:00").await;
+        assert_eq!(sent.len(), 3, "{b}: {sent:?}");
+        let failed: Vec<_> = sent.iter().filter(|d| d.result.is_err()).collect();
+        assert_eq!(failed.len(), 1, "{b}: {sent:?}");
+        assert_eq!(failed[0].channel, "broken");
+        assert_eq!(posts(&server, "/hook").await.len(), 1, "{b}");
+        let history = db.store.notifications(10).await.unwrap();
+        let broken = history.iter().find(|r| r.channel == "broken").unwrap();
+        assert_eq!(broken.status, "failed", "{b}");
+        assert!(
+            broken.error.as_deref().unwrap_or("").contains("500"),
+            "{b}: {broken:?}"
+        );
+
+        // An hour later: still firing, not due for a repeat — only
+        // Alertmanager is told again, so it does not resolve the alert.
+        let (_, sent) = eval(&db.store, &s, "2026-10-10T10:00:00+08:00").await;
+        assert_eq!(sent.len(), 1, "{b}: {sent:?}");
+        assert_eq!(sent[0].channel, "am");
+        assert_eq!(posts(&server, "/hook").await.len(), 1, "{b}");
+        let am = posts(&server, "/api/v2/alerts").await;
+        assert_eq!(am.len(), 2, "{b}");
+        assert_eq!(
+            am[1][0]["labels"]["alertname"], "gmv-behind",
+            "{b}: {}",
+            am[1]
+        );
+        server.reset().await;
+        db.drop_db().await;
+    }
+}
