@@ -836,3 +836,118 @@ url = "{uri}"
         db.drop_db().await;
     }
 }
+
+#[tokio::test]
+async fn a_persons_rule_watches_the_data_of_their_scope_against_their_target() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = settings(
+            &db,
+            &format!(
+                r#"
+[[people]]
+id = "li"
+name = "Li Lei"
+role = "ops_specialist"
+shops = ["sh"]
+
+[[targets]]
+kpi = "gmv"
+person = "li"
+period = "2026-10"
+value = "31000"
+
+[alerts]
+{LOG_CHANNEL}
+[[alerts.rules]]
+name = "ops-gmv"
+kpi = "gmv"
+role = "ops_specialist"
+period = "month"
+condition = "below_target"
+threshold = "1"
+channels = ["ops"]
+"#
+            ),
+        );
+        write_behind_orders(&db);
+        ingest_ok(&db, &s).await;
+        let (t, sent) = eval(&db.store, &s, "2026-10-10T09:00:00+08:00").await;
+        assert_eq!(t.len(), 1, "{b}: {t:?}");
+        assert_eq!(sent.len(), 1, "{b}");
+        let a = alert(&db.store, "ops-gmv", "li", "gmv").await.unwrap();
+        assert_eq!(a.scope_kind, "person", "{b}");
+        assert_eq!(a.state, "firing", "{b}");
+        assert_eq!(a.value, Some(d("8000")), "{b}");
+        assert_eq!(
+            a.threshold,
+            Some(d("9000")),
+            "{b}: the person's 31000 × 9/31"
+        );
+        match serde_json::from_str::<Message>(&outbox(&db.store).await[0].message).unwrap() {
+            Message::Alerts(g) => {
+                assert_eq!(g.scope, "li");
+                assert_eq!(g.alerts[0].person.as_deref(), Some("li"));
+                assert_eq!(g.alerts[0].shop, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_digest_is_sent_once_by_two_replicas() {
+    use kpid::metrics::Metrics;
+    use kpid::scheduler::Scheduler;
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = Arc::new(settings(
+            &db,
+            &format!(
+                r#"
+[scheduler]
+max_catchup_hours = 2
+
+[alerts]
+{LOG_CHANNEL}
+[[alerts.digests]]
+name = "morning"
+schedule = "0 * * * *"
+shops = ["sh"]
+kpis = ["gmv"]
+channels = ["ops"]
+"#
+            ),
+        ));
+        let mut replicas = Vec::new();
+        for _ in 0..2 {
+            let (s, url) = (s.clone(), db.url.clone());
+            replicas.push(tokio::spawn(async move {
+                let store = Store::connect(&url).await.unwrap();
+                let metrics = Arc::new(Metrics::new(&[], 0.0));
+                let scheduler =
+                    Scheduler::new(s, store.clone(), metrics, CancellationToken::new()).unwrap();
+                // The hourly tick just past is caught up at start.
+                scheduler.catch_up().await;
+                store.close().await;
+            }));
+        }
+        for r in replicas {
+            r.await.unwrap();
+        }
+        let digests: Vec<_> = outbox(&db.store)
+            .await
+            .into_iter()
+            .filter(|r| r.kind == "digest")
+            .collect();
+        assert_eq!(digests.len(), 1, "{b}: {digests:?}");
+        assert_eq!(digests[0].status, "sent", "{b}");
+        let ticks = db.store.tick_attempts("digest:morning:sh").await.unwrap();
+        assert_eq!(ticks.len(), 1, "{b}: {ticks:?}");
+        assert_eq!(ticks[0].1, 1, "{b}: claimed once");
+        db.drop_db().await;
+    }
+}
