@@ -289,16 +289,26 @@ async fn two_replicas_evaluating_at_once_send_each_notification_once() {
         let s = std::sync::Arc::new(settings(&db, &month_rule(1)));
         write_behind_orders(&db);
         ingest_ok(&db, &s).await;
-        for round in ["2026-10-10T09:00:00+08:00", "2026-10-10T13:00:00+08:00"] {
+        // Four replicas per round, released together once connected, so
+        // their evaluations overlap; every four hours a repeat is due.
+        let rounds = [
+            "2026-10-10T09:00:00+08:00",
+            "2026-10-10T13:00:00+08:00",
+            "2026-10-10T17:00:00+08:00",
+            "2026-10-10T21:00:00+08:00",
+        ];
+        for round in rounds {
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(4));
             let mut tasks = Vec::new();
-            for replica in ["replica-a", "replica-b"] {
-                let (s, url) = (s.clone(), db.url.clone());
+            for replica in ["replica-a", "replica-b", "replica-c", "replica-d"] {
+                let (s, url, barrier) = (s.clone(), db.url.clone(), barrier.clone());
                 tasks.push(tokio::spawn(async move {
                     let store = Store::connect(&url).await.unwrap();
+                    barrier.wait().await;
                     let t = evaluate(&s, &store, at(round), replica).await.unwrap();
-                    let sent = deliver_due(&s, &store, replica, None).await.unwrap();
+                    let d = deliver_due(&s, &store, replica, None).await.unwrap();
                     store.close().await;
-                    (t.len(), sent.len())
+                    (t.len(), d.len())
                 }));
             }
             let mut transitions = 0;
@@ -313,7 +323,7 @@ async fn two_replicas_evaluating_at_once_send_each_notification_once() {
             assert_eq!(sent, 1, "{b} {round}: sent by exactly one replica");
         }
         let rows = outbox(&db.store).await;
-        assert_eq!(rows.len(), 2, "{b}: {rows:?}");
+        assert_eq!(rows.len(), rounds.len(), "{b}: {rows:?}");
         assert!(
             rows.iter().all(|r| r.status == "sent" && r.attempts == 1),
             "{b}"
