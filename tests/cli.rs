@@ -445,7 +445,7 @@ fn a_password_in_the_storage_query_string_is_hidden_by_check_and_connection_erro
     std::fs::write(
         &path,
         r#"[storage]
-url = "postgres://kpid@127.0.0.1:1/kpid?application_name=kpid&password=QuerySecret789"
+url = "postgres://kpid@127.0.0.1:1/kpid?application_name=kpid&password=QuerySecret789&auth_token=TokenSecret321"
 
 [[shops]]
 id = "sh"
@@ -457,8 +457,9 @@ id = "sh"
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(!stdout.contains("QuerySecret789"), "{stdout}");
     assert!(!stderr.contains("QuerySecret789"), "{stderr}");
+    assert!(!stderr.contains("TokenSecret321"), "{stderr}");
     assert!(
-        stdout.contains("127.0.0.1:1/kpid?application_name=kpid&password=***"),
+        stdout.contains("127.0.0.1:1/kpid?application_name=kpid&password=***&auth_token=***"),
         "what is not secret stays readable: {stdout}"
     );
 
@@ -466,6 +467,7 @@ id = "sh"
     let (stdout, stderr) = text(&out);
     assert!(!out.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("cannot open the database at"), "{stderr}");
+    assert!(!stderr.contains("TokenSecret321"), "not logged: {stderr}");
     assert!(!stdout.contains("QuerySecret789"), "{stdout}");
     assert!(!stderr.contains("QuerySecret789"), "{stderr}");
     assert!(stderr.contains("password=***"), "{stderr}");

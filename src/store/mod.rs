@@ -194,7 +194,7 @@ impl Store {
         let backend = Backend::of_url(url).ok_or_else(|| StoreError::BadUrl(redact_url(url)))?;
         let url = match backend {
             Backend::Sqlite => prepare_sqlite_url(url, create)?,
-            Backend::Postgres => url.to_string(),
+            Backend::Postgres => without_ignored_secrets(url),
         };
         let connect_err = |source: sqlx::Error| match tls_failure(&source) {
             Some(reason) => StoreError::Tls {
@@ -321,6 +321,49 @@ impl Store {
     }
 }
 
+/// Query parameters the PostgreSQL driver reads; it ignores any other,
+/// logging its value at WARN.
+const POSTGRES_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// The URL without secret-looking query parameters the driver would ignore
+/// anyway: it would log them, value and all.
+fn without_ignored_secrets(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or(pair);
+            POSTGRES_PARAMETERS.contains(&key) || !crate::config::is_secret_key(key)
+        })
+        .collect();
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
 /// What went wrong when a TLS connection failed, with what to check: sqlx
 /// reports a refused certificate only as "error communicating with database".
 fn tls_failure(e: &sqlx::Error) -> Option<String> {
@@ -418,6 +461,18 @@ mod tests {
             "postgres://kpid@db/kpid"
         );
         assert_eq!(redact_url("sqlite://data/kpid.db"), "sqlite://data/kpid.db");
+    }
+
+    #[test]
+    fn secret_parameters_the_driver_ignores_are_not_passed_to_it() {
+        assert_eq!(
+            without_ignored_secrets("postgres://db/k?password=p&auth_token=t&sslmode=disable"),
+            "postgres://db/k?password=p&sslmode=disable"
+        );
+        assert_eq!(
+            without_ignored_secrets("postgres://db/k?api_secret=s"),
+            "postgres://db/k"
+        );
     }
 
     #[test]
