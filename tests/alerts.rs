@@ -961,3 +961,49 @@ channels = ["ops"]
         db.drop_db().await;
     }
 }
+
+#[test]
+fn check_validates_alerts_and_hides_channel_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kpid.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[storage]
+url = "sqlite://{}/kpid.db"
+
+[[shops]]
+id = "sh"
+
+[alerts]
+below_target = ["ops-dingtalk"]
+
+[[alerts.channels]]
+name = "ops-dingtalk"
+kind = "dingtalk"
+url = "https://oapi.dingtalk.com/robot/send?access_token=TOKEN-0123456789"
+secret = "SEC-not-for-your-eyes"
+
+[[alerts.digests]]
+name = "morning"
+schedule = "0 9 * * *"
+channels = ["ops-dingtalk"]
+"#,
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = kpid_cli(&config, &["check"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ops-dingtalk"), "{text}");
+    assert!(text.contains("digest:morning:sh"), "{text}");
+    for secret in ["TOKEN-0123456789", "SEC-not-for-your-eyes"] {
+        assert!(!text.contains(secret), "`{secret}` leaked:\n{text}");
+    }
+}
