@@ -807,10 +807,13 @@ url = "{uri}"
 "#,
             uri = server.uri()
         );
-        let config = month_rule(1).replace(LOG_CHANNEL, &channels).replace(
-            r#"channels = ["ops"]"#,
-            r#"channels = ["broken", "hook", "am"]"#,
-        );
+        let config = month_rule(1)
+            .replace(LOG_CHANNEL, &channels)
+            .replace(
+                r#"channels = ["ops"]"#,
+                r#"channels = ["broken", "hook", "am"]"#,
+            )
+            .replace("send_resolved = true", "send_resolved = false");
         let s = settings(&db, &config);
         write_behind_orders(&db);
         ingest_ok(&db, &s).await;
@@ -842,6 +845,22 @@ url = "{uri}"
             "{b}: {}",
             am[1]
         );
+
+        // It resolves: without send_resolved the webhook hears nothing, but
+        // Alertmanager gets the end of the alert.
+        db.write(
+            "imports/orders/b.csv",
+            &format!("{ORDERS_HEADER}o3,sh,2026-10-09T12:00:00+08:00,1000,b3,paid\n"),
+        );
+        ingest_ok(&db, &s).await;
+        let (t, sent) = eval(&db.store, &s, "2026-10-10T11:00:00+08:00").await;
+        assert_eq!(t[0].to, AlertState::Resolved, "{b}");
+        assert_eq!(sent.len(), 1, "{b}: {sent:?}");
+        assert_eq!(sent[0].channel, "am");
+        let am = posts(&server, "/api/v2/alerts").await;
+        assert_eq!(am.len(), 3, "{b}");
+        assert!(am[2][0]["endsAt"].is_string(), "{b}: {}", am[2]);
+        assert_eq!(posts(&server, "/hook").await.len(), 1, "{b}");
         server.reset().await;
         db.drop_db().await;
     }
