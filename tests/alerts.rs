@@ -1026,3 +1026,58 @@ channels = ["ops-dingtalk"]
         assert!(!text.contains(secret), "`{secret}` leaked:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn a_drop_against_the_same_day_last_week_fires_with_the_compared_value_as_threshold() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = settings(
+            &db,
+            &format!(
+                r#"
+[alerts]
+{LOG_CHANNEL}
+[[alerts.rules]]
+name = "gmv-drop"
+kpi = "gmv"
+shop = "sh"
+period = "day"
+condition = "drop"
+threshold = "0.3"
+compare = "same_day_last_week"
+severity = "critical"
+channels = ["ops"]
+
+[[alerts.rules]]
+name = "gmv-rise"
+kpi = "gmv"
+shop = "sh"
+period = "day"
+condition = "rise"
+threshold = "0.3"
+compare = "previous_day"
+channels = ["ops"]
+"#
+            ),
+        );
+        // 9 October: 600; 2 October: 1000 (-40 %); 8 October: 400 (+50 %).
+        db.write(
+            "imports/orders/a.csv",
+            &format!(
+                "{ORDERS_HEADER}\
+                 a,sh,2026-10-02T12:00:00+08:00,1000,b1,paid\n\
+                 b,sh,2026-10-08T12:00:00+08:00,400,b2,paid\n\
+                 c,sh,2026-10-09T12:00:00+08:00,600,b3,paid\n"
+            ),
+        );
+        ingest_ok(&db, &s).await;
+        eval(&db.store, &s, "2026-10-10T09:00:00+08:00").await;
+        let drop = alert(&db.store, "gmv-drop", "sh", "gmv").await.unwrap();
+        assert_eq!(drop.state, "firing", "{b}");
+        assert_eq!(drop.threshold, Some(d("700")), "{b}: 1000 × (1 − 0.3)");
+        let rise = alert(&db.store, "gmv-rise", "sh", "gmv").await.unwrap();
+        assert_eq!(rise.state, "firing", "{b}");
+        assert_eq!(rise.threshold, Some(d("520")), "{b}: 400 × (1 + 0.3)");
+        db.drop_db().await;
+    }
+}
