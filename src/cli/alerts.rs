@@ -150,7 +150,9 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
                 .alerts()
                 .await?
                 .into_iter()
-                .filter(|a| a.state != "inactive")
+                // Alerts of rules since removed from the configuration are kept
+                // in the database (history) but are no longer current.
+                .filter(|a| a.state != "inactive" && s.alerts.rule(&a.rule).is_some())
                 .collect();
             match format {
                 ListFormat::Json => {
