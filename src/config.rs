@@ -725,14 +725,30 @@ pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
 /// Sets each `KPID_A__B` variable at key `a.b` of the tree. A value that
 /// reads as a TOML number, boolean or list is taken as one; the text is kept
 /// (returned by key) in case the key wants a string after all.
+///
+/// The `config` crate reads the environment layer (prefix, `__` levels,
+/// lowercase keys); kpid sets the values into the file's tree itself so that
+/// every problem can name the variable it came from.
 fn apply_env(
     tree: &mut toml::Value,
     origins: &mut Origins,
     problems: &mut Vec<Problem>,
 ) -> BTreeMap<String, String> {
+    use ::config::Source;
     let mut texts = BTreeMap::new();
-    let mut vars: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("KPID_") && !NOT_CONFIG_ENV.contains(&k.as_str()))
+    let env = ::config::Environment::with_prefix("KPID")
+        .prefix_separator("_")
+        .separator("__")
+        .collect()
+        .unwrap_or_default();
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value.into_string().ok()?)))
+        .map(|(key, raw)| {
+            let var = format!("KPID_{}", key.to_ascii_uppercase().replace('.', "__"));
+            (var, raw)
+        })
+        .filter(|(var, _)| !NOT_CONFIG_ENV.contains(&var.as_str()))
         .collect();
     vars.sort();
     for (var, raw) in vars {

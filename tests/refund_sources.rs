@@ -194,3 +194,60 @@ access_token = "t"
         "{stdout}"
     );
 }
+
+/// A person's scorecard follows the same rule: over shops none of which has a
+/// refund source, `refund_rate` has no value (it read 0 before); with one
+/// shop that has a source, it has a value.
+#[tokio::test]
+async fn a_persons_refund_rate_needs_a_refund_source_in_their_shops() {
+    for db in common::backends().await {
+        let people = r#"
+[[people]]
+id = "no_source"
+name = "No source"
+role = "customer_service"
+shops = ["orders_only"]
+
+[[people]]
+id = "with_source"
+name = "With source"
+role = "customer_service"
+shops = ["with_refunds"]
+"#;
+        let s = db.settings(&format!("{CONFIG}{REFUND_CONNECTOR}{people}"));
+        let b = db.backend;
+        db.write("a/orders/oct.csv", ORDERS);
+        db.write("b/orders/oct.csv", ORDERS);
+        db.write(
+            "b/refunds/oct.csv",
+            "refund_id,order_id,refunded_at,amount\nr1,o1,2026-10-03 10:00:00,5.00\n",
+        );
+        ingest_ok(&db, &s).await;
+        let book = kpid::scorecard::target_book(&s, &db.store).await.unwrap();
+        let period = kpid::period::Period::parse_any("2026-10").unwrap();
+        let refund_rate = |card: &kpid::store::StoredScorecard| {
+            card.lines
+                .iter()
+                .find(|l| l.kpi == "refund_rate")
+                .expect("a refund_rate line")
+                .value
+                .map(|v| v.normalize())
+        };
+        let card = |id: &'static str| {
+            let (s, db, book) = (&s, &db, &book);
+            async move {
+                let person = s.person(id).expect("a configured person");
+                kpid::scorecard::compute_card(s, &db.store, book, person, period, "test")
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(refund_rate(&card("no_source").await), None, "{b}");
+        assert_eq!(
+            refund_rate(&card("with_source").await),
+            Some(d("0.5")),
+            "{b}"
+        );
+        db.drop_db().await;
+    }
+}

@@ -5,7 +5,9 @@ use super::roles::{Grade, Person, Role};
 use crate::config::Settings;
 use crate::currency::MoneyPlan;
 use crate::kpi::Unit;
-use crate::report::{column_width, display_value, fixed, json_number, pad, pad_left, round_display};
+use crate::report::{
+    column_width, display_value, fixed, json_number, pad, pad_left, round_display,
+};
 use crate::store::StoredScorecard;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -445,7 +447,6 @@ mod tests {
         assert!(!table.contains("12.50"), "{table}");
         assert!(table.contains("Total 12.51"), "{table}");
     }
-
 
     #[test]
     fn card_table_columns_fit_the_widest_name_with_a_gap() {

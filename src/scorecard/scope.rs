@@ -11,6 +11,7 @@ use super::roles::Person;
 use crate::config::Settings;
 use crate::currency::{convert_micros, is_money_input, month_ranges, MoneyPlan, Rates};
 use crate::kpi::inputs::ShopFacts;
+use crate::kpi::refund_sources;
 use crate::kpi::{round_value, InputValues};
 use crate::money::from_micros;
 use crate::period::Period;
@@ -88,6 +89,12 @@ pub async fn load_person_days(
     to: NaiveDate,
 ) -> Result<InputValues, StoreError> {
     let plan = money_plan(settings, person, period);
+    // As for a shop: without a refund source in any of their shops, a
+    // person has no refund KPIs (not 0).
+    let mut refunds_known = false;
+    for shop in &person.shops {
+        refunds_known |= refund_sources::has_refund_source(settings, store, shop).await?;
+    }
     let mut rows = Vec::new();
     let mut records = Vec::new();
     let mut buyers_unknown = false;
@@ -127,6 +134,9 @@ pub async fn load_person_days(
     }
     if let MoneyPlan::NoValue(_) = plan {
         values.forget(is_money_input);
+    }
+    if !refunds_known {
+        refund_sources::clear(&mut values);
     }
     for (input, agg) in &peers {
         let agents: Vec<i64> = agg
