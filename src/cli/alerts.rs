@@ -4,7 +4,7 @@ use crate::alerts::deliver::{deliver_due, send_now, Delivered};
 use crate::alerts::message::Message;
 use crate::alerts::state::{evaluate, Transition};
 use crate::config::Settings;
-use crate::report::json_number;
+use crate::report::{display_value, json_number};
 use crate::store::{AlertRow, Store};
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
@@ -70,12 +70,13 @@ fn time(t: i64) -> String {
         .unwrap_or_default()
 }
 
-fn num(d: Option<Decimal>) -> String {
-    d.map(|d| d.normalize().to_string())
-        .unwrap_or_else(|| "-".into())
+/// A value as the report tables show it: in the KPI's unit, rounded for
+/// people (JSON keeps the exact numbers).
+fn shown(s: &Settings, kpi: &str, d: Option<Decimal>) -> String {
+    display_value(d, s.catalogue.get(kpi).map(|k| k.unit))
 }
 
-fn print_transition(t: &Transition) {
+fn print_transition(s: &Settings, t: &Transition) {
     println!(
         "{:<6} {:<16} {:<24} {:<26} {:<5} {:<23} {:>8} → {:<8} value {} threshold {}",
         t.scope.kind(),
@@ -86,8 +87,8 @@ fn print_transition(t: &Transition) {
         t.period_label,
         t.from.as_str(),
         t.to.as_str(),
-        num(t.value),
-        num(t.threshold),
+        shown(s, &t.kpi, t.value),
+        shown(s, &t.kpi, t.threshold),
     );
 }
 
@@ -114,7 +115,7 @@ pub async fn evaluate_once(
         );
     }
     for t in &transitions {
-        print_transition(t);
+        print_transition(s, t);
     }
     for d in deliver_due(s, store, &owner, None).await? {
         print_delivered(&d);
@@ -181,8 +182,8 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
                             a.rule,
                             a.kpi,
                             a.period,
-                            num(a.value),
-                            num(a.threshold),
+                            shown(s, &a.kpi, a.value),
+                            shown(s, &a.kpi, a.threshold),
                             time(a.since),
                             a.last_sent_at.map(time).unwrap_or_else(|| "-".into()),
                         );
