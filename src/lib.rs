@@ -5,10 +5,12 @@
 //! the daemon schedules it all.
 
 pub mod alerts;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod daemon;
+pub mod dashboard;
 pub mod facts;
 pub mod http;
 pub mod kpi;
@@ -16,6 +18,7 @@ pub mod metrics;
 pub mod money;
 pub mod period;
 pub mod progress;
+pub mod read;
 pub mod report;
 pub mod schedule;
 pub mod scheduler;
