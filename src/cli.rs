@@ -427,6 +427,18 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     runs(&sched, now)
                 );
             }
+            for d in &s.alerts.digests {
+                for shop in s.shops.iter().filter(|x| d.shops.contains(&x.id)) {
+                    if let Some(sched) = d.schedule_in(shop.tz) {
+                        println!(
+                            "{:<28} {:<18} {}",
+                            format!("digest:{}:{}", d.name, shop.id),
+                            sched.source(),
+                            runs(&sched, now)
+                        );
+                    }
+                }
+            }
             let warnings = scorecards::check_warnings(&s).await;
             if !warnings.is_empty() {
                 println!("\n# Warnings:");

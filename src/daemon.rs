@@ -193,6 +193,8 @@ pub async fn run_once(
     for shop in &settings.shops {
         snapshot_shop(&settings, &store, shop, today(shop.tz)).await?;
     }
+    crate::alerts::evaluate_and_deliver(&settings, &store, &crate::scheduler::owner_id(), None)
+        .await;
     print_start_report(&settings, &store).await?;
     if failed > 0 {
         anyhow::bail!("{failed} connector(s) failed; see the log above");
@@ -242,7 +244,14 @@ pub async fn run(
         Some(handle)
     };
 
-    let scheduler = Scheduler::new(settings.clone(), store.clone(), metrics, stop.clone())?;
+    let scheduler = Scheduler::new(
+        settings.clone(),
+        store.clone(),
+        metrics.clone(),
+        stop.clone(),
+    )?;
+    // What an earlier process decided and did not send goes out first.
+    crate::alerts::deliver(&settings, &store, scheduler.owner(), Some(&metrics)).await;
     scheduler.catch_up().await;
     if settings.config.snapshot.report_on_start {
         print_start_report(&settings, &store).await?;

@@ -221,3 +221,26 @@ impl Metrics {
         self.snapshot_last_success.get_or_create(&label).set(at);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_series_are_labelled_by_channel_and_state() {
+        let m = Metrics::new(&[], 0.0);
+        m.alert_sent("ops");
+        m.alert_failed("pager");
+        m.alert_states(&[("firing", 2), ("pending", 0)]);
+        let text = m.render(1.0);
+        for line in [
+            "kpid_alerts_sent_total{channel=\"ops\"} 1",
+            "kpid_alerts_sent_total{channel=\"pager\"} 0",
+            "kpid_alert_delivery_failures_total{channel=\"pager\"} 1",
+            "kpid_alert_delivery_failures_total{channel=\"ops\"} 0",
+            "kpid_alerts{state=\"firing\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+        }
+    }
+}

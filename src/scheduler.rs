@@ -22,6 +22,8 @@ use tracing::Instrument;
 pub enum Work {
     Connector(Connector),
     Snapshot(Shop),
+    /// A digest (`[[alerts.digests]]`, by name) for one shop, in its zone.
+    Digest(String, Shop),
 }
 
 /// A scheduled job.
@@ -112,6 +114,19 @@ impl Scheduler {
                 work: Work::Snapshot(shop.clone()),
             }));
         }
+        for digest in &settings.alerts.digests {
+            for shop in settings
+                .shops
+                .iter()
+                .filter(|s| digest.shops.contains(&s.id))
+            {
+                jobs.push(Arc::new(Job {
+                    name: format!("digest:{}:{}", digest.name, shop.id),
+                    schedule: CronSchedule::parse(&digest.schedule, shop.tz)?,
+                    work: Work::Digest(digest.name.clone(), shop.clone()),
+                }));
+            }
+        }
         Ok(Scheduler {
             inner: Arc::new(Inner {
                 settings,
@@ -159,7 +174,10 @@ impl Scheduler {
                 t = next;
             }
             let due: Vec<DateTime<Utc>> = match job.work {
-                Work::Connector(_) => ticks.values().last().copied().into_iter().collect(),
+                // A missed digest is sent once, the latest.
+                Work::Connector(_) | Work::Digest(..) => {
+                    ticks.values().last().copied().into_iter().collect()
+                }
                 Work::Snapshot(_) => ticks.into_values().collect(),
             };
             for tick in due {
@@ -382,6 +400,15 @@ async fn run_work(inner: &Inner, job: &Job, tick: DateTime<Utc>) -> RunResult {
             m.duration
                 .get_or_create(&label)
                 .observe(run.elapsed.as_secs_f64());
+            if run.stats.changed > 0 {
+                crate::alerts::evaluate_and_deliver(
+                    &inner.settings,
+                    &inner.store,
+                    &inner.owner,
+                    Some(m),
+                )
+                .await;
+            }
             let status = match &run.error {
                 None => {
                     m.last_success.get_or_create(&label).set(now());
@@ -410,6 +437,13 @@ async fn run_work(inner: &Inner, job: &Job, tick: DateTime<Utc>) -> RunResult {
             match snapshot_shop(&inner.settings, &inner.store, shop, day).await {
                 Ok(done) => {
                     inner.metrics.snapshot_done(&shop.id, now());
+                    crate::alerts::evaluate_and_deliver(
+                        &inner.settings,
+                        &inner.store,
+                        &inner.owner,
+                        Some(&inner.metrics),
+                    )
+                    .await;
                     let new = done.iter().filter(|c| c.new_revision).count();
                     RunResult {
                         status: "ok",
@@ -420,6 +454,44 @@ async fn run_work(inner: &Inner, job: &Job, tick: DateTime<Utc>) -> RunResult {
                             .map(|c| format!("{} r{}", c.period, c.revision))
                             .collect::<Vec<_>>()
                             .join(", "),
+                        ..Default::default()
+                    }
+                }
+                Err(e) => RunResult {
+                    status: "failed",
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                },
+            }
+        }
+        Work::Digest(name, shop) => {
+            let Some(spec) = inner.settings.alerts.digest(name) else {
+                return RunResult {
+                    status: "failed",
+                    error: Some(format!("no digest `{name}`")),
+                    ..Default::default()
+                };
+            };
+            let shops = [shop.id.clone()];
+            match crate::alerts::digest::enqueue(&inner.settings, &inner.store, spec, &shops, tick)
+                .await
+            {
+                Ok(_) => {
+                    crate::alerts::deliver(
+                        &inner.settings,
+                        &inner.store,
+                        &inner.owner,
+                        Some(&inner.metrics),
+                    )
+                    .await;
+                    RunResult {
+                        status: "ok",
+                        records: spec.channels.len() as i64,
+                        detail: format!(
+                            "digest {name} for {} queued to {}",
+                            shop.id,
+                            spec.channels.join(", ")
+                        ),
                         ..Default::default()
                     }
                 }

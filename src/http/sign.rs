@@ -82,7 +82,7 @@ impl<'de> serde::Deserialize<'de> for TopSignMethod {
     }
 }
 
-fn hex(bytes: &[u8], upper: bool) -> String {
+pub(crate) fn hex(bytes: &[u8], upper: bool) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         if upper {
@@ -104,7 +104,7 @@ fn hmac_md5(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()

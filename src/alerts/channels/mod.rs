@@ -12,8 +12,17 @@
 //!   channel and the cause without any secret. It is cancel-safe: dropping
 //!   it abandons the message and holds nothing.
 
+pub mod alertmanager;
+pub mod dingtalk;
+pub mod email;
+pub mod feishu;
 pub mod format;
+mod http;
+mod limiter;
 pub mod render;
+pub mod slack;
+pub mod webhook;
+pub mod wecom;
 
 use super::message::{Message, RenderOptions};
 use secrecy::SecretString;
@@ -33,6 +42,8 @@ pub const KINDS: &[&str] = &[
 
 /// How long one delivery (all its attempts) may take by default.
 const DEFAULT_TIMEOUT_SECONDS: u64 = 60;
+/// Attempts after the first, by default.
+const DEFAULT_RETRIES: u32 = 3;
 
 /// A configured channel, ready to send.
 pub struct Channel {
@@ -55,6 +66,13 @@ impl std::fmt::Debug for Channel {
 
 enum Transport {
     Log,
+    DingTalk(dingtalk::DingTalk),
+    Feishu(feishu::Feishu),
+    WeCom(wecom::WeCom),
+    Slack(slack::Slack),
+    Webhook(webhook::Webhook),
+    Alertmanager(alertmanager::Alertmanager),
+    Email(email::Email),
 }
 
 /// What the service answered to a delivered message (for `kpid alerts test`
@@ -105,15 +123,24 @@ impl Channel {
     }
 
     async fn send(&self, message: &Message, options: &RenderOptions) -> Result<Receipt, String> {
+        let doc = render::doc(message, options);
+        let name = &self.name;
         match &self.transport {
-            Transport::Log => Ok(log_message(&self.name, message, options)),
+            Transport::Log => Ok(log_message(name, &doc)),
+            Transport::DingTalk(t) => t.send(name, &doc).await,
+            Transport::Feishu(t) => t.send(name, &doc).await,
+            Transport::WeCom(t) => t.send(name, &doc, options.language).await,
+            Transport::Slack(t) => t.send(name, &doc).await,
+            Transport::Webhook(t) => t.send(name, message, options, &doc).await,
+            Transport::Alertmanager(t) => t.send(name, message, options).await,
+            Transport::Email(t) => t.send(name, &doc).await,
         }
     }
 }
 
 /// `log`: the message as one WARN line with target `kpid::alerts`.
-fn log_message(channel: &str, message: &Message, options: &RenderOptions) -> Receipt {
-    let text = render::one_line(&render::doc(message, options));
+fn log_message(channel: &str, doc: &render::Doc) -> Receipt {
+    let text = render::one_line(doc);
     tracing::warn!(target: "kpid::alerts", channel = %channel, "{text}");
     Receipt {
         detail: "logged".into(),
@@ -147,7 +174,8 @@ pub struct ChannelConfig {
     pub smtp_url: Option<String>,
     #[serde(default)]
     pub from: Option<String>,
-    #[serde(default)]
+    /// One address or a list.
+    #[serde(default, deserialize_with = "one_or_many")]
     pub to: Vec<String>,
     #[serde(default)]
     pub password: Option<SecretString>,
@@ -163,7 +191,64 @@ pub struct ChannelConfig {
     pub retries: Option<u32>,
 }
 
+/// `to = "a@example.com"` or `to = ["a@example.com", "b@example.com"]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match <OneOrMany as serde::Deserialize>::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
 impl ChannelConfig {
+    /// The channel as `kpid check` may show it: kind and where its URL and
+    /// secrets come from, never their values.
+    pub fn describe(&self) -> String {
+        let source = |key: &str, inline: bool, env: &Option<String>, file: &Option<String>| match (
+            inline, env, file,
+        ) {
+            (true, _, _) => Some(format!("{key} inline (***)")),
+            (_, Some(var), _) => Some(format!("{key} from ${var}")),
+            (_, _, Some(path)) => Some(format!("{key} from file {path}")),
+            _ => None,
+        };
+        let mut parts = vec![format!("kind {}", self.kind)];
+        parts.extend(source(
+            "url",
+            self.url.is_some(),
+            &self.url_env,
+            &self.url_file,
+        ));
+        parts.extend(source(
+            "secret",
+            self.secret.is_some(),
+            &self.secret_env,
+            &self.secret_file,
+        ));
+        if let Some(smtp) = &self.smtp_url {
+            // No password can hide in it: `build` refuses one.
+            let host = email::parse_smtp_url(smtp)
+                .map(|e| format!("smtp {}:{}", e.host, e.port))
+                .unwrap_or_else(|_| "smtp (invalid URL)".into());
+            parts.push(host);
+        }
+        if !self.to.is_empty() {
+            parts.push(format!("to {}", self.to.join(", ")));
+        }
+        parts.extend(source(
+            "password",
+            self.password.is_some(),
+            &self.password_env,
+            &self.password_file,
+        ));
+        format!("{}: {}", self.name, parts.join(", "))
+    }
+
     /// Checks the table, resolves its secrets and builds the channel.
     pub fn build(&self) -> Result<Channel, ChannelConfigError> {
         let err = |key: &str, message: String| ChannelConfigError {
@@ -180,8 +265,59 @@ impl ChannelConfig {
             None => Duration::from_secs(DEFAULT_TIMEOUT_SECONDS),
         };
         self.reject_unused(&self.keys_taken())?;
+        let retries = self.retries.unwrap_or(DEFAULT_RETRIES);
+        let poster = || http::Poster::new(retries, timeout).map_err(|m| err("kind", m));
+        let url = || {
+            crate::secrets::resolve("url", self.url.clone(), &self.url_env, &self.url_file)
+                .map_err(|m| err("url", m))
+        };
+        let secret = || {
+            crate::secrets::resolve_optional(
+                "secret",
+                self.secret.clone(),
+                &self.secret_env,
+                &self.secret_file,
+            )
+            .map_err(|m| err("secret", m))
+        };
+        let at_url = |m: String| err("url", m);
         let transport = match self.kind.as_str() {
             "log" => Transport::Log,
+            "dingtalk" => Transport::DingTalk(
+                dingtalk::DingTalk::new(url()?, secret()?, poster()?).map_err(at_url)?,
+            ),
+            "feishu" => Transport::Feishu(
+                feishu::Feishu::new(url()?, secret()?, poster()?).map_err(at_url)?,
+            ),
+            "wecom" => Transport::WeCom(wecom::WeCom::new(url()?, poster()?).map_err(at_url)?),
+            "slack" => Transport::Slack(slack::Slack::new(url()?, poster()?).map_err(at_url)?),
+            "webhook" => Transport::Webhook(
+                webhook::Webhook::new(url()?, secret()?, poster()?).map_err(at_url)?,
+            ),
+            "alertmanager" => Transport::Alertmanager(
+                alertmanager::Alertmanager::new(url()?, poster()?).map_err(at_url)?,
+            ),
+            "email" => {
+                let password = crate::secrets::resolve_optional(
+                    "password",
+                    self.password.clone(),
+                    &self.password_env,
+                    &self.password_file,
+                )
+                .map_err(|m| err("password", m))?;
+                let smtp_url = self
+                    .smtp_url
+                    .as_deref()
+                    .ok_or_else(|| err("smtp_url", "is required for kind `email`".into()))?;
+                let from = self
+                    .from
+                    .as_deref()
+                    .ok_or_else(|| err("from", "is required for kind `email`".into()))?;
+                Transport::Email(
+                    email::Email::new(smtp_url, from, &self.to, password, retries, timeout)
+                        .map_err(|(key, m)| err(key, m))?,
+                )
+            }
             other => {
                 return Err(err(
                     "kind",
@@ -336,6 +472,21 @@ mod tests {
         assert_eq!(e.key, "timeout_seconds");
         assert!(
             toml::from_str::<ChannelConfig>("name = \"x\"\nkind = \"log\"\nuri = \"a\"\n").is_err()
+        );
+    }
+
+    #[test]
+    fn describe_says_where_secrets_come_from_not_what_they_are() {
+        let c = config("name = \"d\"\nkind = \"dingtalk\"\nurl = \"https://oapi.dingtalk.com/robot/send?access_token=TOPSECRET\"\nsecret_env = \"DINGTALK_SECRET\"\n");
+        assert_eq!(
+            c.describe(),
+            "d: kind dingtalk, url inline (***), secret from $DINGTALK_SECRET"
+        );
+        let c = config("name = \"m\"\nkind = \"email\"\nsmtp_url = \"smtps://smtp.example.com\"\nfrom = \"a@example.com\"\nto = \"ops@example.com\"\npassword_file = \"/run/secrets/smtp\"\n");
+        assert_eq!(c.to, ["ops@example.com"]);
+        assert_eq!(
+            c.describe(),
+            "m: kind email, smtp smtp.example.com:465, to ops@example.com, password from file /run/secrets/smtp"
         );
     }
 

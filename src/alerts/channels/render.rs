@@ -239,7 +239,7 @@ fn condition_words(alert: &AlertNotice, w: &Words) -> &'static str {
 }
 
 /// One sentence about an alert, e.g. "GMV (成交额) month to date at shop
-/// tmall-main is below target: 1,234.50 against 1,500.00".
+/// tmall-main is below target: 1,234.50 (threshold 1,500.00)".
 pub fn summary(alert: &AlertNotice, language: Language) -> String {
     let w = words(language);
     let kpi = kpi_names(&alert.kpi_name_zh, &alert.kpi_name_en, language);
@@ -255,11 +255,11 @@ pub fn summary(alert: &AlertNotice, language: Language) -> String {
             format!("{scope} {kpi}（{period}）{}：{value}", w.back_to_normal)
         }
         (_, Language::En) => format!(
-            "{kpi} {period} at {scope} is {}: {value} against {threshold}",
+            "{kpi} {period} at {scope} is {}: {value} (threshold {threshold})",
             condition_words(alert, w)
         ),
         (_, Language::Zh) => format!(
-            "{scope} {kpi}（{period}）{}：{value}，对比 {threshold}",
+            "{scope} {kpi}（{period}）{}：{value}（阈值 {threshold}）",
             condition_words(alert, w)
         ),
     }

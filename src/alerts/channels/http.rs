@@ -1,0 +1,201 @@
+//! Posting a message to a service over HTTP with the retries of the
+//! project's HTTP runtime (`backon`, exponential with jitter, `Retry-After`
+//! honoured), bounded by the channel's time limit.
+//!
+//! Unlike connector requests, nothing here ever names the URL: robot and
+//! webhook URLs carry their token in the path or the query.
+
+use super::Receipt;
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, RequestBuilder, StatusCode};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The first wait after a failure; later waits double, with jitter.
+const MIN_DELAY: Duration = Duration::from_millis(500);
+const MAX_DELAY: Duration = Duration::from_secs(15);
+
+/// Why one attempt failed, and whether another may succeed.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub reason: String,
+    pub retry: bool,
+    /// The wait the service asked for, if it named one.
+    pub wait: Option<Duration>,
+}
+
+impl Failure {
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Failure {
+            reason: reason.into(),
+            retry: false,
+            wait: None,
+        }
+    }
+
+    pub fn temporary(reason: impl Into<String>) -> Self {
+        Failure {
+            reason: reason.into(),
+            retry: true,
+            wait: None,
+        }
+    }
+}
+
+/// The answer of one attempt, as a channel's classifier sees it.
+pub struct Answer<'a> {
+    pub status: StatusCode,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl Answer<'_> {
+    /// The body's start, on one line, for errors and receipts.
+    pub fn snippet(&self) -> String {
+        crate::http::snippet(self.body)
+    }
+
+    /// Classifies by status: throttling (429), server errors and timeouts
+    /// may pass; other non-success statuses will not. `None` on success.
+    pub fn status_failure(&self) -> Option<Failure> {
+        let status = self.status;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Some(Failure {
+                reason: format!("throttled (HTTP 429): {}", self.snippet()),
+                retry: true,
+                wait: crate::http::parse_retry_after(self.headers),
+            });
+        }
+        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            return Some(Failure::temporary(format!(
+                "server error HTTP {}: {}",
+                status.as_u16(),
+                self.snippet()
+            )));
+        }
+        if !status.is_success() {
+            return Some(Failure::permanent(format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                self.snippet()
+            )));
+        }
+        None
+    }
+}
+
+/// One channel's HTTP client and retry budget.
+pub struct Poster {
+    client: Client,
+    retries: u32,
+    budget: Duration,
+}
+
+impl Poster {
+    pub fn new(retries: u32, budget: Duration) -> Result<Self, String> {
+        let client = Client::builder()
+            .user_agent(concat!("kpid/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10).min(budget))
+            .timeout(Duration::from_secs(30).min(budget))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
+        Ok(Poster {
+            client,
+            retries,
+            budget,
+        })
+    }
+
+    /// Sends what `build` makes (again on each attempt, so signatures carry a
+    /// fresh timestamp) and lets `check` judge the answer; retries what may
+    /// pass while the budget allows. `before` runs before every attempt (a
+    /// rate limiter).
+    pub async fn post<B, C, W, WF>(
+        &self,
+        channel: &str,
+        before: W,
+        build: B,
+        check: C,
+    ) -> Result<Receipt, String>
+    where
+        B: Fn(&Client) -> Result<RequestBuilder, Failure>,
+        C: Fn(&Answer<'_>) -> Result<String, Failure>,
+        W: Fn() -> WF,
+        WF: std::future::Future<Output = ()>,
+    {
+        let started = Instant::now();
+        let budget = self.budget;
+        let backoff = ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(MIN_DELAY)
+            .with_max_delay(MAX_DELAY)
+            .with_max_times(self.retries as usize);
+        let attempt = || async {
+            before().await;
+            let request = build(&self.client)?;
+            let response = request.send().await.map_err(|e| {
+                Failure::temporary(format!("cannot connect or send: {}", describe(e)))
+            })?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.map_err(|e| {
+                Failure::temporary(format!("cannot read the answer: {}", describe(e)))
+            })?;
+            check(&Answer {
+                status,
+                headers: &headers,
+                body: &body,
+            })
+        };
+        attempt
+            .retry(backoff)
+            .when(|f: &Failure| f.retry)
+            .adjust(|f, delay| {
+                let wait = f.wait.or(delay)?;
+                // A wait that outlasts the channel's time limit is not waited:
+                // the delivery fails now, with the service's reason.
+                (started.elapsed() + wait < budget).then_some(wait)
+            })
+            .notify(|f, wait| {
+                tracing::warn!(target: "kpid::alerts", channel = %channel, reason = %f.reason,
+                    wait_ms = wait.as_millis() as u64, "delivery failed; retrying")
+            })
+            .await
+            .map(|detail| Receipt { detail })
+            .map_err(|f| f.reason)
+    }
+}
+
+/// A transport error with its root cause ("connection refused", "timed
+/// out"), without the URL.
+fn describe(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "no answer in time".into();
+    }
+    let e = e.without_url();
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    let top = e.to_string();
+    let root = cause.to_string();
+    if root == top || top.contains(&root) {
+        top
+    } else {
+        format!("{top} ({root})")
+    }
+}
+
+/// Parses a channel URL without ever echoing it (it carries a token).
+pub fn parse_url(url: &str, key: &str) -> Result<url::Url, String> {
+    let parsed =
+        url::Url::parse(url.trim()).map_err(|e| format!("`{key}` is not a valid URL ({e})"))?;
+    match parsed.scheme() {
+        "https" | "http" => Ok(parsed),
+        _ => Err(format!("`{key}` must start with https:// (or http://)")),
+    }
+}
+
+/// No wait: for channels without a rate limit.
+pub async fn no_wait() {}
