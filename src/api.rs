@@ -338,7 +338,9 @@ async fn runs(State(s): State<AppState>, Query(q): Query<HashMap<String, String>
         Some(c) => Some(read::parse_runs_cursor(c).ok_or_else(|| {
             ApiError(
                 StatusCode::BAD_REQUEST,
-                format!("`cursor` `{c}` is not a cursor this API made (take X-Next-Cursor)"),
+                format!(
+                    "parameter `cursor`: `{c}` is not a cursor this API made (take X-Next-Cursor)"
+                ),
             )
         })?),
         None => None,

@@ -62,13 +62,15 @@ pub async fn snapshots(
     for id in &shops {
         match store.snapshot(id, period, revision).await? {
             Some(snap) => snaps.push(snap),
-            None => return Err(ReadError::NotFound(format!(
+            None => {
+                return Err(ReadError::NotFound(format!(
                 "no snapshot of {id} for {period}{}; run `kpid compute --{} {period} --shop {id}`",
                 revision
                     .map(|r| format!(" revision {r}"))
                     .unwrap_or_default(),
                 period.kind().as_str()
-            ))),
+            )))
+            }
         }
     }
     if snaps.is_empty() {

@@ -39,21 +39,32 @@ function lineState(line, elapsed, firing) {
   return "behind";
 }
 
-function liveCard(title, doc, shop, elapsed, firingKpis) {
-  const lines = doc.kpis.filter((k) => TREND_KPIS.includes(k.id) || k.target !== null);
-  lines.sort((a, b) => rank(a.id) - rank(b.id));
-  const rows = lines.map((k) => {
-    const state = lineState(k, elapsed, firingKpis.has(k.id));
-    return `<tr class="state-${state}">
+function liveRow(k, shop, elapsed, firingKpis) {
+  const state = lineState(k, elapsed, firingKpis.has(k.id));
+  return `<tr class="state-${state}">
       <td class="name">${esc(kpiName(k.id))}</td>
       <td class="num" data-kpi="${esc(k.id)}" data-value="${k.value ?? ""}">${esc(fmt.value(k.value, k.unit, shop.currency))}</td>
       <td class="num muted">${esc(fmt.value(k.target, k.unit, shop.currency))}</td>
       <td class="num">${esc(fmt.percent(k.attainment))}${bar(k.attainment)}</td>
       <td>${badge(state)}</td></tr>`;
-  });
-  return `<section class="card live" data-period="${esc(doc.period)}">
+}
+
+// The trend KPIs first; the other KPIs with a target folded below them.
+function liveCard(title, doc, shop, elapsed, firingKpis, cls) {
+  const head = [t("kpi"), t("value"), t("target"), t("attainment"), t("state")];
+  const main = TREND_KPIS.map((id) => doc.kpis.find((k) => k.id === id)).filter(Boolean);
+  const rest = doc.kpis.filter((k) => !TREND_KPIS.includes(k.id) && k.target !== null);
+  const behind = rest.filter((k) => ["behind", "firing"].includes(lineState(k, elapsed, firingKpis.has(k.id)))).length;
+  const more = rest.length
+    ? `<details class="more"><summary>${esc(t("more", { n: rest.length, b: behind }))}</summary>${table(
+        head,
+        rest.map((k) => liveRow(k, shop, elapsed, firingKpis)),
+        "kpis"
+      )}</details>`
+    : "";
+  return `<section class="card live ${cls}" data-period="${esc(doc.period)}">
     <h3>${esc(title)} <small>${esc(doc.period)}</small></h3>
-    ${table([t("kpi"), t("value"), t("target"), t("attainment"), t("state")], rows, "kpis")}
+    ${table(head, main.map((k) => liveRow(k, shop, elapsed, firingKpis)), "kpis")}${more}
   </section>`;
 }
 
@@ -74,9 +85,16 @@ function addDays(day, n) {
   return d.toISOString().slice(0, 10);
 }
 
-function drawTrend(el, points, id, shop, days) {
+// A sum KPI's day snapshots carry no target: its month target shared over
+// the month's days stands in (labelled as such).
+function drawTrend(el, points, id, shop, days, monthTarget) {
   const unit = kpiUnit(id);
-  const shown = points.slice(-days);
+  const shown = points.slice(-days).map((p) => {
+    if (p.target !== null || monthTarget === null || !SUM_UNITS.has(unit)) return p;
+    const { days: n } = dayOfMonth(p.day);
+    return { ...p, target: monthTarget / n, shared: true };
+  });
+  const shared = shown.some((p) => p.shared);
   const chart = echarts.init(el, null, { renderer: "canvas" });
   charts.push(chart);
   const hasTarget = shown.some((p) => p.target !== null);
@@ -108,7 +126,7 @@ function drawTrend(el, points, id, shop, days) {
     ].concat(
       hasTarget
         ? [{
-            name: t("target.line"), type: "line", showSymbol: false, step: "middle",
+            name: t(shared ? "target.daily" : "target.line"), type: "line", showSymbol: false, step: "middle",
             data: shown.map((p) => p.target),
             lineStyle: { width: 1.5, type: "dashed", color: "#bf3989" }, itemStyle: { color: "#bf3989" },
           }]
@@ -139,18 +157,22 @@ export async function overview(main) {
   await Promise.all(
     shops.map(async (shop) => {
       const root = document.getElementById(`shop-${shop.id}`);
-      const firing = new Set(alerts.filter((a) => a.state === "firing" && a.shop === shop.id).map((a) => a.kpi));
+      const firingIn = (period) =>
+        new Set(alerts.filter((a) => a.state === "firing" && a.shop === shop.id && a.period === period).map((a) => a.kpi));
       const live = await json(`/api/v1/live?shop=${encodeURIComponent(shop.id)}`);
       const { d, days } = dayOfMonth(shop.today);
       // The month's share elapsed by the end of today.
       const elapsed = d / days;
       root.querySelector(".live-row").innerHTML =
-        liveCard(t("today"), live.today, shop, null, firing) +
-        liveCard(`${t("month")} · ${t("elapsed", { p: fmt.percent(elapsed) })}`, live.month, shop, elapsed, firing);
-      const from = addDays(shop.today, -89);
+        liveCard(t("today"), live.today, shop, null, firingIn("today"), "today") +
+        liveCard(`${t("month")} · ${t("elapsed", { p: fmt.percent(elapsed) })}`, live.month, shop, elapsed, firingIn("month"), "month");
+      // Complete days only: today is the card above.
+      const to = addDays(shop.today, -1);
+      const from = addDays(to, -89);
+      const monthTarget = (id) => live.month.kpis.find((k) => k.id === id)?.target ?? null;
       const series = await Promise.all(
         TREND_KPIS.map((k) =>
-          json(`/api/v1/series?shop=${encodeURIComponent(shop.id)}&kpi=${k}&from=${from}&to=${shop.today}`)
+          json(`/api/v1/series?shop=${encodeURIComponent(shop.id)}&kpi=${k}&from=${from}&to=${to}`)
         )
       );
       const draw = (n) => {
@@ -160,7 +182,7 @@ export async function overview(main) {
             charts.splice(charts.indexOf(old), 1);
             old.dispose();
           }
-          drawTrend(el, series[i], TREND_KPIS[i], shop, n);
+          drawTrend(el, series[i], TREND_KPIS[i], shop, n, monthTarget(TREND_KPIS[i]));
         });
       };
       draw(30);
@@ -264,7 +286,7 @@ export async function snapshots(main) {
   document.body.dataset.ready = "snapshots";
 }
 
-const GRADE_CLASS = { S: "g-s", A: "g-a", B: "g-b", C: "g-c", D: "g-d" };
+const GRADE_CLASS = { S: "g-s", A: "g-a", B: "g-b", C: "g-c", D: "g-d", excellent: "g-a", good: "g-b", pass: "g-c", fail: "g-d" };
 
 export async function scorecards(main) {
   const shops = await json("/api/v1/shops");
