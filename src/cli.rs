@@ -394,9 +394,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             println!("{}", redacted_toml(&s.config));
             if !s.alerts.channels.is_empty() {
                 // Channel tables hold secrets (robot URLs): names and kinds only.
-                println!("# Alert channels (settings hidden):");
+                println!("# Alert channels (secrets hidden):");
                 for c in &s.alerts.channels {
-                    println!("{:<28} {}", c.name, c.kind);
+                    println!("{:<28} {}", c.name, c.describe());
                 }
                 println!();
             }

@@ -289,16 +289,26 @@ async fn two_replicas_evaluating_at_once_send_each_notification_once() {
         let s = std::sync::Arc::new(settings(&db, &month_rule(1)));
         write_behind_orders(&db);
         ingest_ok(&db, &s).await;
-        for round in ["2026-10-10T09:00:00+08:00", "2026-10-10T13:00:00+08:00"] {
+        // Four replicas per round, released together once connected, so
+        // their evaluations overlap; every four hours a repeat is due.
+        let rounds = [
+            "2026-10-10T09:00:00+08:00",
+            "2026-10-10T13:00:00+08:00",
+            "2026-10-10T17:00:00+08:00",
+            "2026-10-10T21:00:00+08:00",
+        ];
+        for round in rounds {
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(4));
             let mut tasks = Vec::new();
-            for replica in ["replica-a", "replica-b"] {
-                let (s, url) = (s.clone(), db.url.clone());
+            for replica in ["replica-a", "replica-b", "replica-c", "replica-d"] {
+                let (s, url, barrier) = (s.clone(), db.url.clone(), barrier.clone());
                 tasks.push(tokio::spawn(async move {
                     let store = Store::connect(&url).await.unwrap();
+                    barrier.wait().await;
                     let t = evaluate(&s, &store, at(round), replica).await.unwrap();
-                    let sent = deliver_due(&s, &store, replica, None).await.unwrap();
+                    let d = deliver_due(&s, &store, replica, None).await.unwrap();
                     store.close().await;
-                    (t.len(), sent.len())
+                    (t.len(), d.len())
                 }));
             }
             let mut transitions = 0;
@@ -313,7 +323,7 @@ async fn two_replicas_evaluating_at_once_send_each_notification_once() {
             assert_eq!(sent, 1, "{b} {round}: sent by exactly one replica");
         }
         let rows = outbox(&db.store).await;
-        assert_eq!(rows.len(), 2, "{b}: {rows:?}");
+        assert_eq!(rows.len(), rounds.len(), "{b}: {rows:?}");
         assert!(
             rows.iter().all(|r| r.status == "sent" && r.attempts == 1),
             "{b}"
@@ -740,5 +750,214 @@ channels = ["ops"]
         ":43: `alerts.rules[3].role`: no role `astronaut`",
     ] {
         assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
+    }
+}
+
+/// Requests a loopback server received on `path`.
+async fn posts(server: &wiremock::MockServer, path: &str) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == path)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failing_channel_does_not_stop_the_others_and_alertmanager_hears_every_evaluation() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    for db in common::backends().await {
+        let b = db.backend;
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/broken"))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/hook"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/v2/alerts"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let channels = format!(
+            r#"
+[[alerts.channels]]
+name = "broken"
+kind = "webhook"
+url = "{uri}/broken"
+retries = 0
+
+[[alerts.channels]]
+name = "hook"
+kind = "webhook"
+url = "{uri}/hook"
+
+[[alerts.channels]]
+name = "am"
+kind = "alertmanager"
+url = "{uri}"
+"#,
+            uri = server.uri()
+        );
+        let config = month_rule(1).replace(LOG_CHANNEL, &channels).replace(
+            r#"channels = ["ops"]"#,
+            r#"channels = ["broken", "hook", "am"]"#,
+        );
+        let s = settings(&db, &config);
+        write_behind_orders(&db);
+        ingest_ok(&db, &s).await;
+
+        let (_, sent) = eval(&db.store, &s, "2026-10-10T09:00:00+08:00").await;
+        assert_eq!(sent.len(), 3, "{b}: {sent:?}");
+        let failed: Vec<_> = sent.iter().filter(|d| d.result.is_err()).collect();
+        assert_eq!(failed.len(), 1, "{b}: {sent:?}");
+        assert_eq!(failed[0].channel, "broken");
+        assert_eq!(posts(&server, "/hook").await.len(), 1, "{b}");
+        let history = db.store.notifications(10).await.unwrap();
+        let broken = history.iter().find(|r| r.channel == "broken").unwrap();
+        assert_eq!(broken.status, "failed", "{b}");
+        assert!(
+            broken.error.as_deref().unwrap_or("").contains("500"),
+            "{b}: {broken:?}"
+        );
+
+        // An hour later: still firing, not due for a repeat — only
+        // Alertmanager is told again, so it does not resolve the alert.
+        let (_, sent) = eval(&db.store, &s, "2026-10-10T10:00:00+08:00").await;
+        assert_eq!(sent.len(), 1, "{b}: {sent:?}");
+        assert_eq!(sent[0].channel, "am");
+        assert_eq!(posts(&server, "/hook").await.len(), 1, "{b}");
+        let am = posts(&server, "/api/v2/alerts").await;
+        assert_eq!(am.len(), 2, "{b}");
+        assert_eq!(
+            am[1][0]["labels"]["alertname"], "gmv-behind",
+            "{b}: {}",
+            am[1]
+        );
+        server.reset().await;
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn a_persons_rule_watches_the_data_of_their_scope_against_their_target() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = settings(
+            &db,
+            &format!(
+                r#"
+[[people]]
+id = "li"
+name = "Li Lei"
+role = "ops_specialist"
+shops = ["sh"]
+
+[[targets]]
+kpi = "gmv"
+person = "li"
+period = "2026-10"
+value = "31000"
+
+[alerts]
+{LOG_CHANNEL}
+[[alerts.rules]]
+name = "ops-gmv"
+kpi = "gmv"
+role = "ops_specialist"
+period = "month"
+condition = "below_target"
+threshold = "1"
+channels = ["ops"]
+"#
+            ),
+        );
+        write_behind_orders(&db);
+        ingest_ok(&db, &s).await;
+        let (t, sent) = eval(&db.store, &s, "2026-10-10T09:00:00+08:00").await;
+        assert_eq!(t.len(), 1, "{b}: {t:?}");
+        assert_eq!(sent.len(), 1, "{b}");
+        let a = alert(&db.store, "ops-gmv", "li", "gmv").await.unwrap();
+        assert_eq!(a.scope_kind, "person", "{b}");
+        assert_eq!(a.state, "firing", "{b}");
+        assert_eq!(a.value, Some(d("8000")), "{b}");
+        assert_eq!(
+            a.threshold,
+            Some(d("9000")),
+            "{b}: the person's 31000 × 9/31"
+        );
+        match serde_json::from_str::<Message>(&outbox(&db.store).await[0].message).unwrap() {
+            Message::Alerts(g) => {
+                assert_eq!(g.scope, "li");
+                assert_eq!(g.alerts[0].person.as_deref(), Some("li"));
+                assert_eq!(g.alerts[0].shop, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_digest_is_sent_once_by_two_replicas() {
+    use kpid::metrics::Metrics;
+    use kpid::scheduler::Scheduler;
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = Arc::new(settings(
+            &db,
+            &format!(
+                r#"
+[scheduler]
+max_catchup_hours = 2
+
+[alerts]
+{LOG_CHANNEL}
+[[alerts.digests]]
+name = "morning"
+schedule = "0 * * * *"
+shops = ["sh"]
+kpis = ["gmv"]
+channels = ["ops"]
+"#
+            ),
+        ));
+        let mut replicas = Vec::new();
+        for _ in 0..2 {
+            let (s, url) = (s.clone(), db.url.clone());
+            replicas.push(tokio::spawn(async move {
+                let store = Store::connect(&url).await.unwrap();
+                let metrics = Arc::new(Metrics::new(&[], 0.0));
+                let scheduler =
+                    Scheduler::new(s, store.clone(), metrics, CancellationToken::new()).unwrap();
+                // The hourly tick just past is caught up at start.
+                scheduler.catch_up().await;
+                store.close().await;
+            }));
+        }
+        for r in replicas {
+            r.await.unwrap();
+        }
+        let digests: Vec<_> = outbox(&db.store)
+            .await
+            .into_iter()
+            .filter(|r| r.kind == "digest")
+            .collect();
+        assert_eq!(digests.len(), 1, "{b}: {digests:?}");
+        assert_eq!(digests[0].status, "sent", "{b}");
+        let ticks = db.store.tick_attempts("digest:morning:sh").await.unwrap();
+        assert_eq!(ticks.len(), 1, "{b}: {ticks:?}");
+        assert_eq!(ticks[0].1, 1, "{b}: claimed once");
+        db.drop_db().await;
     }
 }

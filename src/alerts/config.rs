@@ -31,7 +31,7 @@ fn default_severity() -> String {
 }
 
 /// The `[alerts]` table.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsConfig {
     #[serde(default)]
@@ -54,6 +54,22 @@ pub struct AlertsConfig {
     /// `kpid check` lists their names and kinds only.
     #[serde(default, skip_serializing)]
     pub channels: Vec<ChannelConfig>,
+}
+
+/// A configuration without `[alerts]` gets the same defaults as an empty table.
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            language: Language::default(),
+            repeat_interval: default_repeat_interval(),
+            send_resolved: default_true(),
+            below_target: Vec::new(),
+            dashboard_url: String::new(),
+            rules: Vec::new(),
+            digests: Vec::new(),
+            channels: Vec::new(),
+        }
+    }
 }
 
 /// A number written as a string (`"0.9"`) or a TOML number, kept as text so
@@ -539,4 +555,20 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<(String, String)
         },
         problems,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_alerts_table_means_the_documented_defaults() {
+        let absent = AlertsConfig::default();
+        let empty: AlertsConfig = toml::from_str("").unwrap();
+        for c in [absent, empty] {
+            assert_eq!(c.repeat_interval, "4h");
+            assert!(c.send_resolved);
+            assert_eq!(c.language, Language::Zh);
+        }
+    }
 }
