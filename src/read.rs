@@ -36,7 +36,7 @@ pub fn kpis_json(cat: &Catalogue) -> Value {
             json!({
                 "id": k.id, "name_zh": k.name_zh, "name_en": k.name_en, "formula": k.formula,
                 "unit": k.unit.as_str(), "direction": k.direction, "category": k.category,
-                "builtin": k.builtin,
+                "builtin": k.builtin, "sums_over_days": k.sums_over_days,
             })
         })
         .collect()

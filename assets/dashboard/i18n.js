@@ -73,6 +73,9 @@ export function kpiName(id) {
 export function kpiUnit(id) {
   return names[id]?.unit;
 }
+export function kpiSums(id) {
+  return names[id]?.sums_over_days === true;
+}
 export function kpiDirection(id) {
   return names[id]?.direction;
 }

@@ -1,11 +1,10 @@
 // The dashboard's pages. Each renders into `main` from /api/v1/ documents.
 import { json, get, download } from "./api.js";
-import { t, lang, kpiName, kpiUnit } from "./i18n.js";
+import { t, kpiName, kpiUnit, kpiSums } from "./i18n.js";
 import * as fmt from "./format.js";
 
 const esc = fmt.esc;
 const TREND_KPIS = ["gmv", "orders", "conversion_rate", "aov", "refund_rate", "ad_roi"];
-const SUM_UNITS = new Set(["money", "count"]);
 const charts = [];
 
 window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
@@ -35,7 +34,7 @@ function lineState(line, elapsed, firing) {
   if (firing) return "firing";
   if (line.attainment === null || line.target === null) return "none";
   if (line.attainment >= 1) return "met";
-  if (elapsed !== null && SUM_UNITS.has(line.unit) && line.attainment >= elapsed) return "onpace";
+  if (elapsed !== null && kpiSums(line.id) && line.attainment >= elapsed) return "onpace";
   return "behind";
 }
 
@@ -85,12 +84,14 @@ function addDays(day, n) {
   return d.toISOString().slice(0, 10);
 }
 
-// A sum KPI's day snapshots carry no target: its month target shared over
-// the month's days stands in (labelled as such).
+// Day snapshots carry no target when targets are set by month: a ratio's
+// month target holds for each day, a sum's is shared over the month's days
+// (labelled as such).
 function drawTrend(el, points, id, shop, days, monthTarget) {
   const unit = kpiUnit(id);
   const shown = points.slice(-days).map((p) => {
-    if (p.target !== null || monthTarget === null || !SUM_UNITS.has(unit)) return p;
+    if (p.target !== null || monthTarget === null) return p;
+    if (!kpiSums(id)) return { ...p, target: monthTarget };
     const { days: n } = dayOfMonth(p.day);
     return { ...p, target: monthTarget / n, shared: true };
   });

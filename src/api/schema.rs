@@ -42,6 +42,8 @@ pub struct Kpi {
     direction: String,
     category: String,
     builtin: bool,
+    /// The KPI adds up over days (a month's value is the sum of its days').
+    sums_over_days: bool,
 }
 
 #[derive(ToSchema)]
