@@ -635,14 +635,30 @@ async fn a_public_address_without_a_token_refuses_to_start() {
         format!("[storage]\nurl = \"{db}\"\n[[shops]]\nid = \"s\"\n[server]\nlisten = \"0.0.0.0:{port}\"\n"),
     )
     .unwrap();
-    let out = Command::new(KPID)
+    let mut child = Command::new(KPID)
         .arg("--config")
         .arg(&config)
         .arg("run")
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("run.log")).unwrap())
+        .spawn()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "it must not start: {err}");
+    // It must stop by itself, at once; a daemon still running has started.
+    let mut status = None;
+    for _ in 0..100 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let err = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("kpid run started on 0.0.0.0 without a token: {err}");
+    }
+    assert!(!status.unwrap().success(), "it must not start: {err}");
     assert!(
         err.contains("0.0.0.0")
             && err.contains("token_file")
