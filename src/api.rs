@@ -379,7 +379,7 @@ async fn connectors(
 ))]
 async fn alerts(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     Params::new(q, &[])?;
-    ok(&crate::cli::alerts::list_json(&s.store).await?)
+    ok(&crate::cli::alerts::list_json(&s.settings, &s.store).await?)
 }
 
 /// Notifications per channel, newest first, as `kpid alerts history --format

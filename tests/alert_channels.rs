@@ -589,6 +589,8 @@ async fn webhook_body_carries_labels_and_a_verifiable_signature() {
 
 #[tokio::test]
 async fn http_500_is_retried_then_fails_without_the_url() {
+    let logs = common::logs::Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(500).set_body_string("upstream down"))
@@ -616,6 +618,13 @@ async fn http_500_is_retried_then_fails_without_the_url() {
         !err.to_string().contains(TOKEN) && !err.to_string().contains("/hooks/"),
         "{err}"
     );
+    assert_eq!(
+        logs.text().matches("delivery failed; retrying").count(),
+        2,
+        "each retry is logged: {}",
+        logs.text()
+    );
+    logs.assert_free_of(&[TOKEN, "/hooks/"]);
 }
 
 #[tokio::test]
@@ -654,6 +663,60 @@ async fn a_slow_or_broken_channel_does_not_hold_up_another() {
         slow_took < Duration::from_secs(4),
         "time-limited: {slow_took:?}"
     );
+}
+
+#[tokio::test]
+async fn an_abandoned_delivery_holds_nothing_back() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"errcode": 0, "errmsg": "ok"}))
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&server)
+        .await;
+    let ch = dingtalk(&server, "");
+    // The engine may drop a delivery (shutdown, its own deadline): cancel it mid-request.
+    let cut = tokio::time::timeout(
+        Duration::from_millis(50),
+        ch.deliver(&alerts(), &options(Language::En)),
+    )
+    .await;
+    assert!(cut.is_err(), "cancelled while waiting for the answer");
+    let started = Instant::now();
+    ch.deliver(&alerts(), &options(Language::En)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the next one is not held up"
+    );
+}
+
+#[tokio::test]
+async fn webhook_digest_body_carries_the_numbers() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let ch = channel(&format!(
+        "name = \"hook\"\nkind = \"webhook\"\nurl = \"{}/d\"\n",
+        server.uri()
+    ));
+    ch.deliver(&digest(), &options(Language::Zh)).await.unwrap();
+    let r = &requests(&server).await[0];
+    assert!(
+        r.headers.get("x-kpid-signature").is_none(),
+        "no secret, no signature"
+    );
+    let body = json(r);
+    assert_eq!(body["type"], "digest");
+    assert_eq!(body["language"], "zh");
+    let line = &body["shops"][0]["lines"][0];
+    assert_eq!(line["kpi"], "gmv");
+    assert_eq!(line["day_value"], "152340.5");
+    assert_eq!(line["month_target"], "5000000");
+    assert!(body["text"].as_str().unwrap().contains("成交额（GMV）"));
 }
 
 #[tokio::test]

@@ -807,10 +807,13 @@ url = "{uri}"
 "#,
             uri = server.uri()
         );
-        let config = month_rule(1).replace(LOG_CHANNEL, &channels).replace(
-            r#"channels = ["ops"]"#,
-            r#"channels = ["broken", "hook", "am"]"#,
-        );
+        let config = month_rule(1)
+            .replace(LOG_CHANNEL, &channels)
+            .replace(
+                r#"channels = ["ops"]"#,
+                r#"channels = ["broken", "hook", "am"]"#,
+            )
+            .replace("send_resolved = true", "send_resolved = false");
         let s = settings(&db, &config);
         write_behind_orders(&db);
         ingest_ok(&db, &s).await;
@@ -842,6 +845,22 @@ url = "{uri}"
             "{b}: {}",
             am[1]
         );
+
+        // It resolves: without send_resolved the webhook hears nothing, but
+        // Alertmanager gets the end of the alert.
+        db.write(
+            "imports/orders/b.csv",
+            &format!("{ORDERS_HEADER}o3,sh,2026-10-09T12:00:00+08:00,1000,b3,paid\n"),
+        );
+        ingest_ok(&db, &s).await;
+        let (t, sent) = eval(&db.store, &s, "2026-10-10T11:00:00+08:00").await;
+        assert_eq!(t[0].to, AlertState::Resolved, "{b}");
+        assert_eq!(sent.len(), 1, "{b}: {sent:?}");
+        assert_eq!(sent[0].channel, "am");
+        let am = posts(&server, "/api/v2/alerts").await;
+        assert_eq!(am.len(), 3, "{b}");
+        assert!(am[2][0]["endsAt"].is_string(), "{b}: {}", am[2]);
+        assert_eq!(posts(&server, "/hook").await.len(), 1, "{b}");
         server.reset().await;
         db.drop_db().await;
     }
@@ -958,6 +977,107 @@ channels = ["ops"]
         let ticks = db.store.tick_attempts("digest:morning:sh").await.unwrap();
         assert_eq!(ticks.len(), 1, "{b}: {ticks:?}");
         assert_eq!(ticks[0].1, 1, "{b}: claimed once");
+        db.drop_db().await;
+    }
+}
+
+#[test]
+fn check_validates_alerts_and_hides_channel_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kpid.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[storage]
+url = "sqlite://{}/kpid.db"
+
+[[shops]]
+id = "sh"
+
+[alerts]
+below_target = ["ops-dingtalk"]
+
+[[alerts.channels]]
+name = "ops-dingtalk"
+kind = "dingtalk"
+url = "https://oapi.dingtalk.com/robot/send?access_token=TOKEN-0123456789"
+secret = "SEC-not-for-your-eyes"
+
+[[alerts.digests]]
+name = "morning"
+schedule = "0 9 * * *"
+channels = ["ops-dingtalk"]
+"#,
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = kpid_cli(&config, &["check"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ops-dingtalk"), "{text}");
+    assert!(text.contains("digest:morning:sh"), "{text}");
+    for secret in ["TOKEN-0123456789", "SEC-not-for-your-eyes"] {
+        assert!(!text.contains(secret), "`{secret}` leaked:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_drop_against_the_same_day_last_week_fires_with_the_compared_value_as_threshold() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = settings(
+            &db,
+            &format!(
+                r#"
+[alerts]
+{LOG_CHANNEL}
+[[alerts.rules]]
+name = "gmv-drop"
+kpi = "gmv"
+shop = "sh"
+period = "day"
+condition = "drop"
+threshold = "0.3"
+compare = "same_day_last_week"
+severity = "critical"
+channels = ["ops"]
+
+[[alerts.rules]]
+name = "gmv-rise"
+kpi = "gmv"
+shop = "sh"
+period = "day"
+condition = "rise"
+threshold = "0.3"
+compare = "previous_day"
+channels = ["ops"]
+"#
+            ),
+        );
+        // 9 October: 600; 2 October: 1000 (-40 %); 8 October: 400 (+50 %).
+        db.write(
+            "imports/orders/a.csv",
+            &format!(
+                "{ORDERS_HEADER}\
+                 a,sh,2026-10-02T12:00:00+08:00,1000,b1,paid\n\
+                 b,sh,2026-10-08T12:00:00+08:00,400,b2,paid\n\
+                 c,sh,2026-10-09T12:00:00+08:00,600,b3,paid\n"
+            ),
+        );
+        ingest_ok(&db, &s).await;
+        eval(&db.store, &s, "2026-10-10T09:00:00+08:00").await;
+        let drop = alert(&db.store, "gmv-drop", "sh", "gmv").await.unwrap();
+        assert_eq!(drop.state, "firing", "{b}");
+        assert_eq!(drop.threshold, Some(d("700")), "{b}: 1000 × (1 − 0.3)");
+        let rise = alert(&db.store, "gmv-rise", "sh", "gmv").await.unwrap();
+        assert_eq!(rise.state, "firing", "{b}");
+        assert_eq!(rise.threshold, Some(d("520")), "{b}: 400 × (1 + 0.3)");
         db.drop_db().await;
     }
 }

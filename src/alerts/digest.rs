@@ -126,6 +126,7 @@ pub async fn build(
             .iter()
             .filter(|a| a.scope_kind == "shop" && a.scope_id == shop.id)
             .filter(|a| parse_state(&a.state) == AlertState::Firing)
+            .filter(|a| settings.alerts.rule(&a.rule).is_some())
             .filter_map(|a| notice(settings, a, at.timestamp()))
             .collect();
         out.push(ShopDigest {

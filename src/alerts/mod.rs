@@ -44,7 +44,12 @@ pub async fn evaluate_and_deliver(
     if let Some(m) = metrics {
         match store.alerts().await {
             Ok(alerts) => {
-                let count = |s: &str| alerts.iter().filter(|a| a.state == s).count() as i64;
+                let count = |state: &str| {
+                    alerts
+                        .iter()
+                        .filter(|a| a.state == state && settings.alerts.rule(&a.rule).is_some())
+                        .count() as i64
+                };
                 m.alert_states(&[
                     ("pending", count("pending")),
                     ("firing", count("firing")),

@@ -11,7 +11,8 @@
 //! a firing alert when it starts firing and again once `repeat_interval`
 //! has passed since the last one; one resolved notice when it resolves
 //! (with `send_resolved`); Alertmanager channels get every firing alert on
-//! every evaluation, as Alertmanager expects to be re-posted to. A
+//! every evaluation, as Alertmanager expects to be re-posted to, and every
+//! resolve whatever `send_resolved` says. A
 //! silenced alert changes state but its notification is recorded as
 //! `silenced` and never sent. The alerts of one scope that notify in one
 //! evaluation go to each channel as one message.
@@ -226,10 +227,15 @@ pub fn decide(
                 .channel(name)
                 .is_some_and(|c| c.kind == "alertmanager")
         };
+        let resolved_now = from == AlertState::Firing && to == AlertState::Resolved;
         for channel in &rule.channels {
             // Alertmanager forgets an alert not re-posted within its
-            // resolve timeout, so it hears of every firing one each time.
-            if notify || (to == AlertState::Firing && is_alertmanager(channel)) {
+            // resolve timeout, so it hears of every firing one each time;
+            // and it is always told of the resolve (its own routes decide
+            // whether to pass it on).
+            let for_alertmanager =
+                is_alertmanager(channel) && (to == AlertState::Firing || resolved_now);
+            if notify || for_alertmanager {
                 groups
                     .entry((obs.scope.clone(), channel.clone()))
                     .or_default()

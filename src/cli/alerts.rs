@@ -143,18 +143,30 @@ fn alert_json(a: &AlertRow) -> serde_json::Value {
 }
 
 /// The alerts `alerts list` shows: every one not inactive.
-async fn listed_alerts(store: &Store) -> Result<Vec<AlertRow>, crate::store::StoreError> {
+async fn listed_alerts(
+    s: &Settings,
+    store: &Store,
+) -> Result<Vec<AlertRow>, crate::store::StoreError> {
     Ok(store
         .alerts()
         .await?
         .into_iter()
-        .filter(|a| a.state != "inactive")
+        // Alerts of rules since removed from the configuration are kept
+        // in the database (history) but are no longer current.
+        .filter(|a| a.state != "inactive" && s.alerts.rule(&a.rule).is_some())
         .collect())
 }
 
 /// `kpid alerts list --format json` (also `/api/v1/alerts`).
-pub async fn list_json(store: &Store) -> Result<serde_json::Value, crate::store::StoreError> {
-    Ok(listed_alerts(store).await?.iter().map(alert_json).collect())
+pub async fn list_json(
+    s: &Settings,
+    store: &Store,
+) -> Result<serde_json::Value, crate::store::StoreError> {
+    Ok(listed_alerts(s, store)
+        .await?
+        .iter()
+        .map(alert_json)
+        .collect())
 }
 
 /// `kpid alerts history --format json` (also `/api/v1/alerts/history`).
@@ -176,7 +188,7 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
     match cmd {
         AlertsCommand::Evaluate { at } => evaluate_once(s, store, at).await,
         AlertsCommand::List { format } => {
-            let alerts = listed_alerts(store).await?;
+            let alerts = listed_alerts(s, store).await?;
             match format {
                 ListFormat::Json => {
                     let list: Vec<_> = alerts.iter().map(alert_json).collect();

@@ -9,16 +9,15 @@
 //! A digest is not an alert: it is not posted (the receipt says so). A test
 //! message posts `alertname="KpidTest"` that ends by itself after five minutes.
 
-use super::http::{Answer, Failure, Poster};
+use super::http::{Answer, Endpoint, Poster};
 use super::render;
 use super::Receipt;
 use crate::alerts::message::{AlertNotice, AlertState, Message, RenderOptions};
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 pub struct Alertmanager {
-    url: SecretString,
+    url: Endpoint,
     poster: Poster,
 }
 
@@ -40,9 +39,8 @@ pub fn labels(alert: &AlertNotice) -> BTreeMap<&'static str, String> {
 }
 
 impl Alertmanager {
-    pub fn new(url: SecretString, poster: Poster) -> Result<Self, String> {
-        super::http::parse_url(url.expose_secret(), "url")?;
-        Ok(Alertmanager { url, poster })
+    pub fn new(url: Endpoint, poster: Poster) -> Self {
+        Alertmanager { url, poster }
     }
 
     pub async fn send(
@@ -69,8 +67,7 @@ impl Alertmanager {
                 channel,
                 super::http::no_wait,
                 |client| {
-                    let mut url = super::http::parse_url(self.url.expose_secret(), "url")
-                        .map_err(Failure::permanent)?;
+                    let mut url = self.url.url()?;
                     let path = format!("{}/api/v2/alerts", url.path().trim_end_matches('/'));
                     url.set_path(&path);
                     Ok(client.post(url).json(&body))

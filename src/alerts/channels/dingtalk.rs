@@ -5,7 +5,7 @@
 //! `errcode` 130101 ("send too fast") is waited out with the backoff and
 //! retried; any other non-zero `errcode` is a failure naming the error.
 
-use super::http::{Answer, Failure, Poster};
+use super::http::{Answer, Endpoint, Failure, Poster};
 use super::limiter::{self, WindowLimiter};
 use super::render::{self, Doc};
 use super::Receipt;
@@ -19,26 +19,21 @@ const PER_MINUTE: usize = 20;
 const TOO_FAST: i64 = 130101;
 
 pub struct DingTalk {
-    url: SecretString,
+    url: Endpoint,
     secret: Option<SecretString>,
     poster: Poster,
     limiter: Arc<WindowLimiter>,
 }
 
 impl DingTalk {
-    pub fn new(
-        url: SecretString,
-        secret: Option<SecretString>,
-        poster: Poster,
-    ) -> Result<Self, String> {
-        super::http::parse_url(url.expose_secret(), "url")?;
-        let limiter = limiter::for_robot(url.expose_secret(), PER_MINUTE, Duration::from_secs(60));
-        Ok(DingTalk {
+    pub fn new(url: Endpoint, secret: Option<SecretString>, poster: Poster) -> Self {
+        let limiter = limiter::for_robot(url.secret_text(), PER_MINUTE, Duration::from_secs(60));
+        DingTalk {
             url,
             secret,
             poster,
             limiter,
-        })
+        }
     }
 
     pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, String> {
@@ -60,8 +55,7 @@ impl DingTalk {
     }
 
     fn signed_url(&self, timestamp_ms: i64) -> Result<url::Url, Failure> {
-        let mut url =
-            super::http::parse_url(self.url.expose_secret(), "url").map_err(Failure::permanent)?;
+        let mut url = self.url.url()?;
         if let Some(secret) = &self.secret {
             let sign = sign(secret, timestamp_ms);
             url.query_pairs_mut()
@@ -123,11 +117,13 @@ mod tests {
     #[test]
     fn the_signature_is_urlencoded_in_the_query() {
         let d = DingTalk::new(
-            SecretString::from("https://oapi.dingtalk.com/robot/send?access_token=abc"),
+            Endpoint::new(SecretString::from(
+                "https://oapi.dingtalk.com/robot/send?access_token=abc",
+            ))
+            .unwrap(),
             Some(SecretString::from("SEC123")),
             Poster::new(0, Duration::from_secs(5)).unwrap(),
-        )
-        .unwrap();
+        );
         let url = d.signed_url(1_700_000_000_000).unwrap();
         let query = url.query().unwrap();
         assert!(query.starts_with("access_token=abc&timestamp=1700000000000&sign="));

@@ -3,31 +3,26 @@
 //! timestamp + "\n" + secret, message = empty)) inside the JSON body. A
 //! non-zero `code` in the answer is a failure.
 
-use super::http::{Answer, Failure, Poster};
-use super::render::{Doc, Line, Tone};
+use super::http::{Answer, Endpoint, Failure, Poster};
+use super::render::{self, Doc, Line, Tone};
 use super::Receipt;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 pub struct Feishu {
-    url: SecretString,
+    url: Endpoint,
     secret: Option<SecretString>,
     poster: Poster,
 }
 
 impl Feishu {
-    pub fn new(
-        url: SecretString,
-        secret: Option<SecretString>,
-        poster: Poster,
-    ) -> Result<Self, String> {
-        super::http::parse_url(url.expose_secret(), "url")?;
-        Ok(Feishu {
+    pub fn new(url: Endpoint, secret: Option<SecretString>, poster: Poster) -> Self {
+        Feishu {
             url,
             secret,
             poster,
-        })
+        }
     }
 
     pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, String> {
@@ -43,8 +38,7 @@ impl Feishu {
                         body["timestamp"] = Value::String(timestamp.to_string());
                         body["sign"] = Value::String(sign(secret, timestamp));
                     }
-                    let url = super::http::parse_url(self.url.expose_secret(), "url")
-                        .map_err(Failure::permanent)?;
+                    let url = self.url.url()?;
                     Ok(client.post(url).json(&body))
                 },
                 check,
@@ -132,21 +126,13 @@ pub fn card(doc: &Doc) -> Value {
 
 fn lark_line(line: &Line) -> String {
     let indent = if line.indent { "    " } else { "" };
-    match (&line.label, line.text.is_empty()) {
-        (Some(l), true) => format!("{indent}**{}**", lark_escape(l)),
-        (Some(l), false) => format!(
-            "{indent}**{}**: {}",
-            lark_escape(l),
-            lark_escape(&line.text)
-        ),
-        (None, _) => format!("{indent}{}", lark_escape(&line.text)),
-    }
+    let text = render::line_text(line, |s| format!("**{s}**"), lark_escape);
+    format!("{indent}{text}")
 }
 
-/// lark_md reads `<`/`>` as tags and `*` as emphasis.
+/// lark_md reads `<…>` as tags (`<at>`, `<font>`): names and labels must
+/// not open one. Other markdown marks are left as they are (KPI names and
+/// numbers carry none).
 fn lark_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('*', "\\*")
+    s.replace('<', "&lt;").replace('>', "&gt;")
 }

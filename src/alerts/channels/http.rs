@@ -9,6 +9,7 @@ use super::Receipt;
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -187,13 +188,32 @@ fn describe(e: reqwest::Error) -> String {
     }
 }
 
-/// Parses a channel URL without ever echoing it (it carries a token).
-pub fn parse_url(url: &str, key: &str) -> Result<url::Url, String> {
-    let parsed =
-        url::Url::parse(url.trim()).map_err(|e| format!("`{key}` is not a valid URL ({e})"))?;
+/// A channel's URL: checked when the channel is built, kept secret (robot
+/// URLs carry their token), parsed again for each request.
+pub struct Endpoint(SecretString);
+
+impl Endpoint {
+    pub fn new(url: SecretString) -> Result<Self, String> {
+        parse_url(url.expose_secret())?;
+        Ok(Endpoint(url))
+    }
+
+    pub fn url(&self) -> Result<url::Url, Failure> {
+        parse_url(self.0.expose_secret()).map_err(Failure::permanent)
+    }
+
+    /// The URL text, to tell robots apart (never to show).
+    pub fn secret_text(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+/// Parses a channel URL without ever echoing it.
+fn parse_url(url: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(url.trim()).map_err(|e| format!("not a valid URL ({e})"))?;
     match parsed.scheme() {
         "https" | "http" => Ok(parsed),
-        _ => Err(format!("`{key}` must start with https:// (or http://)")),
+        _ => Err("must start with https:// (or http://)".into()),
     }
 }
 

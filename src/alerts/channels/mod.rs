@@ -259,6 +259,16 @@ impl ChannelConfig {
         if self.name.trim().is_empty() {
             return Err(err("name", "must not be empty".into()));
         }
+        let unknown_kind = || {
+            err(
+                "kind",
+                format!("`{}` is not one of {}", self.kind, KINDS.join(", ")),
+            )
+        };
+        // Before the keys: an unknown kind uses none of them.
+        if !KINDS.contains(&self.kind.as_str()) {
+            return Err(unknown_kind());
+        }
         let timeout = match self.timeout_seconds {
             Some(0) => return Err(err("timeout_seconds", "must be at least 1".into())),
             Some(s) => Duration::from_secs(s),
@@ -269,6 +279,7 @@ impl ChannelConfig {
         let poster = || http::Poster::new(retries, timeout).map_err(|m| err("kind", m));
         let url = || {
             crate::secrets::resolve("url", self.url.clone(), &self.url_env, &self.url_file)
+                .and_then(http::Endpoint::new)
                 .map_err(|m| err("url", m))
         };
         let secret = || {
@@ -280,23 +291,18 @@ impl ChannelConfig {
             )
             .map_err(|m| err("secret", m))
         };
-        let at_url = |m: String| err("url", m);
         let transport = match self.kind.as_str() {
             "log" => Transport::Log,
-            "dingtalk" => Transport::DingTalk(
-                dingtalk::DingTalk::new(url()?, secret()?, poster()?).map_err(at_url)?,
-            ),
-            "feishu" => Transport::Feishu(
-                feishu::Feishu::new(url()?, secret()?, poster()?).map_err(at_url)?,
-            ),
-            "wecom" => Transport::WeCom(wecom::WeCom::new(url()?, poster()?).map_err(at_url)?),
-            "slack" => Transport::Slack(slack::Slack::new(url()?, poster()?).map_err(at_url)?),
-            "webhook" => Transport::Webhook(
-                webhook::Webhook::new(url()?, secret()?, poster()?).map_err(at_url)?,
-            ),
-            "alertmanager" => Transport::Alertmanager(
-                alertmanager::Alertmanager::new(url()?, poster()?).map_err(at_url)?,
-            ),
+            "dingtalk" => {
+                Transport::DingTalk(dingtalk::DingTalk::new(url()?, secret()?, poster()?))
+            }
+            "feishu" => Transport::Feishu(feishu::Feishu::new(url()?, secret()?, poster()?)),
+            "wecom" => Transport::WeCom(wecom::WeCom::new(url()?, poster()?)),
+            "slack" => Transport::Slack(slack::Slack::new(url()?, poster()?)),
+            "webhook" => Transport::Webhook(webhook::Webhook::new(url()?, secret()?, poster()?)),
+            "alertmanager" => {
+                Transport::Alertmanager(alertmanager::Alertmanager::new(url()?, poster()?))
+            }
             "email" => {
                 let password = crate::secrets::resolve_optional(
                     "password",
@@ -318,12 +324,7 @@ impl ChannelConfig {
                         .map_err(|(key, m)| err(key, m))?,
                 )
             }
-            other => {
-                return Err(err(
-                    "kind",
-                    format!("`{other}` is not one of {}", KINDS.join(", ")),
-                ))
-            }
+            _ => return Err(unknown_kind()),
         };
         Ok(Channel {
             name: self.name.clone(),
@@ -354,7 +355,7 @@ impl ChannelConfig {
                 "password_env",
                 "password_file",
             ]),
-            _ => keys = KINDS.iter().copied().chain(url).collect(),
+            _ => {}
         }
         keys
     }

@@ -312,28 +312,16 @@ fn alerts_doc(group: &AlertGroup, language: Language) -> Doc {
         .filter(|a| a.state != AlertState::Resolved)
         .count();
     let resolved = group.alerts.len() - firing;
-    let title = match language {
-        Language::En => {
-            let mut parts = Vec::new();
-            if firing > 0 {
-                parts.push(format!("{firing} firing"));
-            }
-            if resolved > 0 {
-                parts.push(format!("{resolved} resolved"));
-            }
-            format!("kpid alerts: {} — {}", parts.join(", "), group.scope)
-        }
-        Language::Zh => {
-            let mut parts = Vec::new();
-            if firing > 0 {
-                parts.push(format!("{firing} 条告警"));
-            }
-            if resolved > 0 {
-                parts.push(format!("{resolved} 条恢复"));
-            }
-            format!("kpid 告警：{} — {}", parts.join("，"), group.scope)
-        }
+    let (head, firing_word, resolved_word, sep) = match language {
+        Language::En => ("kpid alerts: ", " firing", " resolved", ", "),
+        Language::Zh => ("kpid 告警：", " 条告警", " 条恢复", "，"),
     };
+    let counts: Vec<String> = [(firing, firing_word), (resolved, resolved_word)]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, word)| format!("{n}{word}"))
+        .collect();
+    let title = format!("{head}{} — {}", counts.join(sep), group.scope);
     let sections = group
         .alerts
         .iter()
@@ -502,7 +490,7 @@ pub fn plain(doc: &Doc) -> String {
             } else if s.heading.is_some() {
                 out.push_str("  ");
             }
-            out.push_str(&line_text(l, |s| s.to_string()));
+            out.push_str(&line_text(l, str::to_string, str::to_string));
         }
     }
     if let Some(link) = &doc.link {
@@ -521,11 +509,16 @@ pub fn one_line(doc: &Doc) -> String {
         .join(" | ")
 }
 
-fn line_text(l: &Line, bold: impl Fn(&str) -> String) -> String {
+/// `label: text` with the label made bold and both escaped for the format.
+pub fn line_text(
+    l: &Line,
+    bold: impl Fn(&str) -> String,
+    escape: impl Fn(&str) -> String,
+) -> String {
     match (&l.label, l.text.is_empty()) {
-        (Some(label), true) => bold(label),
-        (Some(label), false) => format!("{}: {}", bold(label), l.text),
-        (None, _) => l.text.clone(),
+        (Some(label), true) => bold(&escape(label)),
+        (Some(label), false) => format!("{}: {}", bold(&escape(label)), escape(&l.text)),
+        (None, _) => escape(&l.text),
     }
 }
 
@@ -541,7 +534,7 @@ pub fn markdown(doc: &Doc) -> String {
         for l in &s.lines {
             let prefix = if l.indent { "    - " } else { "- " };
             out.push_str(prefix);
-            out.push_str(&line_text(l, |s| format!("**{s}**")));
+            out.push_str(&line_text(l, |s| format!("**{s}**"), str::to_string));
             out.push('\n');
         }
     }
@@ -573,11 +566,7 @@ pub fn html(doc: &Doc) -> String {
             } else {
                 ""
             };
-            let text = match (&l.label, l.text.is_empty()) {
-                (Some(label), true) => format!("<b>{}</b>", escape(label)),
-                (Some(label), false) => format!("<b>{}</b>: {}", escape(label), escape(&l.text)),
-                (None, _) => escape(&l.text),
-            };
+            let text = line_text(l, |s| format!("<b>{s}</b>"), escape);
             out.push_str(&format!("<li{style}>{text}</li>"));
         }
         out.push_str("</ul>");
@@ -606,4 +595,92 @@ fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kpi::catalogue::Unit;
+    use chrono::{TimeZone, Utc};
+
+    fn resolved(person: Option<&str>) -> Message {
+        Message::Alerts(AlertGroup {
+            scope: "alice".into(),
+            alerts: vec![AlertNotice {
+                rule: "first-response".into(),
+                kpi: "first_response_seconds".into(),
+                kpi_name_zh: "及时响应时间".into(),
+                kpi_name_en: "First response <time>".into(),
+                unit: Unit::Seconds,
+                direction: Direction::Down,
+                period: WatchPeriod::Today,
+                period_label: "2026-10-10".into(),
+                shop: None,
+                person: person.map(str::to_string),
+                state: AlertState::Resolved,
+                severity: "warning".into(),
+                condition: "below_target".into(),
+                value: Some("42".parse().unwrap()),
+                target: Some("60".parse().unwrap()),
+                threshold: Some("60".parse().unwrap()),
+                attainment: None,
+                starts_at: Utc.with_ymd_and_hms(2026, 10, 10, 1, 0, 0).unwrap(),
+                ends_at: Some(Utc.with_ymd_and_hms(2026, 10, 10, 2, 30, 0).unwrap()),
+            }],
+        })
+    }
+
+    #[test]
+    fn a_resolved_notice_says_so_in_both_languages() {
+        let m = resolved(Some("alice"));
+        let en = doc(
+            &m,
+            &RenderOptions {
+                language: Language::En,
+                dashboard_url: None,
+            },
+        );
+        assert_eq!(en.tone, Tone::Resolved);
+        assert_eq!(en.title, "kpid alerts: 1 resolved — alice");
+        let text = plain(&en);
+        for part in [
+            "[RESOLVED]",
+            "person alice",
+            "back within bounds",
+            "42s",
+            "Resolved at: 2026-10-10 02:30 UTC",
+            "Attainment: n/a",
+        ] {
+            assert!(text.contains(part), "`{part}` missing:\n{text}");
+        }
+        assert!(en.link.is_none(), "no dashboard_url, no link");
+        let zh = plain(&doc(
+            &m,
+            &RenderOptions {
+                language: Language::Zh,
+                dashboard_url: Some(String::new()),
+            },
+        ));
+        for part in [
+            "【已恢复】",
+            "人员 alice",
+            "已恢复正常",
+            "恢复时间",
+            "今日截至目前",
+        ] {
+            assert!(zh.contains(part), "`{part}` missing:\n{zh}");
+        }
+        assert!(
+            !zh.contains("打开看板"),
+            "an empty dashboard_url is no link"
+        );
+    }
+
+    #[test]
+    fn html_escapes_what_it_shows() {
+        let html = html(&doc(&resolved(Some("alice")), &RenderOptions::default()));
+        assert!(html.contains("First response &lt;time&gt;"), "{html}");
+        assert!(!html.contains("<time>"));
+        assert!(html.contains("#27ae60"), "green once resolved");
+    }
 }

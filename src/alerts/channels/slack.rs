@@ -2,10 +2,9 @@
 //! (`text`, shown in notifications). Slack answers `ok` or an HTTP error
 //! with a reason (`invalid_payload`, `no_service`, …).
 
-use super::http::{Answer, Failure, Poster};
+use super::http::{Answer, Endpoint, Poster};
 use super::render::{self, Doc, Line};
 use super::Receipt;
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 /// Slack's limits: 50 blocks a message, 3000 characters a section text,
@@ -15,14 +14,13 @@ const MAX_SECTION_CHARS: usize = 3000;
 const MAX_HEADER_CHARS: usize = 150;
 
 pub struct Slack {
-    url: SecretString,
+    url: Endpoint,
     poster: Poster,
 }
 
 impl Slack {
-    pub fn new(url: SecretString, poster: Poster) -> Result<Self, String> {
-        super::http::parse_url(url.expose_secret(), "url")?;
-        Ok(Slack { url, poster })
+    pub fn new(url: Endpoint, poster: Poster) -> Self {
+        Slack { url, poster }
     }
 
     pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, String> {
@@ -32,8 +30,7 @@ impl Slack {
                 channel,
                 super::http::no_wait,
                 |client| {
-                    let url = super::http::parse_url(self.url.expose_secret(), "url")
-                        .map_err(Failure::permanent)?;
+                    let url = self.url.url()?;
                     Ok(client.post(url).json(&body))
                 },
                 |answer: &Answer<'_>| match answer.status_failure() {
@@ -83,11 +80,10 @@ pub fn payload(doc: &Doc) -> Value {
 
 fn mrkdwn_line(line: &Line) -> String {
     let bullet = if line.indent { "    ◦ " } else { "• " };
-    match (&line.label, line.text.is_empty()) {
-        (Some(l), true) => format!("{bullet}*{}*", escape(l)),
-        (Some(l), false) => format!("{bullet}*{}*: {}", escape(l), escape(&line.text)),
-        (None, _) => format!("{bullet}{}", escape(&line.text)),
-    }
+    format!(
+        "{bullet}{}",
+        render::line_text(line, |s| format!("*{s}*"), escape)
+    )
 }
 
 /// Slack's three escapes.
@@ -104,5 +100,51 @@ fn cut(s: &str, max_chars: usize) -> String {
         let mut out: String = s.chars().take(max_chars - 1).collect();
         out.push('…');
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::channels::render::{Link, Section, Tone};
+
+    #[test]
+    fn a_long_message_stays_within_slacks_limits() {
+        let doc = Doc {
+            title: "t".repeat(400),
+            tone: Tone::Info,
+            sections: (0..80)
+                .map(|i| Section {
+                    heading: Some(format!("shop-{i}")),
+                    lines: vec![Line {
+                        label: None,
+                        text: "成交额 <b> & ".repeat(400),
+                        indent: false,
+                    }],
+                })
+                .collect(),
+            link: Some(Link {
+                label: "Dashboard".into(),
+                url: "https://kpi.example.com".into(),
+            }),
+        };
+        let p = payload(&doc);
+        let blocks = p["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= MAX_BLOCKS, "{}", blocks.len());
+        assert_eq!(
+            blocks.last().unwrap()["type"],
+            "context",
+            "the link is kept"
+        );
+        for b in blocks {
+            if let Some(text) = b["text"]["text"].as_str() {
+                assert!(text.chars().count() <= MAX_SECTION_CHARS);
+                assert!(!text.contains("<b>"), "escaped");
+            }
+        }
+        assert_eq!(
+            blocks[0]["text"]["text"].as_str().unwrap().chars().count(),
+            MAX_HEADER_CHARS
+        );
     }
 }

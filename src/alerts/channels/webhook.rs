@@ -3,7 +3,7 @@
 //! `secret`, header `X-Kpid-Signature: sha256=<hex HMAC-SHA256 of the body>`
 //! lets the receiver check it came from kpid.
 
-use super::http::{Answer, Failure, Poster};
+use super::http::{Answer, Endpoint, Poster};
 use super::render::{self, Doc};
 use super::Receipt;
 use crate::alerts::message::{Message, RenderOptions};
@@ -13,23 +13,18 @@ use serde_json::Value;
 pub const SIGNATURE_HEADER: &str = "X-Kpid-Signature";
 
 pub struct Webhook {
-    url: SecretString,
+    url: Endpoint,
     secret: Option<SecretString>,
     poster: Poster,
 }
 
 impl Webhook {
-    pub fn new(
-        url: SecretString,
-        secret: Option<SecretString>,
-        poster: Poster,
-    ) -> Result<Self, String> {
-        super::http::parse_url(url.expose_secret(), "url")?;
-        Ok(Webhook {
+    pub fn new(url: Endpoint, secret: Option<SecretString>, poster: Poster) -> Self {
+        Webhook {
             url,
             secret,
             poster,
-        })
+        }
     }
 
     pub async fn send(
@@ -50,8 +45,7 @@ impl Webhook {
                 channel,
                 super::http::no_wait,
                 |client| {
-                    let url = super::http::parse_url(self.url.expose_secret(), "url")
-                        .map_err(Failure::permanent)?;
+                    let url = self.url.url()?;
                     let mut request = client
                         .post(url)
                         .header(reqwest::header::CONTENT_TYPE, "application/json")

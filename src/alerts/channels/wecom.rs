@@ -4,12 +4,11 @@
 //! messages a minute per robot.
 
 use super::dingtalk::errcode;
-use super::http::{Answer, Failure, Poster};
+use super::http::{Answer, Endpoint, Failure, Poster};
 use super::limiter::{self, WindowLimiter};
 use super::render::{self, Doc};
 use super::Receipt;
 use crate::alerts::message::Language;
-use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,20 +20,19 @@ const FREQ_OUT_OF_LIMIT: i64 = 45009;
 const PER_MINUTE: usize = 20;
 
 pub struct WeCom {
-    url: SecretString,
+    url: Endpoint,
     poster: Poster,
     limiter: Arc<WindowLimiter>,
 }
 
 impl WeCom {
-    pub fn new(url: SecretString, poster: Poster) -> Result<Self, String> {
-        super::http::parse_url(url.expose_secret(), "url")?;
-        let limiter = limiter::for_robot(url.expose_secret(), PER_MINUTE, Duration::from_secs(60));
-        Ok(WeCom {
+    pub fn new(url: Endpoint, poster: Poster) -> Self {
+        let limiter = limiter::for_robot(url.secret_text(), PER_MINUTE, Duration::from_secs(60));
+        WeCom {
             url,
             poster,
             limiter,
-        })
+        }
     }
 
     pub async fn send(
@@ -50,8 +48,7 @@ impl WeCom {
                 channel,
                 || self.limiter.acquire(),
                 |client| {
-                    let url = super::http::parse_url(self.url.expose_secret(), "url")
-                        .map_err(Failure::permanent)?;
+                    let url = self.url.url()?;
                     Ok(client.post(url).json(&body))
                 },
                 check,
