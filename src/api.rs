@@ -103,6 +103,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/series", get(series))
         .route("/api/v1/live", get(live))
         .route("/api/v1/scorecards", get(scorecards))
+        .route("/api/v1/appeals", get(appeals))
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/connectors", get(connectors))
         .route("/api/v1/alerts", get(alerts))
@@ -124,13 +125,13 @@ pub fn routes() -> Router<AppState> {
             With `[server] token` set, send `Authorization: Bearer <token>`."
     ),
     paths(
-        shops, kpis, snapshots, series, live, scorecards, runs, connectors, alerts,
+        shops, kpis, snapshots, series, live, scorecards, appeals, runs, connectors, alerts,
         alerts_history, silences
     ),
     components(schemas(
         schema::Error, schema::Shop, schema::LatestSnapshot, schema::Kpi, schema::Snapshot,
         schema::SnapshotLine, schema::SeriesPoint, schema::Live, schema::Scorecard,
-        schema::ScorecardLine, schema::Run, schema::Connector, schema::Alert,
+        schema::ScorecardLine, schema::Appeal, schema::Adjustment, schema::Run, schema::Connector, schema::Alert,
         schema::Notification, schema::Silence, schema::Matcher, schema::LastRun
     )),
     modifiers(&BearerAuth)
@@ -315,6 +316,32 @@ async fn scorecards(
         }
         _ => ok(&read::scorecards_json(&cards, person)),
     }
+}
+
+/// Appeals against closed scorecards, newest first, as `kpid appeal list --format json`.
+#[utoipa::path(get, path = "/api/v1/appeals",
+    params(
+        ("month" = Option<String>, Query, description = "Only this month, YYYY-MM"),
+        ("person" = Option<String>, Query, description = "Only this person's")
+    ),
+    responses(
+        (status = 200, body = Vec<schema::Appeal>),
+        (status = 400, body = schema::Error),
+        (status = 401, body = schema::Error)
+    ))]
+async fn appeals(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    let p = Params::new(q, &["month", "person"])?;
+    let month = match p.optional("month") {
+        Some(t) => Some(crate::period::Period::parse_month(t).map_err(|_| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("parameter `month`: `{t}` is not a month YYYY-MM"),
+            )
+        })?),
+        None => None,
+    };
+    let list = s.store.appeals(p.optional("person"), month).await?;
+    ok(&read::appeals_json(&list))
 }
 
 /// Recent scheduled runs, newest first, as `kpid runs --format json`. When

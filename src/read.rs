@@ -139,6 +139,27 @@ pub fn scorecards_json(cards: &[StoredScorecard], person: Option<&str>) -> Value
     }
 }
 
+/// `kpid appeal list --format json`, newest first.
+pub fn appeals_json(appeals: &[crate::store::Appeal]) -> Value {
+    appeals
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id, "person": a.person, "month": a.period.to_string(),
+                "reason": a.reason, "opened_on": a.opened_on.to_string(),
+                "status": a.status, "revision_before": a.revision_before,
+                "revision_after": a.revision_after, "resolved_by": a.resolved_by,
+                "note": a.note,
+                "adjustments": a.adjustments.iter().map(|(k, old, new)| json!({
+                    "kpi": k,
+                    "old": json_number(*old),
+                    "new": json_number(Some(*new)),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
 fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.to_rfc3339())

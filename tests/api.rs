@@ -262,6 +262,15 @@ async fn every_endpoint_answers_the_clis_json_on_both_databases() {
         );
 
         assert_eq!(
+            ok_json(b, &format!("/api/v1/appeals?month={m}")).await,
+            cli_json(
+                &config,
+                &["appeal", "list", "--month", &m, "--format", "json"]
+            ),
+            "{}: appeals",
+            db.backend
+        );
+        assert_eq!(
             ok_json(b, "/api/v1/runs?limit=3").await,
             cli_json(&config, &["runs", "--limit", "3", "--format", "json"]),
             "{}: runs",
@@ -501,6 +510,7 @@ async fn bad_parameters_get_400_naming_them_and_missing_data_404() {
                 "parameter `period`",
             ),
             ("/api/v1/runs?limit=0", 400, "parameter `limit`"),
+            ("/api/v1/appeals?month=2026-1", 400, "parameter `month`"),
             ("/api/v1/runs?cursor=garbage", 400, "parameter `cursor`"),
             (
                 "/api/v1/alerts/history?limit=many",
@@ -705,6 +715,7 @@ async fn the_openapi_document_is_valid_and_describes_every_endpoint() {
         "/api/v1/series",
         "/api/v1/live",
         "/api/v1/scorecards",
+        "/api/v1/appeals",
         "/api/v1/runs",
         "/api/v1/connectors",
         "/api/v1/alerts",

@@ -27,7 +27,7 @@ const TEXT = {
     "failures": "失败次数", "rejects": "拒收记录", "next.run": "下次运行", "records": "记录数",
     "token.title": "需要访问令牌", "token.help": "请输入 kpid 配置 [server] token 中的令牌。",
     "token.wrong": "令牌不正确，请重新输入。", "token.save": "保存",
-    "no.alerts": "没有正在触发的告警", "appeal": "申诉修订",
+    "no.alerts": "没有正在触发的告警", "appeal": "申诉修订", "appeals": "申诉",
   },
   en: {
     "nav.overview": "Overview", "nav.snapshots": "Snapshots", "nav.scorecards": "Scorecards",
@@ -51,7 +51,7 @@ const TEXT = {
     "failures": "Failures", "rejects": "Rejects", "next.run": "Next run", "records": "Records",
     "token.title": "Access token needed", "token.help": "Enter the token of [server] token in kpid's configuration.",
     "token.wrong": "That token was refused; enter it again.", "token.save": "Save",
-    "no.alerts": "No alert is firing", "appeal": "revised on appeal",
+    "no.alerts": "No alert is firing", "appeal": "revised on appeal", "appeals": "Appeals",
   },
 };
 

@@ -324,6 +324,23 @@ export async function scorecards(main) {
       rows,
       "cards"
     )}</section>`;
+    const appeals = await json(`/api/v1/appeals?month=${encodeURIComponent(period)}`).catch(() => []);
+    out.insertAdjacentHTML(
+      "beforeend",
+      `<section class="card"><h3>${esc(t("appeals"))}</h3>${
+        appeals.length
+          ? table(
+              [t("person"), t("created"), t("status"), t("revision"), t("comment")],
+              appeals.map(
+                (a) => `<tr><td class="name">${esc(a.person)}</td><td>${esc(a.opened_on)}</td>
+                  <td><span class="badge ${a.status === "accepted" ? "met" : a.status === "rejected" ? "firing" : "behind"}">${esc(a.status)}</span></td>
+                  <td>r${a.revision_before}${a.revision_after ? ` → r${a.revision_after}` : ""}</td>
+                  <td>${esc(a.reason)}${a.note ? ` — ${esc(a.resolved_by || "")}: ${esc(a.note)}` : ""}</td></tr>`
+              )
+            )
+          : `<p class="empty">${esc(t("none"))}</p>`
+      }</section>`
+    );
     bindDownloads(out, `/api/v1/scorecards?period=${encodeURIComponent(period)}`, `kpid-scorecards-${period}`);
   } catch (e) {
     out.innerHTML = `<p class="error">${esc(e.message)}</p>`;

@@ -193,3 +193,25 @@ pub struct Silence {
     comment: String,
     created_by: String,
 }
+
+#[derive(ToSchema)]
+pub struct Adjustment {
+    kpi: String,
+    old: Dec,
+    new: Dec,
+}
+
+#[derive(ToSchema)]
+pub struct Appeal {
+    id: i64,
+    person: String,
+    month: String,
+    reason: String,
+    opened_on: String,
+    status: String,
+    revision_before: i64,
+    revision_after: Option<i64>,
+    resolved_by: Option<String>,
+    note: Option<String>,
+    adjustments: Vec<Adjustment>,
+}

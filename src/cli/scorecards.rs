@@ -264,23 +264,7 @@ pub async fn appeal(s: &Settings, store: &Store, cmd: AppealCommand) -> anyhow::
             let appeals = store.appeals(person.as_deref(), m).await?;
             match format {
                 Format::Json => {
-                    let list: Vec<_> = appeals
-                        .iter()
-                        .map(|a| {
-                            serde_json::json!({
-                                "id": a.id, "person": a.person, "month": a.period.to_string(),
-                                "reason": a.reason, "opened_on": a.opened_on.to_string(),
-                                "status": a.status, "revision_before": a.revision_before,
-                                "revision_after": a.revision_after, "resolved_by": a.resolved_by,
-                                "note": a.note,
-                                "adjustments": a.adjustments.iter().map(|(k, old, new)| serde_json::json!({
-                                    "kpi": k,
-                                    "old": crate::report::json_number(*old),
-                                    "new": crate::report::json_number(Some(*new)),
-                                })).collect::<Vec<_>>(),
-                            })
-                        })
-                        .collect();
+                    let list = crate::read::appeals_json(&appeals);
                     println!("{}", serde_json::to_string_pretty(&list)?);
                 }
                 _ => {
