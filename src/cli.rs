@@ -6,6 +6,7 @@ use crate::daemon::{self, build_connectors, run_connector_with};
 use crate::kpi::catalogue::INPUTS;
 use crate::period::{Period, PeriodKind};
 use crate::progress::Progress;
+use crate::read;
 use crate::report::{self, Format};
 use crate::schedule::CronSchedule;
 use crate::snapshot::compute;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-mod alerts;
+pub(crate) mod alerts;
 mod scorecards;
 mod silence;
 use alerts::AlertsCommand;
@@ -337,27 +338,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             let s = settings(&cli.config)?;
             let period = period.period()?;
             let store = open_store(&s).await?;
-            let shops: Vec<String> = match &shop {
-                Some(id) => vec![selected_shops(&s, &Some(id.clone()))?[0].id.clone()],
-                None => store.snapshot_shops(period).await?,
-            };
-            let mut snaps = Vec::new();
-            for id in &shops {
-                match store.snapshot(id, period, revision).await? {
-                    Some(snap) => snaps.push(snap),
-                    None => bail!(
-                        "no snapshot of {id} for {period}{}; run `kpid compute --{} {period} --shop {id}`",
-                        revision.map(|r| format!(" revision {r}")).unwrap_or_default(),
-                        period.kind().as_str()
-                    ),
-                }
-            }
-            if snaps.is_empty() {
-                bail!(
-                    "no snapshots for {period}; run `kpid compute --{} {period}`",
-                    period.kind().as_str()
-                );
-            }
+            let snaps = read::snapshots(&s, &store, period, shop.as_deref(), revision).await?;
             match format {
                 Format::Table => {
                     for snap in &snaps {
@@ -365,24 +346,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 Format::Json => {
-                    let objs: Vec<_> = snaps
-                        .iter()
-                        .map(|x| report::snapshot_json(x, &s.catalogue))
-                        .collect();
-                    let value = if shop.is_some() {
-                        objs.into_iter().next().unwrap_or_default()
-                    } else {
-                        serde_json::Value::Array(objs)
-                    };
+                    let value = read::snapshots_json(&snaps, &s.catalogue, shop.is_some());
                     println!("{}", serde_json::to_string_pretty(&value)?);
                 }
                 Format::Csv => {
-                    let mut w = csv::Writer::from_writer(Vec::new());
-                    w.write_record(report::CSV_HEADER)?;
-                    for snap in &snaps {
-                        report::snapshot_csv(snap, &s.catalogue, &mut w)?;
-                    }
-                    print!("{}", String::from_utf8(w.into_inner()?)?);
+                    let text = read::snapshots_csv(&snaps, &s.catalogue)?;
+                    print!("{}", String::from_utf8(text)?);
                 }
                 Format::Xlsx => unreachable!("refused above"),
             }
@@ -437,6 +406,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 }
                 println!();
             }
+            print_listener(&s);
             println!("# Connector kinds from definitions:");
             for d in s.definitions.iter() {
                 println!("{:<28} {} [{}]", d.kind, d.description, d.source);
@@ -509,6 +479,35 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// What `kpid check` says about the HTTP listener and its token (never the token).
+fn print_listener(s: &Settings) {
+    let server = &s.config.server;
+    println!("# HTTP listener:");
+    if server.listen.is_empty() {
+        println!("off (server.listen is empty)\n");
+        return;
+    }
+    let token = match (&s.server_token, &server.token_env, &server.token_file) {
+        (None, _, _) => {
+            "no token: the dashboard, API and /metrics are open to whoever reaches the address"
+                .to_string()
+        }
+        (Some(_), Some(var), _) => format!("token set (from ${var}, hidden)"),
+        (Some(_), _, Some(file)) => format!("token set (from {file}, hidden)"),
+        (Some(_), _, _) => "token set (inline, hidden)".to_string(),
+    };
+    println!("listen       {}", server.listen);
+    println!("dashboard    http://{}/", server.listen);
+    println!("token        {token}");
+    if s.server_token.is_some() {
+        println!("protected    /metrics and /api/v1/ need `Authorization: Bearer <token>`; /healthz and /readyz do not");
+    }
+    if let Some(why) = crate::server::refuse_public_without_token(s) {
+        println!("warning: `kpid run` will refuse to start: {why}");
+    }
+    println!();
+}
+
 fn runs(sched: &CronSchedule, now: chrono::DateTime<Utc>) -> String {
     sched
         .upcoming(now, 3)
@@ -549,19 +548,7 @@ fn print_catalogue(
         return Ok(());
     }
     match format {
-        Format::Json => {
-            let list: Vec<_> = cat
-                .iter()
-                .map(|k| {
-                    serde_json::json!({
-                        "id": k.id, "name_zh": k.name_zh, "name_en": k.name_en, "formula": k.formula,
-                        "unit": k.unit.as_str(), "direction": k.direction, "category": k.category,
-                        "builtin": k.builtin,
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&list)?);
-        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&read::kpis_json(cat))?),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
             w.write_record([
@@ -616,20 +603,7 @@ fn print_runs(runs: &[crate::store::JobRun], format: Format) -> anyhow::Result<(
             .unwrap_or_default()
     };
     match format {
-        Format::Json => {
-            let list: Vec<_> = runs
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "job": r.job, "tick": time(r.tick), "owner": r.owner, "status": r.status,
-                        "attempts": r.attempts, "started_at": time(r.started_at),
-                        "finished_at": r.finished_at.map(time), "records": r.records,
-                        "changed": r.changed, "rejects": r.rejects, "detail": r.detail, "error": r.error,
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&list)?);
-        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&read::runs_json(runs))?),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
             w.write_record([

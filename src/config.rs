@@ -92,22 +92,61 @@ fn default_listen() -> String {
     "127.0.0.1:9187".into()
 }
 
-/// The HTTP listener for `/healthz`, `/readyz` and `/metrics`.
+/// The HTTP listener: health, readiness, metrics, the API and the dashboard.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// `host:port`; loopback by default so metrics are not exposed by accident.
+    /// `host:port`; loopback by default so nothing is exposed by accident.
     /// An empty string turns the listener off.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// The bearer token the API, dashboard data and `/metrics` require:
+    /// inline, by environment variable (`token_env`) or by file (`token_file`).
+    /// Needed to listen on anything but loopback.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "hidden_secret"
+    )]
+    pub token: Option<secrecy::SecretString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+    /// The dashboard's default language (`zh` or `en`); `[alerts] language` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<crate::alerts::message::Language>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: default_listen(),
+            token: None,
+            token_env: None,
+            token_file: None,
+            language: None,
         }
     }
+}
+
+/// Prints a secret as `***` (for `kpid check`).
+fn hidden_secret<S: serde::Serializer>(
+    v: &Option<secrecy::SecretString>,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => ser.serialize_str("***"),
+        None => ser.serialize_none(),
+    }
+}
+
+/// Whether `listen` stays on this machine (a loopback address).
+pub fn is_loopback_listen(listen: &str) -> bool {
+    listen
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or(false)
 }
 
 fn default_lease_seconds() -> u64 {
@@ -588,6 +627,8 @@ pub struct Settings {
     pub definitions: std::sync::Arc<crate::connectors::declarative::Definitions>,
     /// `[alerts]` validated.
     pub alerts: crate::alerts::config::Rules,
+    /// `[server] token` resolved (from the file, variable or inline value).
+    pub server_token: Option<secrecy::SecretString>,
 }
 
 impl Settings {
@@ -1208,6 +1249,19 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
         }
     }
 
+    let server_token = match crate::secrets::resolve_optional(
+        "token",
+        config.server.token.clone(),
+        &config.server.token_env,
+        &config.server.token_file,
+    ) {
+        Ok(t) => t.filter(|t| !secrecy::ExposeSecret::expose_secret(t).is_empty()),
+        Err(msg) => {
+            report("server.token".into(), msg);
+            None
+        }
+    };
+
     let (alerts, alert_problems) = crate::alerts::config::resolve(
         &config.alerts,
         &crate::alerts::config::Context {
@@ -1240,6 +1294,7 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
         rates,
         definitions: std::sync::Arc::new(definitions),
         alerts,
+        server_token,
     })
 }
 

@@ -228,7 +228,11 @@ pub async fn run(
     let server = if settings.config.server.listen.is_empty() {
         None
     } else {
+        if let Some(why) = crate::server::refuse_public_without_token(&settings) {
+            anyhow::bail!("{why}");
+        }
         let state = AppState {
+            settings: settings.clone(),
             store: store.clone(),
             metrics: metrics.clone(),
             scheduler_running: running.clone(),
@@ -237,7 +241,7 @@ pub async fn run(
             crate::server::serve(&settings.config.server.listen, state, server_stop.clone())
                 .await
                 .with_context(|| format!("cannot listen on {}", settings.config.server.listen))?;
-        tracing::info!(%addr, "http listening: /healthz /readyz /metrics");
+        tracing::info!(%addr, token = settings.server_token.is_some(), "http listening: / (dashboard) /api/v1/ /metrics /healthz /readyz");
         Some(handle)
     };
 

@@ -5,11 +5,13 @@
 //! the daemon schedules it all.
 
 pub mod alerts;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod currency;
 pub mod daemon;
+pub mod dashboard;
 pub mod facts;
 pub mod http;
 pub mod kpi;
@@ -17,6 +19,7 @@ pub mod metrics;
 pub mod money;
 pub mod period;
 pub mod progress;
+pub mod read;
 pub mod report;
 pub mod schedule;
 pub mod scheduler;

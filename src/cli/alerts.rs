@@ -5,7 +5,7 @@ use crate::alerts::message::Message;
 use crate::alerts::state::{evaluate, Transition};
 use crate::config::Settings;
 use crate::report::{display_value, json_number};
-use crate::store::{AlertRow, Store};
+use crate::store::{AlertRow, OutboxRow, Store};
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
@@ -143,18 +143,53 @@ fn alert_json(a: &AlertRow) -> serde_json::Value {
     })
 }
 
+/// The alerts `alerts list` shows: every one not inactive.
+async fn listed_alerts(
+    s: &Settings,
+    store: &Store,
+) -> Result<Vec<AlertRow>, crate::store::StoreError> {
+    Ok(store
+        .alerts()
+        .await?
+        .into_iter()
+        // Alerts of rules since removed from the configuration are kept
+        // in the database (history) but are no longer current.
+        .filter(|a| a.state != "inactive" && s.alerts.rule(&a.rule).is_some())
+        .collect())
+}
+
+/// `kpid alerts list --format json` (also `/api/v1/alerts`).
+pub async fn list_json(
+    s: &Settings,
+    store: &Store,
+) -> Result<serde_json::Value, crate::store::StoreError> {
+    Ok(listed_alerts(s, store)
+        .await?
+        .iter()
+        .map(alert_json)
+        .collect())
+}
+
+/// `kpid alerts history --format json` (also `/api/v1/alerts/history`).
+pub fn history_json(rows: &[OutboxRow]) -> serde_json::Value {
+    rows.iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id, "created_at": time(r.created_at), "channel": r.channel,
+                "kind": r.kind, "scope": r.scope, "status": r.status,
+                "attempts": r.attempts, "sent_at": r.sent_at.map(time),
+                "detail": r.detail, "error": r.error,
+                "message": serde_json::from_str::<serde_json::Value>(&r.message).ok(),
+            })
+        })
+        .collect()
+}
+
 pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()> {
     match cmd {
         AlertsCommand::Evaluate { at } => evaluate_once(s, store, at).await,
         AlertsCommand::List { format } => {
-            let alerts: Vec<AlertRow> = store
-                .alerts()
-                .await?
-                .into_iter()
-                // Alerts of rules since removed from the configuration are kept
-                // in the database (history) but are no longer current.
-                .filter(|a| a.state != "inactive" && s.alerts.rule(&a.rule).is_some())
-                .collect();
+            let alerts = listed_alerts(s, store).await?;
             match format {
                 ListFormat::Json => {
                     let list: Vec<_> = alerts.iter().map(alert_json).collect();
@@ -196,19 +231,7 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
             let rows = store.notifications(limit).await?;
             match format {
                 ListFormat::Json => {
-                    let list: Vec<_> = rows
-                        .iter()
-                        .map(|r| {
-                            serde_json::json!({
-                                "id": r.id, "created_at": time(r.created_at), "channel": r.channel,
-                                "kind": r.kind, "scope": r.scope, "status": r.status,
-                                "attempts": r.attempts, "sent_at": r.sent_at.map(time),
-                                "detail": r.detail, "error": r.error,
-                                "message": serde_json::from_str::<serde_json::Value>(&r.message).ok(),
-                            })
-                        })
-                        .collect();
-                    println!("{}", serde_json::to_string_pretty(&list)?);
+                    println!("{}", serde_json::to_string_pretty(&history_json(&rows))?);
                 }
                 ListFormat::Table => {
                     println!(

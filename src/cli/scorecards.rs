@@ -8,7 +8,7 @@ use crate::report::Format;
 use crate::scorecard::export::{self, CardView};
 use crate::scorecard::imports::{self, check_manual};
 use crate::scorecard::{self, target_book};
-use crate::store::{ManualChange, Store, StoredScorecard};
+use crate::store::{ManualChange, Store};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use rust_decimal::Decimal;
@@ -113,29 +113,7 @@ pub async fn report(
     format: Format,
     output: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let people: Vec<String> = match person {
-        Some(p) => vec![p.to_string()],
-        None => store.scorecard_people(period).await?,
-    };
-    let mut cards: Vec<StoredScorecard> = Vec::new();
-    for p in &people {
-        match store.scorecard(p, period, revision).await? {
-            Some(c) => cards.push(c),
-            None => bail!(
-                "no scorecard of {p} for {period}{}; run `kpid compute --{} {period}`",
-                revision
-                    .map(|r| format!(" revision {r}"))
-                    .unwrap_or_default(),
-                period.kind().as_str()
-            ),
-        }
-    }
-    if cards.is_empty() {
-        bail!(
-            "no scorecards for {period}; configure [[people]] and run `kpid compute --{} {period}`",
-            period.kind().as_str()
-        );
-    }
+    let cards = crate::read::scorecards(store, period, person, revision).await?;
     let views: Vec<CardView> = cards.iter().map(|c| CardView::new(s, c)).collect();
     let text = match format {
         Format::Table => views
@@ -144,21 +122,7 @@ pub async fn report(
             .collect::<Vec<_>>()
             .join("\n"),
         Format::Json => {
-            let objs: Vec<_> = views
-                .iter()
-                .map(|v| {
-                    let mut obj = export::card_json(v.card);
-                    if let Some(note) = export::money_note(s, v) {
-                        obj["money"] = serde_json::Value::String(note);
-                    }
-                    obj
-                })
-                .collect();
-            let value = match (person, objs.len()) {
-                (Some(_), 1) => objs.into_iter().next().unwrap_or_default(),
-                _ => serde_json::Value::Array(objs),
-            };
-            serde_json::to_string_pretty(&value)? + "\n"
+            serde_json::to_string_pretty(&crate::read::scorecards_json(s, &cards, person))? + "\n"
         }
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
@@ -300,23 +264,7 @@ pub async fn appeal(s: &Settings, store: &Store, cmd: AppealCommand) -> anyhow::
             let appeals = store.appeals(person.as_deref(), m).await?;
             match format {
                 Format::Json => {
-                    let list: Vec<_> = appeals
-                        .iter()
-                        .map(|a| {
-                            serde_json::json!({
-                                "id": a.id, "person": a.person, "month": a.period.to_string(),
-                                "reason": a.reason, "opened_on": a.opened_on.to_string(),
-                                "status": a.status, "revision_before": a.revision_before,
-                                "revision_after": a.revision_after, "resolved_by": a.resolved_by,
-                                "note": a.note,
-                                "adjustments": a.adjustments.iter().map(|(k, old, new)| serde_json::json!({
-                                    "kpi": k,
-                                    "old": crate::report::json_number(*old),
-                                    "new": crate::report::json_number(Some(*new)),
-                                })).collect::<Vec<_>>(),
-                            })
-                        })
-                        .collect();
+                    let list = crate::read::appeals_json(&appeals);
                     println!("{}", serde_json::to_string_pretty(&list)?);
                 }
                 _ => {

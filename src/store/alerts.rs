@@ -342,10 +342,20 @@ impl Store {
 
     /// The latest notifications, newest first.
     pub async fn notifications(&self, limit: i64) -> Result<Vec<OutboxRow>> {
+        self.notifications_before(None, limit).await
+    }
+
+    /// A page of notifications, newest first, older than id `before`.
+    pub async fn notifications_before(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>> {
         let rows = sqlx::query(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM alert_outbox ORDER BY id DESC LIMIT $1"
+            "SELECT {OUTBOX_COLUMNS} FROM alert_outbox WHERE id < $2 ORDER BY id DESC LIMIT $1"
         ))
         .bind(limit)
+        .bind(before.unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(outbox_row).collect()

@@ -164,12 +164,28 @@ impl Store {
 
     /// The latest runs, newest first.
     pub async fn recent_runs(&self, job: Option<&str>, limit: i64) -> Result<Vec<JobRun>> {
+        self.runs_after(job, None, limit).await
+    }
+
+    /// A page of runs, newest first, that come after `cursor` (the
+    /// `started_at` and job of the previous page's last run) in that order.
+    pub async fn runs_after(
+        &self,
+        job: Option<&str>,
+        cursor: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<JobRun>> {
+        let (before, after_job) = cursor.unwrap_or((i64::MAX, ""));
         let rows = sqlx::query(
             "SELECT job, tick, owner, status, attempts, started_at, finished_at, records, changed, rejects, \
-             detail, error FROM job_runs WHERE ($1 = '' OR job = $1) ORDER BY started_at DESC, job LIMIT $2",
+             detail, error FROM job_runs WHERE ($1 = '' OR job = $1) \
+             AND (started_at < $3 OR (started_at = $3 AND job > $4)) \
+             ORDER BY started_at DESC, job LIMIT $2",
         )
         .bind(job.unwrap_or(""))
         .bind(limit)
+        .bind(before)
+        .bind(after_job)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()

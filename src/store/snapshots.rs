@@ -72,6 +72,49 @@ impl Store {
         }))
     }
 
+    /// The newest period of each kind a shop has a snapshot of, with its
+    /// latest revision: `(kind, period, revision, computed_at)`.
+    pub async fn latest_snapshots(&self, shop: &str) -> Result<Vec<(String, String, i64, i64)>> {
+        // Day, month and year labels sort as text within their kind.
+        let rows = sqlx::query(
+            "SELECT s.period_kind, s.period, s.revision, s.computed_at FROM snapshots s \
+             WHERE s.shop = $1 AND s.period = (SELECT MAX(p.period) FROM snapshots p \
+               WHERE p.shop = s.shop AND p.period_kind = s.period_kind) \
+             AND s.revision = (SELECT MAX(r.revision) FROM snapshots r \
+               WHERE r.shop = s.shop AND r.period_kind = s.period_kind AND r.period = s.period) \
+             ORDER BY s.period_kind",
+        )
+        .bind(shop)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect()
+    }
+
+    /// One KPI's value and target in the latest day snapshots of `from..=to`, by day label.
+    pub async fn day_values(
+        &self,
+        shop: &str,
+        kpi: &str,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<(String, Option<Decimal>, Option<Decimal>)>> {
+        let rows = sqlx::query(
+            "SELECT period, value, target FROM kpi_latest WHERE shop = $1 AND kpi = $2 \
+             AND period_kind = 'day' AND period >= $3 AND period <= $4 ORDER BY period",
+        )
+        .bind(shop)
+        .bind(kpi)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get(0)?, dec(r.try_get(1)?)?, dec(r.try_get(2)?)?)))
+            .collect()
+    }
+
     /// Shops that have a snapshot for the period.
     pub async fn snapshot_shops(&self, period: Period) -> Result<Vec<String>> {
         let rows = sqlx::query(

@@ -1,0 +1,453 @@
+//! The read-only JSON API under `/api/v1/`: the documents of `kpid report`,
+//! `kpid kpis`, `kpid runs` and `kpid alerts` (built by [`crate::read`] and
+//! the CLI's own functions), series for charts, and its OpenAPI document.
+
+mod params;
+mod schema;
+
+use crate::read::{self, ReadError};
+use crate::report::Format;
+use crate::server::AppState;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use params::Params;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use utoipa::OpenApi;
+
+/// An error answered as `{"error": "…"}`.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json_response(self.0, &json!({ "error": self.1 }))
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::BadRequest(m) => ApiError(StatusCode::BAD_REQUEST, m),
+            ReadError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
+            ReadError::Store(e) => {
+                tracing::error!(error = %e, "api: database read failed");
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the database could not be read; see the kpid log".into(),
+                )
+            }
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ReadError::Store(e).into()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+pub fn json_response(status: StatusCode, value: &Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn ok(value: &Value) -> ApiResult {
+    Ok(json_response(StatusCode::OK, value))
+}
+
+fn download(content_type: &'static str, name: String, body: Vec<u8>) -> ApiResult {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+const CSV: &str = "text/csv; charset=utf-8";
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "api: building a download failed");
+    ApiError(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the file could not be built".into(),
+    )
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/shops", get(shops))
+        .route("/api/v1/kpis", get(kpis))
+        .route("/api/v1/snapshots", get(snapshots))
+        .route("/api/v1/series", get(series))
+        .route("/api/v1/live", get(live))
+        .route("/api/v1/scorecards", get(scorecards))
+        .route("/api/v1/appeals", get(appeals))
+        .route("/api/v1/runs", get(runs))
+        .route("/api/v1/connectors", get(connectors))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/alerts/history", get(alerts_history))
+        .route("/api/v1/silences", get(silences))
+        .fallback(|| async {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                "no such endpoint; see /api/v1/openapi.json".into(),
+            )
+        })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "kpid read API",
+        description = "Read-only KPI snapshots, series, scorecards, runs and alerts. \
+            With `[server] token` set, send `Authorization: Bearer <token>`."
+    ),
+    paths(
+        shops, kpis, snapshots, series, live, scorecards, appeals, runs, connectors, alerts,
+        alerts_history, silences
+    ),
+    components(schemas(
+        schema::Error, schema::Shop, schema::LatestSnapshot, schema::Kpi, schema::Snapshot,
+        schema::SnapshotLine, schema::SeriesPoint, schema::Live, schema::Scorecard,
+        schema::ScorecardLine, schema::Appeal, schema::Adjustment, schema::Run, schema::Connector, schema::Alert,
+        schema::Notification, schema::Silence, schema::Matcher, schema::LastRun
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The OpenAPI 3 document of this API.
+pub fn openapi_document() -> Value {
+    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+}
+
+async fn openapi() -> ApiResult {
+    ok(&openapi_document())
+}
+
+/// Shops with their zone, currency and newest snapshot of each period kind.
+#[utoipa::path(get, path = "/api/v1/shops", responses(
+    (status = 200, body = Vec<schema::Shop>),
+    (status = 401, body = schema::Error)
+))]
+async fn shops(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    Params::new(q, &[])?;
+    ok(&read::shops_json(&s.settings, &s.store).await?)
+}
+
+/// The KPI catalogue, as `kpid kpis --format json`.
+#[utoipa::path(get, path = "/api/v1/kpis", responses(
+    (status = 200, body = Vec<schema::Kpi>),
+    (status = 401, body = schema::Error)
+))]
+async fn kpis(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    Params::new(q, &[])?;
+    ok(&read::kpis_json(&s.settings.catalogue))
+}
+
+/// The latest (or a given) snapshot revision of a period, as `kpid report --format json`:
+/// an object with `shop`, else the array of every shop's.
+#[utoipa::path(get, path = "/api/v1/snapshots",
+    params(
+        ("period" = String, Query, description = "A day `2026-10-05`, month `2026-10` or year `2026`"),
+        ("shop" = Option<String>, Query, description = "A shop id; without it, every shop's snapshot"),
+        ("revision" = Option<i64>, Query, description = "A revision number instead of the latest"),
+        ("format" = Option<String>, Query, description = "`json` (default), `csv` or `xlsx`")
+    ),
+    responses(
+        (status = 200, description = "One snapshot with `shop`, else an array", body = Vec<schema::Snapshot>),
+        (status = 400, body = schema::Error),
+        (status = 401, body = schema::Error),
+        (status = 404, description = "Unknown shop or no snapshot", body = schema::Error)
+    ))]
+async fn snapshots(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let p = Params::new(q, &["period", "shop", "revision", "format"])?;
+    let period = p.period("period")?;
+    let shop = p.optional("shop");
+    let revision = p.positive("revision")?;
+    let format = p.format()?;
+    let snaps = read::snapshots(&s.settings, &s.store, period, shop, revision).await?;
+    let cat = &s.settings.catalogue;
+    let name = format!("kpid-{}-{period}", shop.unwrap_or("shops"));
+    match format {
+        Format::Csv => download(
+            CSV,
+            format!("{name}.csv"),
+            read::snapshots_csv(&snaps, cat).map_err(internal)?,
+        ),
+        Format::Xlsx => download(
+            XLSX,
+            format!("{name}.xlsx"),
+            read::snapshots_xlsx(&snaps, cat).map_err(internal)?,
+        ),
+        _ => ok(&read::snapshots_json(&snaps, cat, shop.is_some())),
+    }
+}
+
+/// A KPI per local day: the latest day snapshot's value, or for a day without
+/// one the value computed now from the facts; null where the KPI has no value.
+#[utoipa::path(get, path = "/api/v1/series",
+    params(
+        ("shop" = String, Query, description = "A shop id"),
+        ("kpi" = String, Query, description = "A KPI id of the catalogue"),
+        ("from" = String, Query, description = "First local day, YYYY-MM-DD"),
+        ("to" = String, Query, description = "Last local day, YYYY-MM-DD (at most 400 days after `from`)")
+    ),
+    responses(
+        (status = 200, body = Vec<schema::SeriesPoint>),
+        (status = 400, body = schema::Error),
+        (status = 401, body = schema::Error),
+        (status = 404, description = "Unknown shop or KPI", body = schema::Error)
+    ))]
+async fn series(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    let p = Params::new(q, &["shop", "kpi", "from", "to"])?;
+    let shop = p.required("shop", "a shop id")?;
+    let kpi = p.required("kpi", "a KPI id such as gmv")?;
+    let from = p.day("from")?;
+    let to = p.day("to")?;
+    ok(&read::series(&s.settings, &s.store, shop, kpi, from, to).await?)
+}
+
+/// A shop's today so far and month to date, computed now (revision null; nothing is written).
+#[utoipa::path(get, path = "/api/v1/live",
+    params(("shop" = String, Query, description = "A shop id")),
+    responses(
+        (status = 200, body = schema::Live),
+        (status = 400, body = schema::Error),
+        (status = 401, body = schema::Error),
+        (status = 404, description = "Unknown shop", body = schema::Error)
+    ))]
+async fn live(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    let p = Params::new(q, &["shop"])?;
+    let shop = p.required("shop", "a shop id")?;
+    ok(&read::live_json(&s.settings, &s.store, shop).await?)
+}
+
+/// People's scorecards, as `kpid report --scorecards --format json`: an
+/// object with `person`, else an array.
+#[utoipa::path(get, path = "/api/v1/scorecards",
+    params(
+        ("period" = String, Query, description = "A month `2026-10` or year `2026`"),
+        ("person" = Option<String>, Query, description = "A person id; without it, everyone's"),
+        ("revision" = Option<i64>, Query, description = "A revision number instead of the latest"),
+        ("format" = Option<String>, Query, description = "`json` (default), `csv` or `xlsx`")
+    ),
+    responses(
+        (status = 200, description = "One scorecard with `person`, else an array", body = Vec<schema::Scorecard>),
+        (status = 400, body = schema::Error),
+        (status = 401, body = schema::Error),
+        (status = 404, description = "Unknown person or no scorecard", body = schema::Error)
+    ))]
+async fn scorecards(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let p = Params::new(q, &["period", "person", "revision", "format"])?;
+    let period = p.period("period")?;
+    let person = p.optional("person");
+    let revision = p.positive("revision")?;
+    let format = p.format()?;
+    let cards = read::scorecards(&s.store, period, person, revision).await?;
+    let name = format!("kpid-scorecards-{period}");
+    match format {
+        Format::Csv | Format::Xlsx => {
+            let views: Vec<_> = cards
+                .iter()
+                .map(|c| crate::scorecard::export::CardView::new(&s.settings, c))
+                .collect();
+            if format == Format::Xlsx {
+                let bytes =
+                    crate::scorecard::export::workbook(&s.settings, &views).map_err(internal)?;
+                return download(XLSX, format!("{name}.xlsx"), bytes);
+            }
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(crate::scorecard::export::CSV_HEADER)
+                .map_err(internal)?;
+            for v in &views {
+                crate::scorecard::export::card_csv(v, &mut w).map_err(internal)?;
+            }
+            download(
+                CSV,
+                format!("{name}.csv"),
+                w.into_inner().map_err(internal)?,
+            )
+        }
+        _ => ok(&read::scorecards_json(&s.settings, &cards, person)),
+    }
+}
+
+/// Appeals against closed scorecards, newest first, as `kpid appeal list --format json`.
+#[utoipa::path(get, path = "/api/v1/appeals",
+    params(
+        ("month" = Option<String>, Query, description = "Only this month, YYYY-MM"),
+        ("person" = Option<String>, Query, description = "Only this person's")
+    ),
+    responses(
+        (status = 200, body = Vec<schema::Appeal>),
+        (status = 400, body = schema::Error),
+        (status = 401, body = schema::Error)
+    ))]
+async fn appeals(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    let p = Params::new(q, &["month", "person"])?;
+    let month = match p.optional("month") {
+        Some(t) => Some(crate::period::Period::parse_month(t).map_err(|_| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("parameter `month`: `{t}` is not a month YYYY-MM"),
+            )
+        })?),
+        None => None,
+    };
+    let list = s.store.appeals(p.optional("person"), month).await?;
+    ok(&read::appeals_json(&list))
+}
+
+/// Recent scheduled runs, newest first, as `kpid runs --format json`. When
+/// more remain, the `X-Next-Cursor` header holds the `cursor` of the next page.
+#[utoipa::path(get, path = "/api/v1/runs",
+    params(
+        ("job" = Option<String>, Query, description = "Only this job (a connector name or `snapshot:<shop>`)"),
+        ("limit" = Option<i64>, Query, description = "At most this many runs, 1 to 1000 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "The `X-Next-Cursor` of the previous page")
+    ),
+    responses(
+        (status = 200, body = Vec<schema::Run>, headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"))),
+        (status = 400, body = schema::Error),
+        (status = 401, body = schema::Error)
+    ))]
+async fn runs(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    let p = Params::new(q, &["job", "limit", "cursor"])?;
+    let job = p.optional("job");
+    let limit = p.limit(20)?;
+    let cursor = match p.optional("cursor") {
+        Some(c) => Some(read::parse_runs_cursor(c).ok_or_else(|| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "parameter `cursor`: `{c}` is not a cursor this API made (take X-Next-Cursor)"
+                ),
+            )
+        })?),
+        None => None,
+    };
+    // One more than asked tells whether a next page exists.
+    let mut list = s.store.runs_after(job, cursor, limit + 1).await?;
+    let more = list.len() as i64 > limit;
+    list.truncate(limit as usize);
+    let mut resp = json_response(StatusCode::OK, &read::runs_json(&list));
+    if let (true, Some(last)) = (more, list.last()) {
+        if let Ok(v) = HeaderValue::from_str(&read::runs_cursor(last)) {
+            resp.headers_mut().insert("x-next-cursor", v);
+        }
+    }
+    Ok(resp)
+}
+
+/// Each scheduled job (connectors and snapshots): last run, last success,
+/// failures among its recent runs, rejects of the last run, next run.
+#[utoipa::path(get, path = "/api/v1/connectors", responses(
+    (status = 200, body = Vec<schema::Connector>),
+    (status = 401, body = schema::Error)
+))]
+async fn connectors(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    Params::new(q, &[])?;
+    ok(&read::connectors_json(&s.settings, &s.store).await?)
+}
+
+/// The current alerts (pending, firing, resolved), as `kpid alerts list --format json`.
+#[utoipa::path(get, path = "/api/v1/alerts", responses(
+    (status = 200, body = Vec<schema::Alert>),
+    (status = 401, body = schema::Error)
+))]
+async fn alerts(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    Params::new(q, &[])?;
+    ok(&crate::cli::alerts::list_json(&s.settings, &s.store).await?)
+}
+
+/// Notifications per channel, newest first, as `kpid alerts history --format
+/// json`. When more remain, `X-Next-Cursor` holds the `cursor` of the next page.
+#[utoipa::path(get, path = "/api/v1/alerts/history",
+    params(
+        ("limit" = Option<i64>, Query, description = "At most this many, 1 to 1000 (default 50)"),
+        ("cursor" = Option<i64>, Query, description = "The `X-Next-Cursor` of the previous page")
+    ),
+    responses(
+        (status = 200, body = Vec<schema::Notification>, headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"))),
+        (status = 400, body = schema::Error),
+        (status = 401, body = schema::Error)
+    ))]
+async fn alerts_history(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let p = Params::new(q, &["limit", "cursor"])?;
+    let limit = p.limit(50)?;
+    let before = p.positive("cursor")?;
+    let mut rows = s.store.notifications_before(before, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let mut resp = json_response(StatusCode::OK, &crate::cli::alerts::history_json(&rows));
+    if let (true, Some(last)) = (more, rows.last()) {
+        resp.headers_mut()
+            .insert("x-next-cursor", HeaderValue::from(last.id));
+    }
+    Ok(resp)
+}
+
+/// Silences in force (as `kpid silence list`), oldest first.
+#[utoipa::path(get, path = "/api/v1/silences", responses(
+    (status = 200, body = Vec<schema::Silence>),
+    (status = 401, body = schema::Error)
+))]
+async fn silences(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    Params::new(q, &[])?;
+    ok(&read::silences_json(&s.store).await?)
+}

@@ -1,0 +1,112 @@
+//! Query parameters read by name, so a 400 names the parameter and what it expects.
+
+use super::ApiError;
+use crate::period::Period;
+use crate::report::Format;
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use std::collections::HashMap;
+
+pub struct Params(HashMap<String, String>);
+
+fn bad(msg: String) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg)
+}
+
+impl Params {
+    /// Refuses parameters the endpoint does not take (a typo would otherwise
+    /// be ignored silently).
+    pub fn new(q: HashMap<String, String>, allowed: &[&str]) -> Result<Self, ApiError> {
+        let mut unknown: Vec<&String> = q
+            .keys()
+            .filter(|k| !allowed.contains(&k.as_str()))
+            .collect();
+        unknown.sort();
+        if let Some(k) = unknown.first() {
+            return Err(bad(if allowed.is_empty() {
+                format!("unknown parameter `{k}`: this endpoint takes none")
+            } else {
+                format!(
+                    "unknown parameter `{k}`: this endpoint takes {}",
+                    allowed
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }));
+        }
+        Ok(Params(q))
+    }
+
+    pub fn optional(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn required(&self, name: &str, expects: &str) -> Result<&str, ApiError> {
+        self.optional(name)
+            .ok_or_else(|| bad(format!("missing parameter `{name}`: {expects}")))
+    }
+
+    pub fn period(&self, name: &str) -> Result<Period, ApiError> {
+        let text = self.required(name, "a day YYYY-MM-DD, a month YYYY-MM or a year YYYY")?;
+        Period::parse_any(text).map_err(|_| {
+            bad(format!(
+                "parameter `{name}`: `{text}` is not a day YYYY-MM-DD, a month YYYY-MM or a year YYYY"
+            ))
+        })
+    }
+
+    pub fn day(&self, name: &str) -> Result<NaiveDate, ApiError> {
+        let text = self.required(name, "a local day YYYY-MM-DD")?;
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+            bad(format!(
+                "parameter `{name}`: `{text}` is not a day YYYY-MM-DD"
+            ))
+        })
+    }
+
+    /// A whole number of at least 1, when given.
+    pub fn positive(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.optional(name)
+            .map(|t| {
+                t.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    bad(format!(
+                        "parameter `{name}`: `{t}` is not a whole number of at least 1"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    /// `limit`: 1 to 1000, `default` when absent.
+    pub fn limit(&self, default: i64) -> Result<i64, ApiError> {
+        match self.optional("limit") {
+            None => Ok(default),
+            Some(t) => t
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "parameter `limit`: `{t}` is not a whole number from 1 to 1000"
+                    ))
+                }),
+        }
+    }
+
+    /// `format`: json (default), csv or xlsx.
+    pub fn format(&self) -> Result<Format, ApiError> {
+        match self.optional("format") {
+            None | Some("json") => Ok(Format::Json),
+            Some("csv") => Ok(Format::Csv),
+            Some("xlsx") => Ok(Format::Xlsx),
+            Some(t) => Err(bad(format!(
+                "parameter `format`: `{t}` is not json, csv or xlsx"
+            ))),
+        }
+    }
+}
