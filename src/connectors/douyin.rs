@@ -245,6 +245,31 @@ struct RefundPage {
 }
 
 impl DouyinConnector {
+    /// A POST to the router, signed afresh (new timestamp) on every attempt,
+    /// with the business parameters as the JSON body.
+    fn signed_post(
+        &self,
+        c: &reqwest::Client,
+        method: &str,
+        url: &str,
+        business: &Value,
+    ) -> reqwest::RequestBuilder {
+        let params = douyin_signed(
+            method,
+            &self.options.app_key,
+            Some(&self.access_token),
+            &self.app_secret,
+            business,
+            Utc::now(),
+        );
+        let body = params.get("param_json").cloned().unwrap_or_default();
+        c.post(url)
+            .query(&params)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .body(body)
+    }
+
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
         let options = DouyinOptions::from_config(cfg).map_err(config_error(cfg))?;
         let app_secret = secret_option(
@@ -366,22 +391,7 @@ impl DouyinConnector {
             let parsed = self
                 .http
                 .get_checked(
-                    |c| {
-                        let params = douyin_signed(
-                            METHOD,
-                            &self.options.app_key,
-                            Some(&self.access_token),
-                            &self.app_secret,
-                            &business,
-                            Utc::now(),
-                        );
-                        let body = params.get("param_json").cloned().unwrap_or_default();
-                        c.post(&url)
-                            .query(&params)
-                            .header("Content-Type", "application/json")
-                            .header("Accept", "application/json")
-                            .body(body)
-                    },
+                    |c| self.signed_post(c, METHOD, &url, &business),
                     HINT,
                     move |bytes: &[u8]| mapper.page_facts(bytes),
                     platform_errors::douyin,
@@ -434,22 +444,7 @@ impl DouyinConnector {
             let parsed = self
                 .http
                 .get_checked(
-                    |c| {
-                        let params = douyin_signed(
-                            REFUND_METHOD,
-                            &self.options.app_key,
-                            Some(&self.access_token),
-                            &self.app_secret,
-                            &business,
-                            Utc::now(),
-                        );
-                        let body = params.get("param_json").cloned().unwrap_or_default();
-                        c.post(&url)
-                            .query(&params)
-                            .header("Content-Type", "application/json")
-                            .header("Accept", "application/json")
-                            .body(body)
-                    },
+                    |c| self.signed_post(c, REFUND_METHOD, &url, &business),
                     HINT,
                     move |bytes: &[u8]| mapper.refund_page(bytes),
                     platform_errors::douyin,
