@@ -13,6 +13,7 @@
 //! an every-month target of their own.
 
 use crate::period::Period;
+use crate::store::{Store, StoreError, TargetRow};
 use rust_decimal::Decimal;
 use std::fmt;
 
@@ -172,6 +173,48 @@ impl Target {
     fn key(&self) -> (&str, &TargetScope, &TargetPeriod) {
         (&self.kpi, &self.scope, &self.period)
     }
+}
+
+/// The targets imported into the database (`kpid targets import`).
+pub async fn imported(store: &Store) -> Result<Vec<Target>, StoreError> {
+    store
+        .imported_targets()
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(Target {
+                scope: TargetScope::from_parts(&row.scope_kind, &row.scope_id).ok_or_else(
+                    || StoreError::Corrupt(format!("target scope `{}`", row.scope_kind)),
+                )?,
+                period: TargetPeriod::parse(&row.period)
+                    .map_err(|_| StoreError::Corrupt(format!("target period `{}`", row.period)))?,
+                kpi: row.kpi,
+                value: row.value,
+                source: TargetSource::Imported {
+                    file: row.file,
+                    at: row.imported_at,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Stores imported targets from `file` (replacing earlier imports of the
+/// same key) in one transaction; returns how many rows changed.
+pub async fn import(store: &Store, targets: &[Target], file: &str) -> Result<u64, StoreError> {
+    let rows: Vec<TargetRow> = targets
+        .iter()
+        .map(|t| TargetRow {
+            kpi: t.kpi.clone(),
+            scope_kind: t.scope.kind().to_string(),
+            scope_id: t.scope.id().to_string(),
+            period: t.period.to_string(),
+            value: t.value,
+            file: file.to_string(),
+            imported_at: 0,
+        })
+        .collect();
+    store.import_targets(&rows, file).await
 }
 
 /// Every target in force.

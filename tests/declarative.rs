@@ -260,48 +260,40 @@ async fn orders(
     db: &common::TestDb,
     shop: &str,
 ) -> Vec<(String, i64, Option<String>, i64, Option<String>, String)> {
-    sqlx::query(
+    crate::fetch_rows!(
+        db.store,
         "SELECT order_id, paid_at, local_day, amount_micros, buyer_id, status \
          FROM orders WHERE shop = $1 ORDER BY order_id",
+        [shop],
+        |r| {
+            (
+                r.get::<String, _>(0),
+                r.get::<i64, _>(1),
+                r.get::<Option<String>, _>(2),
+                r.get::<i64, _>(3),
+                r.get::<Option<String>, _>(4),
+                r.get::<String, _>(5),
+            )
+        }
     )
-    .bind(shop)
-    .fetch_all(db.store.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| {
-        (
-            r.get::<String, _>(0),
-            r.get::<i64, _>(1),
-            r.get::<Option<String>, _>(2),
-            r.get::<i64, _>(3),
-            r.get::<Option<String>, _>(4),
-            r.get::<String, _>(5),
-        )
-    })
-    .collect()
 }
 
 async fn refunds(db: &common::TestDb, shop: &str) -> Vec<(String, String, i64, String, i64)> {
-    sqlx::query(
+    crate::fetch_rows!(
+        db.store,
         "SELECT refund_id, order_id, refunded_at, local_day, amount_micros \
          FROM refunds WHERE shop = $1 ORDER BY refund_id",
+        [shop],
+        |r| {
+            (
+                r.get::<String, _>(0),
+                r.get::<String, _>(1),
+                r.get::<i64, _>(2),
+                r.get::<String, _>(3),
+                r.get::<i64, _>(4),
+            )
+        }
     )
-    .bind(shop)
-    .fetch_all(db.store.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| {
-        (
-            r.get::<String, _>(0),
-            r.get::<String, _>(1),
-            r.get::<i64, _>(2),
-            r.get::<String, _>(3),
-            r.get::<i64, _>(4),
-        )
-    })
-    .collect()
 }
 
 async fn day_inputs(db: &common::TestDb, shop: &str, day: &str) -> InputValues {
@@ -1364,16 +1356,13 @@ async fn daily_series_over_offset_and_link_pages() {
         let oct1 = day_inputs(&db, "la", "2026-10-01").await;
         assert_eq!(oct1.get("ad_spend"), Some(d("3.75")), "{}", db.backend);
         assert_eq!(oct1.get("cs_sessions"), Some(d("10")), "{}", db.backend);
-        let per_campaign: Vec<(String, String, i64)> = sqlx::query(
+        let per_campaign: Vec<(String, String, i64)> = crate::fetch_rows!(
+            db.store,
             "SELECT day, dimension, value_micros FROM daily_values \
              WHERE shop = 'la' AND input = 'ad_spend' ORDER BY day, dimension",
-        )
-        .fetch_all(db.store.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
+            [],
+            |r| (r.get(0), r.get(1), r.get(2))
+        );
         assert_eq!(
             per_campaign,
             vec![
@@ -1629,17 +1618,13 @@ fn ga4_connector(name: &str, kind: &str, shop: &str, server: &MockServer, auth: 
 }
 
 async fn daily_rows(db: &common::TestDb, shop: &str) -> Vec<(String, String, String, i64)> {
-    sqlx::query(
+    crate::fetch_rows!(
+        db.store,
         "SELECT day, input, dimension, value_micros FROM daily_values \
          WHERE shop = $1 ORDER BY day, input, dimension",
+        [shop],
+        |r| (r.get(0), r.get(1), r.get(2), r.get(3))
     )
-    .bind(shop)
-    .fetch_all(db.store.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-    .collect()
 }
 
 /// The runReport bodies a server received, parsed, without repeats.

@@ -412,14 +412,12 @@ async fn backfill_pages_through_a_throttle_and_keeps_bad_records_aside() {
         );
         assert!(rejects[0].raw.contains("\"12.34\""), "{}", rejects[0].raw);
 
-        let ids: Vec<String> =
-            sqlx::query("SELECT order_id FROM orders WHERE shop = 'dy' ORDER BY order_id")
-                .fetch_all(db.store.pool())
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<String, _>(0))
-                .collect();
+        let ids: Vec<String> = crate::fetch_rows!(
+            db.store,
+            "SELECT order_id FROM orders WHERE shop = 'dy' ORDER BY order_id",
+            [],
+            |r| r.get::<String, _>(0)
+        );
         assert_eq!(
             ids,
             [

@@ -282,14 +282,12 @@ fn order(
 }
 
 async fn statuses(db: &common::TestDb) -> Vec<(String, String, Option<String>)> {
-    let mut rows: Vec<(String, String, Option<String>)> =
-        sqlx::query("SELECT order_id, status, buyer_id FROM orders WHERE shop = 'sh'")
-            .fetch_all(db.store.pool())
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
+    let mut rows: Vec<(String, String, Option<String>)> = crate::fetch_rows!(
+        db.store,
+        "SELECT order_id, status, buyer_id FROM orders WHERE shop = 'sh'",
+        [],
+        |r| (r.get(0), r.get(1), r.get(2))
+    );
     rows.sort();
     rows
 }

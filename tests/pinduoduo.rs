@@ -229,14 +229,12 @@ fn order(sn: Value, amount: Value, pay_time: Value, confirm_status: i64) -> Valu
 
 /// Stored (order id, status) pairs, in byte order of the id.
 async fn statuses(db: &common::TestDb) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> =
-        sqlx::query("SELECT order_id, status FROM orders WHERE shop = 'sh'")
-            .fetch_all(db.store.pool())
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
-            .collect();
+    let mut rows: Vec<(String, String)> = crate::fetch_rows!(
+        db.store,
+        "SELECT order_id, status FROM orders WHERE shop = 'sh'",
+        [],
+        |r| (r.get::<String, _>(0), r.get::<String, _>(1))
+    );
     rows.sort();
     rows
 }

@@ -34,22 +34,16 @@ async fn kpi_latest_shows_only_the_newest_revision_of_each_period() {
             .write_snapshot("sh", nov, &[line("gmv", 90)])
             .await
             .unwrap();
-        let rows = sqlx::query(
+        let got: Vec<(String, i64, String)> = crate::fetch_rows!(
+            db.store,
             "SELECT period, revision, value FROM kpi_latest WHERE shop = 'sh' AND kpi = 'gmv' ORDER BY period",
-        )
-        .fetch_all(db.store.pool())
-        .await
-        .unwrap();
-        let got: Vec<(String, i64, String)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.try_get(0).unwrap(),
-                    r.try_get(1).unwrap(),
-                    r.try_get(2).unwrap(),
-                )
-            })
-            .collect();
+            [],
+            |r| (
+                r.try_get(0).unwrap(),
+                r.try_get(1).unwrap(),
+                r.try_get(2).unwrap(),
+            )
+        );
         assert_eq!(
             got,
             vec![
@@ -96,21 +90,20 @@ async fn scorecard_latest_shows_only_the_newest_revision() {
             .write_scorecard(&card(85, "appeal #1: ok"), true)
             .await
             .unwrap();
-        let rows = sqlx::query(
+        let rows: Vec<(i64, String, String, String, String)> = crate::fetch_rows!(
+            db.store,
             "SELECT revision, total, reason, kpi, weight FROM scorecard_latest WHERE person = 'li'",
-        )
-        .fetch_all(db.store.pool())
-        .await
-        .unwrap();
-        assert_eq!(rows.len(), 1, "{}", db.backend);
-        let r = &rows[0];
-        let got: (i64, String, String, String, String) = (
-            r.try_get(0).unwrap(),
-            r.try_get(1).unwrap(),
-            r.try_get(2).unwrap(),
-            r.try_get(3).unwrap(),
-            r.try_get(4).unwrap(),
+            [],
+            |r| (
+                r.try_get(0).unwrap(),
+                r.try_get(1).unwrap(),
+                r.try_get(2).unwrap(),
+                r.try_get(3).unwrap(),
+                r.try_get(4).unwrap(),
+            )
         );
+        assert_eq!(rows.len(), 1, "{}", db.backend);
+        let got = rows[0].clone();
         assert_eq!(
             got,
             (

@@ -224,12 +224,9 @@ async fn runs(store: &Store, job: &str) -> Vec<JobRun> {
 }
 
 async fn orders(store: &Store) -> i64 {
-    sqlx::query("SELECT COUNT(*) FROM orders")
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap()
+    crate::fetch_rows!(store, "SELECT COUNT(*) FROM orders", [], |r| r
+        .try_get::<i64, _>(0)
+        .unwrap())[0]
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -970,11 +967,11 @@ async fn replicas_starting_together_migrate_an_empty_database_once() {
     let name = format!("kpid_mig_{}", std::process::id());
     let admin = kpid::store::Store::connect(&admin_url).await.unwrap();
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(admin.pool())
+        .execute(common::pg_pool(&admin))
         .await
         .unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(admin.pool())
+        .execute(common::pg_pool(&admin))
         .await
         .unwrap();
     let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
@@ -1008,7 +1005,7 @@ async fn replicas_starting_together_migrate_an_empty_database_once() {
     let store = kpid::store::Store::connect(&url).await.unwrap();
     assert!(store.migrations_applied().await.unwrap());
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(store.pool())
+        .fetch_one(common::pg_pool(&store))
         .await
         .unwrap();
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
@@ -1017,7 +1014,7 @@ async fn replicas_starting_together_migrate_an_empty_database_once() {
     assert_eq!(rows, files, "each migration applied exactly once");
     store.close().await;
     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(admin.pool())
+        .execute(common::pg_pool(&admin))
         .await;
     admin.close().await;
 }

@@ -29,7 +29,7 @@ async fn a_snapshot_revision_waits_for_a_running_writer() {
             .unwrap();
         // Another process (an ingest) holds the write lock for a while.
         let ingest = Store::connect(&db.url).await.unwrap();
-        let mut writing = ingest.pool().begin().await.unwrap();
+        let mut writing = common::sqlite_pool(&ingest).begin().await.unwrap();
         sqlx::query(
             "INSERT INTO job_runs (job, tick, owner, status, lease_until, started_at) \
              VALUES ('csv', 1, 'other', 'running', 0, 0)",
@@ -93,7 +93,7 @@ async fn first_starts_on_a_new_sqlite_file_migrate_once() {
         }
         let store = Store::connect(&url).await.unwrap();
         let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-            .fetch_one(store.pool())
+            .fetch_one(common::sqlite_pool(&store))
             .await
             .unwrap();
         let migrations =

@@ -329,13 +329,12 @@ async fn totals(db: &common::TestDb, day: NaiveDate) -> (i64, i64, i64, i64, i64
 }
 
 async fn order_ids(db: &common::TestDb) -> Vec<(String, String)> {
-    sqlx::query("SELECT order_id, status FROM orders WHERE shop = 'tb' ORDER BY order_id")
-        .fetch_all(db.store.pool())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect()
+    crate::fetch_rows!(
+        db.store,
+        "SELECT order_id, status FROM orders WHERE shop = 'tb' ORDER BY order_id",
+        [],
+        |r| (r.get(0), r.get(1))
+    )
 }
 
 #[tokio::test(flavor = "current_thread")]

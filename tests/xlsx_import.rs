@@ -82,16 +82,12 @@ fn workbook(path: &Path, sheets: &[(&str, Vec<Vec<C>>)]) {
 }
 
 async fn daily(db: &common::TestDb, shop: &str) -> Vec<(String, String, Decimal)> {
-    sqlx::query(
+    crate::fetch_rows!(
+        db.store,
         "SELECT day, input, value_micros FROM daily_values WHERE shop = $1 ORDER BY day, input",
+        [shop],
+        |r| (r.get(0), r.get(1), from_micros(r.get(2)))
     )
-    .bind(shop)
-    .fetch_all(db.store.pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|r| (r.get(0), r.get(1), from_micros(r.get(2))))
-    .collect()
 }
 
 fn utc(s: &str) -> i64 {

@@ -260,20 +260,17 @@ fn window() -> Window {
 
 /// Stored daily values as `(day, input, agent) → value` (micros / 10^6).
 async fn stored(db: &common::TestDb) -> Vec<(String, String, String, i64)> {
-    sqlx::query(
+    crate::fetch_rows!(
+        db.store,
         "SELECT day, input, dimension, value_micros FROM daily_values \
          WHERE shop = 'sh' ORDER BY day, dimension, input",
+        [],
+        |r| {
+            let micros: i64 = r.get(3);
+            assert_eq!(micros % 1_000_000, 0, "whole counts and seconds");
+            (r.get(0), r.get(1), r.get(2), micros / 1_000_000)
+        }
     )
-    .fetch_all(db.store.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| {
-        let micros: i64 = r.get(3);
-        assert_eq!(micros % 1_000_000, 0, "whole counts and seconds");
-        (r.get(0), r.get(1), r.get(2), micros / 1_000_000)
-    })
-    .collect()
 }
 
 fn row(day: &str, input: &str, agent: &str, v: i64) -> (String, String, String, i64) {

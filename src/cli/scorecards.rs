@@ -484,7 +484,7 @@ pub async fn targets(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow
                     Err(reason) => rejects.push(reject(&name, row, reason)),
                 }
             }
-            let changed = store.import_targets(&good, &name).await?;
+            let changed = crate::targets::import(store, &good, &name).await?;
             println!(
                 "{name}: {} rows, {} targets taken ({changed} new or changed), {} rejected",
                 rows.len(),
@@ -594,7 +594,7 @@ pub async fn check_warnings(s: &Settings) -> Vec<String> {
         _ => None,
     };
     let imported = match &store {
-        Some(st) => st.imported_targets().await.unwrap_or_default(),
+        Some(st) => crate::targets::imported(st).await.unwrap_or_default(),
         None => Vec::new(),
     };
     out.extend(crate::kpi::refund_sources::check_notes(s, store.as_ref()).await);

@@ -72,7 +72,7 @@ type Result<T, E = ScorecardError> = std::result::Result<T, E>;
 pub async fn target_book(settings: &Settings, store: &Store) -> Result<TargetBook, StoreError> {
     Ok(TargetBook::new(
         settings.targets.clone(),
-        store.imported_targets().await?,
+        crate::targets::imported(store).await?,
     ))
 }
 

@@ -1,10 +1,6 @@
 //! Manual inputs with their audit trail, and imported targets.
 
-use super::scorecards::{dec, text};
-use super::{now_unix, Result, Store, StoreError};
-use crate::targets::{Target, TargetPeriod, TargetScope, TargetSource};
 use rust_decimal::Decimal;
-use sqlx::Row;
 
 /// A manual input value in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,168 +30,19 @@ pub struct ManualChange {
     pub source: String,
 }
 
-impl Store {
-    /// Sets a manual input and audits the change in one transaction. Setting
-    /// the value it already has changes nothing and audits nothing.
-    pub async fn set_manual_input(&self, change: &ManualChange) -> Result<Option<ManualChange>> {
-        let mut tx = self.begin_write().await?;
-        let old = sqlx::query(
-            "SELECT value FROM manual_inputs WHERE person = $1 AND input = $2 AND period = $3",
-        )
-        .bind(&change.person)
-        .bind(&change.input)
-        .bind(&change.period)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get::<String, _>(0))
-        .transpose()?;
-        let old = dec(old)?;
-        if old.map(|o| o.normalize()) == Some(change.new_value.normalize()) {
-            return Ok(None);
-        }
-        let now = now_unix();
-        let value = change.new_value.normalize().to_string();
-        sqlx::query(
-            "INSERT INTO manual_inputs (person, input, period, value, updated_by, updated_at, note) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (person, input, period) DO UPDATE SET \
-             value = excluded.value, updated_by = excluded.updated_by, \
-             updated_at = excluded.updated_at, note = excluded.note",
-        )
-        .bind(&change.person)
-        .bind(&change.input)
-        .bind(&change.period)
-        .bind(&value)
-        .bind(&change.changed_by)
-        .bind(now)
-        .bind(change.note.clone())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO manual_input_audit (person, input, period, old_value, new_value, \
-             changed_by, changed_at, note, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&change.person)
-        .bind(&change.input)
-        .bind(&change.period)
-        .bind(text(old))
-        .bind(&value)
-        .bind(&change.changed_by)
-        .bind(now)
-        .bind(change.note.clone())
-        .bind(&change.source)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(ManualChange {
-            old_value: old,
-            changed_at: now,
-            ..change.clone()
-        }))
-    }
-
-    /// A person's manual inputs (every person's when `None`).
-    pub async fn manual_inputs(&self, person: Option<&str>) -> Result<Vec<ManualInput>> {
-        let rows = sqlx::query(
-            "SELECT person, input, period, value, updated_by, updated_at, note FROM manual_inputs \
-             WHERE ($1 = '' OR person = $1) ORDER BY person, period, input",
-        )
-        .bind(person.unwrap_or(""))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(ManualInput {
-                    person: r.try_get(0)?,
-                    input: r.try_get(1)?,
-                    period: r.try_get(2)?,
-                    value: dec(Some(r.try_get(3)?))?.unwrap_or_default(),
-                    updated_by: r.try_get(4)?,
-                    updated_at: r.try_get(5)?,
-                    note: r.try_get(6)?,
-                })
-            })
-            .collect()
-    }
-
-    /// The audit trail, oldest first.
-    pub async fn manual_history(&self, person: Option<&str>) -> Result<Vec<ManualChange>> {
-        let rows = sqlx::query(
-            "SELECT person, input, period, old_value, new_value, changed_by, changed_at, note, source \
-             FROM manual_input_audit WHERE ($1 = '' OR person = $1) ORDER BY id",
-        )
-        .bind(person.unwrap_or(""))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(ManualChange {
-                    person: r.try_get(0)?,
-                    input: r.try_get(1)?,
-                    period: r.try_get(2)?,
-                    old_value: dec(r.try_get(3)?)?,
-                    new_value: dec(Some(r.try_get(4)?))?.unwrap_or_default(),
-                    changed_by: r.try_get(5)?,
-                    changed_at: r.try_get(6)?,
-                    note: r.try_get(7)?,
-                    source: r.try_get(8)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Stores imported targets (replacing earlier imports of the same key)
-    /// in one transaction; returns how many rows changed.
-    pub async fn import_targets(&self, targets: &[Target], file: &str) -> Result<u64> {
-        let mut tx = self.begin_write().await?;
-        let now = now_unix();
-        let mut changed = 0;
-        for t in targets {
-            changed += sqlx::query(
-                "INSERT INTO targets (kpi, scope_kind, scope_id, period, value, file, imported_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (kpi, scope_kind, scope_id, period) \
-                 DO UPDATE SET value = excluded.value, file = excluded.file, imported_at = excluded.imported_at \
-                 WHERE targets.value <> excluded.value",
-            )
-            .bind(&t.kpi)
-            .bind(t.scope.kind())
-            .bind(t.scope.id())
-            .bind(t.period.to_string())
-            .bind(t.value.normalize().to_string())
-            .bind(file)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
-        tx.commit().await?;
-        Ok(changed)
-    }
-
-    pub async fn imported_targets(&self) -> Result<Vec<Target>> {
-        let rows = sqlx::query(
-            "SELECT kpi, scope_kind, scope_id, period, value, file, imported_at FROM targets \
-             ORDER BY kpi, scope_kind, scope_id, period",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                let kind: String = r.try_get(1)?;
-                let id: String = r.try_get(2)?;
-                let period: String = r.try_get(3)?;
-                Ok(Target {
-                    kpi: r.try_get(0)?,
-                    scope: TargetScope::from_parts(&kind, &id)
-                        .ok_or_else(|| StoreError::Corrupt(format!("target scope `{kind}`")))?,
-                    period: TargetPeriod::parse(&period)
-                        .map_err(|_| StoreError::Corrupt(format!("target period `{period}`")))?,
-                    value: dec(Some(r.try_get(4)?))?.unwrap_or_default(),
-                    source: TargetSource::Imported {
-                        file: r.try_get(5)?,
-                        at: r.try_get(6)?,
-                    },
-                })
-            })
-            .collect()
-    }
+/// An imported target as stored: `targets` turns it into its own `Target`
+/// (storage sits below targets and knows only the columns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRow {
+    pub kpi: String,
+    /// `all`, `shop`, `role` or `person`.
+    pub scope_kind: String,
+    /// Empty for `all`.
+    pub scope_id: String,
+    /// The target period's label.
+    pub period: String,
+    pub value: Decimal,
+    /// The imported file and when (Unix time); ignored when importing.
+    pub file: String,
+    pub imported_at: i64,
 }

@@ -1,51 +1,46 @@
-//! Storage: one implementation over sqlx's `Any` driver for SQLite (embedded
-//! default, WAL) and PostgreSQL (production).
+//! Storage: one implementation per database on its native sqlx pool —
+//! [`SqliteStore`] (embedded default, WAL) and [`PgStore`] (production) —
+//! behind traits named for what callers need ([`FactsWriter`],
+//! [`SnapshotStore`], [`JobClaims`], …). [`Store`] is the handle the rest of
+//! kpid holds: the URL picks the database once, at start.
 //!
-//! Both backends take the same SQL: `$N` placeholders (SQLite accepts them),
-//! `ON CONFLICT … DO UPDATE`, `RETURNING`, and only BIGINT and TEXT columns,
-//! so there is one code path to test. Each backend keeps its own migrations.
-//! The one exception is committing facts on PostgreSQL (`facts_pg`), which
-//! binds columns as arrays through the native driver for bulk speed.
+//! Both databases take the same SQL (`$N` placeholders, `ON CONFLICT … DO
+//! UPDATE`, `RETURNING`, only BIGINT and TEXT columns), so the queries are
+//! written once, in `sql/`, and compiled for each database's own types; each
+//! keeps its own migrations, connection setup and bulk fact upsert. The
+//! commit of a batch of facts around that upsert is written once (`commit`).
 
 mod alerts;
+mod api;
+mod commit;
 mod facts;
-mod facts_pg;
 mod manual;
+// Each database compiles the shared queries in `sql/` for its own types:
+// loading those files twice is the point.
+#[allow(clippy::duplicate_mod)]
+mod postgres;
+mod revision;
 mod runs;
 mod scorecards;
 mod snapshots;
+#[allow(clippy::duplicate_mod)]
+mod sqlite;
+mod url;
+mod values;
 
 pub use alerts::{AlertRow, Decisions, OutboxDraft, OutboxRow, Silence};
+pub use api::{
+    AlertDecisions, AlertState, FactsReader, FactsWriter, JobClaims, ManualInputs, ScorecardStore,
+    SnapshotStore,
+};
 pub use facts::{fold_daily, DailyAggregate, DailyRow, RecordTotals};
-pub use manual::{ManualChange, ManualInput};
+pub use manual::{ManualChange, ManualInput, TargetRow};
+pub use postgres::PgStore;
 pub use runs::{JobRun, RunResult};
 pub use scorecards::{Appeal, MonthClose, ScoreLine, StoredScorecard};
 pub use snapshots::{StoredKpi, StoredSnapshot};
-
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AnyPool, Executor};
-use std::str::FromStr;
-use std::time::Duration;
-
-/// Which database a URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn of_url(url: &str) -> Option<Backend> {
-        if url.starts_with("sqlite:") {
-            Some(Backend::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(Backend::Postgres)
-        } else {
-            None
-        }
-    }
-}
+pub use sqlite::SqliteStore;
+pub use url::{redact_url, Backend};
 
 /// Storage errors, each naming what to check.
 #[derive(Debug, thiserror::Error)]
@@ -83,92 +78,15 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The database behind kpid.
+/// The database behind kpid, chosen by the URL when it is opened. Cheap to
+/// clone (each database's pool is shared). An enum rather than `Arc<dyn …>`:
+/// the storage traits have async and generic methods, which trait objects
+/// cannot carry without boxing every call, and there are exactly two
+/// databases.
 #[derive(Clone, Debug)]
-pub struct Store {
-    pool: AnyPool,
-    backend: Backend,
-    /// PostgreSQL only: a native pool for fact commits, which bind whole
-    /// columns as binary arrays (the `Any` driver has no array types).
-    facts_pg: Option<facts_pg::FactsPg>,
-}
-
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// Hides the credentials of a database URL for logs, errors and `kpid
-/// check`: the password of `user:password@`, and the value of every query
-/// parameter whose name looks secret (`password`, `*token*`, `*secret*`, …;
-/// see [`is_secret_key`](crate::config::is_secret_key)). The rest stays as
-/// written so the URL can still be recognised.
-pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match base.find("://") {
-        Some(s) => {
-            let rest = &base[s + 3..];
-            let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-            match authority.rsplit_once('@') {
-                Some((creds, host)) => {
-                    let user = creds.split_once(':').map(|(u, _)| format!("{u}:***"));
-                    format!(
-                        "{}{}@{}{}",
-                        &base[..s + 3],
-                        user.as_deref().unwrap_or(creds),
-                        host,
-                        &rest[authority.len()..]
-                    )
-                }
-                None => base.to_string(),
-            }
-        }
-        None => base.to_string(),
-    };
-    if let Some(q) = query {
-        let pairs: Vec<String> = q
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if crate::config::is_secret_key(k) => format!("{k}=***"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&pairs.join("&"));
-    }
-    out
-}
-
-/// Appends a revision (a snapshot, a scorecard) unless `unchanged` finds the
-/// latest one holds the same content, giving its number. Two replicas may
-/// compute the same period at once: the unique key on the revision makes the
-/// loser compare again with the winner's revision. Returns the revision now
-/// current and whether it is new.
-async fn append_revision<U, UF, I, IF>(
-    what: String,
-    mut unchanged: U,
-    mut insert: I,
-) -> Result<(i64, bool)>
-where
-    U: FnMut() -> UF,
-    UF: std::future::Future<Output = Result<Option<i64>>>,
-    I: FnMut() -> IF,
-    IF: std::future::Future<Output = Result<i64>>,
-{
-    for _ in 0..3 {
-        if let Some(revision) = unchanged().await? {
-            return Ok((revision, false));
-        }
-        match insert().await {
-            Ok(revision) => return Ok((revision, true)),
-            Err(StoreError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Corrupt(format!(
-        "could not write {what}: concurrent writers kept winning"
-    )))
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
 impl Store {
@@ -181,7 +99,7 @@ impl Store {
     /// SQLite file is not there (`kpid check` reads a database it finds).
     pub async fn open_existing(url: &str) -> Result<Option<Store>> {
         if Backend::of_url(url) == Some(Backend::Sqlite) {
-            let (path, _) = sqlite_parts(url);
+            let (path, _) = url::sqlite_parts(url);
             if path != ":memory:" && !std::path::Path::new(path).is_file() {
                 return Ok(None);
             }
@@ -190,305 +108,59 @@ impl Store {
     }
 
     async fn open(url: &str, create: bool) -> Result<Store> {
-        sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url).ok_or_else(|| StoreError::BadUrl(redact_url(url)))?;
-        let url = match backend {
-            Backend::Sqlite => prepare_sqlite_url(url, create)?,
-            Backend::Postgres => without_ignored_secrets(url),
-        };
-        let connect_err = |source: sqlx::Error| match tls_failure(&source) {
-            Some(reason) => StoreError::Tls {
-                url: redact_url(&url),
-                reason,
-                source,
-            },
-            None => StoreError::Connect {
-                url: redact_url(&url),
-                source,
-            },
-        };
-        let options = AnyConnectOptions::from_str(&url).map_err(connect_err)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 4,
-                Backend::Postgres => 8,
-            })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers (report, HTTP) run beside the writer;
-                        // NORMAL sync is durable across process crashes in WAL.
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA cache_size = -16384").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .map_err(connect_err)?;
-        let facts_pg = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => {
-                let options = PgConnectOptions::from_str(&url).map_err(connect_err)?;
-                // Lazy: commands that never commit facts open no connection.
-                Some(facts_pg::FactsPg::new(
-                    PgPoolOptions::new()
-                        .max_connections(8)
-                        .acquire_timeout(Duration::from_secs(10))
-                        .after_connect(|conn, _| {
-                            Box::pin(async move {
-                                // Fact commits need not wait for their WAL flush:
-                                // facts can be fetched again, and the cursor is
-                                // written through the main pool by a synchronous
-                                // commit, which flushes the WAL of every page
-                                // committed before it. A crash loses at most pages
-                                // whose cursor never moved. (SQLite in WAL mode with
-                                // synchronous=NORMAL makes the same trade.)
-                                conn.execute("SET synchronous_commit = off").await?;
-                                Ok(())
-                            })
-                        })
-                        .connect_lazy_with(options),
-                ))
+        Ok(match backend {
+            Backend::Sqlite => {
+                let url = url::prepare_sqlite_url(url, create)?;
+                Store::Sqlite(SqliteStore::open(&url).await?)
             }
-        };
-        Ok(Store {
-            pool,
-            backend,
-            facts_pg,
+            Backend::Postgres => {
+                let url = url::without_ignored_secrets(url);
+                Store::Postgres(PgStore::open(&url).await?)
+            }
         })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
     }
 
     /// Applies pending migrations once, however many processes start
-    /// together. On PostgreSQL sqlx holds an advisory lock meanwhile. On
-    /// SQLite it takes no lock, so two first starts would both create the
-    /// tables: we hold the write lock around the run (each migration's own
-    /// transaction nests as a savepoint), and a second start waits on the
-    /// busy timeout, then finds them applied.
+    /// together (see each database's `migrate`).
     pub async fn migrate(&self) -> Result<()> {
-        match self.backend {
-            Backend::Sqlite => self.migrate_sqlite().await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        match self {
+            Store::Sqlite(db) => db.migrate().await,
+            Store::Postgres(db) => db.migrate().await,
         }
-        Ok(())
     }
 
-    async fn migrate_sqlite(&self) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        // `run_direct` is what `run` calls once it has a connection; `run`
-        // itself on a borrowed connection makes the future fail to be `Send`
-        // ("implementation of `Acquire` is not general enough").
-        SQLITE_MIGRATIONS.run_direct(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Begins a transaction that will write. On SQLite it takes the write
-    /// lock at once (`BEGIN IMMEDIATE`) and so waits on the busy timeout
-    /// behind another writer (an ingest); a deferred transaction that reads
-    /// before it writes would instead fail at once with "database is locked".
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+    /// True when every embedded migration has been applied.
+    pub async fn migrations_applied(&self) -> Result<bool> {
+        match self {
+            Store::Sqlite(db) => db.migrations_applied().await,
+            Store::Postgres(db) => db.migrations_applied().await,
+        }
     }
 
     /// Cheap liveness probe for readiness checks.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        match self {
+            Store::Sqlite(db) => db.ping().await,
+            Store::Postgres(db) => db.ping().await,
+        }
     }
 
     pub async fn close(&self) {
-        if let Some(pg) = &self.facts_pg {
-            pg.pool.close().await;
-        }
-        self.pool.close().await;
-    }
-}
-
-/// Query parameters the PostgreSQL driver reads; it ignores any other,
-/// logging its value at WARN.
-const POSTGRES_PARAMETERS: &[&str] = &[
-    "sslmode",
-    "ssl-mode",
-    "sslrootcert",
-    "ssl-root-cert",
-    "ssl-ca",
-    "sslcert",
-    "ssl-cert",
-    "sslkey",
-    "ssl-key",
-    "statement-cache-capacity",
-    "host",
-    "hostaddr",
-    "port",
-    "dbname",
-    "user",
-    "password",
-    "application_name",
-    "options",
-];
-
-/// The URL without secret-looking query parameters the driver would ignore
-/// anyway: it would log them, value and all.
-fn without_ignored_secrets(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_string();
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            let key = pair.split('=').next().unwrap_or(pair);
-            POSTGRES_PARAMETERS.contains(&key) || !crate::config::is_secret_key(key)
-        })
-        .collect();
-    if kept.is_empty() {
-        base.to_string()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    }
-}
-
-/// What went wrong when a TLS connection failed, with what to check: sqlx
-/// reports a refused certificate only as "error communicating with database".
-fn tls_failure(e: &sqlx::Error) -> Option<String> {
-    use rustls::CertificateError as Cert;
-    let tls = match e {
-        sqlx::Error::Tls(other) => match other.downcast_ref::<rustls::Error>() {
-            Some(tls) => tls,
-            None => return Some(other.to_string()),
-        },
-        sqlx::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>()?,
-        _ => return None,
-    };
-    let what = match tls {
-        rustls::Error::InvalidCertificate(Cert::UnknownIssuer | Cert::BadSignature) => {
-            "the server's certificate is not signed by the CA in `sslrootcert` (without one, by a public CA)"
-        }
-        rustls::Error::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => {
-            "the server's certificate does not name the URL's host (`verify-full` checks it)"
-        }
-        rustls::Error::InvalidCertificate(_) => "the server's certificate was refused",
-        _ => "the TLS handshake failed",
-    };
-    Some(format!("{what}: {tls}"))
-}
-
-/// The file of an SQLite URL (`sqlite://PATH` or `sqlite:PATH`) and its query.
-fn sqlite_parts(url: &str) -> (&str, Option<&str>) {
-    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    }
-}
-
-/// The URL sqlx opens: with `create`, the file and its directory are made
-/// when missing (`mode=rwc` unless the URL sets a mode); without, the file
-/// must exist (`mode=rw`, or the URL's `mode=ro`).
-fn prepare_sqlite_url(url: &str, create: bool) -> Result<String> {
-    let (path, query) = sqlite_parts(url);
-    if create && path != ":memory:" {
-        if let Some(dir) = std::path::Path::new(path).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
+        match self {
+            Store::Sqlite(db) => db.close().await,
+            Store::Postgres(db) => db.close().await,
         }
     }
-    let mut params: Vec<&str> = query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .filter(|p| !p.is_empty())
-        .collect();
-    if !create {
-        params.retain(|p| *p != "mode=rwc");
-    }
-    if !params.iter().any(|p| p.starts_with("mode=")) {
-        params.push(if create { "mode=rwc" } else { "mode=rw" });
-    }
-    Ok(format!("sqlite://{path}?{}", params.join("&")))
 }
 
 pub(crate) fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sqlite_urls_create_only_when_asked() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("sub/kpid.db");
-        let url = format!("sqlite://{}", db.display());
-        let existing = prepare_sqlite_url(&format!("{url}?mode=rwc"), false).unwrap();
-        assert_eq!(existing, format!("sqlite://{}?mode=rw", db.display()));
-        assert!(!dir.path().join("sub").exists());
-        let read_only = prepare_sqlite_url(&format!("{url}?mode=ro"), false).unwrap();
-        assert!(read_only.ends_with("?mode=ro"), "{read_only}");
-        let created = prepare_sqlite_url(&format!("sqlite:{}", db.display()), true).unwrap();
-        assert_eq!(created, format!("sqlite://{}?mode=rwc", db.display()));
-        assert!(dir.path().join("sub").is_dir());
-    }
-
-    #[test]
-    fn redacts_passwords_only() {
-        assert_eq!(
-            redact_url("postgres://kpid:s3cret@db:5432/kpid"),
-            "postgres://kpid:***@db:5432/kpid"
-        );
-        assert_eq!(
-            redact_url("postgres://kpid@db/kpid"),
-            "postgres://kpid@db/kpid"
-        );
-        assert_eq!(redact_url("sqlite://data/kpid.db"), "sqlite://data/kpid.db");
-    }
-
-    #[test]
-    fn secret_parameters_the_driver_ignores_are_not_passed_to_it() {
-        assert_eq!(
-            without_ignored_secrets("postgres://db/k?password=p&auth_token=t&sslmode=disable"),
-            "postgres://db/k?password=p&sslmode=disable"
-        );
-        assert_eq!(
-            without_ignored_secrets("postgres://db/k?api_secret=s"),
-            "postgres://db/k"
-        );
-    }
-
-    #[test]
-    fn redacts_secret_query_parameters() {
-        assert_eq!(
-            redact_url("postgres://db/kpid?user=kpid&password=s3cret&sslmode=require"),
-            "postgres://db/kpid?user=kpid&password=***&sslmode=require"
-        );
-        // An `@` in the query is not the end of the credentials.
-        assert_eq!(
-            redact_url("postgres://u:pw@db/kpid?PASSWORD=a@b&api_token=t"),
-            "postgres://u:***@db/kpid?PASSWORD=***&api_token=***"
-        );
-        assert_eq!(
-            redact_url("sqlite://data/kpid.db?mode=rwc"),
-            "sqlite://data/kpid.db?mode=rwc"
-        );
-    }
 }

@@ -73,47 +73,39 @@ pub struct StoredOrder {
 
 /// The stored orders of `shop`, by order id.
 pub async fn stored_orders(db: &TestDb, shop: &str) -> Vec<StoredOrder> {
-    sqlx::query(
+    crate::fetch_rows!(
+        db.store,
         "SELECT order_id, paid_at, local_day, amount_micros, buyer_id, status FROM orders \
          WHERE shop = $1 ORDER BY order_id",
+        [shop],
+        |r| StoredOrder {
+            order_id: r.get(0),
+            paid_at: r.get(1),
+            local_day: r.get(2),
+            amount: from_micros(r.get(3)),
+            buyer_id: r.get(4),
+            status: r.get(5),
+        }
     )
-    .bind(shop)
-    .fetch_all(db.store.pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|r| StoredOrder {
-        order_id: r.get(0),
-        paid_at: r.get(1),
-        local_day: r.get(2),
-        amount: from_micros(r.get(3)),
-        buyer_id: r.get(4),
-        status: r.get(5),
-    })
-    .collect()
 }
 
 /// A shop's stored refunds as (refund id, order id, local day, amount),
 /// sorted by refund id.
 pub async fn stored_refunds(db: &TestDb, shop: &str) -> Vec<(String, String, String, Decimal)> {
     use sqlx::Row;
-    let mut rows: Vec<(String, String, String, Decimal)> = sqlx::query(
+    let mut rows: Vec<(String, String, String, Decimal)> = crate::fetch_rows!(
+        db.store,
         "SELECT refund_id, order_id, local_day, amount_micros FROM refunds WHERE shop = $1",
-    )
-    .bind(shop)
-    .fetch_all(db.store.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| {
-        (
-            r.get::<String, _>(0),
-            r.get::<String, _>(1),
-            r.get::<String, _>(2),
-            Decimal::new(r.get::<i64, _>(3), 6).normalize(),
-        )
-    })
-    .collect();
+        [shop],
+        |r| {
+            (
+                r.get::<String, _>(0),
+                r.get::<String, _>(1),
+                r.get::<String, _>(2),
+                Decimal::new(r.get::<i64, _>(3), 6).normalize(),
+            )
+        }
+    );
     rows.sort();
     rows
 }

@@ -22,6 +22,49 @@ pub fn form_field(body: &[u8], key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The pool of an SQLite store, for a test's own SQL.
+pub fn sqlite_pool(store: &Store) -> &sqlx::SqlitePool {
+    match store {
+        Store::Sqlite(db) => db.pool(),
+        Store::Postgres(_) => panic!("an SQLite store was expected"),
+    }
+}
+
+/// The pool of a PostgreSQL store, for a test's own SQL.
+pub fn pg_pool(store: &Store) -> &sqlx::PgPool {
+    match store {
+        Store::Postgres(db) => db.pool(),
+        Store::Sqlite(_) => panic!("a PostgreSQL store was expected"),
+    }
+}
+
+/// Runs a test's own query on whichever database `$store` opened and maps
+/// each row with `|$row| $map`, which is compiled for each database's row
+/// type (`use sqlx::Row` where it is called).
+#[macro_export]
+macro_rules! fetch_rows {
+    ($store:expr, $sql:expr, [$($bind:expr),*], |$row:ident| $map:expr) => {
+        match &$store {
+            kpid::store::Store::Sqlite(db) => sqlx::query($sql)
+                $(.bind($bind))*
+                .fetch_all(db.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|$row| $map)
+                .collect::<Vec<_>>(),
+            kpid::store::Store::Postgres(db) => sqlx::query($sql)
+                $(.bind($bind))*
+                .fetch_all(db.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|$row| $map)
+                .collect::<Vec<_>>(),
+        }
+    };
+}
+
 /// A database for one test, dropped (PostgreSQL) or deleted (SQLite) after.
 pub struct TestDb {
     pub backend: &'static str,
@@ -59,7 +102,7 @@ impl TestDb {
         if let Some((admin_url, name)) = &self.admin {
             if let Ok(admin) = Store::connect(admin_url).await {
                 let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(admin.pool())
+                    .execute(pg_pool(&admin))
                     .await;
                 admin.close().await;
             }
@@ -106,7 +149,7 @@ async fn postgres(admin_url: &str) -> TestDb {
         panic!("KPID_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}")
     });
     sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(admin.pool())
+        .execute(pg_pool(&admin))
         .await
         .unwrap();
     admin.close().await;

@@ -2,47 +2,23 @@
 //!
 //! Each table's rows go over as one binary array per column and are
 //! unnested by one `INSERT … SELECT` per table and page (a plain insert while
-//! nothing conflicts, then `ON CONFLICT … DO UPDATE`; see [`FactsPg`]). The
+//! nothing conflicts, then `ON CONFLICT … DO UPDATE`; see `PgStore::commit`). The
 //! server decodes array elements instead of parsing text: with one JSON
 //! parameter (`json_array_elements` and `->>` per column) JSON parsing was
 //! about 30 % of the server's CPU on a 100k-order backfill, and the server
 //! was the bottleneck (BENCHMARKS.md).
 
-use super::facts::{
-    daily_rows, day_text, last_by_key, order_rows, refund_rows, Cell, Upsert, DAILY, DELETE_DAILY,
-    DELETE_REJECTS, INSERT_REJECT, MARK_FILE, ORDERS, REFUNDS,
-};
-use super::{now_unix, Result, StoreError};
+use super::PgStore;
 use crate::facts::Batch;
-use sqlx::{PgConnection, PgPool};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use crate::store::commit::{
+    bind_cells, order_rows, refund_rows, write_batch, Cell, FactTx, Upsert, ORDERS, REFUNDS,
+};
+use crate::store::{Result, StoreError};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::sync::atomic::Ordering;
 
 /// Rows per statement: bounds one statement's arrays for large files.
 const PG_CHUNK: usize = 5000;
-
-/// The native pool for fact commits, and whether commits still try plain
-/// inserts first.
-#[derive(Clone, Debug)]
-pub(super) struct FactsPg {
-    pub pool: PgPool,
-    /// `ON CONFLICT` first looks every row up in the primary key and then
-    /// inserts it (a second descent); a plain insert checks uniqueness while
-    /// inserting. A backfill into empty tables (the bulk of all rows ever
-    /// written) never conflicts, so commits try a plain insert until the
-    /// first unique violation; that commit rolls back and is redone as an
-    /// upsert, and so is every later one.
-    optimistic: Arc<AtomicBool>,
-}
-
-impl FactsPg {
-    pub fn new(pool: PgPool) -> FactsPg {
-        FactsPg {
-            pool,
-            optimistic: Arc::new(AtomicBool::new(true)),
-        }
-    }
-}
 
 /// Whether a commit may only insert or must upsert.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,19 +27,28 @@ enum Mode {
     Upsert,
 }
 
-/// Commits a batch atomically; returns the rows actually inserted or changed
-/// (re-committing the same data returns 0). The pool's sessions run with
-/// `synchronous_commit = off` (see `Store::connect`).
-pub(super) async fn commit_batch(pg: &FactsPg, connector: &str, batch: &Batch) -> Result<u64> {
-    if pg.optimistic.load(Ordering::Relaxed) {
-        match commit(&pg.pool, connector, batch, Mode::Insert).await {
-            Err(StoreError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                pg.optimistic.store(false, Ordering::Relaxed);
+impl PgStore {
+    /// Commits a batch atomically; returns the rows actually inserted or
+    /// changed (re-committing the same data returns 0). The facts pool's
+    /// sessions run with `synchronous_commit = off` (see `PgStore::open`).
+    ///
+    /// `ON CONFLICT` first looks every row up in the primary key and then
+    /// inserts it (a second descent); a plain insert checks uniqueness while
+    /// inserting. A backfill into empty tables (the bulk of all rows ever
+    /// written) never conflicts, so commits try a plain insert until the
+    /// first unique violation; that commit rolls back and is redone as an
+    /// upsert, and so is every later one.
+    pub(super) async fn commit(&self, connector: &str, batch: &Batch) -> Result<u64> {
+        if self.optimistic.load(Ordering::Relaxed) {
+            match commit(&self.facts, connector, batch, Mode::Insert).await {
+                Err(StoreError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                    self.optimistic.store(false, Ordering::Relaxed);
+                }
+                done => return done,
             }
-            done => return done,
         }
+        commit(&self.facts, connector, batch, Mode::Upsert).await
     }
-    commit(&pg.pool, connector, batch, Mode::Upsert).await
 }
 
 async fn commit(pool: &PgPool, connector: &str, batch: &Batch, mode: Mode) -> Result<u64> {
@@ -89,59 +74,50 @@ async fn commit(pool: &PgPool, connector: &str, batch: &Batch, mode: Mode) -> Re
         let changed = query.fetch_one(pool).await?;
         return Ok(changed.max(0) as u64);
     }
-    let mut tx = pool.begin().await?;
-    let mut changed = 0;
-    changed += upsert(&mut tx, &ORDERS, mode, order_rows(connector, &batch.orders)).await?;
-    changed += upsert(
-        &mut tx,
-        &REFUNDS,
+    let mut tx = PgTx {
+        tx: pool.begin().await?,
         mode,
-        refund_rows(connector, &batch.refunds),
-    )
-    .await?;
-    let (set, clear) = daily_rows(connector, &batch.daily);
-    for v in clear {
-        changed += sqlx::query(DELETE_DAILY)
-            .bind(&v.shop)
-            .bind(day_text(v.day))
-            .bind(&v.input)
-            .bind(&v.dimension)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    }
-    changed += upsert(&mut tx, &DAILY, mode, set).await?;
-    if let Some(source) = &batch.replaces_rejects_of {
-        sqlx::query(DELETE_REJECTS)
-            .bind(connector)
-            .bind(source)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let now = now_unix();
-    for r in last_by_key(&batch.rejects, |r| (r.source.as_str(), r.locator.as_str())) {
-        sqlx::query(INSERT_REJECT)
-            .bind(connector)
-            .bind(&r.source)
-            .bind(&r.locator)
-            .bind(&r.reason)
-            .bind(&r.raw)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    }
-    if let Some(file) = &batch.file {
-        sqlx::query(MARK_FILE)
-            .bind(connector)
-            .bind(&file.path)
-            .bind(&file.sha256)
-            .bind(file.rows)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    };
+    let changed = write_batch(&mut tx, connector, batch).await?;
+    tx.tx.commit().await?;
     Ok(changed)
+}
+
+/// A fact commit's transaction, inserting or upserting.
+struct PgTx {
+    tx: Transaction<'static, Postgres>,
+    mode: Mode,
+}
+
+impl FactTx for PgTx {
+    async fn execute(&mut self, sql: &'static str, params: Vec<Cell>) -> Result<u64> {
+        let query = bind_cells(sqlx::query(sql), params);
+        Ok(query.execute(&mut *self.tx).await?.rows_affected())
+    }
+
+    async fn upsert(&mut self, spec: &'static Upsert, rows: Vec<Vec<Cell>>) -> Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let sql = insert_sql(spec, self.mode, 1);
+        let mut changed = 0;
+        let mut rows = rows.into_iter();
+        loop {
+            let chunk: Vec<Vec<Cell>> = rows.by_ref().take(PG_CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let mut query = sqlx::query(&sql);
+            for col in columns(spec, chunk)? {
+                query = match col {
+                    Column::Text(v) => query.bind(v),
+                    Column::Int(v) => query.bind(v),
+                };
+            }
+            changed += query.execute(&mut *self.tx).await?.rows_affected();
+        }
+        Ok(changed)
+    }
 }
 
 /// One column's values, bound as a `text[]` or `bigint[]` parameter.
@@ -215,36 +191,6 @@ fn columns(spec: &Upsert, rows: Vec<Vec<Cell>>) -> Result<Vec<Column>> {
         }
     }
     Ok(cols)
-}
-
-/// Inserts or replaces rows; returns how many were inserted or changed.
-async fn upsert(
-    conn: &mut PgConnection,
-    spec: &Upsert,
-    mode: Mode,
-    rows: Vec<Vec<Cell>>,
-) -> Result<u64> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let sql = insert_sql(spec, mode, 1);
-    let mut changed = 0;
-    let mut rows = rows.into_iter();
-    loop {
-        let chunk: Vec<Vec<Cell>> = rows.by_ref().take(PG_CHUNK).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        let mut query = sqlx::query(&sql);
-        for col in columns(spec, chunk)? {
-            query = match col {
-                Column::Text(v) => query.bind(v),
-                Column::Int(v) => query.bind(v),
-            };
-        }
-        changed += query.execute(&mut *conn).await?.rows_affected();
-    }
-    Ok(changed)
 }
 
 #[cfg(test)]

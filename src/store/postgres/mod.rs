@@ -1,0 +1,105 @@
+//! PostgreSQL on its native pool: production, several replicas sharing one
+//! database.
+
+mod commit;
+
+// The queries both databases share, compiled for PostgreSQL's own types.
+#[path = "../sql/alerts.rs"]
+mod alerts;
+#[path = "../sql/facts.rs"]
+mod facts;
+#[path = "../sql/manual.rs"]
+mod manual;
+#[path = "../sql/meta.rs"]
+mod meta;
+#[path = "../sql/runs.rs"]
+mod runs;
+#[path = "../sql/scorecards.rs"]
+mod scorecards;
+#[path = "../sql/snapshots.rs"]
+mod snapshots;
+
+use super::url::connect_error;
+use super::Result;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Executor, PgPool, Postgres, Transaction};
+use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The names the shared queries use for this database's types.
+type Db = Postgres;
+type DbRow = PgRow;
+type DbStore = PgStore;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A PostgreSQL database.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    /// A second pool for fact commits only, whose sessions need not wait for
+    /// their WAL flush (see `open`).
+    facts: PgPool,
+    /// Whether fact commits still try plain inserts first (see `commit`).
+    optimistic: Arc<AtomicBool>,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (without the secrets the driver
+    /// would log, see `without_ignored_secrets`).
+    pub(super) async fn open(url: &str) -> Result<PgStore> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| connect_error(url, e))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| connect_error(url, e))?;
+        // Lazy: commands that never commit facts open no connection.
+        let facts = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Fact commits need not wait for their WAL flush: facts
+                    // can be fetched again, and the cursor is written through
+                    // the main pool by a synchronous commit, which flushes the
+                    // WAL of every page committed before it. A crash loses at
+                    // most pages whose cursor never moved. (SQLite in WAL mode
+                    // with synchronous=NORMAL makes the same trade.)
+                    conn.execute("SET synchronous_commit = off").await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(options);
+        Ok(PgStore {
+            pool,
+            facts,
+            optimistic: Arc::new(AtomicBool::new(true)),
+        })
+    }
+
+    /// The pool, for tests and tools that run their own SQL.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations once, however many processes start
+    /// together: sqlx holds an advisory lock meanwhile.
+    pub(super) async fn migrate(&self) -> Result<()> {
+        MIGRATIONS.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Begins a transaction that will write.
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub(super) async fn close(&self) {
+        self.facts.close().await;
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,236 @@
+//! Fact queries.
+//!
+//! Compiled once per database (see `sqlite/mod.rs`, `postgres/mod.rs`):
+//! `super::DbStore` is that database's own; each brings its `commit`.
+
+use super::DbStore;
+use crate::facts::{Batch, Reject};
+use crate::store::facts::{day_text, fold_daily};
+use crate::store::{
+    now_unix, DailyAggregate, DailyRow, FactsReader, FactsWriter, RecordTotals, Result, StoreError,
+};
+use chrono::NaiveDate;
+use sqlx::Row;
+use std::collections::{HashMap, HashSet};
+
+impl FactsWriter for DbStore {
+    async fn commit_batch(&self, connector: &str, batch: &Batch) -> Result<u64> {
+        self.commit(connector, batch).await
+    }
+
+    async fn file_imported(&self, connector: &str, path: &str, sha256: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM imported_files WHERE connector = $1 AND path = $2 AND sha256 = $3",
+        )
+        .bind(connector)
+        .bind(path)
+        .bind(sha256)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    async fn cursor(&self, connector: &str, stream: &str) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT cursor FROM connector_state WHERE connector = $1 AND stream = $2")
+                .bind(connector)
+                .bind(stream)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
+    }
+
+    async fn set_cursor(&self, connector: &str, stream: &str, cursor: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO connector_state (connector, stream, cursor, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (connector, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        )
+        .bind(connector)
+        .bind(stream)
+        .bind(cursor)
+        .bind(now_unix())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn daily_dimensions(
+        &self,
+        connector: &str,
+        shop: &str,
+        input: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, String)>> {
+        let rows = sqlx::query(
+            "SELECT day, dimension FROM daily_values WHERE connector = $1 AND shop = $2 \
+             AND input = $3 AND day >= $4 AND day <= $5 ORDER BY day, dimension",
+        )
+        .bind(connector)
+        .bind(shop)
+        .bind(input)
+        .bind(day_text(from))
+        .bind(day_text(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let day: String = row.try_get(0)?;
+                let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                    .map_err(|_| StoreError::Corrupt(format!("daily_values day `{day}`")))?;
+                Ok((day, row.try_get(1)?))
+            })
+            .collect()
+    }
+}
+
+impl FactsReader for DbStore {
+    async fn shop_has_orders(&self, shop: &str) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE shop = $1 LIMIT 1) t")
+                .bind(shop)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    async fn record_days(
+        &self,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<HashSet<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT local_day FROM orders WHERE shop = $1 AND local_day >= $2 AND local_day <= $3 \
+             UNION SELECT DISTINCT local_day FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3",
+        )
+        .bind(shop)
+        .bind(day_text(from))
+        .bind(day_text(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    async fn shop_has_refunds(&self, shop: &str) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM refunds WHERE shop = $1 LIMIT 1) t")
+                .bind(shop)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    async fn shop_has_daily_input(&self, shop: &str, inputs: &[&str]) -> Result<bool> {
+        for input in inputs {
+            let row = sqlx::query(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM daily_values \
+                 WHERE shop = $1 AND input = $2 LIMIT 1) t",
+            )
+            .bind(shop)
+            .bind(*input)
+            .fetch_one(&self.pool)
+            .await?;
+            if row.try_get::<i64, _>(0)? > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn record_totals(
+        &self,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<RecordTotals> {
+        let (from, to) = (day_text(from), day_text(to));
+        let o = sqlx::query(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
+             COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
+             FROM orders WHERE shop = $1 AND status = 'paid' AND local_day >= $2 AND local_day <= $3",
+        )
+        .bind(shop)
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&self.pool)
+        .await?;
+        let r = sqlx::query(
+            "SELECT COUNT(DISTINCT order_id), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) \
+             FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3",
+        )
+        .bind(shop)
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(RecordTotals {
+            orders: o.try_get(0)?,
+            gmv_micros: o.try_get(1)?,
+            buyers: o.try_get(2)?,
+            refund_orders: r.try_get(0)?,
+            refund_micros: r.try_get(1)?,
+        })
+    }
+
+    async fn daily_aggregates(
+        &self,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<HashMap<String, DailyAggregate>> {
+        fold_daily(self.daily_rows(shop, from, to).await?)
+    }
+
+    async fn daily_rows(
+        &self,
+        shop: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DailyRow>> {
+        let rows = sqlx::query(
+            "SELECT input, day, dimension, value_micros FROM daily_values \
+             WHERE shop = $1 AND day >= $2 AND day <= $3 ORDER BY input, day",
+        )
+        .bind(shop)
+        .bind(day_text(from))
+        .bind(day_text(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(DailyRow {
+                    input: row.try_get(0)?,
+                    day: row.try_get(1)?,
+                    dimension: row.try_get(2)?,
+                    value_micros: row.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn rejects(&self, connector: &str) -> Result<Vec<Reject>> {
+        let rows = sqlx::query(
+            "SELECT source, locator, reason, raw FROM rejects WHERE connector = $1 \
+             ORDER BY source, id",
+        )
+        .bind(connector)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Reject {
+                    source: r.try_get(0)?,
+                    locator: r.try_get(1)?,
+                    reason: r.try_get(2)?,
+                    raw: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,183 @@
+//! Job claim and run history queries.
+//!
+//! Compiled once per database (see `sqlite/mod.rs`, `postgres/mod.rs`):
+//! `super::{Db, DbRow, DbStore}` are that database's own types.
+
+use super::DbStore;
+use crate::store::{JobClaims, JobRun, Result, RunResult};
+use sqlx::Row;
+
+impl JobClaims for DbStore {
+    async fn claim_tick(
+        &self,
+        job: &str,
+        tick: i64,
+        owner: &str,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO job_runs (job, tick, owner, status, lease_until, started_at) \
+             SELECT $1, $2, $3, 'running', $4, $5 WHERE NOT EXISTS \
+             (SELECT 1 FROM job_runs WHERE job = $1 AND status = 'running' AND lease_until > $5) \
+             ON CONFLICT (job, tick) DO NOTHING",
+        )
+        .bind(job)
+        .bind(tick)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn take_over(
+        &self,
+        job: &str,
+        tick: i64,
+        owner: &str,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE job_runs SET owner = $3, lease_until = $4, attempts = attempts + 1, status = 'running', \
+             started_at = $5, finished_at = NULL, error = NULL WHERE job = $1 AND tick = $2 \
+             AND status IN ('running', 'interrupted') AND lease_until < $5",
+        )
+        .bind(job)
+        .bind(tick)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn renew_lease(
+        &self,
+        job: &str,
+        tick: i64,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE job_runs SET lease_until = $4 WHERE job = $1 AND tick = $2 AND owner = $3 AND status = 'running'",
+        )
+        .bind(job)
+        .bind(tick)
+        .bind(owner)
+        .bind(lease_until)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_tick(
+        &self,
+        job: &str,
+        tick: i64,
+        owner: &str,
+        r: &RunResult,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE job_runs SET status = $4, finished_at = $5, lease_until = 0, records = $6, changed = $7, \
+             rejects = $8, detail = $9, error = $10 WHERE job = $1 AND tick = $2 AND owner = $3",
+        )
+        .bind(job)
+        .bind(tick)
+        .bind(owner)
+        .bind(r.status)
+        .bind(now)
+        .bind(r.records)
+        .bind(r.changed)
+        .bind(r.rejects)
+        .bind(&r.detail)
+        .bind(r.error.clone())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn expired_ticks(&self, now: i64) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT job, tick FROM job_runs WHERE status IN ('running', 'interrupted') AND lease_until < $1 \
+             ORDER BY tick",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn leases_held_by(&self, owner: &str, now: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM job_runs WHERE owner = $1 AND status = 'running' AND lease_until >= $2",
+        )
+        .bind(owner)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn recent_runs(&self, job: Option<&str>, limit: i64) -> Result<Vec<JobRun>> {
+        self.runs_after(job, None, limit).await
+    }
+
+    async fn runs_after(
+        &self,
+        job: Option<&str>,
+        cursor: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<JobRun>> {
+        let (before, after_job) = cursor.unwrap_or((i64::MAX, ""));
+        let rows = sqlx::query(
+            "SELECT job, tick, owner, status, attempts, started_at, finished_at, records, changed, rejects, \
+             detail, error FROM job_runs WHERE ($1 = '' OR job = $1) \
+             AND (started_at < $3 OR (started_at = $3 AND job > $4)) \
+             ORDER BY started_at DESC, job LIMIT $2",
+        )
+        .bind(job.unwrap_or(""))
+        .bind(limit)
+        .bind(before)
+        .bind(after_job)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(JobRun {
+                    job: r.try_get(0)?,
+                    tick: r.try_get(1)?,
+                    owner: r.try_get(2)?,
+                    status: r.try_get(3)?,
+                    attempts: r.try_get(4)?,
+                    started_at: r.try_get(5)?,
+                    finished_at: r.try_get(6)?,
+                    records: r.try_get(7)?,
+                    changed: r.try_get(8)?,
+                    rejects: r.try_get(9)?,
+                    detail: r.try_get(10)?,
+                    error: r.try_get(11)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn tick_attempts(&self, job: &str) -> Result<Vec<(i64, i64, String)>> {
+        let rows =
+            sqlx::query("SELECT tick, attempts, status FROM job_runs WHERE job = $1 ORDER BY tick")
+                .bind(job)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+}
+
+// TAIL

@@ -1,0 +1,344 @@
+//! Scorecard, month close and appeal queries.
+//!
+//! Compiled once per database (see `sqlite/mod.rs`, `postgres/mod.rs`):
+//! `super::{Db, DbRow, DbStore}` are that database's own types.
+
+use super::DbStore;
+use crate::period::Period;
+use crate::store::revision::append_revision;
+use crate::store::values::{day, dec, norm, period, text};
+use crate::store::{
+    now_unix, Appeal, MonthClose, Result, ScoreLine, ScorecardStore, StoredScorecard,
+};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sqlx::Row;
+
+impl ScorecardStore for DbStore {
+    async fn scorecard(
+        &self,
+        person: &str,
+        period: Period,
+        revision: Option<i64>,
+    ) -> Result<Option<StoredScorecard>> {
+        let head = sqlx::query(
+            "SELECT id, revision, role, total, grade, bonus, monthly_mean, reason, computed_at \
+             FROM scorecards WHERE person = $1 AND period_kind = $2 AND period = $3 \
+             AND ($4 < 0 OR revision = $4) ORDER BY revision DESC LIMIT 1",
+        )
+        .bind(person)
+        .bind(period.kind().as_str())
+        .bind(period.to_string())
+        .bind(revision.unwrap_or(-1))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(head) = head else { return Ok(None) };
+        let id: i64 = head.try_get(0)?;
+        let rows = sqlx::query(
+            "SELECT kpi, value, target, attainment, weight, score FROM scorecard_lines \
+             WHERE scorecard_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut lines = Vec::with_capacity(rows.len());
+        for r in rows {
+            lines.push(ScoreLine {
+                kpi: r.try_get(0)?,
+                value: dec(r.try_get(1)?)?,
+                target: dec(r.try_get(2)?)?,
+                attainment: dec(r.try_get(3)?)?,
+                weight: dec(Some(r.try_get(4)?))?.unwrap_or_default(),
+                score: dec(r.try_get(5)?)?,
+            });
+        }
+        Ok(Some(StoredScorecard {
+            person: person.to_string(),
+            period,
+            revision: head.try_get(1)?,
+            role: head.try_get(2)?,
+            total: dec(head.try_get(3)?)?,
+            grade: head.try_get(4)?,
+            bonus: dec(head.try_get(5)?)?,
+            monthly_mean: dec(head.try_get(6)?)?,
+            reason: head.try_get(7)?,
+            computed_at: head.try_get(8)?,
+            lines,
+        }))
+    }
+
+    async fn scorecard_people(&self, period: Period) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT person FROM scorecards WHERE period_kind = $1 AND period = $2 ORDER BY person",
+        )
+        .bind(period.kind().as_str())
+        .bind(period.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    async fn write_scorecard(&self, card: &StoredScorecard, force: bool) -> Result<(i64, bool)> {
+        let mut card = card.clone();
+        card.total = norm(card.total);
+        card.bonus = norm(card.bonus);
+        card.monthly_mean = norm(card.monthly_mean);
+        for l in &mut card.lines {
+            l.value = norm(l.value);
+            l.target = norm(l.target);
+            l.attainment = norm(l.attainment);
+            l.weight = l.weight.normalize();
+            l.score = norm(l.score);
+        }
+        append_revision(
+            format!("a scorecard revision for {} {}", card.person, card.period),
+            || async {
+                Ok(self
+                    .scorecard(&card.person, card.period, None)
+                    .await?
+                    .filter(|latest| !force && latest.same_content(&card))
+                    .map(|latest| latest.revision))
+            },
+            || self.insert_scorecard(&card),
+        )
+        .await
+    }
+
+    async fn month_close(&self, month: Period) -> Result<Option<MonthClose>> {
+        let row = sqlx::query(
+            "SELECT closed_at, closed_on, closed_by FROM month_closes WHERE period = $1",
+        )
+        .bind(month.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(MonthClose {
+                period: month,
+                closed_at: r.try_get(0)?,
+                closed_on: day(r.try_get(1)?)?,
+                closed_by: r.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn close_month(&self, month: Period, on: NaiveDate, by: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO month_closes (period, closed_at, closed_on, closed_by) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (period) DO NOTHING",
+        )
+        .bind(month.to_string())
+        .bind(now_unix())
+        .bind(on.format("%Y-%m-%d").to_string())
+        .bind(by)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    async fn closed_months(&self, year: i32) -> Result<Vec<Period>> {
+        let rows =
+            sqlx::query("SELECT period FROM month_closes WHERE period LIKE $1 ORDER BY period")
+                .bind(format!("{year:04}-%"))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|r| period("month", &r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    async fn open_appeal(
+        &self,
+        person: &str,
+        month: Period,
+        reason: &str,
+        on: NaiveDate,
+        revision_before: i64,
+    ) -> Result<i64> {
+        let id: i64 = sqlx::query(
+            "INSERT INTO appeals (person, period, reason, opened_at, opened_on, status, revision_before) \
+             VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id",
+        )
+        .bind(person)
+        .bind(month.to_string())
+        .bind(reason)
+        .bind(now_unix())
+        .bind(on.format("%Y-%m-%d").to_string())
+        .bind(revision_before)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(id)
+    }
+
+    async fn appeals(&self, person: Option<&str>, month: Option<Period>) -> Result<Vec<Appeal>> {
+        self.appeals_where(person, month, None).await
+    }
+
+    async fn appeal(&self, id: i64) -> Result<Option<Appeal>> {
+        Ok(self.appeals_where(None, None, Some(id)).await?.pop())
+    }
+
+    async fn add_adjustments(
+        &self,
+        appeal: i64,
+        adjustments: &[(String, Option<Decimal>, Decimal)],
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for (kpi, old, new) in adjustments {
+            sqlx::query(
+                "INSERT INTO appeal_adjustments (appeal_id, kpi, old_value, new_value) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(appeal)
+            .bind(kpi)
+            .bind(text(*old))
+            .bind(new.normalize().to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn resolve_appeal(
+        &self,
+        id: i64,
+        status: &str,
+        by: &str,
+        note: &str,
+        revision_after: Option<i64>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE appeals SET status = $1, resolved_by = $2, note = $3, revision_after = $4, \
+             resolved_at = $5 WHERE id = $6 AND status = 'open'",
+        )
+        .bind(status)
+        .bind(by)
+        .bind(note)
+        .bind(revision_after)
+        .bind(now_unix())
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    async fn set_appeal_revision(&self, id: i64, revision: i64) -> Result<()> {
+        sqlx::query("UPDATE appeals SET revision_after = $1 WHERE id = $2")
+            .bind(revision)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+// TAIL
+
+impl DbStore {
+    async fn insert_scorecard(&self, card: &StoredScorecard) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM scorecards \
+             WHERE person = $1 AND period_kind = $2 AND period = $3",
+        )
+        .bind(&card.person)
+        .bind(card.period.kind().as_str())
+        .bind(card.period.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let revision: i64 = row.try_get::<i64, _>(0)? + 1;
+        let id: i64 = sqlx::query(
+            "INSERT INTO scorecards (person, period_kind, period, revision, role, total, grade, \
+             bonus, monthly_mean, reason, computed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(&card.person)
+        .bind(card.period.kind().as_str())
+        .bind(card.period.to_string())
+        .bind(revision)
+        .bind(&card.role)
+        .bind(text(card.total))
+        .bind(card.grade.clone())
+        .bind(text(card.bonus))
+        .bind(text(card.monthly_mean))
+        .bind(&card.reason)
+        .bind(now_unix())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        for (i, l) in card.lines.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO scorecard_lines (scorecard_id, position, kpi, value, target, \
+                 attainment, weight, score) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(id)
+            .bind(i as i64)
+            .bind(&l.kpi)
+            .bind(text(l.value))
+            .bind(text(l.target))
+            .bind(text(l.attainment))
+            .bind(l.weight.normalize().to_string())
+            .bind(text(l.score))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(revision)
+    }
+
+    async fn appeals_where(
+        &self,
+        person: Option<&str>,
+        month: Option<Period>,
+        id: Option<i64>,
+    ) -> Result<Vec<Appeal>> {
+        let rows = sqlx::query(
+            "SELECT id, person, period, reason, opened_at, opened_on, status, revision_before, \
+             revision_after, resolved_at, resolved_by, note FROM appeals \
+             WHERE ($1 = '' OR person = $1) AND ($2 = '' OR period = $2) AND ($3 < 0 OR id = $3) \
+             ORDER BY id DESC",
+        )
+        .bind(person.unwrap_or(""))
+        .bind(month.map(|m| m.to_string()).unwrap_or_default())
+        .bind(id.unwrap_or(-1))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.try_get(0)?;
+            let adj = sqlx::query(
+                "SELECT kpi, old_value, new_value FROM appeal_adjustments WHERE appeal_id = $1 ORDER BY kpi",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut adjustments = Vec::with_capacity(adj.len());
+            for a in adj {
+                adjustments.push((
+                    a.try_get(0)?,
+                    dec(a.try_get(1)?)?,
+                    dec(Some(a.try_get(2)?))?.unwrap_or_default(),
+                ));
+            }
+            out.push(Appeal {
+                id,
+                person: r.try_get(1)?,
+                period: period("month", &r.try_get::<String, _>(2)?)?,
+                reason: r.try_get(3)?,
+                opened_at: r.try_get(4)?,
+                opened_on: day(r.try_get(5)?)?,
+                status: r.try_get(6)?,
+                revision_before: r.try_get(7)?,
+                revision_after: r.try_get(8)?,
+                resolved_at: r.try_get(9)?,
+                resolved_by: r.try_get(10)?,
+                note: r.try_get(11)?,
+                adjustments,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,110 @@
+//! Fact commits on SQLite: one `BEGIN IMMEDIATE` transaction whose upserts
+//! are multi-row `VALUES` lists.
+
+use super::SqliteStore;
+use crate::facts::Batch;
+use crate::store::commit::{bind_cells, write_batch, Cell, FactTx, Upsert};
+use crate::store::{Result, StoreError};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, Sqlite, Transaction};
+
+/// Most rows per statement; keeps parameters well under SQLite's 32766.
+const CHUNK: usize = 512;
+
+/// Rows for the next statement: `CHUNK`, or the largest power of two that
+/// fits. Each distinct row count is its own prepared statement, kept in the
+/// connection's cache; powers of two bound them to ten shapes per table, so
+/// pages of any size reuse statements instead of preparing new large ones.
+fn chunk_len(left: usize) -> usize {
+    if left >= CHUNK {
+        CHUNK
+    } else {
+        1 << left.ilog2()
+    }
+}
+
+/// `(?,…),(?,…)` value lists for SQLite's multi-row inserts. Anonymous `?`:
+/// numbered `$N` parameters are looked up by name with a linear scan, which
+/// made a 1000-row statement quadratic (43% of a 100k-order ingest).
+fn placeholders(rows: usize, cols: usize) -> String {
+    let row = format!("({})", vec!["?"; cols].join(","));
+    vec![row; rows].join(",")
+}
+
+impl SqliteStore {
+    /// Commits a batch in one transaction; returns the rows actually
+    /// inserted or changed.
+    pub(super) async fn commit(&self, connector: &str, batch: &Batch) -> Result<u64> {
+        let mut tx = SqliteTx(self.begin_write().await?);
+        let changed = write_batch(&mut tx, connector, batch).await?;
+        tx.0.commit().await?;
+        Ok(changed)
+    }
+}
+
+struct SqliteTx(Transaction<'static, Sqlite>);
+
+impl FactTx for SqliteTx {
+    async fn execute(&mut self, sql: &'static str, params: Vec<Cell>) -> Result<u64> {
+        let query = bind_cells(sqlx::query(sql), params);
+        Ok(query.execute(&mut *self.0).await?.rows_affected())
+    }
+
+    async fn upsert(&mut self, spec: &'static Upsert, rows: Vec<Vec<Cell>>) -> Result<u64> {
+        let columns: Vec<&str> = spec.columns.iter().map(|(c, _)| *c).collect();
+        let columns = columns.join(", ");
+        let mut changed = 0;
+        let mut rest = rows.as_slice();
+        while !rest.is_empty() {
+            let (chunk, after) = rest.split_at(chunk_len(rest.len()));
+            rest = after;
+            let sql = format!(
+                "INSERT INTO {} ({columns}) VALUES {} {}",
+                spec.table,
+                placeholders(chunk.len(), spec.columns.len()),
+                spec.on_conflict
+            );
+            let mut args = SqliteArguments::default();
+            for cell in chunk.iter().flatten() {
+                let bound = match cell {
+                    Cell::Text(t) => args.add(t.clone()),
+                    Cell::Int(i) => args.add(*i),
+                };
+                bound.map_err(|e| StoreError::Corrupt(format!("cannot bind value: {e}")))?;
+            }
+            changed += sqlx::query_with(&sql, args)
+                .execute(&mut *self.0)
+                .await?
+                .rows_affected();
+        }
+        Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_placeholders_are_anonymous() {
+        assert_eq!(placeholders(2, 3), "(?,?,?),(?,?,?)");
+    }
+
+    #[test]
+    fn statements_take_power_of_two_row_counts() {
+        let split = |mut n: usize| {
+            let mut sizes = Vec::new();
+            while n > 0 {
+                sizes.push(chunk_len(n));
+                n -= chunk_len(n);
+            }
+            sizes
+        };
+        assert_eq!(split(1), [1]);
+        assert_eq!(split(250), [128, 64, 32, 16, 8, 2]);
+        assert_eq!(split(1300), [512, 512, 256, 16, 4]);
+        // Every size of page maps onto the same few statements.
+        let shapes: std::collections::BTreeSet<usize> = (1..3000).flat_map(split).collect();
+        assert_eq!(shapes.len(), 10);
+    }
+}

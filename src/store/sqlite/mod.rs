@@ -1,0 +1,98 @@
+//! SQLite on its native pool: the embedded default, in WAL mode.
+
+mod commit;
+
+// The queries both databases share, compiled for SQLite's own types.
+#[path = "../sql/alerts.rs"]
+mod alerts;
+#[path = "../sql/facts.rs"]
+mod facts;
+#[path = "../sql/manual.rs"]
+mod manual;
+#[path = "../sql/meta.rs"]
+mod meta;
+#[path = "../sql/runs.rs"]
+mod runs;
+#[path = "../sql/scorecards.rs"]
+mod scorecards;
+#[path = "../sql/snapshots.rs"]
+mod snapshots;
+
+use super::url::connect_error;
+use super::Result;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
+use sqlx::{Executor, Sqlite, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The names the shared queries use for this database's types.
+type Db = Sqlite;
+type DbRow = SqliteRow;
+type DbStore = SqliteStore;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// An SQLite database file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database at `url` (already in the form sqlx opens, see
+    /// `prepare_sqlite_url`).
+    pub(super) async fn open(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url).map_err(|e| connect_error(url, e))?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers (report, HTTP) run beside the writer;
+                    // NORMAL sync is durable across process crashes in WAL.
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA cache_size = -16384").await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| connect_error(url, e))?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The pool, for tests and tools that run their own SQL.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Applies pending migrations once, however many processes start
+    /// together. sqlx takes no lock on SQLite, so two first starts would
+    /// both create the tables: we hold the write lock around the run (each
+    /// migration's own transaction nests as a savepoint), and a second start
+    /// waits on the busy timeout, then finds them applied.
+    pub(super) async fn migrate(&self) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        // `run_direct` is what `run` calls once it has a connection; `run`
+        // itself on a borrowed connection makes the future fail to be `Send`
+        // ("implementation of `Acquire` is not general enough").
+        MIGRATIONS.run_direct(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Begins a transaction that will write. It takes the write lock at once
+    /// (`BEGIN IMMEDIATE`) and so waits on the busy timeout behind another
+    /// writer (an ingest); a deferred transaction that reads before it
+    /// writes would instead fail at once with "database is locked".
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
