@@ -10,8 +10,9 @@ use crate::currency::Rates;
 use crate::kpi::Catalogue;
 use crate::period::Period;
 use crate::schedule::CronSchedule;
-use crate::scorecard::roles::{self, Person, Role, Scoring};
+use crate::scoring::Scoring;
 use crate::store::redact_url;
+use crate::targets::roles::{self, Person, Role};
 use crate::targets::{Target, TargetPeriod, TargetScope, TargetSource};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
@@ -1162,11 +1163,11 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
             agents: p.agents.clone(),
         });
     }
-    let scoring = roles::scoring(&config.scoring).unwrap_or_else(|errs| {
-        for (key, msg) in errs {
-            report(key, msg);
+    let scoring = Scoring::check(&config.scoring, &config.snapshot).unwrap_or_else(|errs| {
+        for e in errs {
+            report(e.key().into(), e.to_string());
         }
-        Scoring::from_config(&ScoringConfig::default())
+        Scoring::default()
     });
 
     let mut targets: Vec<Target> = Vec::new();

@@ -10,7 +10,6 @@
 //! a rate for one of the months, money has no value (null) for that scope
 //! and period, and `kpid check` and the report say which rate is missing.
 
-use crate::kpi::catalogue::{Unit, INPUTS};
 use crate::money::{from_micros, to_micros};
 use crate::period::Period;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -167,11 +166,6 @@ impl MoneyPlan {
     }
 }
 
-/// True for inputs that are amounts of money.
-pub fn is_money_input(id: &str) -> bool {
-    INPUTS.iter().any(|i| i.id == id && i.unit == Unit::Money)
-}
-
 /// The months a period touches.
 pub fn months(period: Period) -> Vec<Period> {
     match period {
@@ -252,7 +246,6 @@ mod tests {
         assert_eq!(convert_micros(100_000_000, d("7.12")), Some(712_000_000));
         assert_eq!(convert_micros(1, d("0.5")), Some(1));
         assert_eq!(convert_micros(-1, d("0.5")), Some(-1));
-        assert!(is_money_input("gmv") && is_money_input("cs_gmv") && !is_money_input("orders"));
     }
 
     #[test]

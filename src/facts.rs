@@ -4,8 +4,10 @@
 //! re-fetch replaces rather than duplicates; daily series are keyed by shop,
 //! day, input and dimension (campaign, agent, ...).
 
+// Rejects echo bad values the way amount errors do: one rule, kept with
+// money (below facts) and re-exported for the connectors that file rejects.
+pub use crate::money::{echo, ECHO_CHARS};
 use chrono::{DateTime, NaiveDate, Utc};
-use std::borrow::Cow;
 
 /// Whether an order counts towards sales.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,23 +90,6 @@ pub fn check_id(field: &str, id: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Characters of a bad value that a reject's reason or a log line repeats.
-pub const ECHO_CHARS: usize = 200;
-
-/// A bad value as a reason or a log line repeats it: cut to [`ECHO_CHARS`]
-/// characters, so a cell holding a whole pasted file does not flood the
-/// logs and the `rejects` table (the reject's `raw` keeps the full text).
-pub fn echo(value: &str) -> Cow<'_, str> {
-    match value.char_indices().nth(ECHO_CHARS) {
-        None => Cow::Borrowed(value),
-        Some((cut, _)) => Cow::Owned(format!(
-            "{}… ({} characters)",
-            &value[..cut],
-            value.chars().count()
-        )),
-    }
 }
 
 /// A record that could not be taken, kept aside with its raw text.
@@ -204,19 +189,6 @@ impl IngestStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn echoed_values_are_cut_to_200_characters() {
-        assert_eq!(echo("abc"), "abc");
-        let exact = "z".repeat(ECHO_CHARS);
-        assert_eq!(echo(&exact), exact);
-        // Characters, not bytes: a cut never splits a character.
-        let long = "订".repeat(5000);
-        let cut = echo(&long);
-        assert!(cut.starts_with(&"订".repeat(ECHO_CHARS)));
-        assert!(!cut.contains(&"订".repeat(ECHO_CHARS + 1)));
-        assert!(cut.ends_with("… (5000 characters)"), "{cut}");
-    }
 
     #[test]
     fn ids_are_at_most_256_bytes() {

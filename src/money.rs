@@ -5,8 +5,8 @@
 //! and Google Ads' `costMicros` exactly, and integer columns let both SQLite and
 //! PostgreSQL sum them without ever going through a float.
 
-use crate::facts::echo;
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 use std::str::FromStr;
 
 /// Decimal places kept in storage.
@@ -67,9 +67,39 @@ pub fn minor_units_to_micros(units: i64, decimals: u32) -> Option<i64> {
     units.checked_mul(factor)
 }
 
+/// Characters of a bad value that a reject's reason or a log line repeats.
+pub const ECHO_CHARS: usize = 200;
+
+/// A bad value as a reason or a log line repeats it: cut to [`ECHO_CHARS`]
+/// characters, so a cell holding a whole pasted file does not flood the
+/// logs and the `rejects` table (the reject's `raw` keeps the full text).
+pub fn echo(value: &str) -> Cow<'_, str> {
+    match value.char_indices().nth(ECHO_CHARS) {
+        None => Cow::Borrowed(value),
+        Some((cut, _)) => Cow::Owned(format!(
+            "{}… ({} characters)",
+            &value[..cut],
+            value.chars().count()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn echoed_values_are_cut_to_200_characters() {
+        assert_eq!(echo("abc"), "abc");
+        let exact = "z".repeat(ECHO_CHARS);
+        assert_eq!(echo(&exact), exact);
+        // Characters, not bytes: a cut never splits a character.
+        let long = "订".repeat(5000);
+        let cut = echo(&long);
+        assert!(cut.starts_with(&"订".repeat(ECHO_CHARS)));
+        assert!(!cut.contains(&"订".repeat(ECHO_CHARS + 1)));
+        assert!(cut.ends_with("… (5000 characters)"), "{cut}");
+    }
 
     #[test]
     fn round_trips_cents_exactly() {

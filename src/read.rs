@@ -3,9 +3,9 @@
 //! print the same JSON that `/api/v1/…` answers.
 
 use crate::config::Settings;
+use crate::format::json_number;
 use crate::kpi::Catalogue;
 use crate::period::{today, Period};
-use crate::report::json_number;
 use crate::scorecard::export;
 use crate::store::{JobRun, Store, StoreError, StoredScorecard, StoredSnapshot};
 use chrono::NaiveDate;

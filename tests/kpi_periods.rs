@@ -673,7 +673,9 @@ async fn order_records_win_only_on_their_own_days() {
         let d2 = compute(&db, &s, "sh", "2026-11-02").await;
         assert_eq!(value(&d2.kpis, "buyers"), Some(d("1")), "{b}");
         // A person's scorecard folds the shop the same way.
-        let book = kpid::scorecard::target_book(&s, &db.store).await.unwrap();
+        let book = kpid::targets::TargetBook::load(&s.targets, &db.store)
+            .await
+            .unwrap();
         let li = s.person("li").unwrap();
         for (p, gmv) in [("2026-10", "1000"), ("2026-11", "120"), ("2026", "1120")] {
             let card = kpid::scorecard::compute_card(&s, &db.store, &book, li, period(p), "t")

@@ -223,7 +223,9 @@ shops = ["with_refunds"]
             "refund_id,order_id,refunded_at,amount\nr1,o1,2026-10-03 10:00:00,5.00\n",
         );
         ingest_ok(&db, &s).await;
-        let book = kpid::scorecard::target_book(&s, &db.store).await.unwrap();
+        let book = kpid::targets::TargetBook::load(&s.targets, &db.store)
+            .await
+            .unwrap();
         let period = kpid::period::Period::parse_any("2026-10").unwrap();
         let refund_rate = |card: &kpid::store::StoredScorecard| {
             card.lines

@@ -9,6 +9,7 @@ use helpers::*;
 use kpid::config::Settings;
 use kpid::scorecard::{self, ScorecardError};
 use kpid::store::{ManualChange, StoredScorecard};
+use kpid::targets::TargetBook;
 
 const PEOPLE: &str = r#"
 [[people]]
@@ -285,7 +286,7 @@ async fn set_manual(
 }
 
 async fn card(db: &common::TestDb, s: &Settings, person: &str, p: &str) -> StoredScorecard {
-    let book = scorecard::target_book(s, &db.store).await.unwrap();
+    let book = TargetBook::load(&s.targets, &db.store).await.unwrap();
     scorecard::refresh(s, &db.store, &book, s.person(person).unwrap(), period(p))
         .await
         .unwrap()
@@ -1077,8 +1078,8 @@ async fn bulk_files_of_targets_and_manual_inputs_keep_good_rows() {
             "{b}: {out}"
         );
         let s = settings(&db, PEOPLE);
-        let book = scorecard::target_book(&s, &db.store).await.unwrap();
-        let scopes = scorecard::target_scopes(s.person("li").unwrap());
+        let book = TargetBook::load(&s.targets, &db.store).await.unwrap();
+        let scopes = s.person("li").unwrap().target_scopes();
         assert_eq!(
             book.lookup("aov", period("2026-11"), &scopes),
             Some(d("260.5")),

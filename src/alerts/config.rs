@@ -10,7 +10,7 @@ use super::message::{Language, WatchPeriod};
 use crate::config::Shop;
 use crate::kpi::Catalogue;
 use crate::schedule::CronSchedule;
-use crate::scorecard::roles::{Person, Role};
+use crate::targets::roles::{Person, Role};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,8 @@ use super::state::{notice, parse_state};
 use crate::config::Settings;
 use crate::kpi::round_value;
 use crate::period::Period;
-use crate::snapshot::{attainment, values};
+use crate::scoring::attainment;
+use crate::snapshot::values;
 use crate::store::{OutboxDraft, Store, StoreError, StoredKpi};
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
@@ -39,7 +40,7 @@ pub async fn build(
     at: DateTime<Utc>,
 ) -> Result<Digest, StoreError> {
     let mut kpi_values = Values::new(settings, store).await?;
-    let cap = settings.config.snapshot.score_cap;
+    let cap = settings.scoring.cap;
     let alerts = store.alerts().await?;
     let mut out = Vec::new();
     for id in shops {

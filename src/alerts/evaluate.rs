@@ -19,9 +19,9 @@ use crate::config::Settings;
 use crate::kpi::refund_sources;
 use crate::kpi::{round_value, InputValues, KpiSpec};
 use crate::period::{day_start, Period};
-use crate::scorecard::roles::Person;
-use crate::snapshot::attainment;
+use crate::scoring::attainment;
 use crate::store::{Store, StoreError};
+use crate::targets::roles::Person;
 use crate::targets::{TargetBook, TargetScope};
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -243,7 +243,7 @@ impl<'a> Values<'a> {
         Ok(Values {
             settings,
             store,
-            book: crate::scorecard::target_book(settings, store).await?,
+            book: TargetBook::load(&settings.targets, store).await?,
             cache: HashMap::new(),
             inputs: HashMap::new(),
         })
@@ -342,7 +342,7 @@ pub fn target_scopes(settings: &Settings, scope: &Scope) -> Vec<TargetScope> {
     match scope {
         Scope::Shop(s) => vec![TargetScope::Shop(s.clone()), TargetScope::All],
         Scope::Person(p) => match settings.person(p) {
-            Some(person) => crate::scorecard::target_scopes(person),
+            Some(person) => person.target_scopes(),
             None => vec![TargetScope::Person(p.clone()), TargetScope::All],
         },
     }
@@ -387,7 +387,7 @@ pub async fn observe(
     at: DateTime<Utc>,
 ) -> Result<Vec<Observation>, StoreError> {
     let mut values = Values::new(settings, store).await?;
-    let cap = settings.config.snapshot.score_cap;
+    let cap = settings.scoring.cap;
     let mut out = Vec::new();
     for rule in &settings.alerts.rules {
         for scope in rule_scopes(settings, rule) {

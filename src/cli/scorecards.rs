@@ -5,10 +5,11 @@ use crate::config::Settings;
 use crate::facts::{Batch, Reject};
 use crate::period::{today, Period};
 use crate::report::Format;
+use crate::scorecard;
 use crate::scorecard::export::{self, CardView};
 use crate::scorecard::imports::{self, check_manual};
-use crate::scorecard::{self, target_book};
 use crate::store::{ManualChange, Store};
+use crate::targets::TargetBook;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use rust_decimal::Decimal;
@@ -178,7 +179,7 @@ pub async fn compute(
             r.card.revision,
             r.card
                 .total
-                .map(|t| crate::report::fixed(t, 2))
+                .map(|t| crate::format::fixed(t, 2))
                 .unwrap_or_else(|| "n/a".into()),
             r.card.grade.as_deref().unwrap_or("-")
         );
@@ -248,7 +249,7 @@ pub async fn appeal(s: &Settings, store: &Store, cmd: AppealCommand) -> anyhow::
                     card.period,
                     card.revision,
                     card.total
-                        .map(|t| crate::report::fixed(t, 2))
+                        .map(|t| crate::format::fixed(t, 2))
                         .unwrap_or_else(|| "n/a".into()),
                     card.grade.as_deref().unwrap_or("-")
                 ),
@@ -463,7 +464,7 @@ pub async fn targets(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow
         TargetsCommand::Import { file } => {
             let name = file.display().to_string();
             let rows = imports::read_rows(&file).map_err(anyhow::Error::msg)?;
-            let mut book = target_book(s, store).await?;
+            let mut book = TargetBook::load(&s.targets, store).await?;
             let (mut good, mut rejects) = (Vec::new(), Vec::new());
             for row in &rows {
                 match imports::target_row(s, row, &name) {
@@ -498,7 +499,7 @@ pub async fn targets(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow
             }
         }
         TargetsCommand::List { format } => {
-            let book = target_book(s, store).await?;
+            let book = TargetBook::load(&s.targets, store).await?;
             let mut list: Vec<_> = book.iter().collect();
             list.sort_by(|a, b| {
                 (&a.kpi, &a.scope, a.period.to_string()).cmp(&(
@@ -515,7 +516,7 @@ pub async fn targets(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow
                             serde_json::json!({
                                 "kpi": t.kpi, "scope": t.scope.kind(), "scope_id": t.scope.id(),
                                 "period": t.period.to_string(),
-                                "value": crate::report::json_number(Some(t.value)),
+                                "value": crate::format::json_number(Some(t.value)),
                                 "source": t.source.to_string(),
                             })
                         })
@@ -604,7 +605,7 @@ pub async fn check_warnings(s: &Settings) -> Vec<String> {
         let Some(role) = s.role(&p.role) else {
             continue;
         };
-        let scopes = scorecard::target_scopes(p);
+        let scopes = p.target_scopes();
         let missing: Vec<&str> = role
             .kpis
             .iter()

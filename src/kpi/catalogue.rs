@@ -598,6 +598,11 @@ pub fn input_def(id: &str) -> Option<&'static InputDef> {
     INPUTS.iter().find(|i| i.id == id)
 }
 
+/// True for inputs that are amounts of money (converted between currencies).
+pub fn is_money_input(id: &str) -> bool {
+    INPUTS.iter().any(|i| i.id == id && i.unit == Unit::Money)
+}
+
 pub fn builtin_kpi(id: &str) -> Option<&'static KpiDef> {
     KPIS.iter().find(|k| k.id == id)
 }
@@ -629,5 +634,10 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), KPIS.len());
         assert_eq!(KPIS.len(), 34);
+    }
+
+    #[test]
+    fn money_inputs_are_the_amounts() {
+        assert!(is_money_input("gmv") && is_money_input("cs_gmv") && !is_money_input("orders"));
     }
 }

@@ -32,7 +32,7 @@ pub struct KpiSpec {
     pub builtin: bool,
     /// Its values can be negative: the formula subtracts or negates, or
     /// names a KPI that can (growth rates, differences). Such a KPI is scored
-    /// by distance to its target, never by ratio (`snapshot::attainment`).
+    /// by distance to its target, never by ratio (`scoring::attainment`).
     pub signed: bool,
     /// The value adds up over days (gmv, orders, pv, ad spend…): a part of
     /// a period is held against the same part of its target. Ratios,

@@ -1,14 +1,15 @@
 //! Scorecards for people: a bilingual table, JSON, CSV, and the XLSX
 //! workbook an HR team hands round (one sheet per role and a summary).
 
-use super::roles::{Grade, Person, Role};
 use crate::config::Settings;
 use crate::currency::MoneyPlan;
-use crate::kpi::Unit;
-use crate::report::{
+use crate::format::{
     column_width, display_value, fixed, json_number, pad, pad_left, round_display,
 };
+use crate::kpi::Unit;
+use crate::scoring::Grade;
 use crate::store::StoredScorecard;
+use crate::targets::roles::{Person, Role};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};

@@ -9,7 +9,6 @@
 
 pub mod export;
 pub mod imports;
-pub mod roles;
 pub mod scope;
 pub mod workdays;
 
@@ -17,11 +16,11 @@ use crate::config::Settings;
 use crate::kpi::catalogue::{input_def, Aggregation};
 use crate::kpi::{round_value, InputValues};
 use crate::period::Period;
-use crate::snapshot::{attainment, score};
+use crate::scoring::{attainment, score};
 use crate::store::{ManualInput, ScoreLine, Store, StoreError, StoredScorecard};
-use crate::targets::{TargetBook, TargetScope};
+use crate::targets::roles::{Person, Role};
+use crate::targets::TargetBook;
 use chrono::NaiveDate;
-use roles::{Person, Role};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 
@@ -67,28 +66,6 @@ pub enum ScorecardError {
 }
 
 type Result<T, E = ScorecardError> = std::result::Result<T, E>;
-
-/// Configured and imported targets together.
-pub async fn target_book(settings: &Settings, store: &Store) -> Result<TargetBook, StoreError> {
-    Ok(TargetBook::new(
-        settings.targets.clone(),
-        crate::targets::imported(store).await?,
-    ))
-}
-
-/// The scopes whose targets apply to a person, most specific first; a shop's
-/// targets apply to a person who covers exactly that shop.
-pub fn target_scopes(person: &Person) -> Vec<TargetScope> {
-    let mut scopes = vec![
-        TargetScope::Person(person.id.clone()),
-        TargetScope::Role(person.role.clone()),
-    ];
-    if let [shop] = person.shops.as_slice() {
-        scopes.push(TargetScope::Shop(shop.clone()));
-    }
-    scopes.push(TargetScope::All);
-    scopes
-}
 
 /// Sets the manual inputs of `period`. A year without a yearly entry folds
 /// its months' entries the way the input folds days (mean of survey scores,
@@ -204,7 +181,7 @@ pub async fn compute_card(
     for back in 0..=settings.catalogue.prev_depth() {
         inputs.push(person_inputs(settings, store, person, &manual, period.back(back)).await?);
     }
-    let scopes = target_scopes(person);
+    let scopes = person.target_scopes();
     let target_back = |kpi: &str, back: usize| book.lookup(kpi, period.back(back), &scopes);
     let target = |kpi: &str| target_back(kpi, 0);
     // Appeal adjustments never enter here: appeals are taken only against
@@ -360,7 +337,7 @@ pub async fn refresh_all(
     period: Period,
     shop: Option<&str>,
 ) -> Result<Vec<Refreshed>> {
-    let book = target_book(settings, store).await?;
+    let book = TargetBook::load(&settings.targets, store).await?;
     let mut out = Vec::new();
     for person in &settings.people {
         if shop.is_some_and(|s| !person.shops.iter().any(|x| x == s)) {

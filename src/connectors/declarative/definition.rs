@@ -1019,7 +1019,7 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
         daily,
         projection: Projection::default(),
     };
-    plan.projection = Projection::of(&plan);
+    plan.projection = super::reads::projection(&plan);
     plan
 }
 

@@ -11,6 +11,7 @@ pub mod file;
 pub mod mapping;
 pub mod plan;
 pub mod projection;
+pub mod reads;
 pub mod template;
 
 pub use engine::DeclarativeConnector;

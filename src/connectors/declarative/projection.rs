@@ -7,7 +7,6 @@
 //! full page. Arrays keep their length (unread elements become `null`), so
 //! index segments (`/metricValues/0/value`) point at the same element.
 
-use super::plan::{AmountPlan, DayPlan, FieldPlan, PageStyle, StreamPlan, TimePlan};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Number, Value};
@@ -51,82 +50,8 @@ fn is_index(t: &str) -> bool {
 }
 
 impl Projection {
-    /// What `Mapper::page` reads of a page of `stream`.
-    pub fn of(stream: &StreamPlan) -> Projection {
-        let (order, refunds, daily) = (&stream.order, &stream.refunds, &stream.daily);
-        let mut record = Projection::default();
-        // Pointers relative to the enclosing record (`../id`), collected
-        // apart so an item's node and the record's can be borrowed together.
-        let mut parent = Projection::default();
-        if let Some(o) = order {
-            record.field(&mut parent, &o.id);
-            record.time(&mut parent, &o.paid_at);
-            record.amount(&mut parent, &o.amount);
-            if let Some(b) = &o.buyer_id {
-                record.field(&mut parent, b);
-            }
-            if let Some(st) = &o.status {
-                record.field(&mut parent, &st.field);
-                for (p, _) in &st.if_present {
-                    record.keep(p);
-                }
-            }
-        }
-        if let Some(r) = refunds {
-            let mut item = Projection::default();
-            item.field(&mut parent, &r.id);
-            item.field(&mut parent, &r.order_id);
-            item.time(&mut parent, &r.refunded_at);
-            item.amount(&mut parent, &r.amount);
-            match &r.each {
-                None => record.merge(item),
-                Some(each) => {
-                    if let Some(list) = record.node(each) {
-                        list.each_mut().merge(item);
-                    }
-                }
-            }
-        }
-        if let Some(d) = daily {
-            match &d.day {
-                DayPlan::Date { field, .. } => record.field(&mut parent, field),
-                DayPlan::Instant(t) => record.time(&mut parent, t),
-            }
-            if let Some(f) = &d.dimension {
-                record.field(&mut parent, f);
-            }
-            for (_, a) in &d.inputs {
-                record.amount(&mut parent, a);
-            }
-        }
-        // Outside a refund's `each` there is no parent and `../` reads
-        // nothing; keeping those pointers anyway costs little.
-        record.merge(parent);
-
-        let mut root = Projection::default();
-        if let Some(list) = root.node(&stream.records) {
-            list.each_mut().merge(record);
-        }
-        let pagination = &stream.pagination;
-        for p in [
-            &pagination.total_pages,
-            &pagination.total,
-            &pagination.has_next,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            root.keep(p);
-        }
-        if let PageStyle::Cursor { next } = &pagination.style {
-            root.keep(next);
-        }
-        root.finish();
-        root
-    }
-
     /// The node at `pointer`, made if missing; `None` if it reads nothing.
-    fn node(&mut self, pointer: &str) -> Option<&mut Projection> {
+    pub(super) fn node(&mut self, pointer: &str) -> Option<&mut Projection> {
         let mut n = self;
         for t in tokens(pointer)? {
             n = n.keys.entry(t).or_default();
@@ -134,51 +59,17 @@ impl Projection {
         Some(n)
     }
 
-    fn keep(&mut self, pointer: &str) {
+    pub(super) fn keep(&mut self, pointer: &str) {
         if let Some(n) = self.node(pointer) {
             n.whole = true;
         }
     }
 
-    fn each_mut(&mut self) -> &mut Projection {
+    pub(super) fn each_mut(&mut self) -> &mut Projection {
         self.each.get_or_insert_default()
     }
 
-    fn field(&mut self, parent: &mut Projection, f: &FieldPlan) {
-        for p in &f.pointers {
-            if p.parent {
-                parent.keep(&p.path);
-            } else {
-                self.keep(&p.path);
-            }
-        }
-    }
-
-    fn time(&mut self, parent: &mut Projection, t: &TimePlan) {
-        self.field(parent, &t.field);
-    }
-
-    /// With `sum`, the field and the filters are read in each listed item
-    /// (`../` still in the record); `minus` in the item itself.
-    fn amount(&mut self, parent: &mut Projection, a: &AmountPlan) {
-        match &a.sum {
-            None => self.field(parent, &a.field),
-            Some(sum) => {
-                if let Some(list) = self.node(&sum.each) {
-                    let item = list.each_mut();
-                    for (p, _) in &sum.filters {
-                        item.keep(p);
-                    }
-                    item.field(parent, &a.field);
-                }
-            }
-        }
-        if let Some(m) = &a.minus {
-            self.field(parent, m);
-        }
-    }
-
-    fn merge(&mut self, other: Projection) {
+    pub(super) fn merge(&mut self, other: Projection) {
         self.whole |= other.whole;
         for (k, v) in other.keys {
             self.keys.entry(k).or_default().merge(v);
@@ -190,7 +81,7 @@ impl Projection {
 
     /// An element read by index is also read as every element: merge the
     /// two once here rather than per element while parsing.
-    fn finish(&mut self) {
+    pub(super) fn finish(&mut self) {
         self.index_keys = self.keys.keys().any(|k| is_index(k));
         if let (true, Some(each)) = (self.index_keys, &self.each) {
             let each = (**each).clone();
@@ -367,67 +258,8 @@ mod tests {
     use crate::connectors::declarative::Definitions;
     use serde_json::json;
 
-    fn stream(kind: &str) -> &'static StreamPlan {
-        &Definitions::builtin().get(kind).unwrap().streams[0]
-    }
-
-    #[test]
-    fn shopify_keeps_what_the_mapping_reads_and_skips_the_rest() {
-        let page = json!({
-            "orders": [{
-                "id": 4501,
-                "note": "gift",
-                "line_items": [{"title": "mug", "price": "9.00"}],
-                "processed_at": "2026-10-08T10:00:00+08:00",
-                "total_price": "129.90",
-                "customer": {"id": 77, "email": "a@b.c"},
-                "financial_status": "paid",
-                "cancelled_at": null,
-                "refunds": [{
-                    "id": 9,
-                    "created_at": "2026-10-09T10:00:00+08:00",
-                    "refund_line_items": [{"quantity": 1}],
-                    "transactions": [
-                        {"kind": "refund", "status": "success", "amount": "10.00", "gateway": "x"}
-                    ]
-                }]
-            }],
-            "extra": {"deep": [1, 2, 3]}
-        });
-        let p = &stream("shopify_rest").projection;
-        let got = p.parse(page.to_string().as_bytes()).unwrap();
-        let want = json!({
-            "orders": [{
-                "id": 4501,
-                "processed_at": "2026-10-08T10:00:00+08:00",
-                "total_price": "129.90",
-                "customer": {"id": 77},
-                "financial_status": "paid",
-                "cancelled_at": null,
-                "refunds": [{
-                    "id": 9,
-                    "created_at": "2026-10-09T10:00:00+08:00",
-                    // `sum` with its `where` pointers and the summed amount.
-                    "transactions": [{"kind": "refund", "status": "success", "amount": "10.00"}]
-                }]
-            }]
-        });
-        assert_eq!(got, want);
-
-        // With the order's id read from `/name`, `/id` stays only because a
-        // refund's `order_id = "../id"` reads it in the enclosing order.
-        let mut plan = stream("shopify_rest").clone();
-        plan.order.as_mut().unwrap().id.pointers[0].path = "/name".into();
-        let got = Projection::of(&plan)
-            .parse(page.to_string().as_bytes())
-            .unwrap();
-        assert_eq!(got.pointer("/orders/0/id"), Some(&json!(4501)));
-        assert_eq!(got.pointer("/orders/0/refunds/0/id"), Some(&json!(9)));
-        plan.refunds.as_mut().unwrap().order_id.pointers[0].path = "/order_id".into();
-        let got = Projection::of(&plan)
-            .parse(page.to_string().as_bytes())
-            .unwrap();
-        assert_eq!(got.pointer("/orders/0/id"), None);
+    fn projection(kind: &str) -> &'static Projection {
+        &Definitions::builtin().get(kind).unwrap().streams[0].projection
     }
 
     #[test]
@@ -443,7 +275,7 @@ mod tests {
             "rowCount": 1,
             "metadata": {"currencyCode": "USD"}
         });
-        let p = &stream("ga4_rest").projection;
+        let p = projection("ga4_rest");
         let got = p.parse(page.to_string().as_bytes()).unwrap();
         assert_eq!(
             got.pointer("/rows/0/metricValues/5/value"),
@@ -457,7 +289,7 @@ mod tests {
 
     #[test]
     fn kept_values_are_exact_and_unexpected_shapes_survive() {
-        let p = &stream("shopify_rest").projection;
+        let p = projection("shopify_rest");
         // A 20-digit id and a decimal stay as written (`arbitrary_precision`),
         // also where a list was expected but a number came.
         let text = r#"{"orders":[{"id":12345678901234567890123,"total_price":0.10,

@@ -12,6 +12,8 @@
 //! special month set for a whole role still applies to a person who only has
 //! an every-month target of their own.
 
+pub mod roles;
+
 use crate::period::Period;
 use crate::store::{Store, StoreError, TargetRow};
 use rust_decimal::Decimal;
@@ -233,6 +235,14 @@ impl TargetBook {
             book.insert(t);
         }
         book
+    }
+
+    /// The configured targets overlaid by those imported into `store`.
+    pub async fn load(configured: &[Target], store: &Store) -> Result<Self, StoreError> {
+        Ok(TargetBook::new(
+            configured.to_vec(),
+            imported(store).await?,
+        ))
     }
 
     /// Adds a target, replacing one with the same KPI, scope and period.

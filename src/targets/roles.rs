@@ -1,4 +1,5 @@
-//! Roles, people and scoring rules, as the configuration resolves them.
+//! Roles and people, as the configuration resolves them: the scheme's data
+//! that scorecards, alerts and the settings all read, so it lives below them.
 //!
 //! The scheme (article 4) names each role's KPIs but, like every target, not
 //! their weights; the built-in weights below are kpid's defaults (the money
@@ -6,9 +7,9 @@
 //! scorecard is article 3's: categories weighted sales 40, satisfaction 20,
 //! traffic 20, marketing 10, teamwork 10, each category's KPIs sharing its weight.
 
-use crate::config::{GradeConfig, RoleConfig, ScoringConfig};
+use super::TargetScope;
+use crate::config::RoleConfig;
 use crate::kpi::Catalogue;
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
@@ -39,42 +40,19 @@ pub struct Person {
     pub agents: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grade {
-    pub id: String,
-    pub name_zh: String,
-    pub name_en: String,
-    pub min: Decimal,
-    pub bonus: Decimal,
-}
-
-/// Scoring rules with grade bands sorted from the best down.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scoring {
-    pub cap: Decimal,
-    pub grades: Vec<Grade>,
-    pub close_working_days: u32,
-    pub appeal_working_days: u32,
-    pub holidays: Vec<NaiveDate>,
-}
-
-impl Scoring {
-    /// Scoring from a configuration already known to be valid.
-    pub fn from_config(c: &ScoringConfig) -> Self {
-        scoring(c).expect("the default scoring rules are valid")
-    }
-
-    /// The grade of a total: the best band whose minimum it reaches; below
-    /// every minimum, the lowest band.
-    pub fn grade(&self, total: Decimal) -> &Grade {
-        self.grades
-            .iter()
-            .find(|g| total >= g.min)
-            .unwrap_or_else(|| self.grades.last().expect("at least one grade"))
-    }
-
-    pub fn grade_by_id(&self, id: &str) -> Option<&Grade> {
-        self.grades.iter().find(|g| g.id == id)
+impl Person {
+    /// The scopes whose targets apply to this person, most specific first; a
+    /// shop's targets apply to a person who covers exactly that shop.
+    pub fn target_scopes(&self) -> Vec<TargetScope> {
+        let mut scopes = vec![
+            TargetScope::Person(self.id.clone()),
+            TargetScope::Role(self.role.clone()),
+        ];
+        if let [shop] = self.shops.as_slice() {
+            scopes.push(TargetScope::Shop(shop.clone()));
+        }
+        scopes.push(TargetScope::All);
+        scopes
     }
 }
 
@@ -267,74 +245,9 @@ pub fn resolve(config: &[RoleConfig], catalogue: &Catalogue) -> (Vec<Role>, Vec<
     (roles, problems)
 }
 
-/// Checks and sorts the scoring rules.
-pub fn scoring(c: &ScoringConfig) -> Result<Scoring, Vec<(String, String)>> {
-    let mut problems = Vec::new();
-    if c.cap < Decimal::ONE {
-        problems.push(("scoring.cap".into(), "must be at least 1".into()));
-    }
-    if c.grades.is_empty() {
-        problems.push((
-            "scoring.grades".into(),
-            "at least one grade is needed".into(),
-        ));
-    }
-    let mut grades: Vec<Grade> = c.grades.iter().map(grade).collect();
-    grades.sort_by_key(|g| std::cmp::Reverse(g.min));
-    for w in grades.windows(2) {
-        if w[0].min == w[1].min {
-            problems.push((
-                "scoring.grades".into(),
-                format!("grades `{}` and `{}` have the same min", w[0].id, w[1].id),
-            ));
-        }
-    }
-    let mut ids = std::collections::HashSet::new();
-    for g in &grades {
-        if !ids.insert(&g.id) {
-            problems.push((
-                "scoring.grades".into(),
-                format!("grade `{}` is defined twice", g.id),
-            ));
-        }
-    }
-    let mut holidays = Vec::new();
-    for h in &c.holidays {
-        match NaiveDate::parse_from_str(h.trim(), "%Y-%m-%d") {
-            Ok(d) => holidays.push(d),
-            Err(_) => problems.push((
-                "scoring.holidays".into(),
-                format!("`{h}` is not a date YYYY-MM-DD"),
-            )),
-        }
-    }
-    if problems.is_empty() {
-        Ok(Scoring {
-            cap: c.cap,
-            grades,
-            close_working_days: c.close_working_days,
-            appeal_working_days: c.appeal_working_days,
-            holidays,
-        })
-    } else {
-        Err(problems)
-    }
-}
-
-fn grade(g: &GradeConfig) -> Grade {
-    Grade {
-        id: g.id.clone(),
-        name_zh: g.name_zh.clone(),
-        name_en: g.name_en.clone(),
-        min: g.min,
-        bonus: g.bonus,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
 
     #[test]
     fn built_in_roles_use_catalogue_kpis() {
@@ -357,18 +270,5 @@ mod tests {
         let team = roles.iter().find(|r| r.id == "team").unwrap();
         let sum: Decimal = team.category_weights.values().sum();
         assert_eq!(sum, Decimal::from(100));
-    }
-
-    #[test]
-    fn grade_bands_meet_at_their_minimums() {
-        let s = Scoring::from_config(&ScoringConfig::default());
-        let g = |t: &str| s.grade(Decimal::from_str(t).unwrap()).id.clone();
-        assert_eq!(g("90"), "excellent");
-        assert_eq!(g("89.99"), "good");
-        assert_eq!(g("80"), "good");
-        assert_eq!(g("60"), "pass");
-        assert_eq!(g("59.99"), "fail");
-        assert_eq!(g("0"), "fail");
-        assert_eq!(g("120"), "excellent");
     }
 }

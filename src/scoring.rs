@@ -1,0 +1,330 @@
+//! Attainment, score and grade: the one rule that snapshots, scorecards (and
+//! appeals) and alerts all apply, with the one score cap they share.
+
+use crate::config::{GradeConfig, ScoringConfig, SnapshotConfig};
+use crate::kpi::{round_value, Direction, KpiSpec};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+/// Attainment of `actual` against `target` for `kpi`.
+///
+/// - Ratio form, for a target above 0 on a KPI whose values cannot be
+///   negative: actual/target for `up` KPIs, target/actual for `down` ones,
+///   where an actual of 0 is full attainment (the cap).
+/// - Distance form, for a target of 0 or below, or a KPI whose values can be
+///   negative (growth rates, differences; see [`KpiSpec::signed`]): a ratio
+///   of two negative numbers would invert the score, so attainment is
+///   1 + (actual − target)/|target| for `up` KPIs and
+///   1 + (target − actual)/|target| for `down` ones, never below 0. A target
+///   of exactly 0 has no width to measure by: 1 + (actual − target) (`up`),
+///   1 + (target − actual) (`down`). For an `up` KPI with a positive target
+///   both forms agree.
+///
+/// The score caps attainment (see [`score`]); attainment itself is not capped.
+pub fn attainment(
+    kpi: &KpiSpec,
+    actual: Decimal,
+    target: Decimal,
+    cap: Decimal,
+) -> Option<Decimal> {
+    if kpi.signed || target <= Decimal::ZERO {
+        let width = if target.is_zero() {
+            Decimal::ONE
+        } else {
+            target.abs()
+        };
+        let ahead = match kpi.direction {
+            Direction::Up => actual.checked_sub(target)?,
+            Direction::Down => target.checked_sub(actual)?,
+        };
+        let a = Decimal::ONE.checked_add(ahead.checked_div(width)?)?;
+        return Some(round_value(a.max(Decimal::ZERO)));
+    }
+    match kpi.direction {
+        Direction::Up => actual.checked_div(target),
+        Direction::Down if actual.is_zero() => Some(cap),
+        Direction::Down => target.checked_div(actual),
+    }
+    .map(round_value)
+}
+
+/// Score = 100 × min(attainment, cap), never below 0.
+pub fn score(attainment: Decimal, cap: Decimal) -> Decimal {
+    round_value(Decimal::ONE_HUNDRED * attainment.min(cap).max(Decimal::ZERO))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grade {
+    pub id: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub min: Decimal,
+    pub bonus: Decimal,
+}
+
+/// Scoring rules with grade bands sorted from the best down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scoring {
+    /// The one score cap: snapshots, scorecards and alerts all score with it.
+    pub cap: Decimal,
+    pub grades: Vec<Grade>,
+    pub close_working_days: u32,
+    pub appeal_working_days: u32,
+    pub holidays: Vec<NaiveDate>,
+}
+
+/// What is wrong with the scoring rules; [`ScoringProblem::key`] names the
+/// configuration key to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScoringProblem {
+    #[error("must be at least 1")]
+    CapBelowOne,
+    #[error(
+        "`{scoring}` differs from snapshot.score_cap `{snapshot}`: snapshots, scorecards and alerts share one cap; set scoring.cap only"
+    )]
+    TwoCaps { scoring: Decimal, snapshot: Decimal },
+    #[error("at least one grade is needed")]
+    NoGrades,
+    #[error("grades `{0}` and `{1}` have the same min")]
+    SameMin(String, String),
+    #[error("grade `{0}` is defined twice")]
+    GradeTwice(String),
+    #[error("`{0}` is not a date YYYY-MM-DD")]
+    NotADate(String),
+}
+
+impl ScoringProblem {
+    /// The configuration key the problem is about.
+    pub fn key(&self) -> &'static str {
+        match self {
+            ScoringProblem::CapBelowOne | ScoringProblem::TwoCaps { .. } => "scoring.cap",
+            ScoringProblem::NoGrades
+            | ScoringProblem::SameMin(..)
+            | ScoringProblem::GradeTwice(_) => "scoring.grades",
+            ScoringProblem::NotADate(_) => "scoring.holidays",
+        }
+    }
+}
+
+impl Default for Scoring {
+    fn default() -> Self {
+        Scoring::check(&ScoringConfig::default(), &SnapshotConfig::default())
+            .expect("the default scoring rules are valid")
+    }
+}
+
+impl Scoring {
+    /// Checks and sorts the scoring rules of `[scoring]`. The cap is
+    /// `scoring.cap`; `snapshot.score_cap`, which once capped snapshots
+    /// apart, still sets it when `scoring.cap` is left at its default.
+    pub fn check(
+        c: &ScoringConfig,
+        snapshot: &SnapshotConfig,
+    ) -> Result<Scoring, Vec<ScoringProblem>> {
+        let mut problems = Vec::new();
+        let cap = one_cap(c, snapshot).unwrap_or_else(|p| {
+            problems.push(p);
+            c.cap
+        });
+        if c.cap < Decimal::ONE {
+            problems.push(ScoringProblem::CapBelowOne);
+        }
+        if c.grades.is_empty() {
+            problems.push(ScoringProblem::NoGrades);
+        }
+        let mut grades: Vec<Grade> = c.grades.iter().map(grade).collect();
+        grades.sort_by_key(|g| std::cmp::Reverse(g.min));
+        for w in grades.windows(2) {
+            if w[0].min == w[1].min {
+                problems.push(ScoringProblem::SameMin(w[0].id.clone(), w[1].id.clone()));
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for g in &grades {
+            if !ids.insert(&g.id) {
+                problems.push(ScoringProblem::GradeTwice(g.id.clone()));
+            }
+        }
+        let mut holidays = Vec::new();
+        for h in &c.holidays {
+            match NaiveDate::parse_from_str(h.trim(), "%Y-%m-%d") {
+                Ok(d) => holidays.push(d),
+                Err(_) => problems.push(ScoringProblem::NotADate(h.clone())),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Scoring {
+                cap,
+                grades,
+                close_working_days: c.close_working_days,
+                appeal_working_days: c.appeal_working_days,
+                holidays,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The grade of a total: the best band whose minimum it reaches; below
+    /// every minimum, the lowest band.
+    pub fn grade(&self, total: Decimal) -> &Grade {
+        self.grades
+            .iter()
+            .find(|g| total >= g.min)
+            .unwrap_or_else(|| self.grades.last().expect("at least one grade"))
+    }
+
+    pub fn grade_by_id(&self, id: &str) -> Option<&Grade> {
+        self.grades.iter().find(|g| g.id == id)
+    }
+}
+
+/// The one cap from the two keys that have set it: whichever was moved off
+/// the default; both moved to different values is a problem, not a guess.
+fn one_cap(c: &ScoringConfig, snapshot: &SnapshotConfig) -> Result<Decimal, ScoringProblem> {
+    let default = ScoringConfig::default().cap;
+    let (scoring, snapshot) = (c.cap, snapshot.score_cap);
+    if scoring == snapshot || snapshot == default {
+        Ok(scoring)
+    } else if scoring == default {
+        Ok(snapshot)
+    } else {
+        Err(ScoringProblem::TwoCaps { scoring, snapshot })
+    }
+}
+
+fn grade(g: &GradeConfig) -> Grade {
+    Grade {
+        id: g.id.clone(),
+        name_zh: g.name_zh.clone(),
+        name_en: g.name_en.clone(),
+        min: g.min,
+        bonus: g.bonus,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kpi::Catalogue;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn spec(id: &str) -> KpiSpec {
+        Catalogue::builtin().get(id).unwrap().clone()
+    }
+
+    #[test]
+    fn down_kpi_with_zero_actual_is_full_attainment() {
+        let cap = d("1.2");
+        let first_response = spec("first_response_seconds");
+        assert_eq!(attainment(&first_response, d("0"), d("30"), cap), Some(cap));
+        assert_eq!(
+            attainment(&first_response, d("60"), d("30"), cap),
+            Some(d("0.5"))
+        );
+    }
+
+    #[test]
+    fn negative_targets_and_signed_kpis_use_the_distance_form() {
+        let cap = d("1.2");
+        let growth = spec("gmv_growth_mom");
+        assert!(growth.signed && !spec("gmv").signed);
+        // The numbers: target −0.1.
+        assert_eq!(
+            attainment(&growth, d("-0.205"), d("-0.1"), cap),
+            Some(d("0"))
+        );
+        assert_eq!(
+            attainment(&growth, d("0.083"), d("-0.1"), cap),
+            Some(d("2.83"))
+        );
+        assert_eq!(attainment(&growth, d("-0.1"), d("-0.1"), cap), Some(d("1")));
+        assert_eq!(
+            attainment(&growth, d("-0.15"), d("-0.1"), cap),
+            Some(d("0.5"))
+        );
+        // A positive growth target: the same as the ratio for `up`.
+        assert_eq!(
+            attainment(&growth, d("0.05"), d("0.1"), cap),
+            Some(d("0.5"))
+        );
+        assert_eq!(attainment(&growth, d("-0.05"), d("0.1"), cap), Some(d("0")));
+        // A target of exactly 0: 1 + (actual − target).
+        assert_eq!(attainment(&growth, d("0.2"), d("0"), cap), Some(d("1.2")));
+        assert_eq!(attainment(&growth, d("-0.3"), d("0"), cap), Some(d("0.7")));
+        let gmv = spec("gmv");
+        assert_eq!(attainment(&gmv, d("5"), d("0"), cap), Some(d("6")));
+        // `down` mirrors it: 1 + (target − actual)/|target|.
+        let violations = spec("cs_violations");
+        assert_eq!(attainment(&violations, d("0"), d("0"), cap), Some(d("1")));
+        assert_eq!(attainment(&violations, d("2"), d("0"), cap), Some(d("0")));
+        let mut falling = growth.clone();
+        falling.direction = Direction::Down;
+        assert_eq!(
+            attainment(&falling, d("-0.15"), d("-0.1"), cap),
+            Some(d("1.5"))
+        );
+        assert_eq!(attainment(&falling, d("0"), d("-0.1"), cap), Some(d("0")));
+        assert_eq!(score(d("2.83"), cap), d("120"));
+    }
+
+    #[test]
+    fn score_is_capped_and_floored() {
+        let cap = d("1.2");
+        assert_eq!(score(d("1.5"), cap), d("120"));
+        assert_eq!(score(d("0.8"), cap), d("80"));
+        assert_eq!(score(d("-0.2"), cap), d("0"));
+    }
+
+    #[test]
+    fn grade_bands_meet_at_their_minimums() {
+        let s = Scoring::default();
+        let g = |t: &str| s.grade(Decimal::from_str(t).unwrap()).id.clone();
+        assert_eq!(g("90"), "excellent");
+        assert_eq!(g("89.99"), "good");
+        assert_eq!(g("80"), "good");
+        assert_eq!(g("60"), "pass");
+        assert_eq!(g("59.99"), "fail");
+        assert_eq!(g("0"), "fail");
+        assert_eq!(g("120"), "excellent");
+    }
+
+    fn caps(scoring: &str, snapshot: &str) -> Result<Decimal, Vec<ScoringProblem>> {
+        let c = ScoringConfig {
+            cap: d(scoring),
+            ..ScoringConfig::default()
+        };
+        let s = SnapshotConfig {
+            score_cap: d(snapshot),
+            ..SnapshotConfig::default()
+        };
+        Scoring::check(&c, &s).map(|s| s.cap)
+    }
+
+    #[test]
+    fn one_cap_is_set_by_either_key() {
+        assert_eq!(caps("1.2", "1.2"), Ok(d("1.2")));
+        assert_eq!(Scoring::default().cap, d("1.2"));
+        assert_eq!(caps("1.5", "1.2"), Ok(d("1.5")));
+        assert_eq!(caps("1.2", "1.5"), Ok(d("1.5")));
+        assert_eq!(caps("1.5", "1.5"), Ok(d("1.5")));
+    }
+
+    #[test]
+    fn two_different_caps_are_a_problem_on_scoring_cap() {
+        let problems = caps("1.5", "1.3").unwrap_err();
+        assert_eq!(
+            problems,
+            [ScoringProblem::TwoCaps {
+                scoring: d("1.5"),
+                snapshot: d("1.3")
+            }]
+        );
+        assert_eq!(problems[0].key(), "scoring.cap");
+        assert_eq!(caps("0.9", "1.2").unwrap_err()[0].key(), "scoring.cap");
+    }
+}
