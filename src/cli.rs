@@ -2,7 +2,8 @@
 
 use crate::config::{self, redacted_toml, Settings};
 use crate::connectors::Window;
-use crate::daemon::{self, build_connectors, run_connector_with};
+use crate::daemon;
+use crate::jobs::{build_connectors, run_connector_with};
 use crate::kpi::catalogue::INPUTS;
 use crate::period::{Period, PeriodKind};
 use crate::progress::Progress;

@@ -4,8 +4,9 @@ use crate::alerts::deliver::{deliver_due, send_now, Delivered};
 use crate::alerts::message::Message;
 use crate::alerts::state::{evaluate, Transition};
 use crate::config::Settings;
-use crate::report::{display_value, json_number};
-use crate::store::{AlertRow, OutboxRow, Store};
+use crate::read;
+use crate::report::display_value;
+use crate::store::Store;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
@@ -105,7 +106,7 @@ pub async fn evaluate_once(
     store: &Store,
     at: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
-    let owner = crate::scheduler::owner_id();
+    let owner = crate::jobs::owner_id();
     let at = at.unwrap_or_else(Utc::now);
     let transitions = evaluate(s, store, at, &owner).await?;
     if transitions.is_empty() {
@@ -123,76 +124,14 @@ pub async fn evaluate_once(
     Ok(())
 }
 
-fn alert_json(a: &AlertRow) -> serde_json::Value {
-    let person = (a.scope_kind == "person").then(|| a.scope_id.clone());
-    let shop = (a.scope_kind == "shop").then(|| a.scope_id.clone());
-    serde_json::json!({
-        "rule": a.rule,
-        "kpi": a.kpi,
-        "period": a.period,
-        "period_label": a.period_label,
-        "shop": shop,
-        "person": person,
-        "state": a.state,
-        "value": json_number(a.value),
-        "target": json_number(a.target),
-        "threshold": json_number(a.threshold),
-        "attainment": json_number(a.attainment),
-        "since": time(a.since),
-        "last_sent": a.last_sent_at.map(time),
-    })
-}
-
-/// The alerts `alerts list` shows: every one not inactive.
-async fn listed_alerts(
-    s: &Settings,
-    store: &Store,
-) -> Result<Vec<AlertRow>, crate::store::StoreError> {
-    Ok(store
-        .alerts()
-        .await?
-        .into_iter()
-        // Alerts of rules since removed from the configuration are kept
-        // in the database (history) but are no longer current.
-        .filter(|a| a.state != "inactive" && s.alerts.rule(&a.rule).is_some())
-        .collect())
-}
-
-/// `kpid alerts list --format json` (also `/api/v1/alerts`).
-pub async fn list_json(
-    s: &Settings,
-    store: &Store,
-) -> Result<serde_json::Value, crate::store::StoreError> {
-    Ok(listed_alerts(s, store)
-        .await?
-        .iter()
-        .map(alert_json)
-        .collect())
-}
-
-/// `kpid alerts history --format json` (also `/api/v1/alerts/history`).
-pub fn history_json(rows: &[OutboxRow]) -> serde_json::Value {
-    rows.iter()
-        .map(|r| {
-            serde_json::json!({
-                "id": r.id, "created_at": time(r.created_at), "channel": r.channel,
-                "kind": r.kind, "scope": r.scope, "status": r.status,
-                "attempts": r.attempts, "sent_at": r.sent_at.map(time),
-                "detail": r.detail, "error": r.error,
-                "message": serde_json::from_str::<serde_json::Value>(&r.message).ok(),
-            })
-        })
-        .collect()
-}
-
 pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()> {
     match cmd {
         AlertsCommand::Evaluate { at } => evaluate_once(s, store, at).await,
         AlertsCommand::List { format } => {
-            let alerts = listed_alerts(s, store).await?;
+            let alerts = read::listed_alerts(s, store).await?;
             match format {
                 ListFormat::Json => {
-                    let list: Vec<_> = alerts.iter().map(alert_json).collect();
+                    let list: Vec<_> = alerts.iter().map(read::alert_json).collect();
                     println!("{}", serde_json::to_string_pretty(&list)?);
                 }
                 ListFormat::Table => {
@@ -231,7 +170,10 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
             let rows = store.notifications(limit).await?;
             match format {
                 ListFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&history_json(&rows))?);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&read::alert_history_json(&rows))?
+                    );
                 }
                 ListFormat::Table => {
                     println!(
@@ -289,7 +231,7 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
                     shop.firing.len()
                 );
             }
-            let owner = crate::scheduler::owner_id();
+            let owner = crate::jobs::owner_id();
             for d in deliver_due(s, store, &owner, None).await? {
                 print_delivered(&d);
             }
