@@ -1,5 +1,6 @@
 //! `kpid alerts evaluate | list | history | test | digest`.
 
+use super::rfc3339;
 use crate::alerts::deliver::{deliver_due, send_now, Delivered};
 use crate::alerts::message::Message;
 use crate::alerts::state::{evaluate, Transition};
@@ -9,8 +10,23 @@ use crate::report::display_value;
 use crate::store::Store;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use rust_decimal::Decimal;
+use std::path::Path;
+
+/// Alerts: evaluate rules, list alerts and notifications, test channels, send digests.
+#[derive(Debug, Args)]
+pub struct Alerts {
+    #[command(subcommand)]
+    action: AlertsCommand,
+}
+
+impl Alerts {
+    pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
+        let (s, store) = super::settings_and_store(config).await?;
+        run(&s, &store, self.action).await
+    }
+}
 
 /// Output of `alerts list` and `alerts history`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,12 +79,6 @@ pub enum AlertsCommand {
         #[arg(long, value_parser = parse_instant)]
         at: Option<DateTime<Utc>>,
     },
-}
-
-fn time(t: i64) -> String {
-    DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339())
-        .unwrap_or_default()
 }
 
 /// A value as the report tables show it: in the KPI's unit, rounded for
@@ -124,7 +134,7 @@ pub async fn evaluate_once(
     Ok(())
 }
 
-pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()> {
+async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()> {
     match cmd {
         AlertsCommand::Evaluate { at } => evaluate_once(s, store, at).await,
         AlertsCommand::List { format } => {
@@ -158,8 +168,8 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
                             a.period,
                             shown(s, &a.kpi, a.value),
                             shown(s, &a.kpi, a.threshold),
-                            time(a.since),
-                            a.last_sent_at.map(time).unwrap_or_else(|| "-".into()),
+                            rfc3339(a.since),
+                            a.last_sent_at.map(rfc3339).unwrap_or_else(|| "-".into()),
                         );
                     }
                 }
@@ -184,7 +194,7 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
                         println!(
                             "{:>6} {:<25} {:<20} {:<7} {:<24} {:<9}  {}",
                             r.id,
-                            time(r.created_at),
+                            rfc3339(r.created_at),
                             r.channel,
                             r.kind,
                             r.scope,
