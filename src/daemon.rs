@@ -1,177 +1,23 @@
-//! The daemon: the HTTP listener, start-up catch-up, and the scheduler that
-//! runs every connector and each shop's nightly snapshot job until Ctrl-C or
-//! SIGTERM.
+//! The daemon: wires the lock, the HTTP listener, start-up catch-up and the
+//! scheduler with its jobs (see [`crate::jobs`]) until Ctrl-C or SIGTERM.
 
-use crate::config::{Settings, Shop};
-use crate::connectors::{Connector, ConnectorError, Sink, Window};
-use crate::facts::{IngestStats, Reject};
+use crate::config::Settings;
+use crate::connectors::Window;
+use crate::jobs::{
+    self, build_connectors, last_complete_month, run_connector_until, snapshot_shop,
+};
 use crate::metrics::Metrics;
-use crate::period::{today, Period};
-use crate::progress::Progress;
+use crate::period::today;
 use crate::report::snapshot_table;
 use crate::scheduler::Scheduler;
 use crate::server::AppState;
-use crate::snapshot::{compute, nightly_periods, Computed};
-use crate::store::{redact_url, Backend, Store, StoreError};
+use crate::snapshot::compute;
+use crate::store::{redact_url, Backend, Store};
 use anyhow::Context;
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::Utc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
-
-/// The outcome of running one connector once.
-#[derive(Debug)]
-pub struct ConnectorRun {
-    pub connector: String,
-    pub stats: IngestStats,
-    pub rejects: Vec<Reject>,
-    pub elapsed: Duration,
-    pub error: Option<ConnectorError>,
-}
-
-/// Builds every configured connector (named ones only, when `only` is not empty).
-pub fn build_connectors(
-    settings: &Settings,
-    only: &[String],
-) -> Result<Vec<Connector>, ConnectorError> {
-    for name in only {
-        if !settings.config.connectors.iter().any(|c| &c.name == name) {
-            return Err(ConnectorError::Config {
-                connector: name.clone(),
-                message: "no connector by that name in the configuration".into(),
-            });
-        }
-    }
-    settings
-        .config
-        .connectors
-        .iter()
-        .filter(|c| only.is_empty() || only.contains(&c.name))
-        .map(|c| Connector::build(c, settings))
-        .collect()
-}
-
-/// Runs one connector over a window; failures are returned, not raised, so
-/// one broken source never stops the others.
-pub async fn run_connector(store: &Store, connector: &Connector, window: Window) -> ConnectorRun {
-    run_connector_until(store, connector, window, None).await
-}
-
-/// As [`run_connector`], ending after the page in hand once `stop` fires.
-pub async fn run_connector_until(
-    store: &Store,
-    connector: &Connector,
-    window: Window,
-    stop: Option<CancellationToken>,
-) -> ConnectorRun {
-    run_connector_with(store, connector, window, stop, Progress::off()).await
-}
-
-/// As [`run_connector_until`], reporting progress while it runs (`kpid
-/// ingest`); scheduled runs report none, their summary line is enough.
-pub async fn run_connector_with(
-    store: &Store,
-    connector: &Connector,
-    window: Window,
-    stop: Option<CancellationToken>,
-    progress: Progress,
-) -> ConnectorRun {
-    let started = Instant::now();
-    let mut sink = Sink::new(store, connector.name()).with_progress(progress);
-    if let Some(stop) = stop {
-        sink = sink.stop_on(stop);
-    }
-    let span =
-        tracing::info_span!("connector_run", connector = connector.name(), run_id = %run_id());
-    let result = connector.run(window, &mut sink).instrument(span).await;
-    sink.finish_progress();
-    let run = ConnectorRun {
-        connector: connector.name().to_string(),
-        stats: sink.stats,
-        rejects: sink.rejects,
-        elapsed: started.elapsed(),
-        error: result.err(),
-    };
-    match &run.error {
-        None => tracing::info!(
-            connector = %run.connector,
-            records = run.stats.records,
-            changed = run.stats.changed,
-            rejects = run.stats.rejects,
-            files_imported = run.stats.files_imported,
-            files_skipped = run.stats.files_skipped,
-            duplicates = run.stats.duplicates,
-            elapsed_ms = run.elapsed.as_millis() as u64,
-            "connector run finished"
-        ),
-        Some(e) => tracing::error!(connector = %run.connector, error = %e, "connector run failed"),
-    }
-    run
-}
-
-fn run_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!(
-        "{}-{}",
-        Utc::now().format("%Y%m%dT%H%M%S"),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// The nightly snapshot job for one shop on local day `today`: yesterday,
-/// its month and year (see [`nightly_periods`]).
-pub async fn snapshot_shop(
-    settings: &Settings,
-    store: &Store,
-    shop: &Shop,
-    today: NaiveDate,
-) -> Result<Vec<Computed>, StoreError> {
-    let mut out = Vec::new();
-    let periods = nightly_periods(today);
-    for period in &periods {
-        out.push(compute(settings, store, shop, *period).await?);
-    }
-    if !settings.people.is_empty() {
-        // Scorecards of the people covering this shop: month and year to date
-        // (closed months stay frozen).
-        for period in crate::scorecard::nightly_scorecard_periods(&periods) {
-            crate::scorecard::refresh_all(settings, store, period, Some(&shop.id))
-                .await
-                .map_err(scorecard_store_error)?;
-        }
-        match crate::scorecard::overdue_months(settings, store, today).await {
-            Ok(months) => {
-                for (month, due) in months {
-                    tracing::warn!(month = %month, due = %due, "month not closed past the scheme's deadline; run `kpid close --month {month}`");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot check for months past their closing deadline")
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn scorecard_store_error(e: crate::scorecard::ScorecardError) -> StoreError {
-    match e {
-        crate::scorecard::ScorecardError::Store(e) => e,
-        other => StoreError::Corrupt(other.to_string()),
-    }
-}
-
-/// The last month that has fully ended in the shop's zone.
-pub fn last_complete_month(shop: &Shop) -> Period {
-    let t = today(shop.tz);
-    Period::Month {
-        year: t.year(),
-        month: t.month(),
-    }
-    .previous()
-}
 
 /// `kpid run --once`: every connector once over its default window, then
 /// the snapshot job for today in each shop's zone; an error if any connector failed.
@@ -194,8 +40,7 @@ pub async fn run_once(
     for shop in &settings.shops {
         snapshot_shop(&settings, &store, shop, today(shop.tz)).await?;
     }
-    crate::alerts::evaluate_and_deliver(&settings, &store, &crate::scheduler::owner_id(), None)
-        .await;
+    crate::alerts::evaluate_and_deliver(&settings, &store, &jobs::owner_id(), None).await;
     print_start_report(&settings, &store).await?;
     if failed > 0 {
         anyhow::bail!("{failed} connector(s) failed; see the log above");
@@ -245,14 +90,15 @@ pub async fn run(
         Some(handle)
     };
 
-    let scheduler = Scheduler::new(
+    let cx = jobs::Context::new(
         settings.clone(),
         store.clone(),
         metrics.clone(),
         stop.clone(),
-    )?;
+    );
+    let scheduler = Scheduler::new(cx, jobs::scheduled(&settings)?);
     // What an earlier process decided and did not send goes out first.
-    crate::alerts::deliver(&settings, &store, scheduler.owner(), Some(&metrics)).await;
+    jobs::alerts::deliver(scheduler.context()).await;
     scheduler.catch_up().await;
     if settings.config.snapshot.report_on_start {
         print_start_report(&settings, &store).await?;

@@ -5,16 +5,15 @@
 //! the daemon schedules it all.
 
 pub mod alerts;
-pub mod api;
 pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod currency;
 pub mod daemon;
-pub mod dashboard;
 pub mod facts;
 pub mod format;
 pub mod http;
+pub mod jobs;
 pub mod kpi;
 pub mod metrics;
 pub mod money;

@@ -2,7 +2,7 @@
 //! a log line every few seconds otherwise, or nothing (scheduled runs, which
 //! log a summary when they end).
 //!
-//! A [`Progress`] is owned by the connector's [`Sink`](crate::connectors::Sink):
+//! A [`Progress`] is owned by the connector's sink:
 //! committed batches advance the record count, and finished slices (days,
 //! weeks, pages: whatever the connector announced as its total) advance the
 //! bar. Everything goes to stderr, so stdout keeps the plain summary.

@@ -415,3 +415,63 @@ pub async fn connectors_json(s: &Settings, store: &Store) -> Result<Value, ReadE
     }
     Ok(Value::Array(out))
 }
+
+/// One alert as `alerts list --format json` and `/api/v1/alerts` show it.
+pub fn alert_json(a: &crate::store::AlertRow) -> Value {
+    let person = (a.scope_kind == "person").then(|| a.scope_id.clone());
+    let shop = (a.scope_kind == "shop").then(|| a.scope_id.clone());
+    json!({
+        "rule": a.rule,
+        "kpi": a.kpi,
+        "period": a.period,
+        "period_label": a.period_label,
+        "shop": shop,
+        "person": person,
+        "state": a.state,
+        "value": json_number(a.value),
+        "target": json_number(a.target),
+        "threshold": json_number(a.threshold),
+        "attainment": json_number(a.attainment),
+        "since": rfc3339(a.since),
+        "last_sent": a.last_sent_at.map(rfc3339),
+    })
+}
+
+/// The alerts `alerts list` shows: every one not inactive.
+pub async fn listed_alerts(
+    s: &Settings,
+    store: &Store,
+) -> Result<Vec<crate::store::AlertRow>, StoreError> {
+    Ok(store
+        .alerts()
+        .await?
+        .into_iter()
+        // Alerts of rules since removed from the configuration are kept
+        // in the database (history) but are no longer current.
+        .filter(|a| a.state != "inactive" && s.alerts.rule(&a.rule).is_some())
+        .collect())
+}
+
+/// `kpid alerts list --format json` (also `/api/v1/alerts`).
+pub async fn alerts_json(s: &Settings, store: &Store) -> Result<Value, StoreError> {
+    Ok(listed_alerts(s, store)
+        .await?
+        .iter()
+        .map(alert_json)
+        .collect())
+}
+
+/// `kpid alerts history --format json` (also `/api/v1/alerts/history`).
+pub fn alert_history_json(rows: &[crate::store::OutboxRow]) -> Value {
+    rows.iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "created_at": rfc3339(r.created_at), "channel": r.channel,
+                "kind": r.kind, "scope": r.scope, "status": r.status,
+                "attempts": r.attempts, "sent_at": r.sent_at.map(rfc3339),
+                "detail": r.detail, "error": r.error,
+                "message": serde_json::from_str::<Value>(&r.message).ok(),
+            })
+        })
+        .collect()
+}

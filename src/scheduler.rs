@@ -1,44 +1,19 @@
-//! The scheduler: every job (each connector with a schedule, each shop's
-//! snapshot job) fires on its crontab ticks. A tick runs on exactly one
+//! The scheduler: every job it is given (see [`crate::jobs`]) fires on its
+//! crontab ticks. A tick runs on exactly one
 //! replica: it is claimed in the database (`job_runs`), its lease renewed while
 //! the job works, and taken over by another replica if the lease expires.
 
-use crate::config::{Settings, Shop};
-use crate::connectors::{Connector, ConnectorError, Window};
-use crate::daemon::{build_connectors, run_connector_until, snapshot_shop};
-use crate::metrics::Metrics;
-use crate::schedule::CronSchedule;
-use crate::store::{RunResult, Store};
+use crate::jobs::{CatchUp, Context, Job};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-/// What a job does on a tick.
-pub enum Work {
-    Connector(Connector),
-    Snapshot(Shop),
-    /// A digest (`[[alerts.digests]]`, by name) for one shop, in its zone.
-    Digest(String, Shop),
-}
-
-/// A scheduled job.
-pub struct Job {
-    pub name: String,
-    pub schedule: CronSchedule,
-    pub work: Work,
-}
-
 struct Inner {
-    settings: Arc<Settings>,
-    store: Store,
-    metrics: Arc<Metrics>,
-    stop: CancellationToken,
-    owner: String,
+    cx: Context,
     jobs: Vec<Arc<Job>>,
     /// Jobs running in this process: a tick that comes while its job still
     /// runs is skipped, never started twice.
@@ -56,18 +31,6 @@ pub struct Scheduler {
     inner: Arc<Inner>,
 }
 
-/// A name unique to this process, stored as the owner of its claims.
-pub(crate) fn owner_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "kpid".into());
-    format!(
-        "{host}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_micros() % 1_000_000
-    )
-}
-
 /// A stable spread of `0..max` for a job, so jobs with the same schedule
 /// start at different moments but each always at the same offset.
 fn jitter(job: &str, max_seconds: u64) -> Duration {
@@ -81,69 +44,28 @@ fn jitter(job: &str, max_seconds: u64) -> Duration {
 }
 
 impl Scheduler {
-    pub fn new(
-        settings: Arc<Settings>,
-        store: Store,
-        metrics: Arc<Metrics>,
-        stop: CancellationToken,
-    ) -> anyhow::Result<Self> {
-        let mut jobs = Vec::new();
-        // Only scheduled connectors are built: one that runs by hand only
-        // (a missing secret, say) must not stop the daemon.
-        let scheduled: Vec<String> = settings
-            .connector_schedules
-            .iter()
-            .filter(|(_, s)| s.is_some())
-            .map(|(name, _)| name.clone())
-            .collect();
-        if !scheduled.is_empty() {
-            for c in build_connectors(&settings, &scheduled)? {
-                if let Some(Some(schedule)) = settings.connector_schedules.get(c.name()).cloned() {
-                    jobs.push(Arc::new(Job {
-                        name: c.name().to_string(),
-                        schedule,
-                        work: Work::Connector(c),
-                    }));
-                }
-            }
-        }
-        for shop in &settings.shops {
-            jobs.push(Arc::new(Job {
-                name: format!("snapshot:{}", shop.id),
-                schedule: CronSchedule::parse(&settings.config.snapshot.schedule, shop.tz)?,
-                work: Work::Snapshot(shop.clone()),
-            }));
-        }
-        for digest in &settings.alerts.digests {
-            for shop in settings
-                .shops
-                .iter()
-                .filter(|s| digest.shops.contains(&s.id))
-            {
-                jobs.push(Arc::new(Job {
-                    name: format!("digest:{}:{}", digest.name, shop.id),
-                    schedule: CronSchedule::parse(&digest.schedule, shop.tz)?,
-                    work: Work::Digest(digest.name.clone(), shop.clone()),
-                }));
-            }
-        }
-        Ok(Scheduler {
+    /// A scheduler for `jobs` (see [`crate::jobs::scheduled`]), claiming
+    /// ticks as `cx.owner` in `cx.store`.
+    pub fn new(cx: Context, jobs: Vec<Job>) -> Self {
+        Scheduler {
             inner: Arc::new(Inner {
-                settings,
-                store,
-                metrics,
-                stop,
-                owner: owner_id(),
-                jobs,
+                cx,
+                jobs: jobs.into_iter().map(Arc::new).collect(),
                 running: Mutex::new(HashSet::new()),
                 tracker: TaskTracker::new(),
                 caught_up_to: Mutex::new(None),
             }),
-        })
+        }
+    }
+
+    /// What the jobs run with: the daemon delivers and evaluates alerts
+    /// outside ticks with the same owner.
+    pub fn context(&self) -> &Context {
+        &self.inner.cx
     }
 
     pub fn owner(&self) -> &str {
-        &self.inner.owner
+        &self.inner.cx.owner
     }
 
     pub fn job_count(&self) -> usize {
@@ -151,7 +73,7 @@ impl Scheduler {
     }
 
     fn max_age(&self) -> ChronoDuration {
-        ChronoDuration::hours(self.inner.settings.config.scheduler.max_catchup_hours as i64)
+        ChronoDuration::hours(self.inner.cx.settings.config.scheduler.max_catchup_hours as i64)
     }
 
     /// Runs the ticks missed while no daemon ran, younger than the maximum
@@ -173,15 +95,12 @@ impl Scheduler {
                 ticks.insert(day, next);
                 t = next;
             }
-            let due: Vec<DateTime<Utc>> = match job.work {
-                // A missed digest is sent once, the latest.
-                Work::Connector(_) | Work::Digest(..) => {
-                    ticks.values().last().copied().into_iter().collect()
-                }
-                Work::Snapshot(_) => ticks.into_values().collect(),
+            let due: Vec<DateTime<Utc>> = match job.catch_up() {
+                CatchUp::Latest => ticks.values().last().copied().into_iter().collect(),
+                CatchUp::EachDay => ticks.into_values().collect(),
             };
             for tick in due {
-                if self.inner.stop.is_cancelled() {
+                if self.inner.cx.stop.is_cancelled() {
                     return;
                 }
                 execute(self.inner.clone(), job.clone(), tick, false).await;
@@ -204,8 +123,14 @@ impl Scheduler {
     pub async fn drain(&self, mut loops: JoinSet<()>) {
         while loops.join_next().await.is_some() {}
         self.inner.tracker.close();
-        let grace =
-            Duration::from_secs(self.inner.settings.config.scheduler.shutdown_grace_seconds);
+        let grace = Duration::from_secs(
+            self.inner
+                .cx
+                .settings
+                .config
+                .scheduler
+                .shutdown_grace_seconds,
+        );
         if tokio::time::timeout(grace, self.inner.tracker.wait())
             .await
             .is_err()
@@ -233,9 +158,9 @@ async fn job_loop(inner: Arc<Inner>, job: Arc<Job>) {
         }
         after = tick;
         let wait = (tick - Utc::now()).to_std().unwrap_or_default()
-            + jitter(&job.name, inner.settings.config.scheduler.jitter_seconds);
+            + jitter(&job.name, inner.cx.settings.config.scheduler.jitter_seconds);
         tokio::select! {
-            _ = inner.stop.cancelled() => return,
+            _ = inner.cx.stop.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
         inner
@@ -246,13 +171,13 @@ async fn job_loop(inner: Arc<Inner>, job: Arc<Job>) {
 
 /// Takes over ticks whose owner stopped renewing the lease (a replica died).
 async fn sweeper(inner: Arc<Inner>) {
-    let every = Duration::from_secs((inner.settings.config.scheduler.lease_seconds / 2).max(1));
+    let every = Duration::from_secs((inner.cx.settings.config.scheduler.lease_seconds / 2).max(1));
     loop {
         tokio::select! {
-            _ = inner.stop.cancelled() => return,
+            _ = inner.cx.stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let expired = match inner.store.expired_ticks(Utc::now().timestamp()).await {
+        let expired = match inner.cx.store.expired_ticks(Utc::now().timestamp()).await {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot look for expired leases");
@@ -289,14 +214,14 @@ impl Drop for RunningGuard<'_> {
 /// Claims (or takes over) one tick and runs it with a renewed lease, inside
 /// a span naming the job and tick so every log line of the run carries them.
 async fn execute(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, takeover: bool) {
-    let span = tracing::info_span!("job", job = %job.name, tick = %tick.to_rfc3339(), owner = %inner.owner);
+    let span = tracing::info_span!("job", job = %job.name, tick = %tick.to_rfc3339(), owner = %inner.cx.owner);
     execute_in_span(inner, job, tick, takeover)
         .instrument(span)
         .await
 }
 
 async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, takeover: bool) {
-    if inner.stop.is_cancelled() {
+    if inner.cx.stop.is_cancelled() {
         return;
     }
     {
@@ -310,7 +235,7 @@ async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, 
         set: &inner.running,
         name: job.name.clone(),
     };
-    let lease = inner.settings.config.scheduler.lease_seconds as i64;
+    let lease = inner.cx.settings.config.scheduler.lease_seconds as i64;
     let t = tick.timestamp();
     // A database that is briefly away must not cost a tick (a nightly
     // snapshot would otherwise wait for the next restart's catch-up): the
@@ -321,13 +246,15 @@ async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, 
         let now = Utc::now().timestamp();
         let claimed = if takeover {
             inner
+                .cx
                 .store
-                .take_over(&job.name, t, &inner.owner, now + lease, now)
+                .take_over(&job.name, t, &inner.cx.owner, now + lease, now)
                 .await
         } else {
             inner
+                .cx
                 .store
-                .claim_tick(&job.name, t, &inner.owner, now + lease, now)
+                .claim_tick(&job.name, t, &inner.cx.owner, now + lease, now)
                 .await
         };
         match claimed {
@@ -336,10 +263,10 @@ async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, 
                 tracing::debug!(job = %job.name, tick = %tick, "claimed by another replica");
                 return;
             }
-            Err(e) if now + (wait.as_secs() as i64) < give_up && !inner.stop.is_cancelled() => {
+            Err(e) if now + (wait.as_secs() as i64) < give_up && !inner.cx.stop.is_cancelled() => {
                 tracing::warn!(job = %job.name, error = %e, retry_in_ms = wait.as_millis() as u64, "cannot claim the tick; retrying");
                 tokio::select! {
-                    _ = inner.stop.cancelled() => return,
+                    _ = inner.cx.stop.cancelled() => return,
                     _ = tokio::time::sleep(wait) => {}
                 }
                 wait = (wait * 2).min(Duration::from_secs(10));
@@ -351,7 +278,7 @@ async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, 
         }
     }
     if takeover {
-        inner.metrics.takeovers.inc();
+        inner.cx.metrics.takeovers.inc();
         tracing::warn!(job = %job.name, tick = %tick, "took over a tick whose lease expired");
     }
     let renew = async {
@@ -360,8 +287,9 @@ async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, 
             tokio::time::sleep(every).await;
             let until = Utc::now().timestamp() + lease;
             match inner
+                .cx
                 .store
-                .renew_lease(&job.name, t, &inner.owner, until)
+                .renew_lease(&job.name, t, &inner.cx.owner, until)
                 .await
             {
                 Ok(true) => {}
@@ -371,137 +299,22 @@ async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, 
         }
     };
     let result = tokio::select! {
-        r = run_work(&inner, &job, tick) => r,
+        r = job.run(&inner.cx, tick) => r,
         _ = renew => unreachable!("the renewal loop never ends"),
     };
     if let Err(e) = inner
+        .cx
         .store
-        .finish_tick(&job.name, t, &inner.owner, &result, Utc::now().timestamp())
+        .finish_tick(
+            &job.name,
+            t,
+            &inner.cx.owner,
+            &result,
+            Utc::now().timestamp(),
+        )
         .await
     {
         tracing::error!(job = %job.name, error = %e, "cannot record the run; its lease will expire");
-    }
-}
-
-async fn run_work(inner: &Inner, job: &Job, tick: DateTime<Utc>) -> RunResult {
-    let now = || Utc::now().timestamp_millis() as f64 / 1000.0;
-    match &job.work {
-        Work::Connector(c) => {
-            let run =
-                run_connector_until(&inner.store, c, Window::default(), Some(inner.stop.clone()))
-                    .await;
-            let label = Metrics::connector(&run.connector);
-            let m = &inner.metrics;
-            m.runs.get_or_create(&label).inc();
-            m.records.get_or_create(&label).inc_by(run.stats.records);
-            m.rejects.get_or_create(&label).inc_by(run.stats.rejects);
-            // Exported at 0 from the first run, so `increase()` sees the first failure.
-            m.failures.get_or_create(&label).inc_by(0);
-            m.duration
-                .get_or_create(&label)
-                .observe(run.elapsed.as_secs_f64());
-            if run.stats.changed > 0 {
-                crate::alerts::evaluate_and_deliver(
-                    &inner.settings,
-                    &inner.store,
-                    &inner.owner,
-                    Some(m),
-                )
-                .await;
-            }
-            let status = match &run.error {
-                None => {
-                    m.last_success.get_or_create(&label).set(now());
-                    "ok"
-                }
-                Some(ConnectorError::Interrupted { .. }) => "interrupted",
-                Some(_) => {
-                    m.failures.get_or_create(&label).inc();
-                    "failed"
-                }
-            };
-            RunResult {
-                status,
-                records: run.stats.records as i64,
-                changed: run.stats.changed as i64,
-                rejects: run.stats.rejects as i64,
-                detail: format!(
-                    "files imported {}, skipped {}, duplicate keys in a file {}",
-                    run.stats.files_imported, run.stats.files_skipped, run.stats.duplicates
-                ),
-                error: run.error.map(|e| e.to_string()),
-            }
-        }
-        Work::Snapshot(shop) => {
-            let day = tick.with_timezone(&shop.tz).date_naive();
-            match snapshot_shop(&inner.settings, &inner.store, shop, day).await {
-                Ok(done) => {
-                    inner.metrics.snapshot_done(&shop.id, now());
-                    crate::alerts::evaluate_and_deliver(
-                        &inner.settings,
-                        &inner.store,
-                        &inner.owner,
-                        Some(&inner.metrics),
-                    )
-                    .await;
-                    let new = done.iter().filter(|c| c.new_revision).count();
-                    RunResult {
-                        status: "ok",
-                        records: done.len() as i64,
-                        changed: new as i64,
-                        detail: done
-                            .iter()
-                            .map(|c| format!("{} r{}", c.period, c.revision))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        ..Default::default()
-                    }
-                }
-                Err(e) => RunResult {
-                    status: "failed",
-                    error: Some(e.to_string()),
-                    ..Default::default()
-                },
-            }
-        }
-        Work::Digest(name, shop) => {
-            let Some(spec) = inner.settings.alerts.digest(name) else {
-                return RunResult {
-                    status: "failed",
-                    error: Some(format!("no digest `{name}`")),
-                    ..Default::default()
-                };
-            };
-            let shops = [shop.id.clone()];
-            match crate::alerts::digest::enqueue(&inner.settings, &inner.store, spec, &shops, tick)
-                .await
-            {
-                Ok(_) => {
-                    crate::alerts::deliver(
-                        &inner.settings,
-                        &inner.store,
-                        &inner.owner,
-                        Some(&inner.metrics),
-                    )
-                    .await;
-                    RunResult {
-                        status: "ok",
-                        records: spec.channels.len() as i64,
-                        detail: format!(
-                            "digest {name} for {} queued to {}",
-                            shop.id,
-                            spec.channels.join(", ")
-                        ),
-                        ..Default::default()
-                    }
-                }
-                Err(e) => RunResult {
-                    status: "failed",
-                    error: Some(e.to_string()),
-                    ..Default::default()
-                },
-            }
-        }
     }
 }
 

@@ -957,8 +957,10 @@ channels = ["ops"]
             replicas.push(tokio::spawn(async move {
                 let store = Store::connect(&url).await.unwrap();
                 let metrics = Arc::new(Metrics::new(&[], 0.0));
-                let scheduler =
-                    Scheduler::new(s, store.clone(), metrics, CancellationToken::new()).unwrap();
+                let jobs = kpid::jobs::scheduled(&s).unwrap();
+                let cx =
+                    kpid::jobs::Context::new(s, store.clone(), metrics, CancellationToken::new());
+                let scheduler = Scheduler::new(cx, jobs);
                 // The hourly tick just past is caught up at start.
                 scheduler.catch_up().await;
                 store.close().await;

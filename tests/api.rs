@@ -569,7 +569,7 @@ async fn with_a_token_data_needs_it_and_probes_do_not() {
     ));
     let srv = start(settings, db.store.clone()).await;
     let b = &srv.base;
-    let doc = kpid::api::openapi_document();
+    let doc = kpid::server::api::openapi_document();
     let mut paths = documented_paths(&doc);
     paths.extend(["/api/v1/openapi.json".to_string(), "/metrics".to_string()]);
     for p in &paths {

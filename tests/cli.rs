@@ -284,6 +284,39 @@ value = "0.5"
     }
 }
 
+/// People's scorecards are not per shop: `--shop` with `--scorecards` is
+/// refused (exit 2, naming both flags), never silently ignored.
+#[test]
+fn report_scorecards_with_a_shop_is_an_error() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml");
+    for args in [
+        [
+            "report",
+            "--scorecards",
+            "--shop",
+            "tmall-main",
+            "--month",
+            "2026-10",
+        ],
+        [
+            "report",
+            "--shop",
+            "tmall-main",
+            "--scorecards",
+            "--month",
+            "2026-10",
+        ],
+    ] {
+        let out = kpid(&config, &args);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}\n{stderr}");
+        assert!(stdout.is_empty(), "{args:?}: nothing is reported: {stdout}");
+        for flag in ["--scorecards", "--shop"] {
+            assert!(stderr.contains(flag), "{args:?}: `{flag}` in\n{stderr}");
+        }
+    }
+}
+
 #[test]
 fn check_fails_on_a_bad_config_naming_file_key_and_line() {
     let dir = tempfile::tempdir().unwrap();

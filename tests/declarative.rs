@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
-use kpid::daemon::{build_connectors, run_connector};
+use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
 use serde_json::{json, Value};

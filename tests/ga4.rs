@@ -8,7 +8,7 @@ use common::facts::{d, failure};
 use common::ga4::*;
 use common::logs::Logs;
 use kpid::connectors::Window;
-use kpid::daemon::{build_connectors, run_connector};
+use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
 use serde_json::json;

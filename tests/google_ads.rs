@@ -10,7 +10,7 @@ use chrono::{Duration, NaiveDate};
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
-use kpid::daemon::{build_connectors, run_connector};
+use kpid::jobs::{build_connectors, run_connector};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

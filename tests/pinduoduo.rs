@@ -13,7 +13,7 @@ use cn_router::{expected_sign, form};
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
-use kpid::daemon::{build_connectors, run_connector};
+use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
 use serde_json::{json, Value};

@@ -3,6 +3,7 @@
 mod common;
 
 use chrono::Utc;
+use kpid::jobs::{self, Context};
 use kpid::metrics::Metrics;
 use kpid::scheduler::Scheduler;
 use std::sync::Arc;
@@ -32,13 +33,14 @@ async fn catch_up_runs_each_missed_window_once() {
     for db in common::backends().await {
         let settings = Arc::new(db.settings(CONFIG));
         let metrics = Arc::new(Metrics::new(&["sh".into()], Utc::now().timestamp() as f64));
-        let sched = Scheduler::new(
+        let jobs = jobs::scheduled(&settings).unwrap();
+        let cx = Context::new(
             settings,
             db.store.clone(),
             metrics,
             CancellationToken::new(),
-        )
-        .unwrap();
+        );
+        let sched = Scheduler::new(cx, jobs);
 
         // A fresh database looks like a daemon that was down for the whole
         // catch-up age: 72 hourly connector ticks and 3 nightly snapshot ticks missed.

@@ -1147,7 +1147,7 @@ async fn the_nightly_job_refreshes_scorecards_of_the_shops_people() {
         let s = load(&db).await;
         // On 2 November the nightly job covers 1 November, November, 2026
         // and (first week) October.
-        kpid::daemon::snapshot_shop(&s, &db.store, s.shop("sh").unwrap(), day("2026-11-02"))
+        kpid::jobs::snapshot_shop(&s, &db.store, s.shop("sh").unwrap(), day("2026-11-02"))
             .await
             .unwrap();
         for p in ["2026-10", "2026-11", "2026"] {

@@ -12,7 +12,7 @@ use common::facts::failure;
 use common::logs::Logs;
 use hmac::{Hmac, Mac};
 use kpid::connectors::Window;
-use kpid::daemon::{build_connectors, run_connector, ConnectorRun};
+use kpid::jobs::{build_connectors, run_connector, ConnectorRun};
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 use sha2::Sha256;

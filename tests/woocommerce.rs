@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
-use kpid::daemon::{build_connectors, run_connector};
+use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
 use kpid::period::{day_start, local_day, Period};
 use serde_json::{json, Value};

@@ -1,15 +1,32 @@
 //! `kpid alerts evaluate | list | history | test | digest`.
 
+use super::rfc3339;
 use crate::alerts::deliver::{deliver_due, send_now, Delivered};
 use crate::alerts::message::Message;
 use crate::alerts::state::{evaluate, Transition};
 use crate::config::Settings;
-use crate::format::{display_value, json_number};
-use crate::store::{AlertRow, OutboxRow, Store};
+use crate::format::display_value;
+use crate::read;
+use crate::store::Store;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use rust_decimal::Decimal;
+use std::path::Path;
+
+/// Alerts: evaluate rules, list alerts and notifications, test channels, send digests.
+#[derive(Debug, Args)]
+pub struct Alerts {
+    #[command(subcommand)]
+    action: AlertsCommand,
+}
+
+impl Alerts {
+    pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
+        let (s, store) = super::settings_and_store(config).await?;
+        run(&s, &store, self.action).await
+    }
+}
 
 /// Output of `alerts list` and `alerts history`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,12 +81,6 @@ pub enum AlertsCommand {
     },
 }
 
-fn time(t: i64) -> String {
-    DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339())
-        .unwrap_or_default()
-}
-
 /// A value as the report tables show it: in the KPI's unit, rounded for
 /// people (JSON keeps the exact numbers).
 fn shown(s: &Settings, kpi: &str, d: Option<Decimal>) -> String {
@@ -105,7 +116,7 @@ pub async fn evaluate_once(
     store: &Store,
     at: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
-    let owner = crate::scheduler::owner_id();
+    let owner = crate::jobs::owner_id();
     let at = at.unwrap_or_else(Utc::now);
     let transitions = evaluate(s, store, at, &owner).await?;
     if transitions.is_empty() {
@@ -123,76 +134,14 @@ pub async fn evaluate_once(
     Ok(())
 }
 
-fn alert_json(a: &AlertRow) -> serde_json::Value {
-    let person = (a.scope_kind == "person").then(|| a.scope_id.clone());
-    let shop = (a.scope_kind == "shop").then(|| a.scope_id.clone());
-    serde_json::json!({
-        "rule": a.rule,
-        "kpi": a.kpi,
-        "period": a.period,
-        "period_label": a.period_label,
-        "shop": shop,
-        "person": person,
-        "state": a.state,
-        "value": json_number(a.value),
-        "target": json_number(a.target),
-        "threshold": json_number(a.threshold),
-        "attainment": json_number(a.attainment),
-        "since": time(a.since),
-        "last_sent": a.last_sent_at.map(time),
-    })
-}
-
-/// The alerts `alerts list` shows: every one not inactive.
-async fn listed_alerts(
-    s: &Settings,
-    store: &Store,
-) -> Result<Vec<AlertRow>, crate::store::StoreError> {
-    Ok(store
-        .alerts()
-        .await?
-        .into_iter()
-        // Alerts of rules since removed from the configuration are kept
-        // in the database (history) but are no longer current.
-        .filter(|a| a.state != "inactive" && s.alerts.rule(&a.rule).is_some())
-        .collect())
-}
-
-/// `kpid alerts list --format json` (also `/api/v1/alerts`).
-pub async fn list_json(
-    s: &Settings,
-    store: &Store,
-) -> Result<serde_json::Value, crate::store::StoreError> {
-    Ok(listed_alerts(s, store)
-        .await?
-        .iter()
-        .map(alert_json)
-        .collect())
-}
-
-/// `kpid alerts history --format json` (also `/api/v1/alerts/history`).
-pub fn history_json(rows: &[OutboxRow]) -> serde_json::Value {
-    rows.iter()
-        .map(|r| {
-            serde_json::json!({
-                "id": r.id, "created_at": time(r.created_at), "channel": r.channel,
-                "kind": r.kind, "scope": r.scope, "status": r.status,
-                "attempts": r.attempts, "sent_at": r.sent_at.map(time),
-                "detail": r.detail, "error": r.error,
-                "message": serde_json::from_str::<serde_json::Value>(&r.message).ok(),
-            })
-        })
-        .collect()
-}
-
-pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()> {
+async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()> {
     match cmd {
         AlertsCommand::Evaluate { at } => evaluate_once(s, store, at).await,
         AlertsCommand::List { format } => {
-            let alerts = listed_alerts(s, store).await?;
+            let alerts = read::listed_alerts(s, store).await?;
             match format {
                 ListFormat::Json => {
-                    let list: Vec<_> = alerts.iter().map(alert_json).collect();
+                    let list: Vec<_> = alerts.iter().map(read::alert_json).collect();
                     println!("{}", serde_json::to_string_pretty(&list)?);
                 }
                 ListFormat::Table => {
@@ -219,8 +168,8 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
                             a.period,
                             shown(s, &a.kpi, a.value),
                             shown(s, &a.kpi, a.threshold),
-                            time(a.since),
-                            a.last_sent_at.map(time).unwrap_or_else(|| "-".into()),
+                            rfc3339(a.since),
+                            a.last_sent_at.map(rfc3339).unwrap_or_else(|| "-".into()),
                         );
                     }
                 }
@@ -231,7 +180,10 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
             let rows = store.notifications(limit).await?;
             match format {
                 ListFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&history_json(&rows))?);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&read::alert_history_json(&rows))?
+                    );
                 }
                 ListFormat::Table => {
                     println!(
@@ -242,7 +194,7 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
                         println!(
                             "{:>6} {:<25} {:<20} {:<7} {:<24} {:<9}  {}",
                             r.id,
-                            time(r.created_at),
+                            rfc3339(r.created_at),
                             r.channel,
                             r.kind,
                             r.scope,
@@ -289,7 +241,7 @@ pub async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Res
                     shop.firing.len()
                 );
             }
-            let owner = crate::scheduler::owner_id();
+            let owner = crate::jobs::owner_id();
             for d in deliver_due(s, store, &owner, None).await? {
                 print_delivered(&d);
             }

@@ -1,9 +1,25 @@
 //! `kpid silence add | list | expire`.
 
-use crate::store::{Silence, Store};
+use super::rfc3339;
+use crate::store::{Silence as StoredSilence, Store};
 use anyhow::{bail, Context};
-use chrono::{DateTime, Utc};
-use clap::Subcommand;
+use chrono::Utc;
+use clap::{Args, Subcommand};
+use std::path::Path;
+
+/// Silences: alerts matching them change state but send nothing.
+#[derive(Debug, Args)]
+pub struct Silence {
+    #[command(subcommand)]
+    action: SilenceCommand,
+}
+
+impl Silence {
+    pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
+        let (_, store) = super::settings_and_store(config).await?;
+        run(&store, self.action).await
+    }
+}
 
 /// Labels a matcher may name (those of every alert).
 const LABELS: &[&str] = &["rule", "kpi", "shop", "person", "period", "severity"];
@@ -44,13 +60,7 @@ fn parse_matcher(text: &str) -> anyhow::Result<(String, String)> {
     Ok((k.to_string(), v.to_string()))
 }
 
-fn time(t: i64) -> String {
-    DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339())
-        .unwrap_or_default()
-}
-
-pub async fn run(store: &Store, cmd: SilenceCommand) -> anyhow::Result<()> {
+async fn run(store: &Store, cmd: SilenceCommand) -> anyhow::Result<()> {
     let now = Utc::now().timestamp();
     match cmd {
         SilenceCommand::Add {
@@ -69,7 +79,7 @@ pub async fn run(store: &Store, cmd: SilenceCommand) -> anyhow::Result<()> {
                     format!("--duration `{duration}` is not a duration such as 2h or 30m")
                 })?;
             let id = store
-                .add_silence(&Silence {
+                .add_silence(&StoredSilence {
                     id: 0,
                     matchers,
                     starts_at: now,
@@ -92,8 +102,8 @@ pub async fn run(store: &Store, cmd: SilenceCommand) -> anyhow::Result<()> {
                 println!(
                     "{:>5} {:<25} {:<25} {:<40} {}",
                     s.id,
-                    time(s.starts_at),
-                    time(s.ends_at),
+                    rfc3339(s.starts_at),
+                    rfc3339(s.ends_at),
                     matchers.join(","),
                     s.comment
                 );

@@ -239,10 +239,7 @@ impl TargetBook {
 
     /// The configured targets overlaid by those imported into `store`.
     pub async fn load(configured: &[Target], store: &Store) -> Result<Self, StoreError> {
-        Ok(TargetBook::new(
-            configured.to_vec(),
-            imported(store).await?,
-        ))
+        Ok(TargetBook::new(configured.to_vec(), imported(store).await?))
     }
 
     /// Adds a target, replacing one with the same KPI, scope and period.

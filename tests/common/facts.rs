@@ -3,7 +3,7 @@
 
 use super::TestDb;
 use chrono::NaiveDate;
-use kpid::daemon::ConnectorRun;
+use kpid::jobs::ConnectorRun;
 use kpid::money::from_micros;
 use rust_decimal::Decimal;
 use sqlx::Row;

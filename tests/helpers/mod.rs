@@ -5,7 +5,7 @@
 use crate::common::TestDb;
 use kpid::config::{Settings, Shop};
 use kpid::connectors::Window;
-use kpid::daemon::{build_connectors, run_connector, ConnectorRun};
+use kpid::jobs::{build_connectors, run_connector, ConnectorRun};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
 use kpid::snapshot::Computed;

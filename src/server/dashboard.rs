@@ -2,56 +2,56 @@
 //! all compiled into the binary (no CDN, no network at run time, no Node
 //! build step). The page reads everything else from `/api/v1/`.
 
-use crate::server::AppState;
+use super::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-const INDEX: &str = include_str!("../assets/dashboard/index.html");
+const INDEX: &str = include_str!("../../assets/dashboard/index.html");
 
 /// Path, content type and bytes of each embedded file.
 const FILES: &[(&str, &str, &[u8])] = &[
     (
         "/assets/app.js",
         JS,
-        include_bytes!("../assets/dashboard/app.js"),
+        include_bytes!("../../assets/dashboard/app.js"),
     ),
     (
         "/assets/api.js",
         JS,
-        include_bytes!("../assets/dashboard/api.js"),
+        include_bytes!("../../assets/dashboard/api.js"),
     ),
     (
         "/assets/format.js",
         JS,
-        include_bytes!("../assets/dashboard/format.js"),
+        include_bytes!("../../assets/dashboard/format.js"),
     ),
     (
         "/assets/i18n.js",
         JS,
-        include_bytes!("../assets/dashboard/i18n.js"),
+        include_bytes!("../../assets/dashboard/i18n.js"),
     ),
     (
         "/assets/pages.js",
         JS,
-        include_bytes!("../assets/dashboard/pages.js"),
+        include_bytes!("../../assets/dashboard/pages.js"),
     ),
     (
         "/assets/style.css",
         "text/css; charset=utf-8",
-        include_bytes!("../assets/dashboard/style.css"),
+        include_bytes!("../../assets/dashboard/style.css"),
     ),
     (
         "/assets/favicon.svg",
         "image/svg+xml",
-        include_bytes!("../assets/dashboard/favicon.svg"),
+        include_bytes!("../../assets/dashboard/favicon.svg"),
     ),
     (
         "/assets/vendor/echarts.min.js",
         JS,
-        include_bytes!("../assets/vendor/echarts/echarts.min.js"),
+        include_bytes!("../../assets/vendor/echarts/echarts.min.js"),
     ),
 ];
 

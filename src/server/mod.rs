@@ -7,6 +7,9 @@
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::store::Store;
+
+pub mod api;
+pub mod dashboard;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -36,12 +39,12 @@ pub fn router(state: AppState) -> Router {
     // hold no data and must load before the page can ask for the token.
     let protected = Router::new()
         .route("/metrics", get(metrics))
-        .merge(crate::api::routes())
+        .merge(api::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .merge(crate::dashboard::routes())
+        .merge(dashboard::routes())
         .merge(protected)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
@@ -62,7 +65,7 @@ async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> R
     if tokens_match(given, token.expose_secret()) {
         return next.run(req).await;
     }
-    let mut resp = crate::api::json_response(
+    let mut resp = api::json_response(
         StatusCode::UNAUTHORIZED,
         &serde_json::json!({"error": "send the token of [server] token as `Authorization: Bearer <token>`"}),
     );

@@ -1,13 +1,13 @@
 //! The read-only JSON API under `/api/v1/`: the documents of `kpid report`,
-//! `kpid kpis`, `kpid runs` and `kpid alerts` (built by [`crate::read`] and
-//! the CLI's own functions), series for charts, and its OpenAPI document.
+//! `kpid kpis`, `kpid runs` and `kpid alerts` (built by [`crate::read`], as the CLI
+//! prints them), series for charts, and its OpenAPI document.
 
 mod params;
 mod schema;
 
+use super::AppState;
 use crate::read::{self, ReadError};
 use crate::report::Format;
-use crate::server::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -406,7 +406,7 @@ async fn connectors(
 ))]
 async fn alerts(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     Params::new(q, &[])?;
-    ok(&crate::cli::alerts::list_json(&s.settings, &s.store).await?)
+    ok(&read::alerts_json(&s.settings, &s.store).await?)
 }
 
 /// Notifications per channel, newest first, as `kpid alerts history --format
@@ -431,7 +431,7 @@ async fn alerts_history(
     let mut rows = s.store.notifications_before(before, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let mut resp = json_response(StatusCode::OK, &crate::cli::alerts::history_json(&rows));
+    let mut resp = json_response(StatusCode::OK, &read::alert_history_json(&rows));
     if let (true, Some(last)) = (more, rows.last()) {
         resp.headers_mut()
             .insert("x-next-cursor", HeaderValue::from(last.id));

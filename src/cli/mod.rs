@@ -1,0 +1,204 @@
+//! The command line: one file per command, each a small clap struct with
+//! `async fn execute(self, config)`; this module only parses and dispatches,
+//! plus what several commands share (loading settings, opening the store).
+
+mod alerts;
+mod appeal;
+mod check;
+mod close;
+mod compute;
+mod ingest;
+mod input;
+mod kpis;
+mod migrate;
+mod report;
+mod run;
+mod runs;
+mod silence;
+mod targets;
+
+use crate::config::{self, Settings};
+use crate::facts::{Batch, Reject};
+use crate::period::{today, Period, PeriodKind};
+use crate::scorecard::imports;
+use crate::store::{redact_url, Store};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Parser)]
+#[command(name = "kpid", version, about = "E-commerce KPI daemon")]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(
+        long,
+        global = true,
+        env = "KPID_CONFIG",
+        default_value = "config/kpid.toml"
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: connectors on their schedules and the nightly snapshot job.
+    Run(run::Run),
+    /// Run connectors once now, optionally over a backfill range.
+    Ingest(ingest::Ingest),
+    /// Compute KPI snapshots for a period (a new revision only when values changed).
+    Compute(compute::Compute),
+    /// Print the latest snapshot revision of a period (or, with
+    /// --scorecards, the people's scorecards).
+    Report(report::Report),
+    /// Close a month: compute its final scorecards and freeze them.
+    Close(close::Close),
+    /// Appeals against closed scorecards.
+    Appeal(appeal::Appeal),
+    /// Manual inputs (teamwork reviews, surveys, complaints), audited.
+    Input(input::Input),
+    /// Targets in force; bulk import from CSV/XLSX.
+    Targets(targets::Targets),
+    /// List the KPI catalogue (built-in and configured).
+    Kpis(kpis::Kpis),
+    /// List recent scheduled runs: job, tick, replica, status and counts.
+    Runs(runs::Runs),
+    /// Alerts: evaluate rules, list alerts and notifications, test channels, send digests.
+    Alerts(alerts::Alerts),
+    /// Silences: alerts matching them change state but send nothing.
+    Silence(silence::Silence),
+    /// Validate the configuration and show what would run when.
+    Check(check::Check),
+    /// Apply database migrations.
+    Migrate(migrate::Migrate),
+}
+
+impl Cli {
+    /// Runs the parsed command line; the error is printed by `main`.
+    pub async fn execute(self) -> anyhow::Result<()> {
+        let config = self.config.as_path();
+        match self.command {
+            Command::Run(c) => c.execute(config).await,
+            Command::Ingest(c) => c.execute(config).await,
+            Command::Compute(c) => c.execute(config).await,
+            Command::Report(c) => c.execute(config).await,
+            Command::Close(c) => c.execute(config).await,
+            Command::Appeal(c) => c.execute(config).await,
+            Command::Input(c) => c.execute(config).await,
+            Command::Targets(c) => c.execute(config).await,
+            Command::Kpis(c) => c.execute(config).await,
+            Command::Runs(c) => c.execute(config).await,
+            Command::Alerts(c) => c.execute(config).await,
+            Command::Silence(c) => c.execute(config).await,
+            Command::Check(c) => c.execute(config).await,
+            Command::Migrate(c) => c.execute(config).await,
+        }
+    }
+}
+
+/// `--day`, `--month` or `--year`: exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PeriodArgs {
+    /// A local day, YYYY-MM-DD.
+    #[arg(long)]
+    pub day: Option<String>,
+    /// A month, YYYY-MM.
+    #[arg(long)]
+    pub month: Option<String>,
+    /// A year, YYYY.
+    #[arg(long)]
+    pub year: Option<String>,
+}
+
+impl PeriodArgs {
+    pub fn period(&self) -> anyhow::Result<Period> {
+        let (kind, text) = match (&self.day, &self.month, &self.year) {
+            (Some(d), _, _) => (PeriodKind::Day, d),
+            (_, Some(m), _) => (PeriodKind::Month, m),
+            (_, _, Some(y)) => (PeriodKind::Year, y),
+            _ => bail!("give --day, --month or --year"),
+        };
+        Ok(Period::parse(kind, text)?)
+    }
+}
+
+/// Loads the configuration, printing every problem, and sets up logging.
+fn settings(path: &Path) -> anyhow::Result<Settings> {
+    match config::load(path) {
+        Ok(s) => {
+            crate::telemetry::init(
+                s.config.log.format.as_deref(),
+                s.config.log.level.as_deref(),
+            );
+            Ok(s)
+        }
+        Err(e) => {
+            crate::telemetry::init(None, None);
+            bail!("{e}")
+        }
+    }
+}
+
+/// Connects to the configured database and applies pending migrations.
+async fn open_store(s: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(s.storage_url()).await?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("migrating {}", redact_url(s.storage_url())))?;
+    Ok(store)
+}
+
+/// What most commands start with: the settings, then the migrated store.
+async fn settings_and_store(path: &Path) -> anyhow::Result<(Settings, Store)> {
+    let s = settings(path)?;
+    let store = open_store(&s).await?;
+    Ok((s, store))
+}
+
+/// A `YYYY-MM` argument.
+fn month(text: &str) -> anyhow::Result<Period> {
+    Ok(Period::parse_month(text)?)
+}
+
+/// Today in the configuration's default zone (closing and appeal deadlines).
+fn today_local(s: &Settings) -> chrono::NaiveDate {
+    today(s.default_tz)
+}
+
+/// A stored Unix time as RFC 3339 (empty when out of range).
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_default()
+}
+
+/// Keeps bad rows of an import of `file` in `rejects` under a
+/// pseudo-connector, in place of those an earlier import of it left.
+async fn keep_rejects(
+    store: &Store,
+    kind: &str,
+    file: &str,
+    rejects: Vec<Reject>,
+) -> anyhow::Result<()> {
+    let batch = Batch {
+        rejects,
+        replaces_rejects_of: Some(file.to_string()),
+        ..Default::default()
+    };
+    store.commit_batch(kind, &batch).await?;
+    Ok(())
+}
+
+/// A bad row of an import, printed as it is found.
+fn reject(file: &str, row: &imports::Row, reason: String) -> Reject {
+    println!("  rejected {file} line {}: {reason}", row.line);
+    Reject {
+        source: file.to_string(),
+        locator: format!("line {}", row.line),
+        reason,
+        raw: row.raw.clone(),
+    }
+}

@@ -1,0 +1,137 @@
+//! `kpid targets import | list`: the targets in force, bulk import from CSV/XLSX.
+
+use super::{keep_rejects, reject};
+use crate::config::Settings;
+use crate::report::Format;
+use crate::scorecard::imports;
+use crate::store::Store;
+use crate::targets::TargetBook;
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// Targets in force; bulk import from CSV/XLSX.
+#[derive(Debug, Args)]
+pub struct Targets {
+    #[command(subcommand)]
+    action: TargetsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetsCommand {
+    /// Import targets from CSV/XLSX: kpi, period, value[, shop | person | role].
+    Import { file: PathBuf },
+    /// Every target in force (configured and imported).
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+impl Targets {
+    pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
+        let (s, store) = super::settings_and_store(config).await?;
+        run(&s, &store, self.action).await
+    }
+}
+
+async fn run(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow::Result<()> {
+    match cmd {
+        TargetsCommand::Import { file } => {
+            let name = file.display().to_string();
+            let rows = imports::read_rows(&file).map_err(anyhow::Error::msg)?;
+            let mut book = TargetBook::load(&s.targets, store).await?;
+            let (mut good, mut rejects) = (Vec::new(), Vec::new());
+            for row in &rows {
+                match imports::target_row(s, row, &name) {
+                    Ok(t) => match book.clash_with(&t) {
+                        Some(other) => rejects.push(reject(
+                            &name,
+                            row,
+                            format!(
+                                "the months {} overlap {} of {} for `{}` ({})",
+                                t.period, other.period, other.source, t.kpi, t.scope
+                            ),
+                        )),
+                        None => {
+                            book.insert(t.clone());
+                            good.push(t);
+                        }
+                    },
+                    Err(reason) => rejects.push(reject(&name, row, reason)),
+                }
+            }
+            let changed = crate::targets::import(store, &good, &name).await?;
+            println!(
+                "{name}: {} rows, {} targets taken ({changed} new or changed), {} rejected",
+                rows.len(),
+                good.len(),
+                rejects.len()
+            );
+            let bad = rejects.len();
+            keep_rejects(store, "targets-import", &name, rejects).await?;
+            if bad > 0 {
+                bail!("{bad} row(s) of {name} were rejected (kept in table `rejects`); the others were imported");
+            }
+        }
+        TargetsCommand::List { format } => {
+            let book = TargetBook::load(&s.targets, store).await?;
+            let mut list: Vec<_> = book.iter().collect();
+            list.sort_by(|a, b| {
+                (&a.kpi, &a.scope, a.period.to_string()).cmp(&(
+                    &b.kpi,
+                    &b.scope,
+                    b.period.to_string(),
+                ))
+            });
+            match format {
+                Format::Json => {
+                    let v: Vec<_> = list
+                        .iter()
+                        .map(|t| {
+                            serde_json::json!({
+                                "kpi": t.kpi, "scope": t.scope.kind(), "scope_id": t.scope.id(),
+                                "period": t.period.to_string(),
+                                "value": crate::format::json_number(Some(t.value)),
+                                "source": t.source.to_string(),
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                }
+                Format::Csv => {
+                    let mut w = csv::Writer::from_writer(Vec::new());
+                    w.write_record(["kpi", "scope", "scope_id", "period", "value", "source"])?;
+                    for t in list {
+                        w.write_record([
+                            t.kpi.clone(),
+                            t.scope.kind().to_string(),
+                            t.scope.id().to_string(),
+                            t.period.to_string(),
+                            t.value.normalize().to_string(),
+                            t.source.to_string(),
+                        ])?;
+                    }
+                    print!("{}", String::from_utf8(w.into_inner()?)?);
+                }
+                _ => {
+                    println!(
+                        "{:<26} {:<24} {:<18} {:>14}  source",
+                        "kpi", "scope", "period", "value"
+                    );
+                    for t in list {
+                        println!(
+                            "{:<26} {:<24} {:<18} {:>14}  {}",
+                            t.kpi,
+                            t.scope.to_string(),
+                            t.period.to_string(),
+                            t.value.normalize().to_string(),
+                            t.source
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
