@@ -18,6 +18,28 @@ fn kpis(gmv: &str) -> Vec<StoredKpi> {
     }]
 }
 
+/// Begins a transaction on `$pool` that writes, as an ingest does, and
+/// commits it after `$held`, then closes `$store`: the task to await.
+macro_rules! hold_write {
+    ($pool:expr, $held:expr, $store:expr) => {{
+        let mut writing = $pool.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO job_runs (job, tick, owner, status, lease_until, started_at) \
+             VALUES ('csv', 1, 'other', 'running', 0, 0)",
+        )
+        .execute(&mut *writing)
+        .await
+        .unwrap();
+        let store = $store.clone();
+        let held = $held;
+        tokio::spawn(async move {
+            tokio::time::sleep(held).await;
+            writing.commit().await.unwrap();
+            store.close().await;
+        })
+    }};
+}
+
 #[tokio::test]
 async fn a_snapshot_revision_waits_for_a_running_writer() {
     for db in common::backends().await {
@@ -29,20 +51,11 @@ async fn a_snapshot_revision_waits_for_a_running_writer() {
             .unwrap();
         // Another process (an ingest) holds the write lock for a while.
         let ingest = Store::connect(&db.url).await.unwrap();
-        let mut writing = common::sqlite_pool(&ingest).begin().await.unwrap();
-        sqlx::query(
-            "INSERT INTO job_runs (job, tick, owner, status, lease_until, started_at) \
-             VALUES ('csv', 1, 'other', 'running', 0, 0)",
-        )
-        .execute(&mut *writing)
-        .await
-        .unwrap();
         let held = Duration::from_millis(700);
-        let release = tokio::spawn(async move {
-            tokio::time::sleep(held).await;
-            writing.commit().await.unwrap();
-            ingest.close().await;
-        });
+        let release = match &ingest {
+            Store::Sqlite(s) => hold_write!(s.pool().clone(), held, ingest),
+            Store::Postgres(p) => hold_write!(p.pool().clone(), held, ingest),
+        };
         let started = Instant::now();
         let written = db
             .store

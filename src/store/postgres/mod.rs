@@ -3,21 +3,9 @@
 
 mod commit;
 
-// The queries both databases share, compiled for PostgreSQL's own types.
-#[path = "../sql/alerts.rs"]
-mod alerts;
-#[path = "../sql/facts.rs"]
-mod facts;
-#[path = "../sql/manual.rs"]
-mod manual;
-#[path = "../sql/meta.rs"]
-mod meta;
-#[path = "../sql/runs.rs"]
-mod runs;
-#[path = "../sql/scorecards.rs"]
-mod scorecards;
-#[path = "../sql/snapshots.rs"]
-mod snapshots;
+// The queries both databases share, compiled for this database's own types.
+#[path = "../sql/mod.rs"]
+mod sql;
 
 use super::url::connect_error;
 use super::Result;

@@ -1,7 +1,4 @@
 //! Alert state, silence and outbox queries.
-//!
-//! Compiled once per database (see `sqlite/mod.rs`, `postgres/mod.rs`):
-//! `super::{Db, DbRow, DbStore}` are that database's own types.
 
 use super::{Db, DbRow, DbStore};
 use crate::store::values::{dec, text};

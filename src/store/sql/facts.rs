@@ -1,7 +1,4 @@
 //! Fact queries.
-//!
-//! Compiled once per database (see `sqlite/mod.rs`, `postgres/mod.rs`):
-//! `super::DbStore` is that database's own; each brings its `commit`.
 
 use super::DbStore;
 use crate::facts::{Batch, Reject};

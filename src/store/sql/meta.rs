@@ -1,13 +1,11 @@
 //! Liveness and migration state.
-//!
-//! Compiled once per database (see `sqlite/mod.rs`, `postgres/mod.rs`):
-//! `super::{DbStore, MIGRATIONS}` are that database's own.
 
 use super::{DbStore, MIGRATIONS};
 use crate::store::Result;
 use sqlx::Row;
 
 impl DbStore {
+    /// True when every embedded migration has been applied.
     pub async fn migrations_applied(&self) -> Result<bool> {
         let expected = MIGRATIONS.iter().count() as i64;
         let row = sqlx::query("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
@@ -16,6 +14,7 @@ impl DbStore {
         Ok(row.try_get::<i64, _>(0)? >= expected)
     }
 
+    /// Cheap liveness probe for readiness checks.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -1,7 +1,4 @@
 //! Job claim and run history queries.
-//!
-//! Compiled once per database (see `sqlite/mod.rs`, `postgres/mod.rs`):
-//! `super::{Db, DbRow, DbStore}` are that database's own types.
 
 use super::DbStore;
 use crate::store::{JobClaims, JobRun, Result, RunResult};

@@ -1,7 +1,4 @@
 //! Scorecard, month close and appeal queries.
-//!
-//! Compiled once per database (see `sqlite/mod.rs`, `postgres/mod.rs`):
-//! `super::{Db, DbRow, DbStore}` are that database's own types.
 
 use super::DbStore;
 use crate::period::Period;

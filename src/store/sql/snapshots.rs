@@ -1,7 +1,4 @@
 //! Snapshot queries.
-//!
-//! Compiled once per database (see `sqlite/mod.rs`, `postgres/mod.rs`):
-//! `super::{Db, DbRow, DbStore}` are that database's own types.
 
 use super::DbStore;
 use crate::period::Period;

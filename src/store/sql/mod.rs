@@ -1,0 +1,14 @@
+//! The queries both databases share. Both take the same SQL, so each
+//! database compiles this folder for its own driver's types (`sqlite/mod.rs`
+//! and `postgres/mod.rs` load it): `Db`, `DbRow`, `DbStore` and `MIGRATIONS`
+//! below are that database's.
+
+mod alerts;
+mod facts;
+mod manual;
+mod meta;
+mod runs;
+mod scorecards;
+mod snapshots;
+
+use super::{Db, DbRow, DbStore, MIGRATIONS};
