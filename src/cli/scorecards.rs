@@ -394,7 +394,7 @@ pub async fn input(s: &Settings, store: &Store, cmd: InputCommand) -> anyhow::Re
                             changed += 1;
                         }
                     }
-                    Err(reason) => rejects.push(reject(&name, row, reason)),
+                    Err(reason) => rejects.push(reject(&name, row, reason.to_string())),
                 }
             }
             println!(
@@ -482,7 +482,7 @@ pub async fn targets(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow
                             good.push(t);
                         }
                     },
-                    Err(reason) => rejects.push(reject(&name, row, reason)),
+                    Err(reason) => rejects.push(reject(&name, row, reason.to_string())),
                 }
             }
             let changed = store.import_targets(&good, &name).await?;
