@@ -1112,8 +1112,8 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
     }
 
     let (roles, role_problems) = roles::resolve(&config.roles, &catalogue);
-    for (key, msg) in role_problems {
-        report(key, msg);
+    for p in role_problems {
+        report(p.key(), p.to_string());
     }
     let mut people = Vec::new();
     let mut person_ids = HashSet::new();
@@ -1213,7 +1213,7 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
             }
         };
         let period = TargetPeriod::parse(&t.period)
-            .map_err(|e| report(format!("targets[{i}].period"), e))
+            .map_err(|e| report(format!("targets[{i}].period"), e.to_string()))
             .ok();
         if let (Some(scope), Some(period)) = (scope, period) {
             let target = Target {

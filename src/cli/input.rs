@@ -124,7 +124,7 @@ async fn run(s: &Settings, store: &Store, cmd: InputCommand) -> anyhow::Result<(
                             changed += 1;
                         }
                     }
-                    Err(reason) => rejects.push(reject(&name, row, reason)),
+                    Err(reason) => rejects.push(reject(&name, row, reason.to_string())),
                 }
             }
             println!(

@@ -58,7 +58,7 @@ async fn run(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow::Result
                             good.push(t);
                         }
                     },
-                    Err(reason) => rejects.push(reject(&name, row, reason)),
+                    Err(reason) => rejects.push(reject(&name, row, reason.to_string())),
                 }
             }
             let changed = crate::targets::import(store, &good, &name).await?;

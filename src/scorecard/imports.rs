@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::kpi::catalogue::input_def;
 use crate::money::parse_decimal;
 use crate::period::Period;
-use crate::targets::{Target, TargetPeriod, TargetScope, TargetSource};
+use crate::targets::{Target, TargetPeriod, TargetPeriodError, TargetScope, TargetSource};
 use calamine::{Data, Reader};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -129,31 +129,66 @@ fn read_xlsx(path: &Path) -> Result<Vec<Row>, String> {
     Ok(out)
 }
 
-fn decimal(row: &Row, col: &str) -> Result<Decimal, String> {
+/// Why a row of a target or manual input file was rejected; the message
+/// starts with the column to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    #[error("`{0}` is empty")]
+    Empty(String),
+    #[error("`{column}`: `{text}` is not a decimal number")]
+    NotDecimal { column: String, text: String },
+    #[error("`kpi`: unknown KPI `{0}`")]
+    UnknownKpi(String),
+    #[error("`shop`: no shop `{0}`")]
+    NoShop(String),
+    #[error("`person`: no person `{0}`")]
+    NoPerson(String),
+    #[error("`role`: no role `{0}`")]
+    NoRole(String),
+    #[error("set at most one of `shop`, `person` and `role`")]
+    ManyScopes,
+    #[error("`period`: {0}")]
+    TargetPeriod(#[source] TargetPeriodError),
+    #[error("`person`: no person `{0}` in [[people]]")]
+    NotInPeople(String),
+    #[error("`input`: `{0}` is not an input (see `kpid kpis --inputs`)")]
+    NotAnInput(String),
+    #[error("`period`: `{0}` is not a month YYYY-MM or a year YYYY")]
+    NotMonthOrYear(String),
+    #[error("`value`: {0} is negative")]
+    Negative(Decimal),
+    #[error("`value`: {0} is above 100 (reviews score 0–100)")]
+    ReviewAbove100(Decimal),
+}
+
+fn decimal(row: &Row, col: &str) -> Result<Decimal, RowError> {
     let text = row.get(col);
     if text.is_empty() {
-        return Err(format!("`{col}` is empty"));
+        return Err(RowError::Empty(col.into()));
     }
-    parse_decimal(text).map_err(|_| format!("`{col}`: `{text}` is not a decimal number"))
+    parse_decimal(text).map_err(|_| RowError::NotDecimal {
+        column: col.into(),
+        text: text.into(),
+    })
 }
 
 /// A target row: `kpi, period, value` and at most one of `shop`, `person`, `role`.
-pub fn target_row(settings: &Settings, row: &Row, file: &str) -> Result<Target, String> {
+pub fn target_row(settings: &Settings, row: &Row, file: &str) -> Result<Target, RowError> {
     let kpi = row.get("kpi");
     if settings.catalogue.get(kpi).is_none() {
-        return Err(format!("`kpi`: unknown KPI `{kpi}`"));
+        return Err(RowError::UnknownKpi(kpi.into()));
     }
     let scope = match (row.opt("shop"), row.opt("person"), row.opt("role")) {
         (None, None, None) => TargetScope::All,
         (Some(s), None, None) if settings.shop(&s).is_some() => TargetScope::Shop(s),
-        (Some(s), None, None) => return Err(format!("`shop`: no shop `{s}`")),
+        (Some(s), None, None) => return Err(RowError::NoShop(s)),
         (None, Some(p), None) if settings.person(&p).is_some() => TargetScope::Person(p),
-        (None, Some(p), None) => return Err(format!("`person`: no person `{p}`")),
+        (None, Some(p), None) => return Err(RowError::NoPerson(p)),
         (None, None, Some(r)) if settings.role(&r).is_some() => TargetScope::Role(r),
-        (None, None, Some(r)) => return Err(format!("`role`: no role `{r}`")),
-        _ => return Err("set at most one of `shop`, `person` and `role`".into()),
+        (None, None, Some(r)) => return Err(RowError::NoRole(r)),
+        _ => return Err(RowError::ManyScopes),
     };
-    let period = TargetPeriod::parse(row.get("period")).map_err(|e| format!("`period`: {e}"))?;
+    let period = TargetPeriod::parse(row.get("period")).map_err(RowError::TargetPeriod)?;
     Ok(Target {
         kpi: kpi.to_string(),
         scope,
@@ -183,36 +218,28 @@ pub fn check_manual(
     input: &str,
     period: &str,
     value: Decimal,
-) -> Result<String, String> {
+) -> Result<String, RowError> {
     if settings.person(person).is_none() {
-        return Err(format!("`person`: no person `{person}` in [[people]]"));
+        return Err(RowError::NotInPeople(person.into()));
     }
     if input_def(input).is_none() {
-        return Err(format!(
-            "`input`: `{input}` is not an input (see `kpid kpis --inputs`)"
-        ));
+        return Err(RowError::NotAnInput(input.into()));
     }
     let period = match Period::parse_any(period) {
         Ok(p @ (Period::Month { .. } | Period::Year(_))) => p.to_string(),
-        _ => {
-            return Err(format!(
-                "`period`: `{period}` is not a month YYYY-MM or a year YYYY"
-            ))
-        }
+        _ => return Err(RowError::NotMonthOrYear(period.into())),
     };
     if value < Decimal::ZERO {
-        return Err(format!("`value`: {value} is negative"));
+        return Err(RowError::Negative(value));
     }
     if input.starts_with("peer_review") && value > Decimal::ONE_HUNDRED {
-        return Err(format!(
-            "`value`: {value} is above 100 (reviews score 0–100)"
-        ));
+        return Err(RowError::ReviewAbove100(value));
     }
     Ok(period)
 }
 
 /// A manual input row: `person, input, period, value[, note]`.
-pub fn manual_row(settings: &Settings, row: &Row) -> Result<ManualEntry, String> {
+pub fn manual_row(settings: &Settings, row: &Row) -> Result<ManualEntry, RowError> {
     let value = decimal(row, "value")?;
     let (person, input) = (row.get("person"), row.get("input"));
     let period = check_manual(settings, person, input, row.get("period"), value)?;

@@ -14,7 +14,7 @@
 
 pub mod roles;
 
-use crate::period::Period;
+use crate::period::{Period, PeriodError};
 use crate::store::{Store, StoreError, TargetRow};
 use rust_decimal::Decimal;
 use std::fmt;
@@ -66,6 +66,17 @@ impl fmt::Display for TargetScope {
     }
 }
 
+/// Why a target's period could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetPeriodError {
+    #[error("`{0}`: a range is two months, YYYY-MM..YYYY-MM")]
+    NotMonths(String),
+    #[error("`{0}`: the range ends before it starts")]
+    Backwards(String),
+    #[error("{0}; use YYYY-MM, YYYY-MM..YYYY-MM, YYYY, YYYY-MM-DD or *")]
+    NotAPeriod(#[source] PeriodError),
+}
+
 /// A month as (year, month), ordered.
 pub type YearMonth = (i32, u32);
 
@@ -80,7 +91,7 @@ pub enum TargetPeriod {
 
 impl TargetPeriod {
     /// Reads `2026-10`, `2026`, `2026-10-01`, `2026-01..2026-03` or `*`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, TargetPeriodError> {
         let text = text.trim();
         if text == "*" {
             return Ok(TargetPeriod::EveryMonth);
@@ -88,17 +99,17 @@ impl TargetPeriod {
         if let Some((a, b)) = text.split_once("..") {
             let month = |t: &str| match Period::parse_month(t) {
                 Ok(Period::Month { year, month }) => Ok((year, month)),
-                _ => Err(format!("`{text}`: a range is two months, YYYY-MM..YYYY-MM")),
+                _ => Err(TargetPeriodError::NotMonths(text.into())),
             };
             let (from, to) = (month(a)?, month(b)?);
             if from > to {
-                return Err(format!("`{text}`: the range ends before it starts"));
+                return Err(TargetPeriodError::Backwards(text.into()));
             }
             return Ok(TargetPeriod::Months(from, to));
         }
         Period::parse_any(text)
             .map(TargetPeriod::Exact)
-            .map_err(|e| format!("{e}; use YYYY-MM, YYYY-MM..YYYY-MM, YYYY, YYYY-MM-DD or *"))
+            .map_err(TargetPeriodError::NotAPeriod)
     }
 
     /// How specifically this applies to `period` (lower is more specific),

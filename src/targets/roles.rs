@@ -148,69 +148,106 @@ pub fn builtin_roles() -> Vec<Role> {
     ]
 }
 
+/// What is wrong with entry `role` (0-based) of `[[roles]]`;
+/// [`RoleProblem::key`] names the configuration key to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoleProblem {
+    #[error("must not be empty")]
+    EmptyId { role: usize },
+    #[error("role `{id}` is defined twice")]
+    Twice { role: usize, id: String },
+    #[error("a role needs at least one KPI")]
+    NoKpis { role: usize },
+    #[error("unknown KPI `{kpi}` (see `kpid kpis`)")]
+    UnknownKpi { role: usize, kpi: String },
+    #[error("KPI `{kpi}` is in category `{category}`, which has no weight")]
+    UnweightedCategory {
+        role: usize,
+        kpi: String,
+        category: String,
+    },
+    #[error("KPI `{kpi}` is listed twice")]
+    KpiTwice { role: usize, kpi: String },
+    #[error("the weight of `{kpi}` must be above 0")]
+    KpiWeight { role: usize, kpi: String },
+    #[error("the weight of category `{category}` must be above 0")]
+    CategoryWeight { role: usize, category: String },
+}
+
+impl RoleProblem {
+    /// The configuration key the problem is about (`roles[2].kpis`).
+    pub fn key(&self) -> String {
+        use RoleProblem::*;
+        let (role, field) = match self {
+            EmptyId { role } | Twice { role, .. } => (role, "id"),
+            NoKpis { role }
+            | UnknownKpi { role, .. }
+            | KpiTwice { role, .. }
+            | KpiWeight { role, .. } => (role, "kpis"),
+            UnweightedCategory { role, .. } | CategoryWeight { role, .. } => {
+                (role, "category_weights")
+            }
+        };
+        format!("roles[{role}].{field}")
+    }
+}
+
 /// Built-in roles with the configured ones applied (an entry with a built-in
-/// id replaces it), and the problems found as (config key, message).
-pub fn resolve(config: &[RoleConfig], catalogue: &Catalogue) -> (Vec<Role>, Vec<(String, String)>) {
+/// id replaces it), and the problems found.
+pub fn resolve(config: &[RoleConfig], catalogue: &Catalogue) -> (Vec<Role>, Vec<RoleProblem>) {
     let mut roles = builtin_roles();
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, r) in config.iter().enumerate() {
-        let mut bad = |key: String, msg: String| problems.push((key, msg));
+        let role = i;
         if r.id.trim().is_empty() {
-            bad(format!("roles[{i}].id"), "must not be empty".into());
+            problems.push(RoleProblem::EmptyId { role });
         }
         if !seen.insert(r.id.clone()) {
-            bad(
-                format!("roles[{i}].id"),
-                format!("role `{}` is defined twice", r.id),
-            );
+            problems.push(RoleProblem::Twice {
+                role,
+                id: r.id.clone(),
+            });
         }
         if r.kpis.is_empty() {
-            bad(
-                format!("roles[{i}].kpis"),
-                "a role needs at least one KPI".into(),
-            );
+            problems.push(RoleProblem::NoKpis { role });
         }
         let mut kpi_ids = std::collections::HashSet::new();
         for k in &r.kpis {
+            let kpi = k.kpi.clone();
             match catalogue.get(&k.kpi) {
-                None => bad(
-                    format!("roles[{i}].kpis"),
-                    format!("unknown KPI `{}` (see `kpid kpis`)", k.kpi),
-                ),
+                None => problems.push(RoleProblem::UnknownKpi {
+                    role,
+                    kpi: kpi.clone(),
+                }),
                 Some(spec)
                     if !r.category_weights.is_empty()
                         && !r.category_weights.contains_key(&spec.category) =>
                 {
-                    bad(
-                        format!("roles[{i}].category_weights"),
-                        format!(
-                            "KPI `{}` is in category `{}`, which has no weight",
-                            k.kpi, spec.category
-                        ),
-                    )
+                    problems.push(RoleProblem::UnweightedCategory {
+                        role,
+                        kpi: kpi.clone(),
+                        category: spec.category.clone(),
+                    })
                 }
                 Some(_) => {}
             }
             if !kpi_ids.insert(&k.kpi) {
-                bad(
-                    format!("roles[{i}].kpis"),
-                    format!("KPI `{}` is listed twice", k.kpi),
-                );
+                problems.push(RoleProblem::KpiTwice {
+                    role,
+                    kpi: kpi.clone(),
+                });
             }
             if k.weight <= Decimal::ZERO {
-                bad(
-                    format!("roles[{i}].kpis"),
-                    format!("the weight of `{}` must be above 0", k.kpi),
-                );
+                problems.push(RoleProblem::KpiWeight { role, kpi });
             }
         }
         for (c, w) in &r.category_weights {
             if *w <= Decimal::ZERO {
-                bad(
-                    format!("roles[{i}].category_weights"),
-                    format!("the weight of category `{c}` must be above 0"),
-                );
+                problems.push(RoleProblem::CategoryWeight {
+                    role,
+                    category: c.clone(),
+                });
             }
         }
         let role = Role {
@@ -248,6 +285,21 @@ pub fn resolve(config: &[RoleConfig], catalogue: &Catalogue) -> (Vec<Role>, Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_problems_name_their_key() {
+        let p = RoleProblem::UnweightedCategory {
+            role: 2,
+            kpi: "gmv".into(),
+            category: "sales".into(),
+        };
+        assert_eq!(p.key(), "roles[2].category_weights");
+        assert_eq!(
+            p.to_string(),
+            "KPI `gmv` is in category `sales`, which has no weight"
+        );
+        assert_eq!(RoleProblem::NoKpis { role: 0 }.key(), "roles[0].kpis");
+    }
 
     #[test]
     fn built_in_roles_use_catalogue_kpis() {
