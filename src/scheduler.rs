@@ -240,7 +240,8 @@ async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, 
     // A database that is briefly away must not cost a tick (a nightly
     // snapshot would otherwise wait for the next restart's catch-up): the
     // claim is retried for up to one lease period, then the tick is skipped.
-    let give_up = Utc::now().timestamp() + lease;
+    // The budget is measured on tokio's monotonic clock, as the waits are.
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(lease as u64);
     let mut wait = Duration::from_millis(500);
     loop {
         let now = Utc::now().timestamp();
@@ -263,7 +264,10 @@ async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, 
                 tracing::debug!(job = %job.name, tick = %tick, "claimed by another replica");
                 return;
             }
-            Err(e) if now + (wait.as_secs() as i64) < give_up && !inner.cx.stop.is_cancelled() => {
+            Err(e)
+                if tokio::time::Instant::now() + wait < give_up
+                    && !inner.cx.stop.is_cancelled() =>
+            {
                 tracing::warn!(job = %job.name, error = %e, retry_in_ms = wait.as_millis() as u64, "cannot claim the tick; retrying");
                 tokio::select! {
                     _ = inner.cx.stop.cancelled() => return,
