@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["cli", "telemetry"],
     &["daemon"],
-    &["server", "api", "dashboard"],
+    &["server"],
     // The read side: the JSON and files the CLI and the API both serve.
     &["read"],
     &["scheduler"],
@@ -40,8 +40,6 @@ const LAYERS: &[&[&str]] = &[
 /// The test fails when an edge listed here no longer violates, so the list
 /// can only shrink.
 const KNOWN: &[&str] = &[
-    "api -> cli",
-    "api -> server",
     "config -> alerts",
     "config -> connectors",
     "config -> currency",
@@ -53,13 +51,6 @@ const KNOWN: &[&str] = &[
     "config -> secrets",
     "config -> store",
     "config -> targets",
-    "dashboard -> server",
-    "scheduler -> daemon",
-    "server -> api",
-    "server -> dashboard",
-    "store -> targets",
-    "store::facts -> store::facts_pg",
-    "store::facts_pg -> store::facts",
 ];
 
 /// One use of a path: where, from which module, to which.

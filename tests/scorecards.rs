@@ -244,7 +244,11 @@ fn day(s: &str) -> NaiveDate {
 }
 
 async fn load(db: &common::TestDb) -> Settings {
-    let s = settings(db, PEOPLE);
+    load_with(db, PEOPLE).await
+}
+
+async fn load_with(db: &common::TestDb, config: &str) -> Settings {
+    let s = settings(db, config);
     db.write("imports/orders/a.csv", &format!("{ORDERS_HEADER}{ORDERS}"));
     db.write(
         "imports/refunds/a.csv",
@@ -412,6 +416,21 @@ async fn each_role_scores_and_grades_as_computed_by_hand() {
         // Phase 1 (January–March) has its own gmv target.
         let feb = card(&db, &s, "li", "2026-02").await;
         assert_eq!(kpi(&feb, "gmv").target, Some(d("400")), "{b}");
+        db.drop_db().await;
+    }
+}
+
+#[tokio::test]
+async fn scorecards_score_with_the_one_cap_snapshots_use() {
+    for db in common::backends().await {
+        let b = db.backend;
+        // `snapshot.score_cap` once capped snapshots only; it is now the one
+        // cap (the older name of `scoring.cap`).
+        let s = load_with(&db, &format!("{PEOPLE}\n[snapshot]\nscore_cap = \"1.5\"\n")).await;
+        assert_eq!(s.scoring.cap, d("1.5"), "{b}");
+        let li = card(&db, &s, "li", "2026-10").await;
+        // pv_per_uv 10 / 8 = 1.25: under the cap of 1.5, so 125, not 120.
+        assert_eq!(kpi(&li, "pv_per_uv").score, Some(d("125")), "{b}");
         db.drop_db().await;
     }
 }
