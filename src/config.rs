@@ -921,7 +921,6 @@ pub const CONNECTOR_KINDS: &[&str] = &[
     "douyin",
     "zendesk",
     "google_ads",
-    "meta_ads",
 ];
 
 fn parse_tz(name: &str) -> Result<Tz, String> {

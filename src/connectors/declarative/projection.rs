@@ -95,6 +95,9 @@ impl Projection {
             if let Some(f) = &d.dimension {
                 record.field(&mut parent, f);
             }
+            if let Some(f) = &d.until {
+                record.field(&mut parent, f);
+            }
             for (_, a) in &d.inputs {
                 record.amount(&mut parent, a);
             }
@@ -118,8 +121,10 @@ impl Projection {
         {
             root.keep(p);
         }
-        if let PageStyle::Cursor { next } = &pagination.style {
-            root.keep(next);
+        match &pagination.style {
+            PageStyle::Cursor { next } => root.keep(next),
+            PageStyle::Token(token) => token.reads().iter().for_each(|p| root.keep(p)),
+            _ => {}
         }
         root.finish();
         root
