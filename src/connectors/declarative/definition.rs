@@ -306,24 +306,15 @@ impl Checker {
                     none_if: Vec::new(),
                 })
         });
-        let at_least = f.at_least.as_deref().and_then(|v| {
-            match super::mapping::amount_micros(v.trim(), scale) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    self.report(format!("{key}.at_least"), e);
-                    None
-                }
-            }
-        });
-        let default = f.default.as_deref().and_then(|v| {
-            match super::mapping::amount_micros(v.trim(), scale) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    self.report(format!("{key}.default"), e);
-                    None
-                }
-            }
-        });
+        // An amount written in the definition, in the field's scale.
+        let mut micros = |what: &str, v: Option<&str>| {
+            let parsed = super::mapping::amount_micros(v?.trim(), scale);
+            parsed
+                .map_err(|e| self.report(format!("{key}.{what}"), e))
+                .ok()
+        };
+        let at_least = micros("at_least", f.at_least.as_deref());
+        let default = micros("default", f.default.as_deref());
         AmountPlan {
             field,
             scale,
