@@ -922,7 +922,6 @@ pub const CONNECTOR_KINDS: &[&str] = &[
     "douyin",
     "zendesk",
     "google_ads",
-    "meta_ads",
 ];
 
 fn parse_tz(name: &str) -> Result<Tz, String> {

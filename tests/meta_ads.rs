@@ -1,4 +1,4 @@
-//! Meta Ads connector against a loopback mock speaking the Graph API
+//! Meta Ads (the `connectors/meta_ads.toml` definition) against a loopback mock speaking the Graph API
 //! insights edge: `GET /v23.0/act_{id}/insights` with `level=campaign`,
 //! `time_increment=1`, `time_range`, `limit` and `access_token`, cursor
 //! pages announced by `paging.next`, numbers as strings, and throttling as
@@ -297,7 +297,7 @@ async fn insights_pages_follow_the_cursor_retry_throttle_and_set_bad_rows_aside(
         assert_eq!(bad_spend.source, format!("{}{INSIGHTS}", server.uri()));
         let fixture_row = rejects
             .iter()
-            .find(|r| r.locator == "from 2024-06-21 page 4 row 1")
+            .find(|r| r.locator == "2024-06-21 page 4 record 1")
             .expect("the fixture's account-level row is set aside");
         assert!(
             fixture_row.reason.contains("campaign_id"),
@@ -535,4 +535,76 @@ async fn a_named_wait_beyond_the_retry_budget_ends_the_run_at_once() {
         server.verify().await;
         db.drop_db().await;
     }
+}
+
+/// Maps one insights page with the built-in definition, as the engine does.
+fn map_page(body: Value) -> kpid::facts::Batch {
+    use kpid::connectors::declarative::{mapping::Mapper, Definitions};
+    let def = Definitions::builtin().get("meta_ads").expect("built in");
+    let mapper = Mapper {
+        stream: Arc::new(def.streams[0].clone()),
+        shop: "s".into(),
+        tz: chrono_tz::Europe::London,
+        source: "u".into(),
+        page_no: 1,
+        slice: "2024-06-21".into(),
+        errors: None,
+    };
+    mapper.page(body.to_string().as_bytes()).unwrap().0
+}
+
+fn input(batch: &kpid::facts::Batch, day: &str, name: &str) -> Option<i64> {
+    batch
+        .daily
+        .iter()
+        .find(|v| v.input == name && v.day.to_string() == day)
+        .and_then(|v| v.value_micros)
+}
+
+#[test]
+fn one_purchase_type_is_taken_never_added() {
+    let batch = map_page(json!({ "data": [
+        {"campaign_id":"2385","date_start":"2024-06-21","date_stop":"2024-06-21",
+         "spend":"361.79","impressions":"10000","clicks":"204",
+         "actions":[{"action_type":"offsite_conversion.fb_pixel_purchase","value":"2"},
+                    {"action_type":"purchase","value":"3"},
+                    {"action_type":"omni_purchase","value":"3"},
+                    {"action_type":"landing_page_view","value":"150"}],
+         "action_values":[{"action_type":"purchase","value":"389.70"},
+                          {"action_type":"offsite_conversion.fb_pixel_purchase","value":"259.80"}]},
+        // No purchase at all: zero, as Meta omits zero actions.
+        {"campaign_id":"2385","date_start":"2024-06-22","date_stop":"2024-06-22","spend":"280","impressions":"9","clicks":"1"}
+    ]}));
+    assert!(batch.rejects.is_empty(), "{:?}", batch.rejects);
+    assert_eq!(input(&batch, "2024-06-21", "ad_spend"), Some(361_790_000));
+    assert_eq!(input(&batch, "2024-06-21", "ad_orders"), Some(3_000_000));
+    assert_eq!(input(&batch, "2024-06-21", "ad_gmv"), Some(389_700_000));
+    assert_eq!(
+        input(&batch, "2024-06-21", "ad_arrivals"),
+        Some(150_000_000)
+    );
+    assert_eq!(input(&batch, "2024-06-22", "ad_orders"), Some(0));
+    assert_eq!(input(&batch, "2024-06-22", "ad_spend"), Some(280_000_000));
+}
+
+#[test]
+fn a_multi_day_row_or_a_fractional_count_is_refused() {
+    // The shared fixtures' rows span 2024-06-21..24.
+    let batch = map_page(json!({ "data": [
+        {"clicks":"204","spend":"361.79","date_start":"2024-06-21","date_stop":"2024-06-24","campaign_id":"1"},
+        {"clicks":"2.5","spend":"1","date_start":"2024-06-21","date_stop":"2024-06-21","campaign_id":"2"}
+    ]}));
+    assert!(batch.daily.is_empty(), "{:?}", batch.daily);
+    let [multi, fraction] = &batch.rejects[..] else {
+        panic!("{:?}", batch.rejects)
+    };
+    assert_eq!(multi.locator, "campaign 1 day 2024-06-21");
+    assert!(multi.reason.contains("date_stop"), "{}", multi.reason);
+    assert!(multi.reason.contains("2024-06-24"), "{}", multi.reason);
+    assert_eq!(fraction.locator, "campaign 2 day 2024-06-21");
+    assert!(
+        fraction.reason.contains("whole count"),
+        "{}",
+        fraction.reason
+    );
 }

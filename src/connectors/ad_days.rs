@@ -3,6 +3,9 @@
 //! last `lookback_days` before the day it last reached (and through today);
 //! a backfill takes `--from..--to`. Long ranges are cut into slices so no
 //! single report is huge and several can be fetched at once.
+//!
+//! Used by the Rust `google_ads`; definitions say the same with
+//! `scheduled = "reached"` (`connectors/meta_ads.toml`).
 
 use super::{Sink, Window};
 use crate::connectors::ConnectorError;

@@ -9,7 +9,6 @@ pub mod douyin;
 pub mod ga4;
 pub mod google_ads;
 pub mod jd;
-pub mod meta_ads;
 pub mod pinduoduo;
 pub mod shopify;
 pub mod taobao;
@@ -341,7 +340,6 @@ pub enum Connector {
     Douyin(std::sync::Arc<douyin::DouyinConnector>),
     Zendesk(std::sync::Arc<zendesk::ZendeskConnector>),
     GoogleAds(std::sync::Arc<google_ads::GoogleAdsConnector>),
-    MetaAds(std::sync::Arc<meta_ads::MetaAdsConnector>),
     /// A kind from a definition file (`connectors/`, or the user's folders).
     Declarative(std::sync::Arc<declarative::DeclarativeConnector>),
 }
@@ -370,8 +368,6 @@ impl Connector {
                 .map(|c| Connector::Zendesk(c.into())),
             "google_ads" => google_ads::GoogleAdsConnector::build(cfg, settings)
                 .map(|c| Connector::GoogleAds(c.into())),
-            "meta_ads" => meta_ads::MetaAdsConnector::build(cfg, settings)
-                .map(|c| Connector::MetaAds(c.into())),
             other => match settings.definitions.get(other) {
                 Some(def) => declarative::DeclarativeConnector::build(def.clone(), cfg, settings)
                     .map(|c| Connector::Declarative(c.into())),
@@ -397,7 +393,6 @@ impl Connector {
             Connector::Douyin(c) => &c.name,
             Connector::Zendesk(c) => &c.name,
             Connector::GoogleAds(c) => &c.name,
-            Connector::MetaAds(c) => &c.name,
             Connector::Declarative(c) => &c.name,
         }
     }
@@ -417,7 +412,6 @@ impl Connector {
             Connector::Douyin(c) => c.run(window, sink).await,
             Connector::Zendesk(c) => c.run(window, sink).await,
             Connector::GoogleAds(c) => c.run(window, sink).await,
-            Connector::MetaAds(c) => c.run(window, sink).await,
             Connector::Declarative(c) => c.run(window, sink).await,
         }
     }
@@ -470,9 +464,6 @@ pub fn check_options(cfg: &ConnectorConfig) -> Vec<(String, String)> {
         }),
         "google_ads" => all::<google_ads::GoogleAdsOptions>(cfg, |c| {
             google_ads::GoogleAdsOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "meta_ads" => all::<meta_ads::MetaAdsOptions>(cfg, |c| {
-            meta_ads::MetaAdsOptions::from_config(c).and_then(|_| with_shop(c))
         }),
         _ => Vec::new(),
     }

@@ -38,22 +38,6 @@ pub fn next_page_token(body: &Value) -> Option<String> {
     non_empty(body.get("nextPageToken"))
 }
 
-/// Meta Graph `paging.next`: the full URL of the next page, absent on the
-/// last page. It repeats the request's query, `access_token` included: log
-/// it only through [`strip_query`](super::strip_query).
-pub fn graph_next_url(body: &Value) -> Option<String> {
-    non_empty(body.pointer("/paging/next"))
-}
-
-/// Meta Graph `paging.cursors.after`, for rebuilding the next request
-/// (`after=`) instead of following `paging.next`. Graph returns cursors on
-/// the last page too; only the presence of `paging.next` says there is
-/// more, so the cursor is given only then.
-pub fn graph_after_cursor(body: &Value) -> Option<String> {
-    graph_next_url(body)?;
-    non_empty(body.pointer("/paging/cursors/after"))
-}
-
 /// Zendesk-style cursors: the incremental cursor export
 /// (`after_cursor` + `end_of_stream`) and cursor pagination
 /// (`meta.after_cursor` + `meta.has_more`). `None` once the stream says it
@@ -119,24 +103,6 @@ mod tests {
         );
         assert_eq!(next_page_token(&json!({"nextPageToken": ""})), None);
         assert_eq!(next_page_token(&json!({"rows": []})), None);
-    }
-
-    #[test]
-    fn graph_paging_follows_next_only() {
-        let more = json!({
-            "data": [{}],
-            "paging": {
-                "cursors": {"before": "QVFI-b", "after": "QVFI-a"},
-                "next": "https://graph.facebook.com/v19.0/act_1/insights?access_token=SECRET&after=QVFI-a"
-            }
-        });
-        assert_eq!(graph_after_cursor(&more).as_deref(), Some("QVFI-a"));
-        assert!(graph_next_url(&more).unwrap().contains("after=QVFI-a"));
-        assert!(!super::super::strip_query(&graph_next_url(&more).unwrap()).contains("SECRET"));
-        let last = json!({"data": [{}], "paging": {"cursors": {"before": "b", "after": "a"}}});
-        assert_eq!(graph_after_cursor(&last), None);
-        assert_eq!(graph_next_url(&last), None);
-        assert_eq!(graph_next_url(&json!({"data": []})), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Checks a definition file into the plan the engine runs. Problems name
 //! the key, e.g. `streams.orders.order.amount.scale`, and its line.
 
+use super::blocks::cursor::CursorToken;
+use super::blocks::envelope::Envelope;
 use super::file::*;
 use super::plan::*;
 use super::projection::Projection;
@@ -19,6 +21,7 @@ pub const COMMON_OPTIONS: &[&str] = &[
     "concurrency",
     "requests_per_second",
     "page_size",
+    "slice_days",
     "streams",
 ];
 
@@ -149,6 +152,8 @@ impl Checker {
             (!f.if_present.is_empty(), "if_present"),
             (f.minus.is_some(), "minus"),
             (f.at_least.is_some(), "at_least"),
+            (f.whole, "whole"),
+            (f.first, "first"),
         ] {
             if set && !allowed.contains(&what) {
                 self.report(
@@ -235,13 +240,22 @@ impl Checker {
             key,
             name,
             f,
-            &["scale", "absolute", "sum", "where", "minus", "at_least"],
+            &[
+                "scale", "absolute", "sum", "where", "minus", "at_least", "default", "whole",
+                "first",
+            ],
         );
         let sum = match &f.sum {
             Some(each) => {
                 self.pointer(&format!("{key}.sum"), each, false);
                 for p in f.filter.keys() {
                     self.pointer(&format!("{key}.where"), p, false);
+                }
+                if f.first && f.filter.len() != 1 {
+                    self.report(
+                        format!("{key}.first"),
+                        "takes the item whose one `where` value comes first in its list: give `where` exactly one pointer",
+                    );
                 }
                 Some(SumPlan {
                     each: each.clone(),
@@ -250,9 +264,13 @@ impl Checker {
                         .iter()
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
+                    first: f.first,
                 })
             }
             None => {
+                if f.first {
+                    self.report(format!("{key}.first"), "applies to a `sum` only");
+                }
                 if !f.filter.is_empty() {
                     self.report(
                         format!("{key}.where"),
@@ -288,15 +306,15 @@ impl Checker {
                     none_if: Vec::new(),
                 })
         });
-        let at_least = f.at_least.as_deref().and_then(|v| {
-            match super::mapping::amount_micros(v.trim(), scale) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    self.report(format!("{key}.at_least"), e);
-                    None
-                }
-            }
-        });
+        // An amount written in the definition, in the field's scale.
+        let mut micros = |what: &str, v: Option<&str>| {
+            let parsed = super::mapping::amount_micros(v?.trim(), scale);
+            parsed
+                .map_err(|e| self.report(format!("{key}.{what}"), e))
+                .ok()
+        };
+        let at_least = micros("at_least", f.at_least.as_deref());
+        let default = micros("default", f.default.as_deref());
         AmountPlan {
             field,
             scale,
@@ -304,6 +322,8 @@ impl Checker {
             sum,
             minus,
             at_least,
+            default,
+            whole: f.whole,
         }
     }
 
@@ -378,6 +398,28 @@ fn page_plan(c: &mut Checker, key: &str, p: &RawPagination) -> PagePlan {
             first: p.first_page.unwrap_or(1),
         },
         "offset" => PageStyle::Offset,
+        "cursor" if p.token.is_some() => {
+            let name = p.token.as_deref().unwrap_or_default();
+            if p.next_cursor.is_some() {
+                c.report(
+                    format!("{key}.token"),
+                    "give either `token` (a named cursor block) or `next_cursor`, not both",
+                );
+            }
+            match CursorToken::named(name) {
+                Some(t) => PageStyle::Token(t),
+                None => {
+                    c.report(
+                        format!("{key}.token"),
+                        format!(
+                            "`{name}` is not a cursor block (known: {})",
+                            CursorToken::NAMES.join(", ")
+                        ),
+                    );
+                    PageStyle::None
+                }
+            }
+        }
         "cursor" => match &p.next_cursor {
             Some(n) => {
                 if c.pointer(&format!("{key}.next_cursor"), n, false).is_none() {
@@ -414,6 +456,7 @@ fn page_plan(c: &mut Checker, key: &str, p: &RawPagination) -> PagePlan {
         ],
         PageStyle::Offset => &["has_next", "total", "total_header"],
         PageStyle::Cursor { .. } => &["next_cursor", "has_next"],
+        PageStyle::Token(_) => &["token", "has_next"],
     };
     for (set, what) in [
         (p.first_page.is_some(), "first_page"),
@@ -423,6 +466,11 @@ fn page_plan(c: &mut Checker, key: &str, p: &RawPagination) -> PagePlan {
         (p.total.is_some(), "total"),
         (p.total_header.is_some(), "total_header"),
         (p.next_cursor.is_some(), "next_cursor"),
+        // A cursor's token is checked where it is read.
+        (
+            p.token.is_some() && p.style.as_deref() != Some("cursor"),
+            "token",
+        ),
     ] {
         if set && !allowed.contains(&what) {
             c.report(
@@ -667,6 +715,19 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
             auth: e.auth.clone(),
         }
     });
+    let envelope = raw.envelope.as_deref().and_then(|name| {
+        let e = Envelope::named(name);
+        if e.is_none() {
+            c.report(
+                "envelope",
+                format!(
+                    "`{name}` is not an error-envelope block (known: {})",
+                    Envelope::NAMES.join(", ")
+                ),
+            );
+        }
+        e
+    });
     if raw.streams.is_empty() {
         c.report("streams", "a definition needs at least one stream");
     }
@@ -726,6 +787,7 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
                 name: n.clone(),
                 default: o.default.clone(),
                 digits: o.digits,
+                prefix: o.prefix.clone(),
                 description: o.description.clone(),
             })
             .collect(),
@@ -735,6 +797,7 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
         service_account,
         hint,
         errors,
+        envelope,
         streams,
     })
 }
@@ -838,10 +901,11 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
     let scheduled = match s.window.scheduled.as_deref().unwrap_or("cursor") {
         "cursor" => Scheduled::Cursor,
         "lookback" => Scheduled::Lookback,
+        "reached" => Scheduled::Reached,
         other => {
             c.report(
                 format!("{wk}.scheduled"),
-                format!("`{other}` is not cursor or lookback"),
+                format!("`{other}` is not cursor, lookback or reached"),
             );
             Scheduled::Cursor
         }
@@ -879,7 +943,7 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
     let page_var = match &pagination.style {
         PageStyle::Page { .. } => Some("page"),
         PageStyle::Offset => Some("offset"),
-        PageStyle::Cursor { .. } => Some("cursor"),
+        PageStyle::Cursor { .. } | PageStyle::Token(_) => Some("cursor"),
         PageStyle::None | PageStyle::Link => None,
     };
     if let Some(v) = page_var {
@@ -975,12 +1039,23 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
         if inputs.is_empty() {
             c.report(format!("{k}.inputs"), "map at least one input to a pointer");
         }
+        if d.label.is_some() && d.dimension.is_none() {
+            c.report(
+                format!("{k}.label"),
+                "names the `dimension`, which is not set",
+            );
+        }
         DailyPlan {
             day,
             dimension: d
                 .dimension
                 .as_ref()
                 .map(|f| c.plain(&format!("{k}.dimension"), "dimension", f, false)),
+            label: d.label.clone(),
+            until: d
+                .until
+                .as_ref()
+                .map(|f| c.plain(&format!("{k}.until"), "until", f, false)),
             inputs,
         }
     });

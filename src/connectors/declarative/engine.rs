@@ -45,6 +45,8 @@ pub struct Options {
     pub concurrency: usize,
     pub requests_per_second: f64,
     pub page_size: u32,
+    /// Days per request for streams sliced by days (the definition's by default).
+    pub slice_days: Option<u32>,
     pub streams: Vec<String>,
     /// The definition's options, given or defaulted.
     pub values: BTreeMap<String, String>,
@@ -78,6 +80,7 @@ impl Options {
             concurrency: def.defaults.concurrency,
             requests_per_second: def.defaults.requests_per_second,
             page_size: def.defaults.page_size,
+            slice_days: None,
             streams: def.streams.iter().map(|s| s.name.clone()).collect(),
             values: BTreeMap::new(),
             credential_sources: BTreeMap::new(),
@@ -105,6 +108,14 @@ impl Options {
                 "page_size" => {
                     o.page_size = u32::try_from(int(k, v)?)
                         .map_err(|_| (k.clone(), "out of range".to_string()))?
+                }
+                "slice_days" => {
+                    o.slice_days = Some(
+                        u32::try_from(int(k, v)?)
+                            .ok()
+                            .filter(|d| (1..=366).contains(d))
+                            .ok_or_else(|| (k.clone(), "must be between 1 and 366".to_string()))?,
+                    )
                 }
                 "requests_per_second" => {
                     o.requests_per_second = text_of(v)
@@ -173,7 +184,14 @@ impl Options {
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default();
             let value = match (o.values.get(name), &spec.default) {
-                (Some(v), _) => v.clone(),
+                (Some(v), _) => {
+                    let v = v.trim();
+                    spec.prefix
+                        .as_deref()
+                        .and_then(|p| v.strip_prefix(p))
+                        .unwrap_or(v)
+                        .to_string()
+                }
                 (None, Some(d)) => d.clone(),
                 (None, None) => return bad(name, format!("`{}` needs `{name}`{about}", def.kind)),
             };
@@ -399,6 +417,10 @@ impl DeclarativeConnector {
             RetryPolicy::default(),
         )
         .map_err(|e| err(e.to_string()))?;
+        let http = match def.envelope.and_then(|e| e.header_wait()) {
+            Some(read) => http.with_header_wait(read),
+            None => http,
+        };
         Ok(DeclarativeConnector {
             name: cfg.name.clone(),
             def,
@@ -481,6 +503,7 @@ impl DeclarativeConnector {
         match s.window.slice {
             SliceLength::All => group(&mut out, &days),
             SliceLength::Days(n) => {
+                let n = self.options.slice_days.unwrap_or(n);
                 for g in days.chunks(n as usize) {
                     group(&mut out, g);
                 }
@@ -536,6 +559,15 @@ impl DeclarativeConnector {
                         local_day(since, self.tz)
                     }
                     Scheduled::Lookback => last - Duration::days(self.options.lookback_days - 1),
+                    Scheduled::Reached => {
+                        let reached = sink
+                            .cursor(&s.name)
+                            .await?
+                            .and_then(|c| NaiveDate::parse_from_str(&c, "%Y-%m-%d").ok())
+                            .unwrap_or(last)
+                            .min(last);
+                        reached - Duration::days(self.options.lookback_days)
+                    }
                 };
                 self.slices(s, true, from, last)
             } else {
@@ -548,6 +580,11 @@ impl DeclarativeConnector {
                 self.fetch_slice(plan.clone(), slice, tx)
             })
             .await?;
+            if incremental && s.window.scheduled == Scheduled::Reached {
+                // The last day reached, once every slice is committed.
+                sink.set_cursor(&s.name, &last.format("%Y-%m-%d").to_string())
+                    .await?;
+            }
             if incremental && s.window.scheduled == Scheduled::Cursor {
                 // Everything changed before the run started, up to the end
                 // of the window, is stored; the cursor moves only now.
@@ -713,6 +750,7 @@ impl DeclarativeConnector {
             errors: self.def.errors.clone(),
         };
         let errors = self.def.errors.clone();
+        let envelope = self.def.envelope;
         let hint = self.def.hint.clone();
         let page = self
             .http
@@ -720,7 +758,12 @@ impl DeclarativeConnector {
                 |c| self.request(c, s, &url, body.as_ref(), token.as_ref()),
                 &self.def.hint,
                 move |bytes: &[u8]| mapper.page(bytes),
-                move |bytes: &[u8]| errors.as_ref().and_then(|e| classify(e, &hint, bytes)),
+                move |bytes: &[u8]| {
+                    errors
+                        .as_ref()
+                        .and_then(|e| classify(e, &hint, bytes))
+                        .or_else(|| envelope.and_then(|e| e.classify(bytes)))
+                },
             )
             .await?;
         Ok(Ok((page, url)))
@@ -836,7 +879,7 @@ impl DeclarativeConnector {
                 };
                 Ok((more && info.served > 0).then_some(Position { offset, ..pos }))
             }
-            PageStyle::Cursor { .. } => {
+            PageStyle::Cursor { .. } | PageStyle::Token(_) => {
                 if info.has_next == Some(false) {
                     return Ok(None);
                 }

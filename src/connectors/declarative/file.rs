@@ -21,6 +21,9 @@ pub(super) struct RawDefinition {
     pub(super) auth: RawAuth,
     #[serde(default)]
     pub(super) errors: Option<RawErrors>,
+    /// A named error-envelope block (`meta_graph`, `google`).
+    #[serde(default)]
+    pub(super) envelope: Option<String>,
     pub(super) streams: BTreeMap<String, RawStream>,
 }
 
@@ -59,6 +62,10 @@ pub(super) struct RawOption {
     /// The value must be digits only (a numeric account or property id).
     #[serde(default)]
     pub(super) digits: bool,
+    /// A prefix the value may carry, removed before use (`act_` of a Meta
+    /// ad account id).
+    #[serde(default)]
+    pub(super) prefix: Option<String>,
     #[serde(default)]
     pub(super) description: Option<String>,
 }
@@ -161,6 +168,8 @@ pub(super) struct RawPagination {
     pub(super) total: Option<String>,
     pub(super) total_header: Option<String>,
     pub(super) next_cursor: Option<String>,
+    /// A named cursor block instead of `next_cursor` (`meta_graph`, …).
+    pub(super) token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,6 +197,12 @@ pub(super) struct RawRefunds {
 pub(super) struct RawDaily {
     pub(super) day: RawField,
     pub(super) dimension: Option<RawField>,
+    /// What the dimension is (`campaign`): the dimension is then required,
+    /// and rejects are located as `campaign X day D`.
+    pub(super) label: Option<String>,
+    /// The record's last day, when the platform gives one: a record over
+    /// more than one day is rejected.
+    pub(super) until: Option<RawField>,
     pub(super) inputs: BTreeMap<String, RawField>,
 }
 
@@ -210,6 +225,11 @@ pub(super) struct RawField {
     pub(super) minus: Option<String>,
     /// The smallest amount stored; less is raised to it.
     pub(super) at_least: Option<String>,
+    /// A count: the amount must be a whole number.
+    pub(super) whole: bool,
+    /// With `sum`: take the one item whose `where` value comes first in
+    /// its list instead of adding them (overlapping types).
+    pub(super) first: bool,
 }
 
 #[derive(Deserialize)]
@@ -233,6 +253,10 @@ pub(super) struct RawFieldTable {
     pub(super) if_present: BTreeMap<String, String>,
     pub(super) minus: Option<String>,
     pub(super) at_least: Option<TextOrNumber>,
+    #[serde(default)]
+    pub(super) whole: bool,
+    #[serde(default)]
+    pub(super) first: bool,
 }
 
 #[derive(Deserialize)]
@@ -300,6 +324,8 @@ impl<'de> Deserialize<'de> for RawField {
                         TextOrNumber::Text(t) => t,
                         TextOrNumber::Integer(n) => n.to_string(),
                     }),
+                    whole: t.whole,
+                    first: t.first,
                 })
             }
         }

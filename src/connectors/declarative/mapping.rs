@@ -4,8 +4,8 @@
 //! what the definition describes is an error (retried, then the run fails).
 
 use super::plan::{
-    AmountPlan, BodyErrors, DailyPlan, DayPlan, FieldPlan, OrderPlan, RefundPlan, Scale,
-    StatusPlan, StreamPlan, TimeFormat, TimePlan,
+    AmountPlan, BodyErrors, DailyPlan, DayPlan, FieldPlan, OrderPlan, PageStyle, RefundPlan, Scale,
+    StatusPlan, StreamPlan, SumPlan, TimeFormat, TimePlan,
 };
 use crate::facts::{check_id, echo, Batch, DailyValue, Order, OrderStatus, Refund, Reject};
 use crate::http::HttpError;
@@ -114,10 +114,14 @@ impl Record<'_> {
 
     fn amount(&self, a: &AmountPlan) -> Result<i64, String> {
         let mut micros = match &a.sum {
-            None => {
-                let raw = self.required(&a.field)?;
-                amount_micros(raw.trim(), a.scale).map_err(|e| format!("{}: {e}", a.field))?
-            }
+            None => match (a.default, self.get(&a.field)?) {
+                (Some(d), None) => d,
+                _ => {
+                    let raw = self.required(&a.field)?;
+                    amount_micros(raw.trim(), a.scale).map_err(|e| format!("{}: {e}", a.field))?
+                }
+            },
+            Some(sum) if sum.first => self.first_of(a, sum)?,
             Some(sum) => {
                 let items = match self.value.pointer(&sum.each) {
                     None | Some(Value::Null) => &[][..],
@@ -160,6 +164,13 @@ impl Record<'_> {
         if let Some(floor) = a.at_least {
             micros = micros.max(floor);
         }
+        if a.whole && micros % 1_000_000 != 0 {
+            return Err(format!(
+                "{}: `{}` is not a whole count",
+                a.field,
+                from_micros(micros)
+            ));
+        }
         if a.absolute {
             micros
                 .checked_abs()
@@ -167,6 +178,39 @@ impl Record<'_> {
         } else {
             Ok(micros)
         }
+    }
+}
+
+impl Record<'_> {
+    /// `sum` with `first`: the amount of the one item whose filter value
+    /// comes earliest in the filter's list (Meta reports one purchase
+    /// under several overlapping action types); none listed is 0.
+    fn first_of(&self, a: &AmountPlan, sum: &SumPlan) -> Result<i64, String> {
+        let Some((key, wanted)) = sum.filters.first() else {
+            return Ok(0);
+        };
+        let items = match self.value.pointer(&sum.each) {
+            None | Some(Value::Null) => &[][..],
+            Some(Value::Array(a)) => a.as_slice(),
+            Some(_) => return Err(format!("{}: `{}` is not a list", a.field, sum.each)),
+        };
+        let chosen = wanted.iter().find_map(|w| {
+            items.iter().enumerate().find(|(_, item)| {
+                item.pointer(key)
+                    .and_then(|v| text(v).ok())
+                    .is_some_and(|v| &v == w)
+            })
+        });
+        let Some((i, item)) = chosen else {
+            return Ok(0);
+        };
+        let rec = Record {
+            value: item,
+            parent: self.parent,
+        };
+        let raw = rec.required(&a.field)?;
+        amount_micros(raw.trim(), a.scale)
+            .map_err(|e| format!("{} in {}[{i}]: {e}", a.field, sum.each))
     }
 }
 
@@ -311,12 +355,16 @@ impl Mapper {
                 }
             },
         };
-        if let super::plan::PageStyle::Cursor { next } = &p.style {
-            info.next_cursor = match body.pointer(next) {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(text(v).map_err(|e| format!("`{next}` (next cursor) {e}"))?)
-                    .filter(|c| !c.is_empty()),
-            };
+        match &p.style {
+            PageStyle::Cursor { next } => {
+                info.next_cursor = match body.pointer(next) {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(text(v).map_err(|e| format!("`{next}` (next cursor) {e}"))?)
+                        .filter(|c| !c.is_empty()),
+                };
+            }
+            PageStyle::Token(token) => info.next_cursor = token.next(body)?,
+            _ => {}
         }
         let mut batch = Batch::default();
         for (i, record) in records.iter().enumerate() {
@@ -381,7 +429,10 @@ impl Mapper {
         } else if let Some(d) = &s.daily {
             match self.daily(&rec, d) {
                 Ok(values) => batch.daily.extend(values),
-                Err(reason) => self.reject(batch, at(), reason, value),
+                Err(reason) => {
+                    let locator = self.daily_locator(&rec, d).unwrap_or_else(at);
+                    self.reject(batch, locator, reason, value)
+                }
             }
         }
     }
@@ -449,20 +500,59 @@ impl Mapper {
             .collect()
     }
 
-    fn daily(&self, rec: &Record, d: &DailyPlan) -> Result<Vec<DailyValue>, String> {
-        let day = match &d.day {
-            DayPlan::Date { field, pattern } => {
+    /// The day a daily record is filed under, read from `field` as `d.day` says.
+    fn day_of(
+        &self,
+        rec: &Record,
+        d: &DailyPlan,
+        field: Option<&FieldPlan>,
+    ) -> Result<NaiveDate, String> {
+        match &d.day {
+            DayPlan::Date { field: f, pattern } => {
+                let field = field.unwrap_or(f);
                 let raw = rec.required(field)?;
                 NaiveDate::parse_from_str(raw.trim(), pattern).map_err(|e| {
                     format!("{field}: `{}` does not match `{pattern}` ({e})", echo(&raw))
-                })?
+                })
             }
-            DayPlan::Instant(t) => local_day(rec.time(t, self.tz)?, self.tz),
+            DayPlan::Instant(t) => {
+                let t = match field {
+                    Some(f) => &TimePlan {
+                        field: f.clone(),
+                        ..t.clone()
+                    },
+                    None => t,
+                };
+                Ok(local_day(rec.time(t, self.tz)?, self.tz))
+            }
+        }
+    }
+
+    /// `campaign X day D` for a labelled dimension whose value and day read.
+    fn daily_locator(&self, rec: &Record, d: &DailyPlan) -> Option<String> {
+        let label = d.label.as_deref()?;
+        let dim = rec.get(d.dimension.as_ref()?).ok().flatten()?;
+        let day = self.day_of(rec, d, None).ok()?;
+        Some(format!("{label} {} day {day}", echo(&dim)))
+    }
+
+    fn daily(&self, rec: &Record, d: &DailyPlan) -> Result<Vec<DailyValue>, String> {
+        let day = self.day_of(rec, d, None)?;
+        let dimension = match (&d.dimension, &d.label) {
+            (Some(f), Some(_)) => rec.required(f)?,
+            (Some(f), None) => rec.get(f)?.unwrap_or_default(),
+            (None, _) => String::new(),
         };
-        let dimension = match &d.dimension {
-            Some(f) => rec.get(f)?.unwrap_or_default(),
-            None => String::new(),
-        };
+        if let Some(until) = &d.until {
+            if rec.get(until)?.is_some() {
+                let last = self.day_of(rec, d, Some(until))?;
+                if last != day {
+                    return Err(format!(
+                        "the record covers {day}..{last}, not one day ({until})"
+                    ));
+                }
+            }
+        }
         d.inputs
             .iter()
             .map(|(input, a)| {

@@ -26,6 +26,8 @@ pub struct Definition {
     pub service_account: Option<ServiceAccountPlan>,
     pub hint: String,
     pub errors: Option<BodyErrors>,
+    /// A named error-envelope block.
+    pub envelope: Option<super::blocks::envelope::Envelope>,
     pub streams: Vec<StreamPlan>,
 }
 
@@ -52,6 +54,8 @@ pub struct OptionSpec {
     pub default: Option<String>,
     /// Digits only (a numeric id).
     pub digits: bool,
+    /// Removed from the front of the value when present (`act_`).
+    pub prefix: Option<String>,
     pub description: Option<String>,
 }
 
@@ -115,6 +119,10 @@ pub enum Scheduled {
     /// The last `lookback_days` days, whatever ran before (platforms that
     /// revise recent days, such as GA4's 48-hour processing).
     Lookback,
+    /// From the last day a run reached (stored as the cursor, today at
+    /// first) less `lookback_days`: report APIs that keep revising recent
+    /// days (ad platforms' late conversions).
+    Reached,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,9 +182,15 @@ impl Zone {
 pub enum PageStyle {
     None,
     Link,
-    Page { first: u64 },
+    Page {
+        first: u64,
+    },
     Offset,
-    Cursor { next: String },
+    Cursor {
+        next: String,
+    },
+    /// A cursor read by a named block.
+    Token(super::blocks::cursor::CursorToken),
 }
 
 #[derive(Debug, Clone)]
@@ -249,6 +263,10 @@ pub struct AmountPlan {
     pub minus: Option<FieldPlan>,
     /// The floor, in micros: a smaller result is raised to it.
     pub at_least: Option<i64>,
+    /// The amount, in micros, when the field is absent.
+    pub default: Option<i64>,
+    /// A count: whole numbers only.
+    pub whole: bool,
 }
 
 /// `sum = "/transactions"` with `where = { "/kind" = ["refund"] }`: the
@@ -258,6 +276,8 @@ pub struct AmountPlan {
 pub struct SumPlan {
     pub each: String,
     pub filters: Vec<(String, Vec<String>)>,
+    /// Take the item whose (single) filter value is earliest in its list.
+    pub first: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -300,5 +320,9 @@ pub enum DayPlan {
 pub struct DailyPlan {
     pub day: DayPlan,
     pub dimension: Option<FieldPlan>,
+    /// Names the dimension in reject locators; the dimension is required.
+    pub label: Option<String>,
+    /// The record's last day: it must be the record's day.
+    pub until: Option<FieldPlan>,
     pub inputs: Vec<(String, AmountPlan)>,
 }

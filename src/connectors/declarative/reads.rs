@@ -49,6 +49,9 @@ pub fn projection(stream: &StreamPlan) -> Projection {
         if let Some(f) = &d.dimension {
             field(&mut record, &mut parent, f);
         }
+        if let Some(f) = &d.until {
+            field(&mut record, &mut parent, f);
+        }
         for (_, a) in &d.inputs {
             amount(&mut record, &mut parent, a);
         }
@@ -72,8 +75,10 @@ pub fn projection(stream: &StreamPlan) -> Projection {
     {
         root.keep(p);
     }
-    if let PageStyle::Cursor { next } = &pagination.style {
-        root.keep(next);
+    match &pagination.style {
+        PageStyle::Cursor { next } => root.keep(next),
+        PageStyle::Token(token) => token.reads().iter().for_each(|p| root.keep(p)),
+        _ => {}
     }
     root.finish();
     root
