@@ -73,6 +73,8 @@ pub(super) struct RawAuth {
     pub(super) query: BTreeMap<String, String>,
     pub(super) hint: Option<String>,
     pub(super) service_account: Option<RawServiceAccount>,
+    /// A named signing block (`blocks::signing`).
+    pub(super) signing: Option<String>,
 }
 
 /// A Google service-account key as the alternative to a token credential.
@@ -96,7 +98,11 @@ pub(super) struct RawBasic {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawErrors {
-    pub(super) code: String,
+    /// A named envelope (`blocks::envelope`) instead of the keys below.
+    #[serde(default)]
+    pub(super) envelope: Option<String>,
+    #[serde(default)]
+    pub(super) code: Option<String>,
     #[serde(default)]
     pub(super) message: Option<String>,
     #[serde(default)]
@@ -110,6 +116,9 @@ pub(super) struct RawErrors {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStream {
+    /// The API a signing block calls (`method`/`type` of the router).
+    #[serde(default)]
+    pub(super) api: Option<String>,
     #[serde(default = "get")]
     pub(super) method: String,
     pub(super) path: String,

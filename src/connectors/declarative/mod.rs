@@ -5,6 +5,7 @@
 //! configuration's `definitions = ["folder", …]` adds a user's own (in-house
 //! APIs). See `connectors/README.md` for the format.
 
+pub mod blocks;
 pub mod definition;
 pub mod engine;
 pub mod file;

@@ -26,6 +26,10 @@ pub struct Definition {
     pub service_account: Option<ServiceAccountPlan>,
     pub hint: String,
     pub errors: Option<BodyErrors>,
+    /// `[errors] envelope`: a platform's named error envelope.
+    pub envelope: Option<super::blocks::envelope::Envelope>,
+    /// `[auth] signing`: every request is the platform's signed POST.
+    pub signing: Option<super::blocks::signing::Signing>,
     pub streams: Vec<StreamPlan>,
 }
 
@@ -78,6 +82,8 @@ pub struct BodyErrors {
 #[derive(Debug, Clone)]
 pub struct StreamPlan {
     pub name: String,
+    /// The API a signing block calls.
+    pub api: Option<String>,
     pub method: reqwest::Method,
     pub path: Template,
     pub records: String,
@@ -174,9 +180,16 @@ impl Zone {
 pub enum PageStyle {
     None,
     Link,
-    Page { first: u64 },
+    Page {
+        first: u64,
+    },
     Offset,
-    Cursor { next: String },
+    Cursor {
+        next: String,
+    },
+    /// Page 1 for the `total`, then the last page to the first
+    /// (`blocks::paging`).
+    Reverse,
 }
 
 #[derive(Debug, Clone)]

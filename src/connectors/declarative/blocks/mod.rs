@@ -1,0 +1,110 @@
+//! Named building blocks a definition picks for platforms whose APIs need
+//! more than templates: request signing (`[auth] signing = "top_md5"`),
+//! error envelopes inside HTTP 200 bodies (`[errors] envelope = "top"`)
+//! and reverse paging (`[streams.X.pagination] style = "reverse"`). The
+//! Rust connectors of the same platforms use the same blocks, so a
+//! platform's signing and error rules exist once.
+
+pub mod envelope;
+pub mod paging;
+pub mod signing;
+
+use super::file::RawDefinition;
+use envelope::Envelope;
+use signing::Signing;
+
+/// A problem in a definition: the dotted key and what is wrong.
+type Problem = (String, String);
+
+/// `[errors] envelope = "…"`, checked: a known name, and none of the keys
+/// a hand-written envelope takes beside it.
+pub(super) fn envelope_of(raw: &RawDefinition, problems: &mut Vec<Problem>) -> Option<Envelope> {
+    let e = raw.errors.as_ref()?;
+    let name = e.envelope.as_deref()?;
+    let mixed = e.code.is_some()
+        || e.message.is_some()
+        || !e.ok.is_empty()
+        || !e.throttled.is_empty()
+        || !e.auth.is_empty();
+    if mixed {
+        problems.push((
+            "errors.envelope".into(),
+            "a named envelope knows its codes: leave out code, message, ok, throttled and auth"
+                .into(),
+        ));
+    }
+    let found = Envelope::from_name(name);
+    if found.is_none() {
+        problems.push((
+            "errors.envelope".into(),
+            format!("`{name}` is not one of {}", Envelope::NAMES.join(", ")),
+        ));
+    }
+    found
+}
+
+/// `[auth] signing = "…"`, checked: a known name; the app id (a credential
+/// or an option), the secret and the shop's authorization declared under
+/// the platform's names, the two latter as secret credentials; and an
+/// `api` on every stream (only with signing).
+pub(super) fn signing_of(raw: &RawDefinition, problems: &mut Vec<Problem>) -> Option<Signing> {
+    let Some(name) = raw.auth.signing.as_deref() else {
+        for (s, stream) in &raw.streams {
+            if stream.api.is_some() {
+                problems.push((
+                    format!("streams.{s}.api"),
+                    "names the API a signing block calls: set `[auth] signing`".into(),
+                ));
+            }
+        }
+        return None;
+    };
+    let Some(signing) = Signing::from_name(name) else {
+        problems.push((
+            "auth.signing".into(),
+            format!("`{name}` is not one of {}", Signing::NAMES.join(", ")),
+        ));
+        return None;
+    };
+    let [app, secret, token] = signing.key_names();
+    if !raw.credentials.contains_key(app) && !raw.options.contains_key(app) {
+        problems.push((
+            "auth.signing".into(),
+            format!("`{name}` signs with `{app}`: declare it under [credentials] or [options]"),
+        ));
+    }
+    for key in [secret, token] {
+        match raw.credentials.get(key) {
+            Some(c) if c.secret => {}
+            Some(_) => problems.push((
+                format!("credentials.{key}"),
+                format!("`{key}` is what `{name}` signs with: it must stay secret"),
+            )),
+            None => problems.push((
+                "auth.signing".into(),
+                format!("`{name}` signs with `{key}`: declare it under [credentials]"),
+            )),
+        }
+    }
+    for (s, stream) in &raw.streams {
+        if stream.api.as_deref().is_none_or(str::is_empty) {
+            problems.push((
+                format!("streams.{s}.api"),
+                format!("`{name}` signs a call of one API: name it (e.g. `api = \"pdd.order.list.get\"`)"),
+            ));
+        }
+        if signing.json_business() && stream.body.is_none() {
+            problems.push((
+                format!("streams.{s}.body"),
+                format!("`{name}` sends the business parameters as JSON: give them as `body`"),
+            ));
+        }
+        if !stream.method.eq_ignore_ascii_case("POST") {
+            problems.push((
+                format!("streams.{s}.method"),
+                "a signed call is a POST to the platform's router".into(),
+            ));
+        }
+    }
+    Some(signing)
+}
