@@ -125,16 +125,20 @@ fn find_retry_delay(v: &Value) -> Option<Duration> {
     }
 }
 
+/// The hint of a [`HttpError::Rejected`] (tests of the classifiers).
+#[cfg(test)]
+pub(crate) fn rejected_hint(e: &HttpError) -> &str {
+    match e {
+        HttpError::Rejected { hint, .. } => hint,
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn hint(e: &HttpError) -> &str {
-        match e {
-            HttpError::Rejected { hint, .. } => hint,
-            other => panic!("expected Rejected, got {other:?}"),
-        }
-    }
+    use super::rejected_hint as hint;
 
     #[test]
     fn meta_throttling_and_token_errors() {

@@ -349,12 +349,7 @@ pub fn douyin(body: &[u8]) -> Option<HttpError> {
 mod tests {
     use super::*;
 
-    fn hint(e: &HttpError) -> &str {
-        match e {
-            HttpError::Rejected { hint, .. } => hint,
-            other => panic!("expected Rejected, got {other:?}"),
-        }
-    }
+    use crate::http::platform_errors::rejected_hint as hint;
 
     #[test]
     fn every_name_is_a_block() {
