@@ -108,3 +108,101 @@ pub(super) fn signing_of(raw: &RawDefinition, problems: &mut Vec<Problem>) -> Op
     }
     Some(signing)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::definition::compile;
+    use super::super::plan::PageStyle;
+    use super::*;
+
+    /// A Pinduoduo-shaped definition: signed, with its envelope, paged in reverse.
+    const SIGNED: &str = r#"
+kind = "s"
+description = "test"
+[credentials]
+client_id = { secret = false }
+client_secret = {}
+access_token = {}
+[auth]
+signing = "pdd"
+[errors]
+envelope = "pdd"
+[streams.orders]
+api = "pdd.order.list.get"
+method = "POST"
+path = "/api/router"
+records = "/r/list"
+query = { page = "{page}", start = "{from}" }
+[streams.orders.window]
+format = "unix"
+[streams.orders.pagination]
+style = "reverse"
+total = "/r/total_count"
+[streams.orders.order]
+id = "/id"
+paid_at = { pointer = "/at", format = "unix" }
+amount = "/total"
+"#;
+
+    fn keys(text: &str) -> Vec<String> {
+        match compile(text, "s.toml") {
+            Ok(_) => Vec::new(),
+            Err(ps) => ps.into_iter().map(|(k, _, _)| k).collect(),
+        }
+    }
+
+    #[test]
+    fn a_signed_definition_compiles_with_its_blocks() {
+        let d = compile(SIGNED, "s.toml").unwrap();
+        assert_eq!(d.signing, Some(Signing::Pdd));
+        assert_eq!(d.envelope, Some(Envelope::Pdd));
+        assert!(d.errors.is_none());
+        assert_eq!(d.streams[0].pagination.style, PageStyle::Reverse);
+        assert_eq!(d.streams[0].api.as_deref(), Some("pdd.order.list.get"));
+    }
+
+    #[test]
+    fn each_block_problem_names_its_key() {
+        let with = |from: &str, to: &str| {
+            assert!(SIGNED.contains(from), "{from}");
+            keys(&SIGNED.replace(from, to))
+        };
+        assert_eq!(
+            with("signing = \"pdd\"", "signing = \"md5\""),
+            ["auth.signing"]
+        );
+        assert_eq!(
+            with("client_secret = {}", "client_secret = { secret = false }"),
+            ["credentials.client_secret"]
+        );
+        assert_eq!(with("access_token = {}", "token = {}"), ["auth.signing"]);
+        assert_eq!(
+            with("api = \"pdd.order.list.get\"\n", ""),
+            ["streams.orders.api"]
+        );
+        assert_eq!(
+            with("method = \"POST\"", "method = \"GET\""),
+            ["streams.orders.method"]
+        );
+        assert_eq!(
+            with("envelope = \"pdd\"", "envelope = \"pdd\"\ncode = \"/code\""),
+            ["errors.envelope"]
+        );
+        assert_eq!(
+            with("envelope = \"pdd\"", "envelope = \"jos\""),
+            ["errors.envelope"]
+        );
+        assert_eq!(
+            with("total = \"/r/total_count\"", "has_next = \"/r/more\""),
+            [
+                "streams.orders.pagination.total",
+                "streams.orders.pagination.has_next"
+            ]
+        );
+        // Without signing, `api` means nothing.
+        assert_eq!(
+            with("signing = \"pdd\"", "headers = { X = \"{client_id}\" }"),
+            ["streams.orders.api"]
+        );
+    }
+}
