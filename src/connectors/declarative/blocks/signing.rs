@@ -292,8 +292,13 @@ pub fn top_signed(
 
 /// The Pinduoduo `sign` of `params` (the `sign` entry itself is ignored).
 pub fn pdd_sign(params: &Params, client_secret: &SecretString) -> String {
-    let joined = concat_sorted(params, false);
-    let secret = client_secret.expose_secret();
+    md5_wrapped(params, client_secret, false)
+}
+
+/// Uppercase hex MD5 of `secret + k1v1k2v2… + secret` (Pinduoduo, JD).
+fn md5_wrapped(params: &Params, secret: &SecretString, skip_empty: bool) -> String {
+    let joined = concat_sorted(params, skip_empty);
+    let secret = secret.expose_secret();
     hex(
         &md5_digest(format!("{secret}{joined}{secret}").as_bytes()),
         true,
@@ -415,12 +420,7 @@ pub fn douyin_signed(
 
 /// The JD `sign` of `params` (the `sign` entry and empty values ignored).
 pub fn jd_sign(params: &Params, app_secret: &SecretString) -> String {
-    let joined = concat_sorted(params, true);
-    let secret = app_secret.expose_secret();
-    hex(
-        &md5_digest(format!("{secret}{joined}{secret}").as_bytes()),
-        true,
-    )
+    md5_wrapped(params, app_secret, true)
 }
 
 /// All parameters of a JD call: `360buy_param_json` (business parameters,
