@@ -5,8 +5,9 @@
 
 use chrono::Utc;
 use hmac::{Hmac, Mac};
+use kpid::connectors::declarative::blocks::envelope;
+use kpid::connectors::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
 use kpid::http::oauth::RefreshTokenSource;
-use kpid::http::sign::{top_signed, Params, TopSignMethod};
 use kpid::http::{platform_errors, query_key, HttpClient, HttpError, RetryPolicy};
 use md5::{Digest, Md5};
 use secrecy::{ExposeSecret, SecretString};
@@ -121,7 +122,7 @@ async fn top_code_7_in_a_200_body_is_retried_after_the_named_wait() {
         .get_json_checked::<Value, _, _>(
             |c| c.get(&url).query(&params),
             "check the connector's app_key",
-            platform_errors::top,
+            envelope::top,
         )
         .await
         .unwrap();
@@ -155,11 +156,7 @@ async fn top_wrong_signature_fails_at_once_naming_app_secret() {
     let url = format!("{}/router/rest", server.uri());
     let params = top_params("not-the-secret");
     let err = client()
-        .get_json_checked::<Value, _, _>(
-            |c| c.get(&url).query(&params),
-            "unused",
-            platform_errors::top,
-        )
+        .get_json_checked::<Value, _, _>(|c| c.get(&url).query(&params), "unused", envelope::top)
         .await
         .err()
         .expect("a wrong signature must fail");
@@ -190,7 +187,7 @@ async fn a_ban_longer_than_the_retry_budget_fails_without_waiting() {
         .await;
     let started = Instant::now();
     let err = client()
-        .get_json_checked::<Value, _, _>(|c| c.get(server.uri()), "unused", platform_errors::top)
+        .get_json_checked::<Value, _, _>(|c| c.get(server.uri()), "unused", envelope::top)
         .await
         .err()
         .unwrap();
@@ -257,7 +254,7 @@ async fn a_douyin_error_in_a_200_body_is_not_parsed_as_data() {
         .mount(&server)
         .await;
     let page = client()
-        .get_json_checked::<Value, _, _>(|c| c.get(server.uri()), "unused", platform_errors::douyin)
+        .get_json_checked::<Value, _, _>(|c| c.get(server.uri()), "unused", envelope::douyin)
         .await
         .unwrap();
     assert_eq!(page.body["code"], 10000);
@@ -475,7 +472,7 @@ async fn top_hmac_sha256_request_passes_an_independent_check() {
         .get_json_checked::<Value, _, _>(
             |c| c.get(server.uri()).query(&params),
             "unused",
-            platform_errors::top,
+            envelope::top,
         )
         .await
         .unwrap();

@@ -904,3 +904,174 @@ async fn scheduled_run_reads_after_sales_in_the_same_windows_as_orders() {
 fn local_day_text(t: DateTime<Utc>) -> String {
     (t + Duration::hours(8)).format("%Y-%m-%d").to_string()
 }
+
+/// Pinduoduo's increment list as a definition built from the named
+/// blocks: `signing = "pdd"` (the fake checks the MD5 with its own code),
+/// `envelope = "pdd"` (70031 in an HTTP 200 body is retried) and reverse
+/// paging (page 1 for the count, then the last page to the first).
+const PDD_DEFINITION: &str = r#"
+kind = "pdd_increment"
+description = "Pinduoduo order increments, from the blocks"
+
+[connection]
+page_size = 100
+max_page_size = 100
+
+[credentials]
+client_id = { secret = false }
+client_secret = {}
+access_token = {}
+
+[auth]
+signing = "pdd"
+
+[errors]
+envelope = "pdd"
+
+[streams.orders]
+api = "pdd.order.number.list.increment.get"
+method = "POST"
+path = "/api/router"
+records = "/order_sn_increment_get_response/order_sn_list"
+query = { page = "{page}", page_size = "{page_size}", order_status = "5", refund_status = "5", is_lucky_flag = "0" }
+
+[streams.orders.window]
+format = "unix"
+bounds = "inclusive"
+slice = "30m"
+backfill = { start_updated_at = "{from}", end_updated_at = "{to}" }
+
+[streams.orders.pagination]
+style = "reverse"
+total = "/order_sn_increment_get_response/total_count"
+
+[streams.orders.order]
+id = "/order_sn"
+paid_at = { pointer = "/pay_time", format = "%Y-%m-%d %H:%M:%S", zone = "Asia/Shanghai" }
+amount = { pointer = "/pay_amount", scale = "yuan" }
+status = { pointer = "/confirm_status", map = { "0" = "unpaid", "1" = "paid", "2" = "cancelled" } }
+"#;
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_definition_of_the_pdd_blocks_signs_retries_and_pages_backwards() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    for db in common::backends().await {
+        // 2026-03-01 00:00 in Beijing.
+        let day_start = 1772294400;
+        let mut increment: Vec<(i64, Value)> = [
+            ("260301-1", json!("19.90"), "2026-03-01 00:30:00"),
+            ("260301-2", json!(0.01), "2026-03-01 23:59:59"),
+            ("260301-3", json!("100.10"), "2026-03-01 08:00:00"),
+            ("260301-4", json!(50), "2026-03-01 09:00:00"),
+            ("260301-5", json!("12,34"), "2026-03-01 09:00:00"),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (sn, amount, at))| {
+            (
+                day_start + 10 + i as i64,
+                order(json!(sn), amount, json!(at), 1),
+            )
+        })
+        .collect();
+        increment.push((
+            day_start + 3600,
+            order(
+                json!("260301-6"),
+                json!("300.00"),
+                json!("2026-03-01 10:00:00"),
+                2,
+            ),
+        ));
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let server = MockServer::start().await;
+        mount(
+            &server,
+            FakePdd {
+                increment: Arc::new(increment),
+                list: Arc::new(vec![]),
+                refunds: Arc::new(vec![]),
+                throttle_at: Some(3),
+                seen: seen.clone(),
+            },
+        )
+        .await;
+        db.write("defs/pdd.toml", PDD_DEFINITION);
+        let settings = db.settings(&format!(
+            r#"
+definitions = ["defs"]
+timezone = "Asia/Shanghai"
+[storage]
+url = "{{db}}"
+[[shops]]
+id = "sh"
+timezone = "Asia/Shanghai"
+[[connectors]]
+name = "pdd-def"
+kind = "pdd_increment"
+shop = "sh"
+base_url = "{}"
+client_id = "{CLIENT_ID}"
+client_secret = "{SECRET}"
+access_token = "{TOKEN}"
+requests_per_second = 0
+page_size = 2
+concurrency = 1
+"#,
+            server.uri()
+        ));
+        let connectors = build_connectors(&settings, &[]).unwrap();
+        let mar1 = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let window = Window {
+            from: Some(mar1),
+            to: Some(mar1),
+        };
+        let run = run_connector(&db.store, &connectors[0], window).await;
+        assert!(run.error.is_none(), "{}: {:?}", db.backend, run.error);
+        {
+            let seen = seen.lock().unwrap();
+            assert!(seen.problems.is_empty(), "{:?}", seen.problems);
+            assert_eq!(seen.throttled, 1, "a throttled page is retried");
+            let mut windows: Vec<(i64, i64)> =
+                seen.served.iter().map(|s| (s.start, s.end)).collect();
+            windows.dedup();
+            assert_eq!(windows.len(), 48, "{}", db.backend);
+            assert_eq!(windows[0], (day_start, day_start + 1799));
+            for w in windows.windows(2) {
+                assert_eq!(w[1].0, w[0].1 + 1, "no gap, no overlap");
+            }
+            let pages = |start: i64| -> Vec<u64> {
+                seen.served
+                    .iter()
+                    .filter(|s| s.start == start)
+                    .map(|s| s.page)
+                    .collect()
+            };
+            assert_eq!(pages(day_start), vec![1, 3, 2, 1], "{}", db.backend);
+            assert_eq!(pages(day_start + 3600), vec![1]);
+        }
+        let rejects = db.store.rejects("pdd-def").await.unwrap();
+        assert_eq!(rejects.len(), 1, "{}: {rejects:?}", db.backend);
+        assert!(rejects[0].raw.contains("\"12,34\""), "{}", rejects[0].raw);
+        assert_eq!(
+            statuses(&db).await,
+            vec![
+                ("260301-1".to_string(), "paid".to_string()),
+                ("260301-2".to_string(), "paid".to_string()),
+                ("260301-3".to_string(), "paid".to_string()),
+                ("260301-4".to_string(), "paid".to_string()),
+                ("260301-6".to_string(), "cancelled".to_string()),
+            ]
+        );
+        let mar1 = day(&db, "2026-03-01").await;
+        assert_eq!(mar1.get("orders"), Some(d("4")), "{}", db.backend);
+        assert_eq!(mar1.get("gmv"), Some(d("170.01")), "{}", db.backend);
+
+        let again = run_connector(&db.store, &connectors[0], window).await;
+        assert!(again.error.is_none(), "{:?}", again.error);
+        assert_eq!(again.stats.changed, 0, "{}", db.backend);
+        db.drop_db().await;
+    }
+    logs.assert_free_of(&[SECRET, TOKEN]);
+}

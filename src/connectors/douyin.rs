@@ -1,8 +1,8 @@
 //! 抖店 (Douyin shop) open platform: `order.searchList` at
 //! `{base_url}/order/searchList`, signed with HMAC-SHA256 over the sorted,
-//! compact `param_json` (see [`crate::http::sign::douyin_signed`]), errors
+//! compact `param_json` (see [`super::declarative::blocks::signing::douyin_signed`]), errors
 //! inside HTTP-200 bodies (`code` ≠ 10000; see
-//! [`crate::http::platform_errors::douyin`]), `page` counted from 0 with
+//! [`super::declarative::blocks::envelope::douyin`]), `page` counted from 0 with
 //! `size` ≤ 100, times in Unix seconds, money in fen (integers).
 //!
 //! The request is a POST whose query carries every signed parameter
@@ -58,6 +58,9 @@
 //! after-sale counts on the local day of its `update_time`, the moment it
 //! last changed, i.e. when the refund went through.
 
+use super::declarative::blocks::envelope;
+use super::declarative::blocks::paging::page_count;
+use super::declarative::blocks::signing::{Signing, SigningKeys};
 use super::options::{check_base_url, check_paging, config_error, default_initial_days};
 use super::records::map_records;
 use super::{
@@ -66,9 +69,6 @@ use super::{
 };
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, Order, OrderStatus, Refund};
-use crate::http::pagination::page_count;
-use crate::http::platform_errors;
-use crate::http::sign::douyin_signed;
 use crate::http::HttpClient;
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
@@ -254,20 +254,12 @@ impl DouyinConnector {
         url: &str,
         business: &Value,
     ) -> reqwest::RequestBuilder {
-        let params = douyin_signed(
-            method,
-            &self.options.app_key,
-            Some(&self.access_token),
-            &self.app_secret,
-            business,
-            Utc::now(),
-        );
-        let body = params.get("param_json").cloned().unwrap_or_default();
-        c.post(url)
-            .query(&params)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .body(body)
+        let keys = SigningKeys {
+            app: &self.options.app_key,
+            secret: &self.app_secret,
+            token: Some(&self.access_token),
+        };
+        Signing::Douyin.post(c, url, method, &keys, business, Utc::now())
     }
 
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
@@ -394,7 +386,7 @@ impl DouyinConnector {
                     |c| self.signed_post(c, METHOD, &url, &business),
                     HINT,
                     move |bytes: &[u8]| mapper.page_facts(bytes),
-                    platform_errors::douyin,
+                    envelope::douyin,
                 )
                 .await
                 .map_err(http_error(&self.name))?
@@ -447,7 +439,7 @@ impl DouyinConnector {
                     |c| self.signed_post(c, REFUND_METHOD, &url, &business),
                     HINT,
                     move |bytes: &[u8]| mapper.refund_page(bytes),
-                    platform_errors::douyin,
+                    envelope::douyin,
                 )
                 .await
                 .map_err(http_error(&self.name))?

@@ -2,8 +2,8 @@
 //! `https://api.jd.com/routerjson` with `method`, `app_key`,
 //! `access_token`, `timestamp` (GMT+8 `yyyy-MM-dd HH:mm:ss`), `v=2.0`, the
 //! business parameters as `360buy_param_json` and an MD5 `sign`
-//! ([`crate::http::sign::jd_signed`]). Errors, throttling included, arrive
-//! inside HTTP 200 bodies ([`crate::http::platform_errors::jd`]).
+//! ([`super::declarative::blocks::signing::jd_signed`]). Errors, throttling included, arrive
+//! inside HTTP 200 bodies ([`super::declarative::blocks::envelope::jd`]).
 //!
 //! A backfill (`--from/--to`) reads orders *created* in the range
 //! (`dateType` 1), a scheduled run what was *modified* since the stored
@@ -40,6 +40,9 @@
 //! carry no completed-refund amount or time there and are not read.
 
 use super::cn_fields::{self, beijing_text};
+use super::declarative::blocks::envelope;
+use super::declarative::blocks::paging::page_count;
+use super::declarative::blocks::signing::jd_signed;
 use super::options::{check_base_url, check_paging, config_error, default_initial_days};
 use super::records::map_records;
 use super::{
@@ -48,9 +51,7 @@ use super::{
 };
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, Order, OrderStatus, Refund};
-use crate::http::pagination::page_count;
-use crate::http::sign::jd_signed;
-use crate::http::{platform_errors, HttpClient};
+use crate::http::HttpClient;
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -412,7 +413,7 @@ impl JdConnector {
                 },
                 HINT,
                 move |bytes: &[u8]| mapper.refund_page(bytes),
-                platform_errors::jd,
+                envelope::jd,
             )
             .await
             .map(|p| p.body)
@@ -453,7 +454,7 @@ impl JdConnector {
                 },
                 HINT,
                 move |bytes: &[u8]| mapper.page_facts(bytes),
-                platform_errors::jd,
+                envelope::jd,
             )
             .await
             .map(|p| p.body)

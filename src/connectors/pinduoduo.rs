@@ -1,9 +1,9 @@
 //! Pinduoduo (拼多多) 开放平台 orders: form POSTs to the router
 //! (`https://gw-api.pinduoduo.com/api/router`) with `type`, `client_id`,
 //! `access_token`, `timestamp` (Unix seconds), `data_type=JSON` and an MD5
-//! `sign` ([`crate::http::sign::pdd_signed`]). Errors, throttling included,
+//! `sign` ([`super::declarative::blocks::signing::pdd_signed`]). Errors, throttling included,
 //! arrive inside HTTP 200 bodies as `error_response`
-//! ([`crate::http::platform_errors::pdd`]).
+//! ([`super::declarative::blocks::envelope::pdd`]).
 //!
 //! A scheduled run reads `pdd.order.number.list.increment.get`: orders whose
 //! `updated_at` falls since the stored cursor minus the lookback, in windows
@@ -40,6 +40,9 @@
 //! succeeded: the refund counts on that local day of the shop.
 
 use super::cn_fields::{self, slices};
+use super::declarative::blocks::envelope;
+use super::declarative::blocks::paging::{page_count, reverse_pages};
+use super::declarative::blocks::signing::{pdd_signed, Params};
 use super::options::{check_base_url, check_paging, config_error, default_initial_days};
 use super::records::map_records;
 use super::{
@@ -48,9 +51,7 @@ use super::{
 };
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{Batch, Order, OrderStatus, Refund};
-use crate::http::pagination::{page_count, reverse_pages};
-use crate::http::sign::{pdd_signed, Params};
-use crate::http::{platform_errors, HttpClient};
+use crate::http::HttpClient;
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -409,7 +410,7 @@ impl PinduoduoConnector {
                 },
                 HINT,
                 move |bytes: &[u8]| mapper.page_facts(bytes),
-                platform_errors::pdd,
+                envelope::pdd,
             )
             .await
             .map(|p| p.body)

@@ -18,8 +18,11 @@
 //! JSON numbers beyond 2^53, read as their digits (never through f64).
 //! Throttling (code 7, "This ban will last for N more seconds") and bad
 //! credentials arrive inside HTTP 200 bodies and are classified by
-//! [`platform_errors::top`].
+//! [`envelope::top`].
 
+use super::declarative::blocks::envelope;
+use super::declarative::blocks::paging::{page_count, reverse_pages};
+use super::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
 use super::options::{check_base_url, check_paging, config_error, default_initial_days};
 use super::records::map_records;
 use super::{
@@ -28,9 +31,7 @@ use super::{
 };
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{echo, Batch, Order, OrderStatus, Refund};
-use crate::http::pagination::{page_count, reverse_pages};
-use crate::http::sign::{top_signed, Params, TopSignMethod};
-use crate::http::{platform_errors, HttpClient};
+use crate::http::HttpClient;
 use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
@@ -390,7 +391,7 @@ impl TaobaoConnector {
                 },
                 HINT,
                 move |bytes: &[u8]| mapper.page(bytes),
-                platform_errors::top,
+                envelope::top,
             )
             .await
             .map(|p| p.body)

@@ -69,26 +69,6 @@ pub fn advance_cursor(
     }
 }
 
-/// The number of pages of `total` records at `page_size` per page.
-pub fn page_count(total: u64, page_size: u64) -> u64 {
-    if page_size == 0 {
-        return 0;
-    }
-    total.div_ceil(page_size)
-}
-
-/// Reverse paging for increment APIs (TOP `taobao.trades.sold.increment.get`,
-/// PDD `pdd.order.number.list.increment.get`): after a first request
-/// (`page_no=1`) gives the total count, fetch pages from the last to the
-/// first. Records modified during paging move out of the window's order,
-/// toward its end; walking backwards means a record that moves shifts
-/// pages already read, never one still to read, so none is skipped (the
-/// platforms document this order). Yields 1-based page numbers; nothing for
-/// a total of 0. When there is one page, the first response is that page.
-pub fn reverse_pages(total: u64, page_size: u64) -> impl Iterator<Item = u64> {
-    (1..=page_count(total, page_size)).rev()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,16 +109,6 @@ mod tests {
         );
         assert_eq!(advance_cursor(Some("a"), None), Ok(None));
         assert!(advance_cursor(Some("a"), Some("a".into())).is_err());
-    }
-
-    #[test]
-    fn reverse_pages_run_from_last_to_first() {
-        assert_eq!(reverse_pages(250, 100).collect::<Vec<_>>(), vec![3, 2, 1]);
-        assert_eq!(reverse_pages(200, 100).collect::<Vec<_>>(), vec![2, 1]);
-        assert_eq!(reverse_pages(1, 100).collect::<Vec<_>>(), vec![1]);
-        assert_eq!(reverse_pages(0, 100).count(), 0);
-        assert_eq!(reverse_pages(5, 0).count(), 0);
-        assert_eq!(page_count(101, 50), 3);
     }
 
     #[test]

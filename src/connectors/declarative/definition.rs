@@ -2,7 +2,6 @@
 //! the key, e.g. `streams.orders.order.amount.scale`, and its line.
 
 use super::blocks::cursor::CursorToken;
-use super::blocks::envelope::Envelope;
 use super::file::*;
 use super::plan::*;
 use super::projection::Projection;
@@ -420,6 +419,15 @@ fn page_plan(c: &mut Checker, key: &str, p: &RawPagination) -> PagePlan {
                 }
             }
         }
+        "reverse" => {
+            if p.total.is_none() {
+                c.report(
+                    format!("{key}.total"),
+                    "reverse pagination needs `total`, the pointer of the window's record count",
+                );
+            }
+            PageStyle::Reverse
+        }
         "cursor" => match &p.next_cursor {
             Some(n) => {
                 if c.pointer(&format!("{key}.next_cursor"), n, false).is_none() {
@@ -439,7 +447,7 @@ fn page_plan(c: &mut Checker, key: &str, p: &RawPagination) -> PagePlan {
         other => {
             c.report(
                 format!("{key}.style"),
-                format!("`{other}` is not one of none, link, page, offset, cursor"),
+                format!("`{other}` is not one of none, link, page, offset, cursor, reverse"),
             );
             PageStyle::None
         }
@@ -457,6 +465,7 @@ fn page_plan(c: &mut Checker, key: &str, p: &RawPagination) -> PagePlan {
         PageStyle::Offset => &["has_next", "total", "total_header"],
         PageStyle::Cursor { .. } => &["next_cursor", "has_next"],
         PageStyle::Token(_) => &["token", "has_next"],
+        PageStyle::Reverse => &["total"],
     };
     for (set, what) in [
         (p.first_page.is_some(), "first_page"),
@@ -696,38 +705,38 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
         // A 401 must always name what to fix, whatever the hint says.
         format!("{hint} (credentials: {})", cred_names.join(", "))
     };
-    let errors = raw.errors.as_ref().map(|e| {
-        c.pointer("errors.code", &e.code, false);
-        if e.ok.is_empty() {
-            c.report(
-                "errors.ok",
-                "list the codes that mean success (e.g. [\"0\"])",
-            );
-        }
-        if let Some(m) = &e.message {
-            c.pointer("errors.message", m, false);
-        }
-        BodyErrors {
-            code: e.code.clone(),
-            message: e.message.clone(),
-            ok: e.ok.clone(),
-            throttled: e.throttled.clone(),
-            auth: e.auth.clone(),
-        }
-    });
-    let envelope = raw.envelope.as_deref().and_then(|name| {
-        let e = Envelope::named(name);
-        if e.is_none() {
-            c.report(
-                "envelope",
-                format!(
-                    "`{name}` is not an error-envelope block (known: {})",
-                    Envelope::NAMES.join(", ")
-                ),
-            );
-        }
-        e
-    });
+    let envelope = super::blocks::envelope_of(&raw, &mut c.problems);
+    let signing = super::blocks::signing_of(&raw, &mut c.problems);
+    let errors = raw
+        .errors
+        .as_ref()
+        .filter(|e| e.envelope.is_none())
+        .map(|e| {
+            let code = e.code.clone().unwrap_or_else(|| {
+                c.report(
+                    "errors.code",
+                    "needs `code` (a pointer) or a named `envelope`",
+                );
+                String::new()
+            });
+            c.pointer("errors.code", &code, false);
+            if e.ok.is_empty() {
+                c.report(
+                    "errors.ok",
+                    "list the codes that mean success (e.g. [\"0\"])",
+                );
+            }
+            if let Some(m) = &e.message {
+                c.pointer("errors.message", m, false);
+            }
+            BodyErrors {
+                code,
+                message: e.message.clone(),
+                ok: e.ok.clone(),
+                throttled: e.throttled.clone(),
+                auth: e.auth.clone(),
+            }
+        });
     if raw.streams.is_empty() {
         c.report("streams", "a definition needs at least one stream");
     }
@@ -798,6 +807,7 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
         hint,
         errors,
         envelope,
+        signing,
         streams,
     })
 }
@@ -941,7 +951,7 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
     }
     let pagination = page_plan(c, &format!("{key}.pagination"), &s.pagination);
     let page_var = match &pagination.style {
-        PageStyle::Page { .. } => Some("page"),
+        PageStyle::Page { .. } | PageStyle::Reverse => Some("page"),
         PageStyle::Offset => Some("offset"),
         PageStyle::Cursor { .. } | PageStyle::Token(_) => Some("cursor"),
         PageStyle::None | PageStyle::Link => None,
@@ -1072,6 +1082,7 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
     }
     let mut plan = StreamPlan {
         name: name.to_string(),
+        api: s.api.clone(),
         method,
         path,
         records: s.records.clone(),

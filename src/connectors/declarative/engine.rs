@@ -14,6 +14,8 @@
 //! with a minted token in place of the token credential; a 401 renews it
 //! once ([`ServiceAccountTokenSource::authorized`]).
 
+use super::blocks::paging::reverse_next;
+use super::blocks::signing::{Signing, SigningKeys};
 use super::mapping::{classify, format_time, Mapper, PageInfo};
 use super::plan::{Bounds, Definition, PageStyle, Scheduled, SliceLength, StreamPlan, Through};
 use super::template::Template;
@@ -345,6 +347,8 @@ struct Position {
     offset: u64,
     cursor: Option<String>,
     next_url: Option<String>,
+    /// Reverse paging: past page 1, walking from the last page down.
+    descending: bool,
 }
 
 /// What a page's templates are filled from.
@@ -616,19 +620,11 @@ impl DeclarativeConnector {
                 s.name
             ))
         })?;
-        let window_params = if v.slice.incremental {
-            &s.window.incremental
-        } else {
-            &s.window.backfill
+        // A signed call carries its parameters in the signed body.
+        let params = match self.def.signing {
+            Some(_) => Vec::new(),
+            None => self.params(v),
         };
-        // A parameter whose variable has no value yet (`{cursor}` on the
-        // first page) is left out.
-        let params: Vec<(String, String)> = s
-            .query
-            .iter()
-            .chain(window_params)
-            .filter_map(|(k, t): &(String, Template)| t.render(&var).map(|v| (k.clone(), v)))
-            .collect();
         let base = format!("{}{}", self.options.base_url.trim_end_matches('/'), path);
         let url = if params.is_empty() {
             reqwest::Url::parse(&base)
@@ -637,6 +633,42 @@ impl DeclarativeConnector {
         };
         url.map(|u| u.to_string())
             .map_err(|e| self.config_error(format!("base_url: {e}")))
+    }
+
+    /// The query and window parameters of a page.
+    fn params(&self, v: &Vars) -> Vec<(String, String)> {
+        let s = v.s;
+        let var = |n: &str| self.var(n, v);
+        let window_params = if v.slice.incremental {
+            &s.window.incremental
+        } else {
+            &s.window.backfill
+        };
+        // A parameter whose variable has no value yet (`{cursor}` on the
+        // first page) is left out.
+        s.query
+            .iter()
+            .chain(window_params)
+            .filter_map(|(k, t): &(String, Template)| t.render(&var).map(|v| (k.clone(), v)))
+            .collect()
+    }
+
+    /// With a signing block, the business parameters it signs: the body
+    /// (JD, 抖店) or an object of the parameters (TOP, Pinduoduo), the
+    /// window's parameters included either way.
+    fn business(&self, v: &Vars) -> Option<Value> {
+        let signing = self.def.signing?;
+        let mut object = match (signing.json_business(), &v.s.body) {
+            (true, Some(b)) => match self.body(b, v) {
+                Some(Value::Object(o)) => o,
+                _ => serde_json::Map::new(),
+            },
+            _ => serde_json::Map::new(),
+        };
+        for (k, x) in self.params(v) {
+            object.insert(k, Value::String(x));
+        }
+        Some(Value::Object(object))
     }
 
     /// The JSON body: string values are templates; one that is a numeric
@@ -679,8 +711,14 @@ impl DeclarativeConnector {
         token: Option<&SecretString>,
     ) -> reqwest::RequestBuilder {
         let var = |n: &str| self.fixed_var(n, token);
-        let mut req = c
-            .request(s.method.clone(), url)
+        let signed = match (self.def.signing, s.api.as_deref(), body) {
+            (Some(signing), Some(api), Some(business)) => {
+                self.signed(c, signing, url, api, business)
+            }
+            _ => None,
+        };
+        let mut req = signed
+            .unwrap_or_else(|| c.request(s.method.clone(), url))
             .header("Accept", "application/json");
         let auth_query: Vec<(String, String)> = self
             .def
@@ -709,10 +747,31 @@ impl DeclarativeConnector {
         if let Some((user, pass)) = &self.def.basic {
             req = req.basic_auth(user.render(&var).unwrap_or_default(), pass.render(&var));
         }
-        if let Some(b) = body {
+        if let (Some(b), None) = (body, self.def.signing) {
             req = req.json(b);
         }
         req
+    }
+
+    /// The platform's signed POST of `api`, signed now (each attempt:
+    /// the timestamp must be current); `None` without the keys, which
+    /// `build` requires.
+    fn signed(
+        &self,
+        c: &reqwest::Client,
+        signing: Signing,
+        url: &str,
+        api: &str,
+        business: &Value,
+    ) -> Option<reqwest::RequestBuilder> {
+        let [app, secret, token] = signing.key_names();
+        let app = self.fixed_var(app, None)?;
+        let keys = SigningKeys {
+            app: &app,
+            secret: self.credentials.get(secret)?,
+            token: self.credentials.get(token),
+        };
+        Some(signing.post(c, url, api, &keys, business, Utc::now()))
     }
 
     /// One page, with `token` when a service account mints them. The outer
@@ -739,7 +798,10 @@ impl DeclarativeConnector {
                 Err(e) => return Ok(Err(e)),
             },
         };
-        let body = s.body.as_ref().and_then(|b| self.body(b, &v));
+        let body = match self.def.signing {
+            Some(_) => self.business(&v),
+            None => s.body.as_ref().and_then(|b| self.body(b, &v)),
+        };
         let mapper = Mapper {
             stream: s.clone(),
             shop: self.shop.clone(),
@@ -758,11 +820,9 @@ impl DeclarativeConnector {
                 |c| self.request(c, s, &url, body.as_ref(), token.as_ref()),
                 &self.def.hint,
                 move |bytes: &[u8]| mapper.page(bytes),
-                move |bytes: &[u8]| {
-                    errors
-                        .as_ref()
-                        .and_then(|e| classify(e, &hint, bytes))
-                        .or_else(|| envelope.and_then(|e| e.classify(bytes)))
+                move |bytes: &[u8]| match envelope {
+                    Some(named) => named.classify(bytes),
+                    None => errors.as_ref().and_then(|e| classify(e, &hint, bytes)),
                 },
             )
             .await?;
@@ -807,11 +867,16 @@ impl DeclarativeConnector {
                 source: e,
             })??;
             let (batch, info) = page.body;
-            if tx.send(batch).await.is_err() {
+            let reread_last = s.pagination.style == PageStyle::Reverse && !pos.descending;
+            let next = self.advance(&s, &page.headers, &info, pos);
+            // Reverse paging reads page 1 again last when there are more
+            // pages: the first answer only gave the count.
+            let send = !(reread_last && matches!(next, Ok(Some(_))));
+            if send && tx.send(batch).await.is_err() {
                 // The committer stopped on an error; it reports it.
                 return Ok(());
             }
-            match self.advance(&s, &page.headers, &info, pos) {
+            match next {
                 Ok(Some(next)) => pos = next,
                 Ok(None) => return Ok(()),
                 Err(message) => {
@@ -878,6 +943,25 @@ impl DeclarativeConnector {
                     (None, None) => full,
                 };
                 Ok((more && info.served > 0).then_some(Position { offset, ..pos }))
+            }
+            PageStyle::Reverse => {
+                let total = match (info.total, pos.descending) {
+                    (Some(t), _) => t,
+                    (None, true) => 0,
+                    (None, false) => {
+                        return Err(format!(
+                            "page 1 has no total (`{}`): reverse paging needs the count",
+                            p.total.as_deref().unwrap_or("")
+                        ))
+                    }
+                };
+                Ok(
+                    reverse_next(pos.page, pos.descending, total, size).map(|page| Position {
+                        page,
+                        descending: true,
+                        ..pos
+                    }),
+                )
             }
             PageStyle::Cursor { .. } | PageStyle::Token(_) => {
                 if info.has_next == Some(false) {

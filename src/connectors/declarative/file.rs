@@ -21,9 +21,6 @@ pub(super) struct RawDefinition {
     pub(super) auth: RawAuth,
     #[serde(default)]
     pub(super) errors: Option<RawErrors>,
-    /// A named error-envelope block (`meta_graph`, `google`).
-    #[serde(default)]
-    pub(super) envelope: Option<String>,
     pub(super) streams: BTreeMap<String, RawStream>,
 }
 
@@ -80,6 +77,8 @@ pub(super) struct RawAuth {
     pub(super) query: BTreeMap<String, String>,
     pub(super) hint: Option<String>,
     pub(super) service_account: Option<RawServiceAccount>,
+    /// A named signing block (`blocks::signing`).
+    pub(super) signing: Option<String>,
 }
 
 /// A Google service-account key as the alternative to a token credential.
@@ -103,7 +102,11 @@ pub(super) struct RawBasic {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawErrors {
-    pub(super) code: String,
+    /// A named envelope (`blocks::envelope`) instead of the keys below.
+    #[serde(default)]
+    pub(super) envelope: Option<String>,
+    #[serde(default)]
+    pub(super) code: Option<String>,
     #[serde(default)]
     pub(super) message: Option<String>,
     #[serde(default)]
@@ -117,6 +120,9 @@ pub(super) struct RawErrors {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStream {
+    /// The API a signing block calls (`method`/`type` of the router).
+    #[serde(default)]
+    pub(super) api: Option<String>,
     #[serde(default = "get")]
     pub(super) method: String,
     pub(super) path: String,

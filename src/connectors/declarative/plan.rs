@@ -26,8 +26,10 @@ pub struct Definition {
     pub service_account: Option<ServiceAccountPlan>,
     pub hint: String,
     pub errors: Option<BodyErrors>,
-    /// A named error-envelope block.
+    /// `[errors] envelope`: a platform's named error envelope.
     pub envelope: Option<super::blocks::envelope::Envelope>,
+    /// `[auth] signing`: every request is the platform's signed POST.
+    pub signing: Option<super::blocks::signing::Signing>,
     pub streams: Vec<StreamPlan>,
 }
 
@@ -82,6 +84,8 @@ pub struct BodyErrors {
 #[derive(Debug, Clone)]
 pub struct StreamPlan {
     pub name: String,
+    /// The API a signing block calls.
+    pub api: Option<String>,
     pub method: reqwest::Method,
     pub path: Template,
     pub records: String,
@@ -191,6 +195,9 @@ pub enum PageStyle {
     },
     /// A cursor read by a named block.
     Token(super::blocks::cursor::CursorToken),
+    /// Page 1 for the `total`, then the last page to the first
+    /// (`blocks::paging`).
+    Reverse,
 }
 
 #[derive(Debug, Clone)]
