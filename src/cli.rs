@@ -1,6 +1,6 @@
 //! The command line: `kpid run | ingest | compute | report | kpis | alerts | silence | check | migrate`.
 
-use crate::config::{self, redacted_toml, Settings};
+use crate::config::{self, Settings};
 use crate::connectors::Window;
 use crate::daemon::{self, build_connectors, run_connector_with};
 use crate::kpi::catalogue::INPUTS;
@@ -397,7 +397,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 "# {} is valid. Effective configuration (secrets hidden):\n",
                 cli.config.display()
             );
-            println!("{}", redacted_toml(&s.config));
+            println!("{}", crate::connectors::registry::redacted_toml(&s));
             if !s.alerts.channels.is_empty() {
                 // Channel tables hold secrets (robot URLs): names and kinds only.
                 println!("# Alert channels (secrets hidden):");

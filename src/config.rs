@@ -238,43 +238,17 @@ pub struct ConnectorConfig {
     pub options: BTreeMap<String, serde_json::Value>,
 }
 
-/// Credential names that connector definitions declare secret, whatever
-/// they are called; hiding a key in every connector is always safe.
-static DECLARED_SECRET_KEYS: std::sync::RwLock<std::collections::BTreeSet<String>> =
-    std::sync::RwLock::new(std::collections::BTreeSet::new());
-
-/// Makes [`is_secret_key`] hide `key` (a definition's secret credential).
-pub fn declare_secret_key(key: &str) {
-    if let Ok(mut keys) = DECLARED_SECRET_KEYS.write() {
-        keys.insert(key.to_ascii_lowercase());
-    }
-}
-
-/// Option keys whose values are credentials.
-pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    !k.ends_with("_file")
-        && !k.ends_with("_env")
-        && (DECLARED_SECRET_KEYS
-            .read()
-            .map(|keys| keys.contains(&k))
-            .unwrap_or(true)
-            || k.contains("secret")
-            || k.contains("token")
-            || k.contains("password")
-            || k == "session"
-            || k == "api_key"
-            || k == "consumer_key"
-            || k == "private_key")
-}
-
 impl ConnectorConfig {
-    /// Options with credentials replaced, for printing.
-    pub fn redacted_options(&self) -> BTreeMap<String, serde_json::Value> {
+    /// Options with the values of the keys `is_secret` names replaced, for
+    /// printing (which keys are secret is the connector kind's to say).
+    pub fn redacted_options(
+        &self,
+        is_secret: impl Fn(&str) -> bool,
+    ) -> BTreeMap<String, serde_json::Value> {
         self.options
             .iter()
             .map(|(k, v)| {
-                let v = if is_secret_key(k) {
+                let v = if is_secret(k) {
                     serde_json::Value::String("***".into())
                 } else {
                     v.clone()
@@ -285,6 +259,8 @@ impl ConnectorConfig {
     }
 }
 
+/// Option values are left out: which of them are credentials is known to
+/// the connector's kind only, not here.
 impl fmt::Debug for ConnectorConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectorConfig")
@@ -292,7 +268,7 @@ impl fmt::Debug for ConnectorConfig {
             .field("kind", &self.kind)
             .field("schedule", &self.schedule)
             .field("shop", &self.shop)
-            .field("options", &self.redacted_options())
+            .field("options", &self.options.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -733,11 +709,12 @@ pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
     let mut problems = Vec::new();
     let texts = apply_env(&mut tree, &mut origins, &mut problems);
     let (config, found) = collect::deserialize_all::<Config>(tree, &texts);
-    problems.extend(
-        found
-            .into_iter()
-            .map(|f| origins.problem(f.key.clone(), f.message_hiding(is_secret_key))),
-    );
+    problems.extend(found.into_iter().map(|f| {
+        origins.problem(
+            f.key.clone(),
+            f.message_hiding(crate::secrets::looks_secret),
+        )
+    }));
     let Some(config) = config else {
         return Err(ConfigErrors(problems));
     };
@@ -907,23 +884,6 @@ pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
     span.map(|s| line_of_offset(text, s.start))
 }
 
-/// Kinds implemented in Rust (definitions may not take these names).
-pub const CONNECTOR_KINDS: &[&str] = &[
-    "csv",
-    "xlsx",
-    "demo",
-    "shopify",
-    "woocommerce",
-    "ga4",
-    "taobao",
-    "pinduoduo",
-    "jd",
-    "douyin",
-    "zendesk",
-    "google_ads",
-    "meta_ads",
-];
-
 fn parse_tz(name: &str) -> Result<Tz, String> {
     Tz::from_str(name)
         .map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Asia/Shanghai)"))
@@ -1008,8 +968,10 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
     };
 
     let folders = crate::connectors::declarative::folders(path, &config.definitions);
-    let (definitions, definition_problems) =
-        crate::connectors::declarative::Definitions::load(&folders);
+    let (definitions, definition_problems) = crate::connectors::declarative::Definitions::load(
+        &folders,
+        &crate::connectors::registry::rust_kind_names(),
+    );
     for p in definition_problems {
         if p.file.is_empty() {
             report(p.key, p.message);
@@ -1018,6 +980,7 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
         }
     }
 
+    let registry = crate::connectors::registry::Registry::new(&definitions);
     let mut names = HashSet::new();
     let mut connector_schedules = BTreeMap::new();
     for (i, c) in config.connectors.iter().enumerate() {
@@ -1030,10 +993,8 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
                 format!("connector `{}` is defined twice", c.name),
             );
         }
-        let definition = definitions.get(&c.kind);
-        if !CONNECTOR_KINDS.contains(&c.kind.as_str()) && definition.is_none() {
-            let mut known: Vec<&str> = CONNECTOR_KINDS.to_vec();
-            known.extend(definitions.iter().map(|d| d.kind.as_str()));
+        if !registry.contains(&c.kind) {
+            let known = registry.names();
             report(
                 format!("connectors[{i}].kind"),
                 format!("unknown kind `{}` (known: {})", c.kind, known.join(", ")),
@@ -1060,15 +1021,7 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
                 .ok()
         });
         connector_schedules.insert(c.name.clone(), schedule);
-        let checked: Vec<(String, String)> = match definition {
-            Some(def) => crate::connectors::declarative::engine::Options::from_config(def, c)
-                .map(|_| ())
-                .and_then(|_| crate::connectors::require_shop(c))
-                .err()
-                .into_iter()
-                .collect(),
-            None => crate::connectors::check_options(c),
-        };
+        let checked = registry.check(c);
         for (field, msg) in checked {
             report(format!("connectors[{i}].{field}"), msg);
         }
@@ -1351,8 +1304,12 @@ fn currency_rates(c: &CurrencyConfig, report: &mut impl FnMut(String, String)) -
     Rates::new(c.base.clone(), out)
 }
 
-/// The configuration as TOML with credentials hidden, for `kpid check`.
-pub fn redacted_toml(config: &Config) -> String {
+/// The configuration as TOML with credentials hidden, for `kpid check`:
+/// `is_secret(connector, key)` says which connector options are credentials.
+pub fn redacted_toml(
+    config: &Config,
+    is_secret: impl Fn(&ConnectorConfig, &str) -> bool,
+) -> String {
     let mut c = config.clone();
     c.storage.url = redact_url(&c.storage.url);
     let options: Vec<_> = c
@@ -1372,7 +1329,7 @@ pub fn redacted_toml(config: &Config) -> String {
                 options: opts,
                 ..conn.clone()
             }
-            .redacted_options();
+            .redacted_options(|key| is_secret(conn, key));
             if let Some(t) = table.as_table_mut() {
                 for (k, v) in redacted {
                     if let Some(v) = json_to_toml(&v) {
@@ -1441,24 +1398,5 @@ name_zh = 5
         assert_eq!(line_of_key(text, "scoring.grades[1].name_zh"), Some(13));
         // A key not in the file: the line of the table that lacks it.
         assert_eq!(line_of_key(text, "scoring.grades[0].min"), Some(8));
-    }
-
-    #[test]
-    fn secret_keys_are_recognised() {
-        for k in [
-            "access_token",
-            "consumer_secret",
-            "consumer_key",
-            "private_key",
-            "app_secret",
-            "password",
-            "session",
-            "api_token",
-        ] {
-            assert!(is_secret_key(k), "{k}");
-        }
-        for k in ["credentials_file", "access_token_env", "path", "app_key_id"] {
-            assert!(!is_secret_key(k), "{k}");
-        }
     }
 }

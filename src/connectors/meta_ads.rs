@@ -22,12 +22,10 @@
 //! count, so a row without one stores 0.
 
 use super::ad_days::run_report;
-use super::options::{check_base_url, check_paging, config_error};
+use super::options::{check_base_url, OptionProblem, Polling, PollingSpec, Read};
 use super::records::{map_records, Rejected};
-use super::{
-    connector_http, connector_shop, http_error, secret_option, typed_options, ConnectorError, Sink,
-    Window,
-};
+use super::registry::KindOptions;
+use super::{connector_http, connector_shop, http_error, Connector, ConnectorError, Sink, Window};
 use crate::config::{ConnectorConfig, Settings};
 use crate::facts::{echo, Batch, DailyValue};
 use crate::http::pagination::{advance_cursor, graph_after_cursor, graph_next_url};
@@ -61,20 +59,8 @@ fn default_base_url() -> String {
 fn default_api_version() -> String {
     "v23.0".into()
 }
-fn default_lookback() -> i64 {
-    3
-}
 fn default_slice_days() -> u32 {
     30
-}
-fn default_concurrency() -> usize {
-    2
-}
-fn default_rps() -> f64 {
-    2.0
-}
-fn default_page_size() -> u32 {
-    500
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -87,27 +73,9 @@ pub struct MetaAdsOptions {
     pub api_version: String,
     /// The ad account's id, with or without `act_`.
     pub ad_account_id: String,
-    #[serde(default)]
-    pub access_token: Option<SecretString>,
-    #[serde(default)]
-    pub access_token_env: Option<String>,
-    #[serde(default)]
-    pub access_token_file: Option<String>,
-    /// Days before the last reached day re-fetched by each scheduled run.
-    #[serde(default = "default_lookback")]
-    pub lookback_days: i64,
     /// Days per insights request.
     #[serde(default = "default_slice_days")]
     pub slice_days: u32,
-    /// Slices fetched at once.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
-    /// Request rate (0 = unlimited).
-    #[serde(default = "default_rps")]
-    pub requests_per_second: f64,
-    /// Rows per page (`limit`).
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
 }
 
 fn account_digits(id: &str) -> Option<String> {
@@ -116,9 +84,15 @@ fn account_digits(id: &str) -> Option<String> {
     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.to_string())
 }
 
-impl MetaAdsOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: MetaAdsOptions = typed_options(cfg)?;
+impl KindOptions for MetaAdsOptions {
+    const POLLING: PollingSpec = PollingSpec {
+        initial_days: None,
+        ..PollingSpec::paged(3, 2, 2.0, 500, 5000)
+    };
+    const SECRETS: &'static [&'static str] = &["access_token"];
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        let o = &read.own;
         check_base_url(&o.base_url)?;
         if account_digits(&o.ad_account_id).is_none() {
             return Err((
@@ -129,11 +103,18 @@ impl MetaAdsOptions {
                 ),
             ));
         }
-        check_paging(o.page_size, 5000, o.concurrency, o.lookback_days)?;
         if !(1..=366).contains(&o.slice_days) {
             return Err(("slice_days".into(), "must be between 1 and 366".into()));
         }
-        Ok(o)
+        Ok(())
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        MetaAdsConnector::build(cfg, read, settings).map(|c| Connector::MetaAds(c.into()))
     }
 }
 
@@ -143,6 +124,7 @@ pub struct MetaAdsConnector {
     shop: String,
     tz: Tz,
     options: MetaAdsOptions,
+    polling: Polling,
     account: String,
     token: SecretString,
     http: Arc<HttpClient>,
@@ -165,23 +147,23 @@ pub(crate) fn usage_wait(headers: &HeaderMap) -> Option<Duration> {
 }
 
 impl MetaAdsConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = MetaAdsOptions::from_config(cfg).map_err(config_error(cfg))?;
-        let token = secret_option(
-            &cfg.name,
-            "access_token",
-            options.access_token.clone(),
-            &options.access_token_env,
-            &options.access_token_file,
-        )?;
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<MetaAdsOptions>,
+        settings: &Settings,
+    ) -> Result<Self, ConnectorError> {
+        let token = read.secrets.resolve(&cfg.name, "access_token")?;
+        let options = read.own;
         let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, options.requests_per_second)?.with_header_wait(usage_wait);
+        let http =
+            connector_http(cfg, read.polling.requests_per_second)?.with_header_wait(usage_wait);
         Ok(MetaAdsConnector {
             name: cfg.name.clone(),
             shop,
             tz,
             account: account_digits(&options.ad_account_id).unwrap_or_default(),
             options,
+            polling: read.polling,
             token,
             http: Arc::new(http),
         })
@@ -204,9 +186,9 @@ impl MetaAdsConnector {
         run_report(
             window,
             today(self.tz),
-            self.options.lookback_days,
+            self.polling.lookback_days,
             self.options.slice_days,
-            self.options.concurrency,
+            self.polling.concurrency,
             sink,
             |(from, to), tx| self.fetch_slice(from, to, tx),
         )
@@ -225,7 +207,7 @@ impl MetaAdsConnector {
             "until": to.format("%Y-%m-%d").to_string(),
         })
         .to_string();
-        let limit = self.options.page_size.to_string();
+        let limit = self.polling.page_size.to_string();
         let mut after: Option<String> = None;
         let mut page_no = 0u32;
         loop {
