@@ -1,6 +1,5 @@
 //! The command line: `kpid run | ingest | compute | report | kpis | alerts | silence | check | migrate`.
 
-use crate::config::{self, Settings};
 use crate::connectors::Window;
 use crate::daemon::{self, build_connectors, run_connector_with};
 use crate::kpi::catalogue::INPUTS;
@@ -9,6 +8,7 @@ use crate::progress::Progress;
 use crate::read;
 use crate::report::{self, Format};
 use crate::schedule::CronSchedule;
+use crate::settings::{self, Settings};
 use crate::snapshot::compute;
 use crate::store::{redact_url, Store};
 use anyhow::{bail, Context};
@@ -179,7 +179,7 @@ impl PeriodArgs {
 
 /// Loads the configuration, printing every problem, and sets up logging.
 fn settings(path: &std::path::Path) -> anyhow::Result<Settings> {
-    match config::load(path) {
+    match settings::load(path) {
         Ok(s) => {
             crate::telemetry::init(
                 s.config.log.format.as_deref(),
@@ -206,7 +206,7 @@ async fn open_store(s: &Settings) -> anyhow::Result<Store> {
 fn selected_shops<'a>(
     s: &'a Settings,
     shop: &Option<String>,
-) -> anyhow::Result<Vec<&'a config::Shop>> {
+) -> anyhow::Result<Vec<&'a settings::Shop>> {
     match shop {
         Some(id) => Ok(vec![s
             .shop(id)
@@ -379,14 +379,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Kpis { format, inputs } => {
             // The catalogue includes user KPIs when a valid config is at hand.
-            let cat = match config::load(&cli.config) {
+            let cat = match settings::load(&cli.config) {
                 Ok(s) => s.catalogue,
                 Err(_) => crate::kpi::Catalogue::builtin(),
             };
             print_catalogue(&cat, format, inputs)
         }
         Command::Check => {
-            let s = match config::load(&cli.config) {
+            let s = match settings::load(&cli.config) {
                 Ok(s) => s,
                 Err(e) => {
                     eprint!("{e}");

@@ -2,7 +2,6 @@
 //! runs every connector and each shop's nightly snapshot job until Ctrl-C or
 //! SIGTERM.
 
-use crate::config::{Settings, Shop};
 use crate::connectors::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{IngestStats, Reject};
 use crate::metrics::Metrics;
@@ -11,6 +10,7 @@ use crate::progress::Progress;
 use crate::report::snapshot_table;
 use crate::scheduler::Scheduler;
 use crate::server::AppState;
+use crate::settings::{Settings, Shop};
 use crate::snapshot::{compute, nightly_periods, Computed};
 use crate::store::{redact_url, Backend, Store, StoreError};
 use anyhow::Context;

@@ -26,6 +26,7 @@ pub mod scheduler;
 pub mod scorecard;
 pub mod secrets;
 pub mod server;
+pub mod settings;
 pub mod snapshot;
 pub mod store;
 pub mod targets;

@@ -3,11 +3,11 @@
 //! replica: it is claimed in the database (`job_runs`), its lease renewed while
 //! the job works, and taken over by another replica if the lease expires.
 
-use crate::config::{Settings, Shop};
 use crate::connectors::{Connector, ConnectorError, Window};
 use crate::daemon::{build_connectors, run_connector_until, snapshot_shop};
 use crate::metrics::Metrics;
 use crate::schedule::CronSchedule;
+use crate::settings::{Settings, Shop};
 use crate::store::{RunResult, Store};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
 use std::collections::{BTreeMap, HashSet};

@@ -1,9 +1,9 @@
 //! Snapshots: KPI values of a shop for a period with targets, attainment and
 //! scores, written as a new revision only when something changed.
 
-use crate::config::{Settings, Shop};
 use crate::kpi::{refund_sources, round_value, Direction, InputValues, KpiSpec};
 use crate::period::Period;
+use crate::settings::{Settings, Shop};
 use crate::store::{Store, StoreError, StoredKpi};
 use crate::targets::TargetScope;
 use chrono::{Datelike, Duration, NaiveDate};

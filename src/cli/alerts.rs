@@ -3,8 +3,8 @@
 use crate::alerts::deliver::{deliver_due, send_now, Delivered};
 use crate::alerts::message::Message;
 use crate::alerts::state::{evaluate, Transition};
-use crate::config::Settings;
 use crate::report::{display_value, json_number};
+use crate::settings::Settings;
 use crate::store::{AlertRow, OutboxRow, Store};
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};

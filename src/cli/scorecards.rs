@@ -1,13 +1,13 @@
 //! The scorecard commands: `report --scorecards`, `close`, `appeal`,
 //! `input` and `targets`.
 
-use crate::config::Settings;
 use crate::facts::{Batch, Reject};
 use crate::period::{today, Period};
 use crate::report::Format;
 use crate::scorecard::export::{self, CardView};
 use crate::scorecard::imports::{self, check_manual};
 use crate::scorecard::{self, target_book};
+use crate::settings::Settings;
 use crate::store::{ManualChange, Store};
 use anyhow::{bail, Context};
 use clap::Subcommand;

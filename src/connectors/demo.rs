@@ -8,9 +8,10 @@
 use super::options::{OptionProblem, PollingSpec, Read};
 use super::registry::KindOptions;
 use super::{connector_shop, Connector, ConnectorError, Sink, Window};
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, DailyValue, Order, OrderStatus, Refund};
 use crate::period::{day_start, today};
+use crate::settings::Settings;
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;

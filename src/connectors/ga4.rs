@@ -29,12 +29,13 @@ use super::{
     connector_http, connector_shop, http_error, secret_option, Connector, ConnectorError, Sink,
     Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{echo, Batch, DailyValue, Reject};
 use crate::http::oauth::ServiceAccountTokenSource;
 use crate::http::{strip_query, HttpClient, HttpError};
 use crate::money::parse_micros;
 use crate::period::today;
+use crate::settings::Settings;
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};

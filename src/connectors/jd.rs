@@ -47,12 +47,13 @@ use super::{
     connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
     Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, Order, OrderStatus, Refund};
 use crate::http::pagination::page_count;
 use crate::http::sign::jd_signed;
 use crate::http::{platform_errors, HttpClient};
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;

@@ -24,9 +24,10 @@ mod records;
 pub mod registry;
 mod tabular;
 
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, IngestStats, Reject};
 use crate::progress::Progress;
+use crate::settings::Settings;
 use crate::store::{Backend, Store, StoreError};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};

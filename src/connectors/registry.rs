@@ -10,7 +10,7 @@ use super::options::{self, OptionProblem, PollingSpec, Read};
 use super::{csv, demo, douyin, ga4, google_ads, jd, meta_ads, pinduoduo, shopify, taobao};
 use super::{woocommerce, xlsx, zendesk, Connector, ConnectorError};
 use crate::config::ConnectorConfig;
-use crate::config::Settings;
+use crate::settings::Settings;
 use serde::de::DeserializeOwned;
 
 /// What a Rust kind declares besides its typed options struct (`Self`).

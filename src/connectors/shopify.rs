@@ -13,11 +13,12 @@ use super::{
     connector_http, connector_shop, http_error, resume_since, secret_option, Connector,
     ConnectorError, Sink, Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
 use crate::http::{pagination::next_link, strip_query, HttpClient};
 use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};

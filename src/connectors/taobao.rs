@@ -27,13 +27,14 @@ use super::{
     connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
     Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{echo, Batch, Order, OrderStatus, Refund};
 use crate::http::pagination::{page_count, reverse_pages};
 use crate::http::sign::{top_signed, Params, TopSignMethod};
 use crate::http::{platform_errors, HttpClient};
 use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;

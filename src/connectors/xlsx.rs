@@ -37,7 +37,8 @@ use super::tabular::{
     self, check_columns, ColumnKind, ColumnMap, FileImport, FileSource, Layout, RowParser, Stream,
 };
 use super::{Connector, ConnectorError, Sink, Window};
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
+use crate::settings::Settings;
 use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Range, Reader, Xlsx};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::{Decimal, RoundingStrategy};

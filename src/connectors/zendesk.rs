@@ -44,11 +44,12 @@ use super::{
     connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
     Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, DailyValue, Reject};
 use crate::http::pagination::{advance_cursor, after_cursor};
 use crate::http::{strip_query, HttpClient};
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};

@@ -13,10 +13,10 @@ pub mod roles;
 pub mod scope;
 pub mod workdays;
 
-use crate::config::Settings;
 use crate::kpi::catalogue::{input_def, Aggregation};
 use crate::kpi::{round_value, InputValues};
 use crate::period::Period;
+use crate::settings::Settings;
 use crate::snapshot::{attainment, score};
 use crate::store::{ManualInput, ScoreLine, Store, StoreError, StoredScorecard};
 use crate::targets::{TargetBook, TargetScope};

@@ -8,13 +8,13 @@
 //! compared with the whole desk, themselves included.
 
 use super::roles::Person;
-use crate::config::Settings;
 use crate::currency::{convert_micros, is_money_input, month_ranges, MoneyPlan, Rates};
 use crate::kpi::inputs::ShopFacts;
 use crate::kpi::refund_sources;
 use crate::kpi::{round_value, InputValues};
 use crate::money::from_micros;
 use crate::period::Period;
+use crate::settings::Settings;
 use crate::store::{fold_daily, DailyRow, Store, StoreError};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;

@@ -17,7 +17,7 @@
 use super::mapping::{classify, format_time, Mapper, PageInfo};
 use super::plan::{Bounds, Definition, PageStyle, Scheduled, SliceLength, StreamPlan, Through};
 use super::template::Template;
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::connectors::options::check_base_url;
 use crate::connectors::{connector_shop, secret_option, ConnectorError, Sink, Window};
 use crate::facts::Batch;
@@ -25,6 +25,7 @@ use crate::http::oauth::ServiceAccountTokenSource;
 use crate::http::pagination::{advance_cursor, next_link};
 use crate::http::{strip_query, HttpClient, HttpError, Page, RetryPolicy};
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
