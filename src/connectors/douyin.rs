@@ -79,6 +79,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
@@ -120,7 +121,20 @@ impl KindOptions for DouyinOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        DouyinConnector::build(cfg, read, settings).map(|c| Connector::Douyin(c.into()))
+        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
+        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        Ok(Connector::Douyin(Arc::new(DouyinConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options: read.own,
+            polling: read.polling,
+            app_secret,
+            access_token,
+            http,
+        })))
     }
 }
 
@@ -238,27 +252,6 @@ impl DouyinConnector {
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
             .body(body)
-    }
-
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<DouyinOptions>,
-        settings: &Settings,
-    ) -> Result<Self, ConnectorError> {
-        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
-        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.polling.requests_per_second)?;
-        Ok(DouyinConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options: read.own,
-            polling: read.polling,
-            app_secret,
-            access_token,
-            http,
-        })
     }
 
     fn url(&self, path: &str) -> String {

@@ -159,7 +159,36 @@ impl KindOptions for GoogleAdsOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        GoogleAdsConnector::build(cfg, read, settings).map(|c| Connector::GoogleAds(c.into()))
+        let secrets = &read.secrets;
+        let developer_token = secrets.resolve(&cfg.name, "developer_token")?;
+        let options = read.own;
+        let auth = if secrets.get("refresh_token").is_given() {
+            Auth::Refresh(RefreshTokenSource::new(
+                options.token_url.clone(),
+                options.client_id.clone().unwrap_or_default(),
+                secrets.resolve(&cfg.name, "client_secret")?,
+                secrets.resolve(&cfg.name, "refresh_token")?,
+            ))
+        } else {
+            Auth::Static(secrets.resolve(&cfg.name, "access_token")?)
+        };
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        Ok(Connector::GoogleAds(Arc::new(GoogleAdsConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            customer_id: customer_digits(&options.customer_id).unwrap_or_default(),
+            login_customer_id: options
+                .login_customer_id
+                .as_deref()
+                .and_then(customer_digits),
+            options,
+            polling: read.polling,
+            developer_token,
+            auth,
+            http: Arc::new(http),
+        })))
     }
 }
 
@@ -192,43 +221,6 @@ pub struct GoogleAdsConnector {
 }
 
 impl GoogleAdsConnector {
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<GoogleAdsOptions>,
-        settings: &Settings,
-    ) -> Result<Self, ConnectorError> {
-        let secrets = &read.secrets;
-        let developer_token = secrets.resolve(&cfg.name, "developer_token")?;
-        let options = read.own;
-        let auth = if secrets.get("refresh_token").is_given() {
-            Auth::Refresh(RefreshTokenSource::new(
-                options.token_url.clone(),
-                options.client_id.clone().unwrap_or_default(),
-                secrets.resolve(&cfg.name, "client_secret")?,
-                secrets.resolve(&cfg.name, "refresh_token")?,
-            ))
-        } else {
-            Auth::Static(secrets.resolve(&cfg.name, "access_token")?)
-        };
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.polling.requests_per_second)?;
-        Ok(GoogleAdsConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            customer_id: customer_digits(&options.customer_id).unwrap_or_default(),
-            login_customer_id: options
-                .login_customer_id
-                .as_deref()
-                .and_then(customer_digits),
-            options,
-            polling: read.polling,
-            developer_token,
-            auth,
-            http: Arc::new(http),
-        })
-    }
-
     fn stream_url(&self) -> String {
         format!(
             "{}/{}/customers/{}/googleAds:searchStream",

@@ -114,7 +114,20 @@ impl KindOptions for JdOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        JdConnector::build(cfg, read, settings).map(|c| Connector::Jd(c.into()))
+        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
+        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        Ok(Connector::Jd(Arc::new(JdConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options: read.own,
+            polling: read.polling,
+            app_secret,
+            access_token,
+            http: Arc::new(http),
+        })))
     }
 }
 
@@ -229,27 +242,6 @@ struct RefundPage {
 }
 
 impl JdConnector {
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<JdOptions>,
-        settings: &Settings,
-    ) -> Result<Self, ConnectorError> {
-        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
-        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.polling.requests_per_second)?;
-        Ok(JdConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options: read.own,
-            polling: read.polling,
-            app_secret,
-            access_token,
-            http: Arc::new(http),
-        })
-    }
-
     /// Local days of `[from, to]` on `date_type`.
     fn day_slices(&self, date_type: u8, from: NaiveDate, to: NaiveDate) -> Vec<Slice> {
         from.iter_days()

@@ -115,7 +115,21 @@ impl KindOptions for MetaAdsOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        MetaAdsConnector::build(cfg, read, settings).map(|c| Connector::MetaAds(c.into()))
+        let token = read.secrets.resolve(&cfg.name, "access_token")?;
+        let options = read.own;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http =
+            connector_http(cfg, read.polling.requests_per_second)?.with_header_wait(usage_wait);
+        Ok(Connector::MetaAds(Arc::new(MetaAdsConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            account: account_digits(&options.ad_account_id).unwrap_or_default(),
+            options,
+            polling: read.polling,
+            token,
+            http: Arc::new(http),
+        })))
     }
 }
 
@@ -148,28 +162,6 @@ pub(crate) fn usage_wait(headers: &HeaderMap) -> Option<Duration> {
 }
 
 impl MetaAdsConnector {
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<MetaAdsOptions>,
-        settings: &Settings,
-    ) -> Result<Self, ConnectorError> {
-        let token = read.secrets.resolve(&cfg.name, "access_token")?;
-        let options = read.own;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http =
-            connector_http(cfg, read.polling.requests_per_second)?.with_header_wait(usage_wait);
-        Ok(MetaAdsConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            account: account_digits(&options.ad_account_id).unwrap_or_default(),
-            options,
-            polling: read.polling,
-            token,
-            http: Arc::new(http),
-        })
-    }
-
     fn insights_url(&self) -> String {
         format!(
             "{}/{}/act_{}/insights",

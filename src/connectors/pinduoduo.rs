@@ -103,7 +103,20 @@ impl KindOptions for PinduoduoOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        PinduoduoConnector::build(cfg, read, settings).map(|c| Connector::Pinduoduo(c.into()))
+        let client_secret = read.secrets.resolve(&cfg.name, "client_secret")?;
+        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        Ok(Connector::Pinduoduo(Arc::new(PinduoduoConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options: read.own,
+            polling: read.polling,
+            client_secret,
+            access_token,
+            http: Arc::new(http),
+        })))
     }
 }
 
@@ -199,27 +212,6 @@ struct PageFacts {
 }
 
 impl PinduoduoConnector {
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<PinduoduoOptions>,
-        settings: &Settings,
-    ) -> Result<Self, ConnectorError> {
-        let client_secret = read.secrets.resolve(&cfg.name, "client_secret")?;
-        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.polling.requests_per_second)?;
-        Ok(PinduoduoConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options: read.own,
-            polling: read.polling,
-            client_secret,
-            access_token,
-            http: Arc::new(http),
-        })
-    }
-
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let incremental = window.from.is_none() && window.to.is_none();
         if incremental {

@@ -89,7 +89,20 @@ impl KindOptions for TaobaoOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        TaobaoConnector::build(cfg, read, settings).map(|c| Connector::Taobao(c.into()))
+        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
+        let session = read.secrets.resolve(&cfg.name, "session")?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        Ok(Connector::Taobao(Arc::new(TaobaoConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options: read.own,
+            polling: read.polling,
+            app_secret,
+            session,
+            http: Arc::new(http),
+        })))
     }
 }
 
@@ -195,27 +208,6 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 impl TaobaoConnector {
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<TaobaoOptions>,
-        settings: &Settings,
-    ) -> Result<Self, ConnectorError> {
-        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
-        let session = read.secrets.resolve(&cfg.name, "session")?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.polling.requests_per_second)?;
-        Ok(TaobaoConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options: read.own,
-            polling: read.polling,
-            app_secret,
-            session,
-            http: Arc::new(http),
-        })
-    }
-
     fn slices(&self, trades: Api, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<Slice> {
         let days = platform_days(start, end);
         [trades, Api::Refunds]

@@ -57,6 +57,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 const STREAM: &str = "tickets";
 const EXPORT_PATH: &str = "/api/v2/incremental/tickets/cursor.json";
@@ -130,7 +131,18 @@ impl KindOptions for ZendeskOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        ZendeskConnector::build(cfg, read, settings).map(|c| Connector::Zendesk(c.into()))
+        let api_token = read.secrets.resolve(&cfg.name, "api_token")?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.own.requests_per_minute / 60.0)?;
+        Ok(Connector::Zendesk(Arc::new(ZendeskConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options: read.own,
+            polling: read.polling,
+            api_token,
+            http,
+        })))
     }
 }
 
@@ -202,25 +214,6 @@ struct PageFacts {
 }
 
 impl ZendeskConnector {
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<ZendeskOptions>,
-        settings: &Settings,
-    ) -> Result<Self, ConnectorError> {
-        let api_token = read.secrets.resolve(&cfg.name, "api_token")?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.own.requests_per_minute / 60.0)?;
-        Ok(ZendeskConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options: read.own,
-            polling: read.polling,
-            api_token,
-            http,
-        })
-    }
-
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let incremental = window.from.is_none() && window.to.is_none();
         let started = Utc::now();
