@@ -1,7 +1,6 @@
 //! The daemon: wires the lock, the HTTP listener, start-up catch-up and the
 //! scheduler with its jobs (see [`crate::jobs`]) until Ctrl-C or SIGTERM.
 
-use crate::config::Settings;
 use crate::connectors::Window;
 use crate::jobs::{
     self, build_connectors, last_complete_month, run_connector_until, snapshot_shop,
@@ -11,6 +10,7 @@ use crate::period::today;
 use crate::report::snapshot_table;
 use crate::scheduler::Scheduler;
 use crate::server::AppState;
+use crate::settings::Settings;
 use crate::snapshot::compute;
 use crate::store::{redact_url, Backend, Store};
 use anyhow::Context;

@@ -27,6 +27,7 @@ pub mod scorecard;
 pub mod scoring;
 pub mod secrets;
 pub mod server;
+pub mod settings;
 pub mod snapshot;
 pub mod store;
 pub mod targets;

@@ -2,11 +2,11 @@
 //! API: `kpid report`, `kpid report --scorecards`, `kpid kpis` and `kpid runs`
 //! print the same JSON that `/api/v1/…` answers.
 
-use crate::config::Settings;
 use crate::format::json_number;
 use crate::kpi::Catalogue;
 use crate::period::{today, Period};
 use crate::scorecard::export;
+use crate::settings::Settings;
 use crate::store::{JobRun, Store, StoreError, StoredScorecard, StoredSnapshot};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -280,7 +280,7 @@ pub async fn series(
 async fn live_line(
     s: &Settings,
     store: &Store,
-    shop: &crate::config::Shop,
+    shop: &crate::settings::Shop,
     period: Period,
     kpi: &str,
 ) -> Result<(Option<Decimal>, Option<Decimal>), StoreError> {

@@ -39,3 +39,88 @@ pub fn resolve_optional(
         )),
     }
 }
+
+/// Whether an option or URL parameter name looks like a credential's
+/// (`password`, `*token*`, `*secret*`, …). Connector kinds declare their own
+/// secret keys in the registry; this catches the rest (a database URL's
+/// parameters, a misspelt key) so that hiding errs on the safe side.
+pub fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    !k.ends_with("_file")
+        && !k.ends_with("_env")
+        && (k.contains("secret")
+            || k.contains("token")
+            || k.contains("password")
+            || k == "session"
+            || k == "api_key"
+            || k == "consumer_key"
+            || k == "private_key")
+}
+
+/// Hides the credentials of a database URL for logs, errors and `kpid
+/// check`: the password of `user:password@`, and the value of every query
+/// parameter whose name looks secret (`password`, `*token*`, `*secret*`, …;
+/// see [`looks_secret`]). The rest stays as
+/// written so the URL can still be recognised.
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.find("://") {
+        Some(s) => {
+            let rest = &base[s + 3..];
+            let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+            match authority.rsplit_once('@') {
+                Some((creds, host)) => {
+                    let user = creds.split_once(':').map(|(u, _)| format!("{u}:***"));
+                    format!(
+                        "{}{}@{}{}",
+                        &base[..s + 3],
+                        user.as_deref().unwrap_or(creds),
+                        host,
+                        &rest[authority.len()..]
+                    )
+                }
+                None => base.to_string(),
+            }
+        }
+        None => base.to_string(),
+    };
+    if let Some(q) = query {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if looks_secret(k) => format!("{k}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_looking_keys_are_recognised() {
+        for k in [
+            "access_token",
+            "consumer_secret",
+            "consumer_key",
+            "private_key",
+            "app_secret",
+            "password",
+            "session",
+            "api_token",
+        ] {
+            assert!(looks_secret(k), "{k}");
+        }
+        for k in ["credentials_file", "access_token_env", "path", "app_key_id"] {
+            assert!(!looks_secret(k), "{k}");
+        }
+    }
+}

@@ -1,10 +1,11 @@
 //! Snapshots: KPI values of a shop for a period with targets, attainment and
 //! scores, written as a new revision only when something changed.
 
-use crate::config::{Settings, Shop};
-use crate::kpi::{refund_sources, InputValues, KpiSpec};
+use crate::kpi::{InputValues, KpiSpec};
 use crate::period::Period;
 use crate::scoring::{attainment, score};
+use crate::settings::refund_sources;
+use crate::settings::{Settings, Shop};
 use crate::store::{Store, StoreError, StoredKpi};
 use crate::targets::{TargetBook, TargetScope};
 use chrono::{Datelike, Duration, NaiveDate};

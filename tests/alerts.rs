@@ -13,7 +13,7 @@ use helpers::*;
 use kpid::alerts::deliver::{deliver_due, Delivered};
 use kpid::alerts::message::{AlertState, Message};
 use kpid::alerts::state::{evaluate, Transition};
-use kpid::config::Settings;
+use kpid::settings::Settings;
 use kpid::store::{AlertRow, OutboxRow, Silence, Store};
 use serde_json::Value;
 use std::process::Command;

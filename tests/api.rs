@@ -73,7 +73,7 @@ impl Drop for Server {
     }
 }
 
-async fn start(settings: kpid::config::Settings, store: kpid::store::Store) -> Server {
+async fn start(settings: kpid::settings::Settings, store: kpid::store::Store) -> Server {
     let shops: Vec<String> = settings.shops.iter().map(|s| s.id.clone()).collect();
     let state = AppState {
         settings: Arc::new(settings),

@@ -2,7 +2,8 @@
 //! under its own key and on the line of that key (or naming the environment
 //! variable it came from).
 
-use kpid::config::{load, Problem};
+use kpid::config::Problem;
+use kpid::settings::load;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

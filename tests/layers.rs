@@ -29,28 +29,25 @@ const LAYERS: &[&[&str]] = &[
     &["settings"],
     &["kpi", "targets", "scoring", "currency", "report", "format"],
     &["store"],
+    // `config` (the file's serde structs, loading, redaction) sits with the
+    // domain types it parses into: it reads money amounts and resolves
+    // secrets, and knows nothing above them.
     &[
-        "facts", "money", "period", "schedule", "secrets", "http", "metrics", "progress",
+        "facts", "money", "period", "schedule", "secrets", "http", "metrics", "progress", "config",
     ],
-    &["config"],
 ];
 
 /// Today's violating edges, as `from -> to` (full module paths). Other
-/// branches of issue 15 remove them; the lead empties this list at merge.
+/// steps remove them.
 /// The test fails when an edge listed here no longer violates, so the list
 /// can only shrink.
 const KNOWN: &[&str] = &[
-    "config -> alerts",
-    "config -> connectors",
-    "config -> currency",
-    "config -> kpi",
-    "config -> money",
-    "config -> period",
-    "config -> schedule",
-    "config -> scoring",
-    "config -> secrets",
-    "config -> store",
-    "config -> targets",
+    // `Settings` still carries the loaded connector definitions and the
+    // validated alert rules, and its validation asks the connector registry
+    // and the alert rules for their problems. Next step: a small `setup`
+    // module above connectors and alerts assembles them, and these go.
+    "settings -> alerts",
+    "settings -> connectors",
 ];
 
 /// One use of a path: where, from which module, to which.

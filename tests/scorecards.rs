@@ -6,8 +6,8 @@ mod helpers;
 
 use chrono::NaiveDate;
 use helpers::*;
-use kpid::config::Settings;
 use kpid::scorecard::{self, ScorecardError};
+use kpid::settings::Settings;
 use kpid::store::{ManualChange, StoredScorecard};
 use kpid::targets::TargetBook;
 

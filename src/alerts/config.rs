@@ -2,138 +2,20 @@
 //! validation into ready-to-evaluate [`Rules`].
 //!
 //! Problems are returned as (key, message) pairs with keys such as
-//! `alerts.rules[2].kpi`, which `config::validate` turns into file:line
+//! `alerts.rules[2].kpi`, which `settings::validate` turns into file:line
 //! problems like every other section's.
 
-use super::channels::ChannelConfig;
-use super::message::{Language, WatchPeriod};
-use crate::config::Shop;
+use super::message::WatchPeriod;
+use crate::config::{default_severity, ChannelConfig, Language};
+pub use crate::config::{AlertsConfig, DecimalText, DigestConfig, RuleConfig};
 use crate::kpi::Catalogue;
 use crate::schedule::CronSchedule;
+use crate::settings::Shop;
 use crate::targets::roles::{Person, Role};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::str::FromStr;
-
-fn default_repeat_interval() -> String {
-    "4h".into()
-}
-fn default_true() -> bool {
-    true
-}
-fn default_for() -> u32 {
-    1
-}
-fn default_severity() -> String {
-    "warning".into()
-}
-
-/// The `[alerts]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertsConfig {
-    #[serde(default)]
-    pub language: Language,
-    /// `4h`, `30m`, `1h 30m`: a still-firing alert is sent again after this.
-    #[serde(default = "default_repeat_interval")]
-    pub repeat_interval: String,
-    #[serde(default = "default_true")]
-    pub send_resolved: bool,
-    /// Channels of the built-in rule: every KPI with a target, month to date.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub below_target: Vec<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub dashboard_url: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rules: Vec<RuleConfig>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub digests: Vec<DigestConfig>,
-    /// Channels carry secrets (robot URLs hold tokens): never printed back;
-    /// `kpid check` lists their names and kinds only.
-    #[serde(default, skip_serializing)]
-    pub channels: Vec<ChannelConfig>,
-}
-
-/// A configuration without `[alerts]` gets the same defaults as an empty table.
-impl Default for AlertsConfig {
-    fn default() -> Self {
-        AlertsConfig {
-            language: Language::default(),
-            repeat_interval: default_repeat_interval(),
-            send_resolved: default_true(),
-            below_target: Vec::new(),
-            dashboard_url: String::new(),
-            rules: Vec::new(),
-            digests: Vec::new(),
-            channels: Vec::new(),
-        }
-    }
-}
-
-/// A number written as a string (`"0.9"`) or a TOML number, kept as text so
-/// a bad one is reported with its key and line instead of failing the load.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct DecimalText(pub String);
-
-impl<'de> Deserialize<'de> for DecimalText {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            S(String),
-            I(i64),
-            F(f64),
-        }
-        Ok(DecimalText(match Raw::deserialize(d)? {
-            Raw::S(s) => s,
-            Raw::I(i) => i.to_string(),
-            Raw::F(f) => f.to_string(),
-        }))
-    }
-}
-
-/// One `[[alerts.rules]]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleConfig {
-    pub name: String,
-    pub kpi: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shop: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub person: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    pub period: String,
-    pub condition: String,
-    pub threshold: DecimalText,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compare: Option<String>,
-    #[serde(rename = "for", default = "default_for")]
-    pub for_evaluations: u32,
-    #[serde(default = "default_severity")]
-    pub severity: String,
-    pub channels: Vec<String>,
-}
-
-/// One `[[alerts.digests]]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DigestConfig {
-    pub name: String,
-    /// Crontab, in each shop's zone.
-    pub schedule: String,
-    /// Default: every shop.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub shops: Vec<String>,
-    /// Default: every KPI with a target for the shop.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub kpis: Vec<String>,
-    pub channels: Vec<String>,
-}
 
 /// What a rule compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

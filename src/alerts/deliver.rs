@@ -5,8 +5,8 @@
 
 use super::channels::{Channel, ChannelConfig, DeliveryError, Receipt};
 use super::message::{Message, RenderOptions};
-use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::settings::Settings;
 use crate::store::{OutboxRow, Store, StoreError};
 use chrono::Utc;
 use std::collections::BTreeMap;

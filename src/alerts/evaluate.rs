@@ -15,11 +15,11 @@
 
 use super::config::{Compare, Condition, Rule, RuleKpis, RuleScope};
 use super::message::WatchPeriod;
-use crate::config::Settings;
-use crate::kpi::refund_sources;
 use crate::kpi::{round_value, InputValues, KpiSpec};
 use crate::period::{day_start, Period};
 use crate::scoring::attainment;
+use crate::settings::refund_sources;
+use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 use crate::targets::roles::Person;
 use crate::targets::{TargetBook, TargetScope};

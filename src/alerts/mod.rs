@@ -13,8 +13,8 @@ pub mod evaluate;
 pub mod message;
 pub mod state;
 
-use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::settings::Settings;
 use crate::store::Store;
 
 /// One evaluation now and the delivery of what is due, as the daemon runs

@@ -20,7 +20,7 @@
 use super::config::Condition;
 use super::evaluate::{observe, Observation, Scope};
 use super::message::{AlertGroup, AlertNotice, AlertState, Message, WatchPeriod};
-use crate::config::Settings;
+use crate::settings::Settings;
 use crate::store::{AlertRow, Decisions, OutboxDraft, Silence, Store, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;

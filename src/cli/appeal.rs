@@ -1,9 +1,9 @@
 //! `kpid appeal open | resolve | list`: appeals against closed scorecards.
 
 use super::{month, today_local};
-use crate::config::Settings;
 use crate::report::Format;
 use crate::scorecard;
+use crate::settings::Settings;
 use crate::store::Store;
 use anyhow::Context;
 use clap::{Args, Subcommand};

@@ -3,10 +3,10 @@
 //! every job and warnings worth acting on. It creates no database.
 
 use super::today_local;
-use crate::config::{self, redacted_toml, Settings};
 use crate::period::Period;
 use crate::schedule::CronSchedule;
 use crate::scorecard;
+use crate::settings::{self, Settings};
 use crate::store::Store;
 use anyhow::bail;
 use chrono::Utc;
@@ -19,7 +19,7 @@ pub struct Check {}
 
 impl Check {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let s = match config::load(config) {
+        let s = match settings::load(config) {
             Ok(s) => s,
             Err(e) => {
                 eprint!("{e}");
@@ -30,7 +30,7 @@ impl Check {
             "# {} is valid. Effective configuration (secrets hidden):\n",
             config.display()
         );
-        println!("{}", redacted_toml(&s.config));
+        println!("{}", crate::connectors::registry::redacted_toml(&s));
         if !s.alerts.channels.is_empty() {
             // Channel tables hold secrets (robot URLs): names and kinds only.
             println!("# Alert channels (secrets hidden):");
@@ -169,7 +169,7 @@ async fn check_warnings(s: &Settings) -> Vec<String> {
         Some(st) => crate::targets::imported(st).await.unwrap_or_default(),
         None => Vec::new(),
     };
-    out.extend(crate::kpi::refund_sources::check_notes(s, store.as_ref()).await);
+    out.extend(crate::settings::refund_sources::check_notes(s, store.as_ref()).await);
     let book = crate::targets::TargetBook::new(s.targets.clone(), imported);
     let this_month = Period::month_of(today_local(s));
     for p in &s.people {

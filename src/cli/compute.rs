@@ -2,9 +2,9 @@
 //! people's scorecards of a month or year.
 
 use super::PeriodArgs;
-use crate::config::{Settings, Shop};
 use crate::period::Period;
 use crate::scorecard;
+use crate::settings::{Settings, Shop};
 use crate::snapshot::compute;
 use crate::store::Store;
 use anyhow::Context;

@@ -2,8 +2,8 @@
 //! surveys, complaints), audited.
 
 use super::{keep_rejects, reject};
-use crate::config::Settings;
 use crate::scorecard::imports::{self, check_manual};
+use crate::settings::Settings;
 use crate::store::{ManualChange, Store};
 use anyhow::bail;
 use clap::{Args, Subcommand};

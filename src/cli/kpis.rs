@@ -1,11 +1,11 @@
 //! `kpid kpis [--inputs]`: the KPI catalogue (built-in and configured), or
 //! the inputs a daily CSV may carry.
 
-use crate::config;
 use crate::kpi::catalogue::INPUTS;
 use crate::kpi::Catalogue;
 use crate::read;
 use crate::report::Format;
+use crate::settings;
 use anyhow::bail;
 use clap::Args;
 use std::path::Path;
@@ -23,7 +23,7 @@ pub struct Kpis {
 impl Kpis {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
         // The catalogue includes user KPIs when a valid config is at hand.
-        let cat = match config::load(config) {
+        let cat = match settings::load(config) {
             Ok(s) => s.catalogue,
             Err(_) => Catalogue::builtin(),
         };

@@ -17,10 +17,10 @@ mod runs;
 mod silence;
 mod targets;
 
-use crate::config::{self, Settings};
 use crate::facts::{Batch, Reject};
 use crate::period::{today, Period, PeriodKind};
 use crate::scorecard::imports;
+use crate::settings::{self, Settings};
 use crate::store::{redact_url, Store};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -126,7 +126,7 @@ impl PeriodArgs {
 
 /// Loads the configuration, printing every problem, and sets up logging.
 fn settings(path: &Path) -> anyhow::Result<Settings> {
-    match config::load(path) {
+    match settings::load(path) {
         Ok(s) => {
             crate::telemetry::init(
                 s.config.log.format.as_deref(),

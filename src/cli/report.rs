@@ -3,11 +3,11 @@
 //! as XLSX).
 
 use super::PeriodArgs;
-use crate::config::Settings;
 use crate::period::Period;
 use crate::read;
 use crate::report::{self, Format};
 use crate::scorecard::export::{self, CardView};
+use crate::settings::Settings;
 use crate::store::Store;
 use anyhow::{bail, Context};
 use clap::Args;

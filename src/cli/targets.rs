@@ -1,9 +1,9 @@
 //! `kpid targets import | list`: the targets in force, bulk import from CSV/XLSX.
 
 use super::{keep_rejects, reject};
-use crate::config::Settings;
 use crate::report::Format;
 use crate::scorecard::imports;
+use crate::settings::Settings;
 use crate::store::Store;
 use crate::targets::TargetBook;
 use anyhow::bail;

@@ -11,10 +11,12 @@
 //! `encoding` names the file's character set: Chinese platforms and Excel on
 //! a Chinese Windows write GBK / GB18030, not UTF-8.
 
-use super::options::config_error;
+use super::options::KindOptions;
+use super::options::{config_error, OptionProblem, PollingSpec, Read};
 use super::tabular::{self, check_columns, ColumnMap, FileImport, FileSource, Layout, RowParser};
-use super::{typed_options, ConnectorError, Sink, Window};
-use crate::config::{ConnectorConfig, Settings};
+use super::{Connector, ConnectorError, Sink, Window};
+use crate::config::ConnectorConfig;
+use crate::settings::Settings;
 use encoding_rs::Encoding;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -39,16 +41,29 @@ pub struct CsvOptions {
     pub encoding: Option<String>,
 }
 
-impl CsvOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: CsvOptions = typed_options(cfg)?;
+impl KindOptions for CsvOptions {
+    const POLLING: PollingSpec = PollingSpec::NONE;
+    const NEEDS_SHOP: bool = false;
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        let o = &read.own;
         glob::Pattern::new(&o.path)
             .map_err(|e| ("path".to_string(), format!("bad glob `{}`: {e}", o.path)))?;
         check_columns(o.stream, &o.columns)?;
         o.text_encoding()?;
-        Ok(o)
+        Ok(())
     }
 
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        CsvConnector::build(cfg, read.own, settings).map(Connector::Csv)
+    }
+}
+
+impl CsvOptions {
     /// The `encoding` option's character set.
     fn text_encoding(&self) -> Result<&'static Encoding, (String, String)> {
         let Some(label) = &self.encoding else {
@@ -75,8 +90,11 @@ pub struct CsvConnector {
 }
 
 impl CsvConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = CsvOptions::from_config(cfg).map_err(config_error(cfg))?;
+    fn build(
+        cfg: &ConnectorConfig,
+        options: CsvOptions,
+        settings: &Settings,
+    ) -> Result<Self, ConnectorError> {
         let encoding = options.text_encoding().map_err(config_error(cfg))?;
         Ok(CsvConnector {
             name: cfg.name.clone(),

@@ -5,11 +5,13 @@
 //! A day's data depends only on (seed, shop, day), so re-running, or running
 //! on a later date, produces the same facts for the days already covered.
 
-use super::options::config_error;
-use super::{connector_shop, typed_options, ConnectorError, Sink, Window};
-use crate::config::{ConnectorConfig, Settings};
+use super::options::KindOptions;
+use super::options::{OptionProblem, PollingSpec, Read};
+use super::{connector_shop, Connector, ConnectorError, Sink, Window};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, DailyValue, Order, OrderStatus, Refund};
 use crate::period::{day_start, today};
+use crate::settings::Settings;
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -39,13 +41,23 @@ pub struct DemoOptions {
     pub orders_per_day: u32,
 }
 
-impl DemoOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: DemoOptions = typed_options(cfg)?;
+impl KindOptions for DemoOptions {
+    const POLLING: PollingSpec = PollingSpec::NONE;
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        let o = &read.own;
         if o.days == 0 || o.days > 3660 {
             return Err(("days".into(), "must be between 1 and 3660".into()));
         }
-        Ok(o)
+        Ok(())
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        DemoConnector::build(cfg, read.own, settings).map(Connector::Demo)
     }
 }
 
@@ -97,8 +109,11 @@ const CAMPAIGNS: &[&str] = &["brand-search", "feed-ads"];
 const AGENTS: &[&str] = &["agent-li", "agent-wang", "agent-zhao"];
 
 impl DemoConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = DemoOptions::from_config(cfg).map_err(config_error(cfg))?;
+    fn build(
+        cfg: &ConnectorConfig,
+        options: DemoOptions,
+        settings: &Settings,
+    ) -> Result<Self, ConnectorError> {
         let (shop, tz) = connector_shop(cfg, settings)?;
         Ok(DemoConnector {
             name: cfg.name.clone(),

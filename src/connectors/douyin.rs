@@ -61,22 +61,25 @@
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{Signing, SigningKeys};
-use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::options::KindOptions;
+use super::options::{check_base_url, not_empty, OptionProblem, Polling, PollingSpec, Read};
 use super::records::map_records;
 use super::{
-    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
-    ConnectorError, Sink, Window,
+    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
+    Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, Order, OrderStatus, Refund};
 use crate::http::HttpClient;
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
@@ -93,18 +96,6 @@ const MICROS_PER_FEN: i64 = 10_000;
 fn default_base_url() -> String {
     "https://openapi-fxg.jinritemai.com".into()
 }
-fn default_lookback() -> i64 {
-    2
-}
-fn default_concurrency() -> usize {
-    2
-}
-fn default_rps() -> f64 {
-    5.0
-}
-fn default_page_size() -> u32 {
-    100
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,45 +104,37 @@ pub struct DouyinOptions {
     pub base_url: String,
     /// The app's `app_key` (not a secret: it is sent in every URL).
     pub app_key: String,
-    #[serde(default)]
-    pub app_secret: Option<SecretString>,
-    #[serde(default)]
-    pub app_secret_env: Option<String>,
-    #[serde(default)]
-    pub app_secret_file: Option<String>,
-    /// The shop's authorization of the app.
-    #[serde(default)]
-    pub access_token: Option<SecretString>,
-    #[serde(default)]
-    pub access_token_env: Option<String>,
-    #[serde(default)]
-    pub access_token_file: Option<String>,
-    /// Days re-fetched before the cursor on each scheduled run.
-    #[serde(default = "default_lookback")]
-    pub lookback_days: i64,
-    /// History fetched by the first scheduled run.
-    #[serde(default = "default_initial_days")]
-    pub initial_days: i64,
-    /// Day slices fetched at once.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
-    /// Request rate (抖店 limits each app per API; 0 = unlimited).
-    #[serde(default = "default_rps")]
-    pub requests_per_second: f64,
-    /// `size` (抖店 allows at most 100).
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
 }
 
-impl DouyinOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: DouyinOptions = typed_options(cfg)?;
+impl KindOptions for DouyinOptions {
+    const POLLING: PollingSpec = PollingSpec::paged(2, 2, 5.0, 100, 100);
+    const SECRETS: &'static [&'static str] = &["app_secret", "access_token"];
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        let o = &read.own;
         check_base_url(&o.base_url)?;
-        check_paging(o.page_size, 100, o.concurrency, o.lookback_days)?;
-        if o.app_key.trim().is_empty() {
-            return Err(("app_key".into(), "must not be empty".into()));
-        }
-        Ok(o)
+        not_empty("app_key", &o.app_key)
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
+        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        Ok(Connector::Douyin(Arc::new(DouyinConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options: read.own,
+            polling: read.polling,
+            app_secret,
+            access_token,
+            http,
+        })))
     }
 }
 
@@ -161,6 +144,7 @@ pub struct DouyinConnector {
     shop: String,
     tz: Tz,
     options: DouyinOptions,
+    polling: Polling,
     app_secret: SecretString,
     access_token: SecretString,
     http: HttpClient,
@@ -262,35 +246,6 @@ impl DouyinConnector {
         Signing::Douyin.post(c, url, method, &keys, business, Utc::now())
     }
 
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = DouyinOptions::from_config(cfg).map_err(config_error(cfg))?;
-        let app_secret = secret_option(
-            &cfg.name,
-            "app_secret",
-            options.app_secret.clone(),
-            &options.app_secret_env,
-            &options.app_secret_file,
-        )?;
-        let access_token = secret_option(
-            &cfg.name,
-            "access_token",
-            options.access_token.clone(),
-            &options.access_token_env,
-            &options.access_token_file,
-        )?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, options.requests_per_second)?;
-        Ok(DouyinConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options,
-            app_secret,
-            access_token,
-            http,
-        })
-    }
-
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.options.base_url.trim_end_matches('/'))
     }
@@ -328,8 +283,8 @@ impl DouyinConnector {
             let since = resume_since(
                 sink.cursor(STREAM).await?,
                 started,
-                self.options.lookback_days,
-                self.options.initial_days,
+                self.polling.lookback_days,
+                self.polling.initial_days,
             );
             let from = local_day(since, self.tz);
             (TimeField::Update, from, today(self.tz), Some(started))
@@ -338,13 +293,13 @@ impl DouyinConnector {
             (TimeField::Create, window.from.unwrap_or(to), to, None)
         };
         let slices = self.day_slices(field, from, to, until);
-        sink.fetch_and_commit(slices, self.options.concurrency, |slice, tx| {
+        sink.fetch_and_commit(slices, self.polling.concurrency, |slice, tx| {
             self.fetch_slice(slice, tx)
         })
         .await?;
         // The same days' after-sales, by the time they last changed.
         let refund_days = self.day_slices(TimeField::Update, from, to, until);
-        sink.fetch_and_commit(refund_days, self.options.concurrency, |slice, tx| {
+        sink.fetch_and_commit(refund_days, self.polling.concurrency, |slice, tx| {
             self.fetch_refund_slice(slice, tx)
         })
         .await?;
@@ -362,7 +317,7 @@ impl DouyinConnector {
         tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
         let url = self.url(PATH);
-        let size = u64::from(self.options.page_size);
+        let size = u64::from(self.polling.page_size);
         let field = slice.field.name();
         let mut page: u64 = 0;
         loop {
@@ -417,7 +372,7 @@ impl DouyinConnector {
         tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
         let url = self.url(REFUND_PATH);
-        let size = u64::from(self.options.page_size);
+        let size = u64::from(self.polling.page_size);
         let mut page: u64 = 0;
         loop {
             let business = json!({

@@ -23,17 +23,19 @@
 //! `connectors/ga4.toml` (kind `ga4_rest`) is this module as a definition;
 //! tests/declarative.rs checks both store the same facts.
 
-use super::options::{check_base_url, config_error};
+use super::options::KindOptions;
+use super::options::{check_base_url, PollingSpec, Read};
 use super::{
-    connector_http, connector_shop, http_error, secret_option, typed_options, ConnectorError, Sink,
+    connector_http, connector_shop, http_error, secret_option, Connector, ConnectorError, Sink,
     Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{echo, Batch, DailyValue, Reject};
 use crate::http::oauth::ServiceAccountTokenSource;
 use crate::http::{strip_query, HttpClient, HttpError};
 use crate::money::parse_micros;
 use crate::period::today;
+use crate::settings::Settings;
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
@@ -103,9 +105,12 @@ pub struct Ga4Options {
     pub page_size: u32,
 }
 
-impl Ga4Options {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: Ga4Options = typed_options(cfg)?;
+impl KindOptions for Ga4Options {
+    // Read by hand until this kind becomes a definition (issue 15).
+    const POLLING: PollingSpec = PollingSpec::NONE;
+
+    fn check(read: &Read<Self>) -> Result<(), (String, String)> {
+        let o = &read.own;
         check_base_url(&o.base_url)?;
         if o.property_id.is_empty() || !o.property_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err((
@@ -132,7 +137,15 @@ impl Ga4Options {
         if o.lookback_days < 1 {
             return Err(("lookback_days".into(), "must be at least 1".into()));
         }
-        Ok(o)
+        Ok(())
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        Ga4Connector::build(cfg, read.own, settings).map(|c| Connector::Ga4(c.into()))
     }
 }
 
@@ -192,12 +205,15 @@ struct Cell {
 }
 
 impl Ga4Connector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
+    fn build(
+        cfg: &ConnectorConfig,
+        options: Ga4Options,
+        settings: &Settings,
+    ) -> Result<Self, ConnectorError> {
         let err = |message: String| ConnectorError::Config {
             connector: cfg.name.clone(),
             message,
         };
-        let options = Ga4Options::from_config(cfg).map_err(config_error(cfg))?;
         let auth = match &options.credentials_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)

@@ -19,18 +19,17 @@
 //! names the manager account when access goes through one.
 
 use super::ad_days::run_report;
-use super::options::{check_base_url, config_error};
+use super::options::KindOptions;
+use super::options::{check_base_url, OptionProblem, Polling, PollingSpec, Read};
 use super::records::{map_records, Rejected};
-use super::{
-    connector_http, connector_shop, http_error, secret_option, typed_options, ConnectorError, Sink,
-    Window,
-};
-use crate::config::{ConnectorConfig, Settings};
+use super::{connector_http, connector_shop, http_error, Connector, ConnectorError, Sink, Window};
+use crate::config::ConnectorConfig;
 use crate::facts::{echo, Batch, DailyValue};
 use crate::http::oauth::RefreshTokenSource;
 use crate::http::{platform_errors, strip_query, HttpClient, HttpError};
 use crate::money::to_micros;
 use crate::period::today;
+use crate::settings::Settings;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -55,17 +54,8 @@ fn default_api_version() -> String {
 fn default_token_url() -> String {
     "https://oauth2.googleapis.com/token".into()
 }
-fn default_lookback() -> i64 {
-    3
-}
 fn default_slice_days() -> u32 {
     30
-}
-fn default_concurrency() -> usize {
-    2
-}
-fn default_rps() -> f64 {
-    2.0
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,43 +75,10 @@ pub struct GoogleAdsOptions {
     #[serde(default)]
     pub login_customer_id: Option<String>,
     #[serde(default)]
-    pub developer_token: Option<SecretString>,
-    #[serde(default)]
-    pub developer_token_env: Option<String>,
-    #[serde(default)]
-    pub developer_token_file: Option<String>,
-    #[serde(default)]
     pub client_id: Option<String>,
-    #[serde(default)]
-    pub client_secret: Option<SecretString>,
-    #[serde(default)]
-    pub client_secret_env: Option<String>,
-    #[serde(default)]
-    pub client_secret_file: Option<String>,
-    #[serde(default)]
-    pub refresh_token: Option<SecretString>,
-    #[serde(default)]
-    pub refresh_token_env: Option<String>,
-    #[serde(default)]
-    pub refresh_token_file: Option<String>,
-    #[serde(default)]
-    pub access_token: Option<SecretString>,
-    #[serde(default)]
-    pub access_token_env: Option<String>,
-    #[serde(default)]
-    pub access_token_file: Option<String>,
-    /// Days before the last reached day re-fetched by each scheduled run.
-    #[serde(default = "default_lookback")]
-    pub lookback_days: i64,
     /// Days per searchStream request.
     #[serde(default = "default_slice_days")]
     pub slice_days: u32,
-    /// Slices fetched at once.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
-    /// Request rate (0 = unlimited).
-    #[serde(default = "default_rps")]
-    pub requests_per_second: f64,
 }
 
 /// A customer id without its dashes, or `None` if it is not one.
@@ -130,9 +87,21 @@ fn customer_digits(id: &str) -> Option<String> {
     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
 }
 
-impl GoogleAdsOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: GoogleAdsOptions = typed_options(cfg)?;
+impl KindOptions for GoogleAdsOptions {
+    const POLLING: PollingSpec = PollingSpec {
+        initial_days: None,
+        page_size: None,
+        ..PollingSpec::paged(3, 2, 2.0, 0, 0)
+    };
+    const SECRETS: &'static [&'static str] = &[
+        "developer_token",
+        "client_secret",
+        "refresh_token",
+        "access_token",
+    ];
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        let o = &read.own;
         check_base_url(&o.base_url)?;
         check_base_url(&o.token_url).map_err(|(_, m)| ("token_url".to_string(), m))?;
         let bad_id = |key: &str, v: &str| {
@@ -149,18 +118,8 @@ impl GoogleAdsOptions {
                 return Err(bad_id("login_customer_id", l));
             }
         }
-        let given =
-            |a: bool, b: &Option<String>, c: &Option<String>| a || b.is_some() || c.is_some();
-        let refresh = given(
-            o.refresh_token.is_some(),
-            &o.refresh_token_env,
-            &o.refresh_token_file,
-        );
-        let access = given(
-            o.access_token.is_some(),
-            &o.access_token_env,
-            &o.access_token_file,
-        );
+        let given = |name: &str| read.secrets.get(name).is_given();
+        let (refresh, access) = (given("refresh_token"), given("access_token"));
         match (refresh, access) {
             (true, true) => {
                 return Err((
@@ -181,13 +140,7 @@ impl GoogleAdsOptions {
                     "a refresh_token needs the OAuth client's client_id".into(),
                 ))
             }
-            (true, false)
-                if !given(
-                    o.client_secret.is_some(),
-                    &o.client_secret_env,
-                    &o.client_secret_file,
-                ) =>
-            {
+            (true, false) if !given("client_secret") => {
                 return Err((
                     "client_secret".into(),
                     "a refresh_token needs the OAuth client's client_secret".into(),
@@ -198,13 +151,44 @@ impl GoogleAdsOptions {
         if !(1..=366).contains(&o.slice_days) {
             return Err(("slice_days".into(), "must be between 1 and 366".into()));
         }
-        if o.concurrency == 0 {
-            return Err(("concurrency".into(), "must be at least 1".into()));
-        }
-        if o.lookback_days < 0 {
-            return Err(("lookback_days".into(), "must not be negative".into()));
-        }
-        Ok(o)
+        Ok(())
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        let secrets = &read.secrets;
+        let developer_token = secrets.resolve(&cfg.name, "developer_token")?;
+        let options = read.own;
+        let auth = if secrets.get("refresh_token").is_given() {
+            Auth::Refresh(RefreshTokenSource::new(
+                options.token_url.clone(),
+                options.client_id.clone().unwrap_or_default(),
+                secrets.resolve(&cfg.name, "client_secret")?,
+                secrets.resolve(&cfg.name, "refresh_token")?,
+            ))
+        } else {
+            Auth::Static(secrets.resolve(&cfg.name, "access_token")?)
+        };
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        Ok(Connector::GoogleAds(Arc::new(GoogleAdsConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            customer_id: customer_digits(&options.customer_id).unwrap_or_default(),
+            login_customer_id: options
+                .login_customer_id
+                .as_deref()
+                .and_then(customer_digits),
+            options,
+            polling: read.polling,
+            developer_token,
+            auth,
+            http: Arc::new(http),
+        })))
     }
 }
 
@@ -228,6 +212,7 @@ pub struct GoogleAdsConnector {
     shop: String,
     tz: Tz,
     options: GoogleAdsOptions,
+    polling: Polling,
     customer_id: String,
     login_customer_id: Option<String>,
     developer_token: SecretString,
@@ -236,64 +221,6 @@ pub struct GoogleAdsConnector {
 }
 
 impl GoogleAdsConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = GoogleAdsOptions::from_config(cfg).map_err(config_error(cfg))?;
-        let developer_token = secret_option(
-            &cfg.name,
-            "developer_token",
-            options.developer_token.clone(),
-            &options.developer_token_env,
-            &options.developer_token_file,
-        )?;
-        let refresh_given = options.refresh_token.is_some()
-            || options.refresh_token_env.is_some()
-            || options.refresh_token_file.is_some();
-        let auth = if refresh_given {
-            Auth::Refresh(RefreshTokenSource::new(
-                options.token_url.clone(),
-                options.client_id.clone().unwrap_or_default(),
-                secret_option(
-                    &cfg.name,
-                    "client_secret",
-                    options.client_secret.clone(),
-                    &options.client_secret_env,
-                    &options.client_secret_file,
-                )?,
-                secret_option(
-                    &cfg.name,
-                    "refresh_token",
-                    options.refresh_token.clone(),
-                    &options.refresh_token_env,
-                    &options.refresh_token_file,
-                )?,
-            ))
-        } else {
-            Auth::Static(secret_option(
-                &cfg.name,
-                "access_token",
-                options.access_token.clone(),
-                &options.access_token_env,
-                &options.access_token_file,
-            )?)
-        };
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, options.requests_per_second)?;
-        Ok(GoogleAdsConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            customer_id: customer_digits(&options.customer_id).unwrap_or_default(),
-            login_customer_id: options
-                .login_customer_id
-                .as_deref()
-                .and_then(customer_digits),
-            options,
-            developer_token,
-            auth,
-            http: Arc::new(http),
-        })
-    }
-
     fn stream_url(&self) -> String {
         format!(
             "{}/{}/customers/{}/googleAds:searchStream",
@@ -311,9 +238,9 @@ impl GoogleAdsConnector {
         run_report(
             window,
             today(self.tz),
-            self.options.lookback_days,
+            self.polling.lookback_days,
             self.options.slice_days,
-            self.options.concurrency,
+            self.polling.concurrency,
             sink,
             |(from, to), tx| self.fetch_slice(from, to, tx),
         )

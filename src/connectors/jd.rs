@@ -43,16 +43,18 @@ use super::cn_fields::{self, beijing_text};
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::jd_signed;
-use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::options::KindOptions;
+use super::options::{check_base_url, not_empty, OptionProblem, Polling, PollingSpec, Read};
 use super::records::map_records;
 use super::{
-    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
-    ConnectorError, Sink, Window,
+    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
+    Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, Order, OrderStatus, Refund};
 use crate::http::HttpClient;
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;
@@ -81,18 +83,6 @@ fn default_base_url() -> String {
 fn default_order_state() -> String {
     "WAIT_SELLER_STOCK_OUT,WAIT_GOODS_RECEIVE_CONFIRM,WAIT_SELLER_DELIVERY,PAUSE,FINISHED_L,TRADE_CANCELED,LOCKED,POP_ORDER_PAUSE".into()
 }
-fn default_lookback() -> i64 {
-    2
-}
-fn default_concurrency() -> usize {
-    4
-}
-fn default_rps() -> f64 {
-    5.0
-}
-fn default_page_size() -> u32 {
-    100
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,51 +91,44 @@ pub struct JdOptions {
     pub base_url: String,
     /// The app's `app_key` (not a secret: it is sent in every request).
     pub app_key: String,
-    #[serde(default)]
-    pub app_secret: Option<SecretString>,
-    #[serde(default)]
-    pub app_secret_env: Option<String>,
-    #[serde(default)]
-    pub app_secret_file: Option<String>,
-    /// The shop's authorization of the app.
-    #[serde(default)]
-    pub access_token: Option<SecretString>,
-    #[serde(default)]
-    pub access_token_env: Option<String>,
-    #[serde(default)]
-    pub access_token_file: Option<String>,
     /// `order_state`: the states searched, comma-separated.
     #[serde(default = "default_order_state")]
     pub order_state: String,
-    /// Days re-read before the cursor on each scheduled run.
-    #[serde(default = "default_lookback")]
-    pub lookback_days: i64,
-    /// History read by the first scheduled run.
-    #[serde(default = "default_initial_days")]
-    pub initial_days: i64,
-    /// Day slices fetched at once.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
-    /// Request rate (0 = unlimited).
-    #[serde(default = "default_rps")]
-    pub requests_per_second: f64,
-    /// `page_size` (JD allows at most 100).
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
 }
 
-impl JdOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: JdOptions = typed_options(cfg)?;
+impl KindOptions for JdOptions {
+    const POLLING: PollingSpec = PollingSpec::paged(2, 4, 5.0, 100, 100);
+    const SECRETS: &'static [&'static str] = &["app_secret", "access_token"];
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        let o = &read.own;
         check_base_url(&o.base_url)?;
-        check_paging(o.page_size, 100, o.concurrency, o.lookback_days)?;
-        if o.app_key.trim().is_empty() {
-            return Err(("app_key".into(), "must not be empty".into()));
-        }
+        not_empty("app_key", &o.app_key)?;
         if o.order_state.trim().is_empty() {
             return Err(("order_state".into(), "must name at least one state".into()));
         }
-        Ok(o)
+        Ok(())
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
+        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        Ok(Connector::Jd(Arc::new(JdConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options: read.own,
+            polling: read.polling,
+            app_secret,
+            access_token,
+            http: Arc::new(http),
+        })))
     }
 }
 
@@ -155,6 +138,7 @@ pub struct JdConnector {
     shop: String,
     tz: Tz,
     options: JdOptions,
+    polling: Polling,
     app_secret: SecretString,
     access_token: SecretString,
     http: Arc<HttpClient>,
@@ -259,35 +243,6 @@ struct RefundPage {
 }
 
 impl JdConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = JdOptions::from_config(cfg).map_err(config_error(cfg))?;
-        let app_secret = secret_option(
-            &cfg.name,
-            "app_secret",
-            options.app_secret.clone(),
-            &options.app_secret_env,
-            &options.app_secret_file,
-        )?;
-        let access_token = secret_option(
-            &cfg.name,
-            "access_token",
-            options.access_token.clone(),
-            &options.access_token_env,
-            &options.access_token_file,
-        )?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, options.requests_per_second)?;
-        Ok(JdConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options,
-            app_secret,
-            access_token,
-            http: Arc::new(http),
-        })
-    }
-
     /// Local days of `[from, to]` on `date_type`.
     fn day_slices(&self, date_type: u8, from: NaiveDate, to: NaiveDate) -> Vec<Slice> {
         from.iter_days()
@@ -306,8 +261,8 @@ impl JdConnector {
             let since = resume_since(
                 sink.cursor(STREAM).await?,
                 Utc::now(),
-                self.options.lookback_days,
-                self.options.initial_days,
+                self.polling.lookback_days,
+                self.polling.initial_days,
             );
             (0, local_day(since, self.tz), today(self.tz))
         } else {
@@ -316,13 +271,13 @@ impl JdConnector {
         };
         let slices = self.day_slices(date_type, from, to);
         let started = Utc::now();
-        sink.fetch_and_commit(slices, self.options.concurrency, |slice, tx| {
+        sink.fetch_and_commit(slices, self.polling.concurrency, |slice, tx| {
             self.fetch_slice(slice, tx)
         })
         .await?;
         // The same days' refunds, by approval time.
         let refund_days = self.day_slices(date_type, from, to);
-        sink.fetch_and_commit(refund_days, self.options.concurrency, |slice, tx| {
+        sink.fetch_and_commit(refund_days, self.polling.concurrency, |slice, tx| {
             self.fetch_refund_slice(slice, tx)
         })
         .await?;
@@ -340,7 +295,7 @@ impl JdConnector {
         slice: Slice,
         tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
-        let size = u64::from(self.options.page_size);
+        let size = u64::from(self.polling.page_size);
         let mut page_no = 1;
         loop {
             let page = self.page(slice, page_no).await?;
@@ -363,7 +318,7 @@ impl JdConnector {
         slice: Slice,
         tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
-        let size = self.options.page_size.min(REFUND_MAX_PAGE_SIZE);
+        let size = self.polling.page_size.min(REFUND_MAX_PAGE_SIZE);
         let mut page_no = 1;
         loop {
             let page = self.refund_page(slice, page_no, size).await?;
@@ -427,7 +382,7 @@ impl JdConnector {
             "order_state": self.options.order_state,
             "optional_fields": OPTIONAL_FIELDS,
             "page": page_no.to_string(),
-            "page_size": self.options.page_size.to_string(),
+            "page_size": self.polling.page_size.to_string(),
             "dateType": slice.date_type,
             // Ascending, so pages stay put while new orders arrive.
             "sortType": 0,

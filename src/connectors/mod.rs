@@ -18,13 +18,15 @@ pub mod zendesk;
 
 mod ad_days;
 mod cn_fields;
-mod options;
+pub(crate) mod options;
 mod records;
+pub mod registry;
 mod tabular;
 
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, IngestStats, Reject};
 use crate::progress::Progress;
+use crate::settings::Settings;
 use crate::store::{Backend, Store, StoreError};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
@@ -345,38 +347,10 @@ pub enum Connector {
 }
 
 impl Connector {
+    /// Builds a configured connector through the registry of its
+    /// configuration's kinds.
     pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        match cfg.kind.as_str() {
-            "csv" => csv::CsvConnector::build(cfg, settings).map(Connector::Csv),
-            "xlsx" => xlsx::XlsxConnector::build(cfg, settings).map(Connector::Xlsx),
-            "demo" => demo::DemoConnector::build(cfg, settings).map(Connector::Demo),
-            "shopify" => shopify::ShopifyConnector::build(cfg, settings)
-                .map(|c| Connector::Shopify(c.into())),
-            "woocommerce" => woocommerce::WooCommerceConnector::build(cfg, settings)
-                .map(|c| Connector::WooCommerce(c.into())),
-            "ga4" => ga4::Ga4Connector::build(cfg, settings).map(|c| Connector::Ga4(c.into())),
-            "taobao" => {
-                taobao::TaobaoConnector::build(cfg, settings).map(|c| Connector::Taobao(c.into()))
-            }
-            "pinduoduo" => pinduoduo::PinduoduoConnector::build(cfg, settings)
-                .map(|c| Connector::Pinduoduo(c.into())),
-            "jd" => jd::JdConnector::build(cfg, settings).map(|c| Connector::Jd(c.into())),
-            "douyin" => {
-                douyin::DouyinConnector::build(cfg, settings).map(|c| Connector::Douyin(c.into()))
-            }
-            "zendesk" => zendesk::ZendeskConnector::build(cfg, settings)
-                .map(|c| Connector::Zendesk(c.into())),
-            "google_ads" => google_ads::GoogleAdsConnector::build(cfg, settings)
-                .map(|c| Connector::GoogleAds(c.into())),
-            other => match settings.definitions.get(other) {
-                Some(def) => declarative::DeclarativeConnector::build(def.clone(), cfg, settings)
-                    .map(|c| Connector::Declarative(c.into())),
-                None => Err(ConnectorError::Config {
-                    connector: cfg.name.clone(),
-                    message: format!("unknown kind `{other}`"),
-                }),
-            },
-        }
+        registry::Registry::new(&settings.definitions).build(cfg, settings)
     }
 
     pub fn name(&self) -> &str {
@@ -414,73 +388,6 @@ impl Connector {
             Connector::GoogleAds(c) => c.run(window, sink).await,
             Connector::Declarative(c) => c.run(window, sink).await,
         }
-    }
-}
-
-/// Checks a connector's kind-specific options; returns the offending key.
-pub fn check_options(cfg: &ConnectorConfig) -> Vec<(String, String)> {
-    /// Every typing problem of the options at once (unknown keys, wrong
-    /// types); when they read, the first problem of the kind's own checks.
-    fn all<T: serde::de::DeserializeOwned>(
-        cfg: &ConnectorConfig,
-        checks: impl FnOnce(&ConnectorConfig) -> Result<(), (String, String)>,
-    ) -> Vec<(String, String)> {
-        let problems = option_problems::<T>(cfg).1;
-        if !problems.is_empty() {
-            return problems;
-        }
-        checks(cfg).err().into_iter().collect()
-    }
-    let with_shop = |c: &ConnectorConfig| require_shop(c);
-    match cfg.kind.as_str() {
-        "csv" => all::<csv::CsvOptions>(cfg, |c| csv::CsvOptions::from_config(c).map(|_| ())),
-        "xlsx" => all::<xlsx::XlsxOptions>(cfg, |c| xlsx::XlsxOptions::from_config(c).map(|_| ())),
-        "demo" => all::<demo::DemoOptions>(cfg, |c| {
-            demo::DemoOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "shopify" => all::<shopify::ShopifyOptions>(cfg, |c| {
-            shopify::ShopifyOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "woocommerce" => all::<woocommerce::WooCommerceOptions>(cfg, |c| {
-            woocommerce::WooCommerceOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "ga4" => all::<ga4::Ga4Options>(cfg, |c| {
-            ga4::Ga4Options::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "taobao" => all::<taobao::TaobaoOptions>(cfg, |c| {
-            taobao::TaobaoOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "pinduoduo" => all::<pinduoduo::PinduoduoOptions>(cfg, |c| {
-            pinduoduo::PinduoduoOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "jd" => all::<jd::JdOptions>(cfg, |c| {
-            jd::JdOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "douyin" => all::<douyin::DouyinOptions>(cfg, |c| {
-            douyin::DouyinOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "zendesk" => all::<zendesk::ZendeskOptions>(cfg, |c| {
-            zendesk::ZendeskOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "google_ads" => all::<google_ads::GoogleAdsOptions>(cfg, |c| {
-            google_ads::GoogleAdsOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        _ => Vec::new(),
-    }
-}
-
-/// Kinds whose data belongs to one shop must name it; whether the shop
-/// exists is checked with the keys every kind shares.
-pub(crate) fn require_shop(cfg: &ConnectorConfig) -> Result<(), (String, String)> {
-    match cfg.shop {
-        Some(_) => Ok(()),
-        None => Err((
-            "shop".into(),
-            format!(
-                "a `{}` connector needs the `shop` its data belongs to",
-                cfg.kind
-            ),
-        )),
     }
 }
 
@@ -560,44 +467,6 @@ pub(crate) fn secret_option(
         connector: connector.to_string(),
         message,
     })
-}
-
-/// Reads a connector's own options into a typed struct, naming the bad key
-/// (the first problem; `kpid check` lists them all, see [`check_options`]).
-pub(crate) fn typed_options<T: serde::de::DeserializeOwned>(
-    cfg: &ConnectorConfig,
-) -> Result<T, (String, String)> {
-    match option_problems::<T>(cfg) {
-        (Some(options), problems) if problems.is_empty() => Ok(options),
-        (_, problems) => Err(problems
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| ("kind".into(), "the options cannot be read".into()))),
-    }
-}
-
-/// The options read as `T`, and every problem found, each under its key
-/// (`skip_rows`, `columns.amount`) with a credential's value never quoted.
-fn option_problems<T: serde::de::DeserializeOwned>(
-    cfg: &ConnectorConfig,
-) -> (Option<T>, Vec<(String, String)>) {
-    let table: toml::Table = cfg
-        .options
-        .iter()
-        .filter_map(|(k, v)| Some((k.clone(), crate::config::json_to_toml(v)?)))
-        .collect();
-    let (options, found) = crate::config::collect::deserialize_all::<T>(
-        toml::Value::Table(table),
-        &Default::default(),
-    );
-    let problems = found
-        .into_iter()
-        .map(|f| {
-            let message = f.message_hiding(crate::config::is_secret_key);
-            (f.key, message)
-        })
-        .collect();
-    (options, problems)
 }
 
 #[cfg(test)]

@@ -43,16 +43,18 @@ use super::cn_fields::{self, slices};
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::{page_count, reverse_pages};
 use super::declarative::blocks::signing::{pdd_signed, Params};
-use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::options::KindOptions;
+use super::options::{check_base_url, not_empty, OptionProblem, Polling, PollingSpec, Read};
 use super::records::map_records;
 use super::{
-    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
-    ConnectorError, Sink, Window,
+    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
+    Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, Order, OrderStatus, Refund};
 use crate::http::HttpClient;
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;
@@ -77,18 +79,6 @@ const LIST_MAX_HOURS: i64 = 24;
 fn default_base_url() -> String {
     "https://gw-api.pinduoduo.com/api/router".into()
 }
-fn default_lookback() -> i64 {
-    2
-}
-fn default_concurrency() -> usize {
-    4
-}
-fn default_rps() -> f64 {
-    5.0
-}
-fn default_page_size() -> u32 {
-    100
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,45 +87,37 @@ pub struct PinduoduoOptions {
     pub base_url: String,
     /// The app's `client_id` (not a secret: it is sent in every request).
     pub client_id: String,
-    #[serde(default)]
-    pub client_secret: Option<SecretString>,
-    #[serde(default)]
-    pub client_secret_env: Option<String>,
-    #[serde(default)]
-    pub client_secret_file: Option<String>,
-    /// The shop's authorization of the app.
-    #[serde(default)]
-    pub access_token: Option<SecretString>,
-    #[serde(default)]
-    pub access_token_env: Option<String>,
-    #[serde(default)]
-    pub access_token_file: Option<String>,
-    /// Days re-read before the cursor on each scheduled run.
-    #[serde(default = "default_lookback")]
-    pub lookback_days: i64,
-    /// History read by the first scheduled run.
-    #[serde(default = "default_initial_days")]
-    pub initial_days: i64,
-    /// Windows fetched at once.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
-    /// Request rate (0 = unlimited).
-    #[serde(default = "default_rps")]
-    pub requests_per_second: f64,
-    /// `page_size` (Pinduoduo allows at most 100).
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
 }
 
-impl PinduoduoOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: PinduoduoOptions = typed_options(cfg)?;
+impl KindOptions for PinduoduoOptions {
+    const POLLING: PollingSpec = PollingSpec::paged(2, 4, 5.0, 100, 100);
+    const SECRETS: &'static [&'static str] = &["client_secret", "access_token"];
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        let o = &read.own;
         check_base_url(&o.base_url)?;
-        check_paging(o.page_size, 100, o.concurrency, o.lookback_days)?;
-        if o.client_id.trim().is_empty() {
-            return Err(("client_id".into(), "must not be empty".into()));
-        }
-        Ok(o)
+        not_empty("client_id", &o.client_id)
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        let client_secret = read.secrets.resolve(&cfg.name, "client_secret")?;
+        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        Ok(Connector::Pinduoduo(Arc::new(PinduoduoConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options: read.own,
+            polling: read.polling,
+            client_secret,
+            access_token,
+            http: Arc::new(http),
+        })))
     }
 }
 
@@ -145,6 +127,7 @@ pub struct PinduoduoConnector {
     shop: String,
     tz: Tz,
     options: PinduoduoOptions,
+    polling: Polling,
     client_secret: SecretString,
     access_token: SecretString,
     http: Arc<HttpClient>,
@@ -230,35 +213,6 @@ struct PageFacts {
 }
 
 impl PinduoduoConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = PinduoduoOptions::from_config(cfg).map_err(config_error(cfg))?;
-        let client_secret = secret_option(
-            &cfg.name,
-            "client_secret",
-            options.client_secret.clone(),
-            &options.client_secret_env,
-            &options.client_secret_file,
-        )?;
-        let access_token = secret_option(
-            &cfg.name,
-            "access_token",
-            options.access_token.clone(),
-            &options.access_token_env,
-            &options.access_token_file,
-        )?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, options.requests_per_second)?;
-        Ok(PinduoduoConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options,
-            client_secret,
-            access_token,
-            http: Arc::new(http),
-        })
-    }
-
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let incremental = window.from.is_none() && window.to.is_none();
         if incremental {
@@ -270,8 +224,8 @@ impl PinduoduoConnector {
             let since = resume_since(
                 sink.cursor(STREAM).await?,
                 until,
-                self.options.lookback_days,
-                self.options.initial_days,
+                self.polling.lookback_days,
+                self.polling.initial_days,
             );
             let windows = slices(since, until, Duration::minutes(INCREMENT_MAX_MINUTES));
             self.fetch(Self::on(Api::Increment, &windows), sink).await?;
@@ -320,7 +274,7 @@ impl PinduoduoConnector {
     }
 
     async fn fetch(&self, windows: Vec<Slice>, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        sink.fetch_and_commit(windows, self.options.concurrency, |slice, tx| {
+        sink.fetch_and_commit(windows, self.polling.concurrency, |slice, tx| {
             self.fetch_slice(slice, tx)
         })
         .await
@@ -331,7 +285,7 @@ impl PinduoduoConnector {
         slice: Slice,
         tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
-        let size = u64::from(self.options.page_size);
+        let size = u64::from(self.polling.page_size);
         let first = self.page(slice, 1).await?;
         let pages = page_count(first.total, size);
         if pages <= 1 {
@@ -381,7 +335,7 @@ impl PinduoduoConnector {
             p.insert("is_lucky_flag".into(), "0".into());
         }
         p.insert("page".into(), page_no.to_string());
-        p.insert("page_size".into(), self.options.page_size.to_string());
+        p.insert("page_size".into(), self.polling.page_size.to_string());
         p
     }
 

@@ -7,16 +7,18 @@
 //! was *updated* since the stored cursor minus the lookback, so late refunds
 //! are picked up. Each page is committed as it arrives.
 
-use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::options::KindOptions;
+use super::options::{check_base_url, check_paging, default_initial_days, PollingSpec, Read};
 use super::{
-    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
+    connector_http, connector_shop, http_error, resume_since, secret_option, Connector,
     ConnectorError, Sink, Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
 use crate::http::{pagination::next_link, strip_query, HttpClient};
 use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
@@ -73,12 +75,23 @@ pub struct ShopifyOptions {
     pub page_size: u32,
 }
 
-impl ShopifyOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: ShopifyOptions = typed_options(cfg)?;
+impl KindOptions for ShopifyOptions {
+    // Read by hand until this kind becomes a definition (issue 15).
+    const POLLING: PollingSpec = PollingSpec::NONE;
+
+    fn check(read: &Read<Self>) -> Result<(), (String, String)> {
+        let o = &read.own;
         check_base_url(&o.base_url)?;
         check_paging(o.page_size, 250, o.concurrency, o.lookback_days)?;
-        Ok(o)
+        Ok(())
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        ShopifyConnector::build(cfg, read.own, settings).map(|c| Connector::Shopify(c.into()))
     }
 }
 
@@ -151,8 +164,11 @@ fn ts(t: DateTime<Utc>, tz: Tz) -> String {
 }
 
 impl ShopifyConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = ShopifyOptions::from_config(cfg).map_err(config_error(cfg))?;
+    fn build(
+        cfg: &ConnectorConfig,
+        options: ShopifyOptions,
+        settings: &Settings,
+    ) -> Result<Self, ConnectorError> {
         let token = secret_option(
             &cfg.name,
             "access_token",

@@ -7,13 +7,14 @@
 //! reject; everything after that happens here, once.
 
 use super::{ConnectorError, Sink};
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{
     check_id, echo, Batch, DailyValue, FileMark, Order, OrderStatus, Refund, Reject,
 };
 use crate::kpi::catalogue::input_def;
 use crate::money::parse_micros;
 use crate::period::local_day;
+use crate::settings::Settings;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;

@@ -23,17 +23,19 @@
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::{page_count, reverse_pages};
 use super::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
-use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::options::KindOptions;
+use super::options::{check_base_url, not_empty, OptionProblem, Polling, PollingSpec, Read};
 use super::records::map_records;
 use super::{
-    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
-    ConnectorError, Sink, Window,
+    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
+    Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{echo, Batch, Order, OrderStatus, Refund};
 use crate::http::HttpClient;
 use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;
@@ -56,19 +58,6 @@ const HINT: &str = "TOP refused the request: check the connector's base_url (the
 fn default_base_url() -> String {
     "https://eco.taobao.com/router/rest".into()
 }
-fn default_lookback() -> i64 {
-    2
-}
-fn default_concurrency() -> usize {
-    2
-}
-fn default_rps() -> f64 {
-    5.0
-}
-fn default_page_size() -> u32 {
-    MAX_PAGE_SIZE
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaobaoOptions {
@@ -76,53 +65,45 @@ pub struct TaobaoOptions {
     #[serde(default = "default_base_url")]
     pub base_url: String,
     pub app_key: String,
-    #[serde(default)]
-    pub app_secret: Option<SecretString>,
-    #[serde(default)]
-    pub app_secret_env: Option<String>,
-    #[serde(default)]
-    pub app_secret_file: Option<String>,
-    /// The shop's authorization (access token) for this app.
-    #[serde(default)]
-    pub session: Option<SecretString>,
-    #[serde(default)]
-    pub session_env: Option<String>,
-    #[serde(default)]
-    pub session_file: Option<String>,
+    /// Credentials (each also as `_env` / `_file`): `app_secret`, and
+    /// `session`, the shop's authorization (access token) for this app.
     #[serde(default)]
     pub sign_method: TopSignMethod,
-    /// Days re-fetched before the cursor on each scheduled run.
-    #[serde(default = "default_lookback")]
-    pub lookback_days: i64,
-    /// History fetched by the first scheduled run (TOP keeps three months).
-    #[serde(default = "default_initial_days")]
-    pub initial_days: i64,
-    /// Slices fetched at once.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
-    /// Request rate (0 = unlimited); TOP quotas are per app and API.
-    #[serde(default = "default_rps")]
-    pub requests_per_second: f64,
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
     /// TOP `type` (comma-separated trade types); unset, TOP returns its
     /// default types only.
     #[serde(default)]
     pub trade_type: Option<String>,
 }
 
-impl TaobaoOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: TaobaoOptions = typed_options(cfg)?;
-        check_base_url(&o.base_url)?;
-        check_paging(o.page_size, MAX_PAGE_SIZE, o.concurrency, o.lookback_days)?;
-        if o.app_key.trim().is_empty() {
-            return Err(("app_key".into(), "must not be empty".into()));
-        }
-        if o.initial_days < 0 {
-            return Err(("initial_days".into(), "must not be negative".into()));
-        }
-        Ok(o)
+impl KindOptions for TaobaoOptions {
+    /// TOP quotas are per app and API; it keeps three months of history.
+    const POLLING: PollingSpec = PollingSpec::paged(2, 2, 5.0, MAX_PAGE_SIZE, MAX_PAGE_SIZE);
+    const SECRETS: &'static [&'static str] = &["app_secret", "session"];
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        check_base_url(&read.own.base_url)?;
+        not_empty("app_key", &read.own.app_key)
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
+        let session = read.secrets.resolve(&cfg.name, "session")?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        Ok(Connector::Taobao(Arc::new(TaobaoConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options: read.own,
+            polling: read.polling,
+            app_secret,
+            session,
+            http: Arc::new(http),
+        })))
     }
 }
 
@@ -132,6 +113,7 @@ pub struct TaobaoConnector {
     shop: String,
     tz: Tz,
     options: TaobaoOptions,
+    polling: Polling,
     app_secret: SecretString,
     session: SecretString,
     http: Arc<HttpClient>,
@@ -227,35 +209,6 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 impl TaobaoConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = TaobaoOptions::from_config(cfg).map_err(config_error(cfg))?;
-        let app_secret = secret_option(
-            &cfg.name,
-            "app_secret",
-            options.app_secret.clone(),
-            &options.app_secret_env,
-            &options.app_secret_file,
-        )?;
-        let session = secret_option(
-            &cfg.name,
-            "session",
-            options.session.clone(),
-            &options.session_env,
-            &options.session_file,
-        )?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, options.requests_per_second)?;
-        Ok(TaobaoConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options,
-            app_secret,
-            session,
-            http: Arc::new(http),
-        })
-    }
-
     fn slices(&self, trades: Api, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<Slice> {
         let days = platform_days(start, end);
         [trades, Api::Refunds]
@@ -274,8 +227,8 @@ impl TaobaoConnector {
             let since = resume_since(
                 sink.cursor(STREAM).await?,
                 now,
-                self.options.lookback_days,
-                self.options.initial_days,
+                self.polling.lookback_days,
+                self.polling.initial_days,
             );
             self.slices(Api::Increment, since, now)
         } else {
@@ -285,7 +238,7 @@ impl TaobaoConnector {
             let end = day_start(to + Duration::days(1), self.tz) - Duration::seconds(1);
             self.slices(Api::Sold, start, end.min(now))
         };
-        sink.fetch_and_commit(slices, self.options.concurrency, |slice, tx| {
+        sink.fetch_and_commit(slices, self.polling.concurrency, |slice, tx| {
             self.fetch_slice(slice, tx)
         })
         .await?;
@@ -303,7 +256,7 @@ impl TaobaoConnector {
         slice: Slice,
         tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
-        let size = u64::from(self.options.page_size);
+        let size = u64::from(self.polling.page_size);
         match slice.api {
             Api::Sold => {
                 // Creation times do not change: forward paging cannot skip.
@@ -356,7 +309,7 @@ impl TaobaoConnector {
         );
         business.insert(end_key.into(), slice.end.format(TIME_FORMAT).to_string());
         business.insert("page_no".into(), page_no.to_string());
-        business.insert("page_size".into(), self.options.page_size.to_string());
+        business.insert("page_size".into(), self.polling.page_size.to_string());
         if slice.api == Api::Sold {
             business.insert("use_has_next".into(), "true".into());
         }

@@ -10,16 +10,18 @@
 //! picked up. Every time filter is sent in UTC with `dates_are_gmt=true`.
 //! Each page is committed as it arrives.
 
-use super::options::{check_base_url, check_paging, config_error, default_initial_days};
+use super::options::KindOptions;
+use super::options::{check_base_url, check_paging, default_initial_days, PollingSpec, Read};
 use super::{
-    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
+    connector_http, connector_shop, http_error, resume_since, secret_option, Connector,
     ConnectorError, Sink, Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
 use crate::http::{strip_query, HttpClient};
 use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
@@ -80,12 +82,24 @@ pub struct WooCommerceOptions {
     pub page_size: u32,
 }
 
-impl WooCommerceOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: WooCommerceOptions = typed_options(cfg)?;
+impl KindOptions for WooCommerceOptions {
+    // Read by hand until this kind becomes a definition (issue 15).
+    const POLLING: PollingSpec = PollingSpec::NONE;
+
+    fn check(read: &Read<Self>) -> Result<(), (String, String)> {
+        let o = &read.own;
         check_base_url(&o.base_url)?;
         check_paging(o.page_size, 100, o.concurrency, o.lookback_days)?;
-        Ok(o)
+        Ok(())
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        WooCommerceConnector::build(cfg, read.own, settings)
+            .map(|c| Connector::WooCommerce(c.into()))
     }
 }
 
@@ -139,8 +153,11 @@ fn gmt(t: DateTime<Utc>) -> String {
 }
 
 impl WooCommerceConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = WooCommerceOptions::from_config(cfg).map_err(config_error(cfg))?;
+    fn build(
+        cfg: &ConnectorConfig,
+        options: WooCommerceOptions,
+        settings: &Settings,
+    ) -> Result<Self, ConnectorError> {
         let consumer_key = secret_option(
             &cfg.name,
             "consumer_key",

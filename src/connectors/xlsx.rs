@@ -31,12 +31,14 @@
 //! A cell holding an Excel error (`#N/A`, `#VALUE!`, …) in a used column
 //! rejects its row.
 
-use super::options::config_error;
+use super::options::KindOptions;
+use super::options::{OptionProblem, PollingSpec, Read};
 use super::tabular::{
     self, check_columns, ColumnKind, ColumnMap, FileImport, FileSource, Layout, RowParser, Stream,
 };
-use super::{typed_options, ConnectorError, Sink, Window};
-use crate::config::{ConnectorConfig, Settings};
+use super::{Connector, ConnectorError, Sink, Window};
+use crate::config::ConnectorConfig;
+use crate::settings::Settings;
 use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Range, Reader, Xlsx};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -60,16 +62,27 @@ pub struct XlsxOptions {
     pub skip_rows: usize,
 }
 
-impl XlsxOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: XlsxOptions = typed_options(cfg)?;
+impl KindOptions for XlsxOptions {
+    const POLLING: PollingSpec = PollingSpec::NONE;
+    const NEEDS_SHOP: bool = false;
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        let o = &read.own;
         glob::Pattern::new(&o.path)
             .map_err(|e| ("path".to_string(), format!("bad glob `{}`: {e}", o.path)))?;
         if o.sheet.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(("sheet".into(), "must not be empty".into()));
         }
         check_columns(o.stream, &o.columns)?;
-        Ok(o)
+        Ok(())
+    }
+
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        XlsxConnector::build(cfg, read.own, settings).map(Connector::Xlsx)
     }
 }
 
@@ -81,8 +94,11 @@ pub struct XlsxConnector {
 }
 
 impl XlsxConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = XlsxOptions::from_config(cfg).map_err(config_error(cfg))?;
+    fn build(
+        cfg: &ConnectorConfig,
+        options: XlsxOptions,
+        settings: &Settings,
+    ) -> Result<Self, ConnectorError> {
         Ok(XlsxConnector {
             name: cfg.name.clone(),
             options,

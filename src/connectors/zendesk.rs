@@ -38,16 +38,18 @@
 //! minute ago (it leaves out the last minute's changes, which the next run
 //! covers).
 
-use super::options::{check_base_url, config_error, default_initial_days};
+use super::options::KindOptions;
+use super::options::{check_base_url, OptionProblem, Polling, PollingSpec, Read};
 use super::{
-    connector_http, connector_shop, http_error, resume_since, secret_option, typed_options,
-    ConnectorError, Sink, Window,
+    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
+    Window,
 };
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::facts::{Batch, DailyValue, Reject};
 use crate::http::pagination::{advance_cursor, after_cursor};
 use crate::http::{strip_query, HttpClient};
 use crate::period::{day_start, local_day, today};
+use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
@@ -55,6 +57,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 const STREAM: &str = "tickets";
 const EXPORT_PATH: &str = "/api/v2/incremental/tickets/cursor.json";
@@ -64,14 +67,8 @@ const RESPONSE_TOTAL: &str = "cs_first_response_seconds_total";
 const UNASSIGNED: &str = "unassigned";
 const MICROS: i64 = 1_000_000;
 
-fn default_lookback() -> i64 {
-    7
-}
 fn default_rpm() -> f64 {
     10.0
-}
-fn default_page_size() -> u32 {
-    1000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,29 +81,23 @@ pub struct ZendeskOptions {
     pub base_url: Option<String>,
     /// The agent or admin the API token belongs to.
     pub email: String,
-    #[serde(default)]
-    pub api_token: Option<SecretString>,
-    #[serde(default)]
-    pub api_token_env: Option<String>,
-    #[serde(default)]
-    pub api_token_file: Option<String>,
-    /// Days re-computed before the cursor on each scheduled run.
-    #[serde(default = "default_lookback")]
-    pub lookback_days: i64,
-    /// History computed by the first scheduled run.
-    #[serde(default = "default_initial_days")]
-    pub initial_days: i64,
     /// Request rate (Zendesk allows 10 per minute on the export; 0 = unlimited).
     #[serde(default = "default_rpm")]
     pub requests_per_minute: f64,
-    /// `per_page` (Zendesk allows at most 1000).
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
 }
 
-impl ZendeskOptions {
-    pub fn from_config(cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
-        let o: ZendeskOptions = typed_options(cfg)?;
+impl KindOptions for ZendeskOptions {
+    /// Pages of up to 1000 tickets (`per_page`); the rate is per minute
+    /// (`requests_per_minute`), as Zendesk counts it.
+    const POLLING: PollingSpec = PollingSpec {
+        concurrency: None,
+        requests_per_second: None,
+        ..PollingSpec::paged(7, 1, 0.0, 1000, 1000)
+    };
+    const SECRETS: &'static [&'static str] = &["api_token"];
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        let o = &read.own;
         let sub = o.subdomain.trim();
         if sub.is_empty() || !sub.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err((
@@ -126,21 +117,36 @@ impl ZendeskOptions {
                 format!("`{}` is not the email of the token's Zendesk user", o.email),
             ));
         }
-        if !(1..=1000).contains(&o.page_size) {
-            return Err(("page_size".into(), "must be between 1 and 1000".into()));
-        }
-        if o.lookback_days < 0 {
-            return Err(("lookback_days".into(), "must not be negative".into()));
-        }
         if !(o.requests_per_minute >= 0.0 && o.requests_per_minute.is_finite()) {
             return Err((
                 "requests_per_minute".into(),
                 "must be a number ≥ 0 (0 = unlimited)".into(),
             ));
         }
-        Ok(o)
+        Ok(())
     }
 
+    fn build(
+        cfg: &ConnectorConfig,
+        read: Read<Self>,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        let api_token = read.secrets.resolve(&cfg.name, "api_token")?;
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, read.own.requests_per_minute / 60.0)?;
+        Ok(Connector::Zendesk(Arc::new(ZendeskConnector {
+            name: cfg.name.clone(),
+            shop,
+            tz,
+            options: read.own,
+            polling: read.polling,
+            api_token,
+            http,
+        })))
+    }
+}
+
+impl ZendeskOptions {
     fn base_url(&self) -> String {
         match &self.base_url {
             Some(u) => u.trim_end_matches('/').to_string(),
@@ -155,6 +161,7 @@ pub struct ZendeskConnector {
     shop: String,
     tz: Tz,
     options: ZendeskOptions,
+    polling: Polling,
     api_token: SecretString,
     http: HttpClient,
 }
@@ -207,27 +214,6 @@ struct PageFacts {
 }
 
 impl ZendeskConnector {
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        let options = ZendeskOptions::from_config(cfg).map_err(config_error(cfg))?;
-        let api_token = secret_option(
-            &cfg.name,
-            "api_token",
-            options.api_token.clone(),
-            &options.api_token_env,
-            &options.api_token_file,
-        )?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, options.requests_per_minute / 60.0)?;
-        Ok(ZendeskConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options,
-            api_token,
-            http,
-        })
-    }
-
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let incremental = window.from.is_none() && window.to.is_none();
         let started = Utc::now();
@@ -235,8 +221,8 @@ impl ZendeskConnector {
             let since = resume_since(
                 sink.cursor(STREAM).await?,
                 started,
-                self.options.lookback_days,
-                self.options.initial_days,
+                self.polling.lookback_days,
+                self.polling.initial_days,
             );
             (local_day(since, self.tz), today(self.tz))
         } else {
@@ -304,7 +290,7 @@ impl ZendeskConnector {
         to: NaiveDate,
     ) -> Result<(HashMap<u64, Contribution>, Vec<Reject>), ConnectorError> {
         let url = format!("{}{EXPORT_PATH}", self.options.base_url());
-        let per_page = self.options.page_size.to_string();
+        let per_page = self.polling.page_size.to_string();
         let start = start_time.timestamp().to_string();
         let email = format!("{}/token", self.options.email.trim());
         let mut tickets: HashMap<u64, Contribution> = HashMap::new();

@@ -2,7 +2,7 @@
 //! something, a snapshot job), and the scheduled digests.
 
 use super::Context;
-use crate::config::Shop;
+use crate::settings::Shop;
 use crate::store::RunResult;
 use chrono::{DateTime, Utc};
 

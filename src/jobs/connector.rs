@@ -3,11 +3,11 @@
 //! return, so one broken source never stops the others.
 
 use super::Context;
-use crate::config::Settings;
 use crate::connectors::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{IngestStats, Reject};
 use crate::metrics::Metrics;
 use crate::progress::Progress;
+use crate::settings::Settings;
 use crate::store::{RunResult, Store};
 use chrono::Utc;
 use std::time::{Duration, Instant};

@@ -12,10 +12,10 @@ pub use connector::{
 };
 pub use snapshot::{last_complete_month, snapshot_shop};
 
-use crate::config::{Settings, Shop};
 use crate::connectors::{Connector, ConnectorError};
 use crate::metrics::Metrics;
 use crate::schedule::{CronSchedule, ScheduleError};
+use crate::settings::{Settings, Shop};
 use crate::store::{RunResult, Store};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;

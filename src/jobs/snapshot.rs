@@ -3,8 +3,8 @@
 //! shop.
 
 use super::Context;
-use crate::config::{Settings, Shop};
 use crate::period::{today, Period};
+use crate::settings::{Settings, Shop};
 use crate::snapshot::{compute, nightly_periods, Computed};
 use crate::store::{RunResult, Store, StoreError};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};

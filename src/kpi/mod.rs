@@ -4,7 +4,6 @@
 pub mod catalogue;
 pub mod formula;
 pub mod inputs;
-pub mod refund_sources;
 
 pub use catalogue::{Direction, Unit};
 pub use inputs::InputValues;

@@ -1,13 +1,13 @@
 //! Scorecards for people: a bilingual table, JSON, CSV, and the XLSX
 //! workbook an HR team hands round (one sheet per role and a summary).
 
-use crate::config::Settings;
 use crate::currency::MoneyPlan;
 use crate::format::{
     column_width, display_value, fixed, json_number, pad, pad_left, round_display,
 };
 use crate::kpi::Unit;
 use crate::scoring::Grade;
+use crate::settings::Settings;
 use crate::store::StoredScorecard;
 use crate::targets::roles::{Person, Role};
 use rust_decimal::prelude::ToPrimitive;
@@ -413,7 +413,7 @@ mod tests {
     fn settings() -> Settings {
         let text = "[[shops]]\nid = \"sh\"\n\n[[people]]\nid = \"li\"\nname = \"Li\"\nrole = \"ops_specialist\"\n";
         let config = toml::from_str(text).unwrap();
-        crate::config::validate(config, std::path::Path::new("kpid.toml"), text).unwrap()
+        crate::settings::validate(config, std::path::Path::new("kpid.toml"), text).unwrap()
     }
 
     #[test]
@@ -454,7 +454,7 @@ mod tests {
         let text = "[[shops]]\nid = \"sh\"\n\n[[people]]\nid = \"li\"\nname = \"李雷\"\nrole = \"customer_service\"\n";
         let config: crate::config::Config = toml::from_str(text).unwrap();
         let settings =
-            crate::config::validate(config, std::path::Path::new("kpid.toml"), text).unwrap();
+            crate::settings::validate(config, std::path::Path::new("kpid.toml"), text).unwrap();
         let role = settings.role("customer_service").unwrap();
         let card = StoredScorecard {
             person: "li".into(),

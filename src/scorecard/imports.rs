@@ -2,10 +2,10 @@
 //! one record per row). A bad row is reported with its line and kept aside;
 //! the good rows are taken.
 
-use crate::config::Settings;
 use crate::kpi::catalogue::input_def;
 use crate::money::parse_decimal;
 use crate::period::Period;
+use crate::settings::Settings;
 use crate::targets::{Target, TargetPeriod, TargetPeriodError, TargetScope, TargetSource};
 use calamine::{Data, Reader};
 use rust_decimal::Decimal;

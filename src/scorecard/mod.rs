@@ -12,11 +12,11 @@ pub mod imports;
 pub mod scope;
 pub mod workdays;
 
-use crate::config::Settings;
 use crate::kpi::catalogue::{input_def, Aggregation};
 use crate::kpi::{round_value, InputValues};
 use crate::period::Period;
 use crate::scoring::{attainment, score};
+use crate::settings::Settings;
 use crate::store::{ManualInput, ScoreLine, Store, StoreError, StoredScorecard};
 use crate::targets::roles::{Person, Role};
 use crate::targets::TargetBook;

@@ -7,14 +7,14 @@
 //! over every agent of the person's shops in the same period, so an agent is
 //! compared with the whole desk, themselves included.
 
-use crate::config::Settings;
 use crate::currency::{convert_micros, month_ranges, MoneyPlan, Rates};
 use crate::kpi::catalogue::is_money_input;
 use crate::kpi::inputs::ShopFacts;
-use crate::kpi::refund_sources;
 use crate::kpi::{round_value, InputValues};
 use crate::money::from_micros;
 use crate::period::Period;
+use crate::settings::refund_sources;
+use crate::settings::Settings;
 use crate::store::{fold_daily, DailyRow, Store, StoreError};
 use crate::targets::roles::Person;
 use chrono::NaiveDate;

@@ -4,8 +4,8 @@
 //! It listens on loopback by default so nothing is exposed by accident; with
 //! `[server] token` set, `/metrics` and the API need `Authorization: Bearer`.
 
-use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::settings::Settings;
 use crate::store::Store;
 
 pub mod api;

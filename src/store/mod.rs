@@ -28,6 +28,7 @@ mod sqlite;
 mod url;
 mod values;
 
+pub use crate::secrets::redact_url;
 pub use alerts::{AlertRow, Decisions, OutboxDraft, OutboxRow, Silence};
 pub use api::{
     AlertDecisions, AlertState, FactsReader, FactsWriter, JobClaims, ManualInputs, ScorecardStore,
@@ -40,7 +41,7 @@ pub use runs::{JobRun, RunResult};
 pub use scorecards::{Appeal, MonthClose, ScoreLine, StoredScorecard};
 pub use snapshots::{StoredKpi, StoredSnapshot};
 pub use sqlite::SqliteStore;
-pub use url::{redact_url, Backend};
+pub use url::Backend;
 
 /// Storage errors, each naming what to check.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 //! their redaction for logs, errors and `kpid check`.
 
 use super::{Result, StoreError};
+use crate::secrets::redact_url;
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,50 +21,6 @@ impl Backend {
             None
         }
     }
-}
-
-/// Hides the credentials of a database URL for logs, errors and `kpid
-/// check`: the password of `user:password@`, and the value of every query
-/// parameter whose name looks secret (`password`, `*token*`, `*secret*`, …;
-/// see [`is_secret_key`](crate::config::is_secret_key)). The rest stays as
-/// written so the URL can still be recognised.
-pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match base.find("://") {
-        Some(s) => {
-            let rest = &base[s + 3..];
-            let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-            match authority.rsplit_once('@') {
-                Some((creds, host)) => {
-                    let user = creds.split_once(':').map(|(u, _)| format!("{u}:***"));
-                    format!(
-                        "{}{}@{}{}",
-                        &base[..s + 3],
-                        user.as_deref().unwrap_or(creds),
-                        host,
-                        &rest[authority.len()..]
-                    )
-                }
-                None => base.to_string(),
-            }
-        }
-        None => base.to_string(),
-    };
-    if let Some(q) = query {
-        let pairs: Vec<String> = q
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if crate::config::is_secret_key(k) => format!("{k}=***"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&pairs.join("&"));
-    }
-    out
 }
 
 /// Query parameters the PostgreSQL driver reads; it ignores any other,
@@ -99,7 +56,7 @@ pub(super) fn without_ignored_secrets(url: &str) -> String {
         .split('&')
         .filter(|pair| {
             let key = pair.split('=').next().unwrap_or(pair);
-            POSTGRES_PARAMETERS.contains(&key) || !crate::config::is_secret_key(key)
+            POSTGRES_PARAMETERS.contains(&key) || !crate::secrets::looks_secret(key)
         })
         .collect();
     if kept.is_empty() {

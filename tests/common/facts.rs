@@ -54,7 +54,7 @@ pub fn load_config(toml: &str) -> Result<(), String> {
         toml.replace("{dir}", &dir.path().display().to_string()),
     )
     .unwrap();
-    kpid::config::load(&path)
+    kpid::settings::load(&path)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
@@ -127,7 +127,7 @@ category = "satisfaction"
 /// no value.
 pub async fn refund_kpis(
     db: &TestDb,
-    settings: &kpid::config::Settings,
+    settings: &kpid::settings::Settings,
     shop: &str,
     period: &str,
 ) -> (Option<Decimal>, Option<Decimal>) {

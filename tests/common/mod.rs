@@ -6,7 +6,7 @@ pub mod facts;
 pub mod ga4;
 pub mod logs;
 
-use kpid::config::{self, Settings};
+use kpid::settings::{self, Settings};
 use kpid::store::Store;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -83,7 +83,7 @@ impl TestDb {
             .replace("{dir}", &self.dir.path().display().to_string());
         let path = self.dir.path().join("kpid.toml");
         std::fs::write(&path, text).unwrap();
-        config::load(&path).unwrap_or_else(|e| panic!("{e}"))
+        settings::load(&path).unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

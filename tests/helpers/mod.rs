@@ -3,11 +3,11 @@
 #![allow(dead_code)]
 
 use crate::common::TestDb;
-use kpid::config::{Settings, Shop};
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector, ConnectorRun};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
+use kpid::settings::{Settings, Shop};
 use kpid::snapshot::Computed;
 use kpid::store::{StoredKpi, StoredSnapshot};
 use rust_decimal::Decimal;

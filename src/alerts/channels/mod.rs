@@ -25,7 +25,7 @@ pub mod webhook;
 pub mod wecom;
 
 use super::message::{Message, RenderOptions};
-use secrecy::SecretString;
+pub use crate::config::ChannelConfig;
 use std::time::Duration;
 
 /// Every `kind` a channel may have.
@@ -145,64 +145,6 @@ fn log_message(channel: &str, doc: &render::Doc) -> Receipt {
     Receipt {
         detail: "logged".into(),
     }
-}
-
-/// One `[[alerts.channels]]` table. Which keys a kind takes is listed in the
-/// README ("Alert channels"); a key the kind does not use is an error.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelConfig {
-    pub name: String,
-    pub kind: String,
-    /// The endpoint (a secret: robot URLs carry their token).
-    #[serde(default)]
-    pub url: Option<SecretString>,
-    #[serde(default)]
-    pub url_env: Option<String>,
-    #[serde(default)]
-    pub url_file: Option<String>,
-    /// Signing secret (DingTalk, Feishu, webhook).
-    #[serde(default)]
-    pub secret: Option<SecretString>,
-    #[serde(default)]
-    pub secret_env: Option<String>,
-    #[serde(default)]
-    pub secret_file: Option<String>,
-    /// Email: `smtp://host[:port]` (STARTTLS) or `smtps://host[:port]` (TLS),
-    /// with the user name in the URL.
-    #[serde(default)]
-    pub smtp_url: Option<String>,
-    #[serde(default)]
-    pub from: Option<String>,
-    /// One address or a list.
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub to: Vec<String>,
-    #[serde(default)]
-    pub password: Option<SecretString>,
-    #[serde(default)]
-    pub password_env: Option<String>,
-    #[serde(default)]
-    pub password_file: Option<String>,
-    /// How long one delivery, retries included, may take (default 60).
-    #[serde(default)]
-    pub timeout_seconds: Option<u64>,
-    /// Attempts after the first when the service fails temporarily (default 3).
-    #[serde(default)]
-    pub retries: Option<u32>,
-}
-
-/// `to = "a@example.com"` or `to = ["a@example.com", "b@example.com"]`.
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    Ok(match <OneOrMany as serde::Deserialize>::deserialize(d)? {
-        OneOrMany::One(s) => vec![s],
-        OneOrMany::Many(v) => v,
-    })
 }
 
 impl ChannelConfig {

@@ -5,6 +5,8 @@
 //! configuration's `definitions = ["folder", …]` adds a user's own (in-house
 //! APIs). See `connectors/README.md` for the format.
 
+#[cfg(test)]
+mod block_choices;
 pub mod blocks;
 pub mod definition;
 pub mod engine;
@@ -43,6 +45,8 @@ impl Definitions {
                     (format!("connectors/{name} (built in)"), text.to_string())
                 }),
                 &Definitions::default(),
+                // The registry's tests check no built-in takes a Rust kind.
+                &[],
             );
             for p in problems {
                 tracing::error!(problem = %p, "a built-in connector definition is broken");
@@ -53,8 +57,12 @@ impl Definitions {
 
     /// The built-in definitions plus every `*.toml` in `folders` (in
     /// lexical order). A user definition may not take a kind that exists
-    /// (a Rust connector, a built-in definition or another file's).
-    pub fn load(folders: &[(String, std::path::PathBuf)]) -> (Definitions, Vec<Problem>) {
+    /// (a Rust connector's, in `reserved`, a built-in definition's or
+    /// another file's).
+    pub fn load(
+        folders: &[(String, std::path::PathBuf)],
+        reserved: &[&str],
+    ) -> (Definitions, Vec<Problem>) {
         let mut problems = Vec::new();
         let mut texts = Vec::new();
         for (key, folder) in folders {
@@ -90,7 +98,7 @@ impl Definitions {
                 }
             }
         }
-        let (defs, more) = Self::from_texts(texts.into_iter(), Self::builtin());
+        let (defs, more) = Self::from_texts(texts.into_iter(), Self::builtin(), reserved);
         problems.extend(more);
         (defs, problems)
     }
@@ -98,13 +106,14 @@ impl Definitions {
     fn from_texts(
         texts: impl Iterator<Item = (String, String)>,
         base: &Definitions,
+        reserved: &[&str],
     ) -> (Definitions, Vec<Problem>) {
         let mut defs = base.clone();
         let mut problems = Vec::new();
         for (file, text) in texts {
             match definition::compile(&text, &file) {
                 Ok(def) => {
-                    let clash = if crate::config::CONNECTOR_KINDS.contains(&def.kind.as_str()) {
+                    let clash = if reserved.contains(&def.kind.as_str()) {
                         Some("a connector kind built into kpid".to_string())
                     } else {
                         defs.kinds
@@ -122,9 +131,6 @@ impl Definitions {
                             ),
                         });
                         continue;
-                    }
-                    for c in def.credentials.iter().filter(|c| c.secret) {
-                        crate::config::declare_secret_key(&c.name);
                     }
                     defs.kinds.insert(def.kind.clone(), Arc::new(def));
                 }

@@ -16,8 +16,9 @@
 //!   with `refund_orders`/`refund_amount` columns), or refund records
 //!   stored for it (by a connector since removed from the configuration).
 
-use crate::config::{ConnectorConfig, Settings};
+use crate::config::ConnectorConfig;
 use crate::kpi::InputValues;
+use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 
 /// The inputs that only a refund source gives.

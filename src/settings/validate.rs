@@ -1,0 +1,467 @@
+//! Validation of everything that can be checked without the network, and
+//! the assembly of [`Settings`]. A component's own checks (KPI formulas,
+//! roles, alert rules, connector options) come back as (key, message) pairs
+//! located here at their file and line.
+
+use super::{Settings, Shop};
+use crate::config::collect;
+use crate::config::{is_currency_code, Config, ConfigErrors, CurrencyConfig, Origins};
+use crate::currency::Rates;
+use crate::kpi::Catalogue;
+use crate::period::Period;
+use crate::schedule::CronSchedule;
+use crate::scoring::Scoring;
+use crate::secrets::redact_url;
+use crate::targets::roles::{self, Person};
+use crate::targets::{Target, TargetPeriod, TargetScope, TargetSource};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
+
+/// Loads, merges the environment over the file, and validates, reporting
+/// every problem found (not only the first).
+pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
+    let (config, origins, mut problems) = crate::config::read(path)?;
+    // Validation sees placeholders and defaults where reading failed: a key
+    // already reported is not reported again.
+    let reported: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
+    let validated = validate_from(config, path, &origins);
+    let more = match &validated {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0.clone(),
+    };
+    problems.extend(
+        more.into_iter()
+            .filter(|p| !reported.iter().any(|r| collect::is_under(&p.key, r))),
+    );
+    match validated {
+        Ok(settings) if problems.is_empty() => Ok(settings),
+        _ => {
+            // In the file's order; environment variables and other files after.
+            problems.sort_by_key(|p| (p.file != origins.file(), p.line.is_none(), p.line));
+            Err(ConfigErrors(problems))
+        }
+    }
+}
+
+fn parse_tz(name: &str) -> Result<Tz, String> {
+    Tz::from_str(name)
+        .map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Asia/Shanghai)"))
+}
+
+/// Checks everything that can be checked without touching the network
+/// (every key as written in `text`, the contents of `path`).
+pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, ConfigErrors> {
+    validate_from(config, path, &Origins::of_file(path, text))
+}
+
+fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Settings, ConfigErrors> {
+    let mut problems = Vec::new();
+    // Problems inside definition files name those files, not this one.
+    let mut problems_from_definitions = Vec::new();
+    let mut report = |key: String, message: String| {
+        problems.push(origins.problem(key, message));
+    };
+
+    let default_tz = parse_tz(&config.timezone).unwrap_or_else(|m| {
+        report("timezone".into(), m);
+        chrono_tz::UTC
+    });
+    if crate::store::Backend::of_url(&config.storage.url).is_none() {
+        report(
+            "storage.url".into(),
+            format!(
+                "`{}` must start with sqlite:// or postgres://",
+                redact_url(&config.storage.url)
+            ),
+        );
+    }
+
+    let mut shops = Vec::new();
+    let mut shop_ids = HashSet::new();
+    if config.shops.is_empty() {
+        report(
+            "shops".into(),
+            "at least one [[shops]] entry is needed".into(),
+        );
+    }
+    for (i, s) in config.shops.iter().enumerate() {
+        if s.id.trim().is_empty() {
+            report(format!("shops[{i}].id"), "must not be empty".into());
+        }
+        if !shop_ids.insert(s.id.clone()) {
+            report(
+                format!("shops[{i}].id"),
+                format!("shop `{}` is defined twice", s.id),
+            );
+        }
+        let tz = match &s.timezone {
+            Some(name) => parse_tz(name).unwrap_or_else(|m| {
+                report(format!("shops[{i}].timezone"), m);
+                default_tz
+            }),
+            None => default_tz,
+        };
+        if !is_currency_code(&s.currency) {
+            report(
+                format!("shops[{i}].currency"),
+                format!("`{}` is not an ISO 4217 code such as CNY", s.currency),
+            );
+        }
+        shops.push(Shop {
+            id: s.id.clone(),
+            tz,
+            currency: s.currency.clone(),
+        });
+    }
+
+    let rates = currency_rates(&config.currency, &mut report);
+
+    let catalogue = match Catalogue::new(&config.kpis) {
+        Ok(c) => c,
+        Err(errs) => {
+            for e in errs {
+                report(format!("kpis[{}].{}", e.index, e.field), e.message);
+            }
+            Catalogue::builtin()
+        }
+    };
+
+    let folders = crate::connectors::declarative::folders(path, &config.definitions);
+    let (definitions, definition_problems) = crate::connectors::declarative::Definitions::load(
+        &folders,
+        &crate::connectors::registry::rust_kind_names(),
+    );
+    for p in definition_problems {
+        if p.file.is_empty() {
+            report(p.key, p.message);
+        } else {
+            problems_from_definitions.push(p);
+        }
+    }
+
+    let registry = crate::connectors::registry::Registry::new(&definitions);
+    let mut names = HashSet::new();
+    let mut connector_schedules = BTreeMap::new();
+    for (i, c) in config.connectors.iter().enumerate() {
+        if c.name.trim().is_empty() {
+            report(format!("connectors[{i}].name"), "must not be empty".into());
+        }
+        if !names.insert(c.name.clone()) {
+            report(
+                format!("connectors[{i}].name"),
+                format!("connector `{}` is defined twice", c.name),
+            );
+        }
+        if !registry.contains(&c.kind) {
+            let known = registry.names();
+            report(
+                format!("connectors[{i}].kind"),
+                format!("unknown kind `{}` (known: {})", c.kind, known.join(", ")),
+            );
+        }
+        let tz = match c.shop.as_deref() {
+            Some(s) if !shop_ids.contains(s) => {
+                report(
+                    format!("connectors[{i}].shop"),
+                    format!("no shop `{s}` in [[shops]]"),
+                );
+                default_tz
+            }
+            Some(s) => shops
+                .iter()
+                .find(|x| x.id == s)
+                .map(|x| x.tz)
+                .unwrap_or(default_tz),
+            None => default_tz,
+        };
+        let schedule = c.schedule.as_deref().and_then(|expr| {
+            CronSchedule::parse(expr, tz)
+                .map_err(|e| report(format!("connectors[{i}].schedule"), e.to_string()))
+                .ok()
+        });
+        connector_schedules.insert(c.name.clone(), schedule);
+        let checked = registry.check(c);
+        for (field, msg) in checked {
+            report(format!("connectors[{i}].{field}"), msg);
+        }
+    }
+
+    if let Err(e) = CronSchedule::parse(&config.snapshot.schedule, default_tz) {
+        report("snapshot.schedule".into(), e.to_string());
+    }
+    if config.snapshot.score_cap < Decimal::ONE {
+        report("snapshot.score_cap".into(), "must be at least 1".into());
+    }
+    if config.scheduler.lease_seconds < 3 {
+        report(
+            "scheduler.lease_seconds".into(),
+            "must be at least 3".into(),
+        );
+    }
+    if !config.server.listen.is_empty()
+        && config
+            .server
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+    {
+        report(
+            "server.listen".into(),
+            format!(
+                "`{}` is not host:port such as 127.0.0.1:9187",
+                config.server.listen
+            ),
+        );
+    }
+    if let Some(f) = &config.log.format {
+        if f != "text" && f != "json" {
+            report(
+                "log.format".into(),
+                format!("`{f}` must be `text` or `json`"),
+            );
+        }
+    }
+
+    let (roles, role_problems) = roles::resolve(&config.roles, &catalogue);
+    for p in role_problems {
+        report(p.key(), p.to_string());
+    }
+    let mut people = Vec::new();
+    let mut person_ids = HashSet::new();
+    for (i, p) in config.people.iter().enumerate() {
+        if p.id.trim().is_empty() {
+            report(format!("people[{i}].id"), "must not be empty".into());
+        }
+        if !person_ids.insert(p.id.clone()) {
+            report(
+                format!("people[{i}].id"),
+                format!("person `{}` is defined twice", p.id),
+            );
+        }
+        if !roles.iter().any(|r| r.id == p.role) {
+            report(
+                format!("people[{i}].role"),
+                format!(
+                    "no role `{}` (known: {})",
+                    p.role,
+                    roles
+                        .iter()
+                        .map(|r| r.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        for s in &p.shops {
+            if !shop_ids.contains(s) {
+                report(
+                    format!("people[{i}].shops"),
+                    format!("no shop `{s}` in [[shops]]"),
+                );
+            }
+        }
+        let shops = if p.shops.is_empty() {
+            config.shops.iter().map(|s| s.id.clone()).collect()
+        } else {
+            p.shops.clone()
+        };
+        people.push(Person {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            role: p.role.clone(),
+            shops,
+            campaigns: p.campaigns.clone(),
+            agents: p.agents.clone(),
+        });
+    }
+    let scoring = Scoring::check(&config.scoring, &config.snapshot).unwrap_or_else(|errs| {
+        for e in errs {
+            report(e.key().into(), e.to_string());
+        }
+        Scoring::default()
+    });
+
+    let mut targets: Vec<Target> = Vec::new();
+    for (i, t) in config.targets.iter().enumerate() {
+        if catalogue.get(&t.kpi).is_none() {
+            report(
+                format!("targets[{i}].kpi"),
+                format!("unknown KPI `{}` (see `kpid kpis`)", t.kpi),
+            );
+        }
+        let scope = match (&t.shop, &t.person, &t.role) {
+            (None, None, None) => Some(TargetScope::All),
+            (Some(s), None, None) => {
+                if !shop_ids.contains(s) {
+                    report(
+                        format!("targets[{i}].shop"),
+                        format!("no shop `{s}` in [[shops]]"),
+                    );
+                }
+                Some(TargetScope::Shop(s.clone()))
+            }
+            (None, Some(p), None) => {
+                if !person_ids.contains(p) {
+                    report(
+                        format!("targets[{i}].person"),
+                        format!("no person `{p}` in [[people]]"),
+                    );
+                }
+                Some(TargetScope::Person(p.clone()))
+            }
+            (None, None, Some(r)) => {
+                if !roles.iter().any(|x| &x.id == r) {
+                    report(format!("targets[{i}].role"), format!("no role `{r}`"));
+                }
+                Some(TargetScope::Role(r.clone()))
+            }
+            _ => {
+                report(
+                    format!("targets[{i}].kpi"),
+                    "set at most one of `shop`, `person` and `role`".into(),
+                );
+                None
+            }
+        };
+        let period = TargetPeriod::parse(&t.period)
+            .map_err(|e| report(format!("targets[{i}].period"), e.to_string()))
+            .ok();
+        if let (Some(scope), Some(period)) = (scope, period) {
+            let target = Target {
+                kpi: t.kpi.clone(),
+                scope,
+                period,
+                value: t.value,
+                source: TargetSource::Config(i),
+            };
+            if let Some(prev) = targets.iter().find(|x| {
+                x.kpi == target.kpi && x.scope == target.scope && x.period == target.period
+            }) {
+                report(
+                    format!("targets[{i}].period"),
+                    format!(
+                        "a target for `{}` ({}) in {} is already set in {}",
+                        t.kpi, target.scope, t.period, prev.source
+                    ),
+                );
+            }
+            targets.push(target);
+        }
+    }
+    let book = crate::targets::TargetBook::new(targets.clone(), Vec::new());
+    for (a, b) in book.overlaps() {
+        if let TargetSource::Config(i) = b.source {
+            report(
+                format!("targets[{i}].period"),
+                format!(
+                    "the months {} overlap {} of {} for `{}` ({}): which one applies is ambiguous",
+                    b.period, a.period, a.source, b.kpi, b.scope
+                ),
+            );
+        }
+    }
+
+    let server_token = match crate::secrets::resolve_optional(
+        "token",
+        config.server.token.clone(),
+        &config.server.token_env,
+        &config.server.token_file,
+    ) {
+        Ok(t) => t.filter(|t| !secrecy::ExposeSecret::expose_secret(t).is_empty()),
+        Err(msg) => {
+            report("server.token".into(), msg);
+            None
+        }
+    };
+
+    let (alerts, alert_problems) = crate::alerts::config::resolve(
+        &config.alerts,
+        &crate::alerts::config::Context {
+            catalogue: &catalogue,
+            shops: &shops,
+            people: &people,
+            roles: &roles,
+            default_tz,
+        },
+    );
+    for (key, msg) in alert_problems {
+        report(key, msg);
+    }
+
+    problems.extend(problems_from_definitions);
+    if !problems.is_empty() {
+        return Err(ConfigErrors(problems));
+    }
+    Ok(Settings {
+        config,
+        file: path.to_path_buf(),
+        shops,
+        default_tz,
+        catalogue,
+        connector_schedules,
+        targets,
+        roles,
+        people,
+        scoring,
+        rates,
+        definitions: std::sync::Arc::new(definitions),
+        alerts,
+        server_token,
+    })
+}
+
+/// Validates `[currency]` and its rates.
+fn currency_rates(c: &CurrencyConfig, report: &mut impl FnMut(String, String)) -> Rates {
+    if let Some(base) = &c.base {
+        if !is_currency_code(base) {
+            report(
+                "currency.base".into(),
+                format!("`{base}` is not an ISO 4217 code such as CNY"),
+            );
+        }
+    } else if !c.rates.is_empty() {
+        report(
+            "currency.base".into(),
+            "rates are given but no base currency to convert to (e.g. base = \"CNY\")".into(),
+        );
+    }
+    let mut out: Vec<(String, Period, Decimal)> = Vec::new();
+    for (i, r) in c.rates.iter().enumerate() {
+        let key = |f: &str| format!("currency.rates[{i}].{f}");
+        if !is_currency_code(&r.from) {
+            report(
+                key("from"),
+                format!("`{}` is not an ISO 4217 code such as USD", r.from),
+            );
+        } else if c.base.as_deref() == Some(r.from.as_str()) {
+            report(
+                key("from"),
+                format!("`{}` is the base currency itself", r.from),
+            );
+        }
+        if r.rate <= Decimal::ZERO {
+            report(
+                key("rate"),
+                format!("`{}` must be above 0", r.rate.normalize()),
+            );
+        }
+        let month = match Period::parse_month(&r.month) {
+            Ok(m) => m,
+            Err(e) => {
+                report(key("month"), e.to_string());
+                continue;
+            }
+        };
+        if out.iter().any(|(f, m, _)| *f == r.from && *m == month) {
+            report(
+                key("month"),
+                format!("a rate for {} in {month} is already set", r.from),
+            );
+        }
+        out.push((r.from.clone(), month, r.rate));
+    }
+    Rates::new(c.base.clone(), out)
+}
