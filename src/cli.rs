@@ -445,6 +445,18 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+            let notes: Vec<String> = s
+                .config
+                .connectors
+                .iter()
+                .filter_map(|c| crate::connectors::declarative::aliases::note(&c.name, &c.kind))
+                .collect();
+            if !notes.is_empty() {
+                println!("\n# Notes:");
+                for n in &notes {
+                    println!("note: {n}");
+                }
+            }
             let warnings = scorecards::check_warnings(&s).await;
             if !warnings.is_empty() {
                 println!("\n# Warnings:");

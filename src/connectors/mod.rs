@@ -6,14 +6,11 @@ pub mod csv;
 pub mod declarative;
 pub mod demo;
 pub mod douyin;
-pub mod ga4;
 pub mod google_ads;
 pub mod jd;
 pub mod meta_ads;
 pub mod pinduoduo;
-pub mod shopify;
 pub mod taobao;
-pub mod woocommerce;
 pub mod xlsx;
 pub mod zendesk;
 
@@ -332,9 +329,6 @@ pub enum Connector {
     Csv(csv::CsvConnector),
     Xlsx(xlsx::XlsxConnector),
     Demo(demo::DemoConnector),
-    Shopify(std::sync::Arc<shopify::ShopifyConnector>),
-    WooCommerce(std::sync::Arc<woocommerce::WooCommerceConnector>),
-    Ga4(std::sync::Arc<ga4::Ga4Connector>),
     Taobao(std::sync::Arc<taobao::TaobaoConnector>),
     Pinduoduo(std::sync::Arc<pinduoduo::PinduoduoConnector>),
     Jd(std::sync::Arc<jd::JdConnector>),
@@ -352,11 +346,6 @@ impl Connector {
             "csv" => csv::CsvConnector::build(cfg, settings).map(Connector::Csv),
             "xlsx" => xlsx::XlsxConnector::build(cfg, settings).map(Connector::Xlsx),
             "demo" => demo::DemoConnector::build(cfg, settings).map(Connector::Demo),
-            "shopify" => shopify::ShopifyConnector::build(cfg, settings)
-                .map(|c| Connector::Shopify(c.into())),
-            "woocommerce" => woocommerce::WooCommerceConnector::build(cfg, settings)
-                .map(|c| Connector::WooCommerce(c.into())),
-            "ga4" => ga4::Ga4Connector::build(cfg, settings).map(|c| Connector::Ga4(c.into())),
             "taobao" => {
                 taobao::TaobaoConnector::build(cfg, settings).map(|c| Connector::Taobao(c.into()))
             }
@@ -388,9 +377,6 @@ impl Connector {
             Connector::Csv(c) => &c.name,
             Connector::Xlsx(c) => &c.name,
             Connector::Demo(c) => &c.name,
-            Connector::Shopify(c) => &c.name,
-            Connector::WooCommerce(c) => &c.name,
-            Connector::Ga4(c) => &c.name,
             Connector::Taobao(c) => &c.name,
             Connector::Pinduoduo(c) => &c.name,
             Connector::Jd(c) => &c.name,
@@ -408,9 +394,6 @@ impl Connector {
             Connector::Csv(c) => c.run(window, sink).await,
             Connector::Xlsx(c) => c.run(window, sink).await,
             Connector::Demo(c) => c.run(window, sink).await,
-            Connector::Shopify(c) => c.run(window, sink).await,
-            Connector::WooCommerce(c) => c.run(window, sink).await,
-            Connector::Ga4(c) => c.run(window, sink).await,
             Connector::Taobao(c) => c.run(window, sink).await,
             Connector::Pinduoduo(c) => c.run(window, sink).await,
             Connector::Jd(c) => c.run(window, sink).await,
@@ -443,15 +426,6 @@ pub fn check_options(cfg: &ConnectorConfig) -> Vec<(String, String)> {
         "xlsx" => all::<xlsx::XlsxOptions>(cfg, |c| xlsx::XlsxOptions::from_config(c).map(|_| ())),
         "demo" => all::<demo::DemoOptions>(cfg, |c| {
             demo::DemoOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "shopify" => all::<shopify::ShopifyOptions>(cfg, |c| {
-            shopify::ShopifyOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "woocommerce" => all::<woocommerce::WooCommerceOptions>(cfg, |c| {
-            woocommerce::WooCommerceOptions::from_config(c).and_then(|_| with_shop(c))
-        }),
-        "ga4" => all::<ga4::Ga4Options>(cfg, |c| {
-            ga4::Ga4Options::from_config(c).and_then(|_| with_shop(c))
         }),
         "taobao" => all::<taobao::TaobaoOptions>(cfg, |c| {
             taobao::TaobaoOptions::from_config(c).and_then(|_| with_shop(c))

@@ -6,7 +6,7 @@
 //!   &client_secret=…` (form-encoded) to the token URL;
 //! - [`ServiceAccountTokenSource`]: a Google service-account key exchanged
 //!   for a token with a signed RS256 JWT (the JWT-bearer grant, RFC 7523),
-//!   as GA4 (the Rust `ga4` kind and the `ga4_rest` definition) uses it.
+//!   as GA4 (the `ga4` definition) uses it.
 
 use super::{HttpClient, HttpError};
 use secrecy::{ExposeSecret, SecretString};

@@ -24,15 +24,7 @@ use crate::store::{Store, StoreError};
 pub const REFUND_INPUTS: &[&str] = &["refund_orders", "refund_amount"];
 
 /// Built-in connector kinds that read refunds (the demo generates them).
-pub const REFUND_KINDS: &[&str] = &[
-    "demo",
-    "shopify",
-    "woocommerce",
-    "taobao",
-    "pinduoduo",
-    "jd",
-    "douyin",
-];
+pub const REFUND_KINDS: &[&str] = &["demo", "taobao", "pinduoduo", "jd", "douyin"];
 
 /// Whether connector `c` delivers refunds (by its configuration).
 pub fn delivers_refunds(settings: &Settings, c: &ConnectorConfig) -> bool {

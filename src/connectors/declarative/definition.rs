@@ -995,12 +995,20 @@ fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamPlan {
         ),
         _ => {}
     }
+    if let Some(z) = &s.reports_zone {
+        c.pointer(&format!("{key}.reports_zone"), z, false);
+    }
+    if let Some(z) = &s.columns {
+        c.pointer(&format!("{key}.columns"), z, false);
+    }
     let mut plan = StreamPlan {
         name: name.to_string(),
         method,
         path,
         records: s.records.clone(),
         records_optional: s.records_optional,
+        reports_zone: s.reports_zone.clone(),
+        columns: s.columns.clone(),
         query,
         body,
         window: WindowPlan {

@@ -352,6 +352,9 @@ impl DeclarativeConnector {
             connector: cfg.name.clone(),
             message,
         };
+        if let Some(note) = super::aliases::note(&cfg.name, &cfg.kind) {
+            tracing::warn!("{note}");
+        }
         let options = Options::from_config(&def, cfg).map_err(|(k, m)| err(format!("{k}: {m}")))?;
         let mut credentials = BTreeMap::new();
         for c in &def.credentials {
@@ -764,6 +767,9 @@ impl DeclarativeConnector {
                 source: e,
             })??;
             let (batch, info) = page.body;
+            if page_no == 1 {
+                self.check_zone(&info);
+            }
             if tx.send(batch).await.is_err() {
                 // The committer stopped on an error; it reports it.
                 return Ok(());
@@ -782,6 +788,20 @@ impl DeclarativeConnector {
                     })
                 }
             }
+        }
+    }
+
+    /// Days in another zone than the shop's land on other local days than
+    /// the shop's orders: worth a warning, not a failure (the platform's
+    /// setting, which kpid cannot change).
+    fn check_zone(&self, info: &PageInfo) {
+        if let Some(zone) = info.zone.as_deref().filter(|z| *z != self.tz.name()) {
+            tracing::warn!(
+                connector = %self.name,
+                platform_zone = zone,
+                shop_zone = self.tz.name(),
+                "the platform reports days in another time zone than the shop's; its days are stored as they come"
+            );
         }
     }
 

@@ -24,6 +24,8 @@ pub struct PageInfo {
     pub has_next: Option<bool>,
     pub total: Option<u64>,
     pub next_cursor: Option<String>,
+    /// The time zone the page says its days are in (`reports_zone`).
+    pub zone: Option<String>,
 }
 
 /// Owns what mapping a page needs, so it can move to a blocking thread.
@@ -53,12 +55,78 @@ fn text(v: &Value) -> Result<String, String> {
     }
 }
 
+/// `Value::pointer`, without its two allocations per token for every
+/// lookup (the mapping reads a dozen pointers per record): a token is
+/// unescaped only when it has a `~`.
+fn at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
+    if pointer.is_empty() {
+        return Some(v);
+    }
+    pointer
+        .strip_prefix('/')?
+        .split('/')
+        .try_fold(v, |target, token| {
+            let token: std::borrow::Cow<str> = if token.contains('~') {
+                token.replace("~1", "/").replace("~0", "~").into()
+            } else {
+                token.into()
+            };
+            match target {
+                Value::Object(map) => map.get(token.as_ref()),
+                // `Value::pointer`'s index rule: digits, no sign, no leading zero.
+                Value::Array(list) if token == "0" || !token.starts_with(['0', '+']) => {
+                    token.parse::<usize>().ok().and_then(|i| list.get(i))
+                }
+                _ => None,
+            }
+        })
+}
+
+/// [`check_id`], naming the field only when the id is too long (formatting
+/// it for every record cost more than the check).
+fn check_field_id(f: &FieldPlan, id: &str) -> Result<(), String> {
+    if id.len() > crate::facts::MAX_ID_BYTES {
+        check_id(&f.to_string(), id)
+    } else {
+        Ok(())
+    }
+}
+
 struct Record<'a> {
     value: &'a Value,
     parent: Option<&'a Value>,
+    /// The page's column names (`columns`), for `@name` pointer tokens.
+    columns: &'a [String],
 }
 
 impl Record<'_> {
+    /// `path` with each `@name` token replaced by that column's index;
+    /// `None` when the page has no such column.
+    fn resolve<'p>(&self, path: &'p str) -> Option<std::borrow::Cow<'p, str>> {
+        if !path.contains("/@") {
+            return Some(path.into());
+        }
+        let mut out = String::with_capacity(path.len());
+        for token in path.split('/').skip(1) {
+            out.push('/');
+            match token.strip_prefix('@') {
+                Some(name) => {
+                    let i = self.columns.iter().position(|c| c == name)?;
+                    out.push_str(&i.to_string());
+                }
+                None => out.push_str(token),
+            }
+        }
+        Some(out.into())
+    }
+
+    /// Every pointer of `f` reads a column the page does not have.
+    fn absent(&self, f: &FieldPlan) -> bool {
+        f.pointers
+            .iter()
+            .all(|p| p.path.contains("/@") && self.resolve(&p.path).is_none())
+    }
+
     /// The first pointer with a non-null value, as text; `None` when absent
     /// or equal to one of the field's `none_if` values.
     fn get(&self, f: &FieldPlan) -> Result<Option<String>, String> {
@@ -68,7 +136,10 @@ impl Record<'_> {
             } else {
                 Some(self.value)
             };
-            match base.and_then(|b| b.pointer(&p.path)) {
+            let Some(path) = self.resolve(&p.path) else {
+                continue;
+            };
+            match base.and_then(|b| at(b, &path)) {
                 None | Some(Value::Null) => continue,
                 Some(v) => {
                     let t = text(v).map_err(|e| format!("{f} {e}"))?;
@@ -89,7 +160,7 @@ impl Record<'_> {
     /// A required id, at most [`crate::facts::MAX_ID_BYTES`] long.
     fn id(&self, f: &FieldPlan) -> Result<String, String> {
         let id = self.required(f)?;
-        check_id(&f.to_string(), &id)?;
+        check_field_id(f, &id)?;
         Ok(id)
     }
 
@@ -119,7 +190,7 @@ impl Record<'_> {
                 amount_micros(raw.trim(), a.scale).map_err(|e| format!("{}: {e}", a.field))?
             }
             Some(sum) => {
-                let items = match self.value.pointer(&sum.each) {
+                let items = match at(self.value, &sum.each) {
                     None | Some(Value::Null) => &[][..],
                     Some(Value::Array(a)) => a.as_slice(),
                     Some(_) => return Err(format!("{}: `{}` is not a list", a.field, sum.each)),
@@ -127,7 +198,7 @@ impl Record<'_> {
                 let mut total = 0i64;
                 for (i, item) in items.iter().enumerate() {
                     let chosen = sum.filters.iter().all(|(p, values)| {
-                        let v = match item.pointer(p) {
+                        let v = match at(item, p) {
                             None | Some(Value::Null) => String::new(),
                             Some(v) => text(v).unwrap_or_default(),
                         };
@@ -139,6 +210,7 @@ impl Record<'_> {
                     let rec = Record {
                         value: item,
                         parent: self.parent,
+                        columns: self.columns,
                     };
                     let raw = rec.required(&a.field)?;
                     let m = amount_micros(raw.trim(), a.scale)
@@ -318,9 +390,29 @@ impl Mapper {
                     .filter(|c| !c.is_empty()),
             };
         }
+        info.zone = s
+            .reports_zone
+            .as_deref()
+            .and_then(|z| body.pointer(z))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        // The names of the page's columns (GA4 `metricHeaders`), which
+        // `@name` pointer tokens index.
+        let columns: Vec<String> = match s.columns.as_deref().and_then(|c| at(body, c)) {
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|c| {
+                    c.get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let mut batch = Batch::default();
         for (i, record) in records.iter().enumerate() {
-            self.record(record, i, &mut batch);
+            self.record(record, i, &columns, &mut batch);
         }
         Ok((batch, info))
     }
@@ -334,20 +426,23 @@ impl Mapper {
         });
     }
 
-    fn record(&self, value: &Value, i: usize, batch: &mut Batch) {
+    fn record(&self, value: &Value, i: usize, columns: &[String], batch: &mut Batch) {
         let rec = Record {
             value,
             parent: None,
+            columns,
         };
         let s = &self.stream;
         let at = || format!("{} page {} record {}", self.slice, self.page_no, i + 1);
         if let Some(o) = &s.order {
-            let locator = rec
-                .get(&o.id)
-                .ok()
-                .flatten()
-                .map(|id| format!("order {}", echo(&id)))
-                .unwrap_or_else(at);
+            // Built only for a reject: most records have none.
+            let locator = || {
+                rec.get(&o.id)
+                    .ok()
+                    .flatten()
+                    .map(|id| format!("order {}", echo(&id)))
+                    .unwrap_or_else(at)
+            };
             let mapped = self.order(&rec, o).and_then(|order| {
                 let refunds = match &s.refunds {
                     Some(r) => self.refunds(value, r)?,
@@ -360,7 +455,7 @@ impl Mapper {
                     batch.orders.push(order);
                     batch.refunds.extend(refunds);
                 }
-                Err(reason) => self.reject(batch, locator, reason, value),
+                Err(reason) => self.reject(batch, locator(), reason, value),
             }
         } else if let Some(r) = &s.refunds {
             match self.refunds(value, r) {
@@ -381,7 +476,14 @@ impl Mapper {
         } else if let Some(d) = &s.daily {
             match self.daily(&rec, d) {
                 Ok(values) => batch.daily.extend(values),
-                Err(reason) => self.reject(batch, at(), reason, value),
+                Err(reason) => {
+                    // Without a dimension a day is one record: name it so.
+                    let locator = match (&d.dimension, self.day(&rec, d)) {
+                        (None, Ok(day)) => format!("day {day}"),
+                        _ => at(),
+                    };
+                    self.reject(batch, locator, reason, value)
+                }
             }
         }
     }
@@ -395,7 +497,7 @@ impl Mapper {
             None => None,
         };
         if let (Some(f), Some(b)) = (&o.buyer_id, &buyer_id) {
-            check_id(&f.to_string(), b)?;
+            check_field_id(f, b)?;
         }
         let status = match &o.status {
             None => OrderStatus::Paid,
@@ -417,14 +519,16 @@ impl Mapper {
             None => vec![Record {
                 value,
                 parent: None,
+                columns: &[],
             }],
-            Some(each) => match value.pointer(each) {
+            Some(each) => match at(value, each) {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(a)) => a
                     .iter()
                     .map(|v| Record {
                         value: v,
                         parent: Some(value),
+                        columns: &[],
                     })
                     .collect(),
                 Some(_) => return Err(format!("refunds `{each}` is not a list")),
@@ -450,7 +554,12 @@ impl Mapper {
     }
 
     fn daily(&self, rec: &Record, d: &DailyPlan) -> Result<Vec<DailyValue>, String> {
-        let day = match &d.day {
+        let day = self.day(rec, d)?;
+        self.daily_values(rec, d, day)
+    }
+
+    fn day(&self, rec: &Record, d: &DailyPlan) -> Result<NaiveDate, String> {
+        Ok(match &d.day {
             DayPlan::Date { field, pattern } => {
                 let raw = rec.required(field)?;
                 NaiveDate::parse_from_str(raw.trim(), pattern).map_err(|e| {
@@ -458,13 +567,26 @@ impl Mapper {
                 })?
             }
             DayPlan::Instant(t) => local_day(rec.time(t, self.tz)?, self.tz),
-        };
+        })
+    }
+
+    fn daily_values(
+        &self,
+        rec: &Record,
+        d: &DailyPlan,
+        day: NaiveDate,
+    ) -> Result<Vec<DailyValue>, String> {
         let dimension = match &d.dimension {
             Some(f) => rec.get(f)?.unwrap_or_default(),
             None => String::new(),
         };
         d.inputs
             .iter()
+            // A column the page does not have is an input it does not give
+            // (a report without that metric), not an error.
+            .filter(|(_, a)| {
+                !(rec.absent(&a.field) || a.minus.as_ref().is_some_and(|m| rec.absent(m)))
+            })
             .map(|(input, a)| {
                 Ok(DailyValue {
                     shop: self.shop.clone(),
@@ -484,7 +606,7 @@ fn status(rec: &Record, st: &StatusPlan) -> Result<OrderStatus, String> {
     let present = st
         .if_present
         .iter()
-        .find(|(p, _)| !matches!(rec.value.pointer(p), None | Some(Value::Null)));
+        .find(|(p, _)| !matches!(at(rec.value, p), None | Some(Value::Null)));
     if let Some((_, s)) = present {
         return Ok(*s);
     }
@@ -538,6 +660,30 @@ fn said(errors: &BodyErrors, body: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookups_read_what_value_pointer_reads() {
+        let v = serde_json::json!({
+            "id": 1, "a/b": {"m~n": 2}, "list": [{"x": 3}, 4], "": 5, "01": 6
+        });
+        for p in [
+            "",
+            "/id",
+            "/a~1b/m~0n",
+            "/list/0/x",
+            "/list/1",
+            "/list/01",
+            "/list/+1",
+            "/list/2",
+            "/",
+            "/01",
+            "id",
+            "/id/x",
+            "/list/-1",
+        ] {
+            assert_eq!(at(&v, p), v.pointer(p), "{p}");
+        }
+    }
 
     #[test]
     fn patterns_are_read_in_their_zone() {

@@ -5,6 +5,7 @@
 //! configuration's `definitions = ["folder", …]` adds a user's own (in-house
 //! APIs). See `connectors/README.md` for the format.
 
+pub mod aliases;
 pub mod definition;
 pub mod engine;
 pub mod file;
@@ -104,6 +105,8 @@ impl Definitions {
                 Ok(def) => {
                     let clash = if crate::config::CONNECTOR_KINDS.contains(&def.kind.as_str()) {
                         Some("a connector kind built into kpid".to_string())
+                    } else if let Some(new) = aliases::renamed(&def.kind) {
+                        Some(format!("the old name of the built-in kind `{new}`"))
                     } else {
                         defs.kinds
                             .get(&def.kind)
@@ -139,8 +142,11 @@ impl Definitions {
         (defs, problems)
     }
 
+    /// The definition of `kind`, or of the kind an old name stands for.
     pub fn get(&self, kind: &str) -> Option<&Arc<Definition>> {
-        self.kinds.get(kind)
+        self.kinds
+            .get(kind)
+            .or_else(|| aliases::renamed(kind).and_then(|k| self.kinds.get(k)))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Definition>> {

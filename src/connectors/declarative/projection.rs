@@ -121,6 +121,12 @@ impl Projection {
         if let PageStyle::Cursor { next } = &pagination.style {
             root.keep(next);
         }
+        for p in [&stream.reports_zone, &stream.columns]
+            .into_iter()
+            .flatten()
+        {
+            root.keep(p);
+        }
         root.finish();
         root
     }
@@ -129,7 +135,12 @@ impl Projection {
     fn node(&mut self, pointer: &str) -> Option<&mut Projection> {
         let mut n = self;
         for t in tokens(pointer)? {
-            n = n.keys.entry(t).or_default();
+            // `@name` is a column's index, which only the page tells.
+            n = if t.starts_with('@') {
+                n.each_mut()
+            } else {
+                n.keys.entry(t).or_default()
+            };
         }
         Some(n)
     }
@@ -394,7 +405,7 @@ mod tests {
             }],
             "extra": {"deep": [1, 2, 3]}
         });
-        let p = &stream("shopify_rest").projection;
+        let p = &stream("shopify").projection;
         let got = p.parse(page.to_string().as_bytes()).unwrap();
         let want = json!({
             "orders": [{
@@ -416,7 +427,7 @@ mod tests {
 
         // With the order's id read from `/name`, `/id` stays only because a
         // refund's `order_id = "../id"` reads it in the enclosing order.
-        let mut plan = stream("shopify_rest").clone();
+        let mut plan = stream("shopify").clone();
         plan.order.as_mut().unwrap().id.pointers[0].path = "/name".into();
         let got = Projection::of(&plan)
             .parse(page.to_string().as_bytes())
@@ -443,7 +454,7 @@ mod tests {
             "rowCount": 1,
             "metadata": {"currencyCode": "USD"}
         });
-        let p = &stream("ga4_rest").projection;
+        let p = &stream("ga4").projection;
         let got = p.parse(page.to_string().as_bytes()).unwrap();
         assert_eq!(
             got.pointer("/rows/0/metricValues/5/value"),
@@ -457,7 +468,7 @@ mod tests {
 
     #[test]
     fn kept_values_are_exact_and_unexpected_shapes_survive() {
-        let p = &stream("shopify_rest").projection;
+        let p = &stream("shopify").projection;
         // A 20-digit id and a decimal stay as written (`arbitrary_precision`),
         // also where a list was expected but a number came.
         let text = r#"{"orders":[{"id":12345678901234567890123,"total_price":0.10,
