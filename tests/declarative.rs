@@ -866,18 +866,19 @@ fn connector_options_are_checked_against_the_definition() {
     );
 }
 
-#[test]
-fn check_lists_definition_kinds_and_hides_declared_secrets() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("defs")).unwrap();
-    std::fs::write(dir.path().join("defs/erp.toml"), ERP_DEFINITION).unwrap();
-    let cfg = dir.path().join("kpid.toml");
+/// `kpid check`'s output for a configuration of `extra` (top-level keys
+/// first, then connectors) and shop `sh` in `dir`; the check must pass.
+fn kpid_check(dir: &std::path::Path, extra: &str) -> String {
+    let (top, rest) = match extra.split_once("[[connectors]]") {
+        Some((top, rest)) => (top, format!("[[connectors]]{rest}")),
+        None => (extra, String::new()),
+    };
+    let cfg = dir.join("kpid.toml");
     std::fs::write(
         &cfg,
         format!(
-            "definitions = [\"defs\"]\n[storage]\nurl = \"sqlite://{}/k.db\"\n[[shops]]\nid = \"sh\"\n\
-             [[connectors]]\nname = \"e\"\nkind = \"erp\"\nshop = \"sh\"\naccess_key = \"{KEY}\"\n",
-            dir.path().display()
+            "{top}[storage]\nurl = \"sqlite://{}/k.db\"\n[[shops]]\nid = \"sh\"\n{rest}",
+            dir.display()
         ),
     )
     .unwrap();
@@ -890,11 +891,25 @@ fn check_lists_definition_kinds_and_hides_declared_secrets() {
         .env_remove("KPID_STORAGE__URL")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn check_lists_definition_kinds_and_hides_declared_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("defs")).unwrap();
+    std::fs::write(dir.path().join("defs/erp.toml"), ERP_DEFINITION).unwrap();
+    let stdout = kpid_check(
+        dir.path(),
+        &format!(
+            "definitions = [\"defs\"]\n[[connectors]]\nname = \"e\"\nkind = \"erp\"\nshop = \"sh\"\naccess_key = \"{KEY}\"\n"
+        ),
     );
     assert!(
         stdout.contains("erp") && stdout.contains("Acme in-house ERP"),
@@ -956,26 +971,7 @@ fn old_definition_kind_names_still_work_with_a_deprecation_warning() {
 
     // `kpid check` says the same, once per connector.
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("kpid.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[storage]\nurl = \"sqlite://{}/k.db\"\n[[shops]]\nid = \"sh\"\n{connectors}",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .arg("--config")
-        .arg(&cfg)
-        .arg("check")
-        .env_remove("KPID_CONFIG")
-        .env_remove("KPID_LOG")
-        .env_remove("KPID_STORAGE__URL")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    let stdout = kpid_check(dir.path(), connectors);
     for (name, old) in [
         ("s", "shopify_rest"),
         ("w", "woocommerce_rest"),
@@ -1158,6 +1154,24 @@ async fn assert_day(db: &common::TestDb, shop: &str, day: &str, expected: &[(&st
     }
 }
 
+/// A row of [`orders`] for an order of 2026-10-01.
+fn oct1_order(
+    id: &str,
+    at: i64,
+    amount: i64,
+    buyer: Option<&str>,
+    status: &str,
+) -> (String, i64, Option<String>, i64, Option<String>, String) {
+    (
+        id.to_string(),
+        at,
+        Some("2026-10-01".to_string()),
+        amount,
+        buyer.map(str::to_string),
+        status.to_string(),
+    )
+}
+
 /// What a request's sorted query is made of.
 fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut q: Vec<(String, String)> = pairs
@@ -1208,16 +1222,7 @@ async fn woocommerce_definition_stores_what_the_rust_module_stored() {
         assert_eq!(run.stats.records, 2 * (6 + 3), "{}", db.backend);
         assert_eq!(run.stats.rejects, 2, "{}", db.backend);
 
-        let o = |id: &str, at: i64, amount: i64, buyer: Option<&str>, status: &str| {
-            (
-                id.to_string(),
-                at,
-                Some("2026-10-01".to_string()),
-                amount,
-                buyer.map(str::to_string),
-                status.to_string(),
-            )
-        };
+        let o = oct1_order;
         assert_eq!(
             orders(&db, "decl").await,
             vec![
@@ -1724,16 +1729,7 @@ async fn shopify_definition_stores_what_the_rust_module_stored() {
         assert_eq!(run.stats.records, 16, "{}", db.backend);
         assert_eq!(run.stats.rejects, 2, "{}", db.backend);
 
-        let o = |id: &str, at: i64, amount: i64, buyer: Option<&str>, status: &str| {
-            (
-                id.to_string(),
-                at,
-                Some("2026-10-01".to_string()),
-                amount,
-                buyer.map(str::to_string),
-                status.to_string(),
-            )
-        };
+        let o = oct1_order;
         // processed_at, else created_at (5006: 16:30Z is 00:30 in Shanghai);
         // cancelled_at before financial_status; a customer without an id is a guest.
         assert_eq!(

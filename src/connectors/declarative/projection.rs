@@ -454,7 +454,32 @@ mod tests {
             "rowCount": 1,
             "metadata": {"currencyCode": "USD"}
         });
-        let p = &stream("ga4").projection;
+        // GA4 reads its metrics by name now; this is the positional form
+        // (`/metricValues/3/value`) it had, which other APIs need.
+        let mut plan = stream("ga4").clone();
+        plan.columns = None;
+        plan.reports_zone = None;
+        let names = [
+            "screenPageViews",
+            "activeUsers",
+            "newUsers",
+            "sessions",
+            "engagedSessions",
+            "userEngagementDuration",
+        ];
+        for (_, a) in plan.daily.as_mut().unwrap().inputs.iter_mut() {
+            for ptr in a
+                .field
+                .pointers
+                .iter_mut()
+                .chain(a.minus.iter_mut().flat_map(|m| m.pointers.iter_mut()))
+            {
+                for (i, n) in names.iter().enumerate() {
+                    ptr.path = ptr.path.replace(&format!("@{n}"), &i.to_string());
+                }
+            }
+        }
+        let p = &Projection::of(&plan);
         let got = p.parse(page.to_string().as_bytes()).unwrap();
         assert_eq!(
             got.pointer("/rows/0/metricValues/5/value"),
