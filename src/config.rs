@@ -1058,12 +1058,13 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
         });
         connector_schedules.insert(c.name.clone(), schedule);
         let checked: Vec<(String, String)> = match definition {
-            Some(def) => crate::connectors::declarative::engine::Options::from_config(def, c)
-                .map(|_| ())
-                .and_then(|_| crate::connectors::require_shop(c))
-                .err()
-                .into_iter()
-                .collect(),
+            Some(def) => {
+                let mut p = crate::connectors::declarative::engine::Options::problems(def, c);
+                if p.is_empty() {
+                    p.extend(crate::connectors::require_shop(c).err());
+                }
+                p
+            }
             None => crate::connectors::check_options(c),
         };
         for (field, msg) in checked {

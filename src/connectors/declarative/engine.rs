@@ -70,6 +70,25 @@ fn text_of(v: &Value) -> Option<String> {
 
 impl Options {
     /// Reads a connector's options against its definition, naming the bad key.
+    /// Every problem of `cfg`'s options in one run, as the Rust kinds'
+    /// typed options report them: each offending key is set aside and the
+    /// rest checked again.
+    pub fn problems(def: &Definition, cfg: &ConnectorConfig) -> Vec<(String, String)> {
+        let mut cfg = cfg.clone();
+        let mut out: Vec<(String, String)> = Vec::new();
+        while let Err((key, message)) = Self::from_config(def, &cfg) {
+            if out.iter().any(|(k, _)| *k == key) {
+                break;
+            }
+            let set_aside = cfg.options.remove(&key).is_some();
+            out.push((key, message));
+            if !set_aside {
+                break;
+            }
+        }
+        out
+    }
+
     pub fn from_config(def: &Definition, cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
         let mut o = Options {
             base_url: def.base_url.clone().unwrap_or_default(),
