@@ -38,13 +38,6 @@ impl Deref for Setup {
     }
 }
 
-impl Setup {
-    /// The kinds this configuration can use.
-    pub fn registry(&self) -> Registry<'_> {
-        Registry::new(&self.definitions)
-    }
-}
-
 /// Loads, merges the environment over the file, and validates, reporting
 /// every problem found (not only the first), in the file's order.
 pub fn load(path: &Path) -> Result<Setup, ConfigErrors> {
