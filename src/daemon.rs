@@ -11,6 +11,7 @@ use crate::report::snapshot_table;
 use crate::scheduler::Scheduler;
 use crate::server::AppState;
 use crate::settings::Settings;
+use crate::setup::Setup;
 use crate::snapshot::compute;
 use crate::store::{redact_url, Backend, Store};
 use anyhow::Context;
@@ -22,13 +23,13 @@ use tokio_util::sync::CancellationToken;
 /// `kpid run --once`: every connector once over its default window, then
 /// the snapshot job for today in each shop's zone; an error if any connector failed.
 pub async fn run_once(
-    settings: Arc<Settings>,
+    setup: Arc<Setup>,
     store: Store,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    log_start(&settings);
+    log_start(&setup);
     let mut failed = 0;
-    for c in build_connectors(&settings, &[])? {
+    for c in build_connectors(&setup, &[])? {
         if stop.is_cancelled() {
             anyhow::bail!("stopped before every connector ran");
         }
@@ -37,11 +38,12 @@ pub async fn run_once(
             failed += 1;
         }
     }
-    for shop in &settings.shops {
-        snapshot_shop(&settings, &store, shop, today(shop.tz)).await?;
+    for shop in &setup.shops {
+        snapshot_shop(&setup, &store, shop, today(shop.tz)).await?;
     }
-    crate::alerts::evaluate_and_deliver(&settings, &store, &jobs::owner_id(), None).await;
-    print_start_report(&settings, &store).await?;
+    crate::alerts::evaluate_and_deliver(&setup, &setup.alerts, &store, &jobs::owner_id(), None)
+        .await;
+    print_start_report(&setup, &store).await?;
     if failed > 0 {
         anyhow::bail!("{failed} connector(s) failed; see the log above");
     }
@@ -49,59 +51,46 @@ pub async fn run_once(
 }
 
 /// `kpid run`: the scheduler with its HTTP listener until `stop` fires.
-pub async fn run(
-    settings: Arc<Settings>,
-    store: Store,
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(setup: Arc<Setup>, store: Store, stop: CancellationToken) -> anyhow::Result<()> {
     let _lock = match store.backend() {
-        Backend::Sqlite => Some(lock_sqlite(settings.storage_url())?),
+        Backend::Sqlite => Some(lock_sqlite(setup.storage_url())?),
         Backend::Postgres => None,
     };
-    log_start(&settings);
+    log_start(&setup);
     let started = Utc::now();
     let metrics = Arc::new(Metrics::new(
-        &settings
-            .shops
-            .iter()
-            .map(|s| s.id.clone())
-            .collect::<Vec<_>>(),
+        &setup.shops.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
         started.timestamp() as f64,
     ));
     let running = Arc::new(AtomicBool::new(false));
     let server_stop = CancellationToken::new();
-    let server = if settings.config.server.listen.is_empty() {
+    let server = if setup.config.server.listen.is_empty() {
         None
     } else {
-        if let Some(why) = crate::server::refuse_public_without_token(&settings) {
+        if let Some(why) = crate::server::refuse_public_without_token(&setup) {
             anyhow::bail!("{why}");
         }
         let state = AppState {
-            settings: settings.clone(),
+            setup: setup.clone(),
             store: store.clone(),
             metrics: metrics.clone(),
             scheduler_running: running.clone(),
         };
         let (addr, handle) =
-            crate::server::serve(&settings.config.server.listen, state, server_stop.clone())
+            crate::server::serve(&setup.config.server.listen, state, server_stop.clone())
                 .await
-                .with_context(|| format!("cannot listen on {}", settings.config.server.listen))?;
-        tracing::info!(%addr, token = settings.server_token.is_some(), "http listening: / (dashboard) /api/v1/ /metrics /healthz /readyz");
+                .with_context(|| format!("cannot listen on {}", setup.config.server.listen))?;
+        tracing::info!(%addr, token = setup.server_token.is_some(), "http listening: / (dashboard) /api/v1/ /metrics /healthz /readyz");
         Some(handle)
     };
 
-    let cx = jobs::Context::new(
-        settings.clone(),
-        store.clone(),
-        metrics.clone(),
-        stop.clone(),
-    );
-    let scheduler = Scheduler::new(cx, jobs::scheduled(&settings)?);
+    let cx = jobs::Context::new(setup.clone(), store.clone(), metrics.clone(), stop.clone());
+    let scheduler = Scheduler::new(cx, jobs::scheduled(&setup)?);
     // What an earlier process decided and did not send goes out first.
     jobs::alerts::deliver(scheduler.context()).await;
     scheduler.catch_up().await;
-    if settings.config.snapshot.report_on_start {
-        print_start_report(&settings, &store).await?;
+    if setup.config.snapshot.report_on_start {
+        print_start_report(&setup, &store).await?;
     }
     let loops = scheduler.start();
     running.store(true, Ordering::SeqCst);

@@ -28,6 +28,7 @@ pub mod scoring;
 pub mod secrets;
 pub mod server;
 pub mod settings;
+pub mod setup;
 pub mod snapshot;
 pub mod store;
 pub mod targets;

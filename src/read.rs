@@ -2,6 +2,7 @@
 //! API: `kpid report`, `kpid report --scorecards`, `kpid kpis` and `kpid runs`
 //! print the same JSON that `/api/v1/…` answers.
 
+use crate::alerts::config::Rules;
 use crate::format::json_number;
 use crate::kpi::Catalogue;
 use crate::period::{today, Period};
@@ -439,7 +440,7 @@ pub fn alert_json(a: &crate::store::AlertRow) -> Value {
 
 /// The alerts `alerts list` shows: every one not inactive.
 pub async fn listed_alerts(
-    s: &Settings,
+    rules: &Rules,
     store: &Store,
 ) -> Result<Vec<crate::store::AlertRow>, StoreError> {
     Ok(store
@@ -448,13 +449,13 @@ pub async fn listed_alerts(
         .into_iter()
         // Alerts of rules since removed from the configuration are kept
         // in the database (history) but are no longer current.
-        .filter(|a| a.state != "inactive" && s.alerts.rule(&a.rule).is_some())
+        .filter(|a| a.state != "inactive" && rules.rule(&a.rule).is_some())
         .collect())
 }
 
 /// `kpid alerts list --format json` (also `/api/v1/alerts`).
-pub async fn alerts_json(s: &Settings, store: &Store) -> Result<Value, StoreError> {
-    Ok(listed_alerts(s, store)
+pub async fn alerts_json(rules: &Rules, store: &Store) -> Result<Value, StoreError> {
+    Ok(listed_alerts(rules, store)
         .await?
         .iter()
         .map(alert_json)

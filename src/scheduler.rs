@@ -73,7 +73,7 @@ impl Scheduler {
     }
 
     fn max_age(&self) -> ChronoDuration {
-        ChronoDuration::hours(self.inner.cx.settings.config.scheduler.max_catchup_hours as i64)
+        ChronoDuration::hours(self.inner.cx.setup.config.scheduler.max_catchup_hours as i64)
     }
 
     /// Runs the ticks missed while no daemon ran, younger than the maximum
@@ -123,14 +123,8 @@ impl Scheduler {
     pub async fn drain(&self, mut loops: JoinSet<()>) {
         while loops.join_next().await.is_some() {}
         self.inner.tracker.close();
-        let grace = Duration::from_secs(
-            self.inner
-                .cx
-                .settings
-                .config
-                .scheduler
-                .shutdown_grace_seconds,
-        );
+        let grace =
+            Duration::from_secs(self.inner.cx.setup.config.scheduler.shutdown_grace_seconds);
         if tokio::time::timeout(grace, self.inner.tracker.wait())
             .await
             .is_err()
@@ -158,7 +152,7 @@ async fn job_loop(inner: Arc<Inner>, job: Arc<Job>) {
         }
         after = tick;
         let wait = (tick - Utc::now()).to_std().unwrap_or_default()
-            + jitter(&job.name, inner.cx.settings.config.scheduler.jitter_seconds);
+            + jitter(&job.name, inner.cx.setup.config.scheduler.jitter_seconds);
         tokio::select! {
             _ = inner.cx.stop.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
@@ -171,7 +165,7 @@ async fn job_loop(inner: Arc<Inner>, job: Arc<Job>) {
 
 /// Takes over ticks whose owner stopped renewing the lease (a replica died).
 async fn sweeper(inner: Arc<Inner>) {
-    let every = Duration::from_secs((inner.cx.settings.config.scheduler.lease_seconds / 2).max(1));
+    let every = Duration::from_secs((inner.cx.setup.config.scheduler.lease_seconds / 2).max(1));
     loop {
         tokio::select! {
             _ = inner.cx.stop.cancelled() => return,
@@ -235,7 +229,7 @@ async fn execute_in_span(inner: Arc<Inner>, job: Arc<Job>, tick: DateTime<Utc>, 
         set: &inner.running,
         name: job.name.clone(),
     };
-    let lease = inner.cx.settings.config.scheduler.lease_seconds as i64;
+    let lease = inner.cx.setup.config.scheduler.lease_seconds as i64;
     let t = tick.timestamp();
     // A database that is briefly away must not cost a tick (a nightly
     // snapshot would otherwise wait for the next restart's catch-up): the

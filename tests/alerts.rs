@@ -13,7 +13,7 @@ use helpers::*;
 use kpid::alerts::deliver::{deliver_due, Delivered};
 use kpid::alerts::message::{AlertState, Message};
 use kpid::alerts::state::{evaluate, Transition};
-use kpid::settings::Settings;
+use kpid::setup::Setup;
 use kpid::store::{AlertRow, OutboxRow, Silence, Store};
 use serde_json::Value;
 use std::process::Command;
@@ -23,9 +23,11 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 /// One evaluation as of `instant`, then delivery of what is due.
-async fn eval(store: &Store, s: &Settings, instant: &str) -> (Vec<Transition>, Vec<Delivered>) {
-    let t = evaluate(s, store, at(instant), "test").await.unwrap();
-    let sent = deliver_due(s, store, "test", None).await.unwrap();
+async fn eval(store: &Store, s: &Setup, instant: &str) -> (Vec<Transition>, Vec<Delivered>) {
+    let t = evaluate(s, &s.alerts, store, at(instant), "test")
+        .await
+        .unwrap();
+    let sent = deliver_due(&s.alerts, store, "test", None).await.unwrap();
     (t, sent)
 }
 
@@ -239,7 +241,7 @@ async fn a_restart_does_not_resend_and_a_crash_before_sending_delivers_once() {
         let store = Store::connect(&db.url).await.unwrap();
         store.migrate().await.unwrap();
         assert!(
-            deliver_due(&s, &store, "second", None)
+            deliver_due(&s.alerts, &store, "second", None)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -250,9 +252,15 @@ async fn a_restart_does_not_resend_and_a_crash_before_sending_delivers_once() {
 
         // A crash after deciding and before sending: the decision is in the
         // outbox; the process dies without delivering.
-        let t = evaluate(&s, &store, at("2026-10-10T13:30:00+08:00"), "doomed")
-            .await
-            .unwrap();
+        let t = evaluate(
+            &s,
+            &s.alerts,
+            &store,
+            at("2026-10-10T13:30:00+08:00"),
+            "doomed",
+        )
+        .await
+        .unwrap();
         assert!(t.is_empty(), "{b}: still firing");
         let pending: Vec<_> = outbox(&store)
             .await
@@ -264,10 +272,12 @@ async fn a_restart_does_not_resend_and_a_crash_before_sending_delivers_once() {
         drop(store);
 
         let store = Store::connect(&db.url).await.unwrap();
-        let sent = deliver_due(&s, &store, "restarted", None).await.unwrap();
+        let sent = deliver_due(&s.alerts, &store, "restarted", None)
+            .await
+            .unwrap();
         assert_eq!(sent.len(), 1, "{b}: delivered once on restart");
         assert!(sent[0].result.is_ok(), "{b}");
-        assert!(deliver_due(&s, &store, "restarted", None)
+        assert!(deliver_due(&s.alerts, &store, "restarted", None)
             .await
             .unwrap()
             .is_empty());
@@ -305,8 +315,10 @@ async fn two_replicas_evaluating_at_once_send_each_notification_once() {
                 tasks.push(tokio::spawn(async move {
                     let store = Store::connect(&url).await.unwrap();
                     barrier.wait().await;
-                    let t = evaluate(&s, &store, at(round), replica).await.unwrap();
-                    let d = deliver_due(&s, &store, replica, None).await.unwrap();
+                    let t = evaluate(&s, &s.alerts, &store, at(round), replica)
+                        .await
+                        .unwrap();
+                    let d = deliver_due(&s.alerts, &store, replica, None).await.unwrap();
                     store.close().await;
                     (t.len(), d.len())
                 }));
@@ -532,6 +544,7 @@ channels = ["ops"]
         let spec = s.alerts.digest("morning").unwrap();
         let digest = kpid::alerts::digest::build(
             &s,
+            &s.alerts,
             &db.store,
             spec,
             &spec.shops,
@@ -564,6 +577,7 @@ channels = ["ops"]
         // Sent through the outbox once.
         kpid::alerts::digest::enqueue(
             &s,
+            &s.alerts,
             &db.store,
             spec,
             &spec.shops,
@@ -571,7 +585,9 @@ channels = ["ops"]
         )
         .await
         .unwrap();
-        let sent = deliver_due(&s, &db.store, "test", None).await.unwrap();
+        let sent = deliver_due(&s.alerts, &db.store, "test", None)
+            .await
+            .unwrap();
         assert_eq!(sent.len(), 1, "{b}");
         assert!(sent[0].result.is_ok(), "{b}: {sent:?}");
         db.drop_db().await;

@@ -73,10 +73,10 @@ impl Drop for Server {
     }
 }
 
-async fn start(settings: kpid::settings::Settings, store: kpid::store::Store) -> Server {
-    let shops: Vec<String> = settings.shops.iter().map(|s| s.id.clone()).collect();
+async fn start(setup: kpid::setup::Setup, store: kpid::store::Store) -> Server {
+    let shops: Vec<String> = setup.shops.iter().map(|s| s.id.clone()).collect();
     let state = AppState {
-        settings: Arc::new(settings),
+        setup: Arc::new(setup),
         store,
         metrics: Arc::new(Metrics::new(&shops, 0.0)),
         scheduler_running: Arc::new(AtomicBool::new(true)),

@@ -3,7 +3,7 @@
 //! variable it came from).
 
 use kpid::config::Problem;
-use kpid::settings::load;
+use kpid::setup::load;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

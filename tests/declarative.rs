@@ -103,7 +103,7 @@ fn unix(rfc3339: &str) -> i64 {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp()
 }
 
-fn erp_config(db: &common::TestDb, server: &MockServer) -> kpid::settings::Settings {
+fn erp_config(db: &common::TestDb, server: &MockServer) -> kpid::setup::Setup {
     erp_config_with(db, server, ERP_DEFINITION)
 }
 
@@ -112,7 +112,7 @@ fn erp_config_with(
     db: &common::TestDb,
     server: &MockServer,
     definition: &str,
-) -> kpid::settings::Settings {
+) -> kpid::setup::Setup {
     std::env::set_var(KEY_ENV, KEY);
     db.write("connectors.d/erp.toml", definition);
     db.write("connectors.d/README.txt", "not a definition: ignored");
@@ -711,7 +711,7 @@ async fn a_cursor_handed_back_again_fails_the_run_instead_of_looping() {
 
 // ------------------------------------------------------------ definitions
 
-fn load_with(defs: &[(&str, &str)], connectors: &str) -> Result<kpid::settings::Settings, String> {
+fn load_with(defs: &[(&str, &str)], connectors: &str) -> Result<kpid::setup::Setup, String> {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in defs {
         std::fs::create_dir_all(dir.path().join("defs")).unwrap();
@@ -726,7 +726,7 @@ fn load_with(defs: &[(&str, &str)], connectors: &str) -> Result<kpid::settings::
         ),
     )
     .unwrap();
-    kpid::settings::load(&cfg).map_err(|e| e.to_string())
+    kpid::setup::load(&cfg).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -1851,7 +1851,7 @@ fn ga4_definition_checks_its_credentials_like_the_rust_kind() {
             ),
         )
         .unwrap();
-        kpid::settings::load(&cfg)
+        kpid::setup::load(&cfg)
     };
     let key = dir.path().join("sa.json");
     std::fs::write(&key, common::ga4::KEY_FILE).unwrap();

@@ -489,7 +489,7 @@ direction = "up"
 category = "sales"
 "#;
     std::fs::write(&path, text).unwrap();
-    let errs = kpid::settings::load(&path).expect_err("bad formulas must be refused");
+    let errs = kpid::setup::load(&path).expect_err("bad formulas must be refused");
     let broken = errs
         .0
         .iter()
@@ -727,7 +727,7 @@ category = "sales"
 fn formulas_too_deep_or_too_long_are_config_errors_naming_the_kpi() {
     let dir = tempfile::tempdir().unwrap();
     let path = oversized_formulas_config(dir.path());
-    let errs = kpid::settings::load(&path).expect_err("oversized formulas must be refused");
+    let errs = kpid::setup::load(&path).expect_err("oversized formulas must be refused");
     for (key, id, limit) in [
         ("kpis[0].formula", "deep", "at most 64"),
         ("kpis[1].formula", "wide", "at most 1000"),

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use helpers::*;
 use kpid::scorecard::{self, ScorecardError};
 use kpid::settings::Settings;
+use kpid::setup::Setup;
 use kpid::store::{ManualChange, StoredScorecard};
 use kpid::targets::TargetBook;
 
@@ -243,11 +244,11 @@ fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-async fn load(db: &common::TestDb) -> Settings {
+async fn load(db: &common::TestDb) -> Setup {
     load_with(db, PEOPLE).await
 }
 
-async fn load_with(db: &common::TestDb, config: &str) -> Settings {
+async fn load_with(db: &common::TestDb, config: &str) -> Setup {
     let s = settings(db, config);
     db.write("imports/orders/a.csv", &format!("{ORDERS_HEADER}{ORDERS}"));
     db.write(
@@ -1284,7 +1285,7 @@ role = "owner"
 shops = ["la"]
 "#;
 
-async fn two_currencies(db: &common::TestDb, currency: &str) -> Settings {
+async fn two_currencies(db: &common::TestDb, currency: &str) -> Setup {
     let s = settings(db, &format!("{TWO_CURRENCIES}\n{currency}"));
     db.write(
         "imports/orders/a.csv",

@@ -4,9 +4,9 @@
 //! channel never delays the others; within a channel, in the order decided.
 
 use super::channels::{Channel, ChannelConfig, DeliveryError, Receipt};
+use super::config::Rules;
 use super::message::{Message, RenderOptions};
 use crate::metrics::Metrics;
-use crate::settings::Settings;
 use crate::store::{OutboxRow, Store, StoreError};
 use chrono::Utc;
 use std::collections::BTreeMap;
@@ -31,35 +31,32 @@ pub fn open_channel(config: &ChannelConfig) -> Result<Channel, DeliveryError> {
     })
 }
 
-pub fn render_options(settings: &Settings) -> RenderOptions {
+pub fn render_options(rules: &Rules) -> RenderOptions {
     RenderOptions {
-        language: settings.alerts.language,
-        dashboard_url: settings.alerts.dashboard_url.clone(),
+        language: rules.language,
+        dashboard_url: rules.dashboard_url.clone(),
     }
 }
 
 /// Sends one message through a configured channel now, outside the outbox
 /// (`kpid alerts test`).
 pub async fn send_now(
-    settings: &Settings,
+    rules: &Rules,
     channel: &str,
     message: &Message,
 ) -> Result<Receipt, DeliveryError> {
-    let config = settings
-        .alerts
-        .channel(channel)
-        .ok_or_else(|| DeliveryError {
-            channel: channel.to_string(),
-            reason: "no such channel in [[alerts.channels]]".into(),
-        })?;
+    let config = rules.channel(channel).ok_or_else(|| DeliveryError {
+        channel: channel.to_string(),
+        reason: "no such channel in [[alerts.channels]]".into(),
+    })?;
     open_channel(config)?
-        .deliver(message, &render_options(settings))
+        .deliver(message, &render_options(rules))
         .await
 }
 
 /// Claims and sends every notification due.
 pub async fn deliver_due(
-    settings: &Settings,
+    rules: &Rules,
     store: &Store,
     owner: &str,
     metrics: Option<&Metrics>,
@@ -74,12 +71,11 @@ pub async fn deliver_due(
             by_channel.entry(row.channel.clone()).or_default().push(row);
         }
     }
-    let options = render_options(settings);
+    let options = render_options(rules);
     let sends = by_channel.into_iter().map(|(name, rows)| {
         let options = &options;
         async move {
-            let channel = settings
-                .alerts
+            let channel = rules
                 .channel(&name)
                 .ok_or_else(|| DeliveryError {
                     channel: name.clone(),

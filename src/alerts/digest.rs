@@ -5,7 +5,7 @@
 //! computation as `kpid report --day`); month to date is the 1st through
 //! yesterday, against the month target pro-rated by completed days.
 
-use super::config::DigestSpec;
+use super::config::{DigestSpec, Rules};
 use super::evaluate::{window_target, Scope, Values, Window};
 use super::message::{AlertState, Digest, DigestLine, Message, ShopDigest, WatchPeriod};
 use super::state::{notice, parse_state};
@@ -34,6 +34,7 @@ fn value_of(lines: &[StoredKpi], kpi: &str) -> Option<Decimal> {
 /// The digest of `shops` as of `at` (each shop's yesterday in its zone).
 pub async fn build(
     settings: &Settings,
+    rules: &Rules,
     store: &Store,
     spec: &DigestSpec,
     shops: &[String],
@@ -127,8 +128,8 @@ pub async fn build(
             .iter()
             .filter(|a| a.scope_kind == "shop" && a.scope_id == shop.id)
             .filter(|a| parse_state(&a.state) == AlertState::Firing)
-            .filter(|a| settings.alerts.rule(&a.rule).is_some())
-            .filter_map(|a| notice(settings, a, at.timestamp()))
+            .filter(|a| rules.rule(&a.rule).is_some())
+            .filter_map(|a| notice(settings, rules, a, at.timestamp()))
             .collect();
         out.push(ShopDigest {
             shop: shop.id.clone(),
@@ -150,12 +151,13 @@ pub async fn build(
 /// the caller delivers (see [`super::deliver::deliver_due`]).
 pub async fn enqueue(
     settings: &Settings,
+    rules: &Rules,
     store: &Store,
     spec: &DigestSpec,
     shops: &[String],
     at: DateTime<Utc>,
 ) -> Result<Digest, StoreError> {
-    let digest = build(settings, store, spec, shops, at).await?;
+    let digest = build(settings, rules, store, spec, shops, at).await?;
     let message = serde_json::to_string(&Message::Digest(digest.clone()))
         .map_err(|e| StoreError::Corrupt(format!("digest {}: {e}", spec.name)))?;
     let clock = Utc::now().timestamp();

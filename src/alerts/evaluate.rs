@@ -13,7 +13,7 @@
 //! sum-type KPI's month target spread evenly over the month's days, and a
 //! ratio's month target as it is.
 
-use super::config::{Compare, Condition, Rule, RuleKpis, RuleScope};
+use super::config::{Compare, Condition, Rule, RuleKpis, RuleScope, Rules};
 use super::message::WatchPeriod;
 use crate::kpi::{round_value, InputValues, KpiSpec};
 use crate::period::{day_start, Period};
@@ -383,13 +383,14 @@ fn rule_scopes(settings: &Settings, rule: &Rule) -> Vec<Scope> {
 /// Evaluates every rule as of `at`.
 pub async fn observe(
     settings: &Settings,
+    rules: &Rules,
     store: &Store,
     at: DateTime<Utc>,
 ) -> Result<Vec<Observation>, StoreError> {
     let mut values = Values::new(settings, store).await?;
     let cap = settings.scoring.cap;
     let mut out = Vec::new();
-    for rule in &settings.alerts.rules {
+    for rule in &rules.rules {
         for scope in rule_scopes(settings, rule) {
             let Some(window) = Window::at(rule.period, at, scope_tz(settings, &scope)) else {
                 continue;

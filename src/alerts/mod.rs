@@ -16,20 +16,22 @@ pub mod state;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::store::Store;
+use config::Rules;
 
 /// One evaluation now and the delivery of what is due, as the daemon runs
 /// it after a connector stored something and after each snapshot job.
 /// Problems are logged: alerting never stops the job that triggered it.
 pub async fn evaluate_and_deliver(
     settings: &Settings,
+    rules: &Rules,
     store: &Store,
     owner: &str,
     metrics: Option<&Metrics>,
 ) {
-    if settings.alerts.rules.is_empty() {
+    if rules.rules.is_empty() {
         return;
     }
-    match state::evaluate(settings, store, chrono::Utc::now(), owner).await {
+    match state::evaluate(settings, rules, store, chrono::Utc::now(), owner).await {
         Ok(transitions) => {
             for t in &transitions {
                 tracing::info!(
@@ -40,14 +42,14 @@ pub async fn evaluate_and_deliver(
         }
         Err(e) => tracing::error!(error = %e, "alert evaluation failed"),
     }
-    deliver(settings, store, owner, metrics).await;
+    deliver(rules, store, owner, metrics).await;
     if let Some(m) = metrics {
         match store.alerts().await {
             Ok(alerts) => {
                 let count = |state: &str| {
                     alerts
                         .iter()
-                        .filter(|a| a.state == state && settings.alerts.rule(&a.rule).is_some())
+                        .filter(|a| a.state == state && rules.rule(&a.rule).is_some())
                         .count() as i64
                 };
                 m.alert_states(&[
@@ -63,8 +65,8 @@ pub async fn evaluate_and_deliver(
 
 /// Sends what the outbox holds (also what a crashed process decided and
 /// never sent).
-pub async fn deliver(settings: &Settings, store: &Store, owner: &str, metrics: Option<&Metrics>) {
-    if let Err(e) = deliver::deliver_due(settings, store, owner, metrics).await {
+pub async fn deliver(rules: &Rules, store: &Store, owner: &str, metrics: Option<&Metrics>) {
+    if let Err(e) = deliver::deliver_due(rules, store, owner, metrics).await {
         tracing::error!(error = %e, "cannot deliver alert notifications");
     }
 }

@@ -17,7 +17,7 @@
 //! `silenced` and never sent. The alerts of one scope that notify in one
 //! evaluation go to each channel as one message.
 
-use super::config::Condition;
+use super::config::{Condition, Rules};
 use super::evaluate::{observe, Observation, Scope};
 use super::message::{AlertGroup, AlertNotice, AlertState, Message, WatchPeriod};
 use crate::settings::Settings;
@@ -90,9 +90,9 @@ fn instant(t: i64) -> DateTime<Utc> {
 }
 
 /// The notice an alert's row gives.
-pub fn notice(settings: &Settings, row: &AlertRow, at: i64) -> Option<AlertNotice> {
+pub fn notice(settings: &Settings, rules: &Rules, row: &AlertRow, at: i64) -> Option<AlertNotice> {
     let spec = settings.catalogue.get(&row.kpi)?;
-    let rule = settings.alerts.rule(&row.rule);
+    let rule = rules.rule(&row.rule);
     let state = parse_state(&row.state);
     Some(AlertNotice {
         rule: row.rule.clone(),
@@ -126,12 +126,13 @@ pub fn notice(settings: &Settings, row: &AlertRow, at: i64) -> Option<AlertNotic
 /// (Unix seconds of the evaluated instant) from the stored alerts.
 pub fn decide(
     settings: &Settings,
+    rules: &Rules,
     observations: &[Observation],
     at: i64,
     stored: Vec<AlertRow>,
     silences: &[Silence],
 ) -> (Decisions, Vec<Transition>) {
-    let alerts = &settings.alerts;
+    let alerts = rules;
     let mut stored: HashMap<(String, String, String, String), AlertRow> = stored
         .into_iter()
         .map(|r| {
@@ -267,7 +268,7 @@ pub fn decide(
             }
             let notices: Vec<AlertNotice> = positions
                 .iter()
-                .filter_map(|p| notice(settings, &decisions.alerts[*p], at))
+                .filter_map(|p| notice(settings, rules, &decisions.alerts[*p], at))
                 .collect();
             let message = Message::Alerts(AlertGroup {
                 scope: scope.id().to_string(),
@@ -291,16 +292,24 @@ pub fn decide(
 /// [`super::deliver::deliver_due`]).
 pub async fn evaluate(
     settings: &Settings,
+    rules: &Rules,
     store: &Store,
     at: DateTime<Utc>,
     owner: &str,
 ) -> Result<Vec<Transition>, StoreError> {
-    let observations = observe(settings, store, at).await?;
+    let observations = observe(settings, rules, store, at).await?;
     // Silences are the operator's wall-clock time, whatever instant is evaluated.
     let clock = Utc::now().timestamp();
     store
         .decide_alerts(at.timestamp(), clock, owner, |stored, silences| {
-            decide(settings, &observations, at.timestamp(), stored, &silences)
+            decide(
+                settings,
+                rules,
+                &observations,
+                at.timestamp(),
+                stored,
+                &silences,
+            )
         })
         .await
 }

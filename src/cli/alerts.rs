@@ -7,6 +7,7 @@ use crate::alerts::state::{evaluate, Transition};
 use crate::format::display_value;
 use crate::read;
 use crate::settings::Settings;
+use crate::setup::Setup;
 use crate::store::Store;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
@@ -23,7 +24,7 @@ pub struct Alerts {
 
 impl Alerts {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let (s, store) = super::settings_and_store(config).await?;
+        let (s, store) = super::setup_and_store(config).await?;
         run(&s, &store, self.action).await
     }
 }
@@ -112,13 +113,13 @@ fn print_delivered(d: &Delivered) {
 
 /// Runs one evaluation and delivers; the transitions and deliveries printed.
 pub async fn evaluate_once(
-    s: &Settings,
+    s: &Setup,
     store: &Store,
     at: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
     let owner = crate::jobs::owner_id();
     let at = at.unwrap_or_else(Utc::now);
-    let transitions = evaluate(s, store, at, &owner).await?;
+    let transitions = evaluate(s, &s.alerts, store, at, &owner).await?;
     if transitions.is_empty() {
         println!(
             "no alert changed state (evaluated as of {})",
@@ -128,17 +129,17 @@ pub async fn evaluate_once(
     for t in &transitions {
         print_transition(s, t);
     }
-    for d in deliver_due(s, store, &owner, None).await? {
+    for d in deliver_due(&s.alerts, store, &owner, None).await? {
         print_delivered(&d);
     }
     Ok(())
 }
 
-async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()> {
+async fn run(s: &Setup, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()> {
     match cmd {
         AlertsCommand::Evaluate { at } => evaluate_once(s, store, at).await,
         AlertsCommand::List { format } => {
-            let alerts = read::listed_alerts(s, store).await?;
+            let alerts = read::listed_alerts(&s.alerts, store).await?;
             match format {
                 ListFormat::Json => {
                     let list: Vec<_> = alerts.iter().map(read::alert_json).collect();
@@ -216,7 +217,7 @@ async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<
             let message = Message::Test {
                 channel: channel.clone(),
             };
-            match send_now(s, &channel, &message).await {
+            match send_now(&s.alerts, &channel, &message).await {
                 Ok(receipt) => {
                     println!("{channel}: {}", receipt.detail);
                     Ok(())
@@ -230,7 +231,8 @@ async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<
                 .digest(&name)
                 .with_context(|| format!("no digest `{name}` in [[alerts.digests]]"))?;
             let at = at.unwrap_or_else(Utc::now);
-            let digest = crate::alerts::digest::enqueue(s, store, spec, &spec.shops, at).await?;
+            let digest =
+                crate::alerts::digest::enqueue(s, &s.alerts, store, spec, &spec.shops, at).await?;
             for shop in &digest.shops {
                 println!(
                     "{}: day {}, month {} ({} KPIs, {} firing)",
@@ -242,7 +244,7 @@ async fn run(s: &Settings, store: &Store, cmd: AlertsCommand) -> anyhow::Result<
                 );
             }
             let owner = crate::jobs::owner_id();
-            for d in deliver_due(s, store, &owner, None).await? {
+            for d in deliver_due(&s.alerts, store, &owner, None).await? {
                 print_delivered(&d);
             }
             Ok(())

@@ -6,7 +6,8 @@ use super::today_local;
 use crate::period::Period;
 use crate::schedule::CronSchedule;
 use crate::scorecard;
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
+use crate::setup;
 use crate::store::Store;
 use anyhow::bail;
 use chrono::Utc;
@@ -19,7 +20,7 @@ pub struct Check {}
 
 impl Check {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let s = match settings::load(config) {
+        let s = match setup::load(config) {
             Ok(s) => s,
             Err(e) => {
                 eprint!("{e}");
@@ -30,7 +31,10 @@ impl Check {
             "# {} is valid. Effective configuration (secrets hidden):\n",
             config.display()
         );
-        println!("{}", crate::connectors::registry::redacted_toml(&s));
+        println!(
+            "{}",
+            crate::connectors::registry::redacted_toml(&s.config, &s.definitions)
+        );
         if !s.alerts.channels.is_empty() {
             // Channel tables hold secrets (robot URLs): names and kinds only.
             println!("# Alert channels (secrets hidden):");

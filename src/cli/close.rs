@@ -23,7 +23,7 @@ pub struct Close {
 
 impl Close {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let (s, store) = super::settings_and_store(config).await?;
+        let (s, store) = super::setup_and_store(config).await?;
         let (s, store, by) = (&s, &store, &self.by);
         let m = month(&self.month)?;
         let today = today_local(s);

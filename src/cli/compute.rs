@@ -22,7 +22,7 @@ pub struct Compute {
 
 impl Compute {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let s = super::settings(config)?;
+        let s = super::setup(config)?;
         let period = self.period.period()?;
         let store = super::open_store(&s).await?;
         for shop in selected_shops(&s, &self.shop)? {

@@ -28,7 +28,7 @@ pub struct Ingest {
 
 impl Ingest {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let s = super::settings(config)?;
+        let s = super::setup(config)?;
         if let (Some(f), Some(t)) = (self.from, self.to) {
             if f > t {
                 bail!("--from {f} is after --to {t}");

@@ -5,7 +5,7 @@ use crate::kpi::catalogue::INPUTS;
 use crate::kpi::Catalogue;
 use crate::read;
 use crate::report::Format;
-use crate::settings;
+use crate::setup;
 use anyhow::bail;
 use clap::Args;
 use std::path::Path;
@@ -23,8 +23,8 @@ pub struct Kpis {
 impl Kpis {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
         // The catalogue includes user KPIs when a valid config is at hand.
-        let cat = match settings::load(config) {
-            Ok(s) => s.catalogue,
+        let cat = match setup::load(config) {
+            Ok(s) => s.settings.catalogue,
             Err(_) => Catalogue::builtin(),
         };
         print_catalogue(&cat, self.format, self.inputs)

@@ -10,7 +10,7 @@ pub struct Migrate {}
 
 impl Migrate {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let (s, _) = super::settings_and_store(config).await?;
+        let (s, _) = super::setup_and_store(config).await?;
         println!("migrations applied to {}", redact_url(s.storage_url()));
         Ok(())
     }

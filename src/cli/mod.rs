@@ -1,6 +1,7 @@
 //! The command line: one file per command, each a small clap struct with
 //! `async fn execute(self, config)`; this module only parses and dispatches,
-//! plus what several commands share (loading settings, opening the store).
+//! plus what several commands share (loading the configuration, opening the
+//! store).
 
 mod alerts;
 mod appeal;
@@ -20,7 +21,8 @@ mod targets;
 use crate::facts::{Batch, Reject};
 use crate::period::{today, Period, PeriodKind};
 use crate::scorecard::imports;
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
+use crate::setup::{self, Setup};
 use crate::store::{redact_url, Store};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -125,8 +127,8 @@ impl PeriodArgs {
 }
 
 /// Loads the configuration, printing every problem, and sets up logging.
-fn settings(path: &Path) -> anyhow::Result<Settings> {
-    match settings::load(path) {
+fn setup(path: &Path) -> anyhow::Result<Setup> {
+    match setup::load(path) {
         Ok(s) => {
             crate::telemetry::init(
                 s.config.log.format.as_deref(),
@@ -151,9 +153,9 @@ async fn open_store(s: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// What most commands start with: the settings, then the migrated store.
-async fn settings_and_store(path: &Path) -> anyhow::Result<(Settings, Store)> {
-    let s = settings(path)?;
+/// What most commands start with: the configuration, then the migrated store.
+async fn setup_and_store(path: &Path) -> anyhow::Result<(Setup, Store)> {
+    let s = setup(path)?;
     let store = open_store(&s).await?;
     Ok((s, store))
 }

@@ -42,7 +42,7 @@ pub struct Report {
 impl Report {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
         if self.scorecards {
-            let s = super::settings(config)?;
+            let s = super::setup(config)?;
             let period = self.period.period()?;
             let store = super::open_store(&s).await?;
             return scorecards(
@@ -59,7 +59,7 @@ impl Report {
         if self.output.is_some() || self.format == Format::Xlsx {
             bail!("--output and --format xlsx are for --scorecards");
         }
-        let s = super::settings(config)?;
+        let s = super::setup(config)?;
         let period = self.period.period()?;
         let store = super::open_store(&s).await?;
         let shop = self.shop.as_deref();

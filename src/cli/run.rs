@@ -16,7 +16,7 @@ pub struct Run {
 
 impl Run {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let (s, store) = super::settings_and_store(config).await?;
+        let (s, store) = super::setup_and_store(config).await?;
         let s = Arc::new(s);
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();

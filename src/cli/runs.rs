@@ -22,7 +22,7 @@ pub struct Runs {
 
 impl Runs {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let (_, store) = super::settings_and_store(config).await?;
+        let (_, store) = super::setup_and_store(config).await?;
         let runs = store.recent_runs(self.job.as_deref(), self.limit).await?;
         print_runs(&runs, self.format)
     }

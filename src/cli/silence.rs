@@ -16,7 +16,7 @@ pub struct Silence {
 
 impl Silence {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let (_, store) = super::settings_and_store(config).await?;
+        let (_, store) = super::setup_and_store(config).await?;
         run(&store, self.action).await
     }
 }

@@ -30,7 +30,7 @@ pub enum TargetsCommand {
 
 impl Targets {
     pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let (s, store) = super::settings_and_store(config).await?;
+        let (s, store) = super::setup_and_store(config).await?;
         run(&s, &store, self.action).await
     }
 }

@@ -348,9 +348,13 @@ pub enum Connector {
 
 impl Connector {
     /// Builds a configured connector through the registry of its
-    /// configuration's kinds.
-    pub fn build(cfg: &ConnectorConfig, settings: &Settings) -> Result<Self, ConnectorError> {
-        registry::Registry::new(&settings.definitions).build(cfg, settings)
+    /// configuration's kinds (the Rust ones and `definitions`).
+    pub fn build(
+        cfg: &ConnectorConfig,
+        settings: &Settings,
+        definitions: &declarative::Definitions,
+    ) -> Result<Self, ConnectorError> {
+        registry::Registry::new(definitions).build(cfg, settings)
     }
 
     pub fn name(&self) -> &str {

@@ -189,10 +189,10 @@ impl<'a> Registry<'a> {
 }
 
 /// The configuration as TOML for `kpid check`, each connector's credentials
-/// hidden as its kind declares them.
-pub fn redacted_toml(settings: &Settings) -> String {
-    let registry = Registry::new(&settings.definitions);
-    crate::config::redacted_toml(&settings.config, |c, key| registry.is_secret(&c.kind, key))
+/// hidden as its kind (among the Rust ones and `definitions`) declares them.
+pub fn redacted_toml(config: &crate::config::Config, definitions: &Definitions) -> String {
+    let registry = Registry::new(definitions);
+    crate::config::redacted_toml(config, |c, key| registry.is_secret(&c.kind, key))
 }
 
 #[cfg(test)]

@@ -9,14 +9,20 @@ use chrono::{DateTime, Utc};
 /// Evaluates every rule now and delivers what is due; problems are logged,
 /// alerting never fails the job that triggered it.
 pub async fn evaluate(cx: &Context) {
-    crate::alerts::evaluate_and_deliver(&cx.settings, &cx.store, &cx.owner, Some(&cx.metrics))
-        .await;
+    crate::alerts::evaluate_and_deliver(
+        &cx.setup,
+        &cx.setup.alerts,
+        &cx.store,
+        &cx.owner,
+        Some(&cx.metrics),
+    )
+    .await;
 }
 
 /// Sends what the outbox holds, what an earlier process decided and did
 /// not send included.
 pub async fn deliver(cx: &Context) {
-    crate::alerts::deliver(&cx.settings, &cx.store, &cx.owner, Some(&cx.metrics)).await;
+    crate::alerts::deliver(&cx.setup.alerts, &cx.store, &cx.owner, Some(&cx.metrics)).await;
 }
 
 /// A scheduled tick of a digest (`[[alerts.digests]]`, by name) for one shop.
@@ -26,7 +32,7 @@ pub(super) async fn digest(
     shop: &Shop,
     tick: DateTime<Utc>,
 ) -> RunResult {
-    let Some(spec) = cx.settings.alerts.digest(name) else {
+    let Some(spec) = cx.setup.alerts.digest(name) else {
         return RunResult {
             status: "failed",
             error: Some(format!("no digest `{name}`")),
@@ -34,7 +40,9 @@ pub(super) async fn digest(
         };
     };
     let shops = [shop.id.clone()];
-    match crate::alerts::digest::enqueue(&cx.settings, &cx.store, spec, &shops, tick).await {
+    match crate::alerts::digest::enqueue(&cx.setup, &cx.setup.alerts, &cx.store, spec, &shops, tick)
+        .await
+    {
         Ok(_) => {
             deliver(cx).await;
             RunResult {

@@ -7,7 +7,7 @@ use crate::connectors::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{IngestStats, Reject};
 use crate::metrics::Metrics;
 use crate::progress::Progress;
-use crate::settings::Settings;
+use crate::setup::Setup;
 use crate::store::{RunResult, Store};
 use chrono::Utc;
 use std::time::{Duration, Instant};
@@ -25,24 +25,21 @@ pub struct ConnectorRun {
 }
 
 /// Builds every configured connector (named ones only, when `only` is not empty).
-pub fn build_connectors(
-    settings: &Settings,
-    only: &[String],
-) -> Result<Vec<Connector>, ConnectorError> {
+pub fn build_connectors(setup: &Setup, only: &[String]) -> Result<Vec<Connector>, ConnectorError> {
     for name in only {
-        if !settings.config.connectors.iter().any(|c| &c.name == name) {
+        if !setup.config.connectors.iter().any(|c| &c.name == name) {
             return Err(ConnectorError::Config {
                 connector: name.clone(),
                 message: "no connector by that name in the configuration".into(),
             });
         }
     }
-    settings
+    setup
         .config
         .connectors
         .iter()
         .filter(|c| only.is_empty() || only.contains(&c.name))
-        .map(|c| Connector::build(c, settings))
+        .map(|c| Connector::build(c, setup, &setup.definitions))
         .collect()
 }
 

@@ -15,7 +15,8 @@ pub use snapshot::{last_complete_month, snapshot_shop};
 use crate::connectors::{Connector, ConnectorError};
 use crate::metrics::Metrics;
 use crate::schedule::{CronSchedule, ScheduleError};
-use crate::settings::{Settings, Shop};
+use crate::settings::Shop;
+use crate::setup::Setup;
 use crate::store::{RunResult, Store};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub enum JobsError {
 
 /// What a job needs from the process that runs it.
 pub struct Context {
-    pub settings: Arc<Settings>,
+    pub setup: Arc<Setup>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
     /// This process's name as the owner of its claims and outbox sends.
@@ -48,13 +49,13 @@ pub struct Context {
 impl Context {
     /// A context owned by this process (see [`owner_id`]).
     pub fn new(
-        settings: Arc<Settings>,
+        setup: Arc<Setup>,
         store: Store,
         metrics: Arc<Metrics>,
         stop: CancellationToken,
     ) -> Self {
         Context {
-            settings,
+            setup,
             store,
             metrics,
             owner: owner_id(),
@@ -125,19 +126,19 @@ impl Job {
 
 /// Every job the configuration schedules: each connector with a schedule,
 /// each shop's snapshot job, each digest for each of its shops.
-pub fn scheduled(settings: &Settings) -> Result<Vec<Job>, JobsError> {
+pub fn scheduled(setup: &Setup) -> Result<Vec<Job>, JobsError> {
     let mut jobs = Vec::new();
     // Only scheduled connectors are built: one that runs by hand only
     // (a missing secret, say) must not stop the daemon.
-    let scheduled: Vec<String> = settings
+    let scheduled: Vec<String> = setup
         .connector_schedules
         .iter()
         .filter(|(_, s)| s.is_some())
         .map(|(name, _)| name.clone())
         .collect();
     if !scheduled.is_empty() {
-        for c in build_connectors(settings, &scheduled)? {
-            if let Some(Some(schedule)) = settings.connector_schedules.get(c.name()).cloned() {
+        for c in build_connectors(setup, &scheduled)? {
+            if let Some(Some(schedule)) = setup.connector_schedules.get(c.name()).cloned() {
                 jobs.push(Job {
                     name: c.name().to_string(),
                     schedule,
@@ -152,20 +153,16 @@ pub fn scheduled(settings: &Settings) -> Result<Vec<Job>, JobsError> {
             source,
         })
     };
-    for shop in &settings.shops {
+    for shop in &setup.shops {
         let name = format!("snapshot:{}", shop.id);
         jobs.push(Job {
-            schedule: parse(&name, &settings.config.snapshot.schedule, shop)?,
+            schedule: parse(&name, &setup.config.snapshot.schedule, shop)?,
             name,
             work: Work::Snapshot(shop.clone()),
         });
     }
-    for digest in &settings.alerts.digests {
-        for shop in settings
-            .shops
-            .iter()
-            .filter(|s| digest.shops.contains(&s.id))
-        {
+    for digest in &setup.alerts.digests {
+        for shop in setup.shops.iter().filter(|s| digest.shops.contains(&s.id)) {
             let name = format!("digest:{}:{}", digest.name, shop.id);
             jobs.push(Job {
                 schedule: parse(&name, &digest.schedule, shop)?,

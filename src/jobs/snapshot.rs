@@ -65,7 +65,7 @@ pub fn last_complete_month(shop: &Shop) -> Period {
 /// then the alerts evaluated on the fresh values.
 pub(super) async fn tick(cx: &Context, shop: &Shop, tick: DateTime<Utc>) -> RunResult {
     let day = tick.with_timezone(&shop.tz).date_naive();
-    match snapshot_shop(&cx.settings, &cx.store, shop, day).await {
+    match snapshot_shop(&cx.setup, &cx.store, shop, day).await {
         Ok(done) => {
             cx.metrics.snapshot_done(&shop.id, super::now_seconds());
             super::alerts::evaluate(cx).await;

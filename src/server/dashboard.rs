@@ -80,11 +80,11 @@ pub fn routes() -> Router<AppState> {
 /// (`?lang=` on the page overrides it).
 async fn index(State(s): State<AppState>) -> Response {
     let lang = match s
-        .settings
+        .setup
         .config
         .server
         .language
-        .unwrap_or(s.settings.alerts.language)
+        .unwrap_or(s.setup.alerts.language)
     {
         crate::alerts::message::Language::Zh => "zh",
         crate::alerts::message::Language::En => "en",

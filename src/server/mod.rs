@@ -6,6 +6,7 @@
 
 use crate::metrics::Metrics;
 use crate::settings::Settings;
+use crate::setup::Setup;
 use crate::store::Store;
 
 pub mod api;
@@ -27,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 /// What the handlers read.
 #[derive(Clone)]
 pub struct AppState {
-    pub settings: Arc<Settings>,
+    pub setup: Arc<Setup>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
     /// Set once the scheduler's loops run; cleared on shutdown.
@@ -53,7 +54,7 @@ pub fn router(state: AppState) -> Router {
 /// Answers 401 unless the request carries the configured bearer token
 /// (nothing to check when no token is configured).
 async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(token) = &s.settings.server_token else {
+    let Some(token) = &s.setup.server_token else {
         return next.run(req).await;
     };
     let given = req

@@ -1,12 +1,14 @@
 //! The configuration validated and assembled for use: shops with their
 //! zones, the KPI catalogue, targets, roles, people, scoring and currency
 //! rates. It sits above `kpi` and `targets`, whose types it holds, and below
-//! the components (connectors, snapshots, scorecards, alerts) that read it.
+//! the components (connectors, snapshots, scorecards, alerts) that read it;
+//! `crate::setup` adds their checks and parts (connector definitions, alert
+//! rules) on top.
 
 pub mod refund_sources;
 mod validate;
 
-pub use validate::{load, validate};
+pub use validate::{validate, Checked};
 
 use crate::config::{Config, ConnectorConfig};
 use crate::currency::Rates;
@@ -44,10 +46,9 @@ pub struct Settings {
     pub scoring: Scoring,
     /// Currency conversion rates (`[currency]`).
     pub rates: Rates,
-    /// Connector kinds from definitions: the built-in ones and the user's.
-    pub definitions: std::sync::Arc<crate::connectors::declarative::Definitions>,
-    /// `[alerts]` validated.
-    pub alerts: crate::alerts::config::Rules,
+    /// Which definition kinds deliver refunds (filled in by `crate::setup`,
+    /// which loads the definitions).
+    pub refund_kinds: refund_sources::RefundKinds,
     /// `[server] token` resolved (from the file, variable or inline value).
     pub server_token: Option<secrecy::SecretString>,
 }

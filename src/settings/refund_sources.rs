@@ -20,6 +20,7 @@ use crate::config::ConnectorConfig;
 use crate::kpi::InputValues;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
+use std::collections::BTreeMap;
 
 /// The inputs that only a refund source gives.
 pub const REFUND_INPUTS: &[&str] = &["refund_orders", "refund_amount"];
@@ -35,6 +36,28 @@ pub const REFUND_KINDS: &[&str] = &[
     "douyin",
 ];
 
+/// The connector kinds from definitions, each with the names of its
+/// streams that map refunds. The definitions are loaded above this layer
+/// (`crate::setup`), which gives this summary of them.
+#[derive(Debug, Clone, Default)]
+pub struct RefundKinds(BTreeMap<String, Vec<String>>);
+
+impl RefundKinds {
+    pub fn new(kinds: BTreeMap<String, Vec<String>>) -> Self {
+        RefundKinds(kinds)
+    }
+
+    /// Whether a connector of definition kind `kind` delivers refunds, with
+    /// `picked` its `streams = [...]` when it picks some.
+    fn deliver(&self, kind: &str, picked: Option<&Vec<serde_json::Value>>) -> bool {
+        self.0.get(kind).is_some_and(|streams| {
+            streams.iter().any(|s| {
+                picked.is_none_or(|names| names.iter().any(|n| n.as_str() == Some(s.as_str())))
+            })
+        })
+    }
+}
+
 /// Whether connector `c` delivers refunds (by its configuration).
 pub fn delivers_refunds(settings: &Settings, c: &ConnectorConfig) -> bool {
     match c.kind.as_str() {
@@ -48,14 +71,10 @@ pub fn delivers_refunds(settings: &Settings, c: &ConnectorConfig) -> bool {
             _ => false,
         },
         kind if REFUND_KINDS.contains(&kind) => true,
-        kind => settings.definitions.get(kind).is_some_and(|d| {
-            // `streams = [...]` picks some of the definition's streams.
-            let picked = c.options.get("streams").and_then(|v| v.as_array());
-            d.streams.iter().any(|s| {
-                s.refunds.is_some()
-                    && picked.is_none_or(|names| names.iter().any(|n| n.as_str() == Some(&s.name)))
-            })
-        }),
+        // `streams = [...]` picks some of the definition's streams.
+        kind => settings
+            .refund_kinds
+            .deliver(kind, c.options.get("streams").and_then(|v| v.as_array())),
     }
 }
 

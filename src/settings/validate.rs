@@ -1,11 +1,11 @@
-//! Validation of everything that can be checked without the network, and
-//! the assembly of [`Settings`]. A component's own checks (KPI formulas,
-//! roles, alert rules, connector options) come back as (key, message) pairs
-//! located here at their file and line.
+//! Validation of what the settings hold, without the network, and the
+//! assembly of [`Settings`]. A component's own checks (KPI formulas, roles,
+//! scoring) come back as (key, message) pairs located here at their file
+//! and line; `crate::setup` adds connector and alert problems the same way.
 
 use super::{Settings, Shop};
 use crate::config::collect;
-use crate::config::{is_currency_code, Config, ConfigErrors, CurrencyConfig, Origins};
+use crate::config::{is_currency_code, Config, ConfigErrors, CurrencyConfig, Origins, Problem};
 use crate::currency::Rates;
 use crate::kpi::Catalogue;
 use crate::period::Period;
@@ -20,29 +20,68 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 
-/// Loads, merges the environment over the file, and validates, reporting
-/// every problem found (not only the first).
-pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
-    let (config, origins, mut problems) = crate::config::read(path)?;
-    // Validation sees placeholders and defaults where reading failed: a key
-    // already reported is not reported again.
-    let reported: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
-    let validated = validate_from(config, path, &origins);
-    let more = match &validated {
-        Ok(_) => Vec::new(),
-        Err(e) => e.0.clone(),
-    };
-    problems.extend(
-        more.into_iter()
-            .filter(|p| !reported.iter().any(|r| collect::is_under(&p.key, r))),
-    );
-    match validated {
-        Ok(settings) if problems.is_empty() => Ok(settings),
-        _ => {
-            // In the file's order; environment variables and other files after.
-            problems.sort_by_key(|p| (p.file != origins.file(), p.line.is_none(), p.line));
-            Err(ConfigErrors(problems))
+/// A configuration read and checked as far as the settings go, with every
+/// problem found so far. The layers above (`crate::setup`: connector kinds
+/// and options, alert rules) add theirs before [`Checked::finish`], so one
+/// run reports every problem, each at its file, line and key.
+pub struct Checked {
+    /// The settings, with stand-ins where a part is wrong (the UTC zone, the
+    /// built-in catalogue…) so that the checks above can still run.
+    pub settings: Settings,
+    origins: Origins,
+    /// Keys reported while reading: validation sees placeholders and
+    /// defaults there, and a key already reported is not reported again.
+    reported: Vec<String>,
+    problems: Vec<Problem>,
+}
+
+impl Checked {
+    /// Loads, merges the environment over the file, and validates. An error
+    /// only when nothing typed can be read (no file, bad TOML syntax).
+    pub fn load(path: &Path) -> Result<Checked, ConfigErrors> {
+        let (config, origins, problems) = crate::config::read(path)?;
+        let reported: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
+        let (settings, more) = assemble(config, path, &origins);
+        let mut checked = Checked {
+            settings,
+            origins,
+            reported,
+            problems,
+        };
+        for p in more {
+            checked.push(p);
         }
+        Ok(checked)
+    }
+
+    /// Adds a problem under `key` of the configuration, located at the
+    /// key's line (or the environment variable that set it).
+    pub fn report(&mut self, key: String, message: String) {
+        let p = self.origins.problem(key, message);
+        self.push(p);
+    }
+
+    /// Adds a problem already located (in a definition file, say).
+    pub fn push(&mut self, p: Problem) {
+        if !self.reported.iter().any(|r| collect::is_under(&p.key, r)) {
+            self.problems.push(p);
+        }
+    }
+
+    /// The settings, or every problem: in the file's order, environment
+    /// variables and other files after.
+    pub fn finish(self) -> Result<Settings, ConfigErrors> {
+        let Checked {
+            settings,
+            origins,
+            mut problems,
+            ..
+        } = self;
+        if problems.is_empty() {
+            return Ok(settings);
+        }
+        problems.sort_by_key(|p| (p.file != origins.file(), p.line.is_none(), p.line));
+        Err(ConfigErrors(problems))
     }
 }
 
@@ -51,16 +90,22 @@ fn parse_tz(name: &str) -> Result<Tz, String> {
         .map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Asia/Shanghai)"))
 }
 
-/// Checks everything that can be checked without touching the network
-/// (every key as written in `text`, the contents of `path`).
+/// Checks what the settings hold without touching the network (every key
+/// as written in `text`, the contents of `path`); connector kinds and alert
+/// rules are `crate::setup`'s.
 pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, ConfigErrors> {
-    validate_from(config, path, &Origins::of_file(path, text))
+    let (settings, problems) = assemble(config, path, &Origins::of_file(path, text));
+    if problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigErrors(problems))
+    }
 }
 
-fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Settings, ConfigErrors> {
+/// The settings with stand-ins where a part is wrong, and the problems
+/// found, in the order checked.
+fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Problem>) {
     let mut problems = Vec::new();
-    // Problems inside definition files name those files, not this one.
-    let mut problems_from_definitions = Vec::new();
     let mut report = |key: String, message: String| {
         problems.push(origins.problem(key, message));
     };
@@ -129,20 +174,6 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
         }
     };
 
-    let folders = crate::connectors::declarative::folders(path, &config.definitions);
-    let (definitions, definition_problems) = crate::connectors::declarative::Definitions::load(
-        &folders,
-        &crate::connectors::registry::rust_kind_names(),
-    );
-    for p in definition_problems {
-        if p.file.is_empty() {
-            report(p.key, p.message);
-        } else {
-            problems_from_definitions.push(p);
-        }
-    }
-
-    let registry = crate::connectors::registry::Registry::new(&definitions);
     let mut names = HashSet::new();
     let mut connector_schedules = BTreeMap::new();
     for (i, c) in config.connectors.iter().enumerate() {
@@ -153,13 +184,6 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
             report(
                 format!("connectors[{i}].name"),
                 format!("connector `{}` is defined twice", c.name),
-            );
-        }
-        if !registry.contains(&c.kind) {
-            let known = registry.names();
-            report(
-                format!("connectors[{i}].kind"),
-                format!("unknown kind `{}` (known: {})", c.kind, known.join(", ")),
             );
         }
         let tz = match c.shop.as_deref() {
@@ -183,10 +207,6 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
                 .ok()
         });
         connector_schedules.insert(c.name.clone(), schedule);
-        let checked = registry.check(c);
-        for (field, msg) in checked {
-            report(format!("connectors[{i}].{field}"), msg);
-        }
     }
 
     if let Err(e) = CronSchedule::parse(&config.snapshot.schedule, default_tz) {
@@ -377,25 +397,7 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
         }
     };
 
-    let (alerts, alert_problems) = crate::alerts::config::resolve(
-        &config.alerts,
-        &crate::alerts::config::Context {
-            catalogue: &catalogue,
-            shops: &shops,
-            people: &people,
-            roles: &roles,
-            default_tz,
-        },
-    );
-    for (key, msg) in alert_problems {
-        report(key, msg);
-    }
-
-    problems.extend(problems_from_definitions);
-    if !problems.is_empty() {
-        return Err(ConfigErrors(problems));
-    }
-    Ok(Settings {
+    let settings = Settings {
         config,
         file: path.to_path_buf(),
         shops,
@@ -407,10 +409,10 @@ fn validate_from(config: Config, path: &Path, origins: &Origins) -> Result<Setti
         people,
         scoring,
         rates,
-        definitions: std::sync::Arc::new(definitions),
-        alerts,
+        refund_kinds: Default::default(),
         server_token,
-    })
+    };
+    (settings, problems)
 }
 
 /// Validates `[currency]` and its rates.

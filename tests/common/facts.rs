@@ -54,7 +54,7 @@ pub fn load_config(toml: &str) -> Result<(), String> {
         toml.replace("{dir}", &dir.path().display().to_string()),
     )
     .unwrap();
-    kpid::settings::load(&path)
+    kpid::setup::load(&path)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }

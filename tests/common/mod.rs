@@ -6,7 +6,7 @@ pub mod facts;
 pub mod ga4;
 pub mod logs;
 
-use kpid::settings::{self, Settings};
+use kpid::setup::{self, Setup};
 use kpid::store::Store;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -77,13 +77,13 @@ pub struct TestDb {
 impl TestDb {
     /// Writes `toml` (with `{db}` replaced by this database's URL and `{dir}`
     /// by the temp directory) to a file and loads it as a real config.
-    pub fn settings(&self, toml: &str) -> Settings {
+    pub fn settings(&self, toml: &str) -> Setup {
         let text = toml
             .replace("{db}", &self.url)
             .replace("{dir}", &self.dir.path().display().to_string());
         let path = self.dir.path().join("kpid.toml");
         std::fs::write(&path, text).unwrap();
-        settings::load(&path).unwrap_or_else(|e| panic!("{e}"))
+        setup::load(&path).unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -8,6 +8,7 @@ use kpid::jobs::{build_connectors, run_connector, ConnectorRun};
 use kpid::kpi::InputValues;
 use kpid::period::Period;
 use kpid::settings::{Settings, Shop};
+use kpid::setup::Setup;
 use kpid::snapshot::Computed;
 use kpid::store::{StoredKpi, StoredSnapshot};
 use rust_decimal::Decimal;
@@ -53,7 +54,7 @@ pub const ORDERS_HEADER: &str = "order_id,shop,paid_at,amount,buyer_id,status\n"
 pub const REFUNDS_HEADER: &str = "refund_id,order_id,shop,refunded_at,amount\n";
 
 /// The base configuration followed by `extra` TOML.
-pub fn settings(db: &TestDb, extra: &str) -> Settings {
+pub fn settings(db: &TestDb, extra: &str) -> Setup {
     db.settings(&format!("{BASE}\n{extra}"))
 }
 
@@ -70,7 +71,7 @@ pub fn shop<'a>(settings: &'a Settings, id: &str) -> &'a Shop {
 }
 
 /// Runs every configured connector once, in configuration order.
-pub async fn ingest(db: &TestDb, settings: &Settings) -> Vec<ConnectorRun> {
+pub async fn ingest(db: &TestDb, settings: &Setup) -> Vec<ConnectorRun> {
     let mut out = Vec::new();
     for c in build_connectors(settings, &[]).unwrap() {
         out.push(run_connector(&db.store, &c, Window::default()).await);
@@ -79,7 +80,7 @@ pub async fn ingest(db: &TestDb, settings: &Settings) -> Vec<ConnectorRun> {
 }
 
 /// Runs one named connector once.
-pub async fn ingest_one(db: &TestDb, settings: &Settings, name: &str) -> ConnectorRun {
+pub async fn ingest_one(db: &TestDb, settings: &Setup, name: &str) -> ConnectorRun {
     let c = build_connectors(settings, &[name.to_string()])
         .unwrap()
         .pop()
@@ -88,7 +89,7 @@ pub async fn ingest_one(db: &TestDb, settings: &Settings, name: &str) -> Connect
 }
 
 /// Runs every connector and fails the test on any connector error.
-pub async fn ingest_ok(db: &TestDb, settings: &Settings) -> Vec<ConnectorRun> {
+pub async fn ingest_ok(db: &TestDb, settings: &Setup) -> Vec<ConnectorRun> {
     let runs = ingest(db, settings).await;
     for r in &runs {
         assert!(

@@ -171,7 +171,7 @@ async fn openapi() -> ApiResult {
 ))]
 async fn shops(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     Params::new(q, &[])?;
-    ok(&read::shops_json(&s.settings, &s.store).await?)
+    ok(&read::shops_json(&s.setup, &s.store).await?)
 }
 
 /// The KPI catalogue, as `kpid kpis --format json`.
@@ -181,7 +181,7 @@ async fn shops(State(s): State<AppState>, Query(q): Query<HashMap<String, String
 ))]
 async fn kpis(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     Params::new(q, &[])?;
-    ok(&read::kpis_json(&s.settings.catalogue))
+    ok(&read::kpis_json(&s.setup.catalogue))
 }
 
 /// The latest (or a given) snapshot revision of a period, as `kpid report --format json`:
@@ -208,8 +208,8 @@ async fn snapshots(
     let shop = p.optional("shop");
     let revision = p.positive("revision")?;
     let format = p.format()?;
-    let snaps = read::snapshots(&s.settings, &s.store, period, shop, revision).await?;
-    let cat = &s.settings.catalogue;
+    let snaps = read::snapshots(&s.setup, &s.store, period, shop, revision).await?;
+    let cat = &s.setup.catalogue;
     let name = format!("kpid-{}-{period}", shop.unwrap_or("shops"));
     match format {
         Format::Csv => download(
@@ -247,7 +247,7 @@ async fn series(State(s): State<AppState>, Query(q): Query<HashMap<String, Strin
     let kpi = p.required("kpi", "a KPI id such as gmv")?;
     let from = p.day("from")?;
     let to = p.day("to")?;
-    ok(&read::series(&s.settings, &s.store, shop, kpi, from, to).await?)
+    ok(&read::series(&s.setup, &s.store, shop, kpi, from, to).await?)
 }
 
 /// A shop's today so far and month to date, computed now (revision null; nothing is written).
@@ -262,7 +262,7 @@ async fn series(State(s): State<AppState>, Query(q): Query<HashMap<String, Strin
 async fn live(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let p = Params::new(q, &["shop"])?;
     let shop = p.required("shop", "a shop id")?;
-    ok(&read::live_json(&s.settings, &s.store, shop).await?)
+    ok(&read::live_json(&s.setup, &s.store, shop).await?)
 }
 
 /// People's scorecards, as `kpid report --scorecards --format json`: an
@@ -295,11 +295,11 @@ async fn scorecards(
         Format::Csv | Format::Xlsx => {
             let views: Vec<_> = cards
                 .iter()
-                .map(|c| crate::scorecard::export::CardView::new(&s.settings, c))
+                .map(|c| crate::scorecard::export::CardView::new(&s.setup, c))
                 .collect();
             if format == Format::Xlsx {
                 let bytes =
-                    crate::scorecard::export::workbook(&s.settings, &views).map_err(internal)?;
+                    crate::scorecard::export::workbook(&s.setup, &views).map_err(internal)?;
                 return download(XLSX, format!("{name}.xlsx"), bytes);
             }
             let mut w = csv::Writer::from_writer(Vec::new());
@@ -314,7 +314,7 @@ async fn scorecards(
                 w.into_inner().map_err(internal)?,
             )
         }
-        _ => ok(&read::scorecards_json(&s.settings, &cards, person)),
+        _ => ok(&read::scorecards_json(&s.setup, &cards, person)),
     }
 }
 
@@ -396,7 +396,7 @@ async fn connectors(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     Params::new(q, &[])?;
-    ok(&read::connectors_json(&s.settings, &s.store).await?)
+    ok(&read::connectors_json(&s.setup, &s.store).await?)
 }
 
 /// The current alerts (pending, firing, resolved), as `kpid alerts list --format json`.
@@ -406,7 +406,7 @@ async fn connectors(
 ))]
 async fn alerts(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     Params::new(q, &[])?;
-    ok(&read::alerts_json(&s.settings, &s.store).await?)
+    ok(&read::alerts_json(&s.setup.alerts, &s.store).await?)
 }
 
 /// Notifications per channel, newest first, as `kpid alerts history --format
