@@ -37,12 +37,7 @@ paid_at = { pointer = "/at", format = "unix" }
 amount = "/total"
 "#;
 
-    fn keys(text: &str) -> Vec<String> {
-        match compile(text, "s.toml") {
-            Ok(_) => Vec::new(),
-            Err(ps) => ps.into_iter().map(|(k, _, _)| k).collect(),
-        }
-    }
+    use super::super::definition::problem_keys as keys;
 
     #[test]
     fn a_signed_definition_compiles_with_its_blocks() {
@@ -138,12 +133,7 @@ ad_clicks = { pointer = "/clicks", default = "0", whole = true }
 ad_orders = { pointer = "/value", sum = "/actions", where = { "/action_type" = ["a", "b"] }, first = true }
 "#;
 
-    fn keys(text: &str) -> Vec<String> {
-        match compile(text, "t.toml") {
-            Ok(_) => Vec::new(),
-            Err(ps) => ps.into_iter().map(|(k, _, _)| k).collect(),
-        }
-    }
+    use super::super::definition::problem_keys as keys;
 
     #[test]
     fn definitions_pick_blocks_by_name() {

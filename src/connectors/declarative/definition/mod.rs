@@ -37,6 +37,16 @@ pub(super) const PAGE_VARS: &[&str] = &["page", "offset", "page_size", "cursor"]
 /// A problem in a definition: the dotted key and what is wrong.
 pub type Problem = (String, String);
 
+/// The keys of the problems a definition's text has (none when it
+/// compiles): what tests of definitions and of the blocks they pick assert.
+#[cfg(test)]
+pub(super) fn problem_keys(text: &str) -> Vec<String> {
+    match compile(text, "test.toml") {
+        Ok(_) => Vec::new(),
+        Err(ps) => ps.into_iter().map(|(k, _, _)| k).collect(),
+    }
+}
+
 /// Reads and checks one definition file's text; problems come with the
 /// dotted key and, where it can be found, the line.
 pub fn compile(
