@@ -123,4 +123,34 @@ mod tests {
             assert!(!looks_secret(k), "{k}");
         }
     }
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact_url("postgres://kpid:s3cret@db:5432/kpid"),
+            "postgres://kpid:***@db:5432/kpid"
+        );
+        assert_eq!(
+            redact_url("postgres://kpid@db/kpid"),
+            "postgres://kpid@db/kpid"
+        );
+        assert_eq!(redact_url("sqlite://data/kpid.db"), "sqlite://data/kpid.db");
+    }
+
+    #[test]
+    fn redacts_secret_query_parameters() {
+        assert_eq!(
+            redact_url("postgres://db/kpid?user=kpid&password=s3cret&sslmode=require"),
+            "postgres://db/kpid?user=kpid&password=***&sslmode=require"
+        );
+        // An `@` in the query is not the end of the credentials.
+        assert_eq!(
+            redact_url("postgres://u:pw@db/kpid?PASSWORD=a@b&api_token=t"),
+            "postgres://u:***@db/kpid?PASSWORD=***&api_token=***"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/kpid.db?mode=rwc"),
+            "sqlite://data/kpid.db?mode=rwc"
+        );
+    }
 }
