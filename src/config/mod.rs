@@ -540,6 +540,26 @@ pub(crate) mod decimal_map {
     }
 }
 
+/// One thing wrong at a key, as a check finds it, before loading places it
+/// at its file and line (a [`Problem`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}`: {message}")]
+pub struct KeyProblem {
+    /// The key's path (`alerts.rules[0].kpi`) or, for a component's own
+    /// options, the key within its table (`base_url`).
+    pub key: String,
+    pub message: String,
+}
+
+impl KeyProblem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        KeyProblem {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// One thing wrong with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
