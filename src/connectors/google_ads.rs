@@ -24,9 +24,9 @@ use super::options::{check_base_url, OptionProblem, Polling, PollingSpec, Read};
 use super::records::{map_records, Rejected};
 use super::{connector_http, connector_shop, http_error, Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
-use crate::facts::{echo, Batch, DailyValue};
+use crate::facts::{echo, Batch, DailyValue, FieldError};
 use crate::http::oauth::RefreshTokenSource;
-use crate::http::{platform_errors, strip_query, HttpClient, HttpError};
+use crate::http::{platform_errors, strip_query, HttpClient, HttpError, PageError};
 use crate::money::to_micros;
 use crate::period::today;
 use crate::settings::Settings;
@@ -462,29 +462,33 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// An int64 metric (sent as a string); absent is 0.
-fn int64(name: &str, v: &Option<Value>) -> Result<i64, String> {
+fn int64(name: &str, v: &Option<Value>) -> Result<i64, FieldError> {
     let Some(v) = v else { return Ok(0) };
-    let t = text(v).ok_or_else(|| format!("{name}: `{}` is not a number", echo(&v.to_string())))?;
+    let t = text(v).ok_or_else(|| not_a_number(name, &v.to_string()))?;
     t.parse::<i64>()
-        .map_err(|_| format!("{name}: `{}` is not a whole number", echo(&t)))
+        .map_err(|_| FieldError::invalid(name, format!("`{}` is not a whole number", echo(&t))))
+}
+
+fn not_a_number(name: &str, text: &str) -> FieldError {
+    FieldError::invalid(name, format!("`{}` is not a number", echo(text)))
 }
 
 /// An int64 count as micros of itself.
-fn count_micros(name: &str, v: &Option<Value>) -> Result<i64, String> {
+fn count_micros(name: &str, v: &Option<Value>) -> Result<i64, FieldError> {
     int64(name, v)?
         .checked_mul(1_000_000)
-        .ok_or_else(|| format!("{name}: too large to store"))
+        .ok_or_else(|| FieldError::invalid(name, "too large to store"))
 }
 
 /// A double metric from its exact decimal text, rounded to micros.
-fn double_micros(name: &str, v: &Option<Value>) -> Result<i64, String> {
+fn double_micros(name: &str, v: &Option<Value>) -> Result<i64, FieldError> {
     let Some(v) = v else { return Ok(0) };
-    let t = text(v).ok_or_else(|| format!("{name}: `{}` is not a number", echo(&v.to_string())))?;
+    let t = text(v).ok_or_else(|| not_a_number(name, &v.to_string()))?;
     let d = Decimal::from_str(&t)
         .or_else(|_| Decimal::from_scientific(&t))
-        .map_err(|_| format!("{name}: `{}` is not a number", echo(&t)))?;
+        .map_err(|_| not_a_number(name, &t))?;
     to_micros(d.round_dp_with_strategy(6, RoundingStrategy::MidpointNearestEven))
-        .map_err(|e| format!("{name}: {e}"))
+        .map_err(|e| FieldError::invalid(name, e))
 }
 
 /// Turns a searchStream response into batches on a blocking thread.
@@ -496,13 +500,16 @@ struct Mapper {
 }
 
 impl Mapper {
-    fn stream_facts(&self, bytes: &[u8]) -> Result<Vec<Batch>, String> {
+    fn stream_facts(&self, bytes: &[u8]) -> Result<Vec<Batch>, PageError> {
         let stream: Vec<StreamBatch> = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not a searchStream response: {e}"))?;
+            .map_err(|e| PageError::undecodable("a searchStream response", e))?;
         let mut out = Vec::with_capacity(stream.len());
         for (i, b) in stream.iter().enumerate() {
             if let Some(e) = &b.error {
-                return Err(format!("the stream ended with an error: {e}"));
+                return Err(PageError::Failed {
+                    call: "searchStream".into(),
+                    detail: format!("the stream ended with an error: {e}"),
+                });
             }
             let (values, rejects) = map_records(
                 &self.source,
@@ -549,7 +556,7 @@ impl Mapper {
             )
         })?;
         let at = Some(format!("campaign {campaign} day {day}"));
-        let fail = |reason: String| (at.clone(), reason);
+        let fail = |e: FieldError| (at.clone(), e.to_string());
         let m = &r.metrics;
         // cost_micros is already micros of the account currency.
         let spend = int64("costMicros", &m.cost_micros).map_err(fail)?;
