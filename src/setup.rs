@@ -67,8 +67,8 @@ pub fn load(path: &Path) -> Result<Setup, ConfigErrors> {
                 format!("unknown kind `{}` (known: {})", c.kind, known.join(", ")),
             ));
         }
-        for (field, msg) in registry.check(c) {
-            found.push((format!("connectors[{i}].{field}"), msg));
+        for p in registry.check(c) {
+            found.push((format!("connectors[{i}].{}", p.key), p.message));
         }
     }
 

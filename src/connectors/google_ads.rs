@@ -103,10 +103,10 @@ impl KindOptions for GoogleAdsOptions {
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
         check_base_url(&o.base_url)?;
-        check_base_url(&o.token_url).map_err(|(_, m)| ("token_url".to_string(), m))?;
+        check_base_url(&o.token_url).map_err(|p| OptionProblem::new("token_url", p.message))?;
         let bad_id = |key: &str, v: &str| {
-            (
-                key.to_string(),
+            OptionProblem::new(
+                key,
                 format!("`{v}` is not a Google Ads customer id (digits, e.g. 123-456-7890)"),
             )
         };
@@ -122,34 +122,24 @@ impl KindOptions for GoogleAdsOptions {
         let (refresh, access) = (given("refresh_token"), given("access_token"));
         match (refresh, access) {
             (true, true) => {
-                return Err((
-                    "access_token".into(),
-                    "set either `refresh_token` (with client_id and client_secret) or `access_token`, not both".into(),
-                ))
+                return Err(OptionProblem::new("access_token", "set either `refresh_token` (with client_id and client_secret) or `access_token`, not both"))
             }
             (false, false) => {
-                return Err((
-                    "refresh_token".into(),
-                    "set `refresh_token` (with client_id and client_secret), or `access_token`"
-                        .into(),
-                ))
+                return Err(OptionProblem::new("refresh_token", "set `refresh_token` (with client_id and client_secret), or `access_token`"))
             }
             (true, false) if o.client_id.as_deref().unwrap_or("").is_empty() => {
-                return Err((
-                    "client_id".into(),
-                    "a refresh_token needs the OAuth client's client_id".into(),
-                ))
+                return Err(OptionProblem::new("client_id", "a refresh_token needs the OAuth client's client_id"))
             }
             (true, false) if !given("client_secret") => {
-                return Err((
-                    "client_secret".into(),
-                    "a refresh_token needs the OAuth client's client_secret".into(),
-                ))
+                return Err(OptionProblem::new("client_secret", "a refresh_token needs the OAuth client's client_secret"))
             }
             _ => {}
         }
         if !(1..=366).contains(&o.slice_days) {
-            return Err(("slice_days".into(), "must be between 1 and 366".into()));
+            return Err(OptionProblem::new(
+                "slice_days",
+                "must be between 1 and 366",
+            ));
         }
         Ok(())
     }

@@ -105,7 +105,10 @@ impl KindOptions for JdOptions {
         check_base_url(&o.base_url)?;
         not_empty("app_key", &o.app_key)?;
         if o.order_state.trim().is_empty() {
-            return Err(("order_state".into(), "must name at least one state".into()));
+            return Err(OptionProblem::new(
+                "order_state",
+                "must name at least one state",
+            ));
         }
         Ok(())
     }

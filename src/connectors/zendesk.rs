@@ -100,8 +100,8 @@ impl KindOptions for ZendeskOptions {
         let o = &read.own;
         let sub = o.subdomain.trim();
         if sub.is_empty() || !sub.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err((
-                "subdomain".into(),
+            return Err(OptionProblem::new(
+                "subdomain",
                 format!(
                     "`{}` is not a Zendesk subdomain (the `acme` of acme.zendesk.com)",
                     o.subdomain
@@ -112,15 +112,15 @@ impl KindOptions for ZendeskOptions {
             check_base_url(url)?;
         }
         if !o.email.contains('@') {
-            return Err((
-                "email".into(),
+            return Err(OptionProblem::new(
+                "email",
                 format!("`{}` is not the email of the token's Zendesk user", o.email),
             ));
         }
         if !(o.requests_per_minute >= 0.0 && o.requests_per_minute.is_finite()) {
-            return Err((
-                "requests_per_minute".into(),
-                "must be a number ≥ 0 (0 = unlimited)".into(),
+            return Err(OptionProblem::new(
+                "requests_per_minute",
+                "must be a number ≥ 0 (0 = unlimited)",
             ));
         }
         Ok(())
