@@ -8,6 +8,7 @@ mod alerts;
 pub(crate) mod collect;
 mod load;
 mod redact;
+mod tree;
 
 pub(crate) use alerts::default_severity;
 pub use alerts::{AlertsConfig, ChannelConfig, DecimalText, DigestConfig, Language, RuleConfig};
