@@ -58,6 +58,8 @@
 //! after-sale counts on the local day of its `update_time`, the moment it
 //! last changed, i.e. when the refund went through.
 
+mod fields;
+
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{Signing, SigningKeys};
@@ -69,12 +71,13 @@ use super::{
     Window,
 };
 use crate::config::ConnectorConfig;
-use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
+use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::{HttpClient, PageError};
 use crate::period::{day_start, local_day, today};
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
+use fields::{count, fen_micros, id_text, instant, integer, required_id};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -90,8 +93,6 @@ const REFUND_PATH: &str = "/afterSale/List";
 /// `refund_status` 3: 退款成功 (refunded).
 const REFUND_SUCCEEDED: i64 = 3;
 const HINT: &str = "check the connector's app_key, app_secret and access_token (the shop must have authorized the app, with the order permission package)";
-/// Micros per fen (1 yuan = 100 fen = 10^6 micros).
-const MICROS_PER_FEN: i64 = 10_000;
 
 fn default_base_url() -> String {
     "https://openapi-fxg.jinritemai.com".into()
@@ -553,67 +554,6 @@ fn order_status(code: i64, has_pay_time: bool) -> OrderStatus {
         2 | 3 | 5 | 101 | 105 => OrderStatus::Paid,
         _ if has_pay_time => OrderStatus::Paid,
         _ => OrderStatus::Unpaid,
-    }
-}
-
-/// An id as exact text: a string of digits or an integer (never through f64).
-fn id_text(v: Option<&Value>) -> Option<String> {
-    let text = match v? {
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
-}
-
-/// An id as [`id_text`] reads it, required.
-fn required_id(v: Option<&Value>, field: &str) -> Result<String, FieldError> {
-    id_text(v).ok_or_else(|| FieldError::invalid(field, "missing or not an id"))
-}
-
-/// An amount in fen (分) as micros: not negative, within range.
-fn fen_micros(fen: i64, field: &str) -> Result<i64, FieldError> {
-    if fen < 0 {
-        return Err(FieldError::invalid(field, format!("{fen} is negative")));
-    }
-    fen.checked_mul(MICROS_PER_FEN)
-        .ok_or_else(|| FieldError::invalid(field, format!("{fen} is out of range")))
-}
-
-/// A whole number given as a JSON integer or a string of digits.
-fn integer(r: &Map<String, Value>, key: &str) -> Result<Option<i64>, FieldError> {
-    let text = match r.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.trim().to_string(),
-        Some(other) => {
-            let shown = other.to_string();
-            return Err(FieldError::invalid(
-                key,
-                format!("`{}` is not a number", echo(&shown)),
-            ));
-        }
-    };
-    text.parse::<i64>()
-        .map(Some)
-        .map_err(|_| FieldError::invalid(key, format!("`{}` is not a whole number", echo(&text))))
-}
-
-/// Unix seconds; 0 means "not yet" (抖店 sends `pay_time: 0` for unpaid orders).
-fn instant(r: &Map<String, Value>, key: &str) -> Result<Option<DateTime<Utc>>, FieldError> {
-    match integer(r, key)? {
-        None | Some(0) => Ok(None),
-        Some(s) => DateTime::from_timestamp(s, 0)
-            .map(Some)
-            .ok_or_else(|| FieldError::invalid(key, format!("{s} is not a time"))),
-    }
-}
-
-fn count(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.to_string().parse().ok(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }
 
