@@ -80,14 +80,90 @@ pub struct DailyValue {
 /// id but a broken export (a whole line in one cell), and is rejected.
 pub const MAX_ID_BYTES: usize = 256;
 
+/// Why one field of a record cannot be taken; names the field. A record
+/// refused for it becomes a [`Reject`] with this as its reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("{field} is missing")]
+    Missing { field: String },
+    /// None of the fields that may give a value (a time, usually) is set.
+    #[error("{}", none_set(fields))]
+    NoneSet { fields: Vec<String> },
+    #[error("{field} is negative")]
+    Negative { field: String },
+    #[error("{field}: `{shown}` is {bytes} bytes long, more than the {MAX_ID_BYTES} bytes an id may have")]
+    TooLong {
+        field: String,
+        /// The id as [`echo`] shows it (its start).
+        shown: String,
+        bytes: usize,
+    },
+    /// Present but unreadable: `problem` says how (it may quote the value's start).
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+}
+
+fn none_set(fields: &[String]) -> String {
+    match fields {
+        [a, b] => format!("neither {a} nor {b} is set"),
+        _ => format!("none of {} is set", fields.join(", ")),
+    }
+}
+
+impl FieldError {
+    pub fn missing(field: impl Into<String>) -> Self {
+        FieldError::Missing {
+            field: field.into(),
+        }
+    }
+
+    pub fn negative(field: impl Into<String>) -> Self {
+        FieldError::Negative {
+            field: field.into(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, problem: impl std::fmt::Display) -> Self {
+        FieldError::Invalid {
+            field: field.into(),
+            problem: problem.to_string(),
+        }
+    }
+
+    pub fn none_set(fields: &[&str]) -> Self {
+        FieldError::NoneSet {
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    /// The field named (the first, for [`FieldError::NoneSet`]).
+    pub fn field(&self) -> &str {
+        match self {
+            FieldError::Missing { field }
+            | FieldError::Negative { field }
+            | FieldError::TooLong { field, .. }
+            | FieldError::Invalid { field, .. } => field,
+            FieldError::NoneSet { fields } => fields.first().map_or("", |f| f.as_str()),
+        }
+    }
+}
+
+// Some record mappers still collect their reasons as text (a reject keeps
+// its reason as text): `?` on a `FieldError` gives them its message.
+impl From<FieldError> for String {
+    fn from(e: FieldError) -> String {
+        e.to_string()
+    }
+}
+
 /// Checks an id's length; the error names the field.
-pub fn check_id(field: &str, id: &str) -> Result<(), String> {
+pub fn check_id(field: &str, id: &str) -> Result<(), FieldError> {
     if id.len() > MAX_ID_BYTES {
-        return Err(format!(
-            "{field}: `{}` is {} bytes long, more than the {MAX_ID_BYTES} bytes an id may have",
-            echo(id),
-            id.len()
-        ));
+        return Err(FieldError::TooLong {
+            field: field.to_string(),
+            shown: echo(id).into_owned(),
+            bytes: id.len(),
+        });
     }
     Ok(())
 }
@@ -194,6 +270,11 @@ mod tests {
     fn ids_are_at_most_256_bytes() {
         assert!(check_id("order_id", &"x".repeat(MAX_ID_BYTES)).is_ok());
         let e = check_id("order_id", &"订".repeat(86)).unwrap_err();
+        assert!(
+            matches!(&e, FieldError::TooLong { field, bytes: 258, .. } if field == "order_id"),
+            "{e:?}"
+        );
+        let e = e.to_string();
         assert!(
             e.starts_with("order_id: ") && e.contains("258 bytes"),
             "{e}"

@@ -98,6 +98,15 @@ struct Field {
     first_name: u32,
 }
 
+/// One crontab field that does not read, by its name (`minute`, `day-of-week`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} field `{text}`: {why}")]
+pub struct CronFieldError {
+    pub field: &'static str,
+    pub text: String,
+    pub why: String,
+}
+
 const SECOND: Field = Field::numeric("second", "seconds", 0, 59);
 const MINUTE: Field = Field::numeric("minute", "minutes", 0, 59);
 const HOUR: Field = Field::numeric("hour", "hours", 0, 23);
@@ -151,8 +160,14 @@ impl Field {
     /// Checks crontab(5) syntax: a list of `*`, `N` or `N-M`, each with an
     /// optional `/step`. Other crons' extensions (`?`, `L`, `W`, `#`) are
     /// refused rather than guessed at.
-    fn check(&self, text: &str) -> Result<(), String> {
-        let fail = |why: String| Err(format!("{} field `{text}`: {why}", self.name));
+    fn check(&self, text: &str) -> Result<(), CronFieldError> {
+        let fail = |why: String| {
+            Err(CronFieldError {
+                field: self.name,
+                text: text.to_string(),
+                why,
+            })
+        };
         if text.contains('?') {
             return fail(
                 "`?` is not crontab(5) (it comes from Quartz); write `*` for any value".into(),
@@ -223,7 +238,7 @@ impl CronSchedule {
             (&MONTH, month),
             (&DAY_OF_WEEK, dow),
         ] {
-            field.check(text).map_err(|reason| err(&reason))?;
+            field.check(text).map_err(|e| err(&e.to_string()))?;
         }
         let days = expand_weekdays(dow).ok_or_else(|| err(&DAY_OF_WEEK.range_text()))?;
         let dow_names: Vec<&str> = (0..7).filter(|d| days[*d]).map(|d| DAY_NAMES[d]).collect();

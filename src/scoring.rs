@@ -85,8 +85,8 @@ pub enum ScoringProblem {
     TwoCaps { scoring: Decimal, snapshot: Decimal },
     #[error("at least one grade is needed")]
     NoGrades,
-    #[error("grades `{0}` and `{1}` have the same min")]
-    SameMin(String, String),
+    #[error("grades `{first}` and `{second}` have the same min")]
+    SameMin { first: String, second: String },
     #[error("grade `{0}` is defined twice")]
     GradeTwice(String),
     #[error("`{0}` is not a date YYYY-MM-DD")]
@@ -99,7 +99,7 @@ impl ScoringProblem {
         match self {
             ScoringProblem::CapBelowOne | ScoringProblem::TwoCaps { .. } => "scoring.cap",
             ScoringProblem::NoGrades
-            | ScoringProblem::SameMin(..)
+            | ScoringProblem::SameMin { .. }
             | ScoringProblem::GradeTwice(_) => "scoring.grades",
             ScoringProblem::NotADate(_) => "scoring.holidays",
         }
@@ -136,7 +136,10 @@ impl Scoring {
         grades.sort_by_key(|g| std::cmp::Reverse(g.min));
         for w in grades.windows(2) {
             if w[0].min == w[1].min {
-                problems.push(ScoringProblem::SameMin(w[0].id.clone(), w[1].id.clone()));
+                problems.push(ScoringProblem::SameMin {
+                    first: w[0].id.clone(),
+                    second: w[1].id.clone(),
+                });
             }
         }
         let mut ids = std::collections::HashSet::new();

@@ -4,18 +4,48 @@
 
 use secrecy::SecretString;
 
-/// Resolves one credential; exactly one of the three forms must be set. The
-/// error names the key (and the variable or file), never the value.
+/// Why a credential could not be resolved. Names the key (and the variable
+/// or file), never the value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("set one of `{key}`, `{key}_env` or `{key}_file`")]
+    Missing { key: String },
+    #[error("set only one of `{key}`, `{key}_env` and `{key}_file`")]
+    Ambiguous { key: String },
+    #[error("{key}_env names `{var}`, which is not set in the environment")]
+    EnvUnset { key: String, var: String },
+    // The I/O error is part of the message rather than a `source`: the
+    // binary prints the chain, and it would say the cause twice.
+    #[error("{key}_file `{path}` cannot be read: {cause}")]
+    FileUnreadable {
+        key: String,
+        path: String,
+        cause: std::io::Error,
+    },
+}
+
+impl SecretError {
+    /// The credential's key (`token`, `url`, `app_secret`, ...).
+    pub fn key(&self) -> &str {
+        match self {
+            SecretError::Missing { key }
+            | SecretError::Ambiguous { key }
+            | SecretError::EnvUnset { key, .. }
+            | SecretError::FileUnreadable { key, .. } => key,
+        }
+    }
+}
+
+/// Resolves one credential; exactly one of the three forms must be set.
 pub fn resolve(
     key: &str,
     inline: Option<SecretString>,
     env: &Option<String>,
     file: &Option<String>,
-) -> Result<SecretString, String> {
-    match resolve_optional(key, inline, env, file)? {
-        Some(s) => Ok(s),
-        None => Err(format!("set one of `{key}`, `{key}_env` or `{key}_file`")),
-    }
+) -> Result<SecretString, SecretError> {
+    resolve_optional(key, inline, env, file)?.ok_or_else(|| SecretError::Missing {
+        key: key.to_string(),
+    })
 }
 
 /// As [`resolve`], for a credential that may be left out (none of the three set).
@@ -24,19 +54,26 @@ pub fn resolve_optional(
     inline: Option<SecretString>,
     env: &Option<String>,
     file: &Option<String>,
-) -> Result<Option<SecretString>, String> {
+) -> Result<Option<SecretString>, SecretError> {
     match (inline, env, file) {
         (Some(s), None, None) => Ok(Some(s)),
         (None, Some(var), None) => std::env::var(var)
             .map(|v| Some(SecretString::from(v.trim().to_string())))
-            .map_err(|_| format!("{key}_env names `{var}`, which is not set in the environment")),
+            .map_err(|_| SecretError::EnvUnset {
+                key: key.to_string(),
+                var: var.clone(),
+            }),
         (None, None, Some(path)) => std::fs::read_to_string(path)
             .map(|v| Some(SecretString::from(v.trim().to_string())))
-            .map_err(|e| format!("{key}_file `{path}` cannot be read: {e}")),
+            .map_err(|cause| SecretError::FileUnreadable {
+                key: key.to_string(),
+                path: path.clone(),
+                cause,
+            }),
         (None, None, None) => Ok(None),
-        _ => Err(format!(
-            "set only one of `{key}`, `{key}_env` and `{key}_file`"
-        )),
+        _ => Err(SecretError::Ambiguous {
+            key: key.to_string(),
+        }),
     }
 }
 

@@ -67,8 +67,8 @@ pub fn load(path: &Path) -> Result<Setup, ConfigErrors> {
                 format!("unknown kind `{}` (known: {})", c.kind, known.join(", ")),
             ));
         }
-        for (field, msg) in registry.check(c) {
-            found.push((format!("connectors[{i}].{field}"), msg));
+        for p in registry.check(c) {
+            found.push((format!("connectors[{i}].{}", p.key), p.message));
         }
     }
 
@@ -82,7 +82,7 @@ pub fn load(path: &Path) -> Result<Setup, ConfigErrors> {
             default_tz: settings.default_tz,
         },
     );
-    found.extend(alert_problems);
+    found.extend(alert_problems.into_iter().map(|p| (p.key, p.message)));
 
     checked.settings.refund_kinds = refund_kinds(&definitions);
     for (key, message) in found {

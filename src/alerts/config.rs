@@ -6,7 +6,7 @@
 //! problems like every other section's.
 
 use super::message::WatchPeriod;
-use crate::config::{default_severity, ChannelConfig, Language};
+use crate::config::{default_severity, ChannelConfig, KeyProblem, Language};
 pub use crate::config::{AlertsConfig, DecimalText, DigestConfig, RuleConfig};
 use crate::kpi::Catalogue;
 use crate::schedule::CronSchedule;
@@ -177,10 +177,10 @@ pub struct Context<'a> {
     pub default_tz: Tz,
 }
 
-/// Validates `[alerts]`; problems are (key, message) pairs.
-pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<(String, String)>) {
+/// Validates `[alerts]`; each problem names its key.
+pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     let mut problems = Vec::new();
-    let mut report = |key: String, msg: String| problems.push((key, msg));
+    let mut report = |key: String, msg: String| problems.push(KeyProblem::new(key, msg));
 
     let repeat_interval = humantime::parse_duration(cfg.repeat_interval.trim())
         .ok()

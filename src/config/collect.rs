@@ -8,6 +8,7 @@
 //! here knows the configuration's sections: any `Deserialize` type, a new
 //! section included, gets every problem of a file in one run.
 
+use super::tree::{Tree, TreeError};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use toml::Value;
@@ -108,13 +109,17 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
     // Placeholder key → its path and the index of the value being tried.
     let mut placed: BTreeMap<String, (Vec<Seg>, usize)> = BTreeMap::new();
     for _ in 0..MAX_REPAIRS {
-        let error = match serde_path_to_error::deserialize::<_, T>(tree.clone()) {
+        let error = match serde_path_to_error::deserialize::<_, T>(Tree(tree.clone())) {
             Ok(t) => return (Some(t), found),
             Err(e) => e,
         };
         let segs = segments(error.path());
         let key = key_text(&segs);
-        let message = error.inner().message().trim().to_string();
+        let missing_field = match error.inner() {
+            TreeError::MissingField(field) => Some(*field),
+            TreeError::Other(_) => None,
+        };
+        let message = error.inner().to_string().trim().to_string();
 
         if let Some((at, (path, tried))) = placed.iter_mut().find(|(k, _)| is_under(&key, k)) {
             *tried += 1;
@@ -133,7 +138,7 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
                 continue;
             }
         }
-        if let Some(field) = missing_field(&message) {
+        if let Some(field) = missing_field {
             let mut path = segs.clone();
             path.push(Seg::Key(field.to_string()));
             let missing = key_text(&path);
@@ -169,13 +174,6 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
         }
     }
     (None, found)
-}
-
-/// The field named by serde's "missing field `x`".
-fn missing_field(message: &str) -> Option<&str> {
-    message
-        .strip_prefix("missing field `")
-        .and_then(|r| r.split('`').next())
 }
 
 /// serde's message, first line only, in the words of a config file.

@@ -8,6 +8,7 @@ mod alerts;
 pub(crate) mod collect;
 mod load;
 mod redact;
+mod tree;
 
 pub(crate) use alerts::default_severity;
 pub use alerts::{AlertsConfig, ChannelConfig, DecimalText, DigestConfig, Language, RuleConfig};
@@ -537,6 +538,42 @@ pub(crate) mod decimal_map {
     ) -> Result<BTreeMap<String, Decimal>, D2::Error> {
         let m = BTreeMap::<String, D>::deserialize(d)?;
         Ok(m.into_iter().map(|(k, v)| (k, v.0)).collect())
+    }
+}
+
+/// One thing wrong at a key, as a check finds it, before loading places it
+/// at its file and line (a [`Problem`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}`: {message}")]
+pub struct KeyProblem {
+    /// The key's path (`alerts.rules[0].kpi`) or, for a component's own
+    /// options, the key within its table (`base_url`).
+    pub key: String,
+    pub message: String,
+}
+
+// A bridge for checks that still build their problems as (key, message)
+// pairs (tabular columns, the declarative engine's options): `?` turns them
+// into a KeyProblem. Remove once those return KeyProblem themselves.
+impl From<(String, String)> for KeyProblem {
+    fn from((key, message): (String, String)) -> Self {
+        KeyProblem { key, message }
+    }
+}
+
+// The other way, for the same checks' callers (`?` into a pair).
+impl From<KeyProblem> for (String, String) {
+    fn from(p: KeyProblem) -> Self {
+        (p.key, p.message)
+    }
+}
+
+impl KeyProblem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        KeyProblem {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 

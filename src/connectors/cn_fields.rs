@@ -6,7 +6,7 @@
 //! text (the `arbitrary_precision` feature), so an 18-digit order id or an
 //! amount like `100.10` never passes through a float.
 
-use crate::facts::echo;
+use crate::facts::{echo, FieldError};
 use crate::money::parse_micros;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
@@ -21,14 +21,14 @@ pub(crate) fn text(v: Option<&Value>) -> Option<String> {
 }
 
 /// An id as text (string or number), required.
-pub(crate) fn id(v: Option<&Value>, field: &str) -> Result<String, String> {
-    text(v).ok_or_else(|| format!("{field} is missing"))
+pub(crate) fn id(v: Option<&Value>, field: &str) -> Result<String, FieldError> {
+    text(v).ok_or_else(|| FieldError::missing(field))
 }
 
 /// An amount in yuan (string or number) as micros, required.
-pub(crate) fn yuan_micros(v: Option<&Value>, field: &str) -> Result<i64, String> {
-    let t = text(v).ok_or_else(|| format!("{field} is missing"))?;
-    parse_micros(&t).map_err(|e| format!("{field}: {e}"))
+pub(crate) fn yuan_micros(v: Option<&Value>, field: &str) -> Result<i64, FieldError> {
+    let t = text(v).ok_or_else(|| FieldError::missing(field))?;
+    parse_micros(&t).map_err(|e| FieldError::invalid(field, e))
 }
 
 /// A small integer code (string or number); `None` when absent or not one.
@@ -44,32 +44,37 @@ fn beijing() -> FixedOffset {
 /// platforms' own zone whatever the shop's) or as Unix seconds (number or
 /// digits). Absent, empty and the zero dates some APIs send for "never"
 /// are `None`; anything else unreadable is an error naming the field.
-pub(crate) fn time(v: Option<&Value>, field: &str) -> Result<Option<DateTime<Utc>>, String> {
+pub(crate) fn time(v: Option<&Value>, field: &str) -> Result<Option<DateTime<Utc>>, FieldError> {
     let Some(t) = text(v) else {
         return Ok(None);
     };
     if t.bytes().all(|b| b.is_ascii_digit()) {
         let secs: i64 = t
             .parse()
-            .map_err(|_| format!("{field}: `{}` is not a time", echo(&t)))?;
+            .map_err(|_| FieldError::invalid(field, format!("`{}` is not a time", echo(&t))))?;
         if secs == 0 {
             return Ok(None);
         }
         return DateTime::from_timestamp(secs, 0)
             .map(Some)
-            .ok_or_else(|| format!("{field}: `{}` is out of range", echo(&t)));
+            .ok_or_else(|| FieldError::invalid(field, format!("`{}` is out of range", echo(&t))));
     }
     if t.starts_with("0000-00-00") || t.starts_with("1970-01-01 08:00:00") {
         return Ok(None);
     }
     let naive = NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f"))
-        .map_err(|_| format!("{field}: `{}` is not `yyyy-MM-dd HH:mm:ss`", echo(&t)))?;
+        .map_err(|_| {
+            FieldError::invalid(
+                field,
+                format!("`{}` is not `yyyy-MM-dd HH:mm:ss`", echo(&t)),
+            )
+        })?;
     beijing()
         .from_local_datetime(&naive)
         .single()
         .map(|t| Some(t.with_timezone(&Utc)))
-        .ok_or_else(|| format!("{field}: `{}` is not a time", echo(&t)))
+        .ok_or_else(|| FieldError::invalid(field, format!("`{}` is not a time", echo(&t))))
 }
 
 /// `yyyy-MM-dd HH:mm:ss` in GMT+8, as the platforms read time filters.
@@ -108,10 +113,13 @@ mod tests {
         assert_eq!(text(v.get("a")).as_deref(), Some("9007199254740993"));
         assert_eq!(yuan_micros(v.get("b"), "b"), Ok(100_100_000));
         assert_eq!(yuan_micros(Some(&json!("0.01")), "x"), Ok(10_000));
-        assert!(yuan_micros(Some(&json!("12,34")), "pay_amount")
-            .unwrap_err()
-            .contains("pay_amount"));
-        assert!(yuan_micros(None, "pay_amount").is_err());
+        let e = yuan_micros(Some(&json!("12,34")), "pay_amount").unwrap_err();
+        assert!(matches!(e, FieldError::Invalid { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("pay_amount: "), "{e}");
+        assert_eq!(
+            yuan_micros(None, "pay_amount"),
+            Err(FieldError::missing("pay_amount"))
+        );
         assert_eq!(text(Some(&json!(""))), None);
     }
 
@@ -126,9 +134,9 @@ mod tests {
         assert_eq!(time(Some(&json!("1772337600")), "x").unwrap(), Some(u));
         assert_eq!(time(Some(&json!("")), "x").unwrap(), None);
         assert_eq!(time(None, "x").unwrap(), None);
-        assert!(time(Some(&json!("yesterday")), "pay_time")
-            .unwrap_err()
-            .contains("pay_time"));
+        let e = time(Some(&json!("yesterday")), "pay_time").unwrap_err();
+        assert_eq!(e.field(), "pay_time");
+        assert!(e.to_string().contains("yesterday"), "{e}");
         assert_eq!(beijing_text(t), "2026-03-01 00:30:00");
     }
 

@@ -47,7 +47,7 @@ impl KindOptions for DemoOptions {
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
         if o.days == 0 || o.days > 3660 {
-            return Err(("days".into(), "must be between 1 and 3660".into()));
+            return Err(OptionProblem::new("days", "must be between 1 and 3660"));
         }
         Ok(())
     }

@@ -58,6 +58,8 @@
 //! after-sale counts on the local day of its `update_time`, the moment it
 //! last changed, i.e. when the refund went through.
 
+mod fields;
+
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{Signing, SigningKeys};
@@ -69,12 +71,13 @@ use super::{
     Window,
 };
 use crate::config::ConnectorConfig;
-use crate::facts::{Batch, Order, OrderStatus, Refund};
-use crate::http::HttpClient;
+use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
+use crate::http::{HttpClient, PageError};
 use crate::period::{day_start, local_day, today};
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
+use fields::{count, fen_micros, id_text, instant, integer, required_id};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -90,8 +93,6 @@ const REFUND_PATH: &str = "/afterSale/List";
 /// `refund_status` 3: 退款成功 (refunded).
 const REFUND_SUCCEEDED: i64 = 3;
 const HINT: &str = "check the connector's app_key, app_secret and access_token (the shop must have authorized the app, with the order permission package)";
-/// Micros per fen (1 yuan = 100 fen = 10^6 micros).
-const MICROS_PER_FEN: i64 = 10_000;
 
 fn default_base_url() -> String {
     "https://openapi-fxg.jinritemai.com".into()
@@ -423,13 +424,13 @@ struct Mapper {
 }
 
 impl Mapper {
-    fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, String> {
-        let env: Envelope =
-            serde_json::from_slice(bytes).map_err(|e| format!("not an order list: {e}"))?;
+    fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, PageError> {
+        let env: Envelope = serde_json::from_slice(bytes)
+            .map_err(|e| PageError::undecodable("an order list", e))?;
         let list = env
             .data
             .shop_order_list
-            .ok_or("data has no shop_order_list")?;
+            .ok_or_else(|| FieldError::missing("data.shop_order_list"))?;
         let total = env.data.total.as_ref().and_then(count);
         let (orders, rejects) = map_records(
             &self.source,
@@ -438,9 +439,9 @@ impl Mapper {
             |raw| {
                 let record: Map<String, Value> =
                     serde_json::from_str(raw).map_err(|e| (None, format!("order: {e}")))?;
-                self.order(&record).map_err(|reason| {
+                self.order(&record).map_err(|e| {
                     let at = id_text(record.get("order_id")).map(|id| format!("order {id}"));
-                    (at, reason)
+                    (at, e.to_string())
                 })
             },
         );
@@ -455,10 +456,13 @@ impl Mapper {
         })
     }
 
-    fn refund_page(&self, bytes: &[u8]) -> Result<RefundPage, String> {
-        let env: RefundEnvelope =
-            serde_json::from_slice(bytes).map_err(|e| format!("not an after-sales list: {e}"))?;
-        let items = env.data.items.ok_or("data has no items")?;
+    fn refund_page(&self, bytes: &[u8]) -> Result<RefundPage, PageError> {
+        let env: RefundEnvelope = serde_json::from_slice(bytes)
+            .map_err(|e| PageError::undecodable("an after-sales list", e))?;
+        let items = env
+            .data
+            .items
+            .ok_or_else(|| FieldError::missing("data.items"))?;
         let (refunds, rejects) = map_records(
             &self.source,
             &items,
@@ -466,10 +470,10 @@ impl Mapper {
             |raw| {
                 let item: AfterSaleItem =
                     serde_json::from_str(raw).map_err(|e| (None, format!("after-sale: {e}")))?;
-                self.refund(&item).map_err(|reason| {
+                self.refund(&item).map_err(|e| {
                     let at = id_text(item.aftersale_info.get("aftersale_id"))
                         .map(|id| format!("refund {id}"));
-                    (at, reason)
+                    (at, e.to_string())
                 })
             },
         );
@@ -486,23 +490,20 @@ impl Mapper {
 
     /// One after-sale: a refund once `refund_status` is 3 (退款成功), on the
     /// local day of its `update_time`; other states are skipped.
-    fn refund(&self, item: &AfterSaleItem) -> Result<Option<Refund>, String> {
+    fn refund(&self, item: &AfterSaleItem) -> Result<Option<Refund>, FieldError> {
         let info = &item.aftersale_info;
         if integer(info, "refund_status")? != Some(REFUND_SUCCEEDED) {
             return Ok(None);
         }
-        let refund_id =
-            id_text(info.get("aftersale_id")).ok_or("aftersale_id is missing or not an id")?;
-        let order_id = id_text(item.order_info.get("shop_order_id"))
-            .ok_or("order_info.shop_order_id is missing or not an id")?;
-        let fen = integer(info, "refund_amount")?.ok_or("refund_amount is missing")?;
-        if fen < 0 {
-            return Err(format!("refund_amount {fen} is negative"));
-        }
-        let amount_micros = fen
-            .checked_mul(MICROS_PER_FEN)
-            .ok_or_else(|| format!("refund_amount {fen} is out of range"))?;
-        let at = instant(info, "update_time")?.ok_or("update_time is missing")?;
+        let refund_id = required_id(info.get("aftersale_id"), "aftersale_id")?;
+        let order_id = required_id(
+            item.order_info.get("shop_order_id"),
+            "order_info.shop_order_id",
+        )?;
+        let fen =
+            integer(info, "refund_amount")?.ok_or_else(|| FieldError::missing("refund_amount"))?;
+        let amount_micros = fen_micros(fen, "refund_amount")?;
+        let at = instant(info, "update_time")?.ok_or_else(|| FieldError::missing("update_time"))?;
         Ok(Some(Refund {
             shop: self.shop.clone(),
             refund_id,
@@ -513,18 +514,15 @@ impl Mapper {
         }))
     }
 
-    fn order(&self, r: &Map<String, Value>) -> Result<Order, String> {
-        let order_id = id_text(r.get("order_id")).ok_or("order_id is missing or not an id")?;
-        let fen = integer(r, "pay_amount")?.ok_or("pay_amount is missing")?;
-        if fen < 0 {
-            return Err(format!("pay_amount {fen} is negative"));
-        }
-        let amount_micros = fen
-            .checked_mul(MICROS_PER_FEN)
-            .ok_or_else(|| format!("pay_amount {fen} is out of range"))?;
-        let created = instant(r, "create_time")?.ok_or("create_time is missing")?;
+    fn order(&self, r: &Map<String, Value>) -> Result<Order, FieldError> {
+        let order_id = required_id(r.get("order_id"), "order_id")?;
+        let fen = integer(r, "pay_amount")?.ok_or_else(|| FieldError::missing("pay_amount"))?;
+        let amount_micros = fen_micros(fen, "pay_amount")?;
+        let created =
+            instant(r, "create_time")?.ok_or_else(|| FieldError::missing("create_time"))?;
         let paid = instant(r, "pay_time")?;
-        let code = integer(r, "order_status")?.ok_or("order_status is missing")?;
+        let code =
+            integer(r, "order_status")?.ok_or_else(|| FieldError::missing("order_status"))?;
         let status = order_status(code, paid.is_some());
         let paid_at = match status {
             OrderStatus::Paid => Some(paid.unwrap_or(created)),
@@ -556,47 +554,6 @@ fn order_status(code: i64, has_pay_time: bool) -> OrderStatus {
         2 | 3 | 5 | 101 | 105 => OrderStatus::Paid,
         _ if has_pay_time => OrderStatus::Paid,
         _ => OrderStatus::Unpaid,
-    }
-}
-
-/// An id as exact text: a string of digits or an integer (never through f64).
-fn id_text(v: Option<&Value>) -> Option<String> {
-    let text = match v? {
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
-}
-
-/// A whole number given as a JSON integer or a string of digits.
-fn integer(r: &Map<String, Value>, key: &str) -> Result<Option<i64>, String> {
-    let text = match r.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.trim().to_string(),
-        Some(other) => return Err(format!("{key} is not a number: {other}")),
-    };
-    text.parse::<i64>()
-        .map(Some)
-        .map_err(|_| format!("{key} `{text}` is not a whole number"))
-}
-
-/// Unix seconds; 0 means "not yet" (抖店 sends `pay_time: 0` for unpaid orders).
-fn instant(r: &Map<String, Value>, key: &str) -> Result<Option<DateTime<Utc>>, String> {
-    match integer(r, key)? {
-        None | Some(0) => Ok(None),
-        Some(s) => DateTime::from_timestamp(s, 0)
-            .map(Some)
-            .ok_or_else(|| format!("{key} {s} is not a time")),
-    }
-}
-
-fn count(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.to_string().parse().ok(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }
 

@@ -24,7 +24,7 @@
 //! tests/declarative.rs checks both store the same facts.
 
 use super::options::KindOptions;
-use super::options::{check_base_url, PollingSpec, Read};
+use super::options::{check_base_url, OptionProblem, PollingSpec, Read};
 use super::{
     connector_http, connector_shop, http_error, secret_option, Connector, ConnectorError, Sink,
     Window,
@@ -109,33 +109,32 @@ impl KindOptions for Ga4Options {
     // Read by hand until this kind becomes a definition (issue 15).
     const POLLING: PollingSpec = PollingSpec::NONE;
 
-    fn check(read: &Read<Self>) -> Result<(), (String, String)> {
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
         check_base_url(&o.base_url)?;
         if o.property_id.is_empty() || !o.property_id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err((
-                "property_id".into(),
-                format!(
+            return Err(OptionProblem::new("property_id", format!(
                     "`{}` is not a GA4 property id (digits only, e.g. 123456789; Admin → Property settings)",
                     o.property_id
-                ),
-            ));
+                )));
         }
         let token_given = o.access_token.is_some()
             || o.access_token_env.is_some()
             || o.access_token_file.is_some();
         if token_given && o.credentials_file.is_some() {
-            return Err((
-                "credentials_file".into(),
-                "set either `credentials_file` or an `access_token` (`_env`, `_file`), not both"
-                    .into(),
+            return Err(OptionProblem::new(
+                "credentials_file",
+                "set either `credentials_file` or an `access_token` (`_env`, `_file`), not both",
             ));
         }
         if !(1..=250_000).contains(&o.page_size) {
-            return Err(("page_size".into(), "must be between 1 and 250000".into()));
+            return Err(OptionProblem::new(
+                "page_size",
+                "must be between 1 and 250000",
+            ));
         }
         if o.lookback_days < 1 {
-            return Err(("lookback_days".into(), "must be at least 1".into()));
+            return Err(OptionProblem::new("lookback_days", "must be at least 1"));
         }
         Ok(())
     }

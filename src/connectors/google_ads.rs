@@ -24,9 +24,9 @@ use super::options::{check_base_url, OptionProblem, Polling, PollingSpec, Read};
 use super::records::{map_records, Rejected};
 use super::{connector_http, connector_shop, http_error, Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
-use crate::facts::{echo, Batch, DailyValue};
+use crate::facts::{echo, Batch, DailyValue, FieldError};
 use crate::http::oauth::RefreshTokenSource;
-use crate::http::{platform_errors, strip_query, HttpClient, HttpError};
+use crate::http::{platform_errors, strip_query, HttpClient, HttpError, PageError};
 use crate::money::to_micros;
 use crate::period::today;
 use crate::settings::Settings;
@@ -103,10 +103,10 @@ impl KindOptions for GoogleAdsOptions {
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
         check_base_url(&o.base_url)?;
-        check_base_url(&o.token_url).map_err(|(_, m)| ("token_url".to_string(), m))?;
+        check_base_url(&o.token_url).map_err(|p| OptionProblem::new("token_url", p.message))?;
         let bad_id = |key: &str, v: &str| {
-            (
-                key.to_string(),
+            OptionProblem::new(
+                key,
                 format!("`{v}` is not a Google Ads customer id (digits, e.g. 123-456-7890)"),
             )
         };
@@ -122,34 +122,24 @@ impl KindOptions for GoogleAdsOptions {
         let (refresh, access) = (given("refresh_token"), given("access_token"));
         match (refresh, access) {
             (true, true) => {
-                return Err((
-                    "access_token".into(),
-                    "set either `refresh_token` (with client_id and client_secret) or `access_token`, not both".into(),
-                ))
+                return Err(OptionProblem::new("access_token", "set either `refresh_token` (with client_id and client_secret) or `access_token`, not both"))
             }
             (false, false) => {
-                return Err((
-                    "refresh_token".into(),
-                    "set `refresh_token` (with client_id and client_secret), or `access_token`"
-                        .into(),
-                ))
+                return Err(OptionProblem::new("refresh_token", "set `refresh_token` (with client_id and client_secret), or `access_token`"))
             }
             (true, false) if o.client_id.as_deref().unwrap_or("").is_empty() => {
-                return Err((
-                    "client_id".into(),
-                    "a refresh_token needs the OAuth client's client_id".into(),
-                ))
+                return Err(OptionProblem::new("client_id", "a refresh_token needs the OAuth client's client_id"))
             }
             (true, false) if !given("client_secret") => {
-                return Err((
-                    "client_secret".into(),
-                    "a refresh_token needs the OAuth client's client_secret".into(),
-                ))
+                return Err(OptionProblem::new("client_secret", "a refresh_token needs the OAuth client's client_secret"))
             }
             _ => {}
         }
         if !(1..=366).contains(&o.slice_days) {
-            return Err(("slice_days".into(), "must be between 1 and 366".into()));
+            return Err(OptionProblem::new(
+                "slice_days",
+                "must be between 1 and 366",
+            ));
         }
         Ok(())
     }
@@ -462,29 +452,33 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// An int64 metric (sent as a string); absent is 0.
-fn int64(name: &str, v: &Option<Value>) -> Result<i64, String> {
+fn int64(name: &str, v: &Option<Value>) -> Result<i64, FieldError> {
     let Some(v) = v else { return Ok(0) };
-    let t = text(v).ok_or_else(|| format!("{name}: `{}` is not a number", echo(&v.to_string())))?;
+    let t = text(v).ok_or_else(|| not_a_number(name, &v.to_string()))?;
     t.parse::<i64>()
-        .map_err(|_| format!("{name}: `{}` is not a whole number", echo(&t)))
+        .map_err(|_| FieldError::invalid(name, format!("`{}` is not a whole number", echo(&t))))
+}
+
+fn not_a_number(name: &str, text: &str) -> FieldError {
+    FieldError::invalid(name, format!("`{}` is not a number", echo(text)))
 }
 
 /// An int64 count as micros of itself.
-fn count_micros(name: &str, v: &Option<Value>) -> Result<i64, String> {
+fn count_micros(name: &str, v: &Option<Value>) -> Result<i64, FieldError> {
     int64(name, v)?
         .checked_mul(1_000_000)
-        .ok_or_else(|| format!("{name}: too large to store"))
+        .ok_or_else(|| FieldError::invalid(name, "too large to store"))
 }
 
 /// A double metric from its exact decimal text, rounded to micros.
-fn double_micros(name: &str, v: &Option<Value>) -> Result<i64, String> {
+fn double_micros(name: &str, v: &Option<Value>) -> Result<i64, FieldError> {
     let Some(v) = v else { return Ok(0) };
-    let t = text(v).ok_or_else(|| format!("{name}: `{}` is not a number", echo(&v.to_string())))?;
+    let t = text(v).ok_or_else(|| not_a_number(name, &v.to_string()))?;
     let d = Decimal::from_str(&t)
         .or_else(|_| Decimal::from_scientific(&t))
-        .map_err(|_| format!("{name}: `{}` is not a number", echo(&t)))?;
+        .map_err(|_| not_a_number(name, &t))?;
     to_micros(d.round_dp_with_strategy(6, RoundingStrategy::MidpointNearestEven))
-        .map_err(|e| format!("{name}: {e}"))
+        .map_err(|e| FieldError::invalid(name, e))
 }
 
 /// Turns a searchStream response into batches on a blocking thread.
@@ -496,13 +490,16 @@ struct Mapper {
 }
 
 impl Mapper {
-    fn stream_facts(&self, bytes: &[u8]) -> Result<Vec<Batch>, String> {
+    fn stream_facts(&self, bytes: &[u8]) -> Result<Vec<Batch>, PageError> {
         let stream: Vec<StreamBatch> = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not a searchStream response: {e}"))?;
+            .map_err(|e| PageError::undecodable("a searchStream response", e))?;
         let mut out = Vec::with_capacity(stream.len());
         for (i, b) in stream.iter().enumerate() {
             if let Some(e) = &b.error {
-                return Err(format!("the stream ended with an error: {e}"));
+                return Err(PageError::Failed {
+                    call: "searchStream".into(),
+                    detail: format!("the stream ended with an error: {e}"),
+                });
             }
             let (values, rejects) = map_records(
                 &self.source,
@@ -549,7 +546,7 @@ impl Mapper {
             )
         })?;
         let at = Some(format!("campaign {campaign} day {day}"));
-        let fail = |reason: String| (at.clone(), reason);
+        let fail = |e: FieldError| (at.clone(), e.to_string());
         let m = &r.metrics;
         // cost_micros is already micros of the account currency.
         let spend = int64("costMicros", &m.cost_micros).map_err(fail)?;

@@ -51,8 +51,8 @@ use super::{
     Window,
 };
 use crate::config::ConnectorConfig;
-use crate::facts::{Batch, Order, OrderStatus, Refund};
-use crate::http::HttpClient;
+use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
+use crate::http::{HttpClient, PageError};
 use crate::period::{day_start, local_day, today};
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
@@ -105,7 +105,10 @@ impl KindOptions for JdOptions {
         check_base_url(&o.base_url)?;
         not_empty("app_key", &o.app_key)?;
         if o.order_state.trim().is_empty() {
-            return Err(("order_state".into(), "must name at least one state".into()));
+            return Err(OptionProblem::new(
+                "order_state",
+                "must name at least one state",
+            ));
         }
         Ok(())
     }
@@ -425,24 +428,24 @@ struct Mapper {
 }
 
 impl Mapper {
-    fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, String> {
-        let env: Envelope =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a {METHOD} answer: {e}"))?;
+    fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, PageError> {
+        let env: Envelope = serde_json::from_slice(bytes)
+            .map_err(|e| PageError::undecodable(format!("a {METHOD} answer"), e))?;
         let result = env
             .jingdong_pop_order_search_responce
             .searchorderinfo_result;
         let total = cn_fields::code(result.order_total.as_ref())
             .and_then(|n| u64::try_from(n).ok())
-            .ok_or_else(|| "orderTotal is missing".to_string())?;
+            .ok_or_else(|| FieldError::missing("orderTotal"))?;
         Ok(PageFacts {
             total,
             batch: self.to_facts(&result.order_info_list),
         })
     }
 
-    fn refund_page(&self, bytes: &[u8]) -> Result<RefundPage, String> {
+    fn refund_page(&self, bytes: &[u8]) -> Result<RefundPage, PageError> {
         let env: RefundEnvelope = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not a {REFUND_METHOD} answer: {e}"))?;
+            .map_err(|e| PageError::undecodable(format!("a {REFUND_METHOD} answer"), e))?;
         let result = env.responce.page_result;
         let ok = match &result.success {
             Some(Value::Bool(b)) => *b,
@@ -450,15 +453,18 @@ impl Mapper {
             _ => false,
         };
         if !ok {
-            return Err(format!(
-                "{REFUND_METHOD} did not succeed (code {}, {})",
-                cn_fields::text(result.code.as_ref()).unwrap_or_default(),
-                cn_fields::text(result.msg.as_ref()).unwrap_or_default()
-            ));
+            return Err(PageError::Failed {
+                call: REFUND_METHOD.to_string(),
+                detail: format!(
+                    "code {}, {}",
+                    cn_fields::text(result.code.as_ref()).unwrap_or_default(),
+                    cn_fields::text(result.msg.as_ref()).unwrap_or_default()
+                ),
+            });
         }
         let total = cn_fields::code(result.total_count.as_ref())
             .and_then(|n| u64::try_from(n).ok())
-            .ok_or_else(|| "totalCount is missing".to_string())?;
+            .ok_or_else(|| FieldError::missing("totalCount"))?;
         let (refunds, rejects) = map_records(
             REFUND_METHOD,
             &result.data,
@@ -466,10 +472,10 @@ impl Mapper {
             |raw| {
                 let r: JdAfterSale =
                     serde_json::from_str(raw).map_err(|e| (None, format!("after-sale: {e}")))?;
-                self.refund(&r).map_err(|reason| {
+                self.refund(&r).map_err(|e| {
                     let at =
                         cn_fields::text(r.afs_refund_id.as_ref()).map(|id| format!("refund {id}"));
-                    (at, reason)
+                    (at, e.to_string())
                 })
             },
         );
@@ -486,7 +492,7 @@ impl Mapper {
 
     /// One after-sale: a refund once its `status` is 13 (退款成功), on the
     /// local day of `completeTime`; other states are skipped.
-    fn refund(&self, r: &JdAfterSale) -> Result<Option<Refund>, String> {
+    fn refund(&self, r: &JdAfterSale) -> Result<Option<Refund>, FieldError> {
         if cn_fields::code(r.status.as_ref()) != Some(REFUND_SUCCEEDED) {
             return Ok(None);
         }
@@ -498,10 +504,10 @@ impl Mapper {
         let order_id = cn_fields::id(order, "sameOrderServiceBill.orderId")?;
         let amount_micros = cn_fields::yuan_micros(r.refound_amount.as_ref(), "refoundAmount")?;
         if amount_micros < 0 {
-            return Err("refoundAmount is negative".into());
+            return Err(FieldError::negative("refoundAmount"));
         }
         let at = cn_fields::time(r.complete_time.as_ref(), "completeTime")?
-            .ok_or_else(|| "completeTime is missing".to_string())?;
+            .ok_or_else(|| FieldError::missing("completeTime"))?;
         Ok(Some(Refund {
             shop: self.shop.clone(),
             refund_id,
@@ -520,9 +526,9 @@ impl Mapper {
             |raw| {
                 let o: JdOrder =
                     serde_json::from_str(raw).map_err(|e| (None, format!("order: {e}")))?;
-                self.order(&o).map_err(|reason| {
+                self.order(&o).map_err(|e| {
                     let at = cn_fields::text(o.order_id.as_ref()).map(|id| format!("order {id}"));
-                    (at, reason)
+                    (at, e.to_string())
                 })
             },
         );
@@ -540,7 +546,7 @@ impl Mapper {
     /// `FINISHED_L` without a `paymentConfirmTime` (cash on delivery not yet
     /// delivered), is *unpaid*; the rest — waiting to ship, shipped,
     /// finished, paused or locked awaiting a cancel decision — is *paid*.
-    fn order(&self, o: &JdOrder) -> Result<Order, String> {
+    fn order(&self, o: &JdOrder) -> Result<Order, FieldError> {
         let order_id = cn_fields::id(o.order_id.as_ref(), "orderId")?;
         let amount = o.order_payment.as_ref().or(o.order_total_price.as_ref());
         let amount_micros = cn_fields::yuan_micros(amount, "orderPayment")?;
@@ -556,7 +562,7 @@ impl Mapper {
         };
         let at = paid_time
             .or(created)
-            .ok_or_else(|| "neither paymentConfirmTime nor orderStartTime is set".to_string())?;
+            .ok_or_else(|| FieldError::none_set(&["paymentConfirmTime", "orderStartTime"]))?;
         let buyer_id = cn_fields::text(o.open_id_buyer.as_ref())
             .or_else(|| cn_fields::text(o.xid_buyer.as_ref()))
             .or_else(|| cn_fields::text(o.pin.as_ref()));
@@ -630,15 +636,24 @@ mod tests {
         let failed = r#"{"jingdong_asc_serviceAndRefund_view_responce":{"code":"0","pageResult":{
             "success":false,"code":"E1001","msg":"参数错误","data":[]}}}"#;
         let err = mapper().refund_page(failed.as_bytes()).err().unwrap();
-        assert!(err.contains("E1001") && err.contains("参数错误"), "{err}");
+        assert!(
+            matches!(&err, PageError::Failed { call, detail }
+                if call == REFUND_METHOD && detail.contains("E1001") && detail.contains("参数错误")),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn a_page_without_its_count_is_malformed() {
         let m = mapper();
-        assert!(m
+        let e = m
             .page_facts(br#"{"jingdong_pop_order_search_responce":{"searchorderinfo_result":{"orderInfoList":[]}}}"#)
-            .is_err());
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&e, PageError::Field(f) if f.field() == "orderTotal"),
+            "{e:?}"
+        );
         assert!(m.page_facts(br#"{"other":1}"#).is_err());
     }
 }

@@ -467,9 +467,9 @@ pub(crate) fn secret_option(
     env: &Option<String>,
     file: &Option<String>,
 ) -> Result<secrecy::SecretString, ConnectorError> {
-    crate::secrets::resolve(key, inline, env, file).map_err(|message| ConnectorError::Config {
+    crate::secrets::resolve(key, inline, env, file).map_err(|e| ConnectorError::Config {
         connector: connector.to_string(),
-        message,
+        message: e.to_string(),
     })
 }
 

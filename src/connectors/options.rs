@@ -18,7 +18,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// An option problem: the key (`page_size`, `columns.amount`) and what is wrong.
-pub(crate) type OptionProblem = (String, String);
+pub(crate) type OptionProblem = crate::config::KeyProblem;
 
 /// `initial_days` of the order and ticket connectors: the history, in days,
 /// their first scheduled run fetches.
@@ -133,7 +133,7 @@ impl Polling {
         };
         check_paging(page_size, max, self.concurrency, self.lookback_days)?;
         if self.initial_days < 0 {
-            return Err(("initial_days".into(), "must not be negative".into()));
+            return Err(OptionProblem::new("initial_days", "must not be negative"));
         }
         Ok(())
     }
@@ -148,16 +148,16 @@ pub(crate) fn check_paging(
     lookback_days: i64,
 ) -> Result<(), OptionProblem> {
     if !(1..=max_page_size).contains(&page_size) {
-        return Err((
-            "page_size".into(),
+        return Err(OptionProblem::new(
+            "page_size",
             format!("must be between 1 and {max_page_size}"),
         ));
     }
     if concurrency == 0 {
-        return Err(("concurrency".into(), "must be at least 1".into()));
+        return Err(OptionProblem::new("concurrency", "must be at least 1"));
     }
     if lookback_days < 0 {
-        return Err(("lookback_days".into(), "must not be negative".into()));
+        return Err(OptionProblem::new("lookback_days", "must not be negative"));
     }
     Ok(())
 }
@@ -236,7 +236,7 @@ pub(crate) fn read<O: DeserializeOwned>(
     let problems: Vec<OptionProblem> = [&polling_keys.1, &secret_keys.1, &own.1]
         .into_iter()
         .flatten()
-        .map(|f| (f.key.clone(), f.message_hiding(is_secret)))
+        .map(|f| OptionProblem::new(f.key.clone(), f.message_hiding(is_secret)))
         .collect();
     let (Some(keys), Some(texts), Some(own)) = (polling_keys.0, secret_keys.0, own.0) else {
         return (None, problems);
@@ -273,10 +273,15 @@ fn take_into<T: DeserializeOwned>(table: toml::Table) -> (Option<T>, Vec<Found>)
 }
 
 /// Turns an option problem into the connector's config error.
-pub(crate) fn config_error(cfg: &ConnectorConfig) -> impl Fn(OptionProblem) -> ConnectorError + '_ {
-    move |(key, message)| ConnectorError::Config {
-        connector: cfg.name.clone(),
-        message: format!("{key}: {message}"),
+pub(crate) fn config_error<P: Into<OptionProblem>>(
+    cfg: &ConnectorConfig,
+) -> impl Fn(P) -> ConnectorError + '_ {
+    move |p| {
+        let p = p.into();
+        ConnectorError::Config {
+            connector: cfg.name.clone(),
+            message: format!("{}: {}", p.key, p.message),
+        }
     }
 }
 
@@ -285,8 +290,8 @@ pub(crate) fn check_base_url(url: &str) -> Result<(), OptionProblem> {
     if url.starts_with("https://") || url.starts_with("http://") {
         Ok(())
     } else {
-        Err((
-            "base_url".into(),
+        Err(OptionProblem::new(
+            "base_url",
             format!("`{url}` must start with https:// (or http:// for a local mock or proxy)"),
         ))
     }
@@ -295,7 +300,7 @@ pub(crate) fn check_base_url(url: &str) -> Result<(), OptionProblem> {
 /// A key that must hold some text.
 pub(crate) fn not_empty(key: &str, value: &str) -> Result<(), OptionProblem> {
     if value.trim().is_empty() {
-        return Err((key.into(), "must not be empty".into()));
+        return Err(OptionProblem::new(key, "must not be empty"));
     }
     Ok(())
 }
@@ -372,9 +377,9 @@ mod tests {
         }));
         let (read, problems) = read::<Own>(&c, &SPEC, &["app_secret"]);
         assert!(read.is_none());
-        let keys: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["page_size", "app_secret", "typo"], "{problems:?}");
-        assert!(!problems[1].1.contains("987654321"), "{problems:?}");
+        assert!(!problems[1].message.contains("987654321"), "{problems:?}");
     }
 
     #[test]
@@ -382,8 +387,11 @@ mod tests {
         let c = cfg(serde_json::json!({"app_key": "k", "page_size": 10}));
         let (_, problems) = read::<Own>(&c, &PollingSpec::NONE, &[]);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert_eq!(problems[0].0, "page_size");
-        assert!(problems[0].1.starts_with("unknown field"), "{problems:?}");
+        assert_eq!(problems[0].key, "page_size");
+        assert!(
+            problems[0].message.starts_with("unknown field"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -392,10 +400,7 @@ mod tests {
         let (_, problems) = read::<Own>(&c, &SPEC, &[]);
         assert_eq!(
             problems,
-            [(
-                "page_size".to_string(),
-                "must be between 1 and 100".to_string()
-            )]
+            [OptionProblem::new("page_size", "must be between 1 and 100")]
         );
     }
 }

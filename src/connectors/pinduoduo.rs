@@ -51,8 +51,8 @@ use super::{
     Window,
 };
 use crate::config::ConnectorConfig;
-use crate::facts::{Batch, Order, OrderStatus, Refund};
-use crate::http::HttpClient;
+use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
+use crate::http::{HttpClient, PageError};
 use crate::period::{day_start, local_day, today};
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, SecondsFormat, Utc};
@@ -381,18 +381,20 @@ struct Mapper {
 }
 
 impl Mapper {
-    fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, String> {
+    fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, PageError> {
         let env: Envelope = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not a {} answer: {e}", self.api.name()))?;
+            .map_err(|e| PageError::undecodable(format!("a {} answer", self.api.name()), e))?;
         let body = match self.api {
             Api::Increment => env.order_sn_increment_get_response,
             Api::List => env.order_list_get_response,
             Api::Refunds => env.refund_increment_get_response,
         }
-        .ok_or_else(|| format!("no response object for {}", self.api.name()))?;
+        .ok_or_else(|| {
+            FieldError::missing(format!("the response object of {}", self.api.name()))
+        })?;
         let total = body
             .total_count
-            .ok_or_else(|| "total_count is missing".to_string())?;
+            .ok_or_else(|| FieldError::missing("total_count"))?;
         let batch = match self.api {
             Api::Increment => self.to_facts(&body.order_sn_list),
             Api::List => self.to_facts(&body.order_list),
@@ -409,9 +411,9 @@ impl Mapper {
             |raw| {
                 let r: PddRefund =
                     serde_json::from_str(raw).map_err(|e| (None, format!("refund: {e}")))?;
-                self.refund(&r).map_err(|reason| {
+                self.refund(&r).map_err(|e| {
                     let at = cn_fields::text(r.id.as_ref()).map(|id| format!("refund {id}"));
-                    (at, reason)
+                    (at, e.to_string())
                 })
             },
         );
@@ -425,7 +427,7 @@ impl Mapper {
     /// One after-sale: a refund once `after_sales_status` is 10 (退款成功),
     /// on the local day of its `updated_time`; any other state is not
     /// money returned (yet) and is skipped.
-    fn refund(&self, r: &PddRefund) -> Result<Option<Refund>, String> {
+    fn refund(&self, r: &PddRefund) -> Result<Option<Refund>, FieldError> {
         if cn_fields::code(r.after_sales_status.as_ref()) != Some(REFUND_SUCCEEDED) {
             return Ok(None);
         }
@@ -433,10 +435,10 @@ impl Mapper {
         let order_id = cn_fields::id(r.order_sn.as_ref(), "order_sn")?;
         let amount_micros = cn_fields::yuan_micros(r.refund_amount.as_ref(), "refund_amount")?;
         if amount_micros < 0 {
-            return Err("refund_amount is negative".into());
+            return Err(FieldError::negative("refund_amount"));
         }
         let at = cn_fields::time(r.updated_time.as_ref(), "updated_time")?
-            .ok_or_else(|| "updated_time is missing".to_string())?;
+            .ok_or_else(|| FieldError::missing("updated_time"))?;
         Ok(Some(Refund {
             shop: self.shop.clone(),
             refund_id,
@@ -455,9 +457,9 @@ impl Mapper {
             |raw| {
                 let o: PddOrder =
                     serde_json::from_str(raw).map_err(|e| (None, format!("order: {e}")))?;
-                self.order(&o).map_err(|reason| {
+                self.order(&o).map_err(|e| {
                     let at = cn_fields::text(o.order_sn.as_ref()).map(|sn| format!("order {sn}"));
-                    (at, reason)
+                    (at, e.to_string())
                 })
             },
         );
@@ -477,7 +479,7 @@ impl Mapper {
     /// (已成交), or a paid order without the field — is *paid*. An order
     /// refunded after the deal stays paid (GMV counts the sale; the refund is
     /// its own record, from the after-sales list).
-    fn order(&self, o: &PddOrder) -> Result<Order, String> {
+    fn order(&self, o: &PddOrder) -> Result<Order, FieldError> {
         let order_id = cn_fields::id(o.order_sn.as_ref(), "order_sn")?;
         let amount_micros = cn_fields::yuan_micros(o.pay_amount.as_ref(), "pay_amount")?;
         let pay_time = cn_fields::time(o.pay_time.as_ref(), "pay_time")?;
@@ -495,7 +497,7 @@ impl Mapper {
         let at = pay_time
             .or(confirm_time)
             .or(created)
-            .ok_or_else(|| "none of pay_time, confirm_time, created_time is set".to_string())?;
+            .ok_or_else(|| FieldError::none_set(&["pay_time", "confirm_time", "created_time"]))?;
         Ok(Order {
             shop: self.shop.clone(),
             order_id,

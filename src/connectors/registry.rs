@@ -61,7 +61,7 @@ fn build_kind<O: KindOptions>(
         let first = problems
             .into_iter()
             .next()
-            .unwrap_or_else(|| ("kind".into(), "the options cannot be read".into()));
+            .unwrap_or_else(|| OptionProblem::new("kind", "the options cannot be read"));
         options::config_error(cfg)(first)
     })?;
     O::build(cfg, read, settings)
@@ -93,8 +93,8 @@ pub fn rust_kind_names() -> Vec<&'static str> {
 pub(crate) fn require_shop(cfg: &ConnectorConfig) -> Result<(), OptionProblem> {
     match cfg.shop {
         Some(_) => Ok(()),
-        None => Err((
-            "shop".into(),
+        None => Err(OptionProblem::new(
+            "shop",
             format!(
                 "a `{}` connector needs the `shop` its data belongs to",
                 cfg.kind
@@ -160,6 +160,7 @@ impl<'a> Registry<'a> {
             Some(Found::Rust(k)) => (k.check)(cfg),
             Some(Found::Definition(def)) => declarative::engine::Options::from_config(def, cfg)
                 .map(|_| ())
+                .map_err(OptionProblem::from)
                 .and_then(|_| require_shop(cfg))
                 .err()
                 .into_iter()

@@ -8,7 +8,9 @@
 //! are picked up. Each page is committed as it arrives.
 
 use super::options::KindOptions;
-use super::options::{check_base_url, check_paging, default_initial_days, PollingSpec, Read};
+use super::options::{
+    check_base_url, check_paging, default_initial_days, OptionProblem, PollingSpec, Read,
+};
 use super::{
     connector_http, connector_shop, http_error, resume_since, secret_option, Connector,
     ConnectorError, Sink, Window,
@@ -79,7 +81,7 @@ impl KindOptions for ShopifyOptions {
     // Read by hand until this kind becomes a definition (issue 15).
     const POLLING: PollingSpec = PollingSpec::NONE;
 
-    fn check(read: &Read<Self>) -> Result<(), (String, String)> {
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
         check_base_url(&o.base_url)?;
         check_paging(o.page_size, 250, o.concurrency, o.lookback_days)?;

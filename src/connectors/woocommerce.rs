@@ -11,7 +11,9 @@
 //! Each page is committed as it arrives.
 
 use super::options::KindOptions;
-use super::options::{check_base_url, check_paging, default_initial_days, PollingSpec, Read};
+use super::options::{
+    check_base_url, check_paging, default_initial_days, OptionProblem, PollingSpec, Read,
+};
 use super::{
     connector_http, connector_shop, http_error, resume_since, secret_option, Connector,
     ConnectorError, Sink, Window,
@@ -86,7 +88,7 @@ impl KindOptions for WooCommerceOptions {
     // Read by hand until this kind becomes a definition (issue 15).
     const POLLING: PollingSpec = PollingSpec::NONE;
 
-    fn check(read: &Read<Self>) -> Result<(), (String, String)> {
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
         check_base_url(&o.base_url)?;
         check_paging(o.page_size, 100, o.concurrency, o.lookback_days)?;

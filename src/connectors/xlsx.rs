@@ -71,7 +71,7 @@ impl KindOptions for XlsxOptions {
         glob::Pattern::new(&o.path)
             .map_err(|e| ("path".to_string(), format!("bad glob `{}`: {e}", o.path)))?;
         if o.sheet.as_deref().is_some_and(|s| s.trim().is_empty()) {
-            return Err(("sheet".into(), "must not be empty".into()));
+            return Err(OptionProblem::new("sheet", "must not be empty"));
         }
         check_columns(o.stream, &o.columns)?;
         Ok(())

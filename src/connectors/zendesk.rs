@@ -47,7 +47,7 @@ use super::{
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, DailyValue, Reject};
 use crate::http::pagination::{advance_cursor, after_cursor};
-use crate::http::{strip_query, HttpClient};
+use crate::http::{strip_query, HttpClient, PageError};
 use crate::period::{day_start, local_day, today};
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
@@ -100,8 +100,8 @@ impl KindOptions for ZendeskOptions {
         let o = &read.own;
         let sub = o.subdomain.trim();
         if sub.is_empty() || !sub.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err((
-                "subdomain".into(),
+            return Err(OptionProblem::new(
+                "subdomain",
                 format!(
                     "`{}` is not a Zendesk subdomain (the `acme` of acme.zendesk.com)",
                     o.subdomain
@@ -112,15 +112,15 @@ impl KindOptions for ZendeskOptions {
             check_base_url(url)?;
         }
         if !o.email.contains('@') {
-            return Err((
-                "email".into(),
+            return Err(OptionProblem::new(
+                "email",
                 format!("`{}` is not the email of the token's Zendesk user", o.email),
             ));
         }
         if !(o.requests_per_minute >= 0.0 && o.requests_per_minute.is_finite()) {
-            return Err((
-                "requests_per_minute".into(),
-                "must be a number ≥ 0 (0 = unlimited)".into(),
+            return Err(OptionProblem::new(
+                "requests_per_minute",
+                "must be a number ≥ 0 (0 = unlimited)",
             ));
         }
         Ok(())
@@ -333,12 +333,12 @@ impl ZendeskConnector {
             match advance_cursor(cursor.as_deref(), page.next) {
                 Ok(Some(next)) => cursor = Some(next),
                 Ok(None) => return Ok((tickets, rejects)),
-                Err(message) => {
+                Err(repeated) => {
                     return Err(ConnectorError::Http {
                         connector: self.name.clone(),
                         source: crate::http::HttpError::Malformed {
                             url: strip_query(&url),
-                            message,
+                            message: repeated.to_string(),
                             snippet: String::new(),
                         },
                     })
@@ -358,9 +358,9 @@ struct Mapper {
 }
 
 impl Mapper {
-    fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, String> {
+    fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, PageError> {
         let page: ExportPage = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not an incremental ticket export page: {e}"))?;
+            .map_err(|e| PageError::undecodable("an incremental ticket export page", e))?;
         let next = after_cursor(&json!({
             "after_cursor": page.after_cursor,
             "end_of_stream": page.end_of_stream,

@@ -100,6 +100,34 @@ impl HttpError {
     }
 }
 
+/// Why a page's body is not what its parser expects; the client reports it
+/// as [`HttpError::Malformed`] (retried, then failed).
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// The body does not decode as `what` ("a TOP answer", "an order list").
+    #[error("not {what}: {cause}")]
+    Undecodable {
+        what: String,
+        cause: serde_json::Error,
+    },
+    /// A part of the answer (a member, a count) is absent or unreadable.
+    #[error(transparent)]
+    Field(#[from] crate::facts::FieldError),
+    /// The answer says the call failed (an error inside an HTTP 200):
+    /// `call` names it, `detail` holds the platform's code and message.
+    #[error("{call} did not succeed ({detail})")]
+    Failed { call: String, detail: String },
+}
+
+impl PageError {
+    pub fn undecodable(what: impl Into<String>, cause: serde_json::Error) -> Self {
+        PageError::Undecodable {
+            what: what.into(),
+            cause,
+        }
+    }
+}
+
 /// Reads `Retry-After` as integer or decimal seconds (Shopify sends `2.0`).
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -257,7 +285,7 @@ impl HttpClient {
         B: Fn(&Client) -> RequestBuilder,
     {
         self.get_parsed(build, hint, |bytes: &[u8]| {
-            serde_json::from_slice(bytes).map_err(|e| e.to_string())
+            serde_json::from_slice::<T>(bytes)
         })
         .await
     }
@@ -278,7 +306,7 @@ impl HttpClient {
         self.get_checked(
             build,
             hint,
-            |bytes: &[u8]| serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+            |bytes: &[u8]| serde_json::from_slice::<T>(bytes),
             check,
         )
         .await
@@ -287,7 +315,7 @@ impl HttpClient {
     /// As [`get_json`](Self::get_json) with the caller's parser, which runs on
     /// a blocking thread so large pages parse in parallel with fetching and
     /// committing. A parser error is a malformed page: retried, then failed.
-    pub async fn get_parsed<T, B, P>(
+    pub async fn get_parsed<T, B, P, E>(
         &self,
         build: B,
         hint: &str,
@@ -296,7 +324,8 @@ impl HttpClient {
     where
         T: Send + 'static,
         B: Fn(&Client) -> RequestBuilder,
-        P: Fn(&[u8]) -> Result<T, String> + Send + Sync + 'static,
+        P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+        E: std::fmt::Display + Send + 'static,
     {
         self.get_checked(build, hint, parse, |_: &[u8]| None).await
     }
@@ -315,7 +344,7 @@ impl HttpClient {
     /// more seconds") replaces the backoff delay; one longer than the
     /// policy's `max_total` ends the retries at once, as does running out of
     /// attempts.
-    pub async fn get_checked<T, B, P, C>(
+    pub async fn get_checked<T, B, P, C, E>(
         &self,
         build: B,
         hint: &str,
@@ -325,7 +354,8 @@ impl HttpClient {
     where
         T: Send + 'static,
         B: Fn(&Client) -> RequestBuilder,
-        P: Fn(&[u8]) -> Result<T, String> + Send + Sync + 'static,
+        P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+        E: std::fmt::Display + Send + 'static,
         C: Fn(&[u8]) -> Option<HttpError> + Send + Sync + 'static,
     {
         let policy = self.policy;
@@ -352,7 +382,7 @@ impl HttpClient {
             .await
     }
 
-    async fn once<T, P, C>(
+    async fn once<T, P, C, E>(
         &self,
         req: RequestBuilder,
         hint: &str,
@@ -361,7 +391,8 @@ impl HttpClient {
     ) -> Result<Page<T>, HttpError>
     where
         T: Send + 'static,
-        P: Fn(&[u8]) -> Result<T, String> + Send + Sync + 'static,
+        P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+        E: std::fmt::Display + Send + 'static,
         C: Fn(&[u8]) -> Option<HttpError> + Send + Sync + 'static,
     {
         let resp = req
@@ -420,7 +451,7 @@ impl HttpClient {
             Ok(Err(Ok(message))) => {
                 return Err(HttpError::Malformed {
                     url,
-                    message,
+                    message: message.to_string(),
                     snippet: snippet(&bytes),
                 })
             }

@@ -240,28 +240,42 @@ impl std::fmt::Debug for ServiceAccountTokenSource {
     }
 }
 
+/// Why a service-account JSON key cannot be used. Says where the text is
+/// wrong, never what it holds (the key is a secret). The messages follow the
+/// caller's "credentials_file `path`".
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("is not a service-account JSON key: {0}")]
+    MissingField(String),
+    #[error(
+        "is not a service-account JSON key: a field has the wrong type at line {line} column {column}"
+    )]
+    WrongType { line: usize, column: usize },
+    #[error("is not a service-account JSON key: not JSON (line {line} column {column})")]
+    NotJson { line: usize, column: usize },
+    #[error("private_key is not an RSA PEM key: {0}")]
+    NotRsa(jsonwebtoken::errors::Error),
+}
+
 impl ServiceAccountTokenSource {
     /// Reads a service-account JSON key. The error says what is wrong
     /// without quoting the key; `hint` is what a refusal by the token
     /// endpoint tells the user to check (it names the option).
-    pub fn from_key_json(text: &str, scope: &str, hint: &str) -> Result<Self, String> {
+    pub fn from_key_json(text: &str, scope: &str, hint: &str) -> Result<Self, KeyFileError> {
         let sa: ServiceAccountKey = serde_json::from_str(text).map_err(|e| {
-            let what = match e.classify() {
+            let (line, column) = (e.line(), e.column());
+            match e.classify() {
+                // serde's own text names the field and never a value.
                 serde_json::error::Category::Data if e.to_string().starts_with("missing field") => {
-                    e.to_string()
+                    KeyFileError::MissingField(e.to_string())
                 }
-                serde_json::error::Category::Data => format!(
-                    "a field has the wrong type at line {} column {}",
-                    e.line(),
-                    e.column()
-                ),
-                _ => format!("not JSON (line {} column {})", e.line(), e.column()),
-            };
-            format!("is not a service-account JSON key: {what}")
+                serde_json::error::Category::Data => KeyFileError::WrongType { line, column },
+                _ => KeyFileError::NotJson { line, column },
+            }
         })?;
         let key =
             jsonwebtoken::EncodingKey::from_rsa_pem(sa.private_key.expose_secret().as_bytes())
-                .map_err(|e| format!("private_key is not an RSA PEM key: {e}"))?;
+                .map_err(KeyFileError::NotRsa)?;
         Ok(ServiceAccountTokenSource {
             client_email: sa.client_email,
             key,
@@ -386,6 +400,8 @@ mod tests {
             "h",
         )
         .unwrap_err();
+        assert!(matches!(e, KeyFileError::NotRsa(_)), "{e:?}");
+        let e = format!("{e} {e:?}");
         assert!(e.contains("RSA") && !e.contains("SECRET-PEM-77"), "{e}");
         let e = ServiceAccountTokenSource::from_key_json(
             r#"{"client_email":"a@b","private_key":["SECRET-PEM-78"]}"#,
@@ -393,13 +409,16 @@ mod tests {
             "h",
         )
         .unwrap_err();
+        assert!(matches!(e, KeyFileError::WrongType { .. }), "{e:?}");
+        let e = format!("{e} {e:?}");
         assert!(
             e.contains("wrong type") && !e.contains("SECRET-PEM-78"),
             "{e}"
         );
         let e = ServiceAccountTokenSource::from_key_json(r#"{"private_key":"x"}"#, "s", "h")
             .unwrap_err();
-        assert!(e.contains("client_email"), "{e}");
+        assert!(matches!(e, KeyFileError::MissingField(_)), "{e:?}");
+        assert!(e.to_string().contains("client_email"), "{e}");
     }
 
     #[test]

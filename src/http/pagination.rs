@@ -55,16 +55,31 @@ pub fn after_cursor(body: &Value) -> Option<String> {
     non_empty(meta.get("after_cursor"))
 }
 
+/// A platform handed back the cursor it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the platform returned the same page cursor again (`{cursor}`); stopping instead of looping"
+)]
+pub struct RepeatedCursor {
+    pub cursor: String,
+}
+
+// Page-position code that reports its problems as text (the declarative
+// engine's) takes the message with `?`.
+impl From<RepeatedCursor> for String {
+    fn from(e: RepeatedCursor) -> String {
+        e.to_string()
+    }
+}
+
 /// Guards a cursor loop against a platform that hands back the cursor it
-/// was given (which would loop forever): the next cursor, or an error text.
+/// was given (which would loop forever): the next cursor, or the error.
 pub fn advance_cursor(
     previous: Option<&str>,
     next: Option<String>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, RepeatedCursor> {
     match (previous, next) {
-        (Some(p), Some(n)) if p == n => Err(format!(
-            "the platform returned the same page cursor again (`{n}`); stopping instead of looping"
-        )),
+        (Some(p), Some(n)) if p == n => Err(RepeatedCursor { cursor: n }),
         (_, n) => Ok(n),
     }
 }
@@ -108,7 +123,10 @@ mod tests {
             Ok(Some("b".into()))
         );
         assert_eq!(advance_cursor(Some("a"), None), Ok(None));
-        assert!(advance_cursor(Some("a"), Some("a".into())).is_err());
+        assert_eq!(
+            advance_cursor(Some("a"), Some("a".into())),
+            Err(RepeatedCursor { cursor: "a".into() })
+        );
     }
 
     #[test]

@@ -85,9 +85,17 @@ impl Checked {
     }
 }
 
-fn parse_tz(name: &str) -> Result<Tz, String> {
-    Tz::from_str(name)
-        .map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Asia/Shanghai)"))
+/// A `timezone` that names no zone of the IANA database.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}` is not an IANA time zone (e.g. Asia/Shanghai)")]
+pub struct UnknownZone {
+    pub name: String,
+}
+
+fn parse_tz(name: &str) -> Result<Tz, UnknownZone> {
+    Tz::from_str(name).map_err(|_| UnknownZone {
+        name: name.to_string(),
+    })
 }
 
 /// Checks what the settings hold without touching the network (every key
@@ -110,8 +118,8 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
         problems.push(origins.problem(key, message));
     };
 
-    let default_tz = parse_tz(&config.timezone).unwrap_or_else(|m| {
-        report("timezone".into(), m);
+    let default_tz = parse_tz(&config.timezone).unwrap_or_else(|e| {
+        report("timezone".into(), e.to_string());
         chrono_tz::UTC
     });
     if crate::store::Backend::of_url(&config.storage.url).is_none() {
@@ -143,8 +151,8 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
             );
         }
         let tz = match &s.timezone {
-            Some(name) => parse_tz(name).unwrap_or_else(|m| {
-                report(format!("shops[{i}].timezone"), m);
+            Some(name) => parse_tz(name).unwrap_or_else(|e| {
+                report(format!("shops[{i}].timezone"), e.to_string());
                 default_tz
             }),
             None => default_tz,
@@ -391,8 +399,8 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
         &config.server.token_file,
     ) {
         Ok(t) => t.filter(|t| !secrecy::ExposeSecret::expose_secret(t).is_empty()),
-        Err(msg) => {
-            report("server.token".into(), msg);
+        Err(e) => {
+            report("server.token".into(), e.to_string());
             None
         }
     };

@@ -9,7 +9,7 @@
 //! A digest is not an alert: it is not posted (the receipt says so). A test
 //! message posts `alertname="KpidTest"` that ends by itself after five minutes.
 
-use super::http::{Answer, Endpoint, Poster};
+use super::http::{Answer, Endpoint, Failure, Poster};
 use super::render;
 use super::Receipt;
 use crate::alerts::message::{AlertNotice, AlertState, Message, RenderOptions};
@@ -48,7 +48,7 @@ impl Alertmanager {
         channel: &str,
         message: &Message,
         options: &RenderOptions,
-    ) -> Result<Receipt, String> {
+    ) -> Result<Receipt, Failure> {
         let alerts = match message {
             Message::Alerts(group) => group.alerts.iter().map(|a| alert(a, options)).collect(),
             Message::Test { channel } => vec![test_alert(channel, options)],

@@ -36,7 +36,7 @@ impl DingTalk {
         }
     }
 
-    pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, String> {
+    pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, Failure> {
         let body = serde_json::json!({
             "msgtype": "markdown",
             "markdown": { "title": doc.title, "text": render::markdown(doc) },

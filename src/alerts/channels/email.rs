@@ -6,6 +6,7 @@
 //! `password` / `password_env` / `password_file`, never in the URL. Each
 //! message has a plain-text and an HTML part.
 
+use super::http::Failure;
 use super::render::{self, Doc};
 use super::Receipt;
 use backon::{ExponentialBuilder, Retryable};
@@ -32,13 +33,30 @@ pub struct SmtpEndpoint {
     pub user: Option<String>,
 }
 
+/// Why `smtp_url` cannot be used. Never holds the URL's password.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SmtpUrlError {
+    #[error("not a URL ({0})")]
+    NotUrl(url::ParseError),
+    #[error("holds a password: put it in `password`, `password_env` or `password_file`")]
+    HoldsPassword,
+    #[error("tls=`{0}` is not one of starttls, none")]
+    Tls(String),
+    #[error("smtps:// takes no tls= parameter")]
+    TlsWithSmtps,
+    #[error("scheme `{0}` is not smtp:// (STARTTLS) or smtps:// (TLS)")]
+    Scheme(String),
+    #[error("has no host")]
+    NoHost,
+    #[error("the user name is not valid percent-encoded UTF-8")]
+    User,
+}
+
 /// Reads `smtp_url`.
-pub fn parse_smtp_url(text: &str) -> Result<SmtpEndpoint, String> {
-    let url = url::Url::parse(text.trim()).map_err(|e| format!("not a URL ({e})"))?;
+pub fn parse_smtp_url(text: &str) -> Result<SmtpEndpoint, SmtpUrlError> {
+    let url = url::Url::parse(text.trim()).map_err(SmtpUrlError::NotUrl)?;
     if url.password().is_some() {
-        return Err(
-            "holds a password: put it in `password`, `password_env` or `password_file`".into(),
-        );
+        return Err(SmtpUrlError::HoldsPassword);
     }
     let tls = url
         .query_pairs()
@@ -48,18 +66,14 @@ pub fn parse_smtp_url(text: &str) -> Result<SmtpEndpoint, String> {
         ("smtp", None | Some("starttls")) => Security::StartTls,
         ("smtp", Some("none")) => Security::None,
         ("smtps", None) => Security::Tls,
-        ("smtp", Some(other)) => return Err(format!("tls=`{other}` is not one of starttls, none")),
-        ("smtps", Some(_)) => return Err("smtps:// takes no tls= parameter".into()),
-        (other, _) => {
-            return Err(format!(
-                "scheme `{other}` is not smtp:// (STARTTLS) or smtps:// (TLS)"
-            ))
-        }
+        ("smtp", Some(other)) => return Err(SmtpUrlError::Tls(other.to_string())),
+        ("smtps", Some(_)) => return Err(SmtpUrlError::TlsWithSmtps),
+        (other, _) => return Err(SmtpUrlError::Scheme(other.to_string())),
     };
     let host = url
         .host_str()
         .filter(|h| !h.is_empty())
-        .ok_or("has no host")?
+        .ok_or(SmtpUrlError::NoHost)?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
@@ -73,7 +87,7 @@ pub fn parse_smtp_url(text: &str) -> Result<SmtpEndpoint, String> {
         u => Some(
             percent_encoding::percent_decode_str(u)
                 .decode_utf8()
-                .map_err(|_| "the user name is not valid percent-encoded UTF-8")?
+                .map_err(|_| SmtpUrlError::User)?
                 .into_owned(),
         ),
     };
@@ -92,8 +106,37 @@ pub struct Email {
     retries: u32,
 }
 
-/// A problem with one of the email keys: (key, message).
-pub type KeyError = (&'static str, String);
+/// A problem with one of the email keys; [`EmailConfigError::key`] names it.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailConfigError {
+    #[error("{0}")]
+    SmtpUrl(SmtpUrlError),
+    #[error("`{address}` is not an address ({cause})")]
+    From {
+        address: String,
+        cause: lettre::address::AddressError,
+    },
+    #[error("name at least one address")]
+    NoRecipient,
+    #[error("`{address}` is not an address ({cause})")]
+    To {
+        address: String,
+        cause: lettre::address::AddressError,
+    },
+    #[error("{0}")]
+    Tls(lettre::transport::smtp::Error),
+}
+
+impl EmailConfigError {
+    /// The channel key the problem is about.
+    pub fn key(&self) -> &'static str {
+        match self {
+            EmailConfigError::SmtpUrl(_) | EmailConfigError::Tls(_) => "smtp_url",
+            EmailConfigError::From { .. } => "from",
+            EmailConfigError::NoRecipient | EmailConfigError::To { .. } => "to",
+        }
+    }
+}
 
 impl Email {
     pub fn new(
@@ -103,22 +146,25 @@ impl Email {
         password: Option<SecretString>,
         retries: u32,
         timeout: Duration,
-    ) -> Result<Self, KeyError> {
-        let endpoint = parse_smtp_url(smtp_url).map_err(|e| ("smtp_url", e))?;
-        let from: Mailbox = from
-            .parse()
-            .map_err(|e| ("from", format!("`{from}` is not an address ({e})")))?;
+    ) -> Result<Self, EmailConfigError> {
+        let endpoint = parse_smtp_url(smtp_url).map_err(EmailConfigError::SmtpUrl)?;
+        let from: Mailbox = from.parse().map_err(|cause| EmailConfigError::From {
+            address: from.to_string(),
+            cause,
+        })?;
         if to.is_empty() {
-            return Err(("to", "name at least one address".into()));
+            return Err(EmailConfigError::NoRecipient);
         }
         let to = to
             .iter()
             .map(|t| {
-                t.parse::<Mailbox>()
-                    .map_err(|e| ("to", format!("`{t}` is not an address ({e})")))
+                t.parse::<Mailbox>().map_err(|cause| EmailConfigError::To {
+                    address: t.to_string(),
+                    cause,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let tls_error = |e: lettre::transport::smtp::Error| ("smtp_url", e.to_string());
+        let tls_error = EmailConfigError::Tls;
         let builder = match endpoint.security {
             Security::StartTls => {
                 AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&endpoint.host)
@@ -151,7 +197,7 @@ impl Email {
         })
     }
 
-    pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, String> {
+    pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, Failure> {
         let mut builder = lettre::Message::builder()
             .from(self.from.clone())
             .subject(doc.title.clone());
@@ -163,7 +209,7 @@ impl Email {
                 render::plain(doc),
                 render::html(doc),
             ))
-            .map_err(|e| format!("cannot build the email: {e}"))?;
+            .map_err(|e| Failure::permanent(format!("cannot build the email: {e}")))?;
         let backoff = ExponentialBuilder::default()
             .with_jitter()
             .with_min_delay(Duration::from_millis(500))
@@ -186,7 +232,7 @@ impl Email {
                     response.message().collect::<Vec<_>>().join(" ")
                 ),
             })
-            .map_err(|e| format!("SMTP: {e}"))
+            .map_err(|e| Failure::permanent(format!("SMTP: {e}")))
     }
 }
 
@@ -220,13 +266,23 @@ mod tests {
     #[test]
     fn bad_smtp_urls_are_named_without_the_password() {
         let e = parse_smtp_url("smtps://u:hunter2@smtp.example.com").unwrap_err();
-        assert!(e.contains("password_env") && !e.contains("hunter2"), "{e}");
-        assert!(parse_smtp_url("http://smtp.example.com")
-            .unwrap_err()
-            .contains("scheme"));
-        assert!(parse_smtp_url("smtp://h?tls=maybe")
-            .unwrap_err()
-            .contains("tls"));
-        assert!(parse_smtp_url("smtps://h?tls=none").is_err());
+        assert_eq!(e, SmtpUrlError::HoldsPassword);
+        let shown = format!("{e} {e:?}");
+        assert!(
+            shown.contains("password_env") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert_eq!(
+            parse_smtp_url("http://smtp.example.com").unwrap_err(),
+            SmtpUrlError::Scheme("http".into())
+        );
+        assert_eq!(
+            parse_smtp_url("smtp://h?tls=maybe").unwrap_err(),
+            SmtpUrlError::Tls("maybe".into())
+        );
+        assert_eq!(
+            parse_smtp_url("smtps://h?tls=none").unwrap_err(),
+            SmtpUrlError::TlsWithSmtps
+        );
     }
 }

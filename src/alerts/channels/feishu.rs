@@ -25,7 +25,7 @@ impl Feishu {
         }
     }
 
-    pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, String> {
+    pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, Failure> {
         let card = card(doc);
         self.poster
             .post(

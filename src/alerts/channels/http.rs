@@ -17,8 +17,10 @@ use tokio::time::Instant;
 const MIN_DELAY: Duration = Duration::from_millis(500);
 const MAX_DELAY: Duration = Duration::from_secs(15);
 
-/// Why one attempt failed, and whether another may succeed.
-#[derive(Debug, Clone)]
+/// Why one attempt (or, after the retries, the delivery) failed, and
+/// whether another attempt may succeed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{reason}")]
 pub struct Failure {
     pub reason: String,
     pub retry: bool,
@@ -86,6 +88,21 @@ impl Answer<'_> {
     }
 }
 
+/// The HTTP client could not be built (TLS backend, system configuration).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientError(reqwest::Error);
+
+/// A channel URL that cannot be used. Never holds the URL: robot URLs carry
+/// their token.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UrlError {
+    #[error("not a valid URL ({0})")]
+    Invalid(url::ParseError),
+    #[error("must start with https:// (or http://)")]
+    Scheme,
+}
+
 /// One channel's HTTP client and retry budget.
 pub struct Poster {
     client: Client,
@@ -94,13 +111,13 @@ pub struct Poster {
 }
 
 impl Poster {
-    pub fn new(retries: u32, budget: Duration) -> Result<Self, String> {
+    pub fn new(retries: u32, budget: Duration) -> Result<Self, ClientError> {
         let client = Client::builder()
             .user_agent(concat!("kpid/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10).min(budget))
             .timeout(Duration::from_secs(30).min(budget))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
+            .map_err(|e| ClientError(e.without_url()))?;
         Ok(Poster {
             client,
             retries,
@@ -118,7 +135,7 @@ impl Poster {
         before: W,
         build: B,
         check: C,
-    ) -> Result<Receipt, String>
+    ) -> Result<Receipt, Failure>
     where
         B: Fn(&Client) -> Result<RequestBuilder, Failure>,
         C: Fn(&Answer<'_>) -> Result<String, Failure>,
@@ -164,7 +181,6 @@ impl Poster {
             })
             .await
             .map(|detail| Receipt { detail })
-            .map_err(|f| f.reason)
     }
 }
 
@@ -193,13 +209,13 @@ fn describe(e: reqwest::Error) -> String {
 pub struct Endpoint(SecretString);
 
 impl Endpoint {
-    pub fn new(url: SecretString) -> Result<Self, String> {
+    pub fn new(url: SecretString) -> Result<Self, UrlError> {
         parse_url(url.expose_secret())?;
         Ok(Endpoint(url))
     }
 
     pub fn url(&self) -> Result<url::Url, Failure> {
-        parse_url(self.0.expose_secret()).map_err(Failure::permanent)
+        parse_url(self.0.expose_secret()).map_err(|e| Failure::permanent(e.to_string()))
     }
 
     /// The URL text, to tell robots apart (never to show).
@@ -209,11 +225,11 @@ impl Endpoint {
 }
 
 /// Parses a channel URL without ever echoing it.
-fn parse_url(url: &str) -> Result<url::Url, String> {
-    let parsed = url::Url::parse(url.trim()).map_err(|e| format!("not a valid URL ({e})"))?;
+fn parse_url(url: &str) -> Result<url::Url, UrlError> {
+    let parsed = url::Url::parse(url.trim()).map_err(UrlError::Invalid)?;
     match parsed.scheme() {
         "https" | "http" => Ok(parsed),
-        _ => Err("must start with https:// (or http://)".into()),
+        _ => Err(UrlError::Scheme),
     }
 }
 

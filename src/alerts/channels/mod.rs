@@ -108,9 +108,9 @@ impl Channel {
         options: &RenderOptions,
     ) -> Result<Receipt, DeliveryError> {
         match tokio::time::timeout(self.timeout, self.send(message, options)).await {
-            Ok(result) => result.map_err(|reason| DeliveryError {
+            Ok(result) => result.map_err(|f| DeliveryError {
                 channel: self.name.clone(),
-                reason,
+                reason: f.reason,
             }),
             Err(_) => Err(DeliveryError {
                 channel: self.name.clone(),
@@ -122,7 +122,11 @@ impl Channel {
         }
     }
 
-    async fn send(&self, message: &Message, options: &RenderOptions) -> Result<Receipt, String> {
+    async fn send(
+        &self,
+        message: &Message,
+        options: &RenderOptions,
+    ) -> Result<Receipt, http::Failure> {
         let doc = render::doc(message, options);
         let name = &self.name;
         match &self.transport {
@@ -218,11 +222,12 @@ impl ChannelConfig {
         };
         self.reject_unused(&self.keys_taken())?;
         let retries = self.retries.unwrap_or(DEFAULT_RETRIES);
-        let poster = || http::Poster::new(retries, timeout).map_err(|m| err("kind", m));
+        let poster = || http::Poster::new(retries, timeout).map_err(|e| err("kind", e.to_string()));
         let url = || {
-            crate::secrets::resolve("url", self.url.clone(), &self.url_env, &self.url_file)
-                .and_then(http::Endpoint::new)
-                .map_err(|m| err("url", m))
+            let url =
+                crate::secrets::resolve("url", self.url.clone(), &self.url_env, &self.url_file)
+                    .map_err(|e| err("url", e.to_string()))?;
+            http::Endpoint::new(url).map_err(|e| err("url", e.to_string()))
         };
         let secret = || {
             crate::secrets::resolve_optional(
@@ -231,7 +236,7 @@ impl ChannelConfig {
                 &self.secret_env,
                 &self.secret_file,
             )
-            .map_err(|m| err("secret", m))
+            .map_err(|e| err("secret", e.to_string()))
         };
         let transport = match self.kind.as_str() {
             "log" => Transport::Log,
@@ -252,7 +257,7 @@ impl ChannelConfig {
                     &self.password_env,
                     &self.password_file,
                 )
-                .map_err(|m| err("password", m))?;
+                .map_err(|e| err("password", e.to_string()))?;
                 let smtp_url = self
                     .smtp_url
                     .as_deref()
@@ -263,7 +268,7 @@ impl ChannelConfig {
                     .ok_or_else(|| err("from", "is required for kind `email`".into()))?;
                 Transport::Email(
                     email::Email::new(smtp_url, from, &self.to, password, retries, timeout)
-                        .map_err(|(key, m)| err(key, m))?,
+                        .map_err(|e| err(e.key(), e.to_string()))?,
                 )
             }
             _ => return Err(unknown_kind()),

@@ -2,7 +2,7 @@
 //! (`text`, shown in notifications). Slack answers `ok` or an HTTP error
 //! with a reason (`invalid_payload`, `no_service`, …).
 
-use super::http::{Answer, Endpoint, Poster};
+use super::http::{Answer, Endpoint, Failure, Poster};
 use super::render::{self, Doc, Line};
 use super::Receipt;
 use serde_json::{json, Value};
@@ -23,7 +23,7 @@ impl Slack {
         Slack { url, poster }
     }
 
-    pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, String> {
+    pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, Failure> {
         let body = payload(doc);
         self.poster
             .post(

@@ -3,7 +3,7 @@
 //! `secret`, header `X-Kpid-Signature: sha256=<hex HMAC-SHA256 of the body>`
 //! lets the receiver check it came from kpid.
 
-use super::http::{Answer, Endpoint, Poster};
+use super::http::{Answer, Endpoint, Failure, Poster};
 use super::render::{self, Doc};
 use super::Receipt;
 use crate::alerts::message::{Message, RenderOptions};
@@ -33,9 +33,9 @@ impl Webhook {
         message: &Message,
         options: &RenderOptions,
         doc: &Doc,
-    ) -> Result<Receipt, String> {
+    ) -> Result<Receipt, Failure> {
         let body = serde_json::to_vec(&body(channel, message, options, doc))
-            .map_err(|e| format!("cannot encode the message: {e}"))?;
+            .map_err(|e| Failure::permanent(format!("cannot encode the message: {e}")))?;
         let signature = self.secret.as_ref().map(|s| {
             let mac = crate::http::sign::hmac_sha256(s.expose_secret().as_bytes(), &body);
             format!("sha256={}", crate::http::sign::hex(&mac, false))

@@ -40,7 +40,7 @@ impl WeCom {
         channel: &str,
         doc: &Doc,
         language: Language,
-    ) -> Result<Receipt, String> {
+    ) -> Result<Receipt, Failure> {
         let content = fit(&render::markdown(doc), MAX_BYTES, language);
         let body = serde_json::json!({ "msgtype": "markdown", "markdown": { "content": content } });
         self.poster

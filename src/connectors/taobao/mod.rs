@@ -31,8 +31,8 @@ use super::{
     Window,
 };
 use crate::config::ConnectorConfig;
-use crate::facts::{echo, Batch, Order, OrderStatus, Refund};
-use crate::http::HttpClient;
+use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
+use crate::http::{HttpClient, PageError};
 use crate::money::parse_micros;
 use crate::period::{day_start, local_day, today};
 use crate::settings::Settings;
@@ -201,10 +201,14 @@ pub(crate) fn platform_days(
     out
 }
 
-/// A TOP time (`yyyy-MM-dd HH:mm:ss`, GMT+8, no offset).
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
-    let naive = NaiveDateTime::parse_from_str(text.trim(), TIME_FORMAT)
-        .map_err(|e| format!("`{}` is not yyyy-MM-dd HH:mm:ss ({e})", echo(text)))?;
+/// A TOP time (`yyyy-MM-dd HH:mm:ss`, GMT+8, no offset) in `field`.
+fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, FieldError> {
+    let naive = NaiveDateTime::parse_from_str(text.trim(), TIME_FORMAT).map_err(|e| {
+        FieldError::invalid(
+            field,
+            format!("`{}` is not yyyy-MM-dd HH:mm:ss ({e})", echo(text)),
+        )
+    })?;
     Ok((naive - Duration::hours(8)).and_utc())
 }
 
@@ -455,26 +459,26 @@ fn flag(v: Option<&Value>) -> Option<bool> {
 impl Mapper {
     /// One answer into facts; each record is read on its own so a bad one
     /// is set aside with its raw JSON while the rest of the page lands.
-    fn page(&self, bytes: &[u8]) -> Result<ParsedPage, String> {
+    fn page(&self, bytes: &[u8]) -> Result<ParsedPage, PageError> {
         let key = self.api.response_key();
         let mut envelope: HashMap<String, Box<RawValue>> =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a TOP answer: {e}"))?;
+            serde_json::from_slice(bytes).map_err(|e| PageError::undecodable("a TOP answer", e))?;
         let body = envelope
             .remove(key)
-            .ok_or_else(|| format!("no `{key}` in the answer"))?;
-        let mut body: HashMap<String, Box<RawValue>> =
-            serde_json::from_str(body.get()).map_err(|e| format!("`{key}`: {e}"))?;
-        let scalar = |name: &str| -> Result<Option<Value>, String> {
+            .ok_or_else(|| FieldError::missing(format!("`{key}`")))?;
+        let mut body: HashMap<String, Box<RawValue>> = serde_json::from_str(body.get())
+            .map_err(|e| FieldError::invalid(format!("`{key}`"), e))?;
+        let scalar = |name: &str| -> Result<Option<Value>, FieldError> {
             body.get(name)
                 .map(|raw| serde_json::from_str::<Value>(raw.get()))
                 .transpose()
-                .map_err(|e| format!("`{name}`: {e}"))
+                .map_err(|e| FieldError::invalid(format!("`{name}`"), e))
         };
         let total = count(scalar("total_results")?.as_ref());
         let has_next = flag(scalar("has_next")?.as_ref());
         if total.is_none() && self.api != Api::Sold {
             // Reverse paging cannot start without the count.
-            return Err(format!("no total_results in `{key}`"));
+            return Err(FieldError::missing(format!("`{key}.total_results`")).into());
         }
         let (outer, inner) = self.api.list_keys();
         // TOP leaves the list out when nothing matched.
@@ -482,11 +486,12 @@ impl Mapper {
             None => Vec::new(),
             Some(raw) => {
                 let mut wrapper: HashMap<String, Box<RawValue>> =
-                    serde_json::from_str(raw.get()).map_err(|e| format!("`{outer}`: {e}"))?;
+                    serde_json::from_str(raw.get())
+                        .map_err(|e| FieldError::invalid(format!("`{outer}`"), e))?;
                 match wrapper.remove(inner) {
                     None => Vec::new(),
                     Some(list) => serde_json::from_str(list.get())
-                        .map_err(|e| format!("`{outer}.{inner}`: {e}"))?,
+                        .map_err(|e| FieldError::invalid(format!("`{outer}.{inner}`"), e))?,
                 }
             }
         };
@@ -497,7 +502,7 @@ impl Mapper {
                     let r: TopRefund =
                         serde_json::from_str(raw).map_err(|e| (None, format!("refund: {e}")))?;
                     self.refund_fact(&r)
-                        .map_err(|reason| (Some(format!("refund {}", r.refund_id.0)), reason))
+                        .map_err(|e| (Some(format!("refund {}", r.refund_id.0)), e.to_string()))
                 });
                 Batch {
                     refunds: refunds.into_iter().flatten().collect(),
@@ -510,7 +515,7 @@ impl Mapper {
                     let t: Trade =
                         serde_json::from_str(raw).map_err(|e| (None, format!("trade: {e}")))?;
                     self.order_fact(&t)
-                        .map_err(|reason| (Some(format!("tid {}", t.tid.0)), reason))
+                        .map_err(|e| (Some(format!("tid {}", t.tid.0)), e.to_string()))
                 });
                 Batch {
                     orders,
@@ -527,28 +532,36 @@ impl Mapper {
         })
     }
 
-    fn order_fact(&self, t: &Trade) -> Result<Order, String> {
-        let amount_micros = parse_micros(&t.payment.0).map_err(|e| format!("payment: {e}"))?;
+    fn order_fact(&self, t: &Trade) -> Result<Order, FieldError> {
+        let amount_micros =
+            parse_micros(&t.payment.0).map_err(|e| FieldError::invalid("payment", e))?;
         let pay_time = t
             .pay_time
             .as_deref()
             .filter(|s| !s.trim().is_empty())
-            .map(|s| parse_time(s).map_err(|e| format!("pay_time: {e}")))
+            .map(|s| parse_time("pay_time", s))
             .transpose()?;
         let status = trade_status(&t.status, pay_time.is_some()).ok_or_else(|| {
-            format!(
-                "status: `{}` is not a known TOP trade status",
-                echo(&t.status)
+            FieldError::invalid(
+                "status",
+                format!("`{}` is not a known TOP trade status", echo(&t.status)),
             )
         })?;
         let at = match (status, pay_time) {
             (_, Some(p)) => p,
             (OrderStatus::Paid, None) => {
-                return Err(format!("status {} but no pay_time", t.status));
+                return Err(FieldError::invalid(
+                    "pay_time",
+                    format!("missing for status {}", echo(&t.status)),
+                ));
             }
             // Never paid: filed under its creation day, it counts nowhere.
-            _ => parse_time(t.created.as_deref().ok_or("neither pay_time nor created")?)
-                .map_err(|e| format!("created: {e}"))?,
+            _ => parse_time(
+                "created",
+                t.created
+                    .as_deref()
+                    .ok_or_else(|| FieldError::none_set(&["pay_time", "created"]))?,
+            )?,
         };
         Ok(Order {
             shop: self.shop.clone(),
@@ -568,18 +581,18 @@ impl Mapper {
 
     /// A refund counts once TOP says `SUCCESS`, on the day it got there
     /// (its last modification); other states are not money returned yet.
-    fn refund_fact(&self, r: &TopRefund) -> Result<Option<Refund>, String> {
+    fn refund_fact(&self, r: &TopRefund) -> Result<Option<Refund>, FieldError> {
         if r.status != "SUCCESS" {
             return Ok(None);
         }
         let amount_micros =
-            parse_micros(&r.refund_fee.0).map_err(|e| format!("refund_fee: {e}"))?;
+            parse_micros(&r.refund_fee.0).map_err(|e| FieldError::invalid("refund_fee", e))?;
         let (name, text) = match (&r.modified, &r.created) {
             (Some(m), _) if !m.trim().is_empty() => ("modified", m),
             (_, Some(c)) => ("created", c),
-            _ => return Err("neither modified nor created".into()),
+            _ => return Err(FieldError::none_set(&["modified", "created"])),
         };
-        let at = parse_time(text).map_err(|e| format!("{name}: {e}"))?;
+        let at = parse_time(name, text)?;
         Ok(Some(Refund {
             shop: self.shop.clone(),
             refund_id: r.refund_id.0.clone(),

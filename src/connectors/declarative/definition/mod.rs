@@ -165,8 +165,8 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
         );
     }
     if let Some(url) = &conn.base_url {
-        if let Err((_, m)) = super::super::options::check_base_url(url) {
-            c.report("connection.base_url", m);
+        if let Err(p) = super::super::options::check_base_url(url) {
+            c.report("connection.base_url", p.message);
         }
     }
     let rps = conn.requests_per_second.unwrap_or(5.0);
