@@ -34,6 +34,7 @@ SHOPS="${SHOPS:-1000}"
 MONTH="${MONTH:-2026-11}"
 SEED="${SEED:-1}"
 PG_ADMIN="${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/test}"
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" # no NOTICE for DROP … IF EXISTS
 DATA="${DATA:-/tmp/kpid-scale-data}"
 GEN="$HERE/benches/gen_orders.py"
 
@@ -75,7 +76,9 @@ echo "scale: kpid $KPID ($("$KPID" --version 2>/dev/null || echo '?')), sizes $S
 # --- data ----------------------------------------------------------------------
 # One folder per size; files are written under a temporary name and moved in,
 # so a run stopped half-way (or another one at the same time) leaves no torn file.
-data_dir() { echo "$DATA/n$1-s$SHOPS-$MONTH-seed$SEED"; }
+# The generator's hash is in the name: a changed generator makes new files.
+GEN_SUM="$(sha256sum "$GEN" | cut -c1-8)"
+data_dir() { echo "$DATA/n$1-s$SHOPS-$MONTH-seed$SEED-$GEN_SUM"; }
 generate() {
     local n="$1" d
     d="$(data_dir "$n")"
@@ -176,6 +179,10 @@ fresh_db() {
             echo "${PG_ADMIN%/*}/$PG_DB" ;;
     esac
 }
+migrate() {
+    KPID_LOG=warn "$KPID" --config "$OUT/$1.toml" migrate >"$OUT/$1-migrate.log" 2>&1 ||
+        { tail -20 "$OUT/$1-migrate.log" >&2; exit 1; }
+}
 drop_db() {
     case "$1" in
         sqlite) rm -f "$OUT/$2.db" "$OUT/$2.db-wal" "$OUT/$2.db-shm" ;;
@@ -200,7 +207,7 @@ for n in $SIZES; do
         url="$(fresh_db "$dest" "$tag")"
         write_config "$OUT/$tag.toml" "$url" "$d"
         write_config "$OUT/$tag-people.toml" "$url" "$d" people
-        "$KPID" --config "$OUT/$tag.toml" migrate >/dev/null
+        migrate "$tag"
 
         timed "$tag-ingest" "$KPID" --config "$OUT/$tag.toml" ingest --connector orders
         ING_WALL="$WALL" ING_RSS="$RSS" ING_CPU="$CPU"
@@ -245,7 +252,7 @@ PY
         if [ "$XLSX" = 1 ] && [ "$n" -le "$XLSX_MAX" ]; then
             drop_db "$dest" "$tag"
             url="$(fresh_db "$dest" "$tag")"
-            "$KPID" --config "$OUT/$tag.toml" migrate >/dev/null
+            migrate "$tag"
             timed "$tag-xlsx" "$KPID" --config "$OUT/$tag.toml" ingest --connector orders-xlsx
             XL_RATE="$(rate "$n" "$WALL")" XL_RSS="$RSS"
             stored="$(sql "$dest" "$url" "SELECT COUNT(*) FROM orders")"
