@@ -8,13 +8,15 @@
 #     (COUNT, SUM, COUNT DISTINCT buyer … GROUP BY shop) through sqlite3 / psql;
 #   - `kpid compute --month` again with 1,000 people (one per shop, a role of
 #     order KPIs with targets): the snapshots (unchanged) plus 1,000 scorecards;
-#   - checks: every row landed, and shop s0000's report equals the aggregate;
+#   - checks: every row landed, the aggregate's totals are the generator's,
+#     1,000 scorecards were written, and shop s0000's report equals its line
+#     of the aggregate (the `check` column; any failed check: exit status 1);
 #   - with XLSX=1, the same orders as one .xlsx file into another fresh database.
 # Then prints a table. Figures from a loaded or shared machine are indicative.
 #
 #   bash benches/scale.sh                                   # 100k and 1M, both DBs
 #   SIZES="100000 1000000 10000000" DESTS=sqlite bash benches/scale.sh
-#   KPID=/work/main/target/release/kpid bash benches/scale.sh   # a given build
+#   KPID=../main/target/release/kpid bash benches/scale.sh   # a given build
 #
 # Variables: SIZES (rows, default "100000 1000000"), DESTS ("sqlite postgres"),
 # KPID (binary; default: cargo build --release --locked here), XLSX (1 or 0,
@@ -22,8 +24,9 @@
 # (1000), MONTH (2026-11), SEED (1), PG_ADMIN (a PostgreSQL URL whose server gets
 # a scratch database, created and dropped), DATA (where generated files are
 # kept and reused between runs, default /tmp/kpid-scale-data; deterministic, so
-# builds compare on the same bytes), OUT (keep the run's logs and databases in
-# this directory instead of a temporary one removed at exit).
+# builds compare on the same bytes), OUT (keep the run's logs and configurations
+# in this directory instead of a temporary one removed at exit; the databases
+# are dropped either way).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SIZES="${SIZES:-100000 1000000}"
