@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
-/// Rows committed per transaction inside a large file.
+/// Rows (good and rejected) committed per transaction inside a large file.
 pub const ROWS_PER_COMMIT: usize = 5000;
 
 /// What the rows of a file are.
@@ -424,9 +424,12 @@ pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
 }
 
 mod files;
+mod keys;
+mod text;
 
 pub use files::FileImport;
-pub(crate) use files::{import_files, FileSource};
+pub(crate) use files::{import_files, import_streaming, FileSource};
+pub use text::{skip_lines, Decode, Tracked};
 
 #[cfg(test)]
 mod tests {
