@@ -18,7 +18,12 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// Rows (good and rejected) committed per transaction inside a large file.
-pub const ROWS_PER_COMMIT: usize = 5000;
+/// A commit on SQLite writes every index page it touched to the log: with
+/// many shops in one file that is a page or more per shop and index
+/// whatever the batch size, so larger batches write fewer pages a row
+/// (issue 16). Three batches are in memory at most (one being read, one
+/// waiting, one committing), a few MB each.
+pub const ROWS_PER_COMMIT: usize = 10_000;
 
 /// What the rows of a file are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
