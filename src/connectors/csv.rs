@@ -13,13 +13,16 @@
 
 use super::options::KindOptions;
 use super::options::{config_error, OptionProblem, PollingSpec, Read};
-use super::tabular::{self, check_columns, ColumnMap, FileImport, FileSource, Layout, RowParser};
+use super::tabular::{
+    self, check_columns, skip_lines, ColumnMap, Decode, FileImport, FileSource, Layout, RowParser,
+    Tracked,
+};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::settings::Settings;
 use encoding_rs::Encoding;
 use serde::Deserialize;
-use std::borrow::Cow;
+use std::io::BufReader;
 
 pub use super::tabular::{parse_instant, Stream};
 
@@ -120,161 +123,85 @@ impl FileSource for CsvConnector {
         &self,
         path: &str,
         sha: &str,
-        bytes: Vec<u8>,
         sink: &mut Sink<'_>,
     ) -> Result<(), ConnectorError> {
-        let file_err = |message: String| ConnectorError::File {
-            connector: self.name.clone(),
-            path: path.to_string(),
-            message,
-        };
-        let text = decode(&bytes, self.encoding).map_err(file_err)?;
+        let (me, at) = (self.clone(), path.to_string());
+        tabular::import_streaming(&self.name, path, sha, sink, move |file| {
+            me.read_file(&at, file)
+        })
+        .await
+    }
+}
+
+impl CsvConnector {
+    /// Reads one file a buffer at a time into `file`, on a blocking thread.
+    fn read_file(&self, path: &str, file: &mut FileImport) -> Result<(), String> {
+        let open = || std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"));
+        // A file not valid in its character set fails whole before any row
+        // lands (every row would be garbled): a first pass only decodes.
+        let mut check = Decode::new(open()?, self.encoding);
+        std::io::copy(&mut check, &mut std::io::sink()).map_err(text_error)?;
+
+        let mut text = BufReader::with_capacity(64 * 1024, Decode::new(open()?, self.encoding));
         let skipped = self.options.skip_rows;
-        let body = skip_lines(text.as_bytes(), skipped);
+        skip_lines(&mut text, skipped).map_err(text_error)?;
+        // Lines count from the top of the file, skipped title lines included.
+        let body = Tracked::new(text, skipped as u64 + 1);
         let mut reader = ::csv::ReaderBuilder::new().flexible(true).from_reader(body);
         let header: Vec<String> = reader
             .headers()
-            .map_err(|e| file_err(format!("cannot read the header: {e}")))?
+            .map_err(|e| format!("cannot read the header: {e}"))?
             .iter()
             .map(String::from)
             .collect();
-        let layout =
-            Layout::new(self.options.stream, &header, &self.options.columns).map_err(file_err)?;
+        let layout = Layout::new(self.options.stream, &header, &self.options.columns)?;
         let fields = header.len();
-        let mut file = FileImport::new(&self.name, path);
         let mut record = ::csv::StringRecord::new();
-        // Lines count from the top of the file, skipped title lines included.
-        let mut lines = Lines::new(body, skipped as u64 + 1);
         loop {
-            let position = reader.position().clone();
+            let position = reader.position().byte();
+            reader.get_mut().release(position);
             let read = reader.read_record(&mut record);
             let at = match &read {
-                Err(e) => e.position().unwrap_or(&position),
-                Ok(_) => record.position().unwrap_or(&position),
+                Err(e) => e.position().map(|p| p.byte()),
+                Ok(_) => record.position().map(|p| p.byte()),
             };
-            let start = record_start(body, at.byte() as usize);
+            let body = reader.get_mut();
+            let start = body.record_start(at.unwrap_or(position));
+            let line = body.line_at(start);
             match read {
                 Ok(false) => break,
                 Ok(true) => {}
+                Err(e) if matches!(e.kind(), ::csv::ErrorKind::Io(_)) => {
+                    return Err(text_error(e.into()));
+                }
                 Err(e) => {
-                    file.bad_row(
-                        format!("line {}", lines.line_at(start)),
-                        format!("unreadable row: {e}"),
-                        raw_line(body, start),
-                    );
+                    let raw = body.raw_line(start);
+                    file.bad_row(line, format!("unreadable row: {e}"), raw)?;
                     continue;
                 }
             }
             if record.len() != fields {
                 // An unquoted `1,234.50` or cells past the header would
                 // otherwise shift into the wrong columns or be dropped.
-                file.bad_row(
-                    format!("line {}", lines.line_at(start)),
-                    format!("expected {fields} fields, found {}", record.len()),
-                    raw_line(body, start),
-                );
+                let reason = format!("expected {fields} fields, found {}", record.len());
+                file.bad_row(line, reason, body.raw_line(start))?;
                 continue;
             }
-            file.row(
-                &self.parser,
-                &layout,
-                &record,
-                || format!("line {}", lines.line_at(start)),
-                || raw_line(body, start),
-            );
-            file.commit_if_full(sink).await?;
+            file.row(&self.parser, &layout, &record, line, || {
+                body.raw_line(start)
+            })?;
         }
-        file.finish(sha, sink).await
+        Ok(())
     }
 }
 
-/// The file's text in the configured character set. UTF-8 drops the byte
-/// order mark Excel writes; a file that is not valid in its character set
-/// fails whole (every row would be garbled), naming the `encoding` option.
-fn decode<'a>(bytes: &'a [u8], encoding: &'static Encoding) -> Result<Cow<'a, str>, String> {
-    if encoding == encoding_rs::UTF_8 {
-        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        return std::str::from_utf8(body).map(Cow::Borrowed).map_err(|e| {
-            let line = 1 + body[..e.valid_up_to()]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count();
-            format!(
-                "line {line} is not UTF-8; a GBK or GB18030 export (Taobao, Tmall, \
-                 生意参谋, Excel on a Chinese Windows) needs `encoding = \"gb18030\"`"
-            )
-        });
+/// A read or decoding error as the file's failure: a character-set problem
+/// carries its own message (the line, the `encoding` option).
+fn text_error(e: std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::InvalidData => e.to_string(),
+        _ => format!("cannot be read: {e}"),
     }
-    // A byte order mark, when there is one, says the character set.
-    let (text, used, had_errors) = encoding.decode(bytes);
-    if had_errors {
-        return Err(format!(
-            "is not valid {} text; check the connector's `encoding`",
-            used.name()
-        ));
-    }
-    Ok(text)
-}
-
-/// The text after the first `n` lines.
-fn skip_lines(body: &[u8], n: usize) -> &[u8] {
-    let mut rest = body;
-    for _ in 0..n {
-        match rest.iter().position(|b| *b == b'\n') {
-            Some(i) => rest = &rest[i + 1..],
-            None => return &[],
-        }
-    }
-    rest
-}
-
-/// Where a record's text begins. The reader reports the end of the line
-/// before it: after a CRLF line end that is the `\n` of the previous line.
-fn record_start(body: &[u8], byte: usize) -> usize {
-    let rest = body.get(byte..).unwrap_or_default();
-    byte + rest
-        .iter()
-        .take_while(|b| matches!(b, b'\r' | b'\n'))
-        .count()
-}
-
-/// Line numbers of byte offsets, asked for in increasing order (each row's
-/// newlines are counted once, however long the file).
-struct Lines<'a> {
-    body: &'a [u8],
-    offset: usize,
-    line: u64,
-}
-
-impl<'a> Lines<'a> {
-    fn new(body: &'a [u8], first_line: u64) -> Self {
-        Lines {
-            body,
-            offset: 0,
-            line: first_line,
-        }
-    }
-
-    fn line_at(&mut self, byte: usize) -> u64 {
-        let byte = byte.min(self.body.len());
-        if byte > self.offset {
-            let newlines = self.body[self.offset..byte]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count();
-            self.line += newlines as u64;
-            self.offset = byte;
-        }
-        self.line
-    }
-}
-
-fn raw_line(body: &[u8], start: usize) -> String {
-    let rest = body.get(start..).unwrap_or_default();
-    let end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
-    String::from_utf8_lossy(&rest[..end])
-        .trim_end_matches('\r')
-        .to_string()
 }
 
 #[cfg(test)]
@@ -282,37 +209,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn title_lines_are_skipped() {
-        assert_eq!(skip_lines(b"title\n\nh1,h2\nx,y\n", 2), b"h1,h2\nx,y\n");
-        assert_eq!(skip_lines(b"h1,h2\n", 0), b"h1,h2\n");
-        assert_eq!(skip_lines(b"only a title", 3), b"");
-    }
-
-    #[test]
-    fn lines_count_from_the_first_line_and_skip_line_ends() {
-        let body = b"h1,h2\r\nx,y\r\n\r\nz,w\r\n";
-        // The reader's position of the second record is the `\n` before it.
-        assert_eq!(record_start(body, 6), 7);
-        // A blank line between records is skipped like a line end.
-        assert_eq!(record_start(body, 11), 14);
-        let mut lines = Lines::new(body, 3);
-        assert_eq!(lines.line_at(0), 3);
-        assert_eq!(lines.line_at(7), 4);
-        assert_eq!(lines.line_at(14), 6);
-        assert_eq!(raw_line(body, 14), "z,w");
-    }
-
-    #[test]
-    fn text_is_decoded_in_its_character_set() {
-        let gbk = b"\xd5\xc5\xc8\xfd,1\n";
-        assert_eq!(decode(gbk, encoding_rs::GB18030).unwrap(), "张三,1\n");
-        let e = decode(b"ok\n\xd5\xc5\n", encoding_rs::UTF_8).unwrap_err();
-        assert!(e.starts_with("line 2 is not UTF-8"), "{e}");
-        assert_eq!(
-            decode(b"\xEF\xBB\xBFa,b", encoding_rs::UTF_8).unwrap(),
-            "a,b"
-        );
-        // A lone lead byte is not GB18030.
-        assert!(decode(b"a,\x81", encoding_rs::GB18030).is_err());
+    fn io_errors_say_the_file_cannot_be_read() {
+        let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "line 2 is not UTF-8");
+        assert_eq!(text_error(e), "line 2 is not UTF-8");
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(text_error(e).starts_with("cannot be read: "));
     }
 }

@@ -39,11 +39,11 @@ use super::tabular::{
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::settings::Settings;
-use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Range, Reader, Xlsx};
+use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
-use std::io::Cursor;
+use std::io::BufReader;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,41 +122,69 @@ impl FileSource for XlsxConnector {
         &self,
         path: &str,
         sha: &str,
-        bytes: Vec<u8>,
         sink: &mut Sink<'_>,
     ) -> Result<(), ConnectorError> {
-        let file_err = |message: String| ConnectorError::File {
-            connector: self.name.clone(),
-            path: path.to_string(),
-            message,
+        // Unzipping and parsing the sheet is CPU work: it runs on the reading thread.
+        let (me, at) = (self.clone(), path.to_string());
+        tabular::import_streaming(&self.name, path, sha, sink, move |file| {
+            me.read_book(&at, file)
+        })
+        .await
+    }
+}
+
+impl XlsxConnector {
+    /// Reads the wanted (or first) sheet of one workbook into `file`, a row
+    /// at a time (calamine's cell reader; the shared strings table, which
+    /// calamine reads whole when it opens the book, is the part that stays).
+    fn read_book(&self, path: &str, file: &mut FileImport) -> Result<(), String> {
+        let input = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
+        let mut book: Xlsx<_> = Xlsx::new(BufReader::new(input))
+            .map_err(|e| format!("not a readable .xlsx workbook: {e}"))?;
+        let names = book.sheet_names();
+        let sheet = match &self.options.sheet {
+            Some(w) => names
+                .iter()
+                .find(|n| n.trim() == w.trim())
+                .cloned()
+                .ok_or_else(|| format!("no sheet `{w}` (the sheets are: {})", names.join(", ")))?,
+            None => names.first().cloned().ok_or("the workbook has no sheet")?,
         };
-        let wanted = self.options.sheet.clone();
-        // Unzipping and parsing the sheet is CPU work: keep it off the runtime.
-        let (sheet, range) = tokio::task::spawn_blocking(move || read_sheet(bytes, wanted))
-            .await
-            .map_err(|e| file_err(format!("reading the workbook failed: {e}")))?
-            .map_err(&file_err)?;
-        let sheet_err = |m: String| file_err(format!("sheet `{sheet}`: {m}"));
-        let Some((first_row, _)) = range.start() else {
-            return Err(sheet_err("the sheet is empty".into()));
-        };
+        let sheet_err = |m: String| format!("sheet `{sheet}`: {m}");
+        let mut cells = book
+            .worksheet_cells_reader(&sheet)
+            .map_err(|e| format!("sheet `{sheet}` cannot be read: {e}"))?;
+        let mut rows = SheetRows::default();
         let skip = self.options.skip_rows;
-        // Rows numbered as Excel shows them (1-based, absolute).
-        let mut rows = range
-            .rows()
-            .enumerate()
-            .map(|(k, cells)| (first_row as usize + k + 1, cells))
-            .filter(|(n, cells)| *n > skip && !cells.iter().all(is_blank));
-        let Some((header_row, header_cells)) = rows.next() else {
-            return Err(sheet_err(format!(
-                "no header row below the {skip} skipped row(s)"
-            )));
+        // Rows numbered as Excel shows them (1-based, absolute); blank rows
+        // and the skipped title rows are passed over.
+        let mut next_row = || -> Result<Option<(usize, Vec<Data>)>, String> {
+            let mut read = || {
+                let cell = cells
+                    .next_cell()
+                    .map_err(|e| format!("cannot be read: {e}"))?;
+                Ok(cell.map(|c| (c.get_position(), Data::from(c.get_value().clone()))))
+            };
+            while let Some((n, cells)) = rows.next(&mut read).map_err(&sheet_err)? {
+                if n > skip && !cells.iter().all(is_blank) {
+                    return Ok(Some((n, cells)));
+                }
+            }
+            Ok(None)
         };
-        let header: Vec<String> = header_cells.iter().map(raw_text).collect();
+        let Some((header_row, header_cells)) = next_row()? else {
+            return Err(sheet_err(match rows.any_cell {
+                false => "the sheet is empty".into(),
+                true => format!("no header row below the {skip} skipped row(s)"),
+            }));
+        };
+        // Columns count from the header's first cell, as the sheet's used
+        // range would start there.
+        let first_col = header_cells.iter().position(|c| !is_blank(c)).unwrap_or(0);
+        let header: Vec<String> = header_cells[first_col..].iter().map(raw_text).collect();
         let layout = Layout::new(self.options.stream, &header, &self.options.columns)
             .map_err(|m| sheet_err(format!("header row {header_row}: {m}")))?;
-        let mut file = FileImport::new(&self.name, path);
-        let locator = |n: usize| format!("sheet {sheet} row {n}");
+        file.locate_as(format!("sheet {sheet} row "));
         let raw = |cells: &[Data]| {
             cells
                 .iter()
@@ -166,40 +194,75 @@ impl FileSource for XlsxConnector {
                 .trim_end_matches([' ', '|'])
                 .to_string()
         };
-        for (n, cells) in rows {
+        while let Some((n, row)) = next_row()? {
+            let cells = row.get(first_col..).unwrap_or_default();
             match row_texts(&layout, cells) {
-                Ok(texts) => file.row(
-                    &self.parser,
-                    &layout,
-                    texts.as_slice(),
-                    || locator(n),
-                    || raw(cells),
-                ),
-                Err(reason) => file.bad_row(locator(n), reason, raw(cells)),
+                Ok(texts) => file.row(&self.parser, &layout, texts.as_slice(), n as u64, || {
+                    raw(cells)
+                })?,
+                Err(reason) => file.bad_row(n as u64, reason, raw(cells))?,
             }
-            file.commit_if_full(sink).await?;
         }
-        file.finish(sha, sink).await
+        Ok(())
     }
 }
 
-/// Opens the workbook and reads the wanted (or first) sheet.
-fn read_sheet(bytes: Vec<u8>, wanted: Option<String>) -> Result<(String, Range<Data>), String> {
-    let mut book: Xlsx<_> =
-        Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("not a readable .xlsx workbook: {e}"))?;
-    let names = book.sheet_names();
-    let sheet = match wanted {
-        Some(w) => names
-            .iter()
-            .find(|n| n.trim() == w.trim())
-            .cloned()
-            .ok_or_else(|| format!("no sheet `{w}` (the sheets are: {})", names.join(", ")))?,
-        None => names.first().cloned().ok_or("the workbook has no sheet")?,
-    };
-    let range = book
-        .worksheet_range(&sheet)
-        .map_err(|e| format!("sheet `{sheet}` cannot be read: {e}"))?;
-    Ok((sheet, range))
+/// Groups the cells calamine's reader yields (in row order) into rows.
+#[derive(Default)]
+struct SheetRows {
+    /// A cell read past the end of the row before it.
+    pending: Option<((u32, u32), Data)>,
+    /// Whether the sheet holds any cell at all (to tell an empty sheet).
+    any_cell: bool,
+    /// The reader reached the end of the sheet's data (asking again would
+    /// read past it, an error).
+    done: bool,
+}
+
+impl SheetRows {
+    /// The next row holding a cell: its 1-based number and its cells from
+    /// column A, gaps filled with empty cells.
+    fn next(
+        &mut self,
+        mut next_cell: impl FnMut() -> Result<Option<((u32, u32), Data)>, String>,
+    ) -> Result<Option<(usize, Vec<Data>)>, String> {
+        let mut row: Option<(u32, Vec<Data>)> = None;
+        loop {
+            let next = match self.pending.take() {
+                Some(cell) => Some(cell),
+                None if self.done => None,
+                None => next_cell()?,
+            };
+            let Some(((r, c), value)) = next else {
+                self.done = true;
+                return Ok(row.map(|(r, cells)| (r as usize + 1, cells)));
+            };
+            if value == Data::Empty {
+                continue;
+            }
+            self.any_cell = true;
+            match &mut row {
+                Some((current, _)) if *current != r => {
+                    self.pending = Some(((r, c), value));
+                    return Ok(row.map(|(r, cells)| (r as usize + 1, cells)));
+                }
+                Some((_, cells)) => put(cells, c, value),
+                None => {
+                    let mut cells = Vec::new();
+                    put(&mut cells, c, value);
+                    row = Some((r, cells));
+                }
+            }
+        }
+    }
+}
+
+fn put(cells: &mut Vec<Data>, col: u32, value: Data) {
+    let col = col as usize;
+    if cells.len() <= col {
+        cells.resize(col + 1, Data::Empty);
+    }
+    cells[col] = value;
 }
 
 fn is_blank(cell: &Data) -> bool {

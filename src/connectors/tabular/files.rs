@@ -1,83 +1,96 @@
 //! Files on their way to the store: which files a pattern names, whether
-//! a file's content was imported before, and its rows committed in batches
-//! with rejects kept aside.
+//! a file's content was imported before, and its rows read on a blocking
+//! thread and committed in batches as they fill, with rejects kept aside.
 
 use super::super::{ConnectorError, Sink};
+use super::keys::KeyLog;
 use super::{Cells, Layout, RowParser, Stream, ROWS_PER_COMMIT};
 use crate::facts::{echo, Batch, FileMark, Reject};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
+use std::io::Read;
+use tokio::sync::mpsc;
 
-/// The rows of one file on their way to the store: good rows are batched
-/// and committed every [`ROWS_PER_COMMIT`], bad ones kept aside as rejects.
+/// The rows of one file on their way to the store, on the thread that
+/// reads it: good rows are batched and handed to the committer every
+/// [`ROWS_PER_COMMIT`] rows (bad ones count too, kept aside as rejects).
 /// The first commit drops the rejects an earlier import of the file left:
 /// the file's rejects are those of its latest content.
 pub struct FileImport {
-    connector: String,
     path: String,
+    /// What a row's line number is prefixed with in a locator (`line `,
+    /// `sheet 订单 row `).
+    locator: String,
     batch: Batch,
     rows: i64,
     /// The keys of the rows taken so far, to count rows whose key an earlier
     /// row of the same file had (the last one wins, as across files).
-    keys: KeySet,
-    duplicates: u64,
-    /// Where the first duplicate key was, for the warning.
-    first_duplicate: Option<(String, String)>,
+    keys: KeyLog,
+    out: Option<mpsc::Sender<Batch>>,
 }
 
+/// Why a reading thread stops early: the committer is gone (a commit failed
+/// or the run was stopped; the committer reports why).
+pub const STOPPED: &str = "the import stopped";
+
 impl FileImport {
-    pub fn new(connector: &str, path: &str) -> Self {
+    fn new(path: &str, out: mpsc::Sender<Batch>) -> Self {
         FileImport {
-            connector: connector.to_string(),
             path: path.to_string(),
+            locator: "line ".to_string(),
             batch: Batch {
                 replaces_rejects_of: Some(path.to_string()),
                 ..Batch::default()
             },
             rows: 0,
-            keys: KeySet::default(),
-            duplicates: 0,
-            first_duplicate: None,
+            keys: KeyLog::default(),
+            out: Some(out),
         }
     }
 
-    /// One data row: parsed into the batch, or rejected with where it was
-    /// (`locator`), why and its raw text.
+    /// Rows are located as `{prefix}{n}` (the default is `line {n}`).
+    pub fn locate_as(&mut self, prefix: String) {
+        self.locator = prefix;
+    }
+
+    fn locator(&self, n: u64) -> String {
+        format!("{}{n}", self.locator)
+    }
+
+    /// One data row at line (or sheet row) `n`: parsed into the batch, or
+    /// rejected with where it was, why and its raw text.
     pub fn row<C: Cells + ?Sized>(
         &mut self,
         parser: &RowParser,
         layout: &Layout,
         cells: &C,
-        locator: impl FnOnce() -> String,
+        n: u64,
         raw: impl FnOnce() -> String,
-    ) {
+    ) -> Result<(), String> {
         self.rows += 1;
-        if let Err(reason) = parser.parse(layout, cells, &mut self.batch) {
-            self.reject(locator(), reason, raw());
-            return;
-        }
-        let Some(key) = RowKey::last(&self.batch, layout.stream) else {
-            return;
-        };
-        if !self.keys.insert(key) {
-            self.duplicates += 1;
-            if self.first_duplicate.is_none() {
-                self.first_duplicate = Some((locator(), key.to_string()));
+        match parser.parse(layout, cells, &mut self.batch) {
+            Err(reason) => self.reject(self.locator(n), reason, raw()),
+            Ok(()) => {
+                if let Some(key) = RowKey::last(&self.batch, layout.stream) {
+                    self.keys
+                        .add(key, n, key)
+                        .map_err(|e| format!("cannot keep the row keys aside: {e}"))?;
+                }
             }
         }
+        self.send_if_full()
     }
 
-    /// One data row the source could not turn into cell texts.
-    pub fn bad_row(&mut self, locator: String, reason: String, raw: String) {
+    /// One data row at `n` the source could not turn into cell texts.
+    pub fn bad_row(&mut self, n: u64, reason: String, raw: String) -> Result<(), String> {
         self.rows += 1;
-        self.reject(locator, reason, raw);
+        self.reject(self.locator(n), reason, raw);
+        self.send_if_full()
     }
 
-    /// Something that is not a row (an unreadable record) kept aside.
-    pub fn reject(&mut self, locator: String, reason: String, raw: String) {
+    fn reject(&mut self, locator: String, reason: String, raw: String) {
         self.batch.rejects.push(Reject {
             source: self.path.clone(),
             locator,
@@ -86,35 +99,79 @@ impl FileImport {
         });
     }
 
-    /// Commits what is batched once it is large enough.
-    pub async fn commit_if_full(&mut self, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        if self.batch.records() >= ROWS_PER_COMMIT {
-            sink.commit(std::mem::take(&mut self.batch)).await?;
+    /// Hands the batch to the committer once it is large enough; waits
+    /// while the committer is one batch behind (memory stays flat).
+    fn send_if_full(&mut self) -> Result<(), String> {
+        if self.batch.records() + self.batch.rejects.len() < ROWS_PER_COMMIT {
+            return Ok(());
         }
-        Ok(())
+        let batch = std::mem::take(&mut self.batch);
+        let out = self.out.as_ref().ok_or(STOPPED)?;
+        out.blocking_send(batch).map_err(|_| STOPPED.to_string())
     }
+}
 
-    /// Commits the rest with the file's mark, so an unchanged file is skipped next time.
-    pub async fn finish(mut self, sha256: &str, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        self.batch.file = Some(FileMark {
-            path: self.path.clone(),
-            sha256: sha256.to_string(),
-            rows: self.rows,
-        });
-        sink.commit(self.batch).await?;
-        sink.stats.duplicates += self.duplicates;
-        if let Some((at, key)) = &self.first_duplicate {
-            tracing::warn!(
-                connector = %self.connector,
-                path = %self.path,
-                duplicates = self.duplicates,
-                first = %format!("{at}: {key}"),
-                "rows repeat the key of an earlier row of the file; the last row of each key was kept"
-            );
-        }
-        tracing::info!(connector = %self.connector, path = %self.path, rows = self.rows, "file imported");
-        Ok(())
+/// Reads one file on a blocking thread with `read`, committing its rows in
+/// batches as they fill, then the rest with the file's mark (so an unchanged
+/// file is skipped next time). A file whose reading fails is not marked: it
+/// is tried again next run (a header or character-set problem is found
+/// before any row is committed).
+pub(crate) async fn import_streaming<F>(
+    connector: &str,
+    path: &str,
+    sha256: &str,
+    sink: &mut Sink<'_>,
+    read: F,
+) -> Result<(), ConnectorError>
+where
+    F: FnOnce(&mut FileImport) -> Result<(), String> + Send + 'static,
+{
+    let file_err = |message: String| ConnectorError::File {
+        connector: connector.to_string(),
+        path: path.to_string(),
+        message,
+    };
+    // One batch waits while another commits: parsing and committing overlap.
+    let (tx, mut rx) = mpsc::channel::<Batch>(1);
+    let mut file = FileImport::new(path, tx);
+    let reading = tokio::task::spawn_blocking(move || {
+        let result = read(&mut file);
+        file.out = None;
+        let duplicates = match result {
+            Ok(()) => file.keys.finish().map(Some),
+            Err(_) => Ok(None),
+        };
+        (file.batch, file.rows, file.locator, result, duplicates)
+    });
+    while let Some(batch) = rx.recv().await {
+        // On an error `rx` is dropped: the reader's next hand-over fails and it stops.
+        sink.commit(batch).await?;
     }
+    let (mut batch, rows, locator, result, duplicates) = reading
+        .await
+        .map_err(|e| file_err(format!("reading the file failed: {e}")))?;
+    result.map_err(file_err)?;
+    let duplicates = duplicates
+        .map_err(|e| file_err(format!("cannot count the repeated row keys: {e}")))?
+        .unwrap_or_default();
+    batch.file = Some(FileMark {
+        path: path.to_string(),
+        sha256: sha256.to_string(),
+        rows,
+    });
+    sink.commit(batch).await?;
+    sink.stats.duplicates += duplicates.count;
+    if let Some(first) = &duplicates.first {
+        tracing::warn!(
+            connector = %connector,
+            path = %path,
+            duplicates = duplicates.count,
+            first = %format!("{locator}{}: {}", first.line, first.key),
+            "rows repeat the key of an earlier row of the file; the last row of each key was kept"
+        );
+    }
+    tracing::info!(connector = %connector, path = %path, rows, "file imported");
+    Ok(())
 }
 
 /// What a later row with the same key replaces: the stream's key.
@@ -152,43 +209,30 @@ impl std::fmt::Display for RowKey<'_> {
     }
 }
 
-/// Row keys held as two independent 64-bit SipHashes: 16 bytes a row
-/// however long the ids, and a false "seen before" needs both to collide
-/// (about 1 in 10^26 for a million-row file).
-#[derive(Default)]
-struct KeySet {
-    seeds: (RandomState, RandomState),
-    seen: HashSet<u128>,
-}
-
-impl KeySet {
-    /// True when the key was not in the set.
-    fn insert(&mut self, key: RowKey) -> bool {
-        let (a, b) = &self.seeds;
-        let hash = (u128::from(a.hash_one(key)) << 64) | u128::from(b.hash_one(key));
-        self.seen.insert(hash)
-    }
-}
-
 /// A connector that imports whole files.
 pub(crate) trait FileSource {
     fn name(&self) -> &str;
 
-    /// Imports one file whose content changed since its last import.
+    /// Imports one file whose content (hashed `sha256`) changed since its
+    /// last import; see [`import_streaming`].
     fn import_file(
         &self,
         path: &str,
         sha256: &str,
-        bytes: Vec<u8>,
         sink: &mut Sink<'_>,
     ) -> impl Future<Output = Result<(), ConnectorError>> + Send;
 }
 
-/// Imports every file matching `pattern` not yet imported with this content,
+/// Imports every matching file not yet imported with this content,
 /// in lexical order of their paths (so a later file's rows win). A file that
 /// fails (bad header, unreadable) lands nothing and is tried again next run;
 /// the others still land, and the first failure is returned. An empty file
 /// (an export still being written, or a failed one) is skipped with a warning.
+///
+/// A file is hashed in a first pass that only reads (an unchanged file costs
+/// that read and nothing more), then read again to import. A file rewritten
+/// between the two keeps the first hash: the next run sees new content and
+/// imports it again, which changes only what changed.
 pub(crate) async fn import_files<S: FileSource>(
     source: &S,
     pattern: &str,
@@ -204,24 +248,26 @@ pub(crate) async fn import_files<S: FileSource>(
     }
     let mut failures = Vec::new();
     for path in paths {
-        let bytes = tokio::fs::read(&path)
+        let io_err = |source| ConnectorError::Io {
+            connector: name.to_string(),
+            path: path.clone(),
+            source,
+        };
+        let hashing = path.clone();
+        let hashed = tokio::task::spawn_blocking(move || hash_file(&hashing))
             .await
-            .map_err(|source| ConnectorError::Io {
-                connector: name.to_string(),
-                path: path.clone(),
-                source,
-            })?;
-        if bytes.is_empty() {
+            .map_err(|e| io_err(std::io::Error::other(e.to_string())))?
+            .map_err(io_err)?;
+        let Some(sha) = hashed else {
             tracing::warn!(connector = %name, %path, "empty file, skipped");
             continue;
-        }
-        let sha = hex(&Sha256::digest(&bytes));
+        };
         if sink.already_imported(&path, &sha).await? {
             sink.stats.files_skipped += 1;
             tracing::debug!(connector = %name, %path, "unchanged since last import, skipped");
             continue;
         }
-        match source.import_file(&path, &sha, bytes, sink).await {
+        match source.import_file(&path, &sha, sink).await {
             Ok(()) => {}
             Err(e @ ConnectorError::File { .. }) => {
                 tracing::error!(error = %e, "file not imported");
@@ -234,6 +280,25 @@ pub(crate) async fn import_files<S: FileSource>(
         Some(first) => Err(first),
         None => Ok(()),
     }
+}
+
+/// The file's sha256 in hex, read a buffer at a time; `None` when empty.
+fn hash_file(path: &str) -> std::io::Result<Option<String>> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((total > 0).then(|| hex(&hasher.finalize())))
 }
 
 /// The files `pattern` matches, sorted, each once. Folders are walked from
