@@ -20,7 +20,7 @@ const SALES_INPUTS: &[&str] = &["orders", "gmv", "buyers"];
 /// win day by day. On a local day with any order or refund record, the
 /// record inputs come from records; on a day without, from the daily series
 /// (a daily CSV of earlier months keeps counting after order records start).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ShopFacts {
     /// Daily values, without record inputs on days that have records.
     pub rows: Vec<DailyRow>,
@@ -37,10 +37,7 @@ impl ShopFacts {
         to: NaiveDate,
     ) -> Result<Self, StoreError> {
         let mut many = Self::load_many(store, &[shop.to_string()], from, to).await?;
-        Ok(many.remove(shop).unwrap_or(ShopFacts {
-            rows: Vec::new(),
-            records: None,
-        }))
+        Ok(many.remove(shop).unwrap_or_default())
     }
 
     /// The facts of each of `shops` over `from..=to`, read for all of them
@@ -97,13 +94,7 @@ impl ShopFacts {
                         !(RECORD_INPUTS.contains(&r.input.as_str()) && days.contains(&r.day))
                     });
                 }
-                Some(totals.remove(&shop).unwrap_or(RecordTotals {
-                    orders: 0,
-                    gmv_micros: 0,
-                    buyers: 0,
-                    refund_orders: 0,
-                    refund_micros: 0,
-                }))
+                Some(totals.remove(&shop).unwrap_or_default())
             } else {
                 None
             };

@@ -141,10 +141,7 @@ pub async fn person_values(
     let mut buyers_unknown = false;
     for shop in &person.shops {
         // Each shop's records win on its own days with records.
-        let mut facts = facts.shops.get(shop).cloned().unwrap_or(ShopFacts {
-            rows: Vec::new(),
-            records: None,
-        });
+        let mut facts = facts.shops.get(shop).cloned().unwrap_or_default();
         buyers_unknown |= facts.buyers_unknown(from == to);
         if let Some(currency) = settings.shop(shop).map(|s| s.currency.as_str()) {
             convert(

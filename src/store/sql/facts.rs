@@ -239,13 +239,6 @@ impl FactsReader for DbStore {
         to: NaiveDate,
     ) -> Result<HashMap<String, RecordTotals>> {
         let (from, to) = (day_text(from), day_text(to));
-        let zero = RecordTotals {
-            orders: 0,
-            gmv_micros: 0,
-            buyers: 0,
-            refund_orders: 0,
-            refund_micros: 0,
-        };
         let mut out: HashMap<String, RecordTotals> = HashMap::new();
         for chunk in shops.chunks(CHUNK) {
             let list = placeholders(3, chunk.len());
@@ -260,7 +253,7 @@ impl FactsReader for DbStore {
                 q = q.bind(shop);
             }
             for row in q.fetch_all(&self.pool).await? {
-                let t = out.entry(row.try_get(0)?).or_insert(zero);
+                let t = out.entry(row.try_get(0)?).or_default();
                 t.orders = row.try_get(1)?;
                 t.gmv_micros = row.try_get(2)?;
                 t.buyers = row.try_get(3)?;
@@ -275,7 +268,7 @@ impl FactsReader for DbStore {
                 q = q.bind(shop);
             }
             for row in q.fetch_all(&self.pool).await? {
-                let t = out.entry(row.try_get(0)?).or_insert(zero);
+                let t = out.entry(row.try_get(0)?).or_default();
                 t.refund_orders = row.try_get(1)?;
                 t.refund_micros = row.try_get(2)?;
             }
