@@ -399,12 +399,15 @@ pub async fn refresh_people(
         }
     }
     let facts = CardFacts::load(settings, store, people, period).await?;
+    let mut cards = Vec::with_capacity(people.len());
     for person in people {
-        let mut card = card_from(settings, store, book, &facts, person, period, "computed").await?;
-        let (revision, new_revision) = store.write_scorecard(&card, false).await?;
+        cards.push(card_from(settings, store, book, &facts, person, period, "computed").await?);
+    }
+    let written = store.write_scorecards(period, &cards).await?;
+    for (mut card, (revision, new_revision)) in cards.into_iter().zip(written) {
         card.revision = revision;
         if new_revision {
-            tracing::info!(person = %person.id, period = %period, revision, "scorecard revision written");
+            tracing::info!(person = %card.person, period = %period, revision, "scorecard revision written");
         }
         out.push(Refreshed {
             card,

@@ -167,6 +167,11 @@ storage_traits! {
         /// content (`force` writes anyway: an accepted appeal always leaves a
         /// revision). Returns the revision now current and whether it is new.
         async fn write_scorecard(&self, card: &StoredScorecard, force: bool) -> Result<(i64, bool)>;
+        /// [`write_scorecard`](ScorecardStore::write_scorecard) (not forced)
+        /// for many people's cards of one period: the latest revisions read
+        /// at once, the changed cards written in a transaction per batch.
+        /// Returns each card's result in the order given.
+        async fn write_scorecards(&self, period: Period, cards: &[StoredScorecard]) -> Result<Vec<(i64, bool)>>;
         /// When and by whom a month was closed.
         async fn month_close(&self, month: Period) -> Result<Option<MonthClose>>;
         /// Records the close; `false` when the month was already closed.
