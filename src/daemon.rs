@@ -3,7 +3,7 @@
 
 use crate::connectors::Window;
 use crate::jobs::{
-    self, build_connectors, last_complete_month, run_connector_until, snapshot_shop,
+    self, build_connectors, last_complete_month, run_connector_until, snapshot_shops,
 };
 use crate::metrics::Metrics;
 use crate::period::today;
@@ -38,9 +38,9 @@ pub async fn run_once(
             failed += 1;
         }
     }
-    for shop in &setup.shops {
-        snapshot_shop(&setup, &store, shop, today(shop.tz)).await?;
-    }
+    // Every shop at once (each on its own local day): set-based reads.
+    let shops: Vec<_> = setup.shops.iter().map(|s| (s, today(s.tz))).collect();
+    snapshot_shops(&setup, &store, &shops).await?;
     crate::alerts::evaluate_and_deliver(&setup, &setup.alerts, &store, &jobs::owner_id(), None)
         .await;
     print_start_report(&setup, &store).await?;

@@ -41,27 +41,50 @@ fn line(
     }
 }
 
-/// Computes one shop's KPIs for a period and stores them if they changed.
+/// Computes one shop's KPIs for a period and stores them if they changed:
+/// the one-shop case of [`compute_many`].
 pub async fn compute(
     settings: &Settings,
     store: &Store,
     shop: &Shop,
     period: Period,
 ) -> Result<Computed, StoreError> {
-    let kpis = values(settings, store, shop, period).await?;
-    let (revision, new_revision) = store.write_snapshot(&shop.id, period, &kpis).await?;
-    if new_revision {
-        tracing::info!(shop = %shop.id, period = %period, revision, "snapshot revision written");
-    } else {
-        tracing::debug!(shop = %shop.id, period = %period, revision, "snapshot unchanged");
+    let mut done = compute_many(settings, store, &[shop], period).await?;
+    done.pop()
+        .ok_or_else(|| StoreError::Corrupt(format!("no snapshot computed for {}", shop.id)))
+}
+
+/// Computes the KPIs of `shops` for a period, the facts read for all shops
+/// at once, and stores the changed ones in batches; one [`Computed`] per
+/// shop, in order.
+pub async fn compute_many(
+    settings: &Settings,
+    store: &Store,
+    shops: &[&Shop],
+    period: Period,
+) -> Result<Vec<Computed>, StoreError> {
+    let snapshots: Vec<(String, Vec<StoredKpi>)> = shops
+        .iter()
+        .map(|s| s.id.clone())
+        .zip(values_many(settings, store, shops, period).await?)
+        .collect();
+    let written = store.write_snapshots(period, &snapshots).await?;
+    let mut out = Vec::with_capacity(snapshots.len());
+    for ((shop, kpis), (revision, new_revision)) in snapshots.into_iter().zip(written) {
+        if new_revision {
+            tracing::info!(shop = %shop, period = %period, revision, "snapshot revision written");
+        } else {
+            tracing::debug!(shop = %shop, period = %period, revision, "snapshot unchanged");
+        }
+        out.push(Computed {
+            shop,
+            period,
+            revision,
+            new_revision,
+            kpis,
+        });
     }
-    Ok(Computed {
-        shop: shop.id.clone(),
-        period,
-        revision,
-        new_revision,
-        kpis,
-    })
+    Ok(out)
 }
 
 /// One shop's KPI lines for a period as a snapshot holds them, without
@@ -72,28 +95,57 @@ pub async fn values(
     shop: &Shop,
     period: Period,
 ) -> Result<Vec<StoredKpi>, StoreError> {
-    let refunds_known = refund_sources::has_refund_source(settings, store, &shop.id).await?;
-    let mut inputs = Vec::new();
+    Ok(values_many(settings, store, &[shop], period)
+        .await?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// The KPI lines of each of `shops` (in order) for a period: each period
+/// the KPIs look back to is read once for all shops, and the target book
+/// once.
+pub async fn values_many(
+    settings: &Settings,
+    store: &Store,
+    shops: &[&Shop],
+    period: Period,
+) -> Result<Vec<Vec<StoredKpi>>, StoreError> {
+    let ids: Vec<String> = shops.iter().map(|s| s.id.clone()).collect();
+    let refunds_known = refund_sources::with_refund_source(settings, store, &ids).await?;
+    let mut backs = Vec::new();
     for back in 0..=settings.catalogue.prev_depth() {
-        let mut values = InputValues::load(store, &shop.id, period.back(back)).await?;
-        if !refunds_known {
-            refund_sources::clear(&mut values);
-        }
-        inputs.push(values);
+        let p = period.back(back);
+        backs.push(InputValues::load_many(store, &ids, p.first_day(), p.last_day()).await?);
     }
     let book = TargetBook::load(&settings.targets, store).await?;
-    let scopes = [TargetScope::Shop(shop.id.clone()), TargetScope::All];
-    let target_back = |kpi: &str, back: usize| book.lookup(kpi, period.back(back), &scopes);
-    let target = |kpi: &str| target_back(kpi, 0);
-    let values = settings.catalogue.evaluate(&inputs, &target_back);
     let cap = settings.scoring.cap;
-    Ok(values
-        .into_iter()
-        .filter_map(|(id, v)| {
-            let spec = settings.catalogue.get(&id)?;
-            Some(line(spec, v, target(&id), cap))
-        })
-        .collect())
+    let mut out = Vec::with_capacity(shops.len());
+    for shop in shops {
+        let inputs: Vec<InputValues> = backs
+            .iter()
+            .map(|b| {
+                let mut values = b.get(&shop.id).cloned().unwrap_or_default();
+                if !refunds_known.contains(&shop.id) {
+                    refund_sources::clear(&mut values);
+                }
+                values
+            })
+            .collect();
+        let scopes = [TargetScope::Shop(shop.id.clone()), TargetScope::All];
+        let target_back = |kpi: &str, back: usize| book.lookup(kpi, period.back(back), &scopes);
+        let target = |kpi: &str| target_back(kpi, 0);
+        let values = settings.catalogue.evaluate(&inputs, &target_back);
+        out.push(
+            values
+                .into_iter()
+                .filter_map(|(id, v)| {
+                    let spec = settings.catalogue.get(&id)?;
+                    Some(line(spec, v, target(&id), cap))
+                })
+                .collect(),
+        );
+    }
+    Ok(out)
 }
 
 /// The periods the nightly job refreshes on local day `today`: yesterday,

@@ -5,7 +5,7 @@ use super::PeriodArgs;
 use crate::period::Period;
 use crate::scorecard;
 use crate::settings::{Settings, Shop};
-use crate::snapshot::compute;
+use crate::snapshot::compute_many;
 use crate::store::Store;
 use anyhow::Context;
 use clap::Args;
@@ -25,8 +25,10 @@ impl Compute {
         let s = super::setup(config)?;
         let period = self.period.period()?;
         let store = super::open_store(&s).await?;
-        for shop in selected_shops(&s, &self.shop)? {
-            let c = compute(&s, &store, shop, period).await?;
+        // All shops at once: the period's facts are read in a few set-based
+        // queries and the revisions written in batches.
+        let shops = selected_shops(&s, &self.shop)?;
+        for c in compute_many(&s, &store, &shops, period).await? {
             println!(
                 "{} {}: revision {} ({})",
                 c.shop,

@@ -10,7 +10,7 @@ pub mod snapshot;
 pub use connector::{
     build_connectors, run_connector, run_connector_until, run_connector_with, ConnectorRun,
 };
-pub use snapshot::{last_complete_month, snapshot_shop};
+pub use snapshot::{last_complete_month, snapshot_shop, snapshot_shops};
 
 use crate::connectors::{Connector, ConnectorError};
 use crate::metrics::Metrics;

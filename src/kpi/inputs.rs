@@ -7,7 +7,7 @@ use crate::period::Period;
 use crate::store::{fold_daily, DailyAggregate, DailyRow, RecordTotals, Store, StoreError};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Inputs that order and refund records provide when a shop has them.
 pub const RECORD_INPUTS: &[&str] = &["orders", "gmv", "buyers", "refund_orders", "refund_amount"];
@@ -20,7 +20,7 @@ const SALES_INPUTS: &[&str] = &["orders", "gmv", "buyers"];
 /// win day by day. On a local day with any order or refund record, the
 /// record inputs come from records; on a day without, from the daily series
 /// (a daily CSV of earlier months keeps counting after order records start).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ShopFacts {
     /// Daily values, without record inputs on days that have records.
     pub rows: Vec<DailyRow>,
@@ -29,27 +29,78 @@ pub struct ShopFacts {
 }
 
 impl ShopFacts {
+    /// One shop's facts: the one-shop case of [`ShopFacts::load_many`].
     pub async fn load(
         store: &Store,
         shop: &str,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Self, StoreError> {
-        let mut rows = store.daily_rows(shop, from, to).await?;
-        if !store.shop_has_orders(shop).await? {
-            return Ok(ShopFacts {
-                rows,
-                records: None,
-            });
+        let mut many = Self::load_many(store, &[shop.to_string()], from, to).await?;
+        Ok(many.remove(shop).unwrap_or_default())
+    }
+
+    /// The facts of each of `shops` over `from..=to`, read for all of them
+    /// at once: a few queries grouped by shop, however many shops.
+    pub async fn load_many(
+        store: &Store,
+        shops: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<HashMap<String, Self>, StoreError> {
+        let mut shops = shops.to_vec();
+        shops.sort();
+        shops.dedup();
+        let mut rows = store.daily_rows_of(&shops, from, to).await?;
+        let mut totals = store.record_totals_of(&shops, from, to).await?;
+        // A paid order in the range shows the shop has orders; only the
+        // others are looked up (an order of another status or day counts).
+        let mut has_orders: HashSet<String> = totals
+            .iter()
+            .filter(|(_, t)| t.orders > 0)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let unsure: Vec<String> = shops
+            .iter()
+            .filter(|s| !has_orders.contains(*s))
+            .cloned()
+            .collect();
+        if !unsure.is_empty() {
+            has_orders.extend(store.shops_with_orders(&unsure).await?);
         }
-        let record_days = store.record_days(shop, from, to).await?;
-        rows.retain(|r| {
-            !(RECORD_INPUTS.contains(&r.input.as_str()) && record_days.contains(&r.day))
-        });
-        Ok(ShopFacts {
-            rows,
-            records: Some(store.record_totals(shop, from, to).await?),
-        })
+        // Record days matter only where daily record inputs could give way to them.
+        let mixed: Vec<String> = shops
+            .iter()
+            .filter(|s| has_orders.contains(*s))
+            .filter(|s| {
+                rows.get(*s).is_some_and(|rows| {
+                    rows.iter()
+                        .any(|r| RECORD_INPUTS.contains(&r.input.as_str()))
+                })
+            })
+            .cloned()
+            .collect();
+        let mut record_days = if mixed.is_empty() {
+            HashMap::new()
+        } else {
+            store.record_days_of(&mixed, from, to).await?
+        };
+        let mut out = HashMap::with_capacity(shops.len());
+        for shop in shops {
+            let mut rows = rows.remove(&shop).unwrap_or_default();
+            let records = if has_orders.contains(&shop) {
+                if let Some(days) = record_days.remove(&shop) {
+                    rows.retain(|r| {
+                        !(RECORD_INPUTS.contains(&r.input.as_str()) && days.contains(&r.day))
+                    });
+                }
+                Some(totals.remove(&shop).unwrap_or_default())
+            } else {
+                None
+            };
+            out.insert(shop, ShopFacts { rows, records });
+        }
+        Ok(out)
     }
 
     /// Distinct buyers cannot be known: some day takes its sales from a
@@ -121,8 +172,28 @@ impl InputValues {
         to: NaiveDate,
     ) -> Result<Self, StoreError> {
         let facts = ShopFacts::load(store, shop, from, to).await?;
-        let buyers_unknown = facts.buyers_unknown(from == to);
-        let mut out = Self::from_daily(&fold_daily(facts.rows)?, from == to);
+        Self::from_facts(facts, from == to)
+    }
+
+    /// As [`InputValues::load_days`] for each of `shops`, read at once (see
+    /// [`ShopFacts::load_many`]).
+    pub async fn load_many(
+        store: &Store,
+        shops: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<HashMap<String, Self>, StoreError> {
+        ShopFacts::load_many(store, shops, from, to)
+            .await?
+            .into_iter()
+            .map(|(shop, facts)| Ok((shop, Self::from_facts(facts, from == to)?)))
+            .collect()
+    }
+
+    /// One shop's inputs from its facts.
+    fn from_facts(facts: ShopFacts, single_day: bool) -> Result<Self, StoreError> {
+        let buyers_unknown = facts.buyers_unknown(single_day);
+        let mut out = Self::from_daily(&fold_daily(facts.rows)?, single_day);
         if let Some(t) = &facts.records {
             out.add_records(t);
         }

@@ -100,18 +100,6 @@ pub fn apply_manual(values: &mut InputValues, manual: &[ManualInput], period: Pe
     }
 }
 
-async fn person_inputs(
-    settings: &Settings,
-    store: &Store,
-    person: &Person,
-    manual: &[ManualInput],
-    period: Period,
-) -> Result<InputValues> {
-    let mut v = scope::load_person(settings, store, person, period).await?;
-    apply_manual(&mut v, manual, period);
-    Ok(v)
-}
-
 /// Each line's weight in the total: the role's weight, or for a
 /// category-weighted role the category's weight shared among its KPIs that
 /// have a score, in proportion to their own weights.
@@ -164,6 +152,57 @@ pub fn weighted_total(lines: &[ScoreLine]) -> Option<Decimal> {
     Some(round_value(sum / weights))
 }
 
+/// The facts a period's scorecards read, for many people at once: each
+/// period the KPIs look back to (`prev`), over the shops of all of them,
+/// and everyone's manual inputs.
+pub struct CardFacts {
+    backs: Vec<scope::ScopeFacts>,
+    manual: HashMap<String, Vec<ManualInput>>,
+    /// A year's closed months, whose totals a yearly card averages.
+    closed_months: Vec<Period>,
+}
+
+impl CardFacts {
+    /// Reads the facts of `people`'s shops for `period` and the periods
+    /// before it that the catalogue looks back to.
+    pub async fn load(
+        settings: &Settings,
+        store: &Store,
+        people: &[&Person],
+        period: Period,
+    ) -> Result<Self> {
+        let mut shops: Vec<String> = people.iter().flat_map(|p| p.shops.clone()).collect();
+        shops.sort();
+        shops.dedup();
+        let mut backs = Vec::new();
+        for back in 0..=settings.catalogue.prev_depth() {
+            let p = period.back(back);
+            backs.push(
+                scope::ScopeFacts::load(settings, store, &shops, p.first_day(), p.last_day())
+                    .await?,
+            );
+        }
+        let mut manual: HashMap<String, Vec<ManualInput>> = HashMap::new();
+        let all = if people.len() == 1 {
+            store.manual_inputs(Some(&people[0].id)).await?
+        } else {
+            store.manual_inputs(None).await?
+        };
+        for m in all {
+            manual.entry(m.person.clone()).or_default().push(m);
+        }
+        let closed_months = match period {
+            Period::Year(y) => store.closed_months(y).await?,
+            _ => Vec::new(),
+        };
+        Ok(CardFacts {
+            backs,
+            manual,
+            closed_months,
+        })
+    }
+}
+
 /// Computes (does not store) a person's scorecard for a period.
 pub async fn compute_card(
     settings: &Settings,
@@ -173,13 +212,35 @@ pub async fn compute_card(
     period: Period,
     reason: &str,
 ) -> Result<StoredScorecard> {
+    let facts = CardFacts::load(settings, store, &[person], period).await?;
+    card_from(settings, store, book, &facts, person, period, reason).await
+}
+
+/// A person's scorecard from facts read beforehand: the one way cards are
+/// made, whether for one person or all.
+async fn card_from(
+    settings: &Settings,
+    store: &Store,
+    book: &TargetBook,
+    facts: &CardFacts,
+    person: &Person,
+    period: Period,
+    reason: &str,
+) -> Result<StoredScorecard> {
     let role = settings
         .role(&person.role)
         .ok_or_else(|| ScorecardError::UnknownRole(person.role.clone()))?;
-    let manual = store.manual_inputs(Some(&person.id)).await?;
+    let manual = facts
+        .manual
+        .get(&person.id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let mut inputs = Vec::new();
-    for back in 0..=settings.catalogue.prev_depth() {
-        inputs.push(person_inputs(settings, store, person, &manual, period.back(back)).await?);
+    for (back, shops) in facts.backs.iter().enumerate() {
+        let p = period.back(back);
+        let mut v = scope::person_values(settings, store, shops, person, p).await?;
+        apply_manual(&mut v, manual, p);
+        inputs.push(v);
     }
     let scopes = person.target_scopes();
     let target_back = |kpi: &str, back: usize| book.lookup(kpi, period.back(back), &scopes);
@@ -217,7 +278,7 @@ pub async fn compute_card(
     let total = weighted_total(&lines);
     let grade = total.map(|t| settings.scoring.grade(t));
     let monthly_mean = match period {
-        Period::Year(y) => monthly_mean(store, &person.id, y).await?,
+        Period::Year(_) => monthly_mean(store, &person.id, &facts.closed_months).await?,
         _ => None,
     };
     Ok(StoredScorecard {
@@ -269,11 +330,11 @@ pub fn rescore(
 }
 
 /// The mean of the year's closed monthly totals (latest revisions).
-async fn monthly_mean(store: &Store, person: &str, year: i32) -> Result<Option<Decimal>> {
+async fn monthly_mean(store: &Store, person: &str, closed: &[Period]) -> Result<Option<Decimal>> {
     let mut totals = Vec::new();
-    for month in store.closed_months(year).await? {
+    for month in closed {
         if let Some(t) = store
-            .scorecard(person, month, None)
+            .scorecard(person, *month, None)
             .await?
             .and_then(|c| c.total)
         {
@@ -297,7 +358,7 @@ pub struct Refreshed {
 }
 
 /// Recomputes a person's scorecard and stores a revision when it changed;
-/// a closed month is left as it is.
+/// a closed month is left as it is. The one-person case of [`refresh_people`].
 pub async fn refresh(
     settings: &Settings,
     store: &Store,
@@ -305,29 +366,56 @@ pub async fn refresh(
     person: &Person,
     period: Period,
 ) -> Result<Option<Refreshed>> {
+    Ok(refresh_people(settings, store, book, &[person], period)
+        .await?
+        .pop())
+}
+
+/// Recomputes the scorecards of `people` for a period from facts read once
+/// for all of them (see [`CardFacts`]); a closed month is left as it is.
+pub async fn refresh_people(
+    settings: &Settings,
+    store: &Store,
+    book: &TargetBook,
+    people: &[&Person],
+    period: Period,
+) -> Result<Vec<Refreshed>> {
+    let mut out = Vec::with_capacity(people.len());
+    if people.is_empty() {
+        return Ok(out);
+    }
     if let Period::Month { .. } = period {
         if store.month_close(period).await?.is_some() {
-            return Ok(store
-                .scorecard(&person.id, period, None)
-                .await?
-                .map(|card| Refreshed {
-                    card,
-                    new_revision: false,
-                    frozen: true,
-                }));
+            for person in people {
+                if let Some(card) = store.scorecard(&person.id, period, None).await? {
+                    out.push(Refreshed {
+                        card,
+                        new_revision: false,
+                        frozen: true,
+                    });
+                }
+            }
+            return Ok(out);
         }
     }
-    let mut card = compute_card(settings, store, book, person, period, "computed").await?;
-    let (revision, new_revision) = store.write_scorecard(&card, false).await?;
-    card.revision = revision;
-    if new_revision {
-        tracing::info!(person = %person.id, period = %period, revision, "scorecard revision written");
+    let facts = CardFacts::load(settings, store, people, period).await?;
+    let mut cards = Vec::with_capacity(people.len());
+    for person in people {
+        cards.push(card_from(settings, store, book, &facts, person, period, "computed").await?);
     }
-    Ok(Some(Refreshed {
-        card,
-        new_revision,
-        frozen: false,
-    }))
+    let written = store.write_scorecards(period, &cards).await?;
+    for (mut card, (revision, new_revision)) in cards.into_iter().zip(written) {
+        card.revision = revision;
+        if new_revision {
+            tracing::info!(person = %card.person, period = %period, revision, "scorecard revision written");
+        }
+        out.push(Refreshed {
+            card,
+            new_revision,
+            frozen: false,
+        });
+    }
+    Ok(out)
 }
 
 /// Refreshes the scorecards of every person (or those covering `shop`).
@@ -338,16 +426,12 @@ pub async fn refresh_all(
     shop: Option<&str>,
 ) -> Result<Vec<Refreshed>> {
     let book = TargetBook::load(&settings.targets, store).await?;
-    let mut out = Vec::new();
-    for person in &settings.people {
-        if shop.is_some_and(|s| !person.shops.iter().any(|x| x == s)) {
-            continue;
-        }
-        if let Some(r) = refresh(settings, store, &book, person, period).await? {
-            out.push(r);
-        }
-    }
-    Ok(out)
+    let people: Vec<&Person> = settings
+        .people
+        .iter()
+        .filter(|p| shop.is_none_or(|s| p.shops.iter().any(|x| x == s)))
+        .collect();
+    refresh_people(settings, store, &book, &people, period).await
 }
 
 /// The months a nightly run refreshes scorecards for, from the shop

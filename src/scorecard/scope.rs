@@ -19,6 +19,7 @@ use crate::store::{fold_daily, DailyRow, Store, StoreError};
 use crate::targets::roles::Person;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use std::collections::{HashMap, HashSet};
 
 /// Which dimension an input's series are split by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,19 +90,58 @@ pub async fn load_person_days(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<InputValues, StoreError> {
+    let facts = ScopeFacts::load(settings, store, &person.shops, from, to).await?;
+    person_values(settings, store, &facts, person, period).await
+}
+
+/// The facts of many shops over one range of days, read at once and
+/// shared by every person whose scope covers some of them.
+#[derive(Debug, Clone)]
+pub struct ScopeFacts {
+    from: NaiveDate,
+    to: NaiveDate,
+    shops: HashMap<String, ShopFacts>,
+    refunds_known: HashSet<String>,
+}
+
+impl ScopeFacts {
+    /// Reads the facts of `shops` over `from..=to` (see [`ShopFacts::load_many`]).
+    pub async fn load(
+        settings: &Settings,
+        store: &Store,
+        shops: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Self, StoreError> {
+        Ok(ScopeFacts {
+            from,
+            to,
+            shops: ShopFacts::load_many(store, shops, from, to).await?,
+            refunds_known: refund_sources::with_refund_source(settings, store, shops).await?,
+        })
+    }
+}
+
+/// The inputs of `person` over `period` from facts read beforehand (which
+/// must hold the person's shops), over the facts' days.
+pub async fn person_values(
+    settings: &Settings,
+    store: &Store,
+    facts: &ScopeFacts,
+    person: &Person,
+    period: Period,
+) -> Result<InputValues, StoreError> {
+    let (from, to) = (facts.from, facts.to);
     let plan = money_plan(settings, person, period);
     // As for a shop: without a refund source in any of their shops, a
     // person has no refund KPIs (not 0).
-    let mut refunds_known = false;
-    for shop in &person.shops {
-        refunds_known |= refund_sources::has_refund_source(settings, store, shop).await?;
-    }
+    let refunds_known = person.shops.iter().any(|s| facts.refunds_known.contains(s));
     let mut rows = Vec::new();
     let mut records = Vec::new();
     let mut buyers_unknown = false;
     for shop in &person.shops {
         // Each shop's records win on its own days with records.
-        let mut facts = ShopFacts::load(store, shop, from, to).await?;
+        let mut facts = facts.shops.get(shop).cloned().unwrap_or_default();
         buyers_unknown |= facts.buyers_unknown(from == to);
         if let Some(currency) = settings.shop(shop).map(|s| s.currency.as_str()) {
             convert(

@@ -20,7 +20,7 @@ use crate::config::ConnectorConfig;
 use crate::kpi::InputValues;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// The inputs that only a refund source gives.
 pub const REFUND_INPUTS: &[&str] = &["refund_orders", "refund_amount"];
@@ -95,13 +95,48 @@ pub async fn has_refund_source(
     store: &Store,
     shop: &str,
 ) -> Result<bool, StoreError> {
-    Ok(configured(settings, shop) || stored(store, shop).await?)
+    Ok(with_refund_source(settings, store, &[shop.to_string()])
+        .await?
+        .contains(shop))
 }
 
-/// Whether refund records or daily refund values are stored for `shop`.
-async fn stored(store: &Store, shop: &str) -> Result<bool, StoreError> {
-    Ok(store.shop_has_refunds(shop).await?
-        || store.shop_has_daily_input(shop, REFUND_INPUTS).await?)
+/// Those of `shops` that have a refund source, looked up for all at once.
+pub async fn with_refund_source(
+    settings: &Settings,
+    store: &Store,
+    shops: &[String],
+) -> Result<HashSet<String>, StoreError> {
+    let (mut known, rest): (HashSet<String>, Vec<String>) = (
+        shops
+            .iter()
+            .filter(|s| configured(settings, s))
+            .cloned()
+            .collect(),
+        shops
+            .iter()
+            .filter(|s| !configured(settings, s))
+            .cloned()
+            .collect(),
+    );
+    known.extend(stored(store, &rest).await?);
+    Ok(known)
+}
+
+/// Those of `shops` with refund records or daily refund values stored.
+async fn stored(store: &Store, shops: &[String]) -> Result<HashSet<String>, StoreError> {
+    if shops.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut out = store.shops_with_refunds(shops).await?;
+    let rest: Vec<String> = shops
+        .iter()
+        .filter(|s| !out.contains(*s))
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        out.extend(store.shops_with_daily_input(&rest, REFUND_INPUTS).await?);
+    }
+    Ok(out)
 }
 
 /// Leaves the refund inputs without a value (a shop without refund source).
@@ -120,7 +155,8 @@ pub async fn check_notes(settings: &Settings, store: Option<&Store>) -> Vec<Stri
             continue;
         }
         if let Some(st) = store {
-            if stored(st, &shop.id).await.unwrap_or(false) {
+            let one = [shop.id.clone()];
+            if stored(st, &one).await.is_ok_and(|s| !s.is_empty()) {
                 continue;
             }
         }

@@ -111,6 +111,23 @@ storage_traits! {
         async fn daily_rows(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyRow>>;
         /// Rejected records of a connector (newest first), for `kpid ingest` and tests.
         async fn rejects(&self, connector: &str) -> Result<Vec<Reject>>;
+
+        // The same reads for many shops at once, one pass grouped by shop
+        // (snapshots and scorecards of a period for every shop).
+
+        /// [`record_totals`](FactsReader::record_totals) of each of `shops`
+        /// that has a paid order or a refund in the range (the others have none).
+        async fn record_totals_of(&self, shops: &[String], from: NaiveDate, to: NaiveDate) -> Result<HashMap<String, RecordTotals>>;
+        /// [`daily_rows`](FactsReader::daily_rows) of `shops`, by shop.
+        async fn daily_rows_of(&self, shops: &[String], from: NaiveDate, to: NaiveDate) -> Result<HashMap<String, Vec<DailyRow>>>;
+        /// [`record_days`](FactsReader::record_days) of `shops`, by shop.
+        async fn record_days_of(&self, shops: &[String], from: NaiveDate, to: NaiveDate) -> Result<HashMap<String, HashSet<String>>>;
+        /// Those of `shops` that have any order record.
+        async fn shops_with_orders(&self, shops: &[String]) -> Result<HashSet<String>>;
+        /// Those of `shops` that have any refund record.
+        async fn shops_with_refunds(&self, shops: &[String]) -> Result<HashSet<String>>;
+        /// Those of `shops` that have a daily value of one of `inputs`.
+        async fn shops_with_daily_input(&self, shops: &[String], inputs: &[&str]) -> Result<HashSet<String>>;
     }
 
     /// Append-only KPI snapshots: a new revision only when a value changed.
@@ -133,6 +150,11 @@ storage_traits! {
         /// Writes `kpis` as a new revision unless the latest revision holds the
         /// same lines. Returns the revision now current and whether it is new.
         async fn write_snapshot(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<(i64, bool)>;
+        /// [`write_snapshot`](SnapshotStore::write_snapshot) for many shops of
+        /// one period: the latest revisions read at once, the changed ones
+        /// written in a transaction per batch. Returns each shop's result in
+        /// the order given.
+        async fn write_snapshots(&self, period: Period, snapshots: &[(String, Vec<StoredKpi>)]) -> Result<Vec<(i64, bool)>>;
     }
 
     /// Append-only scorecards, month closes and appeals.
@@ -145,6 +167,11 @@ storage_traits! {
         /// content (`force` writes anyway: an accepted appeal always leaves a
         /// revision). Returns the revision now current and whether it is new.
         async fn write_scorecard(&self, card: &StoredScorecard, force: bool) -> Result<(i64, bool)>;
+        /// [`write_scorecard`](ScorecardStore::write_scorecard) (not forced)
+        /// for many people's cards of one period: the latest revisions read
+        /// at once, the changed cards written in a transaction per batch.
+        /// Returns each card's result in the order given.
+        async fn write_scorecards(&self, period: Period, cards: &[StoredScorecard]) -> Result<Vec<(i64, bool)>>;
         /// When and by whom a month was closed.
         async fn month_close(&self, month: Period) -> Result<Option<MonthClose>>;
         /// Records the close; `false` when the month was already closed.

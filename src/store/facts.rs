@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
 
 /// Totals of a shop's order and refund records over a range of local days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecordTotals {
     pub orders: i64,
     pub gmv_micros: i64,

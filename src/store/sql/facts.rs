@@ -1,5 +1,6 @@
 //! Fact queries.
 
+use super::sets::{placeholders, values_table, CHUNK};
 use super::DbStore;
 use crate::facts::{Batch, Reject};
 use crate::store::facts::{day_text, fold_daily};
@@ -229,5 +230,176 @@ impl FactsReader for DbStore {
                 })
             })
             .collect()
+    }
+
+    async fn record_totals_of(
+        &self,
+        shops: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<HashMap<String, RecordTotals>> {
+        let (from, to) = (day_text(from), day_text(to));
+        let mut out: HashMap<String, RecordTotals> = HashMap::new();
+        for chunk in shops.chunks(CHUNK) {
+            let list = placeholders(3, chunk.len());
+            let sql = format!(
+                "SELECT shop, COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
+                 COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
+                 FROM orders WHERE shop IN ({list}) AND status = 'paid' \
+                 AND local_day >= $1 AND local_day <= $2 GROUP BY shop"
+            );
+            let mut q = sqlx::query(&sql).bind(&from).bind(&to);
+            for shop in chunk {
+                q = q.bind(shop);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                let t = out.entry(row.try_get(0)?).or_default();
+                t.orders = row.try_get(1)?;
+                t.gmv_micros = row.try_get(2)?;
+                t.buyers = row.try_get(3)?;
+            }
+            let sql = format!(
+                "SELECT shop, COUNT(DISTINCT order_id), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) \
+                 FROM refunds WHERE shop IN ({list}) AND local_day >= $1 AND local_day <= $2 \
+                 GROUP BY shop"
+            );
+            let mut q = sqlx::query(&sql).bind(&from).bind(&to);
+            for shop in chunk {
+                q = q.bind(shop);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                let t = out.entry(row.try_get(0)?).or_default();
+                t.refund_orders = row.try_get(1)?;
+                t.refund_micros = row.try_get(2)?;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn daily_rows_of(
+        &self,
+        shops: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<HashMap<String, Vec<DailyRow>>> {
+        let (from, to) = (day_text(from), day_text(to));
+        let mut out: HashMap<String, Vec<DailyRow>> = HashMap::new();
+        for chunk in shops.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT shop, input, day, dimension, value_micros FROM daily_values \
+                 WHERE shop IN ({}) AND day >= $1 AND day <= $2 ORDER BY shop, input, day",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(&from).bind(&to);
+            for shop in chunk {
+                q = q.bind(shop);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.entry(row.try_get(0)?).or_default().push(DailyRow {
+                    input: row.try_get(1)?,
+                    day: row.try_get(2)?,
+                    dimension: row.try_get(3)?,
+                    value_micros: row.try_get(4)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn record_days_of(
+        &self,
+        shops: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<HashMap<String, HashSet<String>>> {
+        let (from, to) = (day_text(from), day_text(to));
+        let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+        for chunk in shops.chunks(CHUNK) {
+            let list = placeholders(3, chunk.len());
+            let sql = format!(
+                "SELECT shop, local_day FROM orders WHERE shop IN ({list}) \
+                 AND local_day >= $1 AND local_day <= $2 \
+                 UNION SELECT shop, local_day FROM refunds WHERE shop IN ({list}) \
+                 AND local_day >= $1 AND local_day <= $2"
+            );
+            let mut q = sqlx::query(&sql).bind(&from).bind(&to);
+            for shop in chunk {
+                q = q.bind(shop);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.entry(row.try_get(0)?)
+                    .or_default()
+                    .insert(row.try_get(1)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn shops_with_orders(&self, shops: &[String]) -> Result<HashSet<String>> {
+        self.shops_having(
+            "SELECT 1 FROM orders x WHERE x.shop = v.column1",
+            shops,
+            &[],
+        )
+        .await
+    }
+
+    async fn shops_with_refunds(&self, shops: &[String]) -> Result<HashSet<String>> {
+        self.shops_having(
+            "SELECT 1 FROM refunds x WHERE x.shop = v.column1",
+            shops,
+            &[],
+        )
+        .await
+    }
+
+    async fn shops_with_daily_input(
+        &self,
+        shops: &[String],
+        inputs: &[&str],
+    ) -> Result<HashSet<String>> {
+        let mut out = HashSet::new();
+        for input in inputs {
+            out.extend(
+                self.shops_having(
+                    "SELECT 1 FROM daily_values x WHERE x.shop = v.column1 AND x.input = $1",
+                    shops,
+                    &[input],
+                )
+                .await?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl DbStore {
+    /// Those of `shops` for which `exists` (over `v.column1`, the shop, and
+    /// `args` as `$1…`) finds a row: one index probe per shop, however many
+    /// rows each shop has.
+    async fn shops_having(
+        &self,
+        exists: &str,
+        shops: &[String],
+        args: &[&str],
+    ) -> Result<HashSet<String>> {
+        let mut out = HashSet::new();
+        for chunk in shops.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT v.column1 FROM {} AS v WHERE EXISTS ({exists})",
+                values_table(args.len() + 1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for a in args {
+                q = q.bind(*a);
+            }
+            for shop in chunk {
+                q = q.bind(shop);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.insert(row.try_get(0)?);
+            }
+        }
+        Ok(out)
     }
 }

@@ -9,6 +9,7 @@ mod manual;
 mod meta;
 mod runs;
 mod scorecards;
+mod sets;
 mod snapshots;
 
 use super::{Db, DbRow, DbStore, MIGRATIONS};

@@ -1,15 +1,20 @@
 //! Scorecard, month close and appeal queries.
 
+use super::sets::{placeholders, CHUNK};
 use super::DbStore;
 use crate::period::Period;
 use crate::store::revision::append_revision;
 use crate::store::values::{day, dec, norm, period, text};
 use crate::store::{
-    now_unix, Appeal, MonthClose, Result, ScoreLine, ScorecardStore, StoredScorecard,
+    now_unix, Appeal, MonthClose, Result, ScoreLine, ScorecardStore, StoreError, StoredScorecard,
 };
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::Row;
+use std::collections::HashMap;
+
+/// Cards whose new revisions go in one transaction.
+const WRITE_BATCH: usize = 250;
 
 impl ScorecardStore for DbStore {
     async fn scorecard(
@@ -76,17 +81,7 @@ impl ScorecardStore for DbStore {
     }
 
     async fn write_scorecard(&self, card: &StoredScorecard, force: bool) -> Result<(i64, bool)> {
-        let mut card = card.clone();
-        card.total = norm(card.total);
-        card.bonus = norm(card.bonus);
-        card.monthly_mean = norm(card.monthly_mean);
-        for l in &mut card.lines {
-            l.value = norm(l.value);
-            l.target = norm(l.target);
-            l.attainment = norm(l.attainment);
-            l.weight = l.weight.normalize();
-            l.score = norm(l.score);
-        }
+        let card = stored_form(card);
         append_revision(
             format!("a scorecard revision for {} {}", card.person, card.period),
             || async {
@@ -99,6 +94,43 @@ impl ScorecardStore for DbStore {
             || self.insert_scorecard(&card),
         )
         .await
+    }
+
+    async fn write_scorecards(
+        &self,
+        period: Period,
+        cards: &[StoredScorecard],
+    ) -> Result<Vec<(i64, bool)>> {
+        let people: Vec<String> = cards.iter().map(|c| c.person.clone()).collect();
+        let latest = self.latest_cards(period, &people).await?;
+        let mut out = Vec::with_capacity(cards.len());
+        let mut changed = Vec::new();
+        for (i, card) in cards.iter().enumerate() {
+            let card = stored_form(card);
+            match latest.get(&card.person) {
+                Some(l) if l.same_content(&card) => out.push((l.revision, false)),
+                other => {
+                    let revision = other.map_or(0, |l| l.revision) + 1;
+                    out.push((revision, true));
+                    changed.push((i, StoredScorecard { revision, ..card }));
+                }
+            }
+        }
+        for batch in changed.chunks(WRITE_BATCH) {
+            let rows: Vec<&StoredScorecard> = batch.iter().map(|(_, c)| c).collect();
+            match self.insert_scorecards(period, &rows).await {
+                Ok(()) => {}
+                // Another replica wrote one of these meanwhile: each card of
+                // the batch compares again with what is now latest.
+                Err(StoreError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                    for (i, _) in batch {
+                        out[*i] = self.write_scorecard(&cards[*i], false).await?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     async fn month_close(&self, month: Period) -> Result<Option<MonthClose>> {
@@ -232,9 +264,172 @@ impl ScorecardStore for DbStore {
     }
 }
 
-// TAIL
+/// A card as a revision stores it: normalized decimals.
+fn stored_form(card: &StoredScorecard) -> StoredScorecard {
+    let mut card = card.clone();
+    card.total = norm(card.total);
+    card.bonus = norm(card.bonus);
+    card.monthly_mean = norm(card.monthly_mean);
+    for l in &mut card.lines {
+        l.value = norm(l.value);
+        l.target = norm(l.target);
+        l.attainment = norm(l.attainment);
+        l.weight = l.weight.normalize();
+        l.score = norm(l.score);
+    }
+    card
+}
 
 impl DbStore {
+    /// The latest revision of each of `people`'s scorecards of `period`:
+    /// one query per chunk of people.
+    async fn latest_cards(
+        &self,
+        period: Period,
+        people: &[String],
+    ) -> Result<HashMap<String, StoredScorecard>> {
+        let mut out: HashMap<String, StoredScorecard> = HashMap::new();
+        for chunk in people.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT s.person, s.revision, s.role, s.total, s.grade, s.bonus, s.monthly_mean, \
+                 s.reason, s.computed_at, l.kpi, l.value, l.target, l.attainment, l.weight, l.score \
+                 FROM scorecards s LEFT JOIN scorecard_lines l ON l.scorecard_id = s.id \
+                 WHERE s.period_kind = $1 AND s.period = $2 AND s.person IN ({}) \
+                 AND s.revision = (SELECT MAX(r.revision) FROM scorecards r \
+                   WHERE r.person = s.person AND r.period_kind = s.period_kind AND r.period = s.period) \
+                 ORDER BY s.person, l.position",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(period.kind().as_str())
+                .bind(period.to_string());
+            for person in chunk {
+                q = q.bind(person);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let person: String = r.try_get(0)?;
+                if !out.contains_key(&person) {
+                    let card = StoredScorecard {
+                        person: person.clone(),
+                        period,
+                        revision: r.try_get(1)?,
+                        role: r.try_get(2)?,
+                        total: dec(r.try_get(3)?)?,
+                        grade: r.try_get(4)?,
+                        bonus: dec(r.try_get(5)?)?,
+                        monthly_mean: dec(r.try_get(6)?)?,
+                        reason: r.try_get(7)?,
+                        computed_at: r.try_get(8)?,
+                        lines: Vec::new(),
+                    };
+                    out.insert(person.clone(), card);
+                }
+                // A card without lines joins to NULLs.
+                let Some(kpi) = r.try_get::<Option<String>, _>(9)? else {
+                    continue;
+                };
+                let card = out.get_mut(&person).expect("inserted above");
+                card.lines.push(ScoreLine {
+                    kpi,
+                    value: dec(r.try_get(10)?)?,
+                    target: dec(r.try_get(11)?)?,
+                    attainment: dec(r.try_get(12)?)?,
+                    weight: dec(r.try_get(13)?)?.unwrap_or_default(),
+                    score: dec(r.try_get(14)?)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Inserts new revisions of one period's cards in one transaction, a
+    /// few statements for the whole batch.
+    async fn insert_scorecards(&self, period: Period, cards: &[&StoredScorecard]) -> Result<()> {
+        if cards.is_empty() {
+            return Ok(());
+        }
+        let now = now_unix();
+        let mut tx = self.begin_write().await?;
+        // $1 kind, $2 period, $3 computed_at, then 8 parameters a card.
+        let heads: Vec<String> = (0..cards.len())
+            .map(|i| {
+                let b = 3 + 8 * i;
+                format!(
+                    "(${}, $1, $2, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $3)",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO scorecards (person, period_kind, period, revision, role, total, grade, \
+             bonus, monthly_mean, reason, computed_at) VALUES {} RETURNING id, person",
+            heads.join(", ")
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(period.kind().as_str())
+            .bind(period.to_string())
+            .bind(now);
+        for c in cards {
+            q = q
+                .bind(&c.person)
+                .bind(c.revision)
+                .bind(&c.role)
+                .bind(text(c.total))
+                .bind(c.grade.clone())
+                .bind(text(c.bonus))
+                .bind(text(c.monthly_mean))
+                .bind(&c.reason);
+        }
+        let mut ids: HashMap<String, i64> = HashMap::new();
+        for r in q.fetch_all(&mut *tx).await? {
+            ids.insert(r.try_get(1)?, r.try_get(0)?);
+        }
+        let mut lines = Vec::new();
+        for c in cards {
+            let id = *ids
+                .get(&c.person)
+                .ok_or_else(|| StoreError::Corrupt(format!("no scorecard id for {}", c.person)))?;
+            lines.extend(c.lines.iter().enumerate().map(|(i, l)| (id, i as i64, l)));
+        }
+        // Eight parameters a line: 1,000 lines keep well under the limits.
+        for chunk in lines.chunks(1000) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = 8 * i;
+                    let ps: Vec<String> = (1..=8).map(|k| format!("${}", b + k)).collect();
+                    format!("({})", ps.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO scorecard_lines (scorecard_id, position, kpi, value, target, \
+                 attainment, weight, score) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, pos, l) in chunk {
+                q = q
+                    .bind(*id)
+                    .bind(*pos)
+                    .bind(&l.kpi)
+                    .bind(text(l.value))
+                    .bind(text(l.target))
+                    .bind(text(l.attainment))
+                    .bind(l.weight.normalize().to_string())
+                    .bind(text(l.score));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn insert_scorecard(&self, card: &StoredScorecard) -> Result<i64> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(

@@ -1,12 +1,17 @@
 //! Snapshot queries.
 
+use super::sets::{placeholders, CHUNK};
 use super::DbStore;
 use crate::period::Period;
 use crate::store::revision::append_revision;
 use crate::store::values::{dec, text};
-use crate::store::{now_unix, Result, SnapshotStore, StoredKpi, StoredSnapshot};
+use crate::store::{now_unix, Result, SnapshotStore, StoreError, StoredKpi, StoredSnapshot};
 use rust_decimal::Decimal;
 use sqlx::Row;
+use std::collections::HashMap;
+
+/// Shops whose new revisions go in one transaction.
+const WRITE_BATCH: usize = 250;
 
 impl SnapshotStore for DbStore {
     async fn snapshot(
@@ -110,17 +115,7 @@ impl SnapshotStore for DbStore {
         period: Period,
         kpis: &[StoredKpi],
     ) -> Result<(i64, bool)> {
-        let mut sorted: Vec<StoredKpi> = kpis
-            .iter()
-            .map(|k| StoredKpi {
-                kpi: k.kpi.clone(),
-                value: k.value.map(|d| d.normalize()),
-                target: k.target.map(|d| d.normalize()),
-                attainment: k.attainment.map(|d| d.normalize()),
-                score: k.score.map(|d| d.normalize()),
-            })
-            .collect();
-        sorted.sort_by(|a, b| a.kpi.cmp(&b.kpi));
+        let sorted = stored_form(kpis);
         append_revision(
             format!("a snapshot revision for {shop} {period}"),
             || async {
@@ -134,11 +129,188 @@ impl SnapshotStore for DbStore {
         )
         .await
     }
+
+    async fn write_snapshots(
+        &self,
+        period: Period,
+        snapshots: &[(String, Vec<StoredKpi>)],
+    ) -> Result<Vec<(i64, bool)>> {
+        let shops: Vec<String> = snapshots.iter().map(|(s, _)| s.clone()).collect();
+        let latest = self.latest_lines(period, &shops).await?;
+        let mut out = Vec::with_capacity(snapshots.len());
+        let mut changed = Vec::new();
+        for (i, (shop, kpis)) in snapshots.iter().enumerate() {
+            let sorted = stored_form(kpis);
+            match latest.get(shop) {
+                Some((revision, lines)) if *lines == sorted => out.push((*revision, false)),
+                other => {
+                    let revision = other.map_or(0, |(r, _)| *r) + 1;
+                    out.push((revision, true));
+                    changed.push((i, revision, sorted));
+                }
+            }
+        }
+        for batch in changed.chunks(WRITE_BATCH) {
+            let rows: Vec<(&str, i64, &[StoredKpi])> = batch
+                .iter()
+                .map(|(i, rev, kpis)| (snapshots[*i].0.as_str(), *rev, kpis.as_slice()))
+                .collect();
+            match self.insert_revisions(period, &rows).await {
+                Ok(()) => {}
+                // Another replica wrote one of these meanwhile: each shop of
+                // the batch compares again with what is now latest.
+                Err(StoreError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                    for (i, _, _) in batch {
+                        let (shop, kpis) = &snapshots[*i];
+                        out[*i] = self.write_snapshot(shop, period, kpis).await?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
 }
 
-// TAIL
+/// Lines as a revision stores them: normalized decimals, in KPI order.
+fn stored_form(kpis: &[StoredKpi]) -> Vec<StoredKpi> {
+    let mut sorted: Vec<StoredKpi> = kpis
+        .iter()
+        .map(|k| StoredKpi {
+            kpi: k.kpi.clone(),
+            value: k.value.map(|d| d.normalize()),
+            target: k.target.map(|d| d.normalize()),
+            attainment: k.attainment.map(|d| d.normalize()),
+            score: k.score.map(|d| d.normalize()),
+        })
+        .collect();
+    sorted.sort_by(|a, b| a.kpi.cmp(&b.kpi));
+    sorted
+}
 
 impl DbStore {
+    /// The latest revision of each of `shops`' snapshots of `period`, with
+    /// its lines in KPI order: one query per chunk of shops.
+    async fn latest_lines(
+        &self,
+        period: Period,
+        shops: &[String],
+    ) -> Result<HashMap<String, (i64, Vec<StoredKpi>)>> {
+        let mut out: HashMap<String, (i64, Vec<StoredKpi>)> = HashMap::new();
+        for chunk in shops.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT s.shop, s.revision, v.kpi, v.value, v.target, v.attainment, v.score \
+                 FROM snapshots s LEFT JOIN snapshot_values v ON v.snapshot_id = s.id \
+                 WHERE s.period_kind = $1 AND s.period = $2 AND s.shop IN ({}) \
+                 AND s.revision = (SELECT MAX(r.revision) FROM snapshots r \
+                   WHERE r.shop = s.shop AND r.period_kind = s.period_kind AND r.period = s.period) \
+                 ORDER BY s.shop",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(period.kind().as_str())
+                .bind(period.to_string());
+            for shop in chunk {
+                q = q.bind(shop);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let entry = out.entry(r.try_get(0)?).or_insert_with(|| (0, Vec::new()));
+                entry.0 = r.try_get(1)?;
+                // A revision without lines (an empty catalogue) joins to NULLs.
+                let Some(kpi) = r.try_get::<Option<String>, _>(2)? else {
+                    continue;
+                };
+                entry.1.push(StoredKpi {
+                    kpi,
+                    value: dec(r.try_get(3)?)?,
+                    target: dec(r.try_get(4)?)?,
+                    attainment: dec(r.try_get(5)?)?,
+                    score: dec(r.try_get(6)?)?,
+                });
+            }
+        }
+        // In Rust's order, as `stored_form` sorts: the database's collation may differ.
+        for (_, lines) in out.values_mut() {
+            lines.sort_by(|a, b| a.kpi.cmp(&b.kpi));
+        }
+        Ok(out)
+    }
+
+    /// Inserts new revisions `(shop, revision, lines)` of one period in one
+    /// transaction, a few statements for the whole batch.
+    async fn insert_revisions(
+        &self,
+        period: Period,
+        rows: &[(&str, i64, &[StoredKpi])],
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let now = now_unix();
+        let mut tx = self.begin_write().await?;
+        // $1 kind, $2 period, $3 computed_at, then (shop, revision) pairs.
+        let heads: Vec<String> = (0..rows.len())
+            .map(|i| format!("(${}, $1, $2, ${}, $3)", 4 + 2 * i, 5 + 2 * i))
+            .collect();
+        let sql = format!(
+            "INSERT INTO snapshots (shop, period_kind, period, revision, computed_at) \
+             VALUES {} RETURNING id, shop",
+            heads.join(", ")
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(period.kind().as_str())
+            .bind(period.to_string())
+            .bind(now);
+        for (shop, revision, _) in rows {
+            q = q.bind(*shop).bind(*revision);
+        }
+        let mut ids: HashMap<String, i64> = HashMap::new();
+        for r in q.fetch_all(&mut *tx).await? {
+            ids.insert(r.try_get(1)?, r.try_get(0)?);
+        }
+        let mut lines = Vec::new();
+        for (shop, _, kpis) in rows {
+            let id = *ids
+                .get(*shop)
+                .ok_or_else(|| StoreError::Corrupt(format!("no snapshot id for {shop}")))?;
+            lines.extend(kpis.iter().map(|k| (id, k)));
+        }
+        // Six parameters a line: 1,000 lines keep well under the limits.
+        for chunk in lines.chunks(1000) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = 6 * i;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO snapshot_values (snapshot_id, kpi, value, target, attainment, score) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, k) in chunk {
+                q = q
+                    .bind(*id)
+                    .bind(&k.kpi)
+                    .bind(text(k.value))
+                    .bind(text(k.target))
+                    .bind(text(k.attainment))
+                    .bind(text(k.score));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn insert_revision(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<i64> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(

@@ -1,0 +1,293 @@
+//! Snapshots and scorecards of many shops read set-based (one pass grouped
+//! by shop) give exactly the numbers of one shop (one person) at a time.
+mod common;
+mod helpers;
+
+use helpers::*;
+use kpid::kpi::inputs::{ShopFacts, RECORD_INPUTS};
+use kpid::scorecard;
+use kpid::settings::Shop;
+use kpid::targets::roles::Person;
+use kpid::targets::TargetBook;
+
+/// Shops that cover the cases of `ShopFacts`: `sh` has order and refund
+/// records and a daily series that also carries record inputs (records
+/// win on their days); `la` is in another zone and currency; `dz` has only
+/// daily sales (its buyers over a month are unknowable) and no refund
+/// source; `rf` has refunds but no order; `nil` has nothing at all.
+const CONFIG: &str = r#"
+timezone = "Asia/Shanghai"
+
+[storage]
+url = "{db}"
+
+[[shops]]
+id = "sh"
+
+[[shops]]
+id = "la"
+timezone = "America/Los_Angeles"
+currency = "USD"
+
+[[shops]]
+id = "dz"
+
+[[shops]]
+id = "rf"
+
+[[shops]]
+id = "nil"
+
+[[connectors]]
+name = "orders"
+kind = "csv"
+stream = "orders"
+path = "{dir}/imports/orders/*.csv"
+
+[[connectors]]
+name = "refunds-sh"
+kind = "csv"
+stream = "refunds"
+shop = "sh"
+path = "{dir}/imports/refunds-sh/*.csv"
+
+[[connectors]]
+name = "refunds-la"
+kind = "csv"
+stream = "refunds"
+shop = "la"
+path = "{dir}/imports/refunds-la/*.csv"
+
+[[connectors]]
+name = "refunds-rf"
+kind = "csv"
+stream = "refunds"
+shop = "rf"
+path = "{dir}/imports/refunds-rf/*.csv"
+
+[[connectors]]
+name = "daily-sh"
+kind = "csv"
+stream = "daily"
+shop = "sh"
+path = "{dir}/imports/daily-sh/*.csv"
+
+[[connectors]]
+name = "daily-dz"
+kind = "csv"
+stream = "daily"
+shop = "dz"
+path = "{dir}/imports/daily-dz/*.csv"
+
+[[targets]]
+kpi = "gmv"
+shop = "sh"
+period = "2026-10"
+value = 1000
+
+[[targets]]
+kpi = "gmv"
+period = "2026-10"
+value = 300
+
+[[targets]]
+kpi = "orders"
+period = "*"
+value = 3
+
+[[targets]]
+kpi = "refund_rate"
+period = "*"
+value = "0.1"
+
+[[people]]
+id = "both"
+name = "Both"
+role = "ops_specialist"
+shops = ["sh", "la"]
+
+[[people]]
+id = "daily"
+name = "Daily"
+role = "ops_specialist"
+shops = ["dz"]
+
+[[people]]
+id = "mixed"
+name = "Mixed"
+role = "ops_specialist"
+shops = ["nil", "rf", "sh"]
+
+[[people]]
+id = "nobody"
+name = "Nobody"
+role = "ops_specialist"
+shops = ["nil"]
+"#;
+
+const ORDERS: &str = "order_id,shop,paid_at,amount,buyer_id,status\n\
+     s0,sh,2026-09-20 10:00:00,150,a,paid\n\
+     s1,sh,2026-10-01 10:00:00,200,a,paid\n\
+     s2,sh,2026-10-02 10:00:00,300,b,paid\n\
+     s3,sh,2026-10-02 11:00:00,120,,paid\n\
+     s4,sh,2026-10-05 10:00:00,90,c,cancelled\n\
+     s5,sh,2026-10-07 10:00:00,200,a,paid\n\
+     l0,la,2026-09-03 10:00:00,40,x,paid\n\
+     l1,la,2026-10-02 10:00:00,50,x,paid\n\
+     l2,la,2026-10-09 10:00:00,70,y,paid\n\
+     l3,la,2026-11-01 06:00:00,10,y,paid\n";
+
+const REFUNDS_SH: &str = "refund_id,order_id,shop,refunded_at,amount\n\
+     r1,s2,sh,2026-10-03 18:00:00,100\n\
+     r2,s2,sh,2026-10-04 18:00:00,50\n";
+
+const REFUNDS_LA: &str = "refund_id,order_id,shop,refunded_at,amount\n\
+     q1,l1,la,2026-10-20 18:00:00,50\n";
+
+const REFUNDS_RF: &str = "refund_id,order_id,shop,refunded_at,amount\n\
+     f1,zz,rf,2026-10-11 09:00:00,25\n";
+
+/// Daily sales on days with records (2, 3) give way to the records; on
+/// days without (4, 6) they count.
+const DAILY_SH: &str = "date,shop,orders,gmv,buyers,pv,uv,visits\n\
+     2026-10-02,sh,9,900,9,100,40,50\n\
+     2026-10-03,sh,1,10,1,80,30,35\n\
+     2026-10-04,sh,2,60,2,70,20,25\n\
+     2026-10-06,sh,1,30,1,90,30,40\n\
+     2026-09-30,sh,3,90,3,60,20,30\n";
+
+const DAILY_DZ: &str = "date,shop,orders,gmv,buyers,pv,uv\n\
+     2026-10-01,dz,4,400,3,500,100\n\
+     2026-10-02,dz,6,300,5,400,90\n\
+     2026-09-15,dz,5,250,4,300,80\n";
+
+const PERIODS: &[&str] = &["2026-10", "2026-10-02", "2026-10-04", "2026", "2026-09"];
+
+#[tokio::test]
+async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = db.settings(CONFIG);
+        db.write("imports/orders/a.csv", ORDERS);
+        db.write("imports/refunds-sh/a.csv", REFUNDS_SH);
+        db.write("imports/refunds-la/a.csv", REFUNDS_LA);
+        db.write("imports/refunds-rf/a.csv", REFUNDS_RF);
+        db.write("imports/daily-sh/a.csv", DAILY_SH);
+        db.write("imports/daily-dz/a.csv", DAILY_DZ);
+        ingest_ok(&db, &s).await;
+        let shops: Vec<&Shop> = s.shops.iter().collect();
+        for p in PERIODS {
+            let p = period(p);
+            let all = kpid::snapshot::values_many(&s, &db.store, &shops, p)
+                .await
+                .unwrap();
+            assert_eq!(all.len(), shops.len(), "{b} {p}");
+            for (shop, lines) in shops.iter().zip(&all) {
+                let one = kpid::snapshot::values(&s, &db.store, shop, p)
+                    .await
+                    .unwrap();
+                assert_eq!(&one, lines, "{b} {p} {}", shop.id);
+            }
+            // The set-based reads hold what the per-shop queries read.
+            let ids: Vec<String> = shops.iter().map(|x| x.id.clone()).collect();
+            let (from, to) = (p.first_day(), p.last_day());
+            let facts = ShopFacts::load_many(&db.store, &ids, from, to)
+                .await
+                .unwrap();
+            for id in &ids {
+                let f = &facts[id];
+                let st = &db.store;
+                let mut rows = st.daily_rows(id, from, to).await.unwrap();
+                let records = if st.shop_has_orders(id).await.unwrap() {
+                    let days = st.record_days(id, from, to).await.unwrap();
+                    rows.retain(|r| {
+                        !(RECORD_INPUTS.contains(&r.input.as_str()) && days.contains(&r.day))
+                    });
+                    Some(st.record_totals(id, from, to).await.unwrap())
+                } else {
+                    None
+                };
+                assert_eq!((&f.rows, &f.records), (&rows, &records), "{b} {p} {id}");
+            }
+            // Written all at once, then one at a time: the same revision,
+            // nothing new, the same lines stored.
+            let many = kpid::snapshot::compute_many(&s, &db.store, &shops, p)
+                .await
+                .unwrap();
+            assert!(
+                many.iter().all(|c| c.revision == 1 && c.new_revision),
+                "{b} {p}"
+            );
+            for (shop, c) in shops.iter().zip(&many) {
+                let one = kpid::snapshot::compute(&s, &db.store, shop, p)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    (one.revision, one.new_revision),
+                    (1, false),
+                    "{b} {p} {}",
+                    shop.id
+                );
+                assert_eq!(one.kpis, c.kpis, "{b} {p} {}", shop.id);
+            }
+            let again = kpid::snapshot::compute_many(&s, &db.store, &shops, p)
+                .await
+                .unwrap();
+            assert!(
+                again.iter().all(|c| c.revision == 1 && !c.new_revision),
+                "{b} {p}"
+            );
+        }
+        // The cases above are there: records win over daily sales day by
+        // day, a daily-only month has no buyers, a shop without refund
+        // source no refund rate, a shop with only refunds no orders.
+        let oct = period("2026-10");
+        let lines = kpid::snapshot::values_many(&s, &db.store, &shops, oct)
+            .await
+            .unwrap();
+        let of = |id: &str| &lines[shops.iter().position(|x| x.id == id).unwrap()];
+        assert_eq!(value(of("sh"), "gmv"), Some(d("850")), "{b}");
+        assert_eq!(value(of("dz"), "buyers"), None, "{b}");
+        assert_eq!(value(of("dz"), "refund_rate"), None, "{b}");
+        assert!(value(of("sh"), "refund_rate").is_some(), "{b}");
+        assert_eq!(value(of("nil"), "gmv"), None, "{b}");
+
+        // Scorecards: each person alone (facts read for their shops) and
+        // everyone at once give the same cards.
+        let book = TargetBook::load(&s.targets, &db.store).await.unwrap();
+        let people: Vec<&Person> = s.people.iter().collect();
+        for p in ["2026-10", "2026"] {
+            let p = period(p);
+            let mut alone = Vec::new();
+            for person in &people {
+                alone.push(
+                    scorecard::compute_card(&s, &db.store, &book, person, p, "computed")
+                        .await
+                        .unwrap(),
+                );
+            }
+            let together = scorecard::refresh_people(&s, &db.store, &book, &people, p)
+                .await
+                .unwrap();
+            assert_eq!(together.len(), people.len(), "{b} {p}");
+            for (one, all) in alone.iter().zip(&together) {
+                assert_eq!(one.person, all.card.person, "{b} {p}");
+                assert_eq!(one.lines, all.card.lines, "{b} {p} {}", one.person);
+                assert_eq!(
+                    (one.total, &one.grade, one.bonus),
+                    (all.card.total, &all.card.grade, all.card.bonus),
+                    "{b} {p} {}",
+                    one.person
+                );
+                // And one person refreshed alone finds the card unchanged.
+                let person = s.person(&one.person).unwrap();
+                let again = scorecard::refresh(&s, &db.store, &book, person, p)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert!(!again.new_revision, "{b} {p} {}", one.person);
+            }
+        }
+        db.drop_db().await;
+    }
+}
