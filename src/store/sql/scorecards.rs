@@ -1,6 +1,6 @@
 //! Scorecard, month close and appeal queries.
 
-use super::sets::{placeholders, CHUNK};
+use super::sets::{placeholders, CHUNK, INSERT_ROWS};
 use super::DbStore;
 use crate::period::Period;
 use crate::store::revision::append_revision;
@@ -398,8 +398,7 @@ impl DbStore {
                 .ok_or_else(|| StoreError::Corrupt(format!("no scorecard id for {}", c.person)))?;
             lines.extend(c.lines.iter().enumerate().map(|(i, l)| (id, i as i64, l)));
         }
-        // Eight parameters a line: 1,000 lines keep well under the limits.
-        for chunk in lines.chunks(1000) {
+        for chunk in lines.chunks(INSERT_ROWS) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
                     let b = 8 * i;

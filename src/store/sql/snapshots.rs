@@ -1,6 +1,6 @@
 //! Snapshot queries.
 
-use super::sets::{placeholders, CHUNK};
+use super::sets::{placeholders, CHUNK, INSERT_ROWS};
 use super::DbStore;
 use crate::period::Period;
 use crate::store::revision::append_revision;
@@ -275,8 +275,7 @@ impl DbStore {
                 .ok_or_else(|| StoreError::Corrupt(format!("no snapshot id for {shop}")))?;
             lines.extend(kpis.iter().map(|k| (id, k)));
         }
-        // Six parameters a line: 1,000 lines keep well under the limits.
-        for chunk in lines.chunks(1000) {
+        for chunk in lines.chunks(INSERT_ROWS) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
                     let b = 6 * i;
