@@ -64,10 +64,10 @@ use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{Signing, SigningKeys};
 use super::options::KindOptions;
-use super::options::{check_base_url, not_empty, OptionProblem, PollingSpec, Read};
+use super::options::{OptionProblem, PollingSpec, Read};
 use super::records::{map_typed, order_batch, refund_batch, AFTER_SALE, ORDER};
-use super::shop_api::{days, move_cursor, pages_forward, AppKeys, ShopApi};
-use super::{http_error, Connector, ConnectorError, Sink, Window};
+use super::shop_api::{check_app, days, move_cursor, pages_forward, MarketApp};
+use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
@@ -79,7 +79,6 @@ use fields::{count, fen_micros, id_text, instant, integer, required_id};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
@@ -109,9 +108,7 @@ impl KindOptions for DouyinOptions {
     const SECRETS: &'static [&'static str] = &["app_secret", "access_token"];
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
-        check_base_url(&o.base_url)?;
-        not_empty("app_key", &o.app_key)
+        check_app(&read.own.base_url, "app_key", &read.own.app_key)
     }
 
     fn build(
@@ -119,23 +116,11 @@ impl KindOptions for DouyinOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        let keys = AppKeys::resolve(cfg, &read.secrets, "app_secret", "access_token")?;
-        Ok(Connector::Douyin(Arc::new(DouyinConnector {
-            name: cfg.name.clone(),
-            api: ShopApi::new(cfg, read.polling, settings)?,
-            options: read.own,
-            keys,
-        })))
+        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Douyin)
     }
 }
 
-#[derive(Debug)]
-pub struct DouyinConnector {
-    pub name: String,
-    api: ShopApi,
-    options: DouyinOptions,
-    keys: AppKeys,
-}
+pub type DouyinConnector = MarketApp<DouyinOptions>;
 
 /// Which time an order list is filtered and ordered by.
 #[derive(Debug, Clone, Copy)]
@@ -371,16 +356,14 @@ impl DouyinConnector {
             place,
         };
         self.api
-            .http
-            .get_checked(
+            .call(
+                &self.name,
                 |c| self.signed_post(c, method, url, business),
                 HINT,
                 move |bytes: &[u8]| parse(&mapper, bytes),
                 envelope::douyin,
             )
             .await
-            .map(|p| p.body)
-            .map_err(http_error(&self.name))
     }
 }
 

@@ -44,10 +44,10 @@ use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::jd_signed;
 use super::options::KindOptions;
-use super::options::{check_base_url, not_empty, OptionProblem, PollingSpec, Read};
+use super::options::{OptionProblem, PollingSpec, Read};
 use super::records::{map_typed, order_batch, refund_batch, AFTER_SALE, ORDER};
-use super::shop_api::{days, move_cursor, pages_forward, AppKeys, ShopApi};
-use super::{http_error, Connector, ConnectorError, Sink, Window};
+use super::shop_api::{check_app, days, move_cursor, pages_forward, MarketApp};
+use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
@@ -58,7 +58,6 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
@@ -99,8 +98,7 @@ impl KindOptions for JdOptions {
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
-        check_base_url(&o.base_url)?;
-        not_empty("app_key", &o.app_key)?;
+        check_app(&o.base_url, "app_key", &o.app_key)?;
         if o.order_state.trim().is_empty() {
             return Err(OptionProblem::new(
                 "order_state",
@@ -115,23 +113,11 @@ impl KindOptions for JdOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        let keys = AppKeys::resolve(cfg, &read.secrets, "app_secret", "access_token")?;
-        Ok(Connector::Jd(Arc::new(JdConnector {
-            name: cfg.name.clone(),
-            api: ShopApi::new(cfg, read.polling, settings)?,
-            options: read.own,
-            keys,
-        })))
+        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Jd)
     }
 }
 
-#[derive(Debug)]
-pub struct JdConnector {
-    pub name: String,
-    api: ShopApi,
-    options: JdOptions,
-    keys: AppKeys,
-}
+pub type JdConnector = MarketApp<JdOptions>;
 
 /// One local day on one time field; both bounds inclusive.
 #[derive(Debug, Clone, Copy)]
@@ -354,8 +340,8 @@ impl JdConnector {
         };
         let url = self.options.base_url.as_str();
         self.api
-            .http
-            .get_checked(
+            .call(
+                &self.name,
                 |c| {
                     // Signed per attempt: JD allows six minutes of clock drift.
                     let params = jd_signed(
@@ -373,8 +359,6 @@ impl JdConnector {
                 envelope::jd,
             )
             .await
-            .map(|p| p.body)
-            .map_err(http_error(&self.name))
     }
 }
 

@@ -44,10 +44,10 @@ use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{pdd_signed, Params};
 use super::options::KindOptions;
-use super::options::{check_base_url, not_empty, OptionProblem, PollingSpec, Read};
+use super::options::{OptionProblem, PollingSpec, Read};
 use super::records::{map_typed, order_batch, refund_batch, ORDER, REFUND};
-use super::shop_api::{days, move_cursor, pages_backward, pages_in_order, AppKeys, ShopApi};
-use super::{http_error, Connector, ConnectorError, Sink, Window};
+use super::shop_api::{check_app, days, move_cursor, pages_backward, pages_in_order, MarketApp};
+use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
@@ -58,7 +58,6 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
@@ -91,9 +90,7 @@ impl KindOptions for PinduoduoOptions {
     const SECRETS: &'static [&'static str] = &["client_secret", "access_token"];
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
-        check_base_url(&o.base_url)?;
-        not_empty("client_id", &o.client_id)
+        check_app(&read.own.base_url, "client_id", &read.own.client_id)
     }
 
     fn build(
@@ -101,23 +98,11 @@ impl KindOptions for PinduoduoOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        let keys = AppKeys::resolve(cfg, &read.secrets, "client_secret", "access_token")?;
-        Ok(Connector::Pinduoduo(Arc::new(PinduoduoConnector {
-            name: cfg.name.clone(),
-            api: ShopApi::new(cfg, read.polling, settings)?,
-            options: read.own,
-            keys,
-        })))
+        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Pinduoduo)
     }
 }
 
-#[derive(Debug)]
-pub struct PinduoduoConnector {
-    pub name: String,
-    api: ShopApi,
-    options: PinduoduoOptions,
-    keys: AppKeys,
-}
+pub type PinduoduoConnector = MarketApp<PinduoduoOptions>;
 
 /// Which list a window is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,8 +299,8 @@ impl PinduoduoConnector {
         };
         let url = self.options.base_url.as_str();
         self.api
-            .http
-            .get_checked(
+            .call(
+                &self.name,
                 |c| {
                     // Signed per attempt: the timestamp must be current.
                     let params = pdd_signed(
@@ -333,8 +318,6 @@ impl PinduoduoConnector {
                 envelope::pdd,
             )
             .await
-            .map(|p| p.body)
-            .map_err(http_error(&self.name))
     }
 }
 

@@ -7,17 +7,20 @@
 //! platform (the calls, their windows and paging rules) stays in its module.
 
 use super::declarative::blocks::paging::{page_count, reverse_pages};
-use super::options::{Polling, Secrets};
-use super::{connector_http, connector_shop, resume_since, ConnectorError, Sink, Window};
+use super::options::{check_base_url, not_empty, OptionProblem, Polling, Read, Secrets};
+use super::{
+    connector_http, connector_shop, http_error, resume_since, ConnectorError, Sink, Window,
+};
 use crate::config::ConnectorConfig;
 use crate::facts::Batch;
-use crate::http::HttpClient;
+use crate::http::{HttpClient, HttpError};
 use crate::period::{day_start, today};
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;
 use std::future::Future;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The shop a connector reads for, its zone, polling and HTTP client.
@@ -87,6 +90,31 @@ impl ShopApi {
         (start, end)
     }
 
+    /// One request of `connector`, built by `build` on each attempt (a
+    /// signed call needs a fresh timestamp), refused by `check` when its
+    /// body carries an error, else read by `parse` on a blocking thread.
+    pub async fn call<T, B, P, C, E>(
+        &self,
+        connector: &str,
+        build: B,
+        hint: &str,
+        parse: P,
+        check: C,
+    ) -> Result<T, ConnectorError>
+    where
+        T: Send + 'static,
+        B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+        E: std::fmt::Display + Send + 'static,
+        C: Fn(&[u8]) -> Option<HttpError> + Send + Sync + 'static,
+    {
+        self.http
+            .get_checked(build, hint, parse, check)
+            .await
+            .map(|p| p.body)
+            .map_err(http_error(connector))
+    }
+
     /// Fetches `slices`, `concurrency` at a time, committing pages as they
     /// come.
     pub async fn fetch<S, F, Fut>(
@@ -141,6 +169,46 @@ impl AppKeys {
             token: secrets.resolve(&cfg.name, token)?,
         })
     }
+}
+
+/// A marketplace connector (Taobao, Pinduoduo, JD, Douyin): its options
+/// `O`, shop, polling and HTTP client, and the app credentials it signs
+/// with. Each kind's calls are its own `impl MarketApp<ItsOptions>`.
+#[derive(Debug)]
+pub struct MarketApp<O> {
+    pub name: String,
+    pub(crate) api: ShopApi,
+    pub(crate) options: O,
+    pub(crate) keys: AppKeys,
+}
+
+impl<O> MarketApp<O> {
+    /// Built from the connector's table; `secrets` name its app secret and
+    /// its token, in that order (the kind's `SECRETS`).
+    pub(crate) fn build(
+        cfg: &ConnectorConfig,
+        read: Read<O>,
+        settings: &Settings,
+        secrets: &[&str],
+    ) -> Result<Arc<Self>, ConnectorError> {
+        let [secret, token] = secrets else {
+            unreachable!("a marketplace app has an app secret and a token")
+        };
+        let keys = AppKeys::resolve(cfg, &read.secrets, secret, token)?;
+        Ok(Arc::new(MarketApp {
+            name: cfg.name.clone(),
+            api: ShopApi::new(cfg, read.polling, settings)?,
+            options: read.own,
+            keys,
+        }))
+    }
+}
+
+/// The options every marketplace app has: its gateway and its (public)
+/// app key, named `key_name` by the platform.
+pub(crate) fn check_app(base_url: &str, key_name: &str, key: &str) -> Result<(), OptionProblem> {
+    check_base_url(base_url)?;
+    not_empty(key_name, key)
 }
 
 /// Sends one slice's pages to the committer in turn: `page(n)` for

@@ -23,10 +23,10 @@
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
 use super::options::KindOptions;
-use super::options::{check_base_url, not_empty, OptionProblem, PollingSpec, Read};
+use super::options::{OptionProblem, PollingSpec, Read};
 use super::records::{map_typed, order_batch, refund_batch, Naming, REFUND};
-use super::shop_api::{move_cursor, pages_backward, pages_forward, AppKeys, ShopApi};
-use super::{http_error, Connector, ConnectorError, Sink, Window};
+use super::shop_api::{check_app, move_cursor, pages_backward, pages_forward, MarketApp};
+use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
@@ -39,7 +39,6 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The cursor: the end of the last scheduled window that was committed.
@@ -82,8 +81,7 @@ impl KindOptions for TaobaoOptions {
     const SECRETS: &'static [&'static str] = &["app_secret", "session"];
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        check_base_url(&read.own.base_url)?;
-        not_empty("app_key", &read.own.app_key)
+        check_app(&read.own.base_url, "app_key", &read.own.app_key)
     }
 
     fn build(
@@ -91,24 +89,11 @@ impl KindOptions for TaobaoOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        // `session` is the shop's authorization (access token) for the app.
-        let keys = AppKeys::resolve(cfg, &read.secrets, "app_secret", "session")?;
-        Ok(Connector::Taobao(Arc::new(TaobaoConnector {
-            name: cfg.name.clone(),
-            api: ShopApi::new(cfg, read.polling, settings)?,
-            options: read.own,
-            keys,
-        })))
+        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Taobao)
     }
 }
 
-#[derive(Debug)]
-pub struct TaobaoConnector {
-    pub name: String,
-    api: ShopApi,
-    options: TaobaoOptions,
-    keys: AppKeys,
-}
+pub type TaobaoConnector = MarketApp<TaobaoOptions>;
 
 /// The three TOP calls this connector makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,8 +286,8 @@ impl TaobaoConnector {
             page_no,
         };
         self.api
-            .http
-            .get_checked(
+            .call(
+                &self.name,
                 |c| {
                     let params = top_signed(
                         slice.api.method(),
@@ -320,8 +305,6 @@ impl TaobaoConnector {
                 envelope::top,
             )
             .await
-            .map(|p| p.body)
-            .map_err(http_error(&self.name))
     }
 }
 
