@@ -66,7 +66,7 @@ use super::declarative::blocks::signing::{Signing, SigningKeys};
 use super::options::KindOptions;
 use super::options::{OptionProblem, PollingSpec, Read};
 use super::records::{map_typed, order_batch, refund_batch, AFTER_SALE, ORDER};
-use super::shop_api::{check_app, days, move_cursor, pages_forward, MarketApp};
+use super::shop_api::{check_app, days, move_cursor, MarketApp};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
@@ -79,7 +79,6 @@ use fields::{count, fen_micros, id_text, instant, integer, required_id};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
 const METHOD: &str = "order.searchList";
@@ -140,7 +139,7 @@ impl TimeField {
 
 /// One request plan: a time filter over a slice of the window (inclusive
 /// Unix seconds), named by its local day for reject locators.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Slice {
     field: TimeField,
     day: NaiveDate,
@@ -260,14 +259,12 @@ impl DouyinConnector {
         };
         let slices = self.day_slices(field, from, to, until);
         self.api
-            .fetch(sink, slices, |slice, tx| self.fetch_slice(slice, tx))
+            .fetch_paged(sink, slices, 0, |slice, n| self.orders_page(slice, n))
             .await?;
         // The same days' after-sales, by the time they last changed.
         let refund_days = self.day_slices(TimeField::Update, from, to, until);
         self.api
-            .fetch(sink, refund_days, |slice, tx| {
-                self.fetch_refund_slice(slice, tx)
-            })
+            .fetch_paged(sink, refund_days, 0, |slice, n| self.refunds_page(slice, n))
             .await?;
         if incremental {
             // Every order updated before the run started is stored now.
@@ -276,67 +273,64 @@ impl DouyinConnector {
         Ok(())
     }
 
-    async fn fetch_slice(
-        &self,
-        slice: Slice,
-        tx: mpsc::Sender<Batch>,
-    ) -> Result<(), ConnectorError> {
-        let url = &self.url(PATH);
+    /// Page `page` (from 0) of a slice's orders, and whether another
+    /// follows.
+    async fn orders_page(&self, slice: Slice, page: u64) -> Result<(Batch, bool), ConnectorError> {
         let size = u64::from(self.api.polling.page_size);
         let field = slice.field.name();
-        let slice = &slice;
-        pages_forward(&tx, 0, |page| async move {
-            let business = json!({
-                format!("{field}_start"): slice.start,
-                format!("{field}_end"): slice.end,
-                "order_by": field,
-                "order_asc": true,
-                "page": page,
-                "size": size,
-            });
-            let place = format!("{field} {} page {page}", slice.day);
-            let parsed = self
-                .call(METHOD, url, &business, place, Mapper::page_facts)
-                .await?;
-            // A short or empty page ends the slice whatever `total` claims,
-            // so a wrong total cannot loop.
-            let more = match parsed.total {
-                Some(t) => page + 1 < page_count(t, size),
-                None => true,
-            };
-            Ok((parsed.batch, parsed.served as u64 >= size && more))
-        })
-        .await
+        let business = json!({
+            format!("{field}_start"): slice.start,
+            format!("{field}_end"): slice.end,
+            "order_by": field,
+            "order_asc": true,
+            "page": page,
+            "size": size,
+        });
+        let place = format!("{field} {} page {page}", slice.day);
+        let parsed = self
+            .call(
+                METHOD,
+                &self.url(PATH),
+                &business,
+                place,
+                Mapper::page_facts,
+            )
+            .await?;
+        // A short or empty page ends the slice whatever `total` claims,
+        // so a wrong total cannot loop.
+        let more = match parsed.total {
+            Some(t) => page + 1 < page_count(t, size),
+            None => true,
+        };
+        Ok((parsed.batch, parsed.served as u64 >= size && more))
     }
 
-    /// The after-sales of one slice by update time, page by page.
-    async fn fetch_refund_slice(
-        &self,
-        slice: Slice,
-        tx: mpsc::Sender<Batch>,
-    ) -> Result<(), ConnectorError> {
-        let url = &self.url(REFUND_PATH);
+    /// Page `page` (from 0) of a slice's after-sales by update time, and
+    /// whether another follows.
+    async fn refunds_page(&self, slice: Slice, page: u64) -> Result<(Batch, bool), ConnectorError> {
         let size = u64::from(self.api.polling.page_size);
-        let slice = &slice;
-        pages_forward(&tx, 0, |page| async move {
-            let business = json!({
-                "update_start_time": slice.start,
-                "update_end_time": slice.end,
-                "order_by": ["update_time asc"],
-                "page": page,
-                "size": size,
-            });
-            let place = format!("after-sales {} page {page}", slice.day);
-            let parsed = self
-                .call(REFUND_METHOD, url, &business, place, Mapper::refund_page)
-                .await?;
-            // A short or empty page ends the slice whatever `has_more` says.
-            Ok((
-                parsed.batch,
-                parsed.served as u64 >= size && parsed.has_more,
-            ))
-        })
-        .await
+        let business = json!({
+            "update_start_time": slice.start,
+            "update_end_time": slice.end,
+            "order_by": ["update_time asc"],
+            "page": page,
+            "size": size,
+        });
+        let place = format!("after-sales {} page {page}", slice.day);
+        let parsed = self
+            .call(
+                REFUND_METHOD,
+                &self.url(REFUND_PATH),
+                &business,
+                place,
+                Mapper::refund_page,
+            )
+            .await?;
+        // A short or empty page ends the slice whatever `has_more` says.
+        Ok((
+            parsed.batch,
+            parsed.served as u64 >= size && parsed.has_more,
+        ))
     }
 
     /// One signed call of `method` at `url`, its answer read by `parse`;

@@ -46,7 +46,7 @@ use super::declarative::blocks::signing::jd_signed;
 use super::options::KindOptions;
 use super::options::{OptionProblem, PollingSpec, Read};
 use super::records::{map_typed, order_batch, refund_batch, AFTER_SALE, ORDER};
-use super::shop_api::{check_app, days, move_cursor, pages_forward, MarketApp};
+use super::shop_api::{check_app, days, move_cursor, MarketApp};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
@@ -58,7 +58,6 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
 const METHOD: &str = "jingdong.pop.order.search";
@@ -244,14 +243,12 @@ impl JdConnector {
         let slices = self.day_slices(date_type, from, to);
         let started = Utc::now();
         self.api
-            .fetch(sink, slices, |slice, tx| self.fetch_slice(slice, tx))
+            .fetch_paged(sink, slices, 1, |slice, n| self.orders_page(slice, n))
             .await?;
         // The same days' refunds, by approval time.
         let refund_days = self.day_slices(date_type, from, to);
         self.api
-            .fetch(sink, refund_days, |slice, tx| {
-                self.fetch_refund_slice(slice, tx)
-            })
+            .fetch_paged(sink, refund_days, 1, |slice, n| self.refunds_page(slice, n))
             .await?;
         if incremental {
             // The slices reached the end of today, so everything modified
@@ -261,34 +258,30 @@ impl JdConnector {
         Ok(())
     }
 
-    async fn fetch_slice(
+    /// Page `page_no` of a slice's orders, and whether another follows.
+    async fn orders_page(
         &self,
         slice: Slice,
-        tx: mpsc::Sender<Batch>,
-    ) -> Result<(), ConnectorError> {
+        page_no: u64,
+    ) -> Result<(Batch, bool), ConnectorError> {
         let size = u64::from(self.api.polling.page_size);
-        pages_forward(&tx, 1, |page_no| async move {
-            let page = self.page(slice, page_no).await?;
-            let served = page.batch.orders.len() + page.batch.rejects.len();
-            let more = page_no < page_count(page.total, size) && served > 0;
-            Ok((page.batch, more))
-        })
-        .await
+        let page = self.page(slice, page_no).await?;
+        let served = page.batch.orders.len() + page.batch.rejects.len();
+        let more = page_no < page_count(page.total, size) && served > 0;
+        Ok((page.batch, more))
     }
 
-    /// The after-sales of one local day by approval time, page by page.
-    async fn fetch_refund_slice(
+    /// Page `page_no` of the after-sales of one local day by approval time,
+    /// and whether another follows.
+    async fn refunds_page(
         &self,
         slice: Slice,
-        tx: mpsc::Sender<Batch>,
-    ) -> Result<(), ConnectorError> {
+        page_no: u64,
+    ) -> Result<(Batch, bool), ConnectorError> {
         let size = self.api.polling.page_size.min(REFUND_MAX_PAGE_SIZE);
-        pages_forward(&tx, 1, |page_no| async move {
-            let page = self.refund_page(slice, page_no, size).await?;
-            let more = page_no < page_count(page.total, u64::from(size)) && page.listed > 0;
-            Ok((page.batch, more))
-        })
-        .await
+        let page = self.refund_page(slice, page_no, size).await?;
+        let more = page_no < page_count(page.total, u64::from(size)) && page.listed > 0;
+        Ok((page.batch, more))
     }
 
     async fn refund_page(

@@ -115,6 +115,27 @@ impl ShopApi {
             .map_err(http_error(connector))
     }
 
+    /// [`Self::fetch`] for slices paged forward from page `first`:
+    /// `page(slice, n)` reads page `n` and says whether another follows.
+    pub async fn fetch_paged<S, F, Fut>(
+        &self,
+        sink: &mut Sink<'_>,
+        slices: Vec<S>,
+        first: u64,
+        page: F,
+    ) -> Result<(), ConnectorError>
+    where
+        S: Copy,
+        F: Fn(S, u64) -> Fut,
+        Fut: Future<Output = Result<(Batch, bool), ConnectorError>>,
+    {
+        let page = &page;
+        self.fetch(sink, slices, |slice, tx| async move {
+            pages_forward(&tx, first, |n| page(slice, n)).await
+        })
+        .await
+    }
+
     /// Fetches `slices`, `concurrency` at a time, committing pages as they
     /// come.
     pub async fn fetch<S, F, Fut>(
