@@ -64,26 +64,21 @@ use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{Signing, SigningKeys};
 use super::options::KindOptions;
-use super::options::{check_base_url, not_empty, OptionProblem, Polling, PollingSpec, Read};
-use super::records::map_records;
-use super::{
-    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
-    Window,
-};
+use super::options::{OptionProblem, PollingSpec, Read};
+use super::records::{map_typed, order_batch, refund_batch, AFTER_SALE, ORDER};
+use super::shop_api::{check_app, days, move_cursor, MarketApp};
+use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::{HttpClient, PageError};
-use crate::period::{day_start, local_day, today};
+use crate::http::PageError;
+use crate::period::{local_day, today};
 use crate::settings::Settings;
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use fields::{count, fen_micros, id_text, instant, integer, required_id};
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
-use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
 const METHOD: &str = "order.searchList";
@@ -112,9 +107,7 @@ impl KindOptions for DouyinOptions {
     const SECRETS: &'static [&'static str] = &["app_secret", "access_token"];
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
-        check_base_url(&o.base_url)?;
-        not_empty("app_key", &o.app_key)
+        check_app(&read.own.base_url, "app_key", &read.own.app_key)
     }
 
     fn build(
@@ -122,34 +115,11 @@ impl KindOptions for DouyinOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
-        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.polling.requests_per_second)?;
-        Ok(Connector::Douyin(Arc::new(DouyinConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options: read.own,
-            polling: read.polling,
-            app_secret,
-            access_token,
-            http,
-        })))
+        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Douyin)
     }
 }
 
-#[derive(Debug)]
-pub struct DouyinConnector {
-    pub name: String,
-    shop: String,
-    tz: Tz,
-    options: DouyinOptions,
-    polling: Polling,
-    app_secret: SecretString,
-    access_token: SecretString,
-    http: HttpClient,
-}
+pub type DouyinConnector = MarketApp<DouyinOptions>;
 
 /// Which time an order list is filtered and ordered by.
 #[derive(Debug, Clone, Copy)]
@@ -169,7 +139,7 @@ impl TimeField {
 
 /// One request plan: a time filter over a slice of the window (inclusive
 /// Unix seconds), named by its local day for reject locators.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Slice {
     field: TimeField,
     day: NaiveDate,
@@ -241,8 +211,8 @@ impl DouyinConnector {
     ) -> reqwest::RequestBuilder {
         let keys = SigningKeys {
             app: &self.options.app_key,
-            secret: &self.app_secret,
-            token: Some(&self.access_token),
+            secret: &self.keys.secret,
+            token: Some(&self.keys.token),
         };
         Signing::Douyin.post(c, url, method, &keys, business, Utc::now())
     }
@@ -259,11 +229,10 @@ impl DouyinConnector {
         to: NaiveDate,
         until: Option<DateTime<Utc>>,
     ) -> Vec<Slice> {
-        from.iter_days()
-            .take_while(|d| *d <= to)
+        days(from, to)
             .filter_map(|day| {
-                let start = day_start(day, self.tz).timestamp();
-                let mut end = day_start(day + Duration::days(1), self.tz).timestamp() - 1;
+                let (start, end) = self.api.day_bounds(day);
+                let (start, mut end) = (start.timestamp(), end.timestamp());
                 if let Some(u) = until {
                     end = end.min(u.timestamp());
                 }
@@ -281,136 +250,114 @@ impl DouyinConnector {
         let incremental = window.from.is_none() && window.to.is_none();
         let started = Utc::now();
         let (field, from, to, until) = if incremental {
-            let since = resume_since(
-                sink.cursor(STREAM).await?,
-                started,
-                self.polling.lookback_days,
-                self.polling.initial_days,
-            );
-            let from = local_day(since, self.tz);
-            (TimeField::Update, from, today(self.tz), Some(started))
+            let since = self.api.resume(sink, STREAM, started).await?;
+            let from = local_day(since, self.api.tz);
+            (TimeField::Update, from, today(self.api.tz), Some(started))
         } else {
-            let to = window.to.unwrap_or_else(|| today(self.tz));
-            (TimeField::Create, window.from.unwrap_or(to), to, None)
+            let (from, to) = self.api.backfill_days(window);
+            (TimeField::Create, from, to, None)
         };
         let slices = self.day_slices(field, from, to, until);
-        sink.fetch_and_commit(slices, self.polling.concurrency, |slice, tx| {
-            self.fetch_slice(slice, tx)
-        })
-        .await?;
+        self.api
+            .fetch_paged(sink, slices, 0, |slice, n| self.orders_page(slice, n))
+            .await?;
         // The same days' after-sales, by the time they last changed.
         let refund_days = self.day_slices(TimeField::Update, from, to, until);
-        sink.fetch_and_commit(refund_days, self.polling.concurrency, |slice, tx| {
-            self.fetch_refund_slice(slice, tx)
-        })
-        .await?;
+        self.api
+            .fetch_paged(sink, refund_days, 0, |slice, n| self.refunds_page(slice, n))
+            .await?;
         if incremental {
             // Every order updated before the run started is stored now.
-            sink.set_cursor(STREAM, &started.to_rfc3339_opts(SecondsFormat::Secs, true))
-                .await?;
+            move_cursor(sink, STREAM, started).await?;
         }
         Ok(())
     }
 
-    async fn fetch_slice(
-        &self,
-        slice: Slice,
-        tx: mpsc::Sender<Batch>,
-    ) -> Result<(), ConnectorError> {
-        let url = self.url(PATH);
-        let size = u64::from(self.polling.page_size);
+    /// Page `page` (from 0) of a slice's orders, and whether another
+    /// follows.
+    async fn orders_page(&self, slice: Slice, page: u64) -> Result<(Batch, bool), ConnectorError> {
+        let size = u64::from(self.api.polling.page_size);
         let field = slice.field.name();
-        let mut page: u64 = 0;
-        loop {
-            let business = json!({
-                format!("{field}_start"): slice.start,
-                format!("{field}_end"): slice.end,
-                "order_by": field,
-                "order_asc": true,
-                "page": page,
-                "size": size,
-            });
-            let mapper = Mapper {
-                shop: self.shop.clone(),
-                tz: self.tz,
-                source: url.clone(),
-                place: format!("{field} {} page {page}", slice.day),
-            };
-            let parsed = self
-                .http
-                .get_checked(
-                    |c| self.signed_post(c, METHOD, &url, &business),
-                    HINT,
-                    move |bytes: &[u8]| mapper.page_facts(bytes),
-                    envelope::douyin,
-                )
-                .await
-                .map_err(http_error(&self.name))?
-                .body;
-            let served = parsed.served as u64;
-            let total = parsed.total;
-            if tx.send(parsed.batch).await.is_err() {
-                // The committer stopped on an error; it reports it.
-                return Ok(());
-            }
-            page += 1;
-            // A short or empty page ends the slice whatever `total` claims,
-            // so a wrong total cannot loop.
-            let more = match total {
-                Some(t) => page < page_count(t, size),
-                None => true,
-            };
-            if served < size || !more {
-                return Ok(());
-            }
-        }
+        let business = json!({
+            format!("{field}_start"): slice.start,
+            format!("{field}_end"): slice.end,
+            "order_by": field,
+            "order_asc": true,
+            "page": page,
+            "size": size,
+        });
+        let place = format!("{field} {} page {page}", slice.day);
+        let parsed = self
+            .call(
+                METHOD,
+                &self.url(PATH),
+                &business,
+                place,
+                Mapper::page_facts,
+            )
+            .await?;
+        // A short or empty page ends the slice whatever `total` claims,
+        // so a wrong total cannot loop.
+        let more = match parsed.total {
+            Some(t) => page + 1 < page_count(t, size),
+            None => true,
+        };
+        Ok((parsed.batch, parsed.served as u64 >= size && more))
     }
 
-    /// The after-sales of one slice by update time, page by page.
-    async fn fetch_refund_slice(
+    /// Page `page` (from 0) of a slice's after-sales by update time, and
+    /// whether another follows.
+    async fn refunds_page(&self, slice: Slice, page: u64) -> Result<(Batch, bool), ConnectorError> {
+        let size = u64::from(self.api.polling.page_size);
+        let business = json!({
+            "update_start_time": slice.start,
+            "update_end_time": slice.end,
+            "order_by": ["update_time asc"],
+            "page": page,
+            "size": size,
+        });
+        let place = format!("after-sales {} page {page}", slice.day);
+        let parsed = self
+            .call(
+                REFUND_METHOD,
+                &self.url(REFUND_PATH),
+                &business,
+                place,
+                Mapper::refund_page,
+            )
+            .await?;
+        // A short or empty page ends the slice whatever `has_more` says.
+        Ok((
+            parsed.batch,
+            parsed.served as u64 >= size && parsed.has_more,
+        ))
+    }
+
+    /// One signed call of `method` at `url`, its answer read by `parse`;
+    /// `place` locates the records that have no usable id.
+    async fn call<T: Send + 'static>(
         &self,
-        slice: Slice,
-        tx: mpsc::Sender<Batch>,
-    ) -> Result<(), ConnectorError> {
-        let url = self.url(REFUND_PATH);
-        let size = u64::from(self.polling.page_size);
-        let mut page: u64 = 0;
-        loop {
-            let business = json!({
-                "update_start_time": slice.start,
-                "update_end_time": slice.end,
-                "order_by": ["update_time asc"],
-                "page": page,
-                "size": size,
-            });
-            let mapper = Mapper {
-                shop: self.shop.clone(),
-                tz: self.tz,
-                source: url.clone(),
-                place: format!("after-sales {} page {page}", slice.day),
-            };
-            let parsed = self
-                .http
-                .get_checked(
-                    |c| self.signed_post(c, REFUND_METHOD, &url, &business),
-                    HINT,
-                    move |bytes: &[u8]| mapper.refund_page(bytes),
-                    envelope::douyin,
-                )
-                .await
-                .map_err(http_error(&self.name))?
-                .body;
-            let (served, more) = (parsed.served as u64, parsed.has_more);
-            if tx.send(parsed.batch).await.is_err() {
-                // The committer stopped on an error; it reports it.
-                return Ok(());
-            }
-            page += 1;
-            // A short or empty page ends the slice whatever `has_more` says.
-            if served < size || !more {
-                return Ok(());
-            }
-        }
+        method: &str,
+        url: &str,
+        business: &Value,
+        place: String,
+        parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
+    ) -> Result<T, ConnectorError> {
+        let mapper = Mapper {
+            shop: self.api.shop.clone(),
+            tz: self.api.tz,
+            source: url.to_string(),
+            place,
+        };
+        self.api
+            .call(
+                &self.name,
+                |c| self.signed_post(c, method, url, business),
+                HINT,
+                move |bytes: &[u8]| parse(&mapper, bytes),
+                envelope::douyin,
+            )
+            .await
     }
 }
 
@@ -432,26 +379,17 @@ impl Mapper {
             .shop_order_list
             .ok_or_else(|| FieldError::missing("data.shop_order_list"))?;
         let total = env.data.total.as_ref().and_then(count);
-        let (orders, rejects) = map_records(
+        let page = map_typed(
             &self.source,
             &list,
-            |i| format!("{} record {}", self.place, i + 1),
-            |raw| {
-                let record: Map<String, Value> =
-                    serde_json::from_str(raw).map_err(|e| (None, format!("order: {e}")))?;
-                self.order(&record).map_err(|e| {
-                    let at = id_text(record.get("order_id")).map(|id| format!("order {id}"));
-                    (at, e.to_string())
-                })
-            },
+            &self.place,
+            ORDER,
+            |record: &Map<String, Value>| id_text(record.get("order_id")),
+            |record| self.order(record),
         );
         Ok(PageFacts {
             served: list.len(),
-            batch: Batch {
-                orders,
-                rejects,
-                ..Batch::default()
-            },
+            batch: order_batch(page),
             total,
         })
     }
@@ -463,28 +401,18 @@ impl Mapper {
             .data
             .items
             .ok_or_else(|| FieldError::missing("data.items"))?;
-        let (refunds, rejects) = map_records(
+        let page = map_typed(
             &self.source,
             &items,
-            |i| format!("{} record {}", self.place, i + 1),
-            |raw| {
-                let item: AfterSaleItem =
-                    serde_json::from_str(raw).map_err(|e| (None, format!("after-sale: {e}")))?;
-                self.refund(&item).map_err(|e| {
-                    let at = id_text(item.aftersale_info.get("aftersale_id"))
-                        .map(|id| format!("refund {id}"));
-                    (at, e.to_string())
-                })
-            },
+            &self.place,
+            AFTER_SALE,
+            |item: &AfterSaleItem| id_text(item.aftersale_info.get("aftersale_id")),
+            |item| self.refund(item),
         );
         Ok(RefundPage {
             served: items.len(),
             has_more: env.data.has_more.unwrap_or(false),
-            batch: Batch {
-                refunds: refunds.into_iter().flatten().collect(),
-                rejects,
-                ..Batch::default()
-            },
+            batch: refund_batch(page),
         })
     }
 

@@ -44,25 +44,20 @@ use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::jd_signed;
 use super::options::KindOptions;
-use super::options::{check_base_url, not_empty, OptionProblem, Polling, PollingSpec, Read};
-use super::records::map_records;
-use super::{
-    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
-    Window,
-};
+use super::options::{OptionProblem, PollingSpec, Read};
+use super::records::{map_typed, order_batch, refund_batch, AFTER_SALE, ORDER};
+use super::shop_api::{check_app, days, move_cursor, MarketApp};
+use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::{HttpClient, PageError};
-use crate::period::{day_start, local_day, today};
+use crate::http::PageError;
+use crate::period::{local_day, today};
 use crate::settings::Settings;
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use std::sync::Arc;
-use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
 const METHOD: &str = "jingdong.pop.order.search";
@@ -102,8 +97,7 @@ impl KindOptions for JdOptions {
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
-        check_base_url(&o.base_url)?;
-        not_empty("app_key", &o.app_key)?;
+        check_app(&o.base_url, "app_key", &o.app_key)?;
         if o.order_state.trim().is_empty() {
             return Err(OptionProblem::new(
                 "order_state",
@@ -118,34 +112,11 @@ impl KindOptions for JdOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
-        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.polling.requests_per_second)?;
-        Ok(Connector::Jd(Arc::new(JdConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options: read.own,
-            polling: read.polling,
-            app_secret,
-            access_token,
-            http: Arc::new(http),
-        })))
+        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Jd)
     }
 }
 
-#[derive(Debug)]
-pub struct JdConnector {
-    pub name: String,
-    shop: String,
-    tz: Tz,
-    options: JdOptions,
-    polling: Polling,
-    app_secret: SecretString,
-    access_token: SecretString,
-    http: Arc<HttpClient>,
-}
+pub type JdConnector = MarketApp<JdOptions>;
 
 /// One local day on one time field; both bounds inclusive.
 #[derive(Debug, Clone, Copy)]
@@ -248,12 +219,14 @@ struct RefundPage {
 impl JdConnector {
     /// Local days of `[from, to]` on `date_type`.
     fn day_slices(&self, date_type: u8, from: NaiveDate, to: NaiveDate) -> Vec<Slice> {
-        from.iter_days()
-            .take_while(|d| *d <= to)
-            .map(|d| Slice {
-                date_type,
-                start: day_start(d, self.tz),
-                end: day_start(d + Duration::days(1), self.tz) - Duration::seconds(1),
+        days(from, to)
+            .map(|d| {
+                let (start, end) = self.api.day_bounds(d);
+                Slice {
+                    date_type,
+                    start,
+                    end,
+                }
             })
             .collect()
     }
@@ -261,80 +234,54 @@ impl JdConnector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         let incremental = window.from.is_none() && window.to.is_none();
         let (date_type, from, to) = if incremental {
-            let since = resume_since(
-                sink.cursor(STREAM).await?,
-                Utc::now(),
-                self.polling.lookback_days,
-                self.polling.initial_days,
-            );
-            (0, local_day(since, self.tz), today(self.tz))
+            let since = self.api.resume(sink, STREAM, Utc::now()).await?;
+            (0, local_day(since, self.api.tz), today(self.api.tz))
         } else {
-            let to = window.to.unwrap_or_else(|| today(self.tz));
-            (1, window.from.unwrap_or(to), to)
+            let (from, to) = self.api.backfill_days(window);
+            (1, from, to)
         };
         let slices = self.day_slices(date_type, from, to);
         let started = Utc::now();
-        sink.fetch_and_commit(slices, self.polling.concurrency, |slice, tx| {
-            self.fetch_slice(slice, tx)
-        })
-        .await?;
+        self.api
+            .fetch_paged(sink, slices, 1, |slice, n| self.orders_page(slice, n))
+            .await?;
         // The same days' refunds, by approval time.
         let refund_days = self.day_slices(date_type, from, to);
-        sink.fetch_and_commit(refund_days, self.polling.concurrency, |slice, tx| {
-            self.fetch_refund_slice(slice, tx)
-        })
-        .await?;
+        self.api
+            .fetch_paged(sink, refund_days, 1, |slice, n| self.refunds_page(slice, n))
+            .await?;
         if incremental {
             // The slices reached the end of today, so everything modified
             // before the run started is stored; the cursor moves only now.
-            sink.set_cursor(STREAM, &started.to_rfc3339_opts(SecondsFormat::Secs, true))
-                .await?;
+            move_cursor(sink, STREAM, started).await?;
         }
         Ok(())
     }
 
-    async fn fetch_slice(
+    /// Page `page_no` of a slice's orders, and whether another follows.
+    async fn orders_page(
         &self,
         slice: Slice,
-        tx: mpsc::Sender<Batch>,
-    ) -> Result<(), ConnectorError> {
-        let size = u64::from(self.polling.page_size);
-        let mut page_no = 1;
-        loop {
-            let page = self.page(slice, page_no).await?;
-            let served = page.batch.orders.len() + page.batch.rejects.len();
-            let pages = page_count(page.total, size);
-            if tx.send(page.batch).await.is_err() {
-                // The committer stopped on an error; it reports it.
-                return Ok(());
-            }
-            if page_no >= pages || served == 0 {
-                return Ok(());
-            }
-            page_no += 1;
-        }
+        page_no: u64,
+    ) -> Result<(Batch, bool), ConnectorError> {
+        let size = u64::from(self.api.polling.page_size);
+        let page = self.page(slice, page_no).await?;
+        let served = page.batch.orders.len() + page.batch.rejects.len();
+        let more = page_no < page_count(page.total, size) && served > 0;
+        Ok((page.batch, more))
     }
 
-    /// The after-sales of one local day by approval time, page by page.
-    async fn fetch_refund_slice(
+    /// Page `page_no` of the after-sales of one local day by approval time,
+    /// and whether another follows.
+    async fn refunds_page(
         &self,
         slice: Slice,
-        tx: mpsc::Sender<Batch>,
-    ) -> Result<(), ConnectorError> {
-        let size = self.polling.page_size.min(REFUND_MAX_PAGE_SIZE);
-        let mut page_no = 1;
-        loop {
-            let page = self.refund_page(slice, page_no, size).await?;
-            let pages = page_count(page.total, u64::from(size));
-            if tx.send(page.batch).await.is_err() {
-                // The committer stopped on an error; it reports it.
-                return Ok(());
-            }
-            if page_no >= pages || page.listed == 0 {
-                return Ok(());
-            }
-            page_no += 1;
-        }
+        page_no: u64,
+    ) -> Result<(Batch, bool), ConnectorError> {
+        let size = self.api.polling.page_size.min(REFUND_MAX_PAGE_SIZE);
+        let page = self.refund_page(slice, page_no, size).await?;
+        let more = page_no < page_count(page.total, u64::from(size)) && page.listed > 0;
+        Ok((page.batch, more))
     }
 
     async fn refund_page(
@@ -350,32 +297,8 @@ impl JdConnector {
             "pageNumber": page_no,
             "pageSize": size,
         });
-        let mapper = Mapper {
-            shop: self.shop.clone(),
-            tz: self.tz,
-            page_no,
-        };
-        let url = self.options.base_url.as_str();
-        self.http
-            .get_checked(
-                |c| {
-                    let params = jd_signed(
-                        REFUND_METHOD,
-                        &self.options.app_key,
-                        Some(&self.access_token),
-                        &self.app_secret,
-                        &business,
-                        Utc::now(),
-                    );
-                    c.post(url).form(&params)
-                },
-                HINT,
-                move |bytes: &[u8]| mapper.refund_page(bytes),
-                envelope::jd,
-            )
+        self.call(REFUND_METHOD, &business, page_no, Mapper::refund_page)
             .await
-            .map(|p| p.body)
-            .map_err(http_error(&self.name))
     }
 
     async fn page(&self, slice: Slice, page_no: u64) -> Result<PageFacts, ConnectorError> {
@@ -385,38 +308,50 @@ impl JdConnector {
             "order_state": self.options.order_state,
             "optional_fields": OPTIONAL_FIELDS,
             "page": page_no.to_string(),
-            "page_size": self.polling.page_size.to_string(),
+            "page_size": self.api.polling.page_size.to_string(),
             "dateType": slice.date_type,
             // Ascending, so pages stay put while new orders arrive.
             "sortType": 0,
         });
+        self.call(METHOD, &business, page_no, Mapper::page_facts)
+            .await
+    }
+
+    /// One signed call of `method` for page `page_no`, its answer read by
+    /// `parse`.
+    async fn call<T: Send + 'static>(
+        &self,
+        method: &str,
+        business: &Value,
+        page_no: u64,
+        parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
+    ) -> Result<T, ConnectorError> {
         let mapper = Mapper {
-            shop: self.shop.clone(),
-            tz: self.tz,
+            shop: self.api.shop.clone(),
+            tz: self.api.tz,
             page_no,
         };
         let url = self.options.base_url.as_str();
-        self.http
-            .get_checked(
+        self.api
+            .call(
+                &self.name,
                 |c| {
                     // Signed per attempt: JD allows six minutes of clock drift.
                     let params = jd_signed(
-                        METHOD,
+                        method,
                         &self.options.app_key,
-                        Some(&self.access_token),
-                        &self.app_secret,
-                        &business,
+                        Some(&self.keys.token),
+                        &self.keys.secret,
+                        business,
                         Utc::now(),
                     );
                     c.post(url).form(&params)
                 },
                 HINT,
-                move |bytes: &[u8]| mapper.page_facts(bytes),
+                move |bytes: &[u8]| parse(&mapper, bytes),
                 envelope::jd,
             )
             .await
-            .map(|p| p.body)
-            .map_err(http_error(&self.name))
     }
 }
 
@@ -465,28 +400,18 @@ impl Mapper {
         let total = cn_fields::code(result.total_count.as_ref())
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| FieldError::missing("totalCount"))?;
-        let (refunds, rejects) = map_records(
+        let page = map_typed(
             REFUND_METHOD,
             &result.data,
-            |i| format!("page {} record {}", self.page_no, i + 1),
-            |raw| {
-                let r: JdAfterSale =
-                    serde_json::from_str(raw).map_err(|e| (None, format!("after-sale: {e}")))?;
-                self.refund(&r).map_err(|e| {
-                    let at =
-                        cn_fields::text(r.afs_refund_id.as_ref()).map(|id| format!("refund {id}"));
-                    (at, e.to_string())
-                })
-            },
+            &format!("page {}", self.page_no),
+            AFTER_SALE,
+            |r: &JdAfterSale| cn_fields::text(r.afs_refund_id.as_ref()),
+            |r| self.refund(r),
         );
         Ok(RefundPage {
             total,
             listed: result.data.len(),
-            batch: Batch {
-                refunds: refunds.into_iter().flatten().collect(),
-                rejects,
-                ..Batch::default()
-            },
+            batch: refund_batch(page),
         })
     }
 
@@ -519,24 +444,14 @@ impl Mapper {
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {
-        let (orders, rejects) = map_records(
+        order_batch(map_typed(
             METHOD,
             raws,
-            |i| format!("page {} record {}", self.page_no, i + 1),
-            |raw| {
-                let o: JdOrder =
-                    serde_json::from_str(raw).map_err(|e| (None, format!("order: {e}")))?;
-                self.order(&o).map_err(|e| {
-                    let at = cn_fields::text(o.order_id.as_ref()).map(|id| format!("order {id}"));
-                    (at, e.to_string())
-                })
-            },
-        );
-        Batch {
-            orders,
-            rejects,
-            ..Batch::default()
-        }
+            &format!("page {}", self.page_no),
+            ORDER,
+            |o: &JdOrder| cn_fields::text(o.order_id.as_ref()),
+            |o| self.order(o),
+        ))
     }
 
     /// One order.

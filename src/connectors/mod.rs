@@ -21,6 +21,7 @@ mod cn_fields;
 pub(crate) mod options;
 mod records;
 pub mod registry;
+mod shop_api;
 mod tabular;
 
 use crate::config::ConnectorConfig;

@@ -41,27 +41,23 @@
 
 use super::cn_fields::{self, slices};
 use super::declarative::blocks::envelope;
-use super::declarative::blocks::paging::{page_count, reverse_pages};
+use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{pdd_signed, Params};
 use super::options::KindOptions;
-use super::options::{check_base_url, not_empty, OptionProblem, Polling, PollingSpec, Read};
-use super::records::map_records;
-use super::{
-    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
-    Window,
-};
+use super::options::{OptionProblem, PollingSpec, Read};
+use super::records::{map_typed, order_batch, refund_batch, ORDER, REFUND};
+use super::shop_api::{check_app, days, move_cursor, pages_backward, pages_in_order, MarketApp};
+use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::{HttpClient, PageError};
-use crate::period::{day_start, local_day, today};
+use crate::http::PageError;
+use crate::period::local_day;
 use crate::settings::Settings;
-use chrono::{DateTime, Duration, DurationRound, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use chrono_tz::Tz;
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
@@ -94,9 +90,7 @@ impl KindOptions for PinduoduoOptions {
     const SECRETS: &'static [&'static str] = &["client_secret", "access_token"];
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
-        check_base_url(&o.base_url)?;
-        not_empty("client_id", &o.client_id)
+        check_app(&read.own.base_url, "client_id", &read.own.client_id)
     }
 
     fn build(
@@ -104,34 +98,11 @@ impl KindOptions for PinduoduoOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        let client_secret = read.secrets.resolve(&cfg.name, "client_secret")?;
-        let access_token = read.secrets.resolve(&cfg.name, "access_token")?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.polling.requests_per_second)?;
-        Ok(Connector::Pinduoduo(Arc::new(PinduoduoConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options: read.own,
-            polling: read.polling,
-            client_secret,
-            access_token,
-            http: Arc::new(http),
-        })))
+        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Pinduoduo)
     }
 }
 
-#[derive(Debug)]
-pub struct PinduoduoConnector {
-    pub name: String,
-    shop: String,
-    tz: Tz,
-    options: PinduoduoOptions,
-    polling: Polling,
-    client_secret: SecretString,
-    access_token: SecretString,
-    http: Arc<HttpClient>,
-}
+pub type PinduoduoConnector = MarketApp<PinduoduoOptions>;
 
 /// Which list a window is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,22 +192,15 @@ impl PinduoduoConnector {
             let until = Utc::now()
                 .duration_trunc(Duration::minutes(1))
                 .unwrap_or_else(|_| Utc::now());
-            let since = resume_since(
-                sink.cursor(STREAM).await?,
-                until,
-                self.polling.lookback_days,
-                self.polling.initial_days,
-            );
+            let since = self.api.resume(sink, STREAM, until).await?;
             let windows = slices(since, until, Duration::minutes(INCREMENT_MAX_MINUTES));
             self.fetch(Self::on(Api::Increment, &windows), sink).await?;
             self.fetch(Self::on(Api::Refunds, &windows), sink).await?;
             // Every order updated up to `until` is committed; only now may
             // the cursor move.
-            sink.set_cursor(STREAM, &until.to_rfc3339_opts(SecondsFormat::Secs, true))
-                .await?;
+            move_cursor(sink, STREAM, until).await?;
         } else {
-            let to = window.to.unwrap_or_else(|| today(self.tz));
-            let from = window.from.unwrap_or(to);
+            let (from, to) = self.api.backfill_days(window);
             let orders = self.day_windows(from, to, Duration::hours(LIST_MAX_HOURS));
             self.fetch(Self::on(Api::List, &orders), sink).await?;
             // Refunds of those days by the time they last changed, in the
@@ -263,21 +227,18 @@ impl PinduoduoConnector {
         to: NaiveDate,
         max: Duration,
     ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-        from.iter_days()
-            .take_while(|d| *d <= to)
+        days(from, to)
             .flat_map(|d| {
-                let start = day_start(d, self.tz);
-                let end = day_start(d + Duration::days(1), self.tz) - Duration::seconds(1);
+                let (start, end) = self.api.day_bounds(d);
                 slices(start, end, max)
             })
             .collect()
     }
 
     async fn fetch(&self, windows: Vec<Slice>, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        sink.fetch_and_commit(windows, self.polling.concurrency, |slice, tx| {
-            self.fetch_slice(slice, tx)
-        })
-        .await
+        self.api
+            .fetch(sink, windows, |slice, tx| self.fetch_slice(slice, tx))
+            .await
     }
 
     async fn fetch_slice(
@@ -285,32 +246,21 @@ impl PinduoduoConnector {
         slice: Slice,
         tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
-        let size = u64::from(self.polling.page_size);
+        let size = u64::from(self.api.polling.page_size);
         let first = self.page(slice, 1).await?;
-        let pages = page_count(first.total, size);
-        if pages <= 1 {
-            let _ = tx.send(first.batch).await;
-            return Ok(());
-        }
-        let order: Vec<u64> = match slice.api {
-            // Page 1 answered the count; it is read again last, after the
-            // pages an update could have pushed records onto.
-            Api::Increment | Api::Refunds => reverse_pages(first.total, size).collect(),
+        let batch = |n| async move { Ok(self.page(slice, n).await?.batch) };
+        match slice.api {
+            Api::Increment | Api::Refunds => {
+                pages_backward(&tx, first.batch, first.total, size, batch).await
+            }
             Api::List => {
                 if tx.send(first.batch).await.is_err() {
                     return Ok(());
                 }
-                (2..=pages).collect()
-            }
-        };
-        for page_no in order {
-            let page = self.page(slice, page_no).await?;
-            if tx.send(page.batch).await.is_err() {
-                // The committer stopped on an error; it reports it.
-                return Ok(());
+                let pages = page_count(first.total, size);
+                pages_in_order(&tx, 2..=pages, batch).await
             }
         }
-        Ok(())
     }
 
     fn business(&self, slice: Slice, page_no: u64) -> Params {
@@ -335,28 +285,29 @@ impl PinduoduoConnector {
             p.insert("is_lucky_flag".into(), "0".into());
         }
         p.insert("page".into(), page_no.to_string());
-        p.insert("page_size".into(), self.polling.page_size.to_string());
+        p.insert("page_size".into(), self.api.polling.page_size.to_string());
         p
     }
 
     async fn page(&self, slice: Slice, page_no: u64) -> Result<PageFacts, ConnectorError> {
         let business = self.business(slice, page_no);
         let mapper = Mapper {
-            shop: self.shop.clone(),
-            tz: self.tz,
+            shop: self.api.shop.clone(),
+            tz: self.api.tz,
             api: slice.api,
             page_no,
         };
         let url = self.options.base_url.as_str();
-        self.http
-            .get_checked(
+        self.api
+            .call(
+                &self.name,
                 |c| {
                     // Signed per attempt: the timestamp must be current.
                     let params = pdd_signed(
                         slice.api.name(),
                         &self.options.client_id,
-                        Some(&self.access_token),
-                        &self.client_secret,
+                        Some(&self.keys.token),
+                        &self.keys.secret,
                         &business,
                         Utc::now(),
                     );
@@ -367,8 +318,6 @@ impl PinduoduoConnector {
                 envelope::pdd,
             )
             .await
-            .map(|p| p.body)
-            .map_err(http_error(&self.name))
     }
 }
 
@@ -404,24 +353,14 @@ impl Mapper {
     }
 
     fn refund_facts(&self, raws: &[Box<RawValue>]) -> Batch {
-        let (refunds, rejects) = map_records(
+        refund_batch(map_typed(
             REFUND_API,
             raws,
-            |i| format!("page {} record {}", self.page_no, i + 1),
-            |raw| {
-                let r: PddRefund =
-                    serde_json::from_str(raw).map_err(|e| (None, format!("refund: {e}")))?;
-                self.refund(&r).map_err(|e| {
-                    let at = cn_fields::text(r.id.as_ref()).map(|id| format!("refund {id}"));
-                    (at, e.to_string())
-                })
-            },
-        );
-        Batch {
-            refunds: refunds.into_iter().flatten().collect(),
-            rejects,
-            ..Batch::default()
-        }
+            &format!("page {}", self.page_no),
+            REFUND,
+            |r: &PddRefund| cn_fields::text(r.id.as_ref()),
+            |r| self.refund(r),
+        ))
     }
 
     /// One after-sale: a refund once `after_sales_status` is 10 (退款成功),
@@ -450,24 +389,14 @@ impl Mapper {
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {
-        let (orders, rejects) = map_records(
+        order_batch(map_typed(
             self.api.name(),
             raws,
-            |i| format!("page {} record {}", self.page_no, i + 1),
-            |raw| {
-                let o: PddOrder =
-                    serde_json::from_str(raw).map_err(|e| (None, format!("order: {e}")))?;
-                self.order(&o).map_err(|e| {
-                    let at = cn_fields::text(o.order_sn.as_ref()).map(|sn| format!("order {sn}"));
-                    (at, e.to_string())
-                })
-            },
-        );
-        Batch {
-            orders,
-            rejects,
-            ..Batch::default()
-        }
+            &format!("page {}", self.page_no),
+            ORDER,
+            |o: &PddOrder| cn_fields::text(o.order_sn.as_ref()),
+            |o| self.order(o),
+        ))
     }
 
     /// One order.

@@ -2,7 +2,8 @@
 //! record that cannot be read or mapped is kept aside as a [`Reject`] with
 //! its raw payload, and the rest of the page still lands.
 
-use crate::facts::Reject;
+use crate::facts::{Batch, FieldError, Order, Refund, Reject};
+use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 /// Why one record was not taken: where it is, when the record names itself
@@ -32,6 +33,73 @@ pub(crate) fn map_records<T>(
         }
     }
     (facts, rejects)
+}
+
+/// How a kind of record is named in rejects: `read` before a decoding
+/// error (`after-sale: …`), `named` before the id a record gives itself
+/// (`refund 7`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Naming {
+    pub read: &'static str,
+    pub named: &'static str,
+}
+
+pub(crate) const ORDER: Naming = Naming {
+    read: "order",
+    named: "order",
+};
+pub(crate) const REFUND: Naming = Naming {
+    read: "refund",
+    named: "refund",
+};
+/// An after-sales record, set aside as the refund it names.
+pub(crate) const AFTER_SALE: Naming = Naming {
+    read: "after-sale",
+    named: "refund",
+};
+
+/// [`map_records`] for records read as `R` and mapped by `fact`: a record
+/// that is no `R`, or that `fact` refuses, is set aside under the id `id`
+/// finds in it, else as its place on the page `page` (`page 2 record 5`).
+pub(crate) fn map_typed<R: DeserializeOwned, T>(
+    source: &str,
+    raws: &[Box<RawValue>],
+    page: &str,
+    naming: Naming,
+    id: impl Fn(&R) -> Option<String>,
+    fact: impl Fn(&R) -> Result<T, FieldError>,
+) -> (Vec<T>, Vec<Reject>) {
+    map_records(
+        source,
+        raws,
+        |i| format!("{page} record {}", i + 1),
+        |raw| {
+            let r: R =
+                serde_json::from_str(raw).map_err(|e| (None, format!("{}: {e}", naming.read)))?;
+            fact(&r).map_err(|e| {
+                let at = id(&r).map(|id| format!("{} {id}", naming.named));
+                (at, e.to_string())
+            })
+        },
+    )
+}
+
+/// A page of orders as a batch.
+pub(crate) fn order_batch((orders, rejects): (Vec<Order>, Vec<Reject>)) -> Batch {
+    Batch {
+        orders,
+        rejects,
+        ..Batch::default()
+    }
+}
+
+/// A page of refunds as a batch; `None` is a record that is no refund (yet).
+pub(crate) fn refund_batch((refunds, rejects): (Vec<Option<Refund>>, Vec<Reject>)) -> Batch {
+    Batch {
+        refunds: refunds.into_iter().flatten().collect(),
+        rejects,
+        ..Batch::default()
+    }
 }
 
 #[cfg(test)]

@@ -63,22 +63,20 @@ impl Alertmanager {
         };
         let body = Value::Array(alerts);
         self.poster
-            .post(
+            .post_now(
                 channel,
-                super::http::no_wait,
                 |client| {
                     let mut url = self.url.url()?;
                     let path = format!("{}/api/v2/alerts", url.path().trim_end_matches('/'));
                     url.set_path(&path);
                     Ok(client.post(url).json(&body))
                 },
-                |answer: &Answer<'_>| match answer.status_failure() {
-                    Some(f) => Err(f),
-                    None => Ok(
-                        format!("HTTP {} {}", answer.status.as_u16(), answer.snippet())
+                |answer: &Answer<'_>| {
+                    answer.by_status(|a| {
+                        format!("HTTP {} {}", a.status.as_u16(), a.snippet())
                             .trim_end()
-                            .to_string(),
-                    ),
+                            .to_string()
+                    })
                 },
             )
             .await

@@ -28,9 +28,8 @@ impl Feishu {
     pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, Failure> {
         let card = card(doc);
         self.poster
-            .post(
+            .post_now(
                 channel,
-                super::http::no_wait,
                 |client| {
                     let mut body = json!({ "msg_type": "interactive", "card": card });
                     if let Some(secret) = &self.secret {
@@ -94,14 +93,7 @@ pub fn card(doc: &Doc) -> Value {
         if i > 0 {
             elements.push(json!({ "tag": "hr" }));
         }
-        let mut text = String::new();
-        if let Some(h) = &section.heading {
-            text.push_str(&format!("**{}**\n", lark_escape(h)));
-        }
-        for line in &section.lines {
-            text.push_str(&lark_line(line));
-            text.push('\n');
-        }
+        let text = section.text(|h| format!("**{}**", lark_escape(h)), lark_line);
         elements.push(
             json!({ "tag": "div", "text": { "tag": "lark_md", "content": text.trim_end() } }),
         );

@@ -54,6 +54,16 @@ pub struct Answer<'a> {
 }
 
 impl Answer<'_> {
+    /// Judged by status alone (the channels whose services answer errors
+    /// with HTTP statuses): the [`Self::status_failure`], else what `receipt`
+    /// makes of a success.
+    pub fn by_status(&self, receipt: impl FnOnce(&Self) -> String) -> Result<String, Failure> {
+        match self.status_failure() {
+            Some(f) => Err(f),
+            None => Ok(receipt(self)),
+        }
+    }
+
     /// The body's start, on one line, for errors and receipts.
     pub fn snippet(&self) -> String {
         crate::http::snippet(self.body)
@@ -123,6 +133,20 @@ impl Poster {
             retries,
             budget,
         })
+    }
+
+    /// [`Self::post`] for a channel with no rate limiter of its own.
+    pub async fn post_now<B, C>(
+        &self,
+        channel: &str,
+        build: B,
+        check: C,
+    ) -> Result<Receipt, Failure>
+    where
+        B: Fn(&Client) -> Result<RequestBuilder, Failure>,
+        C: Fn(&Answer<'_>) -> Result<String, Failure>,
+    {
+        self.post(channel, no_wait, build, check).await
     }
 
     /// Sends what `build` makes (again on each attempt, so signatures carry a

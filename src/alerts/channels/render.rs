@@ -32,6 +32,23 @@ pub struct Section {
     pub lines: Vec<Line>,
 }
 
+impl Section {
+    /// The section as one block of text: the heading as `heading` writes
+    /// it, then each line as `line` writes it, one a line.
+    pub fn text(&self, heading: impl Fn(&str) -> String, line: impl Fn(&Line) -> String) -> String {
+        let mut text = String::new();
+        if let Some(h) = &self.heading {
+            text.push_str(&heading(h));
+            text.push('\n');
+        }
+        for l in &self.lines {
+            text.push_str(&line(l));
+            text.push('\n');
+        }
+        text
+    }
+}
+
 /// `label: text`, or a sentence when there is no label; `indent` nests it
 /// under the line before.
 #[derive(Debug, Clone, PartialEq)]

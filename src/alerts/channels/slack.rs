@@ -26,17 +26,10 @@ impl Slack {
     pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, Failure> {
         let body = payload(doc);
         self.poster
-            .post(
+            .post_now(
                 channel,
-                super::http::no_wait,
-                |client| {
-                    let url = self.url.url()?;
-                    Ok(client.post(url).json(&body))
-                },
-                |answer: &Answer<'_>| match answer.status_failure() {
-                    Some(f) => Err(f),
-                    None => Ok(answer.snippet()),
-                },
+                |client| Ok(client.post(self.url.url()?).json(&body)),
+                |answer: &Answer<'_>| answer.by_status(Answer::snippet),
             )
             .await
     }
@@ -56,14 +49,7 @@ pub fn payload(doc: &Doc) -> Value {
         if blocks.len() > 1 {
             blocks.push(json!({ "type": "divider" }));
         }
-        let mut text = String::new();
-        if let Some(h) = &section.heading {
-            text.push_str(&format!("*{}*\n", escape(h)));
-        }
-        for line in &section.lines {
-            text.push_str(&mrkdwn_line(line));
-            text.push('\n');
-        }
+        let text = section.text(|h| format!("*{}*", escape(h)), mrkdwn_line);
         blocks.push(json!({
             "type": "section",
             "text": { "type": "mrkdwn", "text": cut(text.trim_end(), MAX_SECTION_CHARS) },

@@ -41,13 +41,11 @@ impl Webhook {
             format!("sha256={}", crate::http::sign::hex(&mac, false))
         });
         self.poster
-            .post(
+            .post_now(
                 channel,
-                super::http::no_wait,
                 |client| {
-                    let url = self.url.url()?;
                     let mut request = client
-                        .post(url)
+                        .post(self.url.url()?)
                         .header(reqwest::header::CONTENT_TYPE, "application/json")
                         .body(body.clone());
                     if let Some(sig) = &signature {
@@ -55,10 +53,7 @@ impl Webhook {
                     }
                     Ok(request)
                 },
-                |answer: &Answer<'_>| match answer.status_failure() {
-                    Some(f) => Err(f),
-                    None => Ok(format!("HTTP {}", answer.status.as_u16())),
-                },
+                |answer: &Answer<'_>| answer.by_status(|a| format!("HTTP {}", a.status.as_u16())),
             )
             .await
     }

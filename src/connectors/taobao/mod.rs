@@ -21,29 +21,24 @@
 //! [`envelope::top`].
 
 use super::declarative::blocks::envelope;
-use super::declarative::blocks::paging::{page_count, reverse_pages};
 use super::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
 use super::options::KindOptions;
-use super::options::{check_base_url, not_empty, OptionProblem, Polling, PollingSpec, Read};
-use super::records::map_records;
-use super::{
-    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
-    Window,
-};
+use super::options::{OptionProblem, PollingSpec, Read};
+use super::records::{map_typed, order_batch, refund_batch, Naming, REFUND};
+use super::shop_api::{check_app, move_cursor, pages_backward, pages_forward, MarketApp};
+use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::{HttpClient, PageError};
+use crate::http::PageError;
 use crate::money::parse_micros;
-use crate::period::{day_start, local_day, today};
+use crate::period::local_day;
 use crate::settings::Settings;
-use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The cursor: the end of the last scheduled window that was committed.
@@ -53,6 +48,11 @@ const TRADE_FIELDS: &str = "tid,status,payment,created,modified,pay_time,buyer_o
 const REFUND_FIELDS: &str = "refund_id,tid,refund_fee,status,created,modified";
 /// The largest `page_size` the three APIs accept.
 const MAX_PAGE_SIZE: u32 = 100;
+/// A trade that fails is set aside under its `tid`.
+const TRADE: Naming = Naming {
+    read: "trade",
+    named: "tid",
+};
 const HINT: &str = "TOP refused the request: check the connector's base_url (the TOP gateway, https://eco.taobao.com/router/rest), app_key, app_secret and session";
 
 fn default_base_url() -> String {
@@ -81,8 +81,7 @@ impl KindOptions for TaobaoOptions {
     const SECRETS: &'static [&'static str] = &["app_secret", "session"];
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        check_base_url(&read.own.base_url)?;
-        not_empty("app_key", &read.own.app_key)
+        check_app(&read.own.base_url, "app_key", &read.own.app_key)
     }
 
     fn build(
@@ -90,34 +89,11 @@ impl KindOptions for TaobaoOptions {
         read: Read<Self>,
         settings: &Settings,
     ) -> Result<Connector, ConnectorError> {
-        let app_secret = read.secrets.resolve(&cfg.name, "app_secret")?;
-        let session = read.secrets.resolve(&cfg.name, "session")?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.polling.requests_per_second)?;
-        Ok(Connector::Taobao(Arc::new(TaobaoConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options: read.own,
-            polling: read.polling,
-            app_secret,
-            session,
-            http: Arc::new(http),
-        })))
+        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Taobao)
     }
 }
 
-#[derive(Debug)]
-pub struct TaobaoConnector {
-    pub name: String,
-    shop: String,
-    tz: Tz,
-    options: TaobaoOptions,
-    polling: Polling,
-    app_secret: SecretString,
-    session: SecretString,
-    http: Arc<HttpClient>,
-}
+pub type TaobaoConnector = MarketApp<TaobaoOptions>;
 
 /// The three TOP calls this connector makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,29 +204,21 @@ impl TaobaoConnector {
         let incremental = window.from.is_none() && window.to.is_none();
         let now = Utc::now();
         let slices = if incremental {
-            let since = resume_since(
-                sink.cursor(STREAM).await?,
-                now,
-                self.polling.lookback_days,
-                self.polling.initial_days,
-            );
+            let since = self.api.resume(sink, STREAM, now).await?;
             self.slices(Api::Increment, since, now)
         } else {
-            let to = window.to.unwrap_or_else(|| today(self.tz));
-            let from = window.from.unwrap_or(to);
-            let start = day_start(from, self.tz);
-            let end = day_start(to + Duration::days(1), self.tz) - Duration::seconds(1);
+            let (from, to) = self.api.backfill_days(window);
+            let (start, _) = self.api.day_bounds(from);
+            let (_, end) = self.api.day_bounds(to);
             self.slices(Api::Sold, start, end.min(now))
         };
-        sink.fetch_and_commit(slices, self.polling.concurrency, |slice, tx| {
-            self.fetch_slice(slice, tx)
-        })
-        .await?;
+        self.api
+            .fetch(sink, slices, |slice, tx| self.fetch_slice(slice, tx))
+            .await?;
         if incremental {
             // Everything modified up to `now` is committed; only now may the
             // cursor move.
-            sink.set_cursor(STREAM, &now.to_rfc3339_opts(SecondsFormat::Secs, true))
-                .await?;
+            move_cursor(sink, STREAM, now).await?;
         }
         Ok(())
     }
@@ -260,39 +228,24 @@ impl TaobaoConnector {
         slice: Slice,
         tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
-        let size = u64::from(self.polling.page_size);
         match slice.api {
+            // Creation times do not change: forward paging cannot skip.
             Api::Sold => {
-                // Creation times do not change: forward paging cannot skip.
-                let mut page_no = 1;
-                loop {
+                pages_forward(&tx, 1, |page_no| async move {
                     let page = self.call(slice, page_no).await?;
                     let more = page.has_next == Some(true) && page.listed > 0;
-                    if tx.send(page.batch).await.is_err() {
-                        return Ok(());
-                    }
-                    if !more {
-                        return Ok(());
-                    }
-                    page_no += 1;
-                }
+                    Ok((page.batch, more))
+                })
+                .await
             }
             Api::Increment | Api::Refunds => {
                 let first = self.call(slice, 1).await?;
+                let size = u64::from(self.api.polling.page_size);
                 let total = first.total.unwrap_or(0);
-                if page_count(total, size) <= 1 {
-                    let _ = tx.send(first.batch).await;
-                    return Ok(());
-                }
-                // The first answer only gave the count: page 1 is read again
-                // last, after every later page.
-                for page_no in reverse_pages(total, size) {
-                    let page = self.call(slice, page_no).await?;
-                    if tx.send(page.batch).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                Ok(())
+                pages_backward(&tx, first.batch, total, size, |page_no| async move {
+                    Ok(self.call(slice, page_no).await?.batch)
+                })
+                .await
             }
         }
     }
@@ -313,7 +266,7 @@ impl TaobaoConnector {
         );
         business.insert(end_key.into(), slice.end.format(TIME_FORMAT).to_string());
         business.insert("page_no".into(), page_no.to_string());
-        business.insert("page_size".into(), self.polling.page_size.to_string());
+        business.insert("page_size".into(), self.api.polling.page_size.to_string());
         if slice.api == Api::Sold {
             business.insert("use_has_next".into(), "true".into());
         }
@@ -321,8 +274,8 @@ impl TaobaoConnector {
             business.insert("type".into(), t.clone());
         }
         let mapper = Mapper {
-            shop: self.shop.clone(),
-            tz: self.tz,
+            shop: self.api.shop.clone(),
+            tz: self.api.tz,
             api: slice.api,
             source: format!(
                 "{} {}..{}",
@@ -332,14 +285,15 @@ impl TaobaoConnector {
             ),
             page_no,
         };
-        self.http
-            .get_checked(
+        self.api
+            .call(
+                &self.name,
                 |c| {
                     let params = top_signed(
                         slice.api.method(),
                         &self.options.app_key,
-                        Some(&self.session),
-                        &self.app_secret,
+                        Some(&self.keys.token),
+                        &self.keys.secret,
                         self.options.sign_method,
                         &business,
                         Utc::now(),
@@ -351,8 +305,6 @@ impl TaobaoConnector {
                 envelope::top,
             )
             .await
-            .map(|p| p.body)
-            .map_err(http_error(&self.name))
     }
 }
 
@@ -495,34 +447,24 @@ impl Mapper {
                 }
             }
         };
-        let place = |i: usize| format!("page {} record {}", self.page_no, i + 1);
+        let place = format!("page {}", self.page_no);
         let batch = match self.api {
-            Api::Refunds => {
-                let (refunds, rejects) = map_records(&self.source, &records, place, |raw| {
-                    let r: TopRefund =
-                        serde_json::from_str(raw).map_err(|e| (None, format!("refund: {e}")))?;
-                    self.refund_fact(&r)
-                        .map_err(|e| (Some(format!("refund {}", r.refund_id.0)), e.to_string()))
-                });
-                Batch {
-                    refunds: refunds.into_iter().flatten().collect(),
-                    rejects,
-                    ..Batch::default()
-                }
-            }
-            Api::Increment | Api::Sold => {
-                let (orders, rejects) = map_records(&self.source, &records, place, |raw| {
-                    let t: Trade =
-                        serde_json::from_str(raw).map_err(|e| (None, format!("trade: {e}")))?;
-                    self.order_fact(&t)
-                        .map_err(|e| (Some(format!("tid {}", t.tid.0)), e.to_string()))
-                });
-                Batch {
-                    orders,
-                    rejects,
-                    ..Batch::default()
-                }
-            }
+            Api::Refunds => refund_batch(map_typed(
+                &self.source,
+                &records,
+                &place,
+                REFUND,
+                |r: &TopRefund| Some(r.refund_id.0.clone()),
+                |r| self.refund_fact(r),
+            )),
+            Api::Increment | Api::Sold => order_batch(map_typed(
+                &self.source,
+                &records,
+                &place,
+                TRADE,
+                |t: &Trade| Some(t.tid.0.clone()),
+                |t| self.order_fact(t),
+            )),
         };
         Ok(ParsedPage {
             total,

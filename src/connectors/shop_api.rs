@@ -1,0 +1,301 @@
+//! What the shop-API connectors (Taobao, Pinduoduo, JD, Douyin, Zendesk,
+//! Google Ads) have in common, written once: the shop and zone their facts
+//! belong to, the polling options, the rate-limited HTTP client, the app
+//! credentials of the marketplaces, and the shape of a run — which local
+//! days it covers, where a scheduled run resumes, how one slice's pages
+//! reach the committer, and when the cursor moves. What differs per
+//! platform (the calls, their windows and paging rules) stays in its module.
+
+use super::declarative::blocks::paging::{page_count, reverse_pages};
+use super::options::{check_base_url, not_empty, OptionProblem, Polling, Read, Secrets};
+use super::{
+    connector_http, connector_shop, http_error, resume_since, ConnectorError, Sink, Window,
+};
+use crate::config::ConnectorConfig;
+use crate::facts::Batch;
+use crate::http::{HttpClient, HttpError};
+use crate::period::{day_start, today};
+use crate::settings::Settings;
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use secrecy::SecretString;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The shop a connector reads for, its zone, polling and HTTP client.
+#[derive(Debug)]
+pub(crate) struct ShopApi {
+    pub shop: String,
+    pub tz: Tz,
+    pub polling: Polling,
+    pub http: HttpClient,
+}
+
+impl ShopApi {
+    /// At the polling's `requests_per_second`.
+    pub fn new(
+        cfg: &ConnectorConfig,
+        polling: Polling,
+        settings: &Settings,
+    ) -> Result<Self, ConnectorError> {
+        let rate = polling.requests_per_second;
+        Self::at_rate(cfg, polling, rate, settings)
+    }
+
+    /// At `requests_per_second` (a kind that counts its rate otherwise).
+    pub fn at_rate(
+        cfg: &ConnectorConfig,
+        polling: Polling,
+        requests_per_second: f64,
+        settings: &Settings,
+    ) -> Result<Self, ConnectorError> {
+        let (shop, tz) = connector_shop(cfg, settings)?;
+        let http = connector_http(cfg, requests_per_second)?;
+        Ok(ShopApi {
+            shop,
+            tz,
+            polling,
+            http,
+        })
+    }
+
+    /// A backfill's local days: `--to` defaults to today, `--from` to `--to`.
+    pub fn backfill_days(&self, window: Window) -> (NaiveDate, NaiveDate) {
+        let to = window.to.unwrap_or_else(|| today(self.tz));
+        (window.from.unwrap_or(to), to)
+    }
+
+    /// Where a scheduled run of `stream` starting at `now` resumes: the
+    /// cursor less the lookback, or the initial history on a first run.
+    pub async fn resume(
+        &self,
+        sink: &Sink<'_>,
+        stream: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, ConnectorError> {
+        Ok(resume_since(
+            sink.cursor(stream).await?,
+            now,
+            self.polling.lookback_days,
+            self.polling.initial_days,
+        ))
+    }
+
+    /// The first and the last second of local day `day` (a day with a DST
+    /// change is 23 or 25 hours long).
+    pub fn day_bounds(&self, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+        let start = day_start(day, self.tz);
+        let end = day_start(day + Duration::days(1), self.tz) - Duration::seconds(1);
+        (start, end)
+    }
+
+    /// One request of `connector`, built by `build` on each attempt (a
+    /// signed call needs a fresh timestamp), refused by `check` when its
+    /// body carries an error, else read by `parse` on a blocking thread.
+    pub async fn call<T, B, P, C, E>(
+        &self,
+        connector: &str,
+        build: B,
+        hint: &str,
+        parse: P,
+        check: C,
+    ) -> Result<T, ConnectorError>
+    where
+        T: Send + 'static,
+        B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+        E: std::fmt::Display + Send + 'static,
+        C: Fn(&[u8]) -> Option<HttpError> + Send + Sync + 'static,
+    {
+        self.http
+            .get_checked(build, hint, parse, check)
+            .await
+            .map(|p| p.body)
+            .map_err(http_error(connector))
+    }
+
+    /// [`Self::fetch`] for slices paged forward from page `first`:
+    /// `page(slice, n)` reads page `n` and says whether another follows.
+    pub async fn fetch_paged<S, F, Fut>(
+        &self,
+        sink: &mut Sink<'_>,
+        slices: Vec<S>,
+        first: u64,
+        page: F,
+    ) -> Result<(), ConnectorError>
+    where
+        S: Copy,
+        F: Fn(S, u64) -> Fut,
+        Fut: Future<Output = Result<(Batch, bool), ConnectorError>>,
+    {
+        let page = &page;
+        self.fetch(sink, slices, |slice, tx| async move {
+            pages_forward(&tx, first, |n| page(slice, n)).await
+        })
+        .await
+    }
+
+    /// Fetches `slices`, `concurrency` at a time, committing pages as they
+    /// come.
+    pub async fn fetch<S, F, Fut>(
+        &self,
+        sink: &mut Sink<'_>,
+        slices: Vec<S>,
+        fetch: F,
+    ) -> Result<(), ConnectorError>
+    where
+        F: Fn(S, mpsc::Sender<Batch>) -> Fut,
+        Fut: Future<Output = Result<(), ConnectorError>>,
+    {
+        sink.fetch_and_commit(slices, self.polling.concurrency, fetch)
+            .await
+    }
+}
+
+/// The days `from..=to`.
+pub(crate) fn days(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    from.iter_days().take_while(move |d| *d <= to)
+}
+
+/// Moves `stream`'s cursor to `at`; called only once everything up to `at`
+/// is committed.
+pub(crate) async fn move_cursor(
+    sink: &Sink<'_>,
+    stream: &str,
+    at: DateTime<Utc>,
+) -> Result<(), ConnectorError> {
+    sink.set_cursor(stream, &at.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .await
+}
+
+/// A marketplace app's two credentials: the app secret that signs each
+/// call and the shop's authorization (access token or session) it carries.
+#[derive(Debug)]
+pub(crate) struct AppKeys {
+    pub secret: SecretString,
+    pub token: SecretString,
+}
+
+impl AppKeys {
+    /// Resolves the credentials named `secret` and `token`.
+    pub fn resolve(
+        cfg: &ConnectorConfig,
+        secrets: &Secrets,
+        secret: &str,
+        token: &str,
+    ) -> Result<Self, ConnectorError> {
+        Ok(AppKeys {
+            secret: secrets.resolve(&cfg.name, secret)?,
+            token: secrets.resolve(&cfg.name, token)?,
+        })
+    }
+}
+
+/// A marketplace connector (Taobao, Pinduoduo, JD, Douyin): its options
+/// `O`, shop, polling and HTTP client, and the app credentials it signs
+/// with. Each kind's calls are its own `impl MarketApp<ItsOptions>`.
+#[derive(Debug)]
+pub struct MarketApp<O> {
+    pub name: String,
+    pub(crate) api: ShopApi,
+    pub(crate) options: O,
+    pub(crate) keys: AppKeys,
+}
+
+impl<O> MarketApp<O> {
+    /// Built from the connector's table; `secrets` name its app secret and
+    /// its token, in that order (the kind's `SECRETS`).
+    pub(crate) fn build(
+        cfg: &ConnectorConfig,
+        read: Read<O>,
+        settings: &Settings,
+        secrets: &[&str],
+    ) -> Result<Arc<Self>, ConnectorError> {
+        let [secret, token] = secrets else {
+            unreachable!("a marketplace app has an app secret and a token")
+        };
+        let keys = AppKeys::resolve(cfg, &read.secrets, secret, token)?;
+        Ok(Arc::new(MarketApp {
+            name: cfg.name.clone(),
+            api: ShopApi::new(cfg, read.polling, settings)?,
+            options: read.own,
+            keys,
+        }))
+    }
+}
+
+/// The options every marketplace app has: its gateway and its (public)
+/// app key, named `key_name` by the platform.
+pub(crate) fn check_app(base_url: &str, key_name: &str, key: &str) -> Result<(), OptionProblem> {
+    check_base_url(base_url)?;
+    not_empty(key_name, key)
+}
+
+/// Sends one slice's pages to the committer in turn: `page(n)` for
+/// `n = first, first + 1, …` until it answers that no page follows.
+pub(crate) async fn pages_forward<F, Fut>(
+    tx: &mpsc::Sender<Batch>,
+    first: u64,
+    mut page: F,
+) -> Result<(), ConnectorError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<(Batch, bool), ConnectorError>>,
+{
+    let mut page_no = first;
+    loop {
+        let (batch, more) = page(page_no).await?;
+        if tx.send(batch).await.is_err() {
+            // The committer stopped on an error; it reports it.
+            return Ok(());
+        }
+        if !more {
+            return Ok(());
+        }
+        page_no += 1;
+    }
+}
+
+/// Sends the pages `numbers` of one slice to the committer, in that order.
+pub(crate) async fn pages_in_order<F, Fut>(
+    tx: &mpsc::Sender<Batch>,
+    numbers: impl IntoIterator<Item = u64>,
+    mut page: F,
+) -> Result<(), ConnectorError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<Batch, ConnectorError>>,
+{
+    for page_no in numbers {
+        let batch = page(page_no).await?;
+        if tx.send(batch).await.is_err() {
+            // The committer stopped on an error; it reports it.
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Reads a slice last page first, as the marketplaces ask of their
+/// increment APIs (a record updated while paging moves onto a page already
+/// read instead of being skipped). `first` is page 1, read for the `total`
+/// count: alone it is sent; otherwise page 1 is read again last, after the
+/// pages an update could have pushed records onto.
+pub(crate) async fn pages_backward<F, Fut>(
+    tx: &mpsc::Sender<Batch>,
+    first: Batch,
+    total: u64,
+    page_size: u64,
+    page: F,
+) -> Result<(), ConnectorError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<Batch, ConnectorError>>,
+{
+    if page_count(total, page_size) <= 1 {
+        let _ = tx.send(first).await;
+        return Ok(());
+    }
+    pages_in_order(tx, reverse_pages(total, page_size), page).await
+}
