@@ -9,6 +9,9 @@ use crate::alerts::message::{
     ShopDigest, WatchPeriod,
 };
 use crate::kpi::catalogue::Direction;
+use words::{words, Words};
+
+mod words;
 
 /// The colour of a message: red while firing, green once resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,134 +87,6 @@ impl Line {
     fn nested(mut self) -> Self {
         self.indent = true;
         self
-    }
-}
-
-/// The words of one language.
-struct Words {
-    firing: &'static str,
-    resolved: &'static str,
-    rule: &'static str,
-    kpi: &'static str,
-    scope: &'static str,
-    shop: &'static str,
-    person: &'static str,
-    period: &'static str,
-    value: &'static str,
-    target: &'static str,
-    threshold: &'static str,
-    attainment: &'static str,
-    severity: &'static str,
-    since: &'static str,
-    ended: &'static str,
-    today: &'static str,
-    day: &'static str,
-    month: &'static str,
-    below_target: &'static str,
-    worse_than_target: &'static str,
-    above_target: &'static str,
-    below: &'static str,
-    above: &'static str,
-    drop: &'static str,
-    rise: &'static str,
-    back_to_normal: &'static str,
-    dashboard: &'static str,
-    yesterday: &'static str,
-    month_to_date: &'static str,
-    vs_previous_day: &'static str,
-    vs_same_day_last_week: &'static str,
-    firing_alerts: &'static str,
-    none: &'static str,
-    test_title: &'static str,
-    test_text: &'static str,
-    digest_title: &'static str,
-    no_month_to_date: &'static str,
-}
-
-const EN: Words = Words {
-    firing: "FIRING",
-    resolved: "RESOLVED",
-    rule: "Rule",
-    kpi: "KPI",
-    scope: "Scope",
-    shop: "shop",
-    person: "person",
-    period: "Period",
-    value: "Value",
-    target: "Target",
-    threshold: "Threshold",
-    attainment: "Attainment",
-    severity: "Severity",
-    since: "Since",
-    ended: "Resolved at",
-    today: "today so far",
-    day: "yesterday",
-    month: "month to date",
-    below_target: "below target",
-    worse_than_target: "worse than target",
-    above_target: "above target",
-    below: "below threshold",
-    above: "above threshold",
-    drop: "dropped",
-    rise: "rose",
-    back_to_normal: "is back within bounds",
-    dashboard: "Open the dashboard",
-    yesterday: "Yesterday",
-    month_to_date: "Month to date",
-    vs_previous_day: "vs day before",
-    vs_same_day_last_week: "vs same day last week",
-    firing_alerts: "Alerts firing",
-    none: "none",
-    test_title: "kpid test message",
-    test_text: "This is a test message from kpid through channel",
-    digest_title: "kpid digest",
-    no_month_to_date: "no month to date yet (first day of the month)",
-};
-
-const ZH: Words = Words {
-    firing: "告警中",
-    resolved: "已恢复",
-    rule: "规则",
-    kpi: "指标",
-    scope: "范围",
-    shop: "店铺",
-    person: "人员",
-    period: "周期",
-    value: "当前值",
-    target: "目标",
-    threshold: "阈值",
-    attainment: "完成率",
-    severity: "级别",
-    since: "开始时间",
-    ended: "恢复时间",
-    today: "今日截至目前",
-    day: "昨日",
-    month: "本月至今",
-    below_target: "低于目标",
-    worse_than_target: "差于目标",
-    above_target: "高于目标",
-    below: "低于阈值",
-    above: "高于阈值",
-    drop: "下降",
-    rise: "上升",
-    back_to_normal: "已恢复正常",
-    dashboard: "打开看板",
-    yesterday: "昨日",
-    month_to_date: "本月至今",
-    vs_previous_day: "较前一日",
-    vs_same_day_last_week: "较上周同日",
-    firing_alerts: "告警中的规则",
-    none: "无",
-    test_title: "kpid 测试消息",
-    test_text: "这是 kpid 通过以下通道发送的测试消息：",
-    digest_title: "kpid 日报",
-    no_month_to_date: "本月尚无累计（今天是本月第一天）",
-};
-
-fn words(language: Language) -> &'static Words {
-    match language {
-        Language::Zh => &ZH,
-        Language::En => &EN,
     }
 }
 
