@@ -6,6 +6,7 @@ mod common;
 mod helpers;
 
 use common::facts::stored_orders;
+use common::TestDb;
 use helpers::*;
 
 /// The decoder reads the file this many bytes at a time (tabular/text.rs).
@@ -29,6 +30,14 @@ fn fill(
         lines.push((line, text.clone()));
         file.extend(encode(&text));
     }
+}
+
+/// A connector's rejects as (locator, raw text), sorted.
+async fn located_rejects(db: &TestDb, connector: &str) -> Vec<(String, String)> {
+    let rejects = db.store.rejects(connector).await.unwrap();
+    let mut got: Vec<_> = rejects.into_iter().map(|r| (r.locator, r.raw)).collect();
+    got.sort();
+    got
 }
 
 fn gbk(text: &str) -> Vec<u8> {
@@ -75,15 +84,7 @@ async fn a_gbk_character_split_between_reads_is_decoded_whole_and_later_rejects_
 
         let run = ingest_one(&db, &s, "gbk").await;
         assert!(run.error.is_none(), "{b}: {:?}", run.error);
-        let mut got: Vec<(String, String)> = db
-            .store
-            .rejects("gbk")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| (r.locator, r.raw))
-            .collect();
-        got.sort();
+        let got = located_rejects(&db, "gbk").await;
         assert_eq!(
             got,
             vec![
@@ -141,15 +142,7 @@ async fn a_crlf_split_between_reads_ends_its_line_and_the_next_reject_keeps_its_
 
         let run = ingest_one(&db, &s, "orders").await;
         assert!(run.error.is_none(), "{b}: {:?}", run.error);
-        let mut got: Vec<(String, String)> = db
-            .store
-            .rejects("orders")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| (r.locator, r.raw))
-            .collect();
-        got.sort();
+        let got = located_rejects(&db, "orders").await;
         assert_eq!(
             got,
             vec![
