@@ -93,10 +93,6 @@ storage_traits! {
         /// (whatever its status) or refund record, as `YYYY-MM-DD`: on those
         /// days records, not daily series, give the record inputs.
         async fn record_days(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<HashSet<String>>;
-        /// Whether any refund record is stored for `shop`.
-        async fn shop_has_refunds(&self, shop: &str) -> Result<bool>;
-        /// Whether any daily value of one of `inputs` is stored for `shop`.
-        async fn shop_has_daily_input(&self, shop: &str, inputs: &[&str]) -> Result<bool>;
         /// Paid orders, GMV and distinct buyers (a guest order is its own buyer)
         /// by the local day of payment; refunds by their own local day.
         async fn record_totals(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<RecordTotals>;

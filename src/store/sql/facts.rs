@@ -115,32 +115,6 @@ impl FactsReader for DbStore {
             .collect()
     }
 
-    async fn shop_has_refunds(&self, shop: &str) -> Result<bool> {
-        let row =
-            sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM refunds WHERE shop = $1 LIMIT 1) t")
-                .bind(shop)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(row.try_get::<i64, _>(0)? > 0)
-    }
-
-    async fn shop_has_daily_input(&self, shop: &str, inputs: &[&str]) -> Result<bool> {
-        for input in inputs {
-            let row = sqlx::query(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM daily_values \
-                 WHERE shop = $1 AND input = $2 LIMIT 1) t",
-            )
-            .bind(shop)
-            .bind(*input)
-            .fetch_one(&self.pool)
-            .await?;
-            if row.try_get::<i64, _>(0)? > 0 {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
     async fn record_totals(
         &self,
         shop: &str,
