@@ -60,6 +60,7 @@
 
 mod fields;
 
+use super::cn_fields;
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{Signing, SigningKeys};
@@ -424,14 +425,14 @@ impl Mapper {
             integer(info, "refund_amount")?.ok_or_else(|| FieldError::missing("refund_amount"))?;
         let amount_micros = fen_micros(fen, "refund_amount")?;
         let at = instant(info, "update_time")?.ok_or_else(|| FieldError::missing("update_time"))?;
-        Ok(Some(Refund {
-            shop: self.shop.clone(),
+        Ok(Some(cn_fields::refund(
+            &self.shop,
+            self.tz,
             refund_id,
             order_id,
-            refunded_at: at,
-            local_day: local_day(at, self.tz),
+            at,
             amount_micros,
-        }))
+        )))
     }
 
     fn order(&self, r: &Map<String, Value>) -> Result<Order, FieldError> {

@@ -421,20 +421,11 @@ impl Mapper {
             .as_ref()
             .and_then(|b| b.order_id.as_ref());
         let order_id = cn_fields::id(order, "sameOrderServiceBill.orderId")?;
-        let amount_micros = cn_fields::yuan_micros(r.refound_amount.as_ref(), "refoundAmount")?;
-        if amount_micros < 0 {
-            return Err(FieldError::negative("refoundAmount"));
-        }
-        let at = cn_fields::time(r.complete_time.as_ref(), "completeTime")?
-            .ok_or_else(|| FieldError::missing("completeTime"))?;
-        Ok(Some(Refund {
-            shop: self.shop.clone(),
-            refund_id,
-            order_id,
-            refunded_at: at,
-            local_day: local_day(at, self.tz),
-            amount_micros,
-        }))
+        let amount = cn_fields::refund_yuan_micros(r.refound_amount.as_ref(), "refoundAmount")?;
+        let at = cn_fields::required_time(r.complete_time.as_ref(), "completeTime")?;
+        Ok(Some(cn_fields::refund(
+            &self.shop, self.tz, refund_id, order_id, at, amount,
+        )))
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {

@@ -366,20 +366,11 @@ impl Mapper {
         }
         let refund_id = cn_fields::id(r.id.as_ref(), "id")?;
         let order_id = cn_fields::id(r.order_sn.as_ref(), "order_sn")?;
-        let amount_micros = cn_fields::yuan_micros(r.refund_amount.as_ref(), "refund_amount")?;
-        if amount_micros < 0 {
-            return Err(FieldError::negative("refund_amount"));
-        }
-        let at = cn_fields::time(r.updated_time.as_ref(), "updated_time")?
-            .ok_or_else(|| FieldError::missing("updated_time"))?;
-        Ok(Some(Refund {
-            shop: self.shop.clone(),
-            refund_id,
-            order_id,
-            refunded_at: at,
-            local_day: local_day(at, self.tz),
-            amount_micros,
-        }))
+        let amount = cn_fields::refund_yuan_micros(r.refund_amount.as_ref(), "refund_amount")?;
+        let at = cn_fields::required_time(r.updated_time.as_ref(), "updated_time")?;
+        Ok(Some(cn_fields::refund(
+            &self.shop, self.tz, refund_id, order_id, at, amount,
+        )))
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {

@@ -20,6 +20,7 @@
 //! credentials arrive inside HTTP 200 bodies and are classified by
 //! [`envelope::top`].
 
+use super::cn_fields;
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
 use super::options::PollingSpec;
@@ -527,14 +528,14 @@ impl Mapper {
             _ => return Err(FieldError::none_set(&["modified", "created"])),
         };
         let at = parse_time(name, text)?;
-        Ok(Some(Refund {
-            shop: self.shop.clone(),
-            refund_id: r.refund_id.0.clone(),
-            order_id: r.tid.0.clone(),
-            refunded_at: at,
-            local_day: local_day(at, self.tz),
+        Ok(Some(cn_fields::refund(
+            &self.shop,
+            self.tz,
+            r.refund_id.0.clone(),
+            r.tid.0.clone(),
+            at,
             amount_micros,
-        }))
+        )))
     }
 }
 
