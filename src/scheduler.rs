@@ -344,6 +344,7 @@ async fn execute_in_span(
     let mut wait = Duration::from_millis(500);
     // Each job's tick is claimed on its own, so a job another replica
     // claimed (or runs under a live lease) is left to it.
+    let claiming = tokio::time::Instant::now();
     let mut claimed: Vec<Arc<Job>> = Vec::with_capacity(mine.len());
     for (i, job) in mine.iter().enumerate() {
         match claim(&inner, job, t, takeover, give_up, &mut wait).await {
@@ -382,8 +383,12 @@ async fn execute_in_span(
     }
     let renew = async {
         let every = Duration::from_secs((lease as u64 / 3).max(1));
+        // The first leases were taken when claiming began: claiming many
+        // jobs must not let them run out before the first renewal.
+        let mut next = claiming + every;
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep_until(next).await;
+            next = tokio::time::Instant::now() + every;
             let until = Utc::now().timestamp() + lease;
             for job in &claimed {
                 match inner
