@@ -122,7 +122,7 @@ daemon() {
     t0="$(date +%s%N)"
     KPID_LOG=info "$kpid" --config "$config" run >"$OUT/$name.log" 2>&1 &
     DAEMON=$!
-    until grep -q "scheduler running" "$OUT/$name.log"; do
+    until grep -qs "scheduler running" "$OUT/$name.log"; do
         if ! kill -0 "$DAEMON" 2>/dev/null; then
             echo "nightly: $name exited early" >&2
             tail -20 "$OUT/$name.log" >&2
