@@ -7,15 +7,18 @@ use crate::jobs::{
 };
 use crate::metrics::Metrics;
 use crate::period::today;
+use crate::period::Period;
 use crate::report::snapshot_table;
 use crate::scheduler::Scheduler;
 use crate::server::AppState;
 use crate::settings::Settings;
+use crate::settings::Shop;
 use crate::setup::Setup;
-use crate::snapshot::compute;
-use crate::store::{redact_url, Backend, Store};
+use crate::snapshot::{compute_many, Computed};
+use crate::store::{redact_url, Backend, Store, StoredSnapshot};
 use anyhow::Context;
 use chrono::Utc;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -135,12 +138,34 @@ fn log_start(settings: &Settings) {
     }
 }
 
-/// Prints each shop's last complete month, computing it first.
+/// Prints each shop's last complete month, computing it first: the shops
+/// sharing that month (most share it; a zone may not have reached the next
+/// month yet) in one set-based pass.
 async fn print_start_report(settings: &Settings, store: &Store) -> anyhow::Result<()> {
+    let mut by_month: BTreeMap<Period, Vec<&Shop>> = BTreeMap::new();
     for shop in &settings.shops {
-        let month = last_complete_month(shop);
-        let snap = compute(settings, store, shop, month).await?;
-        if let Some(s) = store.snapshot(&shop.id, month, Some(snap.revision)).await? {
+        by_month
+            .entry(last_complete_month(shop))
+            .or_default()
+            .push(shop);
+    }
+    let mut computed: HashMap<String, Computed> = HashMap::new();
+    for (month, shops) in &by_month {
+        for c in compute_many(settings, store, shops, *month).await? {
+            computed.insert(c.shop.clone(), c);
+        }
+    }
+    let now = Utc::now().timestamp();
+    for shop in &settings.shops {
+        if let Some(c) = computed.remove(&shop.id) {
+            // The values just computed are those the revision holds.
+            let s = StoredSnapshot {
+                shop: c.shop,
+                period: c.period,
+                revision: c.revision,
+                computed_at: now,
+                kpis: c.kpis,
+            };
             println!("{}", snapshot_table(&s, &settings.catalogue));
         }
     }

@@ -49,6 +49,10 @@ pub struct Metrics {
     pub snapshot_last_success: Family<ShopLabel, Seconds>,
     pub snapshot_lag: Family<ShopLabel, Seconds>,
     pub takeovers: Counter,
+    /// Scheduled snapshot passes, and the shops they computed: the shops
+    /// due at one instant share one pass.
+    pub snapshot_passes: Counter,
+    pub snapshot_pass_shops: Counter,
     pub alerts_sent: Family<ChannelLabel, Counter>,
     pub alert_delivery_failures: Family<ChannelLabel, Counter>,
     /// Alerts by state (pending, firing, resolved) after the last evaluation.
@@ -77,6 +81,8 @@ impl Metrics {
             snapshot_last_success: Family::default(),
             snapshot_lag: Family::default(),
             takeovers: Counter::default(),
+            snapshot_passes: Counter::default(),
+            snapshot_pass_shops: Counter::default(),
             alerts_sent: Family::default(),
             alert_delivery_failures: Family::default(),
             alerts: Family::default(),
@@ -130,6 +136,16 @@ impl Metrics {
             "kpid_job_takeovers",
             "Ticks taken over after another replica's lease expired",
             m.takeovers.clone(),
+        );
+        r.register(
+            "kpid_snapshot_passes",
+            "Scheduled snapshot passes; the shops due at one instant share one",
+            m.snapshot_passes.clone(),
+        );
+        r.register(
+            "kpid_snapshot_pass_shops",
+            "Shops computed by the scheduled snapshot passes",
+            m.snapshot_pass_shops.clone(),
         );
         r.register(
             "kpid_alerts_sent",
@@ -211,6 +227,12 @@ impl Metrics {
                 })
                 .set(*n);
         }
+    }
+
+    /// Records a scheduled snapshot pass over `shops` shops.
+    pub fn snapshot_pass(&self, shops: usize) {
+        self.snapshot_passes.inc();
+        self.snapshot_pass_shops.inc_by(shops as u64);
     }
 
     /// Records a successful snapshot job of a shop.

@@ -1,7 +1,8 @@
 //! Jobs: the work the daemon does on a schedule (a connector run, a shop's
 //! snapshot job, an alert digest) and the alert evaluation that follows
 //! fresh data. Each job kind is one file; the scheduler claims ticks and
-//! runs the [`Job`]s it is given, knowing nothing of what they do.
+//! runs the [`Job`]s it is given, knowing nothing of what they do beyond
+//! which of them run a common tick together ([`Job::batch_key`]).
 
 pub mod alerts;
 pub mod connector;
@@ -114,14 +115,52 @@ impl Job {
         }
     }
 
+    /// Jobs with the same key fire at the same instants and run a common
+    /// tick as one execution (see [`run_together`]): the snapshot jobs of
+    /// shops on the same schedule in the same zone, so 1,000 shops make one
+    /// set-based pass a night, not 1,000. `None`: the job runs alone.
+    pub fn batch_key(&self) -> Option<String> {
+        match self.work {
+            Work::Snapshot(_) => Some(format!(
+                "snapshot@{}@{}",
+                self.schedule.timezone(),
+                self.schedule.source()
+            )),
+            Work::Connector(_) | Work::Digest(..) => None,
+        }
+    }
+
     /// Runs the job for `tick`; its failures are the result, never an error.
     pub async fn run(&self, cx: &Context, tick: DateTime<Utc>) -> RunResult {
         match &self.work {
             Work::Connector(c) => connector::tick(cx, c).await,
-            Work::Snapshot(shop) => snapshot::tick(cx, shop, tick).await,
+            Work::Snapshot(shop) => snapshot::tick(cx, &[shop], tick)
+                .await
+                .pop()
+                .unwrap_or_default(),
             Work::Digest(name, shop) => alerts::digest(cx, name, shop, tick).await,
         }
     }
+}
+
+/// Runs `jobs`, each claimed for `tick`, as one execution: snapshot jobs in
+/// one set-based pass, any other job on its own. One result per job, in order.
+pub async fn run_together(cx: &Context, jobs: &[&Job], tick: DateTime<Utc>) -> Vec<RunResult> {
+    let shops: Option<Vec<&Shop>> = jobs
+        .iter()
+        .map(|j| match &j.work {
+            Work::Snapshot(shop) => Some(shop),
+            Work::Connector(_) | Work::Digest(..) => None,
+        })
+        .collect();
+    if let Some(shops) = shops.filter(|s| s.len() > 1) {
+        return snapshot::tick(cx, &shops, tick).await;
+    }
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        out.push(job.run(cx, tick).await);
+    }
+    out
 }
 
 /// Every job the configuration schedules: each connector with a schedule,

@@ -1,6 +1,6 @@
-//! The snapshot job of one shop: each night, yesterday, its month and its
-//! year (see [`nightly_periods`]), then the people's scorecards covering the
-//! shop.
+//! Each shop's snapshot job: each night, yesterday, its month and its year
+//! (see [`nightly_periods`]), then the people's scorecards covering the
+//! shop. The jobs of shops due at the same instant run as one set-based pass.
 
 use super::Context;
 use crate::period::{today, Period};
@@ -10,7 +10,7 @@ use crate::store::{RunResult, Store, StoreError};
 use crate::targets::roles::Person;
 use crate::targets::TargetBook;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The nightly snapshot job for one shop on local day `today`: yesterday,
 /// its month and year (see [`nightly_periods`]). The one-shop case of
@@ -97,31 +97,51 @@ pub fn last_complete_month(shop: &Shop) -> Period {
     .previous()
 }
 
-/// A scheduled tick of a shop's snapshot job: the local day of the tick,
-/// then the alerts evaluated on the fresh values.
-pub(super) async fn tick(cx: &Context, shop: &Shop, tick: DateTime<Utc>) -> RunResult {
-    let day = tick.with_timezone(&shop.tz).date_naive();
-    match snapshot_shop(&cx.setup, &cx.store, shop, day).await {
-        Ok(done) => {
-            cx.metrics.snapshot_done(&shop.id, super::now_seconds());
-            super::alerts::evaluate(cx).await;
-            let new = done.iter().filter(|c| c.new_revision).count();
+/// The shops' snapshot jobs due at the same instant `tick`, run as one
+/// set-based pass (see [`snapshot_shops`]): each shop on its local day of
+/// the tick, then the alerts evaluated once on the fresh values. One result
+/// per shop, in order; a failure of the pass fails every shop's run with it.
+pub(super) async fn tick(cx: &Context, shops: &[&Shop], tick: DateTime<Utc>) -> Vec<RunResult> {
+    let days: Vec<(&Shop, NaiveDate)> = shops
+        .iter()
+        .map(|s| (*s, tick.with_timezone(&s.tz).date_naive()))
+        .collect();
+    cx.metrics.snapshot_pass(shops.len());
+    let done = match snapshot_shops(&cx.setup, &cx.store, &days).await {
+        Ok(done) => done,
+        Err(e) => {
+            let failed = RunResult {
+                status: "failed",
+                error: Some(e.to_string()),
+                ..Default::default()
+            };
+            return vec![failed; shops.len()];
+        }
+    };
+    let at = super::now_seconds();
+    let mut by_shop: HashMap<&str, Vec<&Computed>> = HashMap::new();
+    for c in &done {
+        by_shop.entry(c.shop.as_str()).or_default().push(c);
+    }
+    for shop in shops {
+        cx.metrics.snapshot_done(&shop.id, at);
+    }
+    super::alerts::evaluate(cx).await;
+    shops
+        .iter()
+        .map(|shop| {
+            let mine = by_shop.remove(shop.id.as_str()).unwrap_or_default();
             RunResult {
                 status: "ok",
-                records: done.len() as i64,
-                changed: new as i64,
-                detail: done
+                records: mine.len() as i64,
+                changed: mine.iter().filter(|c| c.new_revision).count() as i64,
+                detail: mine
                     .iter()
                     .map(|c| format!("{} r{}", c.period, c.revision))
                     .collect::<Vec<_>>()
                     .join(", "),
                 ..Default::default()
             }
-        }
-        Err(e) => RunResult {
-            status: "failed",
-            error: Some(e.to_string()),
-            ..Default::default()
-        },
-    }
+        })
+        .collect()
 }

@@ -147,25 +147,30 @@ pub fn clear(values: &mut InputValues) {
 }
 
 /// Notes for `kpid check`: each shop without a refund source (the stored
-/// daily values are looked at when the database is at hand).
+/// refunds and daily values are looked at when the database is at hand,
+/// for all shops at once).
 pub async fn check_notes(settings: &Settings, store: Option<&Store>) -> Vec<String> {
-    let mut out = Vec::new();
-    for shop in &settings.shops {
-        if configured(settings, &shop.id) {
-            continue;
-        }
-        if let Some(st) = store {
-            let one = [shop.id.clone()];
-            if stored(st, &one).await.is_ok_and(|s| !s.is_empty()) {
-                continue;
-            }
-        }
-        out.push(format!(
-            "shop `{}` has no refund source (no connector delivering refunds, no stored \
-             refunds or daily refund_orders/refund_amount values): its refund KPIs \
-             (refund_rate and any formula over refund_orders or refund_amount) have no value",
-            shop.id
-        ));
-    }
-    out
+    let unconfigured: Vec<String> = settings
+        .shops
+        .iter()
+        .filter(|s| !configured(settings, &s.id))
+        .map(|s| s.id.clone())
+        .collect();
+    // A database that cannot be read counts as holding nothing: the note
+    // then says what the configuration alone provides.
+    let stored = match store {
+        Some(st) => stored(st, &unconfigured).await.unwrap_or_default(),
+        None => HashSet::new(),
+    };
+    unconfigured
+        .into_iter()
+        .filter(|shop| !stored.contains(shop))
+        .map(|shop| {
+            format!(
+                "shop `{shop}` has no refund source (no connector delivering refunds, no stored \
+                 refunds or daily refund_orders/refund_amount values): its refund KPIs \
+                 (refund_rate and any formula over refund_orders or refund_amount) have no value"
+            )
+        })
+        .collect()
 }
