@@ -202,7 +202,7 @@ fn orders_batch(ids: &[&str]) -> kpid::facts::Batch {
         .map(|id| kpid::facts::Order {
             shop: "sh".into(),
             order_id: id.to_string(),
-            paid_at: None,
+            paid_at: chrono::DateTime::from_timestamp(1_790_000_000, 0),
             local_day: chrono::NaiveDate::from_ymd_opt(2026, 10, 1),
             amount_micros: 1_000_000,
             buyer_id: None,
