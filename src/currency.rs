@@ -10,7 +10,7 @@
 //! a rate for one of the months, money has no value (null) for that scope
 //! and period, and `kpid check` and the report say which rate is missing.
 
-use crate::money::{from_micros, to_micros};
+use crate::money::{from_micros, to_micros, Money};
 use crate::period::Period;
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::BTreeMap;
@@ -199,6 +199,11 @@ pub fn convert_micros(micros: i64, rate: Decimal) -> Option<i64> {
     to_micros(v).ok()
 }
 
+/// `amount` converted at `rate`, rounded as [`convert_micros`] rounds.
+pub fn convert_money(amount: Money, rate: Decimal) -> Option<Money> {
+    convert_micros(amount.micros(), rate).map(Money::from_micros)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +251,9 @@ mod tests {
         assert_eq!(convert_micros(100_000_000, d("7.12")), Some(712_000_000));
         assert_eq!(convert_micros(1, d("0.5")), Some(1));
         assert_eq!(convert_micros(-1, d("0.5")), Some(-1));
+        let usd = Money::parse("100").unwrap();
+        assert_eq!(convert_money(usd, d("7.12")), Money::parse("712").ok());
+        assert_eq!(convert_money(Money::from_micros(i64::MAX), d("2")), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 // Rejects echo bad values the way amount errors do: one rule, kept with
 // money (below facts) and re-exported for the connectors that file rejects.
-pub use crate::money::{echo, ECHO_CHARS};
+pub use crate::money::{echo, Money, ECHO_CHARS};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Whether an order counts towards sales.
@@ -48,7 +48,7 @@ pub struct Order {
     pub paid_at: Option<DateTime<Utc>>,
     /// Local day of `paid_at` in the shop's zone.
     pub local_day: Option<NaiveDate>,
-    pub amount_micros: i64,
+    pub amount: Money,
     /// `None` for guest checkouts: such an order counts as its own buyer.
     pub buyer_id: Option<String>,
     pub status: OrderStatus,
@@ -62,7 +62,7 @@ pub struct Refund {
     pub order_id: String,
     pub refunded_at: DateTime<Utc>,
     pub local_day: NaiveDate,
-    pub amount_micros: i64,
+    pub amount: Money,
 }
 
 /// One value of a daily series. `value_micros: None` clears a stored value

@@ -10,6 +10,7 @@ use super::options::{OptionProblem, PollingSpec, Read};
 use super::{connector_shop, Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, DailyValue, Order, OrderStatus, Refund};
+use crate::money::Money;
 use crate::period::{day_start, today};
 use crate::settings::Settings;
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
@@ -192,7 +193,7 @@ impl DemoConnector {
                         order_id: order_id.clone(),
                         refunded_at,
                         local_day: refund_local,
-                        amount_micros: amount * 10_000,
+                        amount: Money::from_micros(amount * 10_000),
                     });
                 }
             }
@@ -201,7 +202,7 @@ impl DemoConnector {
                 order_id,
                 paid_at: Some(paid_at),
                 local_day: Some(day),
-                amount_micros: amount_fen * 10_000,
+                amount: Money::from_micros(amount_fen * 10_000),
                 buyer_id: (!guest).then(|| format!("buyer-{buyer}")),
                 status,
             });

@@ -71,6 +71,7 @@ use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
+use crate::money::Money;
 use crate::period::{local_day, today};
 use crate::settings::Settings;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -438,7 +439,7 @@ impl Mapper {
             order_id,
             refunded_at: at,
             local_day: local_day(at, self.tz),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
         }))
     }
 
@@ -467,7 +468,7 @@ impl Mapper {
             order_id,
             paid_at,
             local_day: paid_at.map(|t| local_day(t, self.tz)),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
             buyer_id,
             status,
         })
@@ -508,13 +509,13 @@ mod tests {
         assert_eq!(page.total, Some(2));
         let o = &page.batch.orders;
         assert_eq!(o[0].order_id, "6920000000000000123");
-        assert_eq!(o[0].amount_micros, 123_450_000);
+        assert_eq!(o[0].amount.micros(), 123_450_000);
         assert_eq!(o[0].status, OrderStatus::Paid);
         assert_eq!(o[0].buyer_id.as_deref(), Some("1@#abc"));
         // 2025-09-30 16:01 UTC is 2025-10-01 00:01 in Shanghai.
         assert_eq!(o[0].local_day, NaiveDate::from_ymd_opt(2025, 10, 1));
         assert_eq!(o[1].order_id, "6920000000000000999");
-        assert_eq!(o[1].amount_micros, 10_000);
+        assert_eq!(o[1].amount.micros(), 10_000);
         assert_eq!(o[1].status, OrderStatus::Unpaid);
         assert_eq!(o[1].paid_at, None);
     }
@@ -532,7 +533,7 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].refund_id, "7400000000000000999");
         assert_eq!(r[0].order_id, "6920000000000000123");
-        assert_eq!(r[0].amount_micros, 123_450_000);
+        assert_eq!(r[0].amount.micros(), 123_450_000);
         // 2025-09-30 16:00 UTC is 1 October in Shanghai.
         assert_eq!(
             r[0].local_day,

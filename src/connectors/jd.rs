@@ -51,6 +51,7 @@ use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
+use crate::money::Money;
 use crate::period::{local_day, today};
 use crate::settings::Settings;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -439,7 +440,7 @@ impl Mapper {
             order_id,
             refunded_at: at,
             local_day: local_day(at, self.tz),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
         }))
     }
 
@@ -486,7 +487,7 @@ impl Mapper {
             order_id,
             paid_at: Some(at),
             local_day: Some(local_day(at, self.tz)),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
             buyer_id,
             status,
         })
@@ -519,9 +520,9 @@ mod tests {
         let o = &facts.batch.orders;
         assert_eq!(o[0].status, OrderStatus::Paid);
         assert_eq!(o[0].buyer_id.as_deref(), Some("o1"));
-        assert_eq!(o[0].amount_micros, 9_900_000);
+        assert_eq!(o[0].amount.micros(), 9_900_000);
         assert_eq!(o[1].status, OrderStatus::Cancelled);
-        assert_eq!(o[1].amount_micros, 5_000_000);
+        assert_eq!(o[1].amount.micros(), 5_000_000);
         assert_eq!(o[1].buyer_id.as_deref(), Some("p2"));
         assert_eq!(o[2].status, OrderStatus::Unpaid);
         assert_eq!(o[3].status, OrderStatus::Paid);
@@ -542,7 +543,7 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].refund_id, "9007199254740993");
         assert_eq!(r[0].order_id, "300");
-        assert_eq!(r[0].amount_micros, 12_300_000);
+        assert_eq!(r[0].amount.micros(), 12_300_000);
         // 00:30 in Beijing is still 1 March in Shanghai.
         assert_eq!(r[0].local_day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
         assert_eq!(p.batch.rejects.len(), 1);

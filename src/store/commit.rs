@@ -210,7 +210,7 @@ pub(super) fn order_rows(connector: &str, orders: &[Order]) -> Vec<Vec<Cell>> {
                 Cell::Text(Some(o.order_id.clone())),
                 Cell::Int(o.paid_at.map(|t| t.timestamp())),
                 Cell::Text(o.local_day.map(day_text)),
-                Cell::Int(Some(o.amount_micros)),
+                Cell::Int(Some(o.amount.micros())),
                 Cell::Text(o.buyer_id.clone()),
                 Cell::Text(Some(o.status.as_str().to_string())),
                 Cell::Text(Some(connector.to_string())),
@@ -230,7 +230,7 @@ pub(super) fn refund_rows(connector: &str, refunds: &[Refund]) -> Vec<Vec<Cell>>
                 Cell::Text(Some(r.order_id.clone())),
                 Cell::Int(Some(r.refunded_at.timestamp())),
                 Cell::Text(Some(day_text(r.local_day))),
-                Cell::Int(Some(r.amount_micros)),
+                Cell::Int(Some(r.amount.micros())),
                 Cell::Text(Some(connector.to_string())),
             ]
         })

@@ -2,6 +2,7 @@
 //! the helpers both databases' commits share.
 
 use super::{Result, StoreError};
+use crate::money::Money;
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,10 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecordTotals {
     pub orders: i64,
-    pub gmv_micros: i64,
+    pub gmv: Money,
     pub buyers: i64,
     pub refund_orders: i64,
-    pub refund_micros: i64,
+    pub refund_amount: Money,
 }
 
 /// One input's daily values over a range, folded.

@@ -9,7 +9,7 @@
 use crate::config::ConnectorConfig;
 use crate::facts::{check_id, echo, Batch, DailyValue, Order, OrderStatus, Refund};
 use crate::kpi::catalogue::input_def;
-use crate::money::parse_micros;
+use crate::money::{parse_micros, Money};
 use crate::period::local_day;
 use crate::settings::Settings;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -361,7 +361,7 @@ impl RowParser {
                     order_id,
                     paid_at: Some(paid_at),
                     local_day: Some(local_day(paid_at, tz)),
-                    amount_micros,
+                    amount: Money::from_micros(amount_micros),
                     buyer_id: (!buyer.is_empty()).then(|| buyer.to_string()),
                     status,
                 });
@@ -378,7 +378,7 @@ impl RowParser {
                     order_id,
                     refunded_at: at,
                     local_day: local_day(at, tz),
-                    amount_micros,
+                    amount: Money::from_micros(amount_micros),
                 });
             }
             Stream::Daily => {

@@ -30,7 +30,7 @@ use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
-use crate::money::parse_micros;
+use crate::money::{parse_micros, Money};
 use crate::period::local_day;
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
@@ -510,7 +510,7 @@ impl Mapper {
             order_id: t.tid.0.clone(),
             paid_at: Some(at),
             local_day: Some(local_day(at, self.tz)),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
             buyer_id: t
                 .buyer_open_uid
                 .as_deref()
@@ -541,7 +541,7 @@ impl Mapper {
             order_id: r.tid.0.clone(),
             refunded_at: at,
             local_day: local_day(at, self.tz),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
         }))
     }
 }

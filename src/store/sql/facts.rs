@@ -3,6 +3,7 @@
 use super::sets::{placeholders, values_table, CHUNK};
 use super::DbStore;
 use crate::facts::{Batch, Reject};
+use crate::money::Money;
 use crate::store::facts::{day_text, fold_daily};
 use crate::store::{
     now_unix, DailyAggregate, DailyRow, FactsReader, FactsWriter, RecordTotals, Result, StoreError,
@@ -143,10 +144,10 @@ impl FactsReader for DbStore {
         .await?;
         Ok(RecordTotals {
             orders: o.try_get(0)?,
-            gmv_micros: o.try_get(1)?,
+            gmv: Money::from_micros(o.try_get(1)?),
             buyers: o.try_get(2)?,
             refund_orders: r.try_get(0)?,
-            refund_micros: r.try_get(1)?,
+            refund_amount: Money::from_micros(r.try_get(1)?),
         })
     }
 
@@ -229,7 +230,7 @@ impl FactsReader for DbStore {
             for row in q.fetch_all(&self.pool).await? {
                 let t = out.entry(row.try_get(0)?).or_default();
                 t.orders = row.try_get(1)?;
-                t.gmv_micros = row.try_get(2)?;
+                t.gmv = Money::from_micros(row.try_get(2)?);
                 t.buyers = row.try_get(3)?;
             }
             let sql = format!(
@@ -244,7 +245,7 @@ impl FactsReader for DbStore {
             for row in q.fetch_all(&self.pool).await? {
                 let t = out.entry(row.try_get(0)?).or_default();
                 t.refund_orders = row.try_get(1)?;
-                t.refund_micros = row.try_get(2)?;
+                t.refund_amount = Money::from_micros(row.try_get(2)?);
             }
         }
         Ok(out)
