@@ -6,6 +6,7 @@
 
 // Rejects echo bad values the way amount errors do: one rule, kept with
 // money (below facts) and re-exported for the connectors that file rejects.
+pub use crate::ids::ShopId;
 pub use crate::money::{echo, Money, ECHO_CHARS};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -43,7 +44,7 @@ impl OrderStatus {
 /// One order as the platform reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
-    pub shop: String,
+    pub shop: ShopId,
     pub order_id: String,
     pub paid_at: Option<DateTime<Utc>>,
     /// Local day of `paid_at` in the shop's zone.
@@ -57,7 +58,7 @@ pub struct Order {
 /// One refund, counted on its own local day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refund {
-    pub shop: String,
+    pub shop: ShopId,
     pub refund_id: String,
     pub order_id: String,
     pub refunded_at: DateTime<Utc>,
@@ -69,7 +70,7 @@ pub struct Refund {
 /// (an empty cell in a re-imported file means "no value").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyValue {
-    pub shop: String,
+    pub shop: ShopId,
     pub day: NaiveDate,
     pub input: String,
     pub dimension: String,

@@ -188,7 +188,7 @@ impl DemoConnector {
                     let partial = rng.unit() < 0.3;
                     let amount = if partial { amount_fen / 2 } else { amount_fen };
                     batch.refunds.push(Refund {
-                        shop: self.shop.clone(),
+                        shop: self.shop.as_str().into(),
                         refund_id: format!("{order_id}-r1"),
                         order_id: order_id.clone(),
                         refunded_at,
@@ -198,7 +198,7 @@ impl DemoConnector {
                 }
             }
             batch.orders.push(Order {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 order_id,
                 paid_at: Some(paid_at),
                 local_day: Some(day),
@@ -213,7 +213,7 @@ impl DemoConnector {
         let pv = visits * rng.range(25, 45) / 10;
         let mut put = |input: &str, dimension: &str, micros: i64| {
             batch.daily.push(DailyValue {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 day,
                 input: input.to_string(),
                 dimension: dimension.to_string(),

@@ -434,7 +434,7 @@ impl Mapper {
         let amount_micros = fen_micros(fen, "refund_amount")?;
         let at = instant(info, "update_time")?.ok_or_else(|| FieldError::missing("update_time"))?;
         Ok(Some(Refund {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             refund_id,
             order_id,
             refunded_at: at,
@@ -464,7 +464,7 @@ impl Mapper {
             .filter(|s| !s.is_empty())
             .map(str::to_string);
         Ok(Order {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             order_id,
             paid_at,
             local_day: paid_at.map(|t| local_day(t, self.tz)),

@@ -435,7 +435,7 @@ impl Mapper {
         let at = cn_fields::time(r.complete_time.as_ref(), "completeTime")?
             .ok_or_else(|| FieldError::missing("completeTime"))?;
         Ok(Some(Refund {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             refund_id,
             order_id,
             refunded_at: at,
@@ -483,7 +483,7 @@ impl Mapper {
             .or_else(|| cn_fields::text(o.xid_buyer.as_ref()))
             .or_else(|| cn_fields::text(o.pin.as_ref()));
         Ok(Order {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             order_id,
             paid_at: Some(at),
             local_day: Some(local_day(at, self.tz)),

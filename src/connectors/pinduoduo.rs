@@ -380,7 +380,7 @@ impl Mapper {
         let at = cn_fields::time(r.updated_time.as_ref(), "updated_time")?
             .ok_or_else(|| FieldError::missing("updated_time"))?;
         Ok(Some(Refund {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             refund_id,
             order_id,
             refunded_at: at,
@@ -429,7 +429,7 @@ impl Mapper {
             .or(created)
             .ok_or_else(|| FieldError::none_set(&["pay_time", "confirm_time", "created_time"]))?;
         Ok(Order {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             order_id,
             paid_at: Some(at),
             local_day: Some(local_day(at, self.tz)),

@@ -388,7 +388,7 @@ impl Mapper {
             }
             let at = r.created_at.with_timezone(&Utc);
             refunds.push(Refund {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 refund_id: r.id.to_string(),
                 order_id: order_id.clone(),
                 refunded_at: at,
@@ -398,7 +398,7 @@ impl Mapper {
         }
         Ok((
             Order {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 order_id,
                 paid_at: Some(paid_at),
                 local_day: Some(local_day(paid_at, self.tz)),

@@ -381,7 +381,7 @@ impl WooCommerceConnector {
                 .checked_abs()
                 .ok_or_else(|| format!("refund {} total is out of range", r.id))?;
             refunds.push(Refund {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 refund_id: r.id.to_string(),
                 order_id: order_id.clone(),
                 refunded_at: modified,
@@ -391,7 +391,7 @@ impl WooCommerceConnector {
         }
         Ok((
             Order {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 order_id,
                 paid_at: Some(paid_at),
                 local_day: Some(local_day(paid_at, self.tz)),

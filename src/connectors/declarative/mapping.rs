@@ -453,7 +453,7 @@ impl Mapper {
             Some(st) => status(rec, st)?,
         };
         Ok(Order {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             order_id,
             paid_at: Some(paid_at),
             local_day: Some(local_day(paid_at, self.tz)),
@@ -487,7 +487,7 @@ impl Mapper {
                 let refund_id = rec.id(&r.id)?;
                 let at = rec.time(&r.refunded_at, self.tz)?;
                 Ok(Refund {
-                    shop: self.shop.clone(),
+                    shop: self.shop.as_str().into(),
                     order_id: rec.id(&r.order_id)?,
                     refunded_at: at,
                     local_day: local_day(at, self.tz),
@@ -558,7 +558,7 @@ impl Mapper {
             .iter()
             .map(|(input, a)| {
                 Ok(DailyValue {
-                    shop: self.shop.clone(),
+                    shop: self.shop.as_str().into(),
                     day,
                     input: input.clone(),
                     dimension: dimension.clone(),

@@ -357,7 +357,7 @@ impl RowParser {
                 let buyer = cell("buyer_id");
                 check_id("buyer_id", buyer)?;
                 batch.orders.push(Order {
-                    shop,
+                    shop: shop.into(),
                     order_id,
                     paid_at: Some(paid_at),
                     local_day: Some(local_day(paid_at, tz)),
@@ -373,7 +373,7 @@ impl RowParser {
                     .map_err(|e| format!("refunded_at: {e}"))?;
                 let amount_micros = amount("amount")?;
                 batch.refunds.push(Refund {
-                    shop,
+                    shop: shop.into(),
                     refund_id,
                     order_id,
                     refunded_at: at,
@@ -395,7 +395,7 @@ impl RowParser {
                         Some(parse_micros(text).map_err(|e| format!("{input}: {e}"))?)
                     };
                     values.push(DailyValue {
-                        shop: shop.clone(),
+                        shop: shop.as_str().into(),
                         day,
                         input: input.clone(),
                         dimension: dimension.clone(),

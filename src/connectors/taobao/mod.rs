@@ -506,7 +506,7 @@ impl Mapper {
             )?,
         };
         Ok(Order {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             order_id: t.tid.0.clone(),
             paid_at: Some(at),
             local_day: Some(local_day(at, self.tz)),
@@ -536,7 +536,7 @@ impl Mapper {
         };
         let at = parse_time(name, text)?;
         Ok(Some(Refund {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             refund_id: r.refund_id.0.clone(),
             order_id: r.tid.0.clone(),
             refunded_at: at,
