@@ -11,7 +11,7 @@
 //! and period, and `kpid check` and the report say which rate is missing.
 
 use crate::money::{from_micros, to_micros, Money};
-use crate::period::Period;
+use crate::period::{LocalDay, Period};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -137,13 +137,12 @@ pub enum MoneyPlan {
 }
 
 impl MoneyPlan {
-    /// The rate for `currency` on `day` (text `YYYY-MM-DD`) under this
-    /// plan: `None` when amounts stay as they are.
-    pub fn rate_on(&self, rates: &Rates, currency: &str, day: &str) -> Option<Decimal> {
+    /// The rate for `currency` on `day` under this plan: `None` when
+    /// amounts stay as they are.
+    pub fn rate_on(&self, rates: &Rates, currency: &str, day: LocalDay) -> Option<Decimal> {
         match self {
             MoneyPlan::Convert { base, .. } if currency != base => {
-                let month = Period::parse_any(day.get(..7)?).ok()?;
-                rates.rate(currency, month)
+                rates.rate(currency, Period::month_of(day))
             }
             _ => None,
         }
@@ -213,6 +212,10 @@ mod tests {
         Decimal::from_str(s).unwrap()
     }
 
+    fn day(s: &str) -> LocalDay {
+        s.parse().unwrap()
+    }
+
     fn month(s: &str) -> Period {
         Period::parse_month(s).unwrap()
     }
@@ -229,8 +232,11 @@ mod tests {
         );
         let plan = rates.plan(&["CNY", "USD"], month("2026-10"));
         assert!(matches!(plan, MoneyPlan::Convert { .. }), "{plan:?}");
-        assert_eq!(plan.rate_on(&rates, "USD", "2026-10-05"), Some(d("7.12")));
-        assert_eq!(plan.rate_on(&rates, "CNY", "2026-10-05"), None);
+        assert_eq!(
+            plan.rate_on(&rates, "USD", day("2026-10-05")),
+            Some(d("7.12"))
+        );
+        assert_eq!(plan.rate_on(&rates, "CNY", day("2026-10-05")), None);
         assert_eq!(
             plan.note().unwrap(),
             "money in CNY, converted at USD 2026-10 × 7.12"

@@ -212,7 +212,7 @@ async fn convert(
         ))
     };
     for row in facts.rows.iter_mut().filter(|r| is_money_input(&r.input)) {
-        if let Some(rate) = plan.rate_on(rates, currency, &row.day) {
+        if let Some(rate) = plan.rate_on(rates, currency, row.day) {
             row.value_micros =
                 convert_micros(row.value_micros, rate).ok_or_else(|| too_large(&row.input))?;
         }
@@ -229,7 +229,7 @@ async fn convert(
         if from > to {
             continue;
         }
-        let Some(rate) = plan.rate_on(rates, currency, &from.to_string()) else {
+        let Some(rate) = plan.rate_on(rates, currency, from) else {
             continue;
         };
         let t = store.record_totals(shop, from, to).await?;

@@ -4,7 +4,8 @@ use super::sets::{placeholders, values_table, CHUNK};
 use super::DbStore;
 use crate::facts::{Batch, Reject};
 use crate::money::Money;
-use crate::store::facts::{day_text, fold_daily};
+use crate::period::LocalDay;
+use crate::store::facts::{day_text, fold_daily, parse_day};
 use crate::store::{
     now_unix, DailyAggregate, DailyRow, FactsReader, FactsWriter, RecordTotals, Result, StoreError,
 };
@@ -101,7 +102,7 @@ impl FactsReader for DbStore {
         shop: &str,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<HashSet<String>> {
+    ) -> Result<HashSet<LocalDay>> {
         let rows = sqlx::query(
             "SELECT DISTINCT local_day FROM orders WHERE shop = $1 AND local_day >= $2 AND local_day <= $3 \
              UNION SELECT DISTINCT local_day FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3",
@@ -112,7 +113,7 @@ impl FactsReader for DbStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .map(|r| parse_day("local_day", r.try_get(0)?))
             .collect()
     }
 
@@ -179,7 +180,7 @@ impl FactsReader for DbStore {
             .map(|row| {
                 Ok(DailyRow {
                     input: row.try_get(0)?,
-                    day: row.try_get(1)?,
+                    day: parse_day("daily_values.day", row.try_get(1)?)?,
                     dimension: row.try_get(2)?,
                     value_micros: row.try_get(3)?,
                 })
@@ -272,7 +273,7 @@ impl FactsReader for DbStore {
             for row in q.fetch_all(&self.pool).await? {
                 out.entry(row.try_get(0)?).or_default().push(DailyRow {
                     input: row.try_get(1)?,
-                    day: row.try_get(2)?,
+                    day: parse_day("daily_values.day", row.try_get(2)?)?,
                     dimension: row.try_get(3)?,
                     value_micros: row.try_get(4)?,
                 });
@@ -286,9 +287,9 @@ impl FactsReader for DbStore {
         shops: &[String],
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<HashMap<String, HashSet<String>>> {
+    ) -> Result<HashMap<String, HashSet<LocalDay>>> {
         let (from, to) = (day_text(from), day_text(to));
-        let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut out: HashMap<String, HashSet<LocalDay>> = HashMap::new();
         for chunk in shops.chunks(CHUNK) {
             let list = placeholders(3, chunk.len());
             let sql = format!(
@@ -304,7 +305,7 @@ impl FactsReader for DbStore {
             for row in q.fetch_all(&self.pool).await? {
                 out.entry(row.try_get(0)?)
                     .or_default()
-                    .insert(row.try_get(1)?);
+                    .insert(parse_day("local_day", row.try_get(1)?)?);
             }
         }
         Ok(out)
