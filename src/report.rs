@@ -54,43 +54,73 @@ fn ordered<'a>(
         .collect()
 }
 
+/// The first three columns of a bilingual KPI table: each line's KPI id
+/// with its Chinese and English names, each column as wide as its widest.
+pub(crate) struct NameColumns<'a> {
+    names: Vec<[&'a str; 3]>,
+    widths: [usize; 3],
+}
+
+impl<'a> NameColumns<'a> {
+    const HEADER: [&'static str; 3] = ["KPI", "指标", "name"];
+
+    pub fn new(ids: impl Iterator<Item = &'a str>, cat: &'a Catalogue) -> Self {
+        let names: Vec<[&str; 3]> = ids
+            .map(|id| {
+                let spec = cat.get(id);
+                [
+                    id,
+                    spec.map(|s| s.name_zh.as_str()).unwrap_or(""),
+                    spec.map(|s| s.name_en.as_str()).unwrap_or(""),
+                ]
+            })
+            .collect();
+        // The names hold CJK text, so they are aligned by display width.
+        let widths =
+            [0, 1, 2].map(|c| column_width(names.iter().map(|n| n[c]).chain([Self::HEADER[c]])));
+        NameColumns { names, widths }
+    }
+
+    /// The header cells: `KPI`, `指标`, `name`.
+    pub fn header(&self) -> String {
+        self.cells(Self::HEADER)
+    }
+
+    /// Each line's cells, in the order of the ids.
+    pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.names.iter().map(|n| self.cells(*n))
+    }
+
+    fn cells(&self, cells: [&str; 3]) -> String {
+        let [w_id, w_zh, w_en] = self.widths;
+        format!(
+            "{}{}{}",
+            pad(cells[0], w_id),
+            pad(cells[1], w_zh),
+            pad(cells[2], w_en)
+        )
+    }
+}
+
 /// The table of `kpid report`: Chinese and English names side by side.
 pub fn snapshot_table(s: &StoredSnapshot, cat: &Catalogue) -> String {
     let lines = ordered(s, cat);
-    let names: Vec<(&str, &str, &str)> = lines
-        .iter()
-        .map(|(k, _)| {
-            let spec = cat.get(&k.kpi);
-            (
-                k.kpi.as_str(),
-                spec.map(|s| s.name_zh.as_str()).unwrap_or(""),
-                spec.map(|s| s.name_en.as_str()).unwrap_or(""),
-            )
-        })
-        .collect();
-    let w_id = column_width(names.iter().map(|n| n.0).chain(["KPI"]));
-    let w_zh = column_width(names.iter().map(|n| n.1).chain(["指标"]));
-    let w_en = column_width(names.iter().map(|n| n.2).chain(["name"]));
+    let names = NameColumns::new(lines.iter().map(|(k, _)| k.kpi.as_str()), cat);
     let mut out = String::new();
     let _ = writeln!(out, "{} {} — revision {}", s.shop, s.period, s.revision);
     let _ = writeln!(
         out,
-        "{}{}{}{:>16} {:>16} {:>11} {:>8}",
-        pad("KPI", w_id),
-        pad("指标", w_zh),
-        pad("name", w_en),
+        "{}{:>16} {:>16} {:>11} {:>8}",
+        names.header(),
         "value",
         "target",
         "attainment",
         "score"
     );
-    for ((k, unit), (id, zh, en)) in lines.into_iter().zip(names) {
+    for ((k, unit), names) in lines.into_iter().zip(names.lines()) {
         let _ = writeln!(
             out,
-            "{}{}{}{:>16} {:>16} {:>11} {:>8}",
-            pad(id, w_id),
-            pad(zh, w_zh),
-            pad(en, w_en),
+            "{names}{:>16} {:>16} {:>11} {:>8}",
             display_value(k.value, unit),
             if k.target.is_some() {
                 display_value(k.target, unit)

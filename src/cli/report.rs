@@ -105,14 +105,7 @@ async fn scorecards(
         Format::Json => {
             serde_json::to_string_pretty(&crate::read::scorecards_json(s, &cards, person))? + "\n"
         }
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(export::CSV_HEADER)?;
-            for v in &views {
-                export::card_csv(v, &mut w)?;
-            }
-            String::from_utf8(w.into_inner()?)?
-        }
+        Format::Csv => String::from_utf8(export::cards_csv(&views)?)?,
         Format::Xlsx => {
             let out = output.context("--format xlsx needs --output FILE.xlsx")?;
             let bytes = export::workbook(s, &views)?;

@@ -6,9 +6,11 @@
 //! text (the `arbitrary_precision` feature), so an 18-digit order id or an
 //! amount like `100.10` never passes through a float.
 
-use crate::facts::{echo, FieldError};
-use crate::money::parse_micros;
+use crate::facts::{echo, FieldError, Refund};
+use crate::money::{parse_micros, Money};
+use crate::period::local_day;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde_json::Value;
 
 /// The text of a string or number; `None` for null, absent or empty.
@@ -29,6 +31,35 @@ pub(crate) fn id(v: Option<&Value>, field: &str) -> Result<String, FieldError> {
 pub(crate) fn yuan_micros(v: Option<&Value>, field: &str) -> Result<i64, FieldError> {
     let t = text(v).ok_or_else(|| FieldError::missing(field))?;
     parse_micros(&t).map_err(|e| FieldError::invalid(field, e))
+}
+
+/// A refunded amount in yuan as micros: required, and never negative.
+pub(crate) fn refund_yuan_micros(v: Option<&Value>, field: &str) -> Result<i64, FieldError> {
+    let micros = yuan_micros(v, field)?;
+    if micros < 0 {
+        return Err(FieldError::negative(field));
+    }
+    Ok(micros)
+}
+
+/// The refund a marketplace reports as done: `amount_micros` returned at
+/// `at`, counted on that instant's local day in the shop's zone.
+pub(crate) fn refund(
+    shop: &str,
+    tz: Tz,
+    refund_id: String,
+    order_id: String,
+    at: DateTime<Utc>,
+    amount_micros: i64,
+) -> Refund {
+    Refund {
+        shop: shop.into(),
+        refund_id,
+        order_id,
+        refunded_at: at,
+        local_day: local_day(at, tz),
+        amount: Money::from_micros(amount_micros),
+    }
 }
 
 /// A small integer code (string or number); `None` when absent or not one.
@@ -75,6 +106,11 @@ pub(crate) fn time(v: Option<&Value>, field: &str) -> Result<Option<DateTime<Utc
         .single()
         .map(|t| Some(t.with_timezone(&Utc)))
         .ok_or_else(|| FieldError::invalid(field, format!("`{}` is not a time", echo(&t))))
+}
+
+/// As [`time`], required.
+pub(crate) fn required_time(v: Option<&Value>, field: &str) -> Result<DateTime<Utc>, FieldError> {
+    time(v, field)?.ok_or_else(|| FieldError::missing(field))
 }
 
 /// `yyyy-MM-dd HH:mm:ss` in GMT+8, as the platforms read time filters.

@@ -60,26 +60,25 @@
 
 mod fields;
 
+use super::cn_fields;
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{Signing, SigningKeys};
-use super::options::KindOptions;
-use super::options::{OptionProblem, PollingSpec, Read};
+use super::options::PollingSpec;
 use super::records::{map_typed, order_batch, refund_batch, AFTER_SALE, ORDER};
-use super::shop_api::{check_app, days, move_cursor, MarketApp};
+use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
-use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
 use crate::money::Money;
 use crate::period::{local_day, today};
-use crate::settings::Settings;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use fields::{count, fen_micros, id_text, instant, integer, required_id};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 const STREAM: &str = "orders";
 const METHOD: &str = "order.searchList";
@@ -103,20 +102,14 @@ pub struct DouyinOptions {
     pub app_key: String,
 }
 
-impl KindOptions for DouyinOptions {
-    const POLLING: PollingSpec = PollingSpec::paged(2, 2, 5.0, 100, 100);
-    const SECRETS: &'static [&'static str] = &["app_secret", "access_token"];
+impl MarketOptions for DouyinOptions {
+    const APP_POLLING: PollingSpec = PollingSpec::paged(2, 2, 5.0, 100, 100);
+    const APP_SECRETS: [&'static str; 2] = ["app_secret", "access_token"];
+    const KEY_NAME: &'static str = "app_key";
+    const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Douyin;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        check_app(&read.own.base_url, "app_key", &read.own.app_key)
-    }
-
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Douyin)
+    fn gateway(&self) -> (&str, &str) {
+        (&self.base_url, &self.app_key)
     }
 }
 
@@ -433,14 +426,14 @@ impl Mapper {
             integer(info, "refund_amount")?.ok_or_else(|| FieldError::missing("refund_amount"))?;
         let amount_micros = fen_micros(fen, "refund_amount")?;
         let at = instant(info, "update_time")?.ok_or_else(|| FieldError::missing("update_time"))?;
-        Ok(Some(Refund {
-            shop: self.shop.as_str().into(),
+        Ok(Some(cn_fields::refund(
+            &self.shop,
+            self.tz,
             refund_id,
             order_id,
-            refunded_at: at,
-            local_day: local_day(at, self.tz),
-            amount: Money::from_micros(amount_micros),
-        }))
+            at,
+            amount_micros,
+        )))
     }
 
     fn order(&self, r: &Map<String, Value>) -> Result<Order, FieldError> {

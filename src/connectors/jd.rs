@@ -43,22 +43,20 @@ use super::cn_fields::{self, beijing_text};
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::jd_signed;
-use super::options::KindOptions;
-use super::options::{OptionProblem, PollingSpec, Read};
+use super::options::{OptionProblem, PollingSpec};
 use super::records::{map_typed, order_batch, refund_batch, AFTER_SALE, ORDER};
-use super::shop_api::{check_app, days, move_cursor, MarketApp};
+use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
-use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
 use crate::money::Money;
 use crate::period::{local_day, today};
-use crate::settings::Settings;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 const STREAM: &str = "orders";
 const METHOD: &str = "jingdong.pop.order.search";
@@ -92,28 +90,24 @@ pub struct JdOptions {
     pub order_state: String,
 }
 
-impl KindOptions for JdOptions {
-    const POLLING: PollingSpec = PollingSpec::paged(2, 4, 5.0, 100, 100);
-    const SECRETS: &'static [&'static str] = &["app_secret", "access_token"];
+impl MarketOptions for JdOptions {
+    const APP_POLLING: PollingSpec = PollingSpec::paged(2, 4, 5.0, 100, 100);
+    const APP_SECRETS: [&'static str; 2] = ["app_secret", "access_token"];
+    const KEY_NAME: &'static str = "app_key";
+    const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Jd;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
-        check_app(&o.base_url, "app_key", &o.app_key)?;
-        if o.order_state.trim().is_empty() {
+    fn gateway(&self) -> (&str, &str) {
+        (&self.base_url, &self.app_key)
+    }
+
+    fn check_own(&self) -> Result<(), OptionProblem> {
+        if self.order_state.trim().is_empty() {
             return Err(OptionProblem::new(
                 "order_state",
                 "must name at least one state",
             ));
         }
         Ok(())
-    }
-
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Jd)
     }
 }
 
@@ -428,20 +422,11 @@ impl Mapper {
             .as_ref()
             .and_then(|b| b.order_id.as_ref());
         let order_id = cn_fields::id(order, "sameOrderServiceBill.orderId")?;
-        let amount_micros = cn_fields::yuan_micros(r.refound_amount.as_ref(), "refoundAmount")?;
-        if amount_micros < 0 {
-            return Err(FieldError::negative("refoundAmount"));
-        }
-        let at = cn_fields::time(r.complete_time.as_ref(), "completeTime")?
-            .ok_or_else(|| FieldError::missing("completeTime"))?;
-        Ok(Some(Refund {
-            shop: self.shop.as_str().into(),
-            refund_id,
-            order_id,
-            refunded_at: at,
-            local_day: local_day(at, self.tz),
-            amount: Money::from_micros(amount_micros),
-        }))
+        let amount = cn_fields::refund_yuan_micros(r.refound_amount.as_ref(), "refoundAmount")?;
+        let at = cn_fields::required_time(r.complete_time.as_ref(), "completeTime")?;
+        Ok(Some(cn_fields::refund(
+            &self.shop, self.tz, refund_id, order_id, at, amount,
+        )))
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {

@@ -43,22 +43,22 @@ use super::cn_fields::{self, slices};
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{pdd_signed, Params};
-use super::options::KindOptions;
-use super::options::{OptionProblem, PollingSpec, Read};
+use super::options::PollingSpec;
 use super::records::{map_typed, order_batch, refund_batch, ORDER, REFUND};
-use super::shop_api::{check_app, days, move_cursor, pages_backward, pages_in_order, MarketApp};
+use super::shop_api::{
+    days, move_cursor, pages_backward, pages_in_order, MarketApp, MarketOptions,
+};
 use super::{Connector, ConnectorError, Sink, Window};
-use crate::config::ConnectorConfig;
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
 use crate::money::Money;
 use crate::period::local_day;
-use crate::settings::Settings;
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
@@ -86,20 +86,14 @@ pub struct PinduoduoOptions {
     pub client_id: String,
 }
 
-impl KindOptions for PinduoduoOptions {
-    const POLLING: PollingSpec = PollingSpec::paged(2, 4, 5.0, 100, 100);
-    const SECRETS: &'static [&'static str] = &["client_secret", "access_token"];
+impl MarketOptions for PinduoduoOptions {
+    const APP_POLLING: PollingSpec = PollingSpec::paged(2, 4, 5.0, 100, 100);
+    const APP_SECRETS: [&'static str; 2] = ["client_secret", "access_token"];
+    const KEY_NAME: &'static str = "client_id";
+    const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Pinduoduo;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        check_app(&read.own.base_url, "client_id", &read.own.client_id)
-    }
-
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Pinduoduo)
+    fn gateway(&self) -> (&str, &str) {
+        (&self.base_url, &self.client_id)
     }
 }
 
@@ -373,20 +367,11 @@ impl Mapper {
         }
         let refund_id = cn_fields::id(r.id.as_ref(), "id")?;
         let order_id = cn_fields::id(r.order_sn.as_ref(), "order_sn")?;
-        let amount_micros = cn_fields::yuan_micros(r.refund_amount.as_ref(), "refund_amount")?;
-        if amount_micros < 0 {
-            return Err(FieldError::negative("refund_amount"));
-        }
-        let at = cn_fields::time(r.updated_time.as_ref(), "updated_time")?
-            .ok_or_else(|| FieldError::missing("updated_time"))?;
-        Ok(Some(Refund {
-            shop: self.shop.as_str().into(),
-            refund_id,
-            order_id,
-            refunded_at: at,
-            local_day: local_day(at, self.tz),
-            amount: Money::from_micros(amount_micros),
-        }))
+        let amount = cn_fields::refund_yuan_micros(r.refund_amount.as_ref(), "refund_amount")?;
+        let at = cn_fields::required_time(r.updated_time.as_ref(), "updated_time")?;
+        Ok(Some(cn_fields::refund(
+            &self.shop, self.tz, refund_id, order_id, at, amount,
+        )))
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {

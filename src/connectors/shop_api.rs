@@ -7,9 +7,12 @@
 //! platform (the calls, their windows and paging rules) stays in its module.
 
 use super::declarative::blocks::paging::{page_count, reverse_pages};
-use super::options::{check_base_url, not_empty, OptionProblem, Polling, Read, Secrets};
+use super::options::{
+    check_base_url, not_empty, KindOptions, OptionProblem, Polling, PollingSpec, Read, Secrets,
+};
 use super::{
-    connector_http, connector_shop, http_error, resume_since, ConnectorError, Sink, Window,
+    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
+    Window,
 };
 use crate::config::ConnectorConfig;
 use crate::facts::Batch;
@@ -19,6 +22,7 @@ use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -203,33 +207,51 @@ pub struct MarketApp<O> {
     pub(crate) keys: AppKeys,
 }
 
-impl<O> MarketApp<O> {
-    /// Built from the connector's table; `secrets` name its app secret and
-    /// its token, in that order (the kind's `SECRETS`).
-    pub(crate) fn build(
+/// What a marketplace kind declares; its [`KindOptions`] follow from it,
+/// so the four marketplaces check and build the same way.
+pub(crate) trait MarketOptions: DeserializeOwned + Sized {
+    const APP_POLLING: PollingSpec;
+    /// The names of its app secret and of its token, in that order.
+    const APP_SECRETS: [&'static str; 2];
+    /// What the platform calls the (public) app key option.
+    const KEY_NAME: &'static str;
+    /// The [`Connector`] variant holding it.
+    const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector;
+
+    /// Its gateway URL and app key.
+    fn gateway(&self) -> (&str, &str);
+
+    /// Checks of its own options besides the gateway and app key.
+    fn check_own(&self) -> Result<(), OptionProblem> {
+        Ok(())
+    }
+}
+
+impl<O: MarketOptions> KindOptions for O {
+    const POLLING: PollingSpec = O::APP_POLLING;
+    const SECRETS: &'static [&'static str] = &O::APP_SECRETS;
+
+    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
+        let (base_url, key) = read.own.gateway();
+        check_base_url(base_url)?;
+        not_empty(O::KEY_NAME, key)?;
+        read.own.check_own()
+    }
+
+    fn build(
         cfg: &ConnectorConfig,
-        read: Read<O>,
+        read: Read<Self>,
         settings: &Settings,
-        secrets: &[&str],
-    ) -> Result<Arc<Self>, ConnectorError> {
-        let [secret, token] = secrets else {
-            unreachable!("a marketplace app has an app secret and a token")
-        };
+    ) -> Result<Connector, ConnectorError> {
+        let [secret, token] = O::APP_SECRETS;
         let keys = AppKeys::resolve(cfg, &read.secrets, secret, token)?;
-        Ok(Arc::new(MarketApp {
+        Ok(O::CONNECTOR(Arc::new(MarketApp {
             name: cfg.name.clone(),
             api: ShopApi::new(cfg, read.polling, settings)?,
             options: read.own,
             keys,
-        }))
+        })))
     }
-}
-
-/// The options every marketplace app has: its gateway and its (public)
-/// app key, named `key_name` by the platform.
-pub(crate) fn check_app(base_url: &str, key_name: &str, key: &str) -> Result<(), OptionProblem> {
-    check_base_url(base_url)?;
-    not_empty(key_name, key)
 }
 
 /// Sends one slice's pages to the committer in turn: `page(n)` for

@@ -2,10 +2,9 @@
 //! workbook an HR team hands round (one sheet per role and a summary).
 
 use crate::currency::MoneyPlan;
-use crate::format::{
-    column_width, display_value, fixed, json_number, pad, pad_left, round_display,
-};
+use crate::format::{display_value, fixed, json_number, pad_left, round_display};
 use crate::kpi::Unit;
+use crate::report::NameColumns;
 use crate::scoring::Grade;
 use crate::settings::Settings;
 use crate::store::StoredScorecard;
@@ -130,42 +129,25 @@ pub fn card_table(settings: &Settings, view: &CardView) -> String {
             format!(" ({})", card.reason)
         }
     );
-    let names: Vec<(&str, &str, &str)> = card
-        .lines
-        .iter()
-        .map(|l| {
-            let spec = settings.catalogue.get(&l.kpi);
-            (
-                l.kpi.as_str(),
-                spec.map(|s| s.name_zh.as_str()).unwrap_or(""),
-                spec.map(|s| s.name_en.as_str()).unwrap_or(""),
-            )
-        })
-        .collect();
-    let w_id = column_width(names.iter().map(|n| n.0).chain(["KPI"]));
-    let w_zh = column_width(names.iter().map(|n| n.1).chain(["指标"]));
-    let w_en = column_width(names.iter().map(|n| n.2).chain(["name"]));
-    // The headers hold CJK text, so they are aligned by display width.
+    let names = NameColumns::new(
+        card.lines.iter().map(|l| l.kpi.as_str()),
+        &settings.catalogue,
+    );
     let _ = writeln!(
         out,
-        "{}{}{}{} {} {} {:>8} {:>8}",
-        pad("KPI", w_id),
-        pad("指标", w_zh),
-        pad("name", w_en),
+        "{}{} {} {} {:>8} {:>8}",
+        names.header(),
         pad_left("value 实际", 14),
         pad_left("target 目标", 14),
         pad_left("完成率", 11),
         "weight",
         "score"
     );
-    for (l, (id, zh, en)) in card.lines.iter().zip(names) {
+    for (l, names) in card.lines.iter().zip(names.lines()) {
         let unit = settings.catalogue.get(&l.kpi).map(|s| s.unit);
         let _ = writeln!(
             out,
-            "{}{}{}{:>14} {:>14} {:>11} {:>8} {:>8}",
-            pad(id, w_id),
-            pad(zh, w_zh),
-            pad(en, w_en),
+            "{names}{:>14} {:>14} {:>11} {:>8} {:>8}",
             display_value(l.value, unit),
             l.target
                 .map(|t| display_value(Some(t), unit))
@@ -252,6 +234,16 @@ pub fn card_csv<W: std::io::Write>(
         ])?;
     }
     Ok(())
+}
+
+/// The scorecards as `kpid report --scorecards --format csv` prints them.
+pub fn cards_csv(views: &[CardView]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(CSV_HEADER)?;
+    for v in views {
+        card_csv(v, &mut w)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
 }
 
 fn num(d: Option<Decimal>) -> Option<f64> {

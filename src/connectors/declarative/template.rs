@@ -13,8 +13,22 @@ enum Part {
     Var(String),
 }
 
+/// Why a template does not parse; each names the template's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("`{text}`: `{found}` cannot appear in a {{variable}} name")]
+    BadNameChar { text: String, found: char },
+    #[error("`{text}`: `{{` is not closed")]
+    Unclosed { text: String },
+    #[error("`{text}`: empty `{{}}`")]
+    EmptyName { text: String },
+    #[error("`{text}`: `}}` without `{{` (write `}}}}`)")]
+    StrayClose { text: String },
+}
+
 impl Template {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        let text_of = || text.to_string();
         let mut parts = Vec::new();
         let mut lit = String::new();
         let mut chars = text.chars().peekable();
@@ -34,23 +48,24 @@ impl Template {
                         match chars.next() {
                             Some('}') => break,
                             Some(c) if c.is_ascii_alphanumeric() || c == '_' => name.push(c),
-                            Some(c) => {
-                                return Err(format!(
-                                    "`{text}`: `{c}` cannot appear in a {{variable}} name"
-                                ))
+                            Some(found) => {
+                                return Err(TemplateError::BadNameChar {
+                                    text: text_of(),
+                                    found,
+                                })
                             }
-                            None => return Err(format!("`{text}`: `{{` is not closed")),
+                            None => return Err(TemplateError::Unclosed { text: text_of() }),
                         }
                     }
                     if name.is_empty() {
-                        return Err(format!("`{text}`: empty `{{}}`"));
+                        return Err(TemplateError::EmptyName { text: text_of() });
                     }
                     if !lit.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut lit)));
                     }
                     parts.push(Part::Var(name));
                 }
-                '}' => return Err(format!("`{text}`: `}}` without `{{` (write `}}}}`)")),
+                '}' => return Err(TemplateError::StrayClose { text: text_of() }),
                 c => lit.push(c),
             }
         }
@@ -114,9 +129,32 @@ mod tests {
 
     #[test]
     fn refuses_broken_templates() {
-        assert!(Template::parse("{open").is_err());
-        assert!(Template::parse("{}").is_err());
-        assert!(Template::parse("{a-b}").is_err());
-        assert!(Template::parse("close}").is_err());
+        let text = |t: &str| t.to_string();
+        assert_eq!(
+            Template::parse("{open"),
+            Err(TemplateError::Unclosed {
+                text: text("{open")
+            })
+        );
+        assert_eq!(
+            Template::parse("{}"),
+            Err(TemplateError::EmptyName { text: text("{}") })
+        );
+        let bad = Template::parse("{a-b}").unwrap_err();
+        assert_eq!(
+            bad,
+            TemplateError::BadNameChar {
+                text: text("{a-b}"),
+                found: '-'
+            }
+        );
+        assert_eq!(
+            bad.to_string(),
+            "`{a-b}`: `-` cannot appear in a {variable} name"
+        );
+        assert_eq!(
+            Template::parse("close}").unwrap_err().to_string(),
+            "`close}`: `}` without `{` (write `}}`)"
+        );
     }
 }

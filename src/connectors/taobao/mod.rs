@@ -20,25 +20,24 @@
 //! credentials arrive inside HTTP 200 bodies and are classified by
 //! [`envelope::top`].
 
+use super::cn_fields;
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
-use super::options::KindOptions;
-use super::options::{OptionProblem, PollingSpec, Read};
+use super::options::PollingSpec;
 use super::records::{map_typed, order_batch, refund_batch, Naming, REFUND};
-use super::shop_api::{check_app, move_cursor, pages_backward, pages_forward, MarketApp};
+use super::shop_api::{move_cursor, pages_backward, pages_forward, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
-use crate::config::ConnectorConfig;
 use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
 use crate::money::{parse_micros, Money};
 use crate::period::local_day;
-use crate::settings::Settings;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The cursor: the end of the last scheduled window that was committed.
@@ -75,21 +74,15 @@ pub struct TaobaoOptions {
     pub trade_type: Option<String>,
 }
 
-impl KindOptions for TaobaoOptions {
+impl MarketOptions for TaobaoOptions {
     /// TOP quotas are per app and API; it keeps three months of history.
-    const POLLING: PollingSpec = PollingSpec::paged(2, 2, 5.0, MAX_PAGE_SIZE, MAX_PAGE_SIZE);
-    const SECRETS: &'static [&'static str] = &["app_secret", "session"];
+    const APP_POLLING: PollingSpec = PollingSpec::paged(2, 2, 5.0, MAX_PAGE_SIZE, MAX_PAGE_SIZE);
+    const APP_SECRETS: [&'static str; 2] = ["app_secret", "session"];
+    const KEY_NAME: &'static str = "app_key";
+    const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Taobao;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        check_app(&read.own.base_url, "app_key", &read.own.app_key)
-    }
-
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        MarketApp::build(cfg, read, settings, Self::SECRETS).map(Connector::Taobao)
+    fn gateway(&self) -> (&str, &str) {
+        (&self.base_url, &self.app_key)
     }
 }
 
@@ -535,14 +528,14 @@ impl Mapper {
             _ => return Err(FieldError::none_set(&["modified", "created"])),
         };
         let at = parse_time(name, text)?;
-        Ok(Some(Refund {
-            shop: self.shop.as_str().into(),
-            refund_id: r.refund_id.0.clone(),
-            order_id: r.tid.0.clone(),
-            refunded_at: at,
-            local_day: local_day(at, self.tz),
-            amount: Money::from_micros(amount_micros),
-        }))
+        Ok(Some(cn_fields::refund(
+            &self.shop,
+            self.tz,
+            r.refund_id.0.clone(),
+            r.tid.0.clone(),
+            at,
+            amount_micros,
+        )))
     }
 }
 

@@ -8,6 +8,7 @@ mod schema;
 use super::AppState;
 use crate::read::{self, ReadError};
 use crate::report::Format;
+use crate::scorecard::export::{self, CardView};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -69,9 +70,21 @@ fn ok(value: &Value) -> ApiResult {
     Ok(json_response(StatusCode::OK, value))
 }
 
-fn download(content_type: &'static str, name: String, body: Vec<u8>) -> ApiResult {
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+/// A `format=csv` or `format=xlsx` answer: the file `{name}.csv` or
+/// `{name}.xlsx` as an attachment; a file that could not be built is a 500.
+fn download(
+    format: Format,
+    name: &str,
+    body: Result<Vec<u8>, impl std::fmt::Display>,
+) -> ApiResult {
+    let (content_type, extension) = match format {
+        Format::Xlsx => (XLSX, "xlsx"),
+        _ => (CSV, "csv"),
+    };
+    let body = body.map_err(internal)?;
+    let disposition =
+        HeaderValue::from_str(&format!("attachment; filename=\"{name}.{extension}\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
     Ok((
         StatusCode::OK,
         [
@@ -204,24 +217,14 @@ async fn snapshots(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     let p = Params::new(q, &["period", "shop", "revision", "format"])?;
-    let period = p.period("period")?;
+    let (period, revision, format) = p.revisioned()?;
     let shop = p.optional("shop");
-    let revision = p.positive("revision")?;
-    let format = p.format()?;
     let snaps = read::snapshots(&s.setup, &s.store, period, shop, revision).await?;
     let cat = &s.setup.catalogue;
     let name = format!("kpid-{}-{period}", shop.unwrap_or("shops"));
     match format {
-        Format::Csv => download(
-            CSV,
-            format!("{name}.csv"),
-            read::snapshots_csv(&snaps, cat).map_err(internal)?,
-        ),
-        Format::Xlsx => download(
-            XLSX,
-            format!("{name}.xlsx"),
-            read::snapshots_xlsx(&snaps, cat).map_err(internal)?,
-        ),
+        Format::Csv => download(format, &name, read::snapshots_csv(&snaps, cat)),
+        Format::Xlsx => download(format, &name, read::snapshots_xlsx(&snaps, cat)),
         _ => ok(&read::snapshots_json(&snaps, cat, shop.is_some())),
     }
 }
@@ -285,35 +288,14 @@ async fn scorecards(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     let p = Params::new(q, &["period", "person", "revision", "format"])?;
-    let period = p.period("period")?;
+    let (period, revision, format) = p.revisioned()?;
     let person = p.optional("person");
-    let revision = p.positive("revision")?;
-    let format = p.format()?;
     let cards = read::scorecards(&s.store, period, person, revision).await?;
     let name = format!("kpid-scorecards-{period}");
+    let views = || -> Vec<_> { cards.iter().map(|c| CardView::new(&s.setup, c)).collect() };
     match format {
-        Format::Csv | Format::Xlsx => {
-            let views: Vec<_> = cards
-                .iter()
-                .map(|c| crate::scorecard::export::CardView::new(&s.setup, c))
-                .collect();
-            if format == Format::Xlsx {
-                let bytes =
-                    crate::scorecard::export::workbook(&s.setup, &views).map_err(internal)?;
-                return download(XLSX, format!("{name}.xlsx"), bytes);
-            }
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(crate::scorecard::export::CSV_HEADER)
-                .map_err(internal)?;
-            for v in &views {
-                crate::scorecard::export::card_csv(v, &mut w).map_err(internal)?;
-            }
-            download(
-                CSV,
-                format!("{name}.csv"),
-                w.into_inner().map_err(internal)?,
-            )
-        }
+        Format::Csv => download(format, &name, export::cards_csv(&views())),
+        Format::Xlsx => download(format, &name, export::workbook(&s.setup, &views())),
         _ => ok(&read::scorecards_json(&s.setup, &cards, person)),
     }
 }

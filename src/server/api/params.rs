@@ -109,4 +109,14 @@ impl Params {
             ))),
         }
     }
+
+    /// What a revisioned read takes: `period`, `revision` (the latest
+    /// without it) and `format`.
+    pub fn revisioned(&self) -> Result<(Period, Option<i64>, Format), ApiError> {
+        Ok((
+            self.period("period")?,
+            self.positive("revision")?,
+            self.format()?,
+        ))
+    }
 }

@@ -7,6 +7,7 @@ mod alerts;
 mod facts;
 mod manual;
 mod meta;
+mod revisions;
 mod runs;
 mod scorecards;
 mod sets;

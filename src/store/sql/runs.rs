@@ -4,6 +4,23 @@ use super::DbStore;
 use crate::store::{JobClaims, JobRun, Result, RunResult};
 use sqlx::Row;
 
+impl DbStore {
+    /// Runs `sql`, which claims or takes over a lease, with `$1`…`$5` bound to
+    /// (job, tick, owner, lease_until, now); whether it changed the one row.
+    async fn lease_change(&self, sql: &str, lease: (&str, i64, &str, i64, i64)) -> Result<bool> {
+        let (job, tick, owner, lease_until, now) = lease;
+        let done = sqlx::query(sql)
+            .bind(job)
+            .bind(tick)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
 impl JobClaims for DbStore {
     async fn claim_tick(
         &self,
@@ -13,20 +30,14 @@ impl JobClaims for DbStore {
         lease_until: i64,
         now: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
+        self.lease_change(
             "INSERT INTO job_runs (job, tick, owner, status, lease_until, started_at) \
              SELECT $1, $2, $3, 'running', $4, $5 WHERE NOT EXISTS \
              (SELECT 1 FROM job_runs WHERE job = $1 AND status = 'running' AND lease_until > $5) \
              ON CONFLICT (job, tick) DO NOTHING",
+            (job, tick, owner, lease_until, now),
         )
-        .bind(job)
-        .bind(tick)
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     async fn take_over(
@@ -37,19 +48,13 @@ impl JobClaims for DbStore {
         lease_until: i64,
         now: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
+        self.lease_change(
             "UPDATE job_runs SET owner = $3, lease_until = $4, attempts = attempts + 1, status = 'running', \
              started_at = $5, finished_at = NULL, error = NULL WHERE job = $1 AND tick = $2 \
              AND status IN ('running', 'interrupted') AND lease_until < $5",
+            (job, tick, owner, lease_until, now),
         )
-        .bind(job)
-        .bind(tick)
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     async fn renew_lease(

@@ -23,26 +23,21 @@ impl ScorecardStore for DbStore {
         period: Period,
         revision: Option<i64>,
     ) -> Result<Option<StoredScorecard>> {
-        let head = sqlx::query(
-            "SELECT id, revision, role, total, grade, bonus, monthly_mean, reason, computed_at \
-             FROM scorecards WHERE person = $1 AND period_kind = $2 AND period = $3 \
-             AND ($4 < 0 OR revision = $4) ORDER BY revision DESC LIMIT 1",
-        )
-        .bind(person)
-        .bind(period.kind().as_str())
-        .bind(period.to_string())
-        .bind(revision.unwrap_or(-1))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(head) = head else { return Ok(None) };
-        let id: i64 = head.try_get(0)?;
-        let rows = sqlx::query(
-            "SELECT kpi, value, target, attainment, weight, score FROM scorecard_lines \
-             WHERE scorecard_id = $1 ORDER BY position",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
+        let Some((head, rows)) = self
+            .revision_rows(
+                "SELECT id, revision, role, total, grade, bonus, monthly_mean, reason, computed_at \
+                 FROM scorecards WHERE person = $1 AND period_kind = $2 AND period = $3 \
+                 AND ($4 < 0 OR revision = $4) ORDER BY revision DESC LIMIT 1",
+                "SELECT kpi, value, target, attainment, weight, score FROM scorecard_lines \
+                 WHERE scorecard_id = $1 ORDER BY position",
+                person,
+                period,
+                revision,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
         let mut lines = Vec::with_capacity(rows.len());
         for r in rows {
             lines.push(ScoreLine {

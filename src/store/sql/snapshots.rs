@@ -20,25 +20,20 @@ impl SnapshotStore for DbStore {
         period: Period,
         revision: Option<i64>,
     ) -> Result<Option<StoredSnapshot>> {
-        let head = sqlx::query(
-            "SELECT id, revision, computed_at FROM snapshots \
-             WHERE shop = $1 AND period_kind = $2 AND period = $3 AND ($4 < 0 OR revision = $4) \
-             ORDER BY revision DESC LIMIT 1",
-        )
-        .bind(shop)
-        .bind(period.kind().as_str())
-        .bind(period.to_string())
-        .bind(revision.unwrap_or(-1))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(head) = head else { return Ok(None) };
-        let id: i64 = head.try_get(0)?;
-        let rows = sqlx::query(
-            "SELECT kpi, value, target, attainment, score FROM snapshot_values WHERE snapshot_id = $1",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
+        let Some((head, rows)) = self
+            .revision_rows(
+                "SELECT id, revision, computed_at FROM snapshots \
+                 WHERE shop = $1 AND period_kind = $2 AND period = $3 AND ($4 < 0 OR revision = $4) \
+                 ORDER BY revision DESC LIMIT 1",
+                "SELECT kpi, value, target, attainment, score FROM snapshot_values WHERE snapshot_id = $1",
+                shop,
+                period,
+                revision,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
         let mut kpis = Vec::with_capacity(rows.len());
         for r in rows {
             kpis.push(StoredKpi {

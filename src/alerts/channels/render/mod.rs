@@ -318,35 +318,26 @@ fn digest_lines(line: &DigestLine, shop: &ShopDigest, language: Language, w: &Wo
         Language::En => ", ",
         Language::Zh => "，",
     };
+    let says = |word: &str, figure: String| format!("{word} {figure}");
     let day = [
-        format!("{} {}", w.yesterday, v(line.day_value)),
-        format!("{} {}", w.target, v(line.day_target)),
-        format!(
-            "{} {}",
-            w.attainment,
-            format::opt_percent(line.day_attainment)
-        ),
-        format!(
-            "{} {}",
+        says(w.yesterday, v(line.day_value)),
+        says(w.target, v(line.day_target)),
+        says(w.attainment, format::opt_percent(line.day_attainment)),
+        says(
             w.vs_previous_day,
-            format::opt_change(line.change_previous_day)
+            format::opt_change(line.change_previous_day),
         ),
-        format!(
-            "{} {}",
+        says(
             w.vs_same_day_last_week,
-            format::opt_change(line.change_same_day_last_week)
+            format::opt_change(line.change_same_day_last_week),
         ),
     ]
     .join(sep);
     let month = match &shop.month_to_date {
         Some(days) => [
             format!("{} ({days}) {}", w.month_to_date, v(line.month_value)),
-            format!("{} {}", w.target, v(line.month_target)),
-            format!(
-                "{} {}",
-                w.attainment,
-                format::opt_percent(line.month_attainment)
-            ),
+            says(w.target, v(line.month_target)),
+            says(w.attainment, format::opt_percent(line.month_attainment)),
         ]
         .join(sep),
         None => format!("{}: {}", w.month_to_date, w.no_month_to_date),

@@ -182,16 +182,19 @@ impl TopSignMethod {
     }
 }
 
+/// A `sign_method` TOP does not know; it carries the value given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a TOP sign_method (md5, hmac or hmac-sha256)")]
+pub struct UnknownSignMethod(pub String);
+
 impl std::str::FromStr for TopSignMethod {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownSignMethod;
+    fn from_str(s: &str) -> Result<Self, UnknownSignMethod> {
         match s {
             "md5" => Ok(TopSignMethod::Md5),
             "hmac" => Ok(TopSignMethod::Hmac),
             "hmac-sha256" => Ok(TopSignMethod::HmacSha256),
-            other => Err(format!(
-                "`{other}` is not a TOP sign_method (md5, hmac or hmac-sha256)"
-            )),
+            other => Err(UnknownSignMethod(other.to_string())),
         }
     }
 }

@@ -35,7 +35,7 @@ impl Checker {
         let t = match Template::parse(text) {
             Ok(t) => t,
             Err(e) => {
-                self.report(key, e);
+                self.report(key, e.to_string());
                 return Template::parse("").expect("empty template");
             }
         };

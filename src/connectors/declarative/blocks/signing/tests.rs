@@ -352,3 +352,14 @@ fn a_pdd_post_carries_the_signed_form() {
         .collect();
     assert_eq!(sent, want);
 }
+
+#[test]
+fn sign_method_names_the_value_it_refuses() {
+    assert_eq!("hmac-sha256".parse(), Ok(TopSignMethod::HmacSha256));
+    let refused = "sha1".parse::<TopSignMethod>().unwrap_err();
+    assert_eq!(refused, UnknownSignMethod("sha1".into()));
+    assert_eq!(
+        refused.to_string(),
+        "`sha1` is not a TOP sign_method (md5, hmac or hmac-sha256)"
+    );
+}

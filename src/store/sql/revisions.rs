@@ -1,0 +1,35 @@
+//! Reading one revision of a shop's snapshot or a person's scorecard: both
+//! tables keep every revision of an (owner, period) and answer the latest
+//! unless asked for one, with their lines in a child table.
+
+use super::{DbRow, DbStore};
+use crate::period::Period;
+use crate::store::Result;
+use sqlx::Row;
+
+impl DbStore {
+    /// The head row and line rows of `owner`'s `period` at `revision` (the
+    /// latest without one). `head` binds `$1`…`$4` to the owner, the period's
+    /// kind and text and the revision (-1 for the latest) and selects the
+    /// row's id first; `lines` selects the lines of the id `$1`.
+    pub(super) async fn revision_rows(
+        &self,
+        head: &str,
+        lines: &str,
+        owner: &str,
+        period: Period,
+        revision: Option<i64>,
+    ) -> Result<Option<(DbRow, Vec<DbRow>)>> {
+        let head = sqlx::query(head)
+            .bind(owner)
+            .bind(period.kind().as_str())
+            .bind(period.to_string())
+            .bind(revision.unwrap_or(-1))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(head) = head else { return Ok(None) };
+        let id: i64 = head.try_get(0)?;
+        let lines = sqlx::query(lines).bind(id).fetch_all(&self.pool).await?;
+        Ok(Some((head, lines)))
+    }
+}
