@@ -204,7 +204,7 @@ fn orders_batch(ids: &[&str]) -> kpid::facts::Batch {
             order_id: id.to_string(),
             paid_at: chrono::DateTime::from_timestamp(1_790_000_000, 0),
             local_day: chrono::NaiveDate::from_ymd_opt(2026, 10, 1),
-            amount_micros: 1_000_000,
+            amount: kpid::money::Money::from_micros(1_000_000),
             buyer_id: None,
             status: kpid::facts::OrderStatus::Paid,
         })
@@ -253,7 +253,7 @@ async fn a_files_batches_commit_in_groups_on_sqlite_and_one_by_one_on_postgres()
         );
         // The group is full at 3 rows: all of it commits.
         let mut changed = orders_batch(&["o2", "o3"]);
-        changed.orders[0].amount_micros = 7_000_000;
+        changed.orders[0].amount = kpid::money::Money::from_micros(7_000_000);
         assert_eq!(commits.write(&changed).await.unwrap(), 2, "{b}");
         assert_eq!(committed_orders(&db).await, 3, "{b}");
         // A batch with the file mark commits however small its group.

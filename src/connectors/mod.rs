@@ -514,7 +514,7 @@ mod tests {
                     order_id: i.to_string(),
                     paid_at: None,
                     local_day: None,
-                    amount_micros: 1,
+                    amount: crate::money::Money::from_micros(1),
                     buyer_id: None,
                     status: crate::facts::OrderStatus::Paid,
                 })

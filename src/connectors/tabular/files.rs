@@ -198,12 +198,14 @@ impl<'a> RowKey<'a> {
     /// The key of the row parsed last into `batch`.
     fn last(batch: &'a Batch, stream: Stream) -> Option<Self> {
         match stream {
-            Stream::Orders => (batch.orders.last()).map(|o| RowKey::Order(&o.shop, &o.order_id)),
+            Stream::Orders => {
+                (batch.orders.last()).map(|o| RowKey::Order(o.shop.as_str(), &o.order_id))
+            }
             Stream::Refunds => {
-                (batch.refunds.last()).map(|r| RowKey::Refund(&r.shop, &r.refund_id))
+                (batch.refunds.last()).map(|r| RowKey::Refund(r.shop.as_str(), &r.refund_id))
             }
             Stream::Daily => {
-                (batch.daily.last()).map(|v| RowKey::Daily(&v.shop, v.day, &v.dimension))
+                (batch.daily.last()).map(|v| RowKey::Daily(v.shop.as_str(), v.day, &v.dimension))
             }
         }
     }
