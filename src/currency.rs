@@ -10,8 +10,8 @@
 //! a rate for one of the months, money has no value (null) for that scope
 //! and period, and `kpid check` and the report say which rate is missing.
 
-use crate::money::{from_micros, to_micros};
-use crate::period::Period;
+use crate::money::{from_micros, to_micros, Money};
+use crate::period::{LocalDay, Period};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -137,13 +137,12 @@ pub enum MoneyPlan {
 }
 
 impl MoneyPlan {
-    /// The rate for `currency` on `day` (text `YYYY-MM-DD`) under this
-    /// plan: `None` when amounts stay as they are.
-    pub fn rate_on(&self, rates: &Rates, currency: &str, day: &str) -> Option<Decimal> {
+    /// The rate for `currency` on `day` under this plan: `None` when
+    /// amounts stay as they are.
+    pub fn rate_on(&self, rates: &Rates, currency: &str, day: LocalDay) -> Option<Decimal> {
         match self {
             MoneyPlan::Convert { base, .. } if currency != base => {
-                let month = Period::parse_any(day.get(..7)?).ok()?;
-                rates.rate(currency, month)
+                rates.rate(currency, Period::month_of(day))
             }
             _ => None,
         }
@@ -199,6 +198,11 @@ pub fn convert_micros(micros: i64, rate: Decimal) -> Option<i64> {
     to_micros(v).ok()
 }
 
+/// `amount` converted at `rate`, rounded as [`convert_micros`] rounds.
+pub fn convert_money(amount: Money, rate: Decimal) -> Option<Money> {
+    convert_micros(amount.micros(), rate).map(Money::from_micros)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +210,10 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    fn day(s: &str) -> LocalDay {
+        s.parse().unwrap()
     }
 
     fn month(s: &str) -> Period {
@@ -224,8 +232,11 @@ mod tests {
         );
         let plan = rates.plan(&["CNY", "USD"], month("2026-10"));
         assert!(matches!(plan, MoneyPlan::Convert { .. }), "{plan:?}");
-        assert_eq!(plan.rate_on(&rates, "USD", "2026-10-05"), Some(d("7.12")));
-        assert_eq!(plan.rate_on(&rates, "CNY", "2026-10-05"), None);
+        assert_eq!(
+            plan.rate_on(&rates, "USD", day("2026-10-05")),
+            Some(d("7.12"))
+        );
+        assert_eq!(plan.rate_on(&rates, "CNY", day("2026-10-05")), None);
         assert_eq!(
             plan.note().unwrap(),
             "money in CNY, converted at USD 2026-10 × 7.12"
@@ -246,6 +257,9 @@ mod tests {
         assert_eq!(convert_micros(100_000_000, d("7.12")), Some(712_000_000));
         assert_eq!(convert_micros(1, d("0.5")), Some(1));
         assert_eq!(convert_micros(-1, d("0.5")), Some(-1));
+        let usd = Money::parse("100").unwrap();
+        assert_eq!(convert_money(usd, d("7.12")), Money::parse("712").ok());
+        assert_eq!(convert_money(Money::from_micros(i64::MAX), d("2")), None);
     }
 
     #[test]

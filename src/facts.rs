@@ -6,7 +6,8 @@
 
 // Rejects echo bad values the way amount errors do: one rule, kept with
 // money (below facts) and re-exported for the connectors that file rejects.
-pub use crate::money::{echo, ECHO_CHARS};
+pub use crate::ids::ShopId;
+pub use crate::money::{echo, Money, ECHO_CHARS};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Whether an order counts towards sales.
@@ -43,12 +44,12 @@ impl OrderStatus {
 /// One order as the platform reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
-    pub shop: String,
+    pub shop: ShopId,
     pub order_id: String,
     pub paid_at: Option<DateTime<Utc>>,
     /// Local day of `paid_at` in the shop's zone.
     pub local_day: Option<NaiveDate>,
-    pub amount_micros: i64,
+    pub amount: Money,
     /// `None` for guest checkouts: such an order counts as its own buyer.
     pub buyer_id: Option<String>,
     pub status: OrderStatus,
@@ -57,19 +58,19 @@ pub struct Order {
 /// One refund, counted on its own local day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refund {
-    pub shop: String,
+    pub shop: ShopId,
     pub refund_id: String,
     pub order_id: String,
     pub refunded_at: DateTime<Utc>,
     pub local_day: NaiveDate,
-    pub amount_micros: i64,
+    pub amount: Money,
 }
 
 /// One value of a daily series. `value_micros: None` clears a stored value
 /// (an empty cell in a re-imported file means "no value").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyValue {
-    pub shop: String,
+    pub shop: ShopId,
     pub day: NaiveDate,
     pub input: String,
     pub dimension: String,

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod facts;
 pub mod format;
 pub mod http;
+pub mod ids;
 pub mod jobs;
 pub mod kpi;
 pub mod metrics;

@@ -231,7 +231,7 @@ mod tests {
             kpis: cat
                 .iter()
                 .map(|k| crate::store::StoredKpi {
-                    kpi: k.id.clone(),
+                    kpi: k.id.to_string(),
                     value: Some(Decimal::ONE),
                     target: None,
                     attainment: None,

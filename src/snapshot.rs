@@ -33,7 +33,7 @@ fn line(
         _ => None,
     };
     StoredKpi {
-        kpi: spec.id.clone(),
+        kpi: spec.id.to_string(),
         value,
         target,
         attainment,

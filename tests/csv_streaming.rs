@@ -194,3 +194,114 @@ async fn repeated_keys_are_counted_past_the_keys_kept_in_memory_and_the_last_row
         db.drop_db().await;
     }
 }
+
+/// Orders `ids` of shop `sh`, each worth 1.
+fn orders_batch(ids: &[&str]) -> kpid::facts::Batch {
+    let orders = ids
+        .iter()
+        .map(|id| kpid::facts::Order {
+            shop: "sh".into(),
+            order_id: id.to_string(),
+            paid_at: chrono::DateTime::from_timestamp(1_790_000_000, 0),
+            local_day: chrono::NaiveDate::from_ymd_opt(2026, 10, 1),
+            amount: kpid::money::Money::from_micros(1_000_000),
+            buyer_id: None,
+            status: kpid::facts::OrderStatus::Paid,
+        })
+        .collect();
+    kpid::facts::Batch {
+        orders,
+        ..Default::default()
+    }
+}
+
+/// Orders another connection sees (committed ones only).
+async fn committed_orders(db: &TestDb) -> i64 {
+    let sql = "SELECT COUNT(*) FROM orders";
+    match db.backend {
+        "sqlite" => sqlx::query_scalar(sql)
+            .fetch_one(common::sqlite_pool(&db.store))
+            .await
+            .unwrap(),
+        _ => sqlx::query_scalar(sql)
+            .fetch_one(common::pg_pool(&db.store))
+            .await
+            .unwrap(),
+    }
+}
+
+const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A large file's batches share SQLite transactions (each commit rewrites
+/// every index page it touched, issue 16): a batch waits for its group to
+/// fill or for the file mark, then lands with it; a later batch's row still
+/// replaces an earlier one's. PostgreSQL commits each batch on its own.
+#[tokio::test]
+async fn a_files_batches_commit_in_groups_on_sqlite_and_one_by_one_on_postgres() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let sqlite = b == "sqlite";
+        let mut commits = kpid::store::ImportCommits::with_limits(&db.store, "c", 3, HOUR);
+        assert_eq!(
+            commits.write(&orders_batch(&["o1", "o2"])).await.unwrap(),
+            2
+        );
+        assert_eq!(
+            committed_orders(&db).await,
+            if sqlite { 0 } else { 2 },
+            "{b}"
+        );
+        // The group is full at 3 rows: all of it commits.
+        let mut changed = orders_batch(&["o2", "o3"]);
+        changed.orders[0].amount = kpid::money::Money::from_micros(7_000_000);
+        assert_eq!(commits.write(&changed).await.unwrap(), 2, "{b}");
+        assert_eq!(committed_orders(&db).await, 3, "{b}");
+        // A batch with the file mark commits however small its group.
+        let mut last = orders_batch(&["o4"]);
+        last.file = Some(kpid::facts::FileMark {
+            path: "a.csv".into(),
+            sha256: "00".into(),
+            rows: 5,
+        });
+        assert_eq!(commits.write(&last).await.unwrap(), 1, "{b}");
+        assert_eq!(committed_orders(&db).await, 4, "{b}");
+        assert!(
+            db.store.file_imported("c", "a.csv", "00").await.unwrap(),
+            "{b}"
+        );
+        let orders = stored_orders(&db, "sh").await;
+        let o2 = orders.iter().find(|o| o.order_id == "o2").unwrap();
+        assert_eq!(o2.amount, d("7"), "{b}: the later batch's row won");
+        // Written but never committed (an import that failed on the store):
+        // nothing of it lands on SQLite.
+        let mut dropped = kpid::store::ImportCommits::with_limits(&db.store, "c", 10, HOUR);
+        dropped.write(&orders_batch(&["o5"])).await.unwrap();
+        drop(dropped);
+        assert_eq!(
+            committed_orders(&db).await,
+            if sqlite { 4 } else { 5 },
+            "{b}"
+        );
+        // A group that has held the one writer past its time commits
+        // however few rows it has: others wait for that writer.
+        let mut held = kpid::store::ImportCommits::with_limits(
+            &db.store,
+            "c",
+            1_000,
+            std::time::Duration::ZERO,
+        );
+        held.write(&orders_batch(&["o6"])).await.unwrap();
+        assert_eq!(
+            committed_orders(&db).await,
+            if sqlite { 5 } else { 6 },
+            "{b}: committed at once, though far from 1,000 rows"
+        );
+        drop(held);
+        assert_eq!(
+            committed_orders(&db).await,
+            if sqlite { 5 } else { 6 },
+            "{b}"
+        );
+        db.drop_db().await;
+    }
+}

@@ -36,7 +36,8 @@ const LAYERS: &[&[&str]] = &[
     // domain types it parses into: it reads money amounts and resolves
     // secrets, and knows nothing above them.
     &[
-        "facts", "money", "period", "schedule", "secrets", "http", "metrics", "progress", "config",
+        "facts", "ids", "money", "period", "schedule", "secrets", "http", "metrics", "progress",
+        "config",
     ],
 ];
 

@@ -1,6 +1,7 @@
 mod common;
 
 use kpid::facts::{Batch, DailyValue, Order, OrderStatus, Refund, Reject};
+use kpid::money::Money;
 use kpid::store::Store;
 
 #[tokio::test]
@@ -11,7 +12,7 @@ async fn same_batch_twice_changes_nothing_the_second_time() {
             order_id: "1".into(),
             paid_at: None,
             local_day: Some(chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()),
-            amount_micros: 1_500_000,
+            amount: Money::from_micros(1_500_000),
             buyer_id: Some("b".into()),
             status: OrderStatus::Paid,
         };
@@ -41,7 +42,7 @@ fn order(id: &str, amount_micros: i64) -> Order {
         order_id: id.into(),
         paid_at: None,
         local_day: Some(chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()),
-        amount_micros,
+        amount: Money::from_micros(amount_micros),
         buyer_id: Some(format!("buyer-{id}")),
         status: OrderStatus::Paid,
     }
@@ -54,7 +55,7 @@ fn refund(id: &str, amount_micros: i64) -> Refund {
         order_id: "1".into(),
         refunded_at: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
         local_day: chrono::NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
-        amount_micros,
+        amount: Money::from_micros(amount_micros),
     }
 }
 
@@ -95,12 +96,15 @@ async fn a_page_of_new_changed_and_identical_records_counts_only_what_changed() 
         assert_eq!(reopened.commit_batch("c", &mixed).await.unwrap(), 0);
         let totals = reopened.record_totals("s", from, to).await.unwrap();
         assert_eq!(
-            (totals.orders, totals.gmv_micros, totals.buyers),
+            (totals.orders, totals.gmv.micros(), totals.buyers),
             (3, 6_500_000, 3),
             "{}",
             db.backend
         );
-        assert_eq!((totals.refund_orders, totals.refund_micros), (1, 750_000));
+        assert_eq!(
+            (totals.refund_orders, totals.refund_amount.micros()),
+            (1, 750_000)
+        );
 
         // A page with daily values and a reject takes the transaction path.
         let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();

@@ -321,10 +321,10 @@ async fn totals(db: &common::TestDb, day: NaiveDate) -> (i64, i64, i64, i64, i64
     let t = db.store.record_totals("tb", day, day).await.unwrap();
     (
         t.orders,
-        t.gmv_micros,
+        t.gmv.micros(),
         t.buyers,
         t.refund_orders,
-        t.refund_micros,
+        t.refund_amount.micros(),
     )
 }
 

@@ -82,10 +82,10 @@ pub async fn build(
                 .filter(|k| {
                     kpi_values
                         .book
-                        .lookup(&k.id, Period::month_of(today), &scopes)
+                        .lookup(k.id.as_str(), Period::month_of(today), &scopes)
                         .is_some()
                 })
-                .map(|k| k.id.clone())
+                .map(|k| k.id.to_string())
                 .collect()
         } else {
             spec.kpis.clone()

@@ -180,13 +180,13 @@ pub fn window_target(
     scopes: &[TargetScope],
     window: &Window,
 ) -> (Option<Decimal>, Option<Decimal>) {
-    let month_target = book.lookup(&spec.id, window.month, scopes);
+    let month_target = book.lookup(spec.id.as_str(), window.month, scopes);
     let sums = spec.sums_over_days;
     let due_of = |t: Decimal| if sums { window.share.of(t) } else { t };
     let (full, due) = match window.period {
         WatchPeriod::Month => (month_target, month_target.map(due_of)),
         WatchPeriod::Today | WatchPeriod::Day => {
-            match book.lookup(&spec.id, Period::Day(window.from), scopes) {
+            match book.lookup(spec.id.as_str(), Period::Day(window.from), scopes) {
                 Some(day) => (Some(day), Some(due_of(day))),
                 None => match month_target {
                     // The month's target spread evenly over its days; the
@@ -401,7 +401,12 @@ pub async fn observe(
                 RuleKpis::WithTarget => settings
                     .catalogue
                     .iter()
-                    .filter(|k| values.book.lookup(&k.id, window.month, &scopes).is_some())
+                    .filter(|k| {
+                        values
+                            .book
+                            .lookup(k.id.as_str(), window.month, &scopes)
+                            .is_some()
+                    })
                     .collect(),
             };
             if kpis.is_empty() {
@@ -425,7 +430,7 @@ pub async fn observe(
                 _ => None,
             };
             for spec in kpis {
-                let value = now.get(&spec.id).copied().flatten();
+                let value = now.get(spec.id.as_str()).copied().flatten();
                 let (full, due) = window_target(spec, &values.book, &scopes, &window);
                 let attained = match (value, due) {
                     (Some(v), Some(t)) => attainment(spec, v, t, cap),
@@ -433,7 +438,7 @@ pub async fn observe(
                 };
                 let compared = base
                     .as_ref()
-                    .and_then(|b| b.get(&spec.id).copied().flatten());
+                    .and_then(|b| b.get(spec.id.as_str()).copied().flatten());
                 // A comparison day is whole: today so far is held against
                 // the same share of it.
                 let compared = compared.map(|c| {
@@ -446,7 +451,7 @@ pub async fn observe(
                 let (threshold, breach) = decide(rule, spec, value, due, attained, compared);
                 out.push(Observation {
                     rule: rule.name.clone(),
-                    kpi: spec.id.clone(),
+                    kpi: spec.id.to_string(),
                     scope: scope.clone(),
                     period: rule.period,
                     period_label: window.label(),

@@ -7,7 +7,7 @@
 //! amount like `100.10` never passes through a float.
 
 use crate::facts::{echo, FieldError, Refund};
-use crate::money::parse_micros;
+use crate::money::{parse_micros, Money};
 use crate::period::local_day;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -53,12 +53,12 @@ pub(crate) fn refund(
     amount_micros: i64,
 ) -> Refund {
     Refund {
-        shop: shop.to_string(),
+        shop: shop.into(),
         refund_id,
         order_id,
         refunded_at: at,
         local_day: local_day(at, tz),
-        amount_micros,
+        amount: Money::from_micros(amount_micros),
     }
 }
 

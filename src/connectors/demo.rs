@@ -10,6 +10,7 @@ use super::options::{OptionProblem, PollingSpec, Read};
 use super::{connector_shop, Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, DailyValue, Order, OrderStatus, Refund};
+use crate::money::Money;
 use crate::period::{day_start, today};
 use crate::settings::Settings;
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
@@ -187,21 +188,21 @@ impl DemoConnector {
                     let partial = rng.unit() < 0.3;
                     let amount = if partial { amount_fen / 2 } else { amount_fen };
                     batch.refunds.push(Refund {
-                        shop: self.shop.clone(),
+                        shop: self.shop.as_str().into(),
                         refund_id: format!("{order_id}-r1"),
                         order_id: order_id.clone(),
                         refunded_at,
                         local_day: refund_local,
-                        amount_micros: amount * 10_000,
+                        amount: Money::from_micros(amount * 10_000),
                     });
                 }
             }
             batch.orders.push(Order {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 order_id,
                 paid_at: Some(paid_at),
                 local_day: Some(day),
-                amount_micros: amount_fen * 10_000,
+                amount: Money::from_micros(amount_fen * 10_000),
                 buyer_id: (!guest).then(|| format!("buyer-{buyer}")),
                 status,
             });
@@ -212,7 +213,7 @@ impl DemoConnector {
         let pv = visits * rng.range(25, 45) / 10;
         let mut put = |input: &str, dimension: &str, micros: i64| {
             batch.daily.push(DailyValue {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 day,
                 input: input.to_string(),
                 dimension: dimension.to_string(),

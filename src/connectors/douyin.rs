@@ -70,6 +70,7 @@ use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
+use crate::money::Money;
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -456,11 +457,11 @@ impl Mapper {
             .filter(|s| !s.is_empty())
             .map(str::to_string);
         Ok(Order {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             order_id,
             paid_at,
             local_day: paid_at.map(|t| local_day(t, self.tz)),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
             buyer_id,
             status,
         })
@@ -501,13 +502,13 @@ mod tests {
         assert_eq!(page.total, Some(2));
         let o = &page.batch.orders;
         assert_eq!(o[0].order_id, "6920000000000000123");
-        assert_eq!(o[0].amount_micros, 123_450_000);
+        assert_eq!(o[0].amount.micros(), 123_450_000);
         assert_eq!(o[0].status, OrderStatus::Paid);
         assert_eq!(o[0].buyer_id.as_deref(), Some("1@#abc"));
         // 2025-09-30 16:01 UTC is 2025-10-01 00:01 in Shanghai.
         assert_eq!(o[0].local_day, NaiveDate::from_ymd_opt(2025, 10, 1));
         assert_eq!(o[1].order_id, "6920000000000000999");
-        assert_eq!(o[1].amount_micros, 10_000);
+        assert_eq!(o[1].amount.micros(), 10_000);
         assert_eq!(o[1].status, OrderStatus::Unpaid);
         assert_eq!(o[1].paid_at, None);
     }
@@ -525,7 +526,7 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].refund_id, "7400000000000000999");
         assert_eq!(r[0].order_id, "6920000000000000123");
-        assert_eq!(r[0].amount_micros, 123_450_000);
+        assert_eq!(r[0].amount.micros(), 123_450_000);
         // 2025-09-30 16:00 UTC is 1 October in Shanghai.
         assert_eq!(
             r[0].local_day,

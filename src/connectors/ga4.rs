@@ -400,7 +400,7 @@ impl Ga4Connector {
         let mut values = Vec::with_capacity(DIRECT.len() + 1);
         let put = |values: &mut Vec<DailyValue>, input: &str, micros: i64| {
             values.push(DailyValue {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 day,
                 input: input.to_string(),
                 dimension: String::new(),

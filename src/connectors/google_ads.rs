@@ -572,7 +572,7 @@ impl Mapper {
         Ok(values
             .into_iter()
             .map(|(input, micros)| DailyValue {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 day,
                 input: input.to_string(),
                 dimension: campaign.clone(),

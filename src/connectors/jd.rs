@@ -49,6 +49,7 @@ use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
+use crate::money::Money;
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -467,11 +468,11 @@ impl Mapper {
             .or_else(|| cn_fields::text(o.xid_buyer.as_ref()))
             .or_else(|| cn_fields::text(o.pin.as_ref()));
         Ok(Order {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             order_id,
             paid_at: Some(at),
             local_day: Some(local_day(at, self.tz)),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
             buyer_id,
             status,
         })
@@ -504,9 +505,9 @@ mod tests {
         let o = &facts.batch.orders;
         assert_eq!(o[0].status, OrderStatus::Paid);
         assert_eq!(o[0].buyer_id.as_deref(), Some("o1"));
-        assert_eq!(o[0].amount_micros, 9_900_000);
+        assert_eq!(o[0].amount.micros(), 9_900_000);
         assert_eq!(o[1].status, OrderStatus::Cancelled);
-        assert_eq!(o[1].amount_micros, 5_000_000);
+        assert_eq!(o[1].amount.micros(), 5_000_000);
         assert_eq!(o[1].buyer_id.as_deref(), Some("p2"));
         assert_eq!(o[2].status, OrderStatus::Unpaid);
         assert_eq!(o[3].status, OrderStatus::Paid);
@@ -527,7 +528,7 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].refund_id, "9007199254740993");
         assert_eq!(r[0].order_id, "300");
-        assert_eq!(r[0].amount_micros, 12_300_000);
+        assert_eq!(r[0].amount.micros(), 12_300_000);
         // 00:30 in Beijing is still 1 March in Shanghai.
         assert_eq!(r[0].local_day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
         assert_eq!(p.batch.rejects.len(), 1);

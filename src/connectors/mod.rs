@@ -28,7 +28,7 @@ use crate::config::ConnectorConfig;
 use crate::facts::{Batch, IngestStats, Reject};
 use crate::progress::Progress;
 use crate::settings::Settings;
-use crate::store::{Backend, Store, StoreError};
+use crate::store::{Backend, ImportCommits, Store, StoreError};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
@@ -136,6 +136,33 @@ impl<'a> Sink<'a> {
             return Ok(());
         }
         let changed = self.store.commit_batch(self.connector, &batch).await;
+        self.account(batch, changed)
+    }
+
+    /// The commits of one long import (a file's batches), several batches
+    /// to a transaction on SQLite; see [`Sink::commit_part`].
+    pub fn import_commits(&self) -> ImportCommits<'a> {
+        ImportCommits::new(self.store, self.connector)
+    }
+
+    /// Writes a batch of a long import through `commits`, which commits
+    /// when its transaction is full or the batch carries the file mark.
+    /// A stop commits what is written first (as [`Sink::commit`], the batch
+    /// in hand lands).
+    pub async fn commit_part(
+        &mut self,
+        commits: &mut ImportCommits<'_>,
+        batch: Batch,
+    ) -> Result<(), ConnectorError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut changed = commits.write(&batch).await;
+        if changed.is_ok() && self.stop.as_ref().is_some_and(|s| s.is_cancelled()) {
+            if let Err(e) = commits.commit().await {
+                changed = Err(e);
+            }
+        }
         self.account(batch, changed)
     }
 
@@ -487,7 +514,7 @@ mod tests {
                     order_id: i.to_string(),
                     paid_at: None,
                     local_day: None,
-                    amount_micros: 1,
+                    amount: crate::money::Money::from_micros(1),
                     buyer_id: None,
                     status: crate::facts::OrderStatus::Paid,
                 })

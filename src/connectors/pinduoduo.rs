@@ -51,6 +51,7 @@ use super::shop_api::{
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
+use crate::money::Money;
 use crate::period::local_day;
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -413,11 +414,11 @@ impl Mapper {
             .or(created)
             .ok_or_else(|| FieldError::none_set(&["pay_time", "confirm_time", "created_time"]))?;
         Ok(Order {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             order_id,
             paid_at: Some(at),
             local_day: Some(local_day(at, self.tz)),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
             buyer_id: None,
             status,
         })
@@ -490,7 +491,7 @@ mod tests {
         let r = &facts.batch.refunds;
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].refund_id, "9007199254740993");
-        assert_eq!(r[0].amount_micros, 12_300_000);
+        assert_eq!(r[0].amount.micros(), 12_300_000);
         assert_eq!(r[0].local_day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
         assert_eq!(facts.batch.rejects[0].locator, "refund 3");
         assert!(facts.batch.rejects[0].reason.contains("updated_time"));

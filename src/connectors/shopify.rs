@@ -18,7 +18,7 @@ use super::{
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
 use crate::http::{pagination::next_link, strip_query, HttpClient};
-use crate::money::parse_micros;
+use crate::money::{parse_micros, Money};
 use crate::period::{day_start, local_day, today};
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, SecondsFormat, Utc};
@@ -388,21 +388,21 @@ impl Mapper {
             }
             let at = r.created_at.with_timezone(&Utc);
             refunds.push(Refund {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 refund_id: r.id.to_string(),
                 order_id: order_id.clone(),
                 refunded_at: at,
                 local_day: local_day(at, self.tz),
-                amount_micros: micros,
+                amount: Money::from_micros(micros),
             });
         }
         Ok((
             Order {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 order_id,
                 paid_at: Some(paid_at),
                 local_day: Some(local_day(paid_at, self.tz)),
-                amount_micros,
+                amount: Money::from_micros(amount_micros),
                 buyer_id: o
                     .customer
                     .as_ref()

@@ -21,7 +21,7 @@ use super::{
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, Order, OrderStatus, Refund, Reject};
 use crate::http::{strip_query, HttpClient};
-use crate::money::parse_micros;
+use crate::money::{parse_micros, Money};
 use crate::period::{day_start, local_day, today};
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
@@ -381,21 +381,21 @@ impl WooCommerceConnector {
                 .checked_abs()
                 .ok_or_else(|| format!("refund {} total is out of range", r.id))?;
             refunds.push(Refund {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 refund_id: r.id.to_string(),
                 order_id: order_id.clone(),
                 refunded_at: modified,
                 local_day: local_day(modified, self.tz),
-                amount_micros: micros,
+                amount: Money::from_micros(micros),
             });
         }
         Ok((
             Order {
-                shop: self.shop.clone(),
+                shop: self.shop.as_str().into(),
                 order_id,
                 paid_at: Some(paid_at),
                 local_day: Some(local_day(paid_at, self.tz)),
-                amount_micros,
+                amount: Money::from_micros(amount_micros),
                 buyer_id: (o.customer_id != 0).then(|| o.customer_id.to_string()),
                 status,
             },

@@ -254,7 +254,7 @@ impl ZendeskConnector {
             }
         }
         let value = |day: NaiveDate, input: &str, agent: &str, v: Option<i64>| DailyValue {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             day,
             input: input.to_string(),
             dimension: agent.to_string(),

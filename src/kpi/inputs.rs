@@ -239,9 +239,9 @@ impl InputValues {
             self.values.insert(id.to_string(), sum);
         };
         add("orders", Decimal::from(t.orders));
-        add("gmv", from_micros(t.gmv_micros));
+        add("gmv", t.gmv.to_decimal());
         add("buyers", Decimal::from(t.buyers));
         add("refund_orders", Decimal::from(t.refund_orders));
-        add("refund_amount", from_micros(t.refund_micros));
+        add("refund_amount", t.refund_amount.to_decimal());
     }
 }

@@ -9,6 +9,7 @@ pub use catalogue::{Direction, Unit};
 pub use inputs::InputValues;
 
 use crate::config::UserKpiConfig;
+use crate::ids::KpiId;
 use catalogue::{builtin_kpi, input_def, CATEGORIES, INPUTS, KPIS};
 use formula::{Expr, Op};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -20,7 +21,7 @@ pub const VALUE_DP: u32 = 6;
 /// A KPI ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct KpiSpec {
-    pub id: String,
+    pub id: KpiId,
     pub name_zh: String,
     pub name_en: String,
     pub formula: String,
@@ -43,7 +44,7 @@ pub struct KpiSpec {
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     kpis: Vec<KpiSpec>,
-    index: HashMap<String, usize>,
+    index: HashMap<KpiId, usize>,
 }
 
 /// A user KPI that cannot be used.
@@ -141,7 +142,7 @@ impl Catalogue {
             };
             user_index_of.push(index);
             kpis.push(KpiSpec {
-                id: u.id.clone(),
+                id: u.id.as_str().into(),
                 name_zh: u.name_zh.clone().unwrap_or_else(|| u.id.clone()),
                 name_en: u.name_en.clone().unwrap_or_else(|| u.id.clone()),
                 formula: u.formula.clone(),
@@ -154,7 +155,7 @@ impl Catalogue {
                 sums_over_days: false,
             });
         }
-        let index: HashMap<String, usize> = kpis
+        let index: HashMap<KpiId, usize> = kpis
             .iter()
             .enumerate()
             .map(|(i, k)| (k.id.clone(), i))
@@ -187,7 +188,7 @@ impl Catalogue {
                 k.sums_over_days = s;
             }
             for (i, k) in cat.kpis.iter().enumerate().skip(builtin_count) {
-                if cat.reaches(&k.id, &k.expr, &mut Vec::new()) {
+                if cat.reaches(k.id.as_str(), &k.expr, &mut Vec::new()) {
                     errors.push(KpiConfigError {
                         index: user_index_of[i - builtin_count],
                         field: "formula",
@@ -320,7 +321,7 @@ impl Catalogue {
         (0..self.kpis.len())
             .map(|i| {
                 let v = ev.kpi(i, 0).map(round_value);
-                (self.kpis[i].id.clone(), v)
+                (self.kpis[i].id.to_string(), v)
             })
             .collect()
     }
@@ -378,7 +379,7 @@ impl Evaluator<'_> {
                 if input_def(id).is_some() {
                     self.inputs.get(back)?.get(id)
                 } else {
-                    let i = *self.cat.index.get(id)?;
+                    let i = *self.cat.index.get(id.as_str())?;
                     self.kpi(i, back)
                 }
             }

@@ -7,11 +7,11 @@
 //! over every agent of the person's shops in the same period, so an agent is
 //! compared with the whole desk, themselves included.
 
-use crate::currency::{convert_micros, month_ranges, MoneyPlan, Rates};
+use crate::currency::{convert_micros, convert_money, month_ranges, MoneyPlan, Rates};
 use crate::kpi::catalogue::is_money_input;
 use crate::kpi::inputs::ShopFacts;
 use crate::kpi::{round_value, InputValues};
-use crate::money::from_micros;
+use crate::money::{from_micros, Money};
 use crate::period::Period;
 use crate::settings::refund_sources;
 use crate::settings::Settings;
@@ -253,7 +253,7 @@ async fn convert(
         ))
     };
     for row in facts.rows.iter_mut().filter(|r| is_money_input(&r.input)) {
-        if let Some(rate) = plan.rate_on(rates, currency, &row.day) {
+        if let Some(rate) = plan.rate_on(rates, currency, row.day) {
             row.value_micros =
                 convert_micros(row.value_micros, rate).ok_or_else(|| too_large(&row.input))?;
         }
@@ -265,13 +265,13 @@ async fn convert(
     // Amounts month by month at each month's rate (counts stay as they are:
     // distinct buyers do not add up over months).
     let whole = *records;
-    let (mut gmv, mut refunds) = (0_i64, 0_i64);
+    let (mut gmv, mut refunds) = (Money::ZERO, Money::ZERO);
     for (_, month_from, month_to) in month_ranges(period) {
         let (month_from, month_to) = (month_from.max(from), month_to.min(to));
         if month_from > month_to {
             continue;
         }
-        let Some(rate) = plan.rate_on(rates, currency, &month_from.to_string()) else {
+        let Some(rate) = plan.rate_on(rates, currency, month_from) else {
             continue;
         };
         let t = if (month_from, month_to) == (from, to) {
@@ -284,15 +284,15 @@ async fn convert(
             store.record_totals(shop, month_from, month_to).await?
         };
         gmv = gmv
-            .checked_add(convert_micros(t.gmv_micros, rate).ok_or_else(|| too_large("gmv"))?)
-            .ok_or_else(|| too_large("gmv"))?;
+            .checked_add(convert_money(t.gmv, rate).ok_or_else(|| too_large("gmv"))?)
+            .map_err(|_| too_large("gmv"))?;
+        let refund =
+            convert_money(t.refund_amount, rate).ok_or_else(|| too_large("refund_amount"))?;
         refunds = refunds
-            .checked_add(
-                convert_micros(t.refund_micros, rate).ok_or_else(|| too_large("refund_amount"))?,
-            )
-            .ok_or_else(|| too_large("refund_amount"))?;
+            .checked_add(refund)
+            .map_err(|_| too_large("refund_amount"))?;
     }
-    records.gmv_micros = gmv;
-    records.refund_micros = refunds;
+    records.gmv = gmv;
+    records.refund_amount = refunds;
     Ok(())
 }

@@ -11,7 +11,7 @@ use super::{
     StoredScorecard, StoredSnapshot, TargetRow,
 };
 use crate::facts::{Batch, Reject};
-use crate::period::Period;
+use crate::period::{LocalDay, Period};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
@@ -90,9 +90,9 @@ storage_traits! {
         /// are known, possibly zero, for every period).
         async fn shop_has_orders(&self, shop: &str) -> Result<bool>;
         /// The local days of a range on which the shop has any order record
-        /// (whatever its status) or refund record, as `YYYY-MM-DD`: on those
-        /// days records, not daily series, give the record inputs.
-        async fn record_days(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<HashSet<String>>;
+        /// (whatever its status) or refund record: on those days records, not
+        /// daily series, give the record inputs.
+        async fn record_days(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<HashSet<LocalDay>>;
         /// Paid orders, GMV and distinct buyers (a guest order is its own buyer)
         /// by the local day of payment; refunds by their own local day.
         async fn record_totals(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<RecordTotals>;
@@ -117,7 +117,7 @@ storage_traits! {
         /// [`daily_rows`](FactsReader::daily_rows) of `shops`, by shop.
         async fn daily_rows_of(&self, shops: &[String], from: NaiveDate, to: NaiveDate) -> Result<HashMap<String, Vec<DailyRow>>>;
         /// [`record_days`](FactsReader::record_days) of `shops`, by shop.
-        async fn record_days_of(&self, shops: &[String], from: NaiveDate, to: NaiveDate) -> Result<HashMap<String, HashSet<String>>>;
+        async fn record_days_of(&self, shops: &[String], from: NaiveDate, to: NaiveDate) -> Result<HashMap<String, HashSet<LocalDay>>>;
         /// Those of `shops` that have any order record.
         async fn shops_with_orders(&self, shops: &[String]) -> Result<HashSet<String>>;
         /// Those of `shops` that have any refund record.

@@ -142,7 +142,7 @@ pub(super) async fn write_batch(
     let (set, clear) = daily_rows(connector, &batch.daily);
     for v in clear {
         let key = vec![
-            Cell::text(&v.shop),
+            Cell::text(v.shop.as_str()),
             Cell::Text(Some(day_text(v.day))),
             Cell::text(&v.input),
             Cell::text(&v.dimension),
@@ -206,11 +206,11 @@ pub(super) fn order_rows(connector: &str, orders: &[Order]) -> Vec<Vec<Cell>> {
         .into_iter()
         .map(|o| {
             vec![
-                Cell::Text(Some(o.shop.clone())),
+                Cell::text(o.shop.as_str()),
                 Cell::Text(Some(o.order_id.clone())),
                 Cell::Int(o.paid_at.map(|t| t.timestamp())),
                 Cell::Text(o.local_day.map(day_text)),
-                Cell::Int(Some(o.amount_micros)),
+                Cell::Int(Some(o.amount.micros())),
                 Cell::Text(o.buyer_id.clone()),
                 Cell::Text(Some(o.status.as_str().to_string())),
                 Cell::Text(Some(connector.to_string())),
@@ -225,12 +225,12 @@ pub(super) fn refund_rows(connector: &str, refunds: &[Refund]) -> Vec<Vec<Cell>>
         .into_iter()
         .map(|r| {
             vec![
-                Cell::Text(Some(r.shop.clone())),
+                Cell::text(r.shop.as_str()),
                 Cell::Text(Some(r.refund_id.clone())),
                 Cell::Text(Some(r.order_id.clone())),
                 Cell::Int(Some(r.refunded_at.timestamp())),
                 Cell::Text(Some(day_text(r.local_day))),
-                Cell::Int(Some(r.amount_micros)),
+                Cell::Int(Some(r.amount.micros())),
                 Cell::Text(Some(connector.to_string())),
             ]
         })
@@ -257,7 +257,7 @@ pub(super) fn daily_rows<'a>(
         .into_iter()
         .map(|v| {
             vec![
-                Cell::Text(Some(v.shop.clone())),
+                Cell::text(v.shop.as_str()),
                 Cell::Text(Some(day_text(v.day))),
                 Cell::Text(Some(v.input.clone())),
                 Cell::Text(Some(v.dimension.clone())),

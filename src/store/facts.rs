@@ -2,6 +2,8 @@
 //! the helpers both databases' commits share.
 
 use super::{Result, StoreError};
+use crate::money::Money;
+use crate::period::LocalDay;
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,10 +11,10 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecordTotals {
     pub orders: i64,
-    pub gmv_micros: i64,
+    pub gmv: Money,
     pub buyers: i64,
     pub refund_orders: i64,
-    pub refund_micros: i64,
+    pub refund_amount: Money,
 }
 
 /// One input's daily values over a range, folded.
@@ -30,8 +32,8 @@ pub struct DailyAggregate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyRow {
     pub input: String,
-    /// `YYYY-MM-DD`, the shop's local day.
-    pub day: String,
+    /// The shop's local day.
+    pub day: LocalDay,
     pub dimension: String,
     pub value_micros: i64,
 }
@@ -42,7 +44,7 @@ pub fn fold_daily(
     rows: impl IntoIterator<Item = DailyRow>,
 ) -> Result<HashMap<String, DailyAggregate>> {
     let mut out: HashMap<String, DailyAggregate> = HashMap::new();
-    let mut latest_day: HashMap<String, String> = HashMap::new();
+    let mut latest_day: HashMap<String, LocalDay> = HashMap::new();
     for DailyRow {
         input,
         day,
@@ -74,6 +76,13 @@ pub fn fold_daily(
     Ok(out)
 }
 
+/// A stored day (`YYYY-MM-DD` text in both databases); `what` names the
+/// column for the error.
+pub(super) fn parse_day(what: &str, text: &str) -> Result<LocalDay> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} `{text}` is not a day")))
+}
+
 /// `YYYY-MM-DD`: `NaiveDate`'s `Display` writes the same text as the
 /// `%Y-%m-%d` pattern without parsing a pattern per row.
 pub(super) fn day_text(d: NaiveDate) -> String {
@@ -101,5 +110,16 @@ mod tests {
         let items = [("b", 1), ("a", 2), ("b", 3), ("c", 4)];
         let kept: Vec<_> = last_by_key(&items, |i| i.0).into_iter().copied().collect();
         assert_eq!(kept, [("a", 2), ("b", 3), ("c", 4)]);
+    }
+
+    #[test]
+    fn stored_days_are_read_back_or_named_as_corrupt() {
+        let day = NaiveDate::from_ymd_opt(2026, 10, 5).unwrap();
+        assert_eq!(parse_day("daily_values.day", &day_text(day)).unwrap(), day);
+        let e = parse_day("daily_values.day", "2026-13-01").unwrap_err();
+        assert!(
+            e.to_string().contains("daily_values.day `2026-13-01`"),
+            "{e}"
+        );
     }
 }

@@ -14,6 +14,7 @@ mod alerts;
 mod api;
 mod commit;
 mod facts;
+mod import;
 mod manual;
 // Each database compiles the shared queries in `sql/` for its own types:
 // loading those files twice is the point.
@@ -35,6 +36,7 @@ pub use api::{
     SnapshotStore,
 };
 pub use facts::{fold_daily, DailyAggregate, DailyRow, RecordTotals};
+pub use import::ImportCommits;
 pub use manual::{ManualChange, ManualInput, TargetRow};
 pub use postgres::PgStore;
 pub use runs::{JobRun, RunResult};

@@ -9,7 +9,7 @@ use super::plan::{
 };
 use crate::facts::{check_id, echo, Batch, DailyValue, Order, OrderStatus, Refund, Reject};
 use crate::http::HttpError;
-use crate::money::{from_micros, minor_units_to_micros, parse_micros};
+use crate::money::{from_micros, minor_units_to_micros, parse_micros, Money};
 use crate::period::local_day;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -453,11 +453,11 @@ impl Mapper {
             Some(st) => status(rec, st)?,
         };
         Ok(Order {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             order_id,
             paid_at: Some(paid_at),
             local_day: Some(local_day(paid_at, self.tz)),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
             buyer_id,
             status,
         })
@@ -487,13 +487,14 @@ impl Mapper {
                 let refund_id = rec.id(&r.id)?;
                 let at = rec.time(&r.refunded_at, self.tz)?;
                 Ok(Refund {
-                    shop: self.shop.clone(),
+                    shop: self.shop.as_str().into(),
                     order_id: rec.id(&r.order_id)?,
                     refunded_at: at,
                     local_day: local_day(at, self.tz),
-                    amount_micros: rec
-                        .money(&r.amount)
-                        .map_err(|e| format!("refund {refund_id}: {e}"))?,
+                    amount: Money::from_micros(
+                        rec.money(&r.amount)
+                            .map_err(|e| format!("refund {refund_id}: {e}"))?,
+                    ),
                     refund_id,
                 })
             })
@@ -557,7 +558,7 @@ impl Mapper {
             .iter()
             .map(|(input, a)| {
                 Ok(DailyValue {
-                    shop: self.shop.clone(),
+                    shop: self.shop.as_str().into(),
                     day,
                     input: input.clone(),
                     dimension: dimension.clone(),

@@ -143,13 +143,23 @@ where
         };
         (file.batch, file.rows, file.locator, result, duplicates)
     });
+    let mut commits = sink.import_commits();
     while let Some(batch) = rx.recv().await {
         // On an error `rx` is dropped: the reader's next hand-over fails and it stops.
-        sink.commit(batch).await?;
+        sink.commit_part(&mut commits, batch).await?;
     }
     let (mut batch, rows, locator, result, duplicates) = reading
         .await
         .map_err(|e| file_err(format!("reading the file failed: {e}")))?;
+    let store_err = |source| ConnectorError::Store {
+        connector: connector.to_string(),
+        source,
+    };
+    if result.is_err() || duplicates.is_err() {
+        // The rows before a failure land, as they did when each batch
+        // committed alone; the file stays unmarked and is read again next run.
+        commits.commit().await.map_err(store_err)?;
+    }
     result.map_err(file_err)?;
     let duplicates = duplicates
         .map_err(|e| file_err(format!("cannot count the repeated row keys: {e}")))?
@@ -159,7 +169,9 @@ where
         sha256: sha256.to_string(),
         rows,
     });
-    sink.commit(batch).await?;
+    sink.commit_part(&mut commits, batch).await?;
+    // The mark's batch commits its transaction: this one has nothing left.
+    commits.commit().await.map_err(store_err)?;
     sink.stats.duplicates += duplicates.count;
     if let Some(first) = &duplicates.first {
         tracing::warn!(
@@ -186,12 +198,14 @@ impl<'a> RowKey<'a> {
     /// The key of the row parsed last into `batch`.
     fn last(batch: &'a Batch, stream: Stream) -> Option<Self> {
         match stream {
-            Stream::Orders => (batch.orders.last()).map(|o| RowKey::Order(&o.shop, &o.order_id)),
+            Stream::Orders => {
+                (batch.orders.last()).map(|o| RowKey::Order(o.shop.as_str(), &o.order_id))
+            }
             Stream::Refunds => {
-                (batch.refunds.last()).map(|r| RowKey::Refund(&r.shop, &r.refund_id))
+                (batch.refunds.last()).map(|r| RowKey::Refund(r.shop.as_str(), &r.refund_id))
             }
             Stream::Daily => {
-                (batch.daily.last()).map(|v| RowKey::Daily(&v.shop, v.day, &v.dimension))
+                (batch.daily.last()).map(|v| RowKey::Daily(v.shop.as_str(), v.day, &v.dimension))
             }
         }
     }

@@ -9,7 +9,7 @@
 use crate::config::ConnectorConfig;
 use crate::facts::{check_id, echo, Batch, DailyValue, Order, OrderStatus, Refund};
 use crate::kpi::catalogue::input_def;
-use crate::money::parse_micros;
+use crate::money::{parse_micros, Money};
 use crate::period::local_day;
 use crate::settings::Settings;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -357,11 +357,11 @@ impl RowParser {
                 let buyer = cell("buyer_id");
                 check_id("buyer_id", buyer)?;
                 batch.orders.push(Order {
-                    shop,
+                    shop: shop.into(),
                     order_id,
                     paid_at: Some(paid_at),
                     local_day: Some(local_day(paid_at, tz)),
-                    amount_micros,
+                    amount: Money::from_micros(amount_micros),
                     buyer_id: (!buyer.is_empty()).then(|| buyer.to_string()),
                     status,
                 });
@@ -373,12 +373,12 @@ impl RowParser {
                     .map_err(|e| format!("refunded_at: {e}"))?;
                 let amount_micros = amount("amount")?;
                 batch.refunds.push(Refund {
-                    shop,
+                    shop: shop.into(),
                     refund_id,
                     order_id,
                     refunded_at: at,
                     local_day: local_day(at, tz),
-                    amount_micros,
+                    amount: Money::from_micros(amount_micros),
                 });
             }
             Stream::Daily => {
@@ -395,7 +395,7 @@ impl RowParser {
                         Some(parse_micros(text).map_err(|e| format!("{input}: {e}"))?)
                     };
                     values.push(DailyValue {
-                        shop: shop.clone(),
+                        shop: shop.as_str().into(),
                         day,
                         input: input.clone(),
                         dimension: dimension.clone(),

@@ -29,7 +29,7 @@ use super::shop_api::{move_cursor, pages_backward, pages_forward, MarketApp, Mar
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
-use crate::money::parse_micros;
+use crate::money::{parse_micros, Money};
 use crate::period::local_day;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -499,11 +499,11 @@ impl Mapper {
             )?,
         };
         Ok(Order {
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             order_id: t.tid.0.clone(),
             paid_at: Some(at),
             local_day: Some(local_day(at, self.tz)),
-            amount_micros,
+            amount: Money::from_micros(amount_micros),
             buyer_id: t
                 .buyer_open_uid
                 .as_deref()

@@ -3,7 +3,9 @@
 use super::sets::{placeholders, values_table, CHUNK};
 use super::DbStore;
 use crate::facts::{Batch, Reject};
-use crate::store::facts::{day_text, fold_daily};
+use crate::money::Money;
+use crate::period::LocalDay;
+use crate::store::facts::{day_text, fold_daily, parse_day};
 use crate::store::{
     now_unix, DailyAggregate, DailyRow, FactsReader, FactsWriter, RecordTotals, Result, StoreError,
 };
@@ -100,7 +102,7 @@ impl FactsReader for DbStore {
         shop: &str,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<HashSet<String>> {
+    ) -> Result<HashSet<LocalDay>> {
         let rows = sqlx::query(
             "SELECT DISTINCT local_day FROM orders WHERE shop = $1 AND local_day >= $2 AND local_day <= $3 \
              UNION SELECT DISTINCT local_day FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3",
@@ -111,7 +113,7 @@ impl FactsReader for DbStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .map(|r| parse_day("local_day", r.try_get(0)?))
             .collect()
     }
 
@@ -143,10 +145,10 @@ impl FactsReader for DbStore {
         .await?;
         Ok(RecordTotals {
             orders: o.try_get(0)?,
-            gmv_micros: o.try_get(1)?,
+            gmv: Money::from_micros(o.try_get(1)?),
             buyers: o.try_get(2)?,
             refund_orders: r.try_get(0)?,
-            refund_micros: r.try_get(1)?,
+            refund_amount: Money::from_micros(r.try_get(1)?),
         })
     }
 
@@ -178,7 +180,7 @@ impl FactsReader for DbStore {
             .map(|row| {
                 Ok(DailyRow {
                     input: row.try_get(0)?,
-                    day: row.try_get(1)?,
+                    day: parse_day("daily_values.day", row.try_get(1)?)?,
                     dimension: row.try_get(2)?,
                     value_micros: row.try_get(3)?,
                 })
@@ -229,7 +231,7 @@ impl FactsReader for DbStore {
             for row in q.fetch_all(&self.pool).await? {
                 let t = out.entry(row.try_get(0)?).or_default();
                 t.orders = row.try_get(1)?;
-                t.gmv_micros = row.try_get(2)?;
+                t.gmv = Money::from_micros(row.try_get(2)?);
                 t.buyers = row.try_get(3)?;
             }
             let sql = format!(
@@ -244,7 +246,7 @@ impl FactsReader for DbStore {
             for row in q.fetch_all(&self.pool).await? {
                 let t = out.entry(row.try_get(0)?).or_default();
                 t.refund_orders = row.try_get(1)?;
-                t.refund_micros = row.try_get(2)?;
+                t.refund_amount = Money::from_micros(row.try_get(2)?);
             }
         }
         Ok(out)
@@ -271,7 +273,7 @@ impl FactsReader for DbStore {
             for row in q.fetch_all(&self.pool).await? {
                 out.entry(row.try_get(0)?).or_default().push(DailyRow {
                     input: row.try_get(1)?,
-                    day: row.try_get(2)?,
+                    day: parse_day("daily_values.day", row.try_get(2)?)?,
                     dimension: row.try_get(3)?,
                     value_micros: row.try_get(4)?,
                 });
@@ -285,9 +287,9 @@ impl FactsReader for DbStore {
         shops: &[String],
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<HashMap<String, HashSet<String>>> {
+    ) -> Result<HashMap<String, HashSet<LocalDay>>> {
         let (from, to) = (day_text(from), day_text(to));
-        let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut out: HashMap<String, HashSet<LocalDay>> = HashMap::new();
         for chunk in shops.chunks(CHUNK) {
             let list = placeholders(3, chunk.len());
             let sql = format!(
@@ -303,7 +305,7 @@ impl FactsReader for DbStore {
             for row in q.fetch_all(&self.pool).await? {
                 out.entry(row.try_get(0)?)
                     .or_default()
-                    .insert(row.try_get(1)?);
+                    .insert(parse_day("local_day", row.try_get(1)?)?);
             }
         }
         Ok(out)

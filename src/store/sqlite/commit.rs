@@ -35,14 +35,28 @@ impl SqliteStore {
     /// Commits a batch in one transaction; returns the rows actually
     /// inserted or changed.
     pub(super) async fn commit(&self, connector: &str, batch: &Batch) -> Result<u64> {
-        let mut tx = SqliteTx(self.begin_write().await?);
+        let mut tx = self.begin_facts().await?;
         let changed = write_batch(&mut tx, connector, batch).await?;
-        tx.0.commit().await?;
+        tx.commit().await?;
         Ok(changed)
+    }
+
+    /// Opens a fact transaction on the writer connection, for
+    /// [`ImportCommits`](crate::store::ImportCommits) to write several
+    /// batches into.
+    pub(in crate::store) async fn begin_facts(&self) -> Result<SqliteTx> {
+        Ok(SqliteTx(self.begin_write().await?))
     }
 }
 
-struct SqliteTx(Transaction<'static, Sqlite>);
+/// A fact transaction: dropped without [`SqliteTx::commit`], it rolls back.
+pub(in crate::store) struct SqliteTx(Transaction<'static, Sqlite>);
+
+impl SqliteTx {
+    pub(in crate::store) async fn commit(self) -> Result<()> {
+        Ok(self.0.commit().await?)
+    }
+}
 
 impl FactTx for SqliteTx {
     async fn execute(&mut self, sql: &'static str, params: Vec<Cell>) -> Result<u64> {

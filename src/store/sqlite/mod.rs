@@ -2,6 +2,8 @@
 
 mod commit;
 
+pub(in crate::store) use commit::SqliteTx;
+
 // The queries both databases share, compiled for this database's own types.
 #[path = "../sql/mod.rs"]
 mod sql;
