@@ -1,7 +1,7 @@
 //! Attainment, score and grade: the one rule that snapshots, scorecards (and
 //! appeals) and alerts all apply, with the one score cap they share.
 
-use crate::config::{GradeConfig, ScoringConfig, SnapshotConfig};
+use crate::config::{GradeConfig, ScoringConfig};
 use crate::kpi::{round_value, Direction, KpiSpec};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -79,10 +79,6 @@ pub struct Scoring {
 pub enum ScoringProblem {
     #[error("must be at least 1")]
     CapBelowOne,
-    #[error(
-        "`{scoring}` differs from snapshot.score_cap `{snapshot}`: snapshots, scorecards and alerts share one cap; set scoring.cap only"
-    )]
-    TwoCaps { scoring: Decimal, snapshot: Decimal },
     #[error("at least one grade is needed")]
     NoGrades,
     #[error("grades `{first}` and `{second}` have the same min")]
@@ -97,7 +93,7 @@ impl ScoringProblem {
     /// The configuration key the problem is about.
     pub fn key(&self) -> &'static str {
         match self {
-            ScoringProblem::CapBelowOne | ScoringProblem::TwoCaps { .. } => "scoring.cap",
+            ScoringProblem::CapBelowOne => "scoring.cap",
             ScoringProblem::NoGrades
             | ScoringProblem::SameMin { .. }
             | ScoringProblem::GradeTwice(_) => "scoring.grades",
@@ -108,24 +104,14 @@ impl ScoringProblem {
 
 impl Default for Scoring {
     fn default() -> Self {
-        Scoring::check(&ScoringConfig::default(), &SnapshotConfig::default())
-            .expect("the default scoring rules are valid")
+        Scoring::check(&ScoringConfig::default()).expect("the default scoring rules are valid")
     }
 }
 
 impl Scoring {
-    /// Checks and sorts the scoring rules of `[scoring]`. The cap is
-    /// `scoring.cap`; `snapshot.score_cap`, which once capped snapshots
-    /// apart, still sets it when `scoring.cap` is left at its default.
-    pub fn check(
-        c: &ScoringConfig,
-        snapshot: &SnapshotConfig,
-    ) -> Result<Scoring, Vec<ScoringProblem>> {
+    /// Checks and sorts the scoring rules of `[scoring]`.
+    pub fn check(c: &ScoringConfig) -> Result<Scoring, Vec<ScoringProblem>> {
         let mut problems = Vec::new();
-        let cap = one_cap(c, snapshot).unwrap_or_else(|p| {
-            problems.push(p);
-            c.cap
-        });
         if c.cap < Decimal::ONE {
             problems.push(ScoringProblem::CapBelowOne);
         }
@@ -157,7 +143,7 @@ impl Scoring {
         }
         if problems.is_empty() {
             Ok(Scoring {
-                cap,
+                cap: c.cap,
                 grades,
                 close_working_days: c.close_working_days,
                 appeal_working_days: c.appeal_working_days,
@@ -179,20 +165,6 @@ impl Scoring {
 
     pub fn grade_by_id(&self, id: &str) -> Option<&Grade> {
         self.grades.iter().find(|g| g.id == id)
-    }
-}
-
-/// The one cap from the two keys that have set it: whichever was moved off
-/// the default; both moved to different values is a problem, not a guess.
-fn one_cap(c: &ScoringConfig, snapshot: &SnapshotConfig) -> Result<Decimal, ScoringProblem> {
-    let default = ScoringConfig::default().cap;
-    let (scoring, snapshot) = (c.cap, snapshot.score_cap);
-    if scoring == snapshot || snapshot == default {
-        Ok(scoring)
-    } else if scoring == default {
-        Ok(snapshot)
-    } else {
-        Err(ScoringProblem::TwoCaps { scoring, snapshot })
     }
 }
 
@@ -296,38 +268,15 @@ mod tests {
         assert_eq!(g("120"), "excellent");
     }
 
-    fn caps(scoring: &str, snapshot: &str) -> Result<Decimal, Vec<ScoringProblem>> {
+    #[test]
+    fn a_cap_below_one_is_a_problem_on_scoring_cap() {
         let c = ScoringConfig {
-            cap: d(scoring),
+            cap: d("0.9"),
             ..ScoringConfig::default()
         };
-        let s = SnapshotConfig {
-            score_cap: d(snapshot),
-            ..SnapshotConfig::default()
-        };
-        Scoring::check(&c, &s).map(|s| s.cap)
-    }
-
-    #[test]
-    fn one_cap_is_set_by_either_key() {
-        assert_eq!(caps("1.2", "1.2"), Ok(d("1.2")));
-        assert_eq!(Scoring::default().cap, d("1.2"));
-        assert_eq!(caps("1.5", "1.2"), Ok(d("1.5")));
-        assert_eq!(caps("1.2", "1.5"), Ok(d("1.5")));
-        assert_eq!(caps("1.5", "1.5"), Ok(d("1.5")));
-    }
-
-    #[test]
-    fn two_different_caps_are_a_problem_on_scoring_cap() {
-        let problems = caps("1.5", "1.3").unwrap_err();
-        assert_eq!(
-            problems,
-            [ScoringProblem::TwoCaps {
-                scoring: d("1.5"),
-                snapshot: d("1.3")
-            }]
-        );
+        let problems = Scoring::check(&c).unwrap_err();
+        assert_eq!(problems, [ScoringProblem::CapBelowOne]);
         assert_eq!(problems[0].key(), "scoring.cap");
-        assert_eq!(caps("0.9", "1.2").unwrap_err()[0].key(), "scoring.cap");
+        assert_eq!(Scoring::default().cap, d("1.2"));
     }
 }

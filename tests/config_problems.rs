@@ -82,6 +82,37 @@ note = "stretch"
 }
 
 #[test]
+fn the_removed_snapshot_score_cap_is_an_error_that_says_to_set_scoring_cap() {
+    let (_dir, path, ps) = problems(
+        r#"[[shops]]
+id = "sh"
+
+[snapshot]
+schedule = "30 0 * * *"
+score_cap = "1.5"
+"#,
+    );
+    let p = at(&ps, "snapshot.score_cap");
+    assert_eq!(p.line, Some(6), "{p}");
+    assert_eq!(p.file, path.display().to_string(), "{p}");
+    assert!(p.message.contains("removed: set scoring.cap"), "{p}");
+    let shown = p.to_string();
+    assert!(
+        shown.contains(&path.display().to_string()) && shown.contains("snapshot.score_cap"),
+        "{shown}"
+    );
+    assert_eq!(ps.len(), 1, "nothing else is blamed: {ps:#?}");
+    // `scoring.cap` alone is taken.
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write(
+        dir.path(),
+        "[[shops]]\nid = \"sh\"\n\n[scoring]\ncap = \"1.5\"\n",
+    );
+    let s = load(&ok).unwrap_or_else(|e| panic!("{:?}", e.0));
+    assert_eq!(s.scoring.cap, rust_decimal::Decimal::new(15, 1));
+}
+
+#[test]
 fn wrong_types_and_missing_fields_are_all_reported_under_their_key_and_line() {
     let (_dir, _path, ps) = problems(
         r#"[scheduler]

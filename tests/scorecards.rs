@@ -425,9 +425,9 @@ async fn each_role_scores_and_grades_as_computed_by_hand() {
 async fn scorecards_score_with_the_one_cap_snapshots_use() {
     for db in common::backends().await {
         let b = db.backend;
-        // `snapshot.score_cap` once capped snapshots only; it is now the one
-        // cap (the older name of `scoring.cap`).
-        let s = load_with(&db, &format!("{PEOPLE}\n[snapshot]\nscore_cap = \"1.5\"\n")).await;
+        // `scoring.cap` is the one cap, of scorecards as of snapshots.
+        let config = PEOPLE.replace("[scoring]\n", "[scoring]\ncap = \"1.5\"\n");
+        let s = load_with(&db, &config).await;
         assert_eq!(s.scoring.cap, d("1.5"), "{b}");
         let li = card(&db, &s, "li", "2026-10").await;
         // pv_per_uv 10 / 8 = 1.25: under the cap of 1.5, so 125, not 120.

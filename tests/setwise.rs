@@ -291,3 +291,148 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
         db.drop_db().await;
     }
 }
+
+/// Shops in three currencies, converted to CNY at a rate per month (USD in
+/// month m at 7 + m/100, EUR at 8 + m/100), so a year adds twelve rates.
+const CURRENCIES: &str = r#"
+timezone = "Asia/Shanghai"
+
+[storage]
+url = "{db}"
+
+[[shops]]
+id = "sh"
+
+[[shops]]
+id = "la"
+currency = "USD"
+
+[[shops]]
+id = "eu"
+currency = "EUR"
+
+[[connectors]]
+name = "orders"
+kind = "csv"
+stream = "orders"
+path = "{dir}/imports/orders/*.csv"
+
+[[connectors]]
+name = "refunds-la"
+kind = "csv"
+stream = "refunds"
+shop = "la"
+path = "{dir}/imports/refunds-la/*.csv"
+
+[[targets]]
+kpi = "gmv"
+period = "*"
+value = 300
+
+[[people]]
+id = "sh_la"
+name = "A"
+role = "ops_specialist"
+shops = ["sh", "la"]
+
+[[people]]
+id = "la_eu"
+name = "B"
+role = "ops_specialist"
+shops = ["la", "eu"]
+
+[[people]]
+id = "all"
+name = "C"
+role = "ops_specialist"
+shops = ["eu", "sh", "la"]
+
+[[people]]
+id = "la"
+name = "D"
+role = "ops_specialist"
+shops = ["la"]
+
+[currency]
+base = "CNY"
+"#;
+
+const CURRENCY_ORDERS: &str = "order_id,shop,paid_at,amount,buyer_id,status\n\
+     s1,sh,2026-10-10 10:00:00,1000,a,paid\n\
+     s2,sh,2026-11-10 10:00:00,500,b,paid\n\
+     l1,la,2026-10-10 10:00:00,100,c,paid\n\
+     l2,la,2026-11-10 10:00:00,10,d,paid\n\
+     l3,la,2026-03-31 10:00:00,20,c,paid\n\
+     e1,eu,2026-10-20 10:00:00,50,e,paid\n\
+     e2,eu,2026-02-01 10:00:00,5,f,paid\n";
+
+const CURRENCY_REFUNDS_LA: &str = "refund_id,order_id,shop,refunded_at,amount\n\
+     q1,l1,la,2026-10-20 18:00:00,40\n\
+     q2,l2,la,2026-11-20 18:00:00,10\n";
+
+#[tokio::test]
+async fn people_in_mixed_currencies_get_at_once_the_cards_they_get_alone() {
+    let mut rates = String::new();
+    for (from, unit) in [("USD", 7), ("EUR", 8)] {
+        for m in 1..=12 {
+            rates.push_str(&format!(
+                "\n[[currency.rates]]\nfrom = \"{from}\"\nmonth = \"2026-{m:02}\"\nrate = \"{unit}.{m:02}\"\n"
+            ));
+        }
+    }
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = db.settings(&format!("{CURRENCIES}{rates}"));
+        db.write("imports/orders/a.csv", CURRENCY_ORDERS);
+        db.write("imports/refunds-la/a.csv", CURRENCY_REFUNDS_LA);
+        ingest_ok(&db, &s).await;
+        let book = TargetBook::load(&s.targets, &db.store).await.unwrap();
+        let people: Vec<&Person> = s.people.iter().collect();
+        for p in ["2026-10", "2026", "2026-11", "2026-03-31"] {
+            let p = period(p);
+            let mut alone = Vec::new();
+            for person in &people {
+                alone.push(
+                    scorecard::compute_card(&s, &db.store, &book, person, p, "computed")
+                        .await
+                        .unwrap(),
+                );
+            }
+            let together = scorecard::refresh_people(&s, &db.store, &book, &people, p)
+                .await
+                .unwrap();
+            assert_eq!(together.len(), people.len(), "{b} {p}");
+            for (one, all) in alone.iter().zip(&together) {
+                assert_eq!(one.person, all.card.person, "{b} {p}");
+                assert_eq!(one.lines, all.card.lines, "{b} {p} {}", one.person);
+                assert_eq!(
+                    (one.total, &one.grade, one.bonus),
+                    (all.card.total, &all.card.grade, all.card.bonus),
+                    "{b} {p} {}",
+                    one.person
+                );
+            }
+        }
+        // The numbers are converted month by month at each month's rate.
+        let gmv = |person: &str, p: &str| {
+            let person = s.person(person).unwrap().clone();
+            let p = period(p);
+            let (s, db, book) = (&s, &db, &book);
+            async move {
+                let c = scorecard::compute_card(s, &db.store, book, &person, p, "computed")
+                    .await
+                    .unwrap();
+                c.lines.iter().find(|l| l.kpi == "gmv").unwrap().value
+            }
+        };
+        // 1000 + 100 × 7.10
+        assert_eq!(gmv("sh_la", "2026-10").await, Some(d("1710")), "{b}");
+        // 1000 + 500 + 100 × 7.10 + 10 × 7.11 + 20 × 7.03
+        assert_eq!(gmv("sh_la", "2026").await, Some(d("2421.7")), "{b}");
+        // 100 × 7.10 + 10 × 7.11 + 20 × 7.03 + 50 × 8.10 + 5 × 8.02
+        assert_eq!(gmv("la_eu", "2026").await, Some(d("1366.8")), "{b}");
+        // One currency stays as it is.
+        assert_eq!(gmv("la", "2026").await, Some(d("130")), "{b}");
+        db.drop_db().await;
+    }
+}

@@ -184,8 +184,8 @@ async fn score_cap_is_taken_from_configuration() {
         let s = settings(
             &db,
             r#"
-[snapshot]
-score_cap = "1.5"
+[scoring]
+cap = "1.5"
 
 [[targets]]
 kpi = "orders"

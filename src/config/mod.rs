@@ -455,9 +455,10 @@ pub struct SnapshotConfig {
     /// When the nightly snapshot job runs, in each shop's zone.
     #[serde(default = "default_snapshot_schedule")]
     pub schedule: String,
-    /// Attainment above this counts no more (score = 100 × min(attainment, cap)).
-    #[serde(default = "default_score_cap", with = "decimal_text")]
-    pub score_cap: Decimal,
+    /// Removed (the one cap is `scoring.cap`): read only to say so, as a
+    /// config error rather than an unknown key.
+    #[serde(default, skip_serializing)]
+    pub score_cap: Option<serde::de::IgnoredAny>,
     /// Print the last complete month's report after the start-up pass.
     #[serde(default = "default_true")]
     pub report_on_start: bool,
@@ -467,7 +468,7 @@ impl Default for SnapshotConfig {
     fn default() -> Self {
         SnapshotConfig {
             schedule: default_snapshot_schedule(),
-            score_cap: default_score_cap(),
+            score_cap: None,
             report_on_start: true,
         }
     }

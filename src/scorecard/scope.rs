@@ -15,7 +15,7 @@ use crate::money::{from_micros, Money};
 use crate::period::Period;
 use crate::settings::refund_sources;
 use crate::settings::Settings;
-use crate::store::{fold_daily, DailyRow, Store, StoreError};
+use crate::store::{fold_daily, DailyRow, RecordTotals, Store, StoreError};
 use crate::targets::roles::Person;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -102,6 +102,13 @@ pub struct ScopeFacts {
     to: NaiveDate,
     shops: HashMap<String, ShopFacts>,
     refunds_known: HashSet<String>,
+    /// Record totals month by month (keyed by the month's days within the
+    /// range) of the shops whose currency is not the base: their amounts
+    /// convert at each month's rate. Read once for all shops, so that many
+    /// people in mixed currencies cost a few queries per month, not a few
+    /// per shop and month. Empty for a range within one month, whose
+    /// totals are the shops' own.
+    month_totals: HashMap<(NaiveDate, NaiveDate), HashMap<String, RecordTotals>>,
 }
 
 impl ScopeFacts {
@@ -113,13 +120,44 @@ impl ScopeFacts {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Self, StoreError> {
+        let foreign: Vec<String> = match settings.rates.base() {
+            Some(base) => shops
+                .iter()
+                .filter(|s| settings.shop(s).is_some_and(|s| s.currency != base))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        let months = month_slices(from, to);
+        let mut month_totals = HashMap::new();
+        if !foreign.is_empty() && months.len() > 1 {
+            for (month_from, month_to) in months {
+                let totals = store
+                    .record_totals_of(&foreign, month_from, month_to)
+                    .await?;
+                month_totals.insert((month_from, month_to), totals);
+            }
+        }
         Ok(ScopeFacts {
             from,
             to,
             shops: ShopFacts::load_many(store, shops, from, to).await?,
             refunds_known: refund_sources::with_refund_source(settings, store, shops).await?,
+            month_totals,
         })
     }
+}
+
+/// The days of `from..=to` cut at month ends: `(first, last)` per month.
+fn month_slices(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let mut first = from;
+    while first <= to {
+        let last = Period::month_of(first).last_day().min(to);
+        out.push((first, last));
+        first = last + chrono::Duration::days(1);
+    }
+    out
 }
 
 /// The inputs of `person` over `period` from facts read beforehand (which
@@ -139,9 +177,10 @@ pub async fn person_values(
     let mut rows = Vec::new();
     let mut records = Vec::new();
     let mut buyers_unknown = false;
+    let scope = facts;
     for shop in &person.shops {
         // Each shop's records win on its own days with records.
-        let mut facts = facts.shops.get(shop).cloned().unwrap_or_default();
+        let mut facts = scope.shops.get(shop).cloned().unwrap_or_default();
         buyers_unknown |= facts.buyers_unknown(from == to);
         if let Some(currency) = settings.shop(shop).map(|s| s.currency.as_str()) {
             convert(
@@ -150,7 +189,7 @@ pub async fn person_values(
                 &plan,
                 shop,
                 currency,
-                (period, from, to),
+                (period, scope),
                 &mut facts,
             )
             .await?;
@@ -196,16 +235,18 @@ pub async fn person_values(
 }
 
 /// Converts a shop's money facts into the plan's base currency: daily
-/// values at the rate of their day's month, record amounts month by month.
+/// values at the rate of their day's month, record amounts month by month
+/// (read beforehand with the scope's facts; see [`ScopeFacts`]).
 async fn convert(
     store: &Store,
     rates: &Rates,
     plan: &MoneyPlan,
     shop: &str,
     currency: &str,
-    (period, from, to): (Period, NaiveDate, NaiveDate),
+    (period, scope): (Period, &ScopeFacts),
     facts: &mut ShopFacts,
 ) -> Result<(), StoreError> {
+    let (from, to) = (scope.from, scope.to);
     let too_large = |what: &str| {
         StoreError::Corrupt(format!(
             "{what} of shop {shop} converted to the base currency is too large"
@@ -223,16 +264,25 @@ async fn convert(
     };
     // Amounts month by month at each month's rate (counts stay as they are:
     // distinct buyers do not add up over months).
+    let whole = *records;
     let (mut gmv, mut refunds) = (Money::ZERO, Money::ZERO);
     for (_, month_from, month_to) in month_ranges(period) {
-        let (from, to) = (month_from.max(from), month_to.min(to));
-        if from > to {
+        let (month_from, month_to) = (month_from.max(from), month_to.min(to));
+        if month_from > month_to {
             continue;
         }
-        let Some(rate) = plan.rate_on(rates, currency, from) else {
+        let Some(rate) = plan.rate_on(rates, currency, month_from) else {
             continue;
         };
-        let t = store.record_totals(shop, from, to).await?;
+        let t = if (month_from, month_to) == (from, to) {
+            whole
+        } else if let Some(totals) = scope.month_totals.get(&(month_from, month_to)) {
+            totals.get(shop).copied().unwrap_or_default()
+        } else {
+            // Not read beforehand (the facts' range is not cut at this
+            // period's months): read it alone.
+            store.record_totals(shop, month_from, month_to).await?
+        };
         gmv = gmv
             .checked_add(convert_money(t.gmv, rate).ok_or_else(|| too_large("gmv"))?)
             .map_err(|_| too_large("gmv"))?;

@@ -220,8 +220,11 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
     if let Err(e) = CronSchedule::parse(&config.snapshot.schedule, default_tz) {
         report("snapshot.schedule".into(), e.to_string());
     }
-    if config.snapshot.score_cap < Decimal::ONE {
-        report("snapshot.score_cap".into(), "must be at least 1".into());
+    if config.snapshot.score_cap.is_some() {
+        report(
+            "snapshot.score_cap".into(),
+            "removed: set scoring.cap (the one cap of snapshots, scorecards and alerts)".into(),
+        );
     }
     if config.scheduler.lease_seconds < 3 {
         report(
@@ -305,7 +308,7 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
             agents: p.agents.clone(),
         });
     }
-    let scoring = Scoring::check(&config.scoring, &config.snapshot).unwrap_or_else(|errs| {
+    let scoring = Scoring::check(&config.scoring).unwrap_or_else(|errs| {
         for e in errs {
             report(e.key().into(), e.to_string());
         }
