@@ -258,27 +258,7 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
         let people: Vec<&Person> = s.people.iter().collect();
         for p in ["2026-10", "2026"] {
             let p = period(p);
-            let mut alone = Vec::new();
-            for person in &people {
-                alone.push(
-                    scorecard::compute_card(&s, &db.store, &book, person, p, "computed")
-                        .await
-                        .unwrap(),
-                );
-            }
-            let together = scorecard::refresh_people(&s, &db.store, &book, &people, p)
-                .await
-                .unwrap();
-            assert_eq!(together.len(), people.len(), "{b} {p}");
-            for (one, all) in alone.iter().zip(&together) {
-                assert_eq!(one.person, all.card.person, "{b} {p}");
-                assert_eq!(one.lines, all.card.lines, "{b} {p} {}", one.person);
-                assert_eq!(
-                    (one.total, &one.grade, one.bonus),
-                    (all.card.total, &all.card.grade, all.card.bonus),
-                    "{b} {p} {}",
-                    one.person
-                );
+            for one in cards_alone_equal_cards_together(&s, &db, &book, &people, p).await {
                 // And one person refreshed alone finds the card unchanged.
                 let person = s.person(&one.person).unwrap();
                 let again = scorecard::refresh(&s, &db.store, &book, person, p)
@@ -290,6 +270,41 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
         }
         db.drop_db().await;
     }
+}
+
+/// Builds each person's card alone, then everyone's at once, asserts the
+/// two agree card by card, and returns the cards built alone.
+async fn cards_alone_equal_cards_together(
+    s: &kpid::settings::Settings,
+    db: &common::TestDb,
+    book: &TargetBook,
+    people: &[&Person],
+    p: kpid::period::Period,
+) -> Vec<kpid::store::StoredScorecard> {
+    let b = db.backend;
+    let mut alone = Vec::new();
+    for person in people {
+        alone.push(
+            scorecard::compute_card(s, &db.store, book, person, p, "computed")
+                .await
+                .unwrap(),
+        );
+    }
+    let together = scorecard::refresh_people(s, &db.store, book, people, p)
+        .await
+        .unwrap();
+    assert_eq!(together.len(), people.len(), "{b} {p}");
+    for (one, all) in alone.iter().zip(&together) {
+        assert_eq!(one.person, all.card.person, "{b} {p}");
+        assert_eq!(one.lines, all.card.lines, "{b} {p} {}", one.person);
+        assert_eq!(
+            (one.total, &one.grade, one.bonus),
+            (all.card.total, &all.card.grade, all.card.bonus),
+            "{b} {p} {}",
+            one.person
+        );
+    }
+    alone
 }
 
 /// Shops in three currencies, converted to CNY at a rate per month (USD in
@@ -390,28 +405,7 @@ async fn people_in_mixed_currencies_get_at_once_the_cards_they_get_alone() {
         let people: Vec<&Person> = s.people.iter().collect();
         for p in ["2026-10", "2026", "2026-11", "2026-03-31"] {
             let p = period(p);
-            let mut alone = Vec::new();
-            for person in &people {
-                alone.push(
-                    scorecard::compute_card(&s, &db.store, &book, person, p, "computed")
-                        .await
-                        .unwrap(),
-                );
-            }
-            let together = scorecard::refresh_people(&s, &db.store, &book, &people, p)
-                .await
-                .unwrap();
-            assert_eq!(together.len(), people.len(), "{b} {p}");
-            for (one, all) in alone.iter().zip(&together) {
-                assert_eq!(one.person, all.card.person, "{b} {p}");
-                assert_eq!(one.lines, all.card.lines, "{b} {p} {}", one.person);
-                assert_eq!(
-                    (one.total, &one.grade, one.bonus),
-                    (all.card.total, &all.card.grade, all.card.bonus),
-                    "{b} {p} {}",
-                    one.person
-                );
-            }
+            cards_alone_equal_cards_together(&s, &db, &book, &people, p).await;
         }
         // The numbers are converted month by month at each month's rate.
         let gmv = |person: &str, p: &str| {
