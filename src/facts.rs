@@ -8,7 +8,9 @@
 // money (below facts) and re-exported for the connectors that file rejects.
 pub use crate::ids::ShopId;
 pub use crate::money::{echo, Money, ECHO_CHARS};
+use crate::period::local_day;
 use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 
 /// Whether an order counts towards sales.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +66,28 @@ pub struct Refund {
     pub refunded_at: DateTime<Utc>,
     pub local_day: NaiveDate,
     pub amount: Money,
+}
+
+impl Refund {
+    /// The refund of `amount_micros` done at `at`, counted on that
+    /// instant's local day in the shop's zone `tz`.
+    pub fn done_at(
+        shop: &str,
+        tz: Tz,
+        refund_id: String,
+        order_id: String,
+        at: DateTime<Utc>,
+        amount_micros: i64,
+    ) -> Refund {
+        Refund {
+            shop: shop.into(),
+            refund_id,
+            order_id,
+            refunded_at: at,
+            local_day: local_day(at, tz),
+            amount: Money::from_micros(amount_micros),
+        }
+    }
 }
 
 /// One value of a daily series. `value_micros: None` clears a stored value

@@ -6,11 +6,9 @@
 //! text (the `arbitrary_precision` feature), so an 18-digit order id or an
 //! amount like `100.10` never passes through a float.
 
-use crate::facts::{echo, FieldError, Refund};
-use crate::money::{parse_micros, Money};
-use crate::period::local_day;
+use crate::facts::{echo, FieldError};
+use crate::money::parse_micros;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Tz;
 use serde_json::Value;
 
 /// The text of a string or number; `None` for null, absent or empty.
@@ -40,26 +38,6 @@ pub(crate) fn refund_yuan_micros(v: Option<&Value>, field: &str) -> Result<i64, 
         return Err(FieldError::negative(field));
     }
     Ok(micros)
-}
-
-/// The refund a marketplace reports as done: `amount_micros` returned at
-/// `at`, counted on that instant's local day in the shop's zone.
-pub(crate) fn refund(
-    shop: &str,
-    tz: Tz,
-    refund_id: String,
-    order_id: String,
-    at: DateTime<Utc>,
-    amount_micros: i64,
-) -> Refund {
-    Refund {
-        shop: shop.into(),
-        refund_id,
-        order_id,
-        refunded_at: at,
-        local_day: local_day(at, tz),
-        amount: Money::from_micros(amount_micros),
-    }
 }
 
 /// A small integer code (string or number); `None` when absent or not one.

@@ -60,7 +60,6 @@
 
 mod fields;
 
-use super::cn_fields;
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{Signing, SigningKeys};
@@ -426,7 +425,7 @@ impl Mapper {
             integer(info, "refund_amount")?.ok_or_else(|| FieldError::missing("refund_amount"))?;
         let amount_micros = fen_micros(fen, "refund_amount")?;
         let at = instant(info, "update_time")?.ok_or_else(|| FieldError::missing("update_time"))?;
-        Ok(Some(cn_fields::refund(
+        Ok(Some(Refund::done_at(
             &self.shop,
             self.tz,
             refund_id,

@@ -424,7 +424,7 @@ impl Mapper {
         let order_id = cn_fields::id(order, "sameOrderServiceBill.orderId")?;
         let amount = cn_fields::refund_yuan_micros(r.refound_amount.as_ref(), "refoundAmount")?;
         let at = cn_fields::required_time(r.complete_time.as_ref(), "completeTime")?;
-        Ok(Some(cn_fields::refund(
+        Ok(Some(Refund::done_at(
             &self.shop, self.tz, refund_id, order_id, at, amount,
         )))
     }

@@ -369,7 +369,7 @@ impl Mapper {
         let order_id = cn_fields::id(r.order_sn.as_ref(), "order_sn")?;
         let amount = cn_fields::refund_yuan_micros(r.refund_amount.as_ref(), "refund_amount")?;
         let at = cn_fields::required_time(r.updated_time.as_ref(), "updated_time")?;
-        Ok(Some(cn_fields::refund(
+        Ok(Some(Refund::done_at(
             &self.shop, self.tz, refund_id, order_id, at, amount,
         )))
     }

@@ -372,14 +372,14 @@ impl RowParser {
                 let at = parse_instant(required("refunded_at")?, tz)
                     .map_err(|e| format!("refunded_at: {e}"))?;
                 let amount_micros = amount("amount")?;
-                batch.refunds.push(Refund {
-                    shop: shop.into(),
+                batch.refunds.push(Refund::done_at(
+                    &shop,
+                    tz,
                     refund_id,
                     order_id,
-                    refunded_at: at,
-                    local_day: local_day(at, tz),
-                    amount: Money::from_micros(amount_micros),
-                });
+                    at,
+                    amount_micros,
+                ));
             }
             Stream::Daily => {
                 let day_text = required("date")?;

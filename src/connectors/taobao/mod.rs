@@ -20,7 +20,6 @@
 //! credentials arrive inside HTTP 200 bodies and are classified by
 //! [`envelope::top`].
 
-use super::cn_fields;
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
 use super::options::PollingSpec;
@@ -528,7 +527,7 @@ impl Mapper {
             _ => return Err(FieldError::none_set(&["modified", "created"])),
         };
         let at = parse_time(name, text)?;
-        Ok(Some(cn_fields::refund(
+        Ok(Some(Refund::done_at(
             &self.shop,
             self.tz,
             r.refund_id.0.clone(),
