@@ -2,6 +2,7 @@
 //! scheduler with its jobs (see [`crate::jobs`]) until Ctrl-C or SIGTERM.
 
 use crate::connectors::Window;
+use crate::ids::ShopId;
 use crate::jobs::{
     self, build_connectors, last_complete_month, run_connector_until, snapshot_shops,
 };
@@ -149,7 +150,7 @@ async fn print_start_report(settings: &Settings, store: &Store) -> anyhow::Resul
             .or_default()
             .push(shop);
     }
-    let mut computed: HashMap<String, Computed> = HashMap::new();
+    let mut computed: HashMap<ShopId, Computed> = HashMap::new();
     for (month, shops) in &by_month {
         for c in compute_many(settings, store, shops, *month).await? {
             computed.insert(c.shop.clone(), c);

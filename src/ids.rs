@@ -40,6 +40,15 @@ macro_rules! string_id {
             }
         }
 
+        // A `&ShopId` goes where a `&str` is read (a query's bind, a log
+        // field); the other way needs an explicit conversion, which is the point.
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0

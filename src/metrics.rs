@@ -1,6 +1,7 @@
 //! Prometheus metrics, exposed on `/metrics` in the text format. Counters
 //! follow the `*_total` convention; connector series are labelled by connector, snapshot series by shop.
 
+use crate::ids::ShopId;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -68,7 +69,7 @@ fn duration_histogram() -> Histogram {
 }
 
 impl Metrics {
-    pub fn new(shops: &[String], started: f64) -> Self {
+    pub fn new(shops: &[ShopId], started: f64) -> Self {
         let mut r = Registry::default();
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
@@ -88,7 +89,9 @@ impl Metrics {
             alerts: Family::default(),
             shops: shops
                 .iter()
-                .map(|s| ShopLabel { shop: s.clone() })
+                .map(|s| ShopLabel {
+                    shop: s.to_string(),
+                })
                 .collect(),
             started,
         };

@@ -4,6 +4,7 @@
 
 use crate::alerts::config::Rules;
 use crate::format::json_number;
+use crate::ids::ShopId;
 use crate::kpi::Catalogue;
 use crate::period::{today, Period};
 use crate::scorecard::export;
@@ -55,7 +56,7 @@ pub async fn snapshots(
     shop: Option<&str>,
     revision: Option<i64>,
 ) -> Result<Vec<StoredSnapshot>, ReadError> {
-    let shops: Vec<String> = match shop {
+    let shops: Vec<ShopId> = match shop {
         Some(id) => vec![s.shop(id).ok_or_else(|| unknown_shop(s, id))?.id.clone()],
         None => store.snapshot_shops(period).await?,
     };

@@ -151,7 +151,7 @@ pub fn snapshot_csv(
         let spec = cat.get(&k.kpi);
         w.write_record([
             s.period.to_string(),
-            s.shop.clone(),
+            s.shop.to_string(),
             s.revision.to_string(),
             k.kpi.clone(),
             spec.map(|s| s.name_zh.clone()).unwrap_or_default(),

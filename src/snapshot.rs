@@ -1,6 +1,7 @@
 //! Snapshots: KPI values of a shop for a period with targets, attainment and
 //! scores, written as a new revision only when something changed.
 
+use crate::ids::ShopId;
 use crate::kpi::{InputValues, KpiSpec};
 use crate::period::Period;
 use crate::scoring::{attainment, score};
@@ -14,7 +15,7 @@ use rust_decimal::Decimal;
 /// What one computation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Computed {
-    pub shop: String,
+    pub shop: ShopId,
     pub period: Period,
     pub revision: i64,
     /// False when the values equalled the latest revision and nothing was written.
@@ -63,7 +64,7 @@ pub async fn compute_many(
     shops: &[&Shop],
     period: Period,
 ) -> Result<Vec<Computed>, StoreError> {
-    let snapshots: Vec<(String, Vec<StoredKpi>)> = shops
+    let snapshots: Vec<(ShopId, Vec<StoredKpi>)> = shops
         .iter()
         .map(|s| s.id.clone())
         .zip(values_many(settings, store, shops, period).await?)
@@ -110,7 +111,7 @@ pub async fn values_many(
     shops: &[&Shop],
     period: Period,
 ) -> Result<Vec<Vec<StoredKpi>>, StoreError> {
-    let ids: Vec<String> = shops.iter().map(|s| s.id.clone()).collect();
+    let ids: Vec<ShopId> = shops.iter().map(|s| s.id.clone()).collect();
     let refunds_known = refund_sources::with_refund_source(settings, store, &ids).await?;
     let mut backs = Vec::new();
     for back in 0..=settings.catalogue.prev_depth() {

@@ -74,7 +74,7 @@ impl Drop for Server {
 }
 
 async fn start(setup: kpid::setup::Setup, store: kpid::store::Store) -> Server {
-    let shops: Vec<String> = setup.shops.iter().map(|s| s.id.clone()).collect();
+    let shops: Vec<kpid::ids::ShopId> = setup.shops.iter().map(|s| s.id.clone()).collect();
     let state = AppState {
         setup: Arc::new(setup),
         store,

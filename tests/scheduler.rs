@@ -215,7 +215,7 @@ fn scheduler(
     store: &kpid::store::Store,
     owner: &str,
 ) -> (Scheduler, Arc<Metrics>) {
-    let ids: Vec<String> = settings.shops.iter().map(|s| s.id.clone()).collect();
+    let ids: Vec<kpid::ids::ShopId> = settings.shops.iter().map(|s| s.id.clone()).collect();
     let metrics = Arc::new(Metrics::new(&ids, 0.0));
     let mut cx = Context::new(
         settings.clone(),

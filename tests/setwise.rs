@@ -189,7 +189,7 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
                 assert_eq!(&one, lines, "{b} {p} {}", shop.id);
             }
             // The set-based reads hold what the per-shop queries read.
-            let ids: Vec<String> = shops.iter().map(|x| x.id.clone()).collect();
+            let ids: Vec<kpid::ids::ShopId> = shops.iter().map(|x| x.id.clone()).collect();
             let (from, to) = (p.first_day(), p.last_day());
             let facts = ShopFacts::load_many(&db.store, &ids, from, to)
                 .await

@@ -8,6 +8,7 @@
 use super::message::WatchPeriod;
 use crate::config::{default_severity, ChannelConfig, KeyProblem, Language};
 pub use crate::config::{AlertsConfig, DecimalText, DigestConfig, RuleConfig};
+use crate::ids::ShopId;
 use crate::kpi::Catalogue;
 use crate::schedule::CronSchedule;
 use crate::settings::Shop;
@@ -130,7 +131,7 @@ pub const BUILTIN_RULE: &str = "below-target";
 pub struct DigestSpec {
     pub name: String,
     pub schedule: String,
-    pub shops: Vec<String>,
+    pub shops: Vec<ShopId>,
     pub kpis: Vec<String>,
     pub channels: Vec<String>,
 }
@@ -417,7 +418,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             shops: if d.shops.is_empty() {
                 cx.shops.iter().map(|s| s.id.clone()).collect()
             } else {
-                d.shops.clone()
+                d.shops.iter().map(ShopId::from).collect()
             },
             kpis: d.kpis.clone(),
             channels: d.channels.clone(),

@@ -9,6 +9,7 @@ use super::config::{DigestSpec, Rules};
 use super::evaluate::{window_target, Scope, Values, Window};
 use super::message::{AlertState, Digest, DigestLine, Message, ShopDigest, WatchPeriod};
 use super::state::{notice, parse_state};
+use crate::ids::ShopId;
 use crate::kpi::round_value;
 use crate::period::Period;
 use crate::scoring::attainment;
@@ -37,7 +38,7 @@ pub async fn build(
     rules: &Rules,
     store: &Store,
     spec: &DigestSpec,
-    shops: &[String],
+    shops: &[ShopId],
     at: DateTime<Utc>,
 ) -> Result<Digest, StoreError> {
     let mut kpi_values = Values::new(settings, store).await?;
@@ -126,7 +127,7 @@ pub async fn build(
         }
         let firing = alerts
             .iter()
-            .filter(|a| a.scope_kind == "shop" && a.scope_id == shop.id)
+            .filter(|a| a.scope_kind == "shop" && shop.id == a.scope_id)
             .filter(|a| parse_state(&a.state) == AlertState::Firing)
             .filter(|a| rules.rule(&a.rule).is_some())
             .filter_map(|a| notice(settings, rules, a, at.timestamp()))
@@ -154,7 +155,7 @@ pub async fn enqueue(
     rules: &Rules,
     store: &Store,
     spec: &DigestSpec,
-    shops: &[String],
+    shops: &[ShopId],
     at: DateTime<Utc>,
 ) -> Result<Digest, StoreError> {
     let digest = build(settings, rules, store, spec, shops, at).await?;

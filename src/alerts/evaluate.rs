@@ -15,6 +15,7 @@
 
 use super::config::{Compare, Condition, Rule, RuleKpis, RuleScope, Rules};
 use super::message::WatchPeriod;
+use crate::ids::ShopId;
 use crate::kpi::{round_value, InputValues, KpiSpec};
 use crate::period::{day_start, Period};
 use crate::scoring::attainment;
@@ -31,7 +32,7 @@ use std::collections::HashMap;
 /// Whom an alert is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
-    Shop(String),
+    Shop(ShopId),
     Person(String),
 }
 
@@ -45,7 +46,8 @@ impl Scope {
 
     pub fn id(&self) -> &str {
         match self {
-            Scope::Shop(s) | Scope::Person(s) => s,
+            Scope::Shop(s) => s,
+            Scope::Person(s) => s,
         }
     }
 
@@ -355,7 +357,7 @@ pub fn scope_tz(settings: &Settings, scope: &Scope) -> Tz {
         Scope::Shop(s) => Some(s.as_str()),
         Scope::Person(p) => settings
             .person(p)
-            .and_then(|p: &Person| p.shops.first().map(String::as_str)),
+            .and_then(|p: &Person| p.shops.first().map(ShopId::as_str)),
     };
     shop.and_then(|s| settings.shop(s))
         .map(|s| s.tz)
@@ -369,7 +371,7 @@ fn rule_scopes(settings: &Settings, rule: &Rule) -> Vec<Scope> {
             .iter()
             .map(|s| Scope::Shop(s.id.clone()))
             .collect(),
-        RuleScope::Shop(s) => vec![Scope::Shop(s.clone())],
+        RuleScope::Shop(s) => vec![Scope::Shop(s.as_str().into())],
         RuleScope::Person(p) => vec![Scope::Person(p.clone())],
         RuleScope::Role(r) => settings
             .people

@@ -3,6 +3,7 @@
 //! The evaluation side builds these from alert state and KPI values; every
 //! channel renders them in its own format and the configured language.
 
+use crate::ids::ShopId;
 use crate::kpi::catalogue::{Direction, Unit};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -126,7 +127,7 @@ pub struct DigestLine {
 /// A digest for one shop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShopDigest {
-    pub shop: String,
+    pub shop: ShopId,
     pub currency: String,
     /// Yesterday, `YYYY-MM-DD`.
     pub day: String,

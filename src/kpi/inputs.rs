@@ -2,6 +2,7 @@
 
 use super::catalogue::{Aggregation, INPUTS};
 use super::round_value;
+use crate::ids::ShopId;
 use crate::money::from_micros;
 use crate::period::Period;
 use crate::store::{fold_daily, DailyAggregate, DailyRow, RecordTotals, Store, StoreError};
@@ -36,7 +37,7 @@ impl ShopFacts {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Self, StoreError> {
-        let mut many = Self::load_many(store, &[shop.to_string()], from, to).await?;
+        let mut many = Self::load_many(store, &[shop.into()], from, to).await?;
         Ok(many.remove(shop).unwrap_or_default())
     }
 
@@ -44,10 +45,10 @@ impl ShopFacts {
     /// at once: a few queries grouped by shop, however many shops.
     pub async fn load_many(
         store: &Store,
-        shops: &[String],
+        shops: &[ShopId],
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<HashMap<String, Self>, StoreError> {
+    ) -> Result<HashMap<ShopId, Self>, StoreError> {
         let mut shops = shops.to_vec();
         shops.sort();
         shops.dedup();
@@ -55,12 +56,12 @@ impl ShopFacts {
         let mut totals = store.record_totals_of(&shops, from, to).await?;
         // A paid order in the range shows the shop has orders; only the
         // others are looked up (an order of another status or day counts).
-        let mut has_orders: HashSet<String> = totals
+        let mut has_orders: HashSet<ShopId> = totals
             .iter()
             .filter(|(_, t)| t.orders > 0)
             .map(|(s, _)| s.clone())
             .collect();
-        let unsure: Vec<String> = shops
+        let unsure: Vec<ShopId> = shops
             .iter()
             .filter(|s| !has_orders.contains(*s))
             .cloned()
@@ -69,7 +70,7 @@ impl ShopFacts {
             has_orders.extend(store.shops_with_orders(&unsure).await?);
         }
         // Record days matter only where daily record inputs could give way to them.
-        let mixed: Vec<String> = shops
+        let mixed: Vec<ShopId> = shops
             .iter()
             .filter(|s| has_orders.contains(*s))
             .filter(|s| {
@@ -179,10 +180,10 @@ impl InputValues {
     /// [`ShopFacts::load_many`]).
     pub async fn load_many(
         store: &Store,
-        shops: &[String],
+        shops: &[ShopId],
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<HashMap<String, Self>, StoreError> {
+    ) -> Result<HashMap<ShopId, Self>, StoreError> {
         ShopFacts::load_many(store, shops, from, to)
             .await?
             .into_iter()

@@ -180,7 +180,7 @@ pub fn target_row(settings: &Settings, row: &Row, file: &str) -> Result<Target, 
     }
     let scope = match (row.opt("shop"), row.opt("person"), row.opt("role")) {
         (None, None, None) => TargetScope::All,
-        (Some(s), None, None) if settings.shop(&s).is_some() => TargetScope::Shop(s),
+        (Some(s), None, None) if settings.shop(&s).is_some() => TargetScope::Shop(s.into()),
         (Some(s), None, None) => return Err(RowError::NoShop(s)),
         (None, Some(p), None) if settings.person(&p).is_some() => TargetScope::Person(p),
         (None, Some(p), None) => return Err(RowError::NoPerson(p)),

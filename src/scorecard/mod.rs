@@ -12,6 +12,7 @@ pub mod imports;
 pub mod scope;
 pub mod workdays;
 
+use crate::ids::ShopId;
 use crate::kpi::catalogue::{input_def, Aggregation};
 use crate::kpi::{round_value, InputValues};
 use crate::period::Period;
@@ -171,7 +172,7 @@ impl CardFacts {
         people: &[&Person],
         period: Period,
     ) -> Result<Self> {
-        let mut shops: Vec<String> = people.iter().flat_map(|p| p.shops.clone()).collect();
+        let mut shops: Vec<ShopId> = people.iter().flat_map(|p| p.shops.clone()).collect();
         shops.sort();
         shops.dedup();
         let mut backs = Vec::new();

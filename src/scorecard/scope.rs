@@ -8,6 +8,7 @@
 //! compared with the whole desk, themselves included.
 
 use crate::currency::{convert_micros, convert_money, month_ranges, MoneyPlan, Rates};
+use crate::ids::ShopId;
 use crate::kpi::catalogue::is_money_input;
 use crate::kpi::inputs::ShopFacts;
 use crate::kpi::{round_value, InputValues};
@@ -100,15 +101,15 @@ pub async fn load_person_days(
 pub struct ScopeFacts {
     from: NaiveDate,
     to: NaiveDate,
-    shops: HashMap<String, ShopFacts>,
-    refunds_known: HashSet<String>,
+    shops: HashMap<ShopId, ShopFacts>,
+    refunds_known: HashSet<ShopId>,
     /// Record totals month by month (keyed by the month's days within the
     /// range) of the shops whose currency is not the base: their amounts
     /// convert at each month's rate. Read once for all shops, so that many
     /// people in mixed currencies cost a few queries per month, not a few
     /// per shop and month. Empty for a range within one month, whose
     /// totals are the shops' own.
-    month_totals: HashMap<(NaiveDate, NaiveDate), HashMap<String, RecordTotals>>,
+    month_totals: HashMap<(NaiveDate, NaiveDate), HashMap<ShopId, RecordTotals>>,
 }
 
 impl ScopeFacts {
@@ -116,11 +117,11 @@ impl ScopeFacts {
     pub async fn load(
         settings: &Settings,
         store: &Store,
-        shops: &[String],
+        shops: &[ShopId],
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Self, StoreError> {
-        let foreign: Vec<String> = match settings.rates.base() {
+        let foreign: Vec<ShopId> = match settings.rates.base() {
             Some(base) => shops
                 .iter()
                 .filter(|s| settings.shop(s).is_some_and(|s| s.currency != base))

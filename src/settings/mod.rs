@@ -21,10 +21,12 @@ use chrono_tz::Tz;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::ids::ShopId;
+
 /// A shop with its zone resolved.
 #[derive(Debug, Clone)]
 pub struct Shop {
-    pub id: String,
+    pub id: ShopId,
     pub tz: Tz,
     pub currency: String,
 }

@@ -17,6 +17,7 @@
 //!   stored for it (by a connector since removed from the configuration).
 
 use crate::config::ConnectorConfig;
+use crate::ids::ShopId;
 use crate::kpi::InputValues;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
@@ -95,7 +96,7 @@ pub async fn has_refund_source(
     store: &Store,
     shop: &str,
 ) -> Result<bool, StoreError> {
-    Ok(with_refund_source(settings, store, &[shop.to_string()])
+    Ok(with_refund_source(settings, store, &[shop.into()])
         .await?
         .contains(shop))
 }
@@ -104,9 +105,9 @@ pub async fn has_refund_source(
 pub async fn with_refund_source(
     settings: &Settings,
     store: &Store,
-    shops: &[String],
-) -> Result<HashSet<String>, StoreError> {
-    let (mut known, rest): (HashSet<String>, Vec<String>) = (
+    shops: &[ShopId],
+) -> Result<HashSet<ShopId>, StoreError> {
+    let (mut known, rest): (HashSet<ShopId>, Vec<ShopId>) = (
         shops
             .iter()
             .filter(|s| configured(settings, s))
@@ -123,12 +124,12 @@ pub async fn with_refund_source(
 }
 
 /// Those of `shops` with refund records or daily refund values stored.
-async fn stored(store: &Store, shops: &[String]) -> Result<HashSet<String>, StoreError> {
+async fn stored(store: &Store, shops: &[ShopId]) -> Result<HashSet<ShopId>, StoreError> {
     if shops.is_empty() {
         return Ok(HashSet::new());
     }
     let mut out = store.shops_with_refunds(shops).await?;
-    let rest: Vec<String> = shops
+    let rest: Vec<ShopId> = shops
         .iter()
         .filter(|s| !out.contains(*s))
         .cloned()
@@ -150,7 +151,7 @@ pub fn clear(values: &mut InputValues) {
 /// refunds and daily values are looked at when the database is at hand,
 /// for all shops at once).
 pub async fn check_notes(settings: &Settings, store: Option<&Store>) -> Vec<String> {
-    let unconfigured: Vec<String> = settings
+    let unconfigured: Vec<ShopId> = settings
         .shops
         .iter()
         .filter(|s| !configured(settings, &s.id))

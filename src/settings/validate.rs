@@ -7,6 +7,7 @@ use super::{Settings, Shop};
 use crate::config::collect;
 use crate::config::{is_currency_code, Config, ConfigErrors, CurrencyConfig, Origins, Problem};
 use crate::currency::Rates;
+use crate::ids::ShopId;
 use crate::kpi::Catalogue;
 use crate::period::Period;
 use crate::schedule::CronSchedule;
@@ -164,7 +165,7 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
             );
         }
         shops.push(Shop {
-            id: s.id.clone(),
+            id: s.id.as_str().into(),
             tz,
             currency: s.currency.clone(),
         });
@@ -295,9 +296,9 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
             }
         }
         let shops = if p.shops.is_empty() {
-            config.shops.iter().map(|s| s.id.clone()).collect()
+            config.shops.iter().map(|s| ShopId::from(&s.id)).collect()
         } else {
-            p.shops.clone()
+            p.shops.iter().map(ShopId::from).collect()
         };
         people.push(Person {
             id: p.id.clone(),
@@ -332,7 +333,7 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
                         format!("no shop `{s}` in [[shops]]"),
                     );
                 }
-                Some(TargetScope::Shop(s.clone()))
+                Some(TargetScope::Shop(s.as_str().into()))
             }
             (None, Some(p), None) => {
                 if !person_ids.contains(p) {

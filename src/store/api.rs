@@ -11,6 +11,7 @@ use super::{
     StoredScorecard, StoredSnapshot, TargetRow,
 };
 use crate::facts::{Batch, Reject};
+use crate::ids::ShopId;
 use crate::period::{LocalDay, Period};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -113,17 +114,17 @@ storage_traits! {
 
         /// [`record_totals`](FactsReader::record_totals) of each of `shops`
         /// that has a paid order or a refund in the range (the others have none).
-        async fn record_totals_of(&self, shops: &[String], from: NaiveDate, to: NaiveDate) -> Result<HashMap<String, RecordTotals>>;
+        async fn record_totals_of(&self, shops: &[ShopId], from: NaiveDate, to: NaiveDate) -> Result<HashMap<ShopId, RecordTotals>>;
         /// [`daily_rows`](FactsReader::daily_rows) of `shops`, by shop.
-        async fn daily_rows_of(&self, shops: &[String], from: NaiveDate, to: NaiveDate) -> Result<HashMap<String, Vec<DailyRow>>>;
+        async fn daily_rows_of(&self, shops: &[ShopId], from: NaiveDate, to: NaiveDate) -> Result<HashMap<ShopId, Vec<DailyRow>>>;
         /// [`record_days`](FactsReader::record_days) of `shops`, by shop.
-        async fn record_days_of(&self, shops: &[String], from: NaiveDate, to: NaiveDate) -> Result<HashMap<String, HashSet<LocalDay>>>;
+        async fn record_days_of(&self, shops: &[ShopId], from: NaiveDate, to: NaiveDate) -> Result<HashMap<ShopId, HashSet<LocalDay>>>;
         /// Those of `shops` that have any order record.
-        async fn shops_with_orders(&self, shops: &[String]) -> Result<HashSet<String>>;
+        async fn shops_with_orders(&self, shops: &[ShopId]) -> Result<HashSet<ShopId>>;
         /// Those of `shops` that have any refund record.
-        async fn shops_with_refunds(&self, shops: &[String]) -> Result<HashSet<String>>;
+        async fn shops_with_refunds(&self, shops: &[ShopId]) -> Result<HashSet<ShopId>>;
         /// Those of `shops` that have a daily value of one of `inputs`.
-        async fn shops_with_daily_input(&self, shops: &[String], inputs: &[&str]) -> Result<HashSet<String>>;
+        async fn shops_with_daily_input(&self, shops: &[ShopId], inputs: &[&str]) -> Result<HashSet<ShopId>>;
     }
 
     /// Append-only KPI snapshots: a new revision only when a value changed.
@@ -142,7 +143,7 @@ storage_traits! {
             to: NaiveDate,
         ) -> Result<Vec<(String, Option<Decimal>, Option<Decimal>)>>;
         /// Shops that have a snapshot for the period.
-        async fn snapshot_shops(&self, period: Period) -> Result<Vec<String>>;
+        async fn snapshot_shops(&self, period: Period) -> Result<Vec<ShopId>>;
         /// Writes `kpis` as a new revision unless the latest revision holds the
         /// same lines. Returns the revision now current and whether it is new.
         async fn write_snapshot(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<(i64, bool)>;
@@ -150,7 +151,7 @@ storage_traits! {
         /// one period: the latest revisions read at once, the changed ones
         /// written in a transaction per batch. Returns each shop's result in
         /// the order given.
-        async fn write_snapshots(&self, period: Period, snapshots: &[(String, Vec<StoredKpi>)]) -> Result<Vec<(i64, bool)>>;
+        async fn write_snapshots(&self, period: Period, snapshots: &[(ShopId, Vec<StoredKpi>)]) -> Result<Vec<(i64, bool)>>;
     }
 
     /// Append-only scorecards, month closes and appeals.

@@ -1,5 +1,6 @@
 //! Append-only KPI snapshots: a new revision only when a value changed.
 
+use crate::ids::ShopId;
 use crate::period::Period;
 use rust_decimal::Decimal;
 
@@ -16,7 +17,7 @@ pub struct StoredKpi {
 /// A revision of a shop's snapshot for a period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSnapshot {
-    pub shop: String,
+    pub shop: ShopId,
     pub period: Period,
     pub revision: i64,
     pub computed_at: i64,

@@ -14,6 +14,7 @@
 
 pub mod roles;
 
+use crate::ids::ShopId;
 use crate::period::{Period, PeriodError};
 use crate::store::{Store, StoreError, TargetRow};
 use rust_decimal::Decimal;
@@ -23,7 +24,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TargetScope {
     All,
-    Shop(String),
+    Shop(ShopId),
     Role(String),
     Person(String),
 }
@@ -42,7 +43,8 @@ impl TargetScope {
     pub fn id(&self) -> &str {
         match self {
             TargetScope::All => "",
-            TargetScope::Shop(s) | TargetScope::Role(s) | TargetScope::Person(s) => s,
+            TargetScope::Shop(s) => s,
+            TargetScope::Role(s) | TargetScope::Person(s) => s,
         }
     }
 

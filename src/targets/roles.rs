@@ -9,6 +9,7 @@
 
 use super::TargetScope;
 use crate::config::RoleConfig;
+use crate::ids::ShopId;
 use crate::kpi::Catalogue;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -35,7 +36,7 @@ pub struct Person {
     pub name: String,
     pub role: String,
     /// Never empty: "every shop" is resolved at load.
-    pub shops: Vec<String>,
+    pub shops: Vec<ShopId>,
     pub campaigns: Vec<String>,
     pub agents: Vec<String>,
 }

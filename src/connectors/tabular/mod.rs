@@ -284,7 +284,7 @@ impl RowParser {
             shops: settings
                 .shops
                 .iter()
-                .map(|s| (s.id.clone(), s.tz))
+                .map(|s| (s.id.to_string(), s.tz))
                 .collect(),
         }
     }

@@ -3,6 +3,7 @@
 use super::sets::{placeholders, values_table, CHUNK};
 use super::DbStore;
 use crate::facts::{Batch, Reject};
+use crate::ids::ShopId;
 use crate::money::Money;
 use crate::period::LocalDay;
 use crate::store::facts::{day_text, fold_daily, parse_day};
@@ -210,12 +211,12 @@ impl FactsReader for DbStore {
 
     async fn record_totals_of(
         &self,
-        shops: &[String],
+        shops: &[ShopId],
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<HashMap<String, RecordTotals>> {
+    ) -> Result<HashMap<ShopId, RecordTotals>> {
         let (from, to) = (day_text(from), day_text(to));
-        let mut out: HashMap<String, RecordTotals> = HashMap::new();
+        let mut out: HashMap<ShopId, RecordTotals> = HashMap::new();
         for chunk in shops.chunks(CHUNK) {
             let list = placeholders(3, chunk.len());
             let sql = format!(
@@ -254,12 +255,12 @@ impl FactsReader for DbStore {
 
     async fn daily_rows_of(
         &self,
-        shops: &[String],
+        shops: &[ShopId],
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<HashMap<String, Vec<DailyRow>>> {
+    ) -> Result<HashMap<ShopId, Vec<DailyRow>>> {
         let (from, to) = (day_text(from), day_text(to));
-        let mut out: HashMap<String, Vec<DailyRow>> = HashMap::new();
+        let mut out: HashMap<ShopId, Vec<DailyRow>> = HashMap::new();
         for chunk in shops.chunks(CHUNK) {
             let sql = format!(
                 "SELECT shop, input, day, dimension, value_micros FROM daily_values \
@@ -284,12 +285,12 @@ impl FactsReader for DbStore {
 
     async fn record_days_of(
         &self,
-        shops: &[String],
+        shops: &[ShopId],
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<HashMap<String, HashSet<LocalDay>>> {
+    ) -> Result<HashMap<ShopId, HashSet<LocalDay>>> {
         let (from, to) = (day_text(from), day_text(to));
-        let mut out: HashMap<String, HashSet<LocalDay>> = HashMap::new();
+        let mut out: HashMap<ShopId, HashSet<LocalDay>> = HashMap::new();
         for chunk in shops.chunks(CHUNK) {
             let list = placeholders(3, chunk.len());
             let sql = format!(
@@ -311,7 +312,7 @@ impl FactsReader for DbStore {
         Ok(out)
     }
 
-    async fn shops_with_orders(&self, shops: &[String]) -> Result<HashSet<String>> {
+    async fn shops_with_orders(&self, shops: &[ShopId]) -> Result<HashSet<ShopId>> {
         self.shops_having(
             "SELECT 1 FROM orders x WHERE x.shop = v.column1",
             shops,
@@ -320,7 +321,7 @@ impl FactsReader for DbStore {
         .await
     }
 
-    async fn shops_with_refunds(&self, shops: &[String]) -> Result<HashSet<String>> {
+    async fn shops_with_refunds(&self, shops: &[ShopId]) -> Result<HashSet<ShopId>> {
         self.shops_having(
             "SELECT 1 FROM refunds x WHERE x.shop = v.column1",
             shops,
@@ -331,9 +332,9 @@ impl FactsReader for DbStore {
 
     async fn shops_with_daily_input(
         &self,
-        shops: &[String],
+        shops: &[ShopId],
         inputs: &[&str],
-    ) -> Result<HashSet<String>> {
+    ) -> Result<HashSet<ShopId>> {
         let mut out = HashSet::new();
         for input in inputs {
             out.extend(
@@ -356,9 +357,9 @@ impl DbStore {
     async fn shops_having(
         &self,
         exists: &str,
-        shops: &[String],
+        shops: &[ShopId],
         args: &[&str],
-    ) -> Result<HashSet<String>> {
+    ) -> Result<HashSet<ShopId>> {
         let mut out = HashSet::new();
         for chunk in shops.chunks(CHUNK) {
             let sql = format!(

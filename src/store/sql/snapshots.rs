@@ -2,6 +2,7 @@
 
 use super::sets::{placeholders, CHUNK, INSERT_ROWS};
 use super::DbStore;
+use crate::ids::ShopId;
 use crate::period::Period;
 use crate::store::revision::append_revision;
 use crate::store::values::{dec, text};
@@ -45,7 +46,7 @@ impl SnapshotStore for DbStore {
             });
         }
         Ok(Some(StoredSnapshot {
-            shop: shop.to_string(),
+            shop: shop.into(),
             period,
             revision: head.try_get(1)?,
             computed_at: head.try_get(2)?,
@@ -93,7 +94,7 @@ impl SnapshotStore for DbStore {
             .collect()
     }
 
-    async fn snapshot_shops(&self, period: Period) -> Result<Vec<String>> {
+    async fn snapshot_shops(&self, period: Period) -> Result<Vec<ShopId>> {
         let rows = sqlx::query(
             "SELECT DISTINCT shop FROM snapshots WHERE period_kind = $1 AND period = $2 ORDER BY shop",
         )
@@ -128,9 +129,9 @@ impl SnapshotStore for DbStore {
     async fn write_snapshots(
         &self,
         period: Period,
-        snapshots: &[(String, Vec<StoredKpi>)],
+        snapshots: &[(ShopId, Vec<StoredKpi>)],
     ) -> Result<Vec<(i64, bool)>> {
-        let shops: Vec<String> = snapshots.iter().map(|(s, _)| s.clone()).collect();
+        let shops: Vec<ShopId> = snapshots.iter().map(|(s, _)| s.clone()).collect();
         let latest = self.latest_lines(period, &shops).await?;
         let mut out = Vec::with_capacity(snapshots.len());
         let mut changed = Vec::new();
@@ -189,9 +190,9 @@ impl DbStore {
     async fn latest_lines(
         &self,
         period: Period,
-        shops: &[String],
-    ) -> Result<HashMap<String, (i64, Vec<StoredKpi>)>> {
-        let mut out: HashMap<String, (i64, Vec<StoredKpi>)> = HashMap::new();
+        shops: &[ShopId],
+    ) -> Result<HashMap<ShopId, (i64, Vec<StoredKpi>)>> {
+        let mut out: HashMap<ShopId, (i64, Vec<StoredKpi>)> = HashMap::new();
         for chunk in shops.chunks(CHUNK) {
             let sql = format!(
                 "SELECT s.shop, s.revision, v.kpi, v.value, v.target, v.attainment, v.score \
