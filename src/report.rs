@@ -153,7 +153,7 @@ pub fn snapshot_csv(
             s.period.to_string(),
             s.shop.to_string(),
             s.revision.to_string(),
-            k.kpi.clone(),
+            k.kpi.to_string(),
             spec.map(|s| s.name_zh.clone()).unwrap_or_default(),
             spec.map(|s| s.name_en.clone()).unwrap_or_default(),
             unit.map(|u| u.as_str()).unwrap_or("ratio").to_string(),
@@ -231,7 +231,7 @@ mod tests {
             kpis: cat
                 .iter()
                 .map(|k| crate::store::StoredKpi {
-                    kpi: k.id.to_string(),
+                    kpi: k.id.clone(),
                     value: Some(Decimal::ONE),
                     target: None,
                     attainment: None,

@@ -34,7 +34,7 @@ fn line(
         _ => None,
     };
     StoredKpi {
-        kpi: spec.id.to_string(),
+        kpi: spec.id.clone(),
         value,
         target,
         attainment,

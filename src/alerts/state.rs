@@ -62,7 +62,7 @@ pub struct Transition {
 fn labels(row: &AlertRow, severity: &str) -> Vec<(&'static str, String)> {
     vec![
         ("rule", row.rule.clone()),
-        ("kpi", row.kpi.clone()),
+        ("kpi", row.kpi.to_string()),
         (
             if row.scope_kind == "person" {
                 "person"
@@ -96,7 +96,7 @@ pub fn notice(settings: &Settings, rules: &Rules, row: &AlertRow, at: i64) -> Op
     let state = parse_state(&row.state);
     Some(AlertNotice {
         rule: row.rule.clone(),
-        kpi: row.kpi.clone(),
+        kpi: row.kpi.to_string(),
         kpi_name_zh: spec.name_zh.clone(),
         kpi_name_en: spec.name_en.clone(),
         unit: spec.unit,
@@ -141,7 +141,7 @@ pub fn decide(
                     r.rule.clone(),
                     r.scope_kind.clone(),
                     r.scope_id.clone(),
-                    r.kpi.clone(),
+                    r.kpi.to_string(),
                 ),
                 r,
             )
@@ -167,7 +167,7 @@ pub fn decide(
             rule: key.0.clone(),
             scope_kind: key.1.clone(),
             scope_id: key.2.clone(),
-            kpi: key.3.clone(),
+            kpi: key.3.as_str().into(),
             state: AlertState::Inactive.as_str().into(),
             since: at,
             ..Default::default()

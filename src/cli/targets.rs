@@ -104,7 +104,7 @@ async fn run(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow::Result
                     w.write_record(["kpi", "scope", "scope_id", "period", "value", "source"])?;
                     for t in list {
                         w.write_record([
-                            t.kpi.clone(),
+                            t.kpi.to_string(),
                             t.scope.kind().to_string(),
                             t.scope.id().to_string(),
                             t.period.to_string(),

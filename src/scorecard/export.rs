@@ -223,7 +223,7 @@ pub fn card_csv<W: std::io::Write>(
             view.name().to_string(),
             card.role.clone(),
             card.revision.to_string(),
-            l.kpi.clone(),
+            l.kpi.to_string(),
             t(l.value),
             t(l.target),
             t(l.attainment),

@@ -190,7 +190,7 @@ pub fn target_row(settings: &Settings, row: &Row, file: &str) -> Result<Target, 
     };
     let period = TargetPeriod::parse(row.get("period")).map_err(RowError::TargetPeriod)?;
     Ok(Target {
-        kpi: kpi.to_string(),
+        kpi: kpi.into(),
         scope,
         period,
         value: decimal(row, "value")?,

@@ -258,7 +258,7 @@ async fn card_from(
         .kpis
         .iter()
         .map(|k| {
-            let value = values.get(&k.kpi).copied().flatten();
+            let value = values.get(k.kpi.as_str()).copied().flatten();
             let target = target(&k.kpi);
             let spec = settings.catalogue.get(&k.kpi);
             let att = match (value, target, spec) {
@@ -307,7 +307,7 @@ pub fn rescore(
     let cap = settings.scoring.cap;
     let mut out = card.clone();
     for line in &mut out.lines {
-        let Some((_, v)) = sets.iter().rev().find(|(k, _)| *k == line.kpi) else {
+        let Some((_, v)) = sets.iter().rev().find(|(k, _)| line.kpi == *k) else {
             continue;
         };
         line.value = Some(*v);

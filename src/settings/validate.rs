@@ -363,7 +363,7 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
             .ok();
         if let (Some(scope), Some(period)) = (scope, period) {
             let target = Target {
-                kpi: t.kpi.clone(),
+                kpi: t.kpi.as_str().into(),
                 scope,
                 period,
                 value: t.value,

@@ -7,6 +7,7 @@
 //! crash before the commit decides nothing; after it, the outbox holds what
 //! is still to be sent.
 
+use crate::ids::KpiId;
 use rust_decimal::Decimal;
 
 /// The stored state of one (rule, scope, KPI).
@@ -17,7 +18,7 @@ pub struct AlertRow {
     pub rule: String,
     pub scope_kind: String,
     pub scope_id: String,
-    pub kpi: String,
+    pub kpi: KpiId,
     pub period: String,
     pub state: String,
     pub breaches: i64,

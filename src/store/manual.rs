@@ -1,5 +1,6 @@
 //! Manual inputs with their audit trail, and imported targets.
 
+use crate::ids::KpiId;
 use rust_decimal::Decimal;
 
 /// A manual input value in force.
@@ -34,7 +35,7 @@ pub struct ManualChange {
 /// (storage sits below targets and knows only the columns).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetRow {
-    pub kpi: String,
+    pub kpi: KpiId,
     /// `all`, `shop`, `role` or `person`.
     pub scope_kind: String,
     /// Empty for `all`.

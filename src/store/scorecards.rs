@@ -1,5 +1,6 @@
 //! Append-only scorecards, month closes and appeals.
 
+use crate::ids::KpiId;
 use crate::period::Period;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -7,7 +8,7 @@ use rust_decimal::Decimal;
 /// One KPI of a scorecard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoreLine {
-    pub kpi: String,
+    pub kpi: KpiId,
     pub value: Option<Decimal>,
     pub target: Option<Decimal>,
     pub attainment: Option<Decimal>,

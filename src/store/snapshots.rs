@@ -1,13 +1,13 @@
 //! Append-only KPI snapshots: a new revision only when a value changed.
 
-use crate::ids::ShopId;
+use crate::ids::{KpiId, ShopId};
 use crate::period::Period;
 use rust_decimal::Decimal;
 
 /// One KPI line of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKpi {
-    pub kpi: String,
+    pub kpi: KpiId,
     pub value: Option<Decimal>,
     pub target: Option<Decimal>,
     pub attainment: Option<Decimal>,

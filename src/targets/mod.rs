@@ -14,7 +14,7 @@
 
 pub mod roles;
 
-use crate::ids::ShopId;
+use crate::ids::{KpiId, ShopId};
 use crate::period::{Period, PeriodError};
 use crate::store::{Store, StoreError, TargetRow};
 use rust_decimal::Decimal;
@@ -177,7 +177,7 @@ impl fmt::Display for TargetSource {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    pub kpi: String,
+    pub kpi: KpiId,
     pub scope: TargetScope,
     pub period: TargetPeriod,
     pub value: Decimal,

@@ -9,14 +9,14 @@
 
 use super::TargetScope;
 use crate::config::RoleConfig;
-use crate::ids::ShopId;
+use crate::ids::{KpiId, ShopId};
 use crate::kpi::Catalogue;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleKpi {
-    pub kpi: String,
+    pub kpi: KpiId,
     pub weight: Decimal,
 }
 
@@ -259,7 +259,7 @@ pub fn resolve(config: &[RoleConfig], catalogue: &Catalogue) -> (Vec<Role>, Vec<
                 .kpis
                 .iter()
                 .map(|k| RoleKpi {
-                    kpi: k.kpi.clone(),
+                    kpi: k.kpi.as_str().into(),
                     weight: k.weight,
                 })
                 .collect(),

@@ -2,6 +2,7 @@
 
 use super::sets::{placeholders, CHUNK, INSERT_ROWS};
 use super::DbStore;
+use crate::ids::KpiId;
 use crate::period::Period;
 use crate::store::revision::append_revision;
 use crate::store::values::{day, dec, norm, period, text};
@@ -320,7 +321,7 @@ impl DbStore {
                     out.insert(person.clone(), card);
                 }
                 // A card without lines joins to NULLs.
-                let Some(kpi) = r.try_get::<Option<String>, _>(9)? else {
+                let Some(kpi) = r.try_get::<Option<KpiId>, _>(9)? else {
                     continue;
                 };
                 let card = out.get_mut(&person).expect("inserted above");

@@ -2,7 +2,7 @@
 
 use super::sets::{placeholders, CHUNK, INSERT_ROWS};
 use super::DbStore;
-use crate::ids::ShopId;
+use crate::ids::{KpiId, ShopId};
 use crate::period::Period;
 use crate::store::revision::append_revision;
 use crate::store::values::{dec, text};
@@ -213,7 +213,7 @@ impl DbStore {
                 let entry = out.entry(r.try_get(0)?).or_insert_with(|| (0, Vec::new()));
                 entry.0 = r.try_get(1)?;
                 // A revision without lines (an empty catalogue) joins to NULLs.
-                let Some(kpi) = r.try_get::<Option<String>, _>(2)? else {
+                let Some(kpi) = r.try_get::<Option<KpiId>, _>(2)? else {
                     continue;
                 };
                 entry.1.push(StoredKpi {
