@@ -51,7 +51,7 @@ impl KindOptions for CsvOptions {
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
         glob::Pattern::new(&o.path)
-            .map_err(|e| ("path".to_string(), format!("bad glob `{}`: {e}", o.path)))?;
+            .map_err(|e| OptionProblem::new("path", format!("bad glob `{}`: {e}", o.path)))?;
         check_columns(o.stream, &o.columns)?;
         o.text_encoding()?;
         Ok(())
@@ -68,13 +68,13 @@ impl KindOptions for CsvOptions {
 
 impl CsvOptions {
     /// The `encoding` option's character set.
-    fn text_encoding(&self) -> Result<&'static Encoding, (String, String)> {
+    fn text_encoding(&self) -> Result<&'static Encoding, OptionProblem> {
         let Some(label) = &self.encoding else {
             return Ok(encoding_rs::UTF_8);
         };
         Encoding::for_label_no_replacement(label.trim().as_bytes()).ok_or_else(|| {
-            (
-                "encoding".to_string(),
+            OptionProblem::new(
+                "encoding",
                 format!(
                     "`{label}` is not a character set kpid knows (utf-8, gb18030, gbk, \
                      or another WHATWG encoding label such as big5 or shift_jis)"

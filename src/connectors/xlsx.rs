@@ -69,7 +69,7 @@ impl KindOptions for XlsxOptions {
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
         glob::Pattern::new(&o.path)
-            .map_err(|e| ("path".to_string(), format!("bad glob `{}`: {e}", o.path)))?;
+            .map_err(|e| OptionProblem::new("path", format!("bad glob `{}`: {e}", o.path)))?;
         if o.sheet.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(OptionProblem::new("sheet", "must not be empty"));
         }

@@ -6,7 +6,7 @@
 //! locator (`line 7`, `sheet 订单 row 7`) and the raw text to keep with a
 //! reject; everything after that happens here, once.
 
-use crate::config::ConnectorConfig;
+use crate::config::{ConnectorConfig, KeyProblem};
 use crate::facts::{check_id, echo, Batch, DailyValue, Order, OrderStatus, Refund};
 use crate::kpi::catalogue::input_def;
 use crate::money::{parse_micros, Money};
@@ -80,10 +80,10 @@ impl Stream {
 pub type ColumnMap = BTreeMap<String, String>;
 
 /// Checks a `columns` option against the stream, at configuration load.
-pub fn check_columns(stream: Stream, columns: &ColumnMap) -> Result<(), (String, String)> {
+pub fn check_columns(stream: Stream, columns: &ColumnMap) -> Result<(), KeyProblem> {
     let mut seen: HashMap<String, &str> = HashMap::new();
     for (name, header) in columns {
-        let err = |m: String| Err((format!("columns.{name}"), m));
+        let err = |m: String| Err(KeyProblem::new(format!("columns.{name}"), m));
         if !stream.knows(name) {
             return err(match stream {
                 Stream::Daily => format!(
@@ -600,12 +600,15 @@ mod tests {
     #[test]
     fn column_options_are_checked_at_load() {
         assert!(check_columns(Stream::Daily, &map(&[("pv", "浏览量")])).is_ok());
-        let (k, m) = check_columns(Stream::Orders, &map(&[("pv", "浏览量")])).unwrap_err();
-        assert_eq!(k, "columns.pv");
-        assert!(m.contains("not a column of the orders stream"), "{m}");
-        let (_, m) =
+        let p = check_columns(Stream::Orders, &map(&[("pv", "浏览量")])).unwrap_err();
+        assert_eq!(p.key, "columns.pv");
+        assert!(
+            p.message.contains("not a column of the orders stream"),
+            "{p}"
+        );
+        let p =
             check_columns(Stream::Daily, &map(&[("pv", "浏览量"), ("uv", "浏览量")])).unwrap_err();
-        assert!(m.contains("both mapped"), "{m}");
+        assert!(p.message.contains("both mapped"), "{p}");
         assert!(check_columns(Stream::Daily, &map(&[("page_views", "x")])).is_err());
     }
 }
