@@ -24,6 +24,8 @@ pub mod registry;
 mod shop_api;
 mod tabular;
 
+pub use tabular::{FileError, HeaderError, ImportError};
+
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, IngestStats, Reject};
 use crate::progress::Progress;
@@ -45,11 +47,13 @@ pub enum ConnectorError {
         #[source]
         source: std::io::Error,
     },
-    #[error("connector `{connector}`: {path}: {message}")]
+    #[error("connector `{connector}`: {path}: {source}")]
     File {
         connector: String,
         path: String,
-        message: String,
+        /// Boxed: a workbook's error is large, and every connector result carries this.
+        #[source]
+        source: Box<FileError>,
     },
     #[error("connector `{connector}`: {source}")]
     Http {
