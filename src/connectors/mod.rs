@@ -40,6 +40,13 @@ use tokio::sync::mpsc;
 pub enum ConnectorError {
     #[error("connector `{connector}`: {message}")]
     Config { connector: String, message: String },
+    /// One of the connector's options is wrong: the key and what is wrong.
+    #[error("connector `{connector}`: {}: {}", .problem.key, .problem.message)]
+    BadOption {
+        connector: String,
+        #[source]
+        problem: crate::config::KeyProblem,
+    },
     #[error("connector `{connector}`: cannot read {path}: {source}")]
     Io {
         connector: String,
