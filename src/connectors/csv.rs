@@ -14,8 +14,8 @@
 use super::options::KindOptions;
 use super::options::{config_error, OptionProblem, PollingSpec, Read};
 use super::tabular::{
-    self, check_columns, skip_lines, ColumnMap, Decode, FileImport, FileSource, HeaderError,
-    ImportError, Layout, RowParser, Tracked,
+    self, check_columns, check_path, skip_lines, ColumnMap, Decode, FileImport, FileSource,
+    HeaderError, ImportError, Layout, RowParser, Tracked,
 };
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
@@ -50,8 +50,7 @@ impl KindOptions for CsvOptions {
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
-        glob::Pattern::new(&o.path)
-            .map_err(|e| OptionProblem::new("path", format!("bad glob `{}`: {e}", o.path)))?;
+        check_path(&o.path)?;
         check_columns(o.stream, &o.columns)?;
         o.text_encoding()?;
         Ok(())

@@ -34,8 +34,8 @@
 use super::options::KindOptions;
 use super::options::{OptionProblem, PollingSpec, Read};
 use super::tabular::{
-    self, check_columns, ColumnKind, ColumnMap, FileImport, FileSource, HeaderError, ImportError,
-    Layout, RowParser, Stream,
+    self, check_columns, check_path, ColumnKind, ColumnMap, FileImport, FileSource, HeaderError,
+    ImportError, Layout, RowParser, Stream,
 };
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
@@ -69,8 +69,7 @@ impl KindOptions for XlsxOptions {
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
-        glob::Pattern::new(&o.path)
-            .map_err(|e| OptionProblem::new("path", format!("bad glob `{}`: {e}", o.path)))?;
+        check_path(&o.path)?;
         if o.sheet.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(OptionProblem::new("sheet", "must not be empty"));
         }

@@ -294,9 +294,9 @@ pub(crate) async fn import_files<S: FileSource>(
 ) -> Result<(), ConnectorError> {
     let name = source.name();
     let pattern = source.pattern();
-    let paths = matching_files(name, pattern).map_err(|e| ConnectorError::Config {
+    let paths = matching_files(name, pattern).map_err(|e| ConnectorError::BadOption {
         connector: name.to_string(),
-        message: format!("bad glob `{pattern}`: {e}"),
+        problem: super::path_problem(pattern, e),
     })?;
     if paths.is_empty() {
         tracing::info!(connector = %name, %pattern, "no files match");

@@ -79,6 +79,17 @@ impl Stream {
 /// The `columns` option: kpid's column name → the header text in the export.
 pub type ColumnMap = BTreeMap<String, String>;
 
+/// Checks the `path` option, a glob, at configuration load.
+pub fn check_path(pattern: &str) -> Result<(), KeyProblem> {
+    glob::Pattern::new(pattern)
+        .map(|_| ())
+        .map_err(|e| path_problem(pattern, e))
+}
+
+fn path_problem(pattern: &str, e: glob::PatternError) -> KeyProblem {
+    KeyProblem::new("path", format!("bad glob `{pattern}`: {e}"))
+}
+
 /// Checks a `columns` option against the stream, at configuration load.
 pub fn check_columns(stream: Stream, columns: &ColumnMap) -> Result<(), KeyProblem> {
     let mut seen: HashMap<String, &str> = HashMap::new();
@@ -684,6 +695,14 @@ mod tests {
             std::os::unix::fs::symlink(dir.path().join("sub"), dir.path().join("alias")).unwrap();
             assert_eq!(names("*/b.csv"), ["alias/b.csv"]);
         }
+    }
+
+    #[test]
+    fn a_bad_glob_is_a_problem_at_path() {
+        assert!(check_path("imports/**/*.csv").is_ok());
+        let p = check_path("imports/[a.csv").unwrap_err();
+        assert_eq!(p.key, "path");
+        assert!(p.message.starts_with("bad glob `imports/[a.csv`: "), "{p}");
     }
 
     #[test]
