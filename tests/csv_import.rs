@@ -226,20 +226,23 @@ async fn unknown_column_in_daily_header_fails_that_file_naming_the_column() {
         let run = ingest_one(&db, &s, "daily").await;
         let err = run.error.expect("an unknown column fails the run");
         match &err {
-            ConnectorError::File { path, source, .. } => {
+            ConnectorError::File { path, error, .. } => {
                 assert!(path.ends_with("a.csv"), "{b}: {path}");
                 assert!(
                     matches!(
-                        &**source,
+                        &**error,
                         FileError::Csv(CsvFileError::Columns(HeaderError::UnknownInput { column }))
                             if column == "page_views"
                     ),
-                    "{b}: {source:?}"
+                    "{b}: {error:?}"
                 );
             }
             other => panic!("{b}: not a file error: {other:?}"),
         }
-        let err = err.to_string();
+        let shown = err.to_string();
+        // The binary prints an error's chain: the file's error is said once.
+        assert_eq!(format!("{:#}", anyhow::Error::new(err)), shown, "{b}");
+        let err = shown;
         assert!(err.contains("`page_views`"), "{b}: {err}");
         assert!(err.contains("a.csv"), "{b}: {err}");
         // The other file still landed; the bad one landed nothing.

@@ -352,11 +352,11 @@ async fn xlsx_orders_read_float_amounts_and_date_cells_exactly_in_the_shop_zone(
         let err = later.error.expect("a missing header fails its file");
         // The error says where: the file, the sheet, the header row, the column.
         match &err {
-            ConnectorError::File { path, source, .. } => {
+            ConnectorError::File { path, error, .. } => {
                 assert!(path.ends_with("2026-10-03.xlsx"), "{b}: {path}");
                 assert!(
                     matches!(
-                        &**source,
+                        &**error,
                         FileError::Xlsx(WorkbookError::Sheet {
                             sheet,
                             problem: SheetProblem::Header {
@@ -365,7 +365,7 @@ async fn xlsx_orders_read_float_amounts_and_date_cells_exactly_in_the_shop_zone(
                             },
                         }) if sheet == "Sheet1" && column == "amount" && header == "实付金额"
                     ),
-                    "{b}: {source:?}"
+                    "{b}: {error:?}"
                 );
             }
             other => panic!("{b}: not a file error: {other:?}"),

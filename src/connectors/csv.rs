@@ -117,13 +117,13 @@ impl CsvConnector {
 #[derive(Debug, thiserror::Error)]
 pub enum CsvFileError {
     #[error("cannot be read: {0}")]
-    Unreadable(#[source] std::io::Error),
+    Unreadable(std::io::Error),
     /// Bytes not valid in the file's character set: the message names the
     /// line or the character set, and the `encoding` option to set.
     #[error("{0}")]
-    Encoding(#[source] std::io::Error),
+    Encoding(std::io::Error),
     #[error("cannot read the header: {0}")]
-    Header(#[source] ::csv::Error),
+    Header(::csv::Error),
     #[error(transparent)]
     Columns(#[from] HeaderError),
     #[error(transparent)]

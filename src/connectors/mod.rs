@@ -24,7 +24,7 @@ pub mod registry;
 mod shop_api;
 mod tabular;
 
-pub use tabular::{FileError, HeaderError, ImportError};
+pub use tabular::{HeaderError, ImportError};
 
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, IngestStats, Reject};
@@ -44,7 +44,6 @@ pub enum ConnectorError {
     #[error("connector `{connector}`: {}: {}", .problem.key, .problem.message)]
     BadOption {
         connector: String,
-        #[source]
         problem: crate::config::KeyProblem,
     },
     #[error("connector `{connector}`: cannot read {path}: {source}")]
@@ -54,13 +53,14 @@ pub enum ConnectorError {
         #[source]
         source: std::io::Error,
     },
-    #[error("connector `{connector}`: {path}: {source}")]
+    /// The file's error is in the message, not a `source`: the binary
+    /// prints an error's chain, which would say it twice.
+    #[error("connector `{connector}`: {path}: {error}")]
     File {
         connector: String,
         path: String,
         /// Boxed: a workbook's error is large, and every connector result carries this.
-        #[source]
-        source: Box<FileError>,
+        error: Box<FileError>,
     },
     #[error("connector `{connector}`: {source}")]
     Http {
@@ -76,6 +76,19 @@ pub enum ConnectorError {
         #[source]
         source: StoreError,
     },
+}
+
+/// Why a file was not imported (it is tried again next run).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Csv(#[from] csv::CsvFileError),
+    #[error(transparent)]
+    Xlsx(#[from] xlsx::WorkbookError),
+    #[error("reading the file failed: {0}")]
+    Reading(tokio::task::JoinError),
+    #[error("cannot count the repeated row keys: {0}")]
+    RowKeys(std::io::Error),
 }
 
 /// The days a run should cover; open ends mean "the connector's default".

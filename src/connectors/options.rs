@@ -413,5 +413,10 @@ mod tests {
             e.to_string(),
             "connector `c`: page_size: must be between 1 and 100"
         );
+        // The binary prints an error's chain: the problem is said once.
+        assert_eq!(
+            format!("{:#}", anyhow::Error::new(e)),
+            "connector `c`: page_size: must be between 1 and 100"
+        );
     }
 }

@@ -117,9 +117,9 @@ impl XlsxConnector {
 #[derive(Debug, thiserror::Error)]
 pub enum WorkbookError {
     #[error("cannot be read: {0}")]
-    Unreadable(#[source] std::io::Error),
+    Unreadable(std::io::Error),
     #[error("not a readable .xlsx workbook: {0}")]
-    NotWorkbook(#[source] XlsxError),
+    NotWorkbook(XlsxError),
     #[error("no sheet `{wanted}` (the sheets are: {})", .sheets.join(", "))]
     NoSuchSheet { wanted: String, sheets: Vec<String> },
     #[error("the workbook has no sheet")]
@@ -137,17 +137,13 @@ pub enum WorkbookError {
 #[derive(Debug, thiserror::Error)]
 pub enum SheetProblem {
     #[error("cannot be read: {0}")]
-    Unreadable(#[source] XlsxError),
+    Unreadable(XlsxError),
     #[error("the sheet is empty")]
     Empty,
     #[error("no header row below the {skipped} skipped row(s)")]
     NoHeader { skipped: usize },
     #[error("header row {row}: {error}")]
-    Header {
-        row: usize,
-        #[source]
-        error: HeaderError,
-    },
+    Header { row: usize, error: HeaderError },
 }
 
 /// Why a row of a workbook is kept aside: a cell of a column kpid reads

@@ -32,24 +32,25 @@ impl Row {
 }
 
 /// Why a file of targets or manual inputs cannot be read at all; names
-/// the file (a bad row is not this: it is kept aside).
+/// the file (a bad row is not this: it is kept aside). The cause is in the
+/// message, not a `source`: the binary prints an error's chain.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("{}: only .csv and .xlsx files can be imported", .path.display())]
     NotCsvOrXlsx { path: PathBuf },
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {error}", .path.display())]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{}: header: {source}", .path.display())]
-    CsvHeader { path: PathBuf, source: csv::Error },
-    #[error("{}: {source}", .path.display())]
-    CsvRow { path: PathBuf, source: csv::Error },
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: header: {error}", .path.display())]
+    CsvHeader { path: PathBuf, error: csv::Error },
+    #[error("{}: {error}", .path.display())]
+    CsvRow { path: PathBuf, error: csv::Error },
+    #[error("{}: {error}", .path.display())]
     Workbook {
         path: PathBuf,
-        source: calamine::Error,
+        error: calamine::Error,
     },
     #[error("{}: the workbook has no sheet", .path.display())]
     NoSheet { path: PathBuf },
@@ -69,26 +70,26 @@ pub fn read_rows(path: &Path) -> Result<Vec<Row>, ReadError> {
 }
 
 fn read_csv(path: &Path) -> Result<Vec<Row>, ReadError> {
-    let bytes = std::fs::read(path).map_err(|source| ReadError::Unreadable {
+    let bytes = std::fs::read(path).map_err(|error| ReadError::Unreadable {
         path: path.into(),
-        source,
+        error,
     })?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let header: Vec<String> = r
         .headers()
-        .map_err(|source| ReadError::CsvHeader {
+        .map_err(|error| ReadError::CsvHeader {
             path: path.into(),
-            source,
+            error,
         })?
         .iter()
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
     let mut rows = Vec::new();
     for rec in r.records() {
-        let rec = rec.map_err(|source| ReadError::CsvRow {
+        let rec = rec.map_err(|error| ReadError::CsvRow {
             path: path.into(),
-            source,
+            error,
         })?;
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
         rows.push(Row {
@@ -124,9 +125,9 @@ fn cell_text(cell: &Data) -> String {
 }
 
 fn read_xlsx(path: &Path) -> Result<Vec<Row>, ReadError> {
-    let workbook_err = |source| ReadError::Workbook {
+    let workbook_err = |error| ReadError::Workbook {
         path: path.into(),
-        source,
+        error,
     };
     let mut wb = calamine::open_workbook_auto(path).map_err(workbook_err)?;
     let sheet = wb
@@ -315,6 +316,9 @@ mod tests {
             e.to_string().starts_with(&missing.display().to_string()),
             "{e}"
         );
+        // The binary prints an error's chain: the cause is said once.
+        let shown = e.to_string();
+        assert_eq!(format!("{:#}", anyhow::Error::new(e)), shown);
 
         let csv = dir.path().join("targets.csv");
         std::fs::write(&csv, "kpi,value\ngmv,100\n").unwrap();

@@ -2,11 +2,9 @@
 //! a file's content was imported before, and its rows read on a blocking
 //! thread and committed in batches as they fill, with rejects kept aside.
 
-use super::super::{ConnectorError, Sink};
+use super::super::{ConnectorError, FileError, Sink};
 use super::keys::KeyLog;
 use super::{Cells, Layout, RowParser, Stream, ROWS_PER_COMMIT};
-use crate::connectors::csv::CsvFileError;
-use crate::connectors::xlsx::WorkbookError;
 use crate::facts::{echo, Batch, FileMark, Reject};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
@@ -40,20 +38,7 @@ pub enum ImportError {
     #[error("the import stopped")]
     Stopped,
     #[error("cannot keep the row keys aside: {0}")]
-    RowKeys(#[source] std::io::Error),
-}
-
-/// Why a file was not imported (it is tried again next run).
-#[derive(Debug, thiserror::Error)]
-pub enum FileError {
-    #[error(transparent)]
-    Csv(#[from] CsvFileError),
-    #[error(transparent)]
-    Xlsx(#[from] WorkbookError),
-    #[error("reading the file failed: {0}")]
-    Reading(#[source] tokio::task::JoinError),
-    #[error("cannot count the repeated row keys: {0}")]
-    RowKeys(#[source] std::io::Error),
+    RowKeys(std::io::Error),
 }
 
 impl FileImport {
@@ -154,7 +139,7 @@ where
     let file_err = |source: FileError| ConnectorError::File {
         connector: connector.to_string(),
         path: path.to_string(),
-        source: Box::new(source),
+        error: Box::new(source),
     };
     // One batch waits while another commits: parsing and committing overlap.
     let (tx, mut rx) = mpsc::channel::<Batch>(1);

@@ -522,7 +522,7 @@ mod keys;
 mod text;
 
 pub(crate) use files::{import_files, FileSource};
-pub use files::{FileError, FileImport, ImportError};
+pub use files::{FileImport, ImportError};
 pub use text::{skip_lines, Decode, Tracked};
 
 #[cfg(test)]
