@@ -5,6 +5,8 @@ mod helpers;
 
 use common::facts::{stored_orders, StoredOrder};
 use helpers::*;
+use kpid::connectors::csv::CsvFileError;
+use kpid::connectors::{ConnectorError, FileError, HeaderError};
 
 #[tokio::test]
 async fn reimporting_the_same_files_changes_nothing() {
@@ -222,10 +224,25 @@ async fn unknown_column_in_daily_header_fails_that_file_naming_the_column() {
             "date,shop,pv,uv\n2026-10-02,sh,100,40\n",
         );
         let run = ingest_one(&db, &s, "daily").await;
-        let err = run
-            .error
-            .expect("an unknown column fails the run")
-            .to_string();
+        let err = run.error.expect("an unknown column fails the run");
+        match &err {
+            ConnectorError::File { path, error, .. } => {
+                assert!(path.ends_with("a.csv"), "{b}: {path}");
+                assert!(
+                    matches!(
+                        &**error,
+                        FileError::Csv(CsvFileError::Columns(HeaderError::UnknownInput { column }))
+                            if column == "page_views"
+                    ),
+                    "{b}: {error:?}"
+                );
+            }
+            other => panic!("{b}: not a file error: {other:?}"),
+        }
+        let shown = err.to_string();
+        // The binary prints an error's chain: the file's error is said once.
+        assert_eq!(format!("{:#}", anyhow::Error::new(err)), shown, "{b}");
+        let err = shown;
         assert!(err.contains("`page_views`"), "{b}: {err}");
         assert!(err.contains("a.csv"), "{b}: {err}");
         // The other file still landed; the bad one landed nothing.

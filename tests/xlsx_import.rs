@@ -8,6 +8,8 @@ mod helpers;
 use chrono::NaiveDateTime;
 use common::facts::stored_orders;
 use helpers::*;
+use kpid::connectors::xlsx::{SheetProblem, WorkbookError};
+use kpid::connectors::{ConnectorError, FileError, HeaderError};
 use kpid::money::from_micros;
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
@@ -347,10 +349,28 @@ async fn xlsx_orders_read_float_amounts_and_date_cells_exactly_in_the_shop_zone(
             )],
         );
         let later = ingest_one(&db, &s, "xorders").await;
-        let err = later
-            .error
-            .expect("a missing header fails its file")
-            .to_string();
+        let err = later.error.expect("a missing header fails its file");
+        // The error says where: the file, the sheet, the header row, the column.
+        match &err {
+            ConnectorError::File { path, error, .. } => {
+                assert!(path.ends_with("2026-10-03.xlsx"), "{b}: {path}");
+                assert!(
+                    matches!(
+                        &**error,
+                        FileError::Xlsx(WorkbookError::Sheet {
+                            sheet,
+                            problem: SheetProblem::Header {
+                                row: 1,
+                                error: HeaderError::MappedHeaderMissing { column, header },
+                            },
+                        }) if sheet == "Sheet1" && column == "amount" && header == "实付金额"
+                    ),
+                    "{b}: {error:?}"
+                );
+            }
+            other => panic!("{b}: not a file error: {other:?}"),
+        }
+        let err = err.to_string();
         assert!(err.contains("2026-10-03.xlsx"), "{b}: {err}");
         assert!(
             err.contains("`amount`") && err.contains("`实付金额`"),

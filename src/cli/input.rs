@@ -104,7 +104,7 @@ async fn run(s: &Settings, store: &Store, cmd: InputCommand) -> anyhow::Result<(
         }
         InputCommand::Import { file, by } => {
             let name = file.display().to_string();
-            let rows = imports::read_rows(&file).map_err(anyhow::Error::msg)?;
+            let rows = imports::read_rows(&file)?;
             let (mut changed, mut rejects) = (0, Vec::new());
             for row in &rows {
                 match imports::manual_row(s, row) {

@@ -39,7 +39,7 @@ async fn run(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow::Result
     match cmd {
         TargetsCommand::Import { file } => {
             let name = file.display().to_string();
-            let rows = imports::read_rows(&file).map_err(anyhow::Error::msg)?;
+            let rows = imports::read_rows(&file)?;
             let mut book = TargetBook::load(&s.targets, store).await?;
             let (mut good, mut rejects) = (Vec::new(), Vec::new());
             for row in &rows {

@@ -117,7 +117,7 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
         let key = key_text(&segs);
         let missing_field = match error.inner() {
             TreeError::MissingField(field) => Some(*field),
-            TreeError::Other(_) => None,
+            TreeError::UnknownField { .. } | TreeError::Other(_) => None,
         };
         let message = error.inner().to_string().trim().to_string();
 
@@ -160,7 +160,8 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
         let value = get(&tree, &segs).and_then(scalar_text);
         // Some errors (a date out of range) do not say which value was read.
         if let Some(shown) = &value {
-            if !message.contains(shown.as_str()) && !message.starts_with("unknown field") {
+            let unknown = matches!(error.inner(), TreeError::UnknownField { .. });
+            if !unknown && !message.contains(shown.as_str()) {
                 message = format!("`{shown}`: {message}");
             }
         }

@@ -553,22 +553,6 @@ pub struct KeyProblem {
     pub message: String,
 }
 
-// A bridge for checks that still build their problems as (key, message)
-// pairs (tabular columns, the declarative engine's options): `?` turns them
-// into a KeyProblem. Remove once those return KeyProblem themselves.
-impl From<(String, String)> for KeyProblem {
-    fn from((key, message): (String, String)) -> Self {
-        KeyProblem { key, message }
-    }
-}
-
-// The other way, for the same checks' callers (`?` into a pair).
-impl From<KeyProblem> for (String, String) {
-    fn from(p: KeyProblem) -> Self {
-        (p.key, p.message)
-    }
-}
-
 impl KeyProblem {
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
         KeyProblem {

@@ -1,7 +1,8 @@
 //! A deserializer over a TOML tree whose error keeps in fields what serde
-//! says in structure: a missing field arrives as
-//! [`TreeError::MissingField`] with its name, rather than inside a message
-//! to be split (toml's own error keeps only the text). It reads values the
+//! says in structure: a missing or unknown field arrives as
+//! [`TreeError::MissingField`] or [`TreeError::UnknownField`] with its
+//! name, rather than inside a message to be split (toml's own error keeps
+//! only the text). It reads values the
 //! way `toml::Value` does: integers as i64, a string or a one-key table as
 //! an enum, every value as `Some` of an option.
 
@@ -15,10 +16,26 @@ use toml::Value;
 pub(crate) enum TreeError {
     #[error("missing field `{0}`")]
     MissingField(&'static str),
-    /// Anything else serde reports (wrong type, unknown field, bad value),
-    /// in serde's words.
+    /// In serde's words, with the fields the table takes.
+    #[error("unknown field `{field}`, {}", expected_fields(.expected))]
+    UnknownField {
+        field: String,
+        expected: &'static [&'static str],
+    },
+    /// Anything else serde reports (wrong type, bad value), in serde's words.
     #[error("{0}")]
     Other(String),
+}
+
+/// What serde says a table takes: `a`, `a` or `b`, one of `a`, `b`, `c`.
+fn expected_fields(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [] => "there are no fields".to_string(),
+        [one] => format!("expected {one}"),
+        [a, b] => format!("expected {a} or {b}"),
+        all => format!("expected one of {}", all.join(", ")),
+    }
 }
 
 impl de::Error for TreeError {
@@ -28,6 +45,13 @@ impl de::Error for TreeError {
 
     fn missing_field(field: &'static str) -> Self {
         TreeError::MissingField(field)
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        TreeError::UnknownField {
+            field: field.to_string(),
+            expected,
+        }
     }
 }
 
@@ -205,8 +229,35 @@ mod tests {
             "{e:?}"
         );
         let e = read("name = \"a\"\nratio = 1\nmode = \"fast\"\nsise = 1\n").unwrap_err();
-        assert!(e.to_string().starts_with("unknown field `sise`"), "{e}");
+        assert_eq!(
+            e,
+            TreeError::UnknownField {
+                field: "sise".into(),
+                expected: &["name", "size", "ratio", "mode", "tags"],
+            }
+        );
+        // serde's own words, as toml prints them.
+        assert_eq!(
+            e.to_string(),
+            "unknown field `sise`, expected one of `name`, `size`, `ratio`, `mode`, `tags`"
+        );
+        let toml_says =
+            toml::from_str::<Doc>("name = \"a\"\nratio = 1\nmode = \"fast\"\nsise = 1\n")
+                .unwrap_err()
+                .to_string();
+        assert!(toml_says.contains(&e.to_string()), "{toml_says}");
         let e = read("name = \"a\"\nratio = 1\nmode = \"medium\"\n").unwrap_err();
         assert!(e.to_string().starts_with("unknown variant `medium`"), "{e}");
+    }
+
+    #[test]
+    fn the_fields_a_table_takes_read_as_serde_writes_them() {
+        assert_eq!(expected_fields(&[]), "there are no fields");
+        assert_eq!(expected_fields(&["a"]), "expected `a`");
+        assert_eq!(expected_fields(&["a", "b"]), "expected `a` or `b`");
+        assert_eq!(
+            expected_fields(&["a", "b", "c"]),
+            "expected one of `a`, `b`, `c`"
+        );
     }
 }

@@ -14,8 +14,8 @@
 use super::options::KindOptions;
 use super::options::{config_error, OptionProblem, PollingSpec, Read};
 use super::tabular::{
-    self, check_columns, skip_lines, ColumnMap, Decode, FileImport, FileSource, Layout, RowParser,
-    Tracked,
+    self, check_columns, check_path, skip_lines, ColumnMap, Decode, FileImport, FileSource,
+    HeaderError, ImportError, Layout, RowParser, Tracked,
 };
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
@@ -50,8 +50,7 @@ impl KindOptions for CsvOptions {
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
-        glob::Pattern::new(&o.path)
-            .map_err(|e| ("path".to_string(), format!("bad glob `{}`: {e}", o.path)))?;
+        check_path(&o.path)?;
         check_columns(o.stream, &o.columns)?;
         o.text_encoding()?;
         Ok(())
@@ -68,13 +67,13 @@ impl KindOptions for CsvOptions {
 
 impl CsvOptions {
     /// The `encoding` option's character set.
-    fn text_encoding(&self) -> Result<&'static Encoding, (String, String)> {
+    fn text_encoding(&self) -> Result<&'static Encoding, OptionProblem> {
         let Some(label) = &self.encoding else {
             return Ok(encoding_rs::UTF_8);
         };
         Encoding::for_label_no_replacement(label.trim().as_bytes()).ok_or_else(|| {
-            (
-                "encoding".to_string(),
+            OptionProblem::new(
+                "encoding",
                 format!(
                     "`{label}` is not a character set kpid knows (utf-8, gb18030, gbk, \
                      or another WHATWG encoding label such as big5 or shift_jis)"
@@ -110,33 +109,50 @@ impl CsvConnector {
     /// Imports every matching file not yet imported. The window does not
     /// apply: a file is imported whole or not at all.
     pub async fn run(&self, _window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        tabular::import_files(self, &self.options.path, sink).await
+        tabular::import_files(self, sink).await
     }
 }
 
+/// Why a CSV file was not imported.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvFileError {
+    #[error("cannot be read: {0}")]
+    Unreadable(std::io::Error),
+    /// Bytes not valid in the file's character set: the message names the
+    /// line or the character set, and the `encoding` option to set.
+    #[error("{0}")]
+    Encoding(std::io::Error),
+    #[error("cannot read the header: {0}")]
+    Header(::csv::Error),
+    #[error(transparent)]
+    Columns(#[from] HeaderError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+}
+
+/// Why a row of a CSV file is kept aside before its cells are read.
+#[derive(Debug, thiserror::Error)]
+enum CsvRowError {
+    #[error("unreadable row: {0}")]
+    Unreadable(::csv::Error),
+    #[error("expected {expected} fields, found {found}")]
+    Fields { expected: usize, found: usize },
+}
+
 impl FileSource for CsvConnector {
+    type Error = CsvFileError;
+
     fn name(&self) -> &str {
         &self.name
     }
 
-    async fn import_file(
-        &self,
-        path: &str,
-        sha: &str,
-        sink: &mut Sink<'_>,
-    ) -> Result<(), ConnectorError> {
-        let (me, at) = (self.clone(), path.to_string());
-        tabular::import_streaming(&self.name, path, sha, sink, move |file| {
-            me.read_file(&at, file)
-        })
-        .await
+    fn pattern(&self) -> &str {
+        &self.options.path
     }
-}
 
-impl CsvConnector {
-    /// Reads one file a buffer at a time into `file`, on a blocking thread.
-    fn read_file(&self, path: &str, file: &mut FileImport) -> Result<(), String> {
-        let open = || std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"));
+    /// Reads one file a buffer at a time into `file`.
+    fn read(&self, path: &str, file: &mut FileImport) -> Result<(), CsvFileError> {
+        let open = || std::fs::File::open(path).map_err(CsvFileError::Unreadable);
         // A file not valid in its character set fails whole before any row
         // lands (every row would be garbled): a first pass only decodes.
         let mut check = Decode::new(open()?, self.encoding);
@@ -150,7 +166,7 @@ impl CsvConnector {
         let mut reader = ::csv::ReaderBuilder::new().flexible(true).from_reader(body);
         let header: Vec<String> = reader
             .headers()
-            .map_err(|e| format!("cannot read the header: {e}"))?
+            .map_err(CsvFileError::Header)?
             .iter()
             .map(String::from)
             .collect();
@@ -176,15 +192,18 @@ impl CsvConnector {
                 }
                 Err(e) => {
                     let raw = body.raw_line(start);
-                    file.bad_row(line, format!("unreadable row: {e}"), raw)?;
+                    file.bad_row(line, &CsvRowError::Unreadable(e), raw)?;
                     continue;
                 }
             }
             if record.len() != fields {
                 // An unquoted `1,234.50` or cells past the header would
                 // otherwise shift into the wrong columns or be dropped.
-                let reason = format!("expected {fields} fields, found {}", record.len());
-                file.bad_row(line, reason, body.raw_line(start))?;
+                let reason = CsvRowError::Fields {
+                    expected: fields,
+                    found: record.len(),
+                };
+                file.bad_row(line, &reason, body.raw_line(start))?;
                 continue;
             }
             file.row(&self.parser, &layout, &record, line, || {
@@ -197,10 +216,10 @@ impl CsvConnector {
 
 /// A read or decoding error as the file's failure: a character-set problem
 /// carries its own message (the line, the `encoding` option).
-fn text_error(e: std::io::Error) -> String {
+fn text_error(e: std::io::Error) -> CsvFileError {
     match e.kind() {
-        std::io::ErrorKind::InvalidData => e.to_string(),
-        _ => format!("cannot be read: {e}"),
+        std::io::ErrorKind::InvalidData => CsvFileError::Encoding(e),
+        _ => CsvFileError::Unreadable(e),
     }
 }
 
@@ -211,8 +230,10 @@ mod tests {
     #[test]
     fn io_errors_say_the_file_cannot_be_read() {
         let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "line 2 is not UTF-8");
-        assert_eq!(text_error(e), "line 2 is not UTF-8");
+        assert_eq!(text_error(e).to_string(), "line 2 is not UTF-8");
         let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
-        assert!(text_error(e).starts_with("cannot be read: "));
+        let e = text_error(e);
+        assert!(matches!(e, CsvFileError::Unreadable(_)), "{e:?}");
+        assert!(e.to_string().starts_with("cannot be read: "), "{e}");
     }
 }

@@ -24,6 +24,8 @@ pub mod registry;
 mod shop_api;
 mod tabular;
 
+pub use tabular::{HeaderError, ImportError};
+
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, IngestStats, Reject};
 use crate::progress::Progress;
@@ -38,6 +40,12 @@ use tokio::sync::mpsc;
 pub enum ConnectorError {
     #[error("connector `{connector}`: {message}")]
     Config { connector: String, message: String },
+    /// One of the connector's options is wrong: the key and what is wrong.
+    #[error("connector `{connector}`: {}: {}", .problem.key, .problem.message)]
+    BadOption {
+        connector: String,
+        problem: crate::config::KeyProblem,
+    },
     #[error("connector `{connector}`: cannot read {path}: {source}")]
     Io {
         connector: String,
@@ -45,11 +53,14 @@ pub enum ConnectorError {
         #[source]
         source: std::io::Error,
     },
-    #[error("connector `{connector}`: {path}: {message}")]
+    /// The file's error is in the message, not a `source`: the binary
+    /// prints an error's chain, which would say it twice.
+    #[error("connector `{connector}`: {path}: {error}")]
     File {
         connector: String,
         path: String,
-        message: String,
+        /// Boxed: a workbook's error is large, and every connector result carries this.
+        error: Box<FileError>,
     },
     #[error("connector `{connector}`: {source}")]
     Http {
@@ -65,6 +76,19 @@ pub enum ConnectorError {
         #[source]
         source: StoreError,
     },
+}
+
+/// Why a file was not imported (it is tried again next run).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Csv(#[from] csv::CsvFileError),
+    #[error(transparent)]
+    Xlsx(#[from] xlsx::WorkbookError),
+    #[error("reading the file failed: {0}")]
+    Reading(tokio::task::JoinError),
+    #[error("cannot count the repeated row keys: {0}")]
+    RowKeys(std::io::Error),
 }
 
 /// The days a run should cover; open ends mean "the connector's default".

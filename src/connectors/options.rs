@@ -272,16 +272,11 @@ fn take_into<T: DeserializeOwned>(table: toml::Table) -> (Option<T>, Vec<Found>)
     deserialize_all::<T>(toml::Value::Table(table), &Default::default())
 }
 
-/// Turns an option problem into the connector's config error.
-pub(crate) fn config_error<P: Into<OptionProblem>>(
-    cfg: &ConnectorConfig,
-) -> impl Fn(P) -> ConnectorError + '_ {
-    move |p| {
-        let p = p.into();
-        ConnectorError::Config {
-            connector: cfg.name.clone(),
-            message: format!("{}: {}", p.key, p.message),
-        }
+/// Turns an option problem into the connector's error, key kept.
+pub(crate) fn config_error(cfg: &ConnectorConfig) -> impl Fn(OptionProblem) -> ConnectorError + '_ {
+    move |problem| ConnectorError::BadOption {
+        connector: cfg.name.clone(),
+        problem,
     }
 }
 
@@ -401,6 +396,27 @@ mod tests {
         assert_eq!(
             problems,
             [OptionProblem::new("page_size", "must be between 1 and 100")]
+        );
+    }
+
+    #[test]
+    fn a_bad_option_keeps_its_key_in_the_connector_error() {
+        let c = cfg(serde_json::json!({"app_key": "k", "page_size": 101}));
+        let (_, problems) = read::<Own>(&c, &SPEC, &[]);
+        let e = config_error(&c)(problems.into_iter().next().unwrap());
+        assert!(
+            matches!(&e, ConnectorError::BadOption { connector, problem }
+                if connector == "c" && problem.key == "page_size"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "connector `c`: page_size: must be between 1 and 100"
+        );
+        // The binary prints an error's chain: the problem is said once.
+        assert_eq!(
+            format!("{:#}", anyhow::Error::new(e)),
+            "connector `c`: page_size: must be between 1 and 100"
         );
     }
 }

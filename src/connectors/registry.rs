@@ -160,7 +160,6 @@ impl<'a> Registry<'a> {
             Some(Found::Rust(k)) => (k.check)(cfg),
             Some(Found::Definition(def)) => declarative::engine::Options::from_config(def, cfg)
                 .map(|_| ())
-                .map_err(OptionProblem::from)
                 .and_then(|_| require_shop(cfg))
                 .err()
                 .into_iter()

@@ -34,12 +34,13 @@
 use super::options::KindOptions;
 use super::options::{OptionProblem, PollingSpec, Read};
 use super::tabular::{
-    self, check_columns, ColumnKind, ColumnMap, FileImport, FileSource, Layout, RowParser, Stream,
+    self, check_columns, check_path, ColumnKind, ColumnMap, FileImport, FileSource, HeaderError,
+    ImportError, Layout, RowParser, Stream,
 };
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::config::ConnectorConfig;
 use crate::settings::Settings;
-use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx};
+use calamine::{CellErrorType, Data, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx, XlsxError};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
@@ -68,8 +69,7 @@ impl KindOptions for XlsxOptions {
 
     fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
         let o = &read.own;
-        glob::Pattern::new(&o.path)
-            .map_err(|e| ("path".to_string(), format!("bad glob `{}`: {e}", o.path)))?;
+        check_path(&o.path)?;
         if o.sheet.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(OptionProblem::new("sheet", "must not be empty"));
         }
@@ -109,63 +109,129 @@ impl XlsxConnector {
     /// Imports every matching workbook not yet imported. The window does not
     /// apply: a file is imported whole or not at all.
     pub async fn run(&self, _window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        tabular::import_files(self, &self.options.path, sink).await
+        tabular::import_files(self, sink).await
     }
 }
 
+/// Why a workbook was not imported.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkbookError {
+    #[error("cannot be read: {0}")]
+    Unreadable(std::io::Error),
+    #[error("not a readable .xlsx workbook: {0}")]
+    NotWorkbook(XlsxError),
+    #[error("no sheet `{wanted}` (the sheets are: {})", .sheets.join(", "))]
+    NoSuchSheet { wanted: String, sheets: Vec<String> },
+    #[error("the workbook has no sheet")]
+    NoSheet,
+    #[error("sheet `{sheet}`: {problem}")]
+    Sheet {
+        sheet: String,
+        problem: SheetProblem,
+    },
+    #[error(transparent)]
+    Import(#[from] ImportError),
+}
+
+/// What is wrong with the sheet read.
+#[derive(Debug, thiserror::Error)]
+pub enum SheetProblem {
+    #[error("cannot be read: {0}")]
+    Unreadable(XlsxError),
+    #[error("the sheet is empty")]
+    Empty,
+    #[error("no header row below the {skipped} skipped row(s)")]
+    NoHeader { skipped: usize },
+    #[error("header row {row}: {error}")]
+    Header { row: usize, error: HeaderError },
+}
+
+/// Why a row of a workbook is kept aside: a cell of a column kpid reads
+/// holds what that column cannot take.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{column}: {problem}")]
+struct BadCell {
+    column: String,
+    problem: CellError,
+}
+
+/// What a typed cell holds that its column cannot take.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CellError {
+    #[error("the cell holds the error {0}")]
+    Excel(CellErrorType),
+    #[error("a date cell ({shown}) where {expected} is expected")]
+    DateWhere {
+        shown: String,
+        expected: &'static str,
+    },
+    #[error("`{0}` is not a number")]
+    NotANumber(f64),
+    #[error("`{0}` is too large to store")]
+    TooLarge(f64),
+    #[error("`{0}` is a number too large to be an exact id (store the column as text)")]
+    IdTooLarge(f64),
+    #[error("`{0}` is a duration, not a date")]
+    Duration(f64),
+    #[error("`{0}` is not a date")]
+    NotADate(f64),
+    #[error("`{0}` is not an Excel date")]
+    NotExcelDate(f64),
+    #[error("`{0}` has a time of day; a date is expected")]
+    TimeOfDay(String),
+}
+
 impl FileSource for XlsxConnector {
+    type Error = WorkbookError;
+
     fn name(&self) -> &str {
         &self.name
     }
 
-    async fn import_file(
-        &self,
-        path: &str,
-        sha: &str,
-        sink: &mut Sink<'_>,
-    ) -> Result<(), ConnectorError> {
-        // Unzipping and parsing the sheet is CPU work: it runs on the reading thread.
-        let (me, at) = (self.clone(), path.to_string());
-        tabular::import_streaming(&self.name, path, sha, sink, move |file| {
-            me.read_book(&at, file)
-        })
-        .await
+    fn pattern(&self) -> &str {
+        &self.options.path
     }
-}
 
-impl XlsxConnector {
     /// Reads the wanted (or first) sheet of one workbook into `file`, a row
     /// at a time (calamine's cell reader; the shared strings table, which
     /// calamine reads whole when it opens the book, is the part that stays).
-    fn read_book(&self, path: &str, file: &mut FileImport) -> Result<(), String> {
-        let input = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
-        let mut book: Xlsx<_> = Xlsx::new(BufReader::new(input))
-            .map_err(|e| format!("not a readable .xlsx workbook: {e}"))?;
+    /// Unzipping and parsing the sheet is CPU work: it runs on the reading thread.
+    fn read(&self, path: &str, file: &mut FileImport) -> Result<(), WorkbookError> {
+        let input = std::fs::File::open(path).map_err(WorkbookError::Unreadable)?;
+        let mut book: Xlsx<_> =
+            Xlsx::new(BufReader::new(input)).map_err(WorkbookError::NotWorkbook)?;
         let names = book.sheet_names();
         let sheet = match &self.options.sheet {
             Some(w) => names
                 .iter()
                 .find(|n| n.trim() == w.trim())
                 .cloned()
-                .ok_or_else(|| format!("no sheet `{w}` (the sheets are: {})", names.join(", ")))?,
-            None => names.first().cloned().ok_or("the workbook has no sheet")?,
+                .ok_or_else(|| WorkbookError::NoSuchSheet {
+                    wanted: w.clone(),
+                    sheets: names.clone(),
+                })?,
+            None => names.first().cloned().ok_or(WorkbookError::NoSheet)?,
         };
-        let sheet_err = |m: String| format!("sheet `{sheet}`: {m}");
+        let sheet_err = |problem: SheetProblem| WorkbookError::Sheet {
+            sheet: sheet.clone(),
+            problem,
+        };
         let mut cells = book
             .worksheet_cells_reader(&sheet)
-            .map_err(|e| format!("sheet `{sheet}` cannot be read: {e}"))?;
+            .map_err(|e| sheet_err(SheetProblem::Unreadable(e)))?;
         let mut rows = SheetRows::default();
         let skip = self.options.skip_rows;
         // Rows numbered as Excel shows them (1-based, absolute); blank rows
         // and the skipped title rows are passed over.
-        let mut next_row = || -> Result<Option<(usize, Vec<Data>)>, String> {
+        let mut next_row = || -> Result<Option<(usize, Vec<Data>)>, WorkbookError> {
             let mut read = || {
-                let cell = cells
-                    .next_cell()
-                    .map_err(|e| format!("cannot be read: {e}"))?;
+                let cell = cells.next_cell()?;
                 Ok(cell.map(|c| (c.get_position(), Data::from(c.get_value().clone()))))
             };
-            while let Some((n, cells)) = rows.next(&mut read).map_err(&sheet_err)? {
+            while let Some((n, cells)) = rows
+                .next(&mut read)
+                .map_err(|e| sheet_err(SheetProblem::Unreadable(e)))?
+            {
                 if n > skip && !cells.iter().all(is_blank) {
                     return Ok(Some((n, cells)));
                 }
@@ -174,16 +240,21 @@ impl XlsxConnector {
         };
         let Some((header_row, header_cells)) = next_row()? else {
             return Err(sheet_err(match rows.any_cell {
-                false => "the sheet is empty".into(),
-                true => format!("no header row below the {skip} skipped row(s)"),
+                false => SheetProblem::Empty,
+                true => SheetProblem::NoHeader { skipped: skip },
             }));
         };
         // Columns count from the header's first cell, as the sheet's used
         // range would start there.
         let first_col = header_cells.iter().position(|c| !is_blank(c)).unwrap_or(0);
         let header: Vec<String> = header_cells[first_col..].iter().map(raw_text).collect();
-        let layout = Layout::new(self.options.stream, &header, &self.options.columns)
-            .map_err(|m| sheet_err(format!("header row {header_row}: {m}")))?;
+        let layout =
+            Layout::new(self.options.stream, &header, &self.options.columns).map_err(|error| {
+                sheet_err(SheetProblem::Header {
+                    row: header_row,
+                    error,
+                })
+            })?;
         file.locate_as(format!("sheet {sheet} row "));
         let raw = |cells: &[Data]| {
             cells
@@ -200,7 +271,7 @@ impl XlsxConnector {
                 Ok(texts) => file.row(&self.parser, &layout, texts.as_slice(), n as u64, || {
                     raw(cells)
                 })?,
-                Err(reason) => file.bad_row(n as u64, reason, raw(cells))?,
+                Err(reason) => file.bad_row(n as u64, &reason, raw(cells))?,
             }
         }
         Ok(())
@@ -224,8 +295,8 @@ impl SheetRows {
     /// column A, gaps filled with empty cells.
     fn next(
         &mut self,
-        mut next_cell: impl FnMut() -> Result<Option<((u32, u32), Data)>, String>,
-    ) -> Result<Option<(usize, Vec<Data>)>, String> {
+        mut next_cell: impl FnMut() -> Result<Option<((u32, u32), Data)>, XlsxError>,
+    ) -> Result<Option<(usize, Vec<Data>)>, XlsxError> {
         let mut row: Option<(u32, Vec<Data>)> = None;
         loop {
             let next = match self.pending.take() {
@@ -275,22 +346,25 @@ fn is_blank(cell: &Data) -> bool {
 
 /// The cells of the columns kpid reads, rendered for the row parser; the
 /// ignored columns are left empty.
-fn row_texts(layout: &Layout, cells: &[Data]) -> Result<Vec<String>, String> {
+fn row_texts(layout: &Layout, cells: &[Data]) -> Result<Vec<String>, BadCell> {
     cells
         .iter()
         .enumerate()
         .map(|(i, cell)| match layout.column(i) {
-            Some((name, kind)) => cell_text(cell, kind).map_err(|e| format!("{name}: {e}")),
+            Some((name, kind)) => cell_text(cell, kind).map_err(|problem| BadCell {
+                column: name.to_string(),
+                problem,
+            }),
             None => Ok(String::new()),
         })
         .collect()
 }
 
 /// One cell as the text the row parser reads for a column of this kind.
-fn cell_text(cell: &Data, kind: ColumnKind) -> Result<String, String> {
+fn cell_text(cell: &Data, kind: ColumnKind) -> Result<String, CellError> {
     match (cell, kind) {
         (Data::Empty, _) => Ok(String::new()),
-        (Data::Error(e), _) => Err(format!("the cell holds the error {e}")),
+        (Data::Error(e), _) => Err(CellError::Excel(e.clone())),
         (Data::String(s), _) | (Data::DateTimeIso(s), ColumnKind::Instant) => Ok(s.clone()),
         (Data::DateTimeIso(s), ColumnKind::Date) => match s.split_once('T') {
             Some((day, time)) if time.trim_start_matches(['0', ':', '.']).is_empty() => {
@@ -300,15 +374,14 @@ fn cell_text(cell: &Data, kind: ColumnKind) -> Result<String, String> {
         },
         (Data::DateTime(dt), ColumnKind::Instant) => excel_datetime(dt).map(format_instant),
         (Data::DateTime(dt), ColumnKind::Date) => excel_datetime(dt).and_then(date_only),
-        (Data::DateTime(_), _) => Err(format!(
-            "a date cell ({}) where {} is expected",
-            raw_text(cell),
-            if kind == ColumnKind::Number {
+        (Data::DateTime(_), _) => Err(CellError::DateWhere {
+            shown: raw_text(cell),
+            expected: if kind == ColumnKind::Number {
                 "a number"
             } else {
                 "text"
             },
-        )),
+        }),
         (Data::Float(f), ColumnKind::Instant) => serial(*f).map(format_instant),
         (Data::Float(f), ColumnKind::Date) => serial(*f).and_then(date_only),
         (Data::Int(i), ColumnKind::Instant) => serial(*i as f64).map(format_instant),
@@ -323,15 +396,15 @@ fn cell_text(cell: &Data, kind: ColumnKind) -> Result<String, String> {
 
 /// A numeric cell as an exact decimal: 15 significant digits (what Excel
 /// itself keeps and shows), then at most 6 decimal places.
-pub fn float_decimal(f: f64) -> Result<Decimal, String> {
+pub fn float_decimal(f: f64) -> Result<Decimal, CellError> {
     if !f.is_finite() {
-        return Err(format!("`{f}` is not a number"));
+        return Err(CellError::NotANumber(f));
     }
     if f.abs() < 5e-7 {
         return Ok(Decimal::ZERO);
     }
     let text = format!("{f:.14e}");
-    let d = Decimal::from_scientific(&text).map_err(|_| format!("`{f}` is too large to store"))?;
+    let d = Decimal::from_scientific(&text).map_err(|_| CellError::TooLarge(f))?;
     Ok(
         d.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero)
             .normalize(),
@@ -339,41 +412,39 @@ pub fn float_decimal(f: f64) -> Result<Decimal, String> {
 }
 
 /// A numeric cell in an id column: a whole number, written without decimals.
-fn id_text(f: f64) -> Result<String, String> {
+fn id_text(f: f64) -> Result<String, CellError> {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
     if f.fract() == 0.0 && f.abs() <= EXACT {
         return Ok(format!("{}", f as i64));
     }
     if f.abs() > EXACT {
-        return Err(format!(
-            "`{f}` is a number too large to be an exact id (store the column as text)"
-        ));
+        return Err(CellError::IdTooLarge(f));
     }
     float_decimal(f).map(|d| d.to_string())
 }
 
 /// An Excel date-time as a naive local time, rounded to the second.
-fn excel_datetime(dt: &ExcelDateTime) -> Result<NaiveDateTime, String> {
+fn excel_datetime(dt: &ExcelDateTime) -> Result<NaiveDateTime, CellError> {
     if dt.is_duration() {
-        return Err(format!("`{}` is a duration, not a date", dt.as_f64()));
+        return Err(CellError::Duration(dt.as_f64()));
     }
     let t = dt
         .as_datetime()
-        .ok_or_else(|| format!("`{}` is not a date", dt.as_f64()))?;
+        .ok_or_else(|| CellError::NotADate(dt.as_f64()))?;
     let ms = t.and_utc().timestamp_millis();
     chrono::DateTime::from_timestamp(
         ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) >= 500),
         0,
     )
     .map(|t| t.naive_utc())
-    .ok_or_else(|| format!("`{}` is not a date", dt.as_f64()))
+    .ok_or_else(|| CellError::NotADate(dt.as_f64()))
 }
 
 /// A bare number in a date column: an Excel serial date (1900 system).
-fn serial(f: f64) -> Result<NaiveDateTime, String> {
+fn serial(f: f64) -> Result<NaiveDateTime, CellError> {
     // 1 is 1900-01-01; 2958465 is 9999-12-31.
     if !(1.0..2_958_466.0).contains(&f) {
-        return Err(format!("`{f}` is not an Excel date"));
+        return Err(CellError::NotExcelDate(f));
     }
     excel_datetime(&ExcelDateTime::new(f, ExcelDateTimeType::DateTime, false))
 }
@@ -382,12 +453,9 @@ fn format_instant(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-fn date_only(t: NaiveDateTime) -> Result<String, String> {
+fn date_only(t: NaiveDateTime) -> Result<String, CellError> {
     if t.time() != chrono::NaiveTime::MIN {
-        return Err(format!(
-            "`{}` has a time of day; a date is expected",
-            format_instant(t)
-        ));
+        return Err(CellError::TimeOfDay(format_instant(t)));
     }
     Ok(date_text(t.date()))
 }
@@ -435,14 +503,17 @@ mod tests {
         assert_eq!(dec(-3.5), "-3.5");
         assert_eq!(dec(1e-9), "0");
         assert!(float_decimal(f64::NAN).is_err());
-        assert!(float_decimal(1e30).is_err());
+        assert_eq!(float_decimal(1e30), Err(CellError::TooLarge(1e30)));
     }
 
     #[test]
     fn ids_stay_whole() {
         assert_eq!(id_text(12345.0).unwrap(), "12345");
         assert_eq!(id_text(12.5).unwrap(), "12.5");
-        assert!(id_text(4.012345678901234e18).is_err());
+        assert_eq!(
+            id_text(4.012345678901234e18),
+            Err(CellError::IdTooLarge(4.012345678901234e18))
+        );
     }
 
     #[test]
@@ -464,11 +535,8 @@ mod tests {
             cell_text(&Data::Float(19.99), ColumnKind::Number).unwrap(),
             "19.99"
         );
-        assert!(cell_text(
-            &Data::Error(calamine::CellErrorType::NA),
-            ColumnKind::Number
-        )
-        .unwrap_err()
-        .contains("#N/A"));
+        let e = cell_text(&Data::Error(CellErrorType::NA), ColumnKind::Number).unwrap_err();
+        assert_eq!(e, CellError::Excel(CellErrorType::NA));
+        assert!(e.to_string().contains("#N/A"), "{e}");
     }
 }

@@ -10,7 +10,7 @@ use crate::targets::{Target, TargetPeriod, TargetPeriodError, TargetScope, Targe
 use calamine::{Data, Reader};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One data row: its line (as a spreadsheet shows it), cells by lowercase
 /// header, and the raw text for the rejects table.
@@ -31,8 +31,33 @@ impl Row {
     }
 }
 
+/// Why a file of targets or manual inputs cannot be read at all; names
+/// the file (a bad row is not this: it is kept aside). The cause is in the
+/// message, not a `source`: the binary prints an error's chain.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{}: only .csv and .xlsx files can be imported", .path.display())]
+    NotCsvOrXlsx { path: PathBuf },
+    #[error("{}: {error}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: header: {error}", .path.display())]
+    CsvHeader { path: PathBuf, error: csv::Error },
+    #[error("{}: {error}", .path.display())]
+    CsvRow { path: PathBuf, error: csv::Error },
+    #[error("{}: {error}", .path.display())]
+    Workbook {
+        path: PathBuf,
+        error: calamine::Error,
+    },
+    #[error("{}: the workbook has no sheet", .path.display())]
+    NoSheet { path: PathBuf },
+}
+
 /// Reads every data row of a `.csv` or `.xlsx` file (first sheet).
-pub fn read_rows(path: &Path) -> Result<Vec<Row>, String> {
+pub fn read_rows(path: &Path) -> Result<Vec<Row>, ReadError> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -40,26 +65,32 @@ pub fn read_rows(path: &Path) -> Result<Vec<Row>, String> {
     match ext.as_deref() {
         Some("csv") => read_csv(path),
         Some("xlsx") => read_xlsx(path),
-        _ => Err(format!(
-            "{}: only .csv and .xlsx files can be imported",
-            path.display()
-        )),
+        _ => Err(ReadError::NotCsvOrXlsx { path: path.into() }),
     }
 }
 
-fn read_csv(path: &Path) -> Result<Vec<Row>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_csv(path: &Path) -> Result<Vec<Row>, ReadError> {
+    let bytes = std::fs::read(path).map_err(|error| ReadError::Unreadable {
+        path: path.into(),
+        error,
+    })?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let header: Vec<String> = r
         .headers()
-        .map_err(|e| format!("{}: header: {e}", path.display()))?
+        .map_err(|error| ReadError::CsvHeader {
+            path: path.into(),
+            error,
+        })?
         .iter()
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
     let mut rows = Vec::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        let rec = rec.map_err(|error| ReadError::CsvRow {
+            path: path.into(),
+            error,
+        })?;
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
         rows.push(Row {
             line,
@@ -93,17 +124,18 @@ fn cell_text(cell: &Data) -> String {
     }
 }
 
-fn read_xlsx(path: &Path) -> Result<Vec<Row>, String> {
-    let mut wb =
-        calamine::open_workbook_auto(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_xlsx(path: &Path) -> Result<Vec<Row>, ReadError> {
+    let workbook_err = |error| ReadError::Workbook {
+        path: path.into(),
+        error,
+    };
+    let mut wb = calamine::open_workbook_auto(path).map_err(workbook_err)?;
     let sheet = wb
         .sheet_names()
         .first()
         .cloned()
-        .ok_or_else(|| format!("{}: the workbook has no sheet", path.display()))?;
-    let range = wb
-        .worksheet_range(&sheet)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .ok_or_else(|| ReadError::NoSheet { path: path.into() })?;
+    let range = wb.worksheet_range(&sheet).map_err(workbook_err)?;
     let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
     let mut rows = range.rows();
     let header: Vec<String> = match rows.next() {
@@ -250,4 +282,46 @@ pub fn manual_row(settings: &Settings, row: &Row) -> Result<ManualEntry, RowErro
         value,
         note: row.opt("note"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let txt = dir.path().join("targets.txt");
+        std::fs::write(&txt, "kpi,value\n").unwrap();
+        let e = read_rows(&txt).unwrap_err();
+        assert!(
+            matches!(&e, ReadError::NotCsvOrXlsx { path } if *path == txt),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: only .csv and .xlsx files can be imported",
+                txt.display()
+            )
+        );
+
+        let missing = dir.path().join("missing.csv");
+        let e = read_rows(&missing).unwrap_err();
+        assert!(
+            matches!(&e, ReadError::Unreadable { path, .. } if *path == missing),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().starts_with(&missing.display().to_string()),
+            "{e}"
+        );
+        // The binary prints an error's chain: the cause is said once.
+        let shown = e.to_string();
+        assert_eq!(format!("{:#}", anyhow::Error::new(e)), shown);
+
+        let csv = dir.path().join("targets.csv");
+        std::fs::write(&csv, "kpi,value\ngmv,100\n").unwrap();
+        assert_eq!(read_rows(&csv).unwrap()[0].get("value"), "100");
+    }
 }

@@ -5,7 +5,9 @@
 
 use super::{Settings, Shop};
 use crate::config::collect;
-use crate::config::{is_currency_code, Config, ConfigErrors, CurrencyConfig, Origins, Problem};
+use crate::config::{
+    is_currency_code, Config, ConfigErrors, CurrencyConfig, KeyProblem, Origins, Problem,
+};
 use crate::currency::Rates;
 use crate::ids::ShopId;
 use crate::kpi::Catalogue;
@@ -171,7 +173,10 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
         });
     }
 
-    let rates = currency_rates(&config.currency, &mut report);
+    let (rates, rate_problems) = currency_rates(&config.currency);
+    for p in rate_problems {
+        report(p.key, p.message);
+    }
 
     let catalogue = match Catalogue::new(&config.kpis) {
         Ok(c) => c,
@@ -427,8 +432,11 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
     (settings, problems)
 }
 
-/// Validates `[currency]` and its rates.
-fn currency_rates(c: &CurrencyConfig, report: &mut impl FnMut(String, String)) -> Rates {
+/// Validates `[currency]` and its rates: the rates, and a problem at each
+/// key that is wrong.
+fn currency_rates(c: &CurrencyConfig) -> (Rates, Vec<KeyProblem>) {
+    let mut problems = Vec::new();
+    let mut report = |key: String, message: String| problems.push(KeyProblem::new(key, message));
     if let Some(base) = &c.base {
         if !is_currency_code(base) {
             report(
@@ -477,5 +485,5 @@ fn currency_rates(c: &CurrencyConfig, report: &mut impl FnMut(String, String)) -
         }
         out.push((r.from.clone(), month, r.rate));
     }
-    Rates::new(c.base.clone(), out)
+    (Rates::new(c.base.clone(), out), problems)
 }

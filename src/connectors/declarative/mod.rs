@@ -134,14 +134,7 @@ impl Definitions {
                     }
                     defs.kinds.insert(def.kind.clone(), Arc::new(def));
                 }
-                Err(list) => {
-                    problems.extend(list.into_iter().map(|(key, line, message)| Problem {
-                        file: file.clone(),
-                        key,
-                        line,
-                        message,
-                    }))
-                }
+                Err(list) => problems.extend(list),
             }
         }
         (defs, problems)

@@ -2,14 +2,13 @@
 //! a file's content was imported before, and its rows read on a blocking
 //! thread and committed in batches as they fill, with rejects kept aside.
 
-use super::super::{ConnectorError, Sink};
+use super::super::{ConnectorError, FileError, Sink};
 use super::keys::KeyLog;
 use super::{Cells, Layout, RowParser, Stream, ROWS_PER_COMMIT};
 use crate::facts::{echo, Batch, FileMark, Reject};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::future::Future;
 use std::io::Read;
 use tokio::sync::mpsc;
 
@@ -31,9 +30,16 @@ pub struct FileImport {
     out: Option<mpsc::Sender<Batch>>,
 }
 
-/// Why a reading thread stops early: the committer is gone (a commit failed
-/// or the run was stopped; the committer reports why).
-pub const STOPPED: &str = "the import stopped";
+/// Why a file's rows stop on their way to the store.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The committer is gone: a commit failed or the run was stopped (the
+    /// committer reports which).
+    #[error("the import stopped")]
+    Stopped,
+    #[error("cannot keep the row keys aside: {0}")]
+    RowKeys(std::io::Error),
+}
 
 impl FileImport {
     fn new(path: &str, out: mpsc::Sender<Batch>) -> Self {
@@ -68,15 +74,13 @@ impl FileImport {
         cells: &C,
         n: u64,
         raw: impl FnOnce() -> String,
-    ) -> Result<(), String> {
+    ) -> Result<(), ImportError> {
         self.rows += 1;
         match parser.parse(layout, cells, &mut self.batch) {
-            Err(reason) => self.reject(self.locator(n), reason, raw()),
+            Err(reason) => self.reject(self.locator(n), reason.to_string(), raw()),
             Ok(()) => {
                 if let Some(key) = RowKey::last(&self.batch, layout.stream) {
-                    self.keys
-                        .add(key, n, key)
-                        .map_err(|e| format!("cannot keep the row keys aside: {e}"))?;
+                    self.keys.add(key, n, key).map_err(ImportError::RowKeys)?;
                 }
             }
         }
@@ -84,9 +88,14 @@ impl FileImport {
     }
 
     /// One data row at `n` the source could not turn into cell texts.
-    pub fn bad_row(&mut self, n: u64, reason: String, raw: String) -> Result<(), String> {
+    pub fn bad_row(
+        &mut self,
+        n: u64,
+        reason: &dyn std::fmt::Display,
+        raw: String,
+    ) -> Result<(), ImportError> {
         self.rows += 1;
-        self.reject(self.locator(n), reason, raw);
+        self.reject(self.locator(n), reason.to_string(), raw);
         self.send_if_full()
     }
 
@@ -101,13 +110,13 @@ impl FileImport {
 
     /// Hands the batch to the committer once it is large enough; waits
     /// while the committer is one batch behind (memory stays flat).
-    fn send_if_full(&mut self) -> Result<(), String> {
+    fn send_if_full(&mut self) -> Result<(), ImportError> {
         if self.batch.records() + self.batch.rejects.len() < ROWS_PER_COMMIT {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        let out = self.out.as_ref().ok_or(STOPPED)?;
-        out.blocking_send(batch).map_err(|_| STOPPED.to_string())
+        let out = self.out.as_ref().ok_or(ImportError::Stopped)?;
+        out.blocking_send(batch).map_err(|_| ImportError::Stopped)
     }
 }
 
@@ -116,7 +125,7 @@ impl FileImport {
 /// file is skipped next time). A file whose reading fails is not marked: it
 /// is tried again next run (a header or character-set problem is found
 /// before any row is committed).
-pub(crate) async fn import_streaming<F>(
+async fn import_streaming<F, E>(
     connector: &str,
     path: &str,
     sha256: &str,
@@ -124,12 +133,13 @@ pub(crate) async fn import_streaming<F>(
     read: F,
 ) -> Result<(), ConnectorError>
 where
-    F: FnOnce(&mut FileImport) -> Result<(), String> + Send + 'static,
+    F: FnOnce(&mut FileImport) -> Result<(), E> + Send + 'static,
+    E: Into<FileError> + Send + 'static,
 {
-    let file_err = |message: String| ConnectorError::File {
+    let file_err = |source: FileError| ConnectorError::File {
         connector: connector.to_string(),
         path: path.to_string(),
-        message,
+        error: Box::new(source),
     };
     // One batch waits while another commits: parsing and committing overlap.
     let (tx, mut rx) = mpsc::channel::<Batch>(1);
@@ -148,9 +158,8 @@ where
         // On an error `rx` is dropped: the reader's next hand-over fails and it stops.
         sink.commit_part(&mut commits, batch).await?;
     }
-    let (mut batch, rows, locator, result, duplicates) = reading
-        .await
-        .map_err(|e| file_err(format!("reading the file failed: {e}")))?;
+    let (mut batch, rows, locator, result, duplicates) =
+        reading.await.map_err(|e| file_err(FileError::Reading(e)))?;
     let store_err = |source| ConnectorError::Store {
         connector: connector.to_string(),
         source,
@@ -160,9 +169,9 @@ where
         // committed alone; the file stays unmarked and is read again next run.
         commits.commit().await.map_err(store_err)?;
     }
-    result.map_err(file_err)?;
+    result.map_err(|e| file_err(e.into()))?;
     let duplicates = duplicates
-        .map_err(|e| file_err(format!("cannot count the repeated row keys: {e}")))?
+        .map_err(|e| file_err(FileError::RowKeys(e)))?
         .unwrap_or_default();
     batch.file = Some(FileMark {
         path: path.to_string(),
@@ -223,18 +232,35 @@ impl std::fmt::Display for RowKey<'_> {
     }
 }
 
-/// A connector that imports whole files.
-pub(crate) trait FileSource {
+/// A connector that imports whole files: it turns one file into a header
+/// and rows of cell texts; [`import_files`] does the rest.
+pub(crate) trait FileSource: Clone + Send + Sync + 'static {
+    /// Why the source could not read a file.
+    type Error: Into<FileError> + Send + 'static;
+
     fn name(&self) -> &str;
 
-    /// Imports one file whose content (hashed `sha256`) changed since its
-    /// last import; see [`import_streaming`].
-    fn import_file(
-        &self,
-        path: &str,
-        sha256: &str,
-        sink: &mut Sink<'_>,
-    ) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+    /// The glob naming the files to import.
+    fn pattern(&self) -> &str;
+
+    /// Reads one file into `file`, on a blocking thread (reading and
+    /// parsing is CPU work) while the rows committed so far are written.
+    fn read(&self, path: &str, file: &mut FileImport) -> Result<(), Self::Error>;
+}
+
+/// Imports one file whose content (hashed `sha256`) changed since its last
+/// import; see [`import_streaming`].
+async fn import_file<S: FileSource>(
+    source: &S,
+    path: &str,
+    sha256: &str,
+    sink: &mut Sink<'_>,
+) -> Result<(), ConnectorError> {
+    let (me, at) = (source.clone(), path.to_string());
+    import_streaming(source.name(), path, sha256, sink, move |file| {
+        me.read(&at, file)
+    })
+    .await
 }
 
 /// Imports every matching file not yet imported with this content,
@@ -249,13 +275,13 @@ pub(crate) trait FileSource {
 /// imports it again, which changes only what changed.
 pub(crate) async fn import_files<S: FileSource>(
     source: &S,
-    pattern: &str,
     sink: &mut Sink<'_>,
 ) -> Result<(), ConnectorError> {
     let name = source.name();
-    let paths = matching_files(name, pattern).map_err(|e| ConnectorError::Config {
+    let pattern = source.pattern();
+    let paths = matching_files(name, pattern).map_err(|e| ConnectorError::BadOption {
         connector: name.to_string(),
-        message: format!("bad glob `{pattern}`: {e}"),
+        problem: super::path_problem(pattern, e),
     })?;
     if paths.is_empty() {
         tracing::info!(connector = %name, %pattern, "no files match");
@@ -281,7 +307,7 @@ pub(crate) async fn import_files<S: FileSource>(
             tracing::debug!(connector = %name, %path, "unchanged since last import, skipped");
             continue;
         }
-        match source.import_file(&path, &sha, sink).await {
+        match import_file(source, &path, &sha, sink).await {
             Ok(()) => {}
             Err(e @ ConnectorError::File { .. }) => {
                 tracing::error!(error = %e, "file not imported");

@@ -6,10 +6,10 @@
 //! locator (`line 7`, `sheet 订单 row 7`) and the raw text to keep with a
 //! reject; everything after that happens here, once.
 
-use crate::config::ConnectorConfig;
-use crate::facts::{check_id, echo, Batch, DailyValue, Order, OrderStatus, Refund};
+use crate::config::{ConnectorConfig, KeyProblem};
+use crate::facts::{check_id, echo, Batch, DailyValue, FieldError, Order, OrderStatus, Refund};
 use crate::kpi::catalogue::input_def;
-use crate::money::{parse_micros, Money};
+use crate::money::{parse_micros, AmountError, Money};
 use crate::period::local_day;
 use crate::settings::Settings;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -79,11 +79,22 @@ impl Stream {
 /// The `columns` option: kpid's column name → the header text in the export.
 pub type ColumnMap = BTreeMap<String, String>;
 
+/// Checks the `path` option, a glob, at configuration load.
+pub fn check_path(pattern: &str) -> Result<(), KeyProblem> {
+    glob::Pattern::new(pattern)
+        .map(|_| ())
+        .map_err(|e| path_problem(pattern, e))
+}
+
+fn path_problem(pattern: &str, e: glob::PatternError) -> KeyProblem {
+    KeyProblem::new("path", format!("bad glob `{pattern}`: {e}"))
+}
+
 /// Checks a `columns` option against the stream, at configuration load.
-pub fn check_columns(stream: Stream, columns: &ColumnMap) -> Result<(), (String, String)> {
+pub fn check_columns(stream: Stream, columns: &ColumnMap) -> Result<(), KeyProblem> {
     let mut seen: HashMap<String, &str> = HashMap::new();
     for (name, header) in columns {
-        let err = |m: String| Err((format!("columns.{name}"), m));
+        let err = |m: String| Err(KeyProblem::new(format!("columns.{name}"), m));
         if !stream.knows(name) {
             return err(match stream {
                 Stream::Daily => format!(
@@ -107,6 +118,79 @@ pub fn check_columns(stream: Stream, columns: &ColumnMap) -> Result<(), (String,
         }
     }
     Ok(())
+}
+
+/// Why a file's header does not fit its stream: fails the whole file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    #[error("column `{column}` is mapped to the header `{header}`, which the file lacks")]
+    MappedHeaderMissing { column: String, header: String },
+    #[error("the header `{header}` (mapped to `{column}`) appears twice")]
+    MappedHeaderTwice { column: String, header: String },
+    /// `column` as [`echo`] shows it, as in the variants below.
+    #[error("column `{column}` appears twice in the header")]
+    ColumnTwice { column: String },
+    #[error("unknown column `{column}` (not an input id; see the inputs in `kpid kpis --inputs`)")]
+    UnknownInput { column: String },
+    #[error("unknown column `{column}` (expected {})", .stream.expected())]
+    UnknownColumn { column: String, stream: Stream },
+    #[error("the header has no `{column}` column")]
+    MissingColumn { column: &'static str },
+    #[error("the header names no input column (pv, uv, ad_spend, …)")]
+    NoInputColumn,
+}
+
+/// Why a row cannot be taken: the column and what is wrong with its cell.
+/// The row is kept aside as a reject with this as its reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    #[error("{column}: {problem}")]
+    Cell {
+        column: String,
+        problem: CellProblem,
+    },
+    /// An id too long to keep (the error names its column).
+    #[error(transparent)]
+    Id(#[from] FieldError),
+}
+
+/// What is wrong with one cell; texts quoted as [`echo`] shows them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CellProblem {
+    #[error("missing")]
+    Missing,
+    #[error("empty, and the connector names no `shop`")]
+    NoShop,
+    #[error("unknown shop `{0}`")]
+    UnknownShop(String),
+    #[error(transparent)]
+    Amount(#[from] AmountError),
+    #[error("must not be negative")]
+    Negative,
+    #[error(transparent)]
+    Instant(#[from] InstantError),
+    #[error("`{0}` is not paid, cancelled, closed or unpaid")]
+    Status(String),
+    #[error("`{0}` is not YYYY-MM-DD")]
+    Date(String),
+}
+
+impl RowError {
+    fn cell(column: &str, problem: impl Into<CellProblem>) -> Self {
+        RowError::Cell {
+            column: column.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Why a cell's text is not an instant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InstantError {
+    #[error("`{0}` is neither RFC 3339 nor YYYY-MM-DD HH:MM:SS")]
+    Unreadable(String),
+    #[error("`{text}` does not exist in {tz} (a daylight-saving gap)")]
+    Gap { text: String, tz: Tz },
 }
 
 /// Header texts compare trimmed and ASCII case-insensitively.
@@ -156,7 +240,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(stream: Stream, header: &[String], map: &ColumnMap) -> Result<Self, String> {
+    pub fn new(stream: Stream, header: &[String], map: &ColumnMap) -> Result<Self, HeaderError> {
         let header: Vec<String> = header.iter().map(|h| normalize(h)).collect();
         let mut names: Vec<Option<String>> = vec![None; header.len()];
         let mut columns = HashMap::new();
@@ -167,13 +251,17 @@ impl Layout {
                 .enumerate()
                 .filter(|(_, h)| **h == want)
                 .map(|(i, _)| i);
-            let i = hits.next().ok_or_else(|| {
-                format!("column `{name}` is mapped to the header `{text}`, which the file lacks")
-            })?;
+            let i = hits
+                .next()
+                .ok_or_else(|| HeaderError::MappedHeaderMissing {
+                    column: name.clone(),
+                    header: text.clone(),
+                })?;
             if hits.next().is_some() {
-                return Err(format!(
-                    "the header `{text}` (mapped to `{name}`) appears twice"
-                ));
+                return Err(HeaderError::MappedHeaderTwice {
+                    column: name.clone(),
+                    header: text.clone(),
+                });
             }
             names[i] = Some(name.clone());
             columns.insert(name.clone(), i);
@@ -185,7 +273,7 @@ impl Layout {
             if stream.knows(h) {
                 if columns.contains_key(h) {
                     if map.is_empty() {
-                        return Err(format!("column `{}` appears twice in the header", echo(h)));
+                        return Err(HeaderError::ColumnTwice { column: shown(h) });
                     }
                     // A column of the same name as a mapped one: the mapping wins.
                     continue;
@@ -195,28 +283,24 @@ impl Layout {
             } else if !map.is_empty() {
                 continue;
             } else if header[..i].contains(h) {
-                return Err(format!("column `{}` appears twice in the header", echo(h)));
+                return Err(HeaderError::ColumnTwice { column: shown(h) });
             } else if stream == Stream::Daily {
-                return Err(format!(
-                    "unknown column `{}` (not an input id; see the inputs in `kpid kpis --inputs`)",
-                    echo(h)
-                ));
+                return Err(HeaderError::UnknownInput { column: shown(h) });
             } else {
-                return Err(format!(
-                    "unknown column `{}` (expected {})",
-                    echo(h),
-                    stream.expected()
-                ));
+                return Err(HeaderError::UnknownColumn {
+                    column: shown(h),
+                    stream,
+                });
             }
         }
         let (required, _) = stream.contract();
         for r in required {
             if !columns.contains_key(*r) {
-                return Err(format!("the header has no `{r}` column"));
+                return Err(HeaderError::MissingColumn { column: r });
             }
         }
         if stream == Stream::Orders && !columns.contains_key("buyer_id") {
-            return Err("the header has no `buyer_id` column".into());
+            return Err(HeaderError::MissingColumn { column: "buyer_id" });
         }
         let (_, optional) = stream.contract();
         let inputs: Vec<(usize, String)> = names
@@ -231,7 +315,7 @@ impl Layout {
             })
             .collect();
         if stream == Stream::Daily && inputs.is_empty() {
-            return Err("the header names no input column (pv, uv, ad_spend, …)".into());
+            return Err(HeaderError::NoInputColumn);
         }
         Ok(Layout {
             stream,
@@ -289,7 +373,11 @@ impl RowParser {
         }
     }
 
-    fn shop_of<C: Cells + ?Sized>(&self, layout: &Layout, rec: &C) -> Result<(String, Tz), String> {
+    fn shop_of<C: Cells + ?Sized>(
+        &self,
+        layout: &Layout,
+        rec: &C,
+    ) -> Result<(String, Tz), RowError> {
         let from_row = layout
             .shop
             .and_then(|i| rec.cell(i))
@@ -298,11 +386,11 @@ impl RowParser {
         let shop = from_row
             .map(str::to_string)
             .or_else(|| self.default_shop.clone())
-            .ok_or("shop: empty, and the connector names no `shop`")?;
+            .ok_or(RowError::cell("shop", CellProblem::NoShop))?;
         let tz = *self
             .shops
             .get(&shop)
-            .ok_or_else(|| format!("shop: unknown shop `{}`", echo(&shop)))?;
+            .ok_or_else(|| RowError::cell("shop", CellProblem::UnknownShop(shown(&shop))))?;
         Ok((shop, tz))
     }
 
@@ -312,7 +400,7 @@ impl RowParser {
         layout: &Layout,
         rec: &C,
         batch: &mut Batch,
-    ) -> Result<(), String> {
+    ) -> Result<(), RowError> {
         let (shop, tz) = self.shop_of(layout, rec)?;
         let cell = |name: &str| -> &str {
             layout
@@ -321,37 +409,36 @@ impl RowParser {
                 .map(str::trim)
                 .unwrap_or("")
         };
-        let required = |name: &str| -> Result<&str, String> {
+        let required = |name: &str| -> Result<&str, RowError> {
             let v = cell(name);
             if v.is_empty() {
-                Err(format!("{name}: missing"))
+                Err(RowError::cell(name, CellProblem::Missing))
             } else {
                 Ok(v)
             }
         };
-        let id = |name: &str| -> Result<String, String> {
+        let id = |name: &str| -> Result<String, RowError> {
             let v = required(name)?;
             check_id(name, v)?;
             Ok(v.to_string())
         };
-        let amount = |name: &str| -> Result<i64, String> {
-            let micros = parse_micros(required(name)?).map_err(|e| format!("{name}: {e}"))?;
+        let amount = |name: &str| -> Result<i64, RowError> {
+            let micros = parse_micros(required(name)?).map_err(|e| RowError::cell(name, e))?;
             if micros < 0 {
-                return Err(format!("{name}: must not be negative"));
+                return Err(RowError::cell(name, CellProblem::Negative));
             }
             Ok(micros)
+        };
+        let instant = |name: &str| -> Result<DateTime<Utc>, RowError> {
+            parse_instant(required(name)?, tz).map_err(|e| RowError::cell(name, e))
         };
         match layout.stream {
             Stream::Orders => {
                 let order_id = id("order_id")?;
-                let paid_at =
-                    parse_instant(required("paid_at")?, tz).map_err(|e| format!("paid_at: {e}"))?;
+                let paid_at = instant("paid_at")?;
                 let status_text = cell("status");
                 let status = OrderStatus::parse(status_text).ok_or_else(|| {
-                    format!(
-                        "status: `{}` is not paid, cancelled, closed or unpaid",
-                        echo(status_text)
-                    )
+                    RowError::cell("status", CellProblem::Status(shown(status_text)))
                 })?;
                 let amount_micros = amount("amount")?;
                 let buyer = cell("buyer_id");
@@ -369,8 +456,7 @@ impl RowParser {
             Stream::Refunds => {
                 let refund_id = id("refund_id")?;
                 let order_id = id("order_id")?;
-                let at = parse_instant(required("refunded_at")?, tz)
-                    .map_err(|e| format!("refunded_at: {e}"))?;
+                let at = instant("refunded_at")?;
                 let amount_micros = amount("amount")?;
                 batch.refunds.push(Refund::done_at(
                     &shop,
@@ -384,7 +470,7 @@ impl RowParser {
             Stream::Daily => {
                 let day_text = required("date")?;
                 let day = NaiveDate::parse_from_str(day_text, "%Y-%m-%d")
-                    .map_err(|_| format!("date: `{}` is not YYYY-MM-DD", echo(day_text)))?;
+                    .map_err(|_| RowError::cell("date", CellProblem::Date(shown(day_text))))?;
                 let dimension = cell("dimension").to_string();
                 let mut values = Vec::with_capacity(layout.inputs.len());
                 for (i, input) in &layout.inputs {
@@ -392,7 +478,7 @@ impl RowParser {
                     let value_micros = if text.is_empty() {
                         None
                     } else {
-                        Some(parse_micros(text).map_err(|e| format!("{input}: {e}"))?)
+                        Some(parse_micros(text).map_err(|e| RowError::cell(input, e))?)
                     };
                     values.push(DailyValue {
                         shop: shop.as_str().into(),
@@ -410,30 +496,33 @@ impl RowParser {
 }
 
 /// RFC 3339 with an offset, or a local `YYYY-MM-DD HH:MM:SS` in the shop's zone.
-pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, InstantError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
-        .map_err(|_| {
-            format!(
-                "`{}` is neither RFC 3339 nor YYYY-MM-DD HH:MM:SS",
-                echo(text)
-            )
-        })?;
+        .map_err(|_| InstantError::Unreadable(shown(text)))?;
     tz.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| format!("`{text}` does not exist in {tz} (a daylight-saving gap)"))
+        .ok_or_else(|| InstantError::Gap {
+            text: text.to_string(),
+            tz,
+        })
+}
+
+/// A text from the file as an error quotes it: its start, made printable.
+fn shown(text: &str) -> String {
+    echo(text).into_owned()
 }
 
 mod files;
 mod keys;
 mod text;
 
-pub use files::FileImport;
-pub(crate) use files::{import_files, import_streaming, FileSource};
+pub(crate) use files::{import_files, FileSource};
+pub use files::{FileImport, ImportError};
 pub use text::{skip_lines, Decode, Tracked};
 
 #[cfg(test)]
@@ -482,12 +571,14 @@ mod tests {
         .is_ok());
         let e = Layout::new(Stream::Daily, &h("date,shop,pv,page_views"), &none)
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(e.contains("`page_views`"), "{e}");
         let e = Layout::new(Stream::Orders, &h("order_id,paid_at,buyer_id"), &none)
             .err()
             .unwrap();
-        assert!(e.contains("`amount`"), "{e}");
+        assert_eq!(e, HeaderError::MissingColumn { column: "amount" });
+        assert_eq!(e.to_string(), "the header has no `amount` column");
         let e = Layout::new(
             Stream::Orders,
             &h("order_id,paid_at,amount,buyer_id,extra"),
@@ -495,10 +586,18 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert!(e.contains("`extra`"), "{e}");
+        assert_eq!(
+            e,
+            HeaderError::UnknownColumn {
+                column: "extra".into(),
+                stream: Stream::Orders
+            }
+        );
+        assert!(e.to_string().contains("`extra`"), "{e}");
         let e = Layout::new(Stream::Daily, &h("date,pv,pv"), &none)
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(e.contains("twice"), "{e}");
     }
 
@@ -527,7 +626,8 @@ mod tests {
 
         let e = Layout::new(Stream::Orders, &h("订单编号,付款时间,金额,买家会员名"), &m)
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(e.contains("`amount`") && e.contains("`实付金额`"), "{e}");
 
         let daily = map(&[("date", "统计日期"), ("pv", "浏览量"), ("uv", "访客数")]);
@@ -598,14 +698,25 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_glob_is_a_problem_at_path() {
+        assert!(check_path("imports/**/*.csv").is_ok());
+        let p = check_path("imports/[a.csv").unwrap_err();
+        assert_eq!(p.key, "path");
+        assert!(p.message.starts_with("bad glob `imports/[a.csv`: "), "{p}");
+    }
+
+    #[test]
     fn column_options_are_checked_at_load() {
         assert!(check_columns(Stream::Daily, &map(&[("pv", "浏览量")])).is_ok());
-        let (k, m) = check_columns(Stream::Orders, &map(&[("pv", "浏览量")])).unwrap_err();
-        assert_eq!(k, "columns.pv");
-        assert!(m.contains("not a column of the orders stream"), "{m}");
-        let (_, m) =
+        let p = check_columns(Stream::Orders, &map(&[("pv", "浏览量")])).unwrap_err();
+        assert_eq!(p.key, "columns.pv");
+        assert!(
+            p.message.contains("not a column of the orders stream"),
+            "{p}"
+        );
+        let p =
             check_columns(Stream::Daily, &map(&[("pv", "浏览量"), ("uv", "浏览量")])).unwrap_err();
-        assert!(m.contains("both mapped"), "{m}");
+        assert!(p.message.contains("both mapped"), "{p}");
         assert!(check_columns(Stream::Daily, &map(&[("page_views", "x")])).is_err());
     }
 }

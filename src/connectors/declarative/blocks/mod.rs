@@ -15,8 +15,7 @@ use super::file::RawDefinition;
 use envelope::Envelope;
 use signing::Signing;
 
-/// A problem in a definition: the dotted key and what is wrong.
-type Problem = (String, String);
+use crate::config::KeyProblem as Problem;
 
 /// `[errors] envelope = "…"`, checked: a known name, and none of the keys
 /// a hand-written envelope takes beside it.
@@ -29,16 +28,15 @@ pub(super) fn envelope_of(raw: &RawDefinition, problems: &mut Vec<Problem>) -> O
         || !e.throttled.is_empty()
         || !e.auth.is_empty();
     if mixed {
-        problems.push((
-            "errors.envelope".into(),
-            "a named envelope knows its codes: leave out code, message, ok, throttled and auth"
-                .into(),
+        problems.push(Problem::new(
+            "errors.envelope",
+            "a named envelope knows its codes: leave out code, message, ok, throttled and auth",
         ));
     }
     let found = Envelope::from_name(name);
     if found.is_none() {
-        problems.push((
-            "errors.envelope".into(),
+        problems.push(Problem::new(
+            "errors.envelope",
             format!("`{name}` is not one of {}", Envelope::NAMES.join(", ")),
         ));
     }
@@ -53,58 +51,58 @@ pub(super) fn signing_of(raw: &RawDefinition, problems: &mut Vec<Problem>) -> Op
     let Some(name) = raw.auth.signing.as_deref() else {
         for (s, stream) in &raw.streams {
             if stream.api.is_some() {
-                problems.push((
+                problems.push(Problem::new(
                     format!("streams.{s}.api"),
-                    "names the API a signing block calls: set `[auth] signing`".into(),
+                    "names the API a signing block calls: set `[auth] signing`",
                 ));
             }
         }
         return None;
     };
     let Some(signing) = Signing::from_name(name) else {
-        problems.push((
-            "auth.signing".into(),
+        problems.push(Problem::new(
+            "auth.signing",
             format!("`{name}` is not one of {}", Signing::NAMES.join(", ")),
         ));
         return None;
     };
     let [app, secret, token] = signing.key_names();
     if !raw.credentials.contains_key(app) && !raw.options.contains_key(app) {
-        problems.push((
-            "auth.signing".into(),
+        problems.push(Problem::new(
+            "auth.signing",
             format!("`{name}` signs with `{app}`: declare it under [credentials] or [options]"),
         ));
     }
     for key in [secret, token] {
         match raw.credentials.get(key) {
             Some(c) if c.secret => {}
-            Some(_) => problems.push((
+            Some(_) => problems.push(Problem::new(
                 format!("credentials.{key}"),
                 format!("`{key}` is what `{name}` signs with: it must stay secret"),
             )),
-            None => problems.push((
-                "auth.signing".into(),
+            None => problems.push(Problem::new(
+                "auth.signing",
                 format!("`{name}` signs with `{key}`: declare it under [credentials]"),
             )),
         }
     }
     for (s, stream) in &raw.streams {
         if stream.api.as_deref().is_none_or(str::is_empty) {
-            problems.push((
+            problems.push(Problem::new(
                 format!("streams.{s}.api"),
                 format!("`{name}` signs a call of one API: name it (e.g. `api = \"pdd.order.list.get\"`)"),
             ));
         }
         if signing.json_business() && stream.body.is_none() {
-            problems.push((
+            problems.push(Problem::new(
                 format!("streams.{s}.body"),
                 format!("`{name}` sends the business parameters as JSON: give them as `body`"),
             ));
         }
         if !stream.method.eq_ignore_ascii_case("POST") {
-            problems.push((
+            problems.push(Problem::new(
                 format!("streams.{s}.method"),
-                "a signed call is a POST to the platform's router".into(),
+                "a signed call is a POST to the platform's router",
             ));
         }
     }

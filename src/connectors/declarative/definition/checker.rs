@@ -3,14 +3,14 @@
 use super::super::file::*;
 use super::super::plan::*;
 use super::super::template::Template;
-use super::Problem;
+use crate::config::KeyProblem;
 use crate::facts::OrderStatus;
 use chrono_tz::Tz;
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 pub(super) struct Checker {
-    pub(super) problems: Vec<Problem>,
+    pub(super) problems: Vec<KeyProblem>,
     /// Names templates may use, and whether each is a secret.
     pub(super) names: BTreeMap<String, bool>,
     /// Credentials and options some template uses.
@@ -19,7 +19,7 @@ pub(super) struct Checker {
 
 impl Checker {
     pub(super) fn report(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.problems.push((key.into(), message.into()));
+        self.problems.push(KeyProblem::new(key, message));
     }
 
     /// Parses a template, checking its variables: `extra` are the run-time

@@ -13,6 +13,7 @@ mod tests;
 
 use super::file::*;
 use super::plan::*;
+use crate::config::{KeyProblem, Problem};
 use checker::Checker;
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -34,32 +35,33 @@ pub const COMMON_OPTIONS: &[&str] = &[
 pub(super) const WINDOW_VARS: &[&str] = &["from", "to"];
 pub(super) const PAGE_VARS: &[&str] = &["page", "offset", "page_size", "cursor"];
 
-/// A problem in a definition: the dotted key and what is wrong.
-pub type Problem = (String, String);
-
 /// The keys of the problems a definition's text has (none when it
 /// compiles): what tests of definitions and of the blocks they pick assert.
 #[cfg(test)]
 pub(super) fn problem_keys(text: &str) -> Vec<String> {
     match compile(text, "test.toml") {
         Ok(_) => Vec::new(),
-        Err(ps) => ps.into_iter().map(|(k, _, _)| k).collect(),
+        Err(ps) => ps.into_iter().map(|p| p.key).collect(),
     }
 }
 
-/// Reads and checks one definition file's text; problems come with the
-/// dotted key and, where it can be found, the line.
-pub fn compile(
-    text: &str,
-    source: &str,
-) -> Result<Definition, Vec<(String, Option<usize>, String)>> {
+/// Reads and checks one definition file's text (`source` is its file
+/// name); each problem comes with the dotted key and, where it can be
+/// found, the line.
+pub fn compile(text: &str, source: &str) -> Result<Definition, Vec<Problem>> {
+    let at = |key: String, line: Option<usize>, message: String| Problem {
+        file: source.to_string(),
+        key,
+        line,
+        message,
+    };
     let tree = match text.parse::<toml::Table>() {
         Ok(t) => toml::Value::Table(t),
         Err(e) => {
             let line = e
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            return Err(vec![(
+            return Err(vec![at(
                 "(file)".into(),
                 line,
                 format!("invalid TOML: {}", e.message()),
@@ -76,22 +78,22 @@ pub fn compile(
                 .into_iter()
                 .map(|f| {
                     let line = crate::config::line_of_key(text, &f.key);
-                    (f.key, line, f.message)
+                    at(f.key, line, f.message)
                 })
                 .collect())
         }
     };
     check(raw, source).map_err(|ps| {
         ps.into_iter()
-            .map(|(k, m)| {
-                let line = crate::config::line_of_key(text, &k);
-                (k, line, m)
+            .map(|p| {
+                let line = crate::config::line_of_key(text, &p.key);
+                at(p.key, line, p.message)
             })
             .collect()
     })
 }
 
-fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<Problem>> {
+fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<KeyProblem>> {
     let mut c = Checker {
         problems: Vec::new(),
         names: BTreeMap::new(),

@@ -23,6 +23,7 @@ use super::blocks::paging::reverse_next;
 use super::mapping::{classify, format_time, Mapper, PageInfo};
 use super::plan::{Bounds, Definition, PageStyle, Scheduled, SliceLength, StreamPlan, Through};
 use crate::config::ConnectorConfig;
+use crate::connectors::options::config_error;
 use crate::connectors::{connector_shop, secret_option, ConnectorError, Sink, Window};
 use crate::facts::Batch;
 use crate::http::oauth::ServiceAccountTokenSource;
@@ -96,7 +97,7 @@ impl DeclarativeConnector {
             connector: cfg.name.clone(),
             message,
         };
-        let options = Options::from_config(&def, cfg).map_err(|(k, m)| err(format!("{k}: {m}")))?;
+        let options = Options::from_config(&def, cfg).map_err(config_error(cfg))?;
         let mut credentials = BTreeMap::new();
         for c in &def.credentials {
             let src = options

@@ -2,7 +2,7 @@
 //! against its definition.
 
 use super::super::plan::{Definition, Scheduled};
-use crate::config::ConnectorConfig;
+use crate::config::{ConnectorConfig, KeyProblem};
 use crate::connectors::options::check_base_url;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -44,7 +44,7 @@ fn text_of(v: &Value) -> Option<String> {
 
 impl Options {
     /// Reads a connector's options against its definition, naming the bad key.
-    pub fn from_config(def: &Definition, cfg: &ConnectorConfig) -> Result<Self, (String, String)> {
+    pub fn from_config(def: &Definition, cfg: &ConnectorConfig) -> Result<Self, KeyProblem> {
         let mut o = Options {
             base_url: def.base_url.clone().unwrap_or_default(),
             lookback_days: def.defaults.lookback_days,
@@ -57,16 +57,16 @@ impl Options {
             values: BTreeMap::new(),
             credential_sources: BTreeMap::new(),
         };
-        let bad = |k: &str, m: String| Err((k.to_string(), m));
-        let int = |k: &str, v: &Value| -> Result<i64, (String, String)> {
+        let bad = |k: &str, m: String| Err(KeyProblem::new(k, m));
+        let int = |k: &str, v: &Value| -> Result<i64, KeyProblem> {
             text_of(v)
                 .and_then(|t| t.parse::<i64>().ok())
-                .ok_or_else(|| (k.to_string(), format!("expected a whole number, found {v}")))
+                .ok_or_else(|| KeyProblem::new(k, format!("expected a whole number, found {v}")))
         };
-        let string = |k: &str, v: &Value| -> Result<String, (String, String)> {
+        let string = |k: &str, v: &Value| -> Result<String, KeyProblem> {
             text_of(v)
                 .filter(|_| !v.is_boolean())
-                .ok_or_else(|| (k.to_string(), format!("expected a string, found {v}")))
+                .ok_or_else(|| KeyProblem::new(k, format!("expected a string, found {v}")))
         };
         for (k, v) in &cfg.options {
             match k.as_str() {
@@ -75,18 +75,18 @@ impl Options {
                 "initial_days" => o.initial_days = int(k, v)?,
                 "concurrency" => {
                     o.concurrency = usize::try_from(int(k, v)?)
-                        .map_err(|_| (k.clone(), "must not be negative".to_string()))?
+                        .map_err(|_| KeyProblem::new(k, "must not be negative"))?
                 }
                 "page_size" => {
-                    o.page_size = u32::try_from(int(k, v)?)
-                        .map_err(|_| (k.clone(), "out of range".to_string()))?
+                    o.page_size =
+                        u32::try_from(int(k, v)?).map_err(|_| KeyProblem::new(k, "out of range"))?
                 }
                 "slice_days" => {
                     o.slice_days = Some(
                         u32::try_from(int(k, v)?)
                             .ok()
                             .filter(|d| (1..=366).contains(d))
-                            .ok_or_else(|| (k.clone(), "must be between 1 and 366".to_string()))?,
+                            .ok_or_else(|| KeyProblem::new(k, "must be between 1 and 366"))?,
                     )
                 }
                 "requests_per_second" => {
@@ -94,16 +94,16 @@ impl Options {
                         .and_then(|t| t.parse::<f64>().ok())
                         .filter(|r| r.is_finite() && *r >= 0.0)
                         .ok_or_else(|| {
-                            (
-                                k.clone(),
+                            KeyProblem::new(
+                                k,
                                 format!("expected 0 (unlimited) or a positive number, found {v}"),
                             )
                         })?
                 }
                 "streams" => {
-                    let list = v.as_array().ok_or_else(|| {
-                        (k.clone(), "expected a list of stream names".to_string())
-                    })?;
+                    let list = v
+                        .as_array()
+                        .ok_or_else(|| KeyProblem::new(k, "expected a list of stream names"))?;
                     o.streams = Vec::new();
                     for s in list {
                         let name = string(k, s)?;
