@@ -69,7 +69,6 @@ use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
-use crate::money::Money;
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -455,15 +454,15 @@ impl Mapper {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
-        Ok(Order {
-            shop: self.shop.as_str().into(),
+        Ok(Order::counted_at(
+            &self.shop,
+            self.tz,
             order_id,
             paid_at,
-            local_day: paid_at.map(|t| local_day(t, self.tz)),
-            amount: Money::from_micros(amount_micros),
+            amount_micros,
             buyer_id,
             status,
-        })
+        ))
     }
 }
 

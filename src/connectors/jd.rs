@@ -49,7 +49,6 @@ use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
-use crate::money::Money;
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -467,15 +466,15 @@ impl Mapper {
         let buyer_id = cn_fields::text(o.open_id_buyer.as_ref())
             .or_else(|| cn_fields::text(o.xid_buyer.as_ref()))
             .or_else(|| cn_fields::text(o.pin.as_ref()));
-        Ok(Order {
-            shop: self.shop.as_str().into(),
+        Ok(Order::counted_at(
+            &self.shop,
+            self.tz,
             order_id,
-            paid_at: Some(at),
-            local_day: Some(local_day(at, self.tz)),
-            amount: Money::from_micros(amount_micros),
+            Some(at),
+            amount_micros,
             buyer_id,
             status,
-        })
+        ))
     }
 }
 

@@ -51,8 +51,6 @@ use super::shop_api::{
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
-use crate::money::Money;
-use crate::period::local_day;
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -413,15 +411,15 @@ impl Mapper {
             .or(confirm_time)
             .or(created)
             .ok_or_else(|| FieldError::none_set(&["pay_time", "confirm_time", "created_time"]))?;
-        Ok(Order {
-            shop: self.shop.as_str().into(),
+        Ok(Order::counted_at(
+            &self.shop,
+            self.tz,
             order_id,
-            paid_at: Some(at),
-            local_day: Some(local_day(at, self.tz)),
-            amount: Money::from_micros(amount_micros),
-            buyer_id: None,
+            Some(at),
+            amount_micros,
+            None,
             status,
-        })
+        ))
     }
 }
 

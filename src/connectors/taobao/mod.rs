@@ -28,8 +28,7 @@ use super::shop_api::{move_cursor, pages_backward, pages_forward, MarketApp, Mar
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
-use crate::money::{parse_micros, Money};
-use crate::period::local_day;
+use crate::money::parse_micros;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -497,20 +496,21 @@ impl Mapper {
                     .ok_or_else(|| FieldError::none_set(&["pay_time", "created"]))?,
             )?,
         };
-        Ok(Order {
-            shop: self.shop.as_str().into(),
-            order_id: t.tid.0.clone(),
-            paid_at: Some(at),
-            local_day: Some(local_day(at, self.tz)),
-            amount: Money::from_micros(amount_micros),
-            buyer_id: t
-                .buyer_open_uid
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
+        let buyer_id = t
+            .buyer_open_uid
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        Ok(Order::counted_at(
+            &self.shop,
+            self.tz,
+            t.tid.0.clone(),
+            Some(at),
+            amount_micros,
+            buyer_id,
             status,
-        })
+        ))
     }
 
     /// A refund counts once TOP says `SUCCESS`, on the day it got there

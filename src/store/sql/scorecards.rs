@@ -46,14 +46,7 @@ impl ScorecardStore for DbStore {
     }
 
     async fn scorecard_people(&self, period: Period) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT person FROM scorecards WHERE period_kind = $1 AND period = $2 ORDER BY person",
-        )
-        .bind(period.kind().as_str())
-        .bind(period.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(|r| Ok(r.try_get(0)?)).collect()
+        self.period_owners("scorecards", "person", period).await
     }
 
     async fn write_scorecard(&self, card: &StoredScorecard, force: bool) -> Result<(i64, bool)> {
