@@ -3,11 +3,13 @@ use chrono::TimeZone;
 
 fn mapper(api: Api) -> Mapper {
     Mapper {
-        shop: "sh".into(),
-        tz: chrono_tz::Asia::Shanghai,
         api,
-        source: "test".into(),
-        page_no: 1,
+        page: PageOf {
+            shop: "sh".into(),
+            tz: chrono_tz::Asia::Shanghai,
+            source: "test".into(),
+            place: "page 1".into(),
+        },
     }
 }
 
