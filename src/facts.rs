@@ -68,30 +68,6 @@ pub struct Refund {
     pub amount: Money,
 }
 
-impl Order {
-    /// The order of `amount_micros` counted at `at`, on that instant's local
-    /// day in the shop's zone `tz` (no day while it has no time).
-    pub fn counted_at(
-        shop: &str,
-        tz: Tz,
-        order_id: String,
-        at: Option<DateTime<Utc>>,
-        amount_micros: i64,
-        buyer_id: Option<String>,
-        status: OrderStatus,
-    ) -> Order {
-        Order {
-            shop: shop.into(),
-            order_id,
-            paid_at: at,
-            local_day: at.map(|t| local_day(t, tz)),
-            amount: Money::from_micros(amount_micros),
-            buyer_id,
-            status,
-        }
-    }
-}
-
 impl Refund {
     /// The refund of `amount_micros` done at `at`, counted on that
     /// instant's local day in the shop's zone `tz`.

@@ -334,12 +334,7 @@ impl DouyinConnector {
         place: String,
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
-        let mapper = Mapper(PageOf {
-            shop: self.api.shop.clone(),
-            tz: self.api.tz,
-            source: url.to_string(),
-            place,
-        });
+        let mapper = Mapper(self.api.page(url, place));
         self.api
             .call(
                 &self.name,

@@ -319,12 +319,7 @@ impl JdConnector {
         page_no: u64,
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
-        let mapper = Mapper(PageOf {
-            shop: self.api.shop.clone(),
-            tz: self.api.tz,
-            source: method.to_string(),
-            place: format!("page {page_no}"),
-        });
+        let mapper = Mapper(self.api.page(method, format!("page {page_no}")));
         let url = self.options.base_url.as_str();
         self.api
             .call(
@@ -467,12 +462,7 @@ mod tests {
     use super::*;
 
     fn mapper() -> Mapper {
-        Mapper(PageOf {
-            shop: "sh".into(),
-            tz: chrono_tz::Asia::Shanghai,
-            source: METHOD.into(),
-            place: "page 1".into(),
-        })
+        Mapper(PageOf::test(METHOD))
     }
 
     #[test]

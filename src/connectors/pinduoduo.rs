@@ -285,12 +285,7 @@ impl PinduoduoConnector {
         let business = self.business(slice, page_no);
         let mapper = Mapper {
             api: slice.api,
-            page: PageOf {
-                shop: self.api.shop.clone(),
-                tz: self.api.tz,
-                source: slice.api.name().to_string(),
-                place: format!("page {page_no}"),
-            },
+            page: self.api.page(slice.api.name(), format!("page {page_no}")),
         };
         let url = self.options.base_url.as_str();
         self.api
@@ -418,12 +413,7 @@ mod tests {
     fn mapper(api: Api) -> Mapper {
         Mapper {
             api,
-            page: PageOf {
-                shop: "sh".into(),
-                tz: chrono_tz::Asia::Shanghai,
-                source: api.name().into(),
-                place: "page 1".into(),
-            },
+            page: PageOf::test(api.name()),
         }
     }
 

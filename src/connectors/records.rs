@@ -3,6 +3,8 @@
 //! its raw payload, and the rest of the page still lands.
 
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund, Reject};
+use crate::money::Money;
+use crate::period::local_day;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::de::DeserializeOwned;
@@ -156,7 +158,8 @@ impl PageOf {
         ))
     }
 
-    /// An order of the page's shop counted at `at` (see [`Order::counted_at`]).
+    /// An order of the page's shop counted at `at`, on that instant's local
+    /// day in the shop's zone (no day while it has no time).
     pub fn order(
         &self,
         order_id: String,
@@ -165,15 +168,15 @@ impl PageOf {
         buyer_id: Option<String>,
         status: OrderStatus,
     ) -> Order {
-        Order::counted_at(
-            &self.shop,
-            self.tz,
+        Order {
+            shop: self.shop.as_str().into(),
             order_id,
-            at,
-            amount_micros,
+            paid_at: at,
+            local_day: at.map(|t| local_day(t, self.tz)),
+            amount: Money::from_micros(amount_micros),
             buyer_id,
             status,
-        )
+        }
     }
 
     /// A refund of the page's shop done at `at` (see [`Refund::done_at`]).
@@ -185,6 +188,20 @@ impl PageOf {
         amount_micros: i64,
     ) -> Refund {
         Refund::done_at(&self.shop, self.tz, refund_id, order_id, at, amount_micros)
+    }
+}
+
+#[cfg(test)]
+impl PageOf {
+    /// Page 1 of `source` for the shop `sh` in Shanghai, as the
+    /// marketplaces' unit tests map it.
+    pub fn test(source: &str) -> PageOf {
+        PageOf {
+            shop: "sh".into(),
+            tz: chrono_tz::Asia::Shanghai,
+            source: source.into(),
+            place: "page 1".into(),
+        }
     }
 }
 

@@ -265,17 +265,15 @@ impl TaobaoConnector {
         }
         let mapper = Mapper {
             api: slice.api,
-            page: PageOf {
-                shop: self.api.shop.clone(),
-                tz: self.api.tz,
-                source: format!(
+            page: self.api.page(
+                format!(
                     "{} {}..{}",
                     slice.api.method(),
                     slice.start.format(TIME_FORMAT),
                     slice.end.format(TIME_FORMAT)
                 ),
-                place: format!("page {page_no}"),
-            },
+                format!("page {page_no}"),
+            ),
         };
         self.api
             .call(

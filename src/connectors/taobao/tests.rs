@@ -4,12 +4,7 @@ use chrono::TimeZone;
 fn mapper(api: Api) -> Mapper {
     Mapper {
         api,
-        page: PageOf {
-            shop: "sh".into(),
-            tz: chrono_tz::Asia::Shanghai,
-            source: "test".into(),
-            place: "page 1".into(),
-        },
+        page: PageOf::test("test"),
     }
 }
 
