@@ -206,11 +206,7 @@ pub fn convert_money(amount: Money, rate: Decimal) -> Option<Money> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
+    use crate::testing::dec as d;
 
     fn day(s: &str) -> LocalDay {
         s.parse().unwrap()

@@ -34,3 +34,5 @@ pub mod snapshot;
 pub mod store;
 pub mod targets;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;

@@ -60,28 +60,45 @@ pub async fn snapshots(
         Some(id) => vec![s.shop(id).ok_or_else(|| unknown_shop(s, id))?.id.clone()],
         None => store.snapshot_shops(period).await?,
     };
-    let mut snaps = Vec::new();
-    for id in &shops {
-        match store.snapshot(id, period, revision).await? {
-            Some(snap) => snaps.push(snap),
-            None => {
-                return Err(ReadError::NotFound(format!(
-                "no snapshot of {id} for {period}{}; run `kpid compute --{} {period} --shop {id}`",
-                revision
-                    .map(|r| format!(" revision {r}"))
-                    .unwrap_or_default(),
-                period.kind().as_str()
-            )))
-            }
+    let (kind, rev) = (period.kind().as_str(), revision_words(revision));
+    every_one(
+        &shops,
+        |id| store.snapshot(id, period, revision),
+        |id| format!("no snapshot of {id} for {period}{rev}; run `kpid compute --{kind} {period} --shop {id}`"),
+        || format!("no snapshots for {period}; run `kpid compute --{kind} {period}`"),
+    )
+    .await
+}
+
+/// ` revision 3` when a revision was asked for, else nothing.
+fn revision_words(revision: Option<i64>) -> String {
+    revision
+        .map(|r| format!(" revision {r}"))
+        .unwrap_or_default()
+}
+
+/// The document `read` finds for each of `ids`, in order: one missing is
+/// not found (`missing` says so), and so is having no ids at all (`none`).
+async fn every_one<'a, T, F>(
+    ids: &'a [impl AsRef<str>],
+    read: impl Fn(&'a str) -> F,
+    missing: impl Fn(&str) -> String,
+    none: impl FnOnce() -> String,
+) -> Result<Vec<T>, ReadError>
+where
+    F: std::future::Future<Output = Result<Option<T>, StoreError>>,
+{
+    if ids.is_empty() {
+        return Err(ReadError::NotFound(none()));
+    }
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids.iter().map(AsRef::as_ref) {
+        match read(id).await? {
+            Some(doc) => found.push(doc),
+            None => return Err(ReadError::NotFound(missing(id))),
         }
     }
-    if snaps.is_empty() {
-        return Err(ReadError::NotFound(format!(
-            "no snapshots for {period}; run `kpid compute --{} {period}`",
-            period.kind().as_str()
-        )));
-    }
-    Ok(snaps)
+    Ok(found)
 }
 
 /// `kpid report --format json`: one object for one shop asked by name, else an array.
@@ -108,28 +125,14 @@ pub async fn scorecards(
         Some(p) => vec![p.to_string()],
         None => store.scorecard_people(period).await?,
     };
-    let mut cards = Vec::new();
-    for p in &people {
-        match store.scorecard(p, period, revision).await? {
-            Some(c) => cards.push(c),
-            None => {
-                return Err(ReadError::NotFound(format!(
-                    "no scorecard of {p} for {period}{}; run `kpid compute --{} {period}`",
-                    revision
-                        .map(|r| format!(" revision {r}"))
-                        .unwrap_or_default(),
-                    period.kind().as_str()
-                )))
-            }
-        }
-    }
-    if cards.is_empty() {
-        return Err(ReadError::NotFound(format!(
-            "no scorecards for {period}; configure [[people]] and run `kpid compute --{} {period}`",
-            period.kind().as_str()
-        )));
-    }
-    Ok(cards)
+    let (kind, rev) = (period.kind().as_str(), revision_words(revision));
+    every_one(
+        &people,
+        |p| store.scorecard(p, period, revision),
+        |p| format!("no scorecard of {p} for {period}{rev}; run `kpid compute --{kind} {period}`"),
+        || format!("no scorecards for {period}; configure [[people]] and run `kpid compute --{kind} {period}`"),
+    )
+    .await
 }
 
 /// `kpid report --scorecards --format json`: one object for one person, else an array.

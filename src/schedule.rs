@@ -390,11 +390,8 @@ impl CronSchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::at;
     use chrono::{Datelike, TimeZone, Weekday};
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
 
     #[test]
     fn weekdays_one_to_five_are_monday_to_friday() {

@@ -182,11 +182,8 @@ fn grade(g: &GradeConfig) -> Grade {
 mod tests {
     use super::*;
     use crate::kpi::Catalogue;
+    use crate::testing::dec as d;
     use std::str::FromStr;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
 
     fn spec(id: &str) -> KpiSpec {
         Catalogue::builtin().get(id).unwrap().clone()

@@ -575,16 +575,9 @@ channels = ["ops"]
         );
 
         // Sent through the outbox once.
-        kpid::alerts::digest::enqueue(
-            &s,
-            &s.alerts,
-            &db.store,
-            spec,
-            &spec.shops,
-            at("2026-10-10T09:00:00+08:00"),
-        )
-        .await
-        .unwrap();
+        kpid::alerts::digest::enqueue(&db.store, spec, &digest)
+            .await
+            .unwrap();
         let sent = deliver_due(&s.alerts, &db.store, "test", None)
             .await
             .unwrap();

@@ -55,21 +55,17 @@ pub async fn build(
             continue;
         };
         let yesterday = day_window.from;
-        let day = values(settings, store, shop, Period::Day(yesterday)).await?;
-        let before = values(
-            settings,
-            store,
-            shop,
-            Period::Day(yesterday - Duration::days(1)),
-        )
-        .await?;
-        let week_ago = values(
-            settings,
-            store,
-            shop,
-            Period::Day(yesterday - Duration::days(7)),
-        )
-        .await?;
+        let days_back = |n| {
+            values(
+                settings,
+                store,
+                shop,
+                Period::Day(yesterday - Duration::days(n)),
+            )
+        };
+        let day = days_back(0).await?;
+        let before = days_back(1).await?;
+        let week_ago = days_back(7).await?;
         let month_window = Window::at(WatchPeriod::Month, at, shop.tz);
         let month = match &month_window {
             Some(w) => Some(kpi_values.of_window(&scope, w).await?),
@@ -148,17 +144,9 @@ pub async fn build(
     })
 }
 
-/// Builds the digest and puts it in the outbox for each of its channels;
-/// the caller delivers (see [`super::deliver::deliver_due`]).
-pub async fn enqueue(
-    settings: &Settings,
-    rules: &Rules,
-    store: &Store,
-    spec: &DigestSpec,
-    shops: &[ShopId],
-    at: DateTime<Utc>,
-) -> Result<Digest, StoreError> {
-    let digest = build(settings, rules, store, spec, shops, at).await?;
+/// Puts a built digest in the outbox for each of its channels; the caller
+/// delivers (see [`super::deliver::deliver_due`]).
+pub async fn enqueue(store: &Store, spec: &DigestSpec, digest: &Digest) -> Result<(), StoreError> {
     let message = serde_json::to_string(&Message::Digest(digest.clone()))
         .map_err(|e| StoreError::Corrupt(format!("digest {}: {e}", spec.name)))?;
     let clock = Utc::now().timestamp();
@@ -177,5 +165,5 @@ pub async fn enqueue(
             )
             .await?;
     }
-    Ok(digest)
+    Ok(())
 }

@@ -527,11 +527,8 @@ fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::at;
     use std::str::FromStr;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
 
     #[test]
     fn month_to_date_covers_completed_days_and_skips_the_first() {

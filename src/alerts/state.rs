@@ -21,7 +21,8 @@ use super::config::{Condition, Rules};
 use super::evaluate::{observe, Observation, Scope};
 use super::message::{AlertGroup, AlertNotice, AlertState, Message, WatchPeriod};
 use crate::settings::Settings;
-use crate::store::{AlertRow, Decisions, OutboxDraft, Silence, Store, StoreError};
+// `decide_alerts` is a trait method only: its closure is beyond the delegation macro.
+use crate::store::{AlertDecisions, AlertRow, Decisions, OutboxDraft, Silence, Store, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};

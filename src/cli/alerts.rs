@@ -232,7 +232,8 @@ async fn run(s: &Setup, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()>
                 .with_context(|| format!("no digest `{name}` in [[alerts.digests]]"))?;
             let at = at.unwrap_or_else(Utc::now);
             let digest =
-                crate::alerts::digest::enqueue(s, &s.alerts, store, spec, &spec.shops, at).await?;
+                crate::alerts::digest::build(s, &s.alerts, store, spec, &spec.shops, at).await?;
+            crate::alerts::digest::enqueue(store, spec, &digest).await?;
             for shop in &digest.shops {
                 println!(
                     "{}: day {}, month {} ({} KPIs, {} firing)",

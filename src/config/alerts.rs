@@ -2,6 +2,7 @@
 //! into rules ready to evaluate is the alerts component's
 //! (the alerts component's `config` module).
 
+use super::default_true;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -16,9 +17,6 @@ pub enum Language {
 
 fn default_repeat_interval() -> String {
     "4h".into()
-}
-fn default_true() -> bool {
-    true
 }
 fn default_for() -> u32 {
     1

@@ -85,10 +85,7 @@ pub(crate) fn slices(from: NaiveDate, to: NaiveDate, days: u32) -> Vec<(NaiveDat
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
+    use crate::testing::day as d;
 
     #[test]
     fn slices_cover_the_range_without_overlap() {

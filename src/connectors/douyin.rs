@@ -64,15 +64,13 @@ use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{Signing, SigningKeys};
 use super::options::PollingSpec;
-use super::records::{map_typed, order_batch, refund_batch, AFTER_SALE, ORDER};
+use super::records::{PageOf, AFTER_SALE, ORDER};
 use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
-use crate::money::Money;
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
 use fields::{count, fen_micros, id_text, instant, integer, required_id};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -336,12 +334,7 @@ impl DouyinConnector {
         place: String,
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
-        let mapper = Mapper {
-            shop: self.api.shop.clone(),
-            tz: self.api.tz,
-            source: url.to_string(),
-            place,
-        };
+        let mapper = Mapper(self.api.page(url, place));
         self.api
             .call(
                 &self.name,
@@ -355,13 +348,8 @@ impl DouyinConnector {
 }
 
 /// Turns pages into facts on a blocking thread: owns what it needs.
-struct Mapper {
-    shop: String,
-    tz: Tz,
-    source: String,
-    /// Slice and page, for locating records that have no usable id.
-    place: String,
-}
+/// Its place is the slice and page.
+struct Mapper(PageOf);
 
 impl Mapper {
     fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, PageError> {
@@ -372,17 +360,15 @@ impl Mapper {
             .shop_order_list
             .ok_or_else(|| FieldError::missing("data.shop_order_list"))?;
         let total = env.data.total.as_ref().and_then(count);
-        let page = map_typed(
-            &self.source,
+        let batch = self.0.orders(
             &list,
-            &self.place,
             ORDER,
             |record: &Map<String, Value>| id_text(record.get("order_id")),
             |record| self.order(record),
         );
         Ok(PageFacts {
             served: list.len(),
-            batch: order_batch(page),
+            batch,
             total,
         })
     }
@@ -394,10 +380,8 @@ impl Mapper {
             .data
             .items
             .ok_or_else(|| FieldError::missing("data.items"))?;
-        let page = map_typed(
-            &self.source,
+        let batch = self.0.refunds(
             &items,
-            &self.place,
             AFTER_SALE,
             |item: &AfterSaleItem| id_text(item.aftersale_info.get("aftersale_id")),
             |item| self.refund(item),
@@ -405,7 +389,7 @@ impl Mapper {
         Ok(RefundPage {
             served: items.len(),
             has_more: env.data.has_more.unwrap_or(false),
-            batch: refund_batch(page),
+            batch,
         })
     }
 
@@ -425,14 +409,7 @@ impl Mapper {
             integer(info, "refund_amount")?.ok_or_else(|| FieldError::missing("refund_amount"))?;
         let amount_micros = fen_micros(fen, "refund_amount")?;
         let at = instant(info, "update_time")?.ok_or_else(|| FieldError::missing("update_time"))?;
-        Ok(Some(Refund::done_at(
-            &self.shop,
-            self.tz,
-            refund_id,
-            order_id,
-            at,
-            amount_micros,
-        )))
+        Ok(Some(self.0.refund(refund_id, order_id, at, amount_micros)))
     }
 
     fn order(&self, r: &Map<String, Value>) -> Result<Order, FieldError> {
@@ -455,15 +432,9 @@ impl Mapper {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
-        Ok(Order {
-            shop: self.shop.as_str().into(),
-            order_id,
-            paid_at,
-            local_day: paid_at.map(|t| local_day(t, self.tz)),
-            amount: Money::from_micros(amount_micros),
-            buyer_id,
-            status,
-        })
+        Ok(self
+            .0
+            .order(order_id, paid_at, amount_micros, buyer_id, status))
     }
 }
 
@@ -483,12 +454,12 @@ mod tests {
     use super::*;
 
     fn mapper() -> Mapper {
-        Mapper {
+        Mapper(PageOf {
             shop: "dy".into(),
             tz: chrono_tz::Asia::Shanghai,
             source: "https://x/order/searchList".into(),
             place: "create_time 2026-10-01 page 0".into(),
-        }
+        })
     }
 
     #[test]

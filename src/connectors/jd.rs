@@ -44,15 +44,13 @@ use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::jd_signed;
 use super::options::{OptionProblem, PollingSpec};
-use super::records::{map_typed, order_batch, refund_batch, AFTER_SALE, ORDER};
+use super::records::{PageOf, AFTER_SALE, ORDER};
 use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
-use crate::money::Money;
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -321,11 +319,7 @@ impl JdConnector {
         page_no: u64,
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
-        let mapper = Mapper {
-            shop: self.api.shop.clone(),
-            tz: self.api.tz,
-            page_no,
-        };
+        let mapper = Mapper(self.api.page(method, format!("page {page_no}")));
         let url = self.options.base_url.as_str();
         self.api
             .call(
@@ -351,11 +345,7 @@ impl JdConnector {
 }
 
 /// Turns pages into facts on a blocking thread: owns what it needs.
-struct Mapper {
-    shop: String,
-    tz: Tz,
-    page_no: u64,
-}
+struct Mapper(PageOf);
 
 impl Mapper {
     fn page_facts(&self, bytes: &[u8]) -> Result<PageFacts, PageError> {
@@ -395,10 +385,8 @@ impl Mapper {
         let total = cn_fields::code(result.total_count.as_ref())
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| FieldError::missing("totalCount"))?;
-        let page = map_typed(
-            REFUND_METHOD,
+        let batch = self.0.refunds(
             &result.data,
-            &format!("page {}", self.page_no),
             AFTER_SALE,
             |r: &JdAfterSale| cn_fields::text(r.afs_refund_id.as_ref()),
             |r| self.refund(r),
@@ -406,7 +394,7 @@ impl Mapper {
         Ok(RefundPage {
             total,
             listed: result.data.len(),
-            batch: refund_batch(page),
+            batch,
         })
     }
 
@@ -424,20 +412,16 @@ impl Mapper {
         let order_id = cn_fields::id(order, "sameOrderServiceBill.orderId")?;
         let amount = cn_fields::refund_yuan_micros(r.refound_amount.as_ref(), "refoundAmount")?;
         let at = cn_fields::required_time(r.complete_time.as_ref(), "completeTime")?;
-        Ok(Some(Refund::done_at(
-            &self.shop, self.tz, refund_id, order_id, at, amount,
-        )))
+        Ok(Some(self.0.refund(refund_id, order_id, at, amount)))
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {
-        order_batch(map_typed(
-            METHOD,
+        self.0.orders(
             raws,
-            &format!("page {}", self.page_no),
             ORDER,
             |o: &JdOrder| cn_fields::text(o.order_id.as_ref()),
             |o| self.order(o),
-        ))
+        )
     }
 
     /// One order.
@@ -467,15 +451,9 @@ impl Mapper {
         let buyer_id = cn_fields::text(o.open_id_buyer.as_ref())
             .or_else(|| cn_fields::text(o.xid_buyer.as_ref()))
             .or_else(|| cn_fields::text(o.pin.as_ref()));
-        Ok(Order {
-            shop: self.shop.as_str().into(),
-            order_id,
-            paid_at: Some(at),
-            local_day: Some(local_day(at, self.tz)),
-            amount: Money::from_micros(amount_micros),
-            buyer_id,
-            status,
-        })
+        Ok(self
+            .0
+            .order(order_id, Some(at), amount_micros, buyer_id, status))
     }
 }
 
@@ -484,11 +462,7 @@ mod tests {
     use super::*;
 
     fn mapper() -> Mapper {
-        Mapper {
-            shop: "sh".into(),
-            tz: chrono_tz::Asia::Shanghai,
-            page_no: 1,
-        }
+        Mapper(PageOf::test(METHOD))
     }
 
     #[test]

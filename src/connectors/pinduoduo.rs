@@ -44,17 +44,14 @@ use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
 use super::declarative::blocks::signing::{pdd_signed, Params};
 use super::options::PollingSpec;
-use super::records::{map_typed, order_batch, refund_batch, ORDER, REFUND};
+use super::records::{PageOf, ORDER, REFUND};
 use super::shop_api::{
     days, move_cursor, pages_backward, pages_in_order, MarketApp, MarketOptions,
 };
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
-use crate::money::Money;
-use crate::period::local_day;
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
-use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -287,10 +284,8 @@ impl PinduoduoConnector {
     async fn page(&self, slice: Slice, page_no: u64) -> Result<PageFacts, ConnectorError> {
         let business = self.business(slice, page_no);
         let mapper = Mapper {
-            shop: self.api.shop.clone(),
-            tz: self.api.tz,
             api: slice.api,
-            page_no,
+            page: self.api.page(slice.api.name(), format!("page {page_no}")),
         };
         let url = self.options.base_url.as_str();
         self.api
@@ -318,10 +313,8 @@ impl PinduoduoConnector {
 
 /// Turns pages into facts on a blocking thread: owns what it needs.
 struct Mapper {
-    shop: String,
-    tz: Tz,
     api: Api,
-    page_no: u64,
+    page: PageOf,
 }
 
 impl Mapper {
@@ -348,14 +341,12 @@ impl Mapper {
     }
 
     fn refund_facts(&self, raws: &[Box<RawValue>]) -> Batch {
-        refund_batch(map_typed(
-            REFUND_API,
+        self.page.refunds(
             raws,
-            &format!("page {}", self.page_no),
             REFUND,
             |r: &PddRefund| cn_fields::text(r.id.as_ref()),
             |r| self.refund(r),
-        ))
+        )
     }
 
     /// One after-sale: a refund once `after_sales_status` is 10 (退款成功),
@@ -369,20 +360,16 @@ impl Mapper {
         let order_id = cn_fields::id(r.order_sn.as_ref(), "order_sn")?;
         let amount = cn_fields::refund_yuan_micros(r.refund_amount.as_ref(), "refund_amount")?;
         let at = cn_fields::required_time(r.updated_time.as_ref(), "updated_time")?;
-        Ok(Some(Refund::done_at(
-            &self.shop, self.tz, refund_id, order_id, at, amount,
-        )))
+        Ok(Some(self.page.refund(refund_id, order_id, at, amount)))
     }
 
     fn to_facts(&self, raws: &[Box<RawValue>]) -> Batch {
-        order_batch(map_typed(
-            self.api.name(),
+        self.page.orders(
             raws,
-            &format!("page {}", self.page_no),
             ORDER,
             |o: &PddOrder| cn_fields::text(o.order_sn.as_ref()),
             |o| self.order(o),
-        ))
+        )
     }
 
     /// One order.
@@ -413,15 +400,9 @@ impl Mapper {
             .or(confirm_time)
             .or(created)
             .ok_or_else(|| FieldError::none_set(&["pay_time", "confirm_time", "created_time"]))?;
-        Ok(Order {
-            shop: self.shop.as_str().into(),
-            order_id,
-            paid_at: Some(at),
-            local_day: Some(local_day(at, self.tz)),
-            amount: Money::from_micros(amount_micros),
-            buyer_id: None,
-            status,
-        })
+        Ok(self
+            .page
+            .order(order_id, Some(at), amount_micros, None, status))
     }
 }
 
@@ -431,10 +412,8 @@ mod tests {
 
     fn mapper(api: Api) -> Mapper {
         Mapper {
-            shop: "sh".into(),
-            tz: chrono_tz::Asia::Shanghai,
             api,
-            page_no: 1,
+            page: PageOf::test(api.name()),
         }
     }
 

@@ -2,7 +2,11 @@
 //! record that cannot be read or mapped is kept aside as a [`Reject`] with
 //! its raw payload, and the rest of the page still lands.
 
-use crate::facts::{Batch, FieldError, Order, Refund, Reject};
+use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund, Reject};
+use crate::money::Money;
+use crate::period::local_day;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
@@ -99,6 +103,105 @@ pub(crate) fn refund_batch((refunds, rejects): (Vec<Option<Refund>>, Vec<Reject>
         refunds: refunds.into_iter().flatten().collect(),
         rejects,
         ..Batch::default()
+    }
+}
+
+/// One page of a marketplace on its way to facts, on a blocking thread (so
+/// it owns what it needs): the shop and zone its records belong to, the
+/// call they came from and where the page is, for rejects.
+#[derive(Debug, Clone)]
+pub(crate) struct PageOf {
+    pub shop: String,
+    pub tz: Tz,
+    /// The call (API method or URL) a reject names as its source.
+    pub source: String,
+    /// Where the page is (`page 2`, a slice and page), for records without
+    /// a usable id.
+    pub place: String,
+}
+
+impl PageOf {
+    /// The page's records read as `R` and made orders by `order`.
+    pub fn orders<R: DeserializeOwned>(
+        &self,
+        raws: &[Box<RawValue>],
+        naming: Naming,
+        id: impl Fn(&R) -> Option<String>,
+        order: impl Fn(&R) -> Result<Order, FieldError>,
+    ) -> Batch {
+        order_batch(map_typed(
+            &self.source,
+            raws,
+            &self.place,
+            naming,
+            id,
+            order,
+        ))
+    }
+
+    /// The page's records read as `R` and made refunds by `refund` (`None`:
+    /// no refund, yet).
+    pub fn refunds<R: DeserializeOwned>(
+        &self,
+        raws: &[Box<RawValue>],
+        naming: Naming,
+        id: impl Fn(&R) -> Option<String>,
+        refund: impl Fn(&R) -> Result<Option<Refund>, FieldError>,
+    ) -> Batch {
+        refund_batch(map_typed(
+            &self.source,
+            raws,
+            &self.place,
+            naming,
+            id,
+            refund,
+        ))
+    }
+
+    /// An order of the page's shop counted at `at`, on that instant's local
+    /// day in the shop's zone (no day while it has no time).
+    pub fn order(
+        &self,
+        order_id: String,
+        at: Option<DateTime<Utc>>,
+        amount_micros: i64,
+        buyer_id: Option<String>,
+        status: OrderStatus,
+    ) -> Order {
+        Order {
+            shop: self.shop.as_str().into(),
+            order_id,
+            paid_at: at,
+            local_day: at.map(|t| local_day(t, self.tz)),
+            amount: Money::from_micros(amount_micros),
+            buyer_id,
+            status,
+        }
+    }
+
+    /// A refund of the page's shop done at `at` (see [`Refund::done_at`]).
+    pub fn refund(
+        &self,
+        refund_id: String,
+        order_id: String,
+        at: DateTime<Utc>,
+        amount_micros: i64,
+    ) -> Refund {
+        Refund::done_at(&self.shop, self.tz, refund_id, order_id, at, amount_micros)
+    }
+}
+
+#[cfg(test)]
+impl PageOf {
+    /// Page 1 of `source` for the shop `sh` in Shanghai, as the
+    /// marketplaces' unit tests map it.
+    pub fn test(source: &str) -> PageOf {
+        PageOf {
+            shop: "sh".into(),
+            tz: chrono_tz::Asia::Shanghai,
+            source: source.into(),
+            place: "page 1".into(),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use super::declarative::blocks::paging::{page_count, reverse_pages};
 use super::options::{
     check_base_url, not_empty, KindOptions, OptionProblem, Polling, PollingSpec, Read, Secrets,
 };
+use super::records::PageOf;
 use super::{
     connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
     Window,
@@ -37,6 +38,16 @@ pub(crate) struct ShopApi {
 }
 
 impl ShopApi {
+    /// A page of this shop's records from `source`, found at `place`.
+    pub fn page(&self, source: impl Into<String>, place: String) -> PageOf {
+        PageOf {
+            shop: self.shop.clone(),
+            tz: self.tz,
+            source: source.into(),
+            place,
+        }
+    }
+
     /// At the polling's `requests_per_second`.
     pub fn new(
         cfg: &ConnectorConfig,

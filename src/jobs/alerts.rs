@@ -40,9 +40,19 @@ pub(super) async fn digest(
         };
     };
     let shops = [shop.id.clone()];
-    match crate::alerts::digest::enqueue(&cx.setup, &cx.setup.alerts, &cx.store, spec, &shops, tick)
-        .await
-    {
+    let queued = async {
+        let digest = crate::alerts::digest::build(
+            &cx.setup,
+            &cx.setup.alerts,
+            &cx.store,
+            spec,
+            &shops,
+            tick,
+        )
+        .await?;
+        crate::alerts::digest::enqueue(&cx.store, spec, &digest).await
+    };
+    match queued.await {
         Ok(_) => {
             deliver(cx).await;
             RunResult {

@@ -137,31 +137,25 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Expr, FormulaError> {
-        let mut left = self.term()?;
-        loop {
-            let op = if self.eat('+') {
-                Op::Add
-            } else if self.eat('-') {
-                Op::Sub
-            } else {
-                return Ok(left);
-            };
-            left = Expr::Bin(op, Box::new(left), Box::new(self.term()?));
-        }
+        self.left_assoc(&[('+', Op::Add), ('-', Op::Sub)], Self::term)
     }
 
     fn term(&mut self) -> Result<Expr, FormulaError> {
-        let mut left = self.unary()?;
-        loop {
-            let op = if self.eat('*') {
-                Op::Mul
-            } else if self.eat('/') {
-                Op::Div
-            } else {
-                return Ok(left);
-            };
-            left = Expr::Bin(op, Box::new(left), Box::new(self.unary()?));
+        self.left_assoc(&[('*', Op::Mul), ('/', Op::Div)], Self::unary)
+    }
+
+    /// `operand`s joined left to right by any of `ops`, one precedence level:
+    /// `a - b + c` is `(a - b) + c`.
+    fn left_assoc(
+        &mut self,
+        ops: &[(char, Op)],
+        operand: fn(&mut Self) -> Result<Expr, FormulaError>,
+    ) -> Result<Expr, FormulaError> {
+        let mut left = operand(self)?;
+        while let Some(&(_, op)) = ops.iter().find(|(c, _)| self.eat(*c)) {
+            left = Expr::Bin(op, Box::new(left), Box::new(operand(self)?));
         }
+        Ok(left)
     }
 
     fn unary(&mut self) -> Result<Expr, FormulaError> {

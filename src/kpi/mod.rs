@@ -410,11 +410,7 @@ pub fn input_ids() -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
+    use crate::testing::dec as d;
 
     fn user(id: &str, formula: &str) -> UserKpiConfig {
         UserKpiConfig {

@@ -28,13 +28,10 @@
 //! and Havana (midnight), 12 runs each — 2400 sequences, no difference.
 
 use super::*;
+use crate::testing::at;
 use chrono::Duration;
 use chrono_tz::America::{Los_Angeles, Santiago};
 use chrono_tz::Europe::Berlin;
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 fn runs(expr: &str, tz: Tz, from: &str, n: usize) -> Vec<DateTime<Utc>> {
     CronSchedule::parse(expr, tz).unwrap().upcoming(at(from), n)

@@ -396,11 +396,7 @@ pub fn workbook(settings: &Settings, views: &[CardView]) -> Result<Vec<u8>, Xlsx
 mod tests {
     use super::*;
     use crate::store::ScoreLine;
-    use std::str::FromStr;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
+    use crate::testing::dec as d;
 
     fn settings() -> Settings {
         let text = "[[shops]]\nid = \"sh\"\n\n[[people]]\nid = \"li\"\nname = \"Li\"\nrole = \"ops_specialist\"\n";

@@ -30,10 +30,7 @@ pub fn close_due(month: Period, n: u32, holidays: &[NaiveDate]) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
+    use crate::testing::day as d;
 
     #[test]
     fn weekends_and_holidays_are_skipped() {

@@ -312,16 +312,3 @@ impl AlertDecisions for Store {
         }
     }
 }
-
-impl Store {
-    /// See [`AlertDecisions::decide_alerts`].
-    pub async fn decide_alerts<R: Send>(
-        &self,
-        evaluated_at: i64,
-        clock: i64,
-        owner: &str,
-        decide: impl FnOnce(Vec<AlertRow>, Vec<Silence>) -> (Decisions, R) + Send,
-    ) -> Result<R> {
-        <Self as AlertDecisions>::decide_alerts(self, evaluated_at, clock, owner, decide).await
-    }
-}

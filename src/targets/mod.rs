@@ -325,6 +325,7 @@ fn ranges_clash(a: &Target, b: &Target) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::dec as d;
     use std::str::FromStr;
 
     fn t(kpi: &str, scope: TargetScope, period: &str, v: &str) -> Target {
@@ -413,9 +414,5 @@ mod tests {
         }
         assert!(TargetPeriod::parse("2026-03..2026-01").is_err());
         assert!(TargetPeriod::parse("2026-1..2026-03").is_err());
-    }
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
     }
 }

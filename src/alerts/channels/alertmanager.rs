@@ -63,8 +63,9 @@ impl Alertmanager {
         };
         let body = Value::Array(alerts);
         self.poster
-            .post_now(
+            .post(
                 channel,
+                None,
                 |client| {
                     let mut url = self.url.url()?;
                     let path = format!("{}/api/v2/alerts", url.path().trim_end_matches('/'));

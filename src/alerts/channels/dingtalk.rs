@@ -44,7 +44,7 @@ impl DingTalk {
         self.poster
             .post(
                 channel,
-                || self.limiter.acquire(),
+                Some(&self.limiter),
                 |client| {
                     let url = self.signed_url(chrono::Utc::now().timestamp_millis())?;
                     Ok(client.post(url).json(&body))

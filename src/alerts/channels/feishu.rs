@@ -28,8 +28,9 @@ impl Feishu {
     pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, Failure> {
         let card = card(doc);
         self.poster
-            .post_now(
+            .post(
                 channel,
+                None,
                 |client| {
                     let mut body = json!({ "msg_type": "interactive", "card": card });
                     if let Some(secret) = &self.secret {

@@ -81,10 +81,7 @@ fn grouped(d: Decimal, places: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(s: &str) -> Decimal {
-        s.parse().unwrap()
-    }
+    use crate::testing::dec as d;
 
     #[test]
     fn money_has_two_places_and_thousands_separators() {

@@ -5,6 +5,7 @@
 //! Unlike connector requests, nothing here ever names the URL: robot and
 //! webhook URLs carry their token in the path or the query.
 
+use super::limiter::WindowLimiter;
 use super::Receipt;
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::HeaderMap;
@@ -135,36 +136,20 @@ impl Poster {
         })
     }
 
-    /// [`Self::post`] for a channel with no rate limiter of its own.
-    pub async fn post_now<B, C>(
-        &self,
-        channel: &str,
-        build: B,
-        check: C,
-    ) -> Result<Receipt, Failure>
-    where
-        B: Fn(&Client) -> Result<RequestBuilder, Failure>,
-        C: Fn(&Answer<'_>) -> Result<String, Failure>,
-    {
-        self.post(channel, no_wait, build, check).await
-    }
-
     /// Sends what `build` makes (again on each attempt, so signatures carry a
     /// fresh timestamp) and lets `check` judge the answer; retries what may
-    /// pass while the budget allows. `before` runs before every attempt (a
-    /// rate limiter).
-    pub async fn post<B, C, W, WF>(
+    /// pass while the budget allows. A robot's rate `limiter`, where it has
+    /// one, is waited for before every attempt.
+    pub async fn post<B, C>(
         &self,
         channel: &str,
-        before: W,
+        limiter: Option<&WindowLimiter>,
         build: B,
         check: C,
     ) -> Result<Receipt, Failure>
     where
         B: Fn(&Client) -> Result<RequestBuilder, Failure>,
         C: Fn(&Answer<'_>) -> Result<String, Failure>,
-        W: Fn() -> WF,
-        WF: std::future::Future<Output = ()>,
     {
         let started = Instant::now();
         let budget = self.budget;
@@ -174,7 +159,9 @@ impl Poster {
             .with_max_delay(MAX_DELAY)
             .with_max_times(self.retries as usize);
         let attempt = || async {
-            before().await;
+            if let Some(limiter) = limiter {
+                limiter.acquire().await;
+            }
             let request = build(&self.client)?;
             let response = request.send().await.map_err(|e| {
                 Failure::temporary(format!("cannot connect or send: {}", describe(e)))
@@ -256,6 +243,3 @@ fn parse_url(url: &str) -> Result<url::Url, UrlError> {
         _ => Err(UrlError::Scheme),
     }
 }
-
-/// No wait: for channels without a rate limit.
-pub async fn no_wait() {}

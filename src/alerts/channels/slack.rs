@@ -26,8 +26,9 @@ impl Slack {
     pub async fn send(&self, channel: &str, doc: &Doc) -> Result<Receipt, Failure> {
         let body = payload(doc);
         self.poster
-            .post_now(
+            .post(
                 channel,
+                None,
                 |client| Ok(client.post(self.url.url()?).json(&body)),
                 |answer: &Answer<'_>| answer.by_status(Answer::snippet),
             )

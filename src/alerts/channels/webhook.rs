@@ -41,8 +41,9 @@ impl Webhook {
             format!("sha256={}", crate::http::sign::hex(&mac, false))
         });
         self.poster
-            .post_now(
+            .post(
                 channel,
+                None,
                 |client| {
                     let mut request = client
                         .post(self.url.url()?)

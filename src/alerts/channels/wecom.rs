@@ -46,7 +46,7 @@ impl WeCom {
         self.poster
             .post(
                 channel,
-                || self.limiter.acquire(),
+                Some(&self.limiter),
                 |client| {
                     let url = self.url.url()?;
                     Ok(client.post(url).json(&body))

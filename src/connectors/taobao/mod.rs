@@ -23,15 +23,13 @@
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
 use super::options::PollingSpec;
-use super::records::{map_typed, order_batch, refund_batch, Naming, REFUND};
+use super::records::{Naming, PageOf, REFUND};
 use super::shop_api::{move_cursor, pages_backward, pages_forward, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
-use crate::money::{parse_micros, Money};
-use crate::period::local_day;
+use crate::money::parse_micros;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
-use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -266,16 +264,16 @@ impl TaobaoConnector {
             business.insert("type".into(), t.clone());
         }
         let mapper = Mapper {
-            shop: self.api.shop.clone(),
-            tz: self.api.tz,
             api: slice.api,
-            source: format!(
-                "{} {}..{}",
-                slice.api.method(),
-                slice.start.format(TIME_FORMAT),
-                slice.end.format(TIME_FORMAT)
+            page: self.api.page(
+                format!(
+                    "{} {}..{}",
+                    slice.api.method(),
+                    slice.start.format(TIME_FORMAT),
+                    slice.end.format(TIME_FORMAT)
+                ),
+                format!("page {page_no}"),
             ),
-            page_no,
         };
         self.api
             .call(
@@ -376,11 +374,8 @@ struct TopRefund {
 
 /// Turns pages into facts on a blocking thread: owns what it needs.
 struct Mapper {
-    shop: String,
-    tz: Tz,
     api: Api,
-    source: String,
-    page_no: u64,
+    page: PageOf,
 }
 
 /// A count TOP may send as a number or a numeric string.
@@ -439,24 +434,19 @@ impl Mapper {
                 }
             }
         };
-        let place = format!("page {}", self.page_no);
         let batch = match self.api {
-            Api::Refunds => refund_batch(map_typed(
-                &self.source,
+            Api::Refunds => self.page.refunds(
                 &records,
-                &place,
                 REFUND,
                 |r: &TopRefund| Some(r.refund_id.0.clone()),
                 |r| self.refund_fact(r),
-            )),
-            Api::Increment | Api::Sold => order_batch(map_typed(
-                &self.source,
+            ),
+            Api::Increment | Api::Sold => self.page.orders(
                 &records,
-                &place,
                 TRADE,
                 |t: &Trade| Some(t.tid.0.clone()),
                 |t| self.order_fact(t),
-            )),
+            ),
         };
         Ok(ParsedPage {
             total,
@@ -497,20 +487,15 @@ impl Mapper {
                     .ok_or_else(|| FieldError::none_set(&["pay_time", "created"]))?,
             )?,
         };
-        Ok(Order {
-            shop: self.shop.as_str().into(),
-            order_id: t.tid.0.clone(),
-            paid_at: Some(at),
-            local_day: Some(local_day(at, self.tz)),
-            amount: Money::from_micros(amount_micros),
-            buyer_id: t
-                .buyer_open_uid
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-            status,
-        })
+        let buyer_id = t
+            .buyer_open_uid
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        Ok(self
+            .page
+            .order(t.tid.0.clone(), Some(at), amount_micros, buyer_id, status))
     }
 
     /// A refund counts once TOP says `SUCCESS`, on the day it got there
@@ -527,9 +512,7 @@ impl Mapper {
             _ => return Err(FieldError::none_set(&["modified", "created"])),
         };
         let at = parse_time(name, text)?;
-        Ok(Some(Refund::done_at(
-            &self.shop,
-            self.tz,
+        Ok(Some(self.page.refund(
             r.refund_id.0.clone(),
             r.tid.0.clone(),
             at,

@@ -3,11 +3,8 @@ use chrono::TimeZone;
 
 fn mapper(api: Api) -> Mapper {
     Mapper {
-        shop: "sh".into(),
-        tz: chrono_tz::Asia::Shanghai,
         api,
-        source: "test".into(),
-        page_no: 1,
+        page: PageOf::test("test"),
     }
 }
 

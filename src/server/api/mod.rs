@@ -70,6 +70,39 @@ fn ok(value: &Value) -> ApiResult {
     Ok(json_response(StatusCode::OK, value))
 }
 
+/// A page of a list read with one more row than `limit`: the extra row only
+/// tells that a next page exists, and then `X-Next-Cursor` holds the cursor
+/// of the page's last row.
+fn paged<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    json: impl FnOnce(&[T]) -> Value,
+    cursor: impl FnOnce(&T) -> Option<HeaderValue>,
+) -> ApiResult {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let mut resp = json_response(StatusCode::OK, &json(&rows));
+    if let Some(v) = rows.last().filter(|_| more).and_then(cursor) {
+        resp.headers_mut().insert("x-next-cursor", v);
+    }
+    Ok(resp)
+}
+
+/// A document in the `format` asked: only the one asked for is built.
+fn answer<C: std::fmt::Display, X: std::fmt::Display>(
+    format: Format,
+    name: &str,
+    csv: impl FnOnce() -> Result<Vec<u8>, C>,
+    xlsx: impl FnOnce() -> Result<Vec<u8>, X>,
+    json: impl FnOnce() -> Value,
+) -> ApiResult {
+    match format {
+        Format::Csv => download(format, name, csv()),
+        Format::Xlsx => download(format, name, xlsx()),
+        _ => ok(&json()),
+    }
+}
+
 /// A `format=csv` or `format=xlsx` answer: the file `{name}.csv` or
 /// `{name}.xlsx` as an attachment; a file that could not be built is a 500.
 fn download(
@@ -222,11 +255,13 @@ async fn snapshots(
     let snaps = read::snapshots(&s.setup, &s.store, period, shop, revision).await?;
     let cat = &s.setup.catalogue;
     let name = format!("kpid-{}-{period}", shop.unwrap_or("shops"));
-    match format {
-        Format::Csv => download(format, &name, read::snapshots_csv(&snaps, cat)),
-        Format::Xlsx => download(format, &name, read::snapshots_xlsx(&snaps, cat)),
-        _ => ok(&read::snapshots_json(&snaps, cat, shop.is_some())),
-    }
+    answer(
+        format,
+        &name,
+        || read::snapshots_csv(&snaps, cat),
+        || read::snapshots_xlsx(&snaps, cat),
+        || read::snapshots_json(&snaps, cat, shop.is_some()),
+    )
 }
 
 /// A KPI per local day: the latest day snapshot's value, or for a day without
@@ -293,11 +328,13 @@ async fn scorecards(
     let cards = read::scorecards(&s.store, period, person, revision).await?;
     let name = format!("kpid-scorecards-{period}");
     let views = || -> Vec<_> { cards.iter().map(|c| CardView::new(&s.setup, c)).collect() };
-    match format {
-        Format::Csv => download(format, &name, export::cards_csv(&views())),
-        Format::Xlsx => download(format, &name, export::workbook(&s.setup, &views())),
-        _ => ok(&read::scorecards_json(&s.setup, &cards, person)),
-    }
+    answer(
+        format,
+        &name,
+        || export::cards_csv(&views()),
+        || export::workbook(&s.setup, &views()),
+        || read::scorecards_json(&s.setup, &cards, person),
+    )
 }
 
 /// Appeals against closed scorecards, newest first, as `kpid appeal list --format json`.
@@ -313,15 +350,9 @@ async fn scorecards(
     ))]
 async fn appeals(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let p = Params::new(q, &["month", "person"])?;
-    let month = match p.optional("month") {
-        Some(t) => Some(crate::period::Period::parse_month(t).map_err(|_| {
-            ApiError(
-                StatusCode::BAD_REQUEST,
-                format!("parameter `month`: `{t}` is not a month YYYY-MM"),
-            )
-        })?),
-        None => None,
-    };
+    let month = p.parsed("month", "a month YYYY-MM", |t| {
+        crate::period::Period::parse_month(t).ok()
+    })?;
     let list = s.store.appeals(p.optional("person"), month).await?;
     ok(&read::appeals_json(&list))
 }
@@ -343,28 +374,15 @@ async fn runs(State(s): State<AppState>, Query(q): Query<HashMap<String, String>
     let p = Params::new(q, &["job", "limit", "cursor"])?;
     let job = p.optional("job");
     let limit = p.limit(20)?;
-    let cursor = match p.optional("cursor") {
-        Some(c) => Some(read::parse_runs_cursor(c).ok_or_else(|| {
-            ApiError(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "parameter `cursor`: `{c}` is not a cursor this API made (take X-Next-Cursor)"
-                ),
-            )
-        })?),
-        None => None,
-    };
-    // One more than asked tells whether a next page exists.
-    let mut list = s.store.runs_after(job, cursor, limit + 1).await?;
-    let more = list.len() as i64 > limit;
-    list.truncate(limit as usize);
-    let mut resp = json_response(StatusCode::OK, &read::runs_json(&list));
-    if let (true, Some(last)) = (more, list.last()) {
-        if let Ok(v) = HeaderValue::from_str(&read::runs_cursor(last)) {
-            resp.headers_mut().insert("x-next-cursor", v);
-        }
-    }
-    Ok(resp)
+    let cursor = p.parsed(
+        "cursor",
+        "a cursor this API made (take X-Next-Cursor)",
+        read::parse_runs_cursor,
+    )?;
+    let list = s.store.runs_after(job, cursor, limit + 1).await?;
+    paged(list, limit, read::runs_json, |last| {
+        HeaderValue::from_str(&read::runs_cursor(last)).ok()
+    })
 }
 
 /// Each scheduled job (connectors and snapshots): last run, last success,
@@ -410,15 +428,10 @@ async fn alerts_history(
     let p = Params::new(q, &["limit", "cursor"])?;
     let limit = p.limit(50)?;
     let before = p.positive("cursor")?;
-    let mut rows = s.store.notifications_before(before, limit + 1).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let mut resp = json_response(StatusCode::OK, &read::alert_history_json(&rows));
-    if let (true, Some(last)) = (more, rows.last()) {
-        resp.headers_mut()
-            .insert("x-next-cursor", HeaderValue::from(last.id));
-    }
-    Ok(resp)
+    let rows = s.store.notifications_before(before, limit + 1).await?;
+    paged(rows, limit, read::alert_history_json, |last| {
+        Some(HeaderValue::from(last.id))
+    })
 }
 
 /// Silences in force (as `kpid silence list`), oldest first.

@@ -46,6 +46,21 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// An optional parameter that must parse when given; a 400 says what it
+    /// `expects`.
+    pub fn parsed<'a, T>(
+        &'a self,
+        name: &str,
+        expects: &str,
+        parse: impl FnOnce(&'a str) -> Option<T>,
+    ) -> Result<Option<T>, ApiError> {
+        self.optional(name)
+            .map(|t| {
+                parse(t).ok_or_else(|| bad(format!("parameter `{name}`: `{t}` is not {expects}")))
+            })
+            .transpose()
+    }
+
     pub fn required(&self, name: &str, expects: &str) -> Result<&str, ApiError> {
         self.optional(name)
             .ok_or_else(|| bad(format!("missing parameter `{name}`: {expects}")))

@@ -1,6 +1,7 @@
 //! Reading one revision of a shop's snapshot or a person's scorecard: both
 //! tables keep every revision of an (owner, period) and answer the latest
-//! unless asked for one, with their lines in a child table.
+//! unless asked for one, with their lines in a child table, and list who
+//! has one of a period.
 
 use super::{DbRow, DbStore};
 use crate::period::Period;
@@ -31,5 +32,23 @@ impl DbStore {
         let id: i64 = head.try_get(0)?;
         let lines = sqlx::query(lines).bind(id).fetch_all(&self.pool).await?;
         Ok(Some((head, lines)))
+    }
+
+    /// Who has a revision of `period`, in order: the `owner` column
+    /// (`shop`, `person`) of `table` (`snapshots`, `scorecards`).
+    pub(super) async fn period_owners(
+        &self,
+        table: &'static str,
+        owner: &'static str,
+        period: Period,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(&format!(
+            "SELECT DISTINCT {owner} FROM {table} WHERE period_kind = $1 AND period = $2 ORDER BY {owner}"
+        ))
+        .bind(period.kind().as_str())
+        .bind(period.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 }

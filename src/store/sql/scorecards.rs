@@ -1,7 +1,7 @@
 //! Scorecard, month close and appeal queries.
 
 use super::sets::{placeholders, CHUNK, INSERT_ROWS};
-use super::DbStore;
+use super::{DbRow, DbStore};
 use crate::ids::KpiId;
 use crate::period::Period;
 use crate::store::revision::append_revision;
@@ -39,41 +39,15 @@ impl ScorecardStore for DbStore {
         else {
             return Ok(None);
         };
-        let mut lines = Vec::with_capacity(rows.len());
+        let mut card = card_head(person.to_string(), period, &head)?;
         for r in rows {
-            lines.push(ScoreLine {
-                kpi: r.try_get(0)?,
-                value: dec(r.try_get(1)?)?,
-                target: dec(r.try_get(2)?)?,
-                attainment: dec(r.try_get(3)?)?,
-                weight: dec(Some(r.try_get(4)?))?.unwrap_or_default(),
-                score: dec(r.try_get(5)?)?,
-            });
+            card.lines.push(card_line(r.try_get(0)?, &r, 0)?);
         }
-        Ok(Some(StoredScorecard {
-            person: person.to_string(),
-            period,
-            revision: head.try_get(1)?,
-            role: head.try_get(2)?,
-            total: dec(head.try_get(3)?)?,
-            grade: head.try_get(4)?,
-            bonus: dec(head.try_get(5)?)?,
-            monthly_mean: dec(head.try_get(6)?)?,
-            reason: head.try_get(7)?,
-            computed_at: head.try_get(8)?,
-            lines,
-        }))
+        Ok(Some(card))
     }
 
     async fn scorecard_people(&self, period: Period) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT person FROM scorecards WHERE period_kind = $1 AND period = $2 ORDER BY person",
-        )
-        .bind(period.kind().as_str())
-        .bind(period.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(|r| Ok(r.try_get(0)?)).collect()
+        self.period_owners("scorecards", "person", period).await
     }
 
     async fn write_scorecard(&self, card: &StoredScorecard, force: bool) -> Result<(i64, bool)> {
@@ -260,6 +234,38 @@ impl ScorecardStore for DbStore {
     }
 }
 
+/// A card without its lines, from columns 1 to 8 of `r`: revision, role,
+/// total, grade, bonus, monthly_mean, reason, computed_at (both the card
+/// query and the latest-cards join select them so).
+fn card_head(person: String, period: Period, r: &DbRow) -> Result<StoredScorecard> {
+    Ok(StoredScorecard {
+        person,
+        period,
+        revision: r.try_get(1)?,
+        role: r.try_get(2)?,
+        total: dec(r.try_get(3)?)?,
+        grade: r.try_get(4)?,
+        bonus: dec(r.try_get(5)?)?,
+        monthly_mean: dec(r.try_get(6)?)?,
+        reason: r.try_get(7)?,
+        computed_at: r.try_get(8)?,
+        lines: Vec::new(),
+    })
+}
+
+/// The line of `kpi` whose columns follow `kpi_at`: value, target,
+/// attainment, weight, score.
+fn card_line(kpi: KpiId, r: &DbRow, kpi_at: usize) -> Result<ScoreLine> {
+    Ok(ScoreLine {
+        kpi,
+        value: dec(r.try_get(kpi_at + 1)?)?,
+        target: dec(r.try_get(kpi_at + 2)?)?,
+        attainment: dec(r.try_get(kpi_at + 3)?)?,
+        weight: dec(r.try_get(kpi_at + 4)?)?.unwrap_or_default(),
+        score: dec(r.try_get(kpi_at + 5)?)?,
+    })
+}
+
 /// A card as a revision stores it: normalized decimals.
 fn stored_form(card: &StoredScorecard) -> StoredScorecard {
     let mut card = card.clone();
@@ -305,34 +311,14 @@ impl DbStore {
             for r in q.fetch_all(&self.pool).await? {
                 let person: String = r.try_get(0)?;
                 if !out.contains_key(&person) {
-                    let card = StoredScorecard {
-                        person: person.clone(),
-                        period,
-                        revision: r.try_get(1)?,
-                        role: r.try_get(2)?,
-                        total: dec(r.try_get(3)?)?,
-                        grade: r.try_get(4)?,
-                        bonus: dec(r.try_get(5)?)?,
-                        monthly_mean: dec(r.try_get(6)?)?,
-                        reason: r.try_get(7)?,
-                        computed_at: r.try_get(8)?,
-                        lines: Vec::new(),
-                    };
-                    out.insert(person.clone(), card);
+                    out.insert(person.clone(), card_head(person.clone(), period, &r)?);
                 }
                 // A card without lines joins to NULLs.
                 let Some(kpi) = r.try_get::<Option<KpiId>, _>(9)? else {
                     continue;
                 };
                 let card = out.get_mut(&person).expect("inserted above");
-                card.lines.push(ScoreLine {
-                    kpi,
-                    value: dec(r.try_get(10)?)?,
-                    target: dec(r.try_get(11)?)?,
-                    attainment: dec(r.try_get(12)?)?,
-                    weight: dec(r.try_get(13)?)?.unwrap_or_default(),
-                    score: dec(r.try_get(14)?)?,
-                });
+                card.lines.push(card_line(kpi, &r, 9)?);
             }
         }
         Ok(out)

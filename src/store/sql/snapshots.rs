@@ -95,14 +95,8 @@ impl SnapshotStore for DbStore {
     }
 
     async fn snapshot_shops(&self, period: Period) -> Result<Vec<ShopId>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT shop FROM snapshots WHERE period_kind = $1 AND period = $2 ORDER BY shop",
-        )
-        .bind(period.kind().as_str())
-        .bind(period.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(|r| Ok(r.try_get(0)?)).collect()
+        let shops = self.period_owners("snapshots", "shop", period).await?;
+        Ok(shops.into_iter().map(ShopId::from).collect())
     }
 
     async fn write_snapshot(
