@@ -23,6 +23,13 @@ type DbStore = PgStore;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+// How the shared queries read `orders` by day: PostgreSQL plans the ranges
+// over its (shop, local_day) index itself (SQLite names its own index, see
+// sqlite/mod.rs).
+const ORDERS_BY_DAY: &str = "orders";
+const SHOP_DAYS_WITH: &str = "";
+const SHOP_ORDERS_FROM: &str = "orders WHERE shop = $1 AND local_day >= $2 AND local_day <= $3";
+
 /// A PostgreSQL database.
 #[derive(Clone, Debug)]
 pub struct PgStore {

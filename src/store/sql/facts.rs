@@ -1,7 +1,7 @@
 //! Fact queries.
 
 use super::sets::{placeholders, values_table, CHUNK};
-use super::DbStore;
+use super::{DbStore, ORDERS_BY_DAY, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
 use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
 use crate::money::Money;
@@ -104,15 +104,16 @@ impl FactsReader for DbStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashSet<LocalDay>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT local_day FROM orders WHERE shop = $1 AND local_day >= $2 AND local_day <= $3 \
-             UNION SELECT DISTINCT local_day FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3",
-        )
-        .bind(shop)
-        .bind(day_text(from))
-        .bind(day_text(to))
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "{SHOP_DAYS_WITH}SELECT DISTINCT local_day FROM {SHOP_ORDERS_FROM} \
+             UNION SELECT DISTINCT local_day FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(shop)
+            .bind(day_text(from))
+            .bind(day_text(to))
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter()
             .map(|r| parse_day("local_day", r.try_get(0)?))
             .collect()
@@ -125,16 +126,17 @@ impl FactsReader for DbStore {
         to: NaiveDate,
     ) -> Result<RecordTotals> {
         let (from, to) = (day_text(from), day_text(to));
-        let o = sqlx::query(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
+        let sql = format!(
+            "{SHOP_DAYS_WITH}SELECT COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
              COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
-             FROM orders WHERE shop = $1 AND status = 'paid' AND local_day >= $2 AND local_day <= $3",
-        )
-        .bind(shop)
-        .bind(&from)
-        .bind(&to)
-        .fetch_one(&self.pool)
-        .await?;
+             FROM {SHOP_ORDERS_FROM} AND status = 'paid'"
+        );
+        let o = sqlx::query(&sql)
+            .bind(shop)
+            .bind(&from)
+            .bind(&to)
+            .fetch_one(&self.pool)
+            .await?;
         let r = sqlx::query(
             "SELECT COUNT(DISTINCT order_id), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) \
              FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3",
@@ -222,7 +224,7 @@ impl FactsReader for DbStore {
             let sql = format!(
                 "SELECT shop, COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
                  COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
-                 FROM orders WHERE shop IN ({list}) AND status = 'paid' \
+                 FROM {ORDERS_BY_DAY} WHERE shop IN ({list}) AND status = 'paid' \
                  AND local_day >= $1 AND local_day <= $2 GROUP BY shop"
             );
             let mut q = sqlx::query(&sql).bind(&from).bind(&to);
@@ -294,7 +296,7 @@ impl FactsReader for DbStore {
         for chunk in shops.chunks(CHUNK) {
             let list = placeholders(3, chunk.len());
             let sql = format!(
-                "SELECT shop, local_day FROM orders WHERE shop IN ({list}) \
+                "SELECT shop, local_day FROM {ORDERS_BY_DAY} WHERE shop IN ({list}) \
                  AND local_day >= $1 AND local_day <= $2 \
                  UNION SELECT shop, local_day FROM refunds WHERE shop IN ({list}) \
                  AND local_day >= $1 AND local_day <= $2"

@@ -13,4 +13,4 @@ mod scorecards;
 mod sets;
 mod snapshots;
 
-use super::{Db, DbRow, DbStore, MIGRATIONS};
+use super::{Db, DbRow, DbStore, MIGRATIONS, ORDERS_BY_DAY, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};

@@ -22,6 +22,28 @@ type DbStore = SqliteStore;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+// How the shared queries read `orders` by day. The index is (local_day, shop)
+// (migration 0014: an import's time-ordered rows go to the end of one day,
+// not to the end of every shop's range). Without statistics SQLite would
+// rather read a shop's every order through the primary key (shop, order_id)
+// than range over the days, so the reads name the index.
+
+/// `orders` for a day range over many shops: one scan of the range.
+const ORDERS_BY_DAY: &str = "orders INDEXED BY orders_day_shop";
+
+/// Opens a query over one shop's orders of a day range (`shop = $1`, days
+/// `$2` to `$3` as text): the days of the range, one row each, so that
+/// [`SHOP_ORDERS_FROM`] seeks (day, shop) once a day instead of scanning
+/// every shop's orders of the range.
+const SHOP_DAYS_WITH: &str = "WITH RECURSIVE days(day) AS (SELECT $2 WHERE $2 <= $3 \
+     UNION ALL SELECT date(day, '+1 day') FROM days WHERE day < $3) ";
+
+/// The `FROM … WHERE …` of a query over one shop's orders of a day range,
+/// after [`SHOP_DAYS_WITH`]; further conditions follow with `AND`.
+const SHOP_ORDERS_FROM: &str =
+    "days JOIN orders INDEXED BY orders_day_shop ON orders.local_day = days.day \
+     WHERE orders.shop = $1";
+
 /// An SQLite database file.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -104,5 +126,78 @@ impl SqliteStore {
     pub(super) async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use sqlx::Row;
+
+    /// The plan SQLite makes for `sql` with `binds` in order, one line a step.
+    async fn plan(pool: &SqlitePool, sql: &str, binds: &[&str]) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut q = sqlx::query(&explain);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let rows = q.fetch_all(pool).await.unwrap();
+        let steps: Vec<String> = rows.iter().map(|r| r.get(3)).collect();
+        steps.join("\n")
+    }
+
+    #[tokio::test]
+    async fn reads_of_orders_by_day_use_the_day_shop_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let Store::Sqlite(db) = &store else {
+            unreachable!()
+        };
+        // One shop: a seek of (day, shop) for each day of the range.
+        let one = format!(
+            "{SHOP_DAYS_WITH}SELECT COUNT(*), SUM(amount_micros) FROM {SHOP_ORDERS_FROM} \
+             AND status = 'paid'"
+        );
+        let p = plan(db.pool(), &one, &["s1", "2026-11-01", "2026-11-30"]).await;
+        assert!(
+            p.contains("USING INDEX orders_day_shop (local_day=? AND shop=?)"),
+            "{p}"
+        );
+        // Many shops: one range over the days.
+        let many = format!(
+            "SELECT shop, COUNT(*) FROM {ORDERS_BY_DAY} WHERE shop IN ($3, $4) \
+             AND local_day >= $1 AND local_day <= $2 GROUP BY shop"
+        );
+        let p = plan(db.pool(), &many, &["2026-11-01", "2026-11-30", "s1", "s2"]).await;
+        assert!(
+            p.contains("INDEX orders_day_shop (local_day>? AND local_day<?)"),
+            "{p}"
+        );
+        // The days of a range, the month's end and a leap day included; none
+        // when it is empty.
+        let days = format!("{SHOP_DAYS_WITH}SELECT COUNT(*), MIN(day), MAX(day) FROM days");
+        for (from, to, n) in [
+            ("2024-02-27", "2024-03-01", 4),
+            ("2026-11-30", "2026-12-01", 2),
+            ("2026-11-05", "2026-11-05", 1),
+            ("2026-11-06", "2026-11-05", 0),
+        ] {
+            let row = sqlx::query(&days)
+                .bind("unused")
+                .bind(from)
+                .bind(to)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            assert_eq!(row.get::<i64, _>(0), n, "{from}..{to}");
+            if n > 0 {
+                assert_eq!(row.get::<String, _>(1), from);
+                assert_eq!(row.get::<String, _>(2), to);
+            }
+        }
+        store.close().await;
     }
 }
