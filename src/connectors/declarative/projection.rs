@@ -29,7 +29,7 @@ pub struct Projection {
 
 /// The tokens of a JSON pointer as `Value::pointer` reads them; `None` for
 /// a pointer that reads nothing (neither empty nor starting with `/`).
-fn tokens(pointer: &str) -> Option<Vec<String>> {
+pub(super) fn tokens(pointer: &str) -> Option<Vec<String>> {
     if pointer.is_empty() {
         return Some(Vec::new());
     }
@@ -54,7 +54,12 @@ impl Projection {
     pub(super) fn node(&mut self, pointer: &str) -> Option<&mut Projection> {
         let mut n = self;
         for t in tokens(pointer)? {
-            n = n.keys.entry(t).or_default();
+            // `@name` is a column's index, which only the page tells.
+            n = if t.starts_with('@') {
+                n.each_mut()
+            } else {
+                n.keys.entry(t).or_default()
+            };
         }
         Some(n)
     }
@@ -105,6 +110,33 @@ impl Projection {
         Ok(value)
     }
 
+    /// [`Projection::parse`], except that the list at `records` (a
+    /// pointer's tokens) is not kept: each element is built and handed to
+    /// `each` in turn, and the list's place holds an empty list. The second
+    /// value is how many elements were handed over; `None` when the page
+    /// has no list there (a `null`, another value, or no such key), which
+    /// the tree then shows as it is.
+    pub fn parse_streaming(
+        &self,
+        bytes: &[u8],
+        records: &[String],
+        each: &mut dyn FnMut(Value),
+    ) -> Result<(Value, Option<usize>), serde_json::Error> {
+        let mut count = None;
+        let seed = Seed {
+            node: self,
+            stream: Some(Stream {
+                path: records,
+                each,
+                count: &mut count,
+            }),
+        };
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let value = seed.deserialize(&mut de)?;
+        de.end()?;
+        Ok((value, count))
+    }
+
     fn element(&self, i: usize) -> Option<&Projection> {
         if self.index_keys {
             if let Some(n) = self.keys.get(&i.to_string()) {
@@ -119,10 +151,39 @@ impl<'de> DeserializeSeed<'de> for &Projection {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        if self.whole {
+        Seed {
+            node: self,
+            stream: None,
+        }
+        .deserialize(d)
+    }
+}
+
+/// Where records are handed over instead of kept ([`Projection::parse_streaming`]).
+struct Stream<'a, 'f> {
+    /// The tokens left to the list of records.
+    path: &'a [String],
+    each: &'f mut dyn FnMut(Value),
+    count: &'f mut Option<usize>,
+}
+
+/// A node to build, with the way to the streamed records when they are below it.
+struct Seed<'a, 'f> {
+    node: &'a Projection,
+    stream: Option<Stream<'a, 'f>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.node.whole && self.stream.is_none() {
             Value::deserialize(d)
         } else {
-            d.deserialize_any(Pruned(self))
+            d.deserialize_any(Pruned {
+                node: self.node,
+                stream: self.stream,
+            })
         }
     }
 }
@@ -131,10 +192,13 @@ impl<'de> DeserializeSeed<'de> for &Projection {
 /// parser hands over as a one-entry map.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
-struct Pruned<'a>(&'a Projection);
+struct Pruned<'a, 'f> {
+    node: &'a Projection,
+    stream: Option<Stream<'a, 'f>>,
+}
 
 /// Scalars are built as `Value`'s own visitor builds them.
-impl<'de> Visitor<'de> for Pruned<'_> {
+impl<'de> Visitor<'de> for Pruned<'_, '_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -174,13 +238,41 @@ impl<'de> Visitor<'de> for Pruned<'_> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        self.0.deserialize(d)
+        Seed {
+            node: self.node,
+            stream: self.stream,
+        }
+        .deserialize(d)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if let Some(Stream {
+            path: [],
+            each,
+            count,
+        }) = self.stream
+        {
+            let mut n = 0;
+            loop {
+                let next = match self.node.element(n) {
+                    Some(p) => seq.next_element_seed(p)?,
+                    None => seq.next_element::<IgnoredAny>()?.map(|_| Value::Null),
+                };
+                match next {
+                    Some(v) => {
+                        each(v);
+                        n += 1;
+                    }
+                    None => {
+                        *count = Some(n);
+                        return Ok(Value::Array(Vec::new()));
+                    }
+                }
+            }
+        }
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         loop {
-            let next = match self.0.element(out.len()) {
+            let next = match self.node.element(out.len()) {
                 Some(p) => seq.next_element_seed(p)?,
                 // Unread, but kept in place so later indices stay right.
                 None => seq.next_element::<IgnoredAny>()?.map(|_| Value::Null),
@@ -205,8 +297,25 @@ impl<'de> Visitor<'de> for Pruned<'_> {
         }
         let mut out = Map::new();
         let mut key = Some(first);
+        let mut stream = self.stream;
         while let Some(k) = key {
-            match self.0.keys.get(k.as_ref()) {
+            match self.node.keys.get(k.as_ref()) {
+                Some(p)
+                    if stream
+                        .as_ref()
+                        .is_some_and(|s| s.path.first().is_some_and(|t| t == k.as_ref())) =>
+                {
+                    let s = stream.take().expect("checked above");
+                    let v = map.next_value_seed(Seed {
+                        node: p,
+                        stream: Some(Stream {
+                            path: &s.path[1..],
+                            each: s.each,
+                            count: s.count,
+                        }),
+                    })?;
+                    out.insert(k.into_owned(), v);
+                }
                 Some(p) => {
                     let v = map.next_value_seed(p)?;
                     out.insert(k.into_owned(), v);
@@ -263,33 +372,8 @@ mod tests {
     }
 
     #[test]
-    fn index_segments_keep_their_element_in_place() {
-        let page = json!({
-            "rows": [{
-                "dimensionValues": [{"value": "20261008", "oneValue": "x"}],
-                "metricValues": [
-                    {"value": "1"}, {"value": "2"}, {"value": "3"},
-                    {"value": "4"}, {"value": "5"}, {"value": "6"}, {"value": "7"}
-                ]
-            }],
-            "rowCount": 1,
-            "metadata": {"currencyCode": "USD"}
-        });
-        let p = projection("ga4_rest");
-        let got = p.parse(page.to_string().as_bytes()).unwrap();
-        assert_eq!(
-            got.pointer("/rows/0/metricValues/5/value"),
-            Some(&json!("6"))
-        );
-        assert_eq!(got.pointer("/rows/0/metricValues/6"), Some(&Value::Null));
-        assert_eq!(got.pointer("/rows/0/dimensionValues/0/oneValue"), None);
-        assert_eq!(got.pointer("/rowCount"), Some(&json!(1)));
-        assert_eq!(got.pointer("/metadata"), None);
-    }
-
-    #[test]
     fn kept_values_are_exact_and_unexpected_shapes_survive() {
-        let p = projection("shopify_rest");
+        let p = projection("shopify");
         // A 20-digit id and a decimal stay as written (`arbitrary_precision`),
         // also where a list was expected but a number came.
         let text = r#"{"orders":[{"id":12345678901234567890123,"total_price":0.10,
@@ -306,5 +390,41 @@ mod tests {
         assert_eq!(odd, json!({"orders": {}}));
         assert!(p.parse(br#"{"orders":[]} x"#).is_err());
         assert!(p.parse(br#"{"orders":["#).is_err());
+    }
+
+    #[test]
+    fn streamed_records_are_the_parsed_ones_handed_over_one_by_one() {
+        let p = projection("shopify");
+        let records = tokens("/orders").unwrap();
+        let text = br#"{"orders":[{"id":1,"note":"x","total_price":"1.00"},{"id":2}],"next":"c"}"#;
+        let mut seen = Vec::new();
+        let (rest, count) = p
+            .parse_streaming(text, &records, &mut |v| seen.push(v))
+            .unwrap();
+        let whole = p.parse(text).unwrap();
+        assert_eq!(count, Some(2));
+        assert_eq!(Value::Array(seen), whole["orders"]);
+        assert_eq!(rest, json!({"orders": []}));
+        // No list there: nothing handed over, the tree shows what there is.
+        for (text, want) in [
+            (&br#"{"orders":null}"#[..], json!({"orders": null})),
+            (br#"{"orders":{"id":1}}"#, json!({"orders": {}})),
+            (br#"{"other":[]}"#, json!({})),
+        ] {
+            let (rest, count) = p
+                .parse_streaming(text, &records, &mut |_| panic!("no record"))
+                .unwrap();
+            assert_eq!((rest, count), (want, None));
+        }
+        // A top-level list (WooCommerce) streams from the root.
+        let woo = projection("woocommerce");
+        let mut n = 0;
+        let (rest, count) = woo
+            .parse_streaming(br#"[{"id":1},{"id":2},{"id":3}]"#, &[], &mut |_| n += 1)
+            .unwrap();
+        assert_eq!((rest, count, n), (json!([]), Some(3), 3));
+        assert!(p
+            .parse_streaming(br#"{"orders":[{"id":1}"#, &records, &mut |_| ())
+            .is_err());
     }
 }
