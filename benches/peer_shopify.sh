@@ -9,6 +9,9 @@
 #   WITH_DLT=1 bash benches/peer_shopify.sh      # also run dlt (jsonl) in the same session
 #   KINDS="shopify shopify_rest" bash benches/peer_shopify.sh   # kinds side by side, then a table
 #   KPID=/tmp/kpid-old bash benches/peer_shopify.sh   # a binary built before (no cargo build)
+#   KPIDS="/tmp/kpid-old target/release/kpid" RUNS=3 bash benches/peer_shopify.sh
+#       # binaries back to back against one mock (its start takes a minute at 100k),
+#       # each run of each binary checked day by day
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEER="${PEER:-$HERE/../shared/peer-bench}"
@@ -19,9 +22,13 @@ KINDS="${KINDS:-shopify}"
 CONCURRENCY="${CONCURRENCY:-4}"
 OUT="$(mktemp -d /tmp/kpid-bench-XXXX)"
 
-if [ -z "${KPID:-}" ]; then
-    cargo build --release --locked -q --manifest-path "$HERE/Cargo.toml"
-    KPID="$HERE/target/release/kpid"
+RUNS="${RUNS:-1}"
+if [ -z "${KPIDS:-}" ]; then
+    if [ -z "${KPID:-}" ]; then
+        cargo build --release --locked -q --manifest-path "$HERE/Cargo.toml"
+        KPID="$HERE/target/release/kpid"
+    fi
+    KPIDS="$KPID"
 fi
 
 python3 "$PEER/mock_shop.py" --host 127.0.0.1 --port 0 --orders "$N" >"$OUT/mock.out" 2>"$OUT/mock.err" &
@@ -36,8 +43,10 @@ FROM="$(python3 -c "import json;print(json.load(open('$OUT/expected.json'))['cre
 TO="$(python3 -c "import json;print(json.load(open('$OUT/expected.json'))['created_at_max'][:10])")"
 
 TABLE="$OUT/table"
+for run in $(seq 1 "$RUNS"); do
 for kind in $KINDS; do
 for dest in $DESTS; do
+for KPID in $KPIDS; do
     case "$dest" in
         sqlite) URL="sqlite://$OUT/kpid.db" ;;
         postgres)
@@ -87,15 +96,17 @@ print("PASS" if bad == 0 else "FAIL (%d days differ)" % bad)
 PY
 )"
     OPS="$(awk -v n="$N" -v w="$WALL" 'BEGIN { printf "%.0f", n / w }')"
-    echo "BENCH tool=kpid kind=$kind dest=$dest orders=$N wall_s=$WALL cpu_s=$CPU rss_mb=$RSS orders_per_s=$OPS result=$RESULT"
-    echo "| $kind | $dest | $N | $WALL | $CPU | $RSS | $OPS | $RESULT |" >>"$TABLE"
+    echo "BENCH tool=kpid bin=$KPID run=$run kind=$kind dest=$dest orders=$N wall_s=$WALL cpu_s=$CPU rss_mb=$RSS orders_per_s=$OPS result=$RESULT"
+    echo "| $KPID | $kind | $dest | $N | $WALL | $CPU | $RSS | $OPS | $RESULT |" >>"$TABLE"
     if [ "$dest" = postgres ]; then psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null; fi
     if [ "$dest" = sqlite ]; then rm -f "$OUT/kpid.db" "$OUT/kpid.db-wal" "$OUT/kpid.db-shm"; fi
 done
 done
+done
+done
 echo
-echo "| kind | dest | orders | wall s | CPU s | peak RSS MB | orders/s | days |"
-echo "|---|---|---:|---:|---:|---:|---:|---|"
+echo "| binary | kind | dest | orders | wall s | CPU s | peak RSS MB | orders/s | days |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---|"
 cat "$TABLE"
 kill $MOCK 2>/dev/null || true
 if [ "${WITH_DLT:-0}" = 1 ]; then

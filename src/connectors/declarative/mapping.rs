@@ -7,6 +7,7 @@ use super::plan::{BodyErrors, DailyPlan, DayPlan, FieldPlan, OrderPlan, PageStyl
 use super::plan::{StreamPlan, TimePlan};
 pub use super::record::{amount_micros, format_time, parse_time};
 use super::record::{at, check_field_id, status, text, Record};
+use super::tree::{Node, Tree};
 use crate::facts::{echo, Batch, DailyValue, Order, OrderStatus, Refund, Reject};
 use crate::http::HttpError;
 use crate::money::Money;
@@ -87,7 +88,7 @@ impl Mapper {
         let mut i = 0;
         let (body, count) = s
             .projection
-            .parse_streaming(bytes, &records, &mut |record: Value| {
+            .parse_streaming(bytes, &records, &mut |record: Node| {
                 self.record(&record, i, &[], &mut batch);
                 i += 1;
             })
@@ -198,16 +199,16 @@ impl Mapper {
         Ok((batch, info))
     }
 
-    fn reject(&self, batch: &mut Batch, locator: String, reason: String, raw: &Value) {
+    fn reject<T: Tree>(&self, batch: &mut Batch, locator: String, reason: String, raw: &T) {
         batch.rejects.push(Reject {
             source: self.source.clone(),
             locator,
             reason,
-            raw: raw.to_string(),
+            raw: raw.raw(),
         });
     }
 
-    fn record(&self, value: &Value, i: usize, columns: &[String], batch: &mut Batch) {
+    fn record<T: Tree>(&self, value: &T, i: usize, columns: &[String], batch: &mut Batch) {
         let rec = Record {
             value,
             parent: None,
@@ -265,7 +266,7 @@ impl Mapper {
         }
     }
 
-    fn order(&self, rec: &Record, o: &OrderPlan) -> Result<Order, String> {
+    fn order<T: Tree>(&self, rec: &Record<T>, o: &OrderPlan) -> Result<Order, String> {
         let order_id = rec.id(&o.id)?;
         let paid_at = rec.time(&o.paid_at, self.tz)?;
         let amount_micros = rec.money(&o.amount)?;
@@ -291,16 +292,16 @@ impl Mapper {
         })
     }
 
-    fn refunds(&self, value: &Value, r: &RefundPlan) -> Result<Vec<Refund>, String> {
-        let items: Vec<Record> = match &r.each {
+    fn refunds<T: Tree>(&self, value: &T, r: &RefundPlan) -> Result<Vec<Refund>, String> {
+        let items: Vec<Record<T>> = match &r.each {
             None => vec![Record {
                 value,
                 parent: None,
                 columns: &[],
             }],
-            Some(each) => match at(value, each) {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(a)) => a
+            Some(each) => match at(value, each).filter(|v| !v.is_null()).map(T::list) {
+                None => Vec::new(),
+                Some(Some(a)) => a
                     .iter()
                     .map(|v| Record {
                         value: v,
@@ -332,9 +333,9 @@ impl Mapper {
     }
 
     /// The day a daily record is filed under, read from `field` as `d.day` says.
-    fn day_of(
+    fn day_of<T: Tree>(
         &self,
-        rec: &Record,
+        rec: &Record<T>,
         d: &DailyPlan,
         field: Option<&FieldPlan>,
     ) -> Result<NaiveDate, String> {
@@ -361,7 +362,7 @@ impl Mapper {
 
     /// `campaign X day D` for a labelled dimension whose value and day
     /// read; `day D` without a dimension (a day is then one record).
-    fn daily_locator(&self, rec: &Record, d: &DailyPlan) -> Option<String> {
+    fn daily_locator<T: Tree>(&self, rec: &Record<T>, d: &DailyPlan) -> Option<String> {
         if d.dimension.is_none() {
             return Some(format!("day {}", self.day_of(rec, d, None).ok()?));
         }
@@ -371,7 +372,7 @@ impl Mapper {
         Some(format!("{label} {} day {day}", echo(&dim)))
     }
 
-    fn daily(&self, rec: &Record, d: &DailyPlan) -> Result<Vec<DailyValue>, String> {
+    fn daily<T: Tree>(&self, rec: &Record<T>, d: &DailyPlan) -> Result<Vec<DailyValue>, String> {
         let day = self.day_of(rec, d, None)?;
         let dimension = match (&d.dimension, &d.label) {
             (Some(f), Some(_)) => rec.required(f)?,

@@ -18,6 +18,7 @@ pub mod projection;
 pub mod reads;
 pub mod record;
 pub mod template;
+pub mod tree;
 
 pub use engine::DeclarativeConnector;
 pub use plan::Definition;

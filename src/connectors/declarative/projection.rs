@@ -6,7 +6,9 @@
 //! A pointer's end is kept whole, so a read returns the same value as on the
 //! full page. Arrays keep their length (unread elements become `null`), so
 //! index segments (`/metricValues/0/value`) point at the same element.
+//! Streamed records are built as [`Node`]s, which borrow from the page.
 
+use super::tree::Node;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Number, Value};
@@ -116,11 +118,11 @@ impl Projection {
     /// value is how many elements were handed over; `None` when the page
     /// has no list there (a `null`, another value, or no such key), which
     /// the tree then shows as it is.
-    pub fn parse_streaming(
+    pub fn parse_streaming<'de>(
         &self,
-        bytes: &[u8],
+        bytes: &'de [u8],
         records: &[String],
-        each: &mut dyn FnMut(Value),
+        each: &mut dyn FnMut(Node<'de>),
     ) -> Result<(Value, Option<usize>), serde_json::Error> {
         let mut count = None;
         let seed = Seed {
@@ -160,20 +162,20 @@ impl<'de> DeserializeSeed<'de> for &Projection {
 }
 
 /// Where records are handed over instead of kept ([`Projection::parse_streaming`]).
-struct Stream<'a, 'f> {
+struct Stream<'a, 'f, 'de> {
     /// The tokens left to the list of records.
     path: &'a [String],
-    each: &'f mut dyn FnMut(Value),
+    each: &'f mut dyn FnMut(Node<'de>),
     count: &'f mut Option<usize>,
 }
 
 /// A node to build, with the way to the streamed records when they are below it.
-struct Seed<'a, 'f> {
+struct Seed<'a, 'f, 'de> {
     node: &'a Projection,
-    stream: Option<Stream<'a, 'f>>,
+    stream: Option<Stream<'a, 'f, 'de>>,
 }
 
-impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_, 'de> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
@@ -192,13 +194,13 @@ impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
 /// parser hands over as a one-entry map.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
-struct Pruned<'a, 'f> {
+struct Pruned<'a, 'f, 'de> {
     node: &'a Projection,
-    stream: Option<Stream<'a, 'f>>,
+    stream: Option<Stream<'a, 'f, 'de>>,
 }
 
 /// Scalars are built as `Value`'s own visitor builds them.
-impl<'de> Visitor<'de> for Pruned<'_, '_> {
+impl<'de> Visitor<'de> for Pruned<'_, '_, 'de> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -255,8 +257,8 @@ impl<'de> Visitor<'de> for Pruned<'_, '_> {
             let mut n = 0;
             loop {
                 let next = match self.node.element(n) {
-                    Some(p) => seq.next_element_seed(p)?,
-                    None => seq.next_element::<IgnoredAny>()?.map(|_| Value::Null),
+                    Some(p) => seq.next_element_seed(Build::of(p))?,
+                    None => seq.next_element::<IgnoredAny>()?.map(|_| Node::Null),
                 };
                 match next {
                     Some(v) => {
@@ -330,6 +332,127 @@ impl<'de> Visitor<'de> for Pruned<'_, '_> {
     }
 }
 
+/// Builds a streamed record as a [`Node`], the same parts as `Pruned`
+/// builds as a `Value`; `None` builds everything (a pointer's end).
+#[derive(Clone, Copy)]
+struct Build<'a>(Option<&'a Projection>);
+
+impl<'a> Build<'a> {
+    fn of(p: &'a Projection) -> Self {
+        Build((!p.whole).then_some(p))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_> {
+    type Value = Node<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build<'_> {
+    type Value = Node<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Number(v.to_string().into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Number(v.to_string().into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Node<'de>, E> {
+        Ok(Number::from_f64(v).map_or(Node::Null, |n| Node::Number(n.to_string().into())))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Text(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Node<'de>, E> {
+        Ok(Node::Text(Cow::Owned(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        self.deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            let child = match self.0 {
+                None => Some(self),
+                Some(p) => p.element(out.len()).map(Build::of),
+            };
+            let next = match child {
+                Some(c) => seq.next_element_seed(c)?,
+                // Unread, but kept in place so later indices stay right.
+                None => seq.next_element::<IgnoredAny>()?.map(|_| Node::Null),
+            };
+            match next {
+                Some(v) => out.push(v),
+                None => return Ok(Node::List(out)),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let Some(first) = map.next_key_seed(Key)? else {
+            return Ok(Node::Object(Vec::new()));
+        };
+        if first == NUMBER_TOKEN {
+            let text: String = map.next_value()?;
+            // Checked as `Value` checks it, and kept as written.
+            text.parse::<Number>().map_err(de::Error::custom)?;
+            return Ok(Node::Number(Cow::Owned(text)));
+        }
+        let mut out: Vec<(Cow<'de, str>, Node<'de>)> = Vec::new();
+        let mut key = Some(first);
+        while let Some(k) = key {
+            let child = match self.0 {
+                None => Some(self),
+                Some(p) => p.keys.get(k.as_ref()).map(Build::of),
+            };
+            match child {
+                Some(c) => {
+                    let v = map.next_value_seed(c)?;
+                    // A repeated key: the last one counts, as in a `Value`.
+                    match out.iter_mut().find(|(m, _)| *m == k) {
+                        Some(slot) => slot.1 = v,
+                        None => out.push((k, v)),
+                    }
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            key = map.next_key_seed(Key)?;
+        }
+        Ok(Node::Object(out))
+    }
+}
+
 /// An object key, borrowed from the page when it has no escapes.
 struct Key;
 
@@ -392,6 +515,20 @@ mod tests {
         assert!(p.parse(br#"{"orders":["#).is_err());
     }
 
+    /// A streamed record as the `Value` the pruned parse builds.
+    fn value(n: &Node) -> Value {
+        match n {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(*b),
+            Node::Text(s) => Value::String(s.to_string()),
+            Node::Number(n) => Value::Number(n.parse().unwrap()),
+            Node::List(l) => Value::Array(l.iter().map(value).collect()),
+            Node::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.to_string(), value(v))).collect())
+            }
+        }
+    }
+
     #[test]
     fn streamed_records_are_the_parsed_ones_handed_over_one_by_one() {
         let p = projection("shopify");
@@ -399,7 +536,7 @@ mod tests {
         let text = br#"{"orders":[{"id":1,"note":"x","total_price":"1.00"},{"id":2}],"next":"c"}"#;
         let mut seen = Vec::new();
         let (rest, count) = p
-            .parse_streaming(text, &records, &mut |v| seen.push(v))
+            .parse_streaming(text, &records, &mut |v| seen.push(value(&v)))
             .unwrap();
         let whole = p.parse(text).unwrap();
         assert_eq!(count, Some(2));

@@ -4,28 +4,24 @@
 //! reason naming the definition's key.
 
 use super::plan::{AmountPlan, FieldPlan, Scale, StatusPlan, SumPlan, TimeFormat, TimePlan};
+use super::tree::Tree;
 use crate::facts::{check_id, echo, OrderStatus};
 use crate::money::{from_micros, minor_units_to_micros, parse_micros};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
+use std::borrow::Cow;
+
 /// A value's text: strings as they are, numbers exactly as written
 /// (`arbitrary_precision` keeps 20-digit ids and `0.1` intact).
 pub(super) fn text(v: &Value) -> Result<String, String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Array(_) => Err("is a list, not a value".into()),
-        Value::Object(_) => Err("is an object, not a value".into()),
-        Value::Null => Err("is null".into()),
-    }
+    v.text().map(Cow::into_owned)
 }
 
 /// `Value::pointer`, without its two allocations per token for every
 /// lookup (the mapping reads a dozen pointers per record): a token is
 /// unescaped only when it has a `~`.
-pub(super) fn at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
+pub(super) fn at<'a, T: Tree>(v: &'a T, pointer: &str) -> Option<&'a T> {
     if pointer.is_empty() {
         return Some(v);
     }
@@ -38,13 +34,13 @@ pub(super) fn at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
             } else {
                 token.into()
             };
-            match target {
-                Value::Object(map) => map.get(token.as_ref()),
+            match target.list() {
+                None => target.key(token.as_ref()),
                 // `Value::pointer`'s index rule: digits, no sign, no leading zero.
-                Value::Array(list) if token == "0" || !token.starts_with(['0', '+']) => {
+                Some(list) if token == "0" || !token.starts_with(['0', '+']) => {
                     token.parse::<usize>().ok().and_then(|i| list.get(i))
                 }
-                _ => None,
+                Some(_) => None,
             }
         })
 }
@@ -59,14 +55,14 @@ pub(super) fn check_field_id(f: &FieldPlan, id: &str) -> Result<(), String> {
     }
 }
 
-pub(super) struct Record<'a> {
-    pub(super) value: &'a Value,
-    pub(super) parent: Option<&'a Value>,
+pub(super) struct Record<'a, T = Value> {
+    pub(super) value: &'a T,
+    pub(super) parent: Option<&'a T>,
     /// The page's column names (`columns`), for `@name` pointer tokens.
     pub(super) columns: &'a [String],
 }
 
-impl Record<'_> {
+impl<'a, T: Tree> Record<'a, T> {
     /// `path` with each `@name` token replaced by that column's index;
     /// `None` when the page has no such column.
     fn resolve<'p>(&self, path: &'p str) -> Option<std::borrow::Cow<'p, str>> {
@@ -97,6 +93,11 @@ impl Record<'_> {
     /// The first pointer with a non-null value, as text; `None` when absent
     /// or equal to one of the field's `none_if` values.
     pub(super) fn get(&self, f: &FieldPlan) -> Result<Option<String>, String> {
+        Ok(self.get_ref(f)?.map(Cow::into_owned))
+    }
+
+    /// [`Record::get`], borrowing the text where the tree has it.
+    pub(super) fn get_ref(&self, f: &FieldPlan) -> Result<Option<Cow<'a, str>>, String> {
         for p in &f.pointers {
             let base = if p.parent {
                 self.parent
@@ -107,10 +108,11 @@ impl Record<'_> {
                 continue;
             };
             match base.and_then(|b| at(b, &path)) {
-                None | Some(Value::Null) => continue,
+                None => continue,
+                Some(v) if v.is_null() => continue,
                 Some(v) => {
-                    let t = text(v).map_err(|e| format!("{f} {e}"))?;
-                    return Ok((!f.none_if.contains(&t)).then_some(t));
+                    let t = v.text().map_err(|e| format!("{f} {e}"))?;
+                    return Ok((!f.none_if.iter().any(|n| *n == *t)).then_some(t));
                 }
             }
         }
@@ -118,7 +120,12 @@ impl Record<'_> {
     }
 
     pub(super) fn required(&self, f: &FieldPlan) -> Result<String, String> {
-        match self.get(f)? {
+        self.required_ref(f).map(Cow::into_owned)
+    }
+
+    /// [`Record::required`], borrowing the text where the tree has it.
+    pub(super) fn required_ref(&self, f: &FieldPlan) -> Result<Cow<'a, str>, String> {
+        match self.get_ref(f)? {
             Some(t) if !t.trim().is_empty() => Ok(t),
             _ => Err(format!("{f} is missing")),
         }
@@ -145,35 +152,31 @@ impl Record<'_> {
     }
 
     pub(super) fn time(&self, t: &TimePlan, shop: Tz) -> Result<DateTime<Utc>, String> {
-        let raw = self.required(&t.field)?;
+        let raw = self.required_ref(&t.field)?;
         parse_time(raw.trim(), &t.format, t.zone.resolve(shop))
             .map_err(|e| format!("{}: `{}` {e}", t.field, echo(&raw)))
     }
 
     pub(super) fn amount(&self, a: &AmountPlan) -> Result<i64, String> {
         let mut micros = match &a.sum {
-            None => match (a.default, self.get(&a.field)?) {
+            None => match (a.default, self.get_ref(&a.field)?) {
                 (Some(d), None) => d,
                 _ => {
-                    let raw = self.required(&a.field)?;
+                    let raw = self.required_ref(&a.field)?;
                     amount_micros(raw.trim(), a.scale).map_err(|e| format!("{}: {e}", a.field))?
                 }
             },
             Some(sum) if sum.first => self.first_of(a, sum)?,
             Some(sum) => {
-                let items = match at(self.value, &sum.each) {
-                    None | Some(Value::Null) => &[][..],
-                    Some(Value::Array(a)) => a.as_slice(),
-                    Some(_) => return Err(format!("{}: `{}` is not a list", a.field, sum.each)),
-                };
+                let items = self.items(a, sum)?;
                 let mut total = 0i64;
                 for (i, item) in items.iter().enumerate() {
                     let chosen = sum.filters.iter().all(|(p, values)| {
                         let v = match at(item, p) {
-                            None | Some(Value::Null) => String::new(),
-                            Some(v) => text(v).unwrap_or_default(),
+                            Some(v) if !v.is_null() => v.text().unwrap_or_default(),
+                            _ => Cow::Borrowed(""),
                         };
-                        values.contains(&v)
+                        values.iter().any(|w| *w == *v)
                     });
                     if !chosen {
                         continue;
@@ -183,7 +186,7 @@ impl Record<'_> {
                         parent: self.parent,
                         columns: self.columns,
                     };
-                    let raw = rec.required(&a.field)?;
+                    let raw = rec.required_ref(&a.field)?;
                     let m = amount_micros(raw.trim(), a.scale)
                         .map_err(|e| format!("{} in {}[{i}]: {e}", a.field, sum.each))?;
                     total = total
@@ -194,7 +197,7 @@ impl Record<'_> {
             }
         };
         if let Some(m) = &a.minus {
-            let raw = self.required(m)?;
+            let raw = self.required_ref(m)?;
             let sub = amount_micros(raw.trim(), a.scale).map_err(|e| format!("{m}: {e}"))?;
             micros = micros
                 .checked_sub(sub)
@@ -220,7 +223,18 @@ impl Record<'_> {
     }
 }
 
-impl Record<'_> {
+impl<'a, T: Tree> Record<'a, T> {
+    /// The list a `sum` adds up; none (or null) is an empty one.
+    fn items(&self, a: &AmountPlan, sum: &SumPlan) -> Result<&'a [T], String> {
+        match at(self.value, &sum.each) {
+            None => Ok(&[]),
+            Some(v) if v.is_null() => Ok(&[]),
+            Some(v) => v
+                .list()
+                .ok_or_else(|| format!("{}: `{}` is not a list", a.field, sum.each)),
+        }
+    }
+
     /// `sum` with `first`: the amount of the one item whose filter value
     /// comes earliest in the filter's list (Meta reports one purchase
     /// under several overlapping action types); none listed is 0.
@@ -228,16 +242,12 @@ impl Record<'_> {
         let Some((key, wanted)) = sum.filters.first() else {
             return Ok(0);
         };
-        let items = match at(self.value, &sum.each) {
-            None | Some(Value::Null) => &[][..],
-            Some(Value::Array(a)) => a.as_slice(),
-            Some(_) => return Err(format!("{}: `{}` is not a list", a.field, sum.each)),
-        };
+        let items = self.items(a, sum)?;
         let chosen = wanted.iter().find_map(|w| {
             items.iter().enumerate().find(|(_, item)| {
-                at(item, key)
-                    .and_then(|v| text(v).ok())
-                    .is_some_and(|v| &v == w)
+                at(*item, key)
+                    .and_then(|v| v.text().ok())
+                    .is_some_and(|v| *v == **w)
             })
         });
         let Some((i, item)) = chosen else {
@@ -248,7 +258,7 @@ impl Record<'_> {
             parent: self.parent,
             columns: self.columns,
         };
-        let raw = rec.required(&a.field)?;
+        let raw = rec.required_ref(&a.field)?;
         amount_micros(raw.trim(), a.scale)
             .map_err(|e| format!("{} in {}[{i}]: {e}", a.field, sum.each))
     }
@@ -310,22 +320,26 @@ pub fn amount_micros(raw: &str, scale: Scale) -> Result<i64, String> {
 
 /// A pointer of `if_present` that holds a value decides; else the map,
 /// then the default.
-pub(super) fn status(rec: &Record, st: &StatusPlan) -> Result<OrderStatus, String> {
+pub(super) fn status<T: Tree>(rec: &Record<T>, st: &StatusPlan) -> Result<OrderStatus, String> {
     let present = st
         .if_present
         .iter()
-        .find(|(p, _)| !matches!(at(rec.value, p), None | Some(Value::Null)));
+        .find(|(p, _)| at(rec.value, p).is_some_and(|v| !v.is_null()));
     if let Some((_, s)) = present {
         return Ok(*s);
     }
-    let v = rec.get(&st.field)?.unwrap_or_default();
-    st.map.get(&v).copied().or(st.default).ok_or_else(|| {
-        format!(
-            "{}: `{}` is not in the definition's status map",
-            st.field,
-            echo(&v)
-        )
-    })
+    let v = rec.get_ref(&st.field)?.unwrap_or_default();
+    st.map
+        .get(v.as_ref())
+        .copied()
+        .or(st.default)
+        .ok_or_else(|| {
+            format!(
+                "{}: `{}` is not in the definition's status map",
+                st.field,
+                echo(&v)
+            )
+        })
 }
 
 #[cfg(test)]
