@@ -317,17 +317,18 @@ impl Mapper {
             .map(|rec| {
                 let refund_id = rec.id(&r.id)?;
                 let at = rec.time(&r.refunded_at, self.tz)?;
-                Ok(Refund {
-                    shop: self.shop.as_str().into(),
-                    order_id: rec.id(&r.order_id)?,
-                    refunded_at: at,
-                    local_day: local_day(at, self.tz),
-                    amount: Money::from_micros(
-                        rec.money(&r.amount)
-                            .map_err(|e| format!("refund {refund_id}: {e}"))?,
-                    ),
+                let order_id = rec.id(&r.order_id)?;
+                let amount_micros = rec
+                    .money(&r.amount)
+                    .map_err(|e| format!("refund {refund_id}: {e}"))?;
+                Ok(Refund::done_at(
+                    &self.shop,
+                    self.tz,
                     refund_id,
-                })
+                    order_id,
+                    at,
+                    amount_micros,
+                ))
             })
             .collect()
     }
