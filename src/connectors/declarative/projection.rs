@@ -8,7 +8,7 @@
 //! index segments (`/metricValues/0/value`) point at the same element.
 //! Streamed records are built as [`Node`]s, which borrow from the page.
 
-use super::tree::Node;
+use super::tree::{same_key, Node};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Number, Value};
@@ -118,7 +118,7 @@ impl Projection {
     fn child(&self, key: &str) -> Option<&Projection> {
         self.lookup
             .iter()
-            .find(|(k, _)| k.len() == key.len() && **k == *key)
+            .find(|(k, _)| same_key(k, key))
             .map(|(_, p)| p)
     }
 
@@ -456,12 +456,10 @@ impl<'de> Visitor<'de> for Build<'_> {
             };
             match child {
                 Some(c) => {
-                    let v = map.next_value_seed(c)?;
-                    // A repeated key: the last one counts, as in a `Value`.
-                    match out.iter_mut().find(|(m, _)| *m == k) {
-                        Some(slot) => slot.1 = v,
-                        None => out.push((k, v)),
-                    }
+                    // A repeated key is kept twice; `Node::key` reads from the
+                    // end, so the last one counts, as in a `Value`. Searching
+                    // the members on every push cost a comparison per pair.
+                    out.push((k, map.next_value_seed(c)?));
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -547,6 +545,23 @@ mod tests {
                 Value::Object(m.iter().map(|(k, v)| (k.to_string(), value(v))).collect())
             }
         }
+    }
+
+    #[test]
+    fn a_repeated_key_reads_its_last_value_as_in_a_value() {
+        use crate::connectors::declarative::tree::Tree;
+        let p = projection("shopify");
+        let records = tokens("/orders").unwrap();
+        let text = br#"{"orders":[{"id":1,"total_price":"1.00","id":2,"total_price":"3.50"}]}"#;
+        let mut read = Vec::new();
+        p.parse_streaming(text, &records, &mut |v| {
+            let text = |k: &str| v.key(k).unwrap().text().unwrap().into_owned();
+            read.push((text("id"), text("total_price")));
+        })
+        .unwrap();
+        let full: Value = serde_json::from_slice(text).unwrap();
+        assert_eq!(full["orders"][0]["id"].to_string(), "2");
+        assert_eq!(read, [("2".to_string(), "3.50".to_string())]);
     }
 
     #[test]
