@@ -101,12 +101,18 @@ pub fn load(path: &Path) -> Result<Setup, ConfigErrors> {
 /// The definition kinds with streams that map refunds, for
 /// [`crate::settings::refund_sources`].
 fn refund_kinds(definitions: &Definitions) -> RefundKinds {
-    let kinds: BTreeMap<String, Vec<String>> = definitions
+    let mut kinds: BTreeMap<String, Vec<String>> = definitions
         .iter()
         .map(|d| {
             let streams = d.streams.iter().filter(|s| s.refunds.is_some());
             (d.kind.clone(), streams.map(|s| s.name.clone()).collect())
         })
         .collect();
+    // An old kind name (`shopify_rest`) delivers what its kind does.
+    for (old, new) in crate::connectors::declarative::aliases::RENAMED {
+        if let Some(streams) = kinds.get(*new).cloned() {
+            kinds.insert(old.to_string(), streams);
+        }
+    }
     RefundKinds::new(kinds)
 }

@@ -1,5 +1,6 @@
-//! GA4 connector against a loopback mock speaking the Analytics Data API
-//! (tests/common/ga4.rs, shared with the `ga4_rest` parity test).
+//! The `ga4` kind (the definition connectors/ga4.toml) against a loopback
+//! mock speaking the Analytics Data API (tests/common/ga4.rs, shared with
+//! tests/declarative.rs).
 
 mod common;
 
@@ -159,6 +160,8 @@ const TOKEN: &str = "ya29.a0STATIC_test_token_31415";
 /// `rowCount` smaller than the rows served) stores what it has, once.
 #[tokio::test]
 async fn bearer_token_report_stores_only_the_days_and_metrics_it_has() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     for db in common::backends().await {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
@@ -207,6 +210,12 @@ async fn bearer_token_report_stores_only_the_days_and_metrics_it_has() {
         server.verify().await;
         db.drop_db().await;
     }
+    // The property reports in Europe/Warsaw, the shop's zone: nothing to say.
+    assert!(
+        !logs.text().contains("another time zone"),
+        "{}",
+        logs.text()
+    );
 }
 
 #[tokio::test]
@@ -253,7 +262,11 @@ async fn permission_denied_fails_at_once_naming_property_and_credentials() {
 /// shop's zone (Kiritimati is UTC+14, so its yesterday is often UTC's today).
 #[tokio::test]
 async fn scheduled_run_refetches_the_lookback_through_yesterday_in_the_shop_zone() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    let mut runs = 0;
     for db in common::backends().await {
+        runs += 1;
         let server = MockServer::start().await;
         let today = chrono::Utc::now()
             .with_timezone(&chrono_tz::Pacific::Kiritimati)
@@ -294,4 +307,18 @@ async fn scheduled_run_refetches_the_lookback_through_yesterday_in_the_shop_zone
         server.verify().await;
         db.drop_db().await;
     }
+    // The mock's property reports in Asia/Shanghai, not the shop's zone:
+    // logged (once per run), and GA4's days stored as they come (above).
+    let text = logs.text();
+    let warned: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("another time zone than the shop's"))
+        .collect();
+    assert_eq!(warned.len(), runs, "{text}");
+    assert!(
+        warned.iter().all(|l| l.contains("ga4-pl")
+            && l.contains("Asia/Shanghai")
+            && l.contains("Pacific/Kiritimati")),
+        "{text}"
+    );
 }

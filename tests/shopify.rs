@@ -1,4 +1,5 @@
-//! Shopify connector against a loopback mock speaking Shopify's wire format:
+//! The `shopify` kind (the definition connectors/shopify.toml) against a
+//! loopback mock speaking Shopify's wire format:
 //! `X-Shopify-Access-Token`, `status=any`, Link/`page_info` pagination,
 //! 429 with a decimal `Retry-After`, money as strings, offset timestamps.
 

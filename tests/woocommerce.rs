@@ -1,4 +1,5 @@
-//! WooCommerce connector against a loopback mock speaking WooCommerce REST
+//! The `woocommerce` kind (the definition connectors/woocommerce.toml)
+//! against a loopback mock speaking WooCommerce REST
 //! v3: HTTP Basic auth with a consumer key and secret, `page`/`per_page`
 //! pagination bounded by `X-WP-TotalPages`, `after`/`before` and
 //! `modified_after` filters in UTC with `dates_are_gmt=true`, money as

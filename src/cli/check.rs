@@ -82,6 +82,19 @@ impl Check {
                 }
             }
         }
+        // Old kind names still work for one release; say so before they go.
+        let notes: Vec<String> = s
+            .config
+            .connectors
+            .iter()
+            .filter_map(|c| crate::connectors::declarative::aliases::note(&c.name, &c.kind))
+            .collect();
+        if !notes.is_empty() {
+            println!("\n# Notes:");
+            for n in &notes {
+                println!("note: {n}");
+            }
+        }
         let warnings = check_warnings(&s).await;
         if !warnings.is_empty() {
             println!("\n# Warnings:");

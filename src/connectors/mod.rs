@@ -6,13 +6,10 @@ pub mod csv;
 pub mod declarative;
 pub mod demo;
 pub mod douyin;
-pub mod ga4;
 pub mod google_ads;
 pub mod jd;
 pub mod pinduoduo;
-pub mod shopify;
 pub mod taobao;
-pub mod woocommerce;
 pub mod xlsx;
 pub mod zendesk;
 
@@ -385,9 +382,6 @@ pub enum Connector {
     Csv(csv::CsvConnector),
     Xlsx(xlsx::XlsxConnector),
     Demo(demo::DemoConnector),
-    Shopify(std::sync::Arc<shopify::ShopifyConnector>),
-    WooCommerce(std::sync::Arc<woocommerce::WooCommerceConnector>),
-    Ga4(std::sync::Arc<ga4::Ga4Connector>),
     Taobao(std::sync::Arc<taobao::TaobaoConnector>),
     Pinduoduo(std::sync::Arc<pinduoduo::PinduoduoConnector>),
     Jd(std::sync::Arc<jd::JdConnector>),
@@ -414,9 +408,6 @@ impl Connector {
             Connector::Csv(c) => &c.name,
             Connector::Xlsx(c) => &c.name,
             Connector::Demo(c) => &c.name,
-            Connector::Shopify(c) => &c.name,
-            Connector::WooCommerce(c) => &c.name,
-            Connector::Ga4(c) => &c.name,
             Connector::Taobao(c) => &c.name,
             Connector::Pinduoduo(c) => &c.name,
             Connector::Jd(c) => &c.name,
@@ -433,9 +424,6 @@ impl Connector {
             Connector::Csv(c) => c.run(window, sink).await,
             Connector::Xlsx(c) => c.run(window, sink).await,
             Connector::Demo(c) => c.run(window, sink).await,
-            Connector::Shopify(c) => c.run(window, sink).await,
-            Connector::WooCommerce(c) => c.run(window, sink).await,
-            Connector::Ga4(c) => c.run(window, sink).await,
             Connector::Taobao(c) => c.run(window, sink).await,
             Connector::Pinduoduo(c) => c.run(window, sink).await,
             Connector::Jd(c) => c.run(window, sink).await,

@@ -24,11 +24,6 @@ pub(crate) type OptionProblem = crate::config::KeyProblem;
 /// their first scheduled run fetches.
 const DEFAULT_INITIAL_DAYS: i64 = 30;
 
-/// `initial_days` of the kinds still reading their polling keys by hand.
-pub(crate) fn default_initial_days() -> i64 {
-    DEFAULT_INITIAL_DAYS
-}
-
 /// The polling keys a kind takes and its defaults; `None`: the kind does not
 /// take the key (it is then an unknown key of that kind).
 #[derive(Debug, Clone, Copy)]

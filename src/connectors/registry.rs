@@ -7,8 +7,8 @@
 
 use super::declarative::{self, Definitions};
 use super::options::{self, KindOptions, OptionProblem, Read};
-use super::{csv, demo, douyin, ga4, google_ads, jd, pinduoduo, shopify, taobao};
-use super::{woocommerce, xlsx, zendesk, Connector, ConnectorError};
+use super::{csv, demo, douyin, google_ads, jd, pinduoduo, taobao, xlsx, zendesk};
+use super::{Connector, ConnectorError};
 use crate::config::ConnectorConfig;
 use crate::settings::Settings;
 
@@ -72,9 +72,6 @@ pub(crate) const RUST_KINDS: &[Kind] = &[
     Kind::of::<csv::CsvOptions>("csv"),
     Kind::of::<xlsx::XlsxOptions>("xlsx"),
     Kind::of::<demo::DemoOptions>("demo"),
-    Kind::of::<shopify::ShopifyOptions>("shopify"),
-    Kind::of::<woocommerce::WooCommerceOptions>("woocommerce"),
-    Kind::of::<ga4::Ga4Options>("ga4"),
     Kind::of::<taobao::TaobaoOptions>("taobao"),
     Kind::of::<pinduoduo::PinduoduoOptions>("pinduoduo"),
     Kind::of::<jd::JdOptions>("jd"),
@@ -158,12 +155,13 @@ impl<'a> Registry<'a> {
     pub fn check(&self, cfg: &ConnectorConfig) -> Vec<OptionProblem> {
         match self.find(&cfg.kind) {
             Some(Found::Rust(k)) => (k.check)(cfg),
-            Some(Found::Definition(def)) => declarative::engine::Options::from_config(def, cfg)
-                .map(|_| ())
-                .and_then(|_| require_shop(cfg))
-                .err()
-                .into_iter()
-                .collect(),
+            Some(Found::Definition(def)) => {
+                let mut problems = declarative::engine::Options::problems(def, cfg);
+                if problems.is_empty() {
+                    problems.extend(require_shop(cfg).err());
+                }
+                problems
+            }
             None => Vec::new(),
         }
     }

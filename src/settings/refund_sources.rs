@@ -27,15 +27,7 @@ use std::collections::{BTreeMap, HashSet};
 pub const REFUND_INPUTS: &[&str] = &["refund_orders", "refund_amount"];
 
 /// Built-in connector kinds that read refunds (the demo generates them).
-pub const REFUND_KINDS: &[&str] = &[
-    "demo",
-    "shopify",
-    "woocommerce",
-    "taobao",
-    "pinduoduo",
-    "jd",
-    "douyin",
-];
+pub const REFUND_KINDS: &[&str] = &["demo", "taobao", "pinduoduo", "jd", "douyin"];
 
 /// The connector kinds from definitions, each with the names of its
 /// streams that map refunds. The definitions are loaded above this layer

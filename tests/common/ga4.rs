@@ -1,4 +1,4 @@
-//! A loopback GA4 Data API for the `ga4` and `ga4_rest` tests:
+//! A loopback GA4 Data API for the `ga4` tests (tests/ga4.rs, tests/declarative.rs):
 //! `POST …/properties/{id}:runReport` with a JSON body, `limit`/`offset`
 //! pages bounded by `rowCount`, `YYYYMMDD` dates, metric values as strings,
 //! Google's JSON errors, and the service-account JWT-bearer token exchange.

@@ -131,6 +131,14 @@ pub(super) struct RawStream {
     /// The platform leaves the list out when it has no records (GA4 `rows`).
     #[serde(default)]
     pub(super) records_optional: bool,
+    /// Pointer to the time zone the platform says its days are in (GA4
+    /// `/metadata/timeZone`): one other than the shop's is logged.
+    #[serde(default)]
+    pub(super) reports_zone: Option<String>,
+    /// Pointer to the page's list of columns (`{ name = … }` each), which
+    /// `@name` tokens in field pointers index (GA4 `/metricHeaders`).
+    #[serde(default)]
+    pub(super) columns: Option<String>,
     #[serde(default)]
     pub(super) query: BTreeMap<String, String>,
     #[serde(default)]

@@ -3,15 +3,16 @@
 //! JSON and a reason naming the definition's field; a page that is not
 //! what the definition describes is an error (retried, then the run fails).
 
-use super::plan::{
-    AmountPlan, BodyErrors, DailyPlan, DayPlan, FieldPlan, OrderPlan, PageStyle, RefundPlan, Scale,
-    StatusPlan, StreamPlan, SumPlan, TimeFormat, TimePlan,
-};
-use crate::facts::{check_id, echo, Batch, DailyValue, Order, OrderStatus, Refund, Reject};
+use super::plan::{BodyErrors, DailyPlan, DayPlan, FieldPlan, OrderPlan, PageStyle, RefundPlan};
+use super::plan::{StreamPlan, TimePlan};
+pub use super::record::{amount_micros, format_time, parse_time};
+use super::record::{at, check_field_id, status, text, Record};
+use super::tree::{Node, Tree};
+use crate::facts::{echo, Batch, DailyValue, Order, OrderStatus, Refund, Reject};
 use crate::http::HttpError;
-use crate::money::{from_micros, minor_units_to_micros, parse_micros, Money};
+use crate::money::Money;
 use crate::period::local_day;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde_json::Value;
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct PageInfo {
     pub has_next: Option<bool>,
     pub total: Option<u64>,
     pub next_cursor: Option<String>,
+    /// The time zone the page says its days are in (`reports_zone`).
+    pub zone: Option<String>,
 }
 
 /// Owns what mapping a page needs, so it can move to a blocking thread.
@@ -40,241 +43,12 @@ pub struct Mapper {
     pub errors: Option<BodyErrors>,
 }
 
-/// A value's text: strings as they are, numbers exactly as written
-/// (`arbitrary_precision` keeps 20-digit ids and `0.1` intact).
-fn text(v: &Value) -> Result<String, String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Array(_) => Err("is a list, not a value".into()),
-        Value::Object(_) => Err("is an object, not a value".into()),
-        Value::Null => Err("is null".into()),
-    }
-}
-
-struct Record<'a> {
-    value: &'a Value,
-    parent: Option<&'a Value>,
-}
-
-impl Record<'_> {
-    /// The first pointer with a non-null value, as text; `None` when absent
-    /// or equal to one of the field's `none_if` values.
-    fn get(&self, f: &FieldPlan) -> Result<Option<String>, String> {
-        for p in &f.pointers {
-            let base = if p.parent {
-                self.parent
-            } else {
-                Some(self.value)
-            };
-            match base.and_then(|b| b.pointer(&p.path)) {
-                None | Some(Value::Null) => continue,
-                Some(v) => {
-                    let t = text(v).map_err(|e| format!("{f} {e}"))?;
-                    return Ok((!f.none_if.contains(&t)).then_some(t));
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    fn required(&self, f: &FieldPlan) -> Result<String, String> {
-        match self.get(f)? {
-            Some(t) if !t.trim().is_empty() => Ok(t),
-            _ => Err(format!("{f} is missing")),
-        }
-    }
-
-    /// A required id, at most [`crate::facts::MAX_ID_BYTES`] long.
-    fn id(&self, f: &FieldPlan) -> Result<String, String> {
-        let id = self.required(f)?;
-        check_id(&f.to_string(), &id)?;
-        Ok(id)
-    }
-
-    /// An order's or a refund's amount: never negative, as in a file.
-    fn money(&self, a: &AmountPlan) -> Result<i64, String> {
-        let micros = self.amount(a)?;
-        if micros < 0 {
-            return Err(format!(
-                "{}: must not be negative ({})",
-                a.field,
-                from_micros(micros)
-            ));
-        }
-        Ok(micros)
-    }
-
-    fn time(&self, t: &TimePlan, shop: Tz) -> Result<DateTime<Utc>, String> {
-        let raw = self.required(&t.field)?;
-        parse_time(raw.trim(), &t.format, t.zone.resolve(shop))
-            .map_err(|e| format!("{}: `{}` {e}", t.field, echo(&raw)))
-    }
-
-    fn amount(&self, a: &AmountPlan) -> Result<i64, String> {
-        let mut micros = match &a.sum {
-            None => match (a.default, self.get(&a.field)?) {
-                (Some(d), None) => d,
-                _ => {
-                    let raw = self.required(&a.field)?;
-                    amount_micros(raw.trim(), a.scale).map_err(|e| format!("{}: {e}", a.field))?
-                }
-            },
-            Some(sum) if sum.first => self.first_of(a, sum)?,
-            Some(sum) => {
-                let items = match self.value.pointer(&sum.each) {
-                    None | Some(Value::Null) => &[][..],
-                    Some(Value::Array(a)) => a.as_slice(),
-                    Some(_) => return Err(format!("{}: `{}` is not a list", a.field, sum.each)),
-                };
-                let mut total = 0i64;
-                for (i, item) in items.iter().enumerate() {
-                    let chosen = sum.filters.iter().all(|(p, values)| {
-                        let v = match item.pointer(p) {
-                            None | Some(Value::Null) => String::new(),
-                            Some(v) => text(v).unwrap_or_default(),
-                        };
-                        values.contains(&v)
-                    });
-                    if !chosen {
-                        continue;
-                    }
-                    let rec = Record {
-                        value: item,
-                        parent: self.parent,
-                    };
-                    let raw = rec.required(&a.field)?;
-                    let m = amount_micros(raw.trim(), a.scale)
-                        .map_err(|e| format!("{} in {}[{i}]: {e}", a.field, sum.each))?;
-                    total = total
-                        .checked_add(m)
-                        .ok_or_else(|| format!("{}: the sum is out of range", a.field))?;
-                }
-                total
-            }
-        };
-        if let Some(m) = &a.minus {
-            let raw = self.required(m)?;
-            let sub = amount_micros(raw.trim(), a.scale).map_err(|e| format!("{m}: {e}"))?;
-            micros = micros
-                .checked_sub(sub)
-                .ok_or_else(|| format!("{}: the difference is out of range", a.field))?;
-        }
-        if let Some(floor) = a.at_least {
-            micros = micros.max(floor);
-        }
-        if a.whole && micros % 1_000_000 != 0 {
-            return Err(format!(
-                "{}: `{}` is not a whole count",
-                a.field,
-                from_micros(micros)
-            ));
-        }
-        if a.absolute {
-            micros
-                .checked_abs()
-                .ok_or_else(|| format!("{}: out of range", a.field))
-        } else {
-            Ok(micros)
-        }
-    }
-}
-
-impl Record<'_> {
-    /// `sum` with `first`: the amount of the one item whose filter value
-    /// comes earliest in the filter's list (Meta reports one purchase
-    /// under several overlapping action types); none listed is 0.
-    fn first_of(&self, a: &AmountPlan, sum: &SumPlan) -> Result<i64, String> {
-        let Some((key, wanted)) = sum.filters.first() else {
-            return Ok(0);
-        };
-        let items = match self.value.pointer(&sum.each) {
-            None | Some(Value::Null) => &[][..],
-            Some(Value::Array(a)) => a.as_slice(),
-            Some(_) => return Err(format!("{}: `{}` is not a list", a.field, sum.each)),
-        };
-        let chosen = wanted.iter().find_map(|w| {
-            items.iter().enumerate().find(|(_, item)| {
-                item.pointer(key)
-                    .and_then(|v| text(v).ok())
-                    .is_some_and(|v| &v == w)
-            })
-        });
-        let Some((i, item)) = chosen else {
-            return Ok(0);
-        };
-        let rec = Record {
-            value: item,
-            parent: self.parent,
-        };
-        let raw = rec.required(&a.field)?;
-        amount_micros(raw.trim(), a.scale)
-            .map_err(|e| format!("{} in {}[{i}]: {e}", a.field, sum.each))
-    }
-}
-
-pub fn parse_time(raw: &str, format: &TimeFormat, zone: Tz) -> Result<DateTime<Utc>, String> {
-    let out_of_range = || "is out of range".to_string();
-    match format {
-        TimeFormat::Rfc3339 => DateTime::parse_from_rfc3339(raw)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("is not an RFC 3339 time ({e})")),
-        TimeFormat::UnixSeconds => {
-            let s: i64 = raw
-                .parse()
-                .map_err(|_| "is not whole Unix seconds".to_string())?;
-            DateTime::from_timestamp(s, 0).ok_or_else(out_of_range)
-        }
-        TimeFormat::UnixMillis => {
-            let ms: i64 = raw
-                .parse()
-                .map_err(|_| "is not whole Unix milliseconds".to_string())?;
-            DateTime::from_timestamp_millis(ms).ok_or_else(out_of_range)
-        }
-        TimeFormat::Pattern(p) => {
-            let naive = NaiveDateTime::parse_from_str(raw, p)
-                .map_err(|e| format!("does not match `{p}` ({e})"))?;
-            zone.from_local_datetime(&naive)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| format!("does not exist in {zone} (a daylight-saving gap)"))
-        }
-    }
-}
-
-/// Formats an instant for a window parameter.
-pub fn format_time(t: DateTime<Utc>, format: &TimeFormat, zone: Tz) -> String {
-    match format {
-        TimeFormat::Rfc3339 => t
-            .with_timezone(&zone)
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        TimeFormat::UnixSeconds => t.timestamp().to_string(),
-        TimeFormat::UnixMillis => t.timestamp_millis().to_string(),
-        TimeFormat::Pattern(p) => t.with_timezone(&zone).format(p).to_string(),
-    }
-}
-
-pub fn amount_micros(raw: &str, scale: Scale) -> Result<i64, String> {
-    let whole = |what: &str| -> Result<i64, String> {
-        raw.parse::<i64>()
-            .map_err(|_| format!("`{}` is not a whole number of {what}", echo(raw)))
-    };
-    match scale {
-        Scale::Decimal => parse_micros(raw).map_err(|e| e.to_string()),
-        Scale::Hundredths => minor_units_to_micros(whole("hundredths (fen, cents)")?, 2)
-            .ok_or_else(|| format!("`{}` is too large to store", echo(raw))),
-        Scale::Micros => whole("micros"),
-    }
-}
-
 impl Mapper {
     /// Maps a page built only as far as the stream's projection reads; a
     /// page with a reject or an error is redone from the full JSON, so a
     /// reject keeps the record's whole raw JSON and an error quotes the page.
     pub fn page(&self, bytes: &[u8]) -> Result<(Batch, PageInfo), String> {
-        let pruned = self.stream.projection.parse(bytes).ok();
-        if let Some(Ok((batch, info))) = pruned.as_ref().map(|body| self.map(body)) {
+        if let Some(Ok((batch, info))) = self.streamed(bytes) {
             if batch.rejects.is_empty() {
                 // The test suites run in debug builds: there every pruned
                 // page proves the projection misses nothing the mapping reads.
@@ -294,12 +68,44 @@ impl Mapper {
 
     fn full(&self, bytes: &[u8]) -> Result<(Batch, PageInfo), String> {
         let body: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
-        self.map(&body)
+        self.map(&body, None)
     }
 
-    fn map(&self, body: &Value) -> Result<(Batch, PageInfo), String> {
+    /// The page parsed by the stream's projection, each record mapped as
+    /// soon as it is read and then dropped: no tree of the page's records
+    /// is built (the cost that made definitions slower than the Rust
+    /// modules). `None` when the page does not parse (the full parse says
+    /// why). A page whose records read `@name` columns is mapped from its
+    /// tree, since the columns may come after the records.
+    fn streamed(&self, bytes: &[u8]) -> Option<Result<(Batch, PageInfo), String>> {
+        let s = &self.stream;
+        if s.columns.is_some() {
+            let body = s.projection.parse(bytes).ok()?;
+            return Some(self.map(&body, None));
+        }
+        let records = super::projection::tokens(&s.records)?;
+        let mut batch = Batch::default();
+        let mut i = 0;
+        let (body, count) = s
+            .projection
+            .parse_streaming(bytes, &records, &mut |record: Node| {
+                self.record(&record, i, &[], &mut batch);
+                i += 1;
+            })
+            .ok()?;
+        Some(self.map(&body, count.map(|n| (batch, n))))
+    }
+
+    /// Maps a page's tree; `streamed` holds the batch and the number of
+    /// records already mapped while parsing (their list is then empty).
+    fn map(
+        &self,
+        body: &Value,
+        streamed: Option<(Batch, usize)>,
+    ) -> Result<(Batch, PageInfo), String> {
         let s = &self.stream;
         let records: &[Value] = match body.pointer(&s.records) {
+            _ if streamed.is_some() => &[],
             Some(Value::Array(a)) => a,
             Some(Value::Null) => &[],
             None if s.records_optional => &[],
@@ -318,7 +124,7 @@ impl Mapper {
             }
         };
         let mut info = PageInfo {
-            served: records.len(),
+            served: streamed.as_ref().map_or(records.len(), |(_, n)| *n),
             ..PageInfo::default()
         };
         let p = &s.pagination;
@@ -366,36 +172,59 @@ impl Mapper {
             PageStyle::Token(token) => info.next_cursor = token.next(body)?,
             _ => {}
         }
-        let mut batch = Batch::default();
+        info.zone = s
+            .reports_zone
+            .as_deref()
+            .and_then(|z| at(body, z))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        // The names of the page's columns (GA4 `metricHeaders`), which
+        // `@name` pointer tokens index.
+        let columns: Vec<String> = match s.columns.as_deref().and_then(|c| at(body, c)) {
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|c| {
+                    c.get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut batch = streamed.map(|(b, _)| b).unwrap_or_default();
         for (i, record) in records.iter().enumerate() {
-            self.record(record, i, &mut batch);
+            self.record(record, i, &columns, &mut batch);
         }
         Ok((batch, info))
     }
 
-    fn reject(&self, batch: &mut Batch, locator: String, reason: String, raw: &Value) {
+    fn reject<T: Tree>(&self, batch: &mut Batch, locator: String, reason: String, raw: &T) {
         batch.rejects.push(Reject {
             source: self.source.clone(),
             locator,
             reason,
-            raw: raw.to_string(),
+            raw: raw.raw(),
         });
     }
 
-    fn record(&self, value: &Value, i: usize, batch: &mut Batch) {
+    fn record<T: Tree>(&self, value: &T, i: usize, columns: &[String], batch: &mut Batch) {
         let rec = Record {
             value,
             parent: None,
+            columns,
         };
         let s = &self.stream;
         let at = || format!("{} page {} record {}", self.slice, self.page_no, i + 1);
         if let Some(o) = &s.order {
-            let locator = rec
-                .get(&o.id)
-                .ok()
-                .flatten()
-                .map(|id| format!("order {}", echo(&id)))
-                .unwrap_or_else(at);
+            // Built only for a reject: most records have none.
+            let locator = || {
+                rec.get(&o.id)
+                    .ok()
+                    .flatten()
+                    .map(|id| format!("order {}", echo(&id)))
+                    .unwrap_or_else(at)
+            };
             let mapped = self.order(&rec, o).and_then(|order| {
                 let refunds = match &s.refunds {
                     Some(r) => self.refunds(value, r)?,
@@ -408,7 +237,7 @@ impl Mapper {
                     batch.orders.push(order);
                     batch.refunds.extend(refunds);
                 }
-                Err(reason) => self.reject(batch, locator, reason, value),
+                Err(reason) => self.reject(batch, locator(), reason, value),
             }
         } else if let Some(r) = &s.refunds {
             match self.refunds(value, r) {
@@ -437,7 +266,7 @@ impl Mapper {
         }
     }
 
-    fn order(&self, rec: &Record, o: &OrderPlan) -> Result<Order, String> {
+    fn order<T: Tree>(&self, rec: &Record<T>, o: &OrderPlan) -> Result<Order, String> {
         let order_id = rec.id(&o.id)?;
         let paid_at = rec.time(&o.paid_at, self.tz)?;
         let amount_micros = rec.money(&o.amount)?;
@@ -446,7 +275,7 @@ impl Mapper {
             None => None,
         };
         if let (Some(f), Some(b)) = (&o.buyer_id, &buyer_id) {
-            check_id(&f.to_string(), b)?;
+            check_field_id(f, b)?;
         }
         let status = match &o.status {
             None => OrderStatus::Paid,
@@ -463,19 +292,21 @@ impl Mapper {
         })
     }
 
-    fn refunds(&self, value: &Value, r: &RefundPlan) -> Result<Vec<Refund>, String> {
-        let items: Vec<Record> = match &r.each {
+    fn refunds<T: Tree>(&self, value: &T, r: &RefundPlan) -> Result<Vec<Refund>, String> {
+        let items: Vec<Record<T>> = match &r.each {
             None => vec![Record {
                 value,
                 parent: None,
+                columns: &[],
             }],
-            Some(each) => match value.pointer(each) {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(a)) => a
+            Some(each) => match at(value, each).filter(|v| !v.is_null()).map(T::list) {
+                None => Vec::new(),
+                Some(Some(a)) => a
                     .iter()
                     .map(|v| Record {
                         value: v,
                         parent: Some(value),
+                        columns: &[],
                     })
                     .collect(),
                 Some(_) => return Err(format!("refunds `{each}` is not a list")),
@@ -486,25 +317,26 @@ impl Mapper {
             .map(|rec| {
                 let refund_id = rec.id(&r.id)?;
                 let at = rec.time(&r.refunded_at, self.tz)?;
-                Ok(Refund {
-                    shop: self.shop.as_str().into(),
-                    order_id: rec.id(&r.order_id)?,
-                    refunded_at: at,
-                    local_day: local_day(at, self.tz),
-                    amount: Money::from_micros(
-                        rec.money(&r.amount)
-                            .map_err(|e| format!("refund {refund_id}: {e}"))?,
-                    ),
+                let order_id = rec.id(&r.order_id)?;
+                let amount_micros = rec
+                    .money(&r.amount)
+                    .map_err(|e| format!("refund {refund_id}: {e}"))?;
+                Ok(Refund::done_at(
+                    &self.shop,
+                    self.tz,
                     refund_id,
-                })
+                    order_id,
+                    at,
+                    amount_micros,
+                ))
             })
             .collect()
     }
 
     /// The day a daily record is filed under, read from `field` as `d.day` says.
-    fn day_of(
+    fn day_of<T: Tree>(
         &self,
-        rec: &Record,
+        rec: &Record<T>,
         d: &DailyPlan,
         field: Option<&FieldPlan>,
     ) -> Result<NaiveDate, String> {
@@ -529,15 +361,19 @@ impl Mapper {
         }
     }
 
-    /// `campaign X day D` for a labelled dimension whose value and day read.
-    fn daily_locator(&self, rec: &Record, d: &DailyPlan) -> Option<String> {
+    /// `campaign X day D` for a labelled dimension whose value and day
+    /// read; `day D` without a dimension (a day is then one record).
+    fn daily_locator<T: Tree>(&self, rec: &Record<T>, d: &DailyPlan) -> Option<String> {
+        if d.dimension.is_none() {
+            return Some(format!("day {}", self.day_of(rec, d, None).ok()?));
+        }
         let label = d.label.as_deref()?;
         let dim = rec.get(d.dimension.as_ref()?).ok().flatten()?;
         let day = self.day_of(rec, d, None).ok()?;
         Some(format!("{label} {} day {day}", echo(&dim)))
     }
 
-    fn daily(&self, rec: &Record, d: &DailyPlan) -> Result<Vec<DailyValue>, String> {
+    fn daily<T: Tree>(&self, rec: &Record<T>, d: &DailyPlan) -> Result<Vec<DailyValue>, String> {
         let day = self.day_of(rec, d, None)?;
         let dimension = match (&d.dimension, &d.label) {
             (Some(f), Some(_)) => rec.required(f)?,
@@ -556,6 +392,11 @@ impl Mapper {
         }
         d.inputs
             .iter()
+            // A column the page does not have is an input it does not give
+            // (a report without that metric), not an error.
+            .filter(|(_, a)| {
+                !(rec.absent(&a.field) || a.minus.as_ref().is_some_and(|m| rec.absent(m)))
+            })
             .map(|(input, a)| {
                 Ok(DailyValue {
                     shop: self.shop.as_str().into(),
@@ -567,26 +408,6 @@ impl Mapper {
             })
             .collect()
     }
-}
-
-/// A pointer of `if_present` that holds a value decides; else the map,
-/// then the default.
-fn status(rec: &Record, st: &StatusPlan) -> Result<OrderStatus, String> {
-    let present = st
-        .if_present
-        .iter()
-        .find(|(p, _)| !matches!(rec.value.pointer(p), None | Some(Value::Null)));
-    if let Some((_, s)) = present {
-        return Ok(*s);
-    }
-    let v = rec.get(&st.field)?.unwrap_or_default();
-    st.map.get(&v).copied().or(st.default).ok_or_else(|| {
-        format!(
-            "{}: `{}` is not in the definition's status map",
-            st.field,
-            echo(&v)
-        )
-    })
 }
 
 /// The definition's error envelope, read on every response: a `throttled`
@@ -629,37 +450,6 @@ fn said(errors: &BodyErrors, body: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patterns_are_read_in_their_zone() {
-        let sh = chrono_tz::Asia::Shanghai;
-        let p = TimeFormat::Pattern("%Y-%m-%d %H:%M:%S".into());
-        let t = parse_time("2026-10-01 00:00:00", &p, sh).unwrap();
-        assert_eq!(t.to_rfc3339(), "2026-09-30T16:00:00+00:00");
-        assert_eq!(format_time(t, &p, sh), "2026-10-01 00:00:00");
-        // 02:30 on 2026-03-08 does not exist in New York.
-        let ny = chrono_tz::America::New_York;
-        let err = parse_time("2026-03-08 02:30:00", &p, ny).unwrap_err();
-        assert!(err.contains("daylight"), "{err}");
-        assert!(parse_time("2026-10-01", &p, sh).is_err());
-        let u = parse_time("1790812800", &TimeFormat::UnixSeconds, sh).unwrap();
-        assert_eq!(format_time(u, &TimeFormat::UnixMillis, sh), "1790812800000");
-        assert!(parse_time("1790812800.5", &TimeFormat::UnixSeconds, sh).is_err());
-    }
-
-    #[test]
-    fn amounts_scale_exactly() {
-        assert_eq!(amount_micros("1999", Scale::Hundredths), Ok(19_990_000));
-        assert_eq!(amount_micros("-5", Scale::Hundredths), Ok(-50_000));
-        assert!(amount_micros("12.5", Scale::Hundredths).is_err());
-        assert_eq!(amount_micros("0.1", Scale::Decimal), Ok(100_000));
-        assert_eq!(
-            amount_micros("10610836202", Scale::Micros),
-            Ok(10_610_836_202)
-        );
-        assert!(amount_micros("1e3", Scale::Decimal).is_err());
-        assert!(amount_micros("99999999999999999", Scale::Hundredths).is_err());
-    }
 
     #[test]
     fn error_envelopes_throttle_or_refuse_by_code() {

@@ -5,6 +5,7 @@
 //! configuration's `definitions = ["folder", …]` adds a user's own (in-house
 //! APIs). See `connectors/README.md` for the format.
 
+pub mod aliases;
 #[cfg(test)]
 mod block_choices;
 pub mod blocks;
@@ -15,7 +16,9 @@ pub mod mapping;
 pub mod plan;
 pub mod projection;
 pub mod reads;
+pub mod record;
 pub mod template;
+pub mod tree;
 
 pub use engine::DeclarativeConnector;
 pub use plan::Definition;
@@ -115,6 +118,8 @@ impl Definitions {
                 Ok(def) => {
                     let clash = if reserved.contains(&def.kind.as_str()) {
                         Some("a connector kind built into kpid".to_string())
+                    } else if let Some(new) = aliases::renamed(&def.kind) {
+                        Some(format!("the old name of the built-in kind `{new}`"))
                     } else {
                         defs.kinds
                             .get(&def.kind)
@@ -140,8 +145,11 @@ impl Definitions {
         (defs, problems)
     }
 
+    /// The definition of `kind`, or of the kind an old name stands for.
     pub fn get(&self, kind: &str) -> Option<&Arc<Definition>> {
-        self.kinds.get(kind)
+        self.kinds
+            .get(kind)
+            .or_else(|| aliases::renamed(kind).and_then(|k| self.kinds.get(k)))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Definition>> {

@@ -91,6 +91,10 @@ pub struct StreamPlan {
     pub records: String,
     /// A missing record list is an empty page, not a malformed one.
     pub records_optional: bool,
+    /// Where a page says which time zone its days are in.
+    pub reports_zone: Option<String>,
+    /// Where a page lists its columns by name, for `@name` tokens.
+    pub columns: Option<String>,
     pub query: Vec<(String, Template)>,
     pub body: Option<serde_json::Value>,
     pub window: WindowPlan,

@@ -6,7 +6,9 @@
 //! A pointer's end is kept whole, so a read returns the same value as on the
 //! full page. Arrays keep their length (unread elements become `null`), so
 //! index segments (`/metricValues/0/value`) point at the same element.
+//! Streamed records are built as [`Node`]s, which borrow from the page.
 
+use super::tree::{same_key, Node};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Number, Value};
@@ -25,11 +27,16 @@ pub struct Projection {
     each: Option<Box<Projection>>,
     /// Some key is an array index: elements look themselves up by index.
     index_keys: bool,
+    /// `keys` as a list, set by `finish`, for the parse's lookup of every
+    /// key of a page: it compares bytes only where the lengths match, where
+    /// the map's ordered search compared several keys' bytes per page key
+    /// (the largest cost left on Shopify's wide orders).
+    lookup: Vec<(Box<str>, Projection)>,
 }
 
 /// The tokens of a JSON pointer as `Value::pointer` reads them; `None` for
 /// a pointer that reads nothing (neither empty nor starting with `/`).
-fn tokens(pointer: &str) -> Option<Vec<String>> {
+pub(super) fn tokens(pointer: &str) -> Option<Vec<String>> {
     if pointer.is_empty() {
         return Some(Vec::new());
     }
@@ -54,7 +61,12 @@ impl Projection {
     pub(super) fn node(&mut self, pointer: &str) -> Option<&mut Projection> {
         let mut n = self;
         for t in tokens(pointer)? {
-            n = n.keys.entry(t).or_default();
+            // `@name` is a column's index, which only the page tells.
+            n = if t.starts_with('@') {
+                n.each_mut()
+            } else {
+                n.keys.entry(t).or_default()
+            };
         }
         Some(n)
     }
@@ -95,6 +107,19 @@ impl Projection {
         if let Some(e) = &mut self.each {
             e.finish();
         }
+        self.lookup = self
+            .keys
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), v.clone()))
+            .collect();
+    }
+
+    /// What is read below the object key `key`.
+    fn child(&self, key: &str) -> Option<&Projection> {
+        self.lookup
+            .iter()
+            .find(|(k, _)| same_key(k, key))
+            .map(|(_, p)| p)
     }
 
     /// The page with only the projected parts built.
@@ -103,6 +128,33 @@ impl Projection {
         let value = self.deserialize(&mut de)?;
         de.end()?;
         Ok(value)
+    }
+
+    /// [`Projection::parse`], except that the list at `records` (a
+    /// pointer's tokens) is not kept: each element is built and handed to
+    /// `each` in turn, and the list's place holds an empty list. The second
+    /// value is how many elements were handed over; `None` when the page
+    /// has no list there (a `null`, another value, or no such key), which
+    /// the tree then shows as it is.
+    pub fn parse_streaming<'de>(
+        &self,
+        bytes: &'de [u8],
+        records: &[String],
+        each: &mut dyn FnMut(Node<'de>),
+    ) -> Result<(Value, Option<usize>), serde_json::Error> {
+        let mut count = None;
+        let seed = Seed {
+            node: self,
+            stream: Some(Stream {
+                path: records,
+                each,
+                count: &mut count,
+            }),
+        };
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let value = seed.deserialize(&mut de)?;
+        de.end()?;
+        Ok((value, count))
     }
 
     fn element(&self, i: usize) -> Option<&Projection> {
@@ -119,10 +171,39 @@ impl<'de> DeserializeSeed<'de> for &Projection {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        if self.whole {
+        Seed {
+            node: self,
+            stream: None,
+        }
+        .deserialize(d)
+    }
+}
+
+/// Where records are handed over instead of kept ([`Projection::parse_streaming`]).
+struct Stream<'a, 'f, 'de> {
+    /// The tokens left to the list of records.
+    path: &'a [String],
+    each: &'f mut dyn FnMut(Node<'de>),
+    count: &'f mut Option<usize>,
+}
+
+/// A node to build, with the way to the streamed records when they are below it.
+struct Seed<'a, 'f, 'de> {
+    node: &'a Projection,
+    stream: Option<Stream<'a, 'f, 'de>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_, 'de> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.node.whole && self.stream.is_none() {
             Value::deserialize(d)
         } else {
-            d.deserialize_any(Pruned(self))
+            d.deserialize_any(Pruned {
+                node: self.node,
+                stream: self.stream,
+            })
         }
     }
 }
@@ -131,10 +212,13 @@ impl<'de> DeserializeSeed<'de> for &Projection {
 /// parser hands over as a one-entry map.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
-struct Pruned<'a>(&'a Projection);
+struct Pruned<'a, 'f, 'de> {
+    node: &'a Projection,
+    stream: Option<Stream<'a, 'f, 'de>>,
+}
 
 /// Scalars are built as `Value`'s own visitor builds them.
-impl<'de> Visitor<'de> for Pruned<'_> {
+impl<'de> Visitor<'de> for Pruned<'_, '_, 'de> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -174,13 +258,41 @@ impl<'de> Visitor<'de> for Pruned<'_> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        self.0.deserialize(d)
+        Seed {
+            node: self.node,
+            stream: self.stream,
+        }
+        .deserialize(d)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if let Some(Stream {
+            path: [],
+            each,
+            count,
+        }) = self.stream
+        {
+            let mut n = 0;
+            loop {
+                let next = match self.node.element(n) {
+                    Some(p) => seq.next_element_seed(Build::of(p))?,
+                    None => seq.next_element::<IgnoredAny>()?.map(|_| Node::Null),
+                };
+                match next {
+                    Some(v) => {
+                        each(v);
+                        n += 1;
+                    }
+                    None => {
+                        *count = Some(n);
+                        return Ok(Value::Array(Vec::new()));
+                    }
+                }
+            }
+        }
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         loop {
-            let next = match self.0.element(out.len()) {
+            let next = match self.node.element(out.len()) {
                 Some(p) => seq.next_element_seed(p)?,
                 // Unread, but kept in place so later indices stay right.
                 None => seq.next_element::<IgnoredAny>()?.map(|_| Value::Null),
@@ -205,8 +317,25 @@ impl<'de> Visitor<'de> for Pruned<'_> {
         }
         let mut out = Map::new();
         let mut key = Some(first);
+        let mut stream = self.stream;
         while let Some(k) = key {
-            match self.0.keys.get(k.as_ref()) {
+            match self.node.child(&k) {
+                Some(p)
+                    if stream
+                        .as_ref()
+                        .is_some_and(|s| s.path.first().is_some_and(|t| t == k.as_ref())) =>
+                {
+                    let s = stream.take().expect("checked above");
+                    let v = map.next_value_seed(Seed {
+                        node: p,
+                        stream: Some(Stream {
+                            path: &s.path[1..],
+                            each: s.each,
+                            count: s.count,
+                        }),
+                    })?;
+                    out.insert(k.into_owned(), v);
+                }
                 Some(p) => {
                     let v = map.next_value_seed(p)?;
                     out.insert(k.into_owned(), v);
@@ -218,6 +347,127 @@ impl<'de> Visitor<'de> for Pruned<'_> {
             key = map.next_key_seed(Key)?;
         }
         Ok(Value::Object(out))
+    }
+}
+
+/// Builds a streamed record as a [`Node`], the same parts as `Pruned`
+/// builds as a `Value`; `None` builds everything (a pointer's end).
+#[derive(Clone, Copy)]
+struct Build<'a>(Option<&'a Projection>);
+
+impl<'a> Build<'a> {
+    fn of(p: &'a Projection) -> Self {
+        Build((!p.whole).then_some(p))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_> {
+    type Value = Node<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build<'_> {
+    type Value = Node<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Number(v.to_string().into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Number(v.to_string().into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Node<'de>, E> {
+        Ok(Number::from_f64(v).map_or(Node::Null, |n| Node::Number(n.to_string().into())))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Text(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Node<'de>, E> {
+        Ok(Node::Text(Cow::Owned(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        self.deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            let child = match self.0 {
+                None => Some(self),
+                Some(p) => p.element(out.len()).map(Build::of),
+            };
+            let next = match child {
+                Some(c) => seq.next_element_seed(c)?,
+                // Unread, but kept in place so later indices stay right.
+                None => seq.next_element::<IgnoredAny>()?.map(|_| Node::Null),
+            };
+            match next {
+                Some(v) => out.push(v),
+                None => return Ok(Node::List(out)),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let Some(first) = map.next_key_seed(Key)? else {
+            return Ok(Node::Object(Vec::new()));
+        };
+        if first == NUMBER_TOKEN {
+            // The parser's own scan of a number: kept as written, with no
+            // second check of its syntax.
+            let text: String = map.next_value()?;
+            return Ok(Node::Number(Cow::Owned(text)));
+        }
+        // One allocation for the few projected members.
+        let mut out: Vec<(Cow<'de, str>, Node<'de>)> =
+            Vec::with_capacity(self.0.map_or(4, |p| p.lookup.len()));
+        let mut key = Some(first);
+        while let Some(k) = key {
+            let child = match self.0 {
+                None => Some(self),
+                Some(p) => p.child(&k).map(Build::of),
+            };
+            match child {
+                Some(c) => {
+                    // A repeated key is kept twice; `Node::key` reads from the
+                    // end, so the last one counts, as in a `Value`. Searching
+                    // the members on every push cost a comparison per pair.
+                    out.push((k, map.next_value_seed(c)?));
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            key = map.next_key_seed(Key)?;
+        }
+        Ok(Node::Object(out))
     }
 }
 
@@ -263,33 +513,8 @@ mod tests {
     }
 
     #[test]
-    fn index_segments_keep_their_element_in_place() {
-        let page = json!({
-            "rows": [{
-                "dimensionValues": [{"value": "20261008", "oneValue": "x"}],
-                "metricValues": [
-                    {"value": "1"}, {"value": "2"}, {"value": "3"},
-                    {"value": "4"}, {"value": "5"}, {"value": "6"}, {"value": "7"}
-                ]
-            }],
-            "rowCount": 1,
-            "metadata": {"currencyCode": "USD"}
-        });
-        let p = projection("ga4_rest");
-        let got = p.parse(page.to_string().as_bytes()).unwrap();
-        assert_eq!(
-            got.pointer("/rows/0/metricValues/5/value"),
-            Some(&json!("6"))
-        );
-        assert_eq!(got.pointer("/rows/0/metricValues/6"), Some(&Value::Null));
-        assert_eq!(got.pointer("/rows/0/dimensionValues/0/oneValue"), None);
-        assert_eq!(got.pointer("/rowCount"), Some(&json!(1)));
-        assert_eq!(got.pointer("/metadata"), None);
-    }
-
-    #[test]
     fn kept_values_are_exact_and_unexpected_shapes_survive() {
-        let p = projection("shopify_rest");
+        let p = projection("shopify");
         // A 20-digit id and a decimal stay as written (`arbitrary_precision`),
         // also where a list was expected but a number came.
         let text = r#"{"orders":[{"id":12345678901234567890123,"total_price":0.10,
@@ -306,5 +531,72 @@ mod tests {
         assert_eq!(odd, json!({"orders": {}}));
         assert!(p.parse(br#"{"orders":[]} x"#).is_err());
         assert!(p.parse(br#"{"orders":["#).is_err());
+    }
+
+    /// A streamed record as the `Value` the pruned parse builds.
+    fn value(n: &Node) -> Value {
+        match n {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(*b),
+            Node::Text(s) => Value::String(s.to_string()),
+            Node::Number(n) => Value::Number(n.parse().unwrap()),
+            Node::List(l) => Value::Array(l.iter().map(value).collect()),
+            Node::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.to_string(), value(v))).collect())
+            }
+        }
+    }
+
+    #[test]
+    fn a_repeated_key_reads_its_last_value_as_in_a_value() {
+        use crate::connectors::declarative::tree::Tree;
+        let p = projection("shopify");
+        let records = tokens("/orders").unwrap();
+        let text = br#"{"orders":[{"id":1,"total_price":"1.00","id":2,"total_price":"3.50"}]}"#;
+        let mut read = Vec::new();
+        p.parse_streaming(text, &records, &mut |v| {
+            let text = |k: &str| v.key(k).unwrap().text().unwrap().into_owned();
+            read.push((text("id"), text("total_price")));
+        })
+        .unwrap();
+        let full: Value = serde_json::from_slice(text).unwrap();
+        assert_eq!(full["orders"][0]["id"].to_string(), "2");
+        assert_eq!(read, [("2".to_string(), "3.50".to_string())]);
+    }
+
+    #[test]
+    fn streamed_records_are_the_parsed_ones_handed_over_one_by_one() {
+        let p = projection("shopify");
+        let records = tokens("/orders").unwrap();
+        let text = br#"{"orders":[{"id":1,"note":"x","total_price":"1.00"},{"id":2}],"next":"c"}"#;
+        let mut seen = Vec::new();
+        let (rest, count) = p
+            .parse_streaming(text, &records, &mut |v| seen.push(value(&v)))
+            .unwrap();
+        let whole = p.parse(text).unwrap();
+        assert_eq!(count, Some(2));
+        assert_eq!(Value::Array(seen), whole["orders"]);
+        assert_eq!(rest, json!({"orders": []}));
+        // No list there: nothing handed over, the tree shows what there is.
+        for (text, want) in [
+            (&br#"{"orders":null}"#[..], json!({"orders": null})),
+            (br#"{"orders":{"id":1}}"#, json!({"orders": {}})),
+            (br#"{"other":[]}"#, json!({})),
+        ] {
+            let (rest, count) = p
+                .parse_streaming(text, &records, &mut |_| panic!("no record"))
+                .unwrap();
+            assert_eq!((rest, count), (want, None));
+        }
+        // A top-level list (WooCommerce) streams from the root.
+        let woo = projection("woocommerce");
+        let mut n = 0;
+        let (rest, count) = woo
+            .parse_streaming(br#"[{"id":1},{"id":2},{"id":3}]"#, &[], &mut |_| n += 1)
+            .unwrap();
+        assert_eq!((rest, count, n), (json!([]), Some(3), 3));
+        assert!(p
+            .parse_streaming(br#"{"orders":[{"id":1}"#, &records, &mut |_| ())
+            .is_err());
     }
 }

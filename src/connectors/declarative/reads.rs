@@ -75,6 +75,12 @@ pub fn projection(stream: &StreamPlan) -> Projection {
     {
         root.keep(p);
     }
+    for p in [&stream.reports_zone, &stream.columns]
+        .into_iter()
+        .flatten()
+    {
+        root.keep(p);
+    }
     match &pagination.style {
         PageStyle::Cursor { next } => root.keep(next),
         PageStyle::Token(token) => token.reads().iter().for_each(|p| root.keep(p)),
@@ -151,7 +157,7 @@ mod tests {
             }],
             "extra": {"deep": [1, 2, 3]}
         });
-        let p = &stream("shopify_rest").projection;
+        let p = &stream("shopify").projection;
         let got = p.parse(page.to_string().as_bytes()).unwrap();
         let want = json!({
             "orders": [{
@@ -173,7 +179,7 @@ mod tests {
 
         // With the order's id read from `/name`, `/id` stays only because a
         // refund's `order_id = "../id"` reads it in the enclosing order.
-        let mut plan = stream("shopify_rest").clone();
+        let mut plan = stream("shopify").clone();
         plan.order.as_mut().unwrap().id.pointers[0].path = "/name".into();
         let got = projection(&plan)
             .parse(page.to_string().as_bytes())
@@ -185,5 +191,58 @@ mod tests {
             .parse(page.to_string().as_bytes())
             .unwrap();
         assert_eq!(got.pointer("/orders/0/id"), None);
+    }
+
+    #[test]
+    fn index_segments_keep_their_element_in_place() {
+        let page = json!({
+            "rows": [{
+                "dimensionValues": [{"value": "20261008", "oneValue": "x"}],
+                "metricValues": [
+                    {"value": "1"}, {"value": "2"}, {"value": "3"},
+                    {"value": "4"}, {"value": "5"}, {"value": "6"}, {"value": "7"}
+                ]
+            }],
+            "rowCount": 1,
+            "metadata": {"currencyCode": "USD"}
+        });
+        // GA4 reads its metrics by name (`@name`); this is the positional
+        // form (`/metricValues/3/value`) it had, which other APIs need.
+        let mut plan = stream("ga4").clone();
+        plan.columns = None;
+        plan.reports_zone = None;
+        let names = [
+            "screenPageViews",
+            "activeUsers",
+            "newUsers",
+            "sessions",
+            "engagedSessions",
+            "userEngagementDuration",
+        ];
+        for (_, a) in plan.daily.as_mut().unwrap().inputs.iter_mut() {
+            for ptr in a
+                .field
+                .pointers
+                .iter_mut()
+                .chain(a.minus.iter_mut().flat_map(|m| m.pointers.iter_mut()))
+            {
+                for (i, n) in names.iter().enumerate() {
+                    ptr.path = ptr.path.replace(&format!("@{n}"), &i.to_string());
+                }
+            }
+        }
+        let p = &projection(&plan);
+        let got = p.parse(page.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            got.pointer("/rows/0/metricValues/5/value"),
+            Some(&json!("6"))
+        );
+        assert_eq!(
+            got.pointer("/rows/0/metricValues/6"),
+            Some(&serde_json::Value::Null)
+        );
+        assert_eq!(got.pointer("/rows/0/dimensionValues/0/oneValue"), None);
+        assert_eq!(got.pointer("/rowCount"), Some(&json!(1)));
+        assert_eq!(got.pointer("/metadata"), None);
     }
 }

@@ -238,6 +238,11 @@ pub(super) fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamP
         ),
         _ => {}
     }
+    for (what, p) in [("reports_zone", &s.reports_zone), ("columns", &s.columns)] {
+        if let Some(p) = p {
+            c.pointer(&format!("{key}.{what}"), p, false);
+        }
+    }
     let mut plan = StreamPlan {
         name: name.to_string(),
         api: s.api.clone(),
@@ -245,6 +250,8 @@ pub(super) fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamP
         path,
         records: s.records.clone(),
         records_optional: s.records_optional,
+        reports_zone: s.reports_zone.clone(),
+        columns: s.columns.clone(),
         query,
         body,
         window: WindowPlan {

@@ -97,6 +97,9 @@ impl DeclarativeConnector {
             connector: cfg.name.clone(),
             message,
         };
+        if let Some(note) = super::aliases::note(&cfg.name, &cfg.kind) {
+            tracing::warn!("{note}");
+        }
         let options = Options::from_config(&def, cfg).map_err(config_error(cfg))?;
         let mut credentials = BTreeMap::new();
         for c in &def.credentials {
@@ -426,6 +429,9 @@ impl DeclarativeConnector {
                 source: e,
             })??;
             let (batch, info) = page.body;
+            if page_no == 1 {
+                self.check_zone(&info);
+            }
             let reread_last = s.pagination.style == PageStyle::Reverse && !pos.descending;
             let next = self.advance(&s, &page.headers, &info, pos);
             // Reverse paging reads page 1 again last when there are more
@@ -449,6 +455,20 @@ impl DeclarativeConnector {
                     })
                 }
             }
+        }
+    }
+
+    /// Days in another zone than the shop's land on other local days than
+    /// the shop's orders: worth a warning, not a failure (the platform's
+    /// setting, which kpid cannot change).
+    fn check_zone(&self, info: &PageInfo) {
+        if let Some(zone) = info.zone.as_deref().filter(|z| *z != self.tz.name()) {
+            tracing::warn!(
+                connector = %self.name,
+                platform_zone = zone,
+                shop_zone = self.tz.name(),
+                "the platform reports days in another time zone than the shop's; its days are stored as they come"
+            );
         }
     }
 

@@ -43,6 +43,26 @@ fn text_of(v: &Value) -> Option<String> {
 }
 
 impl Options {
+    /// Every problem of `cfg`'s options in one run, as the Rust kinds'
+    /// typed options report them: each offending key is set aside and the
+    /// rest checked again. A problem not tied to a key that can be set
+    /// aside (a missing required option) ends the list.
+    pub fn problems(def: &Definition, cfg: &ConnectorConfig) -> Vec<KeyProblem> {
+        let mut cfg = cfg.clone();
+        let mut out: Vec<KeyProblem> = Vec::new();
+        while let Err(problem) = Self::from_config(def, &cfg) {
+            if out.iter().any(|p| p.key == problem.key) {
+                break;
+            }
+            let set_aside = cfg.options.remove(&problem.key).is_some();
+            out.push(problem);
+            if !set_aside {
+                break;
+            }
+        }
+        out
+    }
+
     /// Reads a connector's options against its definition, naming the bad key.
     pub fn from_config(def: &Definition, cfg: &ConnectorConfig) -> Result<Self, KeyProblem> {
         let mut o = Options {
@@ -127,7 +147,12 @@ impl Options {
                     };
                     if let Some(c) = def.credentials.iter().find(|c| c.name == base) {
                         let src = o.credential_sources.entry(c.name.clone()).or_default();
-                        let t = string(k, v)?;
+                        // A credential is text as written, and a wrong one is
+                        // not echoed (it may be the secret itself).
+                        let Value::String(t) = v else {
+                            return bad(k, "expected a string (the value is not shown)".into());
+                        };
+                        let t = t.clone();
                         match suffix {
                             None => src.inline = Some(SecretString::from(t)),
                             Some("env") => src.env = Some(t),

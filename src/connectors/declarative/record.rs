@@ -1,0 +1,403 @@
+//! Reading a record's fields as a definition says: JSON pointers (with
+//! `..` for the enclosing record and `@name` for a named column), text,
+//! times, exact amounts and statuses. A field that does not read gives a
+//! reason naming the definition's key.
+
+use super::plan::{AmountPlan, FieldPlan, Scale, StatusPlan, SumPlan, TimeFormat, TimePlan};
+use super::tree::Tree;
+use crate::facts::{check_id, echo, OrderStatus};
+use crate::money::{from_micros, minor_units_to_micros, parse_micros};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// A value's text: strings as they are, numbers exactly as written
+/// (`arbitrary_precision` keeps 20-digit ids and `0.1` intact).
+pub(super) fn text(v: &Value) -> Result<String, String> {
+    v.text().map(Cow::into_owned)
+}
+
+/// `Value::pointer`, without its two allocations per token for every
+/// lookup (the mapping reads a dozen pointers per record): a token is
+/// unescaped only when it has a `~`.
+pub(super) fn at<'a, T: Tree>(v: &'a T, pointer: &str) -> Option<&'a T> {
+    if pointer.is_empty() {
+        return Some(v);
+    }
+    pointer
+        .strip_prefix('/')?
+        .split('/')
+        .try_fold(v, |target, token| {
+            let token: std::borrow::Cow<str> = if token.contains('~') {
+                token.replace("~1", "/").replace("~0", "~").into()
+            } else {
+                token.into()
+            };
+            match target.list() {
+                None => target.key(token.as_ref()),
+                // `Value::pointer`'s index rule: digits, no sign, no leading zero.
+                Some(list) if token == "0" || !token.starts_with(['0', '+']) => {
+                    token.parse::<usize>().ok().and_then(|i| list.get(i))
+                }
+                Some(_) => None,
+            }
+        })
+}
+
+/// [`check_id`], naming the field only when the id is too long (formatting
+/// it for every record cost more than the check).
+pub(super) fn check_field_id(f: &FieldPlan, id: &str) -> Result<(), String> {
+    if id.len() > crate::facts::MAX_ID_BYTES {
+        check_id(&f.to_string(), id).map_err(String::from)
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) struct Record<'a, T = Value> {
+    pub(super) value: &'a T,
+    pub(super) parent: Option<&'a T>,
+    /// The page's column names (`columns`), for `@name` pointer tokens.
+    pub(super) columns: &'a [String],
+}
+
+impl<'a, T: Tree> Record<'a, T> {
+    /// `path` with each `@name` token replaced by that column's index;
+    /// `None` when the page has no such column.
+    fn resolve<'p>(&self, path: &'p str) -> Option<std::borrow::Cow<'p, str>> {
+        if !path.contains("/@") {
+            return Some(path.into());
+        }
+        let mut out = String::with_capacity(path.len());
+        for token in path.split('/').skip(1) {
+            out.push('/');
+            match token.strip_prefix('@') {
+                Some(name) => {
+                    let i = self.columns.iter().position(|c| c == name)?;
+                    out.push_str(&i.to_string());
+                }
+                None => out.push_str(token),
+            }
+        }
+        Some(out.into())
+    }
+
+    /// Every pointer of `f` reads a column the page does not have.
+    pub(super) fn absent(&self, f: &FieldPlan) -> bool {
+        f.pointers
+            .iter()
+            .all(|p| p.path.contains("/@") && self.resolve(&p.path).is_none())
+    }
+
+    /// The first pointer with a non-null value, as text; `None` when absent
+    /// or equal to one of the field's `none_if` values.
+    pub(super) fn get(&self, f: &FieldPlan) -> Result<Option<String>, String> {
+        Ok(self.get_ref(f)?.map(Cow::into_owned))
+    }
+
+    /// [`Record::get`], borrowing the text where the tree has it.
+    pub(super) fn get_ref(&self, f: &FieldPlan) -> Result<Option<Cow<'a, str>>, String> {
+        for p in &f.pointers {
+            let base = if p.parent {
+                self.parent
+            } else {
+                Some(self.value)
+            };
+            let Some(path) = self.resolve(&p.path) else {
+                continue;
+            };
+            match base.and_then(|b| at(b, &path)) {
+                None => continue,
+                Some(v) if v.is_null() => continue,
+                Some(v) => {
+                    let t = v.text().map_err(|e| format!("{f} {e}"))?;
+                    return Ok((!f.none_if.iter().any(|n| *n == *t)).then_some(t));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    pub(super) fn required(&self, f: &FieldPlan) -> Result<String, String> {
+        self.required_ref(f).map(Cow::into_owned)
+    }
+
+    /// [`Record::required`], borrowing the text where the tree has it.
+    pub(super) fn required_ref(&self, f: &FieldPlan) -> Result<Cow<'a, str>, String> {
+        match self.get_ref(f)? {
+            Some(t) if !t.trim().is_empty() => Ok(t),
+            _ => Err(format!("{f} is missing")),
+        }
+    }
+
+    /// A required id, at most [`crate::facts::MAX_ID_BYTES`] long.
+    pub(super) fn id(&self, f: &FieldPlan) -> Result<String, String> {
+        let id = self.required(f)?;
+        check_field_id(f, &id)?;
+        Ok(id)
+    }
+
+    /// An order's or a refund's amount: never negative, as in a file.
+    pub(super) fn money(&self, a: &AmountPlan) -> Result<i64, String> {
+        let micros = self.amount(a)?;
+        if micros < 0 {
+            return Err(format!(
+                "{}: must not be negative ({})",
+                a.field,
+                from_micros(micros)
+            ));
+        }
+        Ok(micros)
+    }
+
+    pub(super) fn time(&self, t: &TimePlan, shop: Tz) -> Result<DateTime<Utc>, String> {
+        let raw = self.required_ref(&t.field)?;
+        parse_time(raw.trim(), &t.format, t.zone.resolve(shop))
+            .map_err(|e| format!("{}: `{}` {e}", t.field, echo(&raw)))
+    }
+
+    pub(super) fn amount(&self, a: &AmountPlan) -> Result<i64, String> {
+        let mut micros = match &a.sum {
+            None => match (a.default, self.get_ref(&a.field)?) {
+                (Some(d), None) => d,
+                _ => {
+                    let raw = self.required_ref(&a.field)?;
+                    amount_micros(raw.trim(), a.scale).map_err(|e| format!("{}: {e}", a.field))?
+                }
+            },
+            Some(sum) if sum.first => self.first_of(a, sum)?,
+            Some(sum) => {
+                let items = self.items(a, sum)?;
+                let mut total = 0i64;
+                for (i, item) in items.iter().enumerate() {
+                    let chosen = sum.filters.iter().all(|(p, values)| {
+                        let v = match at(item, p) {
+                            Some(v) if !v.is_null() => v.text().unwrap_or_default(),
+                            _ => Cow::Borrowed(""),
+                        };
+                        values.iter().any(|w| *w == *v)
+                    });
+                    if !chosen {
+                        continue;
+                    }
+                    let rec = Record {
+                        value: item,
+                        parent: self.parent,
+                        columns: self.columns,
+                    };
+                    let raw = rec.required_ref(&a.field)?;
+                    let m = amount_micros(raw.trim(), a.scale)
+                        .map_err(|e| format!("{} in {}[{i}]: {e}", a.field, sum.each))?;
+                    total = total
+                        .checked_add(m)
+                        .ok_or_else(|| format!("{}: the sum is out of range", a.field))?;
+                }
+                total
+            }
+        };
+        if let Some(m) = &a.minus {
+            let raw = self.required_ref(m)?;
+            let sub = amount_micros(raw.trim(), a.scale).map_err(|e| format!("{m}: {e}"))?;
+            micros = micros
+                .checked_sub(sub)
+                .ok_or_else(|| format!("{}: the difference is out of range", a.field))?;
+        }
+        if let Some(floor) = a.at_least {
+            micros = micros.max(floor);
+        }
+        if a.whole && micros % 1_000_000 != 0 {
+            return Err(format!(
+                "{}: `{}` is not a whole count",
+                a.field,
+                from_micros(micros)
+            ));
+        }
+        if a.absolute {
+            micros
+                .checked_abs()
+                .ok_or_else(|| format!("{}: out of range", a.field))
+        } else {
+            Ok(micros)
+        }
+    }
+}
+
+impl<'a, T: Tree> Record<'a, T> {
+    /// The list a `sum` adds up; none (or null) is an empty one.
+    fn items(&self, a: &AmountPlan, sum: &SumPlan) -> Result<&'a [T], String> {
+        match at(self.value, &sum.each) {
+            None => Ok(&[]),
+            Some(v) if v.is_null() => Ok(&[]),
+            Some(v) => v
+                .list()
+                .ok_or_else(|| format!("{}: `{}` is not a list", a.field, sum.each)),
+        }
+    }
+
+    /// `sum` with `first`: the amount of the one item whose filter value
+    /// comes earliest in the filter's list (Meta reports one purchase
+    /// under several overlapping action types); none listed is 0.
+    fn first_of(&self, a: &AmountPlan, sum: &SumPlan) -> Result<i64, String> {
+        let Some((key, wanted)) = sum.filters.first() else {
+            return Ok(0);
+        };
+        let items = self.items(a, sum)?;
+        let chosen = wanted.iter().find_map(|w| {
+            items.iter().enumerate().find(|(_, item)| {
+                at(*item, key)
+                    .and_then(|v| v.text().ok())
+                    .is_some_and(|v| *v == **w)
+            })
+        });
+        let Some((i, item)) = chosen else {
+            return Ok(0);
+        };
+        let rec = Record {
+            value: item,
+            parent: self.parent,
+            columns: self.columns,
+        };
+        let raw = rec.required_ref(&a.field)?;
+        amount_micros(raw.trim(), a.scale)
+            .map_err(|e| format!("{} in {}[{i}]: {e}", a.field, sum.each))
+    }
+}
+
+pub fn parse_time(raw: &str, format: &TimeFormat, zone: Tz) -> Result<DateTime<Utc>, String> {
+    let out_of_range = || "is out of range".to_string();
+    match format {
+        TimeFormat::Rfc3339 => DateTime::parse_from_rfc3339(raw)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| format!("is not an RFC 3339 time ({e})")),
+        TimeFormat::UnixSeconds => {
+            let s: i64 = raw
+                .parse()
+                .map_err(|_| "is not whole Unix seconds".to_string())?;
+            DateTime::from_timestamp(s, 0).ok_or_else(out_of_range)
+        }
+        TimeFormat::UnixMillis => {
+            let ms: i64 = raw
+                .parse()
+                .map_err(|_| "is not whole Unix milliseconds".to_string())?;
+            DateTime::from_timestamp_millis(ms).ok_or_else(out_of_range)
+        }
+        TimeFormat::Pattern(p) => {
+            let naive = NaiveDateTime::parse_from_str(raw, p)
+                .map_err(|e| format!("does not match `{p}` ({e})"))?;
+            zone.from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| format!("does not exist in {zone} (a daylight-saving gap)"))
+        }
+    }
+}
+
+/// Formats an instant for a window parameter.
+pub fn format_time(t: DateTime<Utc>, format: &TimeFormat, zone: Tz) -> String {
+    match format {
+        TimeFormat::Rfc3339 => t
+            .with_timezone(&zone)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        TimeFormat::UnixSeconds => t.timestamp().to_string(),
+        TimeFormat::UnixMillis => t.timestamp_millis().to_string(),
+        TimeFormat::Pattern(p) => t.with_timezone(&zone).format(p).to_string(),
+    }
+}
+
+pub fn amount_micros(raw: &str, scale: Scale) -> Result<i64, String> {
+    let whole = |what: &str| -> Result<i64, String> {
+        raw.parse::<i64>()
+            .map_err(|_| format!("`{}` is not a whole number of {what}", echo(raw)))
+    };
+    match scale {
+        Scale::Decimal => parse_micros(raw).map_err(|e| e.to_string()),
+        Scale::Hundredths => minor_units_to_micros(whole("hundredths (fen, cents)")?, 2)
+            .ok_or_else(|| format!("`{}` is too large to store", echo(raw))),
+        Scale::Micros => whole("micros"),
+    }
+}
+
+/// A pointer of `if_present` that holds a value decides; else the map,
+/// then the default.
+pub(super) fn status<T: Tree>(rec: &Record<T>, st: &StatusPlan) -> Result<OrderStatus, String> {
+    let present = st
+        .if_present
+        .iter()
+        .find(|(p, _)| at(rec.value, p).is_some_and(|v| !v.is_null()));
+    if let Some((_, s)) = present {
+        return Ok(*s);
+    }
+    let v = rec.get_ref(&st.field)?.unwrap_or_default();
+    st.map
+        .get(v.as_ref())
+        .copied()
+        .or(st.default)
+        .ok_or_else(|| {
+            format!(
+                "{}: `{}` is not in the definition's status map",
+                st.field,
+                echo(&v)
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_read_what_value_pointer_reads() {
+        let v = serde_json::json!({
+            "id": 1, "a/b": {"m~n": 2}, "list": [{"x": 3}, 4], "": 5, "01": 6
+        });
+        for p in [
+            "",
+            "/id",
+            "/a~1b/m~0n",
+            "/list/0/x",
+            "/list/1",
+            "/list/01",
+            "/list/+1",
+            "/list/2",
+            "/",
+            "/01",
+            "id",
+            "/id/x",
+            "/list/-1",
+        ] {
+            assert_eq!(at(&v, p), v.pointer(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn patterns_are_read_in_their_zone() {
+        let sh = chrono_tz::Asia::Shanghai;
+        let p = TimeFormat::Pattern("%Y-%m-%d %H:%M:%S".into());
+        let t = parse_time("2026-10-01 00:00:00", &p, sh).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-09-30T16:00:00+00:00");
+        assert_eq!(format_time(t, &p, sh), "2026-10-01 00:00:00");
+        // 02:30 on 2026-03-08 does not exist in New York.
+        let ny = chrono_tz::America::New_York;
+        let err = parse_time("2026-03-08 02:30:00", &p, ny).unwrap_err();
+        assert!(err.contains("daylight"), "{err}");
+        assert!(parse_time("2026-10-01", &p, sh).is_err());
+        let u = parse_time("1790812800", &TimeFormat::UnixSeconds, sh).unwrap();
+        assert_eq!(format_time(u, &TimeFormat::UnixMillis, sh), "1790812800000");
+        assert!(parse_time("1790812800.5", &TimeFormat::UnixSeconds, sh).is_err());
+    }
+
+    #[test]
+    fn amounts_scale_exactly() {
+        assert_eq!(amount_micros("1999", Scale::Hundredths), Ok(19_990_000));
+        assert_eq!(amount_micros("-5", Scale::Hundredths), Ok(-50_000));
+        assert!(amount_micros("12.5", Scale::Hundredths).is_err());
+        assert_eq!(amount_micros("0.1", Scale::Decimal), Ok(100_000));
+        assert_eq!(
+            amount_micros("10610836202", Scale::Micros),
+            Ok(10_610_836_202)
+        );
+        assert!(amount_micros("1e3", Scale::Decimal).is_err());
+        assert!(amount_micros("99999999999999999", Scale::Hundredths).is_err());
+    }
+}
