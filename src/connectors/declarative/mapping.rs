@@ -501,4 +501,43 @@ mod tests {
             Some("code 500: x")
         );
     }
+
+    fn meta_ads_mapper() -> Mapper {
+        let def = super::super::Definitions::builtin()
+            .get("meta_ads")
+            .expect("built in");
+        Mapper {
+            stream: Arc::new(def.streams[0].clone()),
+            shop: "s".into(),
+            tz: chrono_tz::Europe::London,
+            source: "u".into(),
+            page_no: 1,
+            slice: "2024-06-21".into(),
+            errors: None,
+        }
+    }
+
+    #[test]
+    fn a_page_not_as_described_is_a_typed_error_naming_the_pointer() {
+        let m = meta_ads_mapper();
+        match m.page(br#"{"data": 5}"#) {
+            Err(PageShapeError::RecordsNotAList { pointer }) => assert_eq!(pointer, "/data"),
+            other => panic!("{other:?}"),
+        }
+        match m.page(br#"{"error": {}}"#) {
+            Err(e @ PageShapeError::NoRecords { .. }) => {
+                assert_eq!(e.to_string(), "no `/data` (the records) in the response")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(m.page(b"{"), Err(PageShapeError::NotJson(_))));
+        // Graph says there is a next page but gives no cursor to ask for it.
+        let page = br#"{"data": [], "paging": {"next": "https://graph/?after=1"}}"#;
+        assert!(matches!(
+            m.page(page),
+            Err(PageShapeError::Cursor(
+                crate::connectors::declarative::blocks::cursor::CursorError::NextWithoutAfter
+            ))
+        ));
+    }
 }
