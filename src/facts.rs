@@ -173,14 +173,6 @@ impl FieldError {
     }
 }
 
-// Some record mappers still collect their reasons as text (a reject keeps
-// its reason as text): `?` on a `FieldError` gives them its message.
-impl From<FieldError> for String {
-    fn from(e: FieldError) -> String {
-        e.to_string()
-    }
-}
-
 /// Checks an id's length; the error names the field.
 pub fn check_id(field: &str, id: &str) -> Result<(), FieldError> {
     if id.len() > MAX_ID_BYTES {

@@ -5,6 +5,7 @@
 
 use super::plan::{BodyErrors, DailyPlan, DayPlan, FieldPlan, OrderPlan, PageStyle, RefundPlan};
 use super::plan::{StreamPlan, TimePlan};
+use super::reasons::{PageShapeError, RecordError};
 pub use super::record::{amount_micros, format_time, parse_time};
 use super::record::{at, check_field_id, status, text, Record};
 use super::tree::{Node, Tree};
@@ -47,7 +48,7 @@ impl Mapper {
     /// Maps a page built only as far as the stream's projection reads; a
     /// page with a reject or an error is redone from the full JSON, so a
     /// reject keeps the record's whole raw JSON and an error quotes the page.
-    pub fn page(&self, bytes: &[u8]) -> Result<(Batch, PageInfo), String> {
+    pub fn page(&self, bytes: &[u8]) -> Result<(Batch, PageInfo), PageShapeError> {
         if let Some(Ok((batch, info))) = self.streamed(bytes) {
             if batch.rejects.is_empty() {
                 // The test suites run in debug builds: there every pruned
@@ -55,7 +56,7 @@ impl Mapper {
                 if cfg!(debug_assertions) {
                     assert_eq!(
                         format!("{:?}", self.full(bytes)),
-                        format!("{:?}", Ok::<_, String>((&batch, &info))),
+                        format!("{:?}", Ok::<_, PageShapeError>((&batch, &info))),
                         "stream `{}`: the projection misses a pointer the mapping reads",
                         self.stream.name
                     );
@@ -66,8 +67,8 @@ impl Mapper {
         self.full(bytes)
     }
 
-    fn full(&self, bytes: &[u8]) -> Result<(Batch, PageInfo), String> {
-        let body: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    fn full(&self, bytes: &[u8]) -> Result<(Batch, PageInfo), PageShapeError> {
+        let body: Value = serde_json::from_slice(bytes).map_err(PageShapeError::NotJson)?;
         self.map(&body, None)
     }
 
@@ -77,7 +78,7 @@ impl Mapper {
     /// modules). `None` when the page does not parse (the full parse says
     /// why). A page whose records read `@name` columns is mapped from its
     /// tree, since the columns may come after the records.
-    fn streamed(&self, bytes: &[u8]) -> Option<Result<(Batch, PageInfo), String>> {
+    fn streamed(&self, bytes: &[u8]) -> Option<Result<(Batch, PageInfo), PageShapeError>> {
         let s = &self.stream;
         if s.columns.is_some() {
             let body = s.projection.parse(bytes).ok()?;
@@ -102,25 +103,23 @@ impl Mapper {
         &self,
         body: &Value,
         streamed: Option<(Batch, usize)>,
-    ) -> Result<(Batch, PageInfo), String> {
+    ) -> Result<(Batch, PageInfo), PageShapeError> {
         let s = &self.stream;
         let records: &[Value] = match body.pointer(&s.records) {
             _ if streamed.is_some() => &[],
             Some(Value::Array(a)) => a,
             Some(Value::Null) => &[],
             None if s.records_optional => &[],
-            Some(_) => return Err(format!("`{}` is not a list of records", s.records)),
+            Some(_) => {
+                return Err(PageShapeError::RecordsNotAList {
+                    pointer: s.records.clone(),
+                })
+            }
             None => {
-                let platform = self
-                    .errors
-                    .as_ref()
-                    .and_then(|e| said(e, body))
-                    .map(|m| format!(" (the platform says {m})"))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "no `{}` (the records) in the response{platform}",
-                    s.records
-                ));
+                return Err(PageShapeError::NoRecords {
+                    pointer: s.records.clone(),
+                    platform: self.errors.as_ref().and_then(|e| said(e, body)),
+                })
             }
         };
         let mut info = PageInfo {
@@ -128,21 +127,20 @@ impl Mapper {
             ..PageInfo::default()
         };
         let p = &s.pagination;
-        let number = |ptr: &Option<String>, what: &str| -> Result<Option<u64>, String> {
-            match ptr.as_deref().and_then(|x| body.pointer(x)) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => text(v)
-                    .ok()
-                    .and_then(|t| t.trim().parse::<u64>().ok())
-                    .map(Some)
-                    .ok_or_else(|| {
-                        format!(
-                            "`{}` ({what}) is not a whole number: {}",
-                            ptr.as_deref().unwrap_or(""),
-                            echo(&v.to_string())
-                        )
-                    }),
-            }
+        let number = |ptr: &Option<String>, what: &'static str| match ptr
+            .as_deref()
+            .and_then(|x| body.pointer(x))
+        {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => text(v)
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+                .map(Some)
+                .ok_or_else(|| PageShapeError::NotAWholeNumber {
+                    pointer: ptr.clone().unwrap_or_default(),
+                    what,
+                    shown: echo(&v.to_string()).into_owned(),
+                }),
         };
         info.total_pages = number(&p.total_pages, "total pages")?;
         info.total = number(&p.total, "total records")?;
@@ -153,11 +151,10 @@ impl Mapper {
                 Some("true" | "1") => Some(true),
                 Some("false" | "0") => Some(false),
                 _ => {
-                    return Err(format!(
-                        "`{}` (has next) is not true or false: {}",
-                        p.has_next.as_deref().unwrap_or(""),
-                        echo(&v.to_string())
-                    ))
+                    return Err(PageShapeError::NotTrueOrFalse {
+                        pointer: p.has_next.clone().unwrap_or_default(),
+                        shown: echo(&v.to_string()).into_owned(),
+                    })
                 }
             },
         };
@@ -165,8 +162,13 @@ impl Mapper {
             PageStyle::Cursor { next } => {
                 info.next_cursor = match body.pointer(next) {
                     None | Some(Value::Null) => None,
-                    Some(v) => Some(text(v).map_err(|e| format!("`{next}` (next cursor) {e}"))?)
-                        .filter(|c| !c.is_empty()),
+                    Some(v) => {
+                        Some(text(v).map_err(|problem| PageShapeError::CursorNotAValue {
+                            pointer: next.clone(),
+                            problem,
+                        })?)
+                        .filter(|c| !c.is_empty())
+                    }
                 };
             }
             PageStyle::Token(token) => info.next_cursor = token.next(body)?,
@@ -199,11 +201,11 @@ impl Mapper {
         Ok((batch, info))
     }
 
-    fn reject<T: Tree>(&self, batch: &mut Batch, locator: String, reason: String, raw: &T) {
+    fn reject<T: Tree>(&self, batch: &mut Batch, locator: String, reason: RecordError, raw: &T) {
         batch.rejects.push(Reject {
             source: self.source.clone(),
             locator,
-            reason,
+            reason: reason.to_string(),
             raw: raw.raw(),
         });
     }
@@ -266,7 +268,7 @@ impl Mapper {
         }
     }
 
-    fn order<T: Tree>(&self, rec: &Record<T>, o: &OrderPlan) -> Result<Order, String> {
+    fn order<T: Tree>(&self, rec: &Record<T>, o: &OrderPlan) -> Result<Order, RecordError> {
         let order_id = rec.id(&o.id)?;
         let paid_at = rec.time(&o.paid_at, self.tz)?;
         let amount_micros = rec.money(&o.amount)?;
@@ -292,7 +294,7 @@ impl Mapper {
         })
     }
 
-    fn refunds<T: Tree>(&self, value: &T, r: &RefundPlan) -> Result<Vec<Refund>, String> {
+    fn refunds<T: Tree>(&self, value: &T, r: &RefundPlan) -> Result<Vec<Refund>, RecordError> {
         let items: Vec<Record<T>> = match &r.each {
             None => vec![Record {
                 value,
@@ -309,7 +311,7 @@ impl Mapper {
                         columns: &[],
                     })
                     .collect(),
-                Some(_) => return Err(format!("refunds `{each}` is not a list")),
+                Some(_) => return Err(RecordError::RefundsNotAList { list: each.clone() }),
             },
         };
         items
@@ -318,9 +320,15 @@ impl Mapper {
                 let refund_id = rec.id(&r.id)?;
                 let at = rec.time(&r.refunded_at, self.tz)?;
                 let order_id = rec.id(&r.order_id)?;
-                let amount_micros = rec
-                    .money(&r.amount)
-                    .map_err(|e| format!("refund {refund_id}: {e}"))?;
+                let amount_micros = match rec.money(&r.amount) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        return Err(RecordError::InRefund {
+                            refund_id,
+                            reason: Box::new(e),
+                        })
+                    }
+                };
                 Ok(Refund::done_at(
                     &self.shop,
                     self.tz,
@@ -339,13 +347,18 @@ impl Mapper {
         rec: &Record<T>,
         d: &DailyPlan,
         field: Option<&FieldPlan>,
-    ) -> Result<NaiveDate, String> {
+    ) -> Result<NaiveDate, RecordError> {
         match &d.day {
             DayPlan::Date { field: f, pattern } => {
                 let field = field.unwrap_or(f);
                 let raw = rec.required(field)?;
-                NaiveDate::parse_from_str(raw.trim(), pattern).map_err(|e| {
-                    format!("{field}: `{}` does not match `{pattern}` ({e})", echo(&raw))
+                NaiveDate::parse_from_str(raw.trim(), pattern).map_err(|cause| {
+                    RecordError::NotADate {
+                        field: field.to_string(),
+                        shown: echo(&raw).into_owned(),
+                        pattern: pattern.clone(),
+                        cause,
+                    }
                 })
             }
             DayPlan::Instant(t) => {
@@ -373,7 +386,11 @@ impl Mapper {
         Some(format!("{label} {} day {day}", echo(&dim)))
     }
 
-    fn daily<T: Tree>(&self, rec: &Record<T>, d: &DailyPlan) -> Result<Vec<DailyValue>, String> {
+    fn daily<T: Tree>(
+        &self,
+        rec: &Record<T>,
+        d: &DailyPlan,
+    ) -> Result<Vec<DailyValue>, RecordError> {
         let day = self.day_of(rec, d, None)?;
         let dimension = match (&d.dimension, &d.label) {
             (Some(f), Some(_)) => rec.required(f)?,
@@ -384,9 +401,11 @@ impl Mapper {
             if rec.get(until)?.is_some() {
                 let last = self.day_of(rec, d, Some(until))?;
                 if last != day {
-                    return Err(format!(
-                        "the record covers {day}..{last}, not one day ({until})"
-                    ));
+                    return Err(RecordError::SpansDays {
+                        field: until.to_string(),
+                        first: day,
+                        last,
+                    });
                 }
             }
         }
@@ -481,5 +500,44 @@ mod tests {
             said(&e, &serde_json::json!({"code": 500, "msg": "x"})).as_deref(),
             Some("code 500: x")
         );
+    }
+
+    fn meta_ads_mapper() -> Mapper {
+        let def = super::super::Definitions::builtin()
+            .get("meta_ads")
+            .expect("built in");
+        Mapper {
+            stream: Arc::new(def.streams[0].clone()),
+            shop: "s".into(),
+            tz: chrono_tz::Europe::London,
+            source: "u".into(),
+            page_no: 1,
+            slice: "2024-06-21".into(),
+            errors: None,
+        }
+    }
+
+    #[test]
+    fn a_page_not_as_described_is_a_typed_error_naming_the_pointer() {
+        let m = meta_ads_mapper();
+        match m.page(br#"{"data": 5}"#) {
+            Err(PageShapeError::RecordsNotAList { pointer }) => assert_eq!(pointer, "/data"),
+            other => panic!("{other:?}"),
+        }
+        match m.page(br#"{"error": {}}"#) {
+            Err(e @ PageShapeError::NoRecords { .. }) => {
+                assert_eq!(e.to_string(), "no `/data` (the records) in the response")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(m.page(b"{"), Err(PageShapeError::NotJson(_))));
+        // Graph says there is a next page but gives no cursor to ask for it.
+        let page = br#"{"data": [], "paging": {"next": "https://graph/?after=1"}}"#;
+        assert!(matches!(
+            m.page(page),
+            Err(PageShapeError::Cursor(
+                crate::connectors::declarative::blocks::cursor::CursorError::NextWithoutAfter
+            ))
+        ));
     }
 }

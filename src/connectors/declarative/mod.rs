@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod plan;
 pub mod projection;
 pub mod reads;
+pub mod reasons;
 pub mod record;
 pub mod template;
 pub mod tree;

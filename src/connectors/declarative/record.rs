@@ -1,12 +1,13 @@
 //! Reading a record's fields as a definition says: JSON pointers (with
 //! `..` for the enclosing record and `@name` for a named column), text,
 //! times, exact amounts and statuses. A field that does not read gives a
-//! reason naming the definition's key.
+//! [`RecordError`] naming the definition's key.
 
 use super::plan::{AmountPlan, FieldPlan, Scale, StatusPlan, SumPlan, TimeFormat, TimePlan};
-use super::tree::Tree;
-use crate::facts::{check_id, echo, OrderStatus};
-use crate::money::{from_micros, minor_units_to_micros, parse_micros};
+use super::reasons::{RecordError, ScaledAmountError, TimeError};
+use super::tree::{NotAValue, Tree};
+use crate::facts::{check_id, echo, FieldError, OrderStatus};
+use crate::money::{from_micros, minor_units_to_micros, parse_micros, AmountError};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
@@ -14,7 +15,7 @@ use std::borrow::Cow;
 
 /// A value's text: strings as they are, numbers exactly as written
 /// (`arbitrary_precision` keeps 20-digit ids and `0.1` intact).
-pub(super) fn text(v: &Value) -> Result<String, String> {
+pub(super) fn text(v: &Value) -> Result<String, NotAValue> {
     v.text().map(Cow::into_owned)
 }
 
@@ -47,9 +48,9 @@ pub(super) fn at<'a, T: Tree>(v: &'a T, pointer: &str) -> Option<&'a T> {
 
 /// [`check_id`], naming the field only when the id is too long (formatting
 /// it for every record cost more than the check).
-pub(super) fn check_field_id(f: &FieldPlan, id: &str) -> Result<(), String> {
+pub(super) fn check_field_id(f: &FieldPlan, id: &str) -> Result<(), FieldError> {
     if id.len() > crate::facts::MAX_ID_BYTES {
-        check_id(&f.to_string(), id).map_err(String::from)
+        check_id(&f.to_string(), id)
     } else {
         Ok(())
     }
@@ -92,12 +93,12 @@ impl<'a, T: Tree> Record<'a, T> {
 
     /// The first pointer with a non-null value, as text; `None` when absent
     /// or equal to one of the field's `none_if` values.
-    pub(super) fn get(&self, f: &FieldPlan) -> Result<Option<String>, String> {
+    pub(super) fn get(&self, f: &FieldPlan) -> Result<Option<String>, RecordError> {
         Ok(self.get_ref(f)?.map(Cow::into_owned))
     }
 
     /// [`Record::get`], borrowing the text where the tree has it.
-    pub(super) fn get_ref(&self, f: &FieldPlan) -> Result<Option<Cow<'a, str>>, String> {
+    pub(super) fn get_ref(&self, f: &FieldPlan) -> Result<Option<Cow<'a, str>>, RecordError> {
         for p in &f.pointers {
             let base = if p.parent {
                 self.parent
@@ -111,7 +112,10 @@ impl<'a, T: Tree> Record<'a, T> {
                 None => continue,
                 Some(v) if v.is_null() => continue,
                 Some(v) => {
-                    let t = v.text().map_err(|e| format!("{f} {e}"))?;
+                    let t = v.text().map_err(|problem| RecordError::NotAValue {
+                        field: f.to_string(),
+                        problem,
+                    })?;
                     return Ok((!f.none_if.iter().any(|n| *n == *t)).then_some(t));
                 }
             }
@@ -119,51 +123,60 @@ impl<'a, T: Tree> Record<'a, T> {
         Ok(None)
     }
 
-    pub(super) fn required(&self, f: &FieldPlan) -> Result<String, String> {
+    pub(super) fn required(&self, f: &FieldPlan) -> Result<String, RecordError> {
         self.required_ref(f).map(Cow::into_owned)
     }
 
     /// [`Record::required`], borrowing the text where the tree has it.
-    pub(super) fn required_ref(&self, f: &FieldPlan) -> Result<Cow<'a, str>, String> {
+    pub(super) fn required_ref(&self, f: &FieldPlan) -> Result<Cow<'a, str>, RecordError> {
         match self.get_ref(f)? {
             Some(t) if !t.trim().is_empty() => Ok(t),
-            _ => Err(format!("{f} is missing")),
+            _ => Err(RecordError::Missing {
+                field: f.to_string(),
+            }),
         }
     }
 
     /// A required id, at most [`crate::facts::MAX_ID_BYTES`] long.
-    pub(super) fn id(&self, f: &FieldPlan) -> Result<String, String> {
+    pub(super) fn id(&self, f: &FieldPlan) -> Result<String, RecordError> {
         let id = self.required(f)?;
         check_field_id(f, &id)?;
         Ok(id)
     }
 
     /// An order's or a refund's amount: never negative, as in a file.
-    pub(super) fn money(&self, a: &AmountPlan) -> Result<i64, String> {
+    pub(super) fn money(&self, a: &AmountPlan) -> Result<i64, RecordError> {
         let micros = self.amount(a)?;
         if micros < 0 {
-            return Err(format!(
-                "{}: must not be negative ({})",
-                a.field,
-                from_micros(micros)
-            ));
+            return Err(RecordError::Negative {
+                field: a.field.to_string(),
+                amount: from_micros(micros),
+            });
         }
         Ok(micros)
     }
 
-    pub(super) fn time(&self, t: &TimePlan, shop: Tz) -> Result<DateTime<Utc>, String> {
+    pub(super) fn time(&self, t: &TimePlan, shop: Tz) -> Result<DateTime<Utc>, RecordError> {
         let raw = self.required_ref(&t.field)?;
-        parse_time(raw.trim(), &t.format, t.zone.resolve(shop))
-            .map_err(|e| format!("{}: `{}` {e}", t.field, echo(&raw)))
+        parse_time(raw.trim(), &t.format, t.zone.resolve(shop)).map_err(|problem| {
+            RecordError::Time {
+                field: t.field.to_string(),
+                shown: echo(&raw).into_owned(),
+                problem,
+            }
+        })
     }
 
-    pub(super) fn amount(&self, a: &AmountPlan) -> Result<i64, String> {
+    pub(super) fn amount(&self, a: &AmountPlan) -> Result<i64, RecordError> {
         let mut micros = match &a.sum {
             None => match (a.default, self.get_ref(&a.field)?) {
                 (Some(d), None) => d,
                 _ => {
                     let raw = self.required_ref(&a.field)?;
-                    amount_micros(raw.trim(), a.scale).map_err(|e| format!("{}: {e}", a.field))?
+                    amount_micros(raw.trim(), a.scale).map_err(|problem| RecordError::Amount {
+                        field: a.field.to_string(),
+                        problem,
+                    })?
                 }
             },
             Some(sum) if sum.first => self.first_of(a, sum)?,
@@ -188,35 +201,42 @@ impl<'a, T: Tree> Record<'a, T> {
                     };
                     let raw = rec.required_ref(&a.field)?;
                     let m = amount_micros(raw.trim(), a.scale)
-                        .map_err(|e| format!("{} in {}[{i}]: {e}", a.field, sum.each))?;
+                        .map_err(|problem| item_error(a, sum, i, problem))?;
                     total = total
                         .checked_add(m)
-                        .ok_or_else(|| format!("{}: the sum is out of range", a.field))?;
+                        .ok_or_else(|| RecordError::SumOutOfRange {
+                            field: a.field.to_string(),
+                        })?;
                 }
                 total
             }
         };
         if let Some(m) = &a.minus {
             let raw = self.required_ref(m)?;
-            let sub = amount_micros(raw.trim(), a.scale).map_err(|e| format!("{m}: {e}"))?;
+            let sub =
+                amount_micros(raw.trim(), a.scale).map_err(|problem| RecordError::Amount {
+                    field: m.to_string(),
+                    problem,
+                })?;
             micros = micros
                 .checked_sub(sub)
-                .ok_or_else(|| format!("{}: the difference is out of range", a.field))?;
+                .ok_or_else(|| RecordError::DifferenceOutOfRange {
+                    field: a.field.to_string(),
+                })?;
         }
         if let Some(floor) = a.at_least {
             micros = micros.max(floor);
         }
         if a.whole && micros % 1_000_000 != 0 {
-            return Err(format!(
-                "{}: `{}` is not a whole count",
-                a.field,
-                from_micros(micros)
-            ));
+            return Err(RecordError::NotWholeCount {
+                field: a.field.to_string(),
+                amount: from_micros(micros),
+            });
         }
         if a.absolute {
-            micros
-                .checked_abs()
-                .ok_or_else(|| format!("{}: out of range", a.field))
+            micros.checked_abs().ok_or_else(|| RecordError::OutOfRange {
+                field: a.field.to_string(),
+            })
         } else {
             Ok(micros)
         }
@@ -225,20 +245,21 @@ impl<'a, T: Tree> Record<'a, T> {
 
 impl<'a, T: Tree> Record<'a, T> {
     /// The list a `sum` adds up; none (or null) is an empty one.
-    fn items(&self, a: &AmountPlan, sum: &SumPlan) -> Result<&'a [T], String> {
+    fn items(&self, a: &AmountPlan, sum: &SumPlan) -> Result<&'a [T], RecordError> {
         match at(self.value, &sum.each) {
             None => Ok(&[]),
             Some(v) if v.is_null() => Ok(&[]),
-            Some(v) => v
-                .list()
-                .ok_or_else(|| format!("{}: `{}` is not a list", a.field, sum.each)),
+            Some(v) => v.list().ok_or_else(|| RecordError::NotAList {
+                field: a.field.to_string(),
+                list: sum.each.clone(),
+            }),
         }
     }
 
     /// `sum` with `first`: the amount of the one item whose filter value
     /// comes earliest in the filter's list (Meta reports one purchase
     /// under several overlapping action types); none listed is 0.
-    fn first_of(&self, a: &AmountPlan, sum: &SumPlan) -> Result<i64, String> {
+    fn first_of(&self, a: &AmountPlan, sum: &SumPlan) -> Result<i64, RecordError> {
         let Some((key, wanted)) = sum.filters.first() else {
             return Ok(0);
         };
@@ -259,36 +280,48 @@ impl<'a, T: Tree> Record<'a, T> {
             columns: self.columns,
         };
         let raw = rec.required_ref(&a.field)?;
-        amount_micros(raw.trim(), a.scale)
-            .map_err(|e| format!("{} in {}[{i}]: {e}", a.field, sum.each))
+        amount_micros(raw.trim(), a.scale).map_err(|problem| item_error(a, sum, i, problem))
     }
 }
 
-pub fn parse_time(raw: &str, format: &TimeFormat, zone: Tz) -> Result<DateTime<Utc>, String> {
-    let out_of_range = || "is out of range".to_string();
+/// The amount of item `index` of a `sum`'s list does not read.
+fn item_error(
+    a: &AmountPlan,
+    sum: &SumPlan,
+    index: usize,
+    problem: ScaledAmountError,
+) -> RecordError {
+    RecordError::ItemAmount {
+        field: a.field.to_string(),
+        list: sum.each.clone(),
+        index,
+        problem,
+    }
+}
+
+pub fn parse_time(raw: &str, format: &TimeFormat, zone: Tz) -> Result<DateTime<Utc>, TimeError> {
     match format {
         TimeFormat::Rfc3339 => DateTime::parse_from_rfc3339(raw)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("is not an RFC 3339 time ({e})")),
+            .map_err(TimeError::NotRfc3339),
         TimeFormat::UnixSeconds => {
-            let s: i64 = raw
-                .parse()
-                .map_err(|_| "is not whole Unix seconds".to_string())?;
-            DateTime::from_timestamp(s, 0).ok_or_else(out_of_range)
+            let s: i64 = raw.parse().map_err(|_| TimeError::NotUnixSeconds)?;
+            DateTime::from_timestamp(s, 0).ok_or(TimeError::OutOfRange)
         }
         TimeFormat::UnixMillis => {
-            let ms: i64 = raw
-                .parse()
-                .map_err(|_| "is not whole Unix milliseconds".to_string())?;
-            DateTime::from_timestamp_millis(ms).ok_or_else(out_of_range)
+            let ms: i64 = raw.parse().map_err(|_| TimeError::NotUnixMillis)?;
+            DateTime::from_timestamp_millis(ms).ok_or(TimeError::OutOfRange)
         }
         TimeFormat::Pattern(p) => {
-            let naive = NaiveDateTime::parse_from_str(raw, p)
-                .map_err(|e| format!("does not match `{p}` ({e})"))?;
+            let naive =
+                NaiveDateTime::parse_from_str(raw, p).map_err(|cause| TimeError::NoMatch {
+                    pattern: p.clone(),
+                    cause,
+                })?;
             zone.from_local_datetime(&naive)
                 .earliest()
                 .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| format!("does not exist in {zone} (a daylight-saving gap)"))
+                .ok_or(TimeError::Gap { zone })
         }
     }
 }
@@ -305,22 +338,27 @@ pub fn format_time(t: DateTime<Utc>, format: &TimeFormat, zone: Tz) -> String {
     }
 }
 
-pub fn amount_micros(raw: &str, scale: Scale) -> Result<i64, String> {
-    let whole = |what: &str| -> Result<i64, String> {
-        raw.parse::<i64>()
-            .map_err(|_| format!("`{}` is not a whole number of {what}", echo(raw)))
+pub fn amount_micros(raw: &str, scale: Scale) -> Result<i64, ScaledAmountError> {
+    let whole = |unit: &'static str| {
+        raw.parse::<i64>().map_err(|_| ScaledAmountError::NotWhole {
+            shown: echo(raw).into_owned(),
+            unit,
+        })
     };
     match scale {
-        Scale::Decimal => parse_micros(raw).map_err(|e| e.to_string()),
+        Scale::Decimal => Ok(parse_micros(raw)?),
         Scale::Hundredths => minor_units_to_micros(whole("hundredths (fen, cents)")?, 2)
-            .ok_or_else(|| format!("`{}` is too large to store", echo(raw))),
+            .ok_or_else(|| AmountError::TooLarge(echo(raw).into_owned()).into()),
         Scale::Micros => whole("micros"),
     }
 }
 
 /// A pointer of `if_present` that holds a value decides; else the map,
 /// then the default.
-pub(super) fn status<T: Tree>(rec: &Record<T>, st: &StatusPlan) -> Result<OrderStatus, String> {
+pub(super) fn status<T: Tree>(
+    rec: &Record<T>,
+    st: &StatusPlan,
+) -> Result<OrderStatus, RecordError> {
     let present = st
         .if_present
         .iter()
@@ -333,12 +371,9 @@ pub(super) fn status<T: Tree>(rec: &Record<T>, st: &StatusPlan) -> Result<OrderS
         .get(v.as_ref())
         .copied()
         .or(st.default)
-        .ok_or_else(|| {
-            format!(
-                "{}: `{}` is not in the definition's status map",
-                st.field,
-                echo(&v)
-            )
+        .ok_or_else(|| RecordError::UnknownStatus {
+            field: st.field.to_string(),
+            shown: echo(&v).into_owned(),
         })
 }
 
@@ -380,11 +415,78 @@ mod tests {
         // 02:30 on 2026-03-08 does not exist in New York.
         let ny = chrono_tz::America::New_York;
         let err = parse_time("2026-03-08 02:30:00", &p, ny).unwrap_err();
-        assert!(err.contains("daylight"), "{err}");
+        assert_eq!(err, TimeError::Gap { zone: ny });
+        assert!(err.to_string().contains("daylight"), "{err}");
         assert!(parse_time("2026-10-01", &p, sh).is_err());
         let u = parse_time("1790812800", &TimeFormat::UnixSeconds, sh).unwrap();
         assert_eq!(format_time(u, &TimeFormat::UnixMillis, sh), "1790812800000");
         assert!(parse_time("1790812800.5", &TimeFormat::UnixSeconds, sh).is_err());
+    }
+
+    fn field(name: &str, path: &str) -> FieldPlan {
+        FieldPlan {
+            name: name.into(),
+            pointers: vec![super::super::plan::Pointer {
+                parent: false,
+                path: path.into(),
+            }],
+            none_if: Vec::new(),
+        }
+    }
+
+    fn amount_plan(sum: Option<SumPlan>) -> AmountPlan {
+        AmountPlan {
+            field: field("amount", "/price"),
+            scale: Scale::Decimal,
+            absolute: false,
+            sum,
+            minus: None,
+            at_least: None,
+            default: None,
+            whole: false,
+        }
+    }
+
+    #[test]
+    fn a_field_that_does_not_read_is_named_in_a_typed_error() {
+        let value = serde_json::json!({"price": [1], "items": [{"price": "1"}, {"price": "1e3"}]});
+        let rec = Record {
+            value: &value,
+            parent: None,
+            columns: &[],
+        };
+        assert_eq!(
+            rec.amount(&amount_plan(None)),
+            Err(RecordError::NotAValue {
+                field: "amount (/price)".into(),
+                problem: NotAValue::List,
+            })
+        );
+        let sum = SumPlan {
+            each: "/items".into(),
+            filters: Vec::new(),
+            first: false,
+        };
+        let err = rec.amount(&amount_plan(Some(sum))).unwrap_err();
+        assert_eq!(
+            err,
+            RecordError::ItemAmount {
+                field: "amount (/price)".into(),
+                list: "/items".into(),
+                index: 1,
+                problem: AmountError::NotDecimal("1e3".into()).into(),
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "amount (/price) in /items[1]: `1e3` is not a decimal number"
+        );
+        assert_eq!(
+            rec.required(&field("order id", "/id")),
+            Err(RecordError::Missing {
+                field: "order id (/id)".into()
+            })
+        );
     }
 
     #[test]
@@ -398,6 +500,16 @@ mod tests {
             Ok(10_610_836_202)
         );
         assert!(amount_micros("1e3", Scale::Decimal).is_err());
-        assert!(amount_micros("99999999999999999", Scale::Hundredths).is_err());
+        assert_eq!(
+            amount_micros("99999999999999999", Scale::Hundredths),
+            Err(AmountError::TooLarge("99999999999999999".into()).into())
+        );
+        assert_eq!(
+            amount_micros("0.5", Scale::Micros),
+            Err(ScaledAmountError::NotWhole {
+                shown: "0.5".into(),
+                unit: "micros"
+            })
+        );
     }
 }

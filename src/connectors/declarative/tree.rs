@@ -8,6 +8,18 @@
 use serde_json::Value;
 use std::borrow::Cow;
 
+/// Why a pointer's target gives no text: it is not a scalar. A plain
+/// enum, so reading a record allocates nothing until a reason is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotAValue {
+    #[error("is a list, not a value")]
+    List,
+    #[error("is an object, not a value")]
+    Object,
+    #[error("is null")]
+    Null,
+}
+
 /// A JSON tree the mapping can read with pointers.
 pub(super) trait Tree: Sized {
     /// The member `key` of an object.
@@ -16,7 +28,7 @@ pub(super) trait Tree: Sized {
     fn list(&self) -> Option<&[Self]>;
     fn is_null(&self) -> bool;
     /// A scalar's text: strings as they are, numbers exactly as written.
-    fn text(&self) -> Result<Cow<'_, str>, String>;
+    fn text(&self) -> Result<Cow<'_, str>, NotAValue>;
     /// The raw JSON kept with a reject.
     fn raw(&self) -> String;
 }
@@ -37,14 +49,14 @@ impl Tree for Value {
         self.is_null()
     }
 
-    fn text(&self) -> Result<Cow<'_, str>, String> {
+    fn text(&self) -> Result<Cow<'_, str>, NotAValue> {
         match self {
             Value::String(s) => Ok(Cow::Borrowed(s)),
             Value::Number(n) => Ok(Cow::Owned(n.to_string())),
             Value::Bool(b) => Ok(Cow::Borrowed(if *b { "true" } else { "false" })),
-            Value::Array(_) => Err("is a list, not a value".into()),
-            Value::Object(_) => Err("is an object, not a value".into()),
-            Value::Null => Err("is null".into()),
+            Value::Array(_) => Err(NotAValue::List),
+            Value::Object(_) => Err(NotAValue::Object),
+            Value::Null => Err(NotAValue::Null),
         }
     }
 
@@ -100,13 +112,13 @@ impl Tree for Node<'_> {
         matches!(self, Node::Null)
     }
 
-    fn text(&self) -> Result<Cow<'_, str>, String> {
+    fn text(&self) -> Result<Cow<'_, str>, NotAValue> {
         match self {
             Node::Text(s) | Node::Number(s) => Ok(Cow::Borrowed(s)),
             Node::Bool(b) => Ok(Cow::Borrowed(if *b { "true" } else { "false" })),
-            Node::List(_) => Err("is a list, not a value".into()),
-            Node::Object(_) => Err("is an object, not a value".into()),
-            Node::Null => Err("is null".into()),
+            Node::List(_) => Err(NotAValue::List),
+            Node::Object(_) => Err(NotAValue::Object),
+            Node::Null => Err(NotAValue::Null),
         }
     }
 

@@ -5,6 +5,14 @@
 use crate::http::pagination::{after_cursor, next_page_token};
 use serde_json::Value;
 
+/// Why a page's paging cannot be followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CursorError {
+    /// Meta Graph says there is a next page but gives no cursor for it.
+    #[error("`paging.next` without `paging.cursors.after`: the next page cannot be asked for")]
+    NextWithoutAfter,
+}
+
 /// A platform's way of handing over the next page's cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CursorToken {
@@ -44,12 +52,12 @@ impl CursorToken {
 
     /// The next page's cursor, `None` on the last page, or why the page's
     /// paging cannot be followed.
-    pub fn next(self, body: &Value) -> Result<Option<String>, String> {
+    pub fn next(self, body: &Value) -> Result<Option<String>, CursorError> {
         match self {
             CursorToken::MetaGraph => {
                 let next = graph_after_cursor(body);
                 if next.is_none() && graph_next_url(body).is_some() {
-                    return Err("paging.next without paging.cursors.after".into());
+                    return Err(CursorError::NextWithoutAfter);
                 }
                 Ok(next)
             }
@@ -100,7 +108,7 @@ mod tests {
         assert_eq!(graph.next(&last), Ok(None));
         assert_eq!(graph.next(&json!({"data": []})), Ok(None));
         let broken = json!({"data": [], "paging": {"next": "https://x/?after=1"}});
-        assert!(graph.next(&broken).is_err());
+        assert_eq!(graph.next(&broken), Err(CursorError::NextWithoutAfter));
     }
 
     #[test]

@@ -305,7 +305,7 @@ impl Checker {
         let mut micros = |what: &str, v: Option<&str>| {
             let parsed = super::super::mapping::amount_micros(v?.trim(), scale);
             parsed
-                .map_err(|e| self.report(format!("{key}.{what}"), e))
+                .map_err(|e| self.report(format!("{key}.{what}"), e.to_string()))
                 .ok()
         };
         let at_least = micros("at_least", f.at_least.as_deref());

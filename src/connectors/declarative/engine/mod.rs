@@ -22,6 +22,7 @@ pub use options::Options;
 use super::blocks::paging::reverse_next;
 use super::mapping::{classify, format_time, Mapper, PageInfo};
 use super::plan::{Bounds, Definition, PageStyle, Scheduled, SliceLength, StreamPlan, Through};
+use super::reasons::PagingError;
 use crate::config::ConnectorConfig;
 use crate::connectors::options::config_error;
 use crate::connectors::{connector_shop, secret_option, ConnectorError, Sink, Window};
@@ -444,12 +445,12 @@ impl DeclarativeConnector {
             match next {
                 Ok(Some(next)) => pos = next,
                 Ok(None) => return Ok(()),
-                Err(message) => {
+                Err(e) => {
                     return Err(ConnectorError::Http {
                         connector: self.name.clone(),
                         source: HttpError::Malformed {
                             url: strip_query(&url),
-                            message,
+                            message: e.to_string(),
                             snippet: String::new(),
                         },
                     })
@@ -479,7 +480,7 @@ impl DeclarativeConnector {
         headers: &reqwest::header::HeaderMap,
         info: &PageInfo,
         pos: Position,
-    ) -> Result<Option<Position>, String> {
+    ) -> Result<Option<Position>, PagingError> {
         let p = &s.pagination;
         let header_number = |name: &Option<String>| {
             name.as_deref()
@@ -528,10 +529,9 @@ impl DeclarativeConnector {
                     (Some(t), _) => t,
                     (None, true) => 0,
                     (None, false) => {
-                        return Err(format!(
-                            "page 1 has no total (`{}`): reverse paging needs the count",
-                            p.total.as_deref().unwrap_or("")
-                        ))
+                        return Err(PagingError::NoTotal {
+                            pointer: p.total.clone().unwrap_or_default(),
+                        })
                     }
                 };
                 Ok(
