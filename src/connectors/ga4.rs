@@ -24,7 +24,7 @@
 //! tests/declarative.rs checks both store the same facts.
 
 use super::options::KindOptions;
-use super::options::{check_base_url, OptionProblem, PollingSpec, Read};
+use super::options::{check_base_url, Building, OptionProblem, PollingSpec};
 use super::{
     connector_http, connector_shop, http_error, secret_option, Connector, ConnectorError, Sink,
     Window,
@@ -109,8 +109,8 @@ impl KindOptions for Ga4Options {
     // Read by hand until this kind becomes a definition (issue 15).
     const POLLING: PollingSpec = PollingSpec::NONE;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
+    fn check(&self) -> Result<(), OptionProblem> {
+        let o = self;
         check_base_url(&o.base_url)?;
         if o.property_id.is_empty() || !o.property_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(OptionProblem::new("property_id", format!(
@@ -139,12 +139,8 @@ impl KindOptions for Ga4Options {
         Ok(())
     }
 
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        Ga4Connector::build(cfg, read.own, settings).map(|c| Connector::Ga4(c.into()))
+    fn build(self, with: Building<'_>) -> Result<Connector, ConnectorError> {
+        Ga4Connector::build(with.cfg, self, with.settings).map(|c| Connector::Ga4(c.into()))
     }
 }
 

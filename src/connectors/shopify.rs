@@ -9,7 +9,7 @@
 
 use super::options::KindOptions;
 use super::options::{
-    check_base_url, check_paging, default_initial_days, OptionProblem, PollingSpec, Read,
+    check_base_url, check_paging, default_initial_days, Building, OptionProblem, PollingSpec,
 };
 use super::{
     connector_http, connector_shop, http_error, resume_since, secret_option, Connector,
@@ -81,19 +81,15 @@ impl KindOptions for ShopifyOptions {
     // Read by hand until this kind becomes a definition (issue 15).
     const POLLING: PollingSpec = PollingSpec::NONE;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
+    fn check(&self) -> Result<(), OptionProblem> {
+        let o = self;
         check_base_url(&o.base_url)?;
         check_paging(o.page_size, 250, o.concurrency, o.lookback_days)?;
         Ok(())
     }
 
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        ShopifyConnector::build(cfg, read.own, settings).map(|c| Connector::Shopify(c.into()))
+    fn build(self, with: Building<'_>) -> Result<Connector, ConnectorError> {
+        ShopifyConnector::build(with.cfg, self, with.settings).map(|c| Connector::Shopify(c.into()))
     }
 }
 

@@ -12,7 +12,7 @@
 
 use super::options::KindOptions;
 use super::options::{
-    check_base_url, check_paging, default_initial_days, OptionProblem, PollingSpec, Read,
+    check_base_url, check_paging, default_initial_days, Building, OptionProblem, PollingSpec,
 };
 use super::{
     connector_http, connector_shop, http_error, resume_since, secret_option, Connector,
@@ -88,19 +88,15 @@ impl KindOptions for WooCommerceOptions {
     // Read by hand until this kind becomes a definition (issue 15).
     const POLLING: PollingSpec = PollingSpec::NONE;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
+    fn check(&self) -> Result<(), OptionProblem> {
+        let o = self;
         check_base_url(&o.base_url)?;
         check_paging(o.page_size, 100, o.concurrency, o.lookback_days)?;
         Ok(())
     }
 
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        WooCommerceConnector::build(cfg, read.own, settings)
+    fn build(self, with: Building<'_>) -> Result<Connector, ConnectorError> {
+        WooCommerceConnector::build(with.cfg, self, with.settings)
             .map(|c| Connector::WooCommerce(c.into()))
     }
 }
