@@ -178,10 +178,14 @@ pub struct Context<'a> {
     pub default_tz: Tz,
 }
 
+/// Notes a problem at `key`.
+fn report(problems: &mut Vec<KeyProblem>, key: String, message: String) {
+    problems.push(KeyProblem::new(key, message));
+}
+
 /// Validates `[alerts]`; each problem names its key.
 pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     let mut problems = Vec::new();
-    let mut report = |key: String, msg: String| problems.push(KeyProblem::new(key, msg));
 
     let repeat_interval = humantime::parse_duration(cfg.repeat_interval.trim())
         .ok()
@@ -189,6 +193,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
         .filter(|d| *d > chrono::Duration::zero())
         .unwrap_or_else(|| {
             report(
+                &mut problems,
                 "alerts.repeat_interval".into(),
                 format!(
                     "`{}` is not a duration such as 4h, 30m or 1h 30m",
@@ -202,11 +207,13 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     for (i, c) in cfg.channels.iter().enumerate() {
         if c.name.trim().is_empty() {
             report(
+                &mut problems,
                 format!("alerts.channels[{i}].name"),
                 "must not be empty".into(),
             );
         } else if !channel_names.insert(c.name.clone()) {
             report(
+                &mut problems,
                 format!("alerts.channels[{i}].name"),
                 format!("channel `{}` is defined twice", c.name),
             );
@@ -216,7 +223,11 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             .map(|_| ())
             .or_else(|e| if e.key == "name" { Ok(()) } else { Err(e) })
         {
-            report(format!("alerts.channels[{i}].{}", e.key), e.message);
+            report(
+                &mut problems,
+                format!("alerts.channels[{i}].{}", e.key),
+                e.message,
+            );
         }
     }
     let known_channels = || {
@@ -228,23 +239,28 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             v.join(", ")
         }
     };
-    let check_channels = |key: String, list: &[String], report: &mut dyn FnMut(String, String)| {
-        for name in list {
-            if !channel_names.contains(name) {
-                report(
+    // A rule's or digest's channels that no [[alerts.channels]] defines.
+    let unknown_channels = |key: String, list: &[String]| -> Vec<KeyProblem> {
+        list.iter()
+            .filter(|name| !channel_names.contains(*name))
+            .map(|name| {
+                KeyProblem::new(
                     key.clone(),
                     format!(
                         "no channel `{name}` in [[alerts.channels]] (known: {})",
                         known_channels()
                     ),
-                );
-            }
-        }
+                )
+            })
+            .collect()
     };
 
     let mut rules = Vec::new();
     if !cfg.below_target.is_empty() {
-        check_channels("alerts.below_target".into(), &cfg.below_target, &mut report);
+        problems.extend(unknown_channels(
+            "alerts.below_target".into(),
+            &cfg.below_target,
+        ));
         rules.push(Rule {
             name: BUILTIN_RULE.into(),
             kpis: RuleKpis::WithTarget,
@@ -263,9 +279,10 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     for (i, r) in cfg.rules.iter().enumerate() {
         let key = |field: &str| format!("alerts.rules[{i}].{field}");
         if r.name.trim().is_empty() {
-            report(key("name"), "must not be empty".into());
+            report(&mut problems, key("name"), "must not be empty".into());
         } else if !rule_names.insert(r.name.clone()) {
             report(
+                &mut problems,
                 key("name"),
                 if r.name == BUILTIN_RULE {
                     format!("`{BUILTIN_RULE}` is the built-in rule of `[alerts] below_target`")
@@ -276,6 +293,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
         }
         if cx.catalogue.get(&r.kpi).is_none() {
             report(
+                &mut problems,
                 key("kpi"),
                 format!("unknown KPI `{}` (see `kpid kpis`)", r.kpi),
             );
@@ -284,24 +302,33 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             (None, None, None) => Some(RuleScope::EveryShop),
             (Some(s), None, None) => {
                 if !cx.shops.iter().any(|x| &x.id == s) {
-                    report(key("shop"), format!("no shop `{s}` in [[shops]]"));
+                    report(
+                        &mut problems,
+                        key("shop"),
+                        format!("no shop `{s}` in [[shops]]"),
+                    );
                 }
                 Some(RuleScope::Shop(s.clone()))
             }
             (None, Some(p), None) => {
                 if !cx.people.iter().any(|x| &x.id == p) {
-                    report(key("person"), format!("no person `{p}` in [[people]]"));
+                    report(
+                        &mut problems,
+                        key("person"),
+                        format!("no person `{p}` in [[people]]"),
+                    );
                 }
                 Some(RuleScope::Person(p.clone()))
             }
             (None, None, Some(role)) => {
                 if !cx.roles.iter().any(|x| &x.id == role) {
-                    report(key("role"), format!("no role `{role}`"));
+                    report(&mut problems, key("role"), format!("no role `{role}`"));
                 }
                 Some(RuleScope::Role(role.clone()))
             }
             _ => {
                 report(
+                    &mut problems,
                     key("name"),
                     "set at most one of `shop`, `person` and `role`".into(),
                 );
@@ -311,6 +338,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
         let period = parse_watch_period(&r.period);
         if period.is_none() {
             report(
+                &mut problems,
                 key("period"),
                 format!("`{}` must be today, day or month", r.period),
             );
@@ -318,6 +346,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
         let condition = Condition::parse(&r.condition);
         if condition.is_none() {
             report(
+                &mut problems,
                 key("condition"),
                 format!(
                     "`{}` must be below_target, above_target, below, above, drop or rise",
@@ -330,6 +359,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             .ok();
         if threshold.is_none() {
             report(
+                &mut problems,
                 key("threshold"),
                 format!(
                     "`{}` is not a decimal number such as \"0.9\"",
@@ -342,6 +372,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
                 let parsed = Compare::parse(c);
                 if parsed.is_none() {
                     report(
+                        &mut problems,
                         key("compare"),
                         format!("`{c}` must be previous_day, same_day_last_week or previous_month"),
                     );
@@ -350,6 +381,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             }
             (Some(_), Some(other)) => {
                 report(
+                    &mut problems,
                     key("compare"),
                     format!(
                         "`compare` is only for drop and rise (this rule's condition is {})",
@@ -362,12 +394,16 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             _ => None,
         };
         if r.for_evaluations == 0 {
-            report(key("for"), "must be at least 1".into());
+            report(&mut problems, key("for"), "must be at least 1".into());
         }
         if r.channels.is_empty() {
-            report(key("channels"), "name at least one channel".into());
+            report(
+                &mut problems,
+                key("channels"),
+                "name at least one channel".into(),
+            );
         }
-        check_channels(key("channels"), &r.channels, &mut report);
+        problems.extend(unknown_channels(key("channels"), &r.channels));
         if let (Some(scope), Some(period), Some(condition), Some(threshold)) =
             (scope, period, condition, threshold)
         {
@@ -391,27 +427,43 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     for (i, d) in cfg.digests.iter().enumerate() {
         let key = |field: &str| format!("alerts.digests[{i}].{field}");
         if d.name.trim().is_empty() {
-            report(key("name"), "must not be empty".into());
+            report(&mut problems, key("name"), "must not be empty".into());
         } else if !digest_names.insert(d.name.clone()) {
-            report(key("name"), format!("digest `{}` is defined twice", d.name));
+            report(
+                &mut problems,
+                key("name"),
+                format!("digest `{}` is defined twice", d.name),
+            );
         }
         if let Err(e) = CronSchedule::parse(&d.schedule, cx.default_tz) {
-            report(key("schedule"), e.to_string());
+            report(&mut problems, key("schedule"), e.to_string());
         }
         for s in &d.shops {
             if !cx.shops.iter().any(|x| &x.id == s) {
-                report(key("shops"), format!("no shop `{s}` in [[shops]]"));
+                report(
+                    &mut problems,
+                    key("shops"),
+                    format!("no shop `{s}` in [[shops]]"),
+                );
             }
         }
         for k in &d.kpis {
             if cx.catalogue.get(k).is_none() {
-                report(key("kpis"), format!("unknown KPI `{k}` (see `kpid kpis`)"));
+                report(
+                    &mut problems,
+                    key("kpis"),
+                    format!("unknown KPI `{k}` (see `kpid kpis`)"),
+                );
             }
         }
         if d.channels.is_empty() {
-            report(key("channels"), "name at least one channel".into());
+            report(
+                &mut problems,
+                key("channels"),
+                "name at least one channel".into(),
+            );
         }
-        check_channels(key("channels"), &d.channels, &mut report);
+        problems.extend(unknown_channels(key("channels"), &d.channels));
         digests.push(DigestSpec {
             name: d.name.clone(),
             schedule: d.schedule.clone(),
@@ -453,5 +505,48 @@ mod tests {
             assert!(c.send_resolved);
             assert_eq!(c.language, Language::Zh);
         }
+    }
+
+    #[test]
+    fn a_channel_no_table_defines_is_named_under_the_key_that_uses_it() {
+        let cfg: AlertsConfig = toml::from_str(
+            r#"
+            below_target = ["pager"]
+            [[channels]]
+            name = "ops"
+            kind = "log"
+            [[digests]]
+            name = "morning"
+            schedule = "0 9 * * *"
+            channels = ["ops", "mail"]
+            "#,
+        )
+        .unwrap();
+        let catalogue = Catalogue::builtin();
+        let cx = Context {
+            catalogue: &catalogue,
+            shops: &[],
+            people: &[],
+            roles: &[],
+            default_tz: chrono_tz::UTC,
+        };
+        let (_, problems) = resolve(&cfg, &cx);
+        let found: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "alerts.below_target",
+                    "no channel `pager` in [[alerts.channels]] (known: ops)"
+                ),
+                (
+                    "alerts.digests[0].channels",
+                    "no channel `mail` in [[alerts.channels]] (known: ops)"
+                ),
+            ]
+        );
     }
 }
