@@ -64,14 +64,6 @@ pub struct RepeatedCursor {
     pub cursor: String,
 }
 
-// Page-position code that reports its problems as text (the declarative
-// engine's) takes the message with `?`.
-impl From<RepeatedCursor> for String {
-    fn from(e: RepeatedCursor) -> String {
-        e.to_string()
-    }
-}
-
 /// Guards a cursor loop against a platform that hands back the cursor it
 /// was given (which would loop forever): the next cursor, or the error.
 pub fn advance_cursor(

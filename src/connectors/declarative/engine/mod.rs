@@ -526,7 +526,8 @@ impl DeclarativeConnector {
                 if info.has_next == Some(false) {
                     return Ok(None);
                 }
-                let next = advance_cursor(pos.cursor.as_deref(), info.next_cursor.clone())?;
+                let next = advance_cursor(pos.cursor.as_deref(), info.next_cursor.clone())
+                    .map_err(|e| e.to_string())?;
                 Ok(next.map(|c| Position {
                     cursor: Some(c),
                     ..pos
