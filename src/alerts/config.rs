@@ -178,23 +178,31 @@ pub struct Context<'a> {
     pub default_tz: Tz,
 }
 
-/// Notes a problem at `key`.
-fn report(problems: &mut Vec<KeyProblem>, key: String, message: String) {
-    problems.push(KeyProblem::new(key, message));
+/// The problems found in `[alerts]`, each at its key.
+#[derive(Default)]
+struct Problems(Vec<KeyProblem>);
+
+impl Problems {
+    fn at(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(KeyProblem::new(key, message));
+    }
+
+    fn add(&mut self, found: impl IntoIterator<Item = KeyProblem>) {
+        self.0.extend(found);
+    }
 }
 
 /// Validates `[alerts]`; each problem names its key.
 pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
 
     let repeat_interval = humantime::parse_duration(cfg.repeat_interval.trim())
         .ok()
         .and_then(|d| chrono::Duration::from_std(d).ok())
         .filter(|d| *d > chrono::Duration::zero())
         .unwrap_or_else(|| {
-            report(
-                &mut problems,
-                "alerts.repeat_interval".into(),
+            problems.at(
+                "alerts.repeat_interval",
                 format!(
                     "`{}` is not a duration such as 4h, 30m or 1h 30m",
                     cfg.repeat_interval
@@ -206,14 +214,9 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     let mut channel_names = HashSet::new();
     for (i, c) in cfg.channels.iter().enumerate() {
         if c.name.trim().is_empty() {
-            report(
-                &mut problems,
-                format!("alerts.channels[{i}].name"),
-                "must not be empty".into(),
-            );
+            problems.at(format!("alerts.channels[{i}].name"), "must not be empty");
         } else if !channel_names.insert(c.name.clone()) {
-            report(
-                &mut problems,
+            problems.at(
                 format!("alerts.channels[{i}].name"),
                 format!("channel `{}` is defined twice", c.name),
             );
@@ -223,11 +226,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             .map(|_| ())
             .or_else(|e| if e.key == "name" { Ok(()) } else { Err(e) })
         {
-            report(
-                &mut problems,
-                format!("alerts.channels[{i}].{}", e.key),
-                e.message,
-            );
+            problems.at(format!("alerts.channels[{i}].{}", e.key), e.message);
         }
     }
     let known_channels = || {
@@ -240,12 +239,12 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
         }
     };
     // A rule's or digest's channels that no [[alerts.channels]] defines.
-    let unknown_channels = |key: String, list: &[String]| -> Vec<KeyProblem> {
+    let unknown_channels = |key: &str, list: &[String]| -> Vec<KeyProblem> {
         list.iter()
             .filter(|name| !channel_names.contains(*name))
             .map(|name| {
                 KeyProblem::new(
-                    key.clone(),
+                    key,
                     format!(
                         "no channel `{name}` in [[alerts.channels]] (known: {})",
                         known_channels()
@@ -257,10 +256,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
 
     let mut rules = Vec::new();
     if !cfg.below_target.is_empty() {
-        problems.extend(unknown_channels(
-            "alerts.below_target".into(),
-            &cfg.below_target,
-        ));
+        problems.add(unknown_channels("alerts.below_target", &cfg.below_target));
         rules.push(Rule {
             name: BUILTIN_RULE.into(),
             kpis: RuleKpis::WithTarget,
@@ -279,10 +275,9 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     for (i, r) in cfg.rules.iter().enumerate() {
         let key = |field: &str| format!("alerts.rules[{i}].{field}");
         if r.name.trim().is_empty() {
-            report(&mut problems, key("name"), "must not be empty".into());
+            problems.at(key("name"), "must not be empty");
         } else if !rule_names.insert(r.name.clone()) {
-            report(
-                &mut problems,
+            problems.at(
                 key("name"),
                 if r.name == BUILTIN_RULE {
                     format!("`{BUILTIN_RULE}` is the built-in rule of `[alerts] below_target`")
@@ -292,8 +287,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             );
         }
         if cx.catalogue.get(&r.kpi).is_none() {
-            report(
-                &mut problems,
+            problems.at(
                 key("kpi"),
                 format!("unknown KPI `{}` (see `kpid kpis`)", r.kpi),
             );
@@ -302,51 +296,40 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             (None, None, None) => Some(RuleScope::EveryShop),
             (Some(s), None, None) => {
                 if !cx.shops.iter().any(|x| &x.id == s) {
-                    report(
-                        &mut problems,
-                        key("shop"),
-                        format!("no shop `{s}` in [[shops]]"),
-                    );
+                    problems.at(key("shop"), format!("no shop `{s}` in [[shops]]"));
                 }
                 Some(RuleScope::Shop(s.clone()))
             }
             (None, Some(p), None) => {
                 if !cx.people.iter().any(|x| &x.id == p) {
-                    report(
-                        &mut problems,
-                        key("person"),
-                        format!("no person `{p}` in [[people]]"),
-                    );
+                    problems.at(key("person"), format!("no person `{p}` in [[people]]"));
                 }
                 Some(RuleScope::Person(p.clone()))
             }
             (None, None, Some(role)) => {
                 if !cx.roles.iter().any(|x| &x.id == role) {
-                    report(&mut problems, key("role"), format!("no role `{role}`"));
+                    problems.at(key("role"), format!("no role `{role}`"));
                 }
                 Some(RuleScope::Role(role.clone()))
             }
             _ => {
-                report(
-                    &mut problems,
+                problems.at(
                     key("name"),
-                    "set at most one of `shop`, `person` and `role`".into(),
+                    "set at most one of `shop`, `person` and `role`",
                 );
                 None
             }
         };
         let period = parse_watch_period(&r.period);
         if period.is_none() {
-            report(
-                &mut problems,
+            problems.at(
                 key("period"),
                 format!("`{}` must be today, day or month", r.period),
             );
         }
         let condition = Condition::parse(&r.condition);
         if condition.is_none() {
-            report(
-                &mut problems,
+            problems.at(
                 key("condition"),
                 format!(
                     "`{}` must be below_target, above_target, below, above, drop or rise",
@@ -358,8 +341,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             .or_else(|_| Decimal::from_str(r.threshold.0.trim()))
             .ok();
         if threshold.is_none() {
-            report(
-                &mut problems,
+            problems.at(
                 key("threshold"),
                 format!(
                     "`{}` is not a decimal number such as \"0.9\"",
@@ -371,8 +353,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             (Some(c), Some(Condition::Drop | Condition::Rise)) => {
                 let parsed = Compare::parse(c);
                 if parsed.is_none() {
-                    report(
-                        &mut problems,
+                    problems.at(
                         key("compare"),
                         format!("`{c}` must be previous_day, same_day_last_week or previous_month"),
                     );
@@ -380,8 +361,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
                 parsed
             }
             (Some(_), Some(other)) => {
-                report(
-                    &mut problems,
+                problems.at(
                     key("compare"),
                     format!(
                         "`compare` is only for drop and rise (this rule's condition is {})",
@@ -394,16 +374,12 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             _ => None,
         };
         if r.for_evaluations == 0 {
-            report(&mut problems, key("for"), "must be at least 1".into());
+            problems.at(key("for"), "must be at least 1");
         }
         if r.channels.is_empty() {
-            report(
-                &mut problems,
-                key("channels"),
-                "name at least one channel".into(),
-            );
+            problems.at(key("channels"), "name at least one channel");
         }
-        problems.extend(unknown_channels(key("channels"), &r.channels));
+        problems.add(unknown_channels(&key("channels"), &r.channels));
         if let (Some(scope), Some(period), Some(condition), Some(threshold)) =
             (scope, period, condition, threshold)
         {
@@ -427,43 +403,27 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     for (i, d) in cfg.digests.iter().enumerate() {
         let key = |field: &str| format!("alerts.digests[{i}].{field}");
         if d.name.trim().is_empty() {
-            report(&mut problems, key("name"), "must not be empty".into());
+            problems.at(key("name"), "must not be empty");
         } else if !digest_names.insert(d.name.clone()) {
-            report(
-                &mut problems,
-                key("name"),
-                format!("digest `{}` is defined twice", d.name),
-            );
+            problems.at(key("name"), format!("digest `{}` is defined twice", d.name));
         }
         if let Err(e) = CronSchedule::parse(&d.schedule, cx.default_tz) {
-            report(&mut problems, key("schedule"), e.to_string());
+            problems.at(key("schedule"), e.to_string());
         }
         for s in &d.shops {
             if !cx.shops.iter().any(|x| &x.id == s) {
-                report(
-                    &mut problems,
-                    key("shops"),
-                    format!("no shop `{s}` in [[shops]]"),
-                );
+                problems.at(key("shops"), format!("no shop `{s}` in [[shops]]"));
             }
         }
         for k in &d.kpis {
             if cx.catalogue.get(k).is_none() {
-                report(
-                    &mut problems,
-                    key("kpis"),
-                    format!("unknown KPI `{k}` (see `kpid kpis`)"),
-                );
+                problems.at(key("kpis"), format!("unknown KPI `{k}` (see `kpid kpis`)"));
             }
         }
         if d.channels.is_empty() {
-            report(
-                &mut problems,
-                key("channels"),
-                "name at least one channel".into(),
-            );
+            problems.at(key("channels"), "name at least one channel");
         }
-        problems.extend(unknown_channels(key("channels"), &d.channels));
+        problems.add(unknown_channels(&key("channels"), &d.channels));
         digests.push(DigestSpec {
             name: d.name.clone(),
             schedule: d.schedule.clone(),
@@ -488,7 +448,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             digests,
             channels: cfg.channels.clone(),
         },
-        problems,
+        problems.0,
     )
 }
 
