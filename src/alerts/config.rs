@@ -178,18 +178,31 @@ pub struct Context<'a> {
     pub default_tz: Tz,
 }
 
+/// The problems found in `[alerts]`, each at its key.
+#[derive(Default)]
+struct Problems(Vec<KeyProblem>);
+
+impl Problems {
+    fn at(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(KeyProblem::new(key, message));
+    }
+
+    fn add(&mut self, found: impl IntoIterator<Item = KeyProblem>) {
+        self.0.extend(found);
+    }
+}
+
 /// Validates `[alerts]`; each problem names its key.
 pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
-    let mut problems = Vec::new();
-    let mut report = |key: String, msg: String| problems.push(KeyProblem::new(key, msg));
+    let mut problems = Problems::default();
 
     let repeat_interval = humantime::parse_duration(cfg.repeat_interval.trim())
         .ok()
         .and_then(|d| chrono::Duration::from_std(d).ok())
         .filter(|d| *d > chrono::Duration::zero())
         .unwrap_or_else(|| {
-            report(
-                "alerts.repeat_interval".into(),
+            problems.at(
+                "alerts.repeat_interval",
                 format!(
                     "`{}` is not a duration such as 4h, 30m or 1h 30m",
                     cfg.repeat_interval
@@ -201,12 +214,9 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     let mut channel_names = HashSet::new();
     for (i, c) in cfg.channels.iter().enumerate() {
         if c.name.trim().is_empty() {
-            report(
-                format!("alerts.channels[{i}].name"),
-                "must not be empty".into(),
-            );
+            problems.at(format!("alerts.channels[{i}].name"), "must not be empty");
         } else if !channel_names.insert(c.name.clone()) {
-            report(
+            problems.at(
                 format!("alerts.channels[{i}].name"),
                 format!("channel `{}` is defined twice", c.name),
             );
@@ -216,7 +226,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             .map(|_| ())
             .or_else(|e| if e.key == "name" { Ok(()) } else { Err(e) })
         {
-            report(format!("alerts.channels[{i}].{}", e.key), e.message);
+            problems.at(format!("alerts.channels[{i}].{}", e.key), e.message);
         }
     }
     let known_channels = || {
@@ -228,23 +238,25 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             v.join(", ")
         }
     };
-    let check_channels = |key: String, list: &[String], report: &mut dyn FnMut(String, String)| {
-        for name in list {
-            if !channel_names.contains(name) {
-                report(
-                    key.clone(),
+    // A rule's or digest's channels that no [[alerts.channels]] defines.
+    let unknown_channels = |key: &str, list: &[String]| -> Vec<KeyProblem> {
+        list.iter()
+            .filter(|name| !channel_names.contains(*name))
+            .map(|name| {
+                KeyProblem::new(
+                    key,
                     format!(
                         "no channel `{name}` in [[alerts.channels]] (known: {})",
                         known_channels()
                     ),
-                );
-            }
-        }
+                )
+            })
+            .collect()
     };
 
     let mut rules = Vec::new();
     if !cfg.below_target.is_empty() {
-        check_channels("alerts.below_target".into(), &cfg.below_target, &mut report);
+        problems.add(unknown_channels("alerts.below_target", &cfg.below_target));
         rules.push(Rule {
             name: BUILTIN_RULE.into(),
             kpis: RuleKpis::WithTarget,
@@ -263,9 +275,9 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     for (i, r) in cfg.rules.iter().enumerate() {
         let key = |field: &str| format!("alerts.rules[{i}].{field}");
         if r.name.trim().is_empty() {
-            report(key("name"), "must not be empty".into());
+            problems.at(key("name"), "must not be empty");
         } else if !rule_names.insert(r.name.clone()) {
-            report(
+            problems.at(
                 key("name"),
                 if r.name == BUILTIN_RULE {
                     format!("`{BUILTIN_RULE}` is the built-in rule of `[alerts] below_target`")
@@ -275,7 +287,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             );
         }
         if cx.catalogue.get(&r.kpi).is_none() {
-            report(
+            problems.at(
                 key("kpi"),
                 format!("unknown KPI `{}` (see `kpid kpis`)", r.kpi),
             );
@@ -284,40 +296,40 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             (None, None, None) => Some(RuleScope::EveryShop),
             (Some(s), None, None) => {
                 if !cx.shops.iter().any(|x| &x.id == s) {
-                    report(key("shop"), format!("no shop `{s}` in [[shops]]"));
+                    problems.at(key("shop"), format!("no shop `{s}` in [[shops]]"));
                 }
                 Some(RuleScope::Shop(s.clone()))
             }
             (None, Some(p), None) => {
                 if !cx.people.iter().any(|x| &x.id == p) {
-                    report(key("person"), format!("no person `{p}` in [[people]]"));
+                    problems.at(key("person"), format!("no person `{p}` in [[people]]"));
                 }
                 Some(RuleScope::Person(p.clone()))
             }
             (None, None, Some(role)) => {
                 if !cx.roles.iter().any(|x| &x.id == role) {
-                    report(key("role"), format!("no role `{role}`"));
+                    problems.at(key("role"), format!("no role `{role}`"));
                 }
                 Some(RuleScope::Role(role.clone()))
             }
             _ => {
-                report(
+                problems.at(
                     key("name"),
-                    "set at most one of `shop`, `person` and `role`".into(),
+                    "set at most one of `shop`, `person` and `role`",
                 );
                 None
             }
         };
         let period = parse_watch_period(&r.period);
         if period.is_none() {
-            report(
+            problems.at(
                 key("period"),
                 format!("`{}` must be today, day or month", r.period),
             );
         }
         let condition = Condition::parse(&r.condition);
         if condition.is_none() {
-            report(
+            problems.at(
                 key("condition"),
                 format!(
                     "`{}` must be below_target, above_target, below, above, drop or rise",
@@ -329,7 +341,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             .or_else(|_| Decimal::from_str(r.threshold.0.trim()))
             .ok();
         if threshold.is_none() {
-            report(
+            problems.at(
                 key("threshold"),
                 format!(
                     "`{}` is not a decimal number such as \"0.9\"",
@@ -341,7 +353,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             (Some(c), Some(Condition::Drop | Condition::Rise)) => {
                 let parsed = Compare::parse(c);
                 if parsed.is_none() {
-                    report(
+                    problems.at(
                         key("compare"),
                         format!("`{c}` must be previous_day, same_day_last_week or previous_month"),
                     );
@@ -349,7 +361,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
                 parsed
             }
             (Some(_), Some(other)) => {
-                report(
+                problems.at(
                     key("compare"),
                     format!(
                         "`compare` is only for drop and rise (this rule's condition is {})",
@@ -362,12 +374,12 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             _ => None,
         };
         if r.for_evaluations == 0 {
-            report(key("for"), "must be at least 1".into());
+            problems.at(key("for"), "must be at least 1");
         }
         if r.channels.is_empty() {
-            report(key("channels"), "name at least one channel".into());
+            problems.at(key("channels"), "name at least one channel");
         }
-        check_channels(key("channels"), &r.channels, &mut report);
+        problems.add(unknown_channels(&key("channels"), &r.channels));
         if let (Some(scope), Some(period), Some(condition), Some(threshold)) =
             (scope, period, condition, threshold)
         {
@@ -391,27 +403,27 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
     for (i, d) in cfg.digests.iter().enumerate() {
         let key = |field: &str| format!("alerts.digests[{i}].{field}");
         if d.name.trim().is_empty() {
-            report(key("name"), "must not be empty".into());
+            problems.at(key("name"), "must not be empty");
         } else if !digest_names.insert(d.name.clone()) {
-            report(key("name"), format!("digest `{}` is defined twice", d.name));
+            problems.at(key("name"), format!("digest `{}` is defined twice", d.name));
         }
         if let Err(e) = CronSchedule::parse(&d.schedule, cx.default_tz) {
-            report(key("schedule"), e.to_string());
+            problems.at(key("schedule"), e.to_string());
         }
         for s in &d.shops {
             if !cx.shops.iter().any(|x| &x.id == s) {
-                report(key("shops"), format!("no shop `{s}` in [[shops]]"));
+                problems.at(key("shops"), format!("no shop `{s}` in [[shops]]"));
             }
         }
         for k in &d.kpis {
             if cx.catalogue.get(k).is_none() {
-                report(key("kpis"), format!("unknown KPI `{k}` (see `kpid kpis`)"));
+                problems.at(key("kpis"), format!("unknown KPI `{k}` (see `kpid kpis`)"));
             }
         }
         if d.channels.is_empty() {
-            report(key("channels"), "name at least one channel".into());
+            problems.at(key("channels"), "name at least one channel");
         }
-        check_channels(key("channels"), &d.channels, &mut report);
+        problems.add(unknown_channels(&key("channels"), &d.channels));
         digests.push(DigestSpec {
             name: d.name.clone(),
             schedule: d.schedule.clone(),
@@ -436,7 +448,7 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             digests,
             channels: cfg.channels.clone(),
         },
-        problems,
+        problems.0,
     )
 }
 
@@ -453,5 +465,48 @@ mod tests {
             assert!(c.send_resolved);
             assert_eq!(c.language, Language::Zh);
         }
+    }
+
+    #[test]
+    fn a_channel_no_table_defines_is_named_under_the_key_that_uses_it() {
+        let cfg: AlertsConfig = toml::from_str(
+            r#"
+            below_target = ["pager"]
+            [[channels]]
+            name = "ops"
+            kind = "log"
+            [[digests]]
+            name = "morning"
+            schedule = "0 9 * * *"
+            channels = ["ops", "mail"]
+            "#,
+        )
+        .unwrap();
+        let catalogue = Catalogue::builtin();
+        let cx = Context {
+            catalogue: &catalogue,
+            shops: &[],
+            people: &[],
+            roles: &[],
+            default_tz: chrono_tz::UTC,
+        };
+        let (_, problems) = resolve(&cfg, &cx);
+        let found: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "alerts.below_target",
+                    "no channel `pager` in [[alerts.channels]] (known: ops)"
+                ),
+                (
+                    "alerts.digests[0].channels",
+                    "no channel `mail` in [[alerts.channels]] (known: ops)"
+                ),
+            ]
+        );
     }
 }

@@ -12,14 +12,12 @@
 //! a Chinese Windows write GBK / GB18030, not UTF-8.
 
 use super::options::KindOptions;
-use super::options::{config_error, OptionProblem, PollingSpec, Read};
+use super::options::{Building, OptionProblem, PollingSpec};
 use super::tabular::{
     self, check_columns, check_path, skip_lines, ColumnMap, Decode, FileImport, FileSource,
     HeaderError, ImportError, Layout, RowParser, Tracked,
 };
 use super::{Connector, ConnectorError, Sink, Window};
-use crate::config::ConnectorConfig;
-use crate::settings::Settings;
 use encoding_rs::Encoding;
 use serde::Deserialize;
 use std::io::BufReader;
@@ -48,20 +46,21 @@ impl KindOptions for CsvOptions {
     const POLLING: PollingSpec = PollingSpec::NONE;
     const NEEDS_SHOP: bool = false;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
-        check_path(&o.path)?;
-        check_columns(o.stream, &o.columns)?;
-        o.text_encoding()?;
+    fn check(&self) -> Result<(), OptionProblem> {
+        check_path(&self.path)?;
+        check_columns(self.stream, &self.columns)?;
+        self.text_encoding()?;
         Ok(())
     }
 
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        CsvConnector::build(cfg, read.own, settings).map(Connector::Csv)
+    fn build(self, with: Building<'_>) -> Result<Connector, ConnectorError> {
+        let encoding = self.text_encoding().map_err(with.option_error())?;
+        Ok(Connector::Csv(CsvConnector {
+            name: with.name(),
+            options: self,
+            encoding,
+            parser: RowParser::new(with.cfg, with.settings),
+        }))
     }
 }
 
@@ -92,20 +91,6 @@ pub struct CsvConnector {
 }
 
 impl CsvConnector {
-    fn build(
-        cfg: &ConnectorConfig,
-        options: CsvOptions,
-        settings: &Settings,
-    ) -> Result<Self, ConnectorError> {
-        let encoding = options.text_encoding().map_err(config_error(cfg))?;
-        Ok(CsvConnector {
-            name: cfg.name.clone(),
-            options,
-            encoding,
-            parser: RowParser::new(cfg, settings),
-        })
-    }
-
     /// Imports every matching file not yet imported. The window does not
     /// apply: a file is imported whole or not at all.
     pub async fn run(&self, _window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {

@@ -6,13 +6,11 @@
 //! on a later date, produces the same facts for the days already covered.
 
 use super::options::KindOptions;
-use super::options::{OptionProblem, PollingSpec, Read};
-use super::{connector_shop, Connector, ConnectorError, Sink, Window};
-use crate::config::ConnectorConfig;
+use super::options::{Building, OptionProblem, PollingSpec};
+use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, DailyValue, Order, OrderStatus, Refund};
 use crate::money::Money;
 use crate::period::{day_start, today};
-use crate::settings::Settings;
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -45,20 +43,21 @@ pub struct DemoOptions {
 impl KindOptions for DemoOptions {
     const POLLING: PollingSpec = PollingSpec::NONE;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
-        if o.days == 0 || o.days > 3660 {
+    fn check(&self) -> Result<(), OptionProblem> {
+        if self.days == 0 || self.days > 3660 {
             return Err(OptionProblem::new("days", "must be between 1 and 3660"));
         }
         Ok(())
     }
 
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        DemoConnector::build(cfg, read.own, settings).map(Connector::Demo)
+    fn build(self, with: Building<'_>) -> Result<Connector, ConnectorError> {
+        let (shop, tz) = with.shop()?;
+        Ok(Connector::Demo(DemoConnector {
+            name: with.name(),
+            shop,
+            tz,
+            options: self,
+        }))
     }
 }
 
@@ -110,20 +109,6 @@ const CAMPAIGNS: &[&str] = &["brand-search", "feed-ads"];
 const AGENTS: &[&str] = &["agent-li", "agent-wang", "agent-zhao"];
 
 impl DemoConnector {
-    fn build(
-        cfg: &ConnectorConfig,
-        options: DemoOptions,
-        settings: &Settings,
-    ) -> Result<Self, ConnectorError> {
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        Ok(DemoConnector {
-            name: cfg.name.clone(),
-            shop,
-            tz,
-            options,
-        })
-    }
-
     /// The days this connector covers, clipped to the window.
     pub fn days(&self, window: Window) -> Vec<NaiveDate> {
         let end = self

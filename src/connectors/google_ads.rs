@@ -20,16 +20,14 @@
 
 use super::ad_days::run_report;
 use super::options::KindOptions;
-use super::options::{check_base_url, OptionProblem, Polling, PollingSpec, Read};
+use super::options::{check_base_url, Building, OptionProblem, Polling, PollingSpec, Secrets};
 use super::records::{map_records, Rejected};
-use super::{connector_http, connector_shop, http_error, Connector, ConnectorError, Sink, Window};
-use crate::config::ConnectorConfig;
+use super::{http_error, Connector, ConnectorError, Sink, Window};
 use crate::facts::{echo, Batch, DailyValue, FieldError};
 use crate::http::oauth::RefreshTokenSource;
 use crate::http::{platform_errors, strip_query, HttpClient, HttpError, PageError};
 use crate::money::to_micros;
 use crate::period::today;
-use crate::settings::Settings;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -100,42 +98,24 @@ impl KindOptions for GoogleAdsOptions {
         "access_token",
     ];
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
-        check_base_url(&o.base_url)?;
-        check_base_url(&o.token_url).map_err(|p| OptionProblem::new("token_url", p.message))?;
+    fn check(&self) -> Result<(), OptionProblem> {
+        check_base_url(&self.base_url)?;
+        check_base_url(&self.token_url).map_err(|p| OptionProblem::new("token_url", p.message))?;
         let bad_id = |key: &str, v: &str| {
             OptionProblem::new(
                 key,
                 format!("`{v}` is not a Google Ads customer id (digits, e.g. 123-456-7890)"),
             )
         };
-        if customer_digits(&o.customer_id).is_none() {
-            return Err(bad_id("customer_id", &o.customer_id));
+        if customer_digits(&self.customer_id).is_none() {
+            return Err(bad_id("customer_id", &self.customer_id));
         }
-        if let Some(l) = &o.login_customer_id {
+        if let Some(l) = &self.login_customer_id {
             if customer_digits(l).is_none() {
                 return Err(bad_id("login_customer_id", l));
             }
         }
-        let given = |name: &str| read.secrets.get(name).is_given();
-        let (refresh, access) = (given("refresh_token"), given("access_token"));
-        match (refresh, access) {
-            (true, true) => {
-                return Err(OptionProblem::new("access_token", "set either `refresh_token` (with client_id and client_secret) or `access_token`, not both"))
-            }
-            (false, false) => {
-                return Err(OptionProblem::new("refresh_token", "set `refresh_token` (with client_id and client_secret), or `access_token`"))
-            }
-            (true, false) if o.client_id.as_deref().unwrap_or("").is_empty() => {
-                return Err(OptionProblem::new("client_id", "a refresh_token needs the OAuth client's client_id"))
-            }
-            (true, false) if !given("client_secret") => {
-                return Err(OptionProblem::new("client_secret", "a refresh_token needs the OAuth client's client_secret"))
-            }
-            _ => {}
-        }
-        if !(1..=366).contains(&o.slice_days) {
+        if !(1..=366).contains(&self.slice_days) {
             return Err(OptionProblem::new(
                 "slice_days",
                 "must be between 1 and 366",
@@ -144,28 +124,46 @@ impl KindOptions for GoogleAdsOptions {
         Ok(())
     }
 
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        let secrets = &read.secrets;
-        let developer_token = secrets.resolve(&cfg.name, "developer_token")?;
-        let options = read.own;
-        let auth = if secrets.get("refresh_token").is_given() {
+    /// One way to an access token: a refresh token with its OAuth client,
+    /// or the token itself.
+    fn check_secrets(&self, secrets: &Secrets) -> Result<(), OptionProblem> {
+        let given = |name: &str| secrets.get(name).is_given();
+        let (refresh, access) = (given("refresh_token"), given("access_token"));
+        match (refresh, access) {
+            (true, true) => {
+                return Err(OptionProblem::new("access_token", "set either `refresh_token` (with client_id and client_secret) or `access_token`, not both"))
+            }
+            (false, false) => {
+                return Err(OptionProblem::new("refresh_token", "set `refresh_token` (with client_id and client_secret), or `access_token`"))
+            }
+            (true, false) if self.client_id.as_deref().unwrap_or("").is_empty() => {
+                return Err(OptionProblem::new("client_id", "a refresh_token needs the OAuth client's client_id"))
+            }
+            (true, false) if !given("client_secret") => {
+                return Err(OptionProblem::new("client_secret", "a refresh_token needs the OAuth client's client_secret"))
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn build(self, with: Building<'_>) -> Result<Connector, ConnectorError> {
+        let developer_token = with.secret("developer_token")?;
+        let options = self;
+        let auth = if with.secrets.get("refresh_token").is_given() {
             Auth::Refresh(RefreshTokenSource::new(
                 options.token_url.clone(),
                 options.client_id.clone().unwrap_or_default(),
-                secrets.resolve(&cfg.name, "client_secret")?,
-                secrets.resolve(&cfg.name, "refresh_token")?,
+                with.secret("client_secret")?,
+                with.secret("refresh_token")?,
             ))
         } else {
-            Auth::Static(secrets.resolve(&cfg.name, "access_token")?)
+            Auth::Static(with.secret("access_token")?)
         };
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.polling.requests_per_second)?;
+        let (shop, tz) = with.shop()?;
+        let http = with.http(with.polling.requests_per_second)?;
         Ok(Connector::GoogleAds(Arc::new(GoogleAdsConnector {
-            name: cfg.name.clone(),
+            name: with.name(),
             shop,
             tz,
             customer_id: customer_digits(&options.customer_id).unwrap_or_default(),
@@ -174,7 +172,7 @@ impl KindOptions for GoogleAdsOptions {
                 .as_deref()
                 .and_then(customer_digits),
             options,
-            polling: read.polling,
+            polling: with.polling,
             developer_token,
             auth,
             http: Arc::new(http),

@@ -11,6 +11,7 @@
 use super::{Connector, ConnectorError};
 use crate::config::collect::{deserialize_all, Found};
 use crate::config::ConnectorConfig;
+use crate::http::HttpClient;
 use crate::settings::Settings;
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
@@ -295,7 +296,62 @@ pub(crate) fn not_empty(key: &str, value: &str) -> Result<(), OptionProblem> {
     Ok(())
 }
 
-/// What a Rust kind declares besides its typed options struct (`Self`).
+/// What building a connector takes besides its kind's own options: the
+/// connector's table and the settings, with the polling and credentials
+/// read beside the options.
+pub(crate) struct Building<'a> {
+    pub cfg: &'a ConnectorConfig,
+    pub settings: &'a Settings,
+    pub polling: Polling,
+    pub secrets: Secrets,
+}
+
+impl Building<'_> {
+    /// The connector's name.
+    pub fn name(&self) -> String {
+        self.cfg.name.clone()
+    }
+
+    /// The credential `name`, resolved from the form it is given in.
+    pub fn secret(&self, name: &str) -> Result<SecretString, ConnectorError> {
+        self.secrets.resolve(&self.cfg.name, name)
+    }
+
+    /// The shop the connector's data belongs to, and its zone.
+    pub fn shop(&self) -> Result<(String, chrono_tz::Tz), ConnectorError> {
+        super::connector_shop(self.cfg, self.settings)
+    }
+
+    /// The connector's HTTP client at `requests_per_second` (0 = unlimited).
+    pub fn http(&self, requests_per_second: f64) -> Result<HttpClient, ConnectorError> {
+        super::connector_http(self.cfg, requests_per_second)
+    }
+
+    /// Turns an option problem found while building into the connector's error.
+    pub fn option_error(&self) -> impl Fn(OptionProblem) -> ConnectorError + '_ {
+        config_error(self.cfg)
+    }
+}
+
+impl<O: KindOptions> Read<O> {
+    /// The connector, from options that passed the kind's checks.
+    pub fn build(
+        self,
+        cfg: &ConnectorConfig,
+        settings: &Settings,
+    ) -> Result<Connector, ConnectorError> {
+        self.own.build(Building {
+            cfg,
+            settings,
+            polling: self.polling,
+            secrets: self.secrets,
+        })
+    }
+}
+
+/// What a Rust kind declares besides its typed options struct (`Self`):
+/// the registry reads the options, runs the checks and hands the rest of
+/// what a connector needs to [`KindOptions::build`].
 pub(crate) trait KindOptions: DeserializeOwned + Sized {
     /// The polling keys the kind takes, with its defaults.
     const POLLING: PollingSpec;
@@ -304,18 +360,21 @@ pub(crate) trait KindOptions: DeserializeOwned + Sized {
     /// Whether its data belongs to one shop, which it must then name.
     const NEEDS_SHOP: bool = true;
 
-    /// What serde cannot check (ranges, formats, keys that go together);
-    /// the first problem.
-    fn check(_read: &Read<Self>) -> Result<(), OptionProblem> {
+    /// What serde cannot check in the kind's own keys (ranges, formats,
+    /// keys that go together); the first problem.
+    fn check(&self) -> Result<(), OptionProblem> {
         Ok(())
     }
 
-    /// The connector, from options that passed [`KindOptions::check`].
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError>;
+    /// What depends on which credentials are given (never on their
+    /// values, which are resolved only when building); after
+    /// [`KindOptions::check`].
+    fn check_secrets(&self, _secrets: &Secrets) -> Result<(), OptionProblem> {
+        Ok(())
+    }
+
+    /// The connector, from options that passed the checks.
+    fn build(self, with: Building<'_>) -> Result<Connector, ConnectorError>;
 }
 
 #[cfg(test)]

@@ -46,7 +46,8 @@ fn check_kind<O: KindOptions>(cfg: &ConnectorConfig) -> Vec<OptionProblem> {
 fn read_checked<O: KindOptions>(cfg: &ConnectorConfig) -> Result<Read<O>, Vec<OptionProblem>> {
     let (read, problems) = options::read::<O>(cfg, &O::POLLING, O::SECRETS);
     let read = read.ok_or(problems)?;
-    O::check(&read).map_err(|p| vec![p])?;
+    read.own.check().map_err(|p| vec![p])?;
+    read.own.check_secrets(&read.secrets).map_err(|p| vec![p])?;
     if O::NEEDS_SHOP {
         require_shop(cfg).map_err(|p| vec![p])?;
     }
@@ -64,7 +65,7 @@ fn build_kind<O: KindOptions>(
             .unwrap_or_else(|| OptionProblem::new("kind", "the options cannot be read"));
         options::config_error(cfg)(first)
     })?;
-    O::build(cfg, read, settings)
+    read.build(cfg, settings)
 }
 
 /// The kinds implemented in Rust, one line each.

@@ -8,7 +8,7 @@
 
 use super::declarative::blocks::paging::{page_count, reverse_pages};
 use super::options::{
-    check_base_url, not_empty, KindOptions, OptionProblem, Polling, PollingSpec, Read, Secrets,
+    check_base_url, not_empty, Building, KindOptions, OptionProblem, Polling, PollingSpec,
 };
 use super::records::PageOf;
 use super::{
@@ -192,21 +192,6 @@ pub(crate) struct AppKeys {
     pub token: SecretString,
 }
 
-impl AppKeys {
-    /// Resolves the credentials named `secret` and `token`.
-    pub fn resolve(
-        cfg: &ConnectorConfig,
-        secrets: &Secrets,
-        secret: &str,
-        token: &str,
-    ) -> Result<Self, ConnectorError> {
-        Ok(AppKeys {
-            secret: secrets.resolve(&cfg.name, secret)?,
-            token: secrets.resolve(&cfg.name, token)?,
-        })
-    }
-}
-
 /// A marketplace connector (Taobao, Pinduoduo, JD, Douyin): its options
 /// `O`, shop, polling and HTTP client, and the app credentials it signs
 /// with. Each kind's calls are its own `impl MarketApp<ItsOptions>`.
@@ -242,24 +227,23 @@ impl<O: MarketOptions> KindOptions for O {
     const POLLING: PollingSpec = O::APP_POLLING;
     const SECRETS: &'static [&'static str] = &O::APP_SECRETS;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let (base_url, key) = read.own.gateway();
+    fn check(&self) -> Result<(), OptionProblem> {
+        let (base_url, key) = self.gateway();
         check_base_url(base_url)?;
         not_empty(O::KEY_NAME, key)?;
-        read.own.check_own()
+        self.check_own()
     }
 
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
+    fn build(self, with: Building<'_>) -> Result<Connector, ConnectorError> {
         let [secret, token] = O::APP_SECRETS;
-        let keys = AppKeys::resolve(cfg, &read.secrets, secret, token)?;
+        let keys = AppKeys {
+            secret: with.secret(secret)?,
+            token: with.secret(token)?,
+        };
         Ok(O::CONNECTOR(Arc::new(MarketApp {
-            name: cfg.name.clone(),
-            api: ShopApi::new(cfg, read.polling, settings)?,
-            options: read.own,
+            name: with.name(),
+            api: ShopApi::new(with.cfg, with.polling, with.settings)?,
+            options: self,
             keys,
         })))
     }

@@ -32,14 +32,12 @@
 //! rejects its row.
 
 use super::options::KindOptions;
-use super::options::{OptionProblem, PollingSpec, Read};
+use super::options::{Building, OptionProblem, PollingSpec};
 use super::tabular::{
     self, check_columns, check_path, ColumnKind, ColumnMap, FileImport, FileSource, HeaderError,
     ImportError, Layout, RowParser, Stream,
 };
 use super::{Connector, ConnectorError, Sink, Window};
-use crate::config::ConnectorConfig;
-use crate::settings::Settings;
 use calamine::{CellErrorType, Data, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx, XlsxError};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -67,22 +65,21 @@ impl KindOptions for XlsxOptions {
     const POLLING: PollingSpec = PollingSpec::NONE;
     const NEEDS_SHOP: bool = false;
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
-        check_path(&o.path)?;
-        if o.sheet.as_deref().is_some_and(|s| s.trim().is_empty()) {
+    fn check(&self) -> Result<(), OptionProblem> {
+        check_path(&self.path)?;
+        if self.sheet.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(OptionProblem::new("sheet", "must not be empty"));
         }
-        check_columns(o.stream, &o.columns)?;
+        check_columns(self.stream, &self.columns)?;
         Ok(())
     }
 
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        XlsxConnector::build(cfg, read.own, settings).map(Connector::Xlsx)
+    fn build(self, with: Building<'_>) -> Result<Connector, ConnectorError> {
+        Ok(Connector::Xlsx(XlsxConnector {
+            name: with.name(),
+            options: self,
+            parser: RowParser::new(with.cfg, with.settings),
+        }))
     }
 }
 
@@ -94,18 +91,6 @@ pub struct XlsxConnector {
 }
 
 impl XlsxConnector {
-    fn build(
-        cfg: &ConnectorConfig,
-        options: XlsxOptions,
-        settings: &Settings,
-    ) -> Result<Self, ConnectorError> {
-        Ok(XlsxConnector {
-            name: cfg.name.clone(),
-            options,
-            parser: RowParser::new(cfg, settings),
-        })
-    }
-
     /// Imports every matching workbook not yet imported. The window does not
     /// apply: a file is imported whole or not at all.
     pub async fn run(&self, _window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {

@@ -39,17 +39,12 @@
 //! covers).
 
 use super::options::KindOptions;
-use super::options::{check_base_url, OptionProblem, Polling, PollingSpec, Read};
-use super::{
-    connector_http, connector_shop, http_error, resume_since, Connector, ConnectorError, Sink,
-    Window,
-};
-use crate::config::ConnectorConfig;
+use super::options::{check_base_url, Building, OptionProblem, Polling, PollingSpec};
+use super::{http_error, resume_since, Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, DailyValue, Reject};
 use crate::http::pagination::{advance_cursor, after_cursor};
 use crate::http::{strip_query, HttpClient, PageError};
 use crate::period::{day_start, local_day, today};
-use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
@@ -96,28 +91,30 @@ impl KindOptions for ZendeskOptions {
     };
     const SECRETS: &'static [&'static str] = &["api_token"];
 
-    fn check(read: &Read<Self>) -> Result<(), OptionProblem> {
-        let o = &read.own;
-        let sub = o.subdomain.trim();
+    fn check(&self) -> Result<(), OptionProblem> {
+        let sub = self.subdomain.trim();
         if sub.is_empty() || !sub.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(OptionProblem::new(
                 "subdomain",
                 format!(
                     "`{}` is not a Zendesk subdomain (the `acme` of acme.zendesk.com)",
-                    o.subdomain
+                    self.subdomain
                 ),
             ));
         }
-        if let Some(url) = &o.base_url {
+        if let Some(url) = &self.base_url {
             check_base_url(url)?;
         }
-        if !o.email.contains('@') {
+        if !self.email.contains('@') {
             return Err(OptionProblem::new(
                 "email",
-                format!("`{}` is not the email of the token's Zendesk user", o.email),
+                format!(
+                    "`{}` is not the email of the token's Zendesk user",
+                    self.email
+                ),
             ));
         }
-        if !(o.requests_per_minute >= 0.0 && o.requests_per_minute.is_finite()) {
+        if !(self.requests_per_minute >= 0.0 && self.requests_per_minute.is_finite()) {
             return Err(OptionProblem::new(
                 "requests_per_minute",
                 "must be a number ≥ 0 (0 = unlimited)",
@@ -126,20 +123,16 @@ impl KindOptions for ZendeskOptions {
         Ok(())
     }
 
-    fn build(
-        cfg: &ConnectorConfig,
-        read: Read<Self>,
-        settings: &Settings,
-    ) -> Result<Connector, ConnectorError> {
-        let api_token = read.secrets.resolve(&cfg.name, "api_token")?;
-        let (shop, tz) = connector_shop(cfg, settings)?;
-        let http = connector_http(cfg, read.own.requests_per_minute / 60.0)?;
+    fn build(self, with: Building<'_>) -> Result<Connector, ConnectorError> {
+        let api_token = with.secret("api_token")?;
+        let (shop, tz) = with.shop()?;
+        let http = with.http(self.requests_per_minute / 60.0)?;
         Ok(Connector::Zendesk(Arc::new(ZendeskConnector {
-            name: cfg.name.clone(),
+            name: with.name(),
             shop,
             tz,
-            options: read.own,
-            polling: read.polling,
+            options: self,
+            polling: with.polling,
             api_token,
             http,
         })))

@@ -190,10 +190,14 @@ const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 const ASSERTION_LIFETIME_SECS: i64 = 3600;
 
 /// The fields of a Google service-account JSON key that the JWT flow needs.
+/// The two it cannot do without are optional here so that a missing one is
+/// told by its name, not found in serde's message.
 #[derive(Deserialize)]
 struct ServiceAccountKey {
-    client_email: String,
-    private_key: SecretString,
+    #[serde(default)]
+    client_email: Option<String>,
+    #[serde(default)]
+    private_key: Option<SecretString>,
     #[serde(default)]
     private_key_id: Option<String>,
     #[serde(default)]
@@ -245,8 +249,8 @@ impl std::fmt::Debug for ServiceAccountTokenSource {
 /// caller's "credentials_file `path`".
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    #[error("is not a service-account JSON key: {0}")]
-    MissingField(String),
+    #[error("is not a service-account JSON key: missing field `{0}`")]
+    MissingField(&'static str),
     #[error(
         "is not a service-account JSON key: a field has the wrong type at line {line} column {column}"
     )]
@@ -265,19 +269,20 @@ impl ServiceAccountTokenSource {
         let sa: ServiceAccountKey = serde_json::from_str(text).map_err(|e| {
             let (line, column) = (e.line(), e.column());
             match e.classify() {
-                // serde's own text names the field and never a value.
-                serde_json::error::Category::Data if e.to_string().starts_with("missing field") => {
-                    KeyFileError::MissingField(e.to_string())
-                }
                 serde_json::error::Category::Data => KeyFileError::WrongType { line, column },
                 _ => KeyFileError::NotJson { line, column },
             }
         })?;
-        let key =
-            jsonwebtoken::EncodingKey::from_rsa_pem(sa.private_key.expose_secret().as_bytes())
-                .map_err(KeyFileError::NotRsa)?;
+        let client_email = sa
+            .client_email
+            .ok_or(KeyFileError::MissingField("client_email"))?;
+        let private_key = sa
+            .private_key
+            .ok_or(KeyFileError::MissingField("private_key"))?;
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key.expose_secret().as_bytes())
+            .map_err(KeyFileError::NotRsa)?;
         Ok(ServiceAccountTokenSource {
-            client_email: sa.client_email,
+            client_email,
             key,
             key_id: sa.private_key_id,
             token_uri: sa.token_uri.unwrap_or_else(|| GOOGLE_TOKEN_URI.to_string()),
@@ -417,8 +422,17 @@ mod tests {
         );
         let e = ServiceAccountTokenSource::from_key_json(r#"{"private_key":"x"}"#, "s", "h")
             .unwrap_err();
-        assert!(matches!(e, KeyFileError::MissingField(_)), "{e:?}");
-        assert!(e.to_string().contains("client_email"), "{e}");
+        assert!(
+            matches!(e, KeyFileError::MissingField("client_email")),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("`client_email`"), "{e}");
+        let e = ServiceAccountTokenSource::from_key_json(r#"{"client_email":"a@b"}"#, "s", "h")
+            .unwrap_err();
+        assert!(
+            matches!(e, KeyFileError::MissingField("private_key")),
+            "{e:?}"
+        );
     }
 
     #[test]
