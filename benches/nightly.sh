@@ -61,19 +61,9 @@ if [[ " $DESTS " == *" sqlite "* ]] && ! command -v sqlite3 >/dev/null; then
 fi
 
 # The same data directory as scale.sh's for these arguments.
-GEN_SUM="$(sha256sum "$GEN" | cut -c1-8)"
-D="$DATA/n$ROWS-s$SHOPS-$MONTH-seed$SEED-$GEN_SUM"
-if [ ! -s "$D/expect.json" ]; then
-    echo "nightly: generating $ROWS orders in $D" >&2
-    mkdir -p "$D"
-    tmp="$(mktemp -d "$D/.gen-XXXX")"
-    python3 "$GEN" --rows "$ROWS" --shops "$SHOPS" --month "$MONTH" --seed "$SEED" --out "$tmp" >"$tmp/expect.json"
-    mkdir -p "$D/orders" "$D/refunds"
-    mv "$tmp/orders.csv" "$D/orders/orders.csv"
-    mv "$tmp/refunds.csv" "$D/refunds/refunds.csv"
-    mv "$tmp/expect.json" "$D/expect.json"
-    rm -rf "$tmp"
-fi
+. "$HERE/benches/orders_data.sh"
+generate_csv "$ROWS" nightly
+D="$(data_dir "$ROWS")"
 
 # $1 file, $2 storage url, $3 report_on_start (true/false)
 write_config() {

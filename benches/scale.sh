@@ -77,26 +77,12 @@ fi
 echo "scale: kpid $KPID ($("$KPID" --version 2>/dev/null || echo '?')), sizes $SIZES, dests $DESTS, xlsx $XLSX, out $OUT" >&2
 
 # --- data ----------------------------------------------------------------------
-# One folder per size; files are written under a temporary name and moved in,
-# so a run stopped half-way (or another one at the same time) leaves no torn file.
-# The generator's hash is in the name: a changed generator makes new files.
-GEN_SUM="$(sha256sum "$GEN" | cut -c1-8)"
-data_dir() { echo "$DATA/n$1-s$SHOPS-$MONTH-seed$SEED-$GEN_SUM"; }
+# One folder per size (benches/orders_data.sh), plus the same orders as XLSX.
+. "$HERE/benches/orders_data.sh"
 generate() {
     local n="$1" d
     d="$(data_dir "$n")"
-    mkdir -p "$d"
-    if [ ! -s "$d/expect.json" ]; then
-        echo "scale: generating $n orders in $d" >&2
-        local tmp
-        tmp="$(mktemp -d "$d/.gen-XXXX")"
-        python3 "$GEN" --rows "$n" --shops "$SHOPS" --month "$MONTH" --seed "$SEED" --out "$tmp" >"$tmp/expect.json"
-        mkdir -p "$d/orders" "$d/refunds"
-        mv "$tmp/orders.csv" "$d/orders/orders.csv"
-        mv "$tmp/refunds.csv" "$d/refunds/refunds.csv"
-        mv "$tmp/expect.json" "$d/expect.json"
-        rm -rf "$tmp"
-    fi
+    generate_csv "$n" scale
     if [ "$XLSX" = 1 ] && [ "$n" -le "$XLSX_MAX" ] && [ ! -s "$d/xlsx/orders.xlsx" ]; then
         echo "scale: generating $n orders as XLSX in $d" >&2
         local tmp
