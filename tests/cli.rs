@@ -119,6 +119,49 @@ async fn ingest_prints_how_many_rows_repeated_a_key_of_their_file() {
     }
 }
 
+/// A command closes the database it opened, whether it succeeds or fails:
+/// SQLite then checkpoints its write-ahead log into the file and deletes it,
+/// instead of leaving the next command (or the daemon) to replay it and a
+/// `-wal` file beside the database meanwhile.
+#[tokio::test]
+async fn a_command_closes_the_sqlite_database_it_opened_leaving_no_log() {
+    let db = common::backends().await.swap_remove(0);
+    assert_eq!(db.backend, "sqlite");
+    let _ = settings(&db, "");
+    // kpid must be the only process with the file open for the log to go.
+    db.store.close().await;
+    let wal = db.path("kpid.db-wal");
+    db.write(
+        "imports/orders/a.csv",
+        &format!("{ORDERS_HEADER}o1,sh,2026-10-01 10:00:00,10,a,paid\n"),
+    );
+    let out = kpid(&db.path("kpid.toml"), &["ingest", "--connector", "orders"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(!wal.exists(), "ingest left {}", wal.display());
+
+    // A failing command too.
+    db.write(
+        "imports/daily/a.csv",
+        "date,shop,pv,page_views\n2026-10-01,sh,10,10\n",
+    );
+    let out = kpid(&db.path("kpid.toml"), &["ingest", "--connector", "daily"]);
+    assert!(!out.status.success(), "{:?}", text(&out));
+    assert!(!wal.exists(), "a failed ingest left {}", wal.display());
+
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    let (orders, micros): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), SUM(amount_micros) FROM orders")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    assert_eq!(
+        (orders, micros),
+        (1, 10_000_000),
+        "what ingest wrote is in the file"
+    );
+}
+
 #[tokio::test]
 async fn ingest_exits_non_zero_when_a_file_has_an_unknown_column() {
     for db in common::backends().await {
