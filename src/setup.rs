@@ -8,7 +8,7 @@
 //! the same list, each at its file, line and key.
 
 use crate::alerts::config::{self as alert_config, Rules};
-use crate::config::ConfigErrors;
+use crate::config::{ConfigErrors, KeyProblem};
 use crate::connectors::declarative::{self, Definitions};
 use crate::connectors::registry::{self, Registry};
 use crate::settings::refund_sources::RefundKinds;
@@ -52,7 +52,7 @@ pub fn load(path: &Path) -> Result<Setup, ConfigErrors> {
     let mut found = Vec::new();
     for p in definition_problems {
         if p.file.is_empty() {
-            found.push((p.key, p.message));
+            found.push(KeyProblem::new(p.key, p.message));
         } else {
             problems_from_definitions.push(p);
         }
@@ -62,13 +62,16 @@ pub fn load(path: &Path) -> Result<Setup, ConfigErrors> {
     for (i, c) in settings.config.connectors.iter().enumerate() {
         if !registry.contains(&c.kind) {
             let known = registry.names();
-            found.push((
+            found.push(KeyProblem::new(
                 format!("connectors[{i}].kind"),
                 format!("unknown kind `{}` (known: {})", c.kind, known.join(", ")),
             ));
         }
         for p in registry.check(c) {
-            found.push((format!("connectors[{i}].{}", p.key), p.message));
+            found.push(KeyProblem::new(
+                format!("connectors[{i}].{}", p.key),
+                p.message,
+            ));
         }
     }
 
@@ -82,11 +85,11 @@ pub fn load(path: &Path) -> Result<Setup, ConfigErrors> {
             default_tz: settings.default_tz,
         },
     );
-    found.extend(alert_problems.into_iter().map(|p| (p.key, p.message)));
+    found.extend(alert_problems);
 
     checked.settings.refund_kinds = refund_kinds(&definitions);
-    for (key, message) in found {
-        checked.report(key, message);
+    for p in found {
+        checked.report(p);
     }
     for p in problems_from_definitions {
         checked.push(p);

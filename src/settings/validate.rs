@@ -59,8 +59,8 @@ impl Checked {
 
     /// Adds a problem under `key` of the configuration, located at the
     /// key's line (or the environment variable that set it).
-    pub fn report(&mut self, key: String, message: String) {
-        let p = self.origins.problem(key, message);
+    pub fn report(&mut self, p: KeyProblem) {
+        let p = self.origins.problem(p.key, p.message);
         self.push(p);
     }
 
