@@ -63,24 +63,27 @@ pub fn for_robot(url: &str, limit: usize, window: Duration) -> Arc<WindowLimiter
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    /// On tokio's paused clock: DingTalk's own limit, exact waits, no
+    /// minute spent.
+    #[tokio::test(start_paused = true)]
     async fn a_message_over_the_limit_waits_for_the_window() {
-        // 20 a minute in production; 3 per 300 ms here to keep the test short.
-        let limiter = WindowLimiter::new(3, Duration::from_millis(300));
+        let limiter = WindowLimiter::new(20, Duration::from_secs(60));
         let start = Instant::now();
-        for _ in 0..3 {
+        for _ in 0..20 {
             limiter.acquire().await;
         }
-        assert!(
-            start.elapsed() < Duration::from_millis(100),
-            "3 pass at once"
-        );
+        assert_eq!(start.elapsed(), Duration::ZERO, "20 pass at once");
+        tokio::time::advance(Duration::from_secs(10)).await;
         limiter.acquire().await;
-        let waited = start.elapsed();
-        assert!(
-            waited >= Duration::from_millis(300) && waited < Duration::from_millis(600),
-            "{waited:?}"
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(60),
+            "the 21st waits until the first leaves the window"
         );
+        // The window slides: the 22nd fits once the second message is a
+        // minute old, which it already is.
+        limiter.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(60));
     }
 
     #[test]
