@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Idle cost and start-up time of `kpid run` with 50 connectors on SQLite.
 #   bash benches/idle.sh [IDLE_SECONDS]     (default 30)
+#   KPID=/tmp/kpid-old bash benches/idle.sh   # a binary built before (no cargo build)
 # Prints time from exec to /readyz 200, RSS after start-up and after the idle
 # window, and CPU used while idle.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IDLE="${1:-30}"
 OUT="$(mktemp -d /tmp/kpid-idle-XXXX)"
-cargo build --release --locked -q --manifest-path "$HERE/Cargo.toml"
-KPID="$HERE/target/release/kpid"
+if [ -z "${KPID:-}" ]; then
+    cargo build --release --locked -q --manifest-path "$HERE/Cargo.toml"
+    KPID="$HERE/target/release/kpid"
+fi
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 {
     echo 'timezone = "Asia/Shanghai"'
