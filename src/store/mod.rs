@@ -39,7 +39,7 @@ pub use facts::{fold_daily, DailyAggregate, DailyRow, RecordTotals};
 pub use import::ImportCommits;
 pub use manual::{ManualChange, ManualInput, TargetRow};
 pub use postgres::PgStore;
-pub use runs::{JobRun, RunResult};
+pub use runs::{JobRun, RunResult, TickClaim};
 pub use scorecards::{Appeal, MonthClose, ScoreLine, StoredScorecard};
 pub use snapshots::{StoredKpi, StoredSnapshot};
 pub use sqlite::SqliteStore;

@@ -88,14 +88,13 @@ impl AlertState for DbStore {
     }
 
     async fn outbox_due(&self, now: i64) -> Result<Vec<i64>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT id FROM alert_outbox WHERE status = 'pending' \
              OR (status = 'sending' AND claimed_until < $1) ORDER BY id",
         )
         .bind(now)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        .await?)
     }
 
     async fn claim_notification(

@@ -56,7 +56,7 @@ impl SnapshotStore for DbStore {
 
     async fn latest_snapshots(&self, shop: &str) -> Result<Vec<(String, String, i64, i64)>> {
         // Day, month and year labels sort as text within their kind.
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT s.period_kind, s.period, s.revision, s.computed_at FROM snapshots s \
              WHERE s.shop = $1 AND s.period = (SELECT MAX(p.period) FROM snapshots p \
                WHERE p.shop = s.shop AND p.period_kind = s.period_kind) \
@@ -66,10 +66,7 @@ impl SnapshotStore for DbStore {
         )
         .bind(shop)
         .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-            .collect()
+        .await?)
     }
 
     async fn day_values(
