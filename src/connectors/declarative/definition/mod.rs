@@ -45,6 +45,20 @@ pub(super) fn problem_keys(text: &str) -> Vec<String> {
     }
 }
 
+/// Asserts each case `(from, to, keys)`: `base` with `from` replaced by `to`
+/// has the problems of `keys`, in order. A failure names its case.
+#[cfg(test)]
+pub(super) fn assert_problems(base: &str, cases: &[(&str, &str, &[&str])]) {
+    for (from, to, want) in cases {
+        assert!(base.contains(from), "the definition has no `{from}`");
+        assert_eq!(
+            problem_keys(&base.replace(from, to)),
+            *want,
+            "`{from}` replaced by `{to}`"
+        );
+    }
+}
+
 /// Reads and checks one definition file's text (`source` is its file
 /// name); each problem comes with the dotted key and, where it can be
 /// found, the line.
