@@ -42,7 +42,7 @@
 use super::cn_fields::{self, beijing_text};
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
-use super::declarative::blocks::signing::jd_signed;
+use super::declarative::blocks::signing::{jd_signed, SigningKeys};
 use super::options::{OptionProblem, PollingSpec};
 use super::records::{PageOf, AFTER_SALE, ORDER};
 use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
@@ -328,9 +328,11 @@ impl JdConnector {
                     // Signed per attempt: JD allows six minutes of clock drift.
                     let params = jd_signed(
                         method,
-                        &self.options.app_key,
-                        Some(&self.keys.token),
-                        &self.keys.secret,
+                        &SigningKeys {
+                            app: &self.options.app_key,
+                            token: Some(&self.keys.token),
+                            secret: &self.keys.secret,
+                        },
                         business,
                         Utc::now(),
                     );

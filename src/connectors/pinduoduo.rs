@@ -42,7 +42,7 @@
 use super::cn_fields::{self, slices};
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
-use super::declarative::blocks::signing::{pdd_signed, Params};
+use super::declarative::blocks::signing::{pdd_signed, Params, SigningKeys};
 use super::options::PollingSpec;
 use super::records::{PageOf, ORDER, REFUND};
 use super::shop_api::{
@@ -295,9 +295,11 @@ impl PinduoduoConnector {
                     // Signed per attempt: the timestamp must be current.
                     let params = pdd_signed(
                         slice.api.name(),
-                        &self.options.client_id,
-                        Some(&self.keys.token),
-                        &self.keys.secret,
+                        &SigningKeys {
+                            app: &self.options.client_id,
+                            token: Some(&self.keys.token),
+                            secret: &self.keys.secret,
+                        },
                         &business,
                         Utc::now(),
                     );

@@ -21,7 +21,7 @@
 //! [`envelope::top`].
 
 use super::declarative::blocks::envelope;
-use super::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
+use super::declarative::blocks::signing::{top_signed, Params, SigningKeys, TopSignMethod};
 use super::options::PollingSpec;
 use super::records::{Naming, PageOf, REFUND};
 use super::shop_api::{move_cursor, pages_backward, pages_forward, MarketApp, MarketOptions};
@@ -281,9 +281,11 @@ impl TaobaoConnector {
                 |c| {
                     let params = top_signed(
                         slice.api.method(),
-                        &self.options.app_key,
-                        Some(&self.keys.token),
-                        &self.keys.secret,
+                        &SigningKeys {
+                            app: &self.options.app_key,
+                            token: Some(&self.keys.token),
+                            secret: &self.keys.secret,
+                        },
                         self.options.sign_method,
                         &business,
                         Utc::now(),
