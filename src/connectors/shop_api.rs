@@ -18,6 +18,7 @@ use super::{
 use crate::config::ConnectorConfig;
 use crate::facts::Batch;
 use crate::http::{HttpClient, HttpError};
+use crate::ids::ShopId;
 use crate::period::{day_start, today};
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
@@ -31,7 +32,7 @@ use tokio::sync::mpsc;
 /// The shop a connector reads for, its zone, polling and HTTP client.
 #[derive(Debug)]
 pub(crate) struct ShopApi {
-    pub shop: String,
+    pub shop: ShopId,
     pub tz: Tz,
     pub polling: Polling,
     pub http: HttpClient,
@@ -66,6 +67,7 @@ impl ShopApi {
         settings: &Settings,
     ) -> Result<Self, ConnectorError> {
         let (shop, tz) = connector_shop(cfg, settings)?;
+        let shop = ShopId::from(shop);
         let http = connector_http(cfg, requests_per_second)?;
         Ok(ShopApi {
             shop,
