@@ -1,7 +1,7 @@
 //! Fact queries.
 
-use super::sets::{placeholders, values_table, CHUNK};
-use super::{DbRow, DbStore, ORDERS_BY_DAY, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
+use super::sets::{values_table, CHUNK};
+use super::{DbStore, ORDERS_BY_DAY, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
 use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
 use crate::money::Money;
@@ -217,6 +217,8 @@ impl FactsReader for DbStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<ShopId, RecordTotals>> {
+        let (from, to) = (day_text(from), day_text(to));
+        let days = [from.as_str(), to.as_str()];
         let mut out: HashMap<ShopId, RecordTotals> = HashMap::new();
         let orders = |list: &str| {
             format!(
@@ -226,7 +228,7 @@ impl FactsReader for DbStore {
                  AND local_day >= $1 AND local_day <= $2 GROUP BY shop"
             )
         };
-        self.each_row_of_shops(shops, (from, to), orders, |row| {
+        self.each_row_of_chunks(shops, days, orders, |row| {
             let t = out.entry(row.try_get(0)?).or_default();
             t.orders = row.try_get(1)?;
             t.gmv = Money::from_micros(row.try_get(2)?);
@@ -241,7 +243,7 @@ impl FactsReader for DbStore {
                  GROUP BY shop"
             )
         };
-        self.each_row_of_shops(shops, (from, to), refunds, |row| {
+        self.each_row_of_chunks(shops, days, refunds, |row| {
             let t = out.entry(row.try_get(0)?).or_default();
             t.refund_orders = row.try_get(1)?;
             t.refund_amount = Money::from_micros(row.try_get(2)?);
@@ -257,6 +259,8 @@ impl FactsReader for DbStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<ShopId, Vec<DailyRow>>> {
+        let (from, to) = (day_text(from), day_text(to));
+        let days = [from.as_str(), to.as_str()];
         let sql = |list: &str| {
             format!(
                 "SELECT shop, input, day, dimension, value_micros FROM daily_values \
@@ -264,7 +268,7 @@ impl FactsReader for DbStore {
             )
         };
         let mut out: HashMap<ShopId, Vec<DailyRow>> = HashMap::new();
-        self.each_row_of_shops(shops, (from, to), sql, |row| {
+        self.each_row_of_chunks(shops, days, sql, |row| {
             out.entry(row.try_get(0)?).or_default().push(DailyRow {
                 input: row.try_get(1)?,
                 day: parse_day("daily_values.day", row.try_get(2)?)?,
@@ -283,6 +287,8 @@ impl FactsReader for DbStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<ShopId, HashSet<LocalDay>>> {
+        let (from, to) = (day_text(from), day_text(to));
+        let days = [from.as_str(), to.as_str()];
         let sql = |list: &str| {
             format!(
                 "SELECT shop, local_day FROM {ORDERS_BY_DAY} WHERE shop IN ({list}) \
@@ -292,7 +298,7 @@ impl FactsReader for DbStore {
             )
         };
         let mut out: HashMap<ShopId, HashSet<LocalDay>> = HashMap::new();
-        self.each_row_of_shops(shops, (from, to), sql, |row| {
+        self.each_row_of_chunks(shops, days, sql, |row| {
             out.entry(row.try_get(0)?)
                 .or_default()
                 .insert(parse_day("local_day", row.try_get(1)?)?);
@@ -341,31 +347,6 @@ impl FactsReader for DbStore {
 }
 
 impl DbStore {
-    /// Hands `each` the rows of `sql`, which reads a day range (`$1` to `$2`)
-    /// of the shops it lists where it is given a list (`$3, $4, …`), over all
-    /// of `shops`: one statement per [`CHUNK`] of them, each chunk's rows
-    /// dropped before the next is read.
-    async fn each_row_of_shops(
-        &self,
-        shops: &[ShopId],
-        (from, to): (NaiveDate, NaiveDate),
-        sql: impl Fn(&str) -> String,
-        mut each: impl FnMut(DbRow) -> Result<()>,
-    ) -> Result<()> {
-        let (from, to) = (day_text(from), day_text(to));
-        for chunk in shops.chunks(CHUNK) {
-            let sql = sql(&placeholders(3, chunk.len()));
-            let mut q = sqlx::query(&sql).bind(&from).bind(&to);
-            for shop in chunk {
-                q = q.bind(shop);
-            }
-            for row in q.fetch_all(&self.pool).await? {
-                each(row)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Those of `shops` for which `exists` (over `v.column1`, the shop, and
     /// `args` as `$1…`) finds a row: one index probe per shop, however many
     /// rows each shop has.

@@ -1,6 +1,6 @@
 //! Scorecard, month close and appeal queries.
 
-use super::sets::{placeholders, CHUNK, INSERT_ROWS};
+use super::sets::INSERT_ROWS;
 use super::{DbRow, DbStore};
 use crate::ids::KpiId;
 use crate::period::Period;
@@ -290,37 +290,33 @@ impl DbStore {
         period: Period,
         people: &[String],
     ) -> Result<HashMap<String, StoredScorecard>> {
-        let mut out: HashMap<String, StoredScorecard> = HashMap::new();
-        for chunk in people.chunks(CHUNK) {
-            let sql = format!(
+        let sql = |list: &str| {
+            format!(
                 "SELECT s.person, s.revision, s.role, s.total, s.grade, s.bonus, s.monthly_mean, \
                  s.reason, s.computed_at, l.kpi, l.value, l.target, l.attainment, l.weight, l.score \
                  FROM scorecards s LEFT JOIN scorecard_lines l ON l.scorecard_id = s.id \
-                 WHERE s.period_kind = $1 AND s.period = $2 AND s.person IN ({}) \
+                 WHERE s.period_kind = $1 AND s.period = $2 AND s.person IN ({list}) \
                  AND s.revision = (SELECT MAX(r.revision) FROM scorecards r \
                    WHERE r.person = s.person AND r.period_kind = s.period_kind AND r.period = s.period) \
-                 ORDER BY s.person, l.position",
-                placeholders(3, chunk.len())
-            );
-            let mut q = sqlx::query(&sql)
-                .bind(period.kind().as_str())
-                .bind(period.to_string());
-            for person in chunk {
-                q = q.bind(person);
+                 ORDER BY s.person, l.position"
+            )
+        };
+        let label = period.to_string();
+        let mut out: HashMap<String, StoredScorecard> = HashMap::new();
+        self.each_row_of_chunks(people, [period.kind().as_str(), &label], sql, |r| {
+            let person: String = r.try_get(0)?;
+            if !out.contains_key(&person) {
+                out.insert(person.clone(), card_head(person.clone(), period, &r)?);
             }
-            for r in q.fetch_all(&self.pool).await? {
-                let person: String = r.try_get(0)?;
-                if !out.contains_key(&person) {
-                    out.insert(person.clone(), card_head(person.clone(), period, &r)?);
-                }
-                // A card without lines joins to NULLs.
-                let Some(kpi) = r.try_get::<Option<KpiId>, _>(9)? else {
-                    continue;
-                };
-                let card = out.get_mut(&person).expect("inserted above");
-                card.lines.push(card_line(kpi, &r, 9)?);
-            }
-        }
+            // A card without lines joins to NULLs.
+            let Some(kpi) = r.try_get::<Option<KpiId>, _>(9)? else {
+                return Ok(());
+            };
+            let card = out.get_mut(&person).expect("inserted above");
+            card.lines.push(card_line(kpi, &r, 9)?);
+            Ok(())
+        })
+        .await?;
         Ok(out)
     }
 

@@ -1,6 +1,6 @@
 //! Snapshot queries.
 
-use super::sets::{placeholders, CHUNK, INSERT_ROWS};
+use super::sets::INSERT_ROWS;
 use super::DbStore;
 use crate::ids::{KpiId, ShopId};
 use crate::period::Period;
@@ -183,39 +183,35 @@ impl DbStore {
         period: Period,
         shops: &[ShopId],
     ) -> Result<HashMap<ShopId, (i64, Vec<StoredKpi>)>> {
-        let mut out: HashMap<ShopId, (i64, Vec<StoredKpi>)> = HashMap::new();
-        for chunk in shops.chunks(CHUNK) {
-            let sql = format!(
+        let sql = |list: &str| {
+            format!(
                 "SELECT s.shop, s.revision, v.kpi, v.value, v.target, v.attainment, v.score \
                  FROM snapshots s LEFT JOIN snapshot_values v ON v.snapshot_id = s.id \
-                 WHERE s.period_kind = $1 AND s.period = $2 AND s.shop IN ({}) \
+                 WHERE s.period_kind = $1 AND s.period = $2 AND s.shop IN ({list}) \
                  AND s.revision = (SELECT MAX(r.revision) FROM snapshots r \
                    WHERE r.shop = s.shop AND r.period_kind = s.period_kind AND r.period = s.period) \
-                 ORDER BY s.shop",
-                placeholders(3, chunk.len())
-            );
-            let mut q = sqlx::query(&sql)
-                .bind(period.kind().as_str())
-                .bind(period.to_string());
-            for shop in chunk {
-                q = q.bind(shop);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                let entry = out.entry(r.try_get(0)?).or_insert_with(|| (0, Vec::new()));
-                entry.0 = r.try_get(1)?;
-                // A revision without lines (an empty catalogue) joins to NULLs.
-                let Some(kpi) = r.try_get::<Option<KpiId>, _>(2)? else {
-                    continue;
-                };
-                entry.1.push(StoredKpi {
-                    kpi,
-                    value: dec(r.try_get(3)?)?,
-                    target: dec(r.try_get(4)?)?,
-                    attainment: dec(r.try_get(5)?)?,
-                    score: dec(r.try_get(6)?)?,
-                });
-            }
-        }
+                 ORDER BY s.shop"
+            )
+        };
+        let label = period.to_string();
+        let mut out: HashMap<ShopId, (i64, Vec<StoredKpi>)> = HashMap::new();
+        self.each_row_of_chunks(shops, [period.kind().as_str(), &label], sql, |r| {
+            let entry = out.entry(r.try_get(0)?).or_insert_with(|| (0, Vec::new()));
+            entry.0 = r.try_get(1)?;
+            // A revision without lines (an empty catalogue) joins to NULLs.
+            let Some(kpi) = r.try_get::<Option<KpiId>, _>(2)? else {
+                return Ok(());
+            };
+            entry.1.push(StoredKpi {
+                kpi,
+                value: dec(r.try_get(3)?)?,
+                target: dec(r.try_get(4)?)?,
+                attainment: dec(r.try_get(5)?)?,
+                score: dec(r.try_get(6)?)?,
+            });
+            Ok(())
+        })
+        .await?;
         // In Rust's order, as `stored_form` sorts: the database's collation may differ.
         for (_, lines) in out.values_mut() {
             lines.sort_by(|a, b| a.kpi.cmp(&b.kpi));
