@@ -217,8 +217,6 @@ impl FactsReader for DbStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<ShopId, RecordTotals>> {
-        let (from, to) = (day_text(from), day_text(to));
-        let days = [from.as_str(), to.as_str()];
         let mut out: HashMap<ShopId, RecordTotals> = HashMap::new();
         let orders = |list: &str| {
             format!(
@@ -228,7 +226,7 @@ impl FactsReader for DbStore {
                  AND local_day >= $1 AND local_day <= $2 GROUP BY shop"
             )
         };
-        self.each_row_of_chunks(shops, days, orders, |row| {
+        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], orders, |row| {
             let t = out.entry(row.try_get(0)?).or_default();
             t.orders = row.try_get(1)?;
             t.gmv = Money::from_micros(row.try_get(2)?);
@@ -243,7 +241,7 @@ impl FactsReader for DbStore {
                  GROUP BY shop"
             )
         };
-        self.each_row_of_chunks(shops, days, refunds, |row| {
+        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], refunds, |row| {
             let t = out.entry(row.try_get(0)?).or_default();
             t.refund_orders = row.try_get(1)?;
             t.refund_amount = Money::from_micros(row.try_get(2)?);
@@ -259,8 +257,6 @@ impl FactsReader for DbStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<ShopId, Vec<DailyRow>>> {
-        let (from, to) = (day_text(from), day_text(to));
-        let days = [from.as_str(), to.as_str()];
         let sql = |list: &str| {
             format!(
                 "SELECT shop, input, day, dimension, value_micros FROM daily_values \
@@ -268,7 +264,7 @@ impl FactsReader for DbStore {
             )
         };
         let mut out: HashMap<ShopId, Vec<DailyRow>> = HashMap::new();
-        self.each_row_of_chunks(shops, days, sql, |row| {
+        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], sql, |row| {
             out.entry(row.try_get(0)?).or_default().push(DailyRow {
                 input: row.try_get(1)?,
                 day: parse_day("daily_values.day", row.try_get(2)?)?,
@@ -287,8 +283,6 @@ impl FactsReader for DbStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<ShopId, HashSet<LocalDay>>> {
-        let (from, to) = (day_text(from), day_text(to));
-        let days = [from.as_str(), to.as_str()];
         let sql = |list: &str| {
             format!(
                 "SELECT shop, local_day FROM {ORDERS_BY_DAY} WHERE shop IN ({list}) \
@@ -298,7 +292,7 @@ impl FactsReader for DbStore {
             )
         };
         let mut out: HashMap<ShopId, HashSet<LocalDay>> = HashMap::new();
-        self.each_row_of_chunks(shops, days, sql, |row| {
+        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], sql, |row| {
             out.entry(row.try_get(0)?)
                 .or_default()
                 .insert(parse_day("local_day", row.try_get(1)?)?);

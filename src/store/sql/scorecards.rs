@@ -301,21 +301,25 @@ impl DbStore {
                  ORDER BY s.person, l.position"
             )
         };
-        let label = period.to_string();
         let mut out: HashMap<String, StoredScorecard> = HashMap::new();
-        self.each_row_of_chunks(people, [period.kind().as_str(), &label], sql, |r| {
-            let person: String = r.try_get(0)?;
-            if !out.contains_key(&person) {
-                out.insert(person.clone(), card_head(person.clone(), period, &r)?);
-            }
-            // A card without lines joins to NULLs.
-            let Some(kpi) = r.try_get::<Option<KpiId>, _>(9)? else {
-                return Ok(());
-            };
-            let card = out.get_mut(&person).expect("inserted above");
-            card.lines.push(card_line(kpi, &r, 9)?);
-            Ok(())
-        })
+        self.each_row_of_chunks(
+            people,
+            [period.kind().as_str().into(), period.to_string()],
+            sql,
+            |r| {
+                let person: String = r.try_get(0)?;
+                if !out.contains_key(&person) {
+                    out.insert(person.clone(), card_head(person.clone(), period, &r)?);
+                }
+                // A card without lines joins to NULLs.
+                let Some(kpi) = r.try_get::<Option<KpiId>, _>(9)? else {
+                    return Ok(());
+                };
+                let card = out.get_mut(&person).expect("inserted above");
+                card.lines.push(card_line(kpi, &r, 9)?);
+                Ok(())
+            },
+        )
         .await?;
         Ok(out)
     }

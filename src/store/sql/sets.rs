@@ -39,7 +39,7 @@ impl DbStore {
     pub(super) async fn each_row_of_chunks<I>(
         &self,
         ids: &[I],
-        leading: [&str; 2],
+        leading: [String; 2],
         sql: impl Fn(&str) -> String,
         mut each: impl FnMut(DbRow) -> Result<()>,
     ) -> Result<()>
@@ -48,7 +48,7 @@ impl DbStore {
     {
         for chunk in ids.chunks(CHUNK) {
             let sql = sql(&placeholders(3, chunk.len()));
-            let mut q = sqlx::query(&sql).bind(leading[0]).bind(leading[1]);
+            let mut q = sqlx::query(&sql).bind(&leading[0]).bind(&leading[1]);
             for id in chunk {
                 q = q.bind(id);
             }

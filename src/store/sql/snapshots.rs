@@ -193,24 +193,28 @@ impl DbStore {
                  ORDER BY s.shop"
             )
         };
-        let label = period.to_string();
         let mut out: HashMap<ShopId, (i64, Vec<StoredKpi>)> = HashMap::new();
-        self.each_row_of_chunks(shops, [period.kind().as_str(), &label], sql, |r| {
-            let entry = out.entry(r.try_get(0)?).or_insert_with(|| (0, Vec::new()));
-            entry.0 = r.try_get(1)?;
-            // A revision without lines (an empty catalogue) joins to NULLs.
-            let Some(kpi) = r.try_get::<Option<KpiId>, _>(2)? else {
-                return Ok(());
-            };
-            entry.1.push(StoredKpi {
-                kpi,
-                value: dec(r.try_get(3)?)?,
-                target: dec(r.try_get(4)?)?,
-                attainment: dec(r.try_get(5)?)?,
-                score: dec(r.try_get(6)?)?,
-            });
-            Ok(())
-        })
+        self.each_row_of_chunks(
+            shops,
+            [period.kind().as_str().into(), period.to_string()],
+            sql,
+            |r| {
+                let entry = out.entry(r.try_get(0)?).or_insert_with(|| (0, Vec::new()));
+                entry.0 = r.try_get(1)?;
+                // A revision without lines (an empty catalogue) joins to NULLs.
+                let Some(kpi) = r.try_get::<Option<KpiId>, _>(2)? else {
+                    return Ok(());
+                };
+                entry.1.push(StoredKpi {
+                    kpi,
+                    value: dec(r.try_get(3)?)?,
+                    target: dec(r.try_get(4)?)?,
+                    attainment: dec(r.try_get(5)?)?,
+                    score: dec(r.try_get(6)?)?,
+                });
+                Ok(())
+            },
+        )
         .await?;
         // In Rust's order, as `stored_form` sorts: the database's collation may differ.
         for (_, lines) in out.values_mut() {
