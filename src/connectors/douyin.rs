@@ -62,13 +62,13 @@ mod fields;
 
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
-use super::declarative::blocks::signing::{Signing, SigningKeys};
+use super::declarative::blocks::signing::Signing;
 use super::options::PollingSpec;
 use super::records::{PageOf, AFTER_SALE, ORDER};
-use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
+use super::shop_api::{days, move_cursor, signed_call, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::PageError;
+use crate::http::{HttpError, PageError};
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
 use fields::{count, fen_micros, id_text, instant, integer, required_id};
@@ -105,8 +105,15 @@ impl MarketOptions for DouyinOptions {
     const KEY_NAME: &'static str = "app_key";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Douyin;
 
+    const HINT: &'static str = HINT;
+    const ENVELOPE: fn(&[u8]) -> Option<HttpError> = envelope::douyin;
+
     fn gateway(&self) -> (&str, &str) {
         (&self.base_url, &self.app_key)
+    }
+
+    fn signing(&self) -> Signing {
+        Signing::Douyin
     }
 }
 
@@ -191,23 +198,6 @@ struct RefundPage {
 }
 
 impl DouyinConnector {
-    /// A POST to the router, signed afresh (new timestamp) on every attempt,
-    /// with the business parameters as the JSON body.
-    fn signed_post(
-        &self,
-        c: &reqwest::Client,
-        method: &str,
-        url: &str,
-        business: &Value,
-    ) -> reqwest::RequestBuilder {
-        let keys = SigningKeys {
-            app: &self.options.app_key,
-            secret: &self.keys.secret,
-            token: Some(&self.keys.token),
-        };
-        Signing::Douyin.post(c, url, method, &keys, business, Utc::now())
-    }
-
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.options.base_url.trim_end_matches('/'))
     }
@@ -335,15 +325,10 @@ impl DouyinConnector {
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
         let mapper = Mapper(self.api.page(url, place));
-        self.api
-            .call(
-                &self.name,
-                |c| self.signed_post(c, method, url, business),
-                HINT,
-                move |bytes: &[u8]| parse(&mapper, bytes),
-                envelope::douyin,
-            )
-            .await
+        signed_call(self, url, method, business, move |bytes: &[u8]| {
+            parse(&mapper, bytes)
+        })
+        .await
     }
 }
 

@@ -42,13 +42,13 @@
 use super::cn_fields::{self, beijing_text};
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
-use super::declarative::blocks::signing::{jd_signed, SigningKeys};
+use super::declarative::blocks::signing::Signing;
 use super::options::{OptionProblem, PollingSpec};
 use super::records::{PageOf, AFTER_SALE, ORDER};
-use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
+use super::shop_api::{days, move_cursor, signed_call, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::PageError;
+use crate::http::{HttpError, PageError};
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -94,8 +94,15 @@ impl MarketOptions for JdOptions {
     const KEY_NAME: &'static str = "app_key";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Jd;
 
+    const HINT: &'static str = HINT;
+    const ENVELOPE: fn(&[u8]) -> Option<HttpError> = envelope::jd;
+
     fn gateway(&self) -> (&str, &str) {
         (&self.base_url, &self.app_key)
+    }
+
+    fn signing(&self) -> Signing {
+        Signing::Jd
     }
 
     fn check_own(&self) -> Result<(), OptionProblem> {
@@ -320,29 +327,12 @@ impl JdConnector {
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
         let mapper = Mapper(self.api.page(method, format!("page {page_no}")));
+        // Signed per attempt: JD allows six minutes of clock drift.
         let url = self.options.base_url.as_str();
-        self.api
-            .call(
-                &self.name,
-                |c| {
-                    // Signed per attempt: JD allows six minutes of clock drift.
-                    let params = jd_signed(
-                        method,
-                        &SigningKeys {
-                            app: &self.options.app_key,
-                            token: Some(&self.keys.token),
-                            secret: &self.keys.secret,
-                        },
-                        business,
-                        Utc::now(),
-                    );
-                    c.post(url).form(&params)
-                },
-                HINT,
-                move |bytes: &[u8]| parse(&mapper, bytes),
-                envelope::jd,
-            )
-            .await
+        signed_call(self, url, method, business, move |bytes: &[u8]| {
+            parse(&mapper, bytes)
+        })
+        .await
     }
 }
 

@@ -7,6 +7,7 @@
 //! platform (the calls, their windows and paging rules) stays in its module.
 
 use super::declarative::blocks::paging::{page_count, reverse_pages};
+use super::declarative::blocks::signing::{Signing, SigningKeys};
 use super::options::{
     check_base_url, not_empty, Building, KindOptions, OptionProblem, Polling, PollingSpec,
 };
@@ -216,8 +217,16 @@ pub(crate) trait MarketOptions: DeserializeOwned + Sized {
     /// The [`Connector`] variant holding it.
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector;
 
+    /// What to check when the platform refuses the credentials.
+    const HINT: &'static str;
+    /// The error envelope of its answers (inside HTTP 200 bodies).
+    const ENVELOPE: fn(&[u8]) -> Option<HttpError>;
+
     /// Its gateway URL and app key.
     fn gateway(&self) -> (&str, &str);
+
+    /// How its calls are signed.
+    fn signing(&self) -> Signing;
 
     /// Checks of its own options besides the gateway and app key.
     fn check_own(&self) -> Result<(), OptionProblem> {
@@ -249,6 +258,40 @@ impl<O: MarketOptions> KindOptions for O {
             keys,
         })))
     }
+}
+
+/// One call of `api` at `url` by `app`, signed with its keys afresh on
+/// every attempt (the platforms check the timestamp, and a retry after a
+/// ban needs a new one), refused by the kind's envelope when its body
+/// carries an error, else read by `parse` on a blocking thread.
+pub(crate) async fn signed_call<O, T, P, E>(
+    app: &MarketApp<O>,
+    url: &str,
+    api: &str,
+    business: &serde_json::Value,
+    parse: P,
+) -> Result<T, ConnectorError>
+where
+    O: MarketOptions,
+    T: Send + 'static,
+    P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let keys = SigningKeys {
+        app: app.options.gateway().1,
+        secret: &app.keys.secret,
+        token: Some(&app.keys.token),
+    };
+    let signing = app.options.signing();
+    app.api
+        .call(
+            &app.name,
+            |c| signing.post(c, url, api, &keys, business, Utc::now()),
+            O::HINT,
+            parse,
+            O::ENVELOPE,
+        )
+        .await
 }
 
 /// Sends one slice's pages to the committer in turn: `page(n)` for
