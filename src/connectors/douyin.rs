@@ -68,7 +68,7 @@ use super::records::{PageOf, AFTER_SALE, ORDER};
 use super::shop_api::{days, move_cursor, signed_call, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::{HttpError, PageError};
+use crate::http::PageError;
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
 use fields::{count, fen_micros, id_text, instant, integer, required_id};
@@ -105,15 +105,8 @@ impl MarketOptions for DouyinOptions {
     const KEY_NAME: &'static str = "app_key";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Douyin;
 
-    const HINT: &'static str = HINT;
-    const ENVELOPE: fn(&[u8]) -> Option<HttpError> = envelope::douyin;
-
-    fn gateway(&self) -> (&str, &str) {
-        (&self.base_url, &self.app_key)
-    }
-
-    fn signing(&self) -> Signing {
-        Signing::Douyin
+    fn gateway(&self) -> (&str, &str, Signing) {
+        (&self.base_url, &self.app_key, Signing::Douyin)
     }
 }
 
@@ -325,9 +318,14 @@ impl DouyinConnector {
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
         let mapper = Mapper(self.api.page(url, place));
-        signed_call(self, url, method, business, move |bytes: &[u8]| {
-            parse(&mapper, bytes)
-        })
+        signed_call(
+            self,
+            (url, method),
+            business,
+            HINT,
+            move |bytes: &[u8]| parse(&mapper, bytes),
+            envelope::douyin,
+        )
         .await
     }
 }

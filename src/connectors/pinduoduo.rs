@@ -50,7 +50,7 @@ use super::shop_api::{
 };
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::{HttpError, PageError};
+use crate::http::PageError;
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -89,15 +89,8 @@ impl MarketOptions for PinduoduoOptions {
     const KEY_NAME: &'static str = "client_id";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Pinduoduo;
 
-    const HINT: &'static str = HINT;
-    const ENVELOPE: fn(&[u8]) -> Option<HttpError> = envelope::pdd;
-
-    fn gateway(&self) -> (&str, &str) {
-        (&self.base_url, &self.client_id)
-    }
-
-    fn signing(&self) -> Signing {
-        Signing::Pdd
+    fn gateway(&self) -> (&str, &str, Signing) {
+        (&self.base_url, &self.client_id, Signing::Pdd)
     }
 }
 
@@ -304,10 +297,11 @@ impl PinduoduoConnector {
         let url = self.options.base_url.as_str();
         signed_call(
             self,
-            url,
-            slice.api.name(),
+            (url, slice.api.name()),
             &business,
+            HINT,
             move |bytes: &[u8]| mapper.page_facts(bytes),
+            envelope::pdd,
         )
         .await
     }

@@ -217,16 +217,8 @@ pub(crate) trait MarketOptions: DeserializeOwned + Sized {
     /// The [`Connector`] variant holding it.
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector;
 
-    /// What to check when the platform refuses the credentials.
-    const HINT: &'static str;
-    /// The error envelope of its answers (inside HTTP 200 bodies).
-    const ENVELOPE: fn(&[u8]) -> Option<HttpError>;
-
-    /// Its gateway URL and app key.
-    fn gateway(&self) -> (&str, &str);
-
-    /// How its calls are signed.
-    fn signing(&self) -> Signing;
+    /// Its gateway URL, its app key, and how calls to it are signed.
+    fn gateway(&self) -> (&str, &str, Signing);
 
     /// Checks of its own options besides the gateway and app key.
     fn check_own(&self) -> Result<(), OptionProblem> {
@@ -239,7 +231,7 @@ impl<O: MarketOptions> KindOptions for O {
     const SECRETS: &'static [&'static str] = &O::APP_SECRETS;
 
     fn check(&self) -> Result<(), OptionProblem> {
-        let (base_url, key) = self.gateway();
+        let (base_url, key, _) = self.gateway();
         check_base_url(base_url)?;
         not_empty(O::KEY_NAME, key)?;
         self.check_own()
@@ -262,14 +254,16 @@ impl<O: MarketOptions> KindOptions for O {
 
 /// One call of `api` at `url` by `app`, signed with its keys afresh on
 /// every attempt (the platforms check the timestamp, and a retry after a
-/// ban needs a new one), refused by the kind's envelope when its body
-/// carries an error, else read by `parse` on a blocking thread.
+/// ban needs a new one), refused by `check` (the platform's envelope) when
+/// its body carries an error, else read by `parse` on a blocking thread.
+/// `hint` says what to check when the platform refuses the credentials.
 pub(crate) async fn signed_call<O, T, P, E>(
     app: &MarketApp<O>,
-    url: &str,
-    api: &str,
+    (url, api): (&str, &str),
     business: &serde_json::Value,
+    hint: &str,
     parse: P,
+    check: fn(&[u8]) -> Option<HttpError>,
 ) -> Result<T, ConnectorError>
 where
     O: MarketOptions,
@@ -277,19 +271,19 @@ where
     P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
     E: std::fmt::Display + Send + 'static,
 {
+    let (_, key, signing) = app.options.gateway();
     let keys = SigningKeys {
-        app: app.options.gateway().1,
+        app: key,
         secret: &app.keys.secret,
         token: Some(&app.keys.token),
     };
-    let signing = app.options.signing();
     app.api
         .call(
             &app.name,
             |c| signing.post(c, url, api, &keys, business, Utc::now()),
-            O::HINT,
+            hint,
             parse,
-            O::ENVELOPE,
+            check,
         )
         .await
 }

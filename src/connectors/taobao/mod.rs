@@ -29,7 +29,7 @@ use super::shop_api::{
 };
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::{HttpError, PageError};
+use crate::http::PageError;
 use crate::money::parse_micros;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
 use serde::Deserialize;
@@ -80,15 +80,12 @@ impl MarketOptions for TaobaoOptions {
     const KEY_NAME: &'static str = "app_key";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Taobao;
 
-    const HINT: &'static str = HINT;
-    const ENVELOPE: fn(&[u8]) -> Option<HttpError> = envelope::top;
-
-    fn gateway(&self) -> (&str, &str) {
-        (&self.base_url, &self.app_key)
-    }
-
-    fn signing(&self) -> Signing {
-        Signing::Top(self.sign_method)
+    fn gateway(&self) -> (&str, &str, Signing) {
+        (
+            &self.base_url,
+            &self.app_key,
+            Signing::Top(self.sign_method),
+        )
     }
 }
 
@@ -295,10 +292,11 @@ impl TaobaoConnector {
         let url = self.options.base_url.as_str();
         signed_call(
             self,
-            url,
-            slice.api.method(),
+            (url, slice.api.method()),
             &business,
+            HINT,
             move |bytes: &[u8]| mapper.page(bytes),
+            envelope::top,
         )
         .await
     }
