@@ -6,8 +6,8 @@
 
 use super::AlertRow;
 use super::{
-    Appeal, DailyAggregate, DailyRow, Decisions, JobRun, ManualChange, ManualInput, MonthClose,
-    OutboxDraft, OutboxRow, RecordTotals, Result, RunResult, Silence, Store, StoredKpi,
+    Appeal, DailyAggregate, DailyRow, Decisions, Delivery, JobRun, ManualChange, ManualInput,
+    MonthClose, OutboxDraft, OutboxRow, RecordTotals, Result, RunResult, Silence, Store, StoredKpi,
     StoredScorecard, StoredSnapshot, TargetRow, TickClaim,
 };
 use crate::facts::{Batch, Reject};
@@ -245,15 +245,7 @@ storage_traits! {
         async fn claim_notification(&self, id: i64, owner: &str, until: i64, now: i64) -> Result<Option<OutboxRow>>;
         /// Records how a claimed notification ended (`sent` or `failed`); a
         /// sent one stamps its alerts' `last_sent_at`.
-        async fn finish_notification(
-            &self,
-            row: &OutboxRow,
-            owner: &str,
-            status: &str,
-            detail: Option<&str>,
-            error: Option<&str>,
-            now: i64,
-        ) -> Result<()>;
+        async fn finish_notification(&self, row: &OutboxRow, owner: &str, outcome: Delivery<'_>, now: i64) -> Result<()>;
         /// The latest notifications, newest first.
         async fn notifications(&self, limit: i64) -> Result<Vec<OutboxRow>>;
         /// A page of notifications, newest first, older than id `before`.

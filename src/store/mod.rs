@@ -30,7 +30,7 @@ mod url;
 mod values;
 
 pub use crate::secrets::redact_url;
-pub use alerts::{AlertRow, Decisions, OutboxDraft, OutboxRow, Silence};
+pub use alerts::{AlertRow, Decisions, Delivery, OutboxDraft, OutboxRow, Silence};
 pub use api::{
     AlertDecisions, AlertState, FactsReader, FactsWriter, JobClaims, ManualInputs, ScorecardStore,
     SnapshotStore,

@@ -3,8 +3,8 @@
 use super::{Db, DbRow, DbStore};
 use crate::store::values::{dec, text};
 use crate::store::{
-    AlertDecisions, AlertRow, AlertState, Decisions, OutboxDraft, OutboxRow, Result, Silence,
-    StoreError,
+    AlertDecisions, AlertRow, AlertState, Decisions, Delivery, OutboxDraft, OutboxRow, Result,
+    Silence, StoreError,
 };
 use sqlx::{Row, Transaction};
 
@@ -130,11 +130,13 @@ impl AlertState for DbStore {
         &self,
         row: &OutboxRow,
         owner: &str,
-        status: &str,
-        detail: Option<&str>,
-        error: Option<&str>,
+        outcome: Delivery<'_>,
         now: i64,
     ) -> Result<()> {
+        let (status, detail, error) = match outcome {
+            Delivery::Sent { detail } => ("sent", Some(detail), None),
+            Delivery::Failed { error } => ("failed", None, Some(error)),
+        };
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE alert_outbox SET status = $3, sent_at = $4, detail = $5, error = $6, claimed_until = 0 \
@@ -148,7 +150,7 @@ impl AlertState for DbStore {
         .bind(error)
         .execute(&mut *tx)
         .await?;
-        if status == "sent" {
+        if let Delivery::Sent { .. } = outcome {
             for id in &row.alert_ids {
                 sqlx::query("UPDATE alerts SET last_sent_at = $2 WHERE id = $1")
                     .bind(id)
