@@ -185,7 +185,7 @@ impl AlertState for DbStore {
     async fn add_silence(&self, s: &Silence) -> Result<i64> {
         let matchers =
             serde_json::to_string(&s.matchers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "INSERT INTO alert_silences (matchers, starts_at, ends_at, comment, created_by) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -195,8 +195,7 @@ impl AlertState for DbStore {
         .bind(&s.comment)
         .bind(&s.created_by)
         .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get(0)?)
+        .await?)
     }
 
     async fn silences(&self, now: i64) -> Result<Vec<Silence>> {
@@ -229,7 +228,7 @@ async fn insert_outbox(
     o: &OutboxDraft,
     alert_ids: &str,
 ) -> Result<i64> {
-    let row = sqlx::query(
+    Ok(sqlx::query_scalar(
         "INSERT INTO alert_outbox (created_at, channel, kind, scope, alert_ids, message, status) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
@@ -241,8 +240,7 @@ async fn insert_outbox(
     .bind(&o.message)
     .bind(&o.status)
     .fetch_one(&mut **tx)
-    .await?;
-    Ok(row.try_get(0)?)
+    .await?)
 }
 
 impl AlertDecisions for DbStore {

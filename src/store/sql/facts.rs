@@ -20,7 +20,7 @@ impl FactsWriter for DbStore {
     }
 
     async fn file_imported(&self, connector: &str, path: &str, sha256: &str) -> Result<bool> {
-        let row = sqlx::query(
+        let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM imported_files WHERE connector = $1 AND path = $2 AND sha256 = $3",
         )
         .bind(connector)
@@ -28,20 +28,17 @@ impl FactsWriter for DbStore {
         .bind(sha256)
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.try_get::<i64, _>(0)? > 0)
+        Ok(count > 0)
     }
 
     async fn cursor(&self, connector: &str, stream: &str) -> Result<Option<String>> {
-        let row =
-            sqlx::query("SELECT cursor FROM connector_state WHERE connector = $1 AND stream = $2")
-                .bind(connector)
-                .bind(stream)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get(0)?),
-            None => None,
-        })
+        Ok(sqlx::query_scalar(
+            "SELECT cursor FROM connector_state WHERE connector = $1 AND stream = $2",
+        )
+        .bind(connector)
+        .bind(stream)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn set_cursor(&self, connector: &str, stream: &str, cursor: &str) -> Result<()> {
@@ -90,12 +87,13 @@ impl FactsWriter for DbStore {
 
 impl FactsReader for DbStore {
     async fn shop_has_orders(&self, shop: &str) -> Result<bool> {
-        let row =
-            sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE shop = $1 LIMIT 1) t")
-                .bind(shop)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(row.try_get::<i64, _>(0)? > 0)
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE shop = $1 LIMIT 1) t",
+        )
+        .bind(shop)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count > 0)
     }
 
     async fn record_days(

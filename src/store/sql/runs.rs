@@ -3,7 +3,7 @@
 use super::{Db, DbStore};
 use crate::store::{JobClaims, JobRun, Result, RunResult, TickClaim};
 use sqlx::query::Query;
-use sqlx::{Database, Row};
+use sqlx::Database;
 
 /// `sql` with `$1`…`$3` bound to the claim's job, tick and owner.
 fn claimed<'q>(
@@ -101,14 +101,13 @@ impl JobClaims for DbStore {
     }
 
     async fn leases_held_by(&self, owner: &str, now: i64) -> Result<i64> {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM job_runs WHERE owner = $1 AND status = 'running' AND lease_until >= $2",
         )
         .bind(owner)
         .bind(now)
         .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get(0)?)
+        .await?)
     }
 
     async fn recent_runs(&self, job: Option<&str>, limit: i64) -> Result<Vec<JobRun>> {

@@ -155,7 +155,7 @@ impl ScorecardStore for DbStore {
         on: NaiveDate,
         revision_before: i64,
     ) -> Result<i64> {
-        let id: i64 = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO appeals (person, period, reason, opened_at, opened_on, status, revision_before) \
              VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id",
         )
@@ -166,8 +166,7 @@ impl ScorecardStore for DbStore {
         .bind(on.format("%Y-%m-%d").to_string())
         .bind(revision_before)
         .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?;
+        .await?;
         Ok(id)
     }
 
@@ -413,7 +412,7 @@ impl DbStore {
 
     async fn insert_scorecard(&self, card: &StoredScorecard) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
+        let latest: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM scorecards \
              WHERE person = $1 AND period_kind = $2 AND period = $3",
         )
@@ -422,8 +421,8 @@ impl DbStore {
         .bind(card.period.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        let revision: i64 = row.try_get::<i64, _>(0)? + 1;
-        let id: i64 = sqlx::query(
+        let revision = latest + 1;
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO scorecards (person, period_kind, period, revision, role, total, grade, \
              bonus, monthly_mean, reason, computed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
@@ -440,8 +439,7 @@ impl DbStore {
         .bind(&card.reason)
         .bind(now_unix())
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
         for (i, l) in card.lines.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO scorecard_lines (scorecard_id, position, kpi, value, target, \

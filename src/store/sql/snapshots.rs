@@ -299,7 +299,7 @@ impl DbStore {
 
     async fn insert_revision(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
+        let latest: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM snapshots \
              WHERE shop = $1 AND period_kind = $2 AND period = $3",
         )
@@ -308,8 +308,8 @@ impl DbStore {
         .bind(period.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        let revision: i64 = row.try_get::<i64, _>(0)? + 1;
-        let id: i64 = sqlx::query(
+        let revision = latest + 1;
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO snapshots (shop, period_kind, period, revision, computed_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -319,8 +319,7 @@ impl DbStore {
         .bind(revision)
         .bind(now_unix())
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
         for k in kpis {
             sqlx::query(
                 "INSERT INTO snapshot_values (snapshot_id, kpi, value, target, attainment, score) \
