@@ -221,7 +221,7 @@ impl DouyinConnector {
     }
 
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let incremental = window.from.is_none() && window.to.is_none();
+        let incremental = window.is_scheduled();
         let started = Utc::now();
         let (field, from, to, until) = if incremental {
             let since = self.api.resume(sink, STREAM, started).await?;

@@ -225,7 +225,7 @@ impl JdConnector {
     }
 
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let incremental = window.from.is_none() && window.to.is_none();
+        let incremental = window.is_scheduled();
         let (date_type, from, to) = if incremental {
             let since = self.api.resume(sink, STREAM, Utc::now()).await?;
             (0, local_day(since, self.api.tz), today(self.api.tz))

@@ -95,6 +95,14 @@ pub struct Window {
     pub to: Option<NaiveDate>,
 }
 
+impl Window {
+    /// A scheduled run: no days given, so it resumes from the stored cursor
+    /// (a backfill names its days and leaves the cursor alone).
+    pub fn is_scheduled(self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+}
+
 /// Rejected records a run keeps in memory for its summary.
 const REJECTS_KEPT: usize = 100;
 

@@ -177,7 +177,7 @@ struct PageFacts {
 
 impl PinduoduoConnector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let incremental = window.from.is_none() && window.to.is_none();
+        let incremental = window.is_scheduled();
         if incremental {
             // Whole minutes: the end of this run's window is the next run's
             // cursor, and the seconds still being written are left to it.

@@ -209,7 +209,7 @@ struct PageFacts {
 
 impl ZendeskConnector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let incremental = window.from.is_none() && window.to.is_none();
+        let incremental = window.is_scheduled();
         let started = Utc::now();
         let (from, to) = if incremental {
             let since = resume_since(

@@ -197,7 +197,7 @@ impl TaobaoConnector {
     }
 
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let incremental = window.from.is_none() && window.to.is_none();
+        let incremental = window.is_scheduled();
         let now = Utc::now();
         let slices = if incremental {
             let since = self.api.resume(sink, STREAM, now).await?;
