@@ -263,14 +263,19 @@ pub fn top_system_params(
     let mut p = Params::new();
     p.insert("method".into(), api_method.into());
     p.insert("app_key".into(), app_key.into());
-    if let Some(s) = session {
-        p.insert("session".into(), s.expose_secret().to_string());
-    }
+    insert_token(&mut p, "session", session);
     p.insert("timestamp".into(), gmt8_timestamp(now));
     p.insert("format".into(), "json".into());
     p.insert("v".into(), "2.0".into());
     p.insert("sign_method".into(), sign_method.as_str().into());
     p
+}
+
+/// Adds the shop's authorization under `key` when the call carries one.
+fn insert_token(params: &mut Params, key: &str, token: Option<&SecretString>) {
+    if let Some(t) = token {
+        params.insert(key.into(), t.expose_secret().to_string());
+    }
 }
 
 /// System plus business parameters of a TOP call, signed (`sign` added).
@@ -318,9 +323,7 @@ pub fn pdd_system_params(
     let mut p = Params::new();
     p.insert("type".into(), api_type.into());
     p.insert("client_id".into(), client_id.into());
-    if let Some(t) = access_token {
-        p.insert("access_token".into(), t.expose_secret().to_string());
-    }
+    insert_token(&mut p, "access_token", access_token);
     p.insert("timestamp".into(), now.timestamp().to_string());
     p.insert("data_type".into(), "JSON".into());
     p
@@ -404,9 +407,7 @@ pub fn douyin_signed(
     let mut p = Params::new();
     p.insert("method".into(), api_method.into());
     p.insert("app_key".into(), keys.app.into());
-    if let Some(t) = keys.token {
-        p.insert("access_token".into(), t.expose_secret().to_string());
-    }
+    insert_token(&mut p, "access_token", keys.token);
     p.insert("param_json".into(), param_json);
     p.insert("timestamp".into(), timestamp);
     p.insert("v".into(), "2".into());
@@ -431,9 +432,7 @@ pub fn jd_signed(
 ) -> Params {
     let mut p = Params::new();
     p.insert("360buy_param_json".into(), douyin_param_json(business));
-    if let Some(t) = keys.token {
-        p.insert("access_token".into(), t.expose_secret().to_string());
-    }
+    insert_token(&mut p, "access_token", keys.token);
     p.insert("app_key".into(), keys.app.into());
     p.insert("method".into(), api_method.into());
     p.insert("timestamp".into(), gmt8_timestamp(now));
