@@ -5,7 +5,7 @@
 
 use crate::jobs::{self, CatchUp, Context, Job};
 use crate::schedule::CronSchedule;
-use crate::store::RunResult;
+use crate::store::{RunResult, TickClaim};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -72,6 +72,17 @@ struct Inner {
     /// The instant the start-up catch-up covered ticks up to: the job loops
     /// start from it, so a tick that came while catch-up ran is not lost.
     caught_up_to: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl Inner {
+    /// This process's hold on tick `t` of `job`.
+    fn tick_claim<'a>(&'a self, job: &'a Job, t: i64) -> TickClaim<'a> {
+        TickClaim {
+            job: &job.name,
+            tick: t,
+            owner: &self.cx.owner,
+        }
+    }
 }
 
 /// Runs the jobs of one process; several processes on one PostgreSQL
@@ -394,7 +405,7 @@ async fn execute_in_span(
                 match inner
                     .cx
                     .store
-                    .renew_lease(&job.name, t, &inner.cx.owner, until)
+                    .renew_lease(&inner.tick_claim(job, t), until)
                     .await
                 {
                     Ok(true) => {}
@@ -429,13 +440,13 @@ async fn claim(
             inner
                 .cx
                 .store
-                .take_over(&job.name, t, &inner.cx.owner, now + lease, now)
+                .take_over(&inner.tick_claim(job, t), now + lease, now)
                 .await
         } else {
             inner
                 .cx
                 .store
-                .claim_tick(&job.name, t, &inner.cx.owner, now + lease, now)
+                .claim_tick(&inner.tick_claim(job, t), now + lease, now)
                 .await
         };
         match claimed {
@@ -474,13 +485,7 @@ async fn finish(
         if let Err(e) = inner
             .cx
             .store
-            .finish_tick(
-                &job.name,
-                t,
-                &inner.cx.owner,
-                &result,
-                Utc::now().timestamp(),
-            )
+            .finish_tick(&inner.tick_claim(job, t), &result, Utc::now().timestamp())
             .await
         {
             tracing::error!(job = %job.name, error = %e, "cannot record the run; its lease will expire");

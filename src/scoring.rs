@@ -205,29 +205,26 @@ mod tests {
         let cap = d("1.2");
         let growth = spec("gmv_growth_mom");
         assert!(growth.signed && !spec("gmv").signed);
-        // The numbers: target −0.1.
-        assert_eq!(
-            attainment(&growth, d("-0.205"), d("-0.1"), cap),
-            Some(d("0"))
-        );
-        assert_eq!(
-            attainment(&growth, d("0.083"), d("-0.1"), cap),
-            Some(d("2.83"))
-        );
-        assert_eq!(attainment(&growth, d("-0.1"), d("-0.1"), cap), Some(d("1")));
-        assert_eq!(
-            attainment(&growth, d("-0.15"), d("-0.1"), cap),
-            Some(d("0.5"))
-        );
-        // A positive growth target: the same as the ratio for `up`.
-        assert_eq!(
-            attainment(&growth, d("0.05"), d("0.1"), cap),
-            Some(d("0.5"))
-        );
-        assert_eq!(attainment(&growth, d("-0.05"), d("0.1"), cap), Some(d("0")));
-        // A target of exactly 0: 1 + (actual − target).
-        assert_eq!(attainment(&growth, d("0.2"), d("0"), cap), Some(d("1.2")));
-        assert_eq!(attainment(&growth, d("-0.3"), d("0"), cap), Some(d("0.7")));
+        // (actual, target, attainment) of the growth KPI.
+        for (actual, target, want) in [
+            // The numbers: target −0.1.
+            ("-0.205", "-0.1", "0"),
+            ("0.083", "-0.1", "2.83"),
+            ("-0.1", "-0.1", "1"),
+            ("-0.15", "-0.1", "0.5"),
+            // A positive growth target: the same as the ratio for `up`.
+            ("0.05", "0.1", "0.5"),
+            ("-0.05", "0.1", "0"),
+            // A target of exactly 0: 1 + (actual − target).
+            ("0.2", "0", "1.2"),
+            ("-0.3", "0", "0.7"),
+        ] {
+            assert_eq!(
+                attainment(&growth, d(actual), d(target), cap),
+                Some(d(want)),
+                "{actual} against {target}"
+            );
+        }
         let gmv = spec("gmv");
         assert_eq!(attainment(&gmv, d("5"), d("0"), cap), Some(d("6")));
         // `down` mirrors it: 1 + (target − actual)/|target|.

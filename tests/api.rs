@@ -9,7 +9,7 @@ mod common;
 use chrono::{Datelike, Duration, NaiveDate};
 use kpid::metrics::Metrics;
 use kpid::server::{serve, AppState};
-use kpid::store::RunResult;
+use kpid::store::{RunResult, TickClaim};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -144,7 +144,12 @@ async fn record_runs(store: &kpid::store::Store) {
     .enumerate()
     {
         let t = 1_790_000_000 + 3600 * i as i64;
-        assert!(store.claim_tick(job, t, "test", t + 60, t).await.unwrap());
+        let claim = TickClaim {
+            job,
+            tick: t,
+            owner: "test",
+        };
+        assert!(store.claim_tick(&claim, t + 60, t).await.unwrap());
         let r = RunResult {
             status: if i == 2 { "failed" } else { "ok" },
             records: 10 * i as i64,
@@ -153,7 +158,7 @@ async fn record_runs(store: &kpid::store::Store) {
             detail: format!("run {i}"),
             error: (i == 2).then(|| "HTTP 502 from the platform".to_string()),
         };
-        store.finish_tick(job, t, "test", &r, t + 5).await.unwrap();
+        store.finish_tick(&claim, &r, t + 5).await.unwrap();
     }
 }
 

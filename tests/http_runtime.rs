@@ -6,7 +6,9 @@
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use kpid::connectors::declarative::blocks::envelope;
-use kpid::connectors::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
+use kpid::connectors::declarative::blocks::signing::{
+    top_signed, Params, SigningKeys, TopSignMethod,
+};
 use kpid::http::oauth::RefreshTokenSource;
 use kpid::http::{platform_errors, query_key, HttpClient, HttpError, RetryPolicy};
 use md5::{Digest, Md5};
@@ -96,9 +98,11 @@ fn top_params(secret: &str) -> Params {
     business.insert("page_size".into(), "100".into());
     top_signed(
         "taobao.trades.sold.increment.get",
-        "app-1",
-        Some(&SecretString::from("session-1")),
-        &SecretString::from(secret.to_string()),
+        &SigningKeys {
+            app: "app-1",
+            token: Some(&SecretString::from("session-1")),
+            secret: &SecretString::from(secret.to_string()),
+        },
         TopSignMethod::Md5,
         &business,
         Utc::now(),
@@ -461,9 +465,11 @@ async fn top_hmac_sha256_request_passes_an_independent_check() {
         .await;
     let params = top_signed(
         "taobao.time.get",
-        "app-1",
-        None,
-        &SecretString::from("top-secret"),
+        &SigningKeys {
+            app: "app-1",
+            token: None,
+            secret: &SecretString::from("top-secret"),
+        },
         TopSignMethod::HmacSha256,
         &Params::new(),
         Utc::now(),

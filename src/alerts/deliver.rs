@@ -7,7 +7,7 @@ use super::channels::{Channel, ChannelConfig, DeliveryError, Receipt};
 use super::config::Rules;
 use super::message::{Message, RenderOptions};
 use crate::metrics::Metrics;
-use crate::store::{OutboxRow, Store, StoreError};
+use crate::store::{Delivery, OutboxRow, Store, StoreError};
 use chrono::Utc;
 use std::collections::BTreeMap;
 
@@ -121,7 +121,14 @@ async fn record(
     match result {
         Ok(receipt) => {
             store
-                .finish_notification(row, owner, "sent", Some(&receipt.detail), None, now)
+                .finish_notification(
+                    row,
+                    owner,
+                    Delivery::Sent {
+                        detail: &receipt.detail,
+                    },
+                    now,
+                )
                 .await?;
             if let Some(m) = metrics {
                 m.alert_sent(&row.channel);
@@ -130,7 +137,7 @@ async fn record(
         }
         Err(e) => {
             store
-                .finish_notification(row, owner, "failed", None, Some(&e.reason), now)
+                .finish_notification(row, owner, Delivery::Failed { error: &e.reason }, now)
                 .await?;
             if let Some(m) = metrics {
                 m.alert_failed(&row.channel);

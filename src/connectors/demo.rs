@@ -9,6 +9,7 @@ use super::options::KindOptions;
 use super::options::{Building, OptionProblem, PollingSpec};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, DailyValue, Order, OrderStatus, Refund};
+use crate::ids::ShopId;
 use crate::money::Money;
 use crate::period::{day_start, today};
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
@@ -64,7 +65,7 @@ impl KindOptions for DemoOptions {
 #[derive(Debug, Clone)]
 pub struct DemoConnector {
     pub name: String,
-    shop: String,
+    shop: ShopId,
     tz: Tz,
     options: DemoOptions,
 }
@@ -173,7 +174,7 @@ impl DemoConnector {
                     let partial = rng.unit() < 0.3;
                     let amount = if partial { amount_fen / 2 } else { amount_fen };
                     batch.refunds.push(Refund {
-                        shop: self.shop.as_str().into(),
+                        shop: self.shop.clone(),
                         refund_id: format!("{order_id}-r1"),
                         order_id: order_id.clone(),
                         refunded_at,
@@ -183,7 +184,7 @@ impl DemoConnector {
                 }
             }
             batch.orders.push(Order {
-                shop: self.shop.as_str().into(),
+                shop: self.shop.clone(),
                 order_id,
                 paid_at: Some(paid_at),
                 local_day: Some(day),
@@ -198,7 +199,7 @@ impl DemoConnector {
         let pv = visits * rng.range(25, 45) / 10;
         let mut put = |input: &str, dimension: &str, micros: i64| {
             batch.daily.push(DailyValue {
-                shop: self.shop.as_str().into(),
+                shop: self.shop.clone(),
                 day,
                 input: input.to_string(),
                 dimension: dimension.to_string(),

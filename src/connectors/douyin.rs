@@ -62,10 +62,10 @@ mod fields;
 
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
-use super::declarative::blocks::signing::{Signing, SigningKeys};
+use super::declarative::blocks::signing::Signing;
 use super::options::PollingSpec;
 use super::records::{PageOf, AFTER_SALE, ORDER};
-use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
+use super::shop_api::{days, move_cursor, signed_call, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
@@ -105,8 +105,8 @@ impl MarketOptions for DouyinOptions {
     const KEY_NAME: &'static str = "app_key";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Douyin;
 
-    fn gateway(&self) -> (&str, &str) {
-        (&self.base_url, &self.app_key)
+    fn gateway(&self) -> (&str, &str, Signing) {
+        (&self.base_url, &self.app_key, Signing::Douyin)
     }
 }
 
@@ -191,23 +191,6 @@ struct RefundPage {
 }
 
 impl DouyinConnector {
-    /// A POST to the router, signed afresh (new timestamp) on every attempt,
-    /// with the business parameters as the JSON body.
-    fn signed_post(
-        &self,
-        c: &reqwest::Client,
-        method: &str,
-        url: &str,
-        business: &Value,
-    ) -> reqwest::RequestBuilder {
-        let keys = SigningKeys {
-            app: &self.options.app_key,
-            secret: &self.keys.secret,
-            token: Some(&self.keys.token),
-        };
-        Signing::Douyin.post(c, url, method, &keys, business, Utc::now())
-    }
-
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.options.base_url.trim_end_matches('/'))
     }
@@ -238,7 +221,7 @@ impl DouyinConnector {
     }
 
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let incremental = window.from.is_none() && window.to.is_none();
+        let incremental = window.is_scheduled();
         let started = Utc::now();
         let (field, from, to, until) = if incremental {
             let since = self.api.resume(sink, STREAM, started).await?;
@@ -335,15 +318,15 @@ impl DouyinConnector {
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
         let mapper = Mapper(self.api.page(url, place));
-        self.api
-            .call(
-                &self.name,
-                |c| self.signed_post(c, method, url, business),
-                HINT,
-                move |bytes: &[u8]| parse(&mapper, bytes),
-                envelope::douyin,
-            )
-            .await
+        signed_call(
+            self,
+            (url, method),
+            business,
+            HINT,
+            move |bytes: &[u8]| parse(&mapper, bytes),
+            envelope::douyin,
+        )
+        .await
     }
 }
 

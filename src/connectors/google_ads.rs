@@ -26,6 +26,7 @@ use super::{http_error, Connector, ConnectorError, Sink, Window};
 use crate::facts::{echo, Batch, DailyValue, FieldError};
 use crate::http::oauth::RefreshTokenSource;
 use crate::http::{platform_errors, strip_query, HttpClient, HttpError, PageError};
+use crate::ids::ShopId;
 use crate::money::to_micros;
 use crate::period::today;
 use chrono::NaiveDate;
@@ -197,7 +198,7 @@ impl std::fmt::Debug for Auth {
 #[derive(Debug)]
 pub struct GoogleAdsConnector {
     pub name: String,
-    shop: String,
+    shop: ShopId,
     tz: Tz,
     options: GoogleAdsOptions,
     polling: Polling,
@@ -481,7 +482,7 @@ fn double_micros(name: &str, v: &Option<Value>) -> Result<i64, FieldError> {
 
 /// Turns a searchStream response into batches on a blocking thread.
 struct Mapper {
-    shop: String,
+    shop: ShopId,
     source: String,
     from: NaiveDate,
     to: NaiveDate,
@@ -570,7 +571,7 @@ impl Mapper {
         Ok(values
             .into_iter()
             .map(|(input, micros)| DailyValue {
-                shop: self.shop.as_str().into(),
+                shop: self.shop.clone(),
                 day,
                 input: input.to_string(),
                 dimension: campaign.clone(),

@@ -42,10 +42,10 @@
 use super::cn_fields::{self, beijing_text};
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
-use super::declarative::blocks::signing::jd_signed;
+use super::declarative::blocks::signing::Signing;
 use super::options::{OptionProblem, PollingSpec};
 use super::records::{PageOf, AFTER_SALE, ORDER};
-use super::shop_api::{days, move_cursor, MarketApp, MarketOptions};
+use super::shop_api::{days, move_cursor, signed_call, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
@@ -94,8 +94,8 @@ impl MarketOptions for JdOptions {
     const KEY_NAME: &'static str = "app_key";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Jd;
 
-    fn gateway(&self) -> (&str, &str) {
-        (&self.base_url, &self.app_key)
+    fn gateway(&self) -> (&str, &str, Signing) {
+        (&self.base_url, &self.app_key, Signing::Jd)
     }
 
     fn check_own(&self) -> Result<(), OptionProblem> {
@@ -225,7 +225,7 @@ impl JdConnector {
     }
 
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let incremental = window.from.is_none() && window.to.is_none();
+        let incremental = window.is_scheduled();
         let (date_type, from, to) = if incremental {
             let since = self.api.resume(sink, STREAM, Utc::now()).await?;
             (0, local_day(since, self.api.tz), today(self.api.tz))
@@ -320,27 +320,17 @@ impl JdConnector {
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
         let mapper = Mapper(self.api.page(method, format!("page {page_no}")));
+        // Signed per attempt: JD allows six minutes of clock drift.
         let url = self.options.base_url.as_str();
-        self.api
-            .call(
-                &self.name,
-                |c| {
-                    // Signed per attempt: JD allows six minutes of clock drift.
-                    let params = jd_signed(
-                        method,
-                        &self.options.app_key,
-                        Some(&self.keys.token),
-                        &self.keys.secret,
-                        business,
-                        Utc::now(),
-                    );
-                    c.post(url).form(&params)
-                },
-                HINT,
-                move |bytes: &[u8]| parse(&mapper, bytes),
-                envelope::jd,
-            )
-            .await
+        signed_call(
+            self,
+            (url, method),
+            business,
+            HINT,
+            move |bytes: &[u8]| parse(&mapper, bytes),
+            envelope::jd,
+        )
+        .await
     }
 }
 

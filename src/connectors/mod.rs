@@ -95,6 +95,14 @@ pub struct Window {
     pub to: Option<NaiveDate>,
 }
 
+impl Window {
+    /// A scheduled run: no days given, so it resumes from the stored cursor
+    /// (a backfill names its days and leaves the cursor alone).
+    pub fn is_scheduled(self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+}
+
 /// Rejected records a run keeps in memory for its summary.
 const REJECTS_KEPT: usize = 100;
 
@@ -111,6 +119,14 @@ pub struct Sink<'a> {
 }
 
 impl<'a> Sink<'a> {
+    /// A storage failure as this connector's error.
+    fn store_error(&self) -> impl Fn(StoreError) -> ConnectorError + '_ {
+        |source| ConnectorError::Store {
+            connector: self.connector.to_string(),
+            source,
+        }
+    }
+
     pub fn new(store: &'a Store, connector: &'a str) -> Self {
         Sink {
             store,
@@ -259,10 +275,7 @@ impl<'a> Sink<'a> {
         batch: Batch,
         changed: Result<u64, StoreError>,
     ) -> Result<(), ConnectorError> {
-        let changed = changed.map_err(|source| ConnectorError::Store {
-            connector: self.connector.to_string(),
-            source,
-        })?;
+        let changed = changed.map_err(self.store_error())?;
         self.stats.records += batch.records() as u64;
         self.stats.changed += changed;
         self.stats.rejects += batch.rejects.len() as u64;
@@ -288,10 +301,7 @@ impl<'a> Sink<'a> {
         self.store
             .cursor(self.connector, stream)
             .await
-            .map_err(|source| ConnectorError::Store {
-                connector: self.connector.to_string(),
-                source,
-            })
+            .map_err(self.store_error())
     }
 
     /// Moves a stream's cursor; call after the window's batches are committed.
@@ -299,10 +309,7 @@ impl<'a> Sink<'a> {
         self.store
             .set_cursor(self.connector, stream, cursor)
             .await
-            .map_err(|source| ConnectorError::Store {
-                connector: self.connector.to_string(),
-                source,
-            })
+            .map_err(self.store_error())
     }
 
     /// The `(day, dimension)` pairs of `input` this connector has stored for
@@ -318,10 +325,7 @@ impl<'a> Sink<'a> {
         self.store
             .daily_dimensions(self.connector, shop, input, from, to)
             .await
-            .map_err(|source| ConnectorError::Store {
-                connector: self.connector.to_string(),
-                source,
-            })
+            .map_err(self.store_error())
     }
 
     /// True when this exact file content was imported before.
@@ -329,10 +333,7 @@ impl<'a> Sink<'a> {
         self.store
             .file_imported(self.connector, path, sha256)
             .await
-            .map_err(|source| ConnectorError::Store {
-                connector: self.connector.to_string(),
-                source,
-            })
+            .map_err(self.store_error())
     }
 }
 

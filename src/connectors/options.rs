@@ -12,6 +12,7 @@ use super::{Connector, ConnectorError};
 use crate::config::collect::{deserialize_all, Found};
 use crate::config::ConnectorConfig;
 use crate::http::HttpClient;
+use crate::ids::ShopId;
 use crate::settings::Settings;
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
@@ -318,8 +319,9 @@ impl Building<'_> {
     }
 
     /// The shop the connector's data belongs to, and its zone.
-    pub fn shop(&self) -> Result<(String, chrono_tz::Tz), ConnectorError> {
-        super::connector_shop(self.cfg, self.settings)
+    pub fn shop(&self) -> Result<(ShopId, chrono_tz::Tz), ConnectorError> {
+        let (shop, tz) = super::connector_shop(self.cfg, self.settings)?;
+        Ok((shop.into(), tz))
     }
 
     /// The connector's HTTP client at `requests_per_second` (0 = unlimited).

@@ -42,11 +42,11 @@
 use super::cn_fields::{self, slices};
 use super::declarative::blocks::envelope;
 use super::declarative::blocks::paging::page_count;
-use super::declarative::blocks::signing::{pdd_signed, Params};
+use super::declarative::blocks::signing::Signing;
 use super::options::PollingSpec;
 use super::records::{PageOf, ORDER, REFUND};
 use super::shop_api::{
-    days, move_cursor, pages_backward, pages_in_order, MarketApp, MarketOptions,
+    days, move_cursor, pages_backward, pages_in_order, signed_call, MarketApp, MarketOptions,
 };
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
@@ -54,7 +54,7 @@ use crate::http::PageError;
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -89,8 +89,8 @@ impl MarketOptions for PinduoduoOptions {
     const KEY_NAME: &'static str = "client_id";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Pinduoduo;
 
-    fn gateway(&self) -> (&str, &str) {
-        (&self.base_url, &self.client_id)
+    fn gateway(&self) -> (&str, &str, Signing) {
+        (&self.base_url, &self.client_id, Signing::Pdd)
     }
 }
 
@@ -177,7 +177,7 @@ struct PageFacts {
 
 impl PinduoduoConnector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let incremental = window.from.is_none() && window.to.is_none();
+        let incremental = window.is_scheduled();
         if incremental {
             // Whole minutes: the end of this run's window is the next run's
             // cursor, and the seconds still being written are left to it.
@@ -255,17 +255,21 @@ impl PinduoduoConnector {
         }
     }
 
-    fn business(&self, slice: Slice, page_no: u64) -> Params {
+    fn business(&self, slice: Slice, page_no: u64) -> Value {
         let (start_key, end_key) = match slice.api {
             Api::Increment | Api::Refunds => ("start_updated_at", "end_updated_at"),
             Api::List => ("start_confirm_at", "end_confirm_at"),
         };
-        let mut p = Params::new();
-        p.insert(start_key.into(), slice.start.timestamp().to_string());
-        p.insert(end_key.into(), slice.end.timestamp().to_string());
+        // Sent as text, as the platform's signer sends them.
+        let mut p = Map::new();
+        p.insert(start_key.into(), slice.start.timestamp().to_string().into());
+        p.insert(end_key.into(), slice.end.timestamp().to_string().into());
         if slice.api == Api::Refunds {
             // Only succeeded refunds count; 1: every after-sales kind.
-            p.insert("after_sales_status".into(), REFUND_SUCCEEDED.to_string());
+            p.insert(
+                "after_sales_status".into(),
+                REFUND_SUCCEEDED.to_string().into(),
+            );
             p.insert("after_sales_type".into(), "1".into());
         } else {
             // 5: every shipping state; 5: every after-sales state.
@@ -276,9 +280,12 @@ impl PinduoduoConnector {
             // 0: lottery and ordinary orders alike.
             p.insert("is_lucky_flag".into(), "0".into());
         }
-        p.insert("page".into(), page_no.to_string());
-        p.insert("page_size".into(), self.api.polling.page_size.to_string());
-        p
+        p.insert("page".into(), page_no.to_string().into());
+        p.insert(
+            "page_size".into(),
+            self.api.polling.page_size.to_string().into(),
+        );
+        Value::Object(p)
     }
 
     async fn page(&self, slice: Slice, page_no: u64) -> Result<PageFacts, ConnectorError> {
@@ -288,26 +295,15 @@ impl PinduoduoConnector {
             page: self.api.page(slice.api.name(), format!("page {page_no}")),
         };
         let url = self.options.base_url.as_str();
-        self.api
-            .call(
-                &self.name,
-                |c| {
-                    // Signed per attempt: the timestamp must be current.
-                    let params = pdd_signed(
-                        slice.api.name(),
-                        &self.options.client_id,
-                        Some(&self.keys.token),
-                        &self.keys.secret,
-                        &business,
-                        Utc::now(),
-                    );
-                    c.post(url).form(&params)
-                },
-                HINT,
-                move |bytes: &[u8]| mapper.page_facts(bytes),
-                envelope::pdd,
-            )
-            .await
+        signed_call(
+            self,
+            (url, slice.api.name()),
+            &business,
+            HINT,
+            move |bytes: &[u8]| mapper.page_facts(bytes),
+            envelope::pdd,
+        )
+        .await
     }
 }
 

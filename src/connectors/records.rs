@@ -3,6 +3,7 @@
 //! its raw payload, and the rest of the page still lands.
 
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund, Reject};
+use crate::ids::ShopId;
 use crate::money::Money;
 use crate::period::local_day;
 use chrono::{DateTime, Utc};
@@ -111,7 +112,7 @@ pub(crate) fn refund_batch((refunds, rejects): (Vec<Option<Refund>>, Vec<Reject>
 /// call they came from and where the page is, for rejects.
 #[derive(Debug, Clone)]
 pub(crate) struct PageOf {
-    pub shop: String,
+    pub shop: ShopId,
     pub tz: Tz,
     /// The call (API method or URL) a reject names as its source.
     pub source: String,
@@ -169,7 +170,7 @@ impl PageOf {
         status: OrderStatus,
     ) -> Order {
         Order {
-            shop: self.shop.as_str().into(),
+            shop: self.shop.clone(),
             order_id,
             paid_at: at,
             local_day: at.map(|t| local_day(t, self.tz)),

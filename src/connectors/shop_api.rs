@@ -7,6 +7,7 @@
 //! platform (the calls, their windows and paging rules) stays in its module.
 
 use super::declarative::blocks::paging::{page_count, reverse_pages};
+use super::declarative::blocks::signing::{Signing, SigningKeys};
 use super::options::{
     check_base_url, not_empty, Building, KindOptions, OptionProblem, Polling, PollingSpec,
 };
@@ -18,6 +19,7 @@ use super::{
 use crate::config::ConnectorConfig;
 use crate::facts::Batch;
 use crate::http::{HttpClient, HttpError};
+use crate::ids::ShopId;
 use crate::period::{day_start, today};
 use crate::settings::Settings;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
@@ -31,7 +33,7 @@ use tokio::sync::mpsc;
 /// The shop a connector reads for, its zone, polling and HTTP client.
 #[derive(Debug)]
 pub(crate) struct ShopApi {
-    pub shop: String,
+    pub shop: ShopId,
     pub tz: Tz,
     pub polling: Polling,
     pub http: HttpClient,
@@ -66,6 +68,7 @@ impl ShopApi {
         settings: &Settings,
     ) -> Result<Self, ConnectorError> {
         let (shop, tz) = connector_shop(cfg, settings)?;
+        let shop = ShopId::from(shop);
         let http = connector_http(cfg, requests_per_second)?;
         Ok(ShopApi {
             shop,
@@ -214,8 +217,8 @@ pub(crate) trait MarketOptions: DeserializeOwned + Sized {
     /// The [`Connector`] variant holding it.
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector;
 
-    /// Its gateway URL and app key.
-    fn gateway(&self) -> (&str, &str);
+    /// Its gateway URL, its app key, and how calls to it are signed.
+    fn gateway(&self) -> (&str, &str, Signing);
 
     /// Checks of its own options besides the gateway and app key.
     fn check_own(&self) -> Result<(), OptionProblem> {
@@ -228,7 +231,7 @@ impl<O: MarketOptions> KindOptions for O {
     const SECRETS: &'static [&'static str] = &O::APP_SECRETS;
 
     fn check(&self) -> Result<(), OptionProblem> {
-        let (base_url, key) = self.gateway();
+        let (base_url, key, _) = self.gateway();
         check_base_url(base_url)?;
         not_empty(O::KEY_NAME, key)?;
         self.check_own()
@@ -247,6 +250,42 @@ impl<O: MarketOptions> KindOptions for O {
             keys,
         })))
     }
+}
+
+/// One call of `api` at `url` by `app`, signed with its keys afresh on
+/// every attempt (the platforms check the timestamp, and a retry after a
+/// ban needs a new one), refused by `check` (the platform's envelope) when
+/// its body carries an error, else read by `parse` on a blocking thread.
+/// `hint` says what to check when the platform refuses the credentials.
+pub(crate) async fn signed_call<O, T, P, E>(
+    app: &MarketApp<O>,
+    (url, api): (&str, &str),
+    business: &serde_json::Value,
+    hint: &str,
+    parse: P,
+    check: fn(&[u8]) -> Option<HttpError>,
+) -> Result<T, ConnectorError>
+where
+    O: MarketOptions,
+    T: Send + 'static,
+    P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let (_, key, signing) = app.options.gateway();
+    let keys = SigningKeys {
+        app: key,
+        secret: &app.keys.secret,
+        token: Some(&app.keys.token),
+    };
+    app.api
+        .call(
+            &app.name,
+            |c| signing.post(c, url, api, &keys, business, Utc::now()),
+            hint,
+            parse,
+            check,
+        )
+        .await
 }
 
 /// Sends one slice's pages to the committer in turn: `page(n)` for

@@ -44,6 +44,7 @@ use super::{http_error, resume_since, Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, DailyValue, Reject};
 use crate::http::pagination::{advance_cursor, after_cursor};
 use crate::http::{strip_query, HttpClient, PageError};
+use crate::ids::ShopId;
 use crate::period::{day_start, local_day, today};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -151,7 +152,7 @@ impl ZendeskOptions {
 #[derive(Debug)]
 pub struct ZendeskConnector {
     pub name: String,
-    shop: String,
+    shop: ShopId,
     tz: Tz,
     options: ZendeskOptions,
     polling: Polling,
@@ -208,7 +209,7 @@ struct PageFacts {
 
 impl ZendeskConnector {
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let incremental = window.from.is_none() && window.to.is_none();
+        let incremental = window.is_scheduled();
         let started = Utc::now();
         let (from, to) = if incremental {
             let since = resume_since(
@@ -247,7 +248,7 @@ impl ZendeskConnector {
             }
         }
         let value = |day: NaiveDate, input: &str, agent: &str, v: Option<i64>| DailyValue {
-            shop: self.shop.as_str().into(),
+            shop: self.shop.clone(),
             day,
             input: input.to_string(),
             dimension: agent.to_string(),
@@ -307,7 +308,7 @@ impl ZendeskConnector {
             };
             let page = self
                 .http
-                .get_parsed(
+                .get_checked(
                     |c| {
                         c.get(&url)
                             .query(&query)
@@ -316,6 +317,8 @@ impl ZendeskConnector {
                     },
                     HINT,
                     move |bytes: &[u8]| mapper.page_facts(bytes),
+                    // Zendesk answers errors with their HTTP status only.
+                    |_: &[u8]| None,
                 )
                 .await
                 .map_err(http_error(&self.name))?

@@ -284,10 +284,7 @@ impl HttpClient {
         T: serde::de::DeserializeOwned + Send + 'static,
         B: Fn(&Client) -> RequestBuilder,
     {
-        self.get_parsed(build, hint, |bytes: &[u8]| {
-            serde_json::from_slice::<T>(bytes)
-        })
-        .await
+        self.get_json_checked(build, hint, |_: &[u8]| None).await
     }
 
     /// As [`get_json`](Self::get_json), with a platform classifier `check`
@@ -312,26 +309,13 @@ impl HttpClient {
         .await
     }
 
-    /// As [`get_json`](Self::get_json) with the caller's parser, which runs on
-    /// a blocking thread so large pages parse in parallel with fetching and
-    /// committing. A parser error is a malformed page: retried, then failed.
-    pub async fn get_parsed<T, B, P, E>(
-        &self,
-        build: B,
-        hint: &str,
-        parse: P,
-    ) -> Result<Page<T>, HttpError>
-    where
-        T: Send + 'static,
-        B: Fn(&Client) -> RequestBuilder,
-        P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
-        E: std::fmt::Display + Send + 'static,
-    {
-        self.get_checked(build, hint, parse, |_: &[u8]| None).await
-    }
-
-    /// As [`get_parsed`](Self::get_parsed), with `check` classifying bodies
-    /// by the platform's own error envelope (see [`platform_errors`]): on a
+    /// Sends the request built by `build` as [`get_json`](Self::get_json)
+    /// does, its body read by the caller's `parse`, which runs on a blocking
+    /// thread so large pages parse in parallel with fetching and committing
+    /// (a parser error is a malformed page: retried, then failed).
+    ///
+    /// `check` classifies bodies by the platform's own error envelope (see
+    /// [`platform_errors`]); `|_: &[u8]| None` where there is none. On a
     /// success status it runs before `parse` (on the blocking thread) so an
     /// HTTP 200 that says "throttled" becomes a retryable
     /// [`HttpError::Throttled`] and one that says "bad signature" a

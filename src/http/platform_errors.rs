@@ -55,6 +55,13 @@ pub(crate) fn text(m: &serde_json::Map<String, Value>, key: &str) -> String {
     }
 }
 
+/// The texts of `keys` in `m` joined by spaces: all an error says, to look
+/// for words in.
+pub(crate) fn texts(m: &serde_json::Map<String, Value>, keys: &[&str]) -> String {
+    let texts: Vec<String> = keys.iter().map(|k| text(m, k)).collect();
+    texts.join(" ")
+}
+
 pub(crate) fn number(m: &serde_json::Map<String, Value>, key: &str) -> Option<i64> {
     match m.get(key)? {
         Value::Number(n) => n.as_i64(),

@@ -41,41 +41,65 @@ fn all(expected: &[&str]) -> Vec<DateTime<Utc>> {
     expected.iter().map(|s| at(s)).collect()
 }
 
+/// Asserts each case `(expression, zone, from, expected)`: the runs after
+/// `from`, as many as expected, are those instants. A failure names its case.
+fn assert_runs(cases: &[(&str, Tz, &str, &[&str])]) {
+    for (expr, tz, from, expected) in cases {
+        assert_eq!(
+            runs(expr, *tz, from, expected.len()),
+            all(expected),
+            "`{expr}` in {tz} from {from}"
+        );
+    }
+}
+
 #[test]
 fn fixed_time_in_a_spring_forward_gap_runs_once_right_after_the_jump() {
-    // 02:30 does not exist on 2027-03-14 in Los Angeles: 03:00 PDT.
-    assert_eq!(
-        runs("30 2 14 3 *", Los_Angeles, "2027-01-01T00:00:00Z", 2),
-        all(&["2027-03-14T10:00:00Z", "2028-03-14T09:30:00Z"])
-    );
-    // Daily, around the Berlin jump: 03:00 CEST, then 02:30 CEST again.
-    assert_eq!(
-        runs("30 2 * * *", Berlin, "2027-03-27T00:00:00Z", 3),
-        all(&[
-            "2027-03-27T01:30:00Z",
-            "2027-03-28T01:00:00Z",
-            "2027-03-29T00:30:00Z"
-        ])
-    );
-    // Two fixed times in the same gap both run at the jump: one tick.
-    assert_eq!(
-        runs("0,30 2 * * *", Berlin, "2027-03-27T23:00:00Z", 2),
-        all(&["2027-03-28T01:00:00Z", "2027-03-29T00:00:00Z"])
-    );
+    assert_runs(&[
+        // 02:30 does not exist on 2027-03-14 in Los Angeles: 03:00 PDT.
+        (
+            "30 2 14 3 *",
+            Los_Angeles,
+            "2027-01-01T00:00:00Z",
+            &["2027-03-14T10:00:00Z", "2028-03-14T09:30:00Z"],
+        ),
+        // Daily, around the Berlin jump: 03:00 CEST, then 02:30 CEST again.
+        (
+            "30 2 * * *",
+            Berlin,
+            "2027-03-27T00:00:00Z",
+            &[
+                "2027-03-27T01:30:00Z",
+                "2027-03-28T01:00:00Z",
+                "2027-03-29T00:30:00Z",
+            ],
+        ),
+        // Two fixed times in the same gap both run at the jump: one tick.
+        (
+            "0,30 2 * * *",
+            Berlin,
+            "2027-03-27T23:00:00Z",
+            &["2027-03-28T01:00:00Z", "2027-03-29T00:00:00Z"],
+        ),
+    ]);
 }
 
 #[test]
 fn santiago_midnight_jump_keeps_the_nightly_snapshot() {
-    // The default snapshot schedule: 00:30 on 2026-09-06 does not exist, the
-    // day still gets its run at 01:00 -03.
-    assert_eq!(
-        runs("30 0 * * *", Santiago, "2026-09-04T12:00:00Z", 3),
-        all(&[
-            "2026-09-05T04:30:00Z",
-            "2026-09-06T04:00:00Z",
-            "2026-09-07T03:30:00Z"
-        ])
-    );
+    assert_runs(&[
+        // The default snapshot schedule: 00:30 on 2026-09-06 does not exist, the
+        // day still gets its run at 01:00 -03.
+        (
+            "30 0 * * *",
+            Santiago,
+            "2026-09-04T12:00:00Z",
+            &[
+                "2026-09-05T04:30:00Z",
+                "2026-09-06T04:00:00Z",
+                "2026-09-07T03:30:00Z",
+            ],
+        ),
+    ]);
     let days: Vec<_> = runs("30 0 * * *", Santiago, "2026-09-04T12:00:00Z", 3)
         .iter()
         .map(|t| t.with_timezone(&Santiago).date_naive().to_string())
@@ -85,82 +109,106 @@ fn santiago_midnight_jump_keeps_the_nightly_snapshot() {
 
 #[test]
 fn wildcard_jobs_skip_the_minutes_of_a_gap() {
-    // `*/30 2 …` is a wildcard job (minute starts with `*`): nothing at the jump.
-    assert_eq!(
-        runs("*/30 2 * * *", Los_Angeles, "2027-03-13T11:00:00Z", 2),
-        all(&["2027-03-15T09:00:00Z", "2027-03-15T09:30:00Z"])
-    );
-    // Hourly: 01:00 PST, (02:00 skipped), 03:00 PDT.
-    assert_eq!(
-        runs("0 * * * *", Los_Angeles, "2027-03-14T08:30:00Z", 3),
-        all(&[
-            "2027-03-14T09:00:00Z",
-            "2027-03-14T10:00:00Z",
-            "2027-03-14T11:00:00Z"
-        ])
-    );
+    assert_runs(&[
+        // `*/30 2 …` is a wildcard job (minute starts with `*`): nothing at the jump.
+        (
+            "*/30 2 * * *",
+            Los_Angeles,
+            "2027-03-13T11:00:00Z",
+            &["2027-03-15T09:00:00Z", "2027-03-15T09:30:00Z"],
+        ),
+        // Hourly: 01:00 PST, (02:00 skipped), 03:00 PDT.
+        (
+            "0 * * * *",
+            Los_Angeles,
+            "2027-03-14T08:30:00Z",
+            &[
+                "2027-03-14T09:00:00Z",
+                "2027-03-14T10:00:00Z",
+                "2027-03-14T11:00:00Z",
+            ],
+        ),
+    ]);
 }
 
 #[test]
 fn wildcard_jobs_run_again_in_the_repeated_hour() {
-    // The example: 01:00 PDT, 01:30 PDT, 01:00 PST, 01:30 PST.
-    assert_eq!(
-        runs("*/30 1 7 11 *", Los_Angeles, "2027-11-07T07:00:00Z", 5),
-        all(&[
-            "2027-11-07T08:00:00Z",
-            "2027-11-07T08:30:00Z",
-            "2027-11-07T09:00:00Z",
-            "2027-11-07T09:30:00Z",
-            "2028-11-07T09:00:00Z"
-        ])
-    );
-    // `@hourly` is a wildcard job too (cronie sets HR_STAR).
-    assert_eq!(
-        runs("@hourly", Los_Angeles, "2027-11-07T06:30:00Z", 4),
-        all(&[
+    assert_runs(&[
+        // The example: 01:00 PDT, 01:30 PDT, 01:00 PST, 01:30 PST.
+        (
+            "*/30 1 7 11 *",
+            Los_Angeles,
             "2027-11-07T07:00:00Z",
-            "2027-11-07T08:00:00Z",
-            "2027-11-07T09:00:00Z",
-            "2027-11-07T10:00:00Z"
-        ])
-    );
-    // Berlin repeats 02:00–02:59: 01:15 CEST, 02:15 CEST, 02:15 CET, 03:15 CET.
-    assert_eq!(
-        runs("15 * * * *", Berlin, "2027-10-30T23:00:00Z", 4),
-        all(&[
-            "2027-10-30T23:15:00Z",
-            "2027-10-31T00:15:00Z",
-            "2027-10-31T01:15:00Z",
-            "2027-10-31T02:15:00Z"
-        ])
-    );
-    // Santiago repeats 23:00–23:59 on 2027-04-03.
-    assert_eq!(
-        runs("*/30 23 * * *", Santiago, "2027-04-04T01:00:00Z", 5),
-        all(&[
-            "2027-04-04T02:00:00Z",
-            "2027-04-04T02:30:00Z",
-            "2027-04-04T03:00:00Z",
-            "2027-04-04T03:30:00Z",
-            "2027-04-05T03:00:00Z"
-        ])
-    );
+            &[
+                "2027-11-07T08:00:00Z",
+                "2027-11-07T08:30:00Z",
+                "2027-11-07T09:00:00Z",
+                "2027-11-07T09:30:00Z",
+                "2028-11-07T09:00:00Z",
+            ],
+        ),
+        // `@hourly` is a wildcard job too (cronie sets HR_STAR).
+        (
+            "@hourly",
+            Los_Angeles,
+            "2027-11-07T06:30:00Z",
+            &[
+                "2027-11-07T07:00:00Z",
+                "2027-11-07T08:00:00Z",
+                "2027-11-07T09:00:00Z",
+                "2027-11-07T10:00:00Z",
+            ],
+        ),
+        // Berlin repeats 02:00–02:59: 01:15 CEST, 02:15 CEST, 02:15 CET, 03:15 CET.
+        (
+            "15 * * * *",
+            Berlin,
+            "2027-10-30T23:00:00Z",
+            &[
+                "2027-10-30T23:15:00Z",
+                "2027-10-31T00:15:00Z",
+                "2027-10-31T01:15:00Z",
+                "2027-10-31T02:15:00Z",
+            ],
+        ),
+        // Santiago repeats 23:00–23:59 on 2027-04-03.
+        (
+            "*/30 23 * * *",
+            Santiago,
+            "2027-04-04T01:00:00Z",
+            &[
+                "2027-04-04T02:00:00Z",
+                "2027-04-04T02:30:00Z",
+                "2027-04-04T03:00:00Z",
+                "2027-04-04T03:30:00Z",
+                "2027-04-05T03:00:00Z",
+            ],
+        ),
+    ]);
 }
 
 #[test]
 fn fixed_time_in_a_repeated_hour_runs_once() {
-    assert_eq!(
-        runs("30 1 * * *", Los_Angeles, "2027-11-06T12:00:00Z", 2),
-        all(&["2027-11-07T08:30:00Z", "2027-11-08T09:30:00Z"])
-    );
-    assert_eq!(
-        runs("30 2 * * *", Berlin, "2027-10-30T12:00:00Z", 2),
-        all(&["2027-10-31T00:30:00Z", "2027-11-01T01:30:00Z"])
-    );
-    assert_eq!(
-        runs("30 23 * * *", Santiago, "2027-04-03T12:00:00Z", 2),
-        all(&["2027-04-04T02:30:00Z", "2027-04-05T03:30:00Z"])
-    );
+    assert_runs(&[
+        (
+            "30 1 * * *",
+            Los_Angeles,
+            "2027-11-06T12:00:00Z",
+            &["2027-11-07T08:30:00Z", "2027-11-08T09:30:00Z"],
+        ),
+        (
+            "30 2 * * *",
+            Berlin,
+            "2027-10-30T12:00:00Z",
+            &["2027-10-31T00:30:00Z", "2027-11-01T01:30:00Z"],
+        ),
+        (
+            "30 23 * * *",
+            Santiago,
+            "2027-04-03T12:00:00Z",
+            &["2027-04-04T02:30:00Z", "2027-04-05T03:30:00Z"],
+        ),
+    ]);
 }
 
 #[test]

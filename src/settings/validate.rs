@@ -113,6 +113,21 @@ pub fn validate(config: Config, path: &Path, text: &str) -> Result<Settings, Con
     }
 }
 
+/// Reports an empty `id`, and one `seen` before (a `what` defined twice).
+fn check_unique_id(
+    id: &str,
+    seen: &mut HashSet<String>,
+    what: &str,
+    mut report: impl FnMut(String),
+) {
+    if id.trim().is_empty() {
+        report("must not be empty".into());
+    }
+    if !seen.insert(id.to_string()) {
+        report(format!("{what} `{id}` is defined twice"));
+    }
+}
+
 /// The settings with stand-ins where a part is wrong, and the problems
 /// found, in the order checked.
 fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Problem>) {
@@ -144,15 +159,9 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
         );
     }
     for (i, s) in config.shops.iter().enumerate() {
-        if s.id.trim().is_empty() {
-            report(format!("shops[{i}].id"), "must not be empty".into());
-        }
-        if !shop_ids.insert(s.id.clone()) {
-            report(
-                format!("shops[{i}].id"),
-                format!("shop `{}` is defined twice", s.id),
-            );
-        }
+        check_unique_id(&s.id, &mut shop_ids, "shop", |m| {
+            report(format!("shops[{i}].id"), m)
+        });
         let tz = match &s.timezone {
             Some(name) => parse_tz(name).unwrap_or_else(|e| {
                 report(format!("shops[{i}].timezone"), e.to_string());
@@ -191,15 +200,9 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
     let mut names = HashSet::new();
     let mut connector_schedules = BTreeMap::new();
     for (i, c) in config.connectors.iter().enumerate() {
-        if c.name.trim().is_empty() {
-            report(format!("connectors[{i}].name"), "must not be empty".into());
-        }
-        if !names.insert(c.name.clone()) {
-            report(
-                format!("connectors[{i}].name"),
-                format!("connector `{}` is defined twice", c.name),
-            );
-        }
+        check_unique_id(&c.name, &mut names, "connector", |m| {
+            report(format!("connectors[{i}].name"), m)
+        });
         let tz = match c.shop.as_deref() {
             Some(s) if !shop_ids.contains(s) => {
                 report(
@@ -269,15 +272,9 @@ fn assemble(config: Config, path: &Path, origins: &Origins) -> (Settings, Vec<Pr
     let mut people = Vec::new();
     let mut person_ids = HashSet::new();
     for (i, p) in config.people.iter().enumerate() {
-        if p.id.trim().is_empty() {
-            report(format!("people[{i}].id"), "must not be empty".into());
-        }
-        if !person_ids.insert(p.id.clone()) {
-            report(
-                format!("people[{i}].id"),
-                format!("person `{}` is defined twice", p.id),
-            );
-        }
+        check_unique_id(&p.id, &mut person_ids, "person", |m| {
+            report(format!("people[{i}].id"), m)
+        });
         if !roles.iter().any(|r| r.id == p.role) {
             report(
                 format!("people[{i}].role"),

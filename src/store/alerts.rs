@@ -71,6 +71,15 @@ pub struct Decisions {
     pub outbox: Vec<OutboxDraft>,
 }
 
+/// How the delivery of a claimed notification ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery<'a> {
+    /// Sent; `detail` is the service's receipt.
+    Sent { detail: &'a str },
+    /// Failed for good; `error` says why.
+    Failed { error: &'a str },
+}
+
 /// A row of the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {

@@ -6,9 +6,9 @@
 
 use super::AlertRow;
 use super::{
-    Appeal, DailyAggregate, DailyRow, Decisions, JobRun, ManualChange, ManualInput, MonthClose,
-    OutboxDraft, OutboxRow, RecordTotals, Result, RunResult, Silence, Store, StoredKpi,
-    StoredScorecard, StoredSnapshot, TargetRow,
+    Appeal, DailyAggregate, DailyRow, Decisions, Delivery, JobRun, ManualChange, ManualInput,
+    MonthClose, OutboxDraft, OutboxRow, RecordTotals, Result, RunResult, Silence, Store, StoredKpi,
+    StoredScorecard, StoredSnapshot, TargetRow, TickClaim,
 };
 use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
@@ -208,14 +208,14 @@ storage_traits! {
     pub trait JobClaims {
         /// Claims `(job, tick)` unless it was claimed before or another tick of
         /// the same job is still running under a live lease.
-        async fn claim_tick(&self, job: &str, tick: i64, owner: &str, lease_until: i64, now: i64) -> Result<bool>;
+        async fn claim_tick(&self, claim: &TickClaim<'_>, lease_until: i64, now: i64) -> Result<bool>;
         /// Takes over a tick whose owner stopped renewing its lease (or released it).
-        async fn take_over(&self, job: &str, tick: i64, owner: &str, lease_until: i64, now: i64) -> Result<bool>;
+        async fn take_over(&self, claim: &TickClaim<'_>, lease_until: i64, now: i64) -> Result<bool>;
         /// Extends a lease; false when it was lost to another replica.
-        async fn renew_lease(&self, job: &str, tick: i64, owner: &str, lease_until: i64) -> Result<bool>;
+        async fn renew_lease(&self, claim: &TickClaim<'_>, lease_until: i64) -> Result<bool>;
         /// Records how the run ended and releases its lease. An `interrupted`
         /// run's lease is expired at once so another replica can redo it.
-        async fn finish_tick(&self, job: &str, tick: i64, owner: &str, r: &RunResult, now: i64) -> Result<()>;
+        async fn finish_tick(&self, claim: &TickClaim<'_>, r: &RunResult, now: i64) -> Result<()>;
         /// Ticks whose lease ran out while running, oldest first.
         async fn expired_ticks(&self, now: i64) -> Result<Vec<(String, i64)>>;
         /// How many live leases `owner` holds (for graceful-shutdown checks).
@@ -245,15 +245,7 @@ storage_traits! {
         async fn claim_notification(&self, id: i64, owner: &str, until: i64, now: i64) -> Result<Option<OutboxRow>>;
         /// Records how a claimed notification ended (`sent` or `failed`); a
         /// sent one stamps its alerts' `last_sent_at`.
-        async fn finish_notification(
-            &self,
-            row: &OutboxRow,
-            owner: &str,
-            status: &str,
-            detail: Option<&str>,
-            error: Option<&str>,
-            now: i64,
-        ) -> Result<()>;
+        async fn finish_notification(&self, row: &OutboxRow, owner: &str, outcome: Delivery<'_>, now: i64) -> Result<()>;
         /// The latest notifications, newest first.
         async fn notifications(&self, limit: i64) -> Result<Vec<OutboxRow>>;
         /// A page of notifications, newest first, older than id `before`.

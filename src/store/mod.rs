@@ -30,7 +30,7 @@ mod url;
 mod values;
 
 pub use crate::secrets::redact_url;
-pub use alerts::{AlertRow, Decisions, OutboxDraft, OutboxRow, Silence};
+pub use alerts::{AlertRow, Decisions, Delivery, OutboxDraft, OutboxRow, Silence};
 pub use api::{
     AlertDecisions, AlertState, FactsReader, FactsWriter, JobClaims, ManualInputs, ScorecardStore,
     SnapshotStore,
@@ -39,7 +39,7 @@ pub use facts::{fold_daily, DailyAggregate, DailyRow, RecordTotals};
 pub use import::ImportCommits;
 pub use manual::{ManualChange, ManualInput, TargetRow};
 pub use postgres::PgStore;
-pub use runs::{JobRun, RunResult};
+pub use runs::{JobRun, RunResult, TickClaim};
 pub use scorecards::{Appeal, MonthClose, ScoreLine, StoredScorecard};
 pub use snapshots::{StoredKpi, StoredSnapshot};
 pub use sqlite::SqliteStore;

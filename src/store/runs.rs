@@ -5,8 +5,8 @@
 //! while it works; a replica that dies leaves a lease that expires, and any
 //! other replica may then take the row over.
 
-/// A row of the run history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A row of the run history (read by column name).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct JobRun {
     pub job: String,
     pub tick: i64,
@@ -20,6 +20,15 @@ pub struct JobRun {
     pub rejects: i64,
     pub detail: String,
     pub error: Option<String>,
+}
+
+/// One replica's hold on one scheduled tick of one job: the row of
+/// `job_runs` it claims, renews and finishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickClaim<'a> {
+    pub job: &'a str,
+    pub tick: i64,
+    pub owner: &'a str,
 }
 
 /// How a run ended.

@@ -85,20 +85,24 @@ mod tests {
 
     #[test]
     fn money_has_two_places_and_thousands_separators() {
-        assert_eq!(money(d("1234567.891")), "1,234,567.89");
-        assert_eq!(money(d("999.995")), "1,000.00");
-        assert_eq!(money(d("12")), "12.00");
-        assert_eq!(money(d("-4321.5")), "-4,321.50");
-        assert_eq!(money(d("0")), "0.00");
+        for (amount, text) in [
+            ("1234567.891", "1,234,567.89"),
+            ("999.995", "1,000.00"),
+            ("12", "12.00"),
+            ("-4321.5", "-4,321.50"),
+            ("0", "0.00"),
+        ] {
+            assert_eq!(money(d(amount)), text, "{amount}");
+        }
     }
 
     #[test]
     fn fractions_read_as_percentages_and_changes_carry_a_sign() {
         assert_eq!(percent(d("0.8345")), "83.45%");
         assert_eq!(percent(d("12.5")), "1,250.00%");
-        assert_eq!(change(d("0.05")), "+5.00%");
-        assert_eq!(change(d("-0.031")), "-3.10%");
-        assert_eq!(change(d("0")), "0.00%");
+        for (fraction, text) in [("0.05", "+5.00%"), ("-0.031", "-3.10%"), ("0", "0.00%")] {
+            assert_eq!(change(d(fraction)), text, "{fraction}");
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ paid_at = { pointer = "/at", format = "unix" }
 amount = "/total"
 "#;
 
-    use super::super::definition::problem_keys as keys;
+    use super::super::definition::assert_problems;
 
     #[test]
     fn a_signed_definition_compiles_with_its_blocks() {
@@ -51,46 +51,51 @@ amount = "/total"
 
     #[test]
     fn each_block_problem_names_its_key() {
-        let with = |from: &str, to: &str| {
-            assert!(SIGNED.contains(from), "{from}");
-            keys(&SIGNED.replace(from, to))
-        };
-        assert_eq!(
-            with("signing = \"pdd\"", "signing = \"md5\""),
-            ["auth.signing"]
-        );
-        assert_eq!(
-            with("client_secret = {}", "client_secret = { secret = false }"),
-            ["credentials.client_secret"]
-        );
-        assert_eq!(with("access_token = {}", "token = {}"), ["auth.signing"]);
-        assert_eq!(
-            with("api = \"pdd.order.list.get\"\n", ""),
-            ["streams.orders.api"]
-        );
-        assert_eq!(
-            with("method = \"POST\"", "method = \"GET\""),
-            ["streams.orders.method"]
-        );
-        assert_eq!(
-            with("envelope = \"pdd\"", "envelope = \"pdd\"\ncode = \"/code\""),
-            ["errors.envelope"]
-        );
-        assert_eq!(
-            with("envelope = \"pdd\"", "envelope = \"jos\""),
-            ["errors.envelope"]
-        );
-        assert_eq!(
-            with("total = \"/r/total_count\"", "has_next = \"/r/more\""),
-            [
-                "streams.orders.pagination.total",
-                "streams.orders.pagination.has_next"
-            ]
-        );
-        // Without signing, `api` means nothing.
-        assert_eq!(
-            with("signing = \"pdd\"", "headers = { X = \"{client_id}\" }"),
-            ["streams.orders.api"]
+        assert_problems(
+            SIGNED,
+            &[
+                ("signing = \"pdd\"", "signing = \"md5\"", &["auth.signing"]),
+                (
+                    "client_secret = {}",
+                    "client_secret = { secret = false }",
+                    &["credentials.client_secret"],
+                ),
+                ("access_token = {}", "token = {}", &["auth.signing"]),
+                (
+                    "api = \"pdd.order.list.get\"\n",
+                    "",
+                    &["streams.orders.api"],
+                ),
+                (
+                    "method = \"POST\"",
+                    "method = \"GET\"",
+                    &["streams.orders.method"],
+                ),
+                (
+                    "envelope = \"pdd\"",
+                    "envelope = \"pdd\"\ncode = \"/code\"",
+                    &["errors.envelope"],
+                ),
+                (
+                    "envelope = \"pdd\"",
+                    "envelope = \"jos\"",
+                    &["errors.envelope"],
+                ),
+                (
+                    "total = \"/r/total_count\"",
+                    "has_next = \"/r/more\"",
+                    &[
+                        "streams.orders.pagination.total",
+                        "streams.orders.pagination.has_next",
+                    ],
+                ),
+                // Without signing, `api` means nothing.
+                (
+                    "signing = \"pdd\"",
+                    "headers = { X = \"{client_id}\" }",
+                    &["streams.orders.api"],
+                ),
+            ],
         );
     }
 }
@@ -133,7 +138,7 @@ ad_clicks = { pointer = "/clicks", default = "0", whole = true }
 ad_orders = { pointer = "/value", sum = "/actions", where = { "/action_type" = ["a", "b"] }, first = true }
 "#;
 
-    use super::super::definition::problem_keys as keys;
+    use super::super::definition::assert_problems;
 
     #[test]
     fn definitions_pick_blocks_by_name() {
@@ -150,53 +155,53 @@ ad_orders = { pointer = "/value", sum = "/actions", where = { "/action_type" = [
         assert!(daily.inputs[1].1.sum.as_ref().unwrap().first);
         assert_eq!(d.options[0].prefix.as_deref(), Some("act_"));
 
-        let with = |from: &str, to: &str| {
-            assert!(BASE.contains(from), "{from}");
-            keys(&BASE.replace(from, to))
-        };
-        assert_eq!(
-            with("envelope = \"meta_graph\"", "envelope = \"graph\""),
-            ["errors.envelope"]
-        );
-        assert_eq!(
-            with("token = \"meta_graph\"", "token = \"graph\""),
-            ["streams.daily.pagination.token"]
-        );
-        assert_eq!(
-            with(
-                "token = \"meta_graph\"",
-                "token = \"meta_graph\"\nnext_cursor = \"/n\""
-            ),
-            [
-                "streams.daily.pagination.token",
-                "streams.daily.pagination.next_cursor"
-            ]
-        );
-        assert_eq!(
-            with("scheduled = \"reached\"", "scheduled = \"reach\""),
-            ["streams.daily.window.scheduled"]
-        );
-        assert_eq!(
-            with(
-                "[\"a\", \"b\"] }, first",
-                "[\"a\"], \"/x\" = [\"b\"] }, first"
-            ),
-            ["streams.daily.daily.inputs.ad_orders.first"]
-        );
-        assert_eq!(
-            with("default = \"0\"", "default = \"zero\""),
-            ["streams.daily.daily.inputs.ad_clicks.default"]
-        );
-        assert_eq!(
-            with("dimension = \"/campaign_id\"\n", ""),
-            ["streams.daily.daily.label"]
-        );
-        assert_eq!(
-            with(
-                "dimension = \"/campaign_id\"",
-                "dimension = { pointer = \"/campaign_id\", whole = true }"
-            ),
-            ["streams.daily.daily.dimension.whole"]
+        assert_problems(
+            BASE,
+            &[
+                (
+                    "envelope = \"meta_graph\"",
+                    "envelope = \"graph\"",
+                    &["errors.envelope"],
+                ),
+                (
+                    "token = \"meta_graph\"",
+                    "token = \"graph\"",
+                    &["streams.daily.pagination.token"],
+                ),
+                (
+                    "token = \"meta_graph\"",
+                    "token = \"meta_graph\"\nnext_cursor = \"/n\"",
+                    &[
+                        "streams.daily.pagination.token",
+                        "streams.daily.pagination.next_cursor",
+                    ],
+                ),
+                (
+                    "scheduled = \"reached\"",
+                    "scheduled = \"reach\"",
+                    &["streams.daily.window.scheduled"],
+                ),
+                (
+                    "[\"a\", \"b\"] }, first",
+                    "[\"a\"], \"/x\" = [\"b\"] }, first",
+                    &["streams.daily.daily.inputs.ad_orders.first"],
+                ),
+                (
+                    "default = \"0\"",
+                    "default = \"zero\"",
+                    &["streams.daily.daily.inputs.ad_clicks.default"],
+                ),
+                (
+                    "dimension = \"/campaign_id\"\n",
+                    "",
+                    &["streams.daily.daily.label"],
+                ),
+                (
+                    "dimension = \"/campaign_id\"",
+                    "dimension = { pointer = \"/campaign_id\", whole = true }",
+                    &["streams.daily.daily.dimension.whole"],
+                ),
+            ],
         );
     }
 }

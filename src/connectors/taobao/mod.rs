@@ -21,10 +21,12 @@
 //! [`envelope::top`].
 
 use super::declarative::blocks::envelope;
-use super::declarative::blocks::signing::{top_signed, Params, TopSignMethod};
+use super::declarative::blocks::signing::{Signing, TopSignMethod};
 use super::options::PollingSpec;
 use super::records::{Naming, PageOf, REFUND};
-use super::shop_api::{move_cursor, pages_backward, pages_forward, MarketApp, MarketOptions};
+use super::shop_api::{
+    move_cursor, pages_backward, pages_forward, signed_call, MarketApp, MarketOptions,
+};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::PageError;
@@ -32,7 +34,7 @@ use crate::money::parse_micros;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -78,8 +80,12 @@ impl MarketOptions for TaobaoOptions {
     const KEY_NAME: &'static str = "app_key";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Taobao;
 
-    fn gateway(&self) -> (&str, &str) {
-        (&self.base_url, &self.app_key)
+    fn gateway(&self) -> (&str, &str, Signing) {
+        (
+            &self.base_url,
+            &self.app_key,
+            Signing::Top(self.sign_method),
+        )
     }
 }
 
@@ -191,7 +197,7 @@ impl TaobaoConnector {
     }
 
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        let incremental = window.from.is_none() && window.to.is_none();
+        let incremental = window.is_scheduled();
         let now = Utc::now();
         let slices = if incremental {
             let since = self.api.resume(sink, STREAM, now).await?;
@@ -244,7 +250,8 @@ impl TaobaoConnector {
     /// again on each attempt: a retry after a ban needs a fresh timestamp.
     async fn call(&self, slice: Slice, page_no: u64) -> Result<ParsedPage, ConnectorError> {
         let (start_key, end_key) = slice.api.range_keys();
-        let mut business = Params::new();
+        // Sent as text, as TOP's own SDK sends them.
+        let mut business = Map::new();
         let fields = match slice.api {
             Api::Refunds => REFUND_FIELDS,
             Api::Increment | Api::Sold => TRADE_FIELDS,
@@ -252,17 +259,24 @@ impl TaobaoConnector {
         business.insert("fields".into(), fields.into());
         business.insert(
             start_key.into(),
-            slice.start.format(TIME_FORMAT).to_string(),
+            slice.start.format(TIME_FORMAT).to_string().into(),
         );
-        business.insert(end_key.into(), slice.end.format(TIME_FORMAT).to_string());
-        business.insert("page_no".into(), page_no.to_string());
-        business.insert("page_size".into(), self.api.polling.page_size.to_string());
+        business.insert(
+            end_key.into(),
+            slice.end.format(TIME_FORMAT).to_string().into(),
+        );
+        business.insert("page_no".into(), page_no.to_string().into());
+        business.insert(
+            "page_size".into(),
+            self.api.polling.page_size.to_string().into(),
+        );
         if slice.api == Api::Sold {
             business.insert("use_has_next".into(), "true".into());
         }
         if let (Some(t), Api::Increment | Api::Sold) = (&self.options.trade_type, slice.api) {
-            business.insert("type".into(), t.clone());
+            business.insert("type".into(), t.clone().into());
         }
+        let business = Value::Object(business);
         let mapper = Mapper {
             api: slice.api,
             page: self.api.page(
@@ -275,26 +289,16 @@ impl TaobaoConnector {
                 format!("page {page_no}"),
             ),
         };
-        self.api
-            .call(
-                &self.name,
-                |c| {
-                    let params = top_signed(
-                        slice.api.method(),
-                        &self.options.app_key,
-                        Some(&self.keys.token),
-                        &self.keys.secret,
-                        self.options.sign_method,
-                        &business,
-                        Utc::now(),
-                    );
-                    c.post(&self.options.base_url).form(&params)
-                },
-                HINT,
-                move |bytes: &[u8]| mapper.page(bytes),
-                envelope::top,
-            )
-            .await
+        let url = self.options.base_url.as_str();
+        signed_call(
+            self,
+            (url, slice.api.method()),
+            &business,
+            HINT,
+            move |bytes: &[u8]| mapper.page(bytes),
+            envelope::top,
+        )
+        .await
     }
 }
 

@@ -3,8 +3,8 @@
 use super::{Db, DbRow, DbStore};
 use crate::store::values::{dec, text};
 use crate::store::{
-    AlertDecisions, AlertRow, AlertState, Decisions, OutboxDraft, OutboxRow, Result, Silence,
-    StoreError,
+    AlertDecisions, AlertRow, AlertState, Decisions, Delivery, OutboxDraft, OutboxRow, Result,
+    Silence, StoreError,
 };
 use sqlx::{Row, Transaction};
 
@@ -88,14 +88,13 @@ impl AlertState for DbStore {
     }
 
     async fn outbox_due(&self, now: i64) -> Result<Vec<i64>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT id FROM alert_outbox WHERE status = 'pending' \
              OR (status = 'sending' AND claimed_until < $1) ORDER BY id",
         )
         .bind(now)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        .await?)
     }
 
     async fn claim_notification(
@@ -131,11 +130,13 @@ impl AlertState for DbStore {
         &self,
         row: &OutboxRow,
         owner: &str,
-        status: &str,
-        detail: Option<&str>,
-        error: Option<&str>,
+        outcome: Delivery<'_>,
         now: i64,
     ) -> Result<()> {
+        let (status, detail, error) = match outcome {
+            Delivery::Sent { detail } => ("sent", Some(detail), None),
+            Delivery::Failed { error } => ("failed", None, Some(error)),
+        };
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE alert_outbox SET status = $3, sent_at = $4, detail = $5, error = $6, claimed_until = 0 \
@@ -149,7 +150,7 @@ impl AlertState for DbStore {
         .bind(error)
         .execute(&mut *tx)
         .await?;
-        if status == "sent" {
+        if let Delivery::Sent { .. } = outcome {
             for id in &row.alert_ids {
                 sqlx::query("UPDATE alerts SET last_sent_at = $2 WHERE id = $1")
                     .bind(id)
@@ -184,7 +185,7 @@ impl AlertState for DbStore {
     async fn add_silence(&self, s: &Silence) -> Result<i64> {
         let matchers =
             serde_json::to_string(&s.matchers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "INSERT INTO alert_silences (matchers, starts_at, ends_at, comment, created_by) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -194,8 +195,7 @@ impl AlertState for DbStore {
         .bind(&s.comment)
         .bind(&s.created_by)
         .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get(0)?)
+        .await?)
     }
 
     async fn silences(&self, now: i64) -> Result<Vec<Silence>> {
@@ -220,15 +220,13 @@ impl AlertState for DbStore {
     }
 }
 
-// TAIL
-
 async fn insert_outbox(
     tx: &mut Transaction<'_, Db>,
     clock: i64,
     o: &OutboxDraft,
     alert_ids: &str,
 ) -> Result<i64> {
-    let row = sqlx::query(
+    Ok(sqlx::query_scalar(
         "INSERT INTO alert_outbox (created_at, channel, kind, scope, alert_ids, message, status) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
@@ -240,8 +238,7 @@ async fn insert_outbox(
     .bind(&o.message)
     .bind(&o.status)
     .fetch_one(&mut **tx)
-    .await?;
-    Ok(row.try_get(0)?)
+    .await?)
 }
 
 impl AlertDecisions for DbStore {

@@ -1,6 +1,6 @@
 //! Fact queries.
 
-use super::sets::{placeholders, values_table, CHUNK};
+use super::sets::{values_table, CHUNK};
 use super::{DbStore, ORDERS_BY_DAY, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
 use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
@@ -20,7 +20,7 @@ impl FactsWriter for DbStore {
     }
 
     async fn file_imported(&self, connector: &str, path: &str, sha256: &str) -> Result<bool> {
-        let row = sqlx::query(
+        let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM imported_files WHERE connector = $1 AND path = $2 AND sha256 = $3",
         )
         .bind(connector)
@@ -28,20 +28,17 @@ impl FactsWriter for DbStore {
         .bind(sha256)
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.try_get::<i64, _>(0)? > 0)
+        Ok(count > 0)
     }
 
     async fn cursor(&self, connector: &str, stream: &str) -> Result<Option<String>> {
-        let row =
-            sqlx::query("SELECT cursor FROM connector_state WHERE connector = $1 AND stream = $2")
-                .bind(connector)
-                .bind(stream)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get(0)?),
-            None => None,
-        })
+        Ok(sqlx::query_scalar(
+            "SELECT cursor FROM connector_state WHERE connector = $1 AND stream = $2",
+        )
+        .bind(connector)
+        .bind(stream)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn set_cursor(&self, connector: &str, stream: &str, cursor: &str) -> Result<()> {
@@ -90,12 +87,13 @@ impl FactsWriter for DbStore {
 
 impl FactsReader for DbStore {
     async fn shop_has_orders(&self, shop: &str) -> Result<bool> {
-        let row =
-            sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE shop = $1 LIMIT 1) t")
-                .bind(shop)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(row.try_get::<i64, _>(0)? > 0)
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE shop = $1 LIMIT 1) t",
+        )
+        .bind(shop)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count > 0)
     }
 
     async fn record_days(
@@ -217,41 +215,37 @@ impl FactsReader for DbStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<ShopId, RecordTotals>> {
-        let (from, to) = (day_text(from), day_text(to));
         let mut out: HashMap<ShopId, RecordTotals> = HashMap::new();
-        for chunk in shops.chunks(CHUNK) {
-            let list = placeholders(3, chunk.len());
-            let sql = format!(
+        let orders = |list: &str| {
+            format!(
                 "SELECT shop, COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
                  COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
                  FROM {ORDERS_BY_DAY} WHERE shop IN ({list}) AND status = 'paid' \
                  AND local_day >= $1 AND local_day <= $2 GROUP BY shop"
-            );
-            let mut q = sqlx::query(&sql).bind(&from).bind(&to);
-            for shop in chunk {
-                q = q.bind(shop);
-            }
-            for row in q.fetch_all(&self.pool).await? {
-                let t = out.entry(row.try_get(0)?).or_default();
-                t.orders = row.try_get(1)?;
-                t.gmv = Money::from_micros(row.try_get(2)?);
-                t.buyers = row.try_get(3)?;
-            }
-            let sql = format!(
+            )
+        };
+        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], orders, |row| {
+            let t = out.entry(row.try_get(0)?).or_default();
+            t.orders = row.try_get(1)?;
+            t.gmv = Money::from_micros(row.try_get(2)?);
+            t.buyers = row.try_get(3)?;
+            Ok(())
+        })
+        .await?;
+        let refunds = |list: &str| {
+            format!(
                 "SELECT shop, COUNT(DISTINCT order_id), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) \
                  FROM refunds WHERE shop IN ({list}) AND local_day >= $1 AND local_day <= $2 \
                  GROUP BY shop"
-            );
-            let mut q = sqlx::query(&sql).bind(&from).bind(&to);
-            for shop in chunk {
-                q = q.bind(shop);
-            }
-            for row in q.fetch_all(&self.pool).await? {
-                let t = out.entry(row.try_get(0)?).or_default();
-                t.refund_orders = row.try_get(1)?;
-                t.refund_amount = Money::from_micros(row.try_get(2)?);
-            }
-        }
+            )
+        };
+        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], refunds, |row| {
+            let t = out.entry(row.try_get(0)?).or_default();
+            t.refund_orders = row.try_get(1)?;
+            t.refund_amount = Money::from_micros(row.try_get(2)?);
+            Ok(())
+        })
+        .await?;
         Ok(out)
     }
 
@@ -261,27 +255,23 @@ impl FactsReader for DbStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<ShopId, Vec<DailyRow>>> {
-        let (from, to) = (day_text(from), day_text(to));
-        let mut out: HashMap<ShopId, Vec<DailyRow>> = HashMap::new();
-        for chunk in shops.chunks(CHUNK) {
-            let sql = format!(
+        let sql = |list: &str| {
+            format!(
                 "SELECT shop, input, day, dimension, value_micros FROM daily_values \
-                 WHERE shop IN ({}) AND day >= $1 AND day <= $2 ORDER BY shop, input, day",
-                placeholders(3, chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(&from).bind(&to);
-            for shop in chunk {
-                q = q.bind(shop);
-            }
-            for row in q.fetch_all(&self.pool).await? {
-                out.entry(row.try_get(0)?).or_default().push(DailyRow {
-                    input: row.try_get(1)?,
-                    day: parse_day("daily_values.day", row.try_get(2)?)?,
-                    dimension: row.try_get(3)?,
-                    value_micros: row.try_get(4)?,
-                });
-            }
-        }
+                 WHERE shop IN ({list}) AND day >= $1 AND day <= $2 ORDER BY shop, input, day"
+            )
+        };
+        let mut out: HashMap<ShopId, Vec<DailyRow>> = HashMap::new();
+        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], sql, |row| {
+            out.entry(row.try_get(0)?).or_default().push(DailyRow {
+                input: row.try_get(1)?,
+                day: parse_day("daily_values.day", row.try_get(2)?)?,
+                dimension: row.try_get(3)?,
+                value_micros: row.try_get(4)?,
+            });
+            Ok(())
+        })
+        .await?;
         Ok(out)
     }
 
@@ -291,26 +281,22 @@ impl FactsReader for DbStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<ShopId, HashSet<LocalDay>>> {
-        let (from, to) = (day_text(from), day_text(to));
-        let mut out: HashMap<ShopId, HashSet<LocalDay>> = HashMap::new();
-        for chunk in shops.chunks(CHUNK) {
-            let list = placeholders(3, chunk.len());
-            let sql = format!(
+        let sql = |list: &str| {
+            format!(
                 "SELECT shop, local_day FROM {ORDERS_BY_DAY} WHERE shop IN ({list}) \
                  AND local_day >= $1 AND local_day <= $2 \
                  UNION SELECT shop, local_day FROM refunds WHERE shop IN ({list}) \
                  AND local_day >= $1 AND local_day <= $2"
-            );
-            let mut q = sqlx::query(&sql).bind(&from).bind(&to);
-            for shop in chunk {
-                q = q.bind(shop);
-            }
-            for row in q.fetch_all(&self.pool).await? {
-                out.entry(row.try_get(0)?)
-                    .or_default()
-                    .insert(parse_day("local_day", row.try_get(1)?)?);
-            }
-        }
+            )
+        };
+        let mut out: HashMap<ShopId, HashSet<LocalDay>> = HashMap::new();
+        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], sql, |row| {
+            out.entry(row.try_get(0)?)
+                .or_default()
+                .insert(parse_day("local_day", row.try_get(1)?)?);
+            Ok(())
+        })
+        .await?;
         Ok(out)
     }
 

@@ -2,16 +2,16 @@
 
 use super::{DbStore, MIGRATIONS};
 use crate::store::Result;
-use sqlx::Row;
 
 impl DbStore {
     /// True when every embedded migration has been applied.
     pub async fn migrations_applied(&self) -> Result<bool> {
         let expected = MIGRATIONS.iter().count() as i64;
-        let row = sqlx::query("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get::<i64, _>(0)? >= expected)
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(applied >= expected)
     }
 
     /// Cheap liveness probe for readiness checks.

@@ -42,13 +42,12 @@ impl DbStore {
         owner: &'static str,
         period: Period,
     ) -> Result<Vec<String>> {
-        let rows = sqlx::query(&format!(
+        Ok(sqlx::query_scalar(&format!(
             "SELECT DISTINCT {owner} FROM {table} WHERE period_kind = $1 AND period = $2 ORDER BY {owner}"
         ))
         .bind(period.kind().as_str())
         .bind(period.to_string())
         .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(|r| Ok(r.try_get(0)?)).collect()
+        .await?)
     }
 }

@@ -1,18 +1,32 @@
 //! Job claim and run history queries.
 
-use super::DbStore;
-use crate::store::{JobClaims, JobRun, Result, RunResult};
-use sqlx::Row;
+use super::{Db, DbStore};
+use crate::store::{JobClaims, JobRun, Result, RunResult, TickClaim};
+use sqlx::query::Query;
+use sqlx::Database;
+
+/// `sql` with `$1`…`$3` bound to the claim's job, tick and owner.
+fn claimed<'q>(
+    sql: &'q str,
+    claim: &TickClaim<'q>,
+) -> Query<'q, Db, <Db as Database>::Arguments<'q>> {
+    sqlx::query(sql)
+        .bind(claim.job)
+        .bind(claim.tick)
+        .bind(claim.owner)
+}
 
 impl DbStore {
     /// Runs `sql`, which claims or takes over a lease, with `$1`…`$5` bound to
     /// (job, tick, owner, lease_until, now); whether it changed the one row.
-    async fn lease_change(&self, sql: &str, lease: (&str, i64, &str, i64, i64)) -> Result<bool> {
-        let (job, tick, owner, lease_until, now) = lease;
-        let done = sqlx::query(sql)
-            .bind(job)
-            .bind(tick)
-            .bind(owner)
+    async fn lease_change(
+        &self,
+        sql: &str,
+        claim: &TickClaim<'_>,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let done = claimed(sql, claim)
             .bind(lease_until)
             .bind(now)
             .execute(&self.pool)
@@ -22,75 +36,48 @@ impl DbStore {
 }
 
 impl JobClaims for DbStore {
-    async fn claim_tick(
-        &self,
-        job: &str,
-        tick: i64,
-        owner: &str,
-        lease_until: i64,
-        now: i64,
-    ) -> Result<bool> {
+    async fn claim_tick(&self, claim: &TickClaim<'_>, lease_until: i64, now: i64) -> Result<bool> {
         self.lease_change(
             "INSERT INTO job_runs (job, tick, owner, status, lease_until, started_at) \
              SELECT $1, $2, $3, 'running', $4, $5 WHERE NOT EXISTS \
              (SELECT 1 FROM job_runs WHERE job = $1 AND status = 'running' AND lease_until > $5) \
              ON CONFLICT (job, tick) DO NOTHING",
-            (job, tick, owner, lease_until, now),
+            claim,
+            lease_until,
+            now,
         )
         .await
     }
 
-    async fn take_over(
-        &self,
-        job: &str,
-        tick: i64,
-        owner: &str,
-        lease_until: i64,
-        now: i64,
-    ) -> Result<bool> {
+    async fn take_over(&self, claim: &TickClaim<'_>, lease_until: i64, now: i64) -> Result<bool> {
         self.lease_change(
             "UPDATE job_runs SET owner = $3, lease_until = $4, attempts = attempts + 1, status = 'running', \
              started_at = $5, finished_at = NULL, error = NULL WHERE job = $1 AND tick = $2 \
              AND status IN ('running', 'interrupted') AND lease_until < $5",
-            (job, tick, owner, lease_until, now),
+            claim,
+            lease_until,
+            now,
         )
         .await
     }
 
-    async fn renew_lease(
-        &self,
-        job: &str,
-        tick: i64,
-        owner: &str,
-        lease_until: i64,
-    ) -> Result<bool> {
-        let done = sqlx::query(
+    async fn renew_lease(&self, claim: &TickClaim<'_>, lease_until: i64) -> Result<bool> {
+        let done = claimed(
             "UPDATE job_runs SET lease_until = $4 WHERE job = $1 AND tick = $2 AND owner = $3 AND status = 'running'",
+            claim,
         )
-        .bind(job)
-        .bind(tick)
-        .bind(owner)
         .bind(lease_until)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn finish_tick(
-        &self,
-        job: &str,
-        tick: i64,
-        owner: &str,
-        r: &RunResult,
-        now: i64,
-    ) -> Result<()> {
-        sqlx::query(
+    async fn finish_tick(&self, claim: &TickClaim<'_>, r: &RunResult, now: i64) -> Result<()> {
+        claimed(
             "UPDATE job_runs SET status = $4, finished_at = $5, lease_until = 0, records = $6, changed = $7, \
              rejects = $8, detail = $9, error = $10 WHERE job = $1 AND tick = $2 AND owner = $3",
+            claim,
         )
-        .bind(job)
-        .bind(tick)
-        .bind(owner)
         .bind(r.status)
         .bind(now)
         .bind(r.records)
@@ -104,27 +91,23 @@ impl JobClaims for DbStore {
     }
 
     async fn expired_ticks(&self, now: i64) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT job, tick FROM job_runs WHERE status IN ('running', 'interrupted') AND lease_until < $1 \
              ORDER BY tick",
         )
         .bind(now)
         .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        .await?)
     }
 
     async fn leases_held_by(&self, owner: &str, now: i64) -> Result<i64> {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM job_runs WHERE owner = $1 AND status = 'running' AND lease_until >= $2",
         )
         .bind(owner)
         .bind(now)
         .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get(0)?)
+        .await?)
     }
 
     async fn recent_runs(&self, job: Option<&str>, limit: i64) -> Result<Vec<JobRun>> {
@@ -138,7 +121,7 @@ impl JobClaims for DbStore {
         limit: i64,
     ) -> Result<Vec<JobRun>> {
         let (before, after_job) = cursor.unwrap_or((i64::MAX, ""));
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, JobRun>(
             "SELECT job, tick, owner, status, attempts, started_at, finished_at, records, changed, rejects, \
              detail, error FROM job_runs WHERE ($1 = '' OR job = $1) \
              AND (started_at < $3 OR (started_at = $3 AND job > $4)) \
@@ -149,37 +132,15 @@ impl JobClaims for DbStore {
         .bind(before)
         .bind(after_job)
         .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(JobRun {
-                    job: r.try_get(0)?,
-                    tick: r.try_get(1)?,
-                    owner: r.try_get(2)?,
-                    status: r.try_get(3)?,
-                    attempts: r.try_get(4)?,
-                    started_at: r.try_get(5)?,
-                    finished_at: r.try_get(6)?,
-                    records: r.try_get(7)?,
-                    changed: r.try_get(8)?,
-                    rejects: r.try_get(9)?,
-                    detail: r.try_get(10)?,
-                    error: r.try_get(11)?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     async fn tick_attempts(&self, job: &str) -> Result<Vec<(i64, i64, String)>> {
-        let rows =
-            sqlx::query("SELECT tick, attempts, status FROM job_runs WHERE job = $1 ORDER BY tick")
-                .bind(job)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
+        Ok(sqlx::query_as(
+            "SELECT tick, attempts, status FROM job_runs WHERE job = $1 ORDER BY tick",
+        )
+        .bind(job)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
-
-// TAIL

@@ -1,6 +1,6 @@
 //! Scorecard, month close and appeal queries.
 
-use super::sets::{placeholders, CHUNK, INSERT_ROWS};
+use super::sets::INSERT_ROWS;
 use super::{DbRow, DbStore};
 use crate::ids::KpiId;
 use crate::period::Period;
@@ -155,7 +155,7 @@ impl ScorecardStore for DbStore {
         on: NaiveDate,
         revision_before: i64,
     ) -> Result<i64> {
-        let id: i64 = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO appeals (person, period, reason, opened_at, opened_on, status, revision_before) \
              VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id",
         )
@@ -166,8 +166,7 @@ impl ScorecardStore for DbStore {
         .bind(on.format("%Y-%m-%d").to_string())
         .bind(revision_before)
         .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?;
+        .await?;
         Ok(id)
     }
 
@@ -290,37 +289,37 @@ impl DbStore {
         period: Period,
         people: &[String],
     ) -> Result<HashMap<String, StoredScorecard>> {
-        let mut out: HashMap<String, StoredScorecard> = HashMap::new();
-        for chunk in people.chunks(CHUNK) {
-            let sql = format!(
+        let sql = |list: &str| {
+            format!(
                 "SELECT s.person, s.revision, s.role, s.total, s.grade, s.bonus, s.monthly_mean, \
                  s.reason, s.computed_at, l.kpi, l.value, l.target, l.attainment, l.weight, l.score \
                  FROM scorecards s LEFT JOIN scorecard_lines l ON l.scorecard_id = s.id \
-                 WHERE s.period_kind = $1 AND s.period = $2 AND s.person IN ({}) \
+                 WHERE s.period_kind = $1 AND s.period = $2 AND s.person IN ({list}) \
                  AND s.revision = (SELECT MAX(r.revision) FROM scorecards r \
                    WHERE r.person = s.person AND r.period_kind = s.period_kind AND r.period = s.period) \
-                 ORDER BY s.person, l.position",
-                placeholders(3, chunk.len())
-            );
-            let mut q = sqlx::query(&sql)
-                .bind(period.kind().as_str())
-                .bind(period.to_string());
-            for person in chunk {
-                q = q.bind(person);
-            }
-            for r in q.fetch_all(&self.pool).await? {
+                 ORDER BY s.person, l.position"
+            )
+        };
+        let mut out: HashMap<String, StoredScorecard> = HashMap::new();
+        self.each_row_of_chunks(
+            people,
+            [period.kind().as_str().into(), period.to_string()],
+            sql,
+            |r| {
                 let person: String = r.try_get(0)?;
                 if !out.contains_key(&person) {
                     out.insert(person.clone(), card_head(person.clone(), period, &r)?);
                 }
                 // A card without lines joins to NULLs.
                 let Some(kpi) = r.try_get::<Option<KpiId>, _>(9)? else {
-                    continue;
+                    return Ok(());
                 };
                 let card = out.get_mut(&person).expect("inserted above");
                 card.lines.push(card_line(kpi, &r, 9)?);
-            }
-        }
+                Ok(())
+            },
+        )
+        .await?;
         Ok(out)
     }
 
@@ -413,7 +412,7 @@ impl DbStore {
 
     async fn insert_scorecard(&self, card: &StoredScorecard) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
+        let latest: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM scorecards \
              WHERE person = $1 AND period_kind = $2 AND period = $3",
         )
@@ -422,8 +421,8 @@ impl DbStore {
         .bind(card.period.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        let revision: i64 = row.try_get::<i64, _>(0)? + 1;
-        let id: i64 = sqlx::query(
+        let revision = latest + 1;
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO scorecards (person, period_kind, period, revision, role, total, grade, \
              bonus, monthly_mean, reason, computed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
@@ -440,8 +439,7 @@ impl DbStore {
         .bind(&card.reason)
         .bind(now_unix())
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
         for (i, l) in card.lines.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO scorecard_lines (scorecard_id, position, kpi, value, target, \

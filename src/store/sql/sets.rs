@@ -2,6 +2,9 @@
 //! that keep under both databases' bound-parameter limits (SQLite 32,766,
 //! PostgreSQL 65,535).
 
+use super::{Db, DbRow, DbStore};
+use crate::store::Result;
+
 /// Shops per statement: 1,000 shops are one pass.
 pub(super) const CHUNK: usize = 1000;
 
@@ -26,6 +29,35 @@ pub(super) fn placeholders(first: usize, n: usize) -> String {
 pub(super) fn values_table(first: usize, n: usize) -> String {
     let rows: Vec<String> = (first..first + n).map(|i| format!("(${i})")).collect();
     format!("(VALUES {})", rows.join(", "))
+}
+
+impl DbStore {
+    /// Hands `each` the rows of `sql` over all of `ids` (shops, people): one
+    /// statement per [`CHUNK`] of them, `$1` and `$2` bound to `leading` and
+    /// the chunk's ids to the list `sql` is given (`$3, $4, …`). Each chunk's
+    /// rows are dropped before the next is read.
+    pub(super) async fn each_row_of_chunks<I>(
+        &self,
+        ids: &[I],
+        leading: [String; 2],
+        sql: impl Fn(&str) -> String,
+        mut each: impl FnMut(DbRow) -> Result<()>,
+    ) -> Result<()>
+    where
+        I: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Sync,
+    {
+        for chunk in ids.chunks(CHUNK) {
+            let sql = sql(&placeholders(3, chunk.len()));
+            let mut q = sqlx::query(&sql).bind(&leading[0]).bind(&leading[1]);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                each(row)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Snapshot queries.
 
-use super::sets::{placeholders, CHUNK, INSERT_ROWS};
+use super::sets::INSERT_ROWS;
 use super::DbStore;
 use crate::ids::{KpiId, ShopId};
 use crate::period::Period;
@@ -56,7 +56,7 @@ impl SnapshotStore for DbStore {
 
     async fn latest_snapshots(&self, shop: &str) -> Result<Vec<(String, String, i64, i64)>> {
         // Day, month and year labels sort as text within their kind.
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT s.period_kind, s.period, s.revision, s.computed_at FROM snapshots s \
              WHERE s.shop = $1 AND s.period = (SELECT MAX(p.period) FROM snapshots p \
                WHERE p.shop = s.shop AND p.period_kind = s.period_kind) \
@@ -66,10 +66,7 @@ impl SnapshotStore for DbStore {
         )
         .bind(shop)
         .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-            .collect()
+        .await?)
     }
 
     async fn day_values(
@@ -186,29 +183,27 @@ impl DbStore {
         period: Period,
         shops: &[ShopId],
     ) -> Result<HashMap<ShopId, (i64, Vec<StoredKpi>)>> {
-        let mut out: HashMap<ShopId, (i64, Vec<StoredKpi>)> = HashMap::new();
-        for chunk in shops.chunks(CHUNK) {
-            let sql = format!(
+        let sql = |list: &str| {
+            format!(
                 "SELECT s.shop, s.revision, v.kpi, v.value, v.target, v.attainment, v.score \
                  FROM snapshots s LEFT JOIN snapshot_values v ON v.snapshot_id = s.id \
-                 WHERE s.period_kind = $1 AND s.period = $2 AND s.shop IN ({}) \
+                 WHERE s.period_kind = $1 AND s.period = $2 AND s.shop IN ({list}) \
                  AND s.revision = (SELECT MAX(r.revision) FROM snapshots r \
                    WHERE r.shop = s.shop AND r.period_kind = s.period_kind AND r.period = s.period) \
-                 ORDER BY s.shop",
-                placeholders(3, chunk.len())
-            );
-            let mut q = sqlx::query(&sql)
-                .bind(period.kind().as_str())
-                .bind(period.to_string());
-            for shop in chunk {
-                q = q.bind(shop);
-            }
-            for r in q.fetch_all(&self.pool).await? {
+                 ORDER BY s.shop"
+            )
+        };
+        let mut out: HashMap<ShopId, (i64, Vec<StoredKpi>)> = HashMap::new();
+        self.each_row_of_chunks(
+            shops,
+            [period.kind().as_str().into(), period.to_string()],
+            sql,
+            |r| {
                 let entry = out.entry(r.try_get(0)?).or_insert_with(|| (0, Vec::new()));
                 entry.0 = r.try_get(1)?;
                 // A revision without lines (an empty catalogue) joins to NULLs.
                 let Some(kpi) = r.try_get::<Option<KpiId>, _>(2)? else {
-                    continue;
+                    return Ok(());
                 };
                 entry.1.push(StoredKpi {
                     kpi,
@@ -217,8 +212,10 @@ impl DbStore {
                     attainment: dec(r.try_get(5)?)?,
                     score: dec(r.try_get(6)?)?,
                 });
-            }
-        }
+                Ok(())
+            },
+        )
+        .await?;
         // In Rust's order, as `stored_form` sorts: the database's collation may differ.
         for (_, lines) in out.values_mut() {
             lines.sort_by(|a, b| a.kpi.cmp(&b.kpi));
@@ -302,7 +299,7 @@ impl DbStore {
 
     async fn insert_revision(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
+        let latest: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM snapshots \
              WHERE shop = $1 AND period_kind = $2 AND period = $3",
         )
@@ -311,8 +308,8 @@ impl DbStore {
         .bind(period.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        let revision: i64 = row.try_get::<i64, _>(0)? + 1;
-        let id: i64 = sqlx::query(
+        let revision = latest + 1;
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO snapshots (shop, period_kind, period, revision, computed_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -322,8 +319,7 @@ impl DbStore {
         .bind(revision)
         .bind(now_unix())
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
         for k in kpis {
             sqlx::query(
                 "INSERT INTO snapshot_values (snapshot_id, kpi, value, target, attainment, score) \

@@ -17,7 +17,7 @@
 //! "网关系统错误码" (2 App Call Limited, 11/12 signature, 18/19
 //! access_token, 20/21 app_key, 24 permission).
 
-use crate::http::platform_errors::{self, number, rejected, server, text, throttled};
+use crate::http::platform_errors::{self, number, rejected, server, text, texts, throttled};
 use crate::http::HttpError;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -182,12 +182,7 @@ fn mentions_rate_limit(s: &str) -> bool {
 pub fn pdd(body: &[u8]) -> Option<HttpError> {
     let e = error_response(body)?;
     let code = number(&e, "error_code");
-    let all = format!(
-        "{} {} {}",
-        text(&e, "error_msg"),
-        text(&e, "sub_code"),
-        text(&e, "sub_msg")
-    );
+    let all = texts(&e, &["error_msg", "sub_code", "sub_msg"]);
     let lower = all.to_ascii_lowercase();
     if code == Some(70031) || mentions_rate_limit(&all) {
         return Some(throttled(None));
@@ -254,12 +249,7 @@ fn named_wait(message: &str) -> Option<Duration> {
 pub fn jd(body: &[u8]) -> Option<HttpError> {
     if let Some(e) = error_response(body) {
         let code = number(&e, "code");
-        let all = format!(
-            "{} {} {}",
-            text(&e, "zh_desc"),
-            text(&e, "en_desc"),
-            text(&e, "msg")
-        );
+        let all = texts(&e, &["zh_desc", "en_desc", "msg"]);
         if code == Some(2) || mentions_rate_limit(&all) || all.contains("超限") {
             return Some(throttled(named_wait(&all)));
         }
@@ -300,11 +290,7 @@ pub fn jd(body: &[u8]) -> Option<HttpError> {
     if success {
         return None;
     }
-    let all = format!(
-        "{} {}",
-        text(result, "chineseErrCode"),
-        text(result, "englishErrCode")
-    );
+    let all = texts(result, &["chineseErrCode", "englishErrCode"]);
     if mentions_rate_limit(&all) || all.contains("超限") {
         return Some(throttled(named_wait(&all)));
     }
@@ -553,16 +539,18 @@ mod tests {
 
     #[test]
     fn named_waits_in_messages() {
-        assert_eq!(named_wait("请3秒后重试"), Some(Duration::from_secs(3)));
-        assert_eq!(
-            named_wait("retry in 2 seconds"),
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(
-            named_wait("This ban will last for 5 more seconds"),
-            Some(Duration::from_secs(5))
-        );
-        assert_eq!(named_wait("调用频率超限"), None);
+        for (message, seconds) in [
+            ("请3秒后重试", Some(3)),
+            ("retry in 2 seconds", Some(2)),
+            ("This ban will last for 5 more seconds", Some(5)),
+            ("调用频率超限", None),
+        ] {
+            assert_eq!(
+                named_wait(message),
+                seconds.map(Duration::from_secs),
+                "{message}"
+            );
+        }
     }
 
     #[test]

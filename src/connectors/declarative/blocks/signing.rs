@@ -139,19 +139,19 @@ impl Signing {
         };
         match self {
             Signing::Top(m) => {
-                let p = top_signed(api, keys.app, keys.token, keys.secret, m, &flat(), now);
+                let p = top_signed(api, keys, m, &flat(), now);
                 c.post(url).form(&p)
             }
             Signing::Pdd => {
-                let p = pdd_signed(api, keys.app, keys.token, keys.secret, &flat(), now);
+                let p = pdd_signed(api, keys, &flat(), now);
                 c.post(url).form(&p)
             }
             Signing::Jd => {
-                let p = jd_signed(api, keys.app, keys.token, keys.secret, business, now);
+                let p = jd_signed(api, keys, business, now);
                 c.post(url).form(&p)
             }
             Signing::Douyin => {
-                let p = douyin_signed(api, keys.app, keys.token, keys.secret, business, now);
+                let p = douyin_signed(api, keys, business, now);
                 let body = p.get("param_json").cloned().unwrap_or_default();
                 c.post(url)
                     .query(&p)
@@ -263,9 +263,7 @@ pub fn top_system_params(
     let mut p = Params::new();
     p.insert("method".into(), api_method.into());
     p.insert("app_key".into(), app_key.into());
-    if let Some(s) = session {
-        p.insert("session".into(), s.expose_secret().to_string());
-    }
+    insert_token(&mut p, "session", session);
     p.insert("timestamp".into(), gmt8_timestamp(now));
     p.insert("format".into(), "json".into());
     p.insert("v".into(), "2.0".into());
@@ -273,22 +271,27 @@ pub fn top_system_params(
     p
 }
 
+/// Adds the shop's authorization under `key` when the call carries one.
+fn insert_token(params: &mut Params, key: &str, token: Option<&SecretString>) {
+    if let Some(t) = token {
+        params.insert(key.into(), t.expose_secret().to_string());
+    }
+}
+
 /// System plus business parameters of a TOP call, signed (`sign` added).
 /// Business parameters do not override system ones.
 pub fn top_signed(
     api_method: &str,
-    app_key: &str,
-    session: Option<&SecretString>,
-    app_secret: &SecretString,
+    keys: &SigningKeys,
     sign_method: TopSignMethod,
     business: &Params,
     now: DateTime<Utc>,
 ) -> Params {
-    let mut p = top_system_params(api_method, app_key, session, sign_method, now);
+    let mut p = top_system_params(api_method, keys.app, keys.token, sign_method, now);
     for (k, v) in business {
         p.entry(k.clone()).or_insert_with(|| v.clone());
     }
-    let sign = top_sign(&p, app_secret, sign_method);
+    let sign = top_sign(&p, keys.secret, sign_method);
     p.insert("sign".into(), sign);
     p
 }
@@ -320,9 +323,7 @@ pub fn pdd_system_params(
     let mut p = Params::new();
     p.insert("type".into(), api_type.into());
     p.insert("client_id".into(), client_id.into());
-    if let Some(t) = access_token {
-        p.insert("access_token".into(), t.expose_secret().to_string());
-    }
+    insert_token(&mut p, "access_token", access_token);
     p.insert("timestamp".into(), now.timestamp().to_string());
     p.insert("data_type".into(), "JSON".into());
     p
@@ -331,17 +332,15 @@ pub fn pdd_system_params(
 /// System plus business parameters of a Pinduoduo call, signed.
 pub fn pdd_signed(
     api_type: &str,
-    client_id: &str,
-    access_token: Option<&SecretString>,
-    client_secret: &SecretString,
+    keys: &SigningKeys,
     business: &Params,
     now: DateTime<Utc>,
 ) -> Params {
-    let mut p = pdd_system_params(api_type, client_id, access_token, now);
+    let mut p = pdd_system_params(api_type, keys.app, keys.token, now);
     for (k, v) in business {
         p.entry(k.clone()).or_insert_with(|| v.clone());
     }
-    let sign = pdd_sign(&p, client_secret);
+    let sign = pdd_sign(&p, keys.secret);
     p.insert("sign".into(), sign);
     p
 }
@@ -398,21 +397,17 @@ pub fn douyin_sign(
 /// these.
 pub fn douyin_signed(
     api_method: &str,
-    app_key: &str,
-    access_token: Option<&SecretString>,
-    app_secret: &SecretString,
+    keys: &SigningKeys,
     business: &serde_json::Value,
     now: DateTime<Utc>,
 ) -> Params {
     let param_json = douyin_param_json(business);
     let timestamp = now.timestamp().to_string();
-    let sign = douyin_sign(app_key, api_method, &param_json, &timestamp, app_secret);
+    let sign = douyin_sign(keys.app, api_method, &param_json, &timestamp, keys.secret);
     let mut p = Params::new();
     p.insert("method".into(), api_method.into());
-    p.insert("app_key".into(), app_key.into());
-    if let Some(t) = access_token {
-        p.insert("access_token".into(), t.expose_secret().to_string());
-    }
+    p.insert("app_key".into(), keys.app.into());
+    insert_token(&mut p, "access_token", keys.token);
     p.insert("param_json".into(), param_json);
     p.insert("timestamp".into(), timestamp);
     p.insert("v".into(), "2".into());
@@ -431,22 +426,18 @@ pub fn jd_sign(params: &Params, app_secret: &SecretString) -> String {
 /// `v=2.0`, `sign`.
 pub fn jd_signed(
     api_method: &str,
-    app_key: &str,
-    access_token: Option<&SecretString>,
-    app_secret: &SecretString,
+    keys: &SigningKeys,
     business: &serde_json::Value,
     now: DateTime<Utc>,
 ) -> Params {
     let mut p = Params::new();
     p.insert("360buy_param_json".into(), douyin_param_json(business));
-    if let Some(t) = access_token {
-        p.insert("access_token".into(), t.expose_secret().to_string());
-    }
-    p.insert("app_key".into(), app_key.into());
+    insert_token(&mut p, "access_token", keys.token);
+    p.insert("app_key".into(), keys.app.into());
     p.insert("method".into(), api_method.into());
     p.insert("timestamp".into(), gmt8_timestamp(now));
     p.insert("v".into(), "2.0".into());
-    let sign = jd_sign(&p, app_secret);
+    let sign = jd_sign(&p, keys.secret);
     p.insert("sign".into(), sign);
     p
 }

@@ -45,6 +45,20 @@ pub(super) fn problem_keys(text: &str) -> Vec<String> {
     }
 }
 
+/// Asserts each case `(from, to, keys)`: `base` with `from` replaced by `to`
+/// has the problems of `keys`, in order. A failure names its case.
+#[cfg(test)]
+pub(super) fn assert_problems(base: &str, cases: &[(&str, &str, &[&str])]) {
+    for (from, to, want) in cases {
+        assert!(base.contains(from), "the definition has no `{from}`");
+        assert_eq!(
+            problem_keys(&base.replace(from, to)),
+            *want,
+            "`{from}` replaced by `{to}`"
+        );
+    }
+}
+
 /// Reads and checks one definition file's text (`source` is its file
 /// name); each problem comes with the dotted key and, where it can be
 /// found, the line.
@@ -114,6 +128,11 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<KeyProblem>
         );
     }
     let mut taken: BTreeSet<String> = COMMON_OPTIONS.iter().map(|s| s.to_string()).collect();
+    // Whether `name` is still free (no option, credential or variable has
+    // it), taking it if so.
+    let mut take = |name: &str| {
+        taken.insert(name.to_string()) && !WINDOW_VARS.contains(&name) && !PAGE_VARS.contains(&name)
+    };
     // `<name>_env` and `<name>_file` are how a connector gives a credential.
     for name in raw.credentials.keys().chain(raw.options.keys()) {
         if name.ends_with("_env") || name.ends_with("_file") {
@@ -124,10 +143,7 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<KeyProblem>
         }
     }
     for (name, cred) in &raw.credentials {
-        if !taken.insert(name.clone())
-            || WINDOW_VARS.contains(&name.as_str())
-            || PAGE_VARS.contains(&name.as_str())
-        {
+        if !take(name) {
             c.report(
                 format!("credentials.{name}"),
                 format!("`{name}` is already an option or variable name"),
@@ -146,10 +162,7 @@ fn check(raw: RawDefinition, source: &str) -> Result<Definition, Vec<KeyProblem>
                 "is not digits only, as `digits = true` requires",
             );
         }
-        if !taken.insert(name.clone())
-            || WINDOW_VARS.contains(&name.as_str())
-            || PAGE_VARS.contains(&name.as_str())
-        {
+        if !take(name) {
             c.report(
                 format!("options.{name}"),
                 format!("`{name}` is already a credential, option or variable name"),

@@ -19,8 +19,6 @@ paid_at = { pointer = "/at", format = "rfc3339" }
 amount = "/total"
 "#;
 
-use super::problem_keys as keys;
-
 #[test]
 fn a_sound_definition_compiles() {
     let d = compile(BASE, "t.toml").unwrap();
@@ -31,75 +29,22 @@ fn a_sound_definition_compiles() {
 
 #[test]
 fn each_problem_names_its_key() {
-    let with = |from: &str, to: &str| {
-        assert!(BASE.contains(from), "{from}");
-        BASE.replace(from, to)
-    };
-    assert_eq!(
-        keys(&with(
-            "style = \"page\"",
-            "style = \"page\"\nnext_cursor = \"/n\""
-        )),
-        ["streams.orders.pagination.next_cursor"]
-    );
-    assert_eq!(
-        keys(&with(
-            "amount = \"/total\"",
-            "amount = { pointer = \"/total\", format = \"unix\" }"
-        )),
-        ["streams.orders.order.amount.format"]
-    );
-    assert_eq!(
-        keys(&with(
-            "format = \"rfc3339\"\n[streams.orders.pagination]",
-            "format = \"%Y-%m-%d\"\n[streams.orders.pagination]"
-        )),
-        ["streams.orders.window.zone"]
-    );
-    assert_eq!(
-        keys(&with("id = \"/id\"", "id = \"../id\"")),
-        ["streams.orders.order.id"]
-    );
-    assert_eq!(
-        keys(&with(
-            "id = \"/id\"",
-            "id = \"/id\"\nstatus = { pointer = \"/s\", map = { A = \"shipped\" } }"
-        )),
-        ["streams.orders.order.status.map.A"]
-    );
-    assert_eq!(
-        keys(&with("page = \"{page}\"", "p = \"1\"")),
-        ["streams.orders.query"]
-    );
-    assert_eq!(
-        keys(&with("path = \"/orders\"", "path = \"/o/{token}\"")),
-        ["streams.orders.path"]
-    );
-    assert_eq!(keys(&with("kind = \"t\"", "kind = \"T x\"")), ["kind"]);
-    assert_eq!(
-        keys(&with("token = {}", "token = {}\npage = {}")),
-        ["credentials.page"]
-    );
-    assert_eq!(
-        keys(&with(
-            "id = \"/id\"",
-            "id = { pointer = \"/id\", minus = \"/x\" }"
-        )),
-        ["streams.orders.order.id.minus"]
-    );
-    assert_eq!(
-        keys(&with(
-            "amount = \"/total\"",
-            "amount = { pointer = \"/total\", at_least = \"zero\" }"
-        )),
-        ["streams.orders.order.amount.at_least"]
-    );
-    assert_eq!(
-        keys(&with(
-            "format = \"rfc3339\"\n[streams.orders.pagination]",
-            "format = \"rfc3339\"\nscheduled = \"always\"\nslice = \"all\"\n[streams.orders.pagination]"
-        )),
-        ["streams.orders.window.scheduled"]
+    assert_problems(
+        BASE,
+        &[
+            ("style = \"page\"", "style = \"page\"\nnext_cursor = \"/n\"", &["streams.orders.pagination.next_cursor"]),
+            ("amount = \"/total\"", "amount = { pointer = \"/total\", format = \"unix\" }", &["streams.orders.order.amount.format"]),
+            ("format = \"rfc3339\"\n[streams.orders.pagination]", "format = \"%Y-%m-%d\"\n[streams.orders.pagination]", &["streams.orders.window.zone"]),
+            ("id = \"/id\"", "id = \"../id\"", &["streams.orders.order.id"]),
+            ("id = \"/id\"", "id = \"/id\"\nstatus = { pointer = \"/s\", map = { A = \"shipped\" } }", &["streams.orders.order.status.map.A"]),
+            ("page = \"{page}\"", "p = \"1\"", &["streams.orders.query"]),
+            ("path = \"/orders\"", "path = \"/o/{token}\"", &["streams.orders.path"]),
+            ("kind = \"t\"", "kind = \"T x\"", &["kind"]),
+            ("token = {}", "token = {}\npage = {}", &["credentials.page"]),
+            ("id = \"/id\"", "id = { pointer = \"/id\", minus = \"/x\" }", &["streams.orders.order.id.minus"]),
+            ("amount = \"/total\"", "amount = { pointer = \"/total\", at_least = \"zero\" }", &["streams.orders.order.amount.at_least"]),
+            ("format = \"rfc3339\"\n[streams.orders.pagination]", "format = \"rfc3339\"\nscheduled = \"always\"\nslice = \"all\"\n[streams.orders.pagination]", &["streams.orders.window.scheduled"]),
+        ],
     );
 }
 
@@ -154,47 +99,42 @@ fn post_bodies_and_service_accounts_are_checked() {
     assert_eq!(d.service_account.as_ref().unwrap().token, "access_token");
     assert!(d.options[0].digits);
 
-    let with = |from: &str, to: &str| {
-        assert!(POSTED.contains(from), "{from}");
-        keys(&POSTED.replace(from, to))
-    };
-    // The offset must reach the request.
-    assert_eq!(
-        with(", offset = \"{offset}\" }", " }"),
-        ["streams.daily.query"]
-    );
-    assert_eq!(
-        with("key = \"key\"", "key = \"keys\""),
-        ["auth.service_account.key"]
-    );
-    assert_eq!(
-        with(
-            "scope = \"https://example.com/auth/read\"",
-            "scope = \"read\""
-        ),
-        ["auth.service_account.scope"]
-    );
-    // The key is only signed with; the minted token must be sent.
-    assert_eq!(
-        with(
-            "path = \"/report/{account}\"",
-            "path = \"/report/{account}\"\nquery = { k = \"{key}\" }"
-        ),
-        ["credentials.key"]
-    );
-    assert_eq!(
-        with("Bearer {access_token}", "Bearer"),
-        ["auth.service_account.token"]
-    );
-    assert_eq!(
-        with(
-            "account = { digits = true }",
-            "account = { digits = true, default = \"G-1\" }"
-        ),
-        ["options.account.default"]
-    );
-    assert_eq!(
-        with("method = \"POST\"", "method = \"GET\""),
-        ["streams.daily.body"]
+    assert_problems(
+        POSTED,
+        &[
+            // The offset must reach the request.
+            (", offset = \"{offset}\" }", " }", &["streams.daily.query"]),
+            (
+                "key = \"key\"",
+                "key = \"keys\"",
+                &["auth.service_account.key"],
+            ),
+            (
+                "scope = \"https://example.com/auth/read\"",
+                "scope = \"read\"",
+                &["auth.service_account.scope"],
+            ),
+            // The key is only signed with; the minted token must be sent.
+            (
+                "path = \"/report/{account}\"",
+                "path = \"/report/{account}\"\nquery = { k = \"{key}\" }",
+                &["credentials.key"],
+            ),
+            (
+                "Bearer {access_token}",
+                "Bearer",
+                &["auth.service_account.token"],
+            ),
+            (
+                "account = { digits = true }",
+                "account = { digits = true, default = \"G-1\" }",
+                &["options.account.default"],
+            ),
+            (
+                "method = \"POST\"",
+                "method = \"GET\"",
+                &["streams.daily.body"],
+            ),
+        ],
     );
 }

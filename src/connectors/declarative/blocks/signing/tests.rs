@@ -86,59 +86,52 @@ fn top_system_params_are_complete() {
     assert!(!p.contains_key("session"));
 }
 
-#[test]
-fn top_md5_matches_an_independent_digest() {
-    let app_secret = secret("s3cr3t");
+/// The `sign` of the `top_string` call, signed with `s3cr3t` by `method`.
+fn top_call_sign(method: TopSignMethod) -> String {
     let p = top_signed(
         "taobao.trades.sold.increment.get",
-        "k123",
-        Some(&secret("sess-XYZ")),
-        &app_secret,
-        TopSignMethod::Md5,
+        &SigningKeys {
+            app: "k123",
+            token: Some(&secret("sess-XYZ")),
+            secret: &secret("s3cr3t"),
+        },
+        method,
         &top_business(),
         instant(),
     );
+    p["sign"].clone()
+}
+
+#[test]
+fn top_md5_matches_an_independent_digest() {
+    let sign = top_call_sign(TopSignMethod::Md5);
     let expected = upper_hex(&Md5::digest(
         format!("s3cr3t{}s3cr3t", top_string("md5")).as_bytes(),
     ));
-    assert_eq!(p["sign"], expected);
-    assert_eq!(p["sign"].len(), 32);
-    assert!(p["sign"]
+    assert_eq!(sign, expected);
+    assert_eq!(sign.len(), 32);
+    assert!(sign
         .chars()
         .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
 }
 
 #[test]
 fn top_hmac_md5_matches_an_independent_digest() {
-    let p = top_signed(
-        "taobao.trades.sold.increment.get",
-        "k123",
-        Some(&secret("sess-XYZ")),
-        &secret("s3cr3t"),
-        TopSignMethod::Hmac,
-        &top_business(),
-        instant(),
-    );
     let mut mac = Hmac::<Md5>::new_from_slice(b"s3cr3t").unwrap();
     mac.update(top_string("hmac").as_bytes());
-    assert_eq!(p["sign"], upper_hex(&mac.finalize().into_bytes()));
+    assert_eq!(
+        top_call_sign(TopSignMethod::Hmac),
+        upper_hex(&mac.finalize().into_bytes())
+    );
 }
 
 #[test]
 fn top_hmac_sha256_matches_an_independent_digest() {
-    let p = top_signed(
-        "taobao.trades.sold.increment.get",
-        "k123",
-        Some(&secret("sess-XYZ")),
-        &secret("s3cr3t"),
-        TopSignMethod::HmacSha256,
-        &top_business(),
-        instant(),
-    );
+    let sign = top_call_sign(TopSignMethod::HmacSha256);
     let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cr3t").unwrap();
     mac.update(top_string("hmac-sha256").as_bytes());
-    assert_eq!(p["sign"], upper_hex(&mac.finalize().into_bytes()));
-    assert_eq!(p["sign"].len(), 64);
+    assert_eq!(sign, upper_hex(&mac.finalize().into_bytes()));
+    assert_eq!(sign.len(), 64);
 }
 
 /// Fixed vectors from Python, over `bar2foo1foo_bar3`:
@@ -194,9 +187,11 @@ fn pdd_sign_matches_an_independent_digest() {
     ]);
     let p = pdd_signed(
         "pdd.order.number.list.increment.get",
-        "cid42",
-        Some(&secret("tok-1")),
-        &secret("csecret"),
+        &SigningKeys {
+            app: "cid42",
+            token: Some(&secret("tok-1")),
+            secret: &secret("csecret"),
+        },
         &business,
         instant(),
     );
@@ -242,9 +237,11 @@ fn douyin_sign_matches_an_independent_digest() {
     let business = json!({"size": 100, "page": 0, "update_time_start": 1709251200});
     let p = douyin_signed(
         "order.searchList",
-        "7001",
-        Some(&secret("dy-token")),
-        &secret("dysecret"),
+        &SigningKeys {
+            app: "7001",
+            token: Some(&secret("dy-token")),
+            secret: &secret("dysecret"),
+        },
         &business,
         instant(),
     );
@@ -267,9 +264,11 @@ fn jd_sign_matches_an_independent_digest() {
     let business = json!({"start_date": "2024-03-01 00:00:00", "page": "1", "page_size": "100"});
     let p = jd_signed(
         "jingdong.pop.order.search",
-        "jdkey",
-        Some(&secret("jd-token")),
-        &secret("jdsecret"),
+        &SigningKeys {
+            app: "jdkey",
+            token: Some(&secret("jd-token")),
+            secret: &secret("jdsecret"),
+        },
         &business,
         instant(),
     );
@@ -339,9 +338,11 @@ fn a_pdd_post_carries_the_signed_form() {
     let body = String::from_utf8(req.body().unwrap().as_bytes().unwrap().to_vec()).unwrap();
     let want = pdd_signed(
         "pdd.order.list.get",
-        "cid42",
-        Some(&secret("tok-1")),
-        &secret("csecret"),
+        &SigningKeys {
+            app: "cid42",
+            token: Some(&secret("tok-1")),
+            secret: &secret("csecret"),
+        },
         &params(&[("page", "2"), ("page_size", "100")]),
         instant(),
     );
