@@ -301,7 +301,7 @@ impl Mapper {
                 parent: None,
                 columns: &[],
             }],
-            Some(each) => match at(value, each).filter(|v| !v.is_null()).map(T::list) {
+            Some(each) => match each.find(value).filter(|v| !v.is_null()).map(T::list) {
                 None => Vec::new(),
                 Some(Some(a)) => a
                     .iter()
@@ -311,7 +311,11 @@ impl Mapper {
                         columns: &[],
                     })
                     .collect(),
-                Some(_) => return Err(RecordError::RefundsNotAList { list: each.clone() }),
+                Some(_) => {
+                    return Err(RecordError::RefundsNotAList {
+                        list: each.to_string(),
+                    })
+                }
             },
         };
         items

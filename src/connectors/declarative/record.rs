@@ -64,31 +64,11 @@ pub(super) struct Record<'a, T = Value> {
 }
 
 impl<'a, T: Tree> Record<'a, T> {
-    /// `path` with each `@name` token replaced by that column's index;
-    /// `None` when the page has no such column.
-    fn resolve<'p>(&self, path: &'p str) -> Option<std::borrow::Cow<'p, str>> {
-        if !path.contains("/@") {
-            return Some(path.into());
-        }
-        let mut out = String::with_capacity(path.len());
-        for token in path.split('/').skip(1) {
-            out.push('/');
-            match token.strip_prefix('@') {
-                Some(name) => {
-                    let i = self.columns.iter().position(|c| c == name)?;
-                    out.push_str(&i.to_string());
-                }
-                None => out.push_str(token),
-            }
-        }
-        Some(out.into())
-    }
-
     /// Every pointer of `f` reads a column the page does not have.
     pub(super) fn absent(&self, f: &FieldPlan) -> bool {
         f.pointers
             .iter()
-            .all(|p| p.path.contains("/@") && self.resolve(&p.path).is_none())
+            .all(|p| p.path.reads_columns() && p.path.find_in(self.value, self.columns).is_err())
     }
 
     /// The first pointer with a non-null value, as text; `None` when absent
@@ -105,10 +85,11 @@ impl<'a, T: Tree> Record<'a, T> {
             } else {
                 Some(self.value)
             };
-            let Some(path) = self.resolve(&p.path) else {
+            let Some(base) = base else {
                 continue;
             };
-            match base.and_then(|b| at(b, &path)) {
+            // A column the page does not have reads nothing.
+            match p.path.find_in(base, self.columns).ok().flatten() {
                 None => continue,
                 Some(v) if v.is_null() => continue,
                 Some(v) => {
@@ -185,7 +166,7 @@ impl<'a, T: Tree> Record<'a, T> {
                 let mut total = 0i64;
                 for (i, item) in items.iter().enumerate() {
                     let chosen = sum.filters.iter().all(|(p, values)| {
-                        let v = match at(item, p) {
+                        let v = match p.find(item) {
                             Some(v) if !v.is_null() => v.text().unwrap_or_default(),
                             _ => Cow::Borrowed(""),
                         };
@@ -246,12 +227,12 @@ impl<'a, T: Tree> Record<'a, T> {
 impl<'a, T: Tree> Record<'a, T> {
     /// The list a `sum` adds up; none (or null) is an empty one.
     fn items(&self, a: &AmountPlan, sum: &SumPlan) -> Result<&'a [T], RecordError> {
-        match at(self.value, &sum.each) {
+        match sum.each.find(self.value) {
             None => Ok(&[]),
             Some(v) if v.is_null() => Ok(&[]),
             Some(v) => v.list().ok_or_else(|| RecordError::NotAList {
                 field: a.field.to_string(),
-                list: sum.each.clone(),
+                list: sum.each.to_string(),
             }),
         }
     }
@@ -266,7 +247,7 @@ impl<'a, T: Tree> Record<'a, T> {
         let items = self.items(a, sum)?;
         let chosen = wanted.iter().find_map(|w| {
             items.iter().enumerate().find(|(_, item)| {
-                at(*item, key)
+                key.find(*item)
                     .and_then(|v| v.text().ok())
                     .is_some_and(|v| *v == **w)
             })
@@ -293,7 +274,7 @@ fn item_error(
 ) -> RecordError {
     RecordError::ItemAmount {
         field: a.field.to_string(),
-        list: sum.each.clone(),
+        list: sum.each.to_string(),
         index,
         problem,
     }
@@ -362,7 +343,7 @@ pub(super) fn status<T: Tree>(
     let present = st
         .if_present
         .iter()
-        .find(|(p, _)| at(rec.value, p).is_some_and(|v| !v.is_null()));
+        .find(|(p, _)| p.find(rec.value).is_some_and(|v| !v.is_null()));
     if let Some((_, s)) = present {
         return Ok(*s);
     }
