@@ -32,6 +32,15 @@ pub struct Projection {
     /// the map's ordered search compared several keys' bytes per page key
     /// (the largest cost left on Shopify's wide orders).
     lookup: Vec<(Box<str>, Projection)>,
+    /// Bit `n` set: some key of `lookup` is `n` bytes long (64 and more
+    /// share bit 63). Most of a wide record's keys have a length no
+    /// projected key has and are skipped without a comparison.
+    lengths: u64,
+}
+
+/// The bit of [`Projection::lengths`] for a key of `len` bytes.
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 /// The tokens of a JSON pointer as `Value::pointer` reads them; `None` for
@@ -112,10 +121,17 @@ impl Projection {
             .iter()
             .map(|(k, v)| (k.as_str().into(), v.clone()))
             .collect();
+        self.lengths = self
+            .keys
+            .keys()
+            .fold(0, |bits, k| bits | length_bit(k.len()));
     }
 
     /// What is read below the object key `key`.
     fn child(&self, key: &str) -> Option<&Projection> {
+        if self.lengths & length_bit(key.len()) == 0 {
+            return None;
+        }
         self.lookup
             .iter()
             .find(|(k, _)| same_key(k, key))
@@ -381,11 +397,11 @@ impl<'de> Visitor<'de> for Build<'_> {
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<Node<'de>, E> {
-        Ok(Node::Number(v.to_string().into()))
+        Ok(Node::Signed(v))
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<Node<'de>, E> {
-        Ok(Node::Number(v.to_string().into()))
+        Ok(Node::Unsigned(v))
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Node<'de>, E> {
@@ -540,6 +556,8 @@ mod tests {
             Node::Bool(b) => Value::Bool(*b),
             Node::Text(s) => Value::String(s.to_string()),
             Node::Number(n) => Value::Number(n.parse().unwrap()),
+            Node::Unsigned(n) => Value::Number((*n).into()),
+            Node::Signed(n) => Value::Number((*n).into()),
             Node::List(l) => Value::Array(l.iter().map(value).collect()),
             Node::Object(m) => {
                 Value::Object(m.iter().map(|(k, v)| (k.to_string(), value(v))).collect())
