@@ -7,7 +7,7 @@ use super::plan::{BodyErrors, DailyPlan, DayPlan, FieldPlan, OrderPlan, PageStyl
 use super::plan::{StreamPlan, TimePlan};
 use super::reasons::{PageShapeError, RecordError};
 pub use super::record::{amount_micros, format_time, parse_time};
-use super::record::{at, check_field_id, status, text, Record};
+use super::record::{at, check_field_id, status, text, trim, Record};
 use super::tree::{Node, Tree};
 use crate::facts::{echo, Batch, DailyValue, Order, OrderStatus, Refund, Reject, ShopId};
 use crate::http::HttpError;
@@ -274,7 +274,7 @@ impl Mapper {
         let paid_at = rec.time(&o.paid_at, self.tz)?;
         let amount_micros = rec.money(&o.amount)?;
         let buyer_id = match &o.buyer_id {
-            Some(f) => rec.get(f)?.filter(|b| !b.trim().is_empty()),
+            Some(f) => rec.get(f)?.filter(|b| !trim(b).is_empty()),
             None => None,
         };
         if let (Some(f), Some(b)) = (&o.buyer_id, &buyer_id) {

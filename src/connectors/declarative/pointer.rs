@@ -149,7 +149,6 @@ impl From<String> for JsonPointer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::declarative::record::at;
     use serde_json::json;
 
     #[test]
@@ -175,7 +174,6 @@ mod tests {
             "/@c",
         ] {
             assert_eq!(JsonPointer::new(p).find(&v), v.pointer(p), "{p}");
-            assert_eq!(JsonPointer::new(p).find(&v), at(&v, p), "{p}");
         }
     }
 

@@ -46,6 +46,17 @@ pub(super) fn at<'a, T: Tree>(v: &'a T, pointer: &str) -> Option<&'a T> {
         })
 }
 
+/// `str::trim`, without its scan for Unicode white space when the text
+/// starts and ends with a visible ASCII character, as ids, amounts and
+/// times do (the scan was 0.5 % of the Shopify definition's ingest).
+pub(super) fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        [only] if only.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// [`check_id`], naming the field only when the id is too long (formatting
 /// it for every record cost more than the check).
 pub(super) fn check_field_id(f: &FieldPlan, id: &str) -> Result<(), FieldError> {
@@ -111,7 +122,7 @@ impl<'a, T: Tree> Record<'a, T> {
     /// [`Record::required`], borrowing the text where the tree has it.
     pub(super) fn required_ref(&self, f: &FieldPlan) -> Result<Cow<'a, str>, RecordError> {
         match self.get_ref(f)? {
-            Some(t) if !t.trim().is_empty() => Ok(t),
+            Some(t) if !trim(&t).is_empty() => Ok(t),
             _ => Err(RecordError::Missing {
                 field: f.to_string(),
             }),
@@ -139,7 +150,7 @@ impl<'a, T: Tree> Record<'a, T> {
 
     pub(super) fn time(&self, t: &TimePlan, shop: Tz) -> Result<DateTime<Utc>, RecordError> {
         let raw = self.required_ref(&t.field)?;
-        parse_time(raw.trim(), &t.format, t.zone.resolve(shop)).map_err(|problem| {
+        parse_time(trim(&raw), &t.format, t.zone.resolve(shop)).map_err(|problem| {
             RecordError::Time {
                 field: t.field.to_string(),
                 shown: echo(&raw).into_owned(),
@@ -154,7 +165,7 @@ impl<'a, T: Tree> Record<'a, T> {
                 (Some(d), None) => d,
                 _ => {
                     let raw = self.required_ref(&a.field)?;
-                    amount_micros(raw.trim(), a.scale).map_err(|problem| RecordError::Amount {
+                    amount_micros(trim(&raw), a.scale).map_err(|problem| RecordError::Amount {
                         field: a.field.to_string(),
                         problem,
                     })?
@@ -181,7 +192,7 @@ impl<'a, T: Tree> Record<'a, T> {
                         columns: self.columns,
                     };
                     let raw = rec.required_ref(&a.field)?;
-                    let m = amount_micros(raw.trim(), a.scale)
+                    let m = amount_micros(trim(&raw), a.scale)
                         .map_err(|problem| item_error(a, sum, i, problem))?;
                     total = total
                         .checked_add(m)
@@ -195,7 +206,7 @@ impl<'a, T: Tree> Record<'a, T> {
         if let Some(m) = &a.minus {
             let raw = self.required_ref(m)?;
             let sub =
-                amount_micros(raw.trim(), a.scale).map_err(|problem| RecordError::Amount {
+                amount_micros(trim(&raw), a.scale).map_err(|problem| RecordError::Amount {
                     field: m.to_string(),
                     problem,
                 })?;
@@ -261,7 +272,7 @@ impl<'a, T: Tree> Record<'a, T> {
             columns: self.columns,
         };
         let raw = rec.required_ref(&a.field)?;
-        amount_micros(raw.trim(), a.scale).map_err(|problem| item_error(a, sum, i, problem))
+        amount_micros(trim(&raw), a.scale).map_err(|problem| item_error(a, sum, i, problem))
     }
 }
 
@@ -383,6 +394,8 @@ mod tests {
             "/list/-1",
         ] {
             assert_eq!(at(&v, p), v.pointer(p), "{p}");
+            let split = crate::connectors::declarative::pointer::JsonPointer::new(p);
+            assert_eq!(split.find(&v), at(&v, p), "{p}");
         }
     }
 
@@ -468,6 +481,25 @@ mod tests {
                 field: "order id (/id)".into()
             })
         );
+    }
+
+    #[test]
+    fn trim_is_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "12.50",
+            "\t7\n",
+            "\u{3000}12",
+            "12\u{a0}",
+            "é",
+            "ab\u{2003}",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 
     #[test]
