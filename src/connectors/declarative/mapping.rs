@@ -7,9 +7,9 @@ use super::plan::{BodyErrors, DailyPlan, DayPlan, FieldPlan, OrderPlan, PageStyl
 use super::plan::{StreamPlan, TimePlan};
 use super::reasons::{PageShapeError, RecordError};
 pub use super::record::{amount_micros, format_time, parse_time};
-use super::record::{at, check_field_id, status, text, Record};
+use super::record::{at, check_field_id, status, text, trim, Record};
 use super::tree::{Node, Tree};
-use crate::facts::{echo, Batch, DailyValue, Order, OrderStatus, Refund, Reject};
+use crate::facts::{echo, Batch, DailyValue, Order, OrderStatus, Refund, Reject, ShopId};
 use crate::http::HttpError;
 use crate::money::Money;
 use crate::period::local_day;
@@ -34,7 +34,8 @@ pub struct PageInfo {
 #[derive(Clone)]
 pub struct Mapper {
     pub stream: Arc<StreamPlan>,
-    pub shop: String,
+    /// Shared by every fact of the page (a clone is a reference count).
+    pub shop: ShopId,
     pub tz: Tz,
     pub source: String,
     pub page_no: u32,
@@ -273,7 +274,7 @@ impl Mapper {
         let paid_at = rec.time(&o.paid_at, self.tz)?;
         let amount_micros = rec.money(&o.amount)?;
         let buyer_id = match &o.buyer_id {
-            Some(f) => rec.get(f)?.filter(|b| !b.trim().is_empty()),
+            Some(f) => rec.get(f)?.filter(|b| !trim(b).is_empty()),
             None => None,
         };
         if let (Some(f), Some(b)) = (&o.buyer_id, &buyer_id) {
@@ -284,7 +285,7 @@ impl Mapper {
             Some(st) => status(rec, st)?,
         };
         Ok(Order {
-            shop: self.shop.as_str().into(),
+            shop: self.shop.clone(),
             order_id,
             paid_at: Some(paid_at),
             local_day: Some(local_day(paid_at, self.tz)),
@@ -295,28 +296,28 @@ impl Mapper {
     }
 
     fn refunds<T: Tree>(&self, value: &T, r: &RefundPlan) -> Result<Vec<Refund>, RecordError> {
-        let items: Vec<Record<T>> = match &r.each {
-            None => vec![Record {
-                value,
-                parent: None,
-                columns: &[],
-            }],
-            Some(each) => match at(value, each).filter(|v| !v.is_null()).map(T::list) {
-                None => Vec::new(),
-                Some(Some(a)) => a
-                    .iter()
-                    .map(|v| Record {
-                        value: v,
-                        parent: Some(value),
-                        columns: &[],
+        // The items and their enclosing record, with no list of `Record`s
+        // built per order.
+        let (items, parent): (&[T], _) = match &r.each {
+            None => (std::slice::from_ref(value), None),
+            Some(each) => match each.find(value).filter(|v| !v.is_null()).map(T::list) {
+                None => (&[], None),
+                Some(Some(a)) => (a, Some(value)),
+                Some(_) => {
+                    return Err(RecordError::RefundsNotAList {
+                        list: each.to_string(),
                     })
-                    .collect(),
-                Some(_) => return Err(RecordError::RefundsNotAList { list: each.clone() }),
+                }
             },
         };
         items
             .iter()
-            .map(|rec| {
+            .map(|value| {
+                let rec = &Record {
+                    value,
+                    parent,
+                    columns: &[],
+                };
                 let refund_id = rec.id(&r.id)?;
                 let at = rec.time(&r.refunded_at, self.tz)?;
                 let order_id = rec.id(&r.order_id)?;
@@ -329,14 +330,14 @@ impl Mapper {
                         })
                     }
                 };
-                Ok(Refund::done_at(
-                    &self.shop,
-                    self.tz,
+                Ok(Refund {
+                    shop: self.shop.clone(),
                     refund_id,
                     order_id,
-                    at,
-                    amount_micros,
-                ))
+                    refunded_at: at,
+                    local_day: local_day(at, self.tz),
+                    amount: Money::from_micros(amount_micros),
+                })
             })
             .collect()
     }
@@ -418,7 +419,7 @@ impl Mapper {
             })
             .map(|(input, a)| {
                 Ok(DailyValue {
-                    shop: self.shop.as_str().into(),
+                    shop: self.shop.clone(),
                     day,
                     input: input.clone(),
                     dimension: dimension.clone(),

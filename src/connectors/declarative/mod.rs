@@ -14,6 +14,7 @@ pub mod engine;
 pub mod file;
 pub mod mapping;
 pub mod plan;
+pub mod pointer;
 pub mod projection;
 pub mod reads;
 pub mod reasons;

@@ -1,6 +1,7 @@
 //! The checked plan of a definition that the engine runs: every template,
 //! pointer, time format, zone and status table validated once.
 
+use super::pointer::JsonPointer;
 use super::projection::Projection;
 use super::template::Template;
 use crate::facts::OrderStatus;
@@ -226,7 +227,7 @@ pub struct FieldPlan {
 #[derive(Debug, Clone)]
 pub struct Pointer {
     pub parent: bool,
-    pub path: String,
+    pub path: JsonPointer,
 }
 
 impl fmt::Display for FieldPlan {
@@ -238,7 +239,7 @@ impl fmt::Display for FieldPlan {
                 if p.parent {
                     format!("..{}", p.path)
                 } else {
-                    p.path.clone()
+                    p.path.to_string()
                 }
             })
             .collect();
@@ -285,8 +286,8 @@ pub struct AmountPlan {
 /// reads as "") are among those listed.
 #[derive(Debug, Clone)]
 pub struct SumPlan {
-    pub each: String,
-    pub filters: Vec<(String, Vec<String>)>,
+    pub each: JsonPointer,
+    pub filters: Vec<(JsonPointer, Vec<String>)>,
     /// Take the item whose (single) filter value is earliest in its list.
     pub first: bool,
 }
@@ -298,7 +299,7 @@ pub struct StatusPlan {
     pub default: Option<OrderStatus>,
     /// Pointers that decide the status when they hold a value
     /// (`"/cancelled_at" = "cancelled"`), checked before the map.
-    pub if_present: Vec<(String, OrderStatus)>,
+    pub if_present: Vec<(JsonPointer, OrderStatus)>,
 }
 
 #[derive(Debug, Clone)]
@@ -312,7 +313,7 @@ pub struct OrderPlan {
 
 #[derive(Debug, Clone)]
 pub struct RefundPlan {
-    pub each: Option<String>,
+    pub each: Option<JsonPointer>,
     pub id: FieldPlan,
     pub order_id: FieldPlan,
     pub refunded_at: TimePlan,

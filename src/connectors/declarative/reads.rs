@@ -227,7 +227,7 @@ mod tests {
                 .chain(a.minus.iter_mut().flat_map(|m| m.pointers.iter_mut()))
             {
                 for (i, n) in names.iter().enumerate() {
-                    ptr.path = ptr.path.replace(&format!("@{n}"), &i.to_string());
+                    ptr.path = ptr.path.replace(&format!("@{n}"), &i.to_string()).into();
                 }
             }
         }

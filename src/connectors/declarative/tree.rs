@@ -83,6 +83,10 @@ pub enum Node<'de> {
     Text(Cow<'de, str>),
     /// As written (`arbitrary_precision`).
     Number(Cow<'de, str>),
+    /// A whole number that fits, written out only when read: an id read
+    /// as text is then made once, not made and copied.
+    Unsigned(u64),
+    Signed(i64),
     List(Vec<Node<'de>>),
     /// The projected members only, in page order.
     Object(Vec<(Cow<'de, str>, Node<'de>)>),
@@ -115,6 +119,8 @@ impl Tree for Node<'_> {
     fn text(&self) -> Result<Cow<'_, str>, NotAValue> {
         match self {
             Node::Text(s) | Node::Number(s) => Ok(Cow::Borrowed(s)),
+            Node::Unsigned(n) => Ok(Cow::Owned(n.to_string())),
+            Node::Signed(n) => Ok(Cow::Owned(n.to_string())),
             Node::Bool(b) => Ok(Cow::Borrowed(if *b { "true" } else { "false" })),
             Node::List(_) => Err(NotAValue::List),
             Node::Object(_) => Err(NotAValue::Object),

@@ -102,7 +102,7 @@ impl Checker {
         }
         Some(Pointer {
             parent,
-            path: path.to_string(),
+            path: path.into(),
         })
     }
 
@@ -253,11 +253,11 @@ impl Checker {
                     );
                 }
                 Some(SumPlan {
-                    each: each.clone(),
+                    each: each.as_str().into(),
                     filters: f
                         .filter
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .map(|(k, v)| (k.as_str().into(), v.clone()))
                         .collect(),
                     first: f.first,
                 })
@@ -369,7 +369,7 @@ impl Checker {
         for (p, v) in &f.if_present {
             self.pointer(&format!("{key}.if_present"), p, false);
             match parse(v) {
-                Some(st) => if_present.push((p.clone(), st)),
+                Some(st) => if_present.push((p.as_str().into(), st)),
                 None => self.report(
                     format!("{key}.if_present"),
                     format!("`{v}` is not one of paid, unpaid, cancelled, closed"),

@@ -156,7 +156,7 @@ pub(super) fn stream_plan(c: &mut Checker, name: &str, s: &RawStream) -> StreamP
             );
         }
         RefundPlan {
-            each: r.each.clone(),
+            each: r.each.as_deref().map(Into::into),
             id: c.plain(&format!("{k}.id"), "refund id", &r.id, nested),
             order_id: c.plain(&format!("{k}.order_id"), "order_id", &r.order_id, nested),
             refunded_at: c.time(

@@ -367,7 +367,7 @@ impl DeclarativeConnector {
         };
         let mapper = Mapper {
             stream: s.clone(),
-            shop: self.shop.clone(),
+            shop: self.shop.as_str().into(),
             tz: self.tz,
             source: strip_query(&url),
             page_no,

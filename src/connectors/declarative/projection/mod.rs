@@ -32,6 +32,15 @@ pub struct Projection {
     /// the map's ordered search compared several keys' bytes per page key
     /// (the largest cost left on Shopify's wide orders).
     lookup: Vec<(Box<str>, Projection)>,
+    /// Bit `n` set: some key of `lookup` is `n` bytes long (64 and more
+    /// share bit 63). Most of a wide record's keys have a length no
+    /// projected key has and are skipped without a comparison.
+    lengths: u64,
+}
+
+/// The bit of [`Projection::lengths`] for a key of `len` bytes.
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 /// The tokens of a JSON pointer as `Value::pointer` reads them; `None` for
@@ -112,10 +121,17 @@ impl Projection {
             .iter()
             .map(|(k, v)| (k.as_str().into(), v.clone()))
             .collect();
+        self.lengths = self
+            .keys
+            .keys()
+            .fold(0, |bits, k| bits | length_bit(k.len()));
     }
 
     /// What is read below the object key `key`.
     fn child(&self, key: &str) -> Option<&Projection> {
+        if self.lengths & length_bit(key.len()) == 0 {
+            return None;
+        }
         self.lookup
             .iter()
             .find(|(k, _)| same_key(k, key))
@@ -381,11 +397,11 @@ impl<'de> Visitor<'de> for Build<'_> {
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<Node<'de>, E> {
-        Ok(Node::Number(v.to_string().into()))
+        Ok(Node::Signed(v))
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<Node<'de>, E> {
-        Ok(Node::Number(v.to_string().into()))
+        Ok(Node::Unsigned(v))
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Node<'de>, E> {
@@ -503,100 +519,4 @@ impl<'de> Visitor<'de> for Key {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::connectors::declarative::Definitions;
-    use serde_json::json;
-
-    fn projection(kind: &str) -> &'static Projection {
-        &Definitions::builtin().get(kind).unwrap().streams[0].projection
-    }
-
-    #[test]
-    fn kept_values_are_exact_and_unexpected_shapes_survive() {
-        let p = projection("shopify");
-        // A 20-digit id and a decimal stay as written (`arbitrary_precision`),
-        // also where a list was expected but a number came.
-        let text = r#"{"orders":[{"id":12345678901234567890123,"total_price":0.10,
-            "refunds":7,"customer":"c"}],"x":1e400}"#;
-        let got = p.parse(text.as_bytes()).unwrap();
-        let full: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(got["orders"][0], full["orders"][0]);
-        assert_eq!(
-            got["orders"][0]["id"].to_string(),
-            "12345678901234567890123"
-        );
-        // Records that are not a list come through as they are.
-        let odd = p.parse(br#"{"orders":{"id":1},"other":[]}"#).unwrap();
-        assert_eq!(odd, json!({"orders": {}}));
-        assert!(p.parse(br#"{"orders":[]} x"#).is_err());
-        assert!(p.parse(br#"{"orders":["#).is_err());
-    }
-
-    /// A streamed record as the `Value` the pruned parse builds.
-    fn value(n: &Node) -> Value {
-        match n {
-            Node::Null => Value::Null,
-            Node::Bool(b) => Value::Bool(*b),
-            Node::Text(s) => Value::String(s.to_string()),
-            Node::Number(n) => Value::Number(n.parse().unwrap()),
-            Node::List(l) => Value::Array(l.iter().map(value).collect()),
-            Node::Object(m) => {
-                Value::Object(m.iter().map(|(k, v)| (k.to_string(), value(v))).collect())
-            }
-        }
-    }
-
-    #[test]
-    fn a_repeated_key_reads_its_last_value_as_in_a_value() {
-        use crate::connectors::declarative::tree::Tree;
-        let p = projection("shopify");
-        let records = tokens("/orders").unwrap();
-        let text = br#"{"orders":[{"id":1,"total_price":"1.00","id":2,"total_price":"3.50"}]}"#;
-        let mut read = Vec::new();
-        p.parse_streaming(text, &records, &mut |v| {
-            let text = |k: &str| v.key(k).unwrap().text().unwrap().into_owned();
-            read.push((text("id"), text("total_price")));
-        })
-        .unwrap();
-        let full: Value = serde_json::from_slice(text).unwrap();
-        assert_eq!(full["orders"][0]["id"].to_string(), "2");
-        assert_eq!(read, [("2".to_string(), "3.50".to_string())]);
-    }
-
-    #[test]
-    fn streamed_records_are_the_parsed_ones_handed_over_one_by_one() {
-        let p = projection("shopify");
-        let records = tokens("/orders").unwrap();
-        let text = br#"{"orders":[{"id":1,"note":"x","total_price":"1.00"},{"id":2}],"next":"c"}"#;
-        let mut seen = Vec::new();
-        let (rest, count) = p
-            .parse_streaming(text, &records, &mut |v| seen.push(value(&v)))
-            .unwrap();
-        let whole = p.parse(text).unwrap();
-        assert_eq!(count, Some(2));
-        assert_eq!(Value::Array(seen), whole["orders"]);
-        assert_eq!(rest, json!({"orders": []}));
-        // No list there: nothing handed over, the tree shows what there is.
-        for (text, want) in [
-            (&br#"{"orders":null}"#[..], json!({"orders": null})),
-            (br#"{"orders":{"id":1}}"#, json!({"orders": {}})),
-            (br#"{"other":[]}"#, json!({})),
-        ] {
-            let (rest, count) = p
-                .parse_streaming(text, &records, &mut |_| panic!("no record"))
-                .unwrap();
-            assert_eq!((rest, count), (want, None));
-        }
-        // A top-level list (WooCommerce) streams from the root.
-        let woo = projection("woocommerce");
-        let mut n = 0;
-        let (rest, count) = woo
-            .parse_streaming(br#"[{"id":1},{"id":2},{"id":3}]"#, &[], &mut |_| n += 1)
-            .unwrap();
-        assert_eq!((rest, count, n), (json!([]), Some(3), 3));
-        assert!(p
-            .parse_streaming(br#"{"orders":[{"id":1}"#, &records, &mut |_| ())
-            .is_err());
-    }
-}
+mod tests;
