@@ -3,7 +3,7 @@
 
 use super::{Result, StoreError};
 use crate::money::Money;
-use crate::period::LocalDay;
+use crate::period::{Days, LocalDay};
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
 
@@ -87,6 +87,11 @@ pub(super) fn parse_day(what: &str, text: &str) -> Result<LocalDay> {
 /// `%Y-%m-%d` pattern without parsing a pattern per row.
 pub(super) fn day_text(d: NaiveDate) -> String {
     d.to_string()
+}
+
+/// The first and last day of `days` as bound to `day >= $a AND day <= $b`.
+pub(super) fn day_texts(days: Days) -> [String; 2] {
+    [day_text(days.first()), day_text(days.last())]
 }
 
 /// Keeps the last of several records with the same key (a later file or page

@@ -3,7 +3,8 @@
 use super::sets::INSERT_ROWS;
 use super::DbStore;
 use crate::ids::{KpiId, ShopId};
-use crate::period::Period;
+use crate::period::{Days, Period};
+use crate::store::facts::day_text;
 use crate::store::revision::append_revision;
 use crate::store::values::{dec, text};
 use crate::store::{now_unix, Result, SnapshotStore, StoreError, StoredKpi, StoredSnapshot};
@@ -73,8 +74,7 @@ impl SnapshotStore for DbStore {
         &self,
         shop: &str,
         kpi: &str,
-        from: chrono::NaiveDate,
-        to: chrono::NaiveDate,
+        days: Days,
     ) -> Result<Vec<(String, Option<Decimal>, Option<Decimal>)>> {
         let rows = sqlx::query(
             "SELECT period, value, target FROM kpi_latest WHERE shop = $1 AND kpi = $2 \
@@ -82,8 +82,8 @@ impl SnapshotStore for DbStore {
         )
         .bind(shop)
         .bind(kpi)
-        .bind(from.to_string())
-        .bind(to.to_string())
+        .bind(day_text(days.first()))
+        .bind(day_text(days.last()))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
