@@ -6,7 +6,8 @@ use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
 use crate::money::Money;
 use crate::period::{Days, LocalDay};
-use crate::store::facts::{day_text, day_texts, fold_daily, parse_day};
+use crate::store::facts::fold_daily;
+use crate::store::values::{day_text, day_texts, parse_day};
 use crate::store::{
     now_unix, DailyAggregate, DailyRow, FactsReader, FactsWriter, RecordTotals, Result,
 };
