@@ -102,6 +102,13 @@ impl Window {
     pub fn is_scheduled(self) -> bool {
         self.from.is_none() && self.to.is_none()
     }
+
+    /// A backfill's days `(from, to)`: `--to` defaults to `today`, `--from`
+    /// to `--to` (a `from` after `to` covers nothing).
+    pub fn backfill_days(self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+        let to = self.to.unwrap_or(today);
+        (self.from.unwrap_or(to), to)
+    }
 }
 
 /// Rejected records a run keeps in memory for its summary.

@@ -78,10 +78,9 @@ impl ShopApi {
         })
     }
 
-    /// A backfill's local days: `--to` defaults to today, `--from` to `--to`.
+    /// A backfill's local days ([`Window::backfill_days`]) in the shop's zone.
     pub fn backfill_days(&self, window: Window) -> (NaiveDate, NaiveDate) {
-        let to = window.to.unwrap_or_else(|| today(self.tz));
-        (window.from.unwrap_or(to), to)
+        window.backfill_days(today(self.tz))
     }
 
     /// Where a scheduled run of `stream` starting at `now` resumes: the

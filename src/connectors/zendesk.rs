@@ -220,8 +220,7 @@ impl ZendeskConnector {
             );
             (local_day(since, self.tz), today(self.tz))
         } else {
-            let to = window.to.unwrap_or_else(|| today(self.tz));
-            (window.from.unwrap_or(to), to)
+            window.backfill_days(today(self.tz))
         };
         let Ok(days) = Days::new(from, to) else {
             return Ok(());
