@@ -176,20 +176,6 @@ pub fn months(period: Period) -> Vec<Period> {
     }
 }
 
-/// The month ranges `[from, to]` of the days of `period`, for summing
-/// records month by month at each month's rate.
-pub fn month_ranges(period: Period) -> Vec<(Period, chrono::NaiveDate, chrono::NaiveDate)> {
-    months(period)
-        .into_iter()
-        .map(|m| {
-            let from = m.first_day().max(period.first_day());
-            let to = m.last_day().min(period.last_day());
-            (m, from, to)
-        })
-        .filter(|(_, from, to)| from <= to)
-        .collect()
-}
-
 /// `micros` converted at `rate`, rounded half away from zero to the micro.
 pub fn convert_micros(micros: i64, rate: Decimal) -> Option<i64> {
     let v = from_micros(micros)
@@ -256,20 +242,5 @@ mod tests {
         let usd = Money::parse("100").unwrap();
         assert_eq!(convert_money(usd, d("7.12")), Money::parse("712").ok());
         assert_eq!(convert_money(Money::from_micros(i64::MAX), d("2")), None);
-    }
-
-    #[test]
-    fn month_ranges_cover_the_period() {
-        let r = month_ranges(Period::Year(2026));
-        assert_eq!(r.len(), 12);
-        assert_eq!(
-            r[1].2,
-            chrono::NaiveDate::from_ymd_opt(2026, 2, 28).unwrap()
-        );
-        let day = Period::parse_day("2026-10-15").unwrap();
-        assert_eq!(
-            month_ranges(day),
-            vec![(month("2026-10"), day.first_day(), day.first_day())]
-        );
     }
 }

@@ -19,6 +19,27 @@ pub fn json_number(d: Option<Decimal>) -> Value {
     }
 }
 
+/// A CSV table of text: `header`, then one record per row (the lists
+/// `kpid kpis`, `runs` and `targets list` print with `--format csv`).
+pub fn csv_table<R, F>(
+    header: &[&str],
+    rows: impl IntoIterator<Item = R>,
+) -> Result<String, csv::Error>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<str>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for row in rows {
+        let fields: Vec<F> = row.into_iter().collect();
+        w.write_record(fields.iter().map(|f| f.as_ref()))?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    // Every field was text, so the bytes are.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// `d` with exactly `dp` decimal places, rounded half away from zero for
 /// display (stored values keep their precision).
 pub fn fixed(d: Decimal, dp: u32) -> String {
@@ -71,6 +92,13 @@ pub(crate) fn column_width<'a>(cells: impl IntoIterator<Item = &'a str>) -> usiz
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn csv_tables_quote_what_needs_it() {
+        let rows = [["a,b", "引号\"x\""], ["plain", ""]];
+        let text = csv_table(&["name", "note"], rows).unwrap();
+        assert_eq!(text, "name,note\n\"a,b\",\"引号\"\"x\"\"\"\nplain,\n");
+    }
 
     #[test]
     fn json_numbers_are_exact_and_null_for_no_value() {

@@ -186,12 +186,106 @@ impl Period {
     }
 
     pub fn contains(&self, day: NaiveDate) -> bool {
-        self.first_day() <= day && day <= self.last_day()
+        self.days().contains(day)
+    }
+
+    /// The period's local days.
+    pub fn days(&self) -> Days {
+        Days {
+            first: self.first_day(),
+            last: self.last_day(),
+        }
     }
 
     /// The first instant of the period in `tz` (for fetch windows).
     pub fn start_instant(&self, tz: Tz) -> DateTime<Utc> {
         day_start(self.first_day(), tz)
+    }
+}
+
+/// A range of local days, both ends included: a period's days, month to
+/// date, one day. Built only with `first <= last`, so a reversed range
+/// (which every query would silently read as empty) cannot reach storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Days {
+    first: LocalDay,
+    last: LocalDay,
+}
+
+/// A range of days whose first day comes after its last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the range of days starts on {first}, after its last day {last}")]
+pub struct ReversedDays {
+    pub first: LocalDay,
+    pub last: LocalDay,
+}
+
+impl Days {
+    /// The days `first..=last`.
+    pub fn new(first: LocalDay, last: LocalDay) -> Result<Self, ReversedDays> {
+        if first <= last {
+            Ok(Days { first, last })
+        } else {
+            Err(ReversedDays { first, last })
+        }
+    }
+
+    /// The single day `day`.
+    pub fn one(day: LocalDay) -> Self {
+        Days {
+            first: day,
+            last: day,
+        }
+    }
+
+    pub fn first(self) -> LocalDay {
+        self.first
+    }
+
+    /// The last day, inclusive.
+    pub fn last(self) -> LocalDay {
+        self.last
+    }
+
+    pub fn is_one_day(self) -> bool {
+        self.first == self.last
+    }
+
+    /// How many days the range holds (at least 1).
+    pub fn count(self) -> i64 {
+        (self.last - self.first).num_days() + 1
+    }
+
+    pub fn contains(self, day: LocalDay) -> bool {
+        self.first <= day && day <= self.last
+    }
+
+    /// The days both ranges hold, if any.
+    pub fn overlap(self, other: Days) -> Option<Days> {
+        Days::new(self.first.max(other.first), self.last.min(other.last)).ok()
+    }
+
+    /// The range cut at month ends, one range per calendar month it touches.
+    pub fn months(self) -> Vec<Days> {
+        let mut out = Vec::new();
+        let mut first = self.first;
+        while first <= self.last {
+            let last = Period::month_of(first).last_day().min(self.last);
+            out.push(Days { first, last });
+            first = last + Duration::days(1);
+        }
+        out
+    }
+}
+
+impl fmt::Display for Days {
+    /// `2026-10-01..2026-10-31`, or the one day.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_one_day() {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}..{}", self.first, self.last)
+        }
     }
 }
 
@@ -260,6 +354,31 @@ mod tests {
             local_day(t, chrono_tz::America::Los_Angeles).to_string(),
             "2026-10-31"
         );
+    }
+
+    #[test]
+    fn days_refuse_a_reversed_range_and_cut_at_month_ends() {
+        let day = |t: &str| NaiveDate::parse_from_str(t, "%Y-%m-%d").unwrap();
+        assert!(Days::new(day("2026-10-02"), day("2026-10-01")).is_err());
+        let range = Days::new(day("2026-01-30"), day("2026-03-01")).unwrap();
+        assert_eq!(range.count(), 31);
+        let months: Vec<String> = range.months().iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            months,
+            [
+                "2026-01-30..2026-01-31",
+                "2026-02-01..2026-02-28",
+                "2026-03-01"
+            ]
+        );
+        let feb = Period::parse_month("2026-02").unwrap().days();
+        assert_eq!(range.overlap(feb), Some(feb));
+        assert_eq!(feb.overlap(Days::one(day("2026-03-01"))), None);
+        let year = Period::Year(2026).days().months();
+        assert_eq!(year.len(), 12);
+        assert_eq!(year[1].last(), day("2026-02-28"));
+        let one = Period::parse_day("2026-10-15").unwrap().days();
+        assert_eq!(one.months(), [one]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::alerts::config::Rules;
 use crate::format::json_number;
 use crate::ids::ShopId;
 use crate::kpi::Catalogue;
-use crate::period::{today, Period};
+use crate::period::{today, Days, Period};
 use crate::scorecard::export;
 use crate::settings::Settings;
 use crate::store::{JobRun, Store, StoreError, StoredScorecard, StoredSnapshot};
@@ -252,25 +252,22 @@ pub async fn series(
             "no KPI `{kpi}` in the catalogue (see /api/v1/kpis)"
         )));
     }
-    if from > to {
+    let days = Days::new(from, to)
+        .map_err(|_| ReadError::BadRequest(format!("`from` {from} is after `to` {to}")))?;
+    let count = days.count();
+    if count > MAX_SERIES_DAYS {
         return Err(ReadError::BadRequest(format!(
-            "`from` {from} is after `to` {to}"
-        )));
-    }
-    let days = (to - from).num_days() + 1;
-    if days > MAX_SERIES_DAYS {
-        return Err(ReadError::BadRequest(format!(
-            "`from`..`to` covers {days} days; at most {MAX_SERIES_DAYS} per request"
+            "`from`..`to` covers {count} days; at most {MAX_SERIES_DAYS} per request"
         )));
     }
     let stored: std::collections::HashMap<String, (Option<Decimal>, Option<Decimal>)> = store
-        .day_values(&shop.id, kpi, from, to)
+        .day_values(&shop.id, kpi, days)
         .await?
         .into_iter()
         .map(|(day, value, target)| (day, (value, target)))
         .collect();
-    let mut out = Vec::with_capacity(days as usize);
-    for day in from.iter_days().take(days as usize) {
+    let mut out = Vec::with_capacity(count as usize);
+    for day in from.iter_days().take(count as usize) {
         let label = day.to_string();
         let (value, target) = match stored.get(&label) {
             Some(v) => *v,

@@ -116,7 +116,7 @@ pub async fn values_many(
     let mut backs = Vec::new();
     for back in 0..=settings.catalogue.prev_depth() {
         let p = period.back(back);
-        backs.push(InputValues::load_many(store, &ids, p.first_day(), p.last_day()).await?);
+        backs.push(InputValues::load_many(store, &ids, p.days()).await?);
     }
     let book = TargetBook::load(&settings.targets, store).await?;
     let cap = settings.scoring.cap;

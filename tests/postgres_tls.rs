@@ -217,7 +217,10 @@ async fn connects_over_tls_with_each_sslmode_and_refuses_a_wrong_ca() {
         ..Default::default()
     };
     store.commit_batch("traffic", &batch).await.unwrap();
-    let stored = store.daily_aggregates("sh", day, day).await.unwrap();
+    let stored = store
+        .daily_aggregates("sh", kpid::period::Days::one(day))
+        .await
+        .unwrap();
     assert!(!stored.is_empty(), "the committed value reads back");
     store.close().await;
 

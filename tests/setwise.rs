@@ -190,20 +190,18 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
             }
             // The set-based reads hold what the per-shop queries read.
             let ids: Vec<kpid::ids::ShopId> = shops.iter().map(|x| x.id.clone()).collect();
-            let (from, to) = (p.first_day(), p.last_day());
-            let facts = ShopFacts::load_many(&db.store, &ids, from, to)
-                .await
-                .unwrap();
+            let days = p.days();
+            let facts = ShopFacts::load_many(&db.store, &ids, days).await.unwrap();
             for id in &ids {
                 let f = &facts[id];
                 let st = &db.store;
-                let mut rows = st.daily_rows(id, from, to).await.unwrap();
+                let mut rows = st.daily_rows(id, days).await.unwrap();
                 let records = if st.shop_has_orders(id).await.unwrap() {
-                    let days = st.record_days(id, from, to).await.unwrap();
+                    let record_days = st.record_days(id, days).await.unwrap();
                     rows.retain(|r| {
-                        !(RECORD_INPUTS.contains(&r.input.as_str()) && days.contains(&r.day))
+                        !(RECORD_INPUTS.contains(&r.input.as_str()) && record_days.contains(&r.day))
                     });
-                    Some(st.record_totals(id, from, to).await.unwrap())
+                    Some(st.record_totals(id, days).await.unwrap())
                 } else {
                     None
                 };

@@ -2,6 +2,7 @@ mod common;
 
 use kpid::facts::{Batch, DailyValue, Order, OrderStatus, Refund, Reject};
 use kpid::money::Money;
+use kpid::period::Days;
 use kpid::store::Store;
 
 #[tokio::test]
@@ -65,10 +66,11 @@ fn refund(id: &str, amount_micros: i64) -> Refund {
 /// count, and every row ends up as last sent.
 #[tokio::test]
 async fn a_page_of_new_changed_and_identical_records_counts_only_what_changed() {
-    let (from, to) = (
+    let days = Days::new(
         chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
         chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-    );
+    )
+    .unwrap();
     for db in common::backends().await {
         let first = Batch {
             orders: vec![order("1", 1_000_000), order("2", 2_000_000)],
@@ -94,7 +96,7 @@ async fn a_page_of_new_changed_and_identical_records_counts_only_what_changed() 
             db.backend
         );
         assert_eq!(reopened.commit_batch("c", &mixed).await.unwrap(), 0);
-        let totals = reopened.record_totals("s", from, to).await.unwrap();
+        let totals = reopened.record_totals("s", days).await.unwrap();
         assert_eq!(
             (totals.orders, totals.gmv.micros(), totals.buyers),
             (3, 6_500_000, 3),
@@ -134,9 +136,9 @@ async fn a_page_of_new_changed_and_identical_records_counts_only_what_changed() 
             ..Default::default()
         };
         assert_eq!(again.commit_batch("c", &cleared).await.unwrap(), 1);
-        assert!(again.daily_rows("s", from, to).await.unwrap().is_empty());
+        assert!(again.daily_rows("s", days).await.unwrap().is_empty());
         assert_eq!(again.rejects("c").await.unwrap().len(), 1);
-        assert_eq!(again.record_totals("s", from, to).await.unwrap().orders, 4);
+        assert_eq!(again.record_totals("s", days).await.unwrap().orders, 4);
         reopened.close().await;
         again.close().await;
         db.drop_db().await;
@@ -182,11 +184,8 @@ async fn pages_sharing_records_in_opposite_orders_commit_side_by_side() {
                 db.backend
             );
         }
-        let (from, to) = (
-            chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
-            chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
-        );
-        let totals = db.store.record_totals("s", from, to).await.unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let totals = db.store.record_totals("s", Days::one(day)).await.unwrap();
         assert_eq!(totals.orders, 200, "{}", db.backend);
         db.drop_db().await;
     }

@@ -13,6 +13,7 @@ use common::logs::Logs;
 use hmac::{Hmac, Mac};
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector, ConnectorRun};
+use kpid::period::Days;
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -318,7 +319,7 @@ async fn run(db: &common::TestDb, settings_toml: &str, window: Window) -> Connec
 
 /// Paid orders, GMV (micros), distinct buyers; refund orders and micros.
 async fn totals(db: &common::TestDb, day: NaiveDate) -> (i64, i64, i64, i64, i64) {
-    let t = db.store.record_totals("tb", day, day).await.unwrap();
+    let t = db.store.record_totals("tb", Days::one(day)).await.unwrap();
     (
         t.orders,
         t.gmv.micros(),

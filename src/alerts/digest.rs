@@ -54,7 +54,7 @@ pub async fn build(
         let Some(day_window) = Window::at(WatchPeriod::Day, at, shop.tz) else {
             continue;
         };
-        let yesterday = day_window.from;
+        let yesterday = day_window.days.first();
         let days_back = |n| {
             values(
                 settings,

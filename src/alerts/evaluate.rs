@@ -17,7 +17,7 @@ use super::config::{Compare, Condition, Rule, RuleKpis, RuleScope, Rules};
 use super::message::WatchPeriod;
 use crate::ids::ShopId;
 use crate::kpi::{round_value, InputValues, KpiSpec};
-use crate::period::{day_start, Period};
+use crate::period::{day_start, Days, Period};
 use crate::scoring::attainment;
 use crate::settings::refund_sources;
 use crate::settings::Settings;
@@ -65,8 +65,7 @@ impl Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub period: WatchPeriod,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    pub days: Days,
     /// The month whose targets apply.
     pub month: Period,
     /// Of the period's own target (a day's or the month's), the part due.
@@ -102,8 +101,7 @@ impl Window {
                 let elapsed = (at - start).num_seconds().clamp(0, length);
                 Window {
                     period,
-                    from: today,
-                    to: today,
+                    days: Days::one(today),
                     month: Period::month_of(today),
                     share: Share {
                         part: elapsed,
@@ -113,8 +111,7 @@ impl Window {
             }
             WatchPeriod::Day => Window {
                 period,
-                from: yesterday,
-                to: yesterday,
+                days: Days::one(yesterday),
                 month: Period::month_of(yesterday),
                 share: Share::ALL,
             },
@@ -123,15 +120,13 @@ impl Window {
                     return None;
                 }
                 let month = Period::month_of(today);
-                let days = days_in(month);
                 Window {
                     period,
-                    from: month.first_day(),
-                    to: yesterday,
+                    days: Days::new(month.first_day(), yesterday).ok()?,
                     month,
                     share: Share {
                         part: i64::from(today.day() - 1),
-                        whole: days,
+                        whole: month.days().count(),
                     },
                 }
             }
@@ -140,38 +135,27 @@ impl Window {
 
     /// `2026-10-05`, or `2026-10-01..2026-10-09`.
     pub fn label(&self) -> String {
-        if self.from == self.to {
-            self.from.to_string()
-        } else {
-            format!("{}..{}", self.from, self.to)
-        }
+        self.days.to_string()
     }
 
     /// The same days of the comparison period of a drop/rise rule.
-    fn compared(&self, compare: Compare) -> (NaiveDate, NaiveDate) {
-        match compare {
-            Compare::PreviousDay => (self.from - Duration::days(1), self.to - Duration::days(1)),
-            Compare::SameDayLastWeek => {
-                (self.from - Duration::days(7), self.to - Duration::days(7))
-            }
-            Compare::PreviousMonth => {
-                let back = |d: NaiveDate| d.checked_sub_months(Months::new(1)).unwrap_or(d);
-                (back(self.from), back(self.to))
-            }
-        }
+    fn compared(&self, compare: Compare) -> Days {
+        let back = |d: NaiveDate| match compare {
+            Compare::PreviousDay => d - Duration::days(1),
+            Compare::SameDayLastWeek => d - Duration::days(7),
+            Compare::PreviousMonth => d.checked_sub_months(Months::new(1)).unwrap_or(d),
+        };
+        Days::new(back(self.days.first()), back(self.days.last()))
+            .expect("moving both ends back alike keeps their order")
     }
 
     /// The days whose values `prev(…)` in formulas reads.
-    fn previous(&self) -> (NaiveDate, NaiveDate) {
+    fn previous(&self) -> Days {
         match self.period {
             WatchPeriod::Month => self.compared(Compare::PreviousMonth),
             _ => self.compared(Compare::PreviousDay),
         }
     }
-}
-
-fn days_in(month: Period) -> i64 {
-    (month.last_day() - month.first_day()).num_days() + 1
 }
 
 /// The target a KPI is held against over `window`: `(full, due)`, the
@@ -188,13 +172,13 @@ pub fn window_target(
     let (full, due) = match window.period {
         WatchPeriod::Month => (month_target, month_target.map(due_of)),
         WatchPeriod::Today | WatchPeriod::Day => {
-            match book.lookup(spec.id.as_str(), Period::Day(window.from), scopes) {
+            match book.lookup(spec.id.as_str(), Period::Day(window.days.first()), scopes) {
                 Some(day) => (Some(day), Some(due_of(day))),
                 None => match month_target {
                     // The month's target spread evenly over its days; the
                     // due part in one step so it stays exact.
                     Some(t) if sums => {
-                        let days = days_in(window.month);
+                        let days = window.month.days().count();
                         let spread = Share {
                             part: window.share.part,
                             whole: window.share.whole * days,
@@ -236,8 +220,8 @@ pub(crate) struct Values<'a> {
     settings: &'a Settings,
     store: &'a Store,
     pub(crate) book: TargetBook,
-    cache: HashMap<(Scope, NaiveDate, NaiveDate), HashMap<String, Option<Decimal>>>,
-    inputs: HashMap<(Scope, NaiveDate, NaiveDate), InputValues>,
+    cache: HashMap<(Scope, Days), HashMap<String, Option<Decimal>>>,
+    inputs: HashMap<(Scope, Days), InputValues>,
 }
 
 impl<'a> Values<'a> {
@@ -251,28 +235,14 @@ impl<'a> Values<'a> {
         })
     }
 
-    /// Every KPI of `scope` over a running period's days.
-    pub(crate) async fn of_window(
-        &mut self,
-        scope: &Scope,
-        window: &Window,
-    ) -> Result<HashMap<String, Option<Decimal>>, StoreError> {
-        self.kpis(scope, (window.from, window.to), window.previous(), window)
-            .await
-    }
-
-    async fn inputs(
-        &mut self,
-        scope: &Scope,
-        (from, to): (NaiveDate, NaiveDate),
-    ) -> Result<InputValues, StoreError> {
-        let key = (scope.clone(), from, to);
+    async fn inputs(&mut self, scope: &Scope, days: Days) -> Result<InputValues, StoreError> {
+        let key = (scope.clone(), days);
         if let Some(v) = self.inputs.get(&key) {
             return Ok(v.clone());
         }
         let v = match scope {
             Scope::Shop(shop) => {
-                let mut v = InputValues::load_days(self.store, shop, from, to).await?;
+                let mut v = InputValues::load_days(self.store, shop, days).await?;
                 // As in snapshots: a shop without a refund source has no refund KPIs.
                 if !refund_sources::has_refund_source(self.settings, self.store, shop).await? {
                     refund_sources::clear(&mut v);
@@ -283,6 +253,7 @@ impl<'a> Values<'a> {
                 Some(p) => {
                     // Windows lie within a month (one across a year's end
                     // converts money at that year's rates).
+                    let (from, to) = (days.first(), days.last());
                     let rates_of = if (from.year(), from.month()) == (to.year(), to.month()) {
                         Period::month_of(from)
                     } else {
@@ -293,8 +264,7 @@ impl<'a> Values<'a> {
                         self.store,
                         p,
                         rates_of,
-                        from,
-                        to,
+                        days,
                     )
                     .await?
                 }
@@ -305,21 +275,19 @@ impl<'a> Values<'a> {
         Ok(v)
     }
 
-    /// Every KPI over `days`; `prev(…)` reads `previous`, `target(…)` the
-    /// pro-rated targets of `window`.
-    async fn kpis(
+    /// Every KPI of `scope` over a running period's days; `prev(…)` reads
+    /// the window's previous days, `target(…)` its pro-rated targets.
+    pub(crate) async fn of_window(
         &mut self,
         scope: &Scope,
-        days: (NaiveDate, NaiveDate),
-        previous: (NaiveDate, NaiveDate),
         window: &Window,
     ) -> Result<HashMap<String, Option<Decimal>>, StoreError> {
-        let key = (scope.clone(), days.0, days.1);
+        let key = (scope.clone(), window.days);
         if let Some(v) = self.cache.get(&key) {
             return Ok(v.clone());
         }
-        let current = self.inputs(scope, days).await?;
-        let prev = self.inputs(scope, previous).await?;
+        let current = self.inputs(scope, window.days).await?;
+        let prev = self.inputs(scope, window.previous()).await?;
         let scopes = target_scopes(self.settings, scope);
         let cat = &self.settings.catalogue;
         let book = &self.book;
@@ -417,17 +385,11 @@ pub async fn observe(
             let now = values.of_window(&scope, &window).await?;
             let base = match rule.compare {
                 Some(c) if matches!(rule.condition, Condition::Drop | Condition::Rise) => {
-                    let days = window.compared(c);
                     let shifted = Window {
-                        from: days.0,
-                        to: days.1,
+                        days: window.compared(c),
                         ..window
                     };
-                    Some(
-                        values
-                            .kpis(&scope, days, shifted.previous(), &shifted)
-                            .await?,
-                    )
+                    Some(values.of_window(&scope, &shifted).await?)
                 }
                 _ => None,
             };

@@ -1,6 +1,7 @@
 //! `kpid kpis [--inputs]`: the KPI catalogue (built-in and configured), or
 //! the inputs a daily CSV may carry.
 
+use crate::format::csv_table;
 use crate::kpi::catalogue::INPUTS;
 use crate::kpi::Catalogue;
 use crate::read;
@@ -56,8 +57,7 @@ fn print_catalogue(cat: &Catalogue, format: Format, inputs: bool) -> anyhow::Res
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&read::kpis_json(cat))?),
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record([
+            let header = [
                 "id",
                 "name_zh",
                 "name_en",
@@ -66,20 +66,20 @@ fn print_catalogue(cat: &Catalogue, format: Format, inputs: bool) -> anyhow::Res
                 "direction",
                 "category",
                 "builtin",
-            ])?;
-            for k in cat.iter() {
-                w.write_record([
-                    k.id.as_str(),
-                    &k.name_zh,
-                    &k.name_en,
-                    &k.formula,
-                    k.unit.as_str(),
-                    &format!("{:?}", k.direction).to_lowercase(),
-                    &k.category,
-                    if k.builtin { "true" } else { "false" },
-                ])?;
-            }
-            print!("{}", String::from_utf8(w.into_inner()?)?);
+            ];
+            let rows = cat.iter().map(|k| {
+                [
+                    k.id.to_string(),
+                    k.name_zh.clone(),
+                    k.name_en.clone(),
+                    k.formula.clone(),
+                    k.unit.as_str().to_string(),
+                    format!("{:?}", k.direction).to_lowercase(),
+                    k.category.clone(),
+                    k.builtin.to_string(),
+                ]
+            });
+            print!("{}", csv_table(&header, rows)?);
         }
         Format::Table | Format::Xlsx => {
             for k in cat.iter() {

@@ -1,6 +1,7 @@
 //! `kpid runs`: recent scheduled runs (job, tick, replica, status, counts).
 
 use super::rfc3339;
+use crate::format::csv_table;
 use crate::read;
 use crate::report::Format;
 use crate::store::JobRun;
@@ -35,8 +36,7 @@ fn print_runs(runs: &[JobRun], format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&read::runs_json(runs))?),
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record([
+            let header = [
                 "job",
                 "tick",
                 "owner",
@@ -49,9 +49,9 @@ fn print_runs(runs: &[JobRun], format: Format) -> anyhow::Result<()> {
                 "rejects",
                 "detail",
                 "error",
-            ])?;
-            for r in runs {
-                w.write_record([
+            ];
+            let rows = runs.iter().map(|r| {
+                [
                     r.job.clone(),
                     rfc3339(r.tick),
                     r.owner.clone(),
@@ -64,9 +64,9 @@ fn print_runs(runs: &[JobRun], format: Format) -> anyhow::Result<()> {
                     r.rejects.to_string(),
                     r.detail.clone(),
                     r.error.clone().unwrap_or_default(),
-                ])?;
-            }
-            print!("{}", String::from_utf8(w.into_inner()?)?);
+                ]
+            });
+            print!("{}", csv_table(&header, rows)?);
         }
         Format::Table | Format::Xlsx => {
             println!(

@@ -1,6 +1,7 @@
 //! `kpid targets import | list`: the targets in force, bulk import from CSV/XLSX.
 
 use super::{keep_rejects, reject};
+use crate::format::csv_table;
 use crate::report::Format;
 use crate::scorecard::imports;
 use crate::settings::Settings;
@@ -100,19 +101,18 @@ async fn run(s: &Settings, store: &Store, cmd: TargetsCommand) -> anyhow::Result
                     println!("{}", serde_json::to_string_pretty(&v)?);
                 }
                 Format::Csv => {
-                    let mut w = csv::Writer::from_writer(Vec::new());
-                    w.write_record(["kpi", "scope", "scope_id", "period", "value", "source"])?;
-                    for t in list {
-                        w.write_record([
+                    let header = ["kpi", "scope", "scope_id", "period", "value", "source"];
+                    let rows = list.iter().map(|t| {
+                        [
                             t.kpi.to_string(),
                             t.scope.kind().to_string(),
                             t.scope.id().to_string(),
                             t.period.to_string(),
                             t.value.normalize().to_string(),
                             t.source.to_string(),
-                        ])?;
-                    }
-                    print!("{}", String::from_utf8(w.into_inner()?)?);
+                        ]
+                    });
+                    print!("{}", csv_table(&header, rows)?);
                 }
                 _ => {
                     println!(

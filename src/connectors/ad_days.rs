@@ -27,9 +27,9 @@ pub(crate) async fn run_days(
     lookback_days: i64,
     sink: &Sink<'_>,
 ) -> Result<(NaiveDate, NaiveDate, bool), ConnectorError> {
-    if window.from.is_some() || window.to.is_some() {
-        let to = window.to.unwrap_or(today);
-        return Ok((window.from.unwrap_or(to), to, false));
+    if !window.is_scheduled() {
+        let (from, to) = window.backfill_days(today);
+        return Ok((from, to, false));
     }
     let reached = sink
         .cursor(STREAM)

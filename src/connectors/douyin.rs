@@ -68,7 +68,7 @@ use super::records::{PageOf, AFTER_SALE, ORDER};
 use super::shop_api::{days, move_cursor, signed_call, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::PageError;
+use crate::http::{HttpError, PageError};
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
 use fields::{count, fen_micros, id_text, instant, integer, required_id};
@@ -104,6 +104,8 @@ impl MarketOptions for DouyinOptions {
     const APP_SECRETS: [&'static str; 2] = ["app_secret", "access_token"];
     const KEY_NAME: &'static str = "app_key";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Douyin;
+    const HINT: &'static str = HINT;
+    const ENVELOPE: fn(&[u8]) -> Option<HttpError> = envelope::douyin;
 
     fn gateway(&self) -> (&str, &str, Signing) {
         (&self.base_url, &self.app_key, Signing::Douyin)
@@ -318,14 +320,9 @@ impl DouyinConnector {
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
         let mapper = Mapper(self.api.page(url, place));
-        signed_call(
-            self,
-            (url, method),
-            business,
-            HINT,
-            move |bytes: &[u8]| parse(&mapper, bytes),
-            envelope::douyin,
-        )
+        signed_call(self, (url, method), business, move |bytes: &[u8]| {
+            parse(&mapper, bytes)
+        })
         .await
     }
 }

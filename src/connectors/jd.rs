@@ -48,7 +48,7 @@ use super::records::{PageOf, AFTER_SALE, ORDER};
 use super::shop_api::{days, move_cursor, signed_call, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::PageError;
+use crate::http::{HttpError, PageError};
 use crate::period::{local_day, today};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -93,6 +93,8 @@ impl MarketOptions for JdOptions {
     const APP_SECRETS: [&'static str; 2] = ["app_secret", "access_token"];
     const KEY_NAME: &'static str = "app_key";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Jd;
+    const HINT: &'static str = HINT;
+    const ENVELOPE: fn(&[u8]) -> Option<HttpError> = envelope::jd;
 
     fn gateway(&self) -> (&str, &str, Signing) {
         (&self.base_url, &self.app_key, Signing::Jd)
@@ -322,14 +324,9 @@ impl JdConnector {
         let mapper = Mapper(self.api.page(method, format!("page {page_no}")));
         // Signed per attempt: JD allows six minutes of clock drift.
         let url = self.options.base_url.as_str();
-        signed_call(
-            self,
-            (url, method),
-            business,
-            HINT,
-            move |bytes: &[u8]| parse(&mapper, bytes),
-            envelope::jd,
-        )
+        signed_call(self, (url, method), business, move |bytes: &[u8]| {
+            parse(&mapper, bytes)
+        })
         .await
     }
 }

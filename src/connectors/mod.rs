@@ -25,6 +25,7 @@ pub use tabular::{HeaderError, ImportError};
 
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, IngestStats, Reject};
+use crate::period::Days;
 use crate::progress::Progress;
 use crate::settings::Settings;
 use crate::store::{Backend, ImportCommits, Store, StoreError};
@@ -100,6 +101,13 @@ impl Window {
     /// (a backfill names its days and leaves the cursor alone).
     pub fn is_scheduled(self) -> bool {
         self.from.is_none() && self.to.is_none()
+    }
+
+    /// A backfill's days `(from, to)`: `--to` defaults to `today`, `--from`
+    /// to `--to` (a `from` after `to` covers nothing).
+    pub fn backfill_days(self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+        let to = self.to.unwrap_or(today);
+        (self.from.unwrap_or(to), to)
     }
 }
 
@@ -313,17 +321,16 @@ impl<'a> Sink<'a> {
     }
 
     /// The `(day, dimension)` pairs of `input` this connector has stored for
-    /// `shop` over `[from, to]`, so a connector that recomputes whole days
+    /// `shop` over `days`, so a connector that recomputes whole days
     /// can clear the dimensions (agents, campaigns) that are gone.
     pub async fn stored_dimensions(
         &self,
         shop: &str,
         input: &str,
-        from: NaiveDate,
-        to: NaiveDate,
+        days: Days,
     ) -> Result<Vec<(NaiveDate, String)>, ConnectorError> {
         self.store
-            .daily_dimensions(self.connector, shop, input, from, to)
+            .daily_dimensions(self.connector, shop, input, days)
             .await
             .map_err(self.store_error())
     }

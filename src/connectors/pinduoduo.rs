@@ -50,7 +50,7 @@ use super::shop_api::{
 };
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::PageError;
+use crate::http::{HttpError, PageError};
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -88,6 +88,8 @@ impl MarketOptions for PinduoduoOptions {
     const APP_SECRETS: [&'static str; 2] = ["client_secret", "access_token"];
     const KEY_NAME: &'static str = "client_id";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Pinduoduo;
+    const HINT: &'static str = HINT;
+    const ENVELOPE: fn(&[u8]) -> Option<HttpError> = envelope::pdd;
 
     fn gateway(&self) -> (&str, &str, Signing) {
         (&self.base_url, &self.client_id, Signing::Pdd)
@@ -299,9 +301,7 @@ impl PinduoduoConnector {
             self,
             (url, slice.api.name()),
             &business,
-            HINT,
             move |bytes: &[u8]| mapper.page_facts(bytes),
-            envelope::pdd,
         )
         .await
     }

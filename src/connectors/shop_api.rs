@@ -78,10 +78,9 @@ impl ShopApi {
         })
     }
 
-    /// A backfill's local days: `--to` defaults to today, `--from` to `--to`.
+    /// A backfill's local days ([`Window::backfill_days`]) in the shop's zone.
     pub fn backfill_days(&self, window: Window) -> (NaiveDate, NaiveDate) {
-        let to = window.to.unwrap_or_else(|| today(self.tz));
-        (window.from.unwrap_or(to), to)
+        window.backfill_days(today(self.tz))
     }
 
     /// Where a scheduled run of `stream` starting at `now` resumes: the
@@ -216,6 +215,10 @@ pub(crate) trait MarketOptions: DeserializeOwned + Sized {
     const KEY_NAME: &'static str;
     /// The [`Connector`] variant holding it.
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector;
+    /// What to check when the platform refuses the credentials.
+    const HINT: &'static str;
+    /// Its error envelope: the error a body answered with HTTP 200 carries.
+    const ENVELOPE: fn(&[u8]) -> Option<HttpError>;
 
     /// Its gateway URL, its app key, and how calls to it are signed.
     fn gateway(&self) -> (&str, &str, Signing);
@@ -254,16 +257,13 @@ impl<O: MarketOptions> KindOptions for O {
 
 /// One call of `api` at `url` by `app`, signed with its keys afresh on
 /// every attempt (the platforms check the timestamp, and a retry after a
-/// ban needs a new one), refused by `check` (the platform's envelope) when
-/// its body carries an error, else read by `parse` on a blocking thread.
-/// `hint` says what to check when the platform refuses the credentials.
+/// ban needs a new one), refused by the platform's [`MarketOptions::ENVELOPE`]
+/// when its body carries an error, else read by `parse` on a blocking thread.
 pub(crate) async fn signed_call<O, T, P, E>(
     app: &MarketApp<O>,
     (url, api): (&str, &str),
     business: &serde_json::Value,
-    hint: &str,
     parse: P,
-    check: fn(&[u8]) -> Option<HttpError>,
 ) -> Result<T, ConnectorError>
 where
     O: MarketOptions,
@@ -281,9 +281,9 @@ where
         .call(
             &app.name,
             |c| signing.post(c, url, api, &keys, business, Utc::now()),
-            hint,
+            O::HINT,
             parse,
-            check,
+            O::ENVELOPE,
         )
         .await
 }

@@ -45,7 +45,7 @@ use crate::facts::{Batch, DailyValue, Reject};
 use crate::http::pagination::{advance_cursor, after_cursor};
 use crate::http::{strip_query, HttpClient, PageError};
 use crate::ids::ShopId;
-use crate::period::{day_start, local_day, today};
+use crate::period::{day_start, local_day, today, Days};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
@@ -220,14 +220,13 @@ impl ZendeskConnector {
             );
             (local_day(since, self.tz), today(self.tz))
         } else {
-            let to = window.to.unwrap_or_else(|| today(self.tz));
-            (window.from.unwrap_or(to), to)
+            window.backfill_days(today(self.tz))
         };
-        if from > to {
+        let Ok(days) = Days::new(from, to) else {
             return Ok(());
-        }
+        };
         let start_time = day_start(from, self.tz).min(started - Duration::seconds(61));
-        let (tickets, rejects) = self.export(start_time, from, to).await?;
+        let (tickets, rejects) = self.export(start_time, days).await?;
 
         let mut totals: BTreeMap<(NaiveDate, String), (i64, i64)> = BTreeMap::new();
         for (day, agent, seconds) in tickets.into_values().flatten() {
@@ -241,7 +240,7 @@ impl ZendeskConnector {
         };
         let mut gone: BTreeSet<(NaiveDate, String)> = BTreeSet::new();
         for input in [SESSIONS, RESPONSE_TOTAL] {
-            for key in sink.stored_dimensions(&self.shop, input, from, to).await? {
+            for key in sink.stored_dimensions(&self.shop, input, days).await? {
                 if !totals.contains_key(&key) {
                     gone.insert(key);
                 }
@@ -280,8 +279,7 @@ impl ZendeskConnector {
     async fn export(
         &self,
         start_time: DateTime<Utc>,
-        from: NaiveDate,
-        to: NaiveDate,
+        days: Days,
     ) -> Result<(HashMap<u64, Contribution>, Vec<Reject>), ConnectorError> {
         let url = format!("{}{EXPORT_PATH}", self.options.base_url());
         let per_page = self.polling.page_size.to_string();
@@ -301,8 +299,7 @@ impl ZendeskConnector {
             }
             let mapper = Mapper {
                 tz: self.tz,
-                from,
-                to,
+                days,
                 source: strip_query(&url),
                 page_no,
             };
@@ -347,8 +344,7 @@ impl ZendeskConnector {
 /// Turns pages into contributions on a blocking thread: owns what it needs.
 struct Mapper {
     tz: Tz,
-    from: NaiveDate,
-    to: NaiveDate,
+    days: Days,
     source: String,
     page_no: u32,
 }
@@ -405,7 +401,7 @@ impl Mapper {
                 }
             };
             let day = local_day(t.created_at, self.tz);
-            if t.status.as_deref() == Some("deleted") || day < self.from || day > self.to {
+            if t.status.as_deref() == Some("deleted") || !self.days.contains(day) {
                 tickets.push((t.id, None));
                 continue;
             }
@@ -453,8 +449,11 @@ mod tests {
     fn mapper() -> Mapper {
         Mapper {
             tz: chrono_tz::Asia::Shanghai,
-            from: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
-            to: NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
+            days: Days::new(
+                NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
+            )
+            .unwrap(),
             source: "https://x/api/v2/incremental/tickets/cursor.json".into(),
             page_no: 1,
         }

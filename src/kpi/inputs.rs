@@ -4,9 +4,8 @@ use super::catalogue::{Aggregation, INPUTS};
 use super::round_value;
 use crate::ids::ShopId;
 use crate::money::from_micros;
-use crate::period::Period;
+use crate::period::{Days, Period};
 use crate::store::{fold_daily, DailyAggregate, DailyRow, RecordTotals, Store, StoreError};
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 
@@ -31,29 +30,23 @@ pub struct ShopFacts {
 
 impl ShopFacts {
     /// One shop's facts: the one-shop case of [`ShopFacts::load_many`].
-    pub async fn load(
-        store: &Store,
-        shop: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Self, StoreError> {
-        let mut many = Self::load_many(store, &[shop.into()], from, to).await?;
+    pub async fn load(store: &Store, shop: &str, days: Days) -> Result<Self, StoreError> {
+        let mut many = Self::load_many(store, &[shop.into()], days).await?;
         Ok(many.remove(shop).unwrap_or_default())
     }
 
-    /// The facts of each of `shops` over `from..=to`, read for all of them
+    /// The facts of each of `shops` over `days`, read for all of them
     /// at once: a few queries grouped by shop, however many shops.
     pub async fn load_many(
         store: &Store,
         shops: &[ShopId],
-        from: NaiveDate,
-        to: NaiveDate,
+        days: Days,
     ) -> Result<HashMap<ShopId, Self>, StoreError> {
         let mut shops = shops.to_vec();
         shops.sort();
         shops.dedup();
-        let mut rows = store.daily_rows_of(&shops, from, to).await?;
-        let mut totals = store.record_totals_of(&shops, from, to).await?;
+        let mut rows = store.daily_rows_of(&shops, days).await?;
+        let mut totals = store.record_totals_of(&shops, days).await?;
         // A paid order in the range shows the shop has orders; only the
         // others are looked up (an order of another status or day counts).
         let mut has_orders: HashSet<ShopId> = totals
@@ -84,7 +77,7 @@ impl ShopFacts {
         let mut record_days = if mixed.is_empty() {
             HashMap::new()
         } else {
-            store.record_days_of(&mixed, from, to).await?
+            store.record_days_of(&mixed, days).await?
         };
         let mut out = HashMap::with_capacity(shops.len());
         for shop in shops {
@@ -161,19 +154,14 @@ impl InputValues {
     /// without sales reads 0 rather than "no value". Distinct counts cannot
     /// be summed over days: see [`ShopFacts::buyers_unknown`].
     pub async fn load(store: &Store, shop: &str, period: Period) -> Result<Self, StoreError> {
-        Self::load_days(store, shop, period.first_day(), period.last_day()).await
+        Self::load_days(store, shop, period.days()).await
     }
 
-    /// As [`InputValues::load`], over the local days `from..=to` (alerts
+    /// As [`InputValues::load`], over the local `days` (alerts
     /// watch month-to-date and today-so-far, which are not whole periods).
-    pub async fn load_days(
-        store: &Store,
-        shop: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Self, StoreError> {
-        let facts = ShopFacts::load(store, shop, from, to).await?;
-        Self::from_facts(facts, from == to)
+    pub async fn load_days(store: &Store, shop: &str, days: Days) -> Result<Self, StoreError> {
+        let facts = ShopFacts::load(store, shop, days).await?;
+        Self::from_facts(facts, days.is_one_day())
     }
 
     /// As [`InputValues::load_days`] for each of `shops`, read at once (see
@@ -181,13 +169,12 @@ impl InputValues {
     pub async fn load_many(
         store: &Store,
         shops: &[ShopId],
-        from: NaiveDate,
-        to: NaiveDate,
+        days: Days,
     ) -> Result<HashMap<ShopId, Self>, StoreError> {
-        ShopFacts::load_many(store, shops, from, to)
+        ShopFacts::load_many(store, shops, days)
             .await?
             .into_iter()
-            .map(|(shop, facts)| Ok((shop, Self::from_facts(facts, from == to)?)))
+            .map(|(shop, facts)| Ok((shop, Self::from_facts(facts, days.is_one_day())?)))
             .collect()
     }
 

@@ -178,10 +178,7 @@ impl CardFacts {
         let mut backs = Vec::new();
         for back in 0..=settings.catalogue.prev_depth() {
             let p = period.back(back);
-            backs.push(
-                scope::ScopeFacts::load(settings, store, &shops, p.first_day(), p.last_day())
-                    .await?,
-            );
+            backs.push(scope::ScopeFacts::load(settings, store, &shops, p.days()).await?);
         }
         let mut manual: HashMap<String, Vec<ManualInput>> = HashMap::new();
         let all = if people.len() == 1 {

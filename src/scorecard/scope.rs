@@ -7,18 +7,17 @@
 //! over every agent of the person's shops in the same period, so an agent is
 //! compared with the whole desk, themselves included.
 
-use crate::currency::{convert_micros, convert_money, month_ranges, MoneyPlan, Rates};
+use crate::currency::{convert_micros, convert_money, MoneyPlan, Rates};
 use crate::ids::ShopId;
 use crate::kpi::catalogue::is_money_input;
 use crate::kpi::inputs::ShopFacts;
 use crate::kpi::{round_value, InputValues};
 use crate::money::{from_micros, Money};
-use crate::period::Period;
+use crate::period::{Days, Period};
 use crate::settings::refund_sources;
 use crate::settings::Settings;
 use crate::store::{fold_daily, DailyRow, RecordTotals, Store, StoreError};
 use crate::targets::roles::Person;
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 
@@ -69,18 +68,10 @@ pub async fn load_person(
     person: &Person,
     period: Period,
 ) -> Result<InputValues, StoreError> {
-    load_person_days(
-        settings,
-        store,
-        person,
-        period,
-        period.first_day(),
-        period.last_day(),
-    )
-    .await
+    load_person_days(settings, store, person, period, period.days()).await
 }
 
-/// As [`load_person`], over the local days `from..=to` inside `period`
+/// As [`load_person`], over the local `days` inside `period`
 /// (alerts watch month to date and today so far, which are not whole
 /// periods); money is converted at the rates of `period`'s months.
 pub async fn load_person_days(
@@ -88,10 +79,9 @@ pub async fn load_person_days(
     store: &Store,
     person: &Person,
     period: Period,
-    from: NaiveDate,
-    to: NaiveDate,
+    days: Days,
 ) -> Result<InputValues, StoreError> {
-    let facts = ScopeFacts::load(settings, store, &person.shops, from, to).await?;
+    let facts = ScopeFacts::load(settings, store, &person.shops, days).await?;
     person_values(settings, store, &facts, person, period).await
 }
 
@@ -99,27 +89,25 @@ pub async fn load_person_days(
 /// shared by every person whose scope covers some of them.
 #[derive(Debug, Clone)]
 pub struct ScopeFacts {
-    from: NaiveDate,
-    to: NaiveDate,
+    days: Days,
     shops: HashMap<ShopId, ShopFacts>,
     refunds_known: HashSet<ShopId>,
-    /// Record totals month by month (keyed by the month's days within the
-    /// range) of the shops whose currency is not the base: their amounts
+    /// Record totals month by month (keyed by the month's days within
+    /// `days`) of the shops whose currency is not the base: their amounts
     /// convert at each month's rate. Read once for all shops, so that many
     /// people in mixed currencies cost a few queries per month, not a few
     /// per shop and month. Empty for a range within one month, whose
     /// totals are the shops' own.
-    month_totals: HashMap<(NaiveDate, NaiveDate), HashMap<ShopId, RecordTotals>>,
+    month_totals: HashMap<Days, HashMap<ShopId, RecordTotals>>,
 }
 
 impl ScopeFacts {
-    /// Reads the facts of `shops` over `from..=to` (see [`ShopFacts::load_many`]).
+    /// Reads the facts of `shops` over `days` (see [`ShopFacts::load_many`]).
     pub async fn load(
         settings: &Settings,
         store: &Store,
         shops: &[ShopId],
-        from: NaiveDate,
-        to: NaiveDate,
+        days: Days,
     ) -> Result<Self, StoreError> {
         let foreign: Vec<ShopId> = match settings.rates.base() {
             Some(base) => shops
@@ -129,36 +117,21 @@ impl ScopeFacts {
                 .collect(),
             None => Vec::new(),
         };
-        let months = month_slices(from, to);
+        let months = days.months();
         let mut month_totals = HashMap::new();
         if !foreign.is_empty() && months.len() > 1 {
-            for (month_from, month_to) in months {
-                let totals = store
-                    .record_totals_of(&foreign, month_from, month_to)
-                    .await?;
-                month_totals.insert((month_from, month_to), totals);
+            for month in months {
+                let totals = store.record_totals_of(&foreign, month).await?;
+                month_totals.insert(month, totals);
             }
         }
         Ok(ScopeFacts {
-            from,
-            to,
-            shops: ShopFacts::load_many(store, shops, from, to).await?,
+            days,
+            shops: ShopFacts::load_many(store, shops, days).await?,
             refunds_known: refund_sources::with_refund_source(settings, store, shops).await?,
             month_totals,
         })
     }
-}
-
-/// The days of `from..=to` cut at month ends: `(first, last)` per month.
-fn month_slices(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut out = Vec::new();
-    let mut first = from;
-    while first <= to {
-        let last = Period::month_of(first).last_day().min(to);
-        out.push((first, last));
-        first = last + chrono::Duration::days(1);
-    }
-    out
 }
 
 /// The inputs of `person` over `period` from facts read beforehand (which
@@ -170,7 +143,7 @@ pub async fn person_values(
     person: &Person,
     period: Period,
 ) -> Result<InputValues, StoreError> {
-    let (from, to) = (facts.from, facts.to);
+    let single_day = facts.days.is_one_day();
     let plan = money_plan(settings, person, period);
     // As for a shop: without a refund source in any of their shops, a
     // person has no refund KPIs (not 0).
@@ -182,7 +155,7 @@ pub async fn person_values(
     for shop in &person.shops {
         // Each shop's records win on its own days with records.
         let mut facts = scope.shops.get(shop).cloned().unwrap_or_default();
-        buyers_unknown |= facts.buyers_unknown(from == to);
+        buyers_unknown |= facts.buyers_unknown(single_day);
         if let Some(currency) = settings.shop(shop).map(|s| s.currency.as_str()) {
             convert(
                 store,
@@ -206,7 +179,7 @@ pub async fn person_values(
             .cloned(),
     )?;
     let mine = fold_daily(rows.into_iter().filter(|r| in_scope(person, r)))?;
-    let mut values = InputValues::from_daily(&mine, from == to);
+    let mut values = InputValues::from_daily(&mine, single_day);
     for t in &records {
         values.add_records(t);
     }
@@ -247,7 +220,6 @@ async fn convert(
     (period, scope): (Period, &ScopeFacts),
     facts: &mut ShopFacts,
 ) -> Result<(), StoreError> {
-    let (from, to) = (scope.from, scope.to);
     let too_large = |what: &str| {
         StoreError::Corrupt(format!(
             "{what} of shop {shop} converted to the base currency is too large"
@@ -267,22 +239,21 @@ async fn convert(
     // distinct buyers do not add up over months).
     let whole = *records;
     let (mut gmv, mut refunds) = (Money::ZERO, Money::ZERO);
-    for (_, month_from, month_to) in month_ranges(period) {
-        let (month_from, month_to) = (month_from.max(from), month_to.min(to));
-        if month_from > month_to {
-            continue;
-        }
-        let Some(rate) = plan.rate_on(rates, currency, month_from) else {
+    for month in period.days().months() {
+        let Some(days) = month.overlap(scope.days) else {
             continue;
         };
-        let t = if (month_from, month_to) == (from, to) {
+        let Some(rate) = plan.rate_on(rates, currency, days.first()) else {
+            continue;
+        };
+        let t = if days == scope.days {
             whole
-        } else if let Some(totals) = scope.month_totals.get(&(month_from, month_to)) {
+        } else if let Some(totals) = scope.month_totals.get(&days) {
             totals.get(shop).copied().unwrap_or_default()
         } else {
             // Not read beforehand (the facts' range is not cut at this
             // period's months): read it alone.
-            store.record_totals(shop, month_from, month_to).await?
+            store.record_totals(shop, days).await?
         };
         gmv = gmv
             .checked_add(convert_money(t.gmv, rate).ok_or_else(|| too_large("gmv"))?)

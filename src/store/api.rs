@@ -12,7 +12,7 @@ use super::{
 };
 use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
-use crate::period::{LocalDay, Period};
+use crate::period::{Days, LocalDay, Period};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
@@ -80,8 +80,7 @@ storage_traits! {
             connector: &str,
             shop: &str,
             input: &str,
-            from: NaiveDate,
-            to: NaiveDate,
+            days: Days,
         ) -> Result<Vec<(NaiveDate, String)>>;
     }
 
@@ -93,19 +92,18 @@ storage_traits! {
         /// The local days of a range on which the shop has any order record
         /// (whatever its status) or refund record: on those days records, not
         /// daily series, give the record inputs.
-        async fn record_days(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<HashSet<LocalDay>>;
+        async fn record_days(&self, shop: &str, days: Days) -> Result<HashSet<LocalDay>>;
         /// Paid orders, GMV and distinct buyers (a guest order is its own buyer)
         /// by the local day of payment; refunds by their own local day.
-        async fn record_totals(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<RecordTotals>;
+        async fn record_totals(&self, shop: &str, days: Days) -> Result<RecordTotals>;
         /// Daily series of a shop over a range, per input.
         async fn daily_aggregates(
             &self,
             shop: &str,
-            from: NaiveDate,
-            to: NaiveDate,
+            days: Days,
         ) -> Result<HashMap<String, DailyAggregate>>;
         /// A shop's daily values over a range, ordered by input and day.
-        async fn daily_rows(&self, shop: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyRow>>;
+        async fn daily_rows(&self, shop: &str, days: Days) -> Result<Vec<DailyRow>>;
         /// Rejected records of a connector (newest first), for `kpid ingest` and tests.
         async fn rejects(&self, connector: &str) -> Result<Vec<Reject>>;
 
@@ -114,11 +112,11 @@ storage_traits! {
 
         /// [`record_totals`](FactsReader::record_totals) of each of `shops`
         /// that has a paid order or a refund in the range (the others have none).
-        async fn record_totals_of(&self, shops: &[ShopId], from: NaiveDate, to: NaiveDate) -> Result<HashMap<ShopId, RecordTotals>>;
+        async fn record_totals_of(&self, shops: &[ShopId], days: Days) -> Result<HashMap<ShopId, RecordTotals>>;
         /// [`daily_rows`](FactsReader::daily_rows) of `shops`, by shop.
-        async fn daily_rows_of(&self, shops: &[ShopId], from: NaiveDate, to: NaiveDate) -> Result<HashMap<ShopId, Vec<DailyRow>>>;
+        async fn daily_rows_of(&self, shops: &[ShopId], days: Days) -> Result<HashMap<ShopId, Vec<DailyRow>>>;
         /// [`record_days`](FactsReader::record_days) of `shops`, by shop.
-        async fn record_days_of(&self, shops: &[ShopId], from: NaiveDate, to: NaiveDate) -> Result<HashMap<ShopId, HashSet<LocalDay>>>;
+        async fn record_days_of(&self, shops: &[ShopId], days: Days) -> Result<HashMap<ShopId, HashSet<LocalDay>>>;
         /// Those of `shops` that have any order record.
         async fn shops_with_orders(&self, shops: &[ShopId]) -> Result<HashSet<ShopId>>;
         /// Those of `shops` that have any refund record.
@@ -134,13 +132,12 @@ storage_traits! {
         /// The newest period of each kind a shop has a snapshot of, with its
         /// latest revision: `(kind, period, revision, computed_at)`.
         async fn latest_snapshots(&self, shop: &str) -> Result<Vec<(String, String, i64, i64)>>;
-        /// One KPI's value and target in the latest day snapshots of `from..=to`, by day label.
+        /// One KPI's value and target in the latest day snapshots of `days`, by day label.
         async fn day_values(
             &self,
             shop: &str,
             kpi: &str,
-            from: NaiveDate,
-            to: NaiveDate,
+            days: Days,
         ) -> Result<Vec<(String, Option<Decimal>, Option<Decimal>)>>;
         /// Shops that have a snapshot for the period.
         async fn snapshot_shops(&self, period: Period) -> Result<Vec<ShopId>>;

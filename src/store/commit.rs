@@ -5,7 +5,8 @@
 //! reported absent, rejects, the file mark) and its count of changed rows
 //! are here.
 
-use super::facts::{day_text, last_by_key};
+use super::facts::last_by_key;
+use super::values::day_text;
 use super::{now_unix, Result};
 use crate::facts::{Batch, DailyValue, Order, Refund};
 use sqlx::query::Query;

@@ -4,7 +4,6 @@
 use super::{Result, StoreError};
 use crate::money::Money;
 use crate::period::LocalDay;
-use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
 
 /// Totals of a shop's order and refund records over a range of local days.
@@ -76,19 +75,6 @@ pub fn fold_daily(
     Ok(out)
 }
 
-/// A stored day (`YYYY-MM-DD` text in both databases); `what` names the
-/// column for the error.
-pub(super) fn parse_day(what: &str, text: &str) -> Result<LocalDay> {
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("{what} `{text}` is not a day")))
-}
-
-/// `YYYY-MM-DD`: `NaiveDate`'s `Display` writes the same text as the
-/// `%Y-%m-%d` pattern without parsing a pattern per row.
-pub(super) fn day_text(d: NaiveDate) -> String {
-    d.to_string()
-}
-
 /// Keeps the last of several records with the same key (a later file or page
 /// wins) so one statement never touches a row twice, in key order: commits
 /// running side by side on PostgreSQL then lock shared rows in the same
@@ -110,16 +96,5 @@ mod tests {
         let items = [("b", 1), ("a", 2), ("b", 3), ("c", 4)];
         let kept: Vec<_> = last_by_key(&items, |i| i.0).into_iter().copied().collect();
         assert_eq!(kept, [("a", 2), ("b", 3), ("c", 4)]);
-    }
-
-    #[test]
-    fn stored_days_are_read_back_or_named_as_corrupt() {
-        let day = NaiveDate::from_ymd_opt(2026, 10, 5).unwrap();
-        assert_eq!(parse_day("daily_values.day", &day_text(day)).unwrap(), day);
-        let e = parse_day("daily_values.day", "2026-13-01").unwrap_err();
-        assert!(
-            e.to_string().contains("daily_values.day `2026-13-01`"),
-            "{e}"
-        );
     }
 }

@@ -2,16 +2,21 @@
 //! `YYYY-MM-DD`, periods as their labels.
 
 use super::{Result, StoreError};
-use crate::period::Period;
+use crate::period::{Days, LocalDay, Period};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
-pub(super) fn dec(text: Option<String>) -> Result<Option<Decimal>> {
-    text.map(|t| {
-        Decimal::from_str(&t).map_err(|_| StoreError::Corrupt(format!("decimal value `{t}`")))
-    })
-    .transpose()
+/// An exact decimal read back from its text; `column` (`table.column`)
+/// names it when the text is not a decimal.
+pub(super) fn decimal(column: &str, text: &str) -> Result<Decimal> {
+    Decimal::from_str(text)
+        .map_err(|_| StoreError::Corrupt(format!("{column} `{text}` is not a decimal")))
+}
+
+/// As [`decimal`], for a column that may be null (no value).
+pub(super) fn dec(column: &str, text: Option<String>) -> Result<Option<Decimal>> {
+    text.map(|t| decimal(column, &t)).transpose()
 }
 
 pub(super) fn text(d: Option<Decimal>) -> Option<String> {
@@ -22,9 +27,22 @@ pub(super) fn norm(d: Option<Decimal>) -> Option<Decimal> {
     d.map(|d| d.normalize())
 }
 
-pub(super) fn day(text: String) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .map_err(|_| StoreError::Corrupt(format!("day `{text}`")))
+/// A stored day (`YYYY-MM-DD` text in both databases); `what` names the
+/// column for the error.
+pub(super) fn parse_day(what: &str, text: &str) -> Result<LocalDay> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} `{text}` is not a day")))
+}
+
+/// `YYYY-MM-DD`: `NaiveDate`'s `Display` writes the same text as the
+/// `%Y-%m-%d` pattern without parsing a pattern per row.
+pub(super) fn day_text(d: NaiveDate) -> String {
+    d.to_string()
+}
+
+/// The first and last day of `days` as bound to `day >= $a AND day <= $b`.
+pub(super) fn day_texts(days: Days) -> [String; 2] {
+    [day_text(days.first()), day_text(days.last())]
 }
 
 pub(super) fn period(kind: &str, text: &str) -> Result<Period> {
@@ -34,4 +52,31 @@ pub(super) fn period(kind: &str, text: &str) -> Result<Period> {
         _ => Period::parse_month(text),
     };
     p.map_err(|_| StoreError::Corrupt(format!("period `{text}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_days_are_read_back_or_named_as_corrupt() {
+        let day = NaiveDate::from_ymd_opt(2026, 10, 5).unwrap();
+        assert_eq!(parse_day("daily_values.day", &day_text(day)).unwrap(), day);
+        let e = parse_day("daily_values.day", "2026-13-01").unwrap_err();
+        assert!(
+            e.to_string().contains("daily_values.day `2026-13-01`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn stored_decimals_are_read_back_or_named_as_corrupt() {
+        assert_eq!(
+            dec("alerts.value", Some("12.50".into())).unwrap(),
+            Some(Decimal::new(1250, 2))
+        );
+        assert_eq!(dec("alerts.value", None).unwrap(), None);
+        let e = decimal("targets.value", "1,5").unwrap_err();
+        assert!(e.to_string().contains("targets.value `1,5`"), "{e}");
+    }
 }

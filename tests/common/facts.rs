@@ -5,6 +5,7 @@ use super::TestDb;
 use chrono::NaiveDate;
 use kpid::jobs::ConnectorRun;
 use kpid::money::from_micros;
+use kpid::period::Days;
 use rust_decimal::Decimal;
 use sqlx::Row;
 use std::str::FromStr;
@@ -38,7 +39,11 @@ pub async fn daily_value(
     input: &str,
     dimension: &str,
 ) -> Option<Decimal> {
-    let aggs = db.store.daily_aggregates(shop, day, day).await.unwrap();
+    let aggs = db
+        .store
+        .daily_aggregates(shop, Days::one(day))
+        .await
+        .unwrap();
     aggs.get(input)
         .and_then(|a| a.by_dimension.get(dimension))
         .map(|m| Decimal::new(*m, 6).normalize())

@@ -29,7 +29,7 @@ use super::shop_api::{
 };
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{echo, Batch, FieldError, Order, OrderStatus, Refund};
-use crate::http::PageError;
+use crate::http::{HttpError, PageError};
 use crate::money::parse_micros;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
 use serde::Deserialize;
@@ -79,6 +79,8 @@ impl MarketOptions for TaobaoOptions {
     const APP_SECRETS: [&'static str; 2] = ["app_secret", "session"];
     const KEY_NAME: &'static str = "app_key";
     const CONNECTOR: fn(Arc<MarketApp<Self>>) -> Connector = Connector::Taobao;
+    const HINT: &'static str = HINT;
+    const ENVELOPE: fn(&[u8]) -> Option<HttpError> = envelope::top;
 
     fn gateway(&self) -> (&str, &str, Signing) {
         (
@@ -294,9 +296,7 @@ impl TaobaoConnector {
             self,
             (url, slice.api.method()),
             &business,
-            HINT,
             move |bytes: &[u8]| mapper.page(bytes),
-            envelope::top,
         )
         .await
     }

@@ -5,10 +5,11 @@ use super::{DbStore, ORDERS_BY_DAY, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
 use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
 use crate::money::Money;
-use crate::period::LocalDay;
-use crate::store::facts::{day_text, fold_daily, parse_day};
+use crate::period::{Days, LocalDay};
+use crate::store::facts::fold_daily;
+use crate::store::values::{day_text, day_texts, parse_day};
 use crate::store::{
-    now_unix, DailyAggregate, DailyRow, FactsReader, FactsWriter, RecordTotals, Result, StoreError,
+    now_unix, DailyAggregate, DailyRow, FactsReader, FactsWriter, RecordTotals, Result,
 };
 use chrono::NaiveDate;
 use sqlx::Row;
@@ -60,8 +61,7 @@ impl FactsWriter for DbStore {
         connector: &str,
         shop: &str,
         input: &str,
-        from: NaiveDate,
-        to: NaiveDate,
+        days: Days,
     ) -> Result<Vec<(NaiveDate, String)>> {
         let rows = sqlx::query(
             "SELECT day, dimension FROM daily_values WHERE connector = $1 AND shop = $2 \
@@ -70,15 +70,13 @@ impl FactsWriter for DbStore {
         .bind(connector)
         .bind(shop)
         .bind(input)
-        .bind(day_text(from))
-        .bind(day_text(to))
+        .bind(day_text(days.first()))
+        .bind(day_text(days.last()))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
             .map(|row| {
-                let day: String = row.try_get(0)?;
-                let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
-                    .map_err(|_| StoreError::Corrupt(format!("daily_values day `{day}`")))?;
+                let day = parse_day("daily_values.day", row.try_get(0)?)?;
                 Ok((day, row.try_get(1)?))
             })
             .collect()
@@ -96,20 +94,15 @@ impl FactsReader for DbStore {
         Ok(count > 0)
     }
 
-    async fn record_days(
-        &self,
-        shop: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<HashSet<LocalDay>> {
+    async fn record_days(&self, shop: &str, days: Days) -> Result<HashSet<LocalDay>> {
         let sql = format!(
             "{SHOP_DAYS_WITH}SELECT DISTINCT local_day FROM {SHOP_ORDERS_FROM} \
              UNION SELECT DISTINCT local_day FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3"
         );
         let rows = sqlx::query(&sql)
             .bind(shop)
-            .bind(day_text(from))
-            .bind(day_text(to))
+            .bind(day_text(days.first()))
+            .bind(day_text(days.last()))
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter()
@@ -117,13 +110,8 @@ impl FactsReader for DbStore {
             .collect()
     }
 
-    async fn record_totals(
-        &self,
-        shop: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<RecordTotals> {
-        let (from, to) = (day_text(from), day_text(to));
+    async fn record_totals(&self, shop: &str, days: Days) -> Result<RecordTotals> {
+        let [from, to] = day_texts(days);
         let sql = format!(
             "{SHOP_DAYS_WITH}SELECT COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
              COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
@@ -156,25 +144,19 @@ impl FactsReader for DbStore {
     async fn daily_aggregates(
         &self,
         shop: &str,
-        from: NaiveDate,
-        to: NaiveDate,
+        days: Days,
     ) -> Result<HashMap<String, DailyAggregate>> {
-        fold_daily(self.daily_rows(shop, from, to).await?)
+        fold_daily(self.daily_rows(shop, days).await?)
     }
 
-    async fn daily_rows(
-        &self,
-        shop: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<DailyRow>> {
+    async fn daily_rows(&self, shop: &str, days: Days) -> Result<Vec<DailyRow>> {
         let rows = sqlx::query(
             "SELECT input, day, dimension, value_micros FROM daily_values \
              WHERE shop = $1 AND day >= $2 AND day <= $3 ORDER BY input, day",
         )
         .bind(shop)
-        .bind(day_text(from))
-        .bind(day_text(to))
+        .bind(day_text(days.first()))
+        .bind(day_text(days.last()))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -212,8 +194,7 @@ impl FactsReader for DbStore {
     async fn record_totals_of(
         &self,
         shops: &[ShopId],
-        from: NaiveDate,
-        to: NaiveDate,
+        days: Days,
     ) -> Result<HashMap<ShopId, RecordTotals>> {
         let mut out: HashMap<ShopId, RecordTotals> = HashMap::new();
         let orders = |list: &str| {
@@ -224,7 +205,7 @@ impl FactsReader for DbStore {
                  AND local_day >= $1 AND local_day <= $2 GROUP BY shop"
             )
         };
-        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], orders, |row| {
+        self.each_row_of_chunks(shops, day_texts(days), orders, |row| {
             let t = out.entry(row.try_get(0)?).or_default();
             t.orders = row.try_get(1)?;
             t.gmv = Money::from_micros(row.try_get(2)?);
@@ -239,7 +220,7 @@ impl FactsReader for DbStore {
                  GROUP BY shop"
             )
         };
-        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], refunds, |row| {
+        self.each_row_of_chunks(shops, day_texts(days), refunds, |row| {
             let t = out.entry(row.try_get(0)?).or_default();
             t.refund_orders = row.try_get(1)?;
             t.refund_amount = Money::from_micros(row.try_get(2)?);
@@ -252,8 +233,7 @@ impl FactsReader for DbStore {
     async fn daily_rows_of(
         &self,
         shops: &[ShopId],
-        from: NaiveDate,
-        to: NaiveDate,
+        days: Days,
     ) -> Result<HashMap<ShopId, Vec<DailyRow>>> {
         let sql = |list: &str| {
             format!(
@@ -262,7 +242,7 @@ impl FactsReader for DbStore {
             )
         };
         let mut out: HashMap<ShopId, Vec<DailyRow>> = HashMap::new();
-        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], sql, |row| {
+        self.each_row_of_chunks(shops, day_texts(days), sql, |row| {
             out.entry(row.try_get(0)?).or_default().push(DailyRow {
                 input: row.try_get(1)?,
                 day: parse_day("daily_values.day", row.try_get(2)?)?,
@@ -278,8 +258,7 @@ impl FactsReader for DbStore {
     async fn record_days_of(
         &self,
         shops: &[ShopId],
-        from: NaiveDate,
-        to: NaiveDate,
+        days: Days,
     ) -> Result<HashMap<ShopId, HashSet<LocalDay>>> {
         let sql = |list: &str| {
             format!(
@@ -290,7 +269,7 @@ impl FactsReader for DbStore {
             )
         };
         let mut out: HashMap<ShopId, HashSet<LocalDay>> = HashMap::new();
-        self.each_row_of_chunks(shops, [day_text(from), day_text(to)], sql, |row| {
+        self.each_row_of_chunks(shops, day_texts(days), sql, |row| {
             out.entry(row.try_get(0)?)
                 .or_default()
                 .insert(parse_day("local_day", row.try_get(1)?)?);

@@ -1,7 +1,7 @@
 //! Manual input and imported target queries.
 
 use super::DbStore;
-use crate::store::values::{dec, text};
+use crate::store::values::{dec, decimal, text};
 use crate::store::{now_unix, ManualChange, ManualInput, ManualInputs, Result, TargetRow};
 use sqlx::Row;
 
@@ -18,7 +18,7 @@ impl ManualInputs for DbStore {
         .await?
         .map(|r| r.try_get::<String, _>(0))
         .transpose()?;
-        let old = dec(old)?;
+        let old = dec("manual_inputs.value", old)?;
         if old.map(|o| o.normalize()) == Some(change.new_value.normalize()) {
             return Ok(None);
         }
@@ -76,7 +76,7 @@ impl ManualInputs for DbStore {
                     person: r.try_get(0)?,
                     input: r.try_get(1)?,
                     period: r.try_get(2)?,
-                    value: dec(Some(r.try_get(3)?))?.unwrap_or_default(),
+                    value: decimal("manual_inputs.value", r.try_get(3)?)?,
                     updated_by: r.try_get(4)?,
                     updated_at: r.try_get(5)?,
                     note: r.try_get(6)?,
@@ -99,8 +99,8 @@ impl ManualInputs for DbStore {
                     person: r.try_get(0)?,
                     input: r.try_get(1)?,
                     period: r.try_get(2)?,
-                    old_value: dec(r.try_get(3)?)?,
-                    new_value: dec(Some(r.try_get(4)?))?.unwrap_or_default(),
+                    old_value: dec("manual_input_audit.old_value", r.try_get(3)?)?,
+                    new_value: decimal("manual_input_audit.new_value", r.try_get(4)?)?,
                     changed_by: r.try_get(5)?,
                     changed_at: r.try_get(6)?,
                     note: r.try_get(7)?,
@@ -150,7 +150,7 @@ impl ManualInputs for DbStore {
                     scope_kind: r.try_get(1)?,
                     scope_id: r.try_get(2)?,
                     period: r.try_get(3)?,
-                    value: dec(Some(r.try_get(4)?))?.unwrap_or_default(),
+                    value: decimal("targets.value", r.try_get(4)?)?,
                     file: r.try_get(5)?,
                     imported_at: r.try_get(6)?,
                 })

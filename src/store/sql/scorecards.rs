@@ -5,7 +5,7 @@ use super::{DbRow, DbStore};
 use crate::ids::KpiId;
 use crate::period::Period;
 use crate::store::revision::append_revision;
-use crate::store::values::{day, dec, norm, period, text};
+use crate::store::values::{dec, decimal, norm, parse_day, period, text};
 use crate::store::{
     now_unix, Appeal, MonthClose, Result, ScoreLine, ScorecardStore, StoreError, StoredScorecard,
 };
@@ -114,7 +114,7 @@ impl ScorecardStore for DbStore {
             Ok(MonthClose {
                 period: month,
                 closed_at: r.try_get(0)?,
-                closed_on: day(r.try_get(1)?)?,
+                closed_on: parse_day("month_closes.closed_on", r.try_get(1)?)?,
                 closed_by: r.try_get(2)?,
             })
         })
@@ -242,10 +242,10 @@ fn card_head(person: String, period: Period, r: &DbRow) -> Result<StoredScorecar
         period,
         revision: r.try_get(1)?,
         role: r.try_get(2)?,
-        total: dec(r.try_get(3)?)?,
+        total: dec("scorecards.total", r.try_get(3)?)?,
         grade: r.try_get(4)?,
-        bonus: dec(r.try_get(5)?)?,
-        monthly_mean: dec(r.try_get(6)?)?,
+        bonus: dec("scorecards.bonus", r.try_get(5)?)?,
+        monthly_mean: dec("scorecards.monthly_mean", r.try_get(6)?)?,
         reason: r.try_get(7)?,
         computed_at: r.try_get(8)?,
         lines: Vec::new(),
@@ -257,11 +257,11 @@ fn card_head(person: String, period: Period, r: &DbRow) -> Result<StoredScorecar
 fn card_line(kpi: KpiId, r: &DbRow, kpi_at: usize) -> Result<ScoreLine> {
     Ok(ScoreLine {
         kpi,
-        value: dec(r.try_get(kpi_at + 1)?)?,
-        target: dec(r.try_get(kpi_at + 2)?)?,
-        attainment: dec(r.try_get(kpi_at + 3)?)?,
-        weight: dec(r.try_get(kpi_at + 4)?)?.unwrap_or_default(),
-        score: dec(r.try_get(kpi_at + 5)?)?,
+        value: dec("scorecard_lines.value", r.try_get(kpi_at + 1)?)?,
+        target: dec("scorecard_lines.target", r.try_get(kpi_at + 2)?)?,
+        attainment: dec("scorecard_lines.attainment", r.try_get(kpi_at + 3)?)?,
+        weight: dec("scorecard_lines.weight", r.try_get(kpi_at + 4)?)?.unwrap_or_default(),
+        score: dec("scorecard_lines.score", r.try_get(kpi_at + 5)?)?,
     })
 }
 
@@ -490,8 +490,8 @@ impl DbStore {
             for a in adj {
                 adjustments.push((
                     a.try_get(0)?,
-                    dec(a.try_get(1)?)?,
-                    dec(Some(a.try_get(2)?))?.unwrap_or_default(),
+                    dec("appeal_adjustments.old_value", a.try_get(1)?)?,
+                    decimal("appeal_adjustments.new_value", a.try_get(2)?)?,
                 ));
             }
             out.push(Appeal {
@@ -500,7 +500,7 @@ impl DbStore {
                 period: period("month", &r.try_get::<String, _>(2)?)?,
                 reason: r.try_get(3)?,
                 opened_at: r.try_get(4)?,
-                opened_on: day(r.try_get(5)?)?,
+                opened_on: parse_day("appeals.opened_on", r.try_get(5)?)?,
                 status: r.try_get(6)?,
                 revision_before: r.try_get(7)?,
                 revision_after: r.try_get(8)?,

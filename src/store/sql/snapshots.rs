@@ -3,9 +3,9 @@
 use super::sets::INSERT_ROWS;
 use super::DbStore;
 use crate::ids::{KpiId, ShopId};
-use crate::period::Period;
+use crate::period::{Days, Period};
 use crate::store::revision::append_revision;
-use crate::store::values::{dec, text};
+use crate::store::values::{day_text, dec, text};
 use crate::store::{now_unix, Result, SnapshotStore, StoreError, StoredKpi, StoredSnapshot};
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -39,10 +39,10 @@ impl SnapshotStore for DbStore {
         for r in rows {
             kpis.push(StoredKpi {
                 kpi: r.try_get(0)?,
-                value: dec(r.try_get(1)?)?,
-                target: dec(r.try_get(2)?)?,
-                attainment: dec(r.try_get(3)?)?,
-                score: dec(r.try_get(4)?)?,
+                value: dec("snapshot_values.value", r.try_get(1)?)?,
+                target: dec("snapshot_values.target", r.try_get(2)?)?,
+                attainment: dec("snapshot_values.attainment", r.try_get(3)?)?,
+                score: dec("snapshot_values.score", r.try_get(4)?)?,
             });
         }
         Ok(Some(StoredSnapshot {
@@ -73,8 +73,7 @@ impl SnapshotStore for DbStore {
         &self,
         shop: &str,
         kpi: &str,
-        from: chrono::NaiveDate,
-        to: chrono::NaiveDate,
+        days: Days,
     ) -> Result<Vec<(String, Option<Decimal>, Option<Decimal>)>> {
         let rows = sqlx::query(
             "SELECT period, value, target FROM kpi_latest WHERE shop = $1 AND kpi = $2 \
@@ -82,12 +81,18 @@ impl SnapshotStore for DbStore {
         )
         .bind(shop)
         .bind(kpi)
-        .bind(from.to_string())
-        .bind(to.to_string())
+        .bind(day_text(days.first()))
+        .bind(day_text(days.last()))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, dec(r.try_get(1)?)?, dec(r.try_get(2)?)?)))
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    dec("kpi_latest.value", r.try_get(1)?)?,
+                    dec("kpi_latest.target", r.try_get(2)?)?,
+                ))
+            })
             .collect()
     }
 
@@ -207,10 +212,10 @@ impl DbStore {
                 };
                 entry.1.push(StoredKpi {
                     kpi,
-                    value: dec(r.try_get(3)?)?,
-                    target: dec(r.try_get(4)?)?,
-                    attainment: dec(r.try_get(5)?)?,
-                    score: dec(r.try_get(6)?)?,
+                    value: dec("snapshot_values.value", r.try_get(3)?)?,
+                    target: dec("snapshot_values.target", r.try_get(4)?)?,
+                    attainment: dec("snapshot_values.attainment", r.try_get(5)?)?,
+                    score: dec("snapshot_values.score", r.try_get(6)?)?,
                 });
                 Ok(())
             },
