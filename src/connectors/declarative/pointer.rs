@@ -152,32 +152,6 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn tokens_read_what_value_pointer_reads() {
-        let v = json!({
-            "id": 1, "a/b": {"m~n": 2}, "list": [{"x": 3}, 4], "": 5, "01": 6,
-            "@c": 7, "2": 8
-        });
-        for p in [
-            "",
-            "/id",
-            "/a~1b/m~0n",
-            "/list/0/x",
-            "/list/1",
-            "/list/01",
-            "/list/+1",
-            "/list/2",
-            "/",
-            "/01",
-            "id",
-            "/id/x",
-            "/list/-1",
-            "/@c",
-        ] {
-            assert_eq!(JsonPointer::new(p).find(&v), v.pointer(p), "{p}");
-        }
-    }
-
-    #[test]
     fn columns_read_by_their_index() {
         let v = json!({"list": [10, 11, 12], "obj": {"2": "two"}});
         let cols: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();

@@ -302,8 +302,7 @@ impl DeclarativeConnector {
                 };
                 self.slices(s, true, from, last)
             } else {
-                let to = window.to.unwrap_or_else(|| today(self.tz));
-                let from = window.from.unwrap_or(to);
+                let (from, to) = window.backfill_days(today(self.tz));
                 self.slices(s, false, from, to)
             };
             let started = Utc::now();
