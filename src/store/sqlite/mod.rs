@@ -128,16 +128,25 @@ impl SqliteStore {
     /// the last connection closes, and a pool's connections closing side by
     /// side can each see another still open: the log then stayed behind
     /// (about one run in fifteen) for the next command to replay. Best
-    /// effort: another process reading (the daemon) keeps what it reads.
+    /// effort and without waiting: while another process (the daemon) reads
+    /// or writes, the checkpoint gives up at once instead of holding this
+    /// command's exit on the busy timeout.
     pub(super) async fn close(&self) {
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
-            .await
-        {
+        if let Err(e) = self.checkpoint_now().await {
             tracing::debug!(error = %e, "no checkpoint before closing");
         }
         self.pool.close().await;
         self.writer.close().await;
+    }
+
+    async fn checkpoint_now(&self) -> Result<()> {
+        let mut conn = self.writer.acquire().await?;
+        // The connection closes next: its busy timeout need not come back.
+        (&mut *conn).execute("PRAGMA busy_timeout = 0").await?;
+        (&mut *conn)
+            .execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+        Ok(())
     }
 }
 
