@@ -132,6 +132,11 @@ impl SqliteStore {
     /// or writes, the checkpoint gives up at once instead of holding this
     /// command's exit on the busy timeout.
     pub(super) async fn close(&self) {
+        // The daemon closes its store at shutdown and the command line
+        // closes it again on the way out: the second time has nothing to do.
+        if self.writer.is_closed() {
+            return;
+        }
         if let Err(e) = self.checkpoint_now().await {
             tracing::debug!(error = %e, "no checkpoint before closing");
         }
