@@ -144,12 +144,20 @@ async fn a_command_closes_the_sqlite_database_it_opened_leaving_no_log() {
     assert!(out.status.success(), "{:?}", text(&out));
     assert_eq!(logged(), 0, "ingest left its log in {}", wal.display());
 
-    // A failing command too.
+    // A failing command too, after it wrote: the orders land, then the
+    // daily file's unknown column fails the run.
+    db.write(
+        "imports/orders/b.csv",
+        &format!("{ORDERS_HEADER}o2,sh,2026-10-02 10:00:00,5,b,paid\n"),
+    );
     db.write(
         "imports/daily/a.csv",
         "date,shop,pv,page_views\n2026-10-01,sh,10,10\n",
     );
-    let out = kpid(&db.path("kpid.toml"), &["ingest", "--connector", "daily"]);
+    let out = kpid(
+        &db.path("kpid.toml"),
+        &["ingest", "--connector", "orders", "--connector", "daily"],
+    );
     assert!(!out.status.success(), "{:?}", text(&out));
     assert_eq!(
         logged(),
@@ -167,8 +175,8 @@ async fn a_command_closes_the_sqlite_database_it_opened_leaving_no_log() {
     pool.close().await;
     assert_eq!(
         (orders, micros),
-        (1, 10_000_000),
-        "what ingest wrote is in the file"
+        (2, 15_000_000),
+        "what both ingests wrote is in the file"
     );
 }
 
