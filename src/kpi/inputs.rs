@@ -5,7 +5,9 @@ use super::round_value;
 use crate::ids::ShopId;
 use crate::money::from_micros;
 use crate::period::{Days, Period};
-use crate::store::{fold_daily, DailyAggregate, DailyRow, RecordTotals, Store, StoreError};
+use crate::store::{
+    fold_daily, known_or_found, DailyAggregate, DailyRow, RecordTotals, Store, StoreError,
+};
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 
@@ -49,19 +51,15 @@ impl ShopFacts {
         let mut totals = store.record_totals_of(&shops, days).await?;
         // A paid order in the range shows the shop has orders; only the
         // others are looked up (an order of another status or day counts).
-        let mut has_orders: HashSet<ShopId> = totals
+        let paid: HashSet<ShopId> = totals
             .iter()
             .filter(|(_, t)| t.orders > 0)
             .map(|(s, _)| s.clone())
             .collect();
-        let unsure: Vec<ShopId> = shops
-            .iter()
-            .filter(|s| !has_orders.contains(*s))
-            .cloned()
-            .collect();
-        if !unsure.is_empty() {
-            has_orders.extend(store.shops_with_orders(&unsure).await?);
-        }
+        let has_orders = known_or_found(paid, &shops, |unsure| async move {
+            store.shops_with_orders(&unsure).await
+        })
+        .await?;
         // Record days matter only where daily record inputs could give way to them.
         let mixed: Vec<ShopId> = shops
             .iter()

@@ -20,7 +20,7 @@ use crate::config::ConnectorConfig;
 use crate::ids::ShopId;
 use crate::kpi::InputValues;
 use crate::settings::Settings;
-use crate::store::{Store, StoreError};
+use crate::store::{known_or_found, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
 
 /// The inputs that only a refund source gives.
@@ -99,20 +99,17 @@ pub async fn with_refund_source(
     store: &Store,
     shops: &[ShopId],
 ) -> Result<HashSet<ShopId>, StoreError> {
-    let (mut known, rest): (HashSet<ShopId>, Vec<ShopId>) = (
-        shops
-            .iter()
-            .filter(|s| configured(settings, s))
-            .cloned()
-            .collect(),
-        shops
-            .iter()
-            .filter(|s| !configured(settings, s))
-            .cloned()
-            .collect(),
-    );
-    known.extend(stored(store, &rest).await?);
-    Ok(known)
+    let known: HashSet<ShopId> = shops
+        .iter()
+        .filter(|s| configured(settings, s))
+        .cloned()
+        .collect();
+    known_or_found(
+        known,
+        shops,
+        |rest| async move { stored(store, &rest).await },
+    )
+    .await
 }
 
 /// Those of `shops` with refund records or daily refund values stored.
@@ -120,16 +117,11 @@ async fn stored(store: &Store, shops: &[ShopId]) -> Result<HashSet<ShopId>, Stor
     if shops.is_empty() {
         return Ok(HashSet::new());
     }
-    let mut out = store.shops_with_refunds(shops).await?;
-    let rest: Vec<ShopId> = shops
-        .iter()
-        .filter(|s| !out.contains(*s))
-        .cloned()
-        .collect();
-    if !rest.is_empty() {
-        out.extend(store.shops_with_daily_input(&rest, REFUND_INPUTS).await?);
-    }
-    Ok(out)
+    let with_refunds = store.shops_with_refunds(shops).await?;
+    known_or_found(with_refunds, shops, |rest| async move {
+        store.shops_with_daily_input(&rest, REFUND_INPUTS).await
+    })
+    .await
 }
 
 /// Leaves the refund inputs without a value (a shop without refund source).

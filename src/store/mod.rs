@@ -10,6 +10,24 @@
 //! keeps its own migrations, connection setup and bulk fact upsert. The
 //! commit of a batch of facts around that upsert is written once (`commit`).
 
+/// What a database module gives the queries both databases share (`sql/`,
+/// which imports them from its parent): the names they use for its sqlx
+/// types and its store, its migrations, and the `sql` module itself,
+/// compiled for those types. Written once so the two databases cannot
+/// differ in what they give.
+macro_rules! shared_queries {
+    (db: $db:ty, row: $row:ty, store: $store:ty, migrations: $dir:literal) => {
+        type Db = $db;
+        type DbRow = $row;
+        type DbStore = $store;
+
+        static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!($dir);
+
+        #[path = "../sql/mod.rs"]
+        mod sql;
+    };
+}
+
 mod alerts;
 mod api;
 mod commit;
@@ -44,6 +62,9 @@ pub use scorecards::{Appeal, MonthClose, ScoreLine, StoredScorecard};
 pub use snapshots::{StoredKpi, StoredSnapshot};
 pub use sqlite::SqliteStore;
 pub use url::Backend;
+
+use crate::ids::ShopId;
+use std::collections::HashSet;
 
 /// Storage errors, each naming what to check.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +183,29 @@ impl Store {
             Store::Postgres(db) => db.close().await,
         }
     }
+}
+
+/// `known` and those of the other `shops` that `lookup` finds: the
+/// database is asked only about the shops not known already, and not at all
+/// when every shop is (a cheaper test, or a first query, settles most).
+pub async fn known_or_found<F, Fut>(
+    mut known: HashSet<ShopId>,
+    shops: &[ShopId],
+    lookup: F,
+) -> Result<HashSet<ShopId>>
+where
+    F: FnOnce(Vec<ShopId>) -> Fut,
+    Fut: std::future::Future<Output = Result<HashSet<ShopId>>>,
+{
+    let rest: Vec<ShopId> = shops
+        .iter()
+        .filter(|s| !known.contains(*s))
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        known.extend(lookup(rest).await?);
+    }
+    Ok(known)
 }
 
 pub(crate) fn now_unix() -> i64 {

@@ -3,10 +3,6 @@
 
 mod commit;
 
-// The queries both databases share, compiled for this database's own types.
-#[path = "../sql/mod.rs"]
-mod sql;
-
 use super::url::connect_error;
 use super::Result;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -16,12 +12,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The names the shared queries use for this database's types.
-type Db = Postgres;
-type DbRow = PgRow;
-type DbStore = PgStore;
-
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+shared_queries!(
+    db: Postgres,
+    row: PgRow,
+    store: PgStore,
+    migrations: "./migrations/postgres"
+);
 
 // How the shared queries read `orders` by day: PostgreSQL plans the ranges
 // over its (shop, local_day) index itself (SQLite names its own index, see

@@ -79,12 +79,8 @@ impl AlertState for DbStore {
     }
 
     async fn alerts(&self) -> Result<Vec<AlertRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts ORDER BY scope_kind, scope_id, rule, kpi"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(alert_row).collect()
+        let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts ORDER BY scope_kind, scope_id, rule, kpi");
+        self.read_all(sqlx::query(&sql), alert_row).await
     }
 
     async fn outbox_due(&self, now: i64) -> Result<Vec<i64>> {
@@ -172,14 +168,12 @@ impl AlertState for DbStore {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<OutboxRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM alert_outbox WHERE id < $2 ORDER BY id DESC LIMIT $1"
-        ))
-        .bind(limit)
-        .bind(before.unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(outbox_row).collect()
+        let sql =
+            format!("SELECT {OUTBOX_COLUMNS} FROM alert_outbox WHERE id < $2 ORDER BY id DESC LIMIT $1");
+        let q = sqlx::query(&sql)
+            .bind(limit)
+            .bind(before.unwrap_or(i64::MAX));
+        self.read_all(q, outbox_row).await
     }
 
     async fn add_silence(&self, s: &Silence) -> Result<i64> {
@@ -199,14 +193,12 @@ impl AlertState for DbStore {
     }
 
     async fn silences(&self, now: i64) -> Result<Vec<Silence>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT id, matchers, starts_at, ends_at, comment, created_by FROM alert_silences \
              WHERE ends_at > $1 ORDER BY id",
         )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(silence_row).collect()
+        .bind(now);
+        self.read_all(q, silence_row).await
     }
 
     async fn expire_silence(&self, id: i64, now: i64) -> Result<bool> {

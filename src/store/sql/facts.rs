@@ -1,13 +1,14 @@
 //! Fact queries.
 
+use super::rows::DbQuery;
 use super::sets::{values_table, CHUNK};
-use super::{DbStore, ORDERS_BY_DAY, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
+use super::{DbRow, DbStore, ORDERS_BY_DAY, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
 use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
 use crate::money::Money;
 use crate::period::{Days, LocalDay};
 use crate::store::facts::fold_daily;
-use crate::store::values::{day_text, day_texts, parse_day};
+use crate::store::values::{day_texts, parse_day};
 use crate::store::{
     now_unix, DailyAggregate, DailyRow, FactsReader, FactsWriter, RecordTotals, Result,
 };
@@ -63,23 +64,21 @@ impl FactsWriter for DbStore {
         input: &str,
         days: Days,
     ) -> Result<Vec<(NaiveDate, String)>> {
-        let rows = sqlx::query(
+        let [from, to] = day_texts(days);
+        let q = sqlx::query(
             "SELECT day, dimension FROM daily_values WHERE connector = $1 AND shop = $2 \
              AND input = $3 AND day >= $4 AND day <= $5 ORDER BY day, dimension",
         )
         .bind(connector)
         .bind(shop)
         .bind(input)
-        .bind(day_text(days.first()))
-        .bind(day_text(days.last()))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                let day = parse_day("daily_values.day", row.try_get(0)?)?;
-                Ok((day, row.try_get(1)?))
-            })
-            .collect()
+        .bind(from)
+        .bind(to);
+        self.read_all(q, |row| {
+            let day = parse_day("daily_values.day", row.try_get(0)?)?;
+            Ok((day, row.try_get(1)?))
+        })
+        .await
     }
 }
 
@@ -99,37 +98,25 @@ impl FactsReader for DbStore {
             "{SHOP_DAYS_WITH}SELECT DISTINCT local_day FROM {SHOP_ORDERS_FROM} \
              UNION SELECT DISTINCT local_day FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3"
         );
-        let rows = sqlx::query(&sql)
-            .bind(shop)
-            .bind(day_text(days.first()))
-            .bind(day_text(days.last()))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|r| parse_day("local_day", r.try_get(0)?))
-            .collect()
+        self.read_all(shop_days(&sql, shop, days), |r| {
+            parse_day("local_day", r.try_get(0)?)
+        })
+        .await
     }
 
     async fn record_totals(&self, shop: &str, days: Days) -> Result<RecordTotals> {
-        let [from, to] = day_texts(days);
         let sql = format!(
             "{SHOP_DAYS_WITH}SELECT COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
              COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
              FROM {SHOP_ORDERS_FROM} AND status = 'paid'"
         );
-        let o = sqlx::query(&sql)
-            .bind(shop)
-            .bind(&from)
-            .bind(&to)
-            .fetch_one(&self.pool)
-            .await?;
-        let r = sqlx::query(
+        let o = shop_days(&sql, shop, days).fetch_one(&self.pool).await?;
+        let r = shop_days(
             "SELECT COUNT(DISTINCT order_id), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) \
              FROM refunds WHERE shop = $1 AND local_day >= $2 AND local_day <= $3",
+            shop,
+            days,
         )
-        .bind(shop)
-        .bind(&from)
-        .bind(&to)
         .fetch_one(&self.pool)
         .await?;
         Ok(RecordTotals {
@@ -150,45 +137,30 @@ impl FactsReader for DbStore {
     }
 
     async fn daily_rows(&self, shop: &str, days: Days) -> Result<Vec<DailyRow>> {
-        let rows = sqlx::query(
+        let q = shop_days(
             "SELECT input, day, dimension, value_micros FROM daily_values \
              WHERE shop = $1 AND day >= $2 AND day <= $3 ORDER BY input, day",
-        )
-        .bind(shop)
-        .bind(day_text(days.first()))
-        .bind(day_text(days.last()))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(DailyRow {
-                    input: row.try_get(0)?,
-                    day: parse_day("daily_values.day", row.try_get(1)?)?,
-                    dimension: row.try_get(2)?,
-                    value_micros: row.try_get(3)?,
-                })
-            })
-            .collect()
+            shop,
+            days,
+        );
+        self.read_all(q, |r| daily_row(r, 0)).await
     }
 
     async fn rejects(&self, connector: &str) -> Result<Vec<Reject>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT source, locator, reason, raw FROM rejects WHERE connector = $1 \
              ORDER BY source, id",
         )
-        .bind(connector)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Reject {
-                    source: r.try_get(0)?,
-                    locator: r.try_get(1)?,
-                    reason: r.try_get(2)?,
-                    raw: r.try_get(3)?,
-                })
+        .bind(connector);
+        self.read_all(q, |r| {
+            Ok(Reject {
+                source: r.try_get(0)?,
+                locator: r.try_get(1)?,
+                reason: r.try_get(2)?,
+                raw: r.try_get(3)?,
             })
-            .collect()
+        })
+        .await
     }
 
     async fn record_totals_of(
@@ -241,18 +213,7 @@ impl FactsReader for DbStore {
                  WHERE shop IN ({list}) AND day >= $1 AND day <= $2 ORDER BY shop, input, day"
             )
         };
-        let mut out: HashMap<ShopId, Vec<DailyRow>> = HashMap::new();
-        self.each_row_of_chunks(shops, day_texts(days), sql, |row| {
-            out.entry(row.try_get(0)?).or_default().push(DailyRow {
-                input: row.try_get(1)?,
-                day: parse_day("daily_values.day", row.try_get(2)?)?,
-                dimension: row.try_get(3)?,
-                value_micros: row.try_get(4)?,
-            });
-            Ok(())
-        })
-        .await?;
-        Ok(out)
+        self.by_shop(shops, days, sql, |r| daily_row(r, 1)).await
     }
 
     async fn record_days_of(
@@ -268,33 +229,16 @@ impl FactsReader for DbStore {
                  AND local_day >= $1 AND local_day <= $2"
             )
         };
-        let mut out: HashMap<ShopId, HashSet<LocalDay>> = HashMap::new();
-        self.each_row_of_chunks(shops, day_texts(days), sql, |row| {
-            out.entry(row.try_get(0)?)
-                .or_default()
-                .insert(parse_day("local_day", row.try_get(1)?)?);
-            Ok(())
-        })
-        .await?;
-        Ok(out)
+        self.by_shop(shops, days, sql, |r| parse_day("local_day", r.try_get(1)?))
+            .await
     }
 
     async fn shops_with_orders(&self, shops: &[ShopId]) -> Result<HashSet<ShopId>> {
-        self.shops_having(
-            "SELECT 1 FROM orders x WHERE x.shop = v.column1",
-            shops,
-            &[],
-        )
-        .await
+        self.shops_with_rows_in("orders", shops).await
     }
 
     async fn shops_with_refunds(&self, shops: &[ShopId]) -> Result<HashSet<ShopId>> {
-        self.shops_having(
-            "SELECT 1 FROM refunds x WHERE x.shop = v.column1",
-            shops,
-            &[],
-        )
-        .await
+        self.shops_with_rows_in("refunds", shops).await
     }
 
     async fn shops_with_daily_input(
@@ -317,7 +261,52 @@ impl FactsReader for DbStore {
     }
 }
 
+/// `sql` over one shop's range of days, with `$1` bound to the shop and `$2`,
+/// `$3` to the range's first and last day (as [`SHOP_ORDERS_FROM`] takes them).
+fn shop_days<'q>(sql: &'q str, shop: &'q str, days: Days) -> DbQuery<'q> {
+    let [from, to] = day_texts(days);
+    sqlx::query(sql).bind(shop).bind(from).bind(to)
+}
+
+/// A daily value whose columns start at `at`: input, day, dimension,
+/// value_micros (the one-shop read selects them first, the many-shop read
+/// after the shop).
+fn daily_row(r: &DbRow, at: usize) -> Result<DailyRow> {
+    Ok(DailyRow {
+        input: r.try_get(at)?,
+        day: parse_day("daily_values.day", r.try_get(at + 1)?)?,
+        dimension: r.try_get(at + 2)?,
+        value_micros: r.try_get(at + 3)?,
+    })
+}
+
 impl DbStore {
+    /// The rows of `sql` over `shops` and the range of `days` (bound as
+    /// [`each_row_of_chunks`](DbStore::each_row_of_chunks) binds them),
+    /// grouped by their first column, the shop; `read` reads each row.
+    async fn by_shop<T, C: Default + Extend<T>>(
+        &self,
+        shops: &[ShopId],
+        days: Days,
+        sql: impl Fn(&str) -> String,
+        read: impl Fn(&DbRow) -> Result<T>,
+    ) -> Result<HashMap<ShopId, C>> {
+        let mut out: HashMap<ShopId, C> = HashMap::new();
+        self.each_row_of_chunks(shops, day_texts(days), sql, |row| {
+            let item = read(&row)?;
+            out.entry(row.try_get(0)?).or_default().extend([item]);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Those of `shops` with any row in `table` (`orders`, `refunds`).
+    async fn shops_with_rows_in(&self, table: &str, shops: &[ShopId]) -> Result<HashSet<ShopId>> {
+        let exists = format!("SELECT 1 FROM {table} x WHERE x.shop = v.column1");
+        self.shops_having(&exists, shops, &[]).await
+    }
+
     /// Those of `shops` for which `exists` (over `v.column1`, the shop, and
     /// `args` as `$1…`) finds a row: one index probe per shop, however many
     /// rows each shop has.

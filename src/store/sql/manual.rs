@@ -63,51 +63,45 @@ impl ManualInputs for DbStore {
     }
 
     async fn manual_inputs(&self, person: Option<&str>) -> Result<Vec<ManualInput>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT person, input, period, value, updated_by, updated_at, note FROM manual_inputs \
              WHERE ($1 = '' OR person = $1) ORDER BY person, period, input",
         )
-        .bind(person.unwrap_or(""))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(ManualInput {
-                    person: r.try_get(0)?,
-                    input: r.try_get(1)?,
-                    period: r.try_get(2)?,
-                    value: decimal("manual_inputs.value", r.try_get(3)?)?,
-                    updated_by: r.try_get(4)?,
-                    updated_at: r.try_get(5)?,
-                    note: r.try_get(6)?,
-                })
+        .bind(person.unwrap_or(""));
+        self.read_all(q, |r| {
+            Ok(ManualInput {
+                person: r.try_get(0)?,
+                input: r.try_get(1)?,
+                period: r.try_get(2)?,
+                value: decimal("manual_inputs.value", r.try_get(3)?)?,
+                updated_by: r.try_get(4)?,
+                updated_at: r.try_get(5)?,
+                note: r.try_get(6)?,
             })
-            .collect()
+        })
+        .await
     }
 
     async fn manual_history(&self, person: Option<&str>) -> Result<Vec<ManualChange>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT person, input, period, old_value, new_value, changed_by, changed_at, note, source \
              FROM manual_input_audit WHERE ($1 = '' OR person = $1) ORDER BY id",
         )
-        .bind(person.unwrap_or(""))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(ManualChange {
-                    person: r.try_get(0)?,
-                    input: r.try_get(1)?,
-                    period: r.try_get(2)?,
-                    old_value: dec("manual_input_audit.old_value", r.try_get(3)?)?,
-                    new_value: decimal("manual_input_audit.new_value", r.try_get(4)?)?,
-                    changed_by: r.try_get(5)?,
-                    changed_at: r.try_get(6)?,
-                    note: r.try_get(7)?,
-                    source: r.try_get(8)?,
-                })
+        .bind(person.unwrap_or(""));
+        self.read_all(q, |r| {
+            Ok(ManualChange {
+                person: r.try_get(0)?,
+                input: r.try_get(1)?,
+                period: r.try_get(2)?,
+                old_value: dec("manual_input_audit.old_value", r.try_get(3)?)?,
+                new_value: decimal("manual_input_audit.new_value", r.try_get(4)?)?,
+                changed_by: r.try_get(5)?,
+                changed_at: r.try_get(6)?,
+                note: r.try_get(7)?,
+                source: r.try_get(8)?,
             })
-            .collect()
+        })
+        .await
     }
 
     async fn import_targets(&self, targets: &[TargetRow], file: &str) -> Result<u64> {
@@ -137,24 +131,21 @@ impl ManualInputs for DbStore {
     }
 
     async fn imported_targets(&self) -> Result<Vec<TargetRow>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT kpi, scope_kind, scope_id, period, value, file, imported_at FROM targets \
              ORDER BY kpi, scope_kind, scope_id, period",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(TargetRow {
-                    kpi: r.try_get(0)?,
-                    scope_kind: r.try_get(1)?,
-                    scope_id: r.try_get(2)?,
-                    period: r.try_get(3)?,
-                    value: decimal("targets.value", r.try_get(4)?)?,
-                    file: r.try_get(5)?,
-                    imported_at: r.try_get(6)?,
-                })
+        );
+        self.read_all(q, |r| {
+            Ok(TargetRow {
+                kpi: r.try_get(0)?,
+                scope_kind: r.try_get(1)?,
+                scope_id: r.try_get(2)?,
+                period: r.try_get(3)?,
+                value: decimal("targets.value", r.try_get(4)?)?,
+                file: r.try_get(5)?,
+                imported_at: r.try_get(6)?,
             })
-            .collect()
+        })
+        .await
     }
 }

@@ -8,6 +8,7 @@ mod facts;
 mod manual;
 mod meta;
 mod revisions;
+mod rows;
 mod runs;
 mod scorecards;
 mod sets;

@@ -1,15 +1,11 @@
 //! Job claim and run history queries.
 
-use super::{Db, DbStore};
+use super::rows::DbQuery;
+use super::DbStore;
 use crate::store::{JobClaims, JobRun, Result, RunResult, TickClaim};
-use sqlx::query::Query;
-use sqlx::Database;
 
 /// `sql` with `$1`…`$3` bound to the claim's job, tick and owner.
-fn claimed<'q>(
-    sql: &'q str,
-    claim: &TickClaim<'q>,
-) -> Query<'q, Db, <Db as Database>::Arguments<'q>> {
+fn claimed<'q>(sql: &'q str, claim: &TickClaim<'q>) -> DbQuery<'q> {
     sqlx::query(sql)
         .bind(claim.job)
         .bind(claim.tick)

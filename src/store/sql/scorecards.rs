@@ -137,14 +137,10 @@ impl ScorecardStore for DbStore {
     }
 
     async fn closed_months(&self, year: i32) -> Result<Vec<Period>> {
-        let rows =
-            sqlx::query("SELECT period FROM month_closes WHERE period LIKE $1 ORDER BY period")
-                .bind(format!("{year:04}-%"))
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|r| period("month", &r.try_get::<String, _>(0)?))
-            .collect()
+        let q = sqlx::query("SELECT period FROM month_closes WHERE period LIKE $1 ORDER BY period")
+            .bind(format!("{year:04}-%"));
+        self.read_all(q, |r| period("month", &r.try_get::<String, _>(0)?))
+            .await
     }
 
     async fn open_appeal(
@@ -483,17 +479,16 @@ impl DbStore {
             let adj = sqlx::query(
                 "SELECT kpi, old_value, new_value FROM appeal_adjustments WHERE appeal_id = $1 ORDER BY kpi",
             )
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
-            let mut adjustments = Vec::with_capacity(adj.len());
-            for a in adj {
-                adjustments.push((
-                    a.try_get(0)?,
-                    dec("appeal_adjustments.old_value", a.try_get(1)?)?,
-                    decimal("appeal_adjustments.new_value", a.try_get(2)?)?,
-                ));
-            }
+            .bind(id);
+            let adjustments = self
+                .read_all(adj, |a| {
+                    Ok((
+                        a.try_get(0)?,
+                        dec("appeal_adjustments.old_value", a.try_get(1)?)?,
+                        decimal("appeal_adjustments.new_value", a.try_get(2)?)?,
+                    ))
+                })
+                .await?;
             out.push(Appeal {
                 id,
                 person: r.try_get(1)?,

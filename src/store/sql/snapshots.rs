@@ -1,11 +1,11 @@
 //! Snapshot queries.
 
 use super::sets::INSERT_ROWS;
-use super::DbStore;
+use super::{DbRow, DbStore};
 use crate::ids::{KpiId, ShopId};
 use crate::period::{Days, Period};
 use crate::store::revision::append_revision;
-use crate::store::values::{day_text, dec, text};
+use crate::store::values::{day_texts, dec, text};
 use crate::store::{now_unix, Result, SnapshotStore, StoreError, StoredKpi, StoredSnapshot};
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -35,16 +35,10 @@ impl SnapshotStore for DbStore {
         else {
             return Ok(None);
         };
-        let mut kpis = Vec::with_capacity(rows.len());
-        for r in rows {
-            kpis.push(StoredKpi {
-                kpi: r.try_get(0)?,
-                value: dec("snapshot_values.value", r.try_get(1)?)?,
-                target: dec("snapshot_values.target", r.try_get(2)?)?,
-                attainment: dec("snapshot_values.attainment", r.try_get(3)?)?,
-                score: dec("snapshot_values.score", r.try_get(4)?)?,
-            });
-        }
+        let kpis = rows
+            .iter()
+            .map(|r| stored_kpi(r.try_get(0)?, r, 0))
+            .collect::<Result<_>>()?;
         Ok(Some(StoredSnapshot {
             shop: shop.into(),
             period,
@@ -75,25 +69,23 @@ impl SnapshotStore for DbStore {
         kpi: &str,
         days: Days,
     ) -> Result<Vec<(String, Option<Decimal>, Option<Decimal>)>> {
-        let rows = sqlx::query(
+        let [from, to] = day_texts(days);
+        let q = sqlx::query(
             "SELECT period, value, target FROM kpi_latest WHERE shop = $1 AND kpi = $2 \
              AND period_kind = 'day' AND period >= $3 AND period <= $4 ORDER BY period",
         )
         .bind(shop)
         .bind(kpi)
-        .bind(day_text(days.first()))
-        .bind(day_text(days.last()))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    dec("kpi_latest.value", r.try_get(1)?)?,
-                    dec("kpi_latest.target", r.try_get(2)?)?,
-                ))
-            })
-            .collect()
+        .bind(from)
+        .bind(to);
+        self.read_all(q, |r| {
+            Ok((
+                r.try_get(0)?,
+                dec("kpi_latest.value", r.try_get(1)?)?,
+                dec("kpi_latest.target", r.try_get(2)?)?,
+            ))
+        })
+        .await
     }
 
     async fn snapshot_shops(&self, period: Period) -> Result<Vec<ShopId>> {
@@ -164,6 +156,18 @@ impl SnapshotStore for DbStore {
     }
 }
 
+/// The line of `kpi` whose columns follow `kpi_at`: value, target,
+/// attainment, score.
+fn stored_kpi(kpi: KpiId, r: &DbRow, kpi_at: usize) -> Result<StoredKpi> {
+    Ok(StoredKpi {
+        kpi,
+        value: dec("snapshot_values.value", r.try_get(kpi_at + 1)?)?,
+        target: dec("snapshot_values.target", r.try_get(kpi_at + 2)?)?,
+        attainment: dec("snapshot_values.attainment", r.try_get(kpi_at + 3)?)?,
+        score: dec("snapshot_values.score", r.try_get(kpi_at + 4)?)?,
+    })
+}
+
 /// Lines as a revision stores them: normalized decimals, in KPI order.
 fn stored_form(kpis: &[StoredKpi]) -> Vec<StoredKpi> {
     let mut sorted: Vec<StoredKpi> = kpis
@@ -210,13 +214,7 @@ impl DbStore {
                 let Some(kpi) = r.try_get::<Option<KpiId>, _>(2)? else {
                     return Ok(());
                 };
-                entry.1.push(StoredKpi {
-                    kpi,
-                    value: dec("snapshot_values.value", r.try_get(3)?)?,
-                    target: dec("snapshot_values.target", r.try_get(4)?)?,
-                    attainment: dec("snapshot_values.attainment", r.try_get(5)?)?,
-                    score: dec("snapshot_values.score", r.try_get(6)?)?,
-                });
+                entry.1.push(stored_kpi(kpi, &r, 2)?);
                 Ok(())
             },
         )

@@ -4,10 +4,6 @@ mod commit;
 
 pub(in crate::store) use commit::SqliteTx;
 
-// The queries both databases share, compiled for this database's own types.
-#[path = "../sql/mod.rs"]
-mod sql;
-
 use super::url::connect_error;
 use super::Result;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
@@ -15,12 +11,12 @@ use sqlx::{Executor, Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// The names the shared queries use for this database's types.
-type Db = Sqlite;
-type DbRow = SqliteRow;
-type DbStore = SqliteStore;
-
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+shared_queries!(
+    db: Sqlite,
+    row: SqliteRow,
+    store: SqliteStore,
+    migrations: "./migrations/sqlite"
+);
 
 // How the shared queries read `orders` by day. The index is (local_day, shop)
 // (migration 0014: an import's time-ordered rows go to the end of one day,
