@@ -48,6 +48,17 @@ pub fn attainment(
     .map(round_value)
 }
 
+/// [`attainment`] where the value or the target may be missing: without
+/// both there is none. Snapshots, alerts and digests all read it so.
+pub fn attainment_of(
+    kpi: &KpiSpec,
+    actual: Option<Decimal>,
+    target: Option<Decimal>,
+    cap: Decimal,
+) -> Option<Decimal> {
+    attainment(kpi, actual?, target?, cap)
+}
+
 /// Score = 100 × min(attainment, cap), never below 0.
 pub fn score(attainment: Decimal, cap: Decimal) -> Decimal {
     round_value(Decimal::ONE_HUNDRED * attainment.min(cap).max(Decimal::ZERO))
@@ -187,6 +198,17 @@ mod tests {
 
     fn spec(id: &str) -> KpiSpec {
         Catalogue::builtin().get(id).unwrap().clone()
+    }
+
+    #[test]
+    fn no_attainment_without_both_a_value_and_a_target() {
+        let (cap, gmv) = (d("1.2"), spec("gmv"));
+        assert_eq!(attainment_of(&gmv, None, Some(d("100")), cap), None);
+        assert_eq!(attainment_of(&gmv, Some(d("50")), None, cap), None);
+        assert_eq!(
+            attainment_of(&gmv, Some(d("50")), Some(d("100")), cap),
+            Some(d("0.5"))
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::ids::ShopId;
 use crate::kpi::{InputValues, KpiSpec};
 use crate::period::Period;
-use crate::scoring::{attainment, score};
+use crate::scoring::{attainment_of, score};
 use crate::settings::refund_sources;
 use crate::settings::{Settings, Shop};
 use crate::store::{Store, StoreError, StoredKpi};
@@ -29,10 +29,7 @@ fn line(
     target: Option<Decimal>,
     cap: Decimal,
 ) -> StoredKpi {
-    let attainment = match (value, target) {
-        (Some(v), Some(t)) => attainment(spec, v, t, cap),
-        _ => None,
-    };
+    let attainment = attainment_of(spec, value, target, cap);
     StoredKpi {
         kpi: spec.id.clone(),
         value,

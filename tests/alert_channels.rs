@@ -10,8 +10,8 @@ use chrono::{TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use kpid::alerts::channels::{Channel, ChannelConfig};
 use kpid::alerts::message::{
-    AlertGroup, AlertNotice, AlertState, Digest, DigestLine, Language, Message, RenderOptions,
-    ShopDigest, WatchPeriod,
+    AlertGroup, AlertNotice, AlertState, Digest, DigestLine, KpiLabel, Language, Message, Reading,
+    RenderOptions, ShopDigest, WatchPeriod,
 };
 use kpid::kpi::catalogue::{Direction, Unit};
 use rust_decimal::Decimal;
@@ -55,11 +55,13 @@ fn options(language: Language) -> RenderOptions {
 fn gmv_alert(state: AlertState) -> AlertNotice {
     AlertNotice {
         rule: "gmv-behind".into(),
-        kpi: "gmv".into(),
-        kpi_name_zh: "成交额".into(),
-        kpi_name_en: "GMV".into(),
-        unit: Unit::Money,
-        direction: Direction::Up,
+        kpi: KpiLabel {
+            id: "gmv".into(),
+            name_zh: "成交额".into(),
+            name_en: "GMV".into(),
+            unit: Unit::Money,
+            direction: Direction::Up,
+        },
         period: WatchPeriod::Month,
         period_label: "2026-10-01..2026-10-09".into(),
         shop: Some("tmall-main".into()),
@@ -67,10 +69,12 @@ fn gmv_alert(state: AlertState) -> AlertNotice {
         state,
         severity: "critical".into(),
         condition: "below_target".into(),
-        value: Some(d("1234567.891")),
-        target: Some(d("5000000")),
-        threshold: Some(d("1306451.61")),
-        attainment: Some(d("0.85")),
+        reading: Reading {
+            value: Some(d("1234567.891")),
+            target: Some(d("5000000")),
+            threshold: Some(d("1306451.61")),
+            attainment: Some(d("0.85")),
+        },
         starts_at: Utc.with_ymd_and_hms(2026, 10, 10, 1, 0, 0).unwrap(),
         ends_at: (state == AlertState::Resolved)
             .then(|| Utc.with_ymd_and_hms(2026, 10, 10, 3, 0, 0).unwrap()),
@@ -80,11 +84,13 @@ fn gmv_alert(state: AlertState) -> AlertNotice {
 fn refund_alert() -> AlertNotice {
     AlertNotice {
         rule: "refunds-high".into(),
-        kpi: "refund_rate".into(),
-        kpi_name_zh: "退款率".into(),
-        kpi_name_en: "Refund rate".into(),
-        unit: Unit::Percent,
-        direction: Direction::Down,
+        kpi: KpiLabel {
+            id: "refund_rate".into(),
+            name_zh: "退款率".into(),
+            name_en: "Refund rate".into(),
+            unit: Unit::Percent,
+            direction: Direction::Down,
+        },
         period: WatchPeriod::Day,
         period_label: "2026-10-09".into(),
         shop: Some("tmall-main".into()),
@@ -92,10 +98,12 @@ fn refund_alert() -> AlertNotice {
         state: AlertState::Firing,
         severity: "warning".into(),
         condition: "below_target".into(),
-        value: Some(d("0.081")),
-        target: Some(d("0.05")),
-        threshold: Some(d("0.05")),
-        attainment: Some(d("0.6173")),
+        reading: Reading {
+            value: Some(d("0.081")),
+            target: Some(d("0.05")),
+            threshold: Some(d("0.05")),
+            attainment: Some(d("0.6173")),
+        },
         starts_at: Utc.with_ymd_and_hms(2026, 10, 10, 1, 0, 0).unwrap(),
         ends_at: None,
     }
@@ -119,11 +127,13 @@ fn digest() -> Message {
             month_to_date: Some("2026-10-01..2026-10-09".into()),
             lines: vec![
                 DigestLine {
-                    kpi: "gmv".into(),
-                    kpi_name_zh: "成交额".into(),
-                    kpi_name_en: "GMV".into(),
-                    unit: Unit::Money,
-                    direction: Direction::Up,
+                    kpi: KpiLabel {
+                        id: "gmv".into(),
+                        name_zh: "成交额".into(),
+                        name_en: "GMV".into(),
+                        unit: Unit::Money,
+                        direction: Direction::Up,
+                    },
                     day_value: Some(d("152340.5")),
                     day_target: Some(d("160000")),
                     day_attainment: Some(d("0.9521")),
@@ -134,11 +144,13 @@ fn digest() -> Message {
                     month_attainment: Some(d("0.85")),
                 },
                 DigestLine {
-                    kpi: "orders".into(),
-                    kpi_name_zh: "订单量".into(),
-                    kpi_name_en: "Orders".into(),
-                    unit: Unit::Count,
-                    direction: Direction::Up,
+                    kpi: KpiLabel {
+                        id: "orders".into(),
+                        name_zh: "订单量".into(),
+                        name_en: "Orders".into(),
+                        unit: Unit::Count,
+                        direction: Direction::Up,
+                    },
                     day_value: Some(d("1523")),
                     day_target: Some(d("1600")),
                     day_attainment: Some(d("0.9519")),

@@ -559,12 +559,12 @@ channels = ["ops"]
             Some("2026-10-01..2026-10-09")
         );
         for kpi in ["gmv", "orders", "aov", "refund_rate"] {
-            let line = shop.lines.iter().find(|l| l.kpi == kpi).unwrap();
+            let line = shop.lines.iter().find(|l| l.kpi.id == kpi).unwrap();
             assert_eq!(line.day_value, value(&day.kpis, kpi), "{b} {kpi} day");
             assert!(line.day_value.is_some(), "{b} {kpi}");
             assert_eq!(line.month_value, value(&month.kpis, kpi), "{b} {kpi} month");
         }
-        let gmv = shop.lines.iter().find(|l| l.kpi == "gmv").unwrap();
+        let gmv = shop.lines.iter().find(|l| l.kpi.id == "gmv").unwrap();
         assert_eq!(gmv.month_target, Some(d("31000")));
         // Month to date against 9/31 of the target.
         let due = d("9000");

@@ -8,7 +8,6 @@
 use super::message::WatchPeriod;
 use crate::config::{default_severity, ChannelConfig, KeyProblem, Language};
 pub use crate::config::{AlertsConfig, DecimalText, DigestConfig, RuleConfig};
-use crate::ids::ShopId;
 use crate::kpi::Catalogue;
 use crate::schedule::CronSchedule;
 use crate::settings::Shop;
@@ -126,17 +125,7 @@ pub struct Rule {
 /// The name of the built-in rule (`[alerts] below_target`).
 pub const BUILTIN_RULE: &str = "below-target";
 
-/// A validated digest.
-#[derive(Debug, Clone)]
-pub struct DigestSpec {
-    pub name: String,
-    pub schedule: String,
-    pub shops: Vec<ShopId>,
-    pub kpis: Vec<String>,
-    pub channels: Vec<String>,
-}
-
-impl DigestSpec {
+impl DigestConfig {
     /// The digest's schedule in a shop's zone (validated at load).
     pub fn schedule_in(&self, tz: Tz) -> Option<CronSchedule> {
         CronSchedule::parse(&self.schedule, tz).ok()
@@ -151,7 +140,9 @@ pub struct Rules {
     pub send_resolved: bool,
     pub dashboard_url: Option<String>,
     pub rules: Vec<Rule>,
-    pub digests: Vec<DigestSpec>,
+    /// As configured, checked, with `shops` resolved (never empty): a
+    /// validated digest needs nothing the table does not say.
+    pub digests: Vec<DigestConfig>,
     pub channels: Vec<ChannelConfig>,
 }
 
@@ -164,7 +155,7 @@ impl Rules {
         self.channels.iter().find(|c| c.name == name)
     }
 
-    pub fn digest(&self, name: &str) -> Option<&DigestSpec> {
+    pub fn digest(&self, name: &str) -> Option<&DigestConfig> {
         self.digests.iter().find(|d| d.name == name)
     }
 }
@@ -424,17 +415,11 @@ pub fn resolve(cfg: &AlertsConfig, cx: &Context) -> (Rules, Vec<KeyProblem>) {
             problems.at(key("channels"), "name at least one channel");
         }
         problems.add(unknown_channels(&key("channels"), &d.channels));
-        digests.push(DigestSpec {
-            name: d.name.clone(),
-            schedule: d.schedule.clone(),
-            shops: if d.shops.is_empty() {
-                cx.shops.iter().map(|s| s.id.clone()).collect()
-            } else {
-                d.shops.iter().map(ShopId::from).collect()
-            },
-            kpis: d.kpis.clone(),
-            channels: d.channels.clone(),
-        });
+        let mut digest = d.clone();
+        if digest.shops.is_empty() {
+            digest.shops = cx.shops.iter().map(|s| s.id.clone()).collect();
+        }
+        digests.push(digest);
     }
 
     let dashboard_url = Some(cfg.dashboard_url.trim().to_string()).filter(|u| !u.is_empty());

@@ -5,14 +5,14 @@
 //! computation as `kpid report --day`); month to date is the 1st through
 //! yesterday, against the month target pro-rated by completed days.
 
-use super::config::{DigestSpec, Rules};
+use super::config::{DigestConfig, Rules};
 use super::evaluate::{window_target, Scope, Values, Window};
-use super::message::{AlertState, Digest, DigestLine, Message, ShopDigest, WatchPeriod};
+use super::message::{AlertState, Digest, DigestLine, KpiLabel, Message, ShopDigest, WatchPeriod};
 use super::state::{notice, parse_state};
 use crate::ids::ShopId;
 use crate::kpi::round_value;
 use crate::period::Period;
-use crate::scoring::attainment;
+use crate::scoring::attainment_of;
 use crate::settings::Settings;
 use crate::snapshot::values;
 use crate::store::{OutboxDraft, Store, StoreError, StoredKpi};
@@ -37,7 +37,7 @@ pub async fn build(
     settings: &Settings,
     rules: &Rules,
     store: &Store,
-    spec: &DigestSpec,
+    spec: &DigestConfig,
     shops: &[ShopId],
     at: DateTime<Utc>,
 ) -> Result<Digest, StoreError> {
@@ -101,16 +101,9 @@ pub async fn build(
                 }
                 _ => (None, None, None),
             };
-            let att = |v: Option<Decimal>, t: Option<Decimal>| match (v, t) {
-                (Some(v), Some(t)) => attainment(k, v, t, cap),
-                _ => None,
-            };
+            let att = |v, t| attainment_of(k, v, t, cap);
             lines.push(DigestLine {
-                kpi: kpi.clone(),
-                kpi_name_zh: k.name_zh.clone(),
-                kpi_name_en: k.name_en.clone(),
-                unit: k.unit,
-                direction: k.direction,
+                kpi: KpiLabel::of(k),
                 day_value,
                 day_target,
                 day_attainment: att(day_value, day_due),
@@ -146,7 +139,11 @@ pub async fn build(
 
 /// Puts a built digest in the outbox for each of its channels; the caller
 /// delivers (see [`super::deliver::deliver_due`]).
-pub async fn enqueue(store: &Store, spec: &DigestSpec, digest: &Digest) -> Result<(), StoreError> {
+pub async fn enqueue(
+    store: &Store,
+    spec: &DigestConfig,
+    digest: &Digest,
+) -> Result<(), StoreError> {
     let message = serde_json::to_string(&Message::Digest(digest.clone()))
         .map_err(|e| StoreError::Corrupt(format!("digest {}: {e}", spec.name)))?;
     let clock = Utc::now().timestamp();

@@ -14,11 +14,11 @@
 //! ratio's month target as it is.
 
 use super::config::{Compare, Condition, Rule, RuleKpis, RuleScope, Rules};
-use super::message::WatchPeriod;
+use super::message::{Reading, WatchPeriod};
 use crate::ids::ShopId;
 use crate::kpi::{round_value, InputValues, KpiSpec};
 use crate::period::{day_start, Days, Period};
-use crate::scoring::attainment;
+use crate::scoring::attainment_of;
 use crate::settings::refund_sources;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
@@ -199,16 +199,10 @@ pub struct Observation {
     pub rule: String,
     pub kpi: String,
     pub scope: Scope,
-    /// The shop of a shop's alert.
+    /// The running period watched, and the days it covered.
     pub period: WatchPeriod,
     pub period_label: String,
-    pub value: Option<Decimal>,
-    /// The period's full target (before pro-rating).
-    pub target: Option<Decimal>,
-    /// The effective value compared with.
-    pub threshold: Option<Decimal>,
-    /// Value against the pro-rated target.
-    pub attainment: Option<Decimal>,
+    pub reading: Reading,
     /// `None` when there is nothing to decide (no value, no target, no
     /// comparison value): the alert's state stays as it is.
     pub breach: Option<bool>,
@@ -396,10 +390,7 @@ pub async fn observe(
             for spec in kpis {
                 let value = now.get(spec.id.as_str()).copied().flatten();
                 let (full, due) = window_target(spec, &values.book, &scopes, &window);
-                let attained = match (value, due) {
-                    (Some(v), Some(t)) => attainment(spec, v, t, cap),
-                    _ => None,
-                };
+                let attained = attainment_of(spec, value, due, cap);
                 let compared = base
                     .as_ref()
                     .and_then(|b| b.get(spec.id.as_str()).copied().flatten());
@@ -419,10 +410,12 @@ pub async fn observe(
                     scope: scope.clone(),
                     period: rule.period,
                     period_label: window.label(),
-                    value,
-                    target: full,
-                    threshold: threshold.map(round_value),
-                    attainment: attained,
+                    reading: Reading {
+                        value,
+                        target: full,
+                        threshold: threshold.map(round_value),
+                        attainment: attained,
+                    },
                     breach,
                 });
             }

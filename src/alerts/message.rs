@@ -5,6 +5,7 @@
 
 use crate::ids::ShopId;
 use crate::kpi::catalogue::{Direction, Unit};
+use crate::kpi::KpiSpec;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -54,16 +55,65 @@ impl WatchPeriod {
     }
 }
 
+/// A KPI as a message names it: alerts and digest lines both carry its id,
+/// its names in both languages, and how to show and judge its values (the
+/// keys sit in the message itself: `kpi`, `kpi_name_zh`, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiLabel {
+    #[serde(rename = "kpi")]
+    pub id: String,
+    #[serde(rename = "kpi_name_zh")]
+    pub name_zh: String,
+    #[serde(rename = "kpi_name_en")]
+    pub name_en: String,
+    pub unit: Unit,
+    pub direction: Direction,
+}
+
+impl KpiLabel {
+    /// The label of a catalogue KPI.
+    pub fn of(spec: &KpiSpec) -> Self {
+        KpiLabel {
+            id: spec.id.to_string(),
+            name_zh: spec.name_zh.clone(),
+            name_en: spec.name_en.clone(),
+            unit: spec.unit,
+            direction: spec.direction,
+        }
+    }
+
+    /// Both names, the message's language first: `GMV (成交额)`, `成交额（GMV）`.
+    pub fn names(&self, language: Language) -> String {
+        let (zh, en) = (&self.name_zh, &self.name_en);
+        match language {
+            Language::Zh => format!("{zh}（{en}）"),
+            Language::En => format!("{en} ({zh})"),
+        }
+    }
+}
+
+/// What one evaluation of a (rule, scope, KPI) saw. The observation, the
+/// stored alert and the notice carry the same four numbers, so they travel
+/// as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Reading {
+    /// The value evaluated.
+    pub value: Option<Decimal>,
+    /// The full target of the period (before pro-rating), if any.
+    pub target: Option<Decimal>,
+    /// The effective value compared with (e.g. pro-rated target × threshold).
+    pub threshold: Option<Decimal>,
+    /// value against the (pro-rated) target, as a fraction, if there is one.
+    pub attainment: Option<Decimal>,
+}
+
 /// One alert as it is delivered (a firing or a resolved notice).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertNotice {
     /// The rule's name (`alertname` in Alertmanager).
     pub rule: String,
-    pub kpi: String,
-    pub kpi_name_zh: String,
-    pub kpi_name_en: String,
-    pub unit: Unit,
-    pub direction: Direction,
+    #[serde(flatten)]
+    pub kpi: KpiLabel,
     pub period: WatchPeriod,
     /// The days evaluated, for people: `2026-10-05`, `2026-10-01..2026-10-09`.
     pub period_label: String,
@@ -77,14 +127,9 @@ pub struct AlertNotice {
     pub severity: String,
     /// The rule's condition (`below_target`, `drop`, …).
     pub condition: String,
-    /// The value evaluated.
-    pub value: Option<Decimal>,
-    /// The full target of the period (before pro-rating), if any.
-    pub target: Option<Decimal>,
-    /// The effective value compared with (e.g. pro-rated target × threshold).
-    pub threshold: Option<Decimal>,
-    /// value against the (pro-rated) target, as a fraction, if there is one.
-    pub attainment: Option<Decimal>,
+    /// Its keys sit in the notice itself (`value`, `target`, …).
+    #[serde(flatten)]
+    pub reading: Reading,
     /// When it started firing.
     pub starts_at: DateTime<Utc>,
     /// When it resolved (resolved notices only).
@@ -103,11 +148,8 @@ pub struct AlertGroup {
 /// One KPI line of a digest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigestLine {
-    pub kpi: String,
-    pub kpi_name_zh: String,
-    pub kpi_name_en: String,
-    pub unit: Unit,
-    pub direction: Direction,
+    #[serde(flatten)]
+    pub kpi: KpiLabel,
     /// Yesterday.
     pub day_value: Option<Decimal>,
     pub day_target: Option<Decimal>,
@@ -164,4 +206,39 @@ pub struct RenderOptions {
     pub language: Language,
     /// `[alerts] dashboard_url`, linked from messages when set.
     pub dashboard_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Messages wait in the outbox as JSON and webhooks receive them as they
+    // are: the KPI's label and the reading keep their keys, in their places.
+    const ALERTS: &str = r#"{"type":"alerts","scope":"sh","alerts":[{"rule":"gmv-behind","kpi":"gmv","kpi_name_zh":"成交额","kpi_name_en":"GMV","unit":"money","direction":"up","period":"month","period_label":"2026-10-01..2026-10-09","shop":"sh","person":null,"state":"firing","severity":"critical","condition":"below_target","value":"8000","target":"31000","threshold":"9000","attainment":null,"starts_at":"2026-10-10T01:00:00Z","ends_at":null}]}"#;
+    const DIGEST: &str = r#"{"type":"digest","name":"morning","shops":[{"shop":"sh","currency":"CNY","day":"2026-10-09","month":"2026-10","month_to_date":"2026-10-01..2026-10-09","lines":[{"kpi":"refund_rate","kpi_name_zh":"退款率","kpi_name_en":"Refund rate","unit":"percent","direction":"down","day_value":"0.081","day_target":"0.05","day_attainment":"0.6173","change_previous_day":null,"change_same_day_last_week":"-0.1","month_value":null,"month_target":"0.05","month_attainment":null}],"firing":[]}]}"#;
+
+    #[test]
+    fn an_alert_message_keeps_its_keys_in_order() {
+        let m: Message = serde_json::from_str(ALERTS).unwrap();
+        let Message::Alerts(group) = &m else {
+            panic!("{m:?}")
+        };
+        let a = &group.alerts[0];
+        assert_eq!((a.kpi.id.as_str(), a.kpi.name_en.as_str()), ("gmv", "GMV"));
+        assert_eq!(a.reading.threshold, Some(Decimal::from(9000)));
+        assert_eq!(a.reading.attainment, None);
+        assert_eq!(serde_json::to_string(&m).unwrap(), ALERTS);
+    }
+
+    #[test]
+    fn a_digest_message_keeps_its_keys_in_order() {
+        let m: Message = serde_json::from_str(DIGEST).unwrap();
+        let Message::Digest(d) = &m else {
+            panic!("{m:?}")
+        };
+        let line = &d.shops[0].lines[0];
+        assert_eq!(line.kpi.direction, Direction::Down);
+        assert_eq!(line.kpi.names(Language::En), "Refund rate (退款率)");
+        assert_eq!(serde_json::to_string(&m).unwrap(), DIGEST);
+    }
 }

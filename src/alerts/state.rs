@@ -19,7 +19,9 @@
 
 use super::config::{Condition, Rules};
 use super::evaluate::{observe, Observation, Scope};
-use super::message::{AlertGroup, AlertNotice, AlertState, Message, WatchPeriod};
+use super::message::{
+    AlertGroup, AlertNotice, AlertState, KpiLabel, Message, Reading, WatchPeriod,
+};
 use crate::settings::Settings;
 // `decide_alerts` is a trait method only: its closure is beyond the delegation macro.
 use crate::store::{AlertDecisions, AlertRow, Decisions, OutboxDraft, Silence, Store, StoreError};
@@ -90,6 +92,25 @@ fn instant(t: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(t, 0).single().unwrap_or_default()
 }
 
+/// The reading an alert's row keeps (storage sits below alerts and knows
+/// only the columns).
+fn reading_of(row: &AlertRow) -> Reading {
+    Reading {
+        value: row.value,
+        target: row.target,
+        threshold: row.threshold,
+        attainment: row.attainment,
+    }
+}
+
+/// Writes a reading into an alert's row: the inverse of [`reading_of`].
+fn keep_reading(row: &mut AlertRow, reading: &Reading) {
+    row.value = reading.value;
+    row.target = reading.target;
+    row.threshold = reading.threshold;
+    row.attainment = reading.attainment;
+}
+
 /// The notice an alert's row gives.
 pub fn notice(settings: &Settings, rules: &Rules, row: &AlertRow, at: i64) -> Option<AlertNotice> {
     let spec = settings.catalogue.get(&row.kpi)?;
@@ -97,11 +118,7 @@ pub fn notice(settings: &Settings, rules: &Rules, row: &AlertRow, at: i64) -> Op
     let state = parse_state(&row.state);
     Some(AlertNotice {
         rule: row.rule.clone(),
-        kpi: row.kpi.to_string(),
-        kpi_name_zh: spec.name_zh.clone(),
-        kpi_name_en: spec.name_en.clone(),
-        unit: spec.unit,
-        direction: spec.direction,
+        kpi: KpiLabel::of(spec),
         period: parse_period(&row.period)?,
         period_label: row.period_label.clone(),
         shop: (row.scope_kind == "shop").then(|| row.scope_id.clone()),
@@ -114,10 +131,7 @@ pub fn notice(settings: &Settings, rules: &Rules, row: &AlertRow, at: i64) -> Op
             .map(|r| r.condition.as_str())
             .unwrap_or(Condition::BelowTarget.as_str())
             .to_string(),
-        value: row.value,
-        target: row.target,
-        threshold: row.threshold,
-        attainment: row.attainment,
+        reading: reading_of(row),
         starts_at: instant(row.started_at.unwrap_or(row.since)),
         ends_at: (state == AlertState::Resolved).then(|| instant(at)),
     })
@@ -176,10 +190,7 @@ pub fn decide(
         let from = parse_state(&row.state);
         row.period = obs.period.as_str().into();
         row.period_label = obs.period_label.clone();
-        row.value = obs.value;
-        row.target = obs.target;
-        row.threshold = obs.threshold;
-        row.attainment = obs.attainment;
+        keep_reading(&mut row, &obs.reading);
         row.evaluated_at = at;
         let (to, notify) = if breach {
             row.breaches += 1;
@@ -217,8 +228,8 @@ pub fn decide(
                 period_label: obs.period_label.clone(),
                 from,
                 to,
-                value: obs.value,
-                threshold: obs.threshold,
+                value: obs.reading.value,
+                threshold: obs.reading.threshold,
             });
         }
         if notify {

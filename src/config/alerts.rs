@@ -3,6 +3,7 @@
 //! (the alerts component's `config` module).
 
 use super::default_true;
+use crate::ids::ShopId;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -122,9 +123,9 @@ pub struct DigestConfig {
     pub name: String,
     /// Crontab, in each shop's zone.
     pub schedule: String,
-    /// Default: every shop.
+    /// Default: every shop (resolved when the rules are validated).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub shops: Vec<String>,
+    pub shops: Vec<ShopId>,
     /// Default: every KPI with a target for the shop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kpis: Vec<String>,

@@ -25,7 +25,7 @@ pub struct Alertmanager {
 pub fn labels(alert: &AlertNotice) -> BTreeMap<&'static str, String> {
     let mut labels = BTreeMap::from([
         ("alertname", alert.rule.clone()),
-        ("kpi", alert.kpi.clone()),
+        ("kpi", alert.kpi.id.clone()),
         ("period", alert.period.as_str().to_string()),
         ("severity", alert.severity.clone()),
     ]);
@@ -92,16 +92,22 @@ fn alert(a: &AlertNotice, options: &RenderOptions) -> Value {
             "description",
             format!(
                 "{} · {} · {} ({})",
-                render::kpi_names(&a.kpi_name_zh, &a.kpi_name_en, language),
+                a.kpi.names(language),
                 a.condition,
                 a.period.as_str(),
                 a.period_label
             ),
         ),
-        ("value", super::format::value(a.value, a.unit)),
-        ("target", super::format::value(a.target, a.unit)),
-        ("threshold", super::format::value(a.threshold, a.unit)),
-        ("attainment", super::format::opt_percent(a.attainment)),
+        ("value", super::format::value(a.reading.value, a.kpi.unit)),
+        ("target", super::format::value(a.reading.target, a.kpi.unit)),
+        (
+            "threshold",
+            super::format::value(a.reading.threshold, a.kpi.unit),
+        ),
+        (
+            "attainment",
+            super::format::opt_percent(a.reading.attainment),
+        ),
     ]);
     if let Some(url) = dashboard(options) {
         annotations.insert("dashboard", url.to_string());

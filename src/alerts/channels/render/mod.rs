@@ -90,14 +90,6 @@ impl Line {
     }
 }
 
-/// Both names of a KPI, the configured language's first.
-pub fn kpi_names(zh: &str, en: &str, language: Language) -> String {
-    match language {
-        Language::Zh => format!("{zh}（{en}）"),
-        Language::En => format!("{en} ({zh})"),
-    }
-}
-
 fn period_name(period: WatchPeriod, w: &Words) -> &'static str {
     match period {
         WatchPeriod::Today => w.today,
@@ -119,7 +111,7 @@ fn scope_of(alert: &AlertNotice, w: &Words) -> String {
 /// target" when they breach `below_target`.
 fn condition_words(alert: &AlertNotice, w: &Words) -> &'static str {
     match alert.condition.as_str() {
-        "below_target" if alert.direction == Direction::Down => w.worse_than_target,
+        "below_target" if alert.kpi.direction == Direction::Down => w.worse_than_target,
         "below_target" => w.below_target,
         "above_target" => w.above_target,
         "below" => w.below,
@@ -134,9 +126,9 @@ fn condition_words(alert: &AlertNotice, w: &Words) -> &'static str {
 /// tmall-main is below target: 1,234.50 (threshold 1,500.00)".
 pub fn summary(alert: &AlertNotice, language: Language) -> String {
     let w = words(language);
-    let kpi = kpi_names(&alert.kpi_name_zh, &alert.kpi_name_en, language);
-    let value = format::value(alert.value, alert.unit);
-    let threshold = format::value(alert.threshold, alert.unit);
+    let kpi = alert.kpi.names(language);
+    let value = format::value(alert.reading.value, alert.kpi.unit);
+    let threshold = format::value(alert.reading.threshold, alert.kpi.unit);
     let scope = scope_of(alert, w);
     let period = period_name(alert.period, w);
     match (alert.state, language) {
@@ -232,20 +224,20 @@ fn alerts_doc(group: &AlertGroup, language: Language) -> Doc {
 }
 
 fn alert_section(a: &AlertNotice, language: Language, w: &Words) -> Section {
-    let kpi = kpi_names(&a.kpi_name_zh, &a.kpi_name_en, language);
+    let kpi = a.kpi.names(language);
     let mut lines = vec![
         Line::sentence(summary(a, language)),
         Line::labelled(w.rule, format!("{} ({})", a.rule, a.condition)),
-        Line::labelled(w.kpi, format!("{kpi} · {}", a.kpi)),
+        Line::labelled(w.kpi, format!("{kpi} · {}", a.kpi.id)),
         Line::labelled(w.scope, scope_of(a, w)),
         Line::labelled(
             w.period,
             format!("{} ({})", period_name(a.period, w), a.period_label),
         ),
-        Line::labelled(w.value, format::value(a.value, a.unit)),
-        Line::labelled(w.target, format::value(a.target, a.unit)),
-        Line::labelled(w.threshold, format::value(a.threshold, a.unit)),
-        Line::labelled(w.attainment, format::opt_percent(a.attainment)),
+        Line::labelled(w.value, format::value(a.reading.value, a.kpi.unit)),
+        Line::labelled(w.target, format::value(a.reading.target, a.kpi.unit)),
+        Line::labelled(w.threshold, format::value(a.reading.threshold, a.kpi.unit)),
+        Line::labelled(w.attainment, format::opt_percent(a.reading.attainment)),
         Line::labelled(w.severity, a.severity.clone()),
         Line::labelled(
             w.since,
@@ -313,7 +305,7 @@ fn shop_section(shop: &ShopDigest, language: Language, w: &Words) -> Section {
 }
 
 fn digest_lines(line: &DigestLine, shop: &ShopDigest, language: Language, w: &Words) -> Vec<Line> {
-    let v = |d| format::value(d, line.unit);
+    let v = |d| format::value(d, line.kpi.unit);
     let sep = match language {
         Language::En => ", ",
         Language::Zh => "，",
@@ -342,8 +334,8 @@ fn digest_lines(line: &DigestLine, shop: &ShopDigest, language: Language, w: &Wo
         .join(sep),
         None => format!("{}: {}", w.month_to_date, w.no_month_to_date),
     };
-    let mut name = kpi_names(&line.kpi_name_zh, &line.kpi_name_en, language);
-    if line.direction == Direction::Down {
+    let mut name = line.kpi.names(language);
+    if line.kpi.direction == Direction::Down {
         // Lower is better: say so, so a rise is not read as good news.
         name.push_str(match language {
             Language::En => " ↓ lower is better",
@@ -483,6 +475,7 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerts::message::{KpiLabel, Reading};
     use crate::kpi::catalogue::Unit;
     use chrono::{TimeZone, Utc};
 
@@ -491,11 +484,13 @@ mod tests {
             scope: "alice".into(),
             alerts: vec![AlertNotice {
                 rule: "first-response".into(),
-                kpi: "first_response_seconds".into(),
-                kpi_name_zh: "及时响应时间".into(),
-                kpi_name_en: "First response <time>".into(),
-                unit: Unit::Seconds,
-                direction: Direction::Down,
+                kpi: KpiLabel {
+                    id: "first_response_seconds".into(),
+                    name_zh: "及时响应时间".into(),
+                    name_en: "First response <time>".into(),
+                    unit: Unit::Seconds,
+                    direction: Direction::Down,
+                },
                 period: WatchPeriod::Today,
                 period_label: "2026-10-10".into(),
                 shop: None,
@@ -503,10 +498,12 @@ mod tests {
                 state: AlertState::Resolved,
                 severity: "warning".into(),
                 condition: "below_target".into(),
-                value: Some("42".parse().unwrap()),
-                target: Some("60".parse().unwrap()),
-                threshold: Some("60".parse().unwrap()),
-                attainment: None,
+                reading: Reading {
+                    value: Some("42".parse().unwrap()),
+                    target: Some("60".parse().unwrap()),
+                    threshold: Some("60".parse().unwrap()),
+                    attainment: None,
+                },
                 starts_at: Utc.with_ymd_and_hms(2026, 10, 10, 1, 0, 0).unwrap(),
                 ends_at: Some(Utc.with_ymd_and_hms(2026, 10, 10, 2, 30, 0).unwrap()),
             }],
