@@ -324,10 +324,7 @@ impl JdConnector {
         let mapper = Mapper(self.api.page(method, format!("page {page_no}")));
         // Signed per attempt: JD allows six minutes of clock drift.
         let url = self.options.base_url.as_str();
-        signed_call(self, (url, method), business, move |bytes: &[u8]| {
-            parse(&mapper, bytes)
-        })
-        .await
+        signed_call(self, (url, method), business, mapper, parse).await
     }
 }
 

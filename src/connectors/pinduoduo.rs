@@ -301,7 +301,8 @@ impl PinduoduoConnector {
             self,
             (url, slice.api.name()),
             &business,
-            move |bytes: &[u8]| mapper.page_facts(bytes),
+            mapper,
+            Mapper::page_facts,
         )
         .await
     }

@@ -258,17 +258,20 @@ impl<O: MarketOptions> KindOptions for O {
 /// One call of `api` at `url` by `app`, signed with its keys afresh on
 /// every attempt (the platforms check the timestamp, and a retry after a
 /// ban needs a new one), refused by the platform's [`MarketOptions::ENVELOPE`]
-/// when its body carries an error, else read by `parse` on a blocking thread.
-pub(crate) async fn signed_call<O, T, P, E>(
+/// when its body carries an error, else read by `parse` with `mapper` (which
+/// owns what it needs: the page is read on a blocking thread).
+pub(crate) async fn signed_call<O, M, T, P, E>(
     app: &MarketApp<O>,
     (url, api): (&str, &str),
     business: &serde_json::Value,
+    mapper: M,
     parse: P,
 ) -> Result<T, ConnectorError>
 where
     O: MarketOptions,
+    M: Send + Sync + 'static,
     T: Send + 'static,
-    P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+    P: Fn(&M, &[u8]) -> Result<T, E> + Send + Sync + 'static,
     E: std::fmt::Display + Send + 'static,
 {
     let (_, key, signing) = app.options.gateway();
@@ -282,7 +285,7 @@ where
             &app.name,
             |c| signing.post(c, url, api, &keys, business, Utc::now()),
             O::HINT,
-            parse,
+            move |bytes: &[u8]| parse(&mapper, bytes),
             O::ENVELOPE,
         )
         .await

@@ -296,7 +296,8 @@ impl TaobaoConnector {
             self,
             (url, slice.api.method()),
             &business,
-            move |bytes: &[u8]| mapper.page(bytes),
+            mapper,
+            Mapper::page,
         )
         .await
     }
