@@ -108,6 +108,13 @@ impl MarketOptions for DouyinOptions {
     fn gateway(&self) -> (&str, &str, Signing) {
         (&self.base_url, &self.app_key, Signing::Douyin)
     }
+
+    /// Routed by path: the method's dots become its slashes
+    /// (`order.searchList` at `{base_url}/order/searchList`).
+    fn url(&self, method: &str) -> String {
+        let base = self.base_url.trim_end_matches('/');
+        format!("{base}/{}", method.replace('.', "/"))
+    }
 }
 
 pub type DouyinConnector = MarketApp<DouyinOptions>;
@@ -191,13 +198,6 @@ struct RefundPage {
 }
 
 impl DouyinConnector {
-    /// Where `method` is called: its dots become the path's slashes
-    /// (`order.searchList` at `{base_url}/order/searchList`).
-    fn url(&self, method: &str) -> String {
-        let base = self.options.base_url.trim_end_matches('/');
-        format!("{base}/{}", method.replace('.', "/"))
-    }
-
     /// Day slices of `[from, to]` (local days), none reaching past `until`.
     fn day_slices(
         &self,
@@ -309,9 +309,9 @@ impl DouyinConnector {
             business.insert("page".into(), page.into());
             business.insert("size".into(), self.api.polling.page_size.into());
         }
-        let url = self.url(method);
-        let mapper = Mapper(self.api.page(url.as_str(), format!("{place} page {page}")));
-        signed_call(self, (&url, method), &filter, mapper, parse).await
+        let source = self.options.url(method);
+        let mapper = Mapper(self.api.page(source, format!("{place} page {page}")));
+        signed_call(self, method, &filter, mapper, parse).await
     }
 }
 

@@ -296,10 +296,9 @@ impl PinduoduoConnector {
             api: slice.api,
             page: self.api.page(slice.api.name(), format!("page {page_no}")),
         };
-        let url = self.options.base_url.as_str();
         signed_call(
             self,
-            (url, slice.api.name()),
+            slice.api.name(),
             &business,
             mapper,
             Mapper::page_facts,
