@@ -1,6 +1,6 @@
 //! `kpid alerts evaluate | list | history | test | digest`.
 
-use super::rfc3339;
+use super::{rfc3339, Action};
 use crate::alerts::deliver::{deliver_due, send_now, Delivered};
 use crate::alerts::message::Message;
 use crate::alerts::state::{evaluate, Transition};
@@ -11,23 +11,8 @@ use crate::setup::Setup;
 use crate::store::Store;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Subcommand, ValueEnum};
 use rust_decimal::Decimal;
-use std::path::Path;
-
-/// Alerts: evaluate rules, list alerts and notifications, test channels, send digests.
-#[derive(Debug, Args)]
-pub struct Alerts {
-    #[command(subcommand)]
-    action: AlertsCommand,
-}
-
-impl Alerts {
-    pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let (s, store) = super::setup_and_store(config).await?;
-        run(&s, &store, self.action).await
-    }
-}
 
 /// Output of `alerts list` and `alerts history`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -135,120 +120,123 @@ pub async fn evaluate_once(
     Ok(())
 }
 
-async fn run(s: &Setup, store: &Store, cmd: AlertsCommand) -> anyhow::Result<()> {
-    match cmd {
-        AlertsCommand::Evaluate { at } => evaluate_once(s, store, at).await,
-        AlertsCommand::List { format } => {
-            let alerts = read::listed_alerts(&s.alerts, store).await?;
-            match format {
-                ListFormat::Json => {
-                    let list: Vec<_> = alerts.iter().map(read::alert_json).collect();
-                    println!("{}", serde_json::to_string_pretty(&list)?);
-                }
-                ListFormat::Table => {
-                    println!(
-                        "{:<9} {:<6} {:<16} {:<24} {:<26} {:<6} {:>16} {:>16}  {:<25} last sent",
-                        "state",
-                        "scope",
-                        "id",
-                        "rule",
-                        "kpi",
-                        "period",
-                        "value",
-                        "threshold",
-                        "since"
-                    );
-                    for a in &alerts {
+impl Action for AlertsCommand {
+    async fn run(self, s: &Setup, store: &Store) -> anyhow::Result<()> {
+        match self {
+            AlertsCommand::Evaluate { at } => evaluate_once(s, store, at).await,
+            AlertsCommand::List { format } => {
+                let alerts = read::listed_alerts(&s.alerts, store).await?;
+                match format {
+                    ListFormat::Json => {
+                        let list: Vec<_> = alerts.iter().map(read::alert_json).collect();
+                        println!("{}", serde_json::to_string_pretty(&list)?);
+                    }
+                    ListFormat::Table => {
                         println!(
-                            "{:<9} {:<6} {:<16} {:<24} {:<26} {:<6} {:>16} {:>16}  {:<25} {}",
-                            a.state,
-                            a.scope_kind,
-                            a.scope_id,
-                            a.rule,
-                            a.kpi,
-                            a.period,
-                            shown(s, &a.kpi, a.value),
-                            shown(s, &a.kpi, a.threshold),
-                            rfc3339(a.since),
-                            a.last_sent_at.map(rfc3339).unwrap_or_else(|| "-".into()),
+                            "{:<9} {:<6} {:<16} {:<24} {:<26} {:<6} {:>16} {:>16}  {:<25} last sent",
+                            "state",
+                            "scope",
+                            "id",
+                            "rule",
+                            "kpi",
+                            "period",
+                            "value",
+                            "threshold",
+                            "since"
                         );
+                        for a in &alerts {
+                            println!(
+                                "{:<9} {:<6} {:<16} {:<24} {:<26} {:<6} {:>16} {:>16}  {:<25} {}",
+                                a.state,
+                                a.scope_kind,
+                                a.scope_id,
+                                a.rule,
+                                a.kpi,
+                                a.period,
+                                shown(s, &a.kpi, a.value),
+                                shown(s, &a.kpi, a.threshold),
+                                rfc3339(a.since),
+                                a.last_sent_at.map(rfc3339).unwrap_or_else(|| "-".into()),
+                            );
+                        }
                     }
                 }
+                Ok(())
             }
-            Ok(())
-        }
-        AlertsCommand::History { limit, format } => {
-            let rows = store.notifications(limit).await?;
-            match format {
-                ListFormat::Json => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&read::alert_history_json(&rows))?
-                    );
-                }
-                ListFormat::Table => {
-                    println!(
-                        "{:>6} {:<25} {:<20} {:<7} {:<24} {:<9}  detail",
-                        "id", "created", "channel", "kind", "scope", "status"
-                    );
-                    for r in &rows {
+            AlertsCommand::History { limit, format } => {
+                let rows = store.notifications(limit).await?;
+                match format {
+                    ListFormat::Json => {
                         println!(
-                            "{:>6} {:<25} {:<20} {:<7} {:<24} {:<9}  {}",
-                            r.id,
-                            rfc3339(r.created_at),
-                            r.channel,
-                            r.kind,
-                            r.scope,
-                            r.status,
-                            r.error.as_deref().or(r.detail.as_deref()).unwrap_or(""),
+                            "{}",
+                            serde_json::to_string_pretty(&read::alert_history_json(&rows))?
                         );
                     }
+                    ListFormat::Table => {
+                        println!(
+                            "{:>6} {:<25} {:<20} {:<7} {:<24} {:<9}  detail",
+                            "id", "created", "channel", "kind", "scope", "status"
+                        );
+                        for r in &rows {
+                            println!(
+                                "{:>6} {:<25} {:<20} {:<7} {:<24} {:<9}  {}",
+                                r.id,
+                                rfc3339(r.created_at),
+                                r.channel,
+                                r.kind,
+                                r.scope,
+                                r.status,
+                                r.error.as_deref().or(r.detail.as_deref()).unwrap_or(""),
+                            );
+                        }
+                    }
+                }
+                Ok(())
+            }
+            AlertsCommand::Test { channel } => {
+                if s.alerts.channel(&channel).is_none() {
+                    bail!(
+                        "no channel `{channel}` in [[alerts.channels]] of {}",
+                        s.file.display()
+                    );
+                }
+                let message = Message::Test {
+                    channel: channel.clone(),
+                };
+                match send_now(&s.alerts, &channel, &message).await {
+                    Ok(receipt) => {
+                        println!("{channel}: {}", receipt.detail);
+                        Ok(())
+                    }
+                    Err(e) => bail!("{e}"),
                 }
             }
-            Ok(())
-        }
-        AlertsCommand::Test { channel } => {
-            if s.alerts.channel(&channel).is_none() {
-                bail!(
-                    "no channel `{channel}` in [[alerts.channels]] of {}",
-                    s.file.display()
-                );
-            }
-            let message = Message::Test {
-                channel: channel.clone(),
-            };
-            match send_now(&s.alerts, &channel, &message).await {
-                Ok(receipt) => {
-                    println!("{channel}: {}", receipt.detail);
-                    Ok(())
+            AlertsCommand::Digest { name, at } => {
+                let spec = s
+                    .alerts
+                    .digest(&name)
+                    .with_context(|| format!("no digest `{name}` in [[alerts.digests]]"))?;
+                let at = at.unwrap_or_else(Utc::now);
+                let digest =
+                    crate::alerts::digest::build(s, &s.alerts, store, spec, &spec.shops, at)
+                        .await?;
+                crate::alerts::digest::enqueue(store, spec, &digest).await?;
+                for shop in &digest.shops {
+                    println!(
+                        "{}: day {}, month {} ({} KPIs, {} firing)",
+                        shop.shop,
+                        shop.day,
+                        shop.month_to_date.as_deref().unwrap_or("no month to date"),
+                        shop.lines.len(),
+                        shop.firing.len()
+                    );
                 }
-                Err(e) => bail!("{e}"),
+                let owner = crate::jobs::owner_id();
+                for d in deliver_due(&s.alerts, store, &owner, None).await? {
+                    print_delivered(&d);
+                }
+                Ok(())
             }
-        }
-        AlertsCommand::Digest { name, at } => {
-            let spec = s
-                .alerts
-                .digest(&name)
-                .with_context(|| format!("no digest `{name}` in [[alerts.digests]]"))?;
-            let at = at.unwrap_or_else(Utc::now);
-            let digest =
-                crate::alerts::digest::build(s, &s.alerts, store, spec, &spec.shops, at).await?;
-            crate::alerts::digest::enqueue(store, spec, &digest).await?;
-            for shop in &digest.shops {
-                println!(
-                    "{}: day {}, month {} ({} KPIs, {} firing)",
-                    shop.shop,
-                    shop.day,
-                    shop.month_to_date.as_deref().unwrap_or("no month to date"),
-                    shop.lines.len(),
-                    shop.firing.len()
-                );
-            }
-            let owner = crate::jobs::owner_id();
-            for d in deliver_due(&s.alerts, store, &owner, None).await? {
-                print_delivered(&d);
-            }
-            Ok(())
         }
     }
 }

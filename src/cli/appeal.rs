@@ -1,21 +1,13 @@
 //! `kpid appeal open | resolve | list`: appeals against closed scorecards.
 
-use super::{month, today_local};
+use super::{month, today_local, Action};
 use crate::report::Format;
 use crate::scorecard;
-use crate::settings::Settings;
+use crate::setup::Setup;
 use crate::store::Store;
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use rust_decimal::Decimal;
-use std::path::Path;
-
-/// Appeals against closed scorecards.
-#[derive(Debug, Args)]
-pub struct Appeal {
-    #[command(subcommand)]
-    action: AppealCommand,
-}
 
 #[derive(Debug, Subcommand)]
 pub enum AppealCommand {
@@ -54,13 +46,6 @@ pub enum AppealCommand {
     },
 }
 
-impl Appeal {
-    pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let (s, store) = super::setup_and_store(config).await?;
-        run(&s, &store, self.action).await
-    }
-}
-
 fn parse_set(text: &str) -> anyhow::Result<(String, Decimal)> {
     let (k, v) = text
         .split_once('=')
@@ -70,83 +55,86 @@ fn parse_set(text: &str) -> anyhow::Result<(String, Decimal)> {
     Ok((k.trim().to_string(), v))
 }
 
-async fn run(s: &Settings, store: &Store, cmd: AppealCommand) -> anyhow::Result<()> {
-    match cmd {
-        AppealCommand::Open {
-            person,
-            month: m,
-            reason,
-        } => {
-            let m = month(&m)?;
-            let id = scorecard::open_appeal(s, store, &person, m, &reason, today_local(s)).await?;
-            println!("appeal #{id} opened for {person} {m}");
-        }
-        AppealCommand::Resolve {
-            id,
-            accept,
-            reject: _,
-            sets,
-            by,
-            note,
-        } => {
-            let sets = sets
-                .iter()
-                .map(|t| parse_set(t))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let r = scorecard::resolve_appeal(s, store, id, accept, &sets, &by, &note).await?;
-            match r.card {
-                Some(card) => println!(
-                    "appeal #{id} accepted: {} {} revision {} (total {}, grade {})",
-                    card.person,
-                    card.period,
-                    card.revision,
-                    card.total
-                        .map(|t| crate::format::fixed(t, 2))
-                        .unwrap_or_else(|| "n/a".into()),
-                    card.grade.as_deref().unwrap_or("-")
-                ),
-                None => println!("appeal #{id} rejected"),
+impl Action for AppealCommand {
+    async fn run(self, s: &Setup, store: &Store) -> anyhow::Result<()> {
+        match self {
+            AppealCommand::Open {
+                person,
+                month: m,
+                reason,
+            } => {
+                let m = month(&m)?;
+                let id =
+                    scorecard::open_appeal(s, store, &person, m, &reason, today_local(s)).await?;
+                println!("appeal #{id} opened for {person} {m}");
             }
-        }
-        AppealCommand::List {
-            person,
-            month: m,
-            format,
-        } => {
-            let m = m.as_deref().map(month).transpose()?;
-            let appeals = store.appeals(person.as_deref(), m).await?;
-            match format {
-                Format::Json => {
-                    let list = crate::read::appeals_json(&appeals);
-                    println!("{}", serde_json::to_string_pretty(&list)?);
+            AppealCommand::Resolve {
+                id,
+                accept,
+                reject: _,
+                sets,
+                by,
+                note,
+            } => {
+                let sets = sets
+                    .iter()
+                    .map(|t| parse_set(t))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let r = scorecard::resolve_appeal(s, store, id, accept, &sets, &by, &note).await?;
+                match r.card {
+                    Some(card) => println!(
+                        "appeal #{id} accepted: {} {} revision {} (total {}, grade {})",
+                        card.person,
+                        card.period,
+                        card.revision,
+                        card.total
+                            .map(|t| crate::format::fixed(t, 2))
+                            .unwrap_or_else(|| "n/a".into()),
+                        card.grade.as_deref().unwrap_or("-")
+                    ),
+                    None => println!("appeal #{id} rejected"),
                 }
-                _ => {
-                    println!(
-                        "{:>4}  {:<14} {:<8} {:<10} {:<9} {:>4} {:>4}  reason / decision",
-                        "id", "person", "month", "opened", "status", "rev", "new"
-                    );
-                    for a in appeals {
+            }
+            AppealCommand::List {
+                person,
+                month: m,
+                format,
+            } => {
+                let m = m.as_deref().map(month).transpose()?;
+                let appeals = store.appeals(person.as_deref(), m).await?;
+                match format {
+                    Format::Json => {
+                        let list = crate::read::appeals_json(&appeals);
+                        println!("{}", serde_json::to_string_pretty(&list)?);
+                    }
+                    _ => {
                         println!(
-                            "{:>4}  {:<14} {:<8} {:<10} {:<9} {:>4} {:>4}  {}{}",
-                            a.id,
-                            a.person,
-                            a.period.to_string(),
-                            a.opened_on.to_string(),
-                            a.status,
-                            a.revision_before,
-                            a.revision_after
-                                .map(|r| r.to_string())
-                                .unwrap_or_else(|| "-".into()),
-                            a.reason,
-                            match (&a.resolved_by, &a.note) {
-                                (Some(by), Some(n)) => format!(" / {by}: {n}"),
-                                _ => String::new(),
-                            }
+                            "{:>4}  {:<14} {:<8} {:<10} {:<9} {:>4} {:>4}  reason / decision",
+                            "id", "person", "month", "opened", "status", "rev", "new"
                         );
+                        for a in appeals {
+                            println!(
+                                "{:>4}  {:<14} {:<8} {:<10} {:<9} {:>4} {:>4}  {}{}",
+                                a.id,
+                                a.person,
+                                a.period.to_string(),
+                                a.opened_on.to_string(),
+                                a.status,
+                                a.revision_before,
+                                a.revision_after
+                                    .map(|r| r.to_string())
+                                    .unwrap_or_else(|| "-".into()),
+                                a.reason,
+                                match (&a.resolved_by, &a.note) {
+                                    (Some(by), Some(n)) => format!(" / {by}: {n}"),
+                                    _ => String::new(),
+                                }
+                            );
+                        }
                     }
                 }
             }
         }
+        Ok(())
     }
-    Ok(())
 }

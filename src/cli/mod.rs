@@ -58,19 +58,19 @@ pub enum Command {
     /// Close a month: compute its final scorecards and freeze them.
     Close(close::Close),
     /// Appeals against closed scorecards.
-    Appeal(appeal::Appeal),
+    Appeal(Group<appeal::AppealCommand>),
     /// Manual inputs (teamwork reviews, surveys, complaints), audited.
-    Input(input::Input),
+    Input(Group<input::InputCommand>),
     /// Targets in force; bulk import from CSV/XLSX.
-    Targets(targets::Targets),
+    Targets(Group<targets::TargetsCommand>),
     /// List the KPI catalogue (built-in and configured).
     Kpis(kpis::Kpis),
     /// List recent scheduled runs: job, tick, replica, status and counts.
     Runs(runs::Runs),
     /// Alerts: evaluate rules, list alerts and notifications, test channels, send digests.
-    Alerts(alerts::Alerts),
+    Alerts(Group<alerts::AlertsCommand>),
     /// Silences: alerts matching them change state but send nothing.
-    Silence(silence::Silence),
+    Silence(Group<silence::SilenceCommand>),
     /// Validate the configuration and show what would run when.
     Check(check::Check),
     /// Apply database migrations.
@@ -113,6 +113,29 @@ async fn close_opened() {
     let opened = std::mem::take(&mut *OPENED.lock().unwrap_or_else(|e| e.into_inner()));
     for store in opened {
         store.close().await;
+    }
+}
+
+/// A command of several actions (`kpid input set | import | list`), each
+/// run with the loaded configuration and the migrated store.
+#[derive(Debug, Args)]
+pub struct Group<A: Subcommand> {
+    #[command(subcommand)]
+    action: A,
+}
+
+/// The actions of a [`Group`].
+pub(crate) trait Action {
+    async fn run(self, s: &Setup, store: &Store) -> anyhow::Result<()>;
+}
+
+impl<A: Subcommand> Group<A> {
+    async fn execute(self, config: &Path) -> anyhow::Result<()>
+    where
+        A: Action,
+    {
+        let (s, store) = setup_and_store(config).await?;
+        self.action.run(&s, &store).await
     }
 }
 
@@ -199,19 +222,24 @@ fn rfc3339(t: i64) -> String {
 }
 
 /// Keeps bad rows of an import of `file` in `rejects` under a
-/// pseudo-connector, in place of those an earlier import of it left.
+/// pseudo-connector, in place of those an earlier import of it left; an
+/// import with any is an error (its good rows stay imported).
 async fn keep_rejects(
     store: &Store,
     kind: &str,
     file: &str,
     rejects: Vec<Reject>,
 ) -> anyhow::Result<()> {
+    let bad = rejects.len();
     let batch = Batch {
         rejects,
         replaces_rejects_of: Some(file.to_string()),
         ..Default::default()
     };
     store.commit_batch(kind, &batch).await?;
+    if bad > 0 {
+        bail!("{bad} row(s) of {file} were rejected (kept in table `rejects`); the others were imported");
+    }
     Ok(())
 }
 

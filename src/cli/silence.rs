@@ -1,25 +1,11 @@
 //! `kpid silence add | list | expire`.
 
-use super::rfc3339;
+use super::{rfc3339, Action};
+use crate::setup::Setup;
 use crate::store::{Silence as StoredSilence, Store};
 use anyhow::{bail, Context};
 use chrono::Utc;
-use clap::{Args, Subcommand};
-use std::path::Path;
-
-/// Silences: alerts matching them change state but send nothing.
-#[derive(Debug, Args)]
-pub struct Silence {
-    #[command(subcommand)]
-    action: SilenceCommand,
-}
-
-impl Silence {
-    pub async fn execute(self, config: &Path) -> anyhow::Result<()> {
-        let (_, store) = super::setup_and_store(config).await?;
-        run(&store, self.action).await
-    }
-}
+use clap::Subcommand;
 
 /// Labels a matcher may name (those of every alert).
 const LABELS: &[&str] = &["rule", "kpi", "shop", "person", "period", "severity"];
@@ -60,62 +46,64 @@ fn parse_matcher(text: &str) -> anyhow::Result<(String, String)> {
     Ok((k.to_string(), v.to_string()))
 }
 
-async fn run(store: &Store, cmd: SilenceCommand) -> anyhow::Result<()> {
-    let now = Utc::now().timestamp();
-    match cmd {
-        SilenceCommand::Add {
-            matchers,
-            duration,
-            comment,
-        } => {
-            let matchers = matchers
-                .iter()
-                .map(|m| parse_matcher(m))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let length = humantime::parse_duration(duration.trim())
-                .ok()
-                .filter(|d| !d.is_zero())
-                .with_context(|| {
-                    format!("--duration `{duration}` is not a duration such as 2h or 30m")
-                })?;
-            let id = store
-                .add_silence(&StoredSilence {
-                    id: 0,
-                    matchers,
-                    starts_at: now,
-                    ends_at: now + length.as_secs() as i64,
-                    comment,
-                    created_by: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-                })
-                .await?;
-            println!("{id}");
-            Ok(())
-        }
-        SilenceCommand::List => {
-            println!(
-                "{:>5} {:<25} {:<25} {:<40} comment",
-                "id", "starts", "ends", "matchers"
-            );
-            for s in store.silences(now).await? {
-                let matchers: Vec<String> =
-                    s.matchers.iter().map(|(k, v)| format!("{k}={v}")).collect();
+impl Action for SilenceCommand {
+    async fn run(self, _: &Setup, store: &Store) -> anyhow::Result<()> {
+        let now = Utc::now().timestamp();
+        match self {
+            SilenceCommand::Add {
+                matchers,
+                duration,
+                comment,
+            } => {
+                let matchers = matchers
+                    .iter()
+                    .map(|m| parse_matcher(m))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let length = humantime::parse_duration(duration.trim())
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .with_context(|| {
+                        format!("--duration `{duration}` is not a duration such as 2h or 30m")
+                    })?;
+                let id = store
+                    .add_silence(&StoredSilence {
+                        id: 0,
+                        matchers,
+                        starts_at: now,
+                        ends_at: now + length.as_secs() as i64,
+                        comment,
+                        created_by: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+                    })
+                    .await?;
+                println!("{id}");
+                Ok(())
+            }
+            SilenceCommand::List => {
                 println!(
-                    "{:>5} {:<25} {:<25} {:<40} {}",
-                    s.id,
-                    rfc3339(s.starts_at),
-                    rfc3339(s.ends_at),
-                    matchers.join(","),
-                    s.comment
+                    "{:>5} {:<25} {:<25} {:<40} comment",
+                    "id", "starts", "ends", "matchers"
                 );
+                for s in store.silences(now).await? {
+                    let matchers: Vec<String> =
+                        s.matchers.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    println!(
+                        "{:>5} {:<25} {:<25} {:<40} {}",
+                        s.id,
+                        rfc3339(s.starts_at),
+                        rfc3339(s.ends_at),
+                        matchers.join(","),
+                        s.comment
+                    );
+                }
+                Ok(())
             }
-            Ok(())
-        }
-        SilenceCommand::Expire { id } => {
-            if !store.expire_silence(id, now).await? {
-                bail!("no silence {id} in force");
+            SilenceCommand::Expire { id } => {
+                if !store.expire_silence(id, now).await? {
+                    bail!("no silence {id} in force");
+                }
+                println!("silence {id} expired");
+                Ok(())
             }
-            println!("silence {id} expired");
-            Ok(())
         }
     }
 }

@@ -25,17 +25,8 @@ use std::fmt;
 fn default_timezone() -> String {
     "Asia/Shanghai".into()
 }
-fn default_storage_url() -> String {
-    "sqlite://data/kpid.db".into()
-}
 fn default_currency() -> String {
     "CNY".into()
-}
-fn default_snapshot_schedule() -> String {
-    "30 0 * * *".into()
-}
-fn default_score_cap() -> Decimal {
-    Decimal::new(12, 1)
 }
 fn default_true() -> bool {
     true
@@ -86,40 +77,36 @@ pub struct Config {
     pub alerts: AlertsConfig,
 }
 
-fn default_listen() -> String {
-    "127.0.0.1:9187".into()
-}
-
 /// The HTTP listener: health, readiness, metrics, the API and the dashboard.
+/// A key left out takes its value from [`Default`], the one place the
+/// defaults are written.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// `host:port`; loopback by default so nothing is exposed by accident.
     /// An empty string turns the listener off.
-    #[serde(default = "default_listen")]
     pub listen: String,
     /// The bearer token the API, dashboard data and `/metrics` require:
     /// inline, by environment variable (`token_env`) or by file (`token_file`).
     /// Needed to listen on anything but loopback.
     #[serde(
-        default,
         skip_serializing_if = "Option::is_none",
         serialize_with = "hidden_secret"
     )]
     pub token: Option<secrecy::SecretString>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_env: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_file: Option<String>,
     /// The dashboard's default language (`zh` or `en`); `[alerts] language` when unset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            listen: default_listen(),
+            listen: "127.0.0.1:9187".into(),
             token: None,
             token_env: None,
             token_file: None,
@@ -147,60 +134,46 @@ pub fn is_loopback_listen(listen: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn default_lease_seconds() -> u64 {
-    60
-}
-fn default_catchup_hours() -> u64 {
-    24
-}
-fn default_grace_seconds() -> u64 {
-    30
-}
-
-/// How scheduled jobs are shared, caught up and stopped.
+/// How scheduled jobs are shared, caught up and stopped; a key left out
+/// takes its value from [`Default`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SchedulerConfig {
     /// A claimed tick's lease; renewed every third of it while the job runs.
     /// A replica that dies has its tick taken over once the lease expires.
-    #[serde(default = "default_lease_seconds")]
     pub lease_seconds: u64,
     /// Ticks missed while no daemon ran are caught up at start when younger
     /// than this (connectors once, snapshot days each once).
-    #[serde(default = "default_catchup_hours")]
     pub max_catchup_hours: u64,
     /// Each job's ticks wait a fixed offset in 0..jitter seconds, derived from
     /// the job's name, so many jobs on one schedule do not fire together.
-    #[serde(default)]
     pub jitter_seconds: u64,
     /// After SIGTERM, how long running jobs may take to commit their current page.
-    #[serde(default = "default_grace_seconds")]
     pub shutdown_grace_seconds: u64,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
-            lease_seconds: default_lease_seconds(),
-            max_catchup_hours: default_catchup_hours(),
+            lease_seconds: 60,
+            max_catchup_hours: 24,
             jitter_seconds: 0,
-            shutdown_grace_seconds: default_grace_seconds(),
+            shutdown_grace_seconds: 30,
         }
     }
 }
 
 /// Where the data lives. `Debug` and `kpid check` hide the password.
 #[derive(Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
-    #[serde(default = "default_storage_url")]
     pub url: String,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
-            url: default_storage_url(),
+            url: "sqlite://data/kpid.db".into(),
         }
     }
 }
@@ -380,6 +353,7 @@ pub struct PersonConfig {
     pub agents: Vec<String>,
 }
 
+/// The grade bands when `[scoring]` names none.
 fn default_grades() -> Vec<GradeConfig> {
     let g = |id: &str, zh: &str, en: &str, min: i64, bonus: i64| GradeConfig {
         id: id.into(),
@@ -395,41 +369,32 @@ fn default_grades() -> Vec<GradeConfig> {
         g("fail", "不合格", "Fail", 0, 0),
     ]
 }
-fn default_close_days() -> u32 {
-    3
-}
-fn default_appeal_days() -> u32 {
-    5
-}
-
-/// How scorecards score, grade, close and take appeals.
+/// How scorecards score, grade, close and take appeals; a key left out
+/// takes its value from [`Default`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ScoringConfig {
     /// Attainment above this counts no more: score = 100 × min(attainment, cap).
-    #[serde(default = "default_score_cap", with = "decimal_text")]
+    #[serde(with = "decimal_text")]
     pub cap: Decimal,
     /// Grade bands from the best down; a total reaches a grade at its `min`.
-    #[serde(default = "default_grades")]
     pub grades: Vec<GradeConfig>,
     /// Working days after month end by which a month should be closed.
-    #[serde(default = "default_close_days")]
     pub close_working_days: u32,
     /// Working days after the close during which appeals are taken.
-    #[serde(default = "default_appeal_days")]
     pub appeal_working_days: u32,
     /// Days that are not working days besides weekends (`YYYY-MM-DD`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub holidays: Vec<String>,
 }
 
 impl Default for ScoringConfig {
     fn default() -> Self {
         ScoringConfig {
-            cap: default_score_cap(),
+            cap: Decimal::new(12, 1),
             grades: default_grades(),
-            close_working_days: default_close_days(),
-            appeal_working_days: default_appeal_days(),
+            close_working_days: 3,
+            appeal_working_days: 5,
             holidays: Vec::new(),
         }
     }
@@ -449,25 +414,24 @@ pub struct GradeConfig {
     pub bonus: Decimal,
 }
 
+/// The nightly snapshot job; a key left out takes its value from [`Default`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SnapshotConfig {
     /// When the nightly snapshot job runs, in each shop's zone.
-    #[serde(default = "default_snapshot_schedule")]
     pub schedule: String,
     /// Removed (the one cap is `scoring.cap`): read only to say so, as a
     /// config error rather than an unknown key.
-    #[serde(default, skip_serializing)]
+    #[serde(skip_serializing)]
     pub score_cap: Option<serde::de::IgnoredAny>,
     /// Print the last complete month's report after the start-up pass.
-    #[serde(default = "default_true")]
     pub report_on_start: bool,
 }
 
 impl Default for SnapshotConfig {
     fn default() -> Self {
         SnapshotConfig {
-            schedule: default_snapshot_schedule(),
+            schedule: "30 0 * * *".into(),
             score_cap: None,
             report_on_start: true,
         }

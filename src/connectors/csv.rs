@@ -14,10 +14,10 @@
 use super::options::KindOptions;
 use super::options::{Building, OptionProblem, PollingSpec};
 use super::tabular::{
-    self, check_columns, check_path, skip_lines, ColumnMap, Decode, FileImport, FileSource,
-    HeaderError, ImportError, Layout, RowParser, Tracked,
+    check_columns, check_path, skip_lines, ColumnMap, Decode, FileImport, FileSource, HeaderError,
+    ImportError, Layout, RowParser, Tracked,
 };
-use super::{Connector, ConnectorError, Sink, Window};
+use super::{Connector, ConnectorError};
 use encoding_rs::Encoding;
 use serde::Deserialize;
 use std::io::BufReader;
@@ -88,14 +88,6 @@ pub struct CsvConnector {
     pub options: CsvOptions,
     encoding: &'static Encoding,
     parser: RowParser,
-}
-
-impl CsvConnector {
-    /// Imports every matching file not yet imported. The window does not
-    /// apply: a file is imported whole or not at all.
-    pub async fn run(&self, _window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        tabular::import_files(self, sink).await
-    }
 }
 
 /// Why a CSV file was not imported.

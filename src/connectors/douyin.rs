@@ -79,9 +79,7 @@ use std::sync::Arc;
 
 const STREAM: &str = "orders";
 const METHOD: &str = "order.searchList";
-const PATH: &str = "/order/searchList";
 const REFUND_METHOD: &str = "afterSale.List";
-const REFUND_PATH: &str = "/afterSale/List";
 /// `refund_status` 3: 退款成功 (refunded).
 const REFUND_SUCCEEDED: i64 = 3;
 const HINT: &str = "check the connector's app_key, app_secret and access_token (the shop must have authorized the app, with the order permission package)";
@@ -109,6 +107,13 @@ impl MarketOptions for DouyinOptions {
 
     fn gateway(&self) -> (&str, &str, Signing) {
         (&self.base_url, &self.app_key, Signing::Douyin)
+    }
+
+    /// Routed by path: the method's dots become its slashes
+    /// (`order.searchList` at `{base_url}/order/searchList`).
+    fn url(&self, method: &str) -> String {
+        let base = self.base_url.trim_end_matches('/');
+        format!("{base}/{}", method.replace('.', "/"))
     }
 }
 
@@ -193,10 +198,6 @@ struct RefundPage {
 }
 
 impl DouyinConnector {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.options.base_url.trim_end_matches('/'))
-    }
-
     /// Day slices of `[from, to]` (local days), none reaching past `until`.
     fn day_slices(
         &self,
@@ -254,23 +255,15 @@ impl DouyinConnector {
     async fn orders_page(&self, slice: Slice, page: u64) -> Result<(Batch, bool), ConnectorError> {
         let size = u64::from(self.api.polling.page_size);
         let field = slice.field.name();
-        let business = json!({
+        let filter = json!({
             format!("{field}_start"): slice.start,
             format!("{field}_end"): slice.end,
             "order_by": field,
             "order_asc": true,
-            "page": page,
-            "size": size,
         });
-        let place = format!("{field} {} page {page}", slice.day);
+        let place = format!("{field} {}", slice.day);
         let parsed = self
-            .call(
-                METHOD,
-                &self.url(PATH),
-                &business,
-                place,
-                Mapper::page_facts,
-            )
+            .list_page(METHOD, filter, place, page, Mapper::page_facts)
             .await?;
         // A short or empty page ends the slice whatever `total` claims,
         // so a wrong total cannot loop.
@@ -285,22 +278,14 @@ impl DouyinConnector {
     /// whether another follows.
     async fn refunds_page(&self, slice: Slice, page: u64) -> Result<(Batch, bool), ConnectorError> {
         let size = u64::from(self.api.polling.page_size);
-        let business = json!({
+        let filter = json!({
             "update_start_time": slice.start,
             "update_end_time": slice.end,
             "order_by": ["update_time asc"],
-            "page": page,
-            "size": size,
         });
-        let place = format!("after-sales {} page {page}", slice.day);
+        let place = format!("after-sales {}", slice.day);
         let parsed = self
-            .call(
-                REFUND_METHOD,
-                &self.url(REFUND_PATH),
-                &business,
-                place,
-                Mapper::refund_page,
-            )
+            .list_page(REFUND_METHOD, filter, place, page, Mapper::refund_page)
             .await?;
         // A short or empty page ends the slice whatever `has_more` says.
         Ok((
@@ -309,21 +294,24 @@ impl DouyinConnector {
         ))
     }
 
-    /// One signed call of `method` at `url`, its answer read by `parse`;
-    /// `place` locates the records that have no usable id.
-    async fn call<T: Send + 'static>(
+    /// Page `page` of the list `method` filtered by `filter`, read by
+    /// `parse`: the lists take `page` (from 0) and `size` after the filter.
+    /// `place` and the page locate the records that have no usable id.
+    async fn list_page<T: Send + 'static>(
         &self,
         method: &str,
-        url: &str,
-        business: &Value,
+        mut filter: Value,
         place: String,
+        page: u64,
         parse: fn(&Mapper, &[u8]) -> Result<T, PageError>,
     ) -> Result<T, ConnectorError> {
-        let mapper = Mapper(self.api.page(url, place));
-        signed_call(self, (url, method), business, move |bytes: &[u8]| {
-            parse(&mapper, bytes)
-        })
-        .await
+        if let Value::Object(business) = &mut filter {
+            business.insert("page".into(), page.into());
+            business.insert("size".into(), self.api.polling.page_size.into());
+        }
+        let source = self.options.url(method);
+        let mapper = Mapper(self.api.page(source, format!("{place} page {page}")));
+        signed_call(self, method, &filter, mapper, parse).await
     }
 }
 

@@ -323,11 +323,7 @@ impl JdConnector {
     ) -> Result<T, ConnectorError> {
         let mapper = Mapper(self.api.page(method, format!("page {page_no}")));
         // Signed per attempt: JD allows six minutes of clock drift.
-        let url = self.options.base_url.as_str();
-        signed_call(self, (url, method), business, move |bytes: &[u8]| {
-            parse(&mapper, bytes)
-        })
-        .await
+        signed_call(self, method, business, mapper, parse).await
     }
 }
 

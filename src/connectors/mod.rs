@@ -429,8 +429,10 @@ impl Connector {
     /// Fetches the window and commits what it finds.
     pub async fn run(&self, window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
         match self {
-            Connector::Csv(c) => c.run(window, sink).await,
-            Connector::Xlsx(c) => c.run(window, sink).await,
+            // Every matching file not yet imported, whole or not at all:
+            // the window does not apply.
+            Connector::Csv(c) => tabular::import_files(c, sink).await,
+            Connector::Xlsx(c) => tabular::import_files(c, sink).await,
             Connector::Demo(c) => c.run(window, sink).await,
             Connector::Taobao(c) => c.run(window, sink).await,
             Connector::Pinduoduo(c) => c.run(window, sink).await,

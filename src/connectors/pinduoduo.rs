@@ -296,12 +296,12 @@ impl PinduoduoConnector {
             api: slice.api,
             page: self.api.page(slice.api.name(), format!("page {page_no}")),
         };
-        let url = self.options.base_url.as_str();
         signed_call(
             self,
-            (url, slice.api.name()),
+            slice.api.name(),
             &business,
-            move |bytes: &[u8]| mapper.page_facts(bytes),
+            mapper,
+            Mapper::page_facts,
         )
         .await
     }

@@ -223,6 +223,12 @@ pub(crate) trait MarketOptions: DeserializeOwned + Sized {
     /// Its gateway URL, its app key, and how calls to it are signed.
     fn gateway(&self) -> (&str, &str, Signing);
 
+    /// Where a call of `api` goes: the gateway, for a platform that routes
+    /// by a parameter.
+    fn url(&self, _api: &str) -> String {
+        self.gateway().0.to_string()
+    }
+
     /// Checks of its own options besides the gateway and app key.
     fn check_own(&self) -> Result<(), OptionProblem> {
         Ok(())
@@ -255,23 +261,27 @@ impl<O: MarketOptions> KindOptions for O {
     }
 }
 
-/// One call of `api` at `url` by `app`, signed with its keys afresh on
+/// One call of `api` by `app` (at [`MarketOptions::url`]), signed with its keys afresh on
 /// every attempt (the platforms check the timestamp, and a retry after a
 /// ban needs a new one), refused by the platform's [`MarketOptions::ENVELOPE`]
-/// when its body carries an error, else read by `parse` on a blocking thread.
-pub(crate) async fn signed_call<O, T, P, E>(
+/// when its body carries an error, else read by `parse` with `mapper` (which
+/// owns what it needs: the page is read on a blocking thread).
+pub(crate) async fn signed_call<O, M, T, P, E>(
     app: &MarketApp<O>,
-    (url, api): (&str, &str),
+    api: &str,
     business: &serde_json::Value,
+    mapper: M,
     parse: P,
 ) -> Result<T, ConnectorError>
 where
     O: MarketOptions,
+    M: Send + Sync + 'static,
     T: Send + 'static,
-    P: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+    P: Fn(&M, &[u8]) -> Result<T, E> + Send + Sync + 'static,
     E: std::fmt::Display + Send + 'static,
 {
     let (_, key, signing) = app.options.gateway();
+    let url = app.options.url(api);
     let keys = SigningKeys {
         app: key,
         secret: &app.keys.secret,
@@ -280,9 +290,9 @@ where
     app.api
         .call(
             &app.name,
-            |c| signing.post(c, url, api, &keys, business, Utc::now()),
+            |c| signing.post(c, &url, api, &keys, business, Utc::now()),
             O::HINT,
-            parse,
+            move |bytes: &[u8]| parse(&mapper, bytes),
             O::ENVELOPE,
         )
         .await

@@ -34,10 +34,10 @@
 use super::options::KindOptions;
 use super::options::{Building, OptionProblem, PollingSpec};
 use super::tabular::{
-    self, check_columns, check_path, ColumnKind, ColumnMap, FileImport, FileSource, HeaderError,
+    check_columns, check_path, ColumnKind, ColumnMap, FileImport, FileSource, HeaderError,
     ImportError, Layout, RowParser, Stream,
 };
-use super::{Connector, ConnectorError, Sink, Window};
+use super::{Connector, ConnectorError};
 use calamine::{CellErrorType, Data, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx, XlsxError};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -88,14 +88,6 @@ pub struct XlsxConnector {
     pub name: String,
     pub options: XlsxOptions,
     parser: RowParser,
-}
-
-impl XlsxConnector {
-    /// Imports every matching workbook not yet imported. The window does not
-    /// apply: a file is imported whole or not at all.
-    pub async fn run(&self, _window: Window, sink: &mut Sink<'_>) -> Result<(), ConnectorError> {
-        tabular::import_files(self, sink).await
-    }
 }
 
 /// Why a workbook was not imported.

@@ -221,35 +221,14 @@ pub(super) struct RawDaily {
 }
 
 /// A record field: a JSON pointer, or a table with the pointer(s) and how
-/// to read the value.
-#[derive(Debug, Default)]
+/// to read the value. The table form is the derived reader (`remote =
+/// "Self"` makes it the inherent `RawField::deserialize`), which the
+/// [`Deserialize`] impl below calls after the pointer shorthands.
+#[derive(Debug, Default, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(super) struct RawField {
+    #[serde(deserialize_with = "one_or_many")]
     pub(super) pointer: Vec<String>,
-    pub(super) format: Option<String>,
-    pub(super) zone: Option<String>,
-    pub(super) scale: Option<String>,
-    pub(super) absolute: bool,
-    pub(super) none_if: Vec<String>,
-    pub(super) map: BTreeMap<String, String>,
-    pub(super) default: Option<String>,
-    pub(super) sum: Option<String>,
-    pub(super) filter: BTreeMap<String, Vec<String>>,
-    pub(super) if_present: BTreeMap<String, String>,
-    /// A pointer whose amount is subtracted (`sessions − engagedSessions`).
-    pub(super) minus: Option<String>,
-    /// The smallest amount stored; less is raised to it.
-    pub(super) at_least: Option<String>,
-    /// A count: the amount must be a whole number.
-    pub(super) whole: bool,
-    /// With `sum`: take the one item whose `where` value comes first in
-    /// its list instead of adding them (overlapping types).
-    pub(super) first: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawFieldTable {
-    pub(super) pointer: OneOrMany,
     pub(super) format: Option<String>,
     pub(super) zone: Option<String>,
     pub(super) scale: Option<String>,
@@ -265,36 +244,48 @@ pub(super) struct RawFieldTable {
     pub(super) filter: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub(super) if_present: BTreeMap<String, String>,
+    /// A pointer whose amount is subtracted (`sessions − engagedSessions`).
     pub(super) minus: Option<String>,
-    pub(super) at_least: Option<TextOrNumber>,
+    /// The smallest amount stored; less is raised to it.
+    #[serde(default, deserialize_with = "text_or_number")]
+    pub(super) at_least: Option<String>,
+    /// A count: the amount must be a whole number.
     #[serde(default)]
     pub(super) whole: bool,
+    /// With `sum`: take the one item whose `where` value comes first in
+    /// its list instead of adding them (overlapping types).
     #[serde(default)]
     pub(super) first: bool,
 }
 
+/// `pointer = "/id"` or `pointer = ["/a", "/b"]`.
 #[derive(Deserialize)]
 #[serde(untagged)]
-pub(super) enum OneOrMany {
+enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::One(p) => vec![p],
-            OneOrMany::Many(p) => p,
-        }
-    }
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(p) => p,
+    })
 }
 
 /// `at_least = 0` or `at_least = "0.5"`: kept as written.
 #[derive(Deserialize)]
 #[serde(untagged)]
-pub(super) enum TextOrNumber {
+enum TextOrNumber {
     Text(String),
     Integer(i64),
+}
+
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Some(match TextOrNumber::deserialize(d)? {
+        TextOrNumber::Text(t) => t,
+        TextOrNumber::Integer(n) => n.to_string(),
+    }))
 }
 
 impl<'de> Deserialize<'de> for RawField {
@@ -320,27 +311,7 @@ impl<'de> Deserialize<'de> for RawField {
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawField, A::Error> {
-                let t = RawFieldTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(RawField {
-                    pointer: t.pointer.into_vec(),
-                    format: t.format,
-                    zone: t.zone,
-                    scale: t.scale,
-                    absolute: t.absolute,
-                    none_if: t.none_if,
-                    map: t.map,
-                    default: t.default,
-                    sum: t.sum,
-                    filter: t.filter,
-                    if_present: t.if_present,
-                    minus: t.minus,
-                    at_least: t.at_least.map(|v| match v {
-                        TextOrNumber::Text(t) => t,
-                        TextOrNumber::Integer(n) => n.to_string(),
-                    }),
-                    whole: t.whole,
-                    first: t.first,
-                })
+                RawField::deserialize(de::value::MapAccessDeserializer::new(map))
             }
         }
         d.deserialize_any(V)

@@ -291,14 +291,7 @@ impl TaobaoConnector {
                 format!("page {page_no}"),
             ),
         };
-        let url = self.options.base_url.as_str();
-        signed_call(
-            self,
-            (url, slice.api.method()),
-            &business,
-            move |bytes: &[u8]| mapper.page(bytes),
-        )
-        .await
+        signed_call(self, slice.api.method(), &business, mapper, Mapper::page).await
     }
 }
 

@@ -17,6 +17,32 @@ fn params(pairs: &[(&str, &str)]) -> Params {
         .collect()
 }
 
+/// An app key with its token and secret, owned for [`SigningKeys`] to
+/// borrow.
+struct Keys {
+    app: &'static str,
+    token: SecretString,
+    secret: SecretString,
+}
+
+fn keys(app: &'static str, token: &str, app_secret: &str) -> Keys {
+    Keys {
+        app,
+        token: secret(token),
+        secret: secret(app_secret),
+    }
+}
+
+impl Keys {
+    fn signing(&self) -> SigningKeys<'_> {
+        SigningKeys {
+            app: self.app,
+            token: Some(&self.token),
+            secret: &self.secret,
+        }
+    }
+}
+
 fn upper_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
@@ -90,11 +116,7 @@ fn top_system_params_are_complete() {
 fn top_call_sign(method: TopSignMethod) -> String {
     let p = top_signed(
         "taobao.trades.sold.increment.get",
-        &SigningKeys {
-            app: "k123",
-            token: Some(&secret("sess-XYZ")),
-            secret: &secret("s3cr3t"),
-        },
+        &keys("k123", "sess-XYZ", "s3cr3t").signing(),
         method,
         &top_business(),
         instant(),
@@ -187,11 +209,7 @@ fn pdd_sign_matches_an_independent_digest() {
     ]);
     let p = pdd_signed(
         "pdd.order.number.list.increment.get",
-        &SigningKeys {
-            app: "cid42",
-            token: Some(&secret("tok-1")),
-            secret: &secret("csecret"),
-        },
+        &keys("cid42", "tok-1", "csecret").signing(),
         &business,
         instant(),
     );
@@ -237,11 +255,7 @@ fn douyin_sign_matches_an_independent_digest() {
     let business = json!({"size": 100, "page": 0, "update_time_start": 1709251200});
     let p = douyin_signed(
         "order.searchList",
-        &SigningKeys {
-            app: "7001",
-            token: Some(&secret("dy-token")),
-            secret: &secret("dysecret"),
-        },
+        &keys("7001", "dy-token", "dysecret").signing(),
         &business,
         instant(),
     );
@@ -264,11 +278,7 @@ fn jd_sign_matches_an_independent_digest() {
     let business = json!({"start_date": "2024-03-01 00:00:00", "page": "1", "page_size": "100"});
     let p = jd_signed(
         "jingdong.pop.order.search",
-        &SigningKeys {
-            app: "jdkey",
-            token: Some(&secret("jd-token")),
-            secret: &secret("jdsecret"),
-        },
+        &keys("jdkey", "jd-token", "jdsecret").signing(),
         &business,
         instant(),
     );
@@ -318,18 +328,14 @@ fn every_name_is_a_block_with_the_platforms_key_names() {
 /// call (numbers sent as their text).
 #[test]
 fn a_pdd_post_carries_the_signed_form() {
-    let keys = SigningKeys {
-        app: "cid42",
-        secret: &secret("csecret"),
-        token: Some(&secret("tok-1")),
-    };
+    let app = keys("cid42", "tok-1", "csecret");
     let business = json!({"page": 2, "page_size": "100"});
     let req = Signing::Pdd
         .post(
             &reqwest::Client::new(),
             "http://router.invalid/api/router",
             "pdd.order.list.get",
-            &keys,
+            &app.signing(),
             &business,
             instant(),
         )
@@ -338,11 +344,7 @@ fn a_pdd_post_carries_the_signed_form() {
     let body = String::from_utf8(req.body().unwrap().as_bytes().unwrap().to_vec()).unwrap();
     let want = pdd_signed(
         "pdd.order.list.get",
-        &SigningKeys {
-            app: "cid42",
-            token: Some(&secret("tok-1")),
-            secret: &secret("csecret"),
-        },
+        &app.signing(),
         &params(&[("page", "2"), ("page_size", "100")]),
         instant(),
     );
