@@ -2,7 +2,7 @@
 
 use super::{rfc3339, Action};
 use crate::setup::Setup;
-use crate::store::{Silence as StoredSilence, Store};
+use crate::store::{Silence, Store};
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::Subcommand;
@@ -66,7 +66,7 @@ impl Action for SilenceCommand {
                         format!("--duration `{duration}` is not a duration such as 2h or 30m")
                     })?;
                 let id = store
-                    .add_silence(&StoredSilence {
+                    .add_silence(&Silence {
                         id: 0,
                         matchers,
                         starts_at: now,

@@ -16,7 +16,7 @@ use crate::ids::ShopId;
 use crate::kpi::catalogue::{input_def, Aggregation};
 use crate::kpi::{round_value, InputValues};
 use crate::period::Period;
-use crate::scoring::{attainment, score};
+use crate::scoring::{attainment, attainment_of, score};
 use crate::settings::Settings;
 use crate::store::{ManualInput, ScoreLine, Store, StoreError, StoredScorecard};
 use crate::targets::roles::{Person, Role};
@@ -258,10 +258,7 @@ async fn card_from(
             let value = values.get(k.kpi.as_str()).copied().flatten();
             let target = target(&k.kpi);
             let spec = settings.catalogue.get(&k.kpi);
-            let att = match (value, target, spec) {
-                (Some(v), Some(t), Some(spec)) => attainment(spec, v, t, cap),
-                _ => None,
-            };
+            let att = spec.and_then(|spec| attainment_of(spec, value, target, cap));
             ScoreLine {
                 kpi: k.kpi.clone(),
                 value,
