@@ -52,16 +52,21 @@ fn options(language: Language) -> RenderOptions {
     }
 }
 
+/// GMV as the catalogue names it, in every notice and digest line here.
+fn gmv_label() -> KpiLabel {
+    KpiLabel {
+        id: "gmv".into(),
+        name_zh: "成交额".into(),
+        name_en: "GMV".into(),
+        unit: Unit::Money,
+        direction: Direction::Up,
+    }
+}
+
 fn gmv_alert(state: AlertState) -> AlertNotice {
     AlertNotice {
         rule: "gmv-behind".into(),
-        kpi: KpiLabel {
-            id: "gmv".into(),
-            name_zh: "成交额".into(),
-            name_en: "GMV".into(),
-            unit: Unit::Money,
-            direction: Direction::Up,
-        },
+        kpi: gmv_label(),
         period: WatchPeriod::Month,
         period_label: "2026-10-01..2026-10-09".into(),
         shop: Some("tmall-main".into()),
@@ -127,13 +132,7 @@ fn digest() -> Message {
             month_to_date: Some("2026-10-01..2026-10-09".into()),
             lines: vec![
                 DigestLine {
-                    kpi: KpiLabel {
-                        id: "gmv".into(),
-                        name_zh: "成交额".into(),
-                        name_en: "GMV".into(),
-                        unit: Unit::Money,
-                        direction: Direction::Up,
-                    },
+                    kpi: gmv_label(),
                     day_value: Some(d("152340.5")),
                     day_target: Some(d("160000")),
                     day_attainment: Some(d("0.9521")),
