@@ -320,18 +320,27 @@ pub async fn live_json(s: &Settings, store: &Store, shop: &str) -> Result<Value,
     Ok(Value::Object(out))
 }
 
+/// Why a snapshot table could not be built as a file (the API answers 500).
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("the snapshot CSV could not be written: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("the snapshot workbook could not be written: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+}
+
 /// The snapshots as `kpid report --format csv` prints them.
-pub fn snapshots_csv(snaps: &[StoredSnapshot], cat: &Catalogue) -> anyhow::Result<Vec<u8>> {
+pub fn snapshots_csv(snaps: &[StoredSnapshot], cat: &Catalogue) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(crate::report::CSV_HEADER)?;
     for snap in snaps {
         crate::report::snapshot_csv(snap, cat, &mut w)?;
     }
-    Ok(w.into_inner()?)
+    w.into_inner().map_err(|e| e.into_error().into())
 }
 
 /// The same table as [`snapshots_csv`] as a workbook, numbers as numbers.
-pub fn snapshots_xlsx(snaps: &[StoredSnapshot], cat: &Catalogue) -> anyhow::Result<Vec<u8>> {
+pub fn snapshots_xlsx(snaps: &[StoredSnapshot], cat: &Catalogue) -> Result<Vec<u8>, ExportError> {
     let text = snapshots_csv(snaps, cat)?;
     let mut rows = csv::Reader::from_reader(text.as_slice());
     let mut book = rust_xlsxwriter::Workbook::new();
