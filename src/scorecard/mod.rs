@@ -16,7 +16,7 @@ use crate::ids::ShopId;
 use crate::kpi::catalogue::{input_def, Aggregation};
 use crate::kpi::{round_value, InputValues};
 use crate::period::Period;
-use crate::scoring::{attainment, attainment_of, score};
+use crate::scoring::{attainment_of, score};
 use crate::settings::Settings;
 use crate::store::{ManualInput, ScoreLine, Store, StoreError, StoredScorecard};
 use crate::targets::roles::{Person, Role};
@@ -250,22 +250,20 @@ async fn card_from(
         .evaluate(&inputs, &target_back)
         .into_iter()
         .collect();
-    let cap = settings.scoring.cap;
     let mut lines: Vec<ScoreLine> = role
         .kpis
         .iter()
         .map(|k| {
             let value = values.get(k.kpi.as_str()).copied().flatten();
             let target = target(&k.kpi);
-            let spec = settings.catalogue.get(&k.kpi);
-            let att = spec.and_then(|spec| attainment_of(spec, value, target, cap));
+            let (attainment, score) = attained(settings, &k.kpi, value, target);
             ScoreLine {
                 kpi: k.kpi.clone(),
                 value,
                 target,
-                attainment: att,
+                attainment,
                 weight: k.weight,
-                score: att.map(|a| score(a, cap)),
+                score,
             }
         })
         .collect();
@@ -291,6 +289,22 @@ async fn card_from(
     })
 }
 
+/// A line's attainment and score from its value and target: neither
+/// without both, nor for a KPI the catalogue does not hold.
+fn attained(
+    settings: &Settings,
+    kpi: &str,
+    value: Option<Decimal>,
+    target: Option<Decimal>,
+) -> (Option<Decimal>, Option<Decimal>) {
+    let cap = settings.scoring.cap;
+    let attainment = settings
+        .catalogue
+        .get(kpi)
+        .and_then(|spec| attainment_of(spec, value, target, cap));
+    (attainment, attainment.map(|a| score(a, cap)))
+}
+
 /// A scorecard with some KPI values replaced, each line's attainment and
 /// score and the total, grade and bonus worked out again.
 pub fn rescore(
@@ -298,19 +312,13 @@ pub fn rescore(
     card: &StoredScorecard,
     sets: &[(String, Decimal)],
 ) -> StoredScorecard {
-    let cap = settings.scoring.cap;
     let mut out = card.clone();
     for line in &mut out.lines {
         let Some((_, v)) = sets.iter().rev().find(|(k, _)| line.kpi == *k) else {
             continue;
         };
         line.value = Some(*v);
-        let spec = settings.catalogue.get(&line.kpi);
-        line.attainment = match (line.target, spec) {
-            (Some(t), Some(spec)) => attainment(spec, *v, t, cap),
-            _ => None,
-        };
-        line.score = line.attainment.map(|a| score(a, cap));
+        (line.attainment, line.score) = attained(settings, &line.kpi, line.value, line.target);
     }
     if let Some(role) = settings.role(&card.role) {
         if role.kpis.len() == out.lines.len() {
