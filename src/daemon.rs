@@ -6,6 +6,7 @@ use crate::ids::ShopId;
 use crate::jobs::{
     self, build_connectors, last_complete_month, run_connector_until, snapshot_shops,
 };
+use crate::kpi::FactsCache;
 use crate::metrics::Metrics;
 use crate::period::today;
 use crate::period::Period;
@@ -151,8 +152,9 @@ async fn print_start_report(settings: &Settings, store: &Store) -> anyhow::Resul
             .push(shop);
     }
     let mut computed: HashMap<ShopId, Computed> = HashMap::new();
+    let facts = FactsCache::default();
     for (month, shops) in &by_month {
-        for c in compute_many(settings, store, shops, *month).await? {
+        for c in compute_many(settings, store, &facts, shops, *month).await? {
             computed.insert(c.shop.clone(), c);
         }
     }
@@ -173,7 +175,7 @@ async fn print_start_report(settings: &Settings, store: &Store) -> anyhow::Resul
     if let Some(shop) = settings.shops.first() {
         // People's scorecards of the same month (frozen if already closed).
         let month = last_complete_month(shop);
-        for r in crate::scorecard::refresh_all(settings, store, month, None).await? {
+        for r in crate::scorecard::refresh_all(settings, store, &facts, month, None).await? {
             let view = crate::scorecard::export::CardView::new(settings, &r.card);
             println!("{}", crate::scorecard::export::card_table(settings, &view));
         }

@@ -2,7 +2,7 @@
 //! scores, written as a new revision only when something changed.
 
 use crate::ids::ShopId;
-use crate::kpi::{InputValues, KpiSpec};
+use crate::kpi::{FactsCache, InputValues, KpiSpec};
 use crate::period::Period;
 use crate::scoring::{attainment_of, score};
 use crate::settings::refund_sources;
@@ -47,24 +47,25 @@ pub async fn compute(
     shop: &Shop,
     period: Period,
 ) -> Result<Computed, StoreError> {
-    let mut done = compute_many(settings, store, &[shop], period).await?;
+    let mut done = compute_many(settings, store, &FactsCache::default(), &[shop], period).await?;
     done.pop()
         .ok_or_else(|| StoreError::Corrupt(format!("no snapshot computed for {}", shop.id)))
 }
 
 /// Computes the KPIs of `shops` for a period, the facts read for all shops
-/// at once, and stores the changed ones in batches; one [`Computed`] per
-/// shop, in order.
+/// at once (or taken from those the pass has read), and stores the changed
+/// ones in batches; one [`Computed`] per shop, in order.
 pub async fn compute_many(
     settings: &Settings,
     store: &Store,
+    facts: &FactsCache,
     shops: &[&Shop],
     period: Period,
 ) -> Result<Vec<Computed>, StoreError> {
     let snapshots: Vec<(ShopId, Vec<StoredKpi>)> = shops
         .iter()
         .map(|s| s.id.clone())
-        .zip(values_many(settings, store, shops, period).await?)
+        .zip(values_many(settings, store, facts, shops, period).await?)
         .collect();
     let written = store.write_snapshots(period, &snapshots).await?;
     let mut out = Vec::with_capacity(snapshots.len());
@@ -93,10 +94,12 @@ pub async fn values(
     shop: &Shop,
     period: Period,
 ) -> Result<Vec<StoredKpi>, StoreError> {
-    Ok(values_many(settings, store, &[shop], period)
-        .await?
-        .pop()
-        .unwrap_or_default())
+    Ok(
+        values_many(settings, store, &FactsCache::default(), &[shop], period)
+            .await?
+            .pop()
+            .unwrap_or_default(),
+    )
 }
 
 /// The KPI lines of each of `shops` (in order) for a period: each period
@@ -105,6 +108,7 @@ pub async fn values(
 pub async fn values_many(
     settings: &Settings,
     store: &Store,
+    facts: &FactsCache,
     shops: &[&Shop],
     period: Period,
 ) -> Result<Vec<Vec<StoredKpi>>, StoreError> {
@@ -113,7 +117,7 @@ pub async fn values_many(
     let mut backs = Vec::new();
     for back in 0..=settings.catalogue.prev_depth() {
         let p = period.back(back);
-        backs.push(InputValues::load_many(store, &ids, p.days()).await?);
+        backs.push(InputValues::load_many(facts, store, &ids, p.days()).await?);
     }
     let book = TargetBook::load(&settings.targets, store).await?;
     let cap = settings.scoring.cap;

@@ -6,6 +6,7 @@ mod helpers;
 
 use chrono::NaiveDate;
 use helpers::*;
+use kpid::kpi::FactsCache;
 use kpid::scorecard::{self, ScorecardError};
 use kpid::settings::Settings;
 use kpid::setup::Setup;
@@ -403,9 +404,15 @@ async fn each_role_scores_and_grades_as_computed_by_hand() {
         assert_eq!(lead.grade.as_deref(), Some("good"), "{b}");
 
         // Recomputing unchanged data writes no new revision.
-        let again = scorecard::refresh_all(&s, &db.store, period("2026-10"), None)
-            .await
-            .unwrap();
+        let again = scorecard::refresh_all(
+            &s,
+            &db.store,
+            &FactsCache::default(),
+            period("2026-10"),
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(again.len(), 5, "{b}");
         assert!(
             again
@@ -698,9 +705,15 @@ async fn the_workbook_has_a_summary_and_a_sheet_per_role() {
     for db in common::backends().await {
         let b = db.backend;
         let s = load(&db).await;
-        scorecard::refresh_all(&s, &db.store, period("2026-10"), None)
-            .await
-            .unwrap();
+        scorecard::refresh_all(
+            &s,
+            &db.store,
+            &FactsCache::default(),
+            period("2026-10"),
+            None,
+        )
+        .await
+        .unwrap();
         let mut cards = Vec::new();
         for p in db.store.scorecard_people(period("2026-10")).await.unwrap() {
             cards.push(

@@ -4,7 +4,7 @@ mod common;
 mod helpers;
 
 use helpers::*;
-use kpid::kpi::inputs::{ShopFacts, RECORD_INPUTS};
+use kpid::kpi::inputs::{FactsCache, ShopFacts, RECORD_INPUTS};
 use kpid::scorecard;
 use kpid::settings::Shop;
 use kpid::targets::roles::Person;
@@ -176,9 +176,11 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
         db.write("imports/daily-dz/a.csv", DAILY_DZ);
         ingest_ok(&db, &s).await;
         let shops: Vec<&Shop> = s.shops.iter().collect();
+        // One pass's facts, shared by its snapshots and scorecards.
+        let pass = FactsCache::default();
         for p in PERIODS {
             let p = period(p);
-            let all = kpid::snapshot::values_many(&s, &db.store, &shops, p)
+            let all = kpid::snapshot::values_many(&s, &db.store, &pass, &shops, p)
                 .await
                 .unwrap();
             assert_eq!(all.len(), shops.len(), "{b} {p}");
@@ -209,7 +211,7 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
             }
             // Written all at once, then one at a time: the same revision,
             // nothing new, the same lines stored.
-            let many = kpid::snapshot::compute_many(&s, &db.store, &shops, p)
+            let many = kpid::snapshot::compute_many(&s, &db.store, &pass, &shops, p)
                 .await
                 .unwrap();
             assert!(
@@ -228,9 +230,10 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
                 );
                 assert_eq!(one.kpis, c.kpis, "{b} {p} {}", shop.id);
             }
-            let again = kpid::snapshot::compute_many(&s, &db.store, &shops, p)
-                .await
-                .unwrap();
+            let again =
+                kpid::snapshot::compute_many(&s, &db.store, &FactsCache::default(), &shops, p)
+                    .await
+                    .unwrap();
             assert!(
                 again.iter().all(|c| c.revision == 1 && !c.new_revision),
                 "{b} {p}"
@@ -240,7 +243,7 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
         // day, a daily-only month has no buyers, a shop without refund
         // source no refund rate, a shop with only refunds no orders.
         let oct = period("2026-10");
-        let lines = kpid::snapshot::values_many(&s, &db.store, &shops, oct)
+        let lines = kpid::snapshot::values_many(&s, &db.store, &pass, &shops, oct)
             .await
             .unwrap();
         let of = |id: &str| &lines[shops.iter().position(|x| x.id == id).unwrap()];
@@ -251,12 +254,13 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
         assert_eq!(value(of("nil"), "gmv"), None, "{b}");
 
         // Scorecards: each person alone (facts read for their shops) and
-        // everyone at once give the same cards.
+        // everyone at once, from the facts the snapshots of the same pass
+        // read, give the same cards.
         let book = TargetBook::load(&s.targets, &db.store).await.unwrap();
         let people: Vec<&Person> = s.people.iter().collect();
         for p in ["2026-10", "2026"] {
             let p = period(p);
-            for one in cards_alone_equal_cards_together(&s, &db, &book, &people, p).await {
+            for one in cards_alone_equal_cards_together(&s, &db, &pass, &book, &people, p).await {
                 // And one person refreshed alone finds the card unchanged.
                 let person = s.person(&one.person).unwrap();
                 let again = scorecard::refresh(&s, &db.store, &book, person, p)
@@ -270,11 +274,64 @@ async fn many_shops_at_once_compute_what_one_shop_at_a_time_computes() {
     }
 }
 
+#[tokio::test]
+async fn a_pass_reads_each_shops_facts_once_and_a_new_pass_reads_them_again() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let s = db.settings(CONFIG);
+        db.write("imports/orders/a.csv", ORDERS);
+        ingest_ok(&db, &s).await;
+        let days = period("2026-10").days();
+        let (sh, la): (kpid::ids::ShopId, kpid::ids::ShopId) = ("sh".into(), "la".into());
+        let both = [sh.clone(), la.clone()];
+        let orders = |f: &ShopFacts| f.records.map(|r| r.orders);
+        let pass = FactsCache::default();
+        let first = pass.shop_facts(&db.store, &both[..1], days).await.unwrap();
+        assert_eq!(orders(&first[&sh]), Some(4), "{b}");
+
+        // An order of each shop lands during the pass.
+        db.write(
+            "imports/orders/b.csv",
+            "order_id,shop,paid_at,amount,buyer_id,status\n\
+             s9,sh,2026-10-15 10:00:00,10,z,paid\n\
+             l9,la,2026-10-15 10:00:00,10,z,paid\n",
+        );
+        ingest_ok(&db, &s).await;
+        // The pass keeps the facts it read (its snapshots and scorecards
+        // agree) and reads only the shop it had not read, as it is now.
+        let later = pass.shop_facts(&db.store, &both, days).await.unwrap();
+        assert_eq!(orders(&later[&sh]), Some(4), "{b}");
+        assert_eq!(orders(&later[&la]), Some(3), "{b}");
+        // A new pass sees the order of `sh` too.
+        let fresh = FactsCache::default()
+            .shop_facts(&db.store, &both, days)
+            .await
+            .unwrap();
+        assert_eq!(orders(&fresh[&sh]), Some(5), "{b}");
+        let direct = ShopFacts::load_many(&db.store, &both, days).await.unwrap();
+        for id in [&sh, &la] {
+            assert_eq!(
+                (&fresh[id].rows, &fresh[id].records),
+                (&direct[id].rows, &direct[id].records),
+                "{b} {id}"
+            );
+        }
+        // Another range is read on its own.
+        let sept = pass
+            .shop_facts(&db.store, &both[..1], period("2026-09").days())
+            .await
+            .unwrap();
+        assert_eq!(orders(&sept[&sh]), Some(1), "{b}");
+        db.drop_db().await;
+    }
+}
+
 /// Builds each person's card alone, then everyone's at once, asserts the
 /// two agree card by card, and returns the cards built alone.
 async fn cards_alone_equal_cards_together(
     s: &kpid::settings::Settings,
     db: &common::TestDb,
+    facts: &FactsCache,
     book: &TargetBook,
     people: &[&Person],
     p: kpid::period::Period,
@@ -288,7 +345,7 @@ async fn cards_alone_equal_cards_together(
                 .unwrap(),
         );
     }
-    let together = scorecard::refresh_people(s, &db.store, book, people, p)
+    let together = scorecard::refresh_people(s, &db.store, facts, book, people, p)
         .await
         .unwrap();
     assert_eq!(together.len(), people.len(), "{b} {p}");
@@ -401,9 +458,10 @@ async fn people_in_mixed_currencies_get_at_once_the_cards_they_get_alone() {
         ingest_ok(&db, &s).await;
         let book = TargetBook::load(&s.targets, &db.store).await.unwrap();
         let people: Vec<&Person> = s.people.iter().collect();
+        let pass = FactsCache::default();
         for p in ["2026-10", "2026", "2026-11", "2026-03-31"] {
             let p = period(p);
-            cards_alone_equal_cards_together(&s, &db, &book, &people, p).await;
+            cards_alone_equal_cards_together(&s, &db, &pass, &book, &people, p).await;
         }
         // The numbers are converted month by month at each month's rate.
         let gmv = |person: &str, p: &str| {

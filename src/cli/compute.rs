@@ -2,6 +2,7 @@
 //! people's scorecards of a month or year.
 
 use super::PeriodArgs;
+use crate::kpi::FactsCache;
 use crate::period::Period;
 use crate::scorecard;
 use crate::settings::{Settings, Shop};
@@ -26,9 +27,11 @@ impl Compute {
         let period = self.period.period()?;
         let store = super::open_store(&s).await?;
         // All shops at once: the period's facts are read in a few set-based
-        // queries and the revisions written in batches.
+        // queries and the revisions written in batches; the scorecards
+        // then take the same facts instead of reading them again.
         let shops = selected_shops(&s, &self.shop)?;
-        for c in compute_many(&s, &store, &shops, period).await? {
+        let facts = FactsCache::default();
+        for c in compute_many(&s, &store, &facts, &shops, period).await? {
             println!(
                 "{} {}: revision {} ({})",
                 c.shop,
@@ -37,7 +40,7 @@ impl Compute {
                 if c.new_revision { "new" } else { "unchanged" }
             );
         }
-        compute_scorecards(&s, &store, period, self.shop.as_deref()).await
+        compute_scorecards(&s, &store, &facts, period, self.shop.as_deref()).await
     }
 }
 
@@ -54,13 +57,14 @@ fn selected_shops<'a>(s: &'a Settings, shop: &Option<String>) -> anyhow::Result<
 async fn compute_scorecards(
     s: &Settings,
     store: &Store,
+    facts: &FactsCache,
     period: Period,
     shop: Option<&str>,
 ) -> anyhow::Result<()> {
     if matches!(period, Period::Day(_)) || s.people.is_empty() {
         return Ok(());
     }
-    for r in scorecard::refresh_all(s, store, period, shop).await? {
+    for r in scorecard::refresh_all(s, store, facts, period, shop).await? {
         let state = if r.frozen {
             "closed, unchanged"
         } else if r.new_revision {

@@ -3,6 +3,7 @@
 //! shop. The jobs of shops due at the same instant run as one set-based pass.
 
 use super::Context;
+use crate::kpi::FactsCache;
 use crate::period::{today, Period};
 use crate::settings::{Settings, Shop};
 use crate::snapshot::{compute_many, nightly_periods, Computed};
@@ -38,11 +39,13 @@ pub async fn snapshot_shops(
         by_day.entry(*today).or_default().push(shop);
     }
     let mut out = Vec::new();
+    // The scorecards of a month or year take the facts its snapshots read.
+    let facts = FactsCache::default();
     let mut card_periods: BTreeSet<Period> = BTreeSet::new();
     for (today, shops) in &by_day {
         let periods = nightly_periods(*today);
         for period in &periods {
-            out.extend(compute_many(settings, store, shops, *period).await?);
+            out.extend(compute_many(settings, store, &facts, shops, *period).await?);
         }
         card_periods.extend(crate::scorecard::nightly_scorecard_periods(&periods));
     }
@@ -60,7 +63,7 @@ pub async fn snapshot_shops(
             })
             .collect();
         for period in card_periods {
-            crate::scorecard::refresh_people(settings, store, &book, &people, period)
+            crate::scorecard::refresh_people(settings, store, &facts, &book, &people, period)
                 .await
                 .map_err(scorecard_store_error)?;
         }

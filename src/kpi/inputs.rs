@@ -10,6 +10,7 @@ use crate::store::{
 };
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 /// Inputs that order and refund records provide when a shop has them.
 pub const RECORD_INPUTS: &[&str] = &["orders", "gmv", "buyers", "refund_orders", "refund_amount"];
@@ -107,6 +108,55 @@ impl ShopFacts {
     }
 }
 
+/// The shop facts one pass has read (one `kpid compute`, one nightly job,
+/// one start-up report), kept for the rest of the pass: the snapshots and
+/// then the scorecards of the same period ask for the same shops' facts,
+/// and on SQLite reading a month for 1,000 shops is one scan of the
+/// month's orders, grouped and counted distinct. Kept for one pass only,
+/// so a later pass sees what was ingested meanwhile; within the pass, the
+/// snapshots and scorecards are computed from the same facts.
+#[derive(Debug, Default)]
+pub struct FactsCache {
+    read: Mutex<HashMap<Days, HashMap<ShopId, ShopFacts>>>,
+}
+
+impl FactsCache {
+    /// The facts of each of `shops` over `days`: those read before in this
+    /// pass as they were, the others read now, at once (see
+    /// [`ShopFacts::load_many`]).
+    pub async fn shop_facts(
+        &self,
+        store: &Store,
+        shops: &[ShopId],
+        days: Days,
+    ) -> Result<HashMap<ShopId, ShopFacts>, StoreError> {
+        let unread: Vec<ShopId> = {
+            let read = self.lock();
+            let known = read.get(&days);
+            shops
+                .iter()
+                .filter(|s| known.is_none_or(|k| !k.contains_key(*s)))
+                .cloned()
+                .collect()
+        };
+        if !unread.is_empty() {
+            let facts = ShopFacts::load_many(store, &unread, days).await?;
+            self.lock().entry(days).or_default().extend(facts);
+        }
+        let read = self.lock();
+        let known = read.get(&days);
+        Ok(shops
+            .iter()
+            .filter_map(|s| Some((s.clone(), known?.get(s)?.clone())))
+            .collect())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Days, HashMap<ShopId, ShopFacts>>> {
+        // Nothing panics while holding it; a poisoned map is still whole.
+        self.read.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Period totals of every input that has a value.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InputValues {
@@ -162,14 +212,16 @@ impl InputValues {
         Self::from_facts(facts, days.is_one_day())
     }
 
-    /// As [`InputValues::load_days`] for each of `shops`, read at once (see
-    /// [`ShopFacts::load_many`]).
+    /// As [`InputValues::load_days`] for each of `shops`, read at once or
+    /// taken from what the pass has read (see [`FactsCache`]).
     pub async fn load_many(
+        facts: &FactsCache,
         store: &Store,
         shops: &[ShopId],
         days: Days,
     ) -> Result<HashMap<ShopId, Self>, StoreError> {
-        ShopFacts::load_many(store, shops, days)
+        facts
+            .shop_facts(store, shops, days)
             .await?
             .into_iter()
             .map(|(shop, facts)| Ok((shop, Self::from_facts(facts, days.is_one_day())?)))

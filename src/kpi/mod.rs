@@ -6,7 +6,7 @@ pub mod formula;
 pub mod inputs;
 
 pub use catalogue::{Direction, Unit};
-pub use inputs::InputValues;
+pub use inputs::{FactsCache, InputValues};
 
 use crate::config::UserKpiConfig;
 use crate::ids::KpiId;

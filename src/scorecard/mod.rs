@@ -14,7 +14,7 @@ pub mod workdays;
 
 use crate::ids::ShopId;
 use crate::kpi::catalogue::{input_def, Aggregation};
-use crate::kpi::{round_value, InputValues};
+use crate::kpi::{round_value, FactsCache, InputValues};
 use crate::period::Period;
 use crate::scoring::{attainment_of, score};
 use crate::settings::Settings;
@@ -169,6 +169,7 @@ impl CardFacts {
     pub async fn load(
         settings: &Settings,
         store: &Store,
+        facts: &FactsCache,
         people: &[&Person],
         period: Period,
     ) -> Result<Self> {
@@ -178,7 +179,7 @@ impl CardFacts {
         let mut backs = Vec::new();
         for back in 0..=settings.catalogue.prev_depth() {
             let p = period.back(back);
-            backs.push(scope::ScopeFacts::load(settings, store, &shops, p.days()).await?);
+            backs.push(scope::ScopeFacts::load(settings, store, facts, &shops, p.days()).await?);
         }
         let mut manual: HashMap<String, Vec<ManualInput>> = HashMap::new();
         let all = if people.len() == 1 {
@@ -210,7 +211,7 @@ pub async fn compute_card(
     period: Period,
     reason: &str,
 ) -> Result<StoredScorecard> {
-    let facts = CardFacts::load(settings, store, &[person], period).await?;
+    let facts = CardFacts::load(settings, store, &FactsCache::default(), &[person], period).await?;
     card_from(settings, store, book, &facts, person, period, reason).await
 }
 
@@ -369,16 +370,25 @@ pub async fn refresh(
     person: &Person,
     period: Period,
 ) -> Result<Option<Refreshed>> {
-    Ok(refresh_people(settings, store, book, &[person], period)
-        .await?
-        .pop())
+    Ok(refresh_people(
+        settings,
+        store,
+        &FactsCache::default(),
+        book,
+        &[person],
+        period,
+    )
+    .await?
+    .pop())
 }
 
 /// Recomputes the scorecards of `people` for a period from facts read once
-/// for all of them (see [`CardFacts`]); a closed month is left as it is.
+/// for all of them, or taken from those the pass has read (see
+/// [`CardFacts`]); a closed month is left as it is.
 pub async fn refresh_people(
     settings: &Settings,
     store: &Store,
+    facts: &FactsCache,
     book: &TargetBook,
     people: &[&Person],
     period: Period,
@@ -401,7 +411,7 @@ pub async fn refresh_people(
             return Ok(out);
         }
     }
-    let facts = CardFacts::load(settings, store, people, period).await?;
+    let facts = CardFacts::load(settings, store, facts, people, period).await?;
     let mut cards = Vec::with_capacity(people.len());
     for person in people {
         cards.push(card_from(settings, store, book, &facts, person, period, "computed").await?);
@@ -425,6 +435,7 @@ pub async fn refresh_people(
 pub async fn refresh_all(
     settings: &Settings,
     store: &Store,
+    facts: &FactsCache,
     period: Period,
     shop: Option<&str>,
 ) -> Result<Vec<Refreshed>> {
@@ -434,7 +445,7 @@ pub async fn refresh_all(
         .iter()
         .filter(|p| shop.is_none_or(|s| p.shops.iter().any(|x| x == s)))
         .collect();
-    refresh_people(settings, store, &book, &people, period).await
+    refresh_people(settings, store, facts, &book, &people, period).await
 }
 
 /// The months a nightly run refreshes scorecards for, from the shop
@@ -471,7 +482,7 @@ pub async fn close_month(
             last: month.last_day(),
         });
     }
-    let cards = refresh_all(settings, store, month, None).await?;
+    let cards = refresh_all(settings, store, &FactsCache::default(), month, None).await?;
     if !store.close_month(month, today, by).await? {
         let c = store.month_close(month).await?.expect("closed meanwhile");
         return Err(ScorecardError::AlreadyClosed {

@@ -10,7 +10,7 @@
 use crate::currency::{convert_micros, convert_money, MoneyPlan, Rates};
 use crate::ids::ShopId;
 use crate::kpi::catalogue::is_money_input;
-use crate::kpi::inputs::ShopFacts;
+use crate::kpi::inputs::{FactsCache, ShopFacts};
 use crate::kpi::{round_value, InputValues};
 use crate::money::{from_micros, Money};
 use crate::period::{Days, Period};
@@ -81,7 +81,8 @@ pub async fn load_person_days(
     period: Period,
     days: Days,
 ) -> Result<InputValues, StoreError> {
-    let facts = ScopeFacts::load(settings, store, &person.shops, days).await?;
+    let facts =
+        ScopeFacts::load(settings, store, &FactsCache::default(), &person.shops, days).await?;
     person_values(settings, store, &facts, person, period).await
 }
 
@@ -102,10 +103,12 @@ pub struct ScopeFacts {
 }
 
 impl ScopeFacts {
-    /// Reads the facts of `shops` over `days` (see [`ShopFacts::load_many`]).
+    /// Reads the facts of `shops` over `days`, or takes those the pass has
+    /// read (see [`FactsCache`]).
     pub async fn load(
         settings: &Settings,
         store: &Store,
+        facts: &FactsCache,
         shops: &[ShopId],
         days: Days,
     ) -> Result<Self, StoreError> {
@@ -127,7 +130,7 @@ impl ScopeFacts {
         }
         Ok(ScopeFacts {
             days,
-            shops: ShopFacts::load_many(store, shops, days).await?,
+            shops: facts.shop_facts(store, shops, days).await?,
             refunds_known: refund_sources::with_refund_source(settings, store, shops).await?,
             month_totals,
         })
