@@ -16,6 +16,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod kpi;
+pub mod measure;
 pub mod metrics;
 pub mod money;
 pub mod period;

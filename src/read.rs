@@ -290,7 +290,7 @@ async fn live_line(
         .await?
         .into_iter()
         .find(|k| k.kpi == kpi)
-        .map(|k| (k.value, k.target))
+        .map(|k| (k.measure.value, k.measure.target))
         .unwrap_or_default())
 }
 
@@ -439,10 +439,10 @@ pub fn alert_json(a: &crate::store::AlertRow) -> Value {
         "shop": shop,
         "person": person,
         "state": a.state,
-        "value": json_number(a.value),
-        "target": json_number(a.target),
-        "threshold": json_number(a.threshold),
-        "attainment": json_number(a.attainment),
+        "value": json_number(a.reading.measure.value),
+        "target": json_number(a.reading.measure.target),
+        "threshold": json_number(a.reading.threshold),
+        "attainment": json_number(a.reading.measure.attainment),
         "since": rfc3339(a.since),
         "last_sent": a.last_sent_at.map(rfc3339),
     })

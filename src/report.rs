@@ -24,10 +24,10 @@ pub fn snapshot_json(s: &StoredSnapshot, cat: &Catalogue) -> Value {
         .map(|(k, unit)| {
             json!({
                 "id": k.kpi,
-                "value": json_number(k.value),
+                "value": json_number(k.measure.value),
                 "unit": unit.map(|u| u.as_str()).unwrap_or("ratio"),
-                "target": json_number(k.target),
-                "attainment": json_number(k.attainment),
+                "target": json_number(k.measure.target),
+                "attainment": json_number(k.measure.attainment),
                 "score": json_number(k.score),
             })
         })
@@ -121,14 +121,14 @@ pub fn snapshot_table(s: &StoredSnapshot, cat: &Catalogue) -> String {
         let _ = writeln!(
             out,
             "{names}{:>16} {:>16} {:>11} {:>8}",
-            display_value(k.value, unit),
-            if k.target.is_some() {
-                display_value(k.target, unit)
+            display_value(k.measure.value, unit),
+            if k.measure.target.is_some() {
+                display_value(k.measure.target, unit)
             } else {
                 "-".into()
             },
-            if k.attainment.is_some() {
-                display_value(k.attainment, Some(Unit::Percent))
+            if k.measure.attainment.is_some() {
+                display_value(k.measure.attainment, Some(Unit::Percent))
             } else {
                 "-".into()
             },
@@ -157,9 +157,9 @@ pub fn snapshot_csv(
             spec.map(|s| s.name_zh.clone()).unwrap_or_default(),
             spec.map(|s| s.name_en.clone()).unwrap_or_default(),
             unit.map(|u| u.as_str()).unwrap_or("ratio").to_string(),
-            text(k.value),
-            text(k.target),
-            text(k.attainment),
+            text(k.measure.value),
+            text(k.measure.target),
+            text(k.measure.attainment),
             text(k.score),
         ])?;
     }
@@ -183,6 +183,7 @@ pub const CSV_HEADER: [&str; 11] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::Measure;
     use std::str::FromStr;
 
     #[test]
@@ -196,9 +197,11 @@ mod tests {
             computed_at: 0,
             kpis: vec![crate::store::StoredKpi {
                 kpi: "gmv".into(),
-                value: d("12.505"),
-                target: d("10"),
-                attainment: d("1.2505"),
+                measure: Measure {
+                    value: d("12.505"),
+                    target: d("10"),
+                    attainment: d("1.2505"),
+                },
                 score: d("120.25"),
             }],
         };
@@ -232,9 +235,10 @@ mod tests {
                 .iter()
                 .map(|k| crate::store::StoredKpi {
                     kpi: k.id.clone(),
-                    value: Some(Decimal::ONE),
-                    target: None,
-                    attainment: None,
+                    measure: Measure {
+                        value: Some(Decimal::ONE),
+                        ..Measure::default()
+                    },
                     score: None,
                 })
                 .collect(),

@@ -3,6 +3,7 @@
 
 use crate::config::{GradeConfig, ScoringConfig};
 use crate::kpi::{round_value, Direction, KpiSpec};
+use crate::measure::Measure;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
@@ -57,6 +58,24 @@ pub fn attainment_of(
     cap: Decimal,
 ) -> Option<Decimal> {
     attainment(kpi, actual?, target?, cap)
+}
+
+/// A value against its target, scored as snapshots and scorecards keep
+/// it: the measure with its [`attainment_of`], and the [`score`] of that
+/// attainment; neither without both a value and a target.
+pub fn scored(
+    kpi: &KpiSpec,
+    value: Option<Decimal>,
+    target: Option<Decimal>,
+    cap: Decimal,
+) -> (Measure, Option<Decimal>) {
+    let attainment = attainment_of(kpi, value, target, cap);
+    let measure = Measure {
+        value,
+        target,
+        attainment,
+    };
+    (measure, attainment.map(|a| score(a, cap)))
 }
 
 /// Score = 100 × min(attainment, cap), never below 0.
@@ -209,6 +228,19 @@ mod tests {
             attainment_of(&gmv, Some(d("50")), Some(d("100")), cap),
             Some(d("0.5"))
         );
+    }
+
+    #[test]
+    fn a_scored_measure_keeps_its_numbers_and_is_capped() {
+        let (cap, gmv) = (d("1.2"), spec("gmv"));
+        let (m, s) = scored(&gmv, Some(d("150")), Some(d("100")), cap);
+        assert_eq!(
+            (m.value, m.target, m.attainment),
+            (Some(d("150")), Some(d("100")), Some(d("1.5")))
+        );
+        assert_eq!(s, Some(d("120")));
+        let (m, s) = scored(&gmv, Some(d("150")), None, cap);
+        assert_eq!((m.value, m.attainment, s), (Some(d("150")), None, None));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::ids::ShopId;
 use crate::kpi::{FactsCache, InputValues, KpiSpec};
 use crate::period::Period;
-use crate::scoring::{attainment_of, score};
+use crate::scoring::scored;
 use crate::settings::refund_sources;
 use crate::settings::{Settings, Shop};
 use crate::store::{Store, StoreError, StoredKpi};
@@ -29,13 +29,11 @@ fn line(
     target: Option<Decimal>,
     cap: Decimal,
 ) -> StoredKpi {
-    let attainment = attainment_of(spec, value, target, cap);
+    let (measure, score) = scored(spec, value, target, cap);
     StoredKpi {
         kpi: spec.id.clone(),
-        value,
-        target,
-        attainment,
-        score: attainment.map(|a| score(a, cap)),
+        measure,
+        score,
     }
 }
 

@@ -10,8 +10,8 @@ use chrono::{TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use kpid::alerts::channels::{Channel, ChannelConfig};
 use kpid::alerts::message::{
-    AlertGroup, AlertNotice, AlertState, Digest, DigestLine, KpiLabel, Language, Message, Reading,
-    RenderOptions, ShopDigest, WatchPeriod,
+    AlertGroup, AlertNotice, AlertState, Digest, DigestLine, KpiLabel, Language, Measure, Message,
+    Reading, RenderOptions, ShopDigest, WatchPeriod,
 };
 use kpid::kpi::catalogue::{Direction, Unit};
 use rust_decimal::Decimal;
@@ -75,10 +75,12 @@ fn gmv_alert(state: AlertState) -> AlertNotice {
         severity: "critical".into(),
         condition: "below_target".into(),
         reading: Reading {
-            value: Some(d("1234567.891")),
-            target: Some(d("5000000")),
+            measure: Measure {
+                value: Some(d("1234567.891")),
+                target: Some(d("5000000")),
+                attainment: Some(d("0.85")),
+            },
             threshold: Some(d("1306451.61")),
-            attainment: Some(d("0.85")),
         },
         starts_at: Utc.with_ymd_and_hms(2026, 10, 10, 1, 0, 0).unwrap(),
         ends_at: (state == AlertState::Resolved)
@@ -104,10 +106,12 @@ fn refund_alert() -> AlertNotice {
         severity: "warning".into(),
         condition: "below_target".into(),
         reading: Reading {
-            value: Some(d("0.081")),
-            target: Some(d("0.05")),
+            measure: Measure {
+                value: Some(d("0.081")),
+                target: Some(d("0.05")),
+                attainment: Some(d("0.6173")),
+            },
             threshold: Some(d("0.05")),
-            attainment: Some(d("0.6173")),
         },
         starts_at: Utc.with_ymd_and_hms(2026, 10, 10, 1, 0, 0).unwrap(),
         ends_at: None,

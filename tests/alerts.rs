@@ -117,9 +117,9 @@ async fn pending_fires_after_for_repeats_after_interval_and_resolves_once() {
         );
         assert!(sent.is_empty(), "{b}: pending sends nothing: {sent:?}");
         let a = alert(&db.store, "gmv-behind", "sh", "gmv").await.unwrap();
-        assert_eq!(a.threshold, Some(d("9000")), "{b}: 31000 × 9/31");
-        assert_eq!(a.value, Some(d("8000")));
-        assert_eq!(a.target, Some(d("31000")));
+        assert_eq!(a.reading.threshold, Some(d("9000")), "{b}: 31000 × 9/31");
+        assert_eq!(a.reading.measure.value, Some(d("8000")));
+        assert_eq!(a.reading.measure.target, Some(d("31000")));
 
         let (t, sent) = eval(&db.store, &s, "2026-10-10T10:00:00+08:00").await;
         assert_eq!(
@@ -396,16 +396,16 @@ value = "1000"
         // and 17:00 PDT in Los Angeles (17/24 of 9 October gone).
         eval(&db.store, &s, "2026-10-10T00:00:00Z").await;
         let sh = alert(&db.store, "gmv-today", "sh", "gmv").await.unwrap();
-        assert_eq!(sh.threshold, Some(d("800")), "{b}: 2400 × 8/24");
+        assert_eq!(sh.reading.threshold, Some(d("800")), "{b}: 2400 × 8/24");
         assert_eq!(sh.period_label, "2026-10-10");
         assert_eq!(sh.state, "firing", "{b}: 700 < 800");
         let la = alert(&db.store, "gmv-today", "la", "gmv").await.unwrap();
-        assert_eq!(la.threshold, Some(d("1700")), "{b}: 2400 × 17/24");
+        assert_eq!(la.reading.threshold, Some(d("1700")), "{b}: 2400 × 17/24");
         assert_eq!(la.period_label, "2026-10-09");
         assert_eq!(la.state, "inactive", "{b}: 1800 ≥ 1700");
         // A ratio is compared as it is, not pro-rated.
         let aov = alert(&db.store, "aov-today", "sh", "aov").await.unwrap();
-        assert_eq!(aov.threshold, Some(d("1000")), "{b}");
+        assert_eq!(aov.reading.threshold, Some(d("1000")), "{b}");
         assert_eq!(aov.state, "firing", "{b}: 700 per buyer < 1000");
         db.drop_db().await;
     }
@@ -468,9 +468,13 @@ channels = ["ops"]
             .await
             .unwrap();
         assert_eq!(sh.state, "firing", "{b}");
-        assert_eq!(sh.value, Some(d("0.1")));
-        assert_eq!(sh.threshold, Some(d("0.05")), "{b}");
-        assert_eq!(sh.attainment, Some(d("0.5")), "{b}: target/actual");
+        assert_eq!(sh.reading.measure.value, Some(d("0.1")));
+        assert_eq!(sh.reading.threshold, Some(d("0.05")), "{b}");
+        assert_eq!(
+            sh.reading.measure.attainment,
+            Some(d("0.5")),
+            "{b}: target/actual"
+        );
         let la = alert(&db.store, "refunds", "la", "refund_rate")
             .await
             .unwrap();
@@ -916,9 +920,9 @@ channels = ["ops"]
         let a = alert(&db.store, "ops-gmv", "li", "gmv").await.unwrap();
         assert_eq!(a.scope_kind, "person", "{b}");
         assert_eq!(a.state, "firing", "{b}");
-        assert_eq!(a.value, Some(d("8000")), "{b}");
+        assert_eq!(a.reading.measure.value, Some(d("8000")), "{b}");
         assert_eq!(
-            a.threshold,
+            a.reading.threshold,
             Some(d("9000")),
             "{b}: the person's 31000 × 9/31"
         );
@@ -1085,10 +1089,18 @@ channels = ["ops"]
         eval(&db.store, &s, "2026-10-10T09:00:00+08:00").await;
         let drop = alert(&db.store, "gmv-drop", "sh", "gmv").await.unwrap();
         assert_eq!(drop.state, "firing", "{b}");
-        assert_eq!(drop.threshold, Some(d("700")), "{b}: 1000 × (1 − 0.3)");
+        assert_eq!(
+            drop.reading.threshold,
+            Some(d("700")),
+            "{b}: 1000 × (1 − 0.3)"
+        );
         let rise = alert(&db.store, "gmv-rise", "sh", "gmv").await.unwrap();
         assert_eq!(rise.state, "firing", "{b}");
-        assert_eq!(rise.threshold, Some(d("520")), "{b}: 400 × (1 + 0.3)");
+        assert_eq!(
+            rise.reading.threshold,
+            Some(d("520")),
+            "{b}: 400 × (1 + 0.3)"
+        );
         db.drop_db().await;
     }
 }

@@ -318,11 +318,11 @@ value = "0.4"
             "refund_rate",
         ] {
             let l = line(&oct.kpis, id);
-            assert_eq!(l.value, None, "{b}: {id}");
-            assert_eq!(l.attainment, None, "{b}: {id} must not be scored");
+            assert_eq!(l.measure.value, None, "{b}: {id}");
+            assert_eq!(l.measure.attainment, None, "{b}: {id} must not be scored");
             assert_eq!(l.score, None, "{b}: {id} must not be scored");
         }
-        assert_eq!(line(&oct.kpis, "aov").target, Some(d("100")), "{b}");
+        assert_eq!(line(&oct.kpis, "aov").measure.target, Some(d("100")), "{b}");
         // Read back from storage, still null rather than 0.
         let snap = stored(&db, "sh", "2026-10", None).await;
         assert_eq!(value(&snap.kpis, "aov"), None, "{b}");
@@ -446,8 +446,8 @@ value = "1000"
             "{b}"
         );
         let l = line(&c.kpis, "net_sales");
-        assert_eq!(l.target, Some(d("1000")), "{b}");
-        assert_eq!(l.attainment, Some(d("0.9001")), "{b}");
+        assert_eq!(l.measure.target, Some(d("1000")), "{b}");
+        assert_eq!(l.measure.attainment, Some(d("0.9001")), "{b}");
         assert_eq!(l.score, Some(d("90.01")), "{b}");
         // A month without sales: 0 - 0 = 0, and the ratio has no value.
         let nov = compute(&db, &s, "sh", "2026-11").await;
@@ -682,7 +682,7 @@ async fn order_records_win_only_on_their_own_days() {
                 .await
                 .unwrap();
             let l = card.lines.iter().find(|l| l.kpi == "gmv").unwrap();
-            assert_eq!(l.value, Some(d(gmv)), "{b}: li {p}");
+            assert_eq!(l.measure.value, Some(d(gmv)), "{b}: li {p}");
         }
         // A day with neither source reads 0 once the shop has records.
         let d3 = compute(&db, &s, "sh", "2026-11-03").await;

@@ -38,8 +38,8 @@ const LAYERS: &[&[&str]] = &[
     // `testing`: the unit tests' parsers of written values, used from every
     // layer and using nothing of the crate.
     &[
-        "facts", "ids", "money", "period", "schedule", "secrets", "http", "metrics", "progress",
-        "config", "testing",
+        "facts", "ids", "measure", "money", "period", "schedule", "secrets", "http", "metrics",
+        "progress", "config", "testing",
     ],
 ];
 

@@ -2,6 +2,7 @@
 //! CA and a server certificate the test makes, and kpid connecting with each
 //! `sslmode`. The server accepts TCP connections only over TLS (`hostssl`),
 //! so a connection that works was encrypted.
+use kpid::measure::Measure;
 use kpid::store::{Store, StoredKpi};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use std::net::TcpListener;
@@ -196,9 +197,10 @@ async fn connects_over_tls_with_each_sslmode_and_refuses_a_wrong_ca() {
     store.migrate().await.unwrap();
     let kpis = [StoredKpi {
         kpi: "gmv".into(),
-        value: Some(rust_decimal::Decimal::new(12345, 2)),
-        target: None,
-        attainment: None,
+        measure: Measure {
+            value: Some(rust_decimal::Decimal::new(12345, 2)),
+            ..Measure::default()
+        },
         score: None,
     }];
     let period = kpid::period::Period::parse_any("2026-10").unwrap();

@@ -2,6 +2,7 @@
 
 mod common;
 
+use kpid::measure::Measure;
 use kpid::period::Period;
 use kpid::store::StoredKpi;
 use rust_decimal::Decimal;
@@ -10,9 +11,10 @@ use sqlx::Row;
 fn line(kpi: &str, value: i64) -> StoredKpi {
     StoredKpi {
         kpi: kpi.into(),
-        value: Some(Decimal::from(value)),
-        target: None,
-        attainment: None,
+        measure: Measure {
+            value: Some(Decimal::from(value)),
+            ..Measure::default()
+        },
         score: None,
     }
 }
@@ -75,9 +77,11 @@ async fn scorecard_latest_shows_only_the_newest_revision() {
             computed_at: 0,
             lines: vec![ScoreLine {
                 kpi: "cs_violations".into(),
-                value: Some(Decimal::from(total)),
-                target: Some(Decimal::ONE),
-                attainment: None,
+                measure: Measure {
+                    value: Some(Decimal::from(total)),
+                    target: Some(Decimal::ONE),
+                    attainment: None,
+                },
                 weight: Decimal::from(15),
                 score: Some(Decimal::from(total)),
             }],

@@ -232,6 +232,7 @@ shops = ["with_refunds"]
                 .iter()
                 .find(|l| l.kpi == "refund_rate")
                 .expect("a refund_rate line")
+                .measure
                 .value
                 .map(|v| v.normalize())
         };

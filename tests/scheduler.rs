@@ -300,7 +300,9 @@ async fn shops_due_at_one_instant_share_one_pass_and_keep_their_runs() {
             {
                 let gmv = c.kpis.iter().find(|k| k.kpi == "gmv").unwrap();
                 assert!(
-                    gmv.value.is_some_and(|v| v > rust_decimal::Decimal::ZERO),
+                    gmv.measure
+                        .value
+                        .is_some_and(|v| v > rust_decimal::Decimal::ZERO),
                     "{b} {job} {}: {gmv:?}",
                     c.period
                 );

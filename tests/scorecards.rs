@@ -320,10 +320,10 @@ async fn each_role_scores_and_grades_as_computed_by_hand() {
         // 20000/200 = 100 / 100 → 100; aov has no target: missing.
         // (10·80 + 10·120 + 15·100 + 15·75 + 25·80 + 10·100) / 85 = 7625/85.
         let li = card(&db, &s, "li", "2026-10").await;
-        assert_eq!(kpi(&li, "gmv").target, Some(d("1000")), "{b}");
+        assert_eq!(kpi(&li, "gmv").measure.target, Some(d("1000")), "{b}");
         assert_eq!(kpi(&li, "pv_per_uv").score, Some(d("120")), "{b}");
         assert_eq!(kpi(&li, "conversion_rate").score, Some(d("75")), "{b}");
-        assert_eq!(kpi(&li, "aov").value, Some(d("266.666667")), "{b}");
+        assert_eq!(kpi(&li, "aov").measure.value, Some(d("266.666667")), "{b}");
         assert_eq!(kpi(&li, "aov").score, None, "{b}");
         assert_eq!(li.missing(), vec!["aov"], "{b}");
         assert_eq!(li.total, Some(d("89.705882")), "{b}");
@@ -336,9 +336,13 @@ async fn each_role_scores_and_grades_as_computed_by_hand() {
         // order_cost 200/4 = 50 vs 40 (down) → 80; roi 600/200 = 3 / 2.5 → 120.
         // (20·100 + 15·120 + 15·120 + 20·120 + 15·80 + 15·120) / 100 = 110.
         let zhao = card(&db, &s, "zhao", "2026-10").await;
-        assert_eq!(kpi(&zhao, "order_cost").value, Some(d("50")), "{b}");
-        assert_eq!(kpi(&zhao, "reach_rate").value, Some(d("0.75")), "{b}");
-        assert_eq!(kpi(&zhao, "ad_roi").value, Some(d("3")), "{b}");
+        assert_eq!(kpi(&zhao, "order_cost").measure.value, Some(d("50")), "{b}");
+        assert_eq!(
+            kpi(&zhao, "reach_rate").measure.value,
+            Some(d("0.75")),
+            "{b}"
+        );
+        assert_eq!(kpi(&zhao, "ad_roi").measure.value, Some(d("3")), "{b}");
         assert_eq!(zhao.total, Some(d("110")), "{b}");
         assert_eq!(zhao.grade.as_deref(), Some("excellent"), "{b}");
         assert!(zhao.missing().is_empty(), "{b}");
@@ -352,13 +356,21 @@ async fn each_role_scores_and_grades_as_computed_by_hand() {
         // (20·120 + 15·120 + 20·120 + 15·120 + 10·80 + 10·100) / 90 = 10200/90.
         let wang = card(&db, &s, "wang", "2026-10").await;
         assert_eq!(
-            kpi(&wang, "first_response_seconds").value,
+            kpi(&wang, "first_response_seconds").measure.value,
             Some(d("20")),
             "{b}"
         );
-        assert_eq!(kpi(&wang, "cs_violations").value, Some(d("0")), "{b}");
+        assert_eq!(
+            kpi(&wang, "cs_violations").measure.value,
+            Some(d("0")),
+            "{b}"
+        );
         assert_eq!(kpi(&wang, "cs_violations").score, Some(d("120")), "{b}");
-        assert_eq!(kpi(&wang, "cs_gmv_ratio").value, Some(d("1.5")), "{b}");
+        assert_eq!(
+            kpi(&wang, "cs_gmv_ratio").measure.value,
+            Some(d("1.5")),
+            "{b}"
+        );
         assert_eq!(wang.missing(), vec!["exchange_rate"], "{b}");
         assert_eq!(wang.total, Some(d("113.333333")), "{b}");
         assert_eq!(wang.grade.as_deref(), Some("excellent"), "{b}");
@@ -366,11 +378,15 @@ async fn each_role_scores_and_grades_as_computed_by_hand() {
         // 0.5 → 50; return 80; refund 100: (1500 + 750 + 1600 + 750 + 800 + 1000) / 90.
         let chen = card(&db, &s, "chen", "2026-10").await;
         assert_eq!(
-            kpi(&chen, "first_response_seconds").value,
+            kpi(&chen, "first_response_seconds").measure.value,
             Some(d("40")),
             "{b}"
         );
-        assert_eq!(kpi(&chen, "cs_gmv_ratio").value, Some(d("0.5")), "{b}");
+        assert_eq!(
+            kpi(&chen, "cs_gmv_ratio").measure.value,
+            Some(d("0.5")),
+            "{b}"
+        );
         assert_eq!(kpi(&chen, "cs_violations").score, Some(d("50")), "{b}");
         assert_eq!(chen.total, Some(d("71.111111")), "{b}");
         assert_eq!(chen.grade.as_deref(), Some("pass"), "{b}");
@@ -383,11 +399,15 @@ async fn each_role_scores_and_grades_as_computed_by_hand() {
         // participation missing), teamwork 10 (manual reviews 85/80 → 106.25,
         // 90/100 → 90). Total = 40·80 + 20·80 + 20·90 + 10·114.2857 + 10·98.125, / 100.
         let lead = card(&db, &s, "lead", "2026-10").await;
-        assert_eq!(kpi(&lead, "gmv").target, Some(d("1000")), "{b}");
+        assert_eq!(kpi(&lead, "gmv").measure.target, Some(d("1000")), "{b}");
         assert_eq!(kpi(&lead, "gmv").weight, d("20"), "{b}");
         assert_eq!(kpi(&lead, "return_rate").weight, d("20"), "{b}");
         assert_eq!(kpi(&lead, "ad_roi").score, Some(d("114.2857")), "{b}");
-        assert_eq!(kpi(&lead, "teamwork_internal").value, Some(d("85")), "{b}");
+        assert_eq!(
+            kpi(&lead, "teamwork_internal").measure.value,
+            Some(d("85")),
+            "{b}"
+        );
         assert_eq!(
             kpi(&lead, "teamwork_cross_dept").score,
             Some(d("90")),
@@ -423,7 +443,7 @@ async fn each_role_scores_and_grades_as_computed_by_hand() {
 
         // Phase 1 (January–March) has its own gmv target.
         let feb = card(&db, &s, "li", "2026-02").await;
-        assert_eq!(kpi(&feb, "gmv").target, Some(d("400")), "{b}");
+        assert_eq!(kpi(&feb, "gmv").measure.target, Some(d("400")), "{b}");
         db.drop_db().await;
     }
 }
@@ -535,7 +555,11 @@ async fn manual_inputs_are_audited() {
         );
         assert!(history.iter().all(|h| h.changed_at > 0), "{b}");
         let lead = card(&db, &s, "lead", "2026-10").await;
-        assert_eq!(kpi(&lead, "teamwork_internal").value, Some(d("70")), "{b}");
+        assert_eq!(
+            kpi(&lead, "teamwork_internal").measure.value,
+            Some(d("70")),
+            "{b}"
+        );
         // A year without a yearly entry takes the mean of its months.
         set_manual(
             &db,
@@ -547,7 +571,11 @@ async fn manual_inputs_are_audited() {
         )
         .await;
         let year = card(&db, &s, "lead", "2026").await;
-        assert_eq!(kpi(&year, "teamwork_internal").value, Some(d("80")), "{b}");
+        assert_eq!(
+            kpi(&year, "teamwork_internal").measure.value,
+            Some(d("80")),
+            "{b}"
+        );
         db.drop_db().await;
     }
 }
@@ -646,7 +674,11 @@ async fn close_freezes_and_an_accepted_appeal_writes_revision_2() {
             .unwrap()
             .unwrap();
         assert_eq!(stored1.total, Some(d("71.111111")), "{b}");
-        assert_eq!(kpi(&stored1, "cs_violations").value, Some(d("2")), "{b}");
+        assert_eq!(
+            kpi(&stored1, "cs_violations").measure.value,
+            Some(d("2")),
+            "{b}"
+        );
 
         let appeals = db.store.appeals(Some("chen"), Some(oct)).await.unwrap();
         assert_eq!(appeals.len(), 1, "{b}");
@@ -689,7 +721,7 @@ async fn close_freezes_and_an_accepted_appeal_writes_revision_2() {
         // mean of the closed months' totals (October only).
         let year = card(&db, &s, "wang", "2026").await;
         assert_eq!(
-            kpi(&year, "first_response_seconds").target,
+            kpi(&year, "first_response_seconds").measure.target,
             Some(d("25")),
             "{b}"
         );
@@ -1242,14 +1274,18 @@ value = "-0.1"
         ingest_ok(&db, &s).await;
         let oct = card(&db, &s, "li", "2026-10").await;
         let l = kpi(&oct, "gmv_growth_mom");
-        assert_eq!(l.value, Some(d("-0.205")), "{b}");
-        assert_eq!((l.attainment, l.score), (Some(d("0")), Some(d("0"))), "{b}");
+        assert_eq!(l.measure.value, Some(d("-0.205")), "{b}");
+        assert_eq!(
+            (l.measure.attainment, l.score),
+            (Some(d("0")), Some(d("0"))),
+            "{b}"
+        );
         assert_eq!(oct.total, Some(d("0")), "{b}");
         let nov = card(&db, &s, "li", "2026-11").await;
         let l = kpi(&nov, "gmv_growth_mom");
-        assert_eq!(l.value, Some(d("0.083")), "{b}");
+        assert_eq!(l.measure.value, Some(d("0.083")), "{b}");
         assert_eq!(
-            (l.attainment, l.score),
+            (l.measure.attainment, l.score),
             (Some(d("2.83")), Some(d("120"))),
             "{b}"
         );
@@ -1257,7 +1293,7 @@ value = "-0.1"
         let re = scorecard::rescore(&s, &nov, &[("gmv_growth_mom".into(), d("-0.15"))]);
         let l = kpi(&re, "gmv_growth_mom");
         assert_eq!(
-            (l.attainment, l.score),
+            (l.measure.attainment, l.score),
             (Some(d("0.5")), Some(d("50"))),
             "{b}"
         );
@@ -1317,7 +1353,7 @@ async fn two_currencies(db: &common::TestDb, currency: &str) -> Setup {
 }
 
 fn gmv_spend_aov(c: &StoredScorecard) -> [Option<rust_decimal::Decimal>; 3] {
-    ["gmv", "spend", "aov"].map(|k| kpi(c, k).value)
+    ["gmv", "spend", "aov"].map(|k| kpi(c, k).measure.value)
 }
 
 #[tokio::test]
@@ -1342,10 +1378,10 @@ async fn money_of_two_currencies_is_converted_at_the_configured_rate() {
         assert_eq!(kpi(&nov, "gmv").score, None, "{b}");
         // A year needs every month's rate.
         let year = card(&db, &s, "li", "2026").await;
-        assert_eq!(kpi(&year, "gmv").value, None, "{b}");
+        assert_eq!(kpi(&year, "gmv").measure.value, None, "{b}");
         // One currency adds as it is (USD).
         let mei = card(&db, &s, "mei", "2026-11").await;
-        assert_eq!(kpi(&mei, "gmv").value, Some(d("10")), "{b}");
+        assert_eq!(kpi(&mei, "gmv").measure.value, Some(d("10")), "{b}");
         // Shop snapshots stay in the shop's own currency.
         let la = compute(&db, &s, "la", "2026-10").await;
         assert_eq!(value(&la.kpis, "gmv"), Some(d("100")), "{b}");

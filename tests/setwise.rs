@@ -472,7 +472,12 @@ async fn people_in_mixed_currencies_get_at_once_the_cards_they_get_alone() {
                 let c = scorecard::compute_card(s, &db.store, book, &person, p, "computed")
                     .await
                     .unwrap();
-                c.lines.iter().find(|l| l.kpi == "gmv").unwrap().value
+                c.lines
+                    .iter()
+                    .find(|l| l.kpi == "gmv")
+                    .unwrap()
+                    .measure
+                    .value
             }
         };
         // 1000 + 100 × 7.10

@@ -148,9 +148,13 @@ value = "400"
         let c = compute(&db, &s, "sh", "2026-10").await;
         let check = |id: &str, value: &str, target: &str, attainment: &str, score: &str| {
             let l = line(&c.kpis, id);
-            assert_eq!(l.value, Some(d(value)), "{b}: {id} value");
-            assert_eq!(l.target, Some(d(target)), "{b}: {id} target");
-            assert_eq!(l.attainment, Some(d(attainment)), "{b}: {id} attainment");
+            assert_eq!(l.measure.value, Some(d(value)), "{b}: {id} value");
+            assert_eq!(l.measure.target, Some(d(target)), "{b}: {id} target");
+            assert_eq!(
+                l.measure.attainment,
+                Some(d(attainment)),
+                "{b}: {id} attainment"
+            );
             assert_eq!(l.score, Some(d(score)), "{b}: {id} score");
         };
         // up: actual / target
@@ -166,7 +170,7 @@ value = "400"
         // A KPI without a target has neither attainment nor score.
         let pv = line(&c.kpis, "buyers");
         assert_eq!(
-            (pv.target, pv.attainment, pv.score),
+            (pv.measure.target, pv.measure.attainment, pv.score),
             (None, None, None),
             "{b}"
         );
@@ -207,7 +211,7 @@ value = "0.1"
         let c = compute(&db, &s, "sh", "2026-10").await;
         assert_eq!(line(&c.kpis, "orders").score, Some(d("150")), "{b}");
         assert_eq!(
-            line(&c.kpis, "refund_rate").attainment,
+            line(&c.kpis, "refund_rate").measure.attainment,
             Some(d("1.5")),
             "{b}"
         );
@@ -275,15 +279,15 @@ value = 8
         ] {
             let c = compute(&db, &s, shop, p).await;
             let l = line(&c.kpis, "gmv");
-            assert_eq!(l.target, target.map(d), "{b}: {shop} {p}");
+            assert_eq!(l.measure.target, target.map(d), "{b}: {shop} {p}");
             assert_eq!(
-                l.attainment.is_some(),
+                l.measure.attainment.is_some(),
                 target.is_some(),
                 "{b}: {shop} {p} attainment"
             );
         }
         let c = compute(&db, &s, "sh", "2026-10").await;
-        assert_eq!(line(&c.kpis, "gmv").attainment, Some(d("2")), "{b}");
+        assert_eq!(line(&c.kpis, "gmv").measure.attainment, Some(d("2")), "{b}");
         assert_eq!(line(&c.kpis, "gmv").score, Some(d("120")), "{b}");
         assert_eq!(value(&c.kpis, "gmv_attainment"), Some(d("2")), "{b}");
         let c = compute(&db, &s, "la", "2026-10").await;
@@ -347,14 +351,14 @@ value = "-0.1"
         // 1 + (−0.205 − (−0.1)) / 0.1 = −0.05, floored at 0 (the ratio gave 2.05).
         let oct = compute(&db, &s, "sh", "2026-10").await;
         let l = line(&oct.kpis, "gmv_growth_mom");
-        assert_eq!(l.value, Some(d("-0.205")), "{b}");
-        assert_eq!(l.attainment, Some(d("0")), "{b}");
+        assert_eq!(l.measure.value, Some(d("-0.205")), "{b}");
+        assert_eq!(l.measure.attainment, Some(d("0")), "{b}");
         assert_eq!(l.score, Some(d("0")), "{b}");
         // Growth of 8.3% beats it: 1 + (0.083 + 0.1) / 0.1 = 2.83, capped (the ratio gave −0.83).
         let nov = compute(&db, &s, "sh", "2026-11").await;
         let l = line(&nov.kpis, "gmv_growth_mom");
-        assert_eq!(l.value, Some(d("0.083")), "{b}");
-        assert_eq!(l.attainment, Some(d("2.83")), "{b}");
+        assert_eq!(l.measure.value, Some(d("0.083")), "{b}");
+        assert_eq!(l.measure.attainment, Some(d("2.83")), "{b}");
         assert_eq!(l.score, Some(d("120")), "{b}");
         let snap = stored(&db, "sh", "2026-11", None).await;
         assert_eq!(

@@ -5,15 +5,17 @@ mod common;
 mod helpers;
 
 use helpers::*;
+use kpid::measure::Measure;
 use kpid::store::{Store, StoredKpi};
 use std::time::{Duration, Instant};
 
 fn kpis(gmv: &str) -> Vec<StoredKpi> {
     vec![StoredKpi {
         kpi: "gmv".into(),
-        value: Some(d(gmv)),
-        target: None,
-        attainment: None,
+        measure: Measure {
+            value: Some(d(gmv)),
+            ..Measure::default()
+        },
         score: None,
     }]
 }
@@ -77,7 +79,7 @@ async fn a_snapshot_revision_waits_for_a_running_writer() {
             .snapshot("sh", period("2026-10"), None)
             .await
             .unwrap();
-        assert_eq!(latest.unwrap().kpis[0].value, Some(d("150")), "{b}");
+        assert_eq!(latest.unwrap().kpis[0].measure.value, Some(d("150")), "{b}");
         db.drop_db().await;
     }
 }

@@ -29,7 +29,10 @@ fn change(now: Option<Decimal>, before: Option<Decimal>) -> Option<Decimal> {
 }
 
 fn value_of(lines: &[StoredKpi], kpi: &str) -> Option<Decimal> {
-    lines.iter().find(|l| l.kpi == kpi).and_then(|l| l.value)
+    lines
+        .iter()
+        .find(|l| l.kpi == kpi)
+        .and_then(|l| l.measure.value)
 }
 
 /// The digest of `shops` as of `at` (each shop's yesterday in its zone).

@@ -14,7 +14,7 @@
 //! ratio's month target as it is.
 
 use super::config::{Compare, Condition, Rule, RuleKpis, RuleScope, Rules};
-use super::message::{Reading, WatchPeriod};
+use super::message::{Measure, Reading, WatchPeriod};
 use crate::ids::ShopId;
 use crate::kpi::{round_value, InputValues, KpiSpec};
 use crate::period::{day_start, Days, Period};
@@ -411,10 +411,12 @@ pub async fn observe(
                     period: rule.period,
                     period_label: window.label(),
                     reading: Reading {
-                        value,
-                        target: full,
+                        measure: Measure {
+                            value,
+                            target: full,
+                            attainment: attained,
+                        },
                         threshold: threshold.map(round_value),
-                        attainment: attained,
                     },
                     breach,
                 });

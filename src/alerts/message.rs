@@ -11,6 +11,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use crate::config::Language;
+// The notice carries the reading whole; it lives below storage, which keeps it.
+pub use crate::measure::{Measure, Reading};
 
 /// The state an alert is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,21 +92,6 @@ impl KpiLabel {
             Language::En => format!("{en} ({zh})"),
         }
     }
-}
-
-/// What one evaluation of a (rule, scope, KPI) saw. The observation, the
-/// stored alert and the notice carry the same four numbers, so they travel
-/// as one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Reading {
-    /// The value evaluated.
-    pub value: Option<Decimal>,
-    /// The full target of the period (before pro-rating), if any.
-    pub target: Option<Decimal>,
-    /// The effective value compared with (e.g. pro-rated target × threshold).
-    pub threshold: Option<Decimal>,
-    /// value against the (pro-rated) target, as a fraction, if there is one.
-    pub attainment: Option<Decimal>,
 }
 
 /// One alert as it is delivered (a firing or a resolved notice).
@@ -226,7 +213,7 @@ mod tests {
         let a = &group.alerts[0];
         assert_eq!((a.kpi.id.as_str(), a.kpi.name_en.as_str()), ("gmv", "GMV"));
         assert_eq!(a.reading.threshold, Some(Decimal::from(9000)));
-        assert_eq!(a.reading.attainment, None);
+        assert_eq!(a.reading.measure.attainment, None);
         assert_eq!(serde_json::to_string(&m).unwrap(), ALERTS);
     }
 

@@ -19,9 +19,7 @@
 
 use super::config::{Condition, Rules};
 use super::evaluate::{observe, Observation, Scope};
-use super::message::{
-    AlertGroup, AlertNotice, AlertState, KpiLabel, Message, Reading, WatchPeriod,
-};
+use super::message::{AlertGroup, AlertNotice, AlertState, KpiLabel, Message, WatchPeriod};
 use crate::settings::Settings;
 // `decide_alerts` is a trait method only: its closure is beyond the delegation macro.
 use crate::store::{AlertDecisions, AlertRow, Decisions, OutboxDraft, Silence, Store, StoreError};
@@ -92,25 +90,6 @@ fn instant(t: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(t, 0).single().unwrap_or_default()
 }
 
-/// The reading an alert's row keeps (storage sits below alerts and knows
-/// only the columns).
-fn reading_of(row: &AlertRow) -> Reading {
-    Reading {
-        value: row.value,
-        target: row.target,
-        threshold: row.threshold,
-        attainment: row.attainment,
-    }
-}
-
-/// Writes a reading into an alert's row: the inverse of [`reading_of`].
-fn keep_reading(row: &mut AlertRow, reading: &Reading) {
-    row.value = reading.value;
-    row.target = reading.target;
-    row.threshold = reading.threshold;
-    row.attainment = reading.attainment;
-}
-
 /// The notice an alert's row gives.
 pub fn notice(settings: &Settings, rules: &Rules, row: &AlertRow, at: i64) -> Option<AlertNotice> {
     let spec = settings.catalogue.get(&row.kpi)?;
@@ -131,7 +110,7 @@ pub fn notice(settings: &Settings, rules: &Rules, row: &AlertRow, at: i64) -> Op
             .map(|r| r.condition.as_str())
             .unwrap_or(Condition::BelowTarget.as_str())
             .to_string(),
-        reading: reading_of(row),
+        reading: row.reading,
         starts_at: instant(row.started_at.unwrap_or(row.since)),
         ends_at: (state == AlertState::Resolved).then(|| instant(at)),
     })
@@ -190,7 +169,7 @@ pub fn decide(
         let from = parse_state(&row.state);
         row.period = obs.period.as_str().into();
         row.period_label = obs.period_label.clone();
-        keep_reading(&mut row, &obs.reading);
+        row.reading = obs.reading;
         row.evaluated_at = at;
         let (to, notify) = if breach {
             row.breaches += 1;
@@ -228,7 +207,7 @@ pub fn decide(
                 period_label: obs.period_label.clone(),
                 from,
                 to,
-                value: obs.reading.value,
+                value: obs.reading.measure.value,
                 threshold: obs.reading.threshold,
             });
         }

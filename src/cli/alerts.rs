@@ -153,8 +153,8 @@ impl Action for AlertsCommand {
                                 a.rule,
                                 a.kpi,
                                 a.period,
-                                shown(s, &a.kpi, a.value),
-                                shown(s, &a.kpi, a.threshold),
+                                shown(s, &a.kpi, a.reading.measure.value),
+                                shown(s, &a.kpi, a.reading.threshold),
                                 rfc3339(a.since),
                                 a.last_sent_at.map(rfc3339).unwrap_or_else(|| "-".into()),
                             );

@@ -83,9 +83,9 @@ pub fn card_json(card: &StoredScorecard) -> Value {
         .map(|l| {
             json!({
                 "id": l.kpi,
-                "value": json_number(l.value),
-                "target": json_number(l.target),
-                "attainment": json_number(l.attainment),
+                "value": json_number(l.measure.value),
+                "target": json_number(l.measure.target),
+                "attainment": json_number(l.measure.attainment),
                 "weight": json_number(Some(l.weight)),
                 "score": json_number(l.score),
             })
@@ -148,11 +148,13 @@ pub fn card_table(settings: &Settings, view: &CardView) -> String {
         let _ = writeln!(
             out,
             "{names}{:>14} {:>14} {:>11} {:>8} {:>8}",
-            display_value(l.value, unit),
-            l.target
+            display_value(l.measure.value, unit),
+            l.measure
+                .target
                 .map(|t| display_value(Some(t), unit))
                 .unwrap_or_else(|| "-".into()),
-            l.attainment
+            l.measure
+                .attainment
                 .map(|a| display_value(Some(a), Some(Unit::Percent)))
                 .unwrap_or_else(|| "-".into()),
             round_display(l.weight, 2).to_string(),
@@ -224,9 +226,9 @@ pub fn card_csv<W: std::io::Write>(
             card.role.clone(),
             card.revision.to_string(),
             l.kpi.to_string(),
-            t(l.value),
-            t(l.target),
-            t(l.attainment),
+            t(l.measure.value),
+            t(l.measure.target),
+            t(l.measure.attainment),
             l.weight.normalize().to_string(),
             t(l.score),
             t(card.total),
@@ -362,12 +364,12 @@ pub fn workbook(settings: &Settings, views: &[CardView]) -> Result<Vec<u8>, Xlsx
                 };
                 let percent = settings.catalogue.get(k).map(|s| s.unit) == Some(Unit::Percent);
                 let fmt = if percent { &pct } else { &two };
-                if let Some(x) = num(l.value) {
+                if let Some(x) = num(l.measure.value) {
                     sheet.write_number_with_format(row, col, x, fmt)?;
                 } else {
                     sheet.write_string(row, col, "n/a")?;
                 }
-                if let Some(x) = num(l.target) {
+                if let Some(x) = num(l.measure.target) {
                     sheet.write_number_with_format(row, col + 1, x, fmt)?;
                 }
                 if let Some(x) = num(Some(l.weight)) {
@@ -395,6 +397,7 @@ pub fn workbook(settings: &Settings, views: &[CardView]) -> Result<Vec<u8>, Xlsx
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::Measure;
     use crate::store::ScoreLine;
     use crate::testing::dec as d;
 
@@ -420,9 +423,11 @@ mod tests {
             computed_at: 0,
             lines: vec![ScoreLine {
                 kpi: "gmv".into(),
-                value: Some(d("1000.125")),
-                target: Some(d("8000")),
-                attainment: Some(d("0.00125")),
+                measure: Measure {
+                    value: Some(d("1000.125")),
+                    target: Some(d("8000")),
+                    attainment: Some(d("0.00125")),
+                },
                 weight: d("0.125"),
                 score: Some(d("12.505")),
             }],
@@ -460,9 +465,10 @@ mod tests {
                 .iter()
                 .map(|k| ScoreLine {
                     kpi: k.kpi.clone(),
-                    value: Some(Decimal::ONE),
-                    target: None,
-                    attainment: None,
+                    measure: Measure {
+                        value: Some(Decimal::ONE),
+                        ..Measure::default()
+                    },
                     weight: k.weight,
                     score: None,
                 })

@@ -15,8 +15,9 @@ pub mod workdays;
 use crate::ids::ShopId;
 use crate::kpi::catalogue::{input_def, Aggregation};
 use crate::kpi::{round_value, FactsCache, InputValues};
+use crate::measure::Measure;
 use crate::period::Period;
-use crate::scoring::{attainment_of, score};
+use crate::scoring::scored;
 use crate::settings::Settings;
 use crate::store::{ManualInput, ScoreLine, Store, StoreError, StoredScorecard};
 use crate::targets::roles::{Person, Role};
@@ -257,12 +258,10 @@ async fn card_from(
         .map(|k| {
             let value = values.get(k.kpi.as_str()).copied().flatten();
             let target = target(&k.kpi);
-            let (attainment, score) = attained(settings, &k.kpi, value, target);
+            let (measure, score) = attained(settings, &k.kpi, value, target);
             ScoreLine {
                 kpi: k.kpi.clone(),
-                value,
-                target,
-                attainment,
+                measure,
                 weight: k.weight,
                 score,
             }
@@ -290,20 +289,25 @@ async fn card_from(
     })
 }
 
-/// A line's attainment and score from its value and target: neither
-/// without both, nor for a KPI the catalogue does not hold.
+/// A line's measure and score from its value and target: no attainment
+/// or score without both, nor for a KPI the catalogue does not hold.
 fn attained(
     settings: &Settings,
     kpi: &str,
     value: Option<Decimal>,
     target: Option<Decimal>,
-) -> (Option<Decimal>, Option<Decimal>) {
-    let cap = settings.scoring.cap;
-    let attainment = settings
-        .catalogue
-        .get(kpi)
-        .and_then(|spec| attainment_of(spec, value, target, cap));
-    (attainment, attainment.map(|a| score(a, cap)))
+) -> (Measure, Option<Decimal>) {
+    match settings.catalogue.get(kpi) {
+        Some(spec) => scored(spec, value, target, settings.scoring.cap),
+        None => (
+            Measure {
+                value,
+                target,
+                attainment: None,
+            },
+            None,
+        ),
+    }
 }
 
 /// A scorecard with some KPI values replaced, each line's attainment and
@@ -318,8 +322,7 @@ pub fn rescore(
         let Some((_, v)) = sets.iter().rev().find(|(k, _)| line.kpi == *k) else {
             continue;
         };
-        line.value = Some(*v);
-        (line.attainment, line.score) = attained(settings, &line.kpi, line.value, line.target);
+        (line.measure, line.score) = attained(settings, &line.kpi, Some(*v), line.measure.target);
     }
     if let Some(role) = settings.role(&card.role) {
         if role.kpis.len() == out.lines.len() {
@@ -626,7 +629,7 @@ pub async fn resolve_appeal(
                 kpi: kpi.clone(),
                 role: current.role.clone(),
             })?;
-        adjustments.push((kpi.clone(), line.value, *value));
+        adjustments.push((kpi.clone(), line.measure.value, *value));
     }
     store.add_adjustments(id, &adjustments).await?;
     if !store.resolve_appeal(id, "accepted", by, note, None).await? {

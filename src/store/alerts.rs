@@ -8,7 +8,7 @@
 //! is still to be sent.
 
 use crate::ids::KpiId;
-use rust_decimal::Decimal;
+use crate::measure::Reading;
 
 /// The stored state of one (rule, scope, KPI).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -23,10 +23,7 @@ pub struct AlertRow {
     pub state: String,
     pub breaches: i64,
     pub period_label: String,
-    pub value: Option<Decimal>,
-    pub target: Option<Decimal>,
-    pub threshold: Option<Decimal>,
-    pub attainment: Option<Decimal>,
+    pub reading: Reading,
     pub since: i64,
     pub started_at: Option<i64>,
     pub last_notified_at: Option<i64>,

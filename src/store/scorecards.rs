@@ -1,6 +1,7 @@
 //! Append-only scorecards, month closes and appeals.
 
 use crate::ids::KpiId;
+use crate::measure::Measure;
 use crate::period::Period;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -9,9 +10,7 @@ use rust_decimal::Decimal;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoreLine {
     pub kpi: KpiId,
-    pub value: Option<Decimal>,
-    pub target: Option<Decimal>,
-    pub attainment: Option<Decimal>,
+    pub measure: Measure,
     /// The weight this KPI carries in the total (for a category-weighted
     /// role, its share of the category's weight).
     pub weight: Decimal,

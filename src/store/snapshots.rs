@@ -1,6 +1,7 @@
 //! Append-only KPI snapshots: a new revision only when a value changed.
 
 use crate::ids::{KpiId, ShopId};
+use crate::measure::Measure;
 use crate::period::Period;
 use rust_decimal::Decimal;
 
@@ -8,9 +9,7 @@ use rust_decimal::Decimal;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKpi {
     pub kpi: KpiId,
-    pub value: Option<Decimal>,
-    pub target: Option<Decimal>,
-    pub attainment: Option<Decimal>,
+    pub measure: Measure,
     pub score: Option<Decimal>,
 }
 

@@ -5,17 +5,19 @@ use super::{Result, StoreError};
 use crate::period::{Days, LocalDay, Period};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use std::fmt::Display;
 use std::str::FromStr;
 
 /// An exact decimal read back from its text; `column` (`table.column`)
-/// names it when the text is not a decimal.
-pub(super) fn decimal(column: &str, text: &str) -> Result<Decimal> {
+/// names it when the text is not a decimal (any `Display`, so that a name
+/// put together per row is only written out for the error).
+pub(super) fn decimal(column: impl Display, text: &str) -> Result<Decimal> {
     Decimal::from_str(text)
         .map_err(|_| StoreError::Corrupt(format!("{column} `{text}` is not a decimal")))
 }
 
 /// As [`decimal`], for a column that may be null (no value).
-pub(super) fn dec(column: &str, text: Option<String>) -> Result<Option<Decimal>> {
+pub(super) fn dec(column: impl Display, text: Option<String>) -> Result<Option<Decimal>> {
     text.map(|t| decimal(column, &t)).transpose()
 }
 

@@ -147,6 +147,7 @@ pub async fn refund_kpis(
             .iter()
             .find(|k| k.kpi == id)
             .unwrap_or_else(|| panic!("no `{id}` line"))
+            .measure
             .value
             .map(|v| v.normalize())
     };

@@ -120,7 +120,7 @@ pub fn line<'a>(kpis: &'a [StoredKpi], id: &str) -> &'a StoredKpi {
 }
 
 pub fn value(kpis: &[StoredKpi], id: &str) -> Option<Decimal> {
-    line(kpis, id).value
+    line(kpis, id).measure.value
 }
 
 pub async fn stored(db: &TestDb, shop: &str, p: &str, revision: Option<i64>) -> StoredSnapshot {

@@ -98,15 +98,21 @@ fn alert(a: &AlertNotice, options: &RenderOptions) -> Value {
                 a.period_label
             ),
         ),
-        ("value", super::format::value(a.reading.value, a.kpi.unit)),
-        ("target", super::format::value(a.reading.target, a.kpi.unit)),
+        (
+            "value",
+            super::format::value(a.reading.measure.value, a.kpi.unit),
+        ),
+        (
+            "target",
+            super::format::value(a.reading.measure.target, a.kpi.unit),
+        ),
         (
             "threshold",
             super::format::value(a.reading.threshold, a.kpi.unit),
         ),
         (
             "attainment",
-            super::format::opt_percent(a.reading.attainment),
+            super::format::opt_percent(a.reading.measure.attainment),
         ),
     ]);
     if let Some(url) = dashboard(options) {

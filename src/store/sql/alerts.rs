@@ -1,6 +1,8 @@
 //! Alert state, silence and outbox queries.
 
+use super::rows::{measure_at, BindMeasure};
 use super::{Db, DbRow, DbStore};
+use crate::measure::Reading;
 use crate::store::values::{dec, text};
 use crate::store::{
     AlertDecisions, AlertRow, AlertState, Decisions, Delivery, OutboxDraft, OutboxRow, Result,
@@ -8,8 +10,9 @@ use crate::store::{
 };
 use sqlx::{Row, Transaction};
 
+// The measure's columns together, as `measure_at` reads them.
 const ALERT_COLUMNS: &str = "id, rule, scope_kind, scope_id, kpi, period, state, breaches, period_label, \
-     value, target, threshold, attainment, since, started_at, last_notified_at, evaluated_at, last_sent_at";
+     value, target, attainment, threshold, since, started_at, last_notified_at, evaluated_at, last_sent_at";
 
 fn alert_row(r: &DbRow) -> Result<AlertRow> {
     Ok(AlertRow {
@@ -22,10 +25,10 @@ fn alert_row(r: &DbRow) -> Result<AlertRow> {
         state: r.try_get(6)?,
         breaches: r.try_get(7)?,
         period_label: r.try_get(8)?,
-        value: dec("alerts.value", r.try_get(9)?)?,
-        target: dec("alerts.target", r.try_get(10)?)?,
-        threshold: dec("alerts.threshold", r.try_get(11)?)?,
-        attainment: dec("alerts.attainment", r.try_get(12)?)?,
+        reading: Reading {
+            measure: measure_at("alerts", r, 9)?,
+            threshold: dec("alerts.threshold", r.try_get(12)?)?,
+        },
         since: r.try_get(13)?,
         started_at: r.try_get(14)?,
         last_notified_at: r.try_get(15)?,
@@ -267,10 +270,10 @@ impl AlertDecisions for DbStore {
         for a in &decisions.alerts {
             let row = sqlx::query(
                 "INSERT INTO alerts (rule, scope_kind, scope_id, kpi, period, state, breaches, period_label, \
-                 value, target, threshold, attainment, since, started_at, last_notified_at, evaluated_at, last_sent_at) \
+                 value, target, attainment, threshold, since, started_at, last_notified_at, evaluated_at, last_sent_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
                  ON CONFLICT (rule, scope_kind, scope_id, kpi) DO UPDATE SET period = $5, state = $6, \
-                 breaches = $7, period_label = $8, value = $9, target = $10, threshold = $11, attainment = $12, \
+                 breaches = $7, period_label = $8, value = $9, target = $10, attainment = $11, threshold = $12, \
                  since = $13, started_at = $14, last_notified_at = $15, evaluated_at = $16 RETURNING id",
             )
             .bind(&a.rule)
@@ -281,10 +284,8 @@ impl AlertDecisions for DbStore {
             .bind(&a.state)
             .bind(a.breaches)
             .bind(&a.period_label)
-            .bind(text(a.value))
-            .bind(text(a.target))
-            .bind(text(a.threshold))
-            .bind(text(a.attainment))
+            .bind_measure(&a.reading.measure)
+            .bind(text(a.reading.threshold))
             .bind(a.since)
             .bind(a.started_at)
             .bind(a.last_notified_at)
@@ -304,8 +305,8 @@ impl AlertDecisions for DbStore {
             .bind(from)
             .bind(to)
             .bind(evaluated_at)
-            .bind(text(a.value))
-            .bind(text(a.threshold))
+            .bind(text(a.reading.measure.value))
+            .bind(text(a.reading.threshold))
             .execute(&mut *tx)
             .await?;
         }

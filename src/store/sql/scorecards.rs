@@ -1,5 +1,6 @@
 //! Scorecard, month close and appeal queries.
 
+use super::rows::{measure_at, BindMeasure};
 use super::sets::INSERT_ROWS;
 use super::{DbRow, DbStore};
 use crate::ids::KpiId;
@@ -253,9 +254,7 @@ fn card_head(person: String, period: Period, r: &DbRow) -> Result<StoredScorecar
 fn card_line(kpi: KpiId, r: &DbRow, kpi_at: usize) -> Result<ScoreLine> {
     Ok(ScoreLine {
         kpi,
-        value: dec("scorecard_lines.value", r.try_get(kpi_at + 1)?)?,
-        target: dec("scorecard_lines.target", r.try_get(kpi_at + 2)?)?,
-        attainment: dec("scorecard_lines.attainment", r.try_get(kpi_at + 3)?)?,
+        measure: measure_at("scorecard_lines", r, kpi_at + 1)?,
         weight: dec("scorecard_lines.weight", r.try_get(kpi_at + 4)?)?.unwrap_or_default(),
         score: dec("scorecard_lines.score", r.try_get(kpi_at + 5)?)?,
     })
@@ -268,9 +267,7 @@ fn stored_form(card: &StoredScorecard) -> StoredScorecard {
     card.bonus = norm(card.bonus);
     card.monthly_mean = norm(card.monthly_mean);
     for l in &mut card.lines {
-        l.value = norm(l.value);
-        l.target = norm(l.target);
-        l.attainment = norm(l.attainment);
+        l.measure = l.measure.normalized();
         l.weight = l.weight.normalize();
         l.score = norm(l.score);
     }
@@ -394,9 +391,7 @@ impl DbStore {
                     .bind(*id)
                     .bind(*pos)
                     .bind(&l.kpi)
-                    .bind(text(l.value))
-                    .bind(text(l.target))
-                    .bind(text(l.attainment))
+                    .bind_measure(&l.measure)
                     .bind(l.weight.normalize().to_string())
                     .bind(text(l.score));
             }
@@ -444,9 +439,7 @@ impl DbStore {
             .bind(id)
             .bind(i as i64)
             .bind(&l.kpi)
-            .bind(text(l.value))
-            .bind(text(l.target))
-            .bind(text(l.attainment))
+            .bind_measure(&l.measure)
             .bind(l.weight.normalize().to_string())
             .bind(text(l.score))
             .execute(&mut *tx)

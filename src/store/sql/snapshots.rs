@@ -1,11 +1,12 @@
 //! Snapshot queries.
 
+use super::rows::{measure_at, BindMeasure};
 use super::sets::INSERT_ROWS;
 use super::{DbRow, DbStore};
 use crate::ids::{KpiId, ShopId};
 use crate::period::{Days, Period};
 use crate::store::revision::append_revision;
-use crate::store::values::{day_texts, dec, text};
+use crate::store::values::{day_texts, dec, norm, text};
 use crate::store::{now_unix, Result, SnapshotStore, StoreError, StoredKpi, StoredSnapshot};
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -161,9 +162,7 @@ impl SnapshotStore for DbStore {
 fn stored_kpi(kpi: KpiId, r: &DbRow, kpi_at: usize) -> Result<StoredKpi> {
     Ok(StoredKpi {
         kpi,
-        value: dec("snapshot_values.value", r.try_get(kpi_at + 1)?)?,
-        target: dec("snapshot_values.target", r.try_get(kpi_at + 2)?)?,
-        attainment: dec("snapshot_values.attainment", r.try_get(kpi_at + 3)?)?,
+        measure: measure_at("snapshot_values", r, kpi_at + 1)?,
         score: dec("snapshot_values.score", r.try_get(kpi_at + 4)?)?,
     })
 }
@@ -174,10 +173,8 @@ fn stored_form(kpis: &[StoredKpi]) -> Vec<StoredKpi> {
         .iter()
         .map(|k| StoredKpi {
             kpi: k.kpi.clone(),
-            value: k.value.map(|d| d.normalize()),
-            target: k.target.map(|d| d.normalize()),
-            attainment: k.attainment.map(|d| d.normalize()),
-            score: k.score.map(|d| d.normalize()),
+            measure: k.measure.normalized(),
+            score: norm(k.score),
         })
         .collect();
     sorted.sort_by(|a, b| a.kpi.cmp(&b.kpi));
@@ -289,9 +286,7 @@ impl DbStore {
                 q = q
                     .bind(*id)
                     .bind(&k.kpi)
-                    .bind(text(k.value))
-                    .bind(text(k.target))
-                    .bind(text(k.attainment))
+                    .bind_measure(&k.measure)
                     .bind(text(k.score));
             }
             q.execute(&mut *tx).await?;
@@ -330,9 +325,7 @@ impl DbStore {
             )
             .bind(id)
             .bind(&k.kpi)
-            .bind(text(k.value))
-            .bind(text(k.target))
-            .bind(text(k.attainment))
+            .bind_measure(&k.measure)
             .bind(text(k.score))
             .execute(&mut *tx)
             .await?;

@@ -127,7 +127,7 @@ fn condition_words(alert: &AlertNotice, w: &Words) -> &'static str {
 pub fn summary(alert: &AlertNotice, language: Language) -> String {
     let w = words(language);
     let kpi = alert.kpi.names(language);
-    let value = format::value(alert.reading.value, alert.kpi.unit);
+    let value = format::value(alert.reading.measure.value, alert.kpi.unit);
     let threshold = format::value(alert.reading.threshold, alert.kpi.unit);
     let scope = scope_of(alert, w);
     let period = period_name(alert.period, w);
@@ -234,10 +234,16 @@ fn alert_section(a: &AlertNotice, language: Language, w: &Words) -> Section {
             w.period,
             format!("{} ({})", period_name(a.period, w), a.period_label),
         ),
-        Line::labelled(w.value, format::value(a.reading.value, a.kpi.unit)),
-        Line::labelled(w.target, format::value(a.reading.target, a.kpi.unit)),
+        Line::labelled(w.value, format::value(a.reading.measure.value, a.kpi.unit)),
+        Line::labelled(
+            w.target,
+            format::value(a.reading.measure.target, a.kpi.unit),
+        ),
         Line::labelled(w.threshold, format::value(a.reading.threshold, a.kpi.unit)),
-        Line::labelled(w.attainment, format::opt_percent(a.reading.attainment)),
+        Line::labelled(
+            w.attainment,
+            format::opt_percent(a.reading.measure.attainment),
+        ),
         Line::labelled(w.severity, a.severity.clone()),
         Line::labelled(
             w.since,
@@ -475,7 +481,7 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::message::{KpiLabel, Reading};
+    use crate::alerts::message::{KpiLabel, Measure, Reading};
     use crate::kpi::catalogue::Unit;
     use chrono::{TimeZone, Utc};
 
@@ -499,10 +505,12 @@ mod tests {
                 severity: "warning".into(),
                 condition: "below_target".into(),
                 reading: Reading {
-                    value: Some("42".parse().unwrap()),
-                    target: Some("60".parse().unwrap()),
+                    measure: Measure {
+                        value: Some("42".parse().unwrap()),
+                        target: Some("60".parse().unwrap()),
+                        attainment: None,
+                    },
                     threshold: Some("60".parse().unwrap()),
-                    attainment: None,
                 },
                 starts_at: Utc.with_ymd_and_hms(2026, 10, 10, 1, 0, 0).unwrap(),
                 ends_at: Some(Utc.with_ymd_and_hms(2026, 10, 10, 2, 30, 0).unwrap()),
