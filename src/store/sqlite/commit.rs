@@ -68,21 +68,24 @@ impl FactTx for SqliteTx {
         let columns: Vec<&str> = spec.columns.iter().map(|(c, _)| *c).collect();
         let columns = columns.join(", ");
         let mut changed = 0;
-        let mut rest = rows.as_slice();
-        while !rest.is_empty() {
-            let (chunk, after) = rest.split_at(chunk_len(rest.len()));
-            rest = after;
+        let mut left = rows.len();
+        // The cells are moved into the arguments, not copied: a page's text
+        // is bound once.
+        let mut rows = rows.into_iter();
+        while left > 0 {
+            let n = chunk_len(left);
+            left -= n;
             let sql = format!(
                 "INSERT INTO {} ({columns}) VALUES {} {}",
                 spec.table,
-                placeholders(chunk.len(), spec.columns.len()),
+                placeholders(n, spec.columns.len()),
                 spec.on_conflict
             );
             let mut args = SqliteArguments::default();
-            for cell in chunk.iter().flatten() {
+            for cell in rows.by_ref().take(n).flatten() {
                 let bound = match cell {
-                    Cell::Text(t) => args.add(t.clone()),
-                    Cell::Int(i) => args.add(*i),
+                    Cell::Text(t) => args.add(t),
+                    Cell::Int(i) => args.add(i),
                 };
                 bound.map_err(|e| StoreError::Corrupt(format!("cannot bind value: {e}")))?;
             }

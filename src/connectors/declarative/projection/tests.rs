@@ -141,3 +141,39 @@ fn streamed_records_are_the_parsed_ones_handed_over_one_by_one() {
         .parse_streaming(br#"{"orders":[{"id":1}"#, &records, &mut |_| ())
         .is_err());
 }
+
+#[test]
+fn keys_are_matched_as_spelled_and_kept_keys_are_checked_as_text() {
+    let p = projection("shopify");
+    let records = tokens("/orders").unwrap();
+    let parse = |text: &[u8]| {
+        let mut seen = Vec::new();
+        p.parse_streaming(text, &records, &mut |v| seen.push(value(&v)))
+            .map(|_| seen)
+    };
+    // An escaped key is the key it spells, streamed or not.
+    let escaped = br#"{"\u006frders":[{"i\u0064":7,"total_\u0070rice":"1.5","n\u00f6te":1}]}"#;
+    assert_eq!(
+        parse(escaped).unwrap(),
+        [json!({"id": 7, "total_price": "1.5"})]
+    );
+    let whole = p.parse(escaped).unwrap();
+    assert_eq!(whole, json!({"orders": [{"id": 7, "total_price": "1.5"}]}));
+    // A kept key must be text as serde_json reads a key: no raw control
+    // character, no lone surrogate. A skipped one is passed over as a
+    // skipped value is.
+    for bad in [
+        &b"{\"orders\":[{\"id\":1}],\"\x01\":0,\"orders\x01\":[]}"[..],
+        br#"{"orders":[{"id":1}],"x":0,"\ud800orders":[]}"#,
+    ] {
+        assert_eq!(parse(bad).unwrap(), [json!({"id": 1})], "skipped");
+    }
+    // Inside a value kept whole (`cancelled_at` is read as a value), every
+    // key is kept and checked.
+    let whole_kept = b"{\"orders\":[{\"id\":1,\"cancelled_at\":{\"a\x01\":2}}]}";
+    let e = parse(whole_kept).unwrap_err();
+    assert!(e.to_string().contains("control character"), "{e}");
+    let surrogate = br#"{"orders":[{"id":1,"cancelled_at":{"\ud800":2}}]}"#;
+    let e = parse(surrogate).unwrap_err();
+    assert!(e.to_string().contains("not UTF-8"), "{e}");
+}
