@@ -307,6 +307,13 @@ fn kpi<'a>(c: &'a StoredScorecard, id: &str) -> &'a kpid::store::ScoreLine {
         .unwrap_or_else(|| panic!("{}: no line {id}", c.person))
 }
 
+/// Everyone's scorecards of a period refreshed in one pass of its own.
+async fn refresh_everyone(s: &Settings, db: &common::TestDb, p: &str) -> Vec<scorecard::Refreshed> {
+    scorecard::refresh_all(s, &db.store, &FactsCache::default(), period(p), None)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn each_role_scores_and_grades_as_computed_by_hand() {
     for db in common::backends().await {
@@ -424,15 +431,7 @@ async fn each_role_scores_and_grades_as_computed_by_hand() {
         assert_eq!(lead.grade.as_deref(), Some("good"), "{b}");
 
         // Recomputing unchanged data writes no new revision.
-        let again = scorecard::refresh_all(
-            &s,
-            &db.store,
-            &FactsCache::default(),
-            period("2026-10"),
-            None,
-        )
-        .await
-        .unwrap();
+        let again = refresh_everyone(&s, &db, "2026-10").await;
         assert_eq!(again.len(), 5, "{b}");
         assert!(
             again
@@ -737,15 +736,7 @@ async fn the_workbook_has_a_summary_and_a_sheet_per_role() {
     for db in common::backends().await {
         let b = db.backend;
         let s = load(&db).await;
-        scorecard::refresh_all(
-            &s,
-            &db.store,
-            &FactsCache::default(),
-            period("2026-10"),
-            None,
-        )
-        .await
-        .unwrap();
+        refresh_everyone(&s, &db, "2026-10").await;
         let mut cards = Vec::new();
         for p in db.store.scorecard_people(period("2026-10")).await.unwrap() {
             cards.push(
