@@ -297,7 +297,7 @@ async fn a_pass_reads_each_shops_facts_once_and_a_new_pass_reads_them_again() {
              l9,la,2026-10-15 10:00:00,10,z,paid\n",
         );
         ingest_ok(&db, &s).await;
-        // The pass keeps the facts it read (its snapshots and scorecards
+        // The pass keeps the records it read (its snapshots and scorecards
         // agree) and reads only the shop it had not read, as it is now.
         let later = pass.shop_facts(&db.store, &both, days).await.unwrap();
         assert_eq!(orders(&later[&sh]), Some(4), "{b}");
@@ -322,6 +322,27 @@ async fn a_pass_reads_each_shops_facts_once_and_a_new_pass_reads_them_again() {
             .await
             .unwrap();
         assert_eq!(orders(&sept[&sh]), Some(1), "{b}");
+
+        // Daily series are not kept but read each time (they can be large):
+        // a daily file landing during the pass shows at once, its record
+        // inputs giving way on the days that have records, while the
+        // records stay as the pass first read them.
+        db.write("imports/daily-sh/a.csv", DAILY_SH);
+        ingest_ok(&db, &s).await;
+        let again = pass.shop_facts(&db.store, &both, days).await.unwrap();
+        let now = ShopFacts::load_many(&db.store, &both, days).await.unwrap();
+        assert_eq!(again[&sh].rows, now[&sh].rows, "{b}");
+        assert_eq!(orders(&again[&sh]), Some(4), "{b}");
+        let gmv_on = |day: &str| {
+            let day = period(day).days().first();
+            again[&sh]
+                .rows
+                .iter()
+                .any(|r| r.input == "gmv" && r.day == day)
+        };
+        assert!(again[&sh].rows.iter().any(|r| r.input == "pv"), "{b}");
+        assert!(!gmv_on("2026-10-02"), "{b}: a day with orders");
+        assert!(gmv_on("2026-10-06"), "{b}: a day without records");
         db.drop_db().await;
     }
 }

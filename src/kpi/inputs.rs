@@ -4,7 +4,7 @@ use super::catalogue::{Aggregation, INPUTS};
 use super::round_value;
 use crate::ids::ShopId;
 use crate::money::from_micros;
-use crate::period::{Days, Period};
+use crate::period::{Days, LocalDay, Period};
 use crate::store::{
     fold_daily, known_or_found, DailyAggregate, DailyRow, RecordTotals, Store, StoreError,
 };
@@ -45,57 +45,148 @@ impl ShopFacts {
         shops: &[ShopId],
         days: Days,
     ) -> Result<HashMap<ShopId, Self>, StoreError> {
+        FactsCache::default().shop_facts(store, shops, days).await
+    }
+}
+
+/// What a shop's order and refund records say over a range of days.
+#[derive(Debug, Clone, Default)]
+struct RecordFacts {
+    /// Totals over the range; none when the shop has no order record at all.
+    totals: Option<RecordTotals>,
+    /// The days of the range with a record: read only for a shop whose
+    /// daily series also carry record inputs, which give way on those days.
+    days: Option<HashSet<LocalDay>>,
+}
+
+/// What one pass (a `kpid compute`, the shops of one nightly tick, the
+/// start-up report) has read of the shops' records, kept for the rest of
+/// the pass: its snapshots and then its scorecards ask for the same shops
+/// and periods, and on SQLite a month of orders for 1,000 shops is one scan
+/// of the month, grouped by shop and counted distinct. Only those small
+/// results are kept (a few numbers a shop and range, and the days with a
+/// record): the daily series, which can be large (a row per campaign or
+/// agent a day), are read again each time, as they are cheap to seek.
+/// Kept for one pass only, so a later pass sees what was ingested meanwhile.
+#[derive(Debug, Default)]
+pub struct FactsCache {
+    read: Mutex<HashMap<Days, HashMap<ShopId, RecordFacts>>>,
+}
+
+impl FactsCache {
+    /// The facts of each of `shops` over `days` (see [`ShopFacts`]): the
+    /// daily series read now, the records as the pass first read them.
+    pub async fn shop_facts(
+        &self,
+        store: &Store,
+        shops: &[ShopId],
+        days: Days,
+    ) -> Result<HashMap<ShopId, ShopFacts>, StoreError> {
         let mut shops = shops.to_vec();
         shops.sort();
         shops.dedup();
         let mut rows = store.daily_rows_of(&shops, days).await?;
-        let mut totals = store.record_totals_of(&shops, days).await?;
-        // A paid order in the range shows the shop has orders; only the
-        // others are looked up (an order of another status or day counts).
-        let paid: HashSet<ShopId> = totals
-            .iter()
-            .filter(|(_, t)| t.orders > 0)
-            .map(|(s, _)| s.clone())
-            .collect();
-        let has_orders = known_or_found(paid, &shops, |unsure| async move {
-            store.shops_with_orders(&unsure).await
-        })
-        .await?;
+        let unread = self.unread(&shops, days, |_| false);
+        if !unread.is_empty() {
+            let totals = record_totals(store, &unread, days).await?;
+            let mut read = self.lock();
+            let known = read.entry(days).or_default();
+            for (shop, totals) in totals {
+                known.insert(shop, RecordFacts { totals, days: None });
+            }
+        }
         // Record days matter only where daily record inputs could give way to them.
-        let mixed: Vec<ShopId> = shops
-            .iter()
-            .filter(|s| has_orders.contains(*s))
-            .filter(|s| {
-                rows.get(*s).is_some_and(|rows| {
-                    rows.iter()
-                        .any(|r| RECORD_INPUTS.contains(&r.input.as_str()))
-                })
+        let with_record_inputs = |s: &ShopId| {
+            rows.get(s).is_some_and(|rows| {
+                rows.iter()
+                    .any(|r| RECORD_INPUTS.contains(&r.input.as_str()))
             })
-            .cloned()
-            .collect();
-        let mut record_days = if mixed.is_empty() {
-            HashMap::new()
-        } else {
-            store.record_days_of(&mixed, days).await?
         };
+        let mixed = self.unread(&shops, days, |f| f.totals.is_some() && f.days.is_none());
+        let mixed: Vec<ShopId> = mixed.into_iter().filter(with_record_inputs).collect();
+        if !mixed.is_empty() {
+            let mut record_days = store.record_days_of(&mixed, days).await?;
+            let mut read = self.lock();
+            let known = read.entry(days).or_default();
+            for shop in mixed {
+                let found = record_days.remove(&shop).unwrap_or_default();
+                known.entry(shop).or_default().days = Some(found);
+            }
+        }
+        let read = self.lock();
+        let known = read.get(&days);
         let mut out = HashMap::with_capacity(shops.len());
         for shop in shops {
             let mut rows = rows.remove(&shop).unwrap_or_default();
-            let records = if has_orders.contains(&shop) {
-                if let Some(days) = record_days.remove(&shop) {
-                    rows.retain(|r| {
-                        !(RECORD_INPUTS.contains(&r.input.as_str()) && days.contains(&r.day))
-                    });
-                }
-                Some(totals.remove(&shop).unwrap_or_default())
-            } else {
-                None
-            };
+            let facts = known.and_then(|k| k.get(&shop));
+            let records = facts.and_then(|f| f.totals);
+            if let Some(days) = facts.and_then(|f| f.days.as_ref()) {
+                rows.retain(|r| {
+                    !(RECORD_INPUTS.contains(&r.input.as_str()) && days.contains(&r.day))
+                });
+            }
             out.insert(shop, ShopFacts { rows, records });
         }
         Ok(out)
     }
 
+    /// Those of `shops` with nothing read for `days`, or whose records
+    /// `wanting` says still lack something.
+    fn unread(
+        &self,
+        shops: &[ShopId],
+        days: Days,
+        wanting: impl Fn(&RecordFacts) -> bool,
+    ) -> Vec<ShopId> {
+        let read = self.lock();
+        let known = read.get(&days);
+        shops
+            .iter()
+            .filter(|s| match known.and_then(|k| k.get(*s)) {
+                None => true,
+                Some(f) => wanting(f),
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Days, HashMap<ShopId, RecordFacts>>> {
+        // Nothing panics while holding it; a poisoned map is still whole.
+        self.read.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Each shop's record totals over `days`, none for a shop without any
+/// order record (which then reads its sales from daily series only).
+async fn record_totals(
+    store: &Store,
+    shops: &[ShopId],
+    days: Days,
+) -> Result<HashMap<ShopId, Option<RecordTotals>>, StoreError> {
+    let mut totals = store.record_totals_of(shops, days).await?;
+    // A paid order in the range shows the shop has orders; only the
+    // others are looked up (an order of another status or day counts).
+    let paid: HashSet<ShopId> = totals
+        .iter()
+        .filter(|(_, t)| t.orders > 0)
+        .map(|(s, _)| s.clone())
+        .collect();
+    let has_orders = known_or_found(paid, shops, |unsure| async move {
+        store.shops_with_orders(&unsure).await
+    })
+    .await?;
+    Ok(shops
+        .iter()
+        .map(|s| {
+            let t = has_orders
+                .contains(s)
+                .then(|| totals.remove(s).unwrap_or_default());
+            (s.clone(), t)
+        })
+        .collect())
+}
+
+impl ShopFacts {
     /// Distinct buyers cannot be known: some day takes its sales from a
     /// daily series, and the range is more than one day (a buyer of that
     /// day may have bought on another) or that day has no daily `buyers`.
@@ -105,55 +196,6 @@ impl ShopFacts {
             .iter()
             .any(|r| SALES_INPUTS.contains(&r.input.as_str()));
         daily_sales && (!single_day || !self.rows.iter().any(|r| r.input == "buyers"))
-    }
-}
-
-/// The shop facts one pass has read (one `kpid compute`, one nightly job,
-/// one start-up report), kept for the rest of the pass: the snapshots and
-/// then the scorecards of the same period ask for the same shops' facts,
-/// and on SQLite reading a month for 1,000 shops is one scan of the
-/// month's orders, grouped and counted distinct. Kept for one pass only,
-/// so a later pass sees what was ingested meanwhile; within the pass, the
-/// snapshots and scorecards are computed from the same facts.
-#[derive(Debug, Default)]
-pub struct FactsCache {
-    read: Mutex<HashMap<Days, HashMap<ShopId, ShopFacts>>>,
-}
-
-impl FactsCache {
-    /// The facts of each of `shops` over `days`: those read before in this
-    /// pass as they were, the others read now, at once (see
-    /// [`ShopFacts::load_many`]).
-    pub async fn shop_facts(
-        &self,
-        store: &Store,
-        shops: &[ShopId],
-        days: Days,
-    ) -> Result<HashMap<ShopId, ShopFacts>, StoreError> {
-        let unread: Vec<ShopId> = {
-            let read = self.lock();
-            let known = read.get(&days);
-            shops
-                .iter()
-                .filter(|s| known.is_none_or(|k| !k.contains_key(*s)))
-                .cloned()
-                .collect()
-        };
-        if !unread.is_empty() {
-            let facts = ShopFacts::load_many(store, &unread, days).await?;
-            self.lock().entry(days).or_default().extend(facts);
-        }
-        let read = self.lock();
-        let known = read.get(&days);
-        Ok(shops
-            .iter()
-            .filter_map(|s| Some((s.clone(), known?.get(s)?.clone())))
-            .collect())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Days, HashMap<ShopId, ShopFacts>>> {
-        // Nothing panics while holding it; a poisoned map is still whole.
-        self.read.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
