@@ -4,6 +4,7 @@
 use crate::config::{GradeConfig, ScoringConfig};
 use crate::kpi::{round_value, Direction, KpiSpec};
 use crate::measure::Measure;
+use crate::period::LocalDay;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
@@ -100,7 +101,7 @@ pub struct Scoring {
     pub grades: Vec<Grade>,
     pub close_working_days: u32,
     pub appeal_working_days: u32,
-    pub holidays: Vec<NaiveDate>,
+    pub holidays: Vec<LocalDay>,
 }
 
 /// What is wrong with the scoring rules; [`ScoringProblem::key`] names the
@@ -166,7 +167,7 @@ impl Scoring {
         }
         let mut holidays = Vec::new();
         for h in &c.holidays {
-            match NaiveDate::parse_from_str(h.trim(), "%Y-%m-%d") {
+            match NaiveDate::parse_from_str(h.trim(), "%Y-%m-%d").map(LocalDay::from_date) {
                 Ok(d) => holidays.push(d),
                 Err(_) => problems.push(ScoringProblem::NotADate(h.clone())),
             }

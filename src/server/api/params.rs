@@ -1,7 +1,7 @@
 //! Query parameters read by name, so a 400 names the parameter and what it expects.
 
 use super::ApiError;
-use crate::period::Period;
+use crate::period::{LocalDay, Period};
 use crate::report::Format;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
@@ -75,13 +75,15 @@ impl Params {
         })
     }
 
-    pub fn day(&self, name: &str) -> Result<NaiveDate, ApiError> {
+    pub fn day(&self, name: &str) -> Result<LocalDay, ApiError> {
         let text = self.required(name, "a local day YYYY-MM-DD")?;
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-            bad(format!(
-                "parameter `{name}`: `{text}` is not a day YYYY-MM-DD"
-            ))
-        })
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(LocalDay::from_date)
+            .map_err(|_| {
+                bad(format!(
+                    "parameter `{name}`: `{text}` is not a day YYYY-MM-DD"
+                ))
+            })
     }
 
     /// A whole number of at least 1, when given.
