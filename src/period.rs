@@ -26,6 +26,12 @@ impl LocalDay {
         LocalDay(date)
     }
 
+    /// Reads exactly `YYYY-MM-DD` (the `%Y-%m-%d` pattern), the form days
+    /// take in arguments, files, API fields and cursors.
+    pub fn parse_ymd(text: &str) -> Result<Self, chrono::ParseError> {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").map(LocalDay)
+    }
+
     /// The day `year-month-day`, if it exists.
     pub fn from_ymd_opt(year: i32, month: u32, day: u32) -> Option<Self> {
         NaiveDate::from_ymd_opt(year, month, day).map(LocalDay)
@@ -158,8 +164,8 @@ pub struct PeriodError {
 
 impl Period {
     pub fn parse_day(text: &str) -> Result<Self, PeriodError> {
-        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-            .map(|d| Period::Day(LocalDay(d)))
+        LocalDay::parse_ymd(text.trim())
+            .map(Period::Day)
             .map_err(|_| PeriodError {
                 text: text.into(),
                 kind: "day",

@@ -5,7 +5,6 @@ use crate::config::{GradeConfig, ScoringConfig};
 use crate::kpi::{round_value, Direction, KpiSpec};
 use crate::measure::Measure;
 use crate::period::LocalDay;
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 /// Attainment of `actual` against `target` for `kpi`.
@@ -167,7 +166,7 @@ impl Scoring {
         }
         let mut holidays = Vec::new();
         for h in &c.holidays {
-            match NaiveDate::parse_from_str(h.trim(), "%Y-%m-%d").map(LocalDay::from_date) {
+            match LocalDay::parse_ymd(h.trim()) {
                 Ok(d) => holidays.push(d),
                 Err(_) => problems.push(ScoringProblem::NotADate(h.clone())),
             }

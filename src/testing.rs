@@ -1,7 +1,7 @@
 //! Values unit tests write as text: parsed, or the test fails.
 
 use crate::period::LocalDay;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 /// An exact decimal, `dec("0.1")`.
@@ -11,7 +11,7 @@ pub fn dec(s: &str) -> Decimal {
 
 /// A local day `YYYY-MM-DD`.
 pub fn day(s: &str) -> LocalDay {
-    LocalDay::from_date(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
+    LocalDay::parse_ymd(s).unwrap()
 }
 
 /// An instant in RFC 3339 with its offset, `2026-10-05T09:00:00+08:00`.

@@ -9,7 +9,7 @@
 
 mod common;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
@@ -304,7 +304,7 @@ async fn day_inputs(db: &common::TestDb, shop: &str, day: &str) -> InputValues {
 }
 
 fn one_day(day: &str) -> Window {
-    let d = LocalDay::from_date(NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap());
+    let d = LocalDay::parse_ymd(day).unwrap();
     Window {
         from: Some(d),
         to: Some(d),

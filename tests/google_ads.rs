@@ -6,7 +6,7 @@
 
 mod common;
 
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
@@ -29,7 +29,7 @@ const REFRESH_TOKEN: &str = "1//0refresh-SECRET-7781";
 const FIELD_MASK: &str = "segments.date,campaign.id,metrics.costMicros,metrics.impressions,metrics.clicks,metrics.conversions,metrics.conversionsValue";
 
 fn day(s: &str) -> LocalDay {
-    LocalDay::from_date(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
+    LocalDay::parse_ymd(s).unwrap()
 }
 
 fn gaql(from: &str, to: &str) -> String {

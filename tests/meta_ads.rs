@@ -7,7 +7,7 @@
 
 mod common;
 
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
@@ -29,7 +29,7 @@ const A: &str = "23851000000000001";
 const B: &str = "23851000000000002";
 
 fn day(s: &str) -> LocalDay {
-    LocalDay::from_date(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
+    LocalDay::parse_ymd(s).unwrap()
 }
 
 /// A campaign-day row on the shape of a fixture's row (its string

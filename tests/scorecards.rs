@@ -4,7 +4,6 @@
 mod common;
 mod helpers;
 
-use chrono::NaiveDate;
 use helpers::*;
 use kpid::kpi::FactsCache;
 use kpid::period::LocalDay;
@@ -243,7 +242,7 @@ const DAILY: &str = "date,dimension,pv,uv,visits,stay_seconds_total,bounces,retu
 2026-10-01,agent-chen,,,,,,,,,,,,,50,2000,10,200,2\n";
 
 fn day(s: &str) -> LocalDay {
-    LocalDay::from_date(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
+    LocalDay::parse_ymd(s).unwrap()
 }
 
 async fn load(db: &common::TestDb) -> Setup {

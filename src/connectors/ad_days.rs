@@ -11,7 +11,7 @@ use super::{Sink, Window};
 use crate::connectors::ConnectorError;
 use crate::facts::Batch;
 use crate::period::LocalDay;
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use std::future::Future;
 use tokio::sync::mpsc;
 
@@ -35,8 +35,7 @@ pub(crate) async fn run_days(
     let reached = sink
         .cursor(STREAM)
         .await?
-        .and_then(|c| NaiveDate::parse_from_str(&c, "%Y-%m-%d").ok())
-        .map(LocalDay::from_date)
+        .and_then(|c| LocalDay::parse_ymd(&c).ok())
         .unwrap_or(today)
         .min(today);
     Ok((reached - Duration::days(lookback_days), today, true))

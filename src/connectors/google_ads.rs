@@ -29,7 +29,6 @@ use crate::http::{platform_errors, strip_query, HttpClient, HttpError, PageError
 use crate::ids::ShopId;
 use crate::money::to_micros;
 use crate::period::{today, LocalDay};
-use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
 use secrecy::{ExposeSecret, SecretString};
@@ -538,14 +537,12 @@ impl Mapper {
             .segments
             .and_then(|s| s.date)
             .ok_or((None, "the result has no segments.date".to_string()))?;
-        let day = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-            .map(LocalDay::from_date)
-            .map_err(|_| {
-                (
-                    None,
-                    format!("segments.date `{}` is not YYYY-MM-DD", echo(&date)),
-                )
-            })?;
+        let day = LocalDay::parse_ymd(&date).map_err(|_| {
+            (
+                None,
+                format!("segments.date `{}` is not YYYY-MM-DD", echo(&date)),
+            )
+        })?;
         let at = Some(format!("campaign {campaign} day {day}"));
         let fail = |e: FieldError| (at.clone(), e.to_string());
         let m = &r.metrics;

@@ -4,7 +4,6 @@ use super::ApiError;
 use crate::period::{LocalDay, Period};
 use crate::report::Format;
 use axum::http::StatusCode;
-use chrono::NaiveDate;
 use std::collections::HashMap;
 
 pub struct Params(HashMap<String, String>);
@@ -77,13 +76,11 @@ impl Params {
 
     pub fn day(&self, name: &str) -> Result<LocalDay, ApiError> {
         let text = self.required(name, "a local day YYYY-MM-DD")?;
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map(LocalDay::from_date)
-            .map_err(|_| {
-                bad(format!(
-                    "parameter `{name}`: `{text}` is not a day YYYY-MM-DD"
-                ))
-            })
+        LocalDay::parse_ymd(text).map_err(|_| {
+            bad(format!(
+                "parameter `{name}`: `{text}` is not a day YYYY-MM-DD"
+            ))
+        })
     }
 
     /// A whole number of at least 1, when given.

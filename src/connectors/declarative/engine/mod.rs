@@ -32,7 +32,7 @@ use crate::http::pagination::{advance_cursor, next_link};
 use crate::http::{strip_query, HttpClient, HttpError, Page, RetryPolicy};
 use crate::period::{day_start, local_day, today, LocalDay};
 use crate::settings::Settings;
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
@@ -294,8 +294,7 @@ impl DeclarativeConnector {
                         let reached = sink
                             .cursor(&s.name)
                             .await?
-                            .and_then(|c| NaiveDate::parse_from_str(&c, "%Y-%m-%d").ok())
-                            .map(LocalDay::from_date)
+                            .and_then(|c| LocalDay::parse_ymd(&c).ok())
                             .unwrap_or(last)
                             .min(last);
                         reached - Duration::days(self.options.lookback_days)
