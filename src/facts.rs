@@ -8,8 +8,8 @@
 // money (below facts) and re-exported for the connectors that file rejects.
 pub use crate::ids::ShopId;
 pub use crate::money::{echo, Money, ECHO_CHARS};
-use crate::period::local_day;
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::period::{local_day, LocalDay};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 /// Whether an order counts towards sales.
@@ -50,7 +50,7 @@ pub struct Order {
     pub order_id: String,
     pub paid_at: Option<DateTime<Utc>>,
     /// Local day of `paid_at` in the shop's zone.
-    pub local_day: Option<NaiveDate>,
+    pub local_day: Option<LocalDay>,
     pub amount: Money,
     /// `None` for guest checkouts: such an order counts as its own buyer.
     pub buyer_id: Option<String>,
@@ -64,7 +64,7 @@ pub struct Refund {
     pub refund_id: String,
     pub order_id: String,
     pub refunded_at: DateTime<Utc>,
-    pub local_day: NaiveDate,
+    pub local_day: LocalDay,
     pub amount: Money,
 }
 
@@ -95,7 +95,7 @@ impl Refund {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyValue {
     pub shop: ShopId,
-    pub day: NaiveDate,
+    pub day: LocalDay,
     pub input: String,
     pub dimension: String,
     pub value_micros: Option<i64>,

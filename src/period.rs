@@ -3,16 +3,123 @@
 //! Every fact is filed under the local calendar day of its shop's IANA time zone,
 //! decided once at ingestion. Periods are ranges of those days.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use std::fmt;
+use std::ops::{Add, Sub};
+use std::str::FromStr;
 
-/// A calendar day in a shop's time zone.
-pub type LocalDay = NaiveDate;
+/// A calendar day in a shop's time zone. A newtype rather than a bare
+/// `NaiveDate` so a UTC calendar date (or any date read off an API) cannot
+/// stand in for a shop-local day without an explicit [`LocalDay::from_date`].
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct LocalDay(NaiveDate);
+
+impl LocalDay {
+    /// Takes `date` as a shop-local day: for the boundaries where a date
+    /// arrives already in the shop's zone (a CLI argument, a CSV date column,
+    /// an API's report day).
+    pub const fn from_date(date: NaiveDate) -> Self {
+        LocalDay(date)
+    }
+
+    /// Reads exactly `YYYY-MM-DD` (the `%Y-%m-%d` pattern), the form days
+    /// take in arguments, files, API fields and cursors.
+    pub fn parse_ymd(text: &str) -> Result<Self, chrono::ParseError> {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").map(LocalDay)
+    }
+
+    /// The day `year-month-day`, if it exists.
+    pub fn from_ymd_opt(year: i32, month: u32, day: u32) -> Option<Self> {
+        NaiveDate::from_ymd_opt(year, month, day).map(LocalDay)
+    }
+
+    /// The plain calendar date, for chrono formatting and arithmetic.
+    pub const fn date(self) -> NaiveDate {
+        self.0
+    }
+
+    /// This day and every day after it.
+    pub fn iter_days(self) -> impl Iterator<Item = LocalDay> {
+        self.0.iter_days().map(LocalDay)
+    }
+
+    /// The next day.
+    pub fn succ(self) -> Self {
+        self + Duration::days(1)
+    }
+
+    /// The day before.
+    pub fn pred(self) -> Self {
+        self - Duration::days(1)
+    }
+
+    pub fn year(self) -> i32 {
+        self.0.year()
+    }
+
+    pub fn month(self) -> u32 {
+        self.0.month()
+    }
+
+    pub fn day(self) -> u32 {
+        self.0.day()
+    }
+
+    pub fn weekday(self) -> Weekday {
+        self.0.weekday()
+    }
+}
+
+impl Add<Duration> for LocalDay {
+    type Output = LocalDay;
+    fn add(self, d: Duration) -> LocalDay {
+        LocalDay(self.0 + d)
+    }
+}
+
+impl Sub<Duration> for LocalDay {
+    type Output = LocalDay;
+    fn sub(self, d: Duration) -> LocalDay {
+        LocalDay(self.0 - d)
+    }
+}
+
+impl Sub for LocalDay {
+    type Output = Duration;
+    fn sub(self, other: LocalDay) -> Duration {
+        self.0 - other.0
+    }
+}
+
+/// `YYYY-MM-DD`, as `NaiveDate` writes it (stored columns, JSON, labels).
+impl fmt::Display for LocalDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// As the date itself, so debug output and error texts read as before.
+impl fmt::Debug for LocalDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// Reads `YYYY-MM-DD` as `NaiveDate`'s `FromStr` does.
+impl FromStr for LocalDay {
+    type Err = chrono::ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(LocalDay)
+    }
+}
 
 /// The local day on which `instant` falls in `tz`.
 pub fn local_day(instant: DateTime<Utc>, tz: Tz) -> LocalDay {
-    instant.with_timezone(&tz).date_naive()
+    LocalDay(instant.with_timezone(&tz).date_naive())
 }
 
 /// Today in `tz`.
@@ -41,7 +148,7 @@ impl PeriodKind {
 /// A day, a calendar month or a calendar year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Period {
-    Day(NaiveDate),
+    Day(LocalDay),
     Month { year: i32, month: u32 },
     Year(i32),
 }
@@ -57,7 +164,7 @@ pub struct PeriodError {
 
 impl Period {
     pub fn parse_day(text: &str) -> Result<Self, PeriodError> {
-        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        LocalDay::parse_ymd(text.trim())
             .map(Period::Day)
             .map_err(|_| PeriodError {
                 text: text.into(),
@@ -114,7 +221,7 @@ impl Period {
         }
     }
 
-    pub fn month_of(day: NaiveDate) -> Self {
+    pub fn month_of(day: LocalDay) -> Self {
         Period::Month {
             year: day.year(),
             month: day.month(),
@@ -129,29 +236,29 @@ impl Period {
         }
     }
 
-    pub fn first_day(&self) -> NaiveDate {
+    pub fn first_day(&self) -> LocalDay {
         match *self {
             Period::Day(d) => d,
             Period::Month { year, month } => {
-                NaiveDate::from_ymd_opt(year, month, 1).expect("validated month")
+                LocalDay::from_ymd_opt(year, month, 1).expect("validated month")
             }
-            Period::Year(y) => NaiveDate::from_ymd_opt(y, 1, 1).expect("valid year"),
+            Period::Year(y) => LocalDay::from_ymd_opt(y, 1, 1).expect("valid year"),
         }
     }
 
     /// The last day, inclusive.
-    pub fn last_day(&self) -> NaiveDate {
+    pub fn last_day(&self) -> LocalDay {
         match *self {
             Period::Day(d) => d,
             Period::Month { .. } => self.next().first_day() - Duration::days(1),
-            Period::Year(y) => NaiveDate::from_ymd_opt(y, 12, 31).expect("valid year"),
+            Period::Year(y) => LocalDay::from_ymd_opt(y, 12, 31).expect("valid year"),
         }
     }
 
     /// The period of the same kind just before this one.
     pub fn previous(&self) -> Self {
         match *self {
-            Period::Day(d) => Period::Day(d - Duration::days(1)),
+            Period::Day(d) => Period::Day(d.pred()),
             Period::Month { year, month: 1 } => Period::Month {
                 year: year - 1,
                 month: 12,
@@ -172,7 +279,7 @@ impl Period {
     /// The period of the same kind just after this one.
     pub fn next(&self) -> Self {
         match *self {
-            Period::Day(d) => Period::Day(d + Duration::days(1)),
+            Period::Day(d) => Period::Day(d.succ()),
             Period::Month { year, month: 12 } => Period::Month {
                 year: year + 1,
                 month: 1,
@@ -185,7 +292,7 @@ impl Period {
         }
     }
 
-    pub fn contains(&self, day: NaiveDate) -> bool {
+    pub fn contains(&self, day: LocalDay) -> bool {
         self.days().contains(day)
     }
 
@@ -272,7 +379,7 @@ impl Days {
         while first <= self.last {
             let last = Period::month_of(first).last_day().min(self.last);
             out.push(Days { first, last });
-            first = last + Duration::days(1);
+            first = last.succ();
         }
         out
     }
@@ -291,8 +398,8 @@ impl fmt::Display for Days {
 
 /// Midnight at the start of `day` in `tz`, in UTC. Zones that skip midnight
 /// (DST at 00:00) start the day at the first instant that exists.
-pub fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+pub fn day_start(day: LocalDay, tz: Tz) -> DateTime<Utc> {
+    let naive = day.date().and_hms_opt(0, 0, 0).expect("midnight exists");
     match tz.from_local_datetime(&naive) {
         chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
         chrono::LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
@@ -309,7 +416,7 @@ pub fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Period::Day(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Period::Day(d) => write!(f, "{}", d.date().format("%Y-%m-%d")),
             Period::Month { year, month } => write!(f, "{year:04}-{month:02}"),
             Period::Year(y) => write!(f, "{y:04}"),
         }
@@ -358,7 +465,7 @@ mod tests {
 
     #[test]
     fn days_refuse_a_reversed_range_and_cut_at_month_ends() {
-        let day = |t: &str| NaiveDate::parse_from_str(t, "%Y-%m-%d").unwrap();
+        let day = |t: &str| t.parse::<LocalDay>().unwrap();
         assert!(Days::new(day("2026-10-02"), day("2026-10-01")).is_err());
         let range = Days::new(day("2026-01-30"), day("2026-03-01")).unwrap();
         assert_eq!(range.count(), 31);
@@ -379,6 +486,30 @@ mod tests {
         assert_eq!(year[1].last(), day("2026-02-28"));
         let one = Period::parse_day("2026-10-15").unwrap().days();
         assert_eq!(one.months(), [one]);
+    }
+
+    #[test]
+    fn a_local_day_reads_and_writes_as_its_date() {
+        let date = NaiveDate::from_ymd_opt(2026, 3, 9).unwrap();
+        let day = LocalDay::from_date(date);
+        assert_eq!(day.to_string(), "2026-03-09");
+        assert_eq!(format!("{day:?}"), format!("{date:?}"));
+        assert_eq!(serde_json::to_string(&day).unwrap(), "\"2026-03-09\"");
+        assert_eq!(
+            serde_json::from_str::<LocalDay>("\"2026-03-09\"").unwrap(),
+            day
+        );
+        assert_eq!("2026-03-09".parse::<LocalDay>().unwrap(), day);
+        assert!("2026-02-30".parse::<LocalDay>().is_err());
+        assert_eq!(day.pred().to_string(), "2026-03-08");
+        assert_eq!(
+            LocalDay::from_ymd_opt(2026, 2, 28)
+                .unwrap()
+                .succ()
+                .to_string(),
+            "2026-03-01"
+        );
+        assert_eq!((day - day.pred()).num_days(), 1);
     }
 
     #[test]

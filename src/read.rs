@@ -6,11 +6,10 @@ use crate::alerts::config::Rules;
 use crate::format::json_number;
 use crate::ids::ShopId;
 use crate::kpi::Catalogue;
-use crate::period::{today, Days, Period};
+use crate::period::{today, Days, LocalDay, Period};
 use crate::scorecard::export;
 use crate::settings::Settings;
 use crate::store::{JobRun, Store, StoreError, StoredScorecard, StoredSnapshot};
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -243,8 +242,8 @@ pub async fn series(
     store: &Store,
     shop: &str,
     kpi: &str,
-    from: NaiveDate,
-    to: NaiveDate,
+    from: LocalDay,
+    to: LocalDay,
 ) -> Result<Value, ReadError> {
     let shop = s.shop(shop).ok_or_else(|| unknown_shop(s, shop))?;
     if s.catalogue.get(kpi).is_none() {

@@ -4,9 +4,10 @@
 //! the job works, and taken over by another replica if the lease expires.
 
 use crate::jobs::{self, CatchUp, Context, Job};
+use crate::period::{local_day, LocalDay};
 use crate::schedule::CronSchedule;
 use crate::store::{RunResult, TickClaim};
-use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -156,12 +157,12 @@ impl Scheduler {
         for unit in &self.inner.units {
             let schedule = unit.schedule();
             let mut t = now - self.max_age();
-            let mut ticks: BTreeMap<NaiveDate, DateTime<Utc>> = BTreeMap::new();
+            let mut ticks: BTreeMap<LocalDay, DateTime<Utc>> = BTreeMap::new();
             while let Some(next) = schedule.next_after(t) {
                 if next > now {
                     break;
                 }
-                let day = next.with_timezone(&schedule.timezone()).date_naive();
+                let day = local_day(next, schedule.timezone());
                 ticks.insert(day, next);
                 t = next;
             }

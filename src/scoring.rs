@@ -4,7 +4,7 @@
 use crate::config::{GradeConfig, ScoringConfig};
 use crate::kpi::{round_value, Direction, KpiSpec};
 use crate::measure::Measure;
-use chrono::NaiveDate;
+use crate::period::LocalDay;
 use rust_decimal::Decimal;
 
 /// Attainment of `actual` against `target` for `kpi`.
@@ -100,7 +100,7 @@ pub struct Scoring {
     pub grades: Vec<Grade>,
     pub close_working_days: u32,
     pub appeal_working_days: u32,
-    pub holidays: Vec<NaiveDate>,
+    pub holidays: Vec<LocalDay>,
 }
 
 /// What is wrong with the scoring rules; [`ScoringProblem::key`] names the
@@ -166,7 +166,7 @@ impl Scoring {
         }
         let mut holidays = Vec::new();
         for h in &c.holidays {
-            match NaiveDate::parse_from_str(h.trim(), "%Y-%m-%d") {
+            match LocalDay::parse_ymd(h.trim()) {
                 Ok(d) => holidays.push(d),
                 Err(_) => problems.push(ScoringProblem::NotADate(h.clone())),
             }

@@ -3,13 +3,13 @@
 
 use crate::ids::ShopId;
 use crate::kpi::{FactsCache, InputValues, KpiSpec};
-use crate::period::Period;
+use crate::period::{LocalDay, Period};
 use crate::scoring::scored;
 use crate::settings::refund_sources;
 use crate::settings::{Settings, Shop};
 use crate::store::{Store, StoreError, StoredKpi};
 use crate::targets::{TargetBook, TargetScope};
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::Duration;
 use rust_decimal::Decimal;
 
 /// What one computation did.
@@ -152,7 +152,7 @@ pub async fn values_many(
 /// its month (month-to-date, or the month just ended on the 1st) and year,
 /// and during the first week of a month the month before, so late refunds
 /// reach it.
-pub fn nightly_periods(today: NaiveDate) -> Vec<Period> {
+pub fn nightly_periods(today: LocalDay) -> Vec<Period> {
     let yesterday = today - Duration::days(1);
     let month = Period::month_of(yesterday);
     let mut out = vec![
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn nightly_periods_on_the_first_include_the_month_just_ended() {
-        let p = nightly_periods(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
+        let p = nightly_periods(LocalDay::from_ymd_opt(2026, 11, 1).unwrap());
         assert!(p.contains(&Period::parse_day("2026-10-31").unwrap()));
         assert!(p.contains(&Period::parse_month("2026-10").unwrap()));
         assert!(p.contains(&Period::parse_year("2026").unwrap()));

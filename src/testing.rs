@@ -1,6 +1,7 @@
 //! Values unit tests write as text: parsed, or the test fails.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::period::LocalDay;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 /// An exact decimal, `dec("0.1")`.
@@ -8,9 +9,9 @@ pub fn dec(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 
-/// A day `YYYY-MM-DD`.
-pub fn day(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+/// A local day `YYYY-MM-DD`.
+pub fn day(s: &str) -> LocalDay {
+    LocalDay::parse_ymd(s).unwrap()
 }
 
 /// An instant in RFC 3339 with its offset, `2026-10-05T09:00:00+08:00`.

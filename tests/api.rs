@@ -6,8 +6,9 @@
 
 mod common;
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::Duration;
 use kpid::metrics::Metrics;
+use kpid::period::LocalDay;
 use kpid::server::{serve, AppState};
 use kpid::store::{RunResult, TickClaim};
 use serde_json::Value;
@@ -127,7 +128,7 @@ async fn ok_json(base: &str, path: &str) -> Value {
 }
 
 /// A day whose data both demo shops have (their zones are 16 hours apart).
-fn data_day() -> NaiveDate {
+fn data_day() -> LocalDay {
     kpid::period::today(chrono_tz::Asia::Shanghai) - Duration::days(3)
 }
 

@@ -8,6 +8,7 @@ mod helpers;
 use common::facts::stored_orders;
 use common::TestDb;
 use helpers::*;
+use kpid::period::LocalDay;
 
 /// The decoder reads the file this many bytes at a time (tabular/text.rs).
 const READ_BUFFER: usize = 64 * 1024;
@@ -203,7 +204,7 @@ fn orders_batch(ids: &[&str]) -> kpid::facts::Batch {
             shop: "sh".into(),
             order_id: id.to_string(),
             paid_at: chrono::DateTime::from_timestamp(1_790_000_000, 0),
-            local_day: chrono::NaiveDate::from_ymd_opt(2026, 10, 1),
+            local_day: LocalDay::from_ymd_opt(2026, 10, 1),
             amount: kpid::money::Money::from_micros(1_000_000),
             buyer_id: None,
             status: kpid::facts::OrderStatus::Paid,

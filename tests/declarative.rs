@@ -9,13 +9,13 @@
 
 mod common;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
-use kpid::period::Period;
+use kpid::period::{LocalDay, Period};
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::sync::{Arc, Mutex};
@@ -304,7 +304,7 @@ async fn day_inputs(db: &common::TestDb, shop: &str, day: &str) -> InputValues {
 }
 
 fn one_day(day: &str) -> Window {
-    let d = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+    let d = LocalDay::parse_ymd(day).unwrap();
     Window {
         from: Some(d),
         to: Some(d),
@@ -1205,8 +1205,8 @@ async fn woocommerce_definition_stores_what_the_rust_module_stored() {
         let connectors = build_connectors(&settings, &[]).unwrap();
         assert_eq!(connectors.len(), 1);
         let window = Window {
-            from: NaiveDate::from_ymd_opt(2026, 10, 1),
-            to: NaiveDate::from_ymd_opt(2026, 10, 2),
+            from: LocalDay::from_ymd_opt(2026, 10, 1),
+            to: LocalDay::from_ymd_opt(2026, 10, 2),
         };
         let run = run_connector(&db.store, &connectors[0], window).await;
         assert!(run.error.is_none(), "{:?}", run.error);
@@ -1481,8 +1481,8 @@ async fn daily_series_over_offset_and_link_pages() {
         ));
         let connectors = build_connectors(&settings, &[]).unwrap();
         let window = Window {
-            from: NaiveDate::from_ymd_opt(2026, 10, 1),
-            to: NaiveDate::from_ymd_opt(2026, 10, 10),
+            from: LocalDay::from_ymd_opt(2026, 10, 1),
+            to: LocalDay::from_ymd_opt(2026, 10, 10),
         };
         let ads = run_connector(&db.store, &connectors[0], window).await;
         assert!(ads.error.is_none(), "{:?}", ads.error);
@@ -1709,8 +1709,8 @@ async fn shopify_definition_stores_what_the_rust_module_stored() {
         ));
         let connectors = build_connectors(&settings, &[]).unwrap();
         let window = Window {
-            from: NaiveDate::from_ymd_opt(2026, 10, 1),
-            to: NaiveDate::from_ymd_opt(2026, 10, 2),
+            from: LocalDay::from_ymd_opt(2026, 10, 1),
+            to: LocalDay::from_ymd_opt(2026, 10, 2),
         };
         let run = run_connector(&db.store, &connectors[0], window).await;
         assert!(run.error.is_none(), "{:?}", run.error);
@@ -1871,8 +1871,8 @@ async fn ga4_definition_stores_what_the_rust_module_stored() {
         ));
         let connectors = build_connectors(&settings, &[]).unwrap();
         let window = Window {
-            from: NaiveDate::from_ymd_opt(2026, 10, 1),
-            to: NaiveDate::from_ymd_opt(2026, 10, 5),
+            from: LocalDay::from_ymd_opt(2026, 10, 1),
+            to: LocalDay::from_ymd_opt(2026, 10, 5),
         };
         let run = run_connector(&db.store, &connectors[0], window).await;
         assert!(
@@ -1979,11 +1979,9 @@ async fn ga4_definition_schedules_the_lookback_through_yesterday() {
     const TOKEN: &str = "ya29.a0STATIC_parity_token_2718";
     for db in common::backends().await {
         let server = MockServer::start().await;
-        let today = Utc::now()
-            .with_timezone(&chrono_tz::Pacific::Kiritimati)
-            .date_naive();
+        let today = kpid::period::today(chrono_tz::Pacific::Kiritimati);
         let yesterday = today - chrono::Duration::days(1);
-        let ymd = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        let ymd = |d: LocalDay| d.date().format("%Y-%m-%d").to_string();
         Mock::given(method("POST"))
             .and(path(common::ga4::REPORT))
             .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
@@ -1993,7 +1991,7 @@ async fn ga4_definition_schedules_the_lookback_through_yesterday() {
             })))
             .respond_with(ResponseTemplate::new(200).set_body_json(common::ga4::report(
                 vec![common::ga4::row(
-                    &yesterday.format("%Y%m%d").to_string(),
+                    &yesterday.date().format("%Y%m%d").to_string(),
                     ["50", "20", "5", "25", "30", "700"],
                 )],
                 1,

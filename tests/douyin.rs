@@ -12,7 +12,7 @@ use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
-use kpid::period::Period;
+use kpid::period::{LocalDay, Period};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -358,8 +358,8 @@ fn backfill_pages() -> HashMap<(i64, u64), Value> {
 
 fn backfill_window() -> Window {
     Window {
-        from: chrono::NaiveDate::from_ymd_opt(2026, 10, 1),
-        to: chrono::NaiveDate::from_ymd_opt(2026, 10, 2),
+        from: LocalDay::from_ymd_opt(2026, 10, 1),
+        to: LocalDay::from_ymd_opt(2026, 10, 2),
     }
 }
 
@@ -469,7 +469,7 @@ async fn a_wrong_secret_or_token_fails_at_once_naming_it() {
         let mock = gateway(SECRET, backfill_pages(), vec![]).await;
         let settings = db.settings(&config(&mock.server, "not-the-secret-XYZ", TOKEN));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1);
+        let day = LocalDay::from_ymd_opt(2026, 10, 1);
         let window = Window { from: day, to: day };
         let run = run_connector(&db.store, &connectors[0], window).await;
         failure(
@@ -502,9 +502,7 @@ async fn scheduled_run_fetches_updates_within_the_lookback_and_moves_the_cursor(
         let now = chrono::Utc::now();
         // The last run was a day ago: the 2-day lookback starts 3 days back.
         let cursor = (now - chrono::Duration::days(1)).to_rfc3339();
-        let first_day = (now - chrono::Duration::days(3))
-            .with_timezone(&tz)
-            .date_naive();
+        let first_day = kpid::period::local_day(now - chrono::Duration::days(3), tz);
         let first_start = kpid::period::day_start(first_day, tz).timestamp();
         let created = first_start + 3600;
         let paid = now.timestamp() - 7200;

@@ -4,14 +4,13 @@
 
 mod common;
 
-use chrono::NaiveDate;
 use common::facts::{d, failure};
 use common::ga4::*;
 use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
-use kpid::period::Period;
+use kpid::period::{LocalDay, Period};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use wiremock::matchers::{body_partial_json, header, method, path};
@@ -54,8 +53,8 @@ async fn service_account_backfill_pages_renews_token_and_keeps_bad_rows_aside() 
         ));
         let connectors = build_connectors(&settings, &[]).unwrap();
         let window = Window {
-            from: NaiveDate::from_ymd_opt(2026, 10, 1),
-            to: NaiveDate::from_ymd_opt(2026, 10, 5),
+            from: LocalDay::from_ymd_opt(2026, 10, 1),
+            to: LocalDay::from_ymd_opt(2026, 10, 5),
         };
         let run = run_connector(&db.store, &connectors[0], window).await;
         assert!(
@@ -186,8 +185,8 @@ async fn bearer_token_report_stores_only_the_days_and_metrics_it_has() {
             &db.store,
             &connectors[0],
             Window {
-                from: NaiveDate::from_ymd_opt(2024, 6, 7),
-                to: NaiveDate::from_ymd_opt(2024, 7, 7),
+                from: LocalDay::from_ymd_opt(2024, 6, 7),
+                to: LocalDay::from_ymd_opt(2024, 7, 7),
             },
         )
         .await;
@@ -239,7 +238,7 @@ async fn permission_denied_fails_at_once_naming_property_and_credentials() {
             "Europe/Warsaw",
         ));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day = NaiveDate::from_ymd_opt(2026, 10, 1);
+        let day = LocalDay::from_ymd_opt(2026, 10, 1);
         let run = run_connector(&db.store, &connectors[0], Window { from: day, to: day }).await;
         failure(
             &run,
@@ -268,12 +267,10 @@ async fn scheduled_run_refetches_the_lookback_through_yesterday_in_the_shop_zone
     for db in common::backends().await {
         runs += 1;
         let server = MockServer::start().await;
-        let today = chrono::Utc::now()
-            .with_timezone(&chrono_tz::Pacific::Kiritimati)
-            .date_naive();
+        let today = kpid::period::today(chrono_tz::Pacific::Kiritimati);
         let yesterday = today - chrono::Duration::days(1);
         let start = today - chrono::Duration::days(3);
-        let ymd = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        let ymd = |d: LocalDay| d.date().format("%Y-%m-%d").to_string();
         Mock::given(method("POST"))
             .and(path(REPORT))
             .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
@@ -282,7 +279,7 @@ async fn scheduled_run_refetches_the_lookback_through_yesterday_in_the_shop_zone
             })))
             .respond_with(ResponseTemplate::new(200).set_body_json(report(
                 vec![row(
-                    &yesterday.format("%Y%m%d").to_string(),
+                    &yesterday.date().format("%Y%m%d").to_string(),
                     ["50", "20", "5", "25", "20", "700"],
                 )],
                 1,

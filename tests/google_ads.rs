@@ -6,11 +6,12 @@
 
 mod common;
 
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector};
+use kpid::period::LocalDay;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,8 +28,8 @@ const CLIENT_SECRET: &str = "GOCSPX-client-SECRET-9931";
 const REFRESH_TOKEN: &str = "1//0refresh-SECRET-7781";
 const FIELD_MASK: &str = "segments.date,campaign.id,metrics.costMicros,metrics.impressions,metrics.clicks,metrics.conversions,metrics.conversionsValue";
 
-fn day(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+fn day(s: &str) -> LocalDay {
+    LocalDay::parse_ymd(s).unwrap()
 }
 
 fn gaql(from: &str, to: &str) -> String {
@@ -581,12 +582,10 @@ async fn refused_developer_token_fails_at_once_naming_it() {
 async fn scheduled_run_refetches_the_lookback_through_today_and_catches_up_from_the_cursor() {
     for db in common::backends().await {
         let server = MockServer::start().await;
-        let today = chrono::Utc::now()
-            .with_timezone(&chrono_tz::Pacific::Kiritimati)
-            .date_naive();
-        let ymd = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-        let between = |from: NaiveDate| format!("BETWEEN '{}' AND '{}'", ymd(from), ymd(today));
-        let result = |on: NaiveDate| {
+        let today = kpid::period::today(chrono_tz::Pacific::Kiritimati);
+        let ymd = |d: LocalDay| d.date().format("%Y-%m-%d").to_string();
+        let between = |from: LocalDay| format!("BETWEEN '{}' AND '{}'", ymd(from), ymd(today));
+        let result = |on: LocalDay| {
             json!([{ "results": [{
                 "campaign": { "resourceName": "customers/123321321/campaigns/7", "id": "7" },
                 "metrics": { "costMicros": "4560000", "impressions": "12", "clicks": "3" },

@@ -18,7 +18,7 @@ use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
-use kpid::period::Period;
+use kpid::period::{LocalDay, Period};
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::sync::{Arc, Mutex};
@@ -402,7 +402,7 @@ async fn backfill_pages_through_the_call_limit_and_keeps_bad_records_aside() {
         .await;
         let settings = db.settings(&config(&server, ""));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day5 = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        let day5 = LocalDay::from_ymd_opt(2026, 3, 5).unwrap();
         let window = Window {
             from: Some(day5),
             to: Some(day5),
@@ -592,7 +592,7 @@ requests_per_second = 0
             );
         let settings = db.settings(&text);
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        let day = LocalDay::from_ymd_opt(2026, 3, 5).unwrap();
         let window = Window {
             from: Some(day),
             to: Some(day),
@@ -741,7 +741,7 @@ async fn refunds_come_from_the_after_sales_list_on_their_completion_day() {
         .await;
         let settings = db.settings(&(config(&server, "") + common::facts::REFUNDS_TOTAL_KPI));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day5 = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        let day5 = LocalDay::from_ymd_opt(2026, 3, 5).unwrap();
         let window = Window {
             from: Some(day5),
             to: Some(day5),

@@ -7,11 +7,12 @@
 
 mod common;
 
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector};
+use kpid::period::LocalDay;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,8 +28,8 @@ const INSIGHTS_2: &str = include_str!("fixtures/meta/insights_2.json");
 const A: &str = "23851000000000001";
 const B: &str = "23851000000000002";
 
-fn day(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+fn day(s: &str) -> LocalDay {
+    LocalDay::parse_ymd(s).unwrap()
 }
 
 /// A campaign-day row on the shape of a fixture's row (its string
@@ -424,10 +425,8 @@ async fn expired_access_token_fails_at_once_naming_it() {
 async fn scheduled_run_asks_for_the_lookback_through_today() {
     for db in common::backends().await {
         let server = MockServer::start().await;
-        let today = chrono::Utc::now()
-            .with_timezone(&chrono_tz::Pacific::Kiritimati)
-            .date_naive();
-        let ymd = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        let today = kpid::period::today(chrono_tz::Pacific::Kiritimati);
+        let ymd = |d: LocalDay| d.date().format("%Y-%m-%d").to_string();
         let range =
             json!({ "since": ymd(today - Duration::days(3)), "until": ymd(today) }).to_string();
         Mock::given(method("GET"))

@@ -15,7 +15,7 @@ use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
-use kpid::period::Period;
+use kpid::period::{LocalDay, Period};
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::sync::{Arc, Mutex};
@@ -514,7 +514,7 @@ async fn backfill_reads_deal_time_by_local_day_and_pages_forward() {
         .await;
         let settings = db.settings(&config(&server, ""));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day5 = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        let day5 = LocalDay::from_ymd_opt(2026, 3, 5).unwrap();
         let window = Window {
             from: Some(day5),
             to: Some(day5),
@@ -592,7 +592,7 @@ requests_per_second = 0
             );
         let settings = db.settings(&text);
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        let day = LocalDay::from_ymd_opt(2026, 3, 5).unwrap();
         let window = Window {
             from: Some(day),
             to: Some(day),
@@ -749,7 +749,7 @@ async fn backfill_reads_succeeded_after_sales_of_each_local_day() {
         .await;
         let settings = db.settings(&(config(&server, "") + common::facts::REFUNDS_TOTAL_KPI));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day5 = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        let day5 = LocalDay::from_ymd_opt(2026, 3, 5).unwrap();
         let window = Window {
             from: Some(day5),
             to: Some(day5),
@@ -1022,7 +1022,7 @@ concurrency = 1
             server.uri()
         ));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let mar1 = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let mar1 = LocalDay::from_ymd_opt(2026, 3, 1).unwrap();
         let window = Window {
             from: Some(mar1),
             to: Some(mar1),

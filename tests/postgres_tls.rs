@@ -3,6 +3,7 @@
 //! `sslmode`. The server accepts TCP connections only over TLS (`hostssl`),
 //! so a connection that works was encrypted.
 use kpid::measure::Measure;
+use kpid::period::LocalDay;
 use kpid::store::{Store, StoredKpi};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use std::net::TcpListener;
@@ -207,7 +208,7 @@ async fn connects_over_tls_with_each_sslmode_and_refuses_a_wrong_ca() {
     let (revision, new) = store.write_snapshot("sh", period, &kpis).await.unwrap();
     assert_eq!((revision, new), (1, true));
     // Facts go through the native driver's own pool: TLS there too.
-    let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let day = LocalDay::from_ymd_opt(2026, 10, 1).unwrap();
     let batch = kpid::facts::Batch {
         daily: vec![kpid::facts::DailyValue {
             shop: "sh".into(),

@@ -281,7 +281,7 @@ async fn shops_due_at_one_instant_share_one_pass_and_keep_their_runs() {
             // out as the pass stored it: no new revision.
             let ticks = db.store.tick_attempts(&job).await.unwrap();
             let last = Utc.timestamp_opt(ticks.last().unwrap().0, 0).unwrap();
-            let day = last.with_timezone(&shop.tz).date_naive();
+            let day = kpid::period::local_day(last, shop.tz);
             let alone = jobs::snapshot_shop(&settings, &db.store, shop, day)
                 .await
                 .unwrap();

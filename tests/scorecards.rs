@@ -4,9 +4,9 @@
 mod common;
 mod helpers;
 
-use chrono::NaiveDate;
 use helpers::*;
 use kpid::kpi::FactsCache;
+use kpid::period::LocalDay;
 use kpid::scorecard::{self, ScorecardError};
 use kpid::settings::Settings;
 use kpid::setup::Setup;
@@ -241,8 +241,8 @@ const DAILY: &str = "date,dimension,pv,uv,visits,stay_seconds_total,bounces,retu
 2026-10-02,agent-wang,,,,,,,,,,,,,40,800,10,200,0\n\
 2026-10-01,agent-chen,,,,,,,,,,,,,50,2000,10,200,2\n";
 
-fn day(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+fn day(s: &str) -> LocalDay {
+    LocalDay::parse_ymd(s).unwrap()
 }
 
 async fn load(db: &common::TestDb) -> Setup {

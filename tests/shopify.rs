@@ -10,7 +10,7 @@ use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
-use kpid::period::Period;
+use kpid::period::{LocalDay, Period};
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -185,7 +185,7 @@ async fn backfill_pages_through_throttling_and_keeps_bad_records_aside() {
         mount_backfill(&server).await;
         let settings = db.settings(&config(&server));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let day = LocalDay::from_ymd_opt(2026, 10, 1).unwrap();
         let window = Window {
             from: Some(day),
             to: Some(day),
@@ -246,7 +246,7 @@ async fn wrong_token_fails_at_once_naming_what_to_fix() {
             .await;
         let settings = db.settings(&config(&server));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let day = LocalDay::from_ymd_opt(2026, 10, 1).unwrap();
         let run = run_connector(
             &db.store,
             &connectors[0],

@@ -2,7 +2,7 @@ mod common;
 
 use kpid::facts::{Batch, DailyValue, Order, OrderStatus, Refund, Reject};
 use kpid::money::Money;
-use kpid::period::Days;
+use kpid::period::{Days, LocalDay};
 use kpid::store::Store;
 
 #[tokio::test]
@@ -12,7 +12,7 @@ async fn same_batch_twice_changes_nothing_the_second_time() {
             shop: "s".into(),
             order_id: "1".into(),
             paid_at: None,
-            local_day: Some(chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()),
+            local_day: Some(LocalDay::from_ymd_opt(2026, 10, 1).unwrap()),
             amount: Money::from_micros(1_500_000),
             buyer_id: Some("b".into()),
             status: OrderStatus::Paid,
@@ -42,7 +42,7 @@ fn order(id: &str, amount_micros: i64) -> Order {
         shop: "s".into(),
         order_id: id.into(),
         paid_at: None,
-        local_day: Some(chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()),
+        local_day: Some(LocalDay::from_ymd_opt(2026, 10, 1).unwrap()),
         amount: Money::from_micros(amount_micros),
         buyer_id: Some(format!("buyer-{id}")),
         status: OrderStatus::Paid,
@@ -55,7 +55,7 @@ fn refund(id: &str, amount_micros: i64) -> Refund {
         refund_id: id.into(),
         order_id: "1".into(),
         refunded_at: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
-        local_day: chrono::NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
+        local_day: LocalDay::from_ymd_opt(2026, 10, 2).unwrap(),
         amount: Money::from_micros(amount_micros),
     }
 }
@@ -67,8 +67,8 @@ fn refund(id: &str, amount_micros: i64) -> Refund {
 #[tokio::test]
 async fn a_page_of_new_changed_and_identical_records_counts_only_what_changed() {
     let days = Days::new(
-        chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
-        chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        LocalDay::from_ymd_opt(2026, 9, 1).unwrap(),
+        LocalDay::from_ymd_opt(2026, 11, 1).unwrap(),
     )
     .unwrap();
     for db in common::backends().await {
@@ -109,7 +109,7 @@ async fn a_page_of_new_changed_and_identical_records_counts_only_what_changed() 
         );
 
         // A page with daily values and a reject takes the transaction path.
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let day = LocalDay::from_ymd_opt(2026, 10, 1).unwrap();
         let daily = |v: Option<i64>| DailyValue {
             shop: "s".into(),
             day,
@@ -184,7 +184,7 @@ async fn pages_sharing_records_in_opposite_orders_commit_side_by_side() {
                 db.backend
             );
         }
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let day = LocalDay::from_ymd_opt(2026, 10, 1).unwrap();
         let totals = db.store.record_totals("s", Days::one(day)).await.unwrap();
         assert_eq!(totals.orders, 200, "{}", db.backend);
         db.drop_db().await;

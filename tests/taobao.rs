@@ -7,13 +7,13 @@
 
 mod common;
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, Utc};
 use common::facts::failure;
 use common::logs::Logs;
 use hmac::{Hmac, Mac};
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector, ConnectorRun};
-use kpid::period::Days;
+use kpid::period::{Days, LocalDay};
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -264,10 +264,8 @@ async fn gateway(fake: &Arc<FakeTop>) -> MockServer {
 }
 
 /// Yesterday and the day before in Shanghai (= TOP's GMT+8).
-fn recent_days() -> (NaiveDate, NaiveDate) {
-    let today = Utc::now()
-        .with_timezone(&chrono_tz::Asia::Shanghai)
-        .date_naive();
+fn recent_days() -> (LocalDay, LocalDay) {
+    let today = kpid::period::today(chrono_tz::Asia::Shanghai);
     (today - Duration::days(1), today - Duration::days(2))
 }
 
@@ -318,7 +316,7 @@ async fn run(db: &common::TestDb, settings_toml: &str, window: Window) -> Connec
 }
 
 /// Paid orders, GMV (micros), distinct buyers; refund orders and micros.
-async fn totals(db: &common::TestDb, day: NaiveDate) -> (i64, i64, i64, i64, i64) {
+async fn totals(db: &common::TestDb, day: LocalDay) -> (i64, i64, i64, i64, i64) {
     let t = db.store.record_totals("tb", Days::one(day)).await.unwrap();
     (
         t.orders,
@@ -466,8 +464,8 @@ async fn backfill_reads_trades_by_creation_day_and_big_tids_stay_two_orders() {
         let server = gateway(&fake).await;
         let toml = config(&server, &inline_secrets(), "sign_method = \"hmac-sha256\"");
         let window = Window {
-            from: NaiveDate::from_ymd_opt(2026, 10, 1),
-            to: NaiveDate::from_ymd_opt(2026, 10, 2),
+            from: LocalDay::from_ymd_opt(2026, 10, 1),
+            to: LocalDay::from_ymd_opt(2026, 10, 2),
         };
         let run1 = run(&db, &toml, window).await;
         assert!(run1.error.is_none(), "{}: {:?}", db.backend, run1.error);
@@ -522,8 +520,8 @@ async fn backfill_reads_trades_by_creation_day_and_big_tids_stay_two_orders() {
             "{}",
             db.backend
         );
-        let oct1 = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
-        let oct2 = NaiveDate::from_ymd_opt(2026, 10, 2).unwrap();
+        let oct1 = LocalDay::from_ymd_opt(2026, 10, 1).unwrap();
+        let oct2 = LocalDay::from_ymd_opt(2026, 10, 2).unwrap();
         // Oct 1: 10.00 + 20.00 by one buyer; the 1000.00 trade was created on
         // Sep 30, outside the window.
         assert_eq!(totals(&db, oct1).await, (2, 30_000_000, 1, 0, 0));

@@ -8,13 +8,13 @@
 
 mod common;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use common::facts::{d, failure};
 use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
-use kpid::period::{day_start, local_day, Period};
+use kpid::period::{day_start, local_day, LocalDay, Period};
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -216,7 +216,7 @@ async fn backfill_pages_through_throttling_and_keeps_bad_records_aside() {
         mount_backfill(&server).await;
         let settings = db.settings(&config(&server));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let day = LocalDay::from_ymd_opt(2026, 10, 1).unwrap();
         let window = Window {
             from: Some(day),
             to: Some(day),
@@ -288,7 +288,7 @@ async fn wrong_keys_fail_at_once_naming_what_to_fix() {
             .await;
         let settings = db.settings(&config(&server));
         let connectors = build_connectors(&settings, &[]).unwrap();
-        let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let day = LocalDay::from_ymd_opt(2026, 10, 1).unwrap();
         let run = run_connector(
             &db.store,
             &connectors[0],

@@ -10,7 +10,7 @@ use common::logs::Logs;
 use kpid::connectors::Window;
 use kpid::jobs::{build_connectors, run_connector};
 use kpid::kpi::InputValues;
-use kpid::period::Period;
+use kpid::period::{LocalDay, Period};
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -253,8 +253,8 @@ fn export() -> Export {
 
 fn window() -> Window {
     Window {
-        from: chrono::NaiveDate::from_ymd_opt(2026, 10, 1),
-        to: chrono::NaiveDate::from_ymd_opt(2026, 10, 2),
+        from: LocalDay::from_ymd_opt(2026, 10, 1),
+        to: LocalDay::from_ymd_opt(2026, 10, 2),
     }
 }
 
@@ -431,9 +431,7 @@ async fn scheduled_run_recomputes_the_lookback_days_and_moves_the_cursor() {
         let run = run_connector(&db.store, &connectors[0], Window::default()).await;
         assert!(run.error.is_none(), "{:?}", run.error);
         // The default 7-day lookback before the cursor, from local midnight.
-        let first = (yesterday - chrono::Duration::days(7))
-            .with_timezone(&tz)
-            .date_naive();
+        let first = kpid::period::local_day(yesterday - chrono::Duration::days(7), tz);
         let start = kpid::period::day_start(first, tz).timestamp().to_string();
         let queries = mock.queries.lock().unwrap().clone();
         assert_eq!(queries[0].get("start_time"), Some(&start));

@@ -11,7 +11,7 @@ use super::message::{AlertState, Digest, DigestLine, KpiLabel, Message, ShopDige
 use super::state::{notice, parse_state};
 use crate::ids::ShopId;
 use crate::kpi::round_value;
-use crate::period::Period;
+use crate::period::{local_day, Period};
 use crate::scoring::attainment_of;
 use crate::settings::Settings;
 use crate::snapshot::values;
@@ -74,7 +74,7 @@ pub async fn build(
             Some(w) => Some(kpi_values.of_window(&scope, w).await?),
             None => None,
         };
-        let today = at.with_timezone(&shop.tz).date_naive();
+        let today = local_day(at, shop.tz);
         let kpis: Vec<String> = if spec.kpis.is_empty() {
             settings
                 .catalogue

@@ -17,14 +17,14 @@ use super::config::{Compare, Condition, Rule, RuleKpis, RuleScope, Rules};
 use super::message::{Measure, Reading, WatchPeriod};
 use crate::ids::ShopId;
 use crate::kpi::{round_value, InputValues, KpiSpec};
-use crate::period::{day_start, Days, Period};
+use crate::period::{day_start, local_day, Days, LocalDay, Period};
 use crate::scoring::attainment_of;
 use crate::settings::refund_sources;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 use crate::targets::roles::Person;
 use crate::targets::{TargetBook, TargetScope};
-use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Months, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -91,7 +91,7 @@ impl Share {
 impl Window {
     /// `None` on the 1st for `month` (there is no month to date).
     pub fn at(period: WatchPeriod, at: DateTime<Utc>, tz: Tz) -> Option<Window> {
-        let today = at.with_timezone(&tz).date_naive();
+        let today = local_day(at, tz);
         let yesterday = today - Duration::days(1);
         Some(match period {
             WatchPeriod::Today => {
@@ -140,10 +140,13 @@ impl Window {
 
     /// The same days of the comparison period of a drop/rise rule.
     fn compared(&self, compare: Compare) -> Days {
-        let back = |d: NaiveDate| match compare {
+        let back = |d: LocalDay| match compare {
             Compare::PreviousDay => d - Duration::days(1),
             Compare::SameDayLastWeek => d - Duration::days(7),
-            Compare::PreviousMonth => d.checked_sub_months(Months::new(1)).unwrap_or(d),
+            Compare::PreviousMonth => d
+                .date()
+                .checked_sub_months(Months::new(1))
+                .map_or(d, LocalDay::from_date),
         };
         Days::new(back(self.days.first()), back(self.days.last()))
             .expect("moving both ends back alike keeps their order")

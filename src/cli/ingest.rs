@@ -3,9 +3,9 @@
 
 use crate::connectors::Window;
 use crate::jobs::{build_connectors, run_connector_with, ConnectorRun};
+use crate::period::LocalDay;
 use crate::progress::Progress;
 use anyhow::bail;
-use chrono::NaiveDate;
 use clap::Args;
 use std::path::Path;
 
@@ -20,10 +20,10 @@ pub struct Ingest {
     connectors: Vec<String>,
     /// First local day of a backfill (YYYY-MM-DD).
     #[arg(long, requires = "to")]
-    from: Option<NaiveDate>,
+    from: Option<LocalDay>,
     /// Last local day of a backfill, inclusive.
     #[arg(long, requires = "from")]
-    to: Option<NaiveDate>,
+    to: Option<LocalDay>,
 }
 
 impl Ingest {

@@ -19,7 +19,7 @@ mod silence;
 mod targets;
 
 use crate::facts::{Batch, Reject};
-use crate::period::{today, Period, PeriodKind};
+use crate::period::{today, LocalDay, Period, PeriodKind};
 use crate::scorecard::imports;
 use crate::settings::Settings;
 use crate::setup::{self, Setup};
@@ -210,7 +210,7 @@ fn month(text: &str) -> anyhow::Result<Period> {
 }
 
 /// Today in the configuration's default zone (closing and appeal deadlines).
-fn today_local(s: &Settings) -> chrono::NaiveDate {
+fn today_local(s: &Settings) -> LocalDay {
     today(s.default_tz)
 }
 

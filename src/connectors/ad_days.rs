@@ -10,7 +10,8 @@
 use super::{Sink, Window};
 use crate::connectors::ConnectorError;
 use crate::facts::Batch;
-use chrono::{Duration, NaiveDate};
+use crate::period::LocalDay;
+use chrono::Duration;
 use std::future::Future;
 use tokio::sync::mpsc;
 
@@ -23,10 +24,10 @@ pub(crate) const STREAM: &str = "daily";
 /// to be moved to `to` once committed).
 pub(crate) async fn run_days(
     window: Window,
-    today: NaiveDate,
+    today: LocalDay,
     lookback_days: i64,
     sink: &Sink<'_>,
-) -> Result<(NaiveDate, NaiveDate, bool), ConnectorError> {
+) -> Result<(LocalDay, LocalDay, bool), ConnectorError> {
     if !window.is_scheduled() {
         let (from, to) = window.backfill_days(today);
         return Ok((from, to, false));
@@ -34,7 +35,7 @@ pub(crate) async fn run_days(
     let reached = sink
         .cursor(STREAM)
         .await?
-        .and_then(|c| NaiveDate::parse_from_str(&c, "%Y-%m-%d").ok())
+        .and_then(|c| LocalDay::parse_ymd(&c).ok())
         .unwrap_or(today)
         .min(today);
     Ok((reached - Duration::days(lookback_days), today, true))
@@ -45,7 +46,7 @@ pub(crate) async fn run_days(
 /// moves its cursor to the last day only once every slice is committed.
 pub(crate) async fn run_report<F, Fut>(
     window: Window,
-    today: NaiveDate,
+    today: LocalDay,
     lookback_days: i64,
     slice_days: u32,
     concurrency: usize,
@@ -53,7 +54,7 @@ pub(crate) async fn run_report<F, Fut>(
     fetch: F,
 ) -> Result<(), ConnectorError>
 where
-    F: Fn((NaiveDate, NaiveDate), mpsc::Sender<Batch>) -> Fut,
+    F: Fn((LocalDay, LocalDay), mpsc::Sender<Batch>) -> Fut,
     Fut: Future<Output = Result<(), ConnectorError>>,
 {
     let (from, to, scheduled) = run_days(window, today, lookback_days, sink).await?;
@@ -63,14 +64,14 @@ where
     sink.fetch_and_commit(slices(from, to, slice_days), concurrency, fetch)
         .await?;
     if scheduled {
-        sink.set_cursor(STREAM, &to.format("%Y-%m-%d").to_string())
+        sink.set_cursor(STREAM, &to.date().format("%Y-%m-%d").to_string())
             .await?;
     }
     Ok(())
 }
 
 /// `[from, to]` cut into consecutive ranges of at most `days` days.
-pub(crate) fn slices(from: NaiveDate, to: NaiveDate, days: u32) -> Vec<(NaiveDate, NaiveDate)> {
+pub(crate) fn slices(from: LocalDay, to: LocalDay, days: u32) -> Vec<(LocalDay, LocalDay)> {
     let step = Duration::days(i64::from(days.max(1)));
     let mut out = Vec::new();
     let mut start = from;

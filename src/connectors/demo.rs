@@ -11,8 +11,8 @@ use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, DailyValue, Order, OrderStatus, Refund};
 use crate::ids::ShopId;
 use crate::money::Money;
-use crate::period::{day_start, today};
-use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use crate::period::{day_start, local_day, today, LocalDay};
+use chrono::{Datelike, Duration, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
@@ -36,7 +36,7 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Last day generated (default: yesterday in the shop's zone).
     #[serde(default)]
-    pub end_date: Option<NaiveDate>,
+    pub end_date: Option<LocalDay>,
     #[serde(default = "default_orders_per_day")]
     pub orders_per_day: u32,
 }
@@ -111,7 +111,7 @@ const AGENTS: &[&str] = &["agent-li", "agent-wang", "agent-zhao"];
 
 impl DemoConnector {
     /// The days this connector covers, clipped to the window.
-    pub fn days(&self, window: Window) -> Vec<NaiveDate> {
+    pub fn days(&self, window: Window) -> Vec<LocalDay> {
         let end = self
             .options
             .end_date
@@ -137,12 +137,16 @@ impl DemoConnector {
         Ok(())
     }
 
-    fn generate_day(&self, day: NaiveDate, last_day: NaiveDate, batch: &mut Batch) {
+    fn generate_day(&self, day: LocalDay, last_day: LocalDay, batch: &mut Batch) {
         let shop_seed = hash_str(&self.shop);
-        let mut rng = Rng::new(&[self.options.seed, shop_seed, day.num_days_from_ce() as u64]);
+        let mut rng = Rng::new(&[
+            self.options.seed,
+            shop_seed,
+            day.date().num_days_from_ce() as u64,
+        ]);
         let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
         // A slow upward trend plus a weekend lift makes month-over-month growth visible.
-        let trend = 1.0 + (day.num_days_from_ce() % 365) as f64 / 365.0 * 0.3;
+        let trend = 1.0 + (day.date().num_days_from_ce() % 365) as f64 / 365.0 * 0.3;
         let base = self.options.orders_per_day as f64 * trend * if weekend { 1.25 } else { 1.0 };
         let n_orders = (base * (0.85 + 0.3 * rng.unit())) as i64;
         let midnight = day_start(day, self.tz);
@@ -162,13 +166,13 @@ impl DemoConnector {
             } else {
                 OrderStatus::Paid
             };
-            let order_id = format!("{}-{}-{k:04}", self.shop, day.format("%Y%m%d"));
+            let order_id = format!("{}-{}-{k:04}", self.shop, day.date().format("%Y%m%d"));
             if status == OrderStatus::Paid && rng.unit() < 0.06 {
                 let refund_day_offset = rng.range(1, 5);
                 let refunded_at = paid_at
                     + Duration::days(refund_day_offset)
                     + Duration::seconds(rng.range(0, 3600));
-                let refund_local = refunded_at.with_timezone(&self.tz).date_naive();
+                let refund_local = local_day(refunded_at, self.tz);
                 // Refunds after the last generated day have not happened yet.
                 if refund_local <= last_day {
                     let partial = rng.unit() < 0.3;

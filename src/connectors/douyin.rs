@@ -69,8 +69,8 @@ use super::shop_api::{days, move_cursor, signed_call, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::{HttpError, PageError};
-use crate::period::{local_day, today};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::period::{local_day, today, LocalDay};
+use chrono::{DateTime, Utc};
 use fields::{count, fen_micros, id_text, instant, integer, required_id};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -140,7 +140,7 @@ impl TimeField {
 #[derive(Debug, Clone, Copy)]
 struct Slice {
     field: TimeField,
-    day: NaiveDate,
+    day: LocalDay,
     start: i64,
     end: i64,
 }
@@ -202,8 +202,8 @@ impl DouyinConnector {
     fn day_slices(
         &self,
         field: TimeField,
-        from: NaiveDate,
-        to: NaiveDate,
+        from: LocalDay,
+        to: LocalDay,
         until: Option<DateTime<Utc>>,
     ) -> Vec<Slice> {
         days(from, to)
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(o[0].status, OrderStatus::Paid);
         assert_eq!(o[0].buyer_id.as_deref(), Some("1@#abc"));
         // 2025-09-30 16:01 UTC is 2025-10-01 00:01 in Shanghai.
-        assert_eq!(o[0].local_day, NaiveDate::from_ymd_opt(2025, 10, 1));
+        assert_eq!(o[0].local_day, LocalDay::from_ymd_opt(2025, 10, 1));
         assert_eq!(o[1].order_id, "6920000000000000999");
         assert_eq!(o[1].amount.micros(), 10_000);
         assert_eq!(o[1].status, OrderStatus::Unpaid);
@@ -466,10 +466,7 @@ mod tests {
         assert_eq!(r[0].order_id, "6920000000000000123");
         assert_eq!(r[0].amount.micros(), 123_450_000);
         // 2025-09-30 16:00 UTC is 1 October in Shanghai.
-        assert_eq!(
-            r[0].local_day,
-            NaiveDate::from_ymd_opt(2025, 10, 1).unwrap()
-        );
+        assert_eq!(r[0].local_day, LocalDay::from_ymd_opt(2025, 10, 1).unwrap());
         assert_eq!(page.batch.rejects[0].locator, "refund 3");
         assert!(page.batch.rejects[0].reason.contains("shop_order_id"));
         assert!(mapper()

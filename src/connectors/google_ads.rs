@@ -28,8 +28,7 @@ use crate::http::oauth::RefreshTokenSource;
 use crate::http::{platform_errors, strip_query, HttpClient, HttpError, PageError};
 use crate::ids::ShopId;
 use crate::money::to_micros;
-use crate::period::today;
-use chrono::NaiveDate;
+use crate::period::{today, LocalDay};
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
 use secrecy::{ExposeSecret, SecretString};
@@ -245,8 +244,8 @@ impl GoogleAdsConnector {
 
     async fn fetch_slice(
         &self,
-        from: NaiveDate,
-        to: NaiveDate,
+        from: LocalDay,
+        to: LocalDay,
         tx: mpsc::Sender<Batch>,
     ) -> Result<(), ConnectorError> {
         let url = self.stream_url();
@@ -312,13 +311,13 @@ impl GoogleAdsConnector {
 }
 
 /// The report query for `[from, to]` (inclusive).
-fn gaql(from: NaiveDate, to: NaiveDate) -> String {
+fn gaql(from: LocalDay, to: LocalDay) -> String {
     format!(
         "SELECT segments.date, campaign.id, metrics.cost_micros, metrics.impressions, \
          metrics.clicks, metrics.conversions, metrics.conversions_value FROM campaign \
          WHERE segments.date BETWEEN '{}' AND '{}'",
-        from.format("%Y-%m-%d"),
-        to.format("%Y-%m-%d")
+        from.date().format("%Y-%m-%d"),
+        to.date().format("%Y-%m-%d")
     )
 }
 
@@ -484,8 +483,8 @@ fn double_micros(name: &str, v: &Option<Value>) -> Result<i64, FieldError> {
 struct Mapper {
     shop: ShopId,
     source: String,
-    from: NaiveDate,
-    to: NaiveDate,
+    from: LocalDay,
+    to: LocalDay,
 }
 
 impl Mapper {
@@ -538,7 +537,7 @@ impl Mapper {
             .segments
             .and_then(|s| s.date)
             .ok_or((None, "the result has no segments.date".to_string()))?;
-        let day = NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|_| {
+        let day = LocalDay::parse_ymd(&date).map_err(|_| {
             (
                 None,
                 format!("segments.date `{}` is not YYYY-MM-DD", echo(&date)),
@@ -589,8 +588,8 @@ mod tests {
         Mapper {
             shop: "s".into(),
             source: "u".into(),
-            from: NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
-            to: NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
+            from: LocalDay::from_ymd_opt(2024, 6, 1).unwrap(),
+            to: LocalDay::from_ymd_opt(2024, 6, 1).unwrap(),
         }
     }
 

@@ -49,8 +49,8 @@ use super::shop_api::{days, move_cursor, signed_call, MarketApp, MarketOptions};
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::{HttpError, PageError};
-use crate::period::{local_day, today};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::period::{local_day, today, LocalDay};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -213,7 +213,7 @@ struct RefundPage {
 
 impl JdConnector {
     /// Local days of `[from, to]` on `date_type`.
-    fn day_slices(&self, date_type: u8, from: NaiveDate, to: NaiveDate) -> Vec<Slice> {
+    fn day_slices(&self, date_type: u8, from: LocalDay, to: LocalDay) -> Vec<Slice> {
         days(from, to)
             .map(|d| {
                 let (start, end) = self.api.day_bounds(d);
@@ -487,7 +487,7 @@ mod tests {
         assert_eq!(r[0].order_id, "300");
         assert_eq!(r[0].amount.micros(), 12_300_000);
         // 00:30 in Beijing is still 1 March in Shanghai.
-        assert_eq!(r[0].local_day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(r[0].local_day, LocalDay::from_ymd_opt(2026, 3, 1).unwrap());
         assert_eq!(p.batch.rejects.len(), 1);
         assert_eq!(p.batch.rejects[0].locator, "refund 3");
         assert!(p.batch.rejects[0].reason.contains("completeTime"));

@@ -25,11 +25,10 @@ pub use tabular::{HeaderError, ImportError};
 
 use crate::config::ConnectorConfig;
 use crate::facts::{Batch, IngestStats, Reject};
-use crate::period::Days;
+use crate::period::{Days, LocalDay};
 use crate::progress::Progress;
 use crate::settings::Settings;
 use crate::store::{Backend, ImportCommits, Store, StoreError};
-use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
@@ -92,8 +91,8 @@ pub enum FileError {
 /// The days a run should cover; open ends mean "the connector's default".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Window {
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
+    pub from: Option<LocalDay>,
+    pub to: Option<LocalDay>,
 }
 
 impl Window {
@@ -105,7 +104,7 @@ impl Window {
 
     /// A backfill's days `(from, to)`: `--to` defaults to `today`, `--from`
     /// to `--to` (a `from` after `to` covers nothing).
-    pub fn backfill_days(self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    pub fn backfill_days(self, today: LocalDay) -> (LocalDay, LocalDay) {
         let to = self.to.unwrap_or(today);
         (self.from.unwrap_or(to), to)
     }
@@ -328,7 +327,7 @@ impl<'a> Sink<'a> {
         shop: &str,
         input: &str,
         days: Days,
-    ) -> Result<Vec<(NaiveDate, String)>, ConnectorError> {
+    ) -> Result<Vec<(LocalDay, String)>, ConnectorError> {
         self.store
             .daily_dimensions(self.connector, shop, input, days)
             .await

@@ -51,7 +51,8 @@ use super::shop_api::{
 use super::{Connector, ConnectorError, Sink, Window};
 use crate::facts::{Batch, FieldError, Order, OrderStatus, Refund};
 use crate::http::{HttpError, PageError};
-use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
+use crate::period::LocalDay;
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -217,8 +218,8 @@ impl PinduoduoConnector {
     /// `max` (a day with a DST change can be 25 hours).
     fn day_windows(
         &self,
-        from: NaiveDate,
-        to: NaiveDate,
+        from: LocalDay,
+        to: LocalDay,
         max: Duration,
     ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         days(from, to)
@@ -467,7 +468,7 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].refund_id, "9007199254740993");
         assert_eq!(r[0].amount.micros(), 12_300_000);
-        assert_eq!(r[0].local_day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(r[0].local_day, LocalDay::from_ymd_opt(2026, 3, 1).unwrap());
         assert_eq!(facts.batch.rejects[0].locator, "refund 3");
         assert!(facts.batch.rejects[0].reason.contains("updated_time"));
     }

@@ -20,9 +20,9 @@ use crate::config::ConnectorConfig;
 use crate::facts::Batch;
 use crate::http::{HttpClient, HttpError};
 use crate::ids::ShopId;
-use crate::period::{day_start, today};
+use crate::period::{day_start, today, LocalDay};
 use crate::settings::Settings;
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
@@ -79,7 +79,7 @@ impl ShopApi {
     }
 
     /// A backfill's local days ([`Window::backfill_days`]) in the shop's zone.
-    pub fn backfill_days(&self, window: Window) -> (NaiveDate, NaiveDate) {
+    pub fn backfill_days(&self, window: Window) -> (LocalDay, LocalDay) {
         window.backfill_days(today(self.tz))
     }
 
@@ -101,7 +101,7 @@ impl ShopApi {
 
     /// The first and the last second of local day `day` (a day with a DST
     /// change is 23 or 25 hours long).
-    pub fn day_bounds(&self, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    pub fn day_bounds(&self, day: LocalDay) -> (DateTime<Utc>, DateTime<Utc>) {
         let start = day_start(day, self.tz);
         let end = day_start(day + Duration::days(1), self.tz) - Duration::seconds(1);
         (start, end)
@@ -171,7 +171,7 @@ impl ShopApi {
 }
 
 /// The days `from..=to`.
-pub(crate) fn days(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+pub(crate) fn days(from: LocalDay, to: LocalDay) -> impl Iterator<Item = LocalDay> {
     from.iter_days().take_while(move |d| *d <= to)
 }
 

@@ -45,8 +45,8 @@ use crate::facts::{Batch, DailyValue, Reject};
 use crate::http::pagination::{advance_cursor, after_cursor};
 use crate::http::{strip_query, HttpClient, PageError};
 use crate::ids::ShopId;
-use crate::period::{day_start, local_day, today, Days};
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use crate::period::{day_start, local_day, today, Days, LocalDay};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -198,7 +198,7 @@ struct Minutes {
 
 /// What one ticket adds to its day and agent; `None` when it adds nothing
 /// (deleted, not answered yet, created outside the window).
-type Contribution = Option<(NaiveDate, String, i64)>;
+type Contribution = Option<(LocalDay, String, i64)>;
 
 /// A page read into per-ticket contributions.
 struct PageFacts {
@@ -228,7 +228,7 @@ impl ZendeskConnector {
         let start_time = day_start(from, self.tz).min(started - Duration::seconds(61));
         let (tickets, rejects) = self.export(start_time, days).await?;
 
-        let mut totals: BTreeMap<(NaiveDate, String), (i64, i64)> = BTreeMap::new();
+        let mut totals: BTreeMap<(LocalDay, String), (i64, i64)> = BTreeMap::new();
         for (day, agent, seconds) in tickets.into_values().flatten() {
             let t = totals.entry((day, agent)).or_default();
             t.0 += 1;
@@ -238,7 +238,7 @@ impl ZendeskConnector {
             rejects,
             ..Batch::default()
         };
-        let mut gone: BTreeSet<(NaiveDate, String)> = BTreeSet::new();
+        let mut gone: BTreeSet<(LocalDay, String)> = BTreeSet::new();
         for input in [SESSIONS, RESPONSE_TOTAL] {
             for key in sink.stored_dimensions(&self.shop, input, days).await? {
                 if !totals.contains_key(&key) {
@@ -246,7 +246,7 @@ impl ZendeskConnector {
                 }
             }
         }
-        let value = |day: NaiveDate, input: &str, agent: &str, v: Option<i64>| DailyValue {
+        let value = |day: LocalDay, input: &str, agent: &str, v: Option<i64>| DailyValue {
             shop: self.shop.clone(),
             day,
             input: input.to_string(),
@@ -450,8 +450,8 @@ mod tests {
         Mapper {
             tz: chrono_tz::Asia::Shanghai,
             days: Days::new(
-                NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
-                NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
+                LocalDay::from_ymd_opt(2026, 10, 1).unwrap(),
+                LocalDay::from_ymd_opt(2026, 10, 2).unwrap(),
             )
             .unwrap(),
             source: "https://x/api/v2/incremental/tickets/cursor.json".into(),
@@ -475,7 +475,7 @@ mod tests {
         ],"after_cursor":"abc","end_of_stream":false}"#;
         let page = mapper().page_facts(body).unwrap();
         assert_eq!(page.next.as_deref(), Some("abc"));
-        let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let day = LocalDay::from_ymd_opt(2026, 10, 1).unwrap();
         assert_eq!(
             page.tickets,
             vec![

@@ -4,13 +4,13 @@
 
 use super::Context;
 use crate::kpi::FactsCache;
-use crate::period::{today, Period};
+use crate::period::{local_day, today, LocalDay, Period};
 use crate::settings::{Settings, Shop};
 use crate::snapshot::{compute_many, nightly_periods, Computed};
 use crate::store::{RunResult, Store, StoreError};
 use crate::targets::roles::Person;
 use crate::targets::TargetBook;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The nightly snapshot job for one shop on local day `today`: yesterday,
@@ -20,7 +20,7 @@ pub async fn snapshot_shop(
     settings: &Settings,
     store: &Store,
     shop: &Shop,
-    today: NaiveDate,
+    today: LocalDay,
 ) -> Result<Vec<Computed>, StoreError> {
     snapshot_shops(settings, store, &[(shop, today)]).await
 }
@@ -32,9 +32,9 @@ pub async fn snapshot_shop(
 pub async fn snapshot_shops(
     settings: &Settings,
     store: &Store,
-    shops: &[(&Shop, NaiveDate)],
+    shops: &[(&Shop, LocalDay)],
 ) -> Result<Vec<Computed>, StoreError> {
-    let mut by_day: BTreeMap<NaiveDate, Vec<&Shop>> = BTreeMap::new();
+    let mut by_day: BTreeMap<LocalDay, Vec<&Shop>> = BTreeMap::new();
     for (shop, today) in shops {
         by_day.entry(*today).or_default().push(shop);
     }
@@ -105,10 +105,7 @@ pub fn last_complete_month(shop: &Shop) -> Period {
 /// the tick, then the alerts evaluated once on the fresh values. One result
 /// per shop, in order; a failure of the pass fails every shop's run with it.
 pub(super) async fn tick(cx: &Context, shops: &[&Shop], tick: DateTime<Utc>) -> Vec<RunResult> {
-    let days: Vec<(&Shop, NaiveDate)> = shops
-        .iter()
-        .map(|s| (*s, tick.with_timezone(&s.tz).date_naive()))
-        .collect();
+    let days: Vec<(&Shop, LocalDay)> = shops.iter().map(|s| (*s, local_day(tick, s.tz))).collect();
     cx.metrics.snapshot_pass(shops.len());
     let done = match snapshot_shops(&cx.setup, &cx.store, &days).await {
         Ok(done) => done,

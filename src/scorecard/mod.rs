@@ -16,13 +16,12 @@ use crate::ids::ShopId;
 use crate::kpi::catalogue::{input_def, Aggregation};
 use crate::kpi::{round_value, FactsCache, InputValues};
 use crate::measure::Measure;
-use crate::period::Period;
+use crate::period::{LocalDay, Period};
 use crate::scoring::scored;
 use crate::settings::Settings;
 use crate::store::{ManualInput, ScoreLine, Store, StoreError, StoredScorecard};
 use crate::targets::roles::{Person, Role};
 use crate::targets::TargetBook;
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 
@@ -39,11 +38,11 @@ pub enum ScorecardError {
     #[error("{month} was already closed on {on} by {by}")]
     AlreadyClosed {
         month: Period,
-        on: NaiveDate,
+        on: LocalDay,
         by: String,
     },
     #[error("{month} is not over yet (its last day is {last})")]
-    NotOver { month: Period, last: NaiveDate },
+    NotOver { month: Period, last: LocalDay },
     #[error(
         "{0} is not closed: appeals are taken against a closed month (`kpid close --month {0}`)"
     )]
@@ -53,9 +52,9 @@ pub enum ScorecardError {
     )]
     Late {
         month: Period,
-        deadline: NaiveDate,
+        deadline: LocalDay,
         days: u32,
-        closed_on: NaiveDate,
+        closed_on: LocalDay,
     },
     #[error("{person} has no scorecard for {month}")]
     NoScorecard { person: String, month: Period },
@@ -467,7 +466,7 @@ pub async fn close_month(
     store: &Store,
     month: Period,
     by: &str,
-    today: NaiveDate,
+    today: LocalDay,
 ) -> Result<Vec<Refreshed>> {
     if !matches!(month, Period::Month { .. }) {
         return Err(ScorecardError::NotAMonth(month));
@@ -503,8 +502,8 @@ pub async fn close_month(
 pub async fn overdue_months(
     settings: &Settings,
     store: &Store,
-    today: NaiveDate,
-) -> Result<Vec<(Period, NaiveDate)>> {
+    today: LocalDay,
+) -> Result<Vec<(Period, LocalDay)>> {
     let mut out = Vec::new();
     let mut month = Period::month_of(today).previous();
     for _ in 0..12 {
@@ -532,7 +531,7 @@ pub async fn open_appeal(
     person: &str,
     month: Period,
     reason: &str,
-    today: NaiveDate,
+    today: LocalDay,
 ) -> Result<i64> {
     settings
         .person(person)

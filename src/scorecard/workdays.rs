@@ -1,19 +1,19 @@
 //! Working days: the scheme counts its deadlines (closing a month, appealing
 //! a scorecard) in working days, so weekends and holidays do not count.
 
-use crate::period::Period;
-use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use crate::period::{LocalDay, Period};
+use chrono::Weekday;
 
-pub fn is_working_day(day: NaiveDate, holidays: &[NaiveDate]) -> bool {
+pub fn is_working_day(day: LocalDay, holidays: &[LocalDay]) -> bool {
     !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) && !holidays.contains(&day)
 }
 
 /// The `n`th working day after `day` (`day` itself not counted).
-pub fn add_working_days(day: NaiveDate, n: u32, holidays: &[NaiveDate]) -> NaiveDate {
+pub fn add_working_days(day: LocalDay, n: u32, holidays: &[LocalDay]) -> LocalDay {
     let mut d = day;
     let mut left = n;
     while left > 0 {
-        d += Duration::days(1);
+        d = d.succ();
         if is_working_day(d, holidays) {
             left -= 1;
         }
@@ -23,7 +23,7 @@ pub fn add_working_days(day: NaiveDate, n: u32, holidays: &[NaiveDate]) -> Naive
 
 /// The last day on which `month` should be closed: its `n`th working day
 /// after the month's last day.
-pub fn close_due(month: Period, n: u32, holidays: &[NaiveDate]) -> NaiveDate {
+pub fn close_due(month: Period, n: u32, holidays: &[LocalDay]) -> LocalDay {
     add_working_days(month.last_day(), n, holidays)
 }
 

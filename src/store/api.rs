@@ -13,7 +13,6 @@ use super::{
 use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
 use crate::period::{Days, LocalDay, Period};
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -81,7 +80,7 @@ storage_traits! {
             shop: &str,
             input: &str,
             days: Days,
-        ) -> Result<Vec<(NaiveDate, String)>>;
+        ) -> Result<Vec<(LocalDay, String)>>;
     }
 
     /// What KPI computation reads of the facts.
@@ -169,7 +168,7 @@ storage_traits! {
         /// When and by whom a month was closed.
         async fn month_close(&self, month: Period) -> Result<Option<MonthClose>>;
         /// Records the close; `false` when the month was already closed.
-        async fn close_month(&self, month: Period, on: NaiveDate, by: &str) -> Result<bool>;
+        async fn close_month(&self, month: Period, on: LocalDay, by: &str) -> Result<bool>;
         /// Closed months of a year, oldest first.
         async fn closed_months(&self, year: i32) -> Result<Vec<Period>>;
         /// Opens an appeal against a closed month's scorecard; returns its id.
@@ -178,7 +177,7 @@ storage_traits! {
             person: &str,
             month: Period,
             reason: &str,
-            on: NaiveDate,
+            on: LocalDay,
             revision_before: i64,
         ) -> Result<i64>;
         /// Appeals, newest first, optionally of one person or month.

@@ -2,8 +2,7 @@
 
 use crate::ids::KpiId;
 use crate::measure::Measure;
-use crate::period::Period;
-use chrono::NaiveDate;
+use crate::period::{LocalDay, Period};
 use rust_decimal::Decimal;
 
 /// One KPI of a scorecard.
@@ -64,7 +63,7 @@ pub struct MonthClose {
     pub period: Period,
     pub closed_at: i64,
     /// The local day of the close, from which appeal deadlines count.
-    pub closed_on: NaiveDate,
+    pub closed_on: LocalDay,
     pub closed_by: String,
 }
 
@@ -76,7 +75,7 @@ pub struct Appeal {
     pub period: Period,
     pub reason: String,
     pub opened_at: i64,
-    pub opened_on: NaiveDate,
+    pub opened_on: LocalDay,
     /// `open`, `accepted` or `rejected`.
     pub status: String,
     pub revision_before: i64,

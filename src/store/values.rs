@@ -3,7 +3,6 @@
 
 use super::{Result, StoreError};
 use crate::period::{Days, LocalDay, Period};
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::fmt::Display;
 use std::str::FromStr;
@@ -36,9 +35,9 @@ pub(super) fn parse_day(what: &str, text: &str) -> Result<LocalDay> {
         .map_err(|_| StoreError::Corrupt(format!("{what} `{text}` is not a day")))
 }
 
-/// `YYYY-MM-DD`: `NaiveDate`'s `Display` writes the same text as the
-/// `%Y-%m-%d` pattern without parsing a pattern per row.
-pub(super) fn day_text(d: NaiveDate) -> String {
+/// `YYYY-MM-DD`: `LocalDay`'s `Display` (`NaiveDate`'s) writes the same text
+/// as the `%Y-%m-%d` pattern without parsing a pattern per row.
+pub(super) fn day_text(d: LocalDay) -> String {
     d.to_string()
 }
 
@@ -62,7 +61,7 @@ mod tests {
 
     #[test]
     fn stored_days_are_read_back_or_named_as_corrupt() {
-        let day = NaiveDate::from_ymd_opt(2026, 10, 5).unwrap();
+        let day = LocalDay::from_ymd_opt(2026, 10, 5).unwrap();
         assert_eq!(parse_day("daily_values.day", &day_text(day)).unwrap(), day);
         let e = parse_day("daily_values.day", "2026-13-01").unwrap_err();
         assert!(

@@ -2,10 +2,9 @@
 //! run reports, stored per-dimension daily values, and configuration errors.
 
 use super::TestDb;
-use chrono::NaiveDate;
 use kpid::jobs::ConnectorRun;
 use kpid::money::from_micros;
-use kpid::period::Days;
+use kpid::period::{Days, LocalDay};
 use rust_decimal::Decimal;
 use sqlx::Row;
 use std::str::FromStr;
@@ -35,7 +34,7 @@ pub fn failure(run: &ConnectorRun, why: &str, named: &[&str], secrets: &[&str]) 
 pub async fn daily_value(
     db: &TestDb,
     shop: &str,
-    day: NaiveDate,
+    day: LocalDay,
     input: &str,
     dimension: &str,
 ) -> Option<Decimal> {

@@ -12,7 +12,7 @@ use super::tree::{Node, Tree};
 use crate::facts::{echo, Batch, DailyValue, Order, OrderStatus, Refund, Reject, ShopId};
 use crate::http::HttpError;
 use crate::money::Money;
-use crate::period::local_day;
+use crate::period::{local_day, LocalDay};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde_json::Value;
@@ -348,19 +348,19 @@ impl Mapper {
         rec: &Record<T>,
         d: &DailyPlan,
         field: Option<&FieldPlan>,
-    ) -> Result<NaiveDate, RecordError> {
+    ) -> Result<LocalDay, RecordError> {
         match &d.day {
             DayPlan::Date { field: f, pattern } => {
                 let field = field.unwrap_or(f);
                 let raw = rec.required(field)?;
-                NaiveDate::parse_from_str(raw.trim(), pattern).map_err(|cause| {
-                    RecordError::NotADate {
+                NaiveDate::parse_from_str(raw.trim(), pattern)
+                    .map(LocalDay::from_date)
+                    .map_err(|cause| RecordError::NotADate {
                         field: field.to_string(),
                         shown: echo(&raw).into_owned(),
                         pattern: pattern.clone(),
                         cause,
-                    }
-                })
+                    })
             }
             DayPlan::Instant(t) => {
                 let t = match field {

@@ -8,7 +8,7 @@ use super::tree::NotAValue;
 use crate::facts::FieldError;
 use crate::http::pagination::RepeatedCursor;
 use crate::money::AmountError;
-use chrono::NaiveDate;
+use crate::period::LocalDay;
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
@@ -74,8 +74,8 @@ pub enum RecordError {
     #[error("the record covers {first}..{last}, not one day ({field})")]
     SpansDays {
         field: String,
-        first: NaiveDate,
-        last: NaiveDate,
+        first: LocalDay,
+        last: LocalDay,
     },
     /// The refunds' `each` holds something else than a list.
     #[error("refunds `{list}` is not a list")]

@@ -6,7 +6,7 @@ use super::super::{ConnectorError, FileError, Sink};
 use super::keys::KeyLog;
 use super::{Cells, Layout, RowParser, Stream, ROWS_PER_COMMIT};
 use crate::facts::{echo, Batch, FileMark, Reject};
-use chrono::NaiveDate;
+use crate::period::LocalDay;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Read;
@@ -200,7 +200,7 @@ where
 enum RowKey<'a> {
     Order(&'a str, &'a str),
     Refund(&'a str, &'a str),
-    Daily(&'a str, NaiveDate, &'a str),
+    Daily(&'a str, LocalDay, &'a str),
 }
 
 impl<'a> RowKey<'a> {

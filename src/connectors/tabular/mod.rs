@@ -10,9 +10,9 @@ use crate::config::{ConnectorConfig, KeyProblem};
 use crate::facts::{check_id, echo, Batch, DailyValue, Order, OrderStatus, Refund};
 use crate::kpi::catalogue::input_def;
 use crate::money::{parse_micros, Money};
-use crate::period::local_day;
+use crate::period::{local_day, LocalDay};
 use crate::settings::Settings;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -396,7 +396,7 @@ impl RowParser {
             }
             Stream::Daily => {
                 let day_text = required("date")?;
-                let day = NaiveDate::parse_from_str(day_text, "%Y-%m-%d")
+                let day = LocalDay::parse_ymd(day_text)
                     .map_err(|_| RowError::cell("date", CellProblem::Date(shown(day_text))))?;
                 let dimension = cell("dimension").to_string();
                 let mut values = Vec::with_capacity(layout.inputs.len());

@@ -1,10 +1,9 @@
 //! Query parameters read by name, so a 400 names the parameter and what it expects.
 
 use super::ApiError;
-use crate::period::Period;
+use crate::period::{LocalDay, Period};
 use crate::report::Format;
 use axum::http::StatusCode;
-use chrono::NaiveDate;
 use std::collections::HashMap;
 
 pub struct Params(HashMap<String, String>);
@@ -75,9 +74,9 @@ impl Params {
         })
     }
 
-    pub fn day(&self, name: &str) -> Result<NaiveDate, ApiError> {
+    pub fn day(&self, name: &str) -> Result<LocalDay, ApiError> {
         let text = self.required(name, "a local day YYYY-MM-DD")?;
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        LocalDay::parse_ymd(text).map_err(|_| {
             bad(format!(
                 "parameter `{name}`: `{text}` is not a day YYYY-MM-DD"
             ))

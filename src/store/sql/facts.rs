@@ -12,7 +12,6 @@ use crate::store::values::{day_texts, parse_day};
 use crate::store::{
     now_unix, DailyAggregate, DailyRow, FactsReader, FactsWriter, RecordTotals, Result,
 };
-use chrono::NaiveDate;
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 
@@ -63,7 +62,7 @@ impl FactsWriter for DbStore {
         shop: &str,
         input: &str,
         days: Days,
-    ) -> Result<Vec<(NaiveDate, String)>> {
+    ) -> Result<Vec<(LocalDay, String)>> {
         let [from, to] = day_texts(days);
         let q = sqlx::query(
             "SELECT day, dimension FROM daily_values WHERE connector = $1 AND shop = $2 \

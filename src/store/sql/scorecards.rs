@@ -4,13 +4,12 @@ use super::rows::{measure_at, BindMeasure};
 use super::sets::INSERT_ROWS;
 use super::{DbRow, DbStore};
 use crate::ids::KpiId;
-use crate::period::Period;
+use crate::period::{LocalDay, Period};
 use crate::store::revision::append_revision;
 use crate::store::values::{dec, decimal, norm, parse_day, period, text};
 use crate::store::{
     now_unix, Appeal, MonthClose, Result, ScoreLine, ScorecardStore, StoreError, StoredScorecard,
 };
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -122,14 +121,14 @@ impl ScorecardStore for DbStore {
         .transpose()
     }
 
-    async fn close_month(&self, month: Period, on: NaiveDate, by: &str) -> Result<bool> {
+    async fn close_month(&self, month: Period, on: LocalDay, by: &str) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO month_closes (period, closed_at, closed_on, closed_by) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (period) DO NOTHING",
         )
         .bind(month.to_string())
         .bind(now_unix())
-        .bind(on.format("%Y-%m-%d").to_string())
+        .bind(on.date().format("%Y-%m-%d").to_string())
         .bind(by)
         .execute(&self.pool)
         .await?
@@ -149,7 +148,7 @@ impl ScorecardStore for DbStore {
         person: &str,
         month: Period,
         reason: &str,
-        on: NaiveDate,
+        on: LocalDay,
         revision_before: i64,
     ) -> Result<i64> {
         let id: i64 = sqlx::query_scalar(
@@ -160,7 +159,7 @@ impl ScorecardStore for DbStore {
         .bind(month.to_string())
         .bind(reason)
         .bind(now_unix())
-        .bind(on.format("%Y-%m-%d").to_string())
+        .bind(on.date().format("%Y-%m-%d").to_string())
         .bind(revision_before)
         .fetch_one(&self.pool)
         .await?;

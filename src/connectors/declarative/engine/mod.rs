@@ -30,9 +30,9 @@ use crate::facts::Batch;
 use crate::http::oauth::ServiceAccountTokenSource;
 use crate::http::pagination::{advance_cursor, next_link};
 use crate::http::{strip_query, HttpClient, HttpError, Page, RetryPolicy};
-use crate::period::{day_start, local_day, today};
+use crate::period::{day_start, local_day, today, LocalDay};
 use crate::settings::Settings;
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
@@ -217,12 +217,12 @@ impl DeclarativeConnector {
         &self,
         s: &StreamPlan,
         incremental: bool,
-        from: NaiveDate,
-        to: NaiveDate,
+        from: LocalDay,
+        to: LocalDay,
     ) -> Vec<Slice> {
-        let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+        let days: Vec<LocalDay> = from.iter_days().take_while(|d| *d <= to).collect();
         let mut out = Vec::new();
-        let group = |out: &mut Vec<Slice>, group: &[NaiveDate]| {
+        let group = |out: &mut Vec<Slice>, group: &[LocalDay]| {
             if let (Some(first), Some(last)) = (group.first(), group.last()) {
                 out.push(Slice {
                     incremental,
@@ -294,7 +294,7 @@ impl DeclarativeConnector {
                         let reached = sink
                             .cursor(&s.name)
                             .await?
-                            .and_then(|c| NaiveDate::parse_from_str(&c, "%Y-%m-%d").ok())
+                            .and_then(|c| LocalDay::parse_ymd(&c).ok())
                             .unwrap_or(last)
                             .min(last);
                         reached - Duration::days(self.options.lookback_days)
@@ -312,7 +312,7 @@ impl DeclarativeConnector {
             .await?;
             if incremental && s.window.scheduled == Scheduled::Reached {
                 // The last day reached, once every slice is committed.
-                sink.set_cursor(&s.name, &last.format("%Y-%m-%d").to_string())
+                sink.set_cursor(&s.name, &last.date().format("%Y-%m-%d").to_string())
                     .await?;
             }
             if incremental && s.window.scheduled == Scheduled::Cursor {
