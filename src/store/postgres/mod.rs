@@ -22,7 +22,8 @@ shared_queries!(
 // How the shared queries read `orders` by day: PostgreSQL plans the ranges
 // over its (shop, local_day) index itself (SQLite names its own index, see
 // sqlite/mod.rs).
-const ORDERS_BY_DAY: &str = "orders";
+const MANY_DAYS_WITH: &str = "";
+const MANY_ORDERS_FROM: &str = "orders WHERE local_day >= $1 AND local_day <= $2 AND";
 const SHOP_DAYS_WITH: &str = "";
 const SHOP_ORDERS_FROM: &str = "orders WHERE shop = $1 AND local_day >= $2 AND local_day <= $3";
 

@@ -2,7 +2,7 @@
 
 use super::rows::DbQuery;
 use super::sets::{values_table, CHUNK};
-use super::{DbRow, DbStore, ORDERS_BY_DAY, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
+use super::{DbRow, DbStore, MANY_DAYS_WITH, MANY_ORDERS_FROM, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
 use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
 use crate::money::Money;
@@ -170,10 +170,10 @@ impl FactsReader for DbStore {
         let mut out: HashMap<ShopId, RecordTotals> = HashMap::new();
         let orders = |list: &str| {
             format!(
-                "SELECT shop, COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
+                "{MANY_DAYS_WITH}SELECT shop, COUNT(*), \
+                 CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
                  COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
-                 FROM {ORDERS_BY_DAY} WHERE shop IN ({list}) AND status = 'paid' \
-                 AND local_day >= $1 AND local_day <= $2 GROUP BY shop"
+                 FROM {MANY_ORDERS_FROM} shop IN ({list}) AND status = 'paid' GROUP BY shop"
             )
         };
         self.each_row_of_chunks(shops, day_texts(days), orders, |row| {
@@ -222,8 +222,7 @@ impl FactsReader for DbStore {
     ) -> Result<HashMap<ShopId, HashSet<LocalDay>>> {
         let sql = |list: &str| {
             format!(
-                "SELECT shop, local_day FROM {ORDERS_BY_DAY} WHERE shop IN ({list}) \
-                 AND local_day >= $1 AND local_day <= $2 \
+                "{MANY_DAYS_WITH}SELECT shop, local_day FROM {MANY_ORDERS_FROM} shop IN ({list}) \
                  UNION SELECT shop, local_day FROM refunds WHERE shop IN ({list}) \
                  AND local_day >= $1 AND local_day <= $2"
             )

@@ -14,4 +14,4 @@ mod scorecards;
 mod sets;
 mod snapshots;
 
-use super::{Db, DbRow, DbStore, MIGRATIONS, ORDERS_BY_DAY, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
+use super::{Db, DbRow, DbStore, MIGRATIONS, MANY_DAYS_WITH, MANY_ORDERS_FROM, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};

@@ -24,8 +24,20 @@ shared_queries!(
 // rather read a shop's every order through the primary key (shop, order_id)
 // than range over the days, so the reads name the index.
 
-/// `orders` for a day range over many shops: one scan of the range.
-const ORDERS_BY_DAY: &str = "orders INDEXED BY orders_day_shop";
+/// Opens a query over many shops' orders of a day range (days `$1` to `$2`
+/// as text, the shops listed after): the days of the range, one row each,
+/// so that [`MANY_ORDERS_FROM`] seeks (day, shop) for each day and listed
+/// shop. A scan of the range checked each of its rows against the list of
+/// shops instead, a b-tree search a row: a third of a month's snapshots
+/// for 1,000 shops at 1M orders (callgrind); the seeks take a fifth fewer
+/// instructions for the whole query.
+const MANY_DAYS_WITH: &str = "WITH RECURSIVE days(day) AS (SELECT $1 WHERE $1 <= $2 \
+     UNION ALL SELECT date(day, '+1 day') FROM days WHERE day < $2) ";
+
+/// The `FROM … WHERE` of a query over many shops' orders of a day range,
+/// after [`MANY_DAYS_WITH`]; the condition on `shop` follows.
+const MANY_ORDERS_FROM: &str =
+    "days JOIN orders INDEXED BY orders_day_shop ON orders.local_day = days.day WHERE";
 
 /// Opens a query over one shop's orders of a day range (`shop = $1`, days
 /// `$2` to `$3` as text): the days of the range, one row each, so that
@@ -188,14 +200,14 @@ mod tests {
             p.contains("USING INDEX orders_day_shop (local_day=? AND shop=?)"),
             "{p}"
         );
-        // Many shops: one range over the days.
+        // Many shops: a seek of (day, shop) for each day and shop.
         let many = format!(
-            "SELECT shop, COUNT(*) FROM {ORDERS_BY_DAY} WHERE shop IN ($3, $4) \
-             AND local_day >= $1 AND local_day <= $2 GROUP BY shop"
+            "{MANY_DAYS_WITH}SELECT shop, COUNT(*) FROM {MANY_ORDERS_FROM} shop IN ($3, $4) \
+             GROUP BY shop"
         );
         let p = plan(db.pool(), &many, &["2026-11-01", "2026-11-30", "s1", "s2"]).await;
         assert!(
-            p.contains("INDEX orders_day_shop (local_day>? AND local_day<?)"),
+            p.contains("INDEX orders_day_shop (local_day=? AND shop=?)"),
             "{p}"
         );
         // The days of a range, the month's end and a leap day included; none
