@@ -62,8 +62,8 @@ struct RecordFacts {
 /// What one pass (a `kpid compute`, the shops of one nightly tick, the
 /// start-up report) has read of the shops' records, kept for the rest of
 /// the pass: its snapshots and then its scorecards ask for the same shops
-/// and periods, and on SQLite a month of orders for 1,000 shops is one scan
-/// of the month, grouped by shop and counted distinct. Only those small
+/// and periods, and a month of orders for 1,000 shops is a million rows
+/// read, grouped by shop and counted distinct. Only those small
 /// results are kept (a few numbers a shop and range, and the days with a
 /// record): the daily series, which can be large (a row per campaign or
 /// agent a day), are read again each time, as they are cheap to seek.
