@@ -416,7 +416,7 @@ pub fn day_start(day: LocalDay, tz: Tz) -> DateTime<Utc> {
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Period::Day(d) => write!(f, "{}", d.date().format("%Y-%m-%d")),
+            Period::Day(d) => write!(f, "{d}"),
             Period::Month { year, month } => write!(f, "{year:04}-{month:02}"),
             Period::Year(y) => write!(f, "{y:04}"),
         }

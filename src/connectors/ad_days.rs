@@ -64,8 +64,7 @@ where
     sink.fetch_and_commit(slices(from, to, slice_days), concurrency, fetch)
         .await?;
     if scheduled {
-        sink.set_cursor(STREAM, &to.date().format("%Y-%m-%d").to_string())
-            .await?;
+        sink.set_cursor(STREAM, &to.to_string()).await?;
     }
     Ok(())
 }

@@ -315,9 +315,7 @@ fn gaql(from: LocalDay, to: LocalDay) -> String {
     format!(
         "SELECT segments.date, campaign.id, metrics.cost_micros, metrics.impressions, \
          metrics.clicks, metrics.conversions, metrics.conversions_value FROM campaign \
-         WHERE segments.date BETWEEN '{}' AND '{}'",
-        from.date().format("%Y-%m-%d"),
-        to.date().format("%Y-%m-%d")
+         WHERE segments.date BETWEEN '{from}' AND '{to}'"
     )
 }
 

@@ -47,6 +47,17 @@ impl ShopFacts {
     ) -> Result<HashMap<ShopId, Self>, StoreError> {
         FactsCache::default().shop_facts(store, shops, days).await
     }
+
+    /// Distinct buyers cannot be known: some day takes its sales from a
+    /// daily series, and the range is more than one day (a buyer of that
+    /// day may have bought on another) or that day has no daily `buyers`.
+    pub fn buyers_unknown(&self, single_day: bool) -> bool {
+        let daily_sales = self
+            .rows
+            .iter()
+            .any(|r| SALES_INPUTS.contains(&r.input.as_str()));
+        daily_sales && (!single_day || !self.rows.iter().any(|r| r.input == "buyers"))
+    }
 }
 
 /// What a shop's order and refund records say over a range of days.
@@ -86,7 +97,7 @@ impl FactsCache {
         shops.sort();
         shops.dedup();
         let mut rows = store.daily_rows_of(&shops, days).await?;
-        let unread = self.unread(&shops, days, |_| false);
+        let unread = self.unread(&shops, days);
         if !unread.is_empty() {
             let totals = record_totals(store, &unread, days).await?;
             let mut read = self.lock();
@@ -102,8 +113,22 @@ impl FactsCache {
                     .any(|r| RECORD_INPUTS.contains(&r.input.as_str()))
             })
         };
-        let mixed = self.unread(&shops, days, |f| f.totals.is_some() && f.days.is_none());
-        let mixed: Vec<ShopId> = mixed.into_iter().filter(with_record_inputs).collect();
+        // Every shop has its totals by now: those with orders whose record
+        // days are not read yet.
+        let mixed: Vec<ShopId> = {
+            let read = self.lock();
+            let known = read.get(&days);
+            shops
+                .iter()
+                .filter(|s| {
+                    known
+                        .and_then(|k| k.get(*s))
+                        .is_some_and(|f| f.totals.is_some() && f.days.is_none())
+                })
+                .filter(|s| with_record_inputs(s))
+                .cloned()
+                .collect()
+        };
         if !mixed.is_empty() {
             let mut record_days = store.record_days_of(&mixed, days).await?;
             let mut read = self.lock();
@@ -130,22 +155,13 @@ impl FactsCache {
         Ok(out)
     }
 
-    /// Those of `shops` with nothing read for `days`, or whose records
-    /// `wanting` says still lack something.
-    fn unread(
-        &self,
-        shops: &[ShopId],
-        days: Days,
-        wanting: impl Fn(&RecordFacts) -> bool,
-    ) -> Vec<ShopId> {
+    /// Those of `shops` whose records over `days` the pass has not read.
+    fn unread(&self, shops: &[ShopId], days: Days) -> Vec<ShopId> {
         let read = self.lock();
         let known = read.get(&days);
         shops
             .iter()
-            .filter(|s| match known.and_then(|k| k.get(*s)) {
-                None => true,
-                Some(f) => wanting(f),
-            })
+            .filter(|s| known.is_none_or(|k| !k.contains_key(*s)))
             .cloned()
             .collect()
     }
@@ -184,19 +200,6 @@ async fn record_totals(
             (s.clone(), t)
         })
         .collect())
-}
-
-impl ShopFacts {
-    /// Distinct buyers cannot be known: some day takes its sales from a
-    /// daily series, and the range is more than one day (a buyer of that
-    /// day may have bought on another) or that day has no daily `buyers`.
-    pub fn buyers_unknown(&self, single_day: bool) -> bool {
-        let daily_sales = self
-            .rows
-            .iter()
-            .any(|r| SALES_INPUTS.contains(&r.input.as_str()));
-        daily_sales && (!single_day || !self.rows.iter().any(|r| r.input == "buyers"))
-    }
 }
 
 /// Period totals of every input that has a value.

@@ -260,17 +260,15 @@ impl TargetBook {
             .enumerate()
             .map(|(i, t)| last[&t.key()] == i)
             .collect();
-        let configured: Vec<Target> = configured
+        let mut targets: Vec<Target> = configured
             .into_iter()
             .filter(|t| !last.contains_key(&t.key()))
             .collect();
-        let mut targets = configured;
         targets.extend(
             imported
-                .iter()
+                .into_iter()
                 .zip(keep)
-                .filter(|(_, keep)| *keep)
-                .map(|(t, _)| t.clone()),
+                .filter_map(|(t, keep)| keep.then_some(t)),
         );
         let mut book = TargetBook {
             targets,

@@ -6,7 +6,7 @@ use super::{DbRow, DbStore};
 use crate::ids::KpiId;
 use crate::period::{LocalDay, Period};
 use crate::store::revision::append_revision;
-use crate::store::values::{dec, decimal, norm, parse_day, period, text};
+use crate::store::values::{day_text, dec, decimal, norm, parse_day, period, text};
 use crate::store::{
     now_unix, Appeal, MonthClose, Result, ScoreLine, ScorecardStore, StoreError, StoredScorecard,
 };
@@ -128,7 +128,7 @@ impl ScorecardStore for DbStore {
         )
         .bind(month.to_string())
         .bind(now_unix())
-        .bind(on.date().format("%Y-%m-%d").to_string())
+        .bind(day_text(on))
         .bind(by)
         .execute(&self.pool)
         .await?
@@ -159,7 +159,7 @@ impl ScorecardStore for DbStore {
         .bind(month.to_string())
         .bind(reason)
         .bind(now_unix())
-        .bind(on.date().format("%Y-%m-%d").to_string())
+        .bind(day_text(on))
         .bind(revision_before)
         .fetch_one(&self.pool)
         .await?;

@@ -312,8 +312,7 @@ impl DeclarativeConnector {
             .await?;
             if incremental && s.window.scheduled == Scheduled::Reached {
                 // The last day reached, once every slice is committed.
-                sink.set_cursor(&s.name, &last.date().format("%Y-%m-%d").to_string())
-                    .await?;
+                sink.set_cursor(&s.name, &last.to_string()).await?;
             }
             if incremental && s.window.scheduled == Scheduled::Cursor {
                 // Everything changed before the run started, up to the end

@@ -521,6 +521,8 @@ impl<'de> Visitor<'de> for Key {
         Ok(Cow::Owned(v))
     }
 
+    // The parser hands the key of an `arbitrary_precision` number's map
+    // (`NUMBER_TOKEN`) over as text, whatever was asked for.
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
         Ok(Cow::Borrowed(v.as_bytes()))
     }
