@@ -16,6 +16,12 @@ pub struct RecordTotals {
     pub refund_amount: Money,
 }
 
+/// The paid-order totals of [`RecordTotals`] over a set of `orders` rows, in
+/// the SQL both databases take: the orders, their amount in micros, and the
+/// distinct buyers (a guest order, without a buyer, is its own buyer).
+pub(super) const PAID_TOTALS: &str = "COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
+     COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id))";
+
 /// One input's daily values over a range, folded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyAggregate {

@@ -53,6 +53,7 @@ pub use api::{
     AlertDecisions, AlertState, FactsReader, FactsWriter, JobClaims, ManualInputs, ScorecardStore,
     SnapshotStore,
 };
+use facts::PAID_TOTALS;
 pub use facts::{fold_daily, DailyAggregate, DailyRow, RecordTotals};
 pub use import::ImportCommits;
 pub use manual::{ManualChange, ManualInput, TargetRow};

@@ -4,7 +4,7 @@
 mod commit;
 
 use super::url::connect_error;
-use super::Result;
+use super::{Result, PAID_TOTALS};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Executor, PgPool, Postgres, Transaction};
 use std::str::FromStr;
@@ -26,6 +26,16 @@ const MANY_DAYS_WITH: &str = "";
 const MANY_ORDERS_FROM: &str = "orders WHERE local_day >= $1 AND local_day <= $2 AND";
 const SHOP_DAYS_WITH: &str = "";
 const SHOP_ORDERS_FROM: &str = "orders WHERE shop = $1 AND local_day >= $2 AND local_day <= $3";
+
+/// [`PAID_TOTALS`] of each of `shops` listed shops (`$3`…) with a paid
+/// order over days `$1` to `$2`: rows of shop, orders, amount and buyers.
+fn paid_totals_of(shops: usize) -> String {
+    format!(
+        "SELECT shop, {PAID_TOTALS} FROM {MANY_ORDERS_FROM} shop IN ({}) AND status = 'paid' \
+         GROUP BY shop",
+        sql::sets::placeholders(3, shops)
+    )
+}
 
 /// A PostgreSQL database.
 #[derive(Clone, Debug)]

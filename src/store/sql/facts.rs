@@ -1,8 +1,11 @@
 //! Fact queries.
 
 use super::rows::DbQuery;
-use super::sets::{values_table, CHUNK};
-use super::{DbRow, DbStore, MANY_DAYS_WITH, MANY_ORDERS_FROM, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
+use super::sets::{placeholders, values_table, CHUNK};
+use super::{
+    paid_totals_of, DbRow, DbStore, MANY_DAYS_WITH, MANY_ORDERS_FROM, SHOP_DAYS_WITH,
+    SHOP_ORDERS_FROM,
+};
 use crate::facts::{Batch, Reject};
 use crate::ids::ShopId;
 use crate::money::Money;
@@ -11,6 +14,7 @@ use crate::store::facts::fold_daily;
 use crate::store::values::{day_texts, parse_day};
 use crate::store::{
     now_unix, DailyAggregate, DailyRow, FactsReader, FactsWriter, RecordTotals, Result,
+    PAID_TOTALS,
 };
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
@@ -105,9 +109,7 @@ impl FactsReader for DbStore {
 
     async fn record_totals(&self, shop: &str, days: Days) -> Result<RecordTotals> {
         let sql = format!(
-            "{SHOP_DAYS_WITH}SELECT COUNT(*), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
-             COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
-             FROM {SHOP_ORDERS_FROM} AND status = 'paid'"
+            "{SHOP_DAYS_WITH}SELECT {PAID_TOTALS} FROM {SHOP_ORDERS_FROM} AND status = 'paid'"
         );
         let o = shop_days(&sql, shop, days).fetch_one(&self.pool).await?;
         let r = shop_days(
@@ -168,15 +170,7 @@ impl FactsReader for DbStore {
         days: Days,
     ) -> Result<HashMap<ShopId, RecordTotals>> {
         let mut out: HashMap<ShopId, RecordTotals> = HashMap::new();
-        let orders = |list: &str| {
-            format!(
-                "{MANY_DAYS_WITH}SELECT shop, COUNT(*), \
-                 CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT), \
-                 COUNT(DISTINCT COALESCE(buyer_id, 'order:' || order_id)) \
-                 FROM {MANY_ORDERS_FROM} shop IN ({list}) AND status = 'paid' GROUP BY shop"
-            )
-        };
-        self.each_row_of_chunks(shops, day_texts(days), orders, |row| {
+        self.each_row_of_chunks(shops, day_texts(days), paid_totals_of, |row| {
             let t = out.entry(row.try_get(0)?).or_default();
             t.orders = row.try_get(1)?;
             t.gmv = Money::from_micros(row.try_get(2)?);
@@ -184,7 +178,8 @@ impl FactsReader for DbStore {
             Ok(())
         })
         .await?;
-        let refunds = |list: &str| {
+        let refunds = |n| {
+            let list = placeholders(3, n);
             format!(
                 "SELECT shop, COUNT(DISTINCT order_id), CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) \
                  FROM refunds WHERE shop IN ({list}) AND local_day >= $1 AND local_day <= $2 \
@@ -206,7 +201,8 @@ impl FactsReader for DbStore {
         shops: &[ShopId],
         days: Days,
     ) -> Result<HashMap<ShopId, Vec<DailyRow>>> {
-        let sql = |list: &str| {
+        let sql = |n| {
+            let list = placeholders(3, n);
             format!(
                 "SELECT shop, input, day, dimension, value_micros FROM daily_values \
                  WHERE shop IN ({list}) AND day >= $1 AND day <= $2 ORDER BY shop, input, day"
@@ -220,7 +216,8 @@ impl FactsReader for DbStore {
         shops: &[ShopId],
         days: Days,
     ) -> Result<HashMap<ShopId, HashSet<LocalDay>>> {
-        let sql = |list: &str| {
+        let sql = |n| {
+            let list = placeholders(3, n);
             format!(
                 "{MANY_DAYS_WITH}SELECT shop, local_day FROM {MANY_ORDERS_FROM} shop IN ({list}) \
                  UNION SELECT shop, local_day FROM refunds WHERE shop IN ({list}) \
@@ -286,7 +283,7 @@ impl DbStore {
         &self,
         shops: &[ShopId],
         days: Days,
-        sql: impl Fn(&str) -> String,
+        sql: impl Fn(usize) -> String,
         read: impl Fn(&DbRow) -> Result<T>,
     ) -> Result<HashMap<ShopId, C>> {
         let mut out: HashMap<ShopId, C> = HashMap::new();

@@ -11,7 +11,10 @@ mod revisions;
 mod rows;
 mod runs;
 mod scorecards;
-mod sets;
+pub(super) mod sets;
 mod snapshots;
 
-use super::{Db, DbRow, DbStore, MIGRATIONS, MANY_DAYS_WITH, MANY_ORDERS_FROM, SHOP_DAYS_WITH, SHOP_ORDERS_FROM};
+use super::{
+    paid_totals_of, Db, DbRow, DbStore, MIGRATIONS, MANY_DAYS_WITH, MANY_ORDERS_FROM,
+    SHOP_DAYS_WITH, SHOP_ORDERS_FROM,
+};

@@ -1,7 +1,7 @@
 //! Scorecard, month close and appeal queries.
 
 use super::rows::{measure_at, BindMeasure};
-use super::sets::INSERT_ROWS;
+use super::sets::{placeholders, INSERT_ROWS};
 use super::{DbRow, DbStore};
 use crate::ids::KpiId;
 use crate::period::{LocalDay, Period};
@@ -281,7 +281,8 @@ impl DbStore {
         period: Period,
         people: &[String],
     ) -> Result<HashMap<String, StoredScorecard>> {
-        let sql = |list: &str| {
+        let sql = |n| {
+            let list = placeholders(3, n);
             format!(
                 "SELECT s.person, s.revision, s.role, s.total, s.grade, s.bonus, s.monthly_mean, \
                  s.reason, s.computed_at, l.kpi, l.value, l.target, l.attainment, l.weight, l.score \

@@ -17,7 +17,7 @@ pub(super) const CHUNK: usize = 1000;
 pub(super) const INSERT_ROWS: usize = 100;
 
 /// `$first, $first+1, …` for `n` parameters.
-pub(super) fn placeholders(first: usize, n: usize) -> String {
+pub(in crate::store) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -26,7 +26,7 @@ pub(super) fn placeholders(first: usize, n: usize) -> String {
 
 /// `(VALUES ($first), …)`: a table of `n` parameters whose column both
 /// databases name `column1`.
-pub(super) fn values_table(first: usize, n: usize) -> String {
+pub(in crate::store) fn values_table(first: usize, n: usize) -> String {
     let rows: Vec<String> = (first..first + n).map(|i| format!("(${i})")).collect();
     format!("(VALUES {})", rows.join(", "))
 }
@@ -34,20 +34,21 @@ pub(super) fn values_table(first: usize, n: usize) -> String {
 impl DbStore {
     /// Hands `each` the rows of `sql` over all of `ids` (shops, people): one
     /// statement per [`CHUNK`] of them, `$1` and `$2` bound to `leading` and
-    /// the chunk's ids to the list `sql` is given (`$3, $4, …`). Each chunk's
-    /// rows are dropped before the next is read.
+    /// the chunk's ids to `$3, $4, …`. `sql` is given the chunk's length, to
+    /// list them as [`placeholders`] or a [`values_table`]. Each chunk's rows
+    /// are dropped before the next is read.
     pub(super) async fn each_row_of_chunks<I>(
         &self,
         ids: &[I],
         leading: [String; 2],
-        sql: impl Fn(&str) -> String,
+        sql: impl Fn(usize) -> String,
         mut each: impl FnMut(DbRow) -> Result<()>,
     ) -> Result<()>
     where
         I: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Sync,
     {
         for chunk in ids.chunks(CHUNK) {
-            let sql = sql(&placeholders(3, chunk.len()));
+            let sql = sql(chunk.len());
             let mut q = sqlx::query(&sql).bind(&leading[0]).bind(&leading[1]);
             for id in chunk {
                 q = q.bind(id);

@@ -1,7 +1,7 @@
 //! Snapshot queries.
 
 use super::rows::{measure_at, BindMeasure};
-use super::sets::INSERT_ROWS;
+use super::sets::{placeholders, INSERT_ROWS};
 use super::{DbRow, DbStore};
 use crate::ids::{KpiId, ShopId};
 use crate::period::{Days, Period};
@@ -189,7 +189,8 @@ impl DbStore {
         period: Period,
         shops: &[ShopId],
     ) -> Result<HashMap<ShopId, (i64, Vec<StoredKpi>)>> {
-        let sql = |list: &str| {
+        let sql = |n| {
+            let list = placeholders(3, n);
             format!(
                 "SELECT s.shop, s.revision, v.kpi, v.value, v.target, v.attainment, v.score \
                  FROM snapshots s LEFT JOIN snapshot_values v ON v.snapshot_id = s.id \

@@ -5,7 +5,7 @@ mod commit;
 pub(in crate::store) use commit::SqliteTx;
 
 use super::url::connect_error;
-use super::Result;
+use super::{Result, PAID_TOTALS};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 use sqlx::{Executor, Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
@@ -38,6 +38,26 @@ const MANY_DAYS_WITH: &str = "WITH RECURSIVE days(day) AS (SELECT $1 WHERE $1 <=
 /// after [`MANY_DAYS_WITH`]; the condition on `shop` follows.
 const MANY_ORDERS_FROM: &str =
     "days JOIN orders INDEXED BY orders_day_shop ON orders.local_day = days.day WHERE";
+
+/// [`PAID_TOTALS`] of each of `shops` listed shops (`$3`…) with a paid
+/// order over days `$1` to `$2`: rows of shop, orders, amount and buyers.
+///
+/// A shop at a time: for each listed shop, a subquery seeks (day, shop) for
+/// each day of the range, so its rows are counted apart from the others'.
+/// One `GROUP BY shop` over the range instead had SQLite sort the month's
+/// rows by shop, with the distinct buyers of each: 0.57 s of CPU against
+/// 0.35 s (sqlite3, 1,000 shops, 1M orders). SQLite's subqueries give one
+/// value, so the subquery gives its totals as a JSON array, materialized
+/// once and read back as columns.
+fn paid_totals_of(shops: usize) -> String {
+    format!(
+        "{MANY_DAYS_WITH}, per_shop(shop, totals) AS MATERIALIZED (\
+         SELECT s.column1, (SELECT json_array({PAID_TOTALS}) FROM {MANY_ORDERS_FROM} \
+         shop = s.column1 AND status = 'paid') FROM {} AS s) \
+         SELECT shop, totals ->> 0, totals ->> 1, totals ->> 2 FROM per_shop WHERE totals ->> 0 > 0",
+        sql::sets::values_table(3, shops)
+    )
+}
 
 /// Opens a query over one shop's orders of a day range (`shop = $1`, days
 /// `$2` to `$3` as text): the days of the range, one row each, so that
@@ -210,6 +230,19 @@ mod tests {
             p.contains("INDEX orders_day_shop (local_day=? AND shop=?)"),
             "{p}"
         );
+        // Paid totals of many shops: a shop at a time, each seeking (day,
+        // shop) for each day, so no sort of the range's rows by shop.
+        let p = plan(
+            db.pool(),
+            &paid_totals_of(2),
+            &["2026-11-01", "2026-11-30", "s1", "s2"],
+        )
+        .await;
+        assert!(
+            p.contains("INDEX orders_day_shop (local_day=? AND shop=?)"),
+            "{p}"
+        );
+        assert!(!p.contains("GROUP BY"), "{p}");
         // The days of a range, the month's end and a leap day included; none
         // when it is empty.
         let days = format!("{SHOP_DAYS_WITH}SELECT COUNT(*), MIN(day), MAX(day) FROM days");
