@@ -186,7 +186,7 @@ pub fn check_id(field: &str, id: &str) -> Result<(), FieldError> {
 }
 
 /// A record that could not be taken, kept aside with its raw text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Reject {
     /// File path or endpoint.
     pub source: String,

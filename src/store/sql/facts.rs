@@ -148,20 +148,13 @@ impl FactsReader for DbStore {
     }
 
     async fn rejects(&self, connector: &str) -> Result<Vec<Reject>> {
-        let q = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT source, locator, reason, raw FROM rejects WHERE connector = $1 \
              ORDER BY source, id",
         )
-        .bind(connector);
-        self.read_all(q, |r| {
-            Ok(Reject {
-                source: r.try_get(0)?,
-                locator: r.try_get(1)?,
-                reason: r.try_get(2)?,
-                raw: r.try_get(3)?,
-            })
-        })
-        .await
+        .bind(connector)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn record_totals_of(
