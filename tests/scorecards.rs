@@ -5,12 +5,13 @@ mod common;
 mod helpers;
 
 use helpers::*;
+use kpid::ids::KpiId;
 use kpid::kpi::FactsCache;
 use kpid::period::LocalDay;
 use kpid::scorecard::{self, ScorecardError};
 use kpid::settings::Settings;
 use kpid::setup::Setup;
-use kpid::store::{ManualChange, StoredScorecard};
+use kpid::store::{ManualChange, StoredScorecard, TargetRow};
 use kpid::targets::TargetBook;
 
 const PEOPLE: &str = r#"
@@ -575,6 +576,83 @@ async fn manual_inputs_are_audited() {
             Some(d("80")),
             "{b}"
         );
+        db.drop_db().await;
+    }
+}
+
+/// Runs a test's own statement, which returns no rows.
+async fn execute(db: &common::TestDb, sql: &str) {
+    let rows: Vec<()> = crate::fetch_rows!(db.store, sql, [], |_row| ());
+    assert!(rows.is_empty(), "{sql}");
+}
+
+#[tokio::test]
+async fn a_corrupt_stored_value_is_named_by_its_table_and_column() {
+    for db in common::backends().await {
+        let b = db.backend;
+        set_manual(&db, "lead", "peer_review_internal", "2026-10", "85", "hr").await;
+        set_manual(&db, "lead", "peer_review_internal", "2026-10", "70", "hr").await;
+        let target = TargetRow {
+            kpi: KpiId::new("gmv"),
+            scope_kind: "all".into(),
+            scope_id: String::new(),
+            period: "2026-10".into(),
+            value: d("5000"),
+            file: String::new(),
+            imported_at: 0,
+        };
+        db.store.import_targets(&[target], "t.csv").await.unwrap();
+        let oct = period("2026-10");
+        db.store
+            .close_month(oct, day("2026-11-01"), "hr")
+            .await
+            .unwrap();
+        // Each column spoilt alone, then put back: the reader names it.
+        for (spoil, mend, expected) in [
+            (
+                "UPDATE manual_inputs SET value = '1,5'",
+                "UPDATE manual_inputs SET value = '70'",
+                "manual_inputs.value `1,5` is not a decimal",
+            ),
+            (
+                "UPDATE manual_input_audit SET old_value = 'lots' WHERE old_value IS NOT NULL",
+                "UPDATE manual_input_audit SET old_value = '85' WHERE old_value IS NOT NULL",
+                "manual_input_audit.old_value `lots` is not a decimal",
+            ),
+            (
+                "UPDATE manual_input_audit SET new_value = '' WHERE old_value IS NULL",
+                "UPDATE manual_input_audit SET new_value = '85' WHERE old_value IS NULL",
+                "manual_input_audit.new_value `` is not a decimal",
+            ),
+            (
+                "UPDATE targets SET value = 'five'",
+                "UPDATE targets SET value = '5000'",
+                "targets.value `five` is not a decimal",
+            ),
+            (
+                "UPDATE month_closes SET closed_on = '2026-11-31'",
+                "UPDATE month_closes SET closed_on = '2026-11-01'",
+                "month_closes.closed_on `2026-11-31` is not a day",
+            ),
+        ] {
+            execute(&db, spoil).await;
+            let errors = [
+                db.store.manual_inputs(None).await.err(),
+                db.store.manual_history(Some("lead")).await.err(),
+                db.store.imported_targets().await.err(),
+                db.store.month_close(oct).await.err(),
+            ];
+            let errors: Vec<String> = errors.iter().flatten().map(|e| e.to_string()).collect();
+            assert_eq!(
+                errors,
+                [format!("stored value is corrupt: {expected}")],
+                "{b}: {spoil}"
+            );
+            execute(&db, mend).await;
+        }
+        assert_eq!(db.store.manual_history(None).await.unwrap().len(), 2, "{b}");
+        let closed = db.store.month_close(oct).await.unwrap().unwrap();
+        assert_eq!(closed.closed_on, day("2026-11-01"), "{b}");
         db.drop_db().await;
     }
 }
