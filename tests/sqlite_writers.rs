@@ -84,6 +84,45 @@ async fn a_snapshot_revision_waits_for_a_running_writer() {
     }
 }
 
+/// Writers on their own connections (replicas) appending revisions of one
+/// shop's snapshot at the same moment each get a number of their own: the
+/// latest number is read in the writing transaction, and a writer beaten to
+/// it compares again.
+#[tokio::test]
+async fn writers_at_once_number_their_revisions_apart() {
+    for db in common::backends().await {
+        let b = db.backend;
+        let mut writers = Vec::new();
+        for gmv in ["100", "200", "300"] {
+            let store = Store::connect(&db.url).await.unwrap();
+            writers.push(tokio::spawn(async move {
+                let written = store
+                    .write_snapshot("sh", period("2026-10"), &kpis(gmv))
+                    .await;
+                store.close().await;
+                (gmv, written)
+            }));
+        }
+        let mut revisions = Vec::new();
+        for w in writers {
+            let (gmv, written) = w.await.unwrap();
+            let (revision, new) = written.unwrap_or_else(|e| panic!("{b}: {gmv}: {e}"));
+            assert!(new, "{b}: {gmv}");
+            let stored = db
+                .store
+                .snapshot("sh", period("2026-10"), Some(revision))
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{b}: revision {revision}"));
+            assert_eq!(stored.kpis[0].measure.value, Some(d(gmv)), "{b}");
+            revisions.push(revision);
+        }
+        revisions.sort();
+        assert_eq!(revisions, [1, 2, 3], "{b}");
+        db.drop_db().await;
+    }
+}
+
 #[tokio::test]
 async fn first_starts_on_a_new_sqlite_file_migrate_once() {
     // Several rounds: the race is a matter of timing.

@@ -3,10 +3,10 @@
 //! unless asked for one, with their lines in a child table, and list who
 //! has one of a period.
 
-use super::{DbRow, DbStore};
+use super::{Db, DbRow, DbStore};
 use crate::period::Period;
 use crate::store::Result;
-use sqlx::Row;
+use sqlx::{Row, Transaction};
 
 impl DbStore {
     /// The head row and line rows of `owner`'s `period` at `revision` (the
@@ -50,4 +50,28 @@ impl DbStore {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// The number of `owner`'s latest revision of `period` in `table`
+/// (`snapshots`, `scorecards`, whose owner column is `owner_column`), 0
+/// for none, read in the write transaction `tx` that appends the next:
+/// SQLite's write transactions hold the lock from their start, so no
+/// other writer takes the number meanwhile (on PostgreSQL the unique key
+/// sends a loser back to compare, see `append_revision`).
+pub(super) async fn latest_revision(
+    tx: &mut Transaction<'static, Db>,
+    table: &'static str,
+    owner_column: &'static str,
+    owner: &str,
+    period: Period,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM {table} \
+         WHERE {owner_column} = $1 AND period_kind = $2 AND period = $3"
+    ))
+    .bind(owner)
+    .bind(period.kind().as_str())
+    .bind(period.to_string())
+    .fetch_one(&mut **tx)
+    .await?)
 }

@@ -2,7 +2,8 @@
 
 use super::rows::{measure_at, BindMeasure};
 use super::sets::{placeholders, INSERT_ROWS};
-use super::{DbRow, DbStore};
+use super::revisions::latest_revision;
+use super::{Db, DbRow, DbStore};
 use crate::ids::KpiId;
 use crate::period::{LocalDay, Period};
 use crate::store::revision::append_revision;
@@ -11,7 +12,7 @@ use crate::store::{
     now_unix, Appeal, MonthClose, Result, ScoreLine, ScorecardStore, StoreError, StoredScorecard,
 };
 use rust_decimal::Decimal;
-use sqlx::Row;
+use sqlx::{Row, Transaction};
 use std::collections::HashMap;
 
 /// Cards whose new revisions go in one transaction.
@@ -316,137 +317,28 @@ impl DbStore {
         Ok(out)
     }
 
-    /// Inserts new revisions of one period's cards in one transaction, a
-    /// few statements for the whole batch.
+    /// Inserts new revisions of one period's cards in one transaction.
     async fn insert_scorecards(&self, period: Period, cards: &[&StoredScorecard]) -> Result<()> {
         if cards.is_empty() {
             return Ok(());
         }
-        let now = now_unix();
         let mut tx = self.begin_write().await?;
-        // $1 kind, $2 period, $3 computed_at, then 8 parameters a card.
-        let heads: Vec<String> = (0..cards.len())
-            .map(|i| {
-                let b = 3 + 8 * i;
-                format!(
-                    "(${}, $1, $2, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $3)",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO scorecards (person, period_kind, period, revision, role, total, grade, \
-             bonus, monthly_mean, reason, computed_at) VALUES {} RETURNING id, person",
-            heads.join(", ")
-        );
-        let mut q = sqlx::query(&sql)
-            .bind(period.kind().as_str())
-            .bind(period.to_string())
-            .bind(now);
-        for c in cards {
-            q = q
-                .bind(&c.person)
-                .bind(c.revision)
-                .bind(&c.role)
-                .bind(text(c.total))
-                .bind(c.grade.clone())
-                .bind(text(c.bonus))
-                .bind(text(c.monthly_mean))
-                .bind(&c.reason);
-        }
-        let mut ids: HashMap<String, i64> = HashMap::new();
-        for r in q.fetch_all(&mut *tx).await? {
-            ids.insert(r.try_get(1)?, r.try_get(0)?);
-        }
-        let mut lines = Vec::new();
-        for c in cards {
-            let id = *ids
-                .get(&c.person)
-                .ok_or_else(|| StoreError::Corrupt(format!("no scorecard id for {}", c.person)))?;
-            lines.extend(c.lines.iter().enumerate().map(|(i, l)| (id, i as i64, l)));
-        }
-        for chunk in lines.chunks(INSERT_ROWS) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = 8 * i;
-                    let ps: Vec<String> = (1..=8).map(|k| format!("${}", b + k)).collect();
-                    format!("({})", ps.join(", "))
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO scorecard_lines (scorecard_id, position, kpi, value, target, \
-                 attainment, weight, score) VALUES {}",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(&sql);
-            for (id, pos, l) in chunk {
-                q = q
-                    .bind(*id)
-                    .bind(*pos)
-                    .bind(&l.kpi)
-                    .bind_measure(&l.measure)
-                    .bind(l.weight.normalize().to_string())
-                    .bind(text(l.score));
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        insert_scorecards_in(&mut tx, period, cards).await?;
+        Ok(tx.commit().await?)
     }
 
+    /// Appends the next revision of one person's scorecard.
     async fn insert_scorecard(&self, card: &StoredScorecard) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let latest: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM scorecards \
-             WHERE person = $1 AND period_kind = $2 AND period = $3",
-        )
-        .bind(&card.person)
-        .bind(card.period.kind().as_str())
-        .bind(card.period.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
-        let revision = latest + 1;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO scorecards (person, period_kind, period, revision, role, total, grade, \
-             bonus, monthly_mean, reason, computed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        )
-        .bind(&card.person)
-        .bind(card.period.kind().as_str())
-        .bind(card.period.to_string())
-        .bind(revision)
-        .bind(&card.role)
-        .bind(text(card.total))
-        .bind(card.grade.clone())
-        .bind(text(card.bonus))
-        .bind(text(card.monthly_mean))
-        .bind(&card.reason)
-        .bind(now_unix())
-        .fetch_one(&mut *tx)
-        .await?;
-        for (i, l) in card.lines.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO scorecard_lines (scorecard_id, position, kpi, value, target, \
-                 attainment, weight, score) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(id)
-            .bind(i as i64)
-            .bind(&l.kpi)
-            .bind_measure(&l.measure)
-            .bind(l.weight.normalize().to_string())
-            .bind(text(l.score))
-            .execute(&mut *tx)
-            .await?;
-        }
+        let latest =
+            latest_revision(&mut tx, "scorecards", "person", &card.person, card.period).await?;
+        let card = StoredScorecard {
+            revision: latest + 1,
+            ..card.clone()
+        };
+        insert_scorecards_in(&mut tx, card.period, &[&card]).await?;
         tx.commit().await?;
-        Ok(revision)
+        Ok(card.revision)
     }
 
     async fn appeals_where(
@@ -500,4 +392,88 @@ impl DbStore {
         }
         Ok(out)
     }
+}
+
+/// Inserts new revisions of one period's cards in `tx`, a few statements for
+/// the whole batch.
+async fn insert_scorecards_in(
+    tx: &mut Transaction<'static, Db>,
+    period: Period,
+    cards: &[&StoredScorecard],
+) -> Result<()> {
+    let now = now_unix();
+    // $1 kind, $2 period, $3 computed_at, then 8 parameters a card.
+    let heads: Vec<String> = (0..cards.len())
+        .map(|i| {
+            let b = 3 + 8 * i;
+            format!(
+                "(${}, $1, $2, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $3)",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO scorecards (person, period_kind, period, revision, role, total, grade, \
+         bonus, monthly_mean, reason, computed_at) VALUES {} RETURNING id, person",
+        heads.join(", ")
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(period.kind().as_str())
+        .bind(period.to_string())
+        .bind(now);
+    for c in cards {
+        q = q
+            .bind(&c.person)
+            .bind(c.revision)
+            .bind(&c.role)
+            .bind(text(c.total))
+            .bind(c.grade.clone())
+            .bind(text(c.bonus))
+            .bind(text(c.monthly_mean))
+            .bind(&c.reason);
+    }
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    for r in q.fetch_all(&mut **tx).await? {
+        ids.insert(r.try_get(1)?, r.try_get(0)?);
+    }
+    let mut lines = Vec::new();
+    for c in cards {
+        let id = *ids
+            .get(&c.person)
+            .ok_or_else(|| StoreError::Corrupt(format!("no scorecard id for {}", c.person)))?;
+        lines.extend(c.lines.iter().enumerate().map(|(i, l)| (id, i as i64, l)));
+    }
+    for chunk in lines.chunks(INSERT_ROWS) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = 8 * i;
+                let ps: Vec<String> = (1..=8).map(|k| format!("${}", b + k)).collect();
+                format!("({})", ps.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO scorecard_lines (scorecard_id, position, kpi, value, target, \
+             attainment, weight, score) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, pos, l) in chunk {
+            q = q
+                .bind(*id)
+                .bind(*pos)
+                .bind(&l.kpi)
+                .bind_measure(&l.measure)
+                .bind(l.weight.normalize().to_string())
+                .bind(text(l.score));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }

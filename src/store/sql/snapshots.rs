@@ -2,14 +2,15 @@
 
 use super::rows::{measure_at, BindMeasure};
 use super::sets::{placeholders, INSERT_ROWS};
-use super::{DbRow, DbStore};
+use super::revisions::latest_revision;
+use super::{Db, DbRow, DbStore};
 use crate::ids::{KpiId, ShopId};
 use crate::period::{Days, Period};
 use crate::store::revision::append_revision;
 use crate::store::values::{day_texts, dec, norm, text};
 use crate::store::{now_unix, Result, SnapshotStore, StoreError, StoredKpi, StoredSnapshot};
 use rust_decimal::Decimal;
-use sqlx::Row;
+use sqlx::{Row, Transaction};
 use std::collections::HashMap;
 
 /// Shops whose new revisions go in one transaction.
@@ -225,7 +226,7 @@ impl DbStore {
     }
 
     /// Inserts new revisions `(shop, revision, lines)` of one period in one
-    /// transaction, a few statements for the whole batch.
+    /// transaction.
     async fn insert_revisions(
         &self,
         period: Period,
@@ -234,104 +235,84 @@ impl DbStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let now = now_unix();
         let mut tx = self.begin_write().await?;
-        // $1 kind, $2 period, $3 computed_at, then (shop, revision) pairs.
-        let heads: Vec<String> = (0..rows.len())
-            .map(|i| format!("(${}, $1, $2, ${}, $3)", 4 + 2 * i, 5 + 2 * i))
-            .collect();
-        let sql = format!(
-            "INSERT INTO snapshots (shop, period_kind, period, revision, computed_at) \
-             VALUES {} RETURNING id, shop",
-            heads.join(", ")
-        );
-        let mut q = sqlx::query(&sql)
-            .bind(period.kind().as_str())
-            .bind(period.to_string())
-            .bind(now);
-        for (shop, revision, _) in rows {
-            q = q.bind(*shop).bind(*revision);
-        }
-        let mut ids: HashMap<String, i64> = HashMap::new();
-        for r in q.fetch_all(&mut *tx).await? {
-            ids.insert(r.try_get(1)?, r.try_get(0)?);
-        }
-        let mut lines = Vec::new();
-        for (shop, _, kpis) in rows {
-            let id = *ids
-                .get(*shop)
-                .ok_or_else(|| StoreError::Corrupt(format!("no snapshot id for {shop}")))?;
-            lines.extend(kpis.iter().map(|k| (id, k)));
-        }
-        for chunk in lines.chunks(INSERT_ROWS) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = 6 * i;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO snapshot_values (snapshot_id, kpi, value, target, attainment, score) VALUES {}",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(&sql);
-            for (id, k) in chunk {
-                q = q
-                    .bind(*id)
-                    .bind(&k.kpi)
-                    .bind_measure(&k.measure)
-                    .bind(text(k.score));
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        insert_revisions_in(&mut tx, period, rows).await?;
+        Ok(tx.commit().await?)
     }
 
+    /// Appends the next revision of one shop's snapshot.
     async fn insert_revision(&self, shop: &str, period: Period, kpis: &[StoredKpi]) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let latest: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(MAX(revision), 0) AS BIGINT) FROM snapshots \
-             WHERE shop = $1 AND period_kind = $2 AND period = $3",
-        )
-        .bind(shop)
-        .bind(period.kind().as_str())
-        .bind(period.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
-        let revision = latest + 1;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO snapshots (shop, period_kind, period, revision, computed_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(shop)
-        .bind(period.kind().as_str())
-        .bind(period.to_string())
-        .bind(revision)
-        .bind(now_unix())
-        .fetch_one(&mut *tx)
-        .await?;
-        for k in kpis {
-            sqlx::query(
-                "INSERT INTO snapshot_values (snapshot_id, kpi, value, target, attainment, score) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(&k.kpi)
-            .bind_measure(&k.measure)
-            .bind(text(k.score))
-            .execute(&mut *tx)
-            .await?;
-        }
+        let revision = latest_revision(&mut tx, "snapshots", "shop", shop, period).await? + 1;
+        insert_revisions_in(&mut tx, period, &[(shop, revision, kpis)]).await?;
         tx.commit().await?;
         Ok(revision)
     }
+}
+
+/// Inserts new revisions `(shop, revision, lines)` of one period in `tx`, a
+/// few statements for the whole batch.
+async fn insert_revisions_in(
+    tx: &mut Transaction<'static, Db>,
+    period: Period,
+    rows: &[(&str, i64, &[StoredKpi])],
+) -> Result<()> {
+    let now = now_unix();
+    // $1 kind, $2 period, $3 computed_at, then (shop, revision) pairs.
+    let heads: Vec<String> = (0..rows.len())
+        .map(|i| format!("(${}, $1, $2, ${}, $3)", 4 + 2 * i, 5 + 2 * i))
+        .collect();
+    let sql = format!(
+        "INSERT INTO snapshots (shop, period_kind, period, revision, computed_at) \
+         VALUES {} RETURNING id, shop",
+        heads.join(", ")
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(period.kind().as_str())
+        .bind(period.to_string())
+        .bind(now);
+    for (shop, revision, _) in rows {
+        q = q.bind(*shop).bind(*revision);
+    }
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    for r in q.fetch_all(&mut **tx).await? {
+        ids.insert(r.try_get(1)?, r.try_get(0)?);
+    }
+    let mut lines = Vec::new();
+    for (shop, _, kpis) in rows {
+        let id = *ids
+            .get(*shop)
+            .ok_or_else(|| StoreError::Corrupt(format!("no snapshot id for {shop}")))?;
+        lines.extend(kpis.iter().map(|k| (id, k)));
+    }
+    for chunk in lines.chunks(INSERT_ROWS) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = 6 * i;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO snapshot_values (snapshot_id, kpi, value, target, attainment, score) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, k) in chunk {
+            q = q
+                .bind(*id)
+                .bind(&k.kpi)
+                .bind_measure(&k.measure)
+                .bind(text(k.score));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
