@@ -14,7 +14,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use params::Params;
+use params::{Params, Revisioned};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use utoipa::OpenApi;
@@ -213,7 +213,7 @@ async fn openapi() -> ApiResult {
 /// Shops with their zone, currency and newest snapshot of each period kind.
 #[utoipa::path(get, path = "/api/v1/shops", responses(
     (status = 200, body = Vec<schema::Shop>),
-    (status = 401, body = schema::Error)
+    schema::Unauthorized
 ))]
 async fn shops(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     Params::new(q, &[])?;
@@ -223,7 +223,7 @@ async fn shops(State(s): State<AppState>, Query(q): Query<HashMap<String, String
 /// The KPI catalogue, as `kpid kpis --format json`.
 #[utoipa::path(get, path = "/api/v1/kpis", responses(
     (status = 200, body = Vec<schema::Kpi>),
-    (status = 401, body = schema::Error)
+    schema::Unauthorized
 ))]
 async fn kpis(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     Params::new(q, &[])?;
@@ -236,27 +236,24 @@ async fn kpis(State(s): State<AppState>, Query(q): Query<HashMap<String, String>
     params(
         ("period" = String, Query, description = "A day `2026-10-05`, month `2026-10` or year `2026`"),
         ("shop" = Option<String>, Query, description = "A shop id; without it, every shop's snapshot"),
-        ("revision" = Option<i64>, Query, description = "A revision number instead of the latest"),
-        ("format" = Option<String>, Query, description = "`json` (default), `csv` or `xlsx`")
+        schema::RevisionAndFormat
     ),
     responses(
         (status = 200, description = "One snapshot with `shop`, else an array", body = Vec<schema::Snapshot>),
-        (status = 400, body = schema::Error),
-        (status = 401, body = schema::Error),
+        schema::Refused,
         (status = 404, description = "Unknown shop or no snapshot", body = schema::Error)
     ))]
 async fn snapshots(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let p = Params::new(q, &["period", "shop", "revision", "format"])?;
-    let (period, revision, format) = p.revisioned()?;
-    let shop = p.optional("shop");
-    let snaps = read::snapshots(&s.setup, &s.store, period, shop, revision).await?;
+    let r = Revisioned::read(q, "shop")?;
+    let shop = r.id.as_deref();
+    let snaps = read::snapshots(&s.setup, &s.store, r.period, shop, r.revision).await?;
     let cat = &s.setup.catalogue;
-    let name = format!("kpid-{}-{period}", shop.unwrap_or("shops"));
+    let name = format!("kpid-{}-{}", shop.unwrap_or("shops"), r.period);
     answer(
-        format,
+        r.format,
         &name,
         || read::snapshots_csv(&snaps, cat),
         || read::snapshots_xlsx(&snaps, cat),
@@ -275,8 +272,7 @@ async fn snapshots(
     ),
     responses(
         (status = 200, body = Vec<schema::SeriesPoint>),
-        (status = 400, body = schema::Error),
-        (status = 401, body = schema::Error),
+        schema::Refused,
         (status = 404, description = "Unknown shop or KPI", body = schema::Error)
     ))]
 async fn series(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
@@ -293,8 +289,7 @@ async fn series(State(s): State<AppState>, Query(q): Query<HashMap<String, Strin
     params(("shop" = String, Query, description = "A shop id")),
     responses(
         (status = 200, body = schema::Live),
-        (status = 400, body = schema::Error),
-        (status = 401, body = schema::Error),
+        schema::Refused,
         (status = 404, description = "Unknown shop", body = schema::Error)
     ))]
 async fn live(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
@@ -309,27 +304,24 @@ async fn live(State(s): State<AppState>, Query(q): Query<HashMap<String, String>
     params(
         ("period" = String, Query, description = "A month `2026-10` or year `2026`"),
         ("person" = Option<String>, Query, description = "A person id; without it, everyone's"),
-        ("revision" = Option<i64>, Query, description = "A revision number instead of the latest"),
-        ("format" = Option<String>, Query, description = "`json` (default), `csv` or `xlsx`")
+        schema::RevisionAndFormat
     ),
     responses(
         (status = 200, description = "One scorecard with `person`, else an array", body = Vec<schema::Scorecard>),
-        (status = 400, body = schema::Error),
-        (status = 401, body = schema::Error),
+        schema::Refused,
         (status = 404, description = "Unknown person or no scorecard", body = schema::Error)
     ))]
 async fn scorecards(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let p = Params::new(q, &["period", "person", "revision", "format"])?;
-    let (period, revision, format) = p.revisioned()?;
-    let person = p.optional("person");
-    let cards = read::scorecards(&s.store, period, person, revision).await?;
-    let name = format!("kpid-scorecards-{period}");
+    let r = Revisioned::read(q, "person")?;
+    let person = r.id.as_deref();
+    let cards = read::scorecards(&s.store, r.period, person, r.revision).await?;
+    let name = format!("kpid-scorecards-{}", r.period);
     let views = || -> Vec<_> { cards.iter().map(|c| CardView::new(&s.setup, c)).collect() };
     answer(
-        format,
+        r.format,
         &name,
         || export::cards_csv(&views()),
         || export::workbook(&s.setup, &views()),
@@ -345,8 +337,7 @@ async fn scorecards(
     ),
     responses(
         (status = 200, body = Vec<schema::Appeal>),
-        (status = 400, body = schema::Error),
-        (status = 401, body = schema::Error)
+        schema::Refused
     ))]
 async fn appeals(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let p = Params::new(q, &["month", "person"])?;
@@ -367,8 +358,7 @@ async fn appeals(State(s): State<AppState>, Query(q): Query<HashMap<String, Stri
     ),
     responses(
         (status = 200, body = Vec<schema::Run>, headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"))),
-        (status = 400, body = schema::Error),
-        (status = 401, body = schema::Error)
+        schema::Refused
     ))]
 async fn runs(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let p = Params::new(q, &["job", "limit", "cursor"])?;
@@ -389,7 +379,7 @@ async fn runs(State(s): State<AppState>, Query(q): Query<HashMap<String, String>
 /// failures among its recent runs, rejects of the last run, next run.
 #[utoipa::path(get, path = "/api/v1/connectors", responses(
     (status = 200, body = Vec<schema::Connector>),
-    (status = 401, body = schema::Error)
+    schema::Unauthorized
 ))]
 async fn connectors(
     State(s): State<AppState>,
@@ -402,7 +392,7 @@ async fn connectors(
 /// The current alerts (pending, firing, resolved), as `kpid alerts list --format json`.
 #[utoipa::path(get, path = "/api/v1/alerts", responses(
     (status = 200, body = Vec<schema::Alert>),
-    (status = 401, body = schema::Error)
+    schema::Unauthorized
 ))]
 async fn alerts(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     Params::new(q, &[])?;
@@ -418,8 +408,7 @@ async fn alerts(State(s): State<AppState>, Query(q): Query<HashMap<String, Strin
     ),
     responses(
         (status = 200, body = Vec<schema::Notification>, headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"))),
-        (status = 400, body = schema::Error),
-        (status = 401, body = schema::Error)
+        schema::Refused
     ))]
 async fn alerts_history(
     State(s): State<AppState>,
@@ -437,7 +426,7 @@ async fn alerts_history(
 /// Silences in force (as `kpid silence list`), oldest first.
 #[utoipa::path(get, path = "/api/v1/silences", responses(
     (status = 200, body = Vec<schema::Silence>),
-    (status = 401, body = schema::Error)
+    schema::Unauthorized
 ))]
 async fn silences(
     State(s): State<AppState>,

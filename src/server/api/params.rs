@@ -123,14 +123,27 @@ impl Params {
             ))),
         }
     }
+}
 
-    /// What a revisioned read takes: `period`, `revision` (the latest
-    /// without it) and `format`.
-    pub fn revisioned(&self) -> Result<(Period, Option<i64>, Format), ApiError> {
-        Ok((
-            self.period("period")?,
-            self.positive("revision")?,
-            self.format()?,
-        ))
+/// What a revisioned read (snapshots, scorecards) takes: `period`, the
+/// optional `id` parameter naming whose document (`shop`, `person`; without
+/// it, everyone's), `revision` (the latest without it) and `format`.
+pub struct Revisioned {
+    pub period: Period,
+    pub id: Option<String>,
+    pub revision: Option<i64>,
+    pub format: Format,
+}
+
+impl Revisioned {
+    /// Reads the query of an endpoint whose id parameter is named `id`.
+    pub fn read(q: HashMap<String, String>, id: &str) -> Result<Self, ApiError> {
+        let p = Params::new(q, &["period", id, "revision", "format"])?;
+        Ok(Revisioned {
+            period: p.period("period")?,
+            revision: p.positive("revision")?,
+            format: p.format()?,
+            id: p.optional(id).map(str::to_owned),
+        })
     }
 }

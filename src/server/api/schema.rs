@@ -3,7 +3,7 @@
 //! API tests check those answers against these schemas.
 #![allow(dead_code)]
 
-use utoipa::ToSchema;
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 /// Numbers are exact decimals written as JSON numbers; null is "no value".
 type Dec = Option<f64>;
@@ -12,6 +12,35 @@ type Dec = Option<f64>;
 pub struct Error {
     /// What is wrong, naming the parameter and what it expects.
     error: String,
+}
+
+// The two refusals below are `//`-commented: a doc comment would become
+// their responses' description, which the document has always left empty.
+
+// What an endpoint that takes parameters refuses: a bad parameter, or a
+// request without the token.
+#[derive(IntoResponses)]
+pub enum Refused {
+    #[response(status = 400)]
+    BadRequest(Error),
+    #[response(status = 401)]
+    Unauthorized(Error),
+}
+
+// What an endpoint without parameters refuses: a request without the token.
+#[derive(IntoResponses)]
+#[response(status = 401)]
+pub struct Unauthorized(Error);
+
+/// The parameters a revisioned read (snapshots, scorecards) takes besides
+/// its `period` and whose document it reads.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevisionAndFormat {
+    /// A revision number instead of the latest
+    revision: Option<i64>,
+    /// `json` (default), `csv` or `xlsx`
+    format: Option<String>,
 }
 
 #[derive(ToSchema)]
