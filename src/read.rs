@@ -102,14 +102,22 @@ where
 
 /// `kpid report --format json`: one object for one shop asked by name, else an array.
 pub fn snapshots_json(snaps: &[StoredSnapshot], cat: &Catalogue, one_shop: bool) -> Value {
-    let mut objs: Vec<Value> = snaps
-        .iter()
-        .map(|x| crate::report::snapshot_json(x, cat))
-        .collect();
-    if one_shop && objs.len() == 1 {
-        objs.remove(0)
+    one_or_array(
+        snaps
+            .iter()
+            .map(|x| crate::report::snapshot_json(x, cat))
+            .collect(),
+        one_shop,
+    )
+}
+
+/// The one document of a read that asked for one by name, else the array
+/// of them all (an array also for every shop or person that has one).
+fn one_or_array(mut docs: Vec<Value>, asked_for_one: bool) -> Value {
+    if asked_for_one && docs.len() == 1 {
+        docs.remove(0)
     } else {
-        Value::Array(objs)
+        Value::Array(docs)
     }
 }
 
@@ -142,7 +150,7 @@ pub fn scorecards_json(
     cards: &[StoredScorecard],
     person: Option<&str>,
 ) -> Value {
-    let mut objs: Vec<Value> = cards
+    let objs = cards
         .iter()
         .map(|card| {
             let mut obj = export::card_json(card);
@@ -153,10 +161,7 @@ pub fn scorecards_json(
             obj
         })
         .collect();
-    match (person, objs.len()) {
-        (Some(_), 1) => objs.remove(0),
-        _ => Value::Array(objs),
-    }
+    one_or_array(objs, person.is_some())
 }
 
 /// `kpid appeal list --format json`, newest first.
