@@ -185,7 +185,8 @@ pub fn appeals_json(appeals: &[crate::store::Appeal]) -> Value {
         .collect()
 }
 
-fn rfc3339(t: i64) -> String {
+/// A stored Unix time as RFC 3339 (empty when out of range).
+pub(crate) fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.to_rfc3339())
         .unwrap_or_default()

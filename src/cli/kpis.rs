@@ -1,7 +1,7 @@
 //! `kpid kpis [--inputs]`: the KPI catalogue (built-in and configured), or
 //! the inputs a daily CSV may carry.
 
-use crate::format::csv_table;
+use super::csv_of;
 use crate::kpi::catalogue::INPUTS;
 use crate::kpi::Catalogue;
 use crate::read;
@@ -56,31 +56,7 @@ fn print_catalogue(cat: &Catalogue, format: Format, inputs: bool) -> anyhow::Res
     }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&read::kpis_json(cat))?),
-        Format::Csv => {
-            let header = [
-                "id",
-                "name_zh",
-                "name_en",
-                "formula",
-                "unit",
-                "direction",
-                "category",
-                "builtin",
-            ];
-            let rows = cat.iter().map(|k| {
-                [
-                    k.id.to_string(),
-                    k.name_zh.clone(),
-                    k.name_en.clone(),
-                    k.formula.clone(),
-                    k.unit.as_str().to_string(),
-                    format!("{:?}", k.direction).to_lowercase(),
-                    k.category.clone(),
-                    k.builtin.to_string(),
-                ]
-            });
-            print!("{}", csv_table(&header, rows)?);
-        }
+        Format::Csv => print!("{}", kpis_csv(cat)?),
         Format::Table | Format::Xlsx => {
             for k in cat.iter() {
                 println!(
@@ -97,4 +73,39 @@ fn print_catalogue(cat: &Catalogue, format: Format, inputs: bool) -> anyhow::Res
         }
     }
     Ok(())
+}
+
+/// `kpid kpis --format csv`: the fields of `--format json` but `sums_over_days`.
+fn kpis_csv(cat: &Catalogue) -> anyhow::Result<String> {
+    csv_of(
+        &read::kpis_json(cat),
+        &[
+            "id",
+            "name_zh",
+            "name_en",
+            "formula",
+            "unit",
+            "direction",
+            "category",
+            "builtin",
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kpis_csv_has_a_row_per_kpi_with_its_json_fields() {
+        let cat = Catalogue::builtin();
+        let text = kpis_csv(&cat).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("id,name_zh,name_en,formula,unit,direction,category,builtin")
+        );
+        assert_eq!(lines.next(), Some("gmv,成交额,GMV,gmv,money,up,sales,true"));
+        assert_eq!(text.lines().count(), cat.iter().count() + 1);
+    }
 }

@@ -19,13 +19,16 @@ mod silence;
 mod targets;
 
 use crate::facts::{Batch, Reject};
+use crate::format::csv_table;
 use crate::period::{today, LocalDay, Period, PeriodKind};
+use crate::read::rfc3339;
 use crate::scorecard::imports;
 use crate::settings::Settings;
 use crate::setup::{self, Setup};
 use crate::store::{redact_url, Store};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -214,11 +217,17 @@ fn today_local(s: &Settings) -> LocalDay {
     today(s.default_tz)
 }
 
-/// A stored Unix time as RFC 3339 (empty when out of range).
-fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339())
-        .unwrap_or_default()
+/// `--format csv` of a list as `--format json` prints it: the `columns`
+/// of each object, null as an empty field, so the two cannot disagree.
+fn csv_of(list: &Value, columns: &[&str]) -> anyhow::Result<String> {
+    let rows = list.as_array().into_iter().flatten().map(|obj| {
+        columns.iter().map(|c| match &obj[*c] {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        })
+    });
+    Ok(csv_table(columns, rows)?)
 }
 
 /// Keeps bad rows of an import of `file` in `rejects` under a

@@ -1,7 +1,6 @@
 //! `kpid runs`: recent scheduled runs (job, tick, replica, status, counts).
 
-use super::rfc3339;
-use crate::format::csv_table;
+use super::{csv_of, rfc3339};
 use crate::read;
 use crate::report::Format;
 use crate::store::JobRun;
@@ -35,39 +34,7 @@ fn print_runs(runs: &[JobRun], format: Format) -> anyhow::Result<()> {
     }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&read::runs_json(runs))?),
-        Format::Csv => {
-            let header = [
-                "job",
-                "tick",
-                "owner",
-                "status",
-                "attempts",
-                "started_at",
-                "finished_at",
-                "records",
-                "changed",
-                "rejects",
-                "detail",
-                "error",
-            ];
-            let rows = runs.iter().map(|r| {
-                [
-                    r.job.clone(),
-                    rfc3339(r.tick),
-                    r.owner.clone(),
-                    r.status.clone(),
-                    r.attempts.to_string(),
-                    rfc3339(r.started_at),
-                    r.finished_at.map(rfc3339).unwrap_or_default(),
-                    r.records.to_string(),
-                    r.changed.to_string(),
-                    r.rejects.to_string(),
-                    r.detail.clone(),
-                    r.error.clone().unwrap_or_default(),
-                ]
-            });
-            print!("{}", csv_table(&header, rows)?);
-        }
+        Format::Csv => print!("{}", runs_csv(runs)?),
         Format::Table | Format::Xlsx => {
             println!(
                 "{:<26} {:<26} {:<28} {:<12} {:>8} {:>8} {:>8} {:>9}  error",
@@ -94,4 +61,53 @@ fn print_runs(runs: &[JobRun], format: Format) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `kpid runs --format csv`: every field of `--format json`.
+fn runs_csv(runs: &[JobRun]) -> anyhow::Result<String> {
+    csv_of(
+        &read::runs_json(runs),
+        &[
+            "job",
+            "tick",
+            "owner",
+            "status",
+            "attempts",
+            "started_at",
+            "finished_at",
+            "records",
+            "changed",
+            "rejects",
+            "detail",
+            "error",
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_csv_has_a_column_per_json_field_and_leaves_null_ones_empty() {
+        let run = JobRun {
+            job: "shop-a".into(),
+            tick: 0,
+            owner: "host-1".into(),
+            status: "running".into(),
+            attempts: 2,
+            started_at: 60,
+            finished_at: None,
+            records: 5,
+            changed: 3,
+            rejects: 1,
+            detail: "a, \"b\"".into(),
+            error: None,
+        };
+        assert_eq!(
+            runs_csv(&[run]).unwrap(),
+            "job,tick,owner,status,attempts,started_at,finished_at,records,changed,rejects,detail,error\n\
+             shop-a,1970-01-01T00:00:00+00:00,host-1,running,2,1970-01-01T00:01:00+00:00,,5,3,1,\"a, \"\"b\"\"\",\n"
+        );
+    }
 }
