@@ -25,14 +25,22 @@ shared_queries!(
 // than range over the days, so the reads name the index.
 
 /// Opens a query over many shops' orders of a day range (days `$1` to `$2`
-/// as text, the shops listed after): the days of the range, one row each,
-/// so that [`MANY_ORDERS_FROM`] seeks (day, shop) for each day and listed
+/// as text, the shops listed after): the days of the range on which any
+/// shop has an order, one row each (each found by one seek of the index
+/// for the next day after the last, the last row NULL), so that
+/// [`MANY_ORDERS_FROM`] seeks (day, shop) for each such day and listed
 /// shop. A scan of the range checked each of its rows against the list of
 /// shops instead, a b-tree search a row: a third of a month's snapshots
 /// for 1,000 shops at 1M orders (callgrind); the seeks take a fifth fewer
-/// instructions for the whole query.
-const MANY_DAYS_WITH: &str = "WITH RECURSIVE days(day) AS (SELECT $1 WHERE $1 <= $2 \
-     UNION ALL SELECT date(day, '+1 day') FROM days WHERE day < $2) ";
+/// instructions for the whole query. Every day of the range instead of
+/// those with orders made a year's seeks 12 times a month's, for nothing:
+/// a nightly tick of 1,000 shops (a day, a month and a year) spent 0.5 s in
+/// them against 0.2 s.
+const MANY_DAYS_WITH: &str = "WITH RECURSIVE days(day) AS (\
+     SELECT MIN(local_day) FROM orders INDEXED BY orders_day_shop \
+     WHERE local_day >= $1 AND local_day <= $2 \
+     UNION ALL SELECT (SELECT MIN(local_day) FROM orders INDEXED BY orders_day_shop \
+     WHERE local_day > days.day AND local_day <= $2) FROM days WHERE days.day IS NOT NULL) ";
 
 /// The `FROM … WHERE` of a query over many shops' orders of a day range,
 /// after [`MANY_DAYS_WITH`]; the condition on `shop` follows.
@@ -43,7 +51,8 @@ const MANY_ORDERS_FROM: &str =
 /// order over days `$1` to `$2`: rows of shop, orders, amount and buyers.
 ///
 /// A shop at a time: for each listed shop, a subquery seeks (day, shop) for
-/// each day of the range, so its rows are counted apart from the others'.
+/// each day of [`MANY_DAYS_WITH`], so its rows are counted apart from the
+/// others'.
 /// One `GROUP BY shop` over the range instead had SQLite sort the month's
 /// rows by shop, with the distinct buyers of each: 0.57 s of CPU against
 /// 0.35 s (sqlite3, 1,000 shops, 1M orders). SQLite's subqueries give one
@@ -199,6 +208,61 @@ mod tests {
         let rows = q.fetch_all(pool).await.unwrap();
         let steps: Vec<String> = rows.iter().map(|r| r.get(3)).collect();
         steps.join("\n")
+    }
+
+    #[tokio::test]
+    async fn many_shops_are_read_on_the_days_with_orders_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("days.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let Store::Sqlite(db) = &store else {
+            unreachable!()
+        };
+        // Two shops' orders on three days, one unpaid order without a day.
+        for (shop, id, day) in [
+            ("a", "o1", Some("2026-11-03")),
+            ("b", "o2", Some("2026-11-03")),
+            ("a", "o3", Some("2026-11-20")),
+            ("b", "o4", Some("2026-12-01")),
+            ("a", "o5", None),
+        ] {
+            sqlx::query(
+                "INSERT INTO orders (shop, order_id, local_day, amount_micros, status, connector) \
+                 VALUES ($1, $2, $3, 0, 'paid', 'c')",
+            )
+            .bind(shop)
+            .bind(id)
+            .bind(day)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        }
+        let days = format!("{MANY_DAYS_WITH}SELECT day FROM days WHERE day IS NOT NULL");
+        for (from, to, want) in [
+            (
+                "2026-11-01",
+                "2026-11-30",
+                &["2026-11-03", "2026-11-20"][..],
+            ),
+            (
+                "2026-11-03",
+                "2026-12-01",
+                &["2026-11-03", "2026-11-20", "2026-12-01"],
+            ),
+            ("2026-11-04", "2026-11-19", &[]),
+            ("2026-11-20", "2026-11-20", &["2026-11-20"]),
+            ("2026-11-30", "2026-11-01", &[]),
+        ] {
+            let got: Vec<String> = sqlx::query_scalar(&days)
+                .bind(from)
+                .bind(to)
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+            assert_eq!(got, want, "{from}..{to}");
+        }
+        store.close().await;
     }
 
     #[tokio::test]
