@@ -210,15 +210,21 @@ mod tests {
         steps.join("\n")
     }
 
+    /// A new SQLite file in `dir`, migrated.
+    async fn migrated(dir: &tempfile::TempDir) -> SqliteStore {
+        let url = format!("sqlite://{}", dir.path().join("kpid.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let Store::Sqlite(db) = store else {
+            unreachable!()
+        };
+        db
+    }
+
     #[tokio::test]
     async fn many_shops_are_read_on_the_days_with_orders_only() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("days.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        let Store::Sqlite(db) = &store else {
-            unreachable!()
-        };
+        let db = migrated(&dir).await;
         // Two shops' orders on three days, one unpaid order without a day.
         for (shop, id, day) in [
             ("a", "o1", Some("2026-11-03")),
@@ -262,18 +268,13 @@ mod tests {
                 .unwrap();
             assert_eq!(got, want, "{from}..{to}");
         }
-        store.close().await;
+        db.close().await;
     }
 
     #[tokio::test]
     async fn reads_of_orders_by_day_use_the_day_shop_index() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        let Store::Sqlite(db) = &store else {
-            unreachable!()
-        };
+        let db = migrated(&dir).await;
         // One shop: a seek of (day, shop) for each day of the range.
         let one = format!(
             "{SHOP_DAYS_WITH}SELECT COUNT(*), SUM(amount_micros) FROM {SHOP_ORDERS_FROM} \
@@ -329,6 +330,6 @@ mod tests {
                 assert_eq!(row.get::<String, _>(2), to);
             }
         }
-        store.close().await;
+        db.close().await;
     }
 }
