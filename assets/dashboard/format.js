@@ -31,6 +31,28 @@ export function value(v, unit, currency) {
   }
 }
 
+// A value and the threshold it is held against. Where display rounding
+// would show two different numbers alike (a CSAT of 4.598 against 4.6 as
+// "4.6" and "4.6"), both take more places, up to six, until they differ.
+export function valueAndThreshold(v, threshold, unit, currency) {
+  const usual = [value(v, unit, currency), value(threshold, unit, currency)];
+  if (v == null || threshold == null || v === threshold || usual[0] !== usual[1]) return usual;
+  for (let extra = 1; extra <= 6; extra++) {
+    const pair = [v, threshold].map((x) => withPlaces(x, unit, extra));
+    if (pair[0] !== pair[1]) return pair;
+  }
+  return usual;
+}
+
+// `v` in its unit with `extra` more places than `value` shows at most.
+function withPlaces(v, unit, extra) {
+  const places = (["percent", "seconds", "score"].includes(unit) ? 1 : 2) + extra;
+  const digits = { minimumFractionDigits: places, maximumFractionDigits: places };
+  if (unit === "percent") return nf({ style: "percent", ...digits }).format(v);
+  if (unit === "seconds") return `${nf(digits).format(v)} s`;
+  return nf(digits).format(v);
+}
+
 export function percent(v) {
   if (v === null || v === undefined) return "–";
   return nf({ style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(v);

@@ -360,12 +360,15 @@ export async function alertsPage(main) {
     alerts.length
       ? table(
           [t("state"), t("scope"), t("rule"), t("kpi"), t("period"), t("value"), t("threshold"), t("attainment"), t("since")],
-          alerts.map(
-            (a) => `<tr><td><span class="badge ${a.state === "firing" ? "firing" : a.state === "pending" ? "behind" : "met"}">${esc(a.state)}</span></td>
+          alerts.map((a) => {
+            const [value, threshold] = fmt.valueAndThreshold(a.value, a.threshold, kpiUnit(a.kpi));
+            // Held against 100 %: a breach at 99.96 % does not read "100.0%".
+            const [attainment] = fmt.valueAndThreshold(a.attainment, 1, "percent");
+            return `<tr data-alert-state="${esc(a.state)}"><td><span class="badge ${a.state === "firing" ? "firing" : a.state === "pending" ? "behind" : "met"}">${esc(a.state)}</span></td>
               <td>${esc(a.shop || a.person)}</td><td>${esc(a.rule)}</td><td>${esc(kpiName(a.kpi))}</td><td>${esc(a.period_label)}</td>
-              <td class="num">${esc(fmt.value(a.value, kpiUnit(a.kpi)))}</td><td class="num">${esc(fmt.value(a.threshold, kpiUnit(a.kpi)))}</td>
-              <td class="num">${esc(fmt.percent(a.attainment))}</td><td>${esc(fmt.time(a.since))}</td></tr>`
-          )
+              <td class="num alert-value">${esc(value)}</td><td class="num alert-threshold">${esc(threshold)}</td>
+              <td class="num">${esc(attainment)}</td><td>${esc(fmt.time(a.since))}</td></tr>`;
+          })
         )
       : `<p class="empty">${esc(t("no.alerts"))}</p>`
   }</section>

@@ -43,6 +43,40 @@ pub fn value(d: Option<Decimal>, unit: Unit) -> String {
     }
 }
 
+/// A value and the threshold it is held against, each in its unit. Where
+/// [`value`]'s places would show two different numbers alike (a CSAT of
+/// 4.598 against 4.6 read "4.6 (threshold 4.6)"), both take as many more
+/// places, up to six, as tell them apart.
+pub fn value_and_threshold(
+    value: Option<Decimal>,
+    threshold: Option<Decimal>,
+    unit: Unit,
+) -> (String, String) {
+    let usual = (self::value(value, unit), self::value(threshold, unit));
+    match (value, threshold) {
+        (Some(v), Some(t)) if v != t && usual.0 == usual.1 => (1..=6)
+            .map(|extra| (with_places(v, unit, extra), with_places(t, unit, extra)))
+            .find(|(a, b)| a != b)
+            .unwrap_or(usual),
+        _ => usual,
+    }
+}
+
+/// `d` in its unit with `extra` places more than [`value`] gives a fraction.
+fn with_places(d: Decimal, unit: Unit, extra: u32) -> String {
+    let at = |d: Decimal, places: u32| {
+        grouped(
+            d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero),
+            places,
+        )
+    };
+    match unit {
+        Unit::Percent => format!("{}%", at(d * Decimal::ONE_HUNDRED, 2 + extra)),
+        Unit::Seconds => format!("{}s", at(d, 1 + extra)),
+        _ => at(d, 2 + extra),
+    }
+}
+
 /// Optional fraction as a percentage, `n/a` when there is none.
 pub fn opt_percent(d: Option<Decimal>) -> String {
     d.map(percent).unwrap_or_else(|| "n/a".into())
@@ -112,5 +146,30 @@ mod tests {
         assert_eq!(value(Some(d("3.456")), Unit::Ratio), "3.46");
         assert_eq!(value(Some(d("42.0")), Unit::Seconds), "42s");
         assert_eq!(value(None, Unit::Money), "n/a");
+    }
+
+    #[test]
+    fn a_value_and_its_threshold_take_the_places_that_tell_them_apart() {
+        let pair = |v: &str, t: &str, unit| value_and_threshold(Some(d(v)), Some(d(t)), unit);
+        let both = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(pair("4.598", "4.6", Unit::Score), both("4.598", "4.600"));
+        assert_eq!(
+            pair("1064", "1064.004", Unit::Count),
+            both("1,064.000", "1,064.004")
+        );
+        assert_eq!(
+            pair("99.999", "100", Unit::Money),
+            both("99.999", "100.000")
+        );
+        assert_eq!(pair("59.96", "60", Unit::Seconds), both("59.96s", "60.00s"));
+        // Apart, or equal: the usual places.
+        assert_eq!(pair("4.2", "4.6", Unit::Score), both("4.2", "4.6"));
+        assert_eq!(pair("4.60", "4.6", Unit::Score), both("4.6", "4.6"));
+        // Closer than six more places: the usual places.
+        assert_eq!(pair("1.000000001", "1", Unit::Ratio), both("1", "1"));
+        assert_eq!(
+            value_and_threshold(None, Some(d("4.6")), Unit::Score),
+            both("n/a", "4.6")
+        );
     }
 }

@@ -127,8 +127,11 @@ fn condition_words(alert: &AlertNotice, w: &Words) -> &'static str {
 pub fn summary(alert: &AlertNotice, language: Language) -> String {
     let w = words(language);
     let kpi = alert.kpi.names(language);
-    let value = format::value(alert.reading.measure.value, alert.kpi.unit);
-    let threshold = format::value(alert.reading.threshold, alert.kpi.unit);
+    let (value, threshold) = format::value_and_threshold(
+        alert.reading.measure.value,
+        alert.reading.threshold,
+        alert.kpi.unit,
+    );
     let scope = scope_of(alert, w);
     let period = period_name(alert.period, w);
     match (alert.state, language) {
@@ -225,6 +228,8 @@ fn alerts_doc(group: &AlertGroup, language: Language) -> Doc {
 
 fn alert_section(a: &AlertNotice, language: Language, w: &Words) -> Section {
     let kpi = a.kpi.names(language);
+    let (value, threshold) =
+        format::value_and_threshold(a.reading.measure.value, a.reading.threshold, a.kpi.unit);
     let mut lines = vec![
         Line::sentence(summary(a, language)),
         Line::labelled(w.rule, format!("{} ({})", a.rule, a.condition)),
@@ -234,12 +239,12 @@ fn alert_section(a: &AlertNotice, language: Language, w: &Words) -> Section {
             w.period,
             format!("{} ({})", period_name(a.period, w), a.period_label),
         ),
-        Line::labelled(w.value, format::value(a.reading.measure.value, a.kpi.unit)),
+        Line::labelled(w.value, value),
         Line::labelled(
             w.target,
             format::value(a.reading.measure.target, a.kpi.unit),
         ),
-        Line::labelled(w.threshold, format::value(a.reading.threshold, a.kpi.unit)),
+        Line::labelled(w.threshold, threshold),
         Line::labelled(
             w.attainment,
             format::opt_percent(a.reading.measure.attainment),
@@ -516,6 +521,51 @@ mod tests {
                 ends_at: Some(Utc.with_ymd_and_hms(2026, 10, 10, 2, 30, 0).unwrap()),
             }],
         })
+    }
+
+    /// A CSAT of 4.598 against a threshold of 4.6 read "4.6 (threshold
+    /// 4.6)": a breach no one could see.
+    #[test]
+    fn a_breach_that_rounds_to_its_threshold_shows_the_places_that_tell_them_apart() {
+        let Message::Alerts(mut group) = resolved(Some("alice")) else {
+            unreachable!()
+        };
+        let a = &mut group.alerts[0];
+        a.state = AlertState::Firing;
+        a.ends_at = None;
+        a.kpi.unit = Unit::Score;
+        a.kpi.direction = Direction::Up;
+        a.reading.measure.value = Some("4.598".parse().unwrap());
+        a.reading.measure.target = Some("4.6".parse().unwrap());
+        a.reading.threshold = Some("4.6".parse().unwrap());
+        let en = summary(a, Language::En);
+        assert!(
+            en.ends_with("is below target: 4.598 (threshold 4.600)"),
+            "{en}"
+        );
+        let zh = summary(a, Language::Zh);
+        assert!(zh.ends_with("低于目标：4.598（阈值 4.600）"), "{zh}");
+        let text = plain(&doc(
+            &Message::Alerts(group.clone()),
+            &RenderOptions {
+                language: Language::En,
+                dashboard_url: None,
+            },
+        ));
+        for part in ["Value: 4.598", "Threshold: 4.600", "Target: 4.6"] {
+            assert!(text.contains(part), "`{part}` missing:\n{text}");
+        }
+        // Apart from its threshold, a value keeps the usual places.
+        let a = &mut group.alerts[0];
+        a.reading.measure.value = Some("4.2".parse().unwrap());
+        let en = summary(a, Language::En);
+        assert!(en.ends_with(": 4.2 (threshold 4.6)"), "{en}");
+        // A percentage a hair under its threshold.
+        a.kpi.unit = Unit::Percent;
+        a.reading.measure.value = Some("0.2499996".parse().unwrap());
+        a.reading.threshold = Some("0.25".parse().unwrap());
+        let en = summary(a, Language::En);
+        assert!(en.ends_with(": 24.99996% (threshold 25.00000%)"), "{en}");
     }
 
     #[test]
