@@ -37,6 +37,15 @@ fn paid_totals_of(shops: usize) -> String {
     )
 }
 
+/// `($1,…),($n+1,…)`: `rows` value lists of `cols` parameters for a
+/// multi-row insert.
+fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", sql::sets::placeholders(1 + r * cols, cols)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A PostgreSQL database.
 #[derive(Clone, Debug)]
 pub struct PgStore {

@@ -16,5 +16,5 @@ mod snapshots;
 
 use super::{
     paid_totals_of, Db, DbRow, DbStore, MIGRATIONS, MANY_DAYS_WITH, MANY_ORDERS_FROM,
-    SHOP_DAYS_WITH, SHOP_ORDERS_FROM,
+    SHOP_DAYS_WITH, SHOP_ORDERS_FROM, value_rows,
 };

@@ -3,7 +3,7 @@
 use super::rows::{measure_at, BindMeasure};
 use super::sets::{placeholders, INSERT_ROWS};
 use super::revisions::latest_revision;
-use super::{Db, DbRow, DbStore};
+use super::{value_rows, Db, DbRow, DbStore};
 use crate::ids::KpiId;
 use crate::period::{LocalDay, Period};
 use crate::store::revision::append_revision;
@@ -451,17 +451,10 @@ async fn insert_scorecards_in(
         lines.extend(c.lines.iter().enumerate().map(|(i, l)| (id, i as i64, l)));
     }
     for chunk in lines.chunks(INSERT_ROWS) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = 8 * i;
-                let ps: Vec<String> = (1..=8).map(|k| format!("${}", b + k)).collect();
-                format!("({})", ps.join(", "))
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO scorecard_lines (scorecard_id, position, kpi, value, target, \
              attainment, weight, score) VALUES {}",
-            values.join(", ")
+            value_rows(chunk.len(), 8)
         );
         let mut q = sqlx::query(&sql);
         for (id, pos, l) in chunk {

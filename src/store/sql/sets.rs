@@ -8,12 +8,12 @@ use crate::store::Result;
 /// Shops per statement: 1,000 shops are one pass.
 pub(super) const CHUNK: usize = 1000;
 
-/// Rows per multi-row INSERT. SQLite finds a `$N` parameter's name by a
-/// linear scan of the statement's parameters, so binding costs the square
-/// of their number: 34,000 snapshot lines took 1.7 s of CPU in statements
-/// of 1,000 rows (6,000 parameters), against 0.3 s for the same rows
-/// through positional `?`. About 600 parameters a statement keeps that
-/// scan small and the statements few.
+/// Rows per multi-row INSERT of revision lines, whose value lists each
+/// database writes (`value_rows`): anonymous `?` on SQLite, where sqlx binds
+/// a numbered `$N` by its name and SQLite finds a name by a scan of the
+/// statement's parameters, the square of their number (34,000 snapshot
+/// lines took 1.7 s of CPU in statements of 1,000 rows, 0.3 s through `?`).
+/// A few hundred parameters a statement keep the statements few.
 pub(super) const INSERT_ROWS: usize = 100;
 
 /// `$first, $first+1, …` for `n` parameters.

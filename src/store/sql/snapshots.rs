@@ -3,7 +3,7 @@
 use super::rows::{measure_at, BindMeasure};
 use super::sets::{placeholders, INSERT_ROWS};
 use super::revisions::latest_revision;
-use super::{Db, DbRow, DbStore};
+use super::{value_rows, Db, DbRow, DbStore};
 use crate::ids::{KpiId, ShopId};
 use crate::period::{Days, Period};
 use crate::store::revision::append_revision;
@@ -286,23 +286,9 @@ async fn insert_revisions_in(
         lines.extend(kpis.iter().map(|k| (id, k)));
     }
     for chunk in lines.chunks(INSERT_ROWS) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = 6 * i;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO snapshot_values (snapshot_id, kpi, value, target, attainment, score) VALUES {}",
-            values.join(", ")
+            value_rows(chunk.len(), 6)
         );
         let mut q = sqlx::query(&sql);
         for (id, k) in chunk {

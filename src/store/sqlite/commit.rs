@@ -1,7 +1,7 @@
 //! Fact commits on SQLite: one `BEGIN IMMEDIATE` transaction whose upserts
 //! are multi-row `VALUES` lists.
 
-use super::SqliteStore;
+use super::{value_rows, SqliteStore};
 use crate::facts::Batch;
 use crate::store::commit::{bind_cells, write_batch, Cell, FactTx, Upsert};
 use crate::store::{Result, StoreError};
@@ -21,14 +21,6 @@ fn chunk_len(left: usize) -> usize {
     } else {
         1 << left.ilog2()
     }
-}
-
-/// `(?,…),(?,…)` value lists for SQLite's multi-row inserts. Anonymous `?`:
-/// numbered `$N` parameters are looked up by name with a linear scan, which
-/// made a 1000-row statement quadratic (43% of a 100k-order ingest).
-fn placeholders(rows: usize, cols: usize) -> String {
-    let row = format!("({})", vec!["?"; cols].join(","));
-    vec![row; rows].join(",")
 }
 
 impl SqliteStore {
@@ -78,7 +70,7 @@ impl FactTx for SqliteTx {
             let sql = format!(
                 "INSERT INTO {} ({columns}) VALUES {} {}",
                 spec.table,
-                placeholders(n, spec.columns.len()),
+                value_rows(n, spec.columns.len()),
                 spec.on_conflict
             );
             let mut args = SqliteArguments::default();
@@ -104,7 +96,7 @@ mod tests {
 
     #[test]
     fn sqlite_placeholders_are_anonymous() {
-        assert_eq!(placeholders(2, 3), "(?,?,?),(?,?,?)");
+        assert_eq!(value_rows(2, 3), "(?,?,?),(?,?,?)");
     }
 
     #[test]
