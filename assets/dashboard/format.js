@@ -34,8 +34,8 @@ export function value(v, unit, currency) {
 // A value and the threshold it is held against. Where display rounding
 // would show two different numbers alike (a CSAT of 4.598 against 4.6 as
 // "4.6" and "4.6"), both take more places, up to six, until they differ.
-export function valueAndThreshold(v, threshold, unit, currency) {
-  const usual = [value(v, unit, currency), value(threshold, unit, currency)];
+export function valueAndThreshold(v, threshold, unit) {
+  const usual = [value(v, unit), value(threshold, unit)];
   if (v == null || threshold == null || v === threshold || usual[0] !== usual[1]) return usual;
   for (let extra = 1; extra <= 6; extra++) {
     const pair = [v, threshold].map((x) => withPlaces(x, unit, extra));
